@@ -1,0 +1,89 @@
+import { Observable, type OperatorFunction } from 'rxjs'
+import type { Fact, Rejection } from '../schemas/index.js'
+
+/** A configuration value together with the KV revision it was read at. */
+export interface Versioned<C> {
+  /** KV bucket the config came from, e.g. `ben-detectors`. */
+  readonly bucket: string
+  /** KV revision (0 for the built-in default). Recorded in every derived fact's `config`. */
+  readonly revision: number
+  readonly value: C
+}
+
+export interface StepResult<S> {
+  readonly state: S
+  /** Derived facts, in order. Their ids must be derivedId(stage, version, revision, inputs, …). */
+  readonly out: readonly Fact[]
+  /** Set when the input cannot be accepted: it goes to `ben.dlq.<stage>`, the stage goes on. */
+  readonly rejected?: Rejection
+}
+
+/**
+ * A processor stage: a pure function of (state, input fact, config) to (state', output facts).
+ * No wall clock, no randomness, no I/O, no Promise inside `step`: time is the fact's `ts`,
+ * ids are hashes of the inputs. `step` must not throw for any input; if it does anyway the
+ * runner treats it as a rejection (`stage_error`) and the input goes to the DLQ.
+ */
+export interface Stage<S, C, In extends Fact = Fact> {
+  readonly name: string
+  readonly version: string
+  initialState(): S
+  /** Which input facts this stage handles; others pass by untouched (and are acked). */
+  accepts(fact: Fact): fact is In
+  step(state: S, input: In, config: Versioned<C>): StepResult<S>
+  /** State must be JSON-serialisable: it is checkpointed with the consumer position. */
+  serialize?(state: S): unknown
+  deserialize?(raw: unknown): S
+}
+
+/** What a stage operator emits for each input: the input, its derived facts, or its rejection. */
+export interface Emission<In extends Fact = Fact> {
+  readonly input: In
+  readonly out: readonly Fact[]
+  readonly rejected?: Rejection
+}
+
+/**
+ * Lifts a stage into an RxJS operator. The config is read at each input from `config()`
+ * (hot-reloaded by the runner); state lives in the subscription's closure. A throwing `step`
+ * never errors the stream: the input is emitted as rejected with reason `stage_error`.
+ */
+export function runStage<S, C, In extends Fact>(
+  stage: Stage<S, C, In>,
+  config: () => Versioned<C>,
+  initial?: S,
+): OperatorFunction<In, Emission<In>> {
+  return (source) =>
+    new Observable<Emission<In>>((subscriber) => {
+      let state = initial ?? stage.initialState()
+      return source.subscribe({
+        next(input) {
+          let result: StepResult<S>
+          try {
+            result = stage.step(state, input, config())
+          } catch (err) {
+            subscriber.next({ input, out: [], rejected: { reason: 'stage_error', message: `${stage.name} failed on fact ${input.id}: ${(err as Error).message}` } })
+            return
+          }
+          state = result.state
+          subscriber.next(result.rejected ? { input, out: result.out, rejected: result.rejected } : { input, out: result.out })
+        },
+        error: (err) => subscriber.error(err),
+        complete: () => subscriber.complete(),
+      })
+    })
+}
+
+/** Convenience for tests and offline tools: the facts a stage derives from a sequence. */
+export function stepAll<S, C, In extends Fact>(stage: Stage<S, C, In>, inputs: readonly In[], config: Versioned<C>, initial?: S): { state: S; out: Fact[]; rejected: Array<{ input: In; rejection: NonNullable<StepResult<S>['rejected']> }> } {
+  let state = initial ?? stage.initialState()
+  const out: Fact[] = []
+  const rejected: Array<{ input: In; rejection: NonNullable<StepResult<S>['rejected']> }> = []
+  for (const input of inputs) {
+    const r = stage.step(state, input, config)
+    state = r.state
+    out.push(...r.out)
+    if (r.rejected) rejected.push({ input, rejection: r.rejected })
+  }
+  return { state, out, rejected }
+}

@@ -1,0 +1,120 @@
+import { z } from 'zod'
+import { canonicalJson } from './canonical.js'
+import { hashId } from './ids.js'
+import { fail, ok, RejectReason, type Result } from './errors.js'
+import { laneOf, type RawFact, type RawKind } from './types.js'
+
+/** A subject token: non-empty, no `.`, `*`, `>`, whitespace or control characters. */
+export const TOKEN_RE = /^[^.*>\s\u0000-\u001f\u007f]{1,128}$/
+export const isToken = (s: string): boolean => TOKEN_RE.test(s)
+
+const token = (what: string) =>
+  z.string().refine(isToken, {
+    message: `${what} must be a NATS subject token: 1-128 characters, no '.', '*', '>', spaces or control characters`,
+  })
+
+const scalarToString = z.union([z.string(), z.number(), z.boolean()]).transform((v) => String(v))
+const stringMap = z.record(z.string(), scalarToString).default({})
+const epochMs = z.number().int('must be an integer (epoch milliseconds)').nonnegative().max(8.64e15)
+const id = z.string().min(1).max(128).regex(/^[\x21-\x7e]+$/, 'must be printable ASCII without spaces').optional()
+
+const common = { source: token('source'), ts: epochMs, id }
+
+export const EdgeMetric = z.object({ lane: z.literal('metric'), ...common, name: z.string().min(1).max(256), value: z.number().refine(Number.isFinite, 'must be a finite number'), labels: stringMap }).strict()
+export const EdgeEvent = z.object({ lane: z.literal('event'), ...common, type: z.string().min(1).max(256), message: z.string().max(65536), attrs: stringMap }).strict()
+export const EdgeDiag = z.object({ lane: z.literal('diag'), ...common, component: z.string().min(1).max(256), message: z.string().max(65536), attrs: stringMap }).strict()
+export const EdgeAlert = z.object({ lane: z.literal('alert'), ...common, rule: z.string().min(1).max(256), severity: z.enum(['low', 'medium', 'high', 'critical']), message: z.string().max(65536), attrs: stringMap }).strict()
+
+export const EdgeFact = z.discriminatedUnion('lane', [EdgeMetric, EdgeEvent, EdgeDiag, EdgeAlert])
+export type EdgeFact = z.infer<typeof EdgeFact>
+
+/** One line per problem: `field: what is wrong`. */
+export function describeIssues(error: z.ZodError): string {
+  return error.issues
+    .map((i) => {
+      const path = i.path.length ? i.path.join('.') : '(fact)'
+      if (i.code === 'invalid_union' && i.path.length === 0) return `lane: must be one of metric, event, diag, alert`
+      if (i.code === 'unrecognized_keys') return `${path}: unknown field(s) ${i.keys.map((k) => `'${k}'`).join(', ')}`
+      return `${path}: ${i.message}`
+    })
+    .join('; ')
+}
+
+/**
+ * Validates one fact in the JSON edge shape (DESIGN.md) and converts it to a raw fact.
+ * `expect` carries what the subject says (lane and source) when the JSON arrived on the wire:
+ * the subject the server authorised is the identity, and a body that claims another is refused.
+ */
+export function parseEdgeFact(input: unknown, expect?: { lane: RawKind; source: string }): Result<RawFact> {
+  let candidate = input
+  if (expect && input !== null && typeof input === 'object' && !Array.isArray(input)) {
+    const o = input as Record<string, unknown>
+    if (o.lane !== undefined && o.lane !== expect.lane) {
+      return fail(RejectReason.Invalid, `lane: '${String(o.lane)}' does not match the subject's lane '${expect.lane}'`)
+    }
+    if (o.source !== undefined && o.source !== expect.source) {
+      return fail(RejectReason.Invalid, `source: '${String(o.source)}' does not match the subject's source '${expect.source}'`)
+    }
+    candidate = { ...o, lane: expect.lane, source: expect.source }
+  }
+  const parsed = EdgeFact.safeParse(candidate)
+  if (!parsed.success) return fail(RejectReason.Invalid, describeIssues(parsed.error))
+  return ok(toRawFact(parsed.data))
+}
+
+/** Parses a JSON text in the edge shape. */
+export function parseEdgeJson(text: string, expect?: { lane: RawKind; source: string }): Result<RawFact> {
+  let value: unknown
+  try {
+    value = JSON.parse(text)
+  } catch (err) {
+    return fail(RejectReason.NotJson, `not JSON: ${(err as Error).message}`)
+  }
+  return parseEdgeFact(value, expect)
+}
+
+function toRawFact(e: EdgeFact): RawFact {
+  const base = { ts: e.ts, source: e.source, lane: laneOf(e.lane), lineage: [], producer: 'edge', config: {}, explain: null, redactions: [] }
+  switch (e.lane) {
+    case 'metric': {
+      const payload = { name: e.name, value: e.value, labels: e.labels }
+      return { ...base, id: e.id ?? contentId(e.lane, e.source, e.ts, payload), kind: 'metric', payload }
+    }
+    case 'event': {
+      const payload = { type: e.type, message: e.message, attrs: e.attrs }
+      return { ...base, id: e.id ?? contentId(e.lane, e.source, e.ts, payload), kind: 'event', payload }
+    }
+    case 'diag': {
+      const payload = { component: e.component, message: e.message, attrs: e.attrs }
+      return { ...base, id: e.id ?? contentId(e.lane, e.source, e.ts, payload), kind: 'diag', payload }
+    }
+    case 'alert': {
+      const payload = { rule: e.rule, severity: e.severity, message: e.message, attrs: e.attrs }
+      return { ...base, id: e.id ?? contentId(e.lane, e.source, e.ts, payload), kind: 'alert', payload }
+    }
+    default: {
+      const never: never = e
+      throw new Error(`unreachable lane ${String((never as { lane: string }).lane)}`)
+    }
+  }
+}
+
+/** The id of an edge fact without one: publishing the same content twice stores one fact. */
+export function contentId(kind: string, source: string, ts: number, payload: unknown): string {
+  return hashId('edge', kind, source, String(ts), canonicalJson(payload))
+}
+
+/** The inverse of parseEdgeFact, for output at the edges (`ben tail`, `ben query`). */
+export function toEdgeJson(f: RawFact): Record<string, unknown> {
+  const base = { id: f.id, lane: f.kind, source: f.source, ts: f.ts }
+  switch (f.kind) {
+    case 'metric':
+      return { ...base, name: f.payload.name, value: f.payload.value, labels: f.payload.labels }
+    case 'event':
+      return { ...base, type: f.payload.type, message: f.payload.message, attrs: f.payload.attrs }
+    case 'diag':
+      return { ...base, component: f.payload.component, message: f.payload.message, attrs: f.payload.attrs }
+    case 'alert':
+      return { ...base, rule: f.payload.rule, severity: f.payload.severity, message: f.payload.message, attrs: f.payload.attrs }
+  }
+}

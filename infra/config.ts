@@ -1,0 +1,49 @@
+import { resolve, join } from 'node:path'
+
+/** Everything Ben reads from the environment, validated once and frozen. */
+export interface BenEnv {
+  readonly home: string
+  readonly natsUrl?: string
+  readonly natsCreds?: string
+  readonly natsUser?: string
+  readonly natsPassword?: string
+  readonly natsToken?: string
+  readonly clickhouseUrl?: string
+  readonly clickhouseUser?: string
+  readonly clickhousePassword?: string
+  readonly clickhouseDb?: string
+  readonly prefix: string
+  readonly natsServerBin?: string
+  readonly logLevel: string
+  /** Skip testcontainers even when a Docker engine answers. */
+  readonly noContainers: boolean
+}
+
+export function readEnv(env: NodeJS.ProcessEnv = process.env): BenEnv {
+  return Object.freeze({
+    home: resolve(env.BEN_HOME || '.ben'),
+    natsUrl: env.BEN_NATS_URL || undefined,
+    natsCreds: env.BEN_NATS_CREDS || undefined,
+    natsUser: env.BEN_NATS_USER || undefined,
+    natsPassword: env.BEN_NATS_PASSWORD || undefined,
+    natsToken: env.BEN_NATS_TOKEN || undefined,
+    clickhouseUrl: env.BEN_CLICKHOUSE_URL || undefined,
+    clickhouseUser: env.BEN_CLICKHOUSE_USER || undefined,
+    clickhousePassword: env.BEN_CLICKHOUSE_PASSWORD || undefined,
+    clickhouseDb: env.BEN_CLICKHOUSE_DB || undefined,
+    prefix: env.BEN_PREFIX || 'ben',
+    natsServerBin: env.BEN_NATS_SERVER_BIN || undefined,
+    logLevel: env.BEN_LOG_LEVEL || 'info',
+    noContainers: env.BEN_NO_CONTAINERS === '1' || env.BEN_NO_CONTAINERS === 'true',
+  })
+}
+
+export const homePaths = (home: string) =>
+  Object.freeze({
+    natsStore: join(home, 'nats'),
+    clickhouse: join(home, 'clickhouse'),
+    endpoints: join(home, 'endpoints.json'),
+    log: join(home, 'ben.log'),
+    keys: join(home, 'keys'),
+    creds: join(home, 'creds'),
+  })

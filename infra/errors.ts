@@ -1,0 +1,22 @@
+export const InfraErrorCode = {
+  NatsServerMissing: 'nats_server_missing',
+  NatsServerFailed: 'nats_server_failed',
+  NatsUnreachable: 'nats_unreachable',
+  ClickHouseUnreachable: 'clickhouse_unreachable',
+  NotRunning: 'ben_not_running',
+  BadConfig: 'bad_config',
+} as const
+export type InfraErrorCode = (typeof InfraErrorCode)[keyof typeof InfraErrorCode]
+
+/** An expected start-up failure: the CLI prints its message on one line, no stack. */
+export class InfraError extends Error {
+  override name = 'InfraError'
+  constructor(
+    readonly code: InfraErrorCode,
+    message: string,
+    options?: { cause?: unknown },
+  ) {
+    super(message, options)
+  }
+}
+export const isInfraError = (err: unknown): err is InfraError => err instanceof InfraError

@@ -1,0 +1,5 @@
+export { migrate, loadMigrations, statements, MigrationError, type Migration } from './migrate.js'
+export { Projector, sqlString, type ProjectorOptions, type ProjectorStats } from './projector.js'
+export { factsProjection } from './facts.js'
+export { commonColumns, factBody } from './rows.js'
+export type { Projection } from './projection.js'

@@ -1,0 +1,142 @@
+import type { ClickHouseClient } from '@clickhouse/client'
+import type { NatsConnection } from '@nats-io/nats-core'
+import type { Subscription } from 'rxjs'
+import type { FactCodec } from '../schemas/index.js'
+import { consumeFacts, metrics, streamName, type DeadLetters, type Envelope, type Logger, type Subjects, type TopologyOptions } from '../streams/index.js'
+import type { Projection } from './projection.js'
+
+export interface ProjectorOptions {
+  /** Rows per insert at most. Default 10,000. */
+  readonly batchSize?: number
+  /** A non-empty batch is written at the latest this long after its first row. Default 250 ms. */
+  readonly flushMs?: number
+  readonly log?: Logger
+}
+
+export interface ProjectorStats {
+  received: number
+  inserted: number
+  skippedExisting: number
+  batches: number
+  failures: number
+}
+
+/**
+ * Follows a stream into a ClickHouse table. Rows are batched by size and time; each batch's
+ * messages are acked only after the insert returns (ack after commit). Idempotent: ids already
+ * in the table (a redelivery after a crash between insert and ack, or a republish after the
+ * de-duplication window) are looked up and skipped, so no id is inserted twice. Position is the
+ * durable consumer's ack floor: a restart resumes where it stopped.
+ */
+export class Projector {
+  readonly stats: ProjectorStats = { received: 0, inserted: 0, skippedExisting: 0, batches: 0, failures: 0 }
+  private buffer: Envelope[] = []
+  private timer: NodeJS.Timeout | undefined
+  private sub: Subscription | undefined
+  private chain: Promise<void> = Promise.resolve()
+  private readonly batchSize: number
+  private readonly flushMs: number
+
+  constructor(
+    private readonly projection: Projection,
+    private readonly client: ClickHouseClient,
+    private readonly opts: ProjectorOptions = {},
+  ) {
+    this.batchSize = opts.batchSize ?? 10_000
+    this.flushMs = opts.flushMs ?? 250
+  }
+
+  start(nc: NatsConnection, codec: FactCodec, subjects: Subjects, topo: Pick<TopologyOptions, 'streamPrefix'>, dlq: DeadLetters): void {
+    const p = this.projection
+    this.sub = consumeFacts(nc, codec, subjects, {
+      stream: streamName(topo, p.stream),
+      durable: `proj-${p.name}`,
+      filterSubject: p.filterSubject?.(subjects),
+      stage: `project-${p.name}`,
+      maxAckPending: this.batchSize * 4,
+      batch: Math.min(this.batchSize, 5000),
+      dlq,
+      log: this.opts.log,
+    }).subscribe({
+      next: (env) => this.push(env),
+      error: (err) => this.opts.log?.error({ projection: p.name, err: (err as Error).message }, 'projector consumer failed'),
+    })
+  }
+
+  private push(env: Envelope): void {
+    this.stats.received++
+    if (!this.projection.handles(env.fact)) {
+      env.ack()
+      return
+    }
+    this.buffer.push(env)
+    if (this.buffer.length >= this.batchSize) this.flushSoon(0)
+    else if (!this.timer) this.flushSoon(this.flushMs)
+  }
+
+  private flushSoon(delay: number): void {
+    if (this.timer) clearTimeout(this.timer)
+    this.timer = setTimeout(() => {
+      this.timer = undefined
+      const batch = this.buffer
+      this.buffer = []
+      if (batch.length) this.chain = this.chain.then(() => this.write(batch))
+    }, delay)
+  }
+
+  /** Writes everything buffered and waits for in-progress inserts. */
+  async flush(): Promise<void> {
+    if (this.timer) clearTimeout(this.timer)
+    this.timer = undefined
+    const batch = this.buffer
+    this.buffer = []
+    if (batch.length) this.chain = this.chain.then(() => this.write(batch))
+    await this.chain
+  }
+
+  async stop(): Promise<void> {
+    this.sub?.unsubscribe()
+    await this.flush()
+  }
+
+  async [Symbol.asyncDispose](): Promise<void> {
+    await this.stop()
+  }
+
+  private async write(batch: Envelope[]): Promise<void> {
+    const p = this.projection
+    try {
+      const unique = new Map<string, Envelope>()
+      for (const e of batch) if (!unique.has(e.fact.id)) unique.set(e.fact.id, e)
+      const existing = await this.existingIds([...unique.keys()])
+      const rows: Record<string, unknown>[] = []
+      for (const [id, e] of unique) if (!existing.has(id)) rows.push(p.toRow(e.fact, e.seq))
+      if (rows.length) await this.client.insert({ table: p.table, values: rows, format: 'JSONEachRow' })
+      this.stats.inserted += rows.length
+      this.stats.skippedExisting += unique.size - rows.length
+      this.stats.batches++
+      metrics.factsOut.inc({ stage: `project-${p.name}` }, rows.length)
+      for (const e of batch) e.ack()
+    } catch (err) {
+      this.stats.failures++
+      this.opts.log?.error({ projection: p.name, rows: batch.length, err: (err as Error).message }, 'insert failed; batch will be redelivered')
+      for (const e of batch) e.nak(1000)
+    }
+  }
+
+  private async existingIds(ids: string[]): Promise<Set<string>> {
+    const found = new Set<string>()
+    const CHUNK = 5000
+    for (let i = 0; i < ids.length; i += CHUNK) {
+      const list = ids.slice(i, i + CHUNK).map(sqlString).join(',')
+      const rs = await this.client.query({ query: `SELECT id FROM ${this.projection.table} WHERE id IN (${list})`, format: 'JSONCompactEachRow' })
+      for (const [id] of await rs.json<[string]>()) found.add(id)
+    }
+    return found
+  }
+}
+
+/** A ClickHouse string literal. */
+export function sqlString(s: string): string {
+  return `'${s.replace(/\\/g, '\\\\').replace(/'/g, "\\'")}'`
+}

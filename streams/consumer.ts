@@ -1,0 +1,179 @@
+import { AckPolicy, DeliverPolicy, jetstream, jetstreamManager, type ConsumerConfig, type JsMsg } from '@nats-io/jetstream'
+import { nanos, type NatsConnection } from '@nats-io/nats-core'
+import { Observable } from 'rxjs'
+import type { Fact, FactCodec } from '../schemas/index.js'
+import { decodeMessage } from './decode.js'
+import type { DeadLetters } from './dlq.js'
+import { consumerEvents, factsIn, inFlight } from './metrics.js'
+import type { Subjects } from './subjects.js'
+
+/** What a stage sees of a message: the fact and how to settle it. Raw `JsMsg` stays here. */
+export interface Envelope<F extends Fact = Fact> {
+  readonly fact: F
+  readonly subject: string
+  /** Stream sequence. */
+  readonly seq: number
+  readonly redelivered: boolean
+  /** Acknowledge: only after everything derived from it is durable. */
+  ack(): void
+  /** Ask for redelivery (after `delayMs`). */
+  nak(delayMs?: number): void
+  /** Extend the ack deadline while work is in progress. */
+  working(): void
+}
+
+export interface Logger {
+  info(obj: object, msg?: string): void
+  warn(obj: object, msg?: string): void
+  error(obj: object, msg?: string): void
+  debug(obj: object, msg?: string): void
+}
+
+export interface FactConsumerOptions {
+  readonly stream: string
+  /** Durable consumer name: position survives restarts of this process. */
+  readonly durable: string
+  readonly filterSubject?: string
+  /** Bound on messages delivered but not acknowledged (server-enforced). Default 10,000. */
+  readonly maxAckPending?: number
+  /** Redelivery after this long without an ack. Default 30 s. */
+  readonly ackWaitMs?: number
+  /** Pull batch size. Default 1,000. */
+  readonly batch?: number
+  /** Where a new durable starts. Default `all`. */
+  readonly deliver?: 'all' | 'new'
+  /** Stage name for metrics and the DLQ. */
+  readonly stage: string
+  readonly dlq: DeadLetters
+  readonly log?: Logger
+}
+
+/**
+ * A durable pull consumer as an Observable of envelopes. Input that does not decode goes to
+ * the DLQ (then is acked; if the DLQ publish fails it is nak'ed, so nothing is lost) and never
+ * reaches the subscriber. The server bounds un-acked messages in flight (`maxAckPending`), so
+ * a slow subscriber slows delivery instead of growing memory. The nats.js consumer resumes by
+ * itself after a reconnect; the durable resumes after a restart from its ack floor.
+ * Unsubscribing stops the pull.
+ */
+export function consumeFacts(nc: NatsConnection, codec: FactCodec, subjects: Subjects, opts: FactConsumerOptions): Observable<Envelope> {
+  return new Observable<Envelope>((subscriber) => {
+    let stopped = false
+    let stop: (() => void) | undefined
+    const { stage, log } = opts
+    ;(async () => {
+      await ensureDurable(nc, opts)
+      const js = jetstream(nc)
+      const consumer = await js.consumers.get(opts.stream, opts.durable)
+      const messages = await consumer.consume({ max_messages: opts.batch ?? 1000 })
+      stop = () => messages.stop()
+      if (stopped) messages.stop()
+      void (async () => {
+        for await (const s of messages.status()) {
+          consumerEvents.inc({ stage, type: s.type })
+          if (s.type !== 'heartbeat' && s.type !== 'next' && s.type !== 'debug') log?.warn({ stage, status: s.type }, 'consumer status')
+        }
+      })().catch(() => undefined)
+      for await (const m of messages) {
+        if (stopped) break
+        factsIn.inc({ stage })
+        const r = decodeMessage(codec, subjects, m.subject, m.headers, m.data)
+        if (!r.ok) {
+          const stored = await opts.dlq.send({ subject: m.subject, headers: m.headers, data: m.data, stream: opts.stream, seq: m.seq }, r.error)
+          if (stored) m.ack()
+          else m.nak(1000)
+          log?.warn({ stage, subject: m.subject, seq: m.seq, reason: r.error.reason }, r.error.message)
+          continue
+        }
+        subscriber.next(envelope(r.value, m, stage))
+      }
+      subscriber.complete()
+    })().catch((err) => {
+      if (!stopped) subscriber.error(err)
+    })
+    return () => {
+      stopped = true
+      stop?.()
+    }
+  })
+}
+
+function envelope(fact: Fact, m: JsMsg, stage: string): Envelope {
+  inFlight.inc({ stage })
+  let settled = false
+  const settle = () => {
+    if (settled) return false
+    settled = true
+    inFlight.dec({ stage })
+    return true
+  }
+  return {
+    fact,
+    subject: m.subject,
+    seq: m.seq,
+    redelivered: m.redelivered,
+    ack: () => {
+      if (settle()) m.ack()
+    },
+    nak: (delayMs?: number) => {
+      if (settle()) m.nak(delayMs)
+    },
+    working: () => m.working(),
+  }
+}
+
+/** Creates the durable consumer, or updates the settings that may change. */
+export async function ensureDurable(nc: NatsConnection, opts: Omit<FactConsumerOptions, 'dlq' | 'stage'>): Promise<void> {
+  const jsm = await jetstreamManager(nc)
+  const cfg: Partial<ConsumerConfig> = {
+    durable_name: opts.durable,
+    ack_policy: AckPolicy.Explicit,
+    ack_wait: nanos(opts.ackWaitMs ?? 30_000),
+    max_ack_pending: opts.maxAckPending ?? 10_000,
+    deliver_policy: opts.deliver === 'new' ? DeliverPolicy.New : DeliverPolicy.All,
+    max_deliver: -1,
+    ...(opts.filterSubject ? { filter_subject: opts.filterSubject } : {}),
+  }
+  try {
+    const info = await jsm.consumers.info(opts.stream, opts.durable)
+    if (info.config.max_ack_pending !== cfg.max_ack_pending || info.config.ack_wait !== cfg.ack_wait) {
+      await jsm.consumers.update(opts.stream, opts.durable, { max_ack_pending: cfg.max_ack_pending, ack_wait: cfg.ack_wait })
+    }
+  } catch {
+    await jsm.consumers.add(opts.stream, cfg)
+  }
+}
+
+/** An Observable as an async iterable (for `for await` users of the library). */
+export async function* toAsyncIterable<T>(source: Observable<T>): AsyncGenerator<T> {
+  const buffer: T[] = []
+  let done = false
+  let failure: unknown
+  let wake: (() => void) | undefined
+  const sub = source.subscribe({
+    next: (v) => {
+      buffer.push(v)
+      wake?.()
+    },
+    error: (e) => {
+      failure = e
+      done = true
+      wake?.()
+    },
+    complete: () => {
+      done = true
+      wake?.()
+    },
+  })
+  try {
+    for (;;) {
+      while (buffer.length) yield buffer.shift() as T
+      if (done) break
+      await new Promise<void>((r) => (wake = r))
+      wake = undefined
+    }
+    if (failure) throw failure
+  } finally {
+    sub.unsubscribe()
+  }
+}

@@ -1,0 +1,36 @@
+import type { MsgHdrs } from '@nats-io/nats-core'
+import { fail, FactCodec, Header, parseEdgeJson, RejectReason, type Fact, type Result } from '../schemas/index.js'
+import type { Subjects } from './subjects.js'
+
+const OPEN_BRACE = 0x7b
+
+/**
+ * Turns a message into a fact. Avro when it carries `Ben-Schema-Fp`; JSON in the edge shape
+ * when it arrived without it on `<prefix>.fact.<kind>.<source>` (any NATS client may publish
+ * that). For raw facts the subject the server authorised is the identity: a body whose source
+ * or kind disagrees with its subject is refused.
+ */
+export function decodeMessage(codec: FactCodec, subjects: Subjects, subject: string, headers: MsgHdrs | undefined, data: Uint8Array): Result<Fact> {
+  const fp = headers?.get(Header.SchemaFp)
+  const raw = subjects.parseRaw(subject)
+  if (!fp) {
+    if (raw && !raw.scrubbed && data.length > 0 && firstNonSpace(data) === OPEN_BRACE) {
+      return parseEdgeJson(Buffer.from(data.buffer, data.byteOffset, data.byteLength).toString('utf8'), { lane: raw.kind, source: raw.source })
+    }
+    return fail(RejectReason.MissingHeader, `message on ${subject} has no ${Header.SchemaFp} header and is not an edge JSON fact`)
+  }
+  const r = codec.decode(data, fp)
+  if (!r.ok || !raw) return r
+  const f = r.value
+  if (f.kind !== raw.kind) return fail(RejectReason.KindMismatch, `fact ${f.id} is a ${f.kind} but arrived on ${subject}`)
+  if (f.source !== raw.source) return fail(RejectReason.Invalid, `source: fact ${f.id} claims source '${f.source}' but arrived on ${subject}`)
+  return r
+}
+
+function firstNonSpace(data: Uint8Array): number {
+  for (let i = 0; i < data.length && i < 64; i++) {
+    const b = data[i]
+    if (b !== 0x20 && b !== 0x09 && b !== 0x0a && b !== 0x0d) return b
+  }
+  return -1
+}

@@ -1,0 +1,111 @@
+import { isToken, RAW_KINDS, type Fact, type RawKind } from '../schemas/index.js'
+
+/**
+ * Subject naming (DESIGN.md "Subjects and streams"). All subjects sit under a configurable
+ * prefix (default `ben`). Tokens are NATS-safe: no `.`, `*`, `>`, spaces.
+ */
+export class Subjects {
+  readonly factsAll: string
+  readonly scrubbedAll: string
+  readonly anomalyAll: string
+  readonly decisionAll: string
+  readonly incidentAll: string
+  readonly cmdAll: string
+  readonly ackAll: string
+  readonly dlqAll: string
+  readonly helloAll: string
+
+  constructor(readonly prefix = 'ben') {
+    if (!prefix.split('.').every(isToken)) throw new Error(`invalid subject prefix '${prefix}': tokens must not contain '*', '>' or spaces`)
+    this.factsAll = `${prefix}.fact.>`
+    this.scrubbedAll = `${prefix}.scrubbed.>`
+    this.anomalyAll = `${prefix}.anomaly.>`
+    this.decisionAll = `${prefix}.decision.>`
+    this.incidentAll = `${prefix}.incident.>`
+    this.cmdAll = `${prefix}.cmd.>`
+    this.ackAll = `${prefix}.ack.>`
+    this.dlqAll = `${prefix}.dlq.>`
+    this.helloAll = `${prefix}.hello.>`
+  }
+
+  fact(kind: RawKind, source: string): string {
+    return `${this.prefix}.fact.${kind}.${source}`
+  }
+  scrubbed(kind: RawKind, source: string): string {
+    return `${this.prefix}.scrubbed.${kind}.${source}`
+  }
+  anomaly(severity: string, source: string): string {
+    return `${this.prefix}.anomaly.${severity}.${source}`
+  }
+  decision(outcome: string, source: string): string {
+    return `${this.prefix}.decision.${outcome}.${source}`
+  }
+  incident(source: string): string {
+    return `${this.prefix}.incident.${source}`
+  }
+  cmd(target: string): string {
+    return `${this.prefix}.cmd.${target}`
+  }
+  ack(target: string): string {
+    return `${this.prefix}.ack.${target}`
+  }
+  dlq(stage: string): string {
+    return `${this.prefix}.dlq.${stage}`
+  }
+  hello(component: string): string {
+    return `${this.prefix}.hello.${component}`
+  }
+
+  /** The subject a fact is published on, from its kind (raw facts go to `fact.`). */
+  forFact(f: Fact, opts: { scrubbed?: boolean } = {}): string {
+    switch (f.kind) {
+      case 'metric':
+      case 'event':
+      case 'diag':
+      case 'alert':
+        return opts.scrubbed ? this.scrubbed(f.kind, f.source) : this.fact(f.kind, f.source)
+      case 'anomaly':
+        return this.anomaly(f.payload.severity, f.source)
+      case 'decision':
+        return this.decision(f.payload.outcome, f.source)
+      case 'incident':
+        return this.incident(f.source)
+      case 'command':
+        return this.cmd(f.payload.target)
+      case 'ack':
+        return this.ack(f.payload.target)
+      default: {
+        const never: never = f
+        throw new Error(`no subject for kind ${String((never as Fact).kind)}`)
+      }
+    }
+  }
+
+  /** Parses `<prefix>.fact.<kind>.<source>` (or `scrubbed`); null when it is not one. */
+  parseRaw(subject: string): { kind: RawKind; source: string; scrubbed: boolean } | null {
+    if (!subject.startsWith(this.prefix + '.')) return null
+    const rest = subject.slice(this.prefix.length + 1).split('.')
+    if (rest.length !== 3) return null
+    const [area, kind, source] = rest
+    if (area !== 'fact' && area !== 'scrubbed') return null
+    if (!(RAW_KINDS as readonly string[]).includes(kind) || !isToken(source)) return null
+    return { kind: kind as RawKind, source, scrubbed: area === 'scrubbed' }
+  }
+
+  /** The last token of a subject: the source or target it is about. */
+  static lastToken(subject: string): string {
+    return subject.slice(subject.lastIndexOf('.') + 1)
+  }
+}
+
+/** Checks a user-supplied subject pattern (`ben tail`): tokens, `*` and a final `>`. */
+export function validatePattern(pattern: string): string | null {
+  const tokens = pattern.split('.')
+  for (let i = 0; i < tokens.length; i++) {
+    const t = tokens[i]
+    if (t === '*') continue
+    if (t === '>' && i === tokens.length - 1) continue
+    if (!isToken(t)) return `invalid subject pattern '${pattern}': token ${i + 1} ('${t}') must be a name, '*', or a final '>'`
+  }
+  return null
+}

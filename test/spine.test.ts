@@ -1,0 +1,96 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { headers } from '@nats-io/nats-core'
+import { jetstream, jetstreamManager } from '@nats-io/jetstream'
+import { decodeWith, defaultRegistry, FactCodec, Header, type DeadLetter } from '../schemas/index.js'
+import { DeadLetters, FactPublisher } from '../streams/index.js'
+import { factsProjection, migrate, Projector } from '../projections/index.js'
+import { openTestClickHouse, startTestNats, waitFor, type TestNats } from './support/servers.js'
+import { metricFact, metricFacts } from './support/facts.js'
+import type { Warehouse } from '../infra/index.js'
+
+const N = 100_000
+
+describe('the fact log: publisher → FACTS → projector → ClickHouse', () => {
+  let nats: TestNats
+  let wh: Warehouse & { removeDir(): void }
+  let projector: Projector
+  let publisher: FactPublisher
+  const codec = new FactCodec()
+
+  const count = async () => {
+    const rs = await wh.client.query({ query: 'SELECT count() AS c, uniqExact(id) AS u FROM facts', format: 'JSONEachRow' })
+    const [row] = await rs.json<{ c: string; u: string }>()
+    return { rows: Number(row.c), unique: Number(row.u) }
+  }
+
+  beforeAll(async () => {
+    nats = await startTestNats()
+    wh = await openTestClickHouse()
+    await migrate(wh.client)
+    publisher = new FactPublisher(nats.nc, nats.subjects, codec)
+    projector = new Projector(factsProjection(), wh.client)
+    projector.start(nats.nc, codec, nats.subjects, nats.topo, new DeadLetters(publisher, nats.subjects, codec, 'project-facts'))
+  })
+
+  afterAll(async () => {
+    await projector?.stop()
+    await publisher?.close()
+    await wh?.close()
+    wh?.removeDir()
+    await nats?.stop()
+  })
+
+  it(`stores ${N.toLocaleString()} facts once, and a republish of all of them changes nothing`, async () => {
+    const first = await publisher.publishAll(metricFacts(N))
+    expect(first).toMatchObject({ stored: N, duplicate: 0, failed: 0 })
+    await waitFor('all rows projected', async () => (await count()).rows === N || undefined, 120_000, 250)
+
+    const again = await publisher.publishAll(metricFacts(N))
+    expect(again).toMatchObject({ stored: 0, duplicate: N, failed: 0 })
+    const info = await (await jetstreamManager(nats.nc)).streams.info('FACTS')
+    expect(info.state.messages).toBe(N)
+    await projector.flush()
+    expect(await count()).toEqual({ rows: N, unique: N })
+  })
+
+  it('sends malformed input on the wire to the DLQ with its reason and keeps projecting', async () => {
+    const js = jetstream(nats.nc)
+    const good = metricFact(10_000_001, 'dlq-src')
+    const enc = codec.encode(good)
+    const h = (fp: string) => {
+      const x = headers()
+      x.set(Header.SchemaFp, fp)
+      return x
+    }
+    await js.publish('ben.fact.metric.dlq-src', new TextEncoder().encode('{"lane":"metric","source":"dlq-src","ts":"yesterday"}'))
+    await js.publish('ben.fact.metric.dlq-src', new TextEncoder().encode('not json at all'))
+    await js.publish('ben.fact.metric.dlq-src', enc.data.slice(0, enc.data.length - 3), { headers: h(enc.fingerprint) })
+    await js.publish('ben.fact.metric.dlq-src', enc.data, { headers: h('00000000deadbeef') })
+    await js.publish('ben.fact.metric.other-src', enc.data, { headers: h(enc.fingerprint) })
+    // valid facts after the bad ones still arrive
+    await js.publish('ben.fact.metric.dlq-src', new TextEncoder().encode('{"lane":"metric","source":"dlq-src","ts":1763700000000,"name":"ok","value":1}'))
+    await publisher.publish(good)
+
+    await waitFor('valid facts after bad ones projected', async () => (await count()).rows === N + 2 || undefined, 30_000)
+
+    const jsm = await jetstreamManager(nats.nc)
+    const dlq = await waitFor('5 dead letters', async () => ((await jsm.streams.info('DLQ')).state.messages >= 5 ? true : undefined))
+    expect(dlq).toBe(true)
+    const letters: DeadLetter[] = []
+    const consumer = await js.consumers.get('DLQ')
+    const batch = await consumer.fetch({ max_messages: 10, expires: 2000 })
+    for await (const m of batch) {
+      const r = decodeWith(defaultRegistry(), m.data, m.headers?.get(Header.SchemaFp))
+      expect(r.ok).toBe(true)
+      if (r.ok) letters.push(r.value as DeadLetter)
+      if (letters.length === 5) break
+    }
+    const reasons = letters.map((l) => l.reason).sort()
+    expect(reasons).toEqual(['invalid', 'invalid', 'malformed_avro', 'missing_header', 'unknown_schema'])
+    const bad = letters.find((l) => l.reason === 'invalid' && l.message.startsWith('ts'))
+    expect(bad?.message).toMatch(/^ts: /)
+    expect(Buffer.from(bad!.data).toString()).toContain('"yesterday"')
+    expect(letters.every((l) => l.stage === 'project-facts' && l.stream === 'FACTS' && l.seq > 0)).toBe(true)
+    expect(letters.find((l) => l.subject === 'ben.fact.metric.other-src')?.message).toMatch(/claims source 'dlq-src'/)
+  })
+})

@@ -1,0 +1,66 @@
+import { mkdtempSync, rmSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { connect } from '@nats-io/transport-node'
+import type { NatsConnection } from '@nats-io/nats-core'
+import { jetstreamManager } from '@nats-io/jetstream'
+import { startNatsServer, openClickHouse, type NatsServerHandle, type Warehouse } from '../../infra/index.js'
+import { ensureTopology, Subjects, type TopologyOptions } from '../../streams/index.js'
+
+export function tempDir(prefix = 'ben-test-'): { path: string; remove(): void } {
+  const path = mkdtempSync(join(tmpdir(), prefix))
+  return { path, remove: () => rmSync(path, { recursive: true, force: true }) }
+}
+
+export interface TestNats {
+  server: NatsServerHandle
+  nc: NatsConnection
+  subjects: Subjects
+  topo: TopologyOptions
+  dir: string
+  stop(): Promise<void>
+}
+
+/** A real nats-server with JetStream on a free 127.0.0.1 port, in a temp dir, with Ben's topology. */
+export async function startTestNats(topo: Partial<TopologyOptions> = {}): Promise<TestNats> {
+  const dir = tempDir()
+  const server = await startNatsServer({ storeDir: join(dir.path, 'nats') })
+  const nc = await connect({ servers: server.url })
+  const subjects = new Subjects()
+  const t: TopologyOptions = { subjects, ...topo }
+  await ensureTopology(nc, await jetstreamManager(nc), t)
+  return {
+    server,
+    nc,
+    subjects,
+    topo: t,
+    dir: dir.path,
+    async stop() {
+      await nc.close().catch(() => undefined)
+      await server.stop()
+      dir.remove()
+    },
+  }
+}
+
+/** ClickHouse for tests: BEN_CLICKHOUSE_URL when set, else chDB in a temp dir. */
+export async function openTestClickHouse(): Promise<Warehouse & { removeDir(): void }> {
+  const dir = tempDir('ben-ch-')
+  const wh = await openClickHouse(process.env.BEN_CLICKHOUSE_URL ? { url: process.env.BEN_CLICKHOUSE_URL } : { path: dir.path })
+  return Object.assign(wh, { removeDir: () => dir.remove() })
+}
+
+export async function waitFor<T>(what: string, fn: () => Promise<T | undefined | false> | T | undefined | false, timeoutMs = 60_000, everyMs = 100): Promise<T> {
+  const deadline = Date.now() + timeoutMs
+  let last: unknown
+  for (;;) {
+    try {
+      const v = await fn()
+      if (v !== undefined && v !== false) return v as T
+    } catch (err) {
+      last = err
+    }
+    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}${last ? `: ${(last as Error).message}` : ''}`)
+    await new Promise((r) => setTimeout(r, everyMs))
+  }
+}

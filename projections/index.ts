@@ -3,3 +3,4 @@ export { Projector, sqlString, type ProjectorOptions, type ProjectorStats } from
 export { factsProjection } from './facts.js'
 export { commonColumns, factBody } from './rows.js'
 export type { Projection } from './projection.js'
+export { runReadOnlyQuery, serveQueries, querySubject, type QueryReply, type QueryRequest } from './query.js'

@@ -109,3 +109,40 @@ export function validatePattern(pattern: string): string | null {
   }
   return null
 }
+
+/** NATS wildcard match of a concrete subject against a pattern (`*` one token, `>` the rest). */
+export function subjectMatches(pattern: string, subject: string): boolean {
+  const p = pattern.split('.')
+  const s = subject.split('.')
+  for (let i = 0; i < p.length; i++) {
+    if (p[i] === '>') return s.length > i
+    if (i >= s.length) return false
+    if (p[i] !== '*' && p[i] !== s[i]) return false
+  }
+  return p.length === s.length
+}
+
+/** True when every subject matching `inner` also matches `outer`. */
+export function isSubsetOf(inner: string, outer: string): boolean {
+  const a = inner.split('.')
+  const b = outer.split('.')
+  for (let i = 0; i < b.length; i++) {
+    if (b[i] === '>') return a.length > i
+    if (i >= a.length) return false
+    if (a[i] === '>') return false
+    if (b[i] === '*') continue
+    if (a[i] === '*' || a[i] !== b[i]) return false
+  }
+  return a.length === b.length
+}
+
+/** True when some subject matches both patterns. */
+export function overlaps(x: string, y: string): boolean {
+  const a = x.split('.')
+  const b = y.split('.')
+  for (let i = 0; ; i++) {
+    if (a[i] === '>' || b[i] === '>') return i < a.length && i < b.length
+    if (i >= a.length || i >= b.length) return a.length === b.length
+    if (a[i] !== '*' && b[i] !== '*' && a[i] !== b[i]) return false
+  }
+}

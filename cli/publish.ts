@@ -1,0 +1,97 @@
+import { createReadStream } from 'node:fs'
+import { createInterface } from 'node:readline'
+import { SingleBar, Presets } from 'cli-progress'
+import type { Command } from 'commander'
+import { connect } from '../client/index.js'
+import { CliError, parseFormat, toJson } from './output.js'
+
+export function registerPublish(program: Command): void {
+  program
+    .command('publish')
+    .argument('[file]', "NDJSON file of facts in the edge shape; '-' or nothing for standard input", '-')
+    .description('publish facts (NDJSON, edge shape) to JetStream, acknowledged and de-duplicated')
+    .option('--format <format>', 'summary as table or json', 'table')
+    .option('--max-errors <n>', 'rejected lines listed at most', '20')
+    .addHelpText(
+      'after',
+      `
+Each line is one fact, e.g.
+  {"lane":"metric","source":"web-3","ts":1763700000000,"name":"cpu.load","value":0.73,"labels":{"job":"batch-7"}}
+
+Examples:
+  ben publish facts.ndjson
+  cat facts.ndjson | ben publish -
+  ben publish facts.ndjson --format json
+
+Exit status: 0 when every line was stored or was a duplicate, 3 when some lines were
+rejected (each is listed with its line number and reason), 1 when publishing failed.`,
+    )
+    .action(async (file: string, o: { format: string; maxErrors: string }) => {
+      const format = parseFormat(o.format)
+      const input = file === '-' ? process.stdin : createReadStream(file)
+      input.on('error', () => undefined)
+      const opened = new Promise<void>((resolve, reject) => {
+        if (file === '-') return resolve()
+        input.once('open', () => resolve())
+        input.once('error', (err: Error) => reject(new CliError(`cannot read ${file}: ${(err as Error).message}`)))
+      })
+      await opened
+      const ben = await connect()
+      const bar = process.stderr.isTTY && format === 'table' ? new SingleBar({ format: 'publishing {value} facts | {rate}/s | stored {stored} dup {dup} rejected {rej}', hideCursor: true }, Presets.shades_classic) : undefined
+      const lines: number[] = []
+      const notJson: Array<{ line: number; reason: string; message: string }> = []
+      let seen = 0
+      let stored = 0
+      let dup = 0
+      let rej = 0
+      const t0 = performance.now()
+      bar?.start(0, 0, { rate: 0, stored: 0, dup: 0, rej: 0 })
+      async function* objects() {
+        let n = 0
+        for await (const raw of createInterface({ input, crlfDelay: Infinity })) {
+          n++
+          const text = raw.trim()
+          if (!text) continue
+          let v: unknown
+          try {
+            v = JSON.parse(text)
+          } catch (err) {
+            notJson.push({ line: n, reason: 'not_json', message: `not JSON: ${(err as Error).message}` })
+            continue
+          }
+          lines.push(n)
+          yield v
+        }
+      }
+      try {
+        const summary = await ben.publish(objects(), (o) => {
+          seen++
+          if ('status' in o) {
+            if (o.status === 'stored') stored++
+            else if (o.status === 'duplicate') dup++
+          } else rej++
+          if (bar && seen % 500 === 0) {
+            const rate = Math.round(seen / ((performance.now() - t0) / 1000))
+            bar.setTotal(seen)
+            bar.update(seen, { rate, stored, dup, rej: notJson.length + rej })
+          }
+        })
+        bar?.stop()
+        const rejected = [...notJson, ...summary.rejections.map((r) => ({ line: lines[r.index], reason: r.reason, message: r.message }))].sort((a, b) => a.line - b.line)
+        const result = { stored: summary.stored, duplicate: summary.duplicate, rejected: rejected.length, failed: summary.failed, seconds: +((performance.now() - t0) / 1000).toFixed(3), rejections: rejected, failures: summary.failures }
+        if (format === 'json') process.stdout.write(toJson(result) + '\n')
+        else {
+          process.stdout.write(`stored ${result.stored}, duplicate ${result.duplicate}, rejected ${result.rejected}, failed ${result.failed} in ${result.seconds} s\n`)
+          const max = Number(o.maxErrors)
+          for (const r of rejected.slice(0, max)) process.stdout.write(`  line ${r.line}: ${r.reason}: ${r.message}\n`)
+          if (rejected.length > max) process.stdout.write(`  … and ${rejected.length - max} more rejected lines (use --format json for all)\n`)
+          for (const f of summary.failures.slice(0, max)) process.stdout.write(`  fact ${f.id}: failed: ${f.error}\n`)
+        }
+        if (summary.failed > 0) process.exitCode = 1
+        else if (rejected.length > 0) process.exitCode = 3
+      } finally {
+        bar?.stop()
+        await ben.close()
+      }
+    })
+}

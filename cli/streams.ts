@@ -1,0 +1,48 @@
+import { jetstreamManager } from '@nats-io/jetstream'
+import type { Command } from 'commander'
+import { connect } from '../client/index.js'
+import { humanBytes, parseFormat, printTable, toJson } from './output.js'
+
+export function registerStreams(program: Command): void {
+  program
+    .command('streams')
+    .description('list streams and their consumers: messages, bytes, pending, redelivered')
+    .option('--format <format>', 'table or json', 'table')
+    .addHelpText('after', `\nExamples:\n  ben streams\n  ben streams --format json`)
+    .action(async (o: { format: string }) => {
+      const format = parseFormat(o.format)
+      const ben = await connect()
+      try {
+        const jsm = await jetstreamManager(ben.nc)
+        const out: Array<Record<string, unknown>> = []
+        for await (const s of jsm.streams.list()) {
+          const consumers: Array<Record<string, unknown>> = []
+          for await (const c of jsm.consumers.list(s.config.name)) {
+            consumers.push({
+              name: c.name,
+              durable: Boolean(c.config.durable_name),
+              filter: c.config.filter_subject ?? '',
+              delivered: c.delivered.stream_seq,
+              ackFloor: c.ack_floor.stream_seq,
+              pending: c.num_pending,
+              ackPending: c.num_ack_pending,
+              redelivered: c.num_redelivered,
+            })
+          }
+          out.push({ stream: s.config.name, subjects: s.config.subjects, messages: s.state.messages, bytes: s.state.bytes, firstSeq: s.state.first_seq, lastSeq: s.state.last_seq, consumers })
+        }
+        if (format === 'json') {
+          process.stdout.write(toJson(out) + '\n')
+          return
+        }
+        printTable(
+          ['stream', 'subjects', 'messages', 'bytes', 'consumers'],
+          out.map((s) => [s.stream, (s.subjects as string[]).join(' '), s.messages, humanBytes(s.bytes as number), (s.consumers as unknown[]).length]),
+        )
+        const rows = out.flatMap((s) => (s.consumers as Array<Record<string, unknown>>).map((c) => [s.stream, c.name, c.filter, c.pending, c.ackPending, c.redelivered]))
+        if (rows.length) printTable(['stream', 'consumer', 'filter', 'pending', 'ack pending', 'redelivered'], rows)
+      } finally {
+        await ben.close()
+      }
+    })
+}

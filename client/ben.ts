@@ -1,0 +1,154 @@
+import type { NatsConnection } from '@nats-io/nats-core'
+import { Observable } from 'rxjs'
+import { defaultRegistry, FactCodec, parseEdgeFact, type Fact, type Rejection } from '../schemas/index.js'
+import { FactPublisher, followSubjects, Subjects, toAsyncIterable, validatePattern, type Delivered, type PublishOutcome, type StartAt } from '../streams/index.js'
+import { runReadOnlyQuery, querySubject, type QueryReply } from '../projections/index.js'
+import { connectNats, homePaths, InfraError, isAlive, openClickHouse, readEndpoints, readEnv, type BenEnv, type Warehouse } from '../infra/index.js'
+
+export interface ConnectOptions {
+  /** NATS URL; default BEN_NATS_URL, else the running `ben up` under BEN_HOME. */
+  readonly natsUrl?: string
+  /** ClickHouse server URL for direct queries; default BEN_CLICKHOUSE_URL, else through `ben up`. */
+  readonly clickhouseUrl?: string
+  readonly home?: string
+  readonly prefix?: string
+  readonly env?: NodeJS.ProcessEnv
+}
+
+export interface PublishSummary {
+  stored: number
+  duplicate: number
+  failed: number
+  rejected: number
+  /** Why each refused input was refused, by its position in the input (0-based). */
+  rejections: Array<{ index: number; reason: string; message: string }>
+  failures: Array<{ id: string; error: string }>
+}
+
+export interface QueryResult {
+  readonly columns: Array<{ name: string; type: string }>
+  readonly rows: unknown[][]
+  readonly truncated: boolean
+  /** Rows as objects keyed by column name. */
+  objects(): Array<Record<string, unknown>>
+}
+
+export class QueryError extends Error {
+  override name = 'QueryError'
+  constructor(
+    readonly code: string,
+    message: string,
+  ) {
+    super(message)
+  }
+}
+
+/** A stream of decoded records that is both an Observable and an async iterable. */
+export type Subscription<T> = Observable<T> & AsyncIterable<T>
+
+function dual<T>(o: Observable<T>): Subscription<T> {
+  return Object.assign(o, { [Symbol.asyncIterator]: () => toAsyncIterable(o)[Symbol.asyncIterator]() })
+}
+
+/** Ben as a library: publish facts, follow subjects, query projections. */
+export class Ben {
+  private readonly publisher: FactPublisher
+  private warehouse: Warehouse | undefined
+
+  private constructor(
+    readonly nc: NatsConnection,
+    readonly subjects: Subjects,
+    private readonly env: BenEnv,
+    private readonly querySubjectName: string,
+    private readonly clickhouseUrl: string | undefined,
+    readonly codec = new FactCodec(),
+  ) {
+    this.publisher = new FactPublisher(nc, subjects, codec)
+  }
+
+  static async connect(opts: ConnectOptions = {}): Promise<Ben> {
+    const env = readEnv({ ...(opts.env ?? process.env), ...(opts.home ? { BEN_HOME: opts.home } : {}) })
+    const running = readEndpoints(homePaths(env.home).endpoints)
+    const alive = running && isAlive(running.pid) ? running : undefined
+    const url = opts.natsUrl ?? env.natsUrl ?? alive?.natsUrl
+    if (!url) {
+      throw new InfraError('ben_not_running', `ben up is not running for BEN_HOME=${env.home}; start it with \`ben up\` (or set BEN_NATS_URL)`)
+    }
+    const prefix = opts.prefix ?? alive?.prefix ?? env.prefix
+    const nc = await connectNats(url, env, 'ben-client')
+    return new Ben(nc, new Subjects(prefix), env, alive?.querySubject ?? querySubject(prefix), opts.clickhouseUrl ?? env.clickhouseUrl)
+  }
+
+  /**
+   * Publishes facts: edge-shape objects (validated and converted here) or Ben facts. Refused
+   * inputs are reported with their position and reason; valid ones go on.
+   */
+  async publish(inputs: Iterable<unknown> | AsyncIterable<unknown>, onOutcome?: (o: PublishOutcome | { index: number; rejected: Rejection }) => void): Promise<PublishSummary> {
+    const summary: PublishSummary = { stored: 0, duplicate: 0, failed: 0, rejected: 0, rejections: [], failures: [] }
+    let index = 0
+    const count = (o: PublishOutcome) => {
+      summary[o.status]++
+      if (o.status === 'failed') summary.failures.push({ id: o.id, error: o.error ?? 'unknown' })
+      onOutcome?.(o)
+    }
+    for await (const input of inputs) {
+      const i = index++
+      const fact = isFact(input) ? input : parseEdgeFact(input)
+      if ('ok' in fact && !fact.ok) {
+        summary.rejected++
+        summary.rejections.push({ index: i, reason: fact.error.reason, message: fact.error.message })
+        onOutcome?.({ index: i, rejected: fact.error })
+        continue
+      }
+      await this.publisher.send('ok' in fact ? fact.value : fact, undefined, count)
+    }
+    await this.publisher.flush()
+    return summary
+  }
+
+  /** Follows subjects matching a pattern (e.g. `ben.fact.metric.>`), decoded. */
+  subscribe(pattern: string, start: StartAt = { deliver: 'new' }): Subscription<Delivered> {
+    const bad = validatePattern(pattern)
+    if (bad) throw new InfraError('bad_config', bad)
+    return dual(followSubjects(this.nc, defaultRegistry(), pattern, start))
+  }
+
+  /** Runs a read-only query: directly against a ClickHouse server, or through `ben up`. */
+  async query(sql: string, opts: { maxRows?: number; timeoutMs?: number } = {}): Promise<QueryResult> {
+    let reply: QueryReply
+    if (this.clickhouseUrl) {
+      this.warehouse ??= await openClickHouse({ url: this.clickhouseUrl, user: this.env.clickhouseUser, password: this.env.clickhousePassword, database: this.env.clickhouseDb })
+      reply = await runReadOnlyQuery(this.warehouse.client, { sql, maxRows: opts.maxRows })
+    } else {
+      try {
+        const msg = await this.nc.request(this.querySubjectName, JSON.stringify({ sql, maxRows: opts.maxRows }), { timeout: opts.timeoutMs ?? 30_000 })
+        reply = JSON.parse(new TextDecoder().decode(msg.data)) as QueryReply
+      } catch (err) {
+        const e = err as Error
+        if (e.name === 'NoRespondersError' || /no responders/i.test(e.message) || (e.cause as Error | undefined)?.name === 'NoRespondersError') {
+          throw new InfraError('ben_not_running', `no query service answers on ${this.querySubjectName}: is \`ben up\` running?`)
+        }
+        throw new QueryError('timeout', `query did not answer: ${e.message}`)
+      }
+    }
+    if (!reply.ok) throw new QueryError(reply.code ?? 'query_failed', reply.error)
+    const { columns, rows, truncated } = reply
+    return { columns, rows, truncated, objects: () => rows.map((r) => Object.fromEntries(columns.map((c, i) => [c.name, r[i]]))) }
+  }
+
+  async close(): Promise<void> {
+    await this.publisher.close()
+    await this.warehouse?.close()
+    await this.nc.drain().catch(() => this.nc.close())
+  }
+
+  async [Symbol.asyncDispose](): Promise<void> {
+    await this.close()
+  }
+}
+
+function isFact(v: unknown): v is Fact {
+  return typeof v === 'object' && v !== null && 'kind' in v && 'payload' in v && 'id' in v && 'producer' in v
+}
+
+export const connect = (opts?: ConnectOptions): Promise<Ben> => Ben.connect(opts)

@@ -1,0 +1,1 @@
+export { Ben, connect, QueryError, type ConnectOptions, type PublishSummary, type QueryResult, type Subscription } from './ben.js'

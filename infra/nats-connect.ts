@@ -1,0 +1,22 @@
+import { connect, credsAuthenticator } from '@nats-io/transport-node'
+import type { NatsConnection } from '@nats-io/nats-core'
+import { readFileSync } from 'node:fs'
+import type { BenEnv } from './config.js'
+import { InfraError } from './errors.js'
+
+/** Connects with the credentials in the environment; reconnects forever once connected. */
+export async function connectNats(url: string, env: BenEnv, name = 'ben'): Promise<NatsConnection> {
+  try {
+    return await connect({
+      servers: url,
+      name,
+      maxReconnectAttempts: -1,
+      reconnectTimeWait: 250,
+      ...(env.natsCreds ? { authenticator: credsAuthenticator(readFileSync(env.natsCreds)) } : {}),
+      ...(env.natsUser ? { user: env.natsUser, pass: env.natsPassword } : {}),
+      ...(env.natsToken ? { token: env.natsToken } : {}),
+    })
+  } catch (cause) {
+    throw new InfraError('nats_unreachable', `cannot reach NATS at ${url}: ${(cause as Error).message}`, { cause })
+  }
+}

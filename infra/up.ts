@@ -1,0 +1,164 @@
+import { jetstreamManager } from '@nats-io/jetstream'
+import type { NatsConnection } from '@nats-io/nats-core'
+import { mkdirSync } from 'node:fs'
+import { defaultRegistry, FactCodec, type SchemaRegistry } from '../schemas/index.js'
+import { DeadLetters, ensureTopology, FactPublisher, Subjects, type TopologyOptions } from '../streams/index.js'
+import { migrate, querySubject, serveQueries } from '../projections/index.js'
+import { openClickHouse, type Warehouse } from './clickhouse.js'
+import { homePaths, type BenEnv } from './config.js'
+import { clickhouseContainer, dockerAnswers, natsContainer, type ContainerHandle } from './containers.js'
+import { isAlive, readEndpoints, removeEndpoints, writeEndpoints, type Endpoints } from './endpoints.js'
+import type { Logger } from './log.js'
+import { connectNats } from './nats-connect.js'
+import { startNatsServer, type NatsServerHandle } from './nats-server.js'
+import { VERSION } from './version.js'
+
+/** What every long-running part of `ben up` gets. */
+export interface RuntimeContext {
+  readonly env: BenEnv
+  readonly nc: NatsConnection
+  readonly subjects: Subjects
+  readonly topo: TopologyOptions
+  readonly codec: FactCodec
+  readonly registry: SchemaRegistry
+  readonly publisher: FactPublisher
+  readonly warehouse: Warehouse
+  readonly log: Logger
+  /** A DLQ writer for the named stage. */
+  dlq(stage: string): DeadLetters
+}
+
+/** A part of `ben up` (projector, stage runner, simulator): started with the context, stopped in reverse order. */
+export interface Service {
+  readonly name: string
+  stop(): Promise<void>
+}
+export type ServiceFactory = (ctx: RuntimeContext) => Promise<Service> | Service
+
+export interface Running {
+  readonly ctx: RuntimeContext
+  readonly endpoints: Endpoints
+  readonly natsOrigin: 'configured' | 'container' | 'embedded' | 'adopted'
+  stop(): Promise<void>
+}
+
+/**
+ * Starts Ben: NATS and ClickHouse from where DESIGN.md says (configured URLs, else
+ * testcontainers when Docker answers, else the embedded default), the topology, the
+ * migrations, the query service and the given services; records the endpoints under
+ * $BEN_HOME. `stop()` stops consuming, drains, flushes and closes, in reverse order.
+ */
+export async function startBen(env: BenEnv, log: Logger, services: readonly ServiceFactory[], opts: { topology?: Partial<TopologyOptions> } = {}): Promise<Running> {
+  const paths = homePaths(env.home)
+  mkdirSync(env.home, { recursive: true })
+  const cleanups: Array<() => Promise<void>> = []
+  const cleanup = async () => {
+    for (const c of cleanups.splice(0).reverse()) await c().catch((err) => log.warn({ err: (err as Error).message }, 'shutdown step failed'))
+  }
+  try {
+    const previous = readEndpoints(paths.endpoints)
+    if (previous && previous.pid !== process.pid && isAlive(previous.pid)) {
+      throw new Error(`ben up is already running for BEN_HOME=${env.home} (pid ${previous.pid}, NATS ${previous.natsUrl}); stop it first or use another BEN_HOME`)
+    }
+    const docker = !env.noContainers && (!env.natsUrl || !env.clickhouseUrl) && (await dockerAnswers())
+
+    // NATS
+    let natsUrl = env.natsUrl
+    let natsOrigin: Running['natsOrigin'] = 'configured'
+    let server: NatsServerHandle | undefined
+    if (!natsUrl && docker) {
+      const c: ContainerHandle = await natsContainer()
+      cleanups.push(() => c.stop())
+      natsUrl = c.url
+      natsOrigin = 'container'
+    } else if (!natsUrl) {
+      if (previous?.natsPid && isAlive(previous.natsPid)) {
+        // `ben up` died without stopping its nats-server: adopt it, so clients keep their URL.
+        natsUrl = previous.natsUrl
+        natsOrigin = 'adopted'
+        const pid = previous.natsPid
+        cleanups.push(async () => stopPid(pid))
+      } else {
+        server = await startNatsServer({ storeDir: paths.natsStore, port: previous?.natsPort, bin: env.natsServerBin })
+        cleanups.push(() => server!.stop())
+        natsUrl = server.url
+        natsOrigin = 'embedded'
+      }
+    }
+    const nc = await connectNats(natsUrl, env, 'ben-up')
+    cleanups.push(async () => {
+      await nc.drain().catch(() => nc.close())
+    })
+
+    const subjects = new Subjects(env.prefix)
+    const topo: TopologyOptions = { subjects, ...opts.topology }
+    await ensureTopology(nc, await jetstreamManager(nc), topo)
+
+    // ClickHouse
+    let chUrl = env.clickhouseUrl
+    if (!chUrl && docker) {
+      const c = await clickhouseContainer()
+      cleanups.push(() => c.stop())
+      chUrl = c.url
+    }
+    const warehouse = await openClickHouse(chUrl ? { url: chUrl, user: env.clickhouseUser, password: env.clickhousePassword, database: env.clickhouseDb } : { path: paths.clickhouse })
+    cleanups.push(() => warehouse.close())
+    const { applied } = await migrate(warehouse.client)
+    if (applied.length) log.info({ applied }, 'migrations applied')
+
+    const registry = defaultRegistry()
+    const codec = new FactCodec(registry)
+    const publisher = new FactPublisher(nc, subjects, codec)
+    cleanups.push(() => publisher.close())
+    const ctx: RuntimeContext = {
+      env,
+      nc,
+      subjects,
+      topo,
+      codec,
+      registry,
+      publisher,
+      warehouse,
+      log,
+      dlq: (stage) => new DeadLetters(publisher, subjects, codec, stage),
+    }
+
+    const qsub = serveQueries(nc, warehouse.client, querySubject(env.prefix))
+    cleanups.push(async () => qsub.unsubscribe())
+    for (const make of services) {
+      const svc = await make(ctx)
+      cleanups.push(() => svc.stop())
+      log.info({ service: svc.name }, 'service started')
+    }
+
+    const port = Number(new URL(natsUrl.replace(/^nats:/, 'http:')).port || 4222)
+    const endpoints: Endpoints = {
+      natsUrl,
+      natsPort: port,
+      pid: process.pid,
+      natsPid: server?.pid ?? (natsOrigin === 'adopted' ? previous?.natsPid : undefined),
+      clickhouse: { kind: warehouse.kind, location: warehouse.location },
+      prefix: env.prefix,
+      querySubject: querySubject(env.prefix),
+      startedAt: new Date().toISOString(),
+      version: VERSION,
+    }
+    writeEndpoints(paths.endpoints, endpoints)
+    cleanups.push(async () => removeEndpoints(paths.endpoints))
+    let stopping: Promise<void> | undefined
+    return { ctx, endpoints, natsOrigin, stop: () => (stopping ??= cleanup()) }
+  } catch (err) {
+    await cleanup()
+    throw err
+  }
+}
+
+async function stopPid(pid: number): Promise<void> {
+  try {
+    process.kill(pid, 'SIGTERM')
+  } catch {
+    return
+  }
+  for (let i = 0; i < 100 && isAlive(pid); i++) await new Promise((r) => setTimeout(r, 50))
+  if (isAlive(pid)) process.kill(pid, 'SIGKILL')
+}

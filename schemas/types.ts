@@ -79,6 +79,7 @@ export interface DecisionPayload {
   readonly labels: Labels
 }
 
+/** Avro `bytes` fields are Node Buffers on the way in (avsc checks Buffer.isBuffer). */
 export interface Signature { readonly keyId: string; readonly role: string; readonly sig: Uint8Array }
 export interface CommandPayload {
   readonly status: string
@@ -93,6 +94,8 @@ export interface CommandPayload {
   readonly decisionId: string
   readonly signatures: readonly Signature[]
   readonly reason: string | null
+  /** Signer roles needed to execute (`issuer`, `operator`), covered by the issuer's signature. */
+  readonly required: readonly string[]
 }
 
 export interface AckPayload {

@@ -43,6 +43,8 @@ export const homePaths = (home: string) =>
     natsStore: join(home, 'nats'),
     clickhouse: join(home, 'clickhouse'),
     endpoints: join(home, 'endpoints.json'),
+    /** The embedded nats-server's last port, kept across restarts so clients reconnect. */
+    natsPort: join(home, 'nats', 'port'),
     log: join(home, 'ben.log'),
     keys: join(home, 'keys'),
     creds: join(home, 'creds'),

@@ -1,6 +1,6 @@
 import { jetstreamManager } from '@nats-io/jetstream'
 import type { NatsConnection } from '@nats-io/nats-core'
-import { mkdirSync } from 'node:fs'
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs'
 import { defaultRegistry, FactCodec, type SchemaRegistry } from '../schemas/index.js'
 import { DeadLetters, ensureTopology, FactPublisher, Subjects, type TopologyOptions } from '../streams/index.js'
 import { migrate, querySubject, serveQueries } from '../projections/index.js'
@@ -79,7 +79,8 @@ export async function startBen(env: BenEnv, log: Logger, services: readonly Serv
         const pid = previous.natsPid
         cleanups.push(async () => stopPid(pid))
       } else {
-        server = await startNatsServer({ storeDir: paths.natsStore, port: previous?.natsPort, bin: env.natsServerBin })
+        server = await startNatsServer({ storeDir: paths.natsStore, port: previous?.natsPort ?? lastPort(paths.natsPort), bin: env.natsServerBin })
+        writeFileSync(paths.natsPort, String(server.port))
         cleanups.push(() => server!.stop())
         natsUrl = server.url
         natsOrigin = 'embedded'
@@ -150,6 +151,15 @@ export async function startBen(env: BenEnv, log: Logger, services: readonly Serv
   } catch (err) {
     await cleanup()
     throw err
+  }
+}
+
+function lastPort(file: string): number | undefined {
+  try {
+    const n = Number(readFileSync(file, 'utf8').trim())
+    return Number.isInteger(n) && n > 0 ? n : undefined
+  } catch {
+    return undefined
   }
 }
 

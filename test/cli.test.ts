@@ -1,0 +1,133 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { writeFileSync } from 'node:fs'
+import { join } from 'node:path'
+import { isAlive } from '../infra/index.js'
+import { ben, benUp, type Background } from './support/cli.js'
+import { tempDir, waitFor } from './support/servers.js'
+
+const lines = [
+  '{"lane":"metric","source":"web-3","ts":1763700000000,"name":"cpu.load","value":0.73,"labels":{"job":"batch-7"}}',
+  '{"lane":"event","source":"web-3","ts":1763700000100,"type":"auth.login","message":"login ok for alice","attrs":{"user":"alice"}}',
+  '',
+  'this is not json',
+  '{"lane":"diag","source":"web-3","ts":1763700000200,"component":"disk","message":"smart warning","attrs":{}}',
+  '{"lane":"alert","source":"web-3","ts":1763700000300,"rule":"edr.exec","severity":"high","message":"unexpected binary","attrs":{"path":"/tmp/x"}}',
+  '{"lane":"metric","source":"web 3","ts":1763700000000,"name":"cpu.load","value":1}',
+]
+
+describe('the ben CLI, run as a user runs it', () => {
+  const home = tempDir('ben-cli-')
+  const env = { BEN_HOME: home.path, BEN_NO_CONTAINERS: '1' }
+  let up: Background
+  let lastPort = 0
+
+  beforeAll(async () => {
+    up = await benUp(env)
+  })
+  afterAll(async () => {
+    await up?.stop('SIGKILL')
+    const e = up?.endpoints
+    home.remove()
+    void e
+  })
+
+  it('fails with one line and a non-zero exit when ben up is not running', async () => {
+    const other = tempDir('ben-none-')
+    const r = await ben(['query', 'SELECT 1'], { BEN_HOME: other.path })
+    other.remove()
+    expect(r.code).not.toBe(0)
+    expect(r.stderr.trim().split('\n')).toHaveLength(1)
+    expect(r.stderr).toMatch(/ben up is not running/)
+    expect(r.stderr).not.toMatch(/\bat .*\.js:\d+/)
+  })
+
+  it('ben up prints where everything is', () => {
+    expect(up.output()).toMatch(/NATS\s+nats:\/\/127\.0\.0\.1:\d+ \(embedded\)/)
+    expect(up.output()).toMatch(/ClickHouse\s+embedded chDB at /)
+  })
+
+  it('ben publish stores valid lines and names the rejected ones by line number', async () => {
+    const file = join(home.path, 'facts.ndjson')
+    writeFileSync(file, lines.join('\n') + '\n')
+    const r = await ben(['publish', file, '--format', 'json'], env)
+    expect(r.code).toBe(3)
+    const summary = JSON.parse(r.stdout)
+    expect(summary).toMatchObject({ stored: 4, duplicate: 0, rejected: 2, failed: 0 })
+    expect(summary.rejections).toEqual([
+      expect.objectContaining({ line: 4, reason: 'not_json' }),
+      expect.objectContaining({ line: 7, reason: 'invalid', message: expect.stringMatching(/^source: /) }),
+    ])
+    const again = await ben(['publish', '-'], env, lines.slice(0, 2).join('\n'))
+    expect(again.code).toBe(0)
+    expect(again.stdout).toMatch(/stored 0, duplicate 2, rejected 0, failed 0/)
+  })
+
+  it('ben tail follows a stream as JSON lines, decoding Avro', async () => {
+    const r = await ben(['tail', 'ben.fact.>', '--all', '--limit', '4'], env)
+    expect(r.code).toBe(0)
+    const got = r.stdout.trim().split('\n').map((l) => JSON.parse(l))
+    expect(got.map((g) => g.fact.kind)).toEqual(['metric', 'event', 'diag', 'alert'])
+    expect(got[0]).toMatchObject({ stream: 'FACTS', subject: 'ben.fact.metric.web-3', fact: { source: 'web-3', payload: { name: 'cpu.load', value: 0.73 } } })
+  })
+
+  it('ben query answers through ben up, as a table or JSON, and refuses writes', async () => {
+    const rows = await waitFor('4 rows projected', async () => {
+      const r = await ben(['query', 'SELECT kind, count() AS n FROM facts GROUP BY kind ORDER BY kind', '--format', 'json'], env)
+      const v = JSON.parse(r.stdout) as Array<{ kind: string; n: string }>
+      return v.length === 4 ? v : undefined
+    })
+    expect(rows.map((r) => [r.kind, Number(r.n)])).toEqual([
+      ['alert', 1],
+      ['diag', 1],
+      ['event', 1],
+      ['metric', 1],
+    ])
+    const table = await ben(['query', "SELECT message FROM facts WHERE kind = 'event'"], env)
+    expect(table.stdout).toContain('login ok for alice')
+    expect(table.stdout).toMatch(/1 row/)
+    const write = await ben(['query', 'DROP TABLE facts'], env)
+    expect(write.code).not.toBe(0)
+    expect(write.stderr).toMatch(/read-only/)
+    const bad = await ben(['query', 'SELECT nope FROM facts'], env)
+    expect(bad.code).not.toBe(0)
+    expect(bad.stderr.trim().split('\n')).toHaveLength(1)
+  })
+
+  it('ben streams lists streams and consumers', async () => {
+    const r = await ben(['streams', '--format', 'json'], env)
+    expect(r.code).toBe(0)
+    const streams = JSON.parse(r.stdout) as Array<{ stream: string; messages: number; consumers: Array<{ name: string; pending: number }> }>
+    const facts = streams.find((s) => s.stream === 'FACTS')
+    expect(facts?.messages).toBe(4)
+    expect(facts?.consumers.map((c) => c.name)).toContain('proj-facts')
+    expect(streams.map((s) => s.stream)).toEqual(expect.arrayContaining(['FACTS', 'DERIVED', 'COMMANDS', 'DLQ', 'HELLO']))
+  })
+
+  it('every command has --help with examples', async () => {
+    for (const cmd of ['up', 'publish', 'tail', 'query', 'streams']) {
+      const r = await ben([cmd, '--help'], env)
+      expect(r.code, cmd).toBe(0)
+      expect(r.stdout, cmd).toMatch(/Examples:/)
+    }
+  })
+
+  it('Ctrl-C stops ben up and its nats-server, leaving no process behind', async () => {
+    const natsPid = up.endpoints().natsPid
+    lastPort = up.endpoints().natsPort
+    const pid = up.child.pid
+    expect(natsPid && isAlive(natsPid)).toBe(true)
+    const code = await up.stop('SIGINT')
+    expect(code).toBe(0)
+    expect(isAlive(pid)).toBe(false)
+    await waitFor('nats-server to exit', () => !isAlive(natsPid) || undefined, 10_000)
+    expect(up.output()).toMatch(/stopped\./)
+  })
+
+  it('ben up again on the same BEN_HOME keeps the NATS port and the data', async () => {
+    up = await benUp(env)
+    expect(up.endpoints().natsPort).toBe(lastPort)
+    const r = await ben(['query', 'SELECT count() AS n FROM facts', '--format', 'json'], env)
+    expect(Number(JSON.parse(r.stdout)[0].n)).toBe(4)
+    expect(await up.stop('SIGTERM')).toBe(0)
+  })
+})

@@ -124,7 +124,11 @@ export async function startBen(env: BenEnv, log: Logger, services: readonly Serv
       dlq: (stage) => new DeadLetters(publisher, subjects, codec, stage),
     }
 
-    const qsub = serveQueries(nc, warehouse.client, querySubject(env.prefix))
+    // A separate connection serves `ben query`: chDB keeps settings per connection, and the
+    // query service's `readonly=1` must never reach the projectors' inserts.
+    const reader = warehouse.kind === 'embedded' ? await openClickHouse({ path: paths.clickhouse }) : warehouse
+    if (reader !== warehouse) cleanups.push(() => reader.close())
+    const qsub = serveQueries(nc, reader.client, querySubject(env.prefix))
     cleanups.push(async () => qsub.unsubscribe())
     for (const make of services) {
       const svc = await make(ctx)

@@ -10,6 +10,8 @@ export interface ProjectorOptions {
   readonly batchSize?: number
   /** A non-empty batch is written at the latest this long after its first row. Default 250 ms. */
   readonly flushMs?: number
+  /** Redelivery delay of un-acked messages (after a crash). Default 10 s. */
+  readonly ackWaitMs?: number
   readonly log?: Logger
 }
 
@@ -54,6 +56,8 @@ export class Projector {
       filterSubject: p.filterSubject?.(subjects),
       stage: `project-${p.name}`,
       maxAckPending: this.batchSize * 4,
+      // A batch is written well within this; a crash costs at most this long before redelivery.
+      ackWaitMs: this.opts.ackWaitMs ?? 10_000,
       batch: Math.min(this.batchSize, 5000),
       dlq,
       log: this.opts.log,

@@ -1,0 +1,67 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { FactPublisher } from '../streams/index.js'
+import { connect, type Ben } from '../client/index.js'
+import { benUp, type Background } from './support/cli.js'
+import { startTestNats, tempDir, waitFor, type TestNats } from './support/servers.js'
+import { metricFacts } from './support/facts.js'
+
+const N = 100_000
+const BASE = 1_763_700_000_000
+
+describe('projector crash and restart', () => {
+  let nats: TestNats
+  const home = tempDir('ben-crash-')
+  let up: Background | undefined
+
+  beforeAll(async () => {
+    nats = await startTestNats()
+  })
+  afterAll(async () => {
+    await up?.stop('SIGKILL')
+    await nats?.stop()
+    home.remove()
+  })
+
+  const stats = async (client: Ben) => {
+    const r = await client.query(`SELECT count() AS rows, uniqExact(id) AS ids, uniqExact(ts) AS tss, min(ts) AS lo, max(ts) AS hi FROM facts`)
+    const o = r.objects()[0]
+    return { rows: Number(o.rows), ids: Number(o.ids), tss: Number(o.tss), lo: String(o.lo), hi: String(o.hi) }
+  }
+
+  it(`SIGKILL mid-projection, restart: exactly ${N.toLocaleString()} rows, no duplicates, no gaps`, async () => {
+    const publisher = new FactPublisher(nats.nc, nats.subjects)
+    const report = await publisher.publishAll(metricFacts(N))
+    await publisher.close()
+    expect(report.stored).toBe(N)
+
+    const env = { BEN_HOME: home.path, BEN_NATS_URL: nats.server.url, BEN_NO_CONTAINERS: '1' }
+    up = await benUp(env)
+    let client = await connect({ home: home.path, natsUrl: nats.server.url })
+    const seenBeforeKill = await waitFor('a partial projection', async () => {
+      const s = await stats(client)
+      return s.rows > 0 ? s.rows : undefined
+    }, 60_000, 20)
+    await client.close()
+    await up.stop('SIGKILL')
+    expect(seenBeforeKill).toBeLessThan(N)
+
+    up = await benUp(env)
+    client = await connect({ home: home.path, natsUrl: nats.server.url })
+    const final = await waitFor('the full projection', async () => {
+      const s = await stats(client)
+      return s.rows >= N ? s : undefined
+    }, 120_000, 200)
+    // Give any redelivered batch time to (not) land twice.
+    await new Promise((r) => setTimeout(r, 1500))
+    const settled = await stats(client)
+    await client.close()
+    expect(settled).toEqual(final)
+    expect(final.rows).toBe(N)
+    expect(final.ids).toBe(N)
+    // metricFacts(i) has ts = BASE + i: N distinct timestamps from BASE to BASE+N-1 means no gaps.
+    expect(final.tss).toBe(N)
+    expect(new Date(final.lo + 'Z').getTime()).toBe(BASE)
+    expect(new Date(final.hi + 'Z').getTime()).toBe(BASE + N - 1)
+    expect(await up.stop('SIGINT')).toBe(0)
+  })
+})

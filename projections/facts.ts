@@ -1,8 +1,9 @@
 import type { Fact } from '../schemas/index.js'
-import type { Projection } from './projection.js'
-import { commonColumns } from './rows.js'
+import type { Projection, RowMeta } from './projection.js'
+import { COMMON_COLUMNS, commonValues, TRAILER_COLUMNS, trailerValues } from './rows.js'
 
 const EMPTY = {}
+const NO_REDACTIONS = '[]'
 
 /**
  * The `facts` table: telemetry facts (metric, event, diag, alert). Fed from FACTS by default;
@@ -14,49 +15,30 @@ export function factsProjection(opts: { fromScrubbed?: boolean } = {}): Projecti
     name: opts.fromScrubbed ? 'facts-scrubbed' : 'facts',
     version: 1,
     table: 'facts',
+    columns: [...COMMON_COLUMNS, 'name', 'value', 'type', 'component', 'rule', 'severity', 'message', 'labels', 'redactions', ...TRAILER_COLUMNS],
     stream: opts.fromScrubbed ? 'DERIVED' : 'FACTS',
     filterSubject: (s) => (opts.fromScrubbed ? s.scrubbedAll : s.factsAll),
     handles: (f: Fact) => f.kind === 'metric' || f.kind === 'event' || f.kind === 'diag' || f.kind === 'alert',
-    toRow(f: Fact, seq: number) {
-      const row: Record<string, unknown> = {
-        ...commonColumns(f, seq),
-        name: '',
-        value: null,
-        type: '',
-        component: '',
-        rule: '',
-        severity: '',
-        message: '',
-        labels: EMPTY,
-        redactions: '[]',
-      }
+    toRow(f: Fact, meta: RowMeta): unknown[] {
+      let specific: unknown[]
       switch (f.kind) {
         case 'metric':
-          row.name = f.payload.name
-          row.value = f.payload.value
-          row.labels = f.payload.labels
+          specific = [f.payload.name, f.payload.value, '', '', '', '', '', f.payload.labels]
           break
         case 'event':
-          row.type = f.payload.type
-          row.message = f.payload.message
-          row.labels = f.payload.attrs
+          specific = ['', null, f.payload.type, '', '', '', f.payload.message, f.payload.attrs]
           break
         case 'diag':
-          row.component = f.payload.component
-          row.message = f.payload.message
-          row.labels = f.payload.attrs
+          specific = ['', null, '', f.payload.component, '', '', f.payload.message, f.payload.attrs]
           break
         case 'alert':
-          row.rule = f.payload.rule
-          row.severity = f.payload.severity
-          row.message = f.payload.message
-          row.labels = f.payload.attrs
+          specific = ['', null, '', '', f.payload.rule, f.payload.severity, f.payload.message, f.payload.attrs]
           break
         default:
-          break
+          specific = ['', null, '', '', '', '', '', EMPTY]
       }
-      if ('redactions' in f) row.redactions = JSON.stringify(f.redactions)
-      return row
+      const redactions = 'redactions' in f && f.redactions.length ? JSON.stringify(f.redactions) : NO_REDACTIONS
+      return [...commonValues(f), ...specific, redactions, ...trailerValues(f, meta)]
     },
   }
 }

@@ -1,6 +1,6 @@
 export { migrate, loadMigrations, statements, MigrationError, type Migration } from './migrate.js'
 export { Projector, sqlString, type ProjectorOptions, type ProjectorStats } from './projector.js'
 export { factsProjection } from './facts.js'
-export { commonColumns, factBody } from './rows.js'
-export type { Projection } from './projection.js'
+export { COMMON_COLUMNS, TRAILER_COLUMNS, commonValues, trailerValues } from './rows.js'
+export type { Projection, RowMeta } from './projection.js'
 export { runReadOnlyQuery, serveQueries, querySubject, type QueryReply, type QueryRequest } from './query.js'

@@ -25,10 +25,15 @@ export interface ProjectorStats {
 
 /**
  * Follows a stream into a ClickHouse table. Rows are batched by size and time; each batch's
- * messages are acked only after the insert returns (ack after commit). Idempotent: ids already
- * in the table (a redelivery after a crash between insert and ack, or a republish after the
- * de-duplication window) are looked up and skipped, so no id is inserted twice. Position is the
- * durable consumer's ack floor: a restart resumes where it stopped.
+ * messages are acked only after the insert returns (ack after commit). Position is the durable
+ * consumer's ack floor: a restart resumes where it stopped.
+ *
+ * Idempotence: a message may already be in the table only if it was delivered before — it is
+ * marked redelivered, or its stream sequence is at or below the highest sequence this
+ * projection has inserted (read from the table at start). Those ids are looked up and skipped.
+ * Fresh messages above the high-water mark skip the lookup (it is most of the cost of a batch).
+ * A republish of an old fact after JetStream's duplicate window is a new message: it is
+ * inserted and ReplacingMergeTree collapses it with the first on merge (ORDER BY includes id).
  */
 export class Projector {
   readonly stats: ProjectorStats = { received: 0, inserted: 0, skippedExisting: 0, batches: 0, failures: 0 }
@@ -38,6 +43,10 @@ export class Projector {
   private chain: Promise<void> = Promise.resolve()
   private readonly batchSize: number
   private readonly flushMs: number
+  private streamName = ''
+  private codec: FactCodec | undefined
+  /** Highest stream sequence inserted (-1 until read from the table). */
+  private highWater = -1
 
   constructor(
     private readonly projection: Projection,
@@ -50,8 +59,10 @@ export class Projector {
 
   start(nc: NatsConnection, codec: FactCodec, subjects: Subjects, topo: Pick<TopologyOptions, 'streamPrefix'>, dlq: DeadLetters): void {
     const p = this.projection
+    this.codec = codec
+    this.streamName = streamName(topo, p.stream)
     this.sub = consumeFacts(nc, codec, subjects, {
-      stream: streamName(topo, p.stream),
+      stream: this.streamName,
       durable: `proj-${p.name}`,
       filterSubject: p.filterSubject?.(subjects),
       stage: `project-${p.name}`,
@@ -110,12 +121,25 @@ export class Projector {
   private async write(batch: Envelope[]): Promise<void> {
     const p = this.projection
     try {
+      if (this.highWater < 0) this.highWater = await this.readHighWater()
       const unique = new Map<string, Envelope>()
-      for (const e of batch) if (!unique.has(e.fact.id)) unique.set(e.fact.id, e)
-      const existing = await this.existingIds([...unique.keys()])
-      const rows: Record<string, unknown>[] = []
-      for (const [id, e] of unique) if (!existing.has(id)) rows.push(p.toRow(e.fact, e.seq))
-      if (rows.length) await this.client.insert({ table: p.table, values: rows, format: 'JSONEachRow' })
+      const suspects: string[] = []
+      let top = this.highWater
+      for (const e of batch) {
+        if (unique.has(e.fact.id)) continue
+        unique.set(e.fact.id, e)
+        if (e.redelivered || e.seq <= this.highWater) suspects.push(e.fact.id)
+        if (e.seq > top) top = e.seq
+      }
+      const existing = suspects.length ? await this.existingIds(suspects) : EMPTY_SET
+      const rows: unknown[][] = []
+      for (const [id, e] of unique) {
+        if (existing.has(id)) continue
+        const fp = e.raw.fingerprint
+        rows.push(p.toRow(e.fact, { stream: this.streamName, seq: e.seq, codec: this.codec!, avro: fp ? { data: e.raw.data, fingerprint: fp } : undefined }))
+      }
+      if (rows.length) await this.client.insert({ table: p.table, values: rows, format: 'JSONCompactEachRow', columns: p.columns as [string, ...string[]] })
+      this.highWater = top
       this.stats.inserted += rows.length
       this.stats.skippedExisting += unique.size - rows.length
       this.stats.batches++
@@ -128,17 +152,38 @@ export class Projector {
     }
   }
 
+  private async readHighWater(): Promise<number> {
+    const rs = await this.client.query({
+      query: `SELECT max(stream_seq) AS hw FROM ${this.projection.table} WHERE stream = ${sqlString(this.streamName)}`,
+      format: 'JSONEachRow',
+    })
+    const [row] = await rs.json<{ hw: number | string }>()
+    return Number(row?.hw ?? 0)
+  }
+
+  /** Ids already in the table, asked in chunks that keep each query well under max_query_size. */
   private async existingIds(ids: string[]): Promise<Set<string>> {
     const found = new Set<string>()
-    const CHUNK = 5000
-    for (let i = 0; i < ids.length; i += CHUNK) {
-      const list = ids.slice(i, i + CHUNK).map(sqlString).join(',')
-      const rs = await this.client.query({ query: `SELECT id FROM ${this.projection.table} WHERE id IN (${list})`, format: 'JSONCompactEachRow' })
+    let chunk: string[] = []
+    let bytes = 0
+    const ask = async () => {
+      const rs = await this.client.query({ query: `SELECT id FROM ${this.projection.table} WHERE id IN (${chunk.join(',')})`, format: 'JSONCompactEachRow' })
       for (const [id] of await rs.json<[string]>()) found.add(id)
+      chunk = []
+      bytes = 0
     }
+    for (const id of ids) {
+      const lit = sqlString(id)
+      chunk.push(lit)
+      bytes += lit.length + 1
+      if (bytes > 150_000) await ask()
+    }
+    if (chunk.length) await ask()
     return found
   }
 }
+
+const EMPTY_SET: ReadonlySet<string> = new Set()
 
 /** A ClickHouse string literal. */
 export function sqlString(s: string): string {

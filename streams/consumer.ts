@@ -1,7 +1,7 @@
 import { AckPolicy, DeliverPolicy, jetstream, jetstreamManager, type ConsumerConfig, type JsMsg } from '@nats-io/jetstream'
-import { nanos, type NatsConnection } from '@nats-io/nats-core'
+import { nanos, type MsgHdrs, type NatsConnection } from '@nats-io/nats-core'
 import { Observable } from 'rxjs'
-import type { Fact, FactCodec } from '../schemas/index.js'
+import { Header, type Fact, type FactCodec } from '../schemas/index.js'
 import { decodeMessage } from './decode.js'
 import type { DeadLetters } from './dlq.js'
 import { consumerEvents, factsIn, inFlight } from './metrics.js'
@@ -20,6 +20,18 @@ export interface Envelope<F extends Fact = Fact> {
   nak(delayMs?: number): void
   /** Extend the ack deadline while work is in progress. */
   working(): void
+  /** The message as it arrived: for the DLQ, and for projections that keep the original bytes. */
+  readonly raw: RawMessage
+}
+
+export interface RawMessage {
+  readonly stream: string
+  readonly subject: string
+  readonly seq: number
+  readonly data: Uint8Array
+  readonly headers?: MsgHdrs
+  /** The Avro writer fingerprint when the message carried one (not for edge JSON). */
+  readonly fingerprint?: string
 }
 
 export interface Logger {
@@ -85,7 +97,7 @@ export function consumeFacts(nc: NatsConnection, codec: FactCodec, subjects: Sub
           log?.warn({ stage, subject: m.subject, seq: m.seq, reason: r.error.reason }, r.error.message)
           continue
         }
-        subscriber.next(envelope(r.value, m, stage))
+        subscriber.next(envelope(r.value, m, stage, opts.stream))
       }
       subscriber.complete()
     })().catch((err) => {
@@ -98,7 +110,7 @@ export function consumeFacts(nc: NatsConnection, codec: FactCodec, subjects: Sub
   })
 }
 
-function envelope(fact: Fact, m: JsMsg, stage: string): Envelope {
+function envelope(fact: Fact, m: JsMsg, stage: string, stream: string): Envelope {
   inFlight.inc({ stage })
   let settled = false
   const settle = () => {
@@ -119,6 +131,7 @@ function envelope(fact: Fact, m: JsMsg, stage: string): Envelope {
       if (settle()) m.nak(delayMs)
     },
     working: () => m.working(),
+    raw: { stream, subject: m.subject, seq: m.seq, data: m.data, headers: m.headers, fingerprint: m.headers?.get(Header.SchemaFp) || undefined },
   }
 }
 

@@ -1,5 +1,7 @@
--- Raw (and, from the processor chain on, scrubbed) telemetry facts. One row per fact id.
--- ReplacingMergeTree is the safety net; the projector itself never inserts an id twice.
+-- Telemetry facts (metric, event, diag, alert): raw from FACTS, or scrubbed from DERIVED once
+-- the scrub stage runs. One row per fact id: the projector never inserts an id twice after a
+-- redelivery or restart, and ReplacingMergeTree collapses anything that slips past it.
+-- `avro` holds the fact's Avro bytes (base64, schema `schema_fp`): replay rebuilds from them.
 CREATE TABLE IF NOT EXISTS facts
 (
     id          String,
@@ -20,7 +22,9 @@ CREATE TABLE IF NOT EXISTS facts
     config      Map(String, UInt64),
     explain     String,
     redactions  String,
-    body        String,
+    schema_fp   LowCardinality(String),
+    avro        String,
+    stream      LowCardinality(String),
     stream_seq  UInt64,
     INDEX id_bf id TYPE bloom_filter(0.001) GRANULARITY 1
 )

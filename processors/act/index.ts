@@ -1,0 +1,24 @@
+/** The act stage's public door: verbs, keys, signed commands, verification, acks. See README.md. */
+export { actStage, act, actConfig, initialActState, DEFAULT_TTL_MS, type ActConfig, type ActState, type VerbSettings } from './act-stage.js'
+export { signCommand, cosign, approve, reject, commandIdOf, nonceOf, normaliseRequired, CommandStatus, ACT_STAGE, ACT_VERSION, type SignOptions } from './command.js'
+export { verifyCommand, type VerifyContext } from './verify.js'
+export { signAck, verifyAck, AckStatus } from './ack.js'
+export { replayGuard, type ReplayGuard } from './replay-guard.js'
+export { trustStore, trustKey, revokeKey, lookupKey, serializeTrustStore, parseTrustStore, parseTrustedKey, trustedKeyJson, type TrustStore, type TrustedKey } from './trust.js'
+export {
+  generateKeyPair,
+  keyIdOf,
+  serializeKeyPair,
+  serializePublicKey,
+  publicKeyJson,
+  loadKeyPair,
+  loadPublicKey,
+  parsePublicKey,
+  KEY_ROLES,
+  type KeyPair,
+  type KeyRole,
+  type PublicKey,
+} from './keys.js'
+export { defineVerb, verbRegistry, defaultVerbs, parseArgs, DEFAULT_VERBS, SIGNER_ROLES, SetModeArgs, ThrottleJobArgs, QuarantineArtifactArgs, type VerbSpec, type VerbRegistry, type SignerRole } from './verbs.js'
+export { commandBytes, ackBytes, rejectionBytes, SignedType } from './signing.js'
+export { VerifyReason, ActError, ActErrorCode, isActError, type VerifyError, type Verified } from './errors.js'

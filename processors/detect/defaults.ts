@@ -1,0 +1,45 @@
+import type { CusumParams } from './cusum.js'
+import type { DriftParams } from './drift.js'
+import type { EnsembleParams } from './ensemble.js'
+import type { EwmaParams } from './ewma.js'
+import type { MadParams } from './mad.js'
+import type { PcaParams } from './pca.js'
+import type { SeasonalParams } from './seasonal.js'
+
+/**
+ * Values used for whatever a config file leaves out. `default-detectors.yaml` restates the
+ * tuned defaults explicitly; these are the floor below it, so that a minimal file (`{}`) works.
+ */
+type Weighted<P> = P & { readonly enabled: boolean; readonly weight: number }
+
+export interface SeverityCutoffs {
+  readonly medium: number
+  readonly high: number
+  readonly critical: number
+}
+
+export interface BuiltinDefaults {
+  readonly ensemble: EnsembleParams & { readonly severity: SeverityCutoffs }
+  readonly detectors: {
+    readonly ewma: Weighted<EwmaParams>
+    readonly cusum: Weighted<CusumParams>
+    readonly mad: Weighted<MadParams>
+    readonly seasonal: Weighted<Omit<SeasonalParams, 'periodMs'> & { period: number }>
+    readonly drift: Weighted<DriftParams>
+  }
+  readonly pca: Omit<PcaParams, 'dim'>
+  readonly limits: { readonly maxSeries: number; readonly maxGroups: number; readonly maxLateness: number }
+}
+
+export const BUILTIN_DEFAULTS: BuiltinDefaults = {
+  ensemble: { combine: 'max', threshold: 0.5, warmup: 30, refractory: 0, refractoryDamp: 1, calibrate: 0, calibrateHalfLife: 2880, severity: { medium: 0.8, high: 0.94, critical: 0.985 } },
+  detectors: {
+    ewma: { enabled: true, weight: 1, alpha: 0.05, threshold: 6, warmup: 30, minSpread: 0, relSpread: 0.001 },
+    cusum: { enabled: true, weight: 1, alpha: 0.01, k: 0.5, h: 10, clip: 4, warmup: 60, minSpread: 0, relSpread: 0.001 },
+    mad: { enabled: true, weight: 1, window: 120, threshold: 8, warmup: 30, minSpread: 0, relSpread: 0.001 },
+    seasonal: { enabled: false, weight: 1, period: 86_400_000, slots: 288, alpha: 0.02, gamma: 0.2, beta: 0.02, threshold: 6, minSeasons: 2, minSpread: 0, relSpread: 0.001 },
+    drift: { enabled: true, weight: 0, window: 288, bins: 16, threshold: 1, every: 8, boost: 2, halfLife: 144 },
+  },
+  pca: { components: 1, alpha: 0.01, eta: 0.01, threshold: 6, warmup: 60 },
+  limits: { maxSeries: 100_000, maxGroups: 10_000, maxLateness: 0 },
+}

@@ -1,0 +1,12 @@
+/** The incident stage's public door: correlation into incidents, their lifecycle, and narratives. See README.md. */
+export { incidentStage, incident, incidentIdOf, INCIDENT_STAGE, INCIDENT_VERSION, Transition } from './incident-stage.js'
+export { loadIncidentConfig, compileIncidentConfig, defaultIncidentConfig, IncidentConfigSpec, INCIDENT_BUCKET, type IncidentConfig } from './config.js'
+export { initialIncidentState, MAX_SIGNALS, PRUNE_EVERY, type IncidentState, type OpenIncident, type IdEntry, type IncidentCounts } from './state.js'
+export { serializeIncidentState, deserializeIncidentState, type SerializedIncidentState } from './checkpoint.js'
+export { isIncidentInput, INPUT_KINDS, type IncidentInput } from './view.js'
+export { entityOf, entityFromKey, entityText, type Entity } from './entity.js'
+export { severityName, ResolveReason } from './explain.js'
+export { narrate, type Narrative } from './narrate.js'
+export { incidentFacts } from './members.js'
+export type { NarrativeSentence } from './markdown.js'
+export { IncidentError, IncidentErrorCode, isIncidentError, isBadIncidentConfig } from './errors.js'

@@ -1,0 +1,137 @@
+import type { Labels } from '../../schemas/index.js'
+
+/** An open incident. Mutated in place by the stage (see README.md, "State"). */
+export interface OpenIncident {
+  readonly id: string
+  /** Entity key (entity.ts): the `open` map's key. */
+  readonly key: string
+  readonly entity: Labels
+  openedAt: number
+  lastActivity: number
+  /** Highest SEVERITY_ORDER rank seen; -1 while only commands/acks were seen. */
+  rank: number
+  /** Bounded: the opener first, then key facts kept before routine ones (`addFactId`). */
+  factIds: string[]
+  /** Parallel to `factIds`: 1 for key facts (unsuppressed decisions, commands, acks). */
+  keyFlags: number[]
+  /** Every fact that joined, kept or not. */
+  count: number
+  /** Distinct signals for the title (`cpu.load anomaly`), at most MAX_SIGNALS. */
+  signals: string[]
+  moreSignals: boolean
+  /** Latest action for the title (`throttle_job executed`). */
+  action: string | null
+}
+
+/** What the stage remembers about a fact id: the entity key, its event time, whether it was an input. */
+export interface IdEntry {
+  k: string
+  t: number
+  /** 1 when the id was an input fact (duplicates are skipped); 0 when only referenced (lineage, commandId). */
+  f: 0 | 1
+}
+
+export interface IncidentCounts {
+  opened: number
+  updated: number
+  resolved: number
+  /** Resolved early because `maxOpen` incidents were open. */
+  forced: number
+  /** Inputs whose id was already taken (re-deliveries): no output. */
+  duplicates: number
+  /** Ids forgotten because of `maxIds` (the oldest sixteenth by event time) or `idRetention`. */
+  forgotten: number
+}
+
+export interface IncidentState {
+  /** Highest event time seen; null before the first fact. */
+  watermark: number | null
+  steps: number
+  /** Open incidents by entity key, in opening order. */
+  readonly open: Map<string, OpenIncident>
+  /** Remembered ids (insertion order), bounded by `maxIds` and `idRetention`. */
+  readonly ids: Map<string, IdEntry>
+  /** Lower bounds of the open incidents' lastActivity and openedAt (Infinity when none): a resolution scan runs only when one may be due. Not serialised (recomputed). */
+  minActivity: number
+  minOpened: number
+  readonly counts: IncidentCounts
+}
+
+export const MAX_SIGNALS = 3
+/** Ids past their retention are forgotten every this many steps. */
+export const PRUNE_EVERY = 1024
+
+export const initialIncidentState = (): IncidentState => ({
+  watermark: null,
+  steps: 0,
+  open: new Map(),
+  ids: new Map(),
+  minActivity: Infinity,
+  minOpened: Infinity,
+  counts: { opened: 0, updated: 0, resolved: 0, forced: 0, duplicates: 0, forgotten: 0 },
+})
+
+/**
+ * Adds a fact id to an incident, keeping at most `max`: when full, the oldest routine id
+ * (anomaly, alert, suppressed decision) after the opener goes; when every id is a key fact,
+ * the oldest after the opener goes.
+ */
+export function addFactId(inc: OpenIncident, id: string, key: boolean, max: number): void {
+  if (inc.factIds.length >= max) {
+    let drop = inc.keyFlags.indexOf(0, 1)
+    if (drop < 0) drop = 1
+    inc.factIds.splice(drop, 1)
+    inc.keyFlags.splice(drop, 1)
+    while (inc.factIds.length >= max) {
+      inc.factIds.splice(1, 1)
+      inc.keyFlags.splice(1, 1)
+    }
+  }
+  inc.factIds.push(id)
+  inc.keyFlags.push(key ? 1 : 0)
+}
+
+/** Remembers an id; when over `maxIds`, forgets the oldest sixteenth by event time (ties by id). */
+export function rememberId(s: IncidentState, id: string, k: string, t: number, input: boolean, maxIds: number): void {
+  const prev = s.ids.get(id)
+  if (prev) {
+    prev.k = k
+    if (t > prev.t) prev.t = t
+    if (input) prev.f = 1
+    return
+  }
+  s.ids.set(id, { k, t, f: input ? 1 : 0 })
+  if (s.ids.size > maxIds) forgetOldest(s, Math.max(1, Math.ceil(s.ids.size / 16)))
+}
+
+function forgetOldest(s: IncidentState, n: number): void {
+  const all: Array<[string, number]> = []
+  for (const [id, e] of s.ids) all.push([id, e.t])
+  all.sort((a, b) => a[1] - b[1] || (a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0))
+  for (let i = 0; i < n && i < all.length; i++) s.ids.delete(all[i][0])
+  s.counts.forgotten += Math.min(n, all.length)
+}
+
+/** Forgets ids older than `watermark - retentionMs`. */
+export function pruneIds(s: IncidentState, retentionMs: number): void {
+  if (s.watermark === null) return
+  const floor = s.watermark - retentionMs
+  for (const [id, e] of s.ids) {
+    if (e.t < floor) {
+      s.ids.delete(id)
+      s.counts.forgotten++
+    }
+  }
+}
+
+/** Recomputes the resolution-scan bounds from the open incidents. */
+export function recomputeBounds(s: IncidentState): void {
+  let a = Infinity
+  let o = Infinity
+  for (const inc of s.open.values()) {
+    if (inc.lastActivity < a) a = inc.lastActivity
+    if (inc.openedAt < o) o = inc.openedAt
+  }
+  s.minActivity = a
+  s.minOpened = o
+}

@@ -1,0 +1,24 @@
+/** Stable codes for policy-pack failures. Never reused; callers test with `isPolicyError`. */
+export const PolicyErrorCode = {
+  /** The text is not YAML/JSON. */
+  Syntax: 'pack_syntax',
+  /** The pack parsed but a field or rule is wrong (see `issues`). */
+  Invalid: 'pack_invalid',
+  /** The built-in default pack could not be read from disk. */
+  Missing: 'pack_missing',
+} as const
+export type PolicyErrorCode = (typeof PolicyErrorCode)[keyof typeof PolicyErrorCode]
+
+export class PolicyError extends Error {
+  override name = 'PolicyError'
+  readonly code: PolicyErrorCode
+  /** One line per problem, each naming the field or rule and saying what to do. */
+  readonly issues: readonly string[]
+  constructor(code: PolicyErrorCode, issues: readonly string[], options?: { cause?: unknown }) {
+    super(issues.length === 1 ? issues[0] : `${issues.length} problems in the policy pack:\n- ${issues.join('\n- ')}`, options)
+    this.code = code
+    this.issues = Object.freeze([...issues])
+  }
+}
+
+export const isPolicyError = (err: unknown): err is PolicyError => err instanceof PolicyError

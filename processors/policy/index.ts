@@ -1,0 +1,11 @@
+/** The policy stage's public door. See README.md for the pack reference and evaluation order. */
+export { policyStage, policy, POLICY_STAGE, POLICY_VERSION, type PolicyInput } from './policy-stage.js'
+export { loadPolicyPack, compilePolicyPack, formatDuration, type CompiledPack, type CompiledRule, type BlastLimit, type VerbPolicy, type LoadOptions } from './pack.js'
+export { parseDuration, OUTCOMES, SIGNER_ROLES, type Outcome } from './pack-schema.js'
+export { defaultPack, defaultPackPath } from './default-pack.js'
+export { mergeLanes } from './merge-lanes.js'
+export { LimitName } from './decide.js'
+export { initialPolicyState, deserializePolicyState, PRUNE_EVERY, PRUNE_GRACE_MS, type PolicyState, type Bucket, type OpenDecision } from './state.js'
+export { PolicyError, PolicyErrorCode, isPolicyError } from './errors.js'
+export { TEMPLATE_VARS } from './template.js'
+export type { Matcher } from './pattern.js'

@@ -1,0 +1,198 @@
+import { createHmac } from 'node:crypto'
+import type { Validator } from './detectors.js'
+import { features } from './prefilter.js'
+
+/** A detector compiled for one manifest: its regex, checks and allow-list, built once at load. */
+export interface DetectorRuntime {
+  readonly name: string
+  /** Position in the engine's list = priority (lower wins when two candidates start together). */
+  readonly rank: number
+  readonly feature: number
+  /** Custom detectors: a literal that must occur in the text for the pattern to run. */
+  readonly literal: string | null
+  /** Global regex; when it has a named group `s`, that group is the secret and ends the match. */
+  readonly re: RegExp
+  readonly validate: Validator | null
+  readonly shrink: boolean
+  readonly hash: boolean
+  readonly placeholder: string
+  readonly allowExact: ReadonlySet<string> | null
+  /** Anchored, non-global: tested against the matched value. */
+  readonly allowRe: RegExp | null
+}
+
+export interface Engine {
+  readonly detectors: readonly DetectorRuntime[]
+  /** false runs every detector on every text (for benchmarks and diagnostics). */
+  readonly prefilter: boolean
+  readonly hmacKey: Buffer | null
+  /** value → hmac16: user ids and addresses repeat, and one HMAC costs ~1.5 µs. Bounded, cleared when full. */
+  readonly hmacCache: Map<string, string>
+}
+
+const HMAC_CACHE_LIMIT = 8192
+
+/** hmac16 under the engine's key, memoised (same key, same value, same output: the cache changes nothing but time). */
+export function keyedHash(engine: Engine, value: string): string {
+  let h = engine.hmacCache.get(value)
+  if (h === undefined) {
+    h = hmac16(engine.hmacKey as Buffer, value)
+    if (engine.hmacCache.size >= HMAC_CACHE_LIMIT) engine.hmacCache.clear()
+    engine.hmacCache.set(value, h)
+  }
+  return h
+}
+
+export interface Finding {
+  readonly detector: string
+  readonly start: number
+  readonly end: number
+}
+
+const ALL_FEATURES = 0x7fffffff
+
+// Scratch space for candidates. `step` is synchronous and never re-entered, so one set per
+// process is enough and the hot path allocates nothing for clean text.
+const cs: number[] = []
+const ce: number[] = []
+const cd: number[] = []
+const order: number[] = []
+const byStartThenRank = (a: number, b: number): number => cs[a] - cs[b] || cd[a] - cd[b] || ce[b] - ce[a]
+
+const HMAC_BEFORE = /hmac:[0-9a-f]{0,16}$/
+
+/** Candidates that start inside our own `hmac:<hex>` output (field hashes, `[x:hmac:…]`) are never re-redacted. */
+function insideHmac(text: string, start: number): boolean {
+  if (start < 5) return false
+  return HMAC_BEFORE.test(text.slice(start > 21 ? start - 21 : 0, start))
+}
+
+/** HMAC-SHA-256 under the manifest key, first 16 hex digits. */
+export function hmac16(key: Buffer, value: string): string {
+  return createHmac('sha256', key).update(value, 'utf8').digest('hex').slice(0, 16)
+}
+
+/** The candidate cut back at one of its last three separators so that it passes the check, or -1. */
+function shrunk(validate: Validator, text: string, start: number, end: number): number {
+  let e = end
+  for (let tries = 0; tries < 3; tries++) {
+    let i = e - 1
+    while (i > start) {
+      const c = text.charCodeAt(i)
+      if (c === 32 || c === 45 || c === 46) break
+      i--
+    }
+    if (i <= start) return -1
+    e = i
+    if (validate(text, start, e)) return e
+  }
+  return -1
+}
+
+/** Finds candidates in `text`; returns how many are in the scratch arrays (in detector order). */
+function collect(engine: Engine, text: string): number {
+  const feats = engine.prefilter ? features(text) : ALL_FEATURES
+  const dets = engine.detectors
+  let n = 0
+  for (let d = 0; d < dets.length; d++) {
+    const det = dets[d]
+    if ((feats & det.feature) === 0) continue
+    if (det.literal !== null && text.indexOf(det.literal) < 0) continue
+    const re = det.re
+    re.lastIndex = 0
+    let m: RegExpExecArray | null
+    while ((m = re.exec(text)) !== null) {
+      const whole = m[0].length
+      if (whole === 0) {
+        re.lastIndex++
+        continue
+      }
+      let end = m.index + whole
+      const secret = m.groups?.s
+      const start = secret !== undefined ? end - secret.length : m.index
+      if (start === end || insideHmac(text, start)) continue
+      if (det.validate !== null && !det.validate(text, start, end)) {
+        const cut = det.shrink ? shrunk(det.validate, text, start, end) : -1
+        if (cut < 0) {
+          // a failed check may hide a valid candidate that overlaps it: retry one character on
+          re.lastIndex = m.index + 1
+          continue
+        }
+        end = cut
+        re.lastIndex = cut
+      }
+      if (det.allowExact !== null || det.allowRe !== null) {
+        const value = text.slice(start, end)
+        if (det.allowExact?.has(value) || det.allowRe?.test(value)) continue
+      }
+      cs[n] = start
+      ce[n] = end
+      cd[n] = d
+      n++
+    }
+  }
+  if (n > 1) {
+    order.length = n
+    for (let i = 0; i < n; i++) order[i] = i
+    order.sort(byStartThenRank)
+  } else if (n === 1) {
+    order.length = 1
+    order[0] = 0
+  }
+  return n
+}
+
+/**
+ * Replaces every detected secret in `text` by its placeholder and adds one to `counts[rank]`
+ * per replacement. Returns the very same string when nothing was found (callers compare with
+ * `===`). Overlapping candidates are merged: the earliest (then highest-priority) one names the
+ * placeholder, and the masked span grows to cover the others, so no part of a secret survives.
+ */
+export function redactText(engine: Engine, text: string, counts: Int32Array): string {
+  const n = collect(engine, text)
+  if (n === 0) return text
+  const dets = engine.detectors
+  let out = ''
+  let last = 0
+  let i = 0
+  while (i < n) {
+    const k = order[i++]
+    const s = cs[k]
+    let e = ce[k]
+    if (s < last) continue // inside a span already replaced (its end was extended below)
+    // extend over every candidate that starts inside this one
+    while (i < n && cs[order[i]] < e) {
+      const e2 = ce[order[i]]
+      if (e2 > e) e = e2
+      i++
+    }
+    const det = dets[cd[k]]
+    out += text.slice(last, s)
+    out += det.hash && engine.hmacKey !== null ? `[${det.name}:hmac:${keyedHash(engine, text.slice(s, ce[k]))}]` : det.placeholder
+    counts[det.rank]++
+    last = e
+  }
+  return out + text.slice(last)
+}
+
+/** What the detectors find in `text`, after overlaps are merged. For reports and tests, not the hot path. */
+export function findSecrets(engine: Engine, text: string): Finding[] {
+  const n = collect(engine, text)
+  const found: Finding[] = []
+  let last = 0
+  let i = 0
+  while (i < n) {
+    const k = order[i++]
+    const s = cs[k]
+    let e = ce[k]
+    if (s < last) continue
+    while (i < n && cs[order[i]] < e) {
+      const e2 = ce[order[i]]
+      if (e2 > e) e = e2
+      i++
+    }
+    found.push({ detector: engine.detectors[cd[k]].name, start: s, end: e })
+    last = e
+  }
+  return found
+}

@@ -1,0 +1,89 @@
+import type { OperatorFunction } from 'rxjs'
+import { derivedId, RAW_KINDS, RejectReason, type Fact, type RawFact, type Redaction } from '../../schemas/index.js'
+import { runStage, type Emission, type Stage, type StepResult, type Versioned } from '../stage.js'
+import { implOf, type CompiledManifest } from './compiled.js'
+import { checkFact, scrubPayload, tally } from './apply.js'
+import { ScrubRejectCode, scrubRejection } from './errors.js'
+
+export const SCRUB_STAGE = 'scrub'
+export const SCRUB_VERSION = '1.0.0'
+export const SCRUB_PRODUCER = `${SCRUB_STAGE}@${SCRUB_VERSION}`
+/** The KV bucket redaction manifests live in; recorded in every scrubbed fact's `config`. */
+export const REDACTION_BUCKET = 'ben-redaction'
+
+const RAW = new Set<string>(RAW_KINDS)
+const NO_REDACTIONS: readonly Redaction[] = []
+
+function isRaw(f: Fact): f is RawFact {
+  return f !== null && typeof f === 'object' && RAW.has((f as { kind?: unknown }).kind as string)
+}
+
+/**
+ * Applies a redaction manifest to one raw fact (metric, event, diag or alert) and derives the
+ * scrubbed fact: same kind, redacted payload, id = derivedId('scrub', version, revision,
+ * [input.id]), lineage [input.id], producer `scrub@<version>`, config { 'ben-redaction':
+ * revision }, `redactions` (field, rule, count: never the value; records carried on the input
+ * are kept and merged) and an `explain` sentence. A fact that cannot be scrubbed safely (too
+ * large for the manifest's limits, malformed) is rejected, never passed on unredacted.
+ */
+export function scrubStep(input: RawFact, config: Versioned<CompiledManifest>): StepResult<null> {
+  if (!isRaw(input)) {
+    return { state: null, out: [], rejected: scrubRejection(ScrubRejectCode.Malformed, `scrub takes metric, event, diag and alert facts, not '${String((input as { kind?: unknown } | null)?.kind)}'`) }
+  }
+  const { revision, bucket } = config
+  if (!Number.isSafeInteger(revision) || revision < 0) {
+    return { state: null, out: [], rejected: { reason: RejectReason.StageError, message: `scrub: config revision ${String(revision)} is not a non-negative integer; the runner passed a bad Versioned manifest` } }
+  }
+  const m = implOf(config.value)
+  const bad = checkFact(m, input)
+  if (bad !== null) return { state: null, out: [], rejected: bad }
+  tally.reset()
+  const payload = scrubPayload(m, input)
+  const carried = input.redactions ?? NO_REDACTIONS
+  const out = {
+    id: derivedId(SCRUB_STAGE, SCRUB_VERSION, revision, [input.id]),
+    ts: input.ts,
+    source: input.source,
+    lane: input.lane,
+    kind: input.kind,
+    payload,
+    lineage: [input.id],
+    producer: SCRUB_PRODUCER,
+    config: { [bucket]: revision },
+    explain: tally.explain(carried.length),
+    redactions: tally.size === 0 && carried.length === 0 ? [] : tally.redactions(carried),
+  } as RawFact
+  return { state: null, out: [out] }
+}
+
+export const scrubStage: Stage<null, CompiledManifest, RawFact> = {
+  name: SCRUB_STAGE,
+  version: SCRUB_VERSION,
+  initialState: () => null,
+  accepts: isRaw,
+  step(state, input, config) {
+    try {
+      return scrubStep(input, config)
+    } catch (err) {
+      // a bug, not a bad fact: reset the shared scratch space and refuse this one input
+      tally.reset()
+      try {
+        implOf(config.value).counts.fill(0)
+      } catch {
+        /* not a compiled manifest: nothing to reset */
+      }
+      const id = typeof (input as { id?: unknown } | null)?.id === 'string' ? (input as RawFact).id : '?'
+      return { state, out: [], rejected: { reason: RejectReason.StageError, message: `scrub failed on fact ${id}: ${(err as Error)?.message ?? String(err)}` } }
+    }
+  },
+  serialize: () => null,
+  deserialize: () => null,
+}
+
+/**
+ * The stage as an RxJS operator: each input becomes an Emission with its scrubbed fact, or its
+ * rejection. The manifest is read at every input, so a new KV revision applies from the next fact.
+ */
+export function scrub(manifest: () => Versioned<CompiledManifest>): OperatorFunction<RawFact, Emission<RawFact>> {
+  return runStage(scrubStage, manifest)
+}

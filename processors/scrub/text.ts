@@ -1,0 +1,73 @@
+import { Action, type FieldDecision } from './fields.js'
+import { MASK_PLACEHOLDER } from './compiled.js'
+import { keyedHash, redactText, type Engine } from './scan.js'
+import type { Tally } from './tally.js'
+
+/** Appended to truncated values; the result, marker included, is at most maxLength long. */
+export const TRUNCATION_MARK = '…[truncated]'
+/** What the `hash` rule writes: `hmac:` and the first 16 hex digits of HMAC-SHA-256. */
+export const HMAC_VALUE = /^hmac:[0-9a-f]{16}$/
+/** Rounds of scan → truncate before a value must have settled; otherwise it is replaced whole. */
+const MAX_PASSES = 4
+
+/** Cuts `s` to at most `max` UTF-16 units, marker included, never splitting a surrogate pair. */
+export function truncateText(s: string, max: number): string {
+  if (s.length <= max) return s
+  const mark = max > TRUNCATION_MARK.length * 2 ? TRUNCATION_MARK : ''
+  let keep = max - mark.length
+  const c = s.charCodeAt(keep - 1)
+  if (c >= 0xd800 && c <= 0xdbff) keep--
+  return s.slice(0, keep) + mark
+}
+
+/** Applies a mask/hash/drop rule to a string field; returns the new value ('' for drop). */
+export function replaceValue(engine: Engine, d: FieldDecision, value: string): string {
+  switch (d.action) {
+    case Action.Drop:
+      return ''
+    case Action.Mask:
+      return value === '' ? value : d.placeholder
+    case Action.Hash:
+      if (value === '' || HMAC_VALUE.test(value) || engine.hmacKey === null) return value
+      return `hmac:${keyedHash(engine, value)}`
+    default:
+      return value
+  }
+}
+
+/**
+ * Scans and/or truncates a free-text value until it settles: redacting can shorten text so that
+ * a cut lands elsewhere, and truncating can expose a new boundary, so the value is processed
+ * again until one more round changes nothing (the output is then stable under re-scrubbing).
+ * Counts go to `tally` under `field` (or `field.key` for a map entry; built only when something is redacted).
+ */
+export function processText(engine: Engine, counts: Int32Array, tally: Tally, field: string, key: string | null, value: string, d: FieldDecision): string {
+  let v = value
+  let truncated = false
+  for (let pass = 0; pass < MAX_PASSES; pass++) {
+    let next = d.scan ? redactText(engine, v, counts) : v
+    if (d.action === Action.Truncate && next.length > d.maxLength) {
+      next = truncateText(next, d.maxLength)
+      truncated = true
+    }
+    if (next === v) {
+      if (v !== value) flush(engine, counts, tally, key === null ? field : `${field}.${key}`, truncated)
+      return v
+    }
+    v = next
+  }
+  const path = key === null ? field : `${field}.${key}`
+  flush(engine, counts, tally, path, truncated)
+  tally.add(path, 'unstable', 1)
+  return d.action === Action.Truncate ? truncateText(MASK_PLACEHOLDER, d.maxLength) : MASK_PLACEHOLDER
+}
+
+function flush(engine: Engine, counts: Int32Array, tally: Tally, field: string, truncated: boolean): void {
+  const dets = engine.detectors
+  for (let i = 0; i < counts.length; i++) {
+    if (counts[i] === 0) continue
+    tally.add(field, dets[i].name, counts[i], dets[i].hash ? 'hashed' : 'masked')
+    counts[i] = 0
+  }
+  if (truncated) tally.add(field, 'truncate', 1)
+}

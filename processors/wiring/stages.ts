@@ -1,0 +1,84 @@
+import type { RuntimeContext, ServiceFactory } from '../../infra/index.js'
+import { Bucket } from '../../streams/index.js'
+import type { Fact } from '../../schemas/index.js'
+import { defaultManifest, loadManifest, scrubStage } from '../scrub/index.js'
+import { defaultDetectorConfig, detectStage, loadDetectorConfig } from '../detect/index.js'
+import { defaultPack, loadPolicyPack, policyStage, type CompiledPack } from '../policy/index.js'
+import { actConfig, actStage, defaultVerbs, type ActConfig, type KeyPair } from '../act/index.js'
+import { ConfigSource, openBucket } from '../runner/index.js'
+import { kvName } from '../../streams/index.js'
+import { lane, stageService } from './service.js'
+
+/** KV keys holding each stage's active config. */
+export const ConfigKey = { Manifest: 'manifest', Detectors: 'detectors', Pack: 'pack' } as const
+
+/** scrub: raw FACTS → `ben.scrubbed.<kind>.<source>`. Alerts first. */
+export function scrubService(): ServiceFactory {
+  return (ctx) => {
+    const s = ctx.subjects
+    return stageService(ctx, {
+      stage: scrubStage,
+      inputs: [lane('alert', 'FACTS', s.fact('alert', '>' as string)), lane('metric', 'FACTS', `${s.prefix}.fact.metric.>`), lane('event', 'FACTS', `${s.prefix}.fact.event.>`), lane('diag', 'FACTS', `${s.prefix}.fact.diag.>`)],
+      config: { bucket: Bucket.Redaction, key: ConfigKey.Manifest, load: (t) => loadManifest(t), fallback: () => defaultManifest() },
+      subjectFor: (f: Fact) => s.forFact(f, { scrubbed: true }),
+    })
+  }
+}
+
+/** detect: scrubbed metrics → `ben.anomaly.<severity>.<source>`. */
+export function detectService(): ServiceFactory {
+  return (ctx) =>
+    stageService(ctx, {
+      stage: detectStage,
+      inputs: [lane('metric', 'DERIVED', `${ctx.subjects.prefix}.scrubbed.metric.>`)],
+      config: { bucket: Bucket.Detectors, key: ConfigKey.Detectors, load: (t) => loadDetectorConfig(t), fallback: () => defaultDetectorConfig().value },
+      subjectFor: (f: Fact) => ctx.subjects.forFact(f),
+    })
+}
+
+const loadPack = (t: string) => loadPolicyPack(t, { knownVerbs: defaultVerbs().keys() })
+const builtinPack = (): CompiledPack => {
+  const r = defaultPack({ knownVerbs: defaultVerbs().keys() })
+  if (!r.ok) throw r.error
+  return r.value
+}
+
+/** policy: scrubbed alerts (first) and anomalies → `ben.decision.<outcome>.<source>`. */
+export function policyService(): ServiceFactory {
+  return (ctx) =>
+    stageService(ctx, {
+      stage: policyStage,
+      inputs: [lane('alert', 'DERIVED', `${ctx.subjects.prefix}.scrubbed.alert.>`), lane('anomaly', 'DERIVED', ctx.subjects.anomalyAll)],
+      config: { bucket: Bucket.Policy, key: ConfigKey.Pack, load: loadPack, fallback: builtinPack },
+      subjectFor: (f: Fact) => ctx.subjects.forFact(f),
+    })
+}
+
+/**
+ * act: decisions → signed commands on `ben.cmd.<target>`. Its config follows the policy pack
+ * (verb settings, ttl) and signs with the issuer key of this `ben up`.
+ */
+export function actService(issuer: KeyPair): ServiceFactory {
+  return async (ctx: RuntimeContext) => {
+    const packs = await ConfigSource.open<CompiledPack>(await openBucket(ctx.nc, kvName(ctx.topo, Bucket.Policy)), {
+      bucket: Bucket.Policy,
+      key: ConfigKey.Pack,
+      load: loadPack,
+      fallback: builtinPack,
+      log: ctx.log,
+    })
+    const toAct = (p: CompiledPack): ActConfig => {
+      const r = actConfig({ issuer, settings: p.verbs, defaultTtlMs: p.defaultTtlMs })
+      if (!r.ok) throw r.error
+      return r.value
+    }
+    const acts = ConfigSource.fixed(Bucket.Policy, packs.get().revision, toAct(packs.get().value))
+    packs.onChange((v) => acts.set(v.revision, toAct(v.value)))
+    return stageService(ctx, {
+      stage: actStage,
+      inputs: [lane('decision', 'DERIVED', ctx.subjects.decisionAll)],
+      config: acts,
+      subjectFor: (f: Fact) => ctx.subjects.forFact(f),
+    })
+  }
+}

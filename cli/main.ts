@@ -7,6 +7,11 @@ import { registerPublish } from './publish.js'
 import { registerTail } from './tail.js'
 import { registerQuery } from './query.js'
 import { registerStreams } from './streams.js'
+import { registerSimulate } from './simulate.js'
+import { registerConfigCommands } from './config.js'
+import { registerDetect } from './detect.js'
+import { registerKeys } from './keys.js'
+import { registerApprove } from './approve.js'
 
 export function buildProgram(): Command {
   const program = new Command()
@@ -31,6 +36,11 @@ Start with:
   registerTail(program)
   registerQuery(program)
   registerStreams(program)
+  registerSimulate(program)
+  registerConfigCommands(program)
+  registerDetect(program)
+  registerKeys(program)
+  registerApprove(program)
   return program
 }
 

@@ -1,18 +1,45 @@
 import type { Command } from 'commander'
 import { createLogger, homePaths, readEnv, startBen, type ServiceFactory } from '../infra/index.js'
-import { factsProjection } from '../projections/index.js'
+import { acksProjection, anomaliesProjection, commandsProjection, decisionsProjection, factsProjection } from '../projections/index.js'
+import { actService, detectService, policyService, scrubService } from '../processors/wiring/index.js'
+import { runSimulation } from '../simulate/index.js'
 import { projectorService } from './services.js'
+import { printLive } from './live.js'
+import { addSimulationOptions, simulationOptions } from './sim-options.js'
 
-/** The services `ben up` runs. Each issue of the pipeline adds its stages here. */
+/**
+ * The services `ben up` runs: the processor chain (scrub → detect → policy → act) and the
+ * projectors. ClickHouse is fed from the scrubbed stream: an unscrubbed fact never reaches it.
+ */
 export function defaultServices(): ServiceFactory[] {
-  return [projectorService(factsProjection())]
+  return [
+    projectorService(factsProjection({ fromScrubbed: true })),
+    projectorService(anomaliesProjection),
+    projectorService(decisionsProjection),
+    projectorService(commandsProjection),
+    projectorService(acksProjection),
+    scrubService(),
+    detectService(),
+    policyService(),
+    actService(),
+  ]
+}
+
+function simulatorService(o: Record<string, unknown>): ServiceFactory {
+  const opts = simulationOptions(o, 'sim-')
+  return async (ctx) => {
+    const sim = await runSimulation({ nc: ctx.nc, subjects: ctx.subjects, codec: ctx.codec, topo: ctx.topo, log: ctx.log }, opts)
+    process.stdout.write(`simulating ${opts.hosts} hosts at ${opts.rate} facts/s for ${opts.durationMs / 1000} s; scenarios: ${sim.fleet.scenarios().map((s) => `${s.kind} on ${s.source}${s.job ? `/${s.job}` : ''} at +${Math.round((s.startTs - sim.fleet.startTs) / 1000)} s`).join(', ')}\n`)
+    return { name: 'simulator', stop: () => sim.stop() }
+  }
 }
 
 export function registerUp(program: Command): void {
-  program
-    .command('up')
+  addSimulationOptions(program.command('up'), 'sim-')
     .description('start Ben: NATS (embedded nats-server unless BEN_NATS_URL), ClickHouse (embedded chDB unless BEN_CLICKHOUSE_URL), topology, migrations, projector; runs until Ctrl-C')
     .option('--log-level <level>', 'log level for $BEN_HOME/ben.log', undefined)
+    .option('--simulate', 'also run a simulated fleet and its targets (what `npm start` does)')
+    .option('--watch', 'print anomalies, decisions, commands and acks as they happen (on with --simulate)')
     .addHelpText(
       'after',
       `
@@ -24,13 +51,17 @@ so that other ben commands with the same BEN_HOME find them.
 
 Examples:
   ben up
+  ben up --simulate --sim-scenario cpu-runaway --sim-duration 300     # what npm start runs
   BEN_HOME=/var/lib/ben ben up
   BEN_NATS_URL=nats://nats-1:4222 BEN_CLICKHOUSE_URL=http://ch:8123 ben up`,
     )
-    .action(async (o: { logLevel?: string }) => {
+    .action(async (o: { logLevel?: string; simulate?: boolean; watch?: boolean } & Record<string, unknown>) => {
       const env = readEnv()
       const log = createLogger({ level: o.logLevel ?? env.logLevel, file: homePaths(env.home).log })
-      const running = await startBen(env, log, defaultServices())
+      const services = defaultServices()
+      if (o.simulate) services.push(simulatorService(o))
+      const running = await startBen(env, log, services)
+      const live = o.simulate || o.watch ? printLive(running.ctx.nc, running.ctx.subjects) : undefined
       const e = running.endpoints
       const out = process.stdout
       out.write(`Ben ${e.version} is up (pid ${e.pid})\n`)
@@ -46,6 +77,7 @@ Examples:
           if (stopping) return
           stopping = true
           out.write(`\n${signal}: stopping (drain, flush, close)…\n`)
+          live?.unsubscribe()
           running.stop().then(resolve, (err) => {
             log.error({ err: (err as Error).message }, 'shutdown failed')
             resolve()

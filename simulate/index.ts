@@ -18,3 +18,4 @@ export { createSimTarget, INITIAL_TARGET_STATE, type SimTarget, type SimTargetOp
 export { fleetTargets, simSidecarKey, trustSidecars, type FleetTargets } from './fleet-targets.js'
 export { rngOf, seedOf, type Rng } from './prng.js'
 export { SimulateError, SimulateErrorCode, isSimulateError } from './errors.js'
+export { runSimulation, type Simulation, type SimulationOptions, type SimulationDeps, type SimulationStats } from './run.js'

@@ -7,6 +7,9 @@ import type { DeadLetters } from './dlq.js'
 import { consumerEvents, factsIn, inFlight } from './metrics.js'
 import type { Subjects } from './subjects.js'
 
+/** Consumer notifications worth a warning; the rest (heartbeats, expired pulls) are routine. */
+const NOTEWORTHY = new Set(['heartbeats_missed', 'consumer_not_found', 'stream_not_found', 'consumer_deleted', 'no_responders', 'exceeded_limits'])
+
 /** What a stage sees of a message: the fact and how to settle it. Raw `JsMsg` stays here. */
 export interface Envelope<F extends Fact = Fact> {
   readonly fact: F
@@ -83,7 +86,8 @@ export function consumeFacts(nc: NatsConnection, codec: FactCodec, subjects: Sub
       void (async () => {
         for await (const s of messages.status()) {
           consumerEvents.inc({ stage, type: s.type })
-          if (s.type !== 'heartbeat' && s.type !== 'next' && s.type !== 'debug') log?.warn({ stage, status: s.type }, 'consumer status')
+          if (NOTEWORTHY.has(s.type)) log?.warn({ stage, status: s.type }, 'consumer status')
+          else log?.debug({ stage, status: s.type }, 'consumer status')
         }
       })().catch(() => undefined)
       for await (const m of messages) {
@@ -136,14 +140,15 @@ function envelope(fact: Fact, m: JsMsg, stage: string, stream: string): Envelope
 }
 
 /** Creates the durable consumer, or updates the settings that may change. */
-export async function ensureDurable(nc: NatsConnection, opts: Omit<FactConsumerOptions, 'dlq' | 'stage'>): Promise<void> {
+export async function ensureDurable(nc: NatsConnection, opts: Omit<FactConsumerOptions, 'dlq' | 'stage'> & { readonly startSeq?: number }): Promise<void> {
   const jsm = await jetstreamManager(nc)
   const cfg: Partial<ConsumerConfig> = {
     durable_name: opts.durable,
     ack_policy: AckPolicy.Explicit,
     ack_wait: nanos(opts.ackWaitMs ?? 30_000),
     max_ack_pending: opts.maxAckPending ?? 10_000,
-    deliver_policy: opts.deliver === 'new' ? DeliverPolicy.New : DeliverPolicy.All,
+    deliver_policy: opts.startSeq ? DeliverPolicy.StartSequence : opts.deliver === 'new' ? DeliverPolicy.New : DeliverPolicy.All,
+    ...(opts.startSeq ? { opt_start_seq: opts.startSeq } : {}),
     max_deliver: -1,
     ...(opts.filterSubject ? { filter_subject: opts.filterSubject } : {}),
   }

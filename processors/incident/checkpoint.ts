@@ -1,4 +1,4 @@
-import { initialIncidentState, recomputeBounds, type IdEntry, type IncidentCounts, type IncidentState, type OpenIncident } from './state.js'
+import { initialIncidentState, requeue, type IdEntry, type IncidentCounts, type IncidentState, type OpenIncident } from './state.js'
 
 /** The plain-JSON checkpoint of an IncidentState (`serialize`); entity keys are stored once. */
 export interface SerializedIncidentState {
@@ -79,6 +79,6 @@ export function deserializeIncidentState(raw: unknown): IncidentState {
       s.ids.set(r[0], e)
     }
   }
-  recomputeBounds(s)
+  requeue(s)
   return s
 }

@@ -143,6 +143,14 @@ describe('incident stage: lifecycle', () => {
     expect(state.counts.forced).toBe(1)
   })
 
+  it('a fact linked to an incident that has resolved opens a new one for the same entity, and says so', () => {
+    const { out } = run([anomaly('a1', T0), anomaly('z', T0 + 20 * MIN, { source: 'db-1' }), decision('d1', T0 + 20 * MIN, { basis: ['a1'], labels: {} })])
+    expect(out.map((f) => inc(f).payload.transition)).toEqual(['opened', 'resolved', 'opened', 'opened'])
+    const reopened = inc(out[3])
+    expect(reopened.payload).toMatchObject({ incidentId: incidentIdOf(4, 'd1'), entity: { source: 'web-3', job: 'batch-7' } })
+    expect(reopened.explain).toContain('linked through fact a1 to an incident that had already resolved')
+  })
+
   it('a re-delivered fact changes nothing and is counted', () => {
     const a = anomaly('a1', T0)
     const { out, state, rejected } = run([a, a])

@@ -5,7 +5,7 @@ import { deserializeIncidentState, serializeIncidentState } from './checkpoint.j
 import type { IncidentConfig } from './config.js'
 import { entityFromKey, entityOf, type Entity } from './entity.js'
 import { openedExplain, ResolveReason, resolvedExplain, severityName, titleOf, updatedExplain, type Via } from './explain.js'
-import { addFactId, initialIncidentState, MAX_SIGNALS, PRUNE_EVERY, pruneIds, recomputeBounds, rememberId, type IncidentState, type OpenIncident } from './state.js'
+import { addFactId, initialIncidentState, MAX_SIGNALS, PRUNE_EVERY, pruneIds, rememberId, type IncidentState, type OpenIncident } from './state.js'
 import { argsLabels, isIncidentInput, viewOf, type IncidentInput, type InputView } from './view.js'
 
 export const INCIDENT_STAGE = 'incident'
@@ -71,15 +71,34 @@ function dueAt(inc: OpenIncident, c: IncidentConfig): { at: number; reason: Reso
 function resolveDue(s: IncidentState, input: IncidentInput, config: Versioned<IncidentConfig>, out: Fact[]): void {
   const c = config.value
   const w = s.watermark as number
-  if (!(w > s.minActivity + c.quietPeriodMs || w > s.minOpened + c.maxDurationMs)) return
-  const due: Array<{ inc: OpenIncident; at: number; reason: ResolveReason }> = []
-  for (const inc of s.open.values()) {
-    const d = dueAt(inc, c)
-    if (w > d.at) due.push({ inc, ...d })
+  const due = new Map<string, OpenIncident>()
+  for (let e = s.byActivity.peek(); e !== undefined && e.v + c.quietPeriodMs < w; e = s.byActivity.peek()) {
+    s.byActivity.pop()
+    const inc = s.open.get(e.key)
+    if (inc === undefined || inc.id !== e.id) continue
+    if (inc.lastActivity !== e.v) s.byActivity.push({ v: inc.lastActivity, id: inc.id, key: inc.key })
+    else due.set(inc.id, inc)
   }
-  due.sort((a, b) => a.at - b.at || (a.inc.id < b.inc.id ? -1 : a.inc.id > b.inc.id ? 1 : 0))
-  for (const d of due) resolve(s, d.inc, d.at, d.reason, input, config, out)
-  recomputeBounds(s)
+  for (let e = s.byOpened.peek(); e !== undefined && e.v + c.maxDurationMs < w; e = s.byOpened.peek()) {
+    s.byOpened.pop()
+    const inc = s.open.get(e.key)
+    if (inc !== undefined && inc.id === e.id && inc.openedAt === e.v) due.set(inc.id, inc)
+  }
+  if (due.size === 0) return
+  const list = [...due.values()].map((inc) => ({ inc, ...dueAt(inc, c) }))
+  list.sort((a, b) => a.at - b.at || (a.inc.id < b.inc.id ? -1 : a.inc.id > b.inc.id ? 1 : 0))
+  for (const d of list) resolve(s, d.inc, d.at, d.reason, input, config, out)
+}
+
+/** The open incident with the earliest lastActivity (ties by id), straightening lagging queue entries on the way. */
+function quietest(s: IncidentState): OpenIncident | undefined {
+  for (let e = s.byActivity.peek(); e !== undefined; e = s.byActivity.peek()) {
+    const inc = s.open.get(e.key)
+    if (inc !== undefined && inc.id === e.id && inc.lastActivity === e.v) return inc
+    s.byActivity.pop()
+    if (inc !== undefined && inc.id === e.id) s.byActivity.push({ v: inc.lastActivity, id: inc.id, key: inc.key })
+  }
+  return undefined
 }
 
 /** Lineage first (decisionId / commandId, then lineage ids), then the entity, then (commands, acks) the source. */
@@ -119,9 +138,8 @@ function openIncident(s: IncidentState, v: InputView, entity: Entity, via: Via, 
   const c = config.value
   const f = v.fact
   if (s.open.size >= c.maxOpen) {
-    let quietest: OpenIncident | undefined
-    for (const i of s.open.values()) if (!quietest || i.lastActivity < quietest.lastActivity || (i.lastActivity === quietest.lastActivity && i.id < quietest.id)) quietest = i
-    if (quietest) resolve(s, quietest, Math.max(s.watermark as number, quietest.lastActivity), ResolveReason.Capacity, f, config, out)
+    const q = quietest(s)
+    if (q) resolve(s, q, Math.max(s.watermark as number, q.lastActivity), ResolveReason.Capacity, f, config, out)
   }
   const inc: OpenIncident = {
     id: incidentIdOf(config.revision, f.id),
@@ -139,8 +157,8 @@ function openIncident(s: IncidentState, v: InputView, entity: Entity, via: Via, 
   }
   noteTitle(inc, v)
   s.open.set(entity.key, inc)
-  if (f.ts < s.minActivity) s.minActivity = f.ts
-  if (f.ts < s.minOpened) s.minOpened = f.ts
+  s.byActivity.push({ v: inc.lastActivity, id: inc.id, key: inc.key })
+  s.byOpened.push({ v: inc.openedAt, id: inc.id, key: inc.key })
   s.counts.opened++
   out.push(transition(inc, Transition.Opened, f, f.ts, config, openedExplain(inc, v.what, f.ts, via, c)))
   return inc
@@ -152,14 +170,15 @@ function updateIncident(s: IncidentState, inc: OpenIncident, v: InputView, via: 
   if (f.ts > inc.lastActivity) inc.lastActivity = f.ts
   if (f.ts < inc.openedAt) {
     inc.openedAt = f.ts
-    if (f.ts < s.minOpened) s.minOpened = f.ts
+    s.byOpened.push({ v: inc.openedAt, id: inc.id, key: inc.key })
   }
   if (v.rank > inc.rank) inc.rank = v.rank
   addFactId(inc, f.id, v.key, config.value.maxFacts)
   inc.count++
   noteTitle(inc, v)
   s.counts.updated++
-  out.push(transition(inc, Transition.Updated, f, f.ts, config, updatedExplain(inc, v.what, f.ts, via, prevRank)))
+  // The incident's event time never goes back: a late fact's update is stamped with lastActivity.
+  out.push(transition(inc, Transition.Updated, f, inc.lastActivity, config, updatedExplain(inc, v.what, f.ts, via, prevRank)))
 }
 
 function step(state: IncidentState, input: IncidentInput, config: Versioned<IncidentConfig>): StepResult<IncidentState> {

@@ -24,29 +24,41 @@ const PLURAL: Readonly<Record<string, [string, string]>> = {
 }
 const SEVERITY_RANK: Readonly<Record<string, number>> = { low: 0, medium: 1, high: 2, critical: 3 }
 
-function byTransition(a: IncidentFact, b: IncidentFact): number {
-  return a.ts - b.ts || (TRANSITION_ORDER[a.payload.transition] ?? 9) - (TRANSITION_ORDER[b.payload.transition] ?? 9) || (a.id < b.id ? -1 : a.id > b.id ? 1 : 0)
+/** Event time, then opened < updated < resolved, then the order of the facts that caused them, then id. */
+function transitionOrder(members: readonly Fact[]): (a: IncidentFact, b: IncidentFact) => number {
+  const pos = new Map<string, number>()
+  members.forEach((f, i) => pos.set(f.id, i))
+  const cause = (t: IncidentFact): number => pos.get(Array.isArray(t.lineage) ? String(t.lineage[0]) : '') ?? -1
+  return (a, b) =>
+    a.ts - b.ts || (TRANSITION_ORDER[a.payload.transition] ?? 9) - (TRANSITION_ORDER[b.payload.transition] ?? 9) || cause(a) - cause(b) || (a.id < b.id ? -1 : a.id > b.id ? 1 : 0)
 }
 
-function lifecycle(transitions: readonly IncidentFact[], final: IncidentFact, known: ReadonlySet<string>): Block[] {
+/** Opened; each severity raise (from the signal facts themselves, in event time); updates; resolved. */
+function lifecycle(transitions: readonly IncidentFact[], signals: readonly Fact[], final: IncidentFact, known: ReadonlySet<string>): Block[] {
   const blocks: Block[] = []
   const basis = (t: IncidentFact): string[] => [t.id, ...(Array.isArray(t.lineage) ? t.lineage.filter((id) => known.has(id)) : [])]
   const explain = (t: IncidentFact): string => (typeof t.explain === 'string' && t.explain ? ` ${t.explain}` : '')
-  const updates = transitions.filter((t) => t.payload.transition === 'updated')
-  let prev: string | undefined
-  for (const t of transitions) {
-    const sev = t.payload.severity
-    if (prev !== undefined && (SEVERITY_RANK[sev] ?? -1) > (SEVERITY_RANK[prev] ?? -1)) blocks.push([say(`At ${iso(t.ts)}, its severity rose from ${prev} to ${sev}.`, basis(t))])
-    prev = sev
-    if (t.payload.transition === 'opened') blocks.push([say(`Opened at ${iso(t.ts)}.${explain(t)}`, basis(t))])
-    else if (t.payload.transition === 'resolved') blocks.push([say(`Resolved at ${iso(t.ts)}.${explain(t)}`, basis(t))])
+  const opened = transitions.find((t) => t.payload.transition === 'opened')
+  if (opened) blocks.push([say(`Opened at ${iso(opened.ts)}.${explain(opened)}`, basis(opened))])
+  let top: string | undefined
+  for (const f of signals) {
+    const sev = (f.payload as { severity?: unknown }).severity
+    if (typeof sev !== 'string' || SEVERITY_RANK[sev] === undefined) continue
+    if (top !== undefined && SEVERITY_RANK[sev] > SEVERITY_RANK[top]) {
+      const by = transitions.filter((t) => t.lineage?.[0] === f.id).map((t) => t.id)
+      blocks.push([say(`At ${iso(f.ts)}, its severity rose from ${top} to ${sev} with ${f.kind} ${short(f.id)}.`, [f.id, ...by])])
+    }
+    if (top === undefined || SEVERITY_RANK[sev] > SEVERITY_RANK[top]) top = sev
   }
+  const updates = transitions.filter((t) => t.payload.transition === 'updated')
   if (updates.length > 0) {
     const n = updates.length
     const when = n === 1 ? `at ${iso(updates[0].ts)}` : `between ${iso(updates[0].ts)} and ${iso(updates[n - 1].ts)}`
     blocks.push([say(`It was updated ${n === 1 ? 'once' : `${n} times`}, ${when}, once for each fact that joined it.`, updates.map((t) => t.id))])
   }
-  if (!transitions.some((t) => t.payload.transition === 'resolved')) blocks.push([say(`It was not resolved as of ${iso(final.ts)}, its latest transition among these facts.`, [final.id])])
+  const resolved = transitions.find((t) => t.payload.transition === 'resolved')
+  if (resolved) blocks.push([say(`Resolved at ${iso(resolved.ts)}.${explain(resolved)}`, basis(resolved))])
+  else blocks.push([say(`It was not resolved as of ${iso(final.ts)}, its latest transition among these facts.`, [final.id])])
   return blocks
 }
 
@@ -65,9 +77,9 @@ export function narrate(facts: readonly Fact[], incident: IncidentFact): Narrati
     known.add(f.id)
     if (!kinds.has(f.id)) kinds.set(f.id, f.kind)
   }
-  const transitions = (members.filter((f) => f.kind === 'incident') as IncidentFact[]).sort(byTransition)
+  const transitions = members.filter((f) => f.kind === 'incident') as IncidentFact[]
   if (!transitions.some((t) => t.id === incident.id)) transitions.push(incident)
-  transitions.sort(byTransition)
+  transitions.sort(transitionOrder(members))
   const resolved = transitions.find((t) => t.payload.transition === 'resolved')
   const final = resolved ?? transitions[transitions.length - 1]
   const opened = transitions.find((t) => t.payload.transition === 'opened')
@@ -122,7 +134,7 @@ export function narrate(facts: readonly Fact[], incident: IncidentFact): Narrati
     { heading: 'What was decided', style: 'list', blocks: decidedBlocks },
     { heading: 'What was done', style: 'list', blocks: doneBlocks },
     { heading: 'What the target answered', style: 'list', blocks: answeredBlocks },
-    { heading: 'Lifecycle', style: 'list', blocks: lifecycle(transitions, final, known) },
+    { heading: 'Lifecycle', style: 'list', blocks: lifecycle(transitions, signals, final, known) },
   ]
   const sentences: NarrativeSentence[] = []
   for (const s of sections) for (const b of s.blocks) sentences.push(...b)

@@ -1,4 +1,5 @@
 import type { Labels } from '../../schemas/index.js'
+import { TimeQueue } from './heap.js'
 
 /** An open incident. Mutated in place by the stage (see README.md, "State"). */
 export interface OpenIncident {
@@ -51,9 +52,14 @@ export interface IncidentState {
   readonly open: Map<string, OpenIncident>
   /** Remembered ids (insertion order), bounded by `maxIds` and `idRetention`. */
   readonly ids: Map<string, IdEntry>
-  /** Lower bounds of the open incidents' lastActivity and openedAt (Infinity when none): a resolution scan runs only when one may be due. Not serialised (recomputed). */
-  minActivity: number
-  minOpened: number
+  /**
+   * Open incidents by lastActivity and by openedAt, (v, id) order: what may be due is found
+   * without scanning every open incident. Lazy: an activity entry may lag its incident's
+   * lastActivity (it is re-queued when it reaches the top); entries of resolved incidents are
+   * dropped when they reach the top. In memory only: rebuilt from `open` by `requeue`.
+   */
+  byActivity: TimeQueue
+  byOpened: TimeQueue
   readonly counts: IncidentCounts
 }
 
@@ -66,8 +72,8 @@ export const initialIncidentState = (): IncidentState => ({
   steps: 0,
   open: new Map(),
   ids: new Map(),
-  minActivity: Infinity,
-  minOpened: Infinity,
+  byActivity: new TimeQueue(),
+  byOpened: new TimeQueue(),
   counts: { opened: 0, updated: 0, resolved: 0, forced: 0, duplicates: 0, forgotten: 0 },
 })
 
@@ -124,14 +130,12 @@ export function pruneIds(s: IncidentState, retentionMs: number): void {
   }
 }
 
-/** Recomputes the resolution-scan bounds from the open incidents. */
-export function recomputeBounds(s: IncidentState): void {
-  let a = Infinity
-  let o = Infinity
+/** Rebuilds both time queues from the open incidents (after deserialising). */
+export function requeue(s: IncidentState): void {
+  s.byActivity = new TimeQueue()
+  s.byOpened = new TimeQueue()
   for (const inc of s.open.values()) {
-    if (inc.lastActivity < a) a = inc.lastActivity
-    if (inc.openedAt < o) o = inc.openedAt
+    s.byActivity.push({ v: inc.lastActivity, id: inc.id, key: inc.key })
+    s.byOpened.push({ v: inc.openedAt, id: inc.id, key: inc.key })
   }
-  s.minActivity = a
-  s.minOpened = o
 }

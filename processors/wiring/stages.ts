@@ -1,4 +1,4 @@
-import type { RuntimeContext, ServiceFactory } from '../../infra/index.js'
+import { homePaths, Keyring, registerKey, type RuntimeContext, type ServiceFactory } from '../../infra/index.js'
 import { Bucket } from '../../streams/index.js'
 import type { Fact } from '../../schemas/index.js'
 import { defaultManifest, loadManifest, scrubStage } from '../scrub/index.js'
@@ -58,8 +58,11 @@ export function policyService(): ServiceFactory {
  * act: decisions → signed commands on `ben.cmd.<target>`. Its config follows the policy pack
  * (verb settings, ttl) and signs with the issuer key of this `ben up`.
  */
-export function actService(issuer: KeyPair): ServiceFactory {
+export function actService(key?: KeyPair): ServiceFactory {
   return async (ctx: RuntimeContext) => {
+    // The issuer key of this Ben: made on first start under $BEN_HOME/keys, registered in ben-keys.
+    const issuer = key ?? new Keyring(homePaths(ctx.env.home).keys).loadOrGenerate('issuer', 'issuer')
+    await registerKey(await openBucket(ctx.nc, kvName(ctx.topo, Bucket.Keys)), issuer)
     const packs = await ConfigSource.open<CompiledPack>(await openBucket(ctx.nc, kvName(ctx.topo, Bucket.Policy)), {
       bucket: Bucket.Policy,
       key: ConfigKey.Pack,

@@ -1,0 +1,82 @@
+import { Kvm } from '@nats-io/kv'
+import type { Command } from 'commander'
+import { connect } from '../client/index.js'
+import { homePaths, Keyring, listKeys, readEnv, registerKey, revokeRegisteredKey } from '../infra/index.js'
+import { Bucket, kvName } from '../streams/index.js'
+import { KEY_ROLES, publicKeyJson, type KeyRole } from '../processors/act/index.js'
+import { CliError, parseFormat, printTable, toJson } from './output.js'
+import { parseSince } from './tail.js'
+
+const keyring = () => new Keyring(homePaths(readEnv().home).keys)
+
+function role(v: string): KeyRole {
+  if (!(KEY_ROLES as readonly string[]).includes(v)) throw new CliError(`--role must be one of ${KEY_ROLES.join(', ')}, not '${v}'`)
+  return v as KeyRole
+}
+
+/** `ben keys`: issuer, operator and sidecar keys; public halves and revocations in KV ben-keys. */
+export function registerKeys(program: Command): void {
+  const keys = program.command('keys').description('Ed25519 keys: secret halves under $BEN_HOME/keys, public keys and revocations in KV ben-keys')
+  keys
+    .command('generate')
+    .description('make a new key pair and (with --register) register its public key')
+    .requiredOption('--role <role>', `one of ${KEY_ROLES.join(', ')}`)
+    .option('--name <name>', 'file name under $BEN_HOME/keys (default: the role)')
+    .option('--owner <target>', 'for sidecar keys: the target this key speaks for')
+    .option('--register', 'register the public key in ben-keys now (needs ben up)')
+    .option('--format <format>', 'table or json', 'table')
+    .addHelpText('after', `\nExamples:\n  ben keys generate --role operator --register\n  ben keys generate --role sidecar --name web-3 --owner web-3 --register`)
+    .action(async (o: { role: string; name?: string; owner?: string; register?: boolean; format: string }) => {
+      const format = parseFormat(o.format)
+      const ring = keyring()
+      const k = ring.generate(o.name ?? o.role, role(o.role))
+      if (o.register) await withKv(async (kv) => void (await registerKey(kv, k, { owner: o.owner ?? null })))
+      if (format === 'json') process.stdout.write(toJson({ ...publicKeyJson(k), file: ring.path(o.name ?? o.role), registered: Boolean(o.register) }) + '\n')
+      else process.stdout.write(`${k.role} key ${k.keyId} written to ${ring.path(o.name ?? o.role)}${o.register ? ' and registered in ben-keys' : ' (not registered yet: ben keys register --name ' + (o.name ?? o.role) + ')'}\n`)
+    })
+  keys
+    .command('register')
+    .description('register the public half of a local key in ben-keys')
+    .requiredOption('--name <name>', 'key file name under $BEN_HOME/keys')
+    .option('--owner <target>', 'for sidecar keys: the target this key speaks for')
+    .addHelpText('after', `\nExamples:\n  ben keys register --name operator\n  ben keys register --name web-3 --owner web-3`)
+    .action(async (o: { name: string; owner?: string }) => {
+      const k = keyring().load(o.name)
+      await withKv(async (kv) => void (await registerKey(kv, k, { owner: o.owner ?? null })))
+      process.stdout.write(`registered ${k.role} key ${k.keyId}\n`)
+    })
+  keys
+    .command('revoke')
+    .argument('<key-id>', 'the key id (16 hex digits)')
+    .description('revoke a key: every verifier refuses it from --at on (default: now)')
+    .option('--at <time>', 'ISO time or a duration back from now (e.g. 10m)')
+    .addHelpText('after', `\nExamples:\n  ben keys revoke 3f2a9c0d11e4b7a2\n  ben keys revoke 3f2a9c0d11e4b7a2 --at 2026-11-21T10:00:00Z`)
+    .action(async (keyId: string, o: { at?: string }) => {
+      const at = o.at ? parseSince(o.at).getTime() : Date.now()
+      const k = await withKv((kv) => revokeRegisteredKey(kv, keyId, at))
+      process.stdout.write(`revoked ${k.role} key ${k.keyId} from ${new Date(k.revokedAt ?? at).toISOString()}\n`)
+    })
+  keys
+    .command('list')
+    .description('registered keys (role, owner, revocation) and the key files on this machine')
+    .option('--format <format>', 'table or json', 'table')
+    .addHelpText('after', `\nExamples:\n  ben keys list\n  ben keys list --format json`)
+    .action(async (o: { format: string }) => {
+      const format = parseFormat(o.format)
+      const ring = keyring()
+      const local = new Map(ring.names().map((n) => [ring.load(n).keyId, n]))
+      const registered = await withKv((kv) => listKeys(kv))
+      const rows = registered.map((k) => ({ keyId: k.keyId, role: k.role, owner: k.owner, revokedAt: k.revokedAt ? new Date(k.revokedAt).toISOString() : null, localFile: local.get(k.keyId) ?? null }))
+      if (format === 'json') process.stdout.write(toJson(rows) + '\n')
+      else printTable(['key id', 'role', 'owner', 'revoked at', 'local file'], rows.map((r) => [r.keyId, r.role, r.owner ?? '', r.revokedAt ?? '', r.localFile ?? '']))
+    })
+}
+
+async function withKv<T>(fn: (kv: Awaited<ReturnType<Kvm['open']>>) => Promise<T>): Promise<T> {
+  const ben = await connect()
+  try {
+    return await fn(await new Kvm(ben.nc).open(kvName({}, Bucket.Keys)))
+  } finally {
+    await ben.close()
+  }
+}

@@ -2,7 +2,7 @@ import { Kvm } from '@nats-io/kv'
 import type { NatsConnection } from '@nats-io/nats-core'
 import type { Subscription } from 'rxjs'
 import { parseEdgeFact, type CommandFact, type FactCodec } from '../schemas/index.js'
-import { Bucket, consumeFacts, DeadLetters, FactPublisher, kvName, type Logger, type Subjects, type TopologyOptions } from '../streams/index.js'
+import { Bucket, consumeFacts, DeadLetters, FactPublisher, kvName, Subjects, type Logger, type TopologyOptions } from '../streams/index.js'
 import { registerKey, TrustWatcher } from '../infra/index.js'
 import { createFleet, type Fleet } from './fleet.js'
 import { fleetTargets } from './fleet-targets.js'
@@ -102,7 +102,9 @@ export async function runSimulation(deps: SimulationDeps, opts: SimulationOption
     }).subscribe({
       next: (env) => {
         const f = env.fact
-        const target = targets.get(f.kind === 'command' ? f.payload.target : '')
+        // The target is who the message was delivered to (`ben.cmd.<target>`), as for a real
+        // sidecar subscribed to its own subject; verifyCommand checks the command agrees.
+        const target = targets.get(Subjects.lastToken(env.subject))
         // Proposals and rejections are records, not instructions: only issued/approved execute.
         if (!target || f.kind !== 'command' || (f.payload.status !== 'issued' && f.payload.status !== 'approved')) {
           env.ack()

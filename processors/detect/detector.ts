@@ -19,6 +19,7 @@ export const DetectorName = {
   Seasonal: 'seasonal',
   Pca: 'pca',
   Drift: 'drift',
+  Shift: 'shift',
 } as const
 export type DetectorName = (typeof DetectorName)[keyof typeof DetectorName]
 
@@ -51,6 +52,12 @@ export interface DetectorUpdate<S> extends Readonly<Reading> {
 
 export interface Detector<S, P = Point> {
   readonly name: DetectorName
+  /**
+   * Raw statistic from which a reading is extreme (0 or absent: never): its score is then at
+   * least `scoreOf(raw, extreme / 4)` (>= 0.941) whatever threshold is in force, so neither
+   * self-calibration nor a drift boost can hide it. See `saturate`.
+   */
+  readonly extreme?: number
   /** A fresh state (plain JSON). */
   init(): S
   /** Pure: returns a new state; `state` is left untouched. */
@@ -78,6 +85,11 @@ export function scoreOf(raw: number, threshold: number): number {
   const r = raw / threshold
   const r2 = r * r
   return r2 === Infinity ? 1 : r2 / (1 + r2)
+}
+
+/** Score floor of an extreme reading: as if `raw` were 4x (or more) a threshold of `extreme / 4`. */
+export function saturate(raw: number, extreme: number): number {
+  return extreme > 0 && raw >= extreme ? scoreOf(raw, extreme / 4) : 0
 }
 
 /** Largest statistic a detector reports: keeps state and facts finite whatever the input. */

@@ -1,9 +1,10 @@
 import { cusumDetector, type CusumParams } from './cusum.js'
-import { emptyReading, scoreOf, type Detector, type DetectorName, type Point, type Reading } from './detector.js'
+import { emptyReading, saturate, scoreOf, type Detector, type DetectorName, type Point, type Reading } from './detector.js'
 import { driftDetector, type DriftParams } from './drift.js'
 import { ewmaDetector, type EwmaParams } from './ewma.js'
 import { madDetector, type MadParams } from './mad.js'
 import { seasonalDetector, type SeasonalParams } from './seasonal.js'
+import { shiftDetector, type ShiftParams } from './shift.js'
 
 export const Combine = { Max: 'max', Mean: 'mean', NoisyOr: 'noisy_or' } as const
 export type Combine = (typeof Combine)[keyof typeof Combine]
@@ -36,6 +37,7 @@ export interface MemberParams {
   readonly cusum?: CusumParams & { readonly weight: number }
   readonly mad?: MadParams & { readonly weight: number }
   readonly seasonal?: SeasonalParams & { readonly weight: number }
+  readonly shift?: ShiftParams & { readonly weight: number }
   readonly drift?: DriftParams & { readonly weight: number }
 }
 
@@ -91,11 +93,13 @@ export function buildEnsemble(params: EnsembleParams, m: MemberParams): Ensemble
   if (m.cusum) add(cusumDetector(m.cusum), m.cusum.weight)
   if (m.mad) add(madDetector(m.mad), m.mad.weight)
   if (m.seasonal) add(seasonalDetector(m.seasonal), m.seasonal.weight)
+  if (m.shift) add(shiftDetector(m.shift), m.shift.weight)
   const driftIndex = m.drift ? members.length : -1
   if (m.drift) add(driftDetector(m.drift), m.drift.weight)
   const boost = m.drift?.boost ?? 1
   const decay = m.drift ? Math.pow(0.5, 1 / Math.max(1, m.drift.halfLife)) : 1
   const names = members.map((d) => d.name)
+  const extremes = members.map((d) => d.extreme ?? 0)
   const count = members.length
   const { combine, threshold, warmup, refractory, refractoryDamp, calibrate, calibrateHalfLife } = params
   const calDecay = Math.pow(0.5, 1 / Math.max(1, calibrateHalfLife))
@@ -118,6 +122,8 @@ export function buildEnsemble(params: EnsembleParams, m: MemberParams): Ensemble
       let wsum = 0
       let none = 1
       let driftNow = false
+      let sat = 0
+      let satTop = -1
       for (let i = 0; i < count; i++) {
         const r = out.readings[i]
         members[i].step(state.members[i], point, r, i === driftIndex ? 1 : scale)
@@ -135,7 +141,18 @@ export function buildEnsemble(params: EnsembleParams, m: MemberParams): Ensemble
           const decayed = cal[i] * calDecay
           cal[i] = r.raw > decayed ? r.raw : decayed
         }
-        if (w <= 0) continue
+        // drift is a property of a window, not of this point: it takes part only where it is found
+        if (w <= 0 || (i === driftIndex && !r.anomaly)) continue
+        // an extreme reading keeps its floor whatever calibration, boosts or weights did
+        const floor = saturate(r.raw, extremes[i])
+        if (floor > 0) {
+          if (floor > r.score) r.score = floor
+          r.anomaly = true
+          if (floor > sat) {
+            sat = floor
+            satTop = i
+          }
+        }
         const ws = w * r.score
         if (ws > best) {
           best = ws
@@ -149,7 +166,8 @@ export function buildEnsemble(params: EnsembleParams, m: MemberParams): Ensemble
       if (score > 1) score = 1
       if (!(score >= 0)) score = 0
       state.n++
-      if (state.n <= warmup) score = 0
+      const warm = state.n > warmup
+      if (!warm) score = 0
       let anomaly = score >= threshold
       if (state.quiet > 0) {
         state.quiet--
@@ -157,6 +175,12 @@ export function buildEnsemble(params: EnsembleParams, m: MemberParams): Ensemble
         anomaly = false
       } else if (anomaly) {
         state.quiet = refractory
+      }
+      // extreme deviations saturate the score, refractory period or not
+      if (warm && sat > 0 && sat >= score) {
+        score = sat
+        top = satTop
+        anomaly = true
       }
       // drift recalibration: raise the thresholds of the other members, decaying back to 1
       let nextScale = 1 + (scale - 1) * decay

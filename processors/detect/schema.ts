@@ -43,6 +43,17 @@ export const SeasonalSpec = z
     minSeasons: nonneg.optional(),
   })
   .strict()
+export const ShiftSpec = z
+  .object({
+    ...common,
+    ...floors,
+    alpha: frac('alpha').optional(),
+    threshold: pos.optional(),
+    confirm: count.min(1, 'confirm must be at least 1 point').max(64).optional(),
+    extreme: nonneg.optional(),
+    warmup: count.optional(),
+  })
+  .strict()
 export const DriftSpec = z
   .object({
     ...common,
@@ -55,7 +66,7 @@ export const DriftSpec = z
   })
   .strict()
 
-export const DetectorsSpec = z.object({ ewma: EwmaSpec.optional(), cusum: CusumSpec.optional(), mad: MadSpec.optional(), seasonal: SeasonalSpec.optional(), drift: DriftSpec.optional() }).strict()
+export const DetectorsSpec = z.object({ ewma: EwmaSpec.optional(), cusum: CusumSpec.optional(), mad: MadSpec.optional(), seasonal: SeasonalSpec.optional(), shift: ShiftSpec.optional(), drift: DriftSpec.optional() }).strict()
 
 export const SeveritySpec = z.object({ medium: frac('severity.medium').optional(), high: frac('severity.high').optional(), critical: frac('severity.critical').optional() }).strict()
 

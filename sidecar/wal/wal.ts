@@ -1,0 +1,315 @@
+import { mkdir, rm } from 'node:fs/promises'
+import { writeCheckpoint } from './checkpoint.js'
+import { resolveWalConfig, type WalConfig, type WalOptions } from './config.js'
+import { walClosed, WalError, WalErrorCode, walIoFailure } from './errors.js'
+import { FRAME_HEADER_BYTES, SEGMENT_HEADER_BYTES } from './format.js'
+import { lockDir, type DirLock } from './lock.js'
+import { Reader, readRetrying } from './reader.js'
+import { recover, type Recovered } from './recovery.js'
+import { findSegment, locate, type Segment } from './segment.js'
+import { Space, type Admission } from './space.js'
+import type { AppendResult, TailOptions, Wal, WalRecord, WalRecovery, WalStats } from './types.js'
+import { AppendSignal, tailRecords, type TailHost } from './tail.js'
+import { SegmentWriter } from './writer.js'
+
+/** A group commit writes at most this many bytes of frames at once (bigger single calls still go whole). */
+const MAX_BATCH_BYTES = 8 * 1024 * 1024
+
+/** Opens (creating if needed) the WAL in `options.dir`: takes the lock, recovers, and is ready to append. */
+export async function openWal(options: WalOptions): Promise<Wal> {
+  const config = resolveWalConfig(options)
+  await mkdir(config.dir, { recursive: true })
+  const lock = await lockDir(config.dir)
+  try {
+    const recovered = await recover(config.dir)
+    const wal = new WalImpl(config, lock, recovered)
+    await wal.start()
+    return wal
+  } catch (err) {
+    await lock.release()
+    throw err
+  }
+}
+
+type FirstUnacked = Recovered['firstUnacked']
+
+class WalImpl implements Wal, TailHost {
+  readonly recovery: WalRecovery
+  readonly segments: Segment[]
+  private readonly writer: SegmentWriter
+  private readonly space: Space
+  private readonly reader: Reader
+  readonly readers = new Set<Reader>()
+  readonly appended = new AppendSignal()
+  private visible: number
+  private persistedAck: number
+  private targetAck: number
+  private firstUnacked: FirstUnacked
+  private readonly queue: Admission[] = []
+  private writing = false
+  private syncDue = false
+  private syncTimer: NodeJS.Timeout | undefined
+  private ackChain: Promise<void> = Promise.resolve()
+  private readChain: Promise<unknown> = Promise.resolve()
+  private state: 'open' | 'closing' | 'closed' = 'open'
+  private closing: Promise<void> | undefined
+  private failure: WalError | undefined
+  private idleWaiters: (() => void)[] = []
+  private readonly c = { appended: 0, appendedBytes: 0, acked: 0, segmentsDeleted: 0 }
+
+  constructor(
+    private readonly config: WalConfig,
+    private readonly lock: DirLock,
+    recovered: Recovered,
+  ) {
+    this.recovery = Object.freeze(recovered.report)
+    this.segments = recovered.segments
+    this.visible = recovered.report.lastSeq
+    this.persistedAck = this.targetAck = recovered.report.ackedSeq
+    this.firstUnacked = recovered.firstUnacked
+    this.writer = new SegmentWriter(config.dir, this.segments, config.segmentBytes, this.visible + 1)
+    this.space = new Space(config, this.segments.reduce((n, s) => n + s.bytes, 0), (a) => this.admit(a))
+    this.reader = new Reader(this)
+  }
+
+  async start(): Promise<void> {
+    await this.writer.resume()
+  }
+
+  isClosed(): boolean {
+    return this.state === 'closed'
+  }
+
+  get visibleSeq(): number {
+    return this.visible
+  }
+  get lastSeq(): number {
+    return this.visible
+  }
+  get ackedSeq(): number {
+    return this.persistedAck
+  }
+
+  append(input: readonly Uint8Array[] | Uint8Array): Promise<AppendResult> {
+    if (this.failure) return Promise.reject(this.failure)
+    if (this.state !== 'open') return Promise.reject(walClosed(this.config.dir, 'append'))
+    // The array is copied (the caller may reuse it); the bytes are copied when written.
+    const records = input instanceof Uint8Array ? [input] : Array.isArray(input) ? input.slice() : input
+    if (!Array.isArray(records) || records.some((r) => !(r instanceof Uint8Array))) {
+      return Promise.reject(new TypeError('Wal.append takes a Uint8Array or an array of Uint8Array'))
+    }
+    if (records.length === 0) {
+      return Promise.resolve({ firstSeq: this.visible + 1, lastSeq: this.visible, count: 0, durable: this.config.fsync !== 'interval' })
+    }
+    let frames = 0
+    for (const r of records) frames += FRAME_HEADER_BYTES + r.length
+    return this.space.request(records, frames, this.config.now())
+  }
+
+  read(fromSeq: number, max: number): Promise<WalRecord[]> {
+    if (!Number.isSafeInteger(fromSeq) || !Number.isSafeInteger(max) || max < 0) {
+      return Promise.reject(new TypeError(`Wal.read takes a seq and a count (integers), got ${String(fromSeq)}, ${String(max)}`))
+    }
+    if (this.state === 'closed') return Promise.reject(walClosed(this.config.dir, 'read'))
+    const p = this.readChain.then(() => readRetrying(this.reader, fromSeq, max))
+    this.readChain = p.catch(() => undefined)
+    return p
+  }
+
+  tail(fromSeq: number, options?: TailOptions): AsyncIterableIterator<WalRecord> {
+    return tailRecords(this, fromSeq, options)
+  }
+
+  ack(uptoSeq: number): Promise<void> {
+    if (!Number.isSafeInteger(uptoSeq) || uptoSeq < 0) return Promise.reject(new TypeError(`Wal.ack takes a seq (non-negative integer), got ${String(uptoSeq)}`))
+    if (this.state !== 'open') return Promise.reject(walClosed(this.config.dir, 'ack'))
+    if (uptoSeq > this.visible) {
+      return Promise.reject(
+        new WalError(WalErrorCode.AckBeyondEnd, `Wal.ack(${uptoSeq}) is past the last appended record (${this.visible}) in ${this.config.dir}: ack only seqs read from this WAL`),
+      )
+    }
+    if (uptoSeq > this.targetAck) this.targetAck = uptoSeq
+    const p = this.ackChain.then(() => this.applyAck())
+    this.ackChain = p.catch(() => undefined)
+    return p
+  }
+
+  stats(): WalStats {
+    const f = this.firstUnacked
+    let depthBytes = 0
+    if (f) {
+      for (let i = Math.max(0, findSegment(this.segments, f.seq)); i < this.segments.length; i++) {
+        const s = this.segments[i]
+        depthBytes += s.base === f.segBase ? s.bytes - f.offset : s.bytes - SEGMENT_HEADER_BYTES
+      }
+    }
+    const used = this.space.usedBytes
+    return {
+      depthRecords: f ? this.visible - f.seq + 1 : 0,
+      depthBytes,
+      oldestUnackedSeq: f?.seq,
+      oldestUnackedAppendedAt: f?.appendedAt,
+      lastSeq: this.visible,
+      ackedSeq: this.persistedAck,
+      segments: this.segments.length,
+      diskBytes: this.space.diskBytes,
+      maxBytes: this.config.maxBytes,
+      fullness: Math.min(1, used / this.config.maxBytes),
+      fsync: this.config.fsync,
+      whenFull: this.config.whenFull,
+      counters: { ...this.c, ...this.space.counters, fsyncs: this.writer.fsyncs },
+    }
+  }
+
+  close(): Promise<void> {
+    this.closing ??= this.doClose()
+    return this.closing
+  }
+
+  [Symbol.asyncDispose](): Promise<void> {
+    return this.close()
+  }
+
+  // --- commit loop -------------------------------------------------------
+
+  private admit(a: Admission): void {
+    this.queue.push(a)
+    this.kick()
+  }
+
+  private kick(): void {
+    if (this.writing || (this.queue.length === 0 && !this.syncDue)) return
+    this.writing = true
+    void this.commitLoop()
+  }
+
+  private async commitLoop(): Promise<void> {
+    try {
+      for (;;) {
+        if (this.failure) {
+          for (const a of this.queue.splice(0)) {
+            this.space.settle(a)
+            a.reject(this.failure)
+          }
+        }
+        if (this.queue.length > 0) {
+          await this.writeBatch(this.takeBatch())
+        } else if (this.syncDue) {
+          this.syncDue = false
+          await this.writer.syncActive().catch((err: unknown) => this.fail('fsync', err))
+        } else break
+      }
+    } finally {
+      this.writing = false
+      for (const w of this.idleWaiters.splice(0)) w()
+    }
+  }
+
+  private takeBatch(): Admission[] {
+    if (this.config.fsync === 'always') return [this.queue.shift()!]
+    let n = 0
+    let bytes = 0
+    while (n < this.queue.length && (n === 0 || bytes + this.queue[n].frames <= MAX_BATCH_BYTES)) bytes += this.queue[n++].frames
+    return this.queue.splice(0, n)
+  }
+
+  private async writeBatch(batch: Admission[]): Promise<void> {
+    const sync = this.config.fsync !== 'interval'
+    let out
+    try {
+      await this.reclaim(true)
+      out = await this.writer.write(batch, sync)
+    } catch (err) {
+      const failure = this.fail('write', err)
+      for (const a of batch) {
+        this.space.settle(a)
+        a.reject(failure)
+      }
+      return
+    }
+    this.firstUnacked ??= { seq: out.firstSeq, segBase: out.firstSegBase, offset: out.firstOffset, appendedAt: batch[0].at }
+    this.visible = out.lastSeq
+    let seq = out.firstSeq
+    for (const a of batch) {
+      const count = a.records.length
+      this.c.appended += count
+      for (const r of a.records) this.c.appendedBytes += r.length
+      this.space.settle(a)
+      a.resolve({ firstSeq: seq, lastSeq: seq + count - 1, count, durable: sync })
+      seq += count
+    }
+    this.space.wrote(out.bytes)
+    this.appended.notify()
+    if (!sync && this.syncTimer === undefined) {
+      this.syncTimer = setTimeout(() => {
+        this.syncTimer = undefined
+        this.syncDue = true
+        this.kick()
+      }, this.config.fsyncIntervalMs)
+      this.syncTimer.unref()
+    }
+  }
+
+  private fail(what: string, err: unknown): WalError {
+    this.failure ??= walIoFailure(this.config.dir, what, err)
+    return this.failure
+  }
+
+  // --- acks and truncation -----------------------------------------------
+
+  private async applyAck(): Promise<void> {
+    const target = this.targetAck
+    if (target <= this.persistedAck) return
+    await writeCheckpoint(this.config.dir, target)
+    this.c.acked += target - this.persistedAck
+    this.persistedAck = target
+    const seq = target + 1
+    if (!this.firstUnacked || this.firstUnacked.seq < seq) {
+      if (seq > this.visible) this.firstUnacked = undefined
+      else {
+        const seg = this.segments[findSegment(this.segments, seq)]
+        const at = seg ? await locate(seg, seq) : undefined
+        if (at && this.persistedAck + 1 === seq) this.firstUnacked = { seq, segBase: seg.base, ...at }
+      }
+    }
+    await this.reclaim(!this.writing)
+  }
+
+  /** Deletes every segment whose records are all acked; the active one only when `mayRetire` (no write in flight). */
+  private async reclaim(mayRetire: boolean): Promise<void> {
+    const acked = this.persistedAck
+    if (mayRetire) await this.writer.retireIfAcked(acked)
+    const active = this.writer.activeSegment
+    let n = 0
+    while (n < this.segments.length && this.segments[n] !== active && this.segments[n].last <= acked) n++
+    if (n === 0) return
+    // Out of the shared list first (synchronously), then off the disk.
+    const doomed = this.segments.splice(0, n)
+    for (const s of doomed) {
+      this.space.freed(s.bytes)
+      await rm(s.path, { force: true })
+      this.c.segmentsDeleted++
+    }
+    this.space.wake()
+  }
+
+  private async doClose(): Promise<void> {
+    this.state = 'closing'
+    this.space.closeAll(walClosed(this.config.dir, 'append'))
+    if (this.writing) await new Promise<void>((r) => this.idleWaiters.push(r))
+    clearTimeout(this.syncTimer)
+    this.syncTimer = undefined
+    try {
+      await this.writer.syncActive()
+      await this.ackChain
+      await this.writer.close()
+    } finally {
+      this.state = 'closed'
+      this.appended.notify()
+      await this.reader.close()
+      await Promise.all([...this.readers].map((r) => r.close()))
+      await this.lock.release()
+    }
+  }
+}
+

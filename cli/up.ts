@@ -1,7 +1,7 @@
 import type { Command } from 'commander'
 import { createLogger, homePaths, readEnv, startBen, type ServiceFactory } from '../infra/index.js'
-import { acksProjection, anomaliesProjection, commandsProjection, decisionsProjection, factsProjection } from '../projections/index.js'
-import { actService, detectService, policyService, scrubService } from '../processors/wiring/index.js'
+import { acksProjection, anomaliesProjection, commandsProjection, decisionsProjection, factsProjection, incidentEventsProjection, incidentsProjection } from '../projections/index.js'
+import { actService, detectService, incidentService, policyService, scrubService } from '../processors/wiring/index.js'
 import { runSimulation } from '../simulate/index.js'
 import { projectorService } from './services.js'
 import { printLive } from './live.js'
@@ -18,10 +18,13 @@ export function defaultServices(): ServiceFactory[] {
     projectorService(decisionsProjection),
     projectorService(commandsProjection),
     projectorService(acksProjection),
+    projectorService(incidentEventsProjection),
+    projectorService(incidentsProjection),
     scrubService(),
     detectService(),
     policyService(),
     actService(),
+    incidentService(),
   ]
 }
 

@@ -68,3 +68,39 @@ export const acksProjection: Projection = {
     return row(f, meta, [p.commandId, p.target, p.verb, p.status, p.reason ?? '', p.keyId])
   },
 }
+
+const incidentColumns = cols('incident_id', 'transition', 'severity', 'entity', 'opened_at', 'updated_at', 'fact_ids', 'title')
+function incidentRow(f: Fact, meta: RowMeta): unknown[] {
+  if (f.kind !== 'incident') throw new TypeError('incident projection got ' + f.kind)
+  const p = f.payload
+  return row(f, meta, [p.incidentId, p.transition, p.severity, p.entity, p.openedAt, p.updatedAt, p.factIds, p.title])
+}
+
+/** `incident_events`: every incident transition from `ben.incident.>`. */
+export const incidentEventsProjection: Projection = {
+  name: 'incident-events',
+  version: 1,
+  table: 'incident_events',
+  columns: incidentColumns,
+  stream: 'DERIVED',
+  filterSubject: (s) => s.incidentAll,
+  handles: (f) => f.kind === 'incident',
+  toRow: incidentRow,
+}
+
+/**
+ * `incidents`: the latest state per incident. One row per incident id; a newer transition
+ * replaces the older (ReplacingMergeTree by stream sequence), so the projector skips the id
+ * lookup (rows are meant to be replaced) and queries read it with FINAL.
+ */
+export const incidentsProjection: Projection = {
+  name: 'incidents',
+  version: 1,
+  table: 'incidents',
+  columns: incidentColumns,
+  stream: 'DERIVED',
+  filterSubject: (s) => s.incidentAll,
+  handles: (f) => f.kind === 'incident',
+  toRow: incidentRow,
+  upsert: true,
+}

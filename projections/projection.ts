@@ -25,4 +25,6 @@ export interface Projection {
   filterSubject?(subjects: Subjects): string
   handles(fact: Fact): boolean
   toRow(fact: Fact, meta: RowMeta): unknown[]
+  /** Rows replace each other by key (latest-state tables): no de-duplication by fact id. */
+  readonly upsert?: boolean
 }

@@ -128,7 +128,7 @@ export class Projector {
       for (const e of batch) {
         if (unique.has(e.fact.id)) continue
         unique.set(e.fact.id, e)
-        if (e.redelivered || e.seq <= this.highWater) suspects.push(e.fact.id)
+        if (!p.upsert && (e.redelivered || e.seq <= this.highWater)) suspects.push(e.fact.id)
         if (e.seq > top) top = e.seq
       }
       const existing = suspects.length ? await this.existingIds(suspects) : EMPTY_SET

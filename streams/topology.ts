@@ -18,6 +18,7 @@ export const Bucket = {
   Detectors: 'ben-detectors',
   Keys: 'ben-keys',
   Checkpoints: 'ben-checkpoints',
+  Incidents: 'ben-incidents',
 } as const
 export type Bucket = (typeof Bucket)[keyof typeof Bucket]
 

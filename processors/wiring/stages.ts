@@ -6,11 +6,12 @@ import { defaultDetectorConfig, detectStage, loadDetectorConfig } from '../detec
 import { defaultPack, loadPolicyPack, policyStage, type CompiledPack } from '../policy/index.js'
 import { actConfig, actStage, defaultVerbs, type ActConfig, type KeyPair } from '../act/index.js'
 import { ConfigSource, openBucket } from '../runner/index.js'
+import { defaultIncidentConfig, incidentStage, loadIncidentConfig } from '../incident/index.js'
 import { kvName } from '../../streams/index.js'
 import { lane, stageService } from './service.js'
 
 /** KV keys holding each stage's active config. */
-export const ConfigKey = { Manifest: 'manifest', Detectors: 'detectors', Pack: 'pack' } as const
+export const ConfigKey = { Manifest: 'manifest', Detectors: 'detectors', Pack: 'pack', Incidents: 'incidents' } as const
 
 /** scrub: raw FACTS → `ben.scrubbed.<kind>.<source>`. Alerts first. */
 export function scrubService(): ServiceFactory {
@@ -82,6 +83,25 @@ export function actService(key?: KeyPair): ServiceFactory {
       inputs: [lane('decision', 'DERIVED', ctx.subjects.decisionAll)],
       config: acts,
       subjectFor: (f: Fact) => ctx.subjects.forFact(f),
+    })
+  }
+}
+
+/** incident: anomalies, scrubbed alerts, decisions, commands, acks → `ben.incident.<source>`. */
+export function incidentService(): ServiceFactory {
+  return (ctx) => {
+    const s = ctx.subjects
+    return stageService(ctx, {
+      stage: incidentStage,
+      inputs: [
+        lane('alert', 'DERIVED', `${s.prefix}.scrubbed.alert.>`),
+        lane('anomaly', 'DERIVED', s.anomalyAll),
+        lane('decision', 'DERIVED', s.decisionAll),
+        lane('command', 'COMMANDS', s.cmdAll),
+        lane('ack', 'COMMANDS', s.ackAll),
+      ],
+      config: { bucket: Bucket.Incidents, key: ConfigKey.Incidents, load: (t) => loadIncidentConfig(t), fallback: () => defaultIncidentConfig().value },
+      subjectFor: (f: Fact) => s.forFact(f),
     })
   }
 }

@@ -1,4 +1,4 @@
 /** Ben as a library. `import { connect } from 'ben'`. */
-export { connect, Ben, QueryError, type ConnectOptions, type PublishSummary, type QueryResult, type Subscription } from './client/index.js'
+export { connect, Ben, QueryError, ClientError, ClientErrorCode, isClientError, type ConnectOptions, type PublishSummary, type QueryResult, type Subscription, type DerivedOptions, type Since, type RejectedDelivery, type IncidentListOptions, type IncidentReport, type IncidentSummary } from './client/index.js'
 export * from './schemas/index.js'
 export type { Delivered, StartAt, Envelope } from './streams/index.js'

@@ -5,6 +5,7 @@ import { CliError } from './output.js'
 import { registerUp } from './up.js'
 import { registerPublish } from './publish.js'
 import { registerTail } from './tail.js'
+import { registerIncidents } from './incidents.js'
 import { registerQuery } from './query.js'
 import { registerStreams } from './streams.js'
 import { registerSimulate } from './simulate.js'
@@ -34,6 +35,7 @@ Start with:
   registerUp(program)
   registerPublish(program)
   registerTail(program)
+  registerIncidents(program)
   registerQuery(program)
   registerStreams(program)
   registerSimulate(program)

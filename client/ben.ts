@@ -1,9 +1,10 @@
 import type { NatsConnection } from '@nats-io/nats-core'
-import { Observable } from 'rxjs'
-import { defaultRegistry, FactCodec, parseEdgeFact, type Fact, type Rejection } from '../schemas/index.js'
-import { FactPublisher, followSubjects, Subjects, toAsyncIterable, validatePattern, type Delivered, type PublishOutcome, type StartAt } from '../streams/index.js'
+import { defaultRegistry, FactCodec, parseEdgeFact, type AnomalyFact, type Fact, type IncidentFact, type Rejection } from '../schemas/index.js'
+import { FactPublisher, followSubjects, Subjects, validatePattern, type Delivered, type PublishOutcome, type StartAt } from '../streams/index.js'
 import { runReadOnlyQuery, querySubject, type QueryReply } from '../projections/index.js'
 import { connectNats, homePaths, InfraError, isAlive, openClickHouse, readEndpoints, readEnv, type BenEnv, type Warehouse } from '../infra/index.js'
+import { asSubscription, subscribeAnomalies, subscribeIncidents, type DerivedOptions, type Subscription } from './subscriptions.js'
+import { incidentReport, listIncidents, type IncidentListOptions, type IncidentReport, type IncidentSummary } from './incident-report.js'
 
 export interface ConnectOptions {
   /** NATS URL; default BEN_NATS_URL, else the running `ben up` under BEN_HOME. */
@@ -41,13 +42,6 @@ export class QueryError extends Error {
   ) {
     super(message)
   }
-}
-
-/** A stream of decoded records that is both an Observable and an async iterable. */
-export type Subscription<T> = Observable<T> & AsyncIterable<T>
-
-function dual<T>(o: Observable<T>): Subscription<T> {
-  return Object.assign(o, { [Symbol.asyncIterator]: () => toAsyncIterable(o)[Symbol.asyncIterator]() })
 }
 
 /** Ben as a library: publish facts, follow subjects, query projections. */
@@ -110,7 +104,30 @@ export class Ben {
   subscribe(pattern: string, start: StartAt = { deliver: 'new' }): Subscription<Delivered> {
     const bad = validatePattern(pattern)
     if (bad) throw new InfraError('bad_config', bad)
-    return dual(followSubjects(this.nc, defaultRegistry(), pattern, start))
+    return asSubscription(followSubjects(this.nc, defaultRegistry(), pattern, start))
+  }
+
+  /**
+   * Decoded anomalies, filtered by source (id or `*` glob) and minimum severity. With `name`,
+   * a durable consumer: a restart with the same name resumes where it left off (client/subscriptions.ts).
+   */
+  anomalies(opts: DerivedOptions = {}): Subscription<AnomalyFact> {
+    return subscribeAnomalies(this, opts)
+  }
+
+  /** Decoded incident transitions (opened, updated, resolved); same options as `anomalies`. */
+  incidents(opts: DerivedOptions = {}): Subscription<IncidentFact> {
+    return subscribeIncidents(this, opts)
+  }
+
+  /** The latest state of each incident, most recently active first (from the `incidents` table). */
+  listIncidents(opts: IncidentListOptions = {}): Promise<IncidentSummary[]> {
+    return listIncidents((sql) => this.query(sql, { maxRows: 100_000 }), opts)
+  }
+
+  /** One incident (by id or a unique id prefix), the facts it cites, and its narrative. */
+  incidentReport(id: string): Promise<IncidentReport> {
+    return incidentReport((sql) => this.query(sql, { maxRows: 100_000 }), this.codec, id)
   }
 
   /** Runs a read-only query: directly against a ClickHouse server, or through `ben up`. */

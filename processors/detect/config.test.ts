@@ -24,8 +24,8 @@ describe('loadDetectorConfig', () => {
   })
 
   it('accepts an empty document and JSON', () => {
-    expect(load('').resolve('a', 'b')?.ensemble.names).toEqual(['ewma', 'cusum', 'mad', 'drift'])
-    expect(load('{"detectors":{"mad":{"enabled":false}}}').resolve('a', 'b')?.ensemble.names).toEqual(['ewma', 'cusum', 'drift'])
+    expect(load('').resolve('a', 'b')?.ensemble.names).toEqual(['ewma', 'cusum', 'mad', 'shift', 'drift'])
+    expect(load('{"detectors":{"mad":{"enabled":false}}}').resolve('a', 'b')?.ensemble.names).toEqual(['ewma', 'cusum', 'shift', 'drift'])
   })
 
   it.each([

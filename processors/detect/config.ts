@@ -158,7 +158,8 @@ function resolveSettings(rule: string, base: Layer, over: RuleSpec | undefined):
     members[name] = name === 'seasonal' ? { ...rest, periodMs: period } : rest
   }
   const key = canonicalJson({ ens, members })
-  return Object.freeze({ rule, key, ensemble: buildEnsemble(ens, members as MemberParams), severity: Object.freeze(severity) })
+  // the critical cut-off is the floor of extreme readings; it changes no state, so it is not in the key
+  return Object.freeze({ rule, key, ensemble: buildEnsemble({ ...ens, critical: severity.critical }, members as MemberParams), severity: Object.freeze(severity) })
 }
 
 function strip(e: EnsembleSpec | undefined): Partial<EnsembleSpec> | undefined {

@@ -29,6 +29,11 @@ export interface EnsembleParams {
    */
   readonly calibrate: number
   readonly calibrateHalfLife: number
+  /**
+   * Severity cut-off for `critical`: an extreme reading (a member's `extreme`, e.g. a shift of
+   * 10 sigma) scores at least this much, so it is critical whatever the cut-offs. Absent: 0.
+   */
+  readonly critical?: number
 }
 
 /** Univariate member detectors with their weight; absent = disabled. */
@@ -103,6 +108,7 @@ export function buildEnsemble(params: EnsembleParams, m: MemberParams): Ensemble
   const count = members.length
   const { combine, threshold, warmup, refractory, refractoryDamp, calibrate, calibrateHalfLife } = params
   const calDecay = Math.pow(0.5, 1 / Math.max(1, calibrateHalfLife))
+  const critical = params.critical ?? 0
 
   const newReading = (): EnsembleReading => ({ score: 0, anomaly: false, top: -1, drift: false, scale: 1, readings: members.map(() => emptyReading()) })
   return {
@@ -144,8 +150,9 @@ export function buildEnsemble(params: EnsembleParams, m: MemberParams): Ensemble
         // drift is a property of a window, not of this point: it takes part only where it is found
         if (w <= 0 || (i === driftIndex && !r.anomaly)) continue
         // an extreme reading keeps its floor whatever calibration, boosts or weights did
-        const floor = saturate(r.raw, extremes[i])
+        let floor = saturate(r.raw, extremes[i])
         if (floor > 0) {
+          if (floor < critical) floor = critical
           if (floor > r.score) r.score = floor
           r.anomaly = true
           if (floor > sat) {

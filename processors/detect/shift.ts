@@ -9,8 +9,8 @@ export interface ShiftParams {
   readonly confirm: number
   /**
    * Sustained z from which the shift is extreme: its score is then at least that of 4x a
-   * threshold of `extreme / 4` (>= 0.941, critical under the default cut-offs), whatever
-   * self-calibration or drift boosts did to the threshold in force. 0 = no such floor.
+   * threshold of `extreme / 4` (>= 0.941, and at least the critical cut-off in an ensemble),
+   * whatever self-calibration or drift boosts did to the threshold in force. 0 = no such floor.
    */
   readonly extreme: number
   /** Points learned before the detector may flag. */
@@ -34,12 +34,14 @@ export interface ShiftState {
  * baseline standard deviations, of those points and this one, when all lie on the same side.
  * One spike on a spiky series scores nothing (its neighbours are ordinary); a series that
  * jumps and stays there scores the size of the jump on its `confirm`-th point, before the
- * baseline has learned any of it. Once a point is older than the candidate window it is
- * learned, so after a shift the baseline (and its variance) moves to the new level and the
- * detector falls quiet.
+ * baseline has learned any of it.
  *
- * The baseline standard deviation is the EWMA of all learned points, spikes included, so a
- * series that is spiky by nature has a wide baseline: its spikes need not be learned away.
+ * Points older than the candidate window are learned, shifted ones included: after a shift
+ * the baseline variance widens at once and the detector falls quiet while the mean moves to
+ * the new level (a shift is reported on a point or two, not on every point after it). The
+ * baseline sd is the EWMA of all learned points, spikes included, so a series that is spiky by
+ * nature has a wide baseline. The price: for ~1/alpha points after a large episode the
+ * baseline stays wide, so a repeat soon after it is measured against that wider spread.
  */
 export function shiftDetector(p: ShiftParams): Detector<ShiftState> {
   const { alpha, threshold, warmup, minSpread, relSpread, extreme } = p
@@ -60,12 +62,12 @@ export function shiftDetector(p: ShiftParams): Detector<ShiftState> {
     if (!(s.variance < 1e300)) s.variance = 1e300
     s.n++
   }
-  const det = defineDetector('shift', () => ({ n: 0, mean: 0, variance: 0, pending: [] as number[] }), (s: ShiftState, point: Point, out: Reading, scale: number) => {
+  const det = defineDetector('shift', (): ShiftState => ({ n: 0, mean: 0, variance: 0, pending: [] }), (s: ShiftState, point: Point, out: Reading, scale: number) => {
     const x = point.value
     const thr = threshold * scale
+    const pending = s.pending
     const mean = s.mean
     const sd = flooredSpread(Math.sqrt(s.variance), mean, minSpread, relSpread)
-    const pending = s.pending
     const ready = s.n >= warmup && s.n > 0 && pending.length === lag
     let raw = 0
     let dir = 0
@@ -80,16 +82,16 @@ export function shiftDetector(p: ShiftParams): Detector<ShiftState> {
       }
       raw = m > 0 ? capRaw(m / sd) : 0
     }
-    out.raw = raw
-    out.threshold = thr
     const score = scoreOf(raw, thr)
     const floor = saturate(raw, extreme)
+    out.raw = raw
+    out.threshold = thr
     out.score = floor > score ? floor : score
     out.centre = mean
     out.spread = sd
     out.direction = raw > 0 ? dir : 0
     out.anomaly = ready && (raw >= thr || floor > 0)
-    // the oldest candidate point is now old enough to be learned
+    // the oldest candidate point is old enough to be learned once `lag` newer ones wait behind it
     if (lag === 0) learn(s, x)
     else {
       pending.push(x)

@@ -21,6 +21,7 @@ detectors:
   ewma: { threshold: 5, warmup: 20, alpha: 0.1 }
   cusum: { enabled: false }
   mad: { enabled: false }
+  shift: { enabled: false }
   drift: { enabled: false }
 limits: { maxLateness: 2m, maxSeries: 4 }
 `

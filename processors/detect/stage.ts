@@ -13,15 +13,22 @@ const NONE: readonly Fact[] = Object.freeze([])
 
 const isLabels = (l: unknown): l is Labels => l !== null && typeof l === 'object' && !Array.isArray(l)
 
+/** A value for a rejection message; never throws (an object's own toString may). */
+function show(v: unknown): string {
+  if (typeof v === 'number' || typeof v === 'boolean' || typeof v === 'bigint') return String(v)
+  if (typeof v === 'string') return v.length > 80 ? v.slice(0, 80) + '…' : v
+  return v === null ? 'null' : typeof v
+}
+
 /** Why a metric fact cannot be scored, or null. Checks everything `step` relies on. */
 function invalid(f: MetricFact): string | null {
   if (typeof f.id !== 'string' || f.id === '') return 'id: missing'
-  if (typeof f.ts !== 'number' || !Number.isFinite(f.ts)) return `ts: ${String(f.ts)} is not a finite event time`
+  if (typeof f.ts !== 'number' || !Number.isFinite(f.ts)) return `ts: ${show(f.ts)} is not a finite event time`
   if (typeof f.source !== 'string') return 'source: not a string'
   const p = f.payload as unknown as Record<string, unknown> | null
   if (!p || typeof p !== 'object') return 'payload: missing'
   if (typeof p.name !== 'string') return 'payload.name: not a string'
-  if (typeof p.value !== 'number' || !Number.isFinite(p.value)) return `payload.value: ${String(p.value)} is not a finite number (NaN and ±Infinity cannot be scored)`
+  if (typeof p.value !== 'number' || !Number.isFinite(p.value)) return `payload.value: ${show(p.value)} is not a finite number (NaN and ±Infinity cannot be scored)`
   if (p.labels !== undefined && !isLabels(p.labels)) return 'payload.labels: not a map'
   return null
 }
@@ -48,7 +55,7 @@ export const detectStage: Stage<DetectState, DetectorConfig, MetricFact> = {
   deserialize: deserializeDetectState,
   step(state, input, config): StepResult<DetectState> {
     const why = invalid(input)
-    if (why) return { state, out: NONE, rejected: { reason: RejectReason.Invalid, message: `detect: metric fact ${String(input.id)}: ${why}` } }
+    if (why) return { state, out: NONE, rejected: { reason: RejectReason.Invalid, message: `detect: metric fact ${show(input.id)}: ${why}` } }
     const cfg = config.value
     const { name, value } = input.payload
     const labels: Labels = input.payload.labels ?? {}

@@ -48,8 +48,9 @@ export class CheckpointStore {
     return JSON.parse(body.toString('utf8')) as Checkpoint
   }
 
-  async save(cp: Checkpoint): Promise<void> {
-    const body = Buffer.from(JSON.stringify(cp), 'utf8')
+  /** Saves a checkpoint, or its JSON text (serialised when the snapshot was taken). */
+  async save(cp: Checkpoint | string): Promise<void> {
+    const body = Buffer.from(typeof cp === 'string' ? cp : JSON.stringify(cp), 'utf8')
     const prev = await this.kv.get(`${this.key}.meta`)
     const prevMeta = prev && prev.operation === 'PUT' ? (JSON.parse(prev.string()) as Meta) : undefined
     const generation = (prevMeta?.generation ?? 0) + 1

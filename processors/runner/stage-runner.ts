@@ -49,9 +49,11 @@ export interface RunnerStats {
  * Wires a pure stage to JetStream with DESIGN.md's guarantees:
  *
  * - **Ack after commit.** Derived facts are published through the acknowledged publisher; an
- *   input is acked only after a checkpoint that covers it, which is taken only once every fact
- *   derived so far has its PubAck. A crash re-delivers; re-derived facts carry the same ids
- *   and JetStream de-duplicates them.
+ *   input is acked only after a checkpoint that covers it, which is written only once every
+ *   fact derived from the inputs it covers has its PubAck. A crash re-delivers; re-derived
+ *   facts carry the same ids and JetStream de-duplicates them. Checkpoints are pipelined:
+ *   the state is snapshotted synchronously (an epoch is sealed), and the stage goes on with the
+ *   next inputs while the sealed epoch's PubAcks arrive and its checkpoint is written.
  * - **State is checkpointed with its position.** The checkpoint holds the stage state and, per
  *   lane, the stream sequence of the last input folded into it. On start the durable
  *   consumers are re-created at those positions + 1, so a restart neither loses nor
@@ -67,10 +69,9 @@ export class StageRunner<S, C, In extends Fact> {
   private positions: Record<string, number> = {}
   private readonly queues: Envelope[][]
   private readonly subs: Subscription[] = []
-  private toAck: Envelope[] = []
-  private outstanding = 0
-  private idle: Array<() => void> = []
-  private sinceCheckpoint = 0
+  private epoch: Epoch = newEpoch()
+  private sealed = 0
+  private commits: Promise<void> = Promise.resolve()
   private lastCheckpoint = 0
   private running = false
   private stopped = false
@@ -85,7 +86,7 @@ export class StageRunner<S, C, In extends Fact> {
     private readonly deps: RunnerDeps,
   ) {
     this.queues = opts.inputs.map(() => [])
-    this.everyInputs = opts.checkpointEvery?.inputs ?? 2000
+    this.everyInputs = opts.checkpointEvery?.inputs ?? 5000
     this.everyMs = opts.checkpointEvery?.ms ?? 1000
   }
 
@@ -106,6 +107,8 @@ export class StageRunner<S, C, In extends Fact> {
       this.positions = {}
     }
     const jsm = await jetstreamManager(this.deps.nc)
+    // Up to three epochs of inputs can be un-acked at once (one open, two committing).
+    const maxAckPending = this.everyInputs * 4
     for (let i = 0; i < inputs.length; i++) {
       const input = inputs[i]
       const stream = streamName(this.deps.topo, input.stream)
@@ -117,7 +120,7 @@ export class StageRunner<S, C, In extends Fact> {
         stream,
         durable,
         filterSubject: input.filterSubject,
-        maxAckPending: this.everyInputs * 4,
+        maxAckPending,
         ackWaitMs: 30_000,
         ...(from ? { startSeq: from + 1 } : {}),
       })
@@ -126,8 +129,8 @@ export class StageRunner<S, C, In extends Fact> {
         durable,
         filterSubject: input.filterSubject,
         stage: stage.name,
-        maxAckPending: this.everyInputs * 4,
-        batch: 500,
+        maxAckPending,
+        batch: 1000,
         dlq: this.deps.dlq,
         log: this.opts.log,
       }).subscribe({
@@ -150,7 +153,8 @@ export class StageRunner<S, C, In extends Fact> {
     for (const s of this.subs) s.unsubscribe()
     if (this.timer) clearInterval(this.timer)
     await this.looping
-    if (!this.failure) await this.checkpoint().catch((err) => this.opts.log?.error({ stage: this.name, err: (err as Error).message }, 'final checkpoint failed'))
+    if (!this.failure && this.epoch.inputs > 0) this.seal()
+    await this.commits.catch((err) => this.opts.log?.error({ stage: this.name, err: (err as Error).message }, 'final checkpoint failed'))
     this.opts.config.close()
   }
 
@@ -158,9 +162,19 @@ export class StageRunner<S, C, In extends Fact> {
     await this.stop()
   }
 
+  /**
+   * Stops at once, as a crash would: no final checkpoint, nothing more acked. Inputs since the
+   * last checkpoint are delivered again to the next runner, which re-derives the same facts.
+   */
+  abort(): void {
+    this.stopped = true
+    this.fail(new Error('aborted'))
+    if (this.timer) clearInterval(this.timer)
+  }
+
   private kick(timer = false): void {
     if (this.running) return
-    if (timer && this.sinceCheckpoint === 0) return
+    if (timer && this.epoch.inputs === 0) return
     this.running = true
     this.looping = this.loop()
       .catch((err) => this.fail(err as Error))
@@ -172,13 +186,12 @@ export class StageRunner<S, C, In extends Fact> {
   private async loop(): Promise<void> {
     for (;;) {
       if (this.failure) return
-      const env = this.next()
-      if (!env) break
-      this.apply(env.env, env.lane)
-      if (this.pendingSends.length) await this.drainSends()
-      if (this.sinceCheckpoint >= this.everyInputs) await this.checkpoint()
+      const next = this.next()
+      if (!next) break
+      await this.apply(next.env, next.lane)
+      if (this.epoch.inputs >= this.everyInputs) await this.checkpoint()
     }
-    if (this.sinceCheckpoint > 0 && Date.now() - this.lastCheckpoint >= this.everyMs) await this.checkpoint()
+    if (this.epoch.inputs > 0 && Date.now() - this.lastCheckpoint >= this.everyMs) await this.checkpoint()
   }
 
   private next(): { env: Envelope; lane: string } | undefined {
@@ -190,9 +203,7 @@ export class StageRunner<S, C, In extends Fact> {
     return undefined
   }
 
-  private pendingSends: Fact[] = []
-
-  private apply(env: Envelope, lane: string): void {
+  private async apply(env: Envelope, lane: string): Promise<void> {
     const { stage } = this.opts
     const last = this.positions[lane] ?? 0
     if (env.seq <= last) {
@@ -201,10 +212,11 @@ export class StageRunner<S, C, In extends Fact> {
       this.stats.skipped++
       return
     }
+    const epoch = this.epoch
     this.positions[lane] = env.seq
-    this.sinceCheckpoint++
+    epoch.inputs++
+    epoch.toAck.push(env)
     this.stats.applied++
-    this.toAck.push(env)
     if (!stage.accepts(env.fact)) return
     let result
     try {
@@ -216,62 +228,60 @@ export class StageRunner<S, C, In extends Fact> {
     if (result.rejected) {
       this.stats.rejected++
       const r = env.raw
-      this.outstanding++
+      epoch.outstanding++
       void this.deps.dlq.send({ subject: r.subject, headers: r.headers, data: r.data, stream: r.stream, seq: r.seq }, result.rejected).then((ok) => {
         if (!ok) this.fail(new Error(`could not store a dead letter for ${env.fact.id}`))
-        this.settleOne()
+        settle(epoch)
       })
     }
-    for (const f of result.out) this.pendingSends.push(f)
-  }
-
-  private async drainSends(): Promise<void> {
-    const sends = this.pendingSends
-    this.pendingSends = []
-    for (const f of sends) {
-      this.outstanding++
+    for (const f of result.out) {
+      epoch.outstanding++
       this.stats.derived++
       const subject = this.opts.subjectFor(f)
-      if (!this.deps.publisher.trySend(f, subject, this.onPublished)) await this.deps.publisher.send(f, subject, this.onPublished)
+      const cb = (o: PublishOutcome) => {
+        if (o.status === 'failed') {
+          this.stats.failedPublishes++
+          this.fail(new Error(`derived fact ${o.id} was not stored: ${o.error}`))
+        } else metrics.factsOut.inc({ stage: this.name })
+        settle(epoch)
+      }
+      if (!this.deps.publisher.trySend(f, subject, cb)) await this.deps.publisher.send(f, subject, cb)
     }
   }
 
-  private readonly onPublished = (o: PublishOutcome): void => {
-    if (o.status === 'failed') {
-      this.stats.failedPublishes++
-      this.fail(new Error(`derived fact ${o.id} was not stored: ${o.error}`))
-    } else metrics.factsOut.inc({ stage: this.name })
-    this.settleOne()
-  }
-
-  private settleOne(): void {
-    this.outstanding--
-    if (this.outstanding === 0) for (const r of this.idle.splice(0)) r()
-  }
-
-  private allSettled(): Promise<void> {
-    if (this.outstanding === 0) return Promise.resolve()
-    return new Promise((r) => this.idle.push(r))
-  }
-
-  /** Waits for every derived fact's PubAck, saves state + positions, then acks the inputs. */
+  /** Seals the epoch (snapshot now) and commits it in the background; waits if two are already committing. */
   private async checkpoint(): Promise<void> {
-    if (this.pendingSends.length) await this.drainSends()
-    await this.allSettled()
-    if (this.failure) return
+    if (this.sealed >= 2) await this.commits
+    if (this.epoch.inputs > 0) this.seal()
+  }
+
+  private seal(): void {
     const { stage } = this.opts
-    await this.deps.checkpoints.save({
+    const epoch = this.epoch
+    this.epoch = newEpoch()
+    this.lastCheckpoint = Date.now()
+    // Serialised now: the state object goes on changing while this epoch commits.
+    const snapshot = JSON.stringify({
       stage: stage.name,
       version: stage.version,
       positions: this.positions,
       state: stage.serialize ? stage.serialize(this.state) : this.state,
       applied: this.stats.applied,
     })
-    for (const e of this.toAck) e.ack()
-    this.toAck = []
-    this.sinceCheckpoint = 0
-    this.lastCheckpoint = Date.now()
-    this.stats.checkpoints++
+    this.sealed++
+    this.commits = this.commits.then(async () => {
+      try {
+        await settled(epoch)
+        if (this.failure) return
+        await this.deps.checkpoints.save(snapshot)
+        for (const e of epoch.toAck) e.ack()
+        this.stats.checkpoints++
+      } catch (err) {
+        this.fail(err as Error)
+      } finally {
+        this.sealed--
+      }
+    })
   }
 
   private fail(err: Error): void {
@@ -284,4 +294,23 @@ export class StageRunner<S, C, In extends Fact> {
   get failed(): Error | undefined {
     return this.failure
   }
+}
+
+/** Inputs applied since the last seal, and the derived facts still awaiting their PubAck. */
+interface Epoch {
+  inputs: number
+  outstanding: number
+  toAck: Envelope[]
+  waiters: Array<() => void>
+}
+
+const newEpoch = (): Epoch => ({ inputs: 0, outstanding: 0, toAck: [], waiters: [] })
+
+function settle(e: Epoch): void {
+  e.outstanding--
+  if (e.outstanding === 0) for (const w of e.waiters.splice(0)) w()
+}
+
+function settled(e: Epoch): Promise<void> {
+  return e.outstanding === 0 ? Promise.resolve() : new Promise((r) => e.waiters.push(r))
 }

@@ -1,0 +1,65 @@
+/**
+ * The load generator of bench:pipeline, run as its own process so that publishing does not
+ * share the pipeline's event loop: a simulated fleet at `--rate` facts/s (0 = as fast as the
+ * bus takes them) in live event time, plus, with `--probe`, one spike every 200 ms on a
+ * dedicated calm series so that the parent can time publish → anomaly.
+ */
+import { connect } from '@nats-io/transport-node'
+import { FactCodec, parseEdgeFact } from '../schemas/index.js'
+import { FactPublisher, Subjects } from '../streams/index.js'
+import { createFleet } from '../simulate/index.js'
+
+const arg = (name: string, dflt: string) => {
+  const i = process.argv.indexOf(`--${name}`)
+  return i >= 0 ? process.argv[i + 1] : dflt
+}
+
+async function main(): Promise<void> {
+  const url = arg('url', 'nats://127.0.0.1:4222')
+  const rate = Number(arg('rate', '0'))
+  const seconds = Number(arg('seconds', '60'))
+  const probe = process.argv.includes('--probe')
+  const nc = await connect({ servers: url })
+  const publisher = new FactPublisher(nc, new Subjects(), new FactCodec(), { window: 8192 })
+  const start = Date.now()
+  const end = start + seconds * 1000
+  const fleet = createFleet({ hosts: 50, seed: 'bench', startTs: start, rate: rate > 0 ? rate : 50_000, dayMs: 3_600_000 })
+  let sent = 0
+  let failed = 0
+  const count = (o: { status: string }) => {
+    if (o.status === 'failed') failed++
+  }
+  let probeN = 0
+  let lastProbe = start
+  while (Date.now() < end) {
+    const now = Date.now()
+    // Flat-out mode generates ahead of the clock in chunks; paced mode follows the clock.
+    const until = rate > 0 ? now : fleet.cursor + 200
+    for (const e of fleet.next(until)) {
+      const r = parseEdgeFact(e)
+      if (!r.ok) continue
+      sent++
+      if (!publisher.trySend(r.value, undefined, count)) await publisher.send(r.value, undefined, count)
+    }
+    if (probe) {
+      // A calm series at 20 points/s; every 200 ms one point is a 50σ spike.
+      for (let t = lastProbe + 50; t <= now; t += 50) {
+        probeN++
+        const spike = probeN > 400 && probeN % 4 === 0
+        const r = parseEdgeFact({ lane: 'metric', source: 'probe', ts: t, name: 'probe.latency', value: spike ? 100 + (probeN % 7) : 10 + Math.sin(probeN) * 0.5, labels: { seq: String(probeN) } })
+        if (r.ok) await publisher.send(r.value, undefined, count)
+        lastProbe = t
+      }
+    }
+    if (rate > 0) await new Promise((r) => setTimeout(r, 20))
+    else await new Promise((r) => setImmediate(r))
+  }
+  await publisher.close()
+  process.stdout.write(JSON.stringify({ sent, failed, seconds: (Date.now() - start) / 1000 }) + '\n')
+  await nc.close()
+}
+
+main().catch((err) => {
+  process.stderr.write(`pipeline-feed: ${(err as Error).stack}\n`)
+  process.exit(1)
+})

@@ -1,0 +1,149 @@
+/**
+ * bench:pipeline — facts/s sustained through scrub → detect → policy → act (+ incident) with
+ * projection into ClickHouse, for 60 s, against a baseline in the same run (the same facts
+ * through the projector alone, no stages); then the latency from publish to anomaly fact at
+ * 10,000 facts/s (p50, p99), with RSS at start and end. Prints a table, then one JSON line.
+ */
+import { spawn } from 'node:child_process'
+import { mkdtempSync, rmSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { fileURLToPath } from 'node:url'
+import { build } from 'hdr-histogram-js'
+import { jetstreamManager } from '@nats-io/jetstream'
+import { readEnv, silentLogger, startBen, type Running } from '../infra/index.js'
+import { defaultServices } from '../cli/up.js'
+import { printTable } from '../cli/output.js'
+import { followSubjects } from '../streams/index.js'
+import type { AnomalyFact } from '../schemas/index.js'
+
+const SECONDS = Number(process.env.BENCH_SECONDS ?? 60)
+const LATENCY_RATE = Number(process.env.BENCH_LATENCY_RATE ?? 10_000)
+const feedScript = join(fileURLToPath(new URL('.', import.meta.url)), 'pipeline-feed.js')
+
+function feed(url: string, rate: number, seconds: number, probe = false): Promise<{ sent: number; failed: number; seconds: number }> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, [feedScript, '--url', url, '--rate', String(rate), '--seconds', String(seconds), ...(probe ? ['--probe'] : [])], { stdio: ['ignore', 'pipe', 'inherit'] })
+    let out = ''
+    child.stdout.on('data', (b) => (out += b))
+    child.on('exit', (code) => (code === 0 ? resolve(JSON.parse(out.trim().split('\n').pop()!)) : reject(new Error(`feed exited ${code}`))))
+  })
+}
+
+async function rows(r: Running, table: string): Promise<number> {
+  const rs = await r.ctx.warehouse.client.query({ query: `SELECT count() AS n FROM ${table}`, format: 'JSONEachRow' })
+  return Number((await rs.json<{ n: string }>())[0].n)
+}
+
+async function ackFloor(r: Running, stream: string, consumer: string): Promise<number> {
+  const jsm = await jetstreamManager(r.ctx.nc)
+  try {
+    return (await jsm.consumers.info(stream, consumer)).ack_floor.stream_seq
+  } catch {
+    return 0
+  }
+}
+
+async function start(home: string, services: Parameters<typeof startBen>[2]): Promise<Running> {
+  return startBen({ ...readEnv({ BEN_HOME: home, BEN_NO_CONTAINERS: '1' }), natsUrl: undefined, clickhouseUrl: process.env.BEN_CLICKHOUSE_URL }, silentLogger(), services)
+}
+
+/** Runs the feed flat out for SECONDS and measures what the pipeline completed meanwhile. */
+async function sustained(r: Running, label: string): Promise<{ completed: number; perSecond: number; published: number; backlog: number }> {
+  const before = await rows(r, 'facts')
+  const t0 = performance.now()
+  const fed = feed(r.endpoints.natsUrl, 0, SECONDS)
+  await new Promise((res) => setTimeout(res, SECONDS * 1000))
+  const after = await rows(r, 'facts')
+  const secs = (performance.now() - t0) / 1000
+  const f = await fed
+  const completed = after - before
+  process.stderr.write(`${label}: published ${f.sent}, completed ${completed} in ${secs.toFixed(1)} s\n`)
+  return { completed, perSecond: Math.round(completed / secs), published: f.sent, backlog: f.sent - completed }
+}
+
+async function main(): Promise<void> {
+  const rssStart = process.memoryUsage().rss
+
+  // Baseline: the same load into the facts table by the projector alone (no stages).
+  const homeA = mkdtempSync(join(tmpdir(), 'ben-bench-pipe-a-'))
+  const { projectorService } = await import('../cli/services.js')
+  const { factsProjection } = await import('../projections/index.js')
+  const base = await start(homeA, [projectorService(factsProjection())])
+  const baseline = await sustained(base, 'baseline (projector only)')
+  await base.stop()
+  rmSync(homeA, { recursive: true, force: true })
+
+  // The whole chain.
+  const home = mkdtempSync(join(tmpdir(), 'ben-bench-pipe-'))
+  const running = await start(home, defaultServices())
+  const rssPipelineStart = process.memoryUsage().rss
+  let peak = rssPipelineStart
+  const rssTimer = setInterval(() => (peak = Math.max(peak, process.memoryUsage().rss)), 200)
+  const chain = await sustained(running, 'pipeline')
+  const detectFloor = await ackFloor(running, 'DERIVED', 'stage-detect-metric')
+  const rssAfterSustained = process.memoryUsage().rss
+
+  // Let the backlog drain before timing latency.
+  const drainDeadline = Date.now() + 300_000
+  for (;;) {
+    const jsm = await jetstreamManager(running.ctx.nc)
+    const pending = (await jsm.consumers.info('FACTS', 'stage-scrub-metric')).num_pending + (await jsm.consumers.info('DERIVED', 'stage-detect-metric')).num_pending
+    if (pending === 0 || Date.now() > drainDeadline) break
+    await new Promise((r) => setTimeout(r, 1000))
+  }
+
+  // Latency: publish → anomaly fact, at LATENCY_RATE facts/s with probe spikes.
+  const hist = build({ lowestDiscernibleValue: 1, highestTrackableValue: 600_000, numberOfSignificantValueDigits: 3 })
+  const sub = followSubjects(running.ctx.nc, running.ctx.registry, 'ben.anomaly.*.probe', { deliver: 'new' }).subscribe((d) => {
+    if (!d.result.ok) return
+    const a = d.result.value as AnomalyFact
+    hist.recordValue(Math.max(1, Date.now() - a.ts))
+  })
+  const lat = await feed(running.endpoints.natsUrl, LATENCY_RATE, 30, true)
+  await new Promise((r) => setTimeout(r, 3000))
+  sub.unsubscribe()
+  clearInterval(rssTimer)
+  const rssEnd = process.memoryUsage().rss
+  await running.stop()
+  rmSync(home, { recursive: true, force: true })
+
+  const mb = (n: number) => Math.round(n / 1048576)
+  const fig = {
+    bench: 'pipeline',
+    seconds: SECONDS,
+    pipeline_facts_per_s: chain.perSecond,
+    pipeline_completed: chain.completed,
+    pipeline_published: chain.published,
+    baseline_projector_only_facts_per_s: baseline.perSecond,
+    ratio_to_baseline: +(chain.perSecond / Math.max(1, baseline.perSecond)).toFixed(2),
+    detect_ack_floor: detectFloor,
+    latency_rate: LATENCY_RATE,
+    latency_published: lat.sent,
+    latency_samples: hist.totalCount,
+    latency_p50_ms: hist.getValueAtPercentile(50),
+    latency_p99_ms: hist.getValueAtPercentile(99),
+    latency_max_ms: hist.maxValue,
+    rss_start_mb: mb(rssPipelineStart),
+    rss_after_sustained_mb: mb(rssAfterSustained),
+    rss_end_mb: mb(rssEnd),
+    rss_peak_mb: mb(peak),
+    rss_process_start_mb: mb(rssStart),
+  }
+  printTable(
+    ['what', 'figure'],
+    [
+      [`scrub → detect → policy → act + projection, ${SECONDS} s flat out`, `${fig.pipeline_facts_per_s.toLocaleString()} facts/s (${chain.completed} of ${chain.published} published)`],
+      ['baseline: projector only, same load', `${fig.baseline_projector_only_facts_per_s.toLocaleString()} facts/s`],
+      ['pipeline / baseline', `${fig.ratio_to_baseline}×`],
+      [`publish → anomaly at ${LATENCY_RATE.toLocaleString()} facts/s`, `p50 ${fig.latency_p50_ms} ms, p99 ${fig.latency_p99_ms} ms, max ${fig.latency_max_ms} ms (${fig.latency_samples} anomalies)`],
+      ['RSS start / after sustained / end / peak', `${fig.rss_start_mb} / ${fig.rss_after_sustained_mb} / ${fig.rss_end_mb} / ${fig.rss_peak_mb} MiB`],
+    ],
+  )
+  process.stdout.write(JSON.stringify(fig) + '\n')
+}
+
+main().catch((err) => {
+  process.stderr.write(`bench:pipeline failed: ${(err as Error).stack}\n`)
+  process.exit(1)
+})

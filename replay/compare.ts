@@ -1,0 +1,164 @@
+import type { FactCodec, Fact } from '../schemas/index.js'
+import { diffFields, type FieldDiff } from './diff.js'
+
+export const DiffStatus = {
+  /** Recorded and rebuilt under the same id, with different bytes. */
+  Changed: 'changed',
+  /** Recorded, but the rebuild did not derive it. */
+  Missing: 'missing',
+  /** Derived by the rebuild, but never recorded. */
+  Extra: 'extra',
+} as const
+export type DiffStatus = (typeof DiffStatus)[keyof typeof DiffStatus]
+
+export interface FactDiff {
+  readonly status: DiffStatus
+  readonly id: string
+  readonly kind: string
+  readonly source: string
+  readonly ts: number
+  /** For `changed`: every differing field (at most 20). */
+  readonly fields: readonly FieldDiff[]
+  readonly recorded?: Fact
+  readonly rebuilt?: Fact
+}
+
+/** A recorded fact as stored: its id (the Nats-Msg-Id header) and its Avro bytes. */
+export interface RecordedBytes {
+  readonly id: string
+  readonly data: Uint8Array
+  readonly fingerprint: string
+  /** Already decoded, when the caller needed it anyway. */
+  readonly fact?: Fact
+}
+
+export interface CompareCounts {
+  compared: number
+  identical: number
+  changed: number
+  missing: number
+  extra: number
+}
+
+export interface ComparatorOptions {
+  readonly codec: FactCodec
+  /** Facts outside the window are derived (warm-up) but not compared. */
+  inWindow(f: Fact): boolean
+  /** Diffs kept in full (the counts go on). Default 1,000. */
+  readonly maxDiffs?: number
+  /** Unmatched facts held on each side before the oldest is settled as missing/extra. Default 200,000. */
+  readonly maxPending?: number
+}
+
+/**
+ * Pairs rebuilt facts with recorded ones by id as both streams go by, in any order, and
+ * compares their Avro bytes; only when the bytes differ are the facts decoded and diffed field
+ * by field. Memory is the skew between the two orders (the live pipeline's lag), not the window.
+ */
+export class Comparator {
+  readonly counts: CompareCounts = { compared: 0, identical: 0, changed: 0, missing: 0, extra: 0 }
+  readonly byKind: Record<string, CompareCounts> = {}
+  readonly diffs: FactDiff[] = []
+  private readonly rebuiltPending = new Map<string, Fact>()
+  private readonly recordedPending = new Map<string, RecordedBytes>()
+  private readonly maxDiffs: number
+  private readonly maxPending: number
+
+  constructor(private readonly opts: ComparatorOptions) {
+    this.maxDiffs = opts.maxDiffs ?? 1000
+    this.maxPending = opts.maxPending ?? 200_000
+  }
+
+  rebuilt(f: Fact): void {
+    const r = this.recordedPending.get(f.id)
+    if (r) {
+      this.recordedPending.delete(f.id)
+      this.pair(r, f)
+      return
+    }
+    this.rebuiltPending.set(f.id, f)
+    if (this.rebuiltPending.size > this.maxPending) this.settleOldest(this.rebuiltPending, (x) => this.extra(x))
+  }
+
+  recorded(r: RecordedBytes): void {
+    const f = this.rebuiltPending.get(r.id)
+    if (f) {
+      this.rebuiltPending.delete(r.id)
+      this.pair(r, f)
+      return
+    }
+    this.recordedPending.set(r.id, r)
+    if (this.recordedPending.size > this.maxPending) this.settleOldest(this.recordedPending, (x) => this.missing(x))
+  }
+
+  /** Settles everything left unmatched. */
+  finish(): void {
+    for (const r of this.recordedPending.values()) this.missing(r)
+    for (const f of this.rebuiltPending.values()) this.extra(f)
+    this.recordedPending.clear()
+    this.rebuiltPending.clear()
+  }
+
+  get identical(): boolean {
+    const c = this.counts
+    return c.changed === 0 && c.missing === 0 && c.extra === 0
+  }
+
+  private settleOldest<V>(m: Map<string, V>, settle: (v: V) => void): void {
+    const n = Math.max(1, m.size >> 4)
+    let i = 0
+    for (const [k, v] of m) {
+      if (i++ >= n) break
+      m.delete(k)
+      settle(v)
+    }
+  }
+
+  private count(kind: string, what: keyof CompareCounts): void {
+    this.counts[what]++
+    ;(this.byKind[kind] ??= { compared: 0, identical: 0, changed: 0, missing: 0, extra: 0 })[what]++
+  }
+
+  private decode(r: RecordedBytes): Fact | undefined {
+    if (r.fact) return r.fact
+    const d = this.opts.codec.decode(r.data, r.fingerprint)
+    return d.ok ? d.value : undefined
+  }
+
+  private pair(r: RecordedBytes, f: Fact): void {
+    if (!this.opts.inWindow(f)) return
+    this.count(f.kind, 'compared')
+    const enc = this.opts.codec.encode(f)
+    if (enc.fingerprint === r.fingerprint && Buffer.from(enc.data.buffer, enc.data.byteOffset, enc.data.byteLength).equals(Buffer.from(r.data.buffer, r.data.byteOffset, r.data.byteLength))) {
+      this.count(f.kind, 'identical')
+      return
+    }
+    const rec = this.decode(r)
+    const fields = rec ? diffFields(rec, f) : [{ path: '(bytes)', recorded: 'cannot be decoded', rebuilt: 'ok' }]
+    if (rec && fields.length === 0) {
+      // written under an older schema: same values once resolved
+      this.count(f.kind, 'identical')
+      return
+    }
+    this.count(f.kind, 'changed')
+    this.keep({ status: DiffStatus.Changed, id: f.id, kind: f.kind, source: f.source, ts: f.ts, fields, recorded: rec, rebuilt: f })
+  }
+
+  private missing(r: RecordedBytes): void {
+    const rec = this.decode(r)
+    if (!rec || !this.opts.inWindow(rec)) return
+    this.count(rec.kind, 'compared')
+    this.count(rec.kind, 'missing')
+    this.keep({ status: DiffStatus.Missing, id: rec.id, kind: rec.kind, source: rec.source, ts: rec.ts, fields: [], recorded: rec })
+  }
+
+  private extra(f: Fact): void {
+    if (!this.opts.inWindow(f)) return
+    this.count(f.kind, 'extra')
+    this.keep({ status: DiffStatus.Extra, id: f.id, kind: f.kind, source: f.source, ts: f.ts, fields: [], rebuilt: f })
+  }
+
+  private keep(d: FactDiff): void {
+    if (this.diffs.length < this.maxDiffs) this.diffs.push(d)
+  }
+}

@@ -1,0 +1,141 @@
+import { Kvm } from '@nats-io/kv'
+import type { NatsConnection } from '@nats-io/nats-core'
+import { Bucket, kvName } from '../streams/index.js'
+import type { Result } from '../schemas/index.js'
+import type { Versioned } from '../processors/stage.js'
+import { defaultManifest, loadManifest, type CompiledManifest } from '../processors/scrub/index.js'
+import { defaultDetectorConfig, loadDetectorConfig, type DetectorConfig } from '../processors/detect/index.js'
+import { defaultPack, loadPolicyPack, type CompiledPack } from '../processors/policy/index.js'
+import { actConfig, defaultVerbs, type ActConfig, type KeyPair } from '../processors/act/index.js'
+import { defaultIncidentConfig, loadIncidentConfig, type IncidentConfig } from '../processors/incident/index.js'
+import { ConfigKey } from '../processors/wiring/index.js'
+import { ReplayError, ReplayErrorCode } from './errors.js'
+
+/** How one stage's config is read: the same bucket, key, loader and default as `ben up`'s wiring. */
+export interface ConfigSpec<C> {
+  readonly bucket: Bucket
+  readonly key: string
+  load(text: string): Result<C, { message: string }>
+  fallback(): C
+}
+
+const knownVerbs = () => defaultVerbs().keys()
+
+export const ConfigSpecs = {
+  scrub: { bucket: Bucket.Redaction, key: ConfigKey.Manifest, load: (t: string) => loadManifest(t), fallback: () => defaultManifest() } as ConfigSpec<CompiledManifest>,
+  detect: { bucket: Bucket.Detectors, key: ConfigKey.Detectors, load: (t: string) => loadDetectorConfig(t), fallback: () => defaultDetectorConfig().value } as ConfigSpec<DetectorConfig>,
+  policy: {
+    bucket: Bucket.Policy,
+    key: ConfigKey.Pack,
+    load: (t: string) => loadPolicyPack(t, { knownVerbs: knownVerbs() }),
+    fallback: () => {
+      const r = defaultPack({ knownVerbs: knownVerbs() })
+      if (!r.ok) throw r.error
+      return r.value
+    },
+  } as ConfigSpec<CompiledPack>,
+  incident: { bucket: Bucket.Incidents, key: ConfigKey.Incidents, load: (t: string) => loadIncidentConfig(t), fallback: () => defaultIncidentConfig().value } as ConfigSpec<IncidentConfig>,
+} as const
+
+interface Entry {
+  readonly revision: number
+  /** When the revision was written (KV message time, ms). */
+  readonly created: number
+  /** null for a delete/purge marker. */
+  readonly text: string | null
+}
+
+/**
+ * One stage's config history: every revision still in the KV bucket's history, compiled on
+ * first use with the live loader (revision 0 = the built-in default). `at(revision)` gives the
+ * exact config a derived fact records; `revisionAt(time)` the revision that was active at a
+ * wall-clock time, skipping revisions the live ConfigSource would have refused. With `override`
+ * (what-if), every revision maps to the override's value under the same revision number.
+ */
+export class ConfigHistory<C> {
+  private readonly cache = new Map<number, Versioned<C>>()
+  private valid: Entry[] | undefined
+
+  private constructor(
+    readonly spec: ConfigSpec<C>,
+    private readonly entries: readonly Entry[],
+    private readonly override?: C,
+  ) {}
+
+  static async open<C>(nc: NatsConnection, streamPrefix: string | undefined, spec: ConfigSpec<C>, override?: C): Promise<ConfigHistory<C>> {
+    const entries: Entry[] = []
+    try {
+      const kv = await new Kvm(nc).open(kvName({ streamPrefix }, spec.bucket))
+      const it = await kv.history({ key: spec.key })
+      for await (const e of it) {
+        entries.push({ revision: e.revision, created: e.created.getTime(), text: e.operation === 'PUT' ? e.string() : null })
+      }
+    } catch {
+      // no bucket or no history: only the built-in default exists
+    }
+    entries.sort((a, b) => a.revision - b.revision)
+    return new ConfigHistory(spec, entries, override)
+  }
+
+  /** A fixed history (tests, benches): only the built-in default, or `override`. */
+  static fixed<C>(spec: ConfigSpec<C>, override?: C): ConfigHistory<C> {
+    return new ConfigHistory(spec, [], override)
+  }
+
+  get overridden(): boolean {
+    return this.override !== undefined
+  }
+
+  /** The config recorded as `{ [bucket]: revision }`; throws ReplayError when it is gone. */
+  at(revision: number): Versioned<C> {
+    let v = this.cache.get(revision)
+    if (v) return v
+    let value: C
+    if (this.override !== undefined) value = this.override
+    else if (revision === 0) value = this.spec.fallback()
+    else {
+      const e = this.entries.find((x) => x.revision === revision)
+      if (!e || e.text === null) {
+        const kept = this.entries.length ? `revisions ${this.entries[0].revision}..${this.entries[this.entries.length - 1].revision} are kept` : 'it holds no revision'
+        throw new ReplayError(ReplayErrorCode.ConfigMissing, `${this.spec.bucket}/${this.spec.key} revision ${revision} is no longer in the KV history (${kept}); it cannot be replayed exactly`)
+      }
+      const r = this.spec.load(e.text)
+      if (!r.ok) throw new ReplayError(ReplayErrorCode.ConfigMissing, `${this.spec.bucket}/${this.spec.key} revision ${revision} does not load: ${r.error.message}`)
+      value = r.value
+    }
+    v = Object.freeze({ bucket: this.spec.bucket, revision, value })
+    this.cache.set(revision, v)
+    return v
+  }
+
+  /** The revision a live ConfigSource held at wall-clock `timeMs`: the last loadable PUT written by then, else 0. */
+  revisionAt(timeMs: number): number {
+    const valid = (this.valid ??= this.entries.filter((e) => e.text !== null && this.spec.load(e.text).ok))
+    let rev = 0
+    for (const e of valid) {
+      if (e.created > timeMs) break
+      rev = e.revision
+    }
+    return rev
+  }
+}
+
+/** Act's config follows the policy pack (verb settings, ttl) and signs with the issuer key. */
+export class ActConfigs {
+  private readonly cache = new Map<number, Versioned<ActConfig>>()
+  constructor(
+    private readonly packs: ConfigHistory<CompiledPack>,
+    private readonly issuer: KeyPair,
+  ) {}
+
+  at(revision: number): Versioned<ActConfig> {
+    let v = this.cache.get(revision)
+    if (v) return v
+    const p = this.packs.at(revision).value
+    const r = actConfig({ issuer: this.issuer, settings: p.verbs, defaultTtlMs: p.defaultTtlMs })
+    if (!r.ok) throw new ReplayError(ReplayErrorCode.ConfigMissing, `act config for ben-policy revision ${revision}: ${r.error.message}`)
+    v = Object.freeze({ bucket: Bucket.Policy, revision, value: r.value })
+    this.cache.set(revision, v)
+    return v
+  }
+}

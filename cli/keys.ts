@@ -1,7 +1,7 @@
 import { Kvm } from '@nats-io/kv'
 import type { Command } from 'commander'
 import { connect } from '../client/index.js'
-import { homePaths, Keyring, listKeys, readEnv, registerKey, revokeRegisteredKey } from '../infra/index.js'
+import { homePaths, Keyring, listKeys, readEnv, readKey, registerKey, revokeRegisteredKey } from '../infra/index.js'
 import { Bucket, kvName } from '../streams/index.js'
 import { KEY_ROLES, publicKeyJson, type KeyRole } from '../processors/act/index.js'
 import { CliError, parseFormat, printTable, toJson } from './output.js'
@@ -55,6 +55,26 @@ export function registerKeys(program: Command): void {
       const at = o.at ? parseSince(o.at).getTime() : Date.now()
       const k = await withKv((kv) => revokeRegisteredKey(kv, keyId, at))
       process.stdout.write(`revoked ${k.role} key ${k.keyId} from ${new Date(k.revokedAt ?? at).toISOString()}\n`)
+    })
+  keys
+    .command('rotate')
+    .description('replace a key with a new one of the same role; the old key stays valid until --grace has passed')
+    .requiredOption('--name <name>', 'key file name under $BEN_HOME/keys (e.g. issuer, operator)')
+    .option('--grace <duration>', 'how long the old key stays valid (e.g. 1h, 30m; 0 = revoke now)', '1h')
+    .addHelpText('after', `\nThe new key is registered at once; the old one is refused from now + grace on. A running\n\`ben up\` signs with a rotated issuer key within a few seconds.\n\nExamples:\n  ben keys rotate --name issuer --grace 1h\n  ben keys rotate --name operator --grace 0`)
+    .action(async (o: { name: string; grace: string }) => {
+      const m = /^(\d+)(ms|s|m|h|d)$/.exec(o.grace)
+      if (!m) throw new CliError(`--grace must be a duration like 30m or 1h, not '${o.grace}'`)
+      const graceMs = Number(m[1]) * { ms: 1, s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 }[m[2] as 'ms']
+      const ring = keyring()
+      const { previous, next } = ring.rotate(o.name)
+      const until = Date.now() + graceMs
+      await withKv(async (kv) => {
+        const old = await readKey(kv, previous.keyId)
+        await registerKey(kv, next, { owner: old?.owner ?? null })
+        if (old) await revokeRegisteredKey(kv, previous.keyId, until)
+      })
+      process.stdout.write(`rotated ${previous.role} key '${o.name}': new ${next.keyId} registered; old ${previous.keyId} valid until ${new Date(until).toISOString()}\n`)
     })
   keys
     .command('list')

@@ -1,6 +1,6 @@
 import { Kvm, type KV } from '@nats-io/kv'
 import type { NatsConnection } from '@nats-io/nats-core'
-import { chmodSync, existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs'
+import { chmodSync, existsSync, mkdirSync, readdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import {
   generateKeyPair,
@@ -55,6 +55,18 @@ export class Keyring {
     writeFileSync(this.path(name), serializeKeyPair(k) + '\n', { mode: 0o600 })
     chmodSync(this.path(name), 0o600)
     return k
+  }
+
+  /**
+   * Replaces the key `name` with a new one of the same role. The old key file is kept as
+   * `<name>-<oldKeyId>.key.json`; the caller registers the new key and sets the old one's
+   * end of validity (rotation with a grace period).
+   */
+  rotate(name: string): { previous: KeyPair; next: KeyPair } {
+    const previous = this.load(name)
+    renameSync(this.path(name), this.path(`${name}-${previous.keyId}`))
+    const next = this.generate(name, previous.role)
+    return { previous, next }
   }
 
   loadOrGenerate(name: string, role: KeyRole): KeyPair {

@@ -62,7 +62,7 @@ export function policyService(): ServiceFactory {
 export function actService(key?: KeyPair): ServiceFactory {
   return async (ctx: RuntimeContext) => {
     // The issuer key of this Ben: made on first start under $BEN_HOME/keys, registered in ben-keys.
-    const issuer = key ?? new Keyring(homePaths(ctx.env.home).keys).loadOrGenerate('issuer', 'issuer')
+    let issuer = key ?? new Keyring(homePaths(ctx.env.home).keys).loadOrGenerate('issuer', 'issuer')
     await registerKey(await openBucket(ctx.nc, kvName(ctx.topo, Bucket.Keys)), issuer)
     const packs = await ConfigSource.open<CompiledPack>(await openBucket(ctx.nc, kvName(ctx.topo, Bucket.Policy)), {
       bucket: Bucket.Policy,
@@ -78,12 +78,35 @@ export function actService(key?: KeyPair): ServiceFactory {
     }
     const acts = ConfigSource.fixed(Bucket.Policy, packs.get().revision, toAct(packs.get().value))
     packs.onChange((v) => acts.set(v.revision, toAct(v.value)))
-    return stageService(ctx, {
+    // `ben keys rotate --name issuer` replaces the key file: sign with the new key from then on.
+    const ring = new Keyring(homePaths(ctx.env.home).keys)
+    const rotation = key
+      ? undefined
+      : setInterval(() => {
+          try {
+            const current = ring.load('issuer')
+            if (current.keyId === issuer.keyId) return
+            issuer = current
+            acts.set(packs.get().revision, toAct(packs.get().value))
+            ctx.log.info({ keyId: issuer.keyId }, 'act now signs with the rotated issuer key')
+          } catch (err) {
+            ctx.log.warn({ err: (err as Error).message }, 'cannot read the issuer key file')
+          }
+        }, 2000)
+    rotation?.unref()
+    const svc = await stageService(ctx, {
       stage: actStage,
       inputs: [lane('decision', 'DERIVED', ctx.subjects.decisionAll)],
       config: acts,
       subjectFor: (f: Fact) => ctx.subjects.forFact(f),
     })
+    return {
+      ...svc,
+      async stop() {
+        if (rotation) clearInterval(rotation)
+        await svc.stop()
+      },
+    }
   }
 }
 

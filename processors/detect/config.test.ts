@@ -33,6 +33,7 @@ describe('loadDetectorConfig', () => {
     ['detectors:\n  ewma: { alpah: 0.1 }', "unknown field(s) 'alpah'"],
     ['rules:\n  - match: { metric: cpu }\n    detectors: { seasonal: { period: 5 minutes } }', 'rules.0.detectors.seasonal.period'],
     ['ensemble: { combine: median }', 'ensemble.combine'],
+    ['detectors:\n  shift: { confirm: 0 }', 'detectors.shift.confirm'],
     ['ensemble: { severity: { medium: 0.99, high: 0.9 } }', 'medium <= high <= critical'],
     ['groups:\n  - name: host\n    metrics: [cpu]', 'groups.0.metrics'],
     ['detectors: [1, 2', 'not valid YAML'],

@@ -40,7 +40,7 @@ export const BUILTIN_DEFAULTS: BuiltinDefaults = {
     cusum: { enabled: true, weight: 1, alpha: 0.01, k: 0.5, h: 10, clip: 4, warmup: 60, minSpread: 0, relSpread: 0.001 },
     mad: { enabled: true, weight: 1, window: 120, threshold: 8, warmup: 30, minSpread: 0, relSpread: 0.001 },
     seasonal: { enabled: false, weight: 1, period: 86_400_000, slots: 288, alpha: 0.02, gamma: 0.2, beta: 0.02, threshold: 6, minSeasons: 2, minSpread: 0, relSpread: 0.001 },
-    shift: { enabled: true, weight: 1, alpha: 0.01, threshold: 8, confirm: 3, extreme: 10, warmup: 60, minSpread: 0, relSpread: 0.001 },
+    shift: { enabled: true, weight: 1, alpha: 0.01, threshold: 8, confirm: 3, extreme: 10, settle: 3, warmup: 60, minSpread: 0, relSpread: 0.001 },
     drift: { enabled: true, weight: 0, window: 288, bins: 16, threshold: 1, every: 8, boost: 2, halfLife: 144 },
   },
   pca: { components: 1, alpha: 0.01, eta: 0.01, threshold: 6, warmup: 60 },

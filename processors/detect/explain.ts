@@ -44,7 +44,7 @@ export function describe(name: DetectorName, r: Readonly<Reading>, s: Subject, p
     case 'shift': {
       // how far this point is from the baseline, and how far the whole run has stayed
       const z = r.spread > 0 ? Math.abs(s.value - r.centre) / r.spread : r.raw
-      return `${head}, ${fmt(z)}σ ${side(r.direction)} its baseline of ${fmt(r.centre)} ± ${fmt(r.spread)}, a level shift sustained at ${fmt(r.raw)}σ or more`
+      return `${head}, ${fmt(z)}σ ${side(r.direction)} its baseline of ${fmt(r.centre)} ± ${fmt(r.spread)}: a level shift, its latest points all at least ${fmt(r.raw)}σ ${side(r.direction)} it`
     }
     case 'drift':
       return `${head}, and the distribution of its recent values has drifted from its reference (KL divergence ${fmt(r.raw)} against a limit of ${fmt(r.threshold)})`

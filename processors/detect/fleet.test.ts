@@ -83,6 +83,18 @@ describe('detect on the simulated fleet, shipped default config', () => {
     expect(s.anomalies.length).toBeLessThanOrEqual(5)
   })
 
+  it('flags a runaway that comes back as critical again', () => {
+    const { series, truth } = runFleet({ hosts: 5, seed: '7', startTs: START, rate: 300, durationMs: 90_000, scenarios: [{ kind: 'cpu-runaway', repeat: { afterMs: 60_000 } }] }, 180_000)
+    expect(truth.map((t) => t.episode)).toEqual([1, 2])
+    const s = [...series.values()].find((x) => x.source === truth[0].source && x.metric === 'cpu.load' && x.labels.job === truth[0].job)
+    for (const t of truth) {
+      const start = s?.points.findIndex((p) => p.ts >= t.startTs) ?? -1
+      const first = s?.anomalies.find((a) => a.index >= start)
+      expect(first && first.index - start).toBeLessThanOrEqual(3)
+      expect(first?.fact.payload.severity).toBe('critical')
+    }
+  })
+
   it('keeps healthy series quiet: under one low anomaly per series-hour, none high or critical', () => {
     const healthy = [...runaway.series.values()].filter((s) => !isRunaway(s))
     expect(healthy.length).toBe(34)

@@ -51,6 +51,7 @@ export const ShiftSpec = z
     threshold: pos.optional(),
     confirm: count.min(1, 'confirm must be at least 1 point').max(64).optional(),
     extreme: nonneg.optional(),
+    settle: nonneg.optional(),
     warmup: count.optional(),
   })
   .strict()

@@ -13,6 +13,11 @@ export interface ShiftParams {
    * whatever self-calibration or drift boosts did to the threshold in force. 0 = no such floor.
    */
   readonly extreme: number
+  /**
+   * After an extreme shift the calm baseline from before it is kept; once the series is back
+   * within `settle` of its sd, a new jump is also measured against it (see below). 0 = off.
+   */
+  readonly settle: number
   /** Points learned before the detector may flag. */
   readonly warmup: number
   readonly minSpread: number
@@ -26,6 +31,11 @@ export interface ShiftState {
   variance: number
   /** The last `confirm - 1` points, not yet learned (oldest first): the candidate shift. */
   pending: number[]
+  /** 0: no extreme episode in memory; 1: away (shifted); 2: back at the calm level; 3: a repeat was reported. */
+  episode: number
+  /** The calm baseline from before the last extreme shift. */
+  calmMean: number
+  calmVariance: number
 }
 
 /**
@@ -40,11 +50,19 @@ export interface ShiftState {
  * the baseline variance widens at once and the detector falls quiet while the mean moves to
  * the new level (a shift is reported on a point or two, not on every point after it). The
  * baseline sd is the EWMA of all learned points, spikes included, so a series that is spiky by
- * nature has a wide baseline. The price: for ~1/alpha points after a large episode the
- * baseline stays wide, so a repeat soon after it is measured against that wider spread.
+ * nature has a wide baseline.
+ *
+ * The price of learning an episode: for ~1/alpha points after it the baseline stays wide. So
+ * an extreme shift also keeps the calm baseline from before it; when the series is back within
+ * `settle` calm sd of the calm mean, a new jump is measured against the calm baseline too, and
+ * an extreme repeat (a runaway that comes back) is seen at its true size. That is done for one
+ * repeat: a series that keeps jumping between two levels (a daily square wave) has a pattern,
+ * which the learning baseline and self-calibration judge. The calm baseline is dropped once the
+ * learning baseline is narrow again (sd within 2x the calm sd), and the next extreme shift
+ * starts a new episode.
  */
 export function shiftDetector(p: ShiftParams): Detector<ShiftState> {
-  const { alpha, threshold, warmup, minSpread, relSpread, extreme } = p
+  const { alpha, threshold, warmup, minSpread, relSpread, extreme, settle } = p
   const lag = Math.max(0, Math.floor(p.confirm) - 1)
   const learn = (s: ShiftState, x: number): void => {
     if (s.n === 0) {
@@ -62,7 +80,20 @@ export function shiftDetector(p: ShiftParams): Detector<ShiftState> {
     if (!(s.variance < 1e300)) s.variance = 1e300
     s.n++
   }
-  const det = defineDetector('shift', (): ShiftState => ({ n: 0, mean: 0, variance: 0, pending: [] }), (s: ShiftState, point: Point, out: Reading, scale: number) => {
+  // smallest distance of the pending points and x from a baseline, in its sd, when all are on x's side
+  let lastDir = 0
+  const sustained = (x: number, pending: readonly number[], mean: number, sd: number): number => {
+    const diff = x - mean
+    const dir = diff > 0 ? 1 : diff < 0 ? -1 : 0
+    lastDir = dir
+    let m = dir * diff
+    for (let i = 0; i < pending.length && m > 0; i++) {
+      const d = dir * (pending[i] - mean)
+      if (d < m) m = d
+    }
+    return m > 0 ? capRaw(m / sd) : 0
+  }
+  const det = defineDetector('shift', (): ShiftState => ({ n: 0, mean: 0, variance: 0, pending: [], episode: 0, calmMean: 0, calmVariance: 0 }), (s: ShiftState, point: Point, out: Reading, scale: number) => {
     const x = point.value
     const thr = threshold * scale
     const pending = s.pending
@@ -71,24 +102,43 @@ export function shiftDetector(p: ShiftParams): Detector<ShiftState> {
     const ready = s.n >= warmup && s.n > 0 && pending.length === lag
     let raw = 0
     let dir = 0
+    let centre = mean
+    let spread = sd
     if (ready) {
-      // smallest signed distance on the side of the current point; 0 as soon as one point is not beyond
-      const diff = x - mean
-      dir = diff > 0 ? 1 : diff < 0 ? -1 : 0
-      let m = dir * diff
-      for (let i = 0; i < pending.length && m > 0; i++) {
-        const d = dir * (pending[i] - mean)
-        if (d < m) m = d
+      raw = sustained(x, pending, mean, sd)
+      dir = lastDir
+    }
+    if (s.episode !== 0) {
+      const calmSd = flooredSpread(Math.sqrt(s.calmVariance), s.calmMean, minSpread, relSpread)
+      if (sd <= 2 * calmSd) s.episode = 0 // the learning baseline is calm again: it is enough
+      else if (s.episode === 1) {
+        const off = x - s.calmMean
+        if ((off < 0 ? -off : off) <= settle * calmSd) s.episode = 2
+      } else if (s.episode === 2 && ready) {
+        const calmRaw = sustained(x, pending, s.calmMean, calmSd)
+        if (calmRaw >= extreme && calmRaw > raw) {
+          raw = calmRaw
+          dir = lastDir
+          centre = s.calmMean
+          spread = calmSd
+          // one repeat is news; a series that keeps jumping between two levels has a pattern
+          s.episode = 3
+        }
       }
-      raw = m > 0 ? capRaw(m / sd) : 0
+    }
+    if (s.episode === 0 && extreme > 0 && raw >= extreme && settle > 0) {
+      // an extreme shift: remember the calm baseline it left
+      s.calmMean = mean
+      s.calmVariance = s.variance
+      s.episode = 1
     }
     const score = scoreOf(raw, thr)
     const floor = saturate(raw, extreme)
     out.raw = raw
     out.threshold = thr
     out.score = floor > score ? floor : score
-    out.centre = mean
-    out.spread = sd
+    out.centre = centre
+    out.spread = spread
     out.direction = raw > 0 ? dir : 0
     out.anomaly = ready && (raw >= thr || floor > 0)
     // the oldest candidate point is old enough to be learned once `lag` newer ones wait behind it

@@ -96,7 +96,7 @@ async function main(): Promise<void> {
   const projector = new Projector(factsProjection(), wh.client)
   const dlqPub = new FactPublisher(nc, subjects, codec)
   t0 = performance.now()
-  projector.start(nc, codec, subjects, {}, new DeadLetters(dlqPub, subjects, codec, 'bench'))
+  await projector.start(nc, codec, subjects, {}, new DeadLetters(dlqPub, subjects, codec, 'bench'))
   while (projector.stats.inserted + projector.stats.skippedExisting < total) await new Promise((r) => setTimeout(r, 20))
   const projSecs = (performance.now() - t0) / 1000
   await projector.stop()

@@ -13,6 +13,8 @@ import { registerConfigCommands } from './config.js'
 import { registerDetect } from './detect.js'
 import { registerKeys } from './keys.js'
 import { registerApprove } from './approve.js'
+import { registerReplay } from './replay.js'
+import { registerSidecar } from './sidecar.js'
 
 export function buildProgram(): Command {
   const program = new Command()
@@ -43,6 +45,8 @@ Start with:
   registerDetect(program)
   registerKeys(program)
   registerApprove(program)
+  registerReplay(program)
+  registerSidecar(program)
   return program
 }
 

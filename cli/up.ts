@@ -1,11 +1,12 @@
 import type { Command } from 'commander'
-import { createLogger, homePaths, readEnv, startBen, type ServiceFactory } from '../infra/index.js'
+import { createLogger, homePaths, parseSidecarList, readEnv, secureStart, startBen, type ServiceFactory } from '../infra/index.js'
 import { acksProjection, anomaliesProjection, commandsProjection, decisionsProjection, factsProjection, incidentEventsProjection, incidentsProjection } from '../projections/index.js'
 import { actService, detectService, incidentService, policyService, scrubService } from '../processors/wiring/index.js'
 import { runSimulation } from '../simulate/index.js'
 import { projectorService } from './services.js'
 import { printLive } from './live.js'
 import { addSimulationOptions, simulationOptions } from './sim-options.js'
+import { CliError } from './output.js'
 
 /**
  * The services `ben up` runs: the processor chain (scrub → detect → policy → act) and the
@@ -43,6 +44,8 @@ export function registerUp(program: Command): void {
     .option('--log-level <level>', 'log level for $BEN_HOME/ben.log', undefined)
     .option('--simulate', 'also run a simulated fleet and its targets (what `npm start` does)')
     .option('--watch', 'print anomalies, decisions, commands and acks as they happen (on with --simulate)')
+    .option('--secure', 'NATS authorisation: one nkey user per role and sidecar; seeds and server config in $BEN_HOME/creds')
+    .option('--sidecars <ids>', 'with --secure: make credentials for these sidecars now (comma-separated ids)')
     .addHelpText(
       'after',
       `
@@ -52,18 +55,30 @@ BEN_NATS_SERVER_BIN) with its store under $BEN_HOME/nats, and ClickHouse embedde
 (chDB) under $BEN_HOME/clickhouse. The endpoints are recorded in $BEN_HOME/endpoints.json
 so that other ben commands with the same BEN_HOME find them.
 
+--secure writes nkeys for the processor (this process), projector, operator (other ben
+commands under this BEN_HOME) and each --sidecars id, and a nats-server configuration that
+limits each of them (a sidecar publishes only its own facts and acks and reads only its own
+commands); the embedded nats-server runs with it. See infra/auth/README.md.
+
 Examples:
   ben up
   ben up --simulate --sim-scenario cpu-runaway --sim-duration 300     # what npm start runs
   BEN_HOME=/var/lib/ben ben up
+  ben up --secure --sidecars web-1,web-2                               # sidecar: BEN_NATS_NKEY=$BEN_HOME/creds/sidecar-web-1.nk
   BEN_NATS_URL=nats://nats-1:4222 BEN_CLICKHOUSE_URL=http://ch:8123 ben up`,
     )
-    .action(async (o: { logLevel?: string; simulate?: boolean; watch?: boolean } & Record<string, unknown>) => {
+    .action(async (o: { logLevel?: string; simulate?: boolean; watch?: boolean; secure?: boolean; sidecars?: string } & Record<string, unknown>) => {
       const env = readEnv()
+      if (o.sidecars !== undefined && !o.secure) throw new CliError('--sidecars needs --secure (credentials only mean something on a server that checks them)')
+      const secure = o.secure ? secureStart(env, parseSidecarList(o.sidecars)) : undefined
       const log = createLogger({ level: o.logLevel ?? env.logLevel, file: homePaths(env.home).log })
       const services = defaultServices()
       if (o.simulate) services.push(simulatorService(o))
-      const running = await startBen(env, log, services)
+      // BEN_FACTS_MAX_MSGS: cap FACTS at this many messages (oldest dropped), e.g. to try replay from ClickHouse.
+      const factsMax = Number(process.env.BEN_FACTS_MAX_MSGS ?? '')
+      const topology = Number.isSafeInteger(factsMax) && factsMax > 0 ? { limits: { FACTS: { maxMsgs: factsMax } } } : undefined
+      const running = await startBen(secure?.env ?? env, log, services, { ...(topology ? { topology } : {}), ...(secure ? { natsConfigFile: secure.natsConfigFile } : {}) })
+      secure?.started(running.endpoints.natsPid)
       const live = o.simulate || o.watch ? printLive(running.ctx.nc, running.ctx.subjects) : undefined
       const e = running.endpoints
       const out = process.stdout
@@ -73,6 +88,7 @@ Examples:
       out.write(`  BEN_HOME    ${env.home} (endpoints in ${homePaths(env.home).endpoints})\n`)
       out.write(`  log         ${homePaths(env.home).log}\n`)
       out.write(`  publish     ben publish facts.ndjson   |  any NATS client: ${e.prefix}.fact.<lane>.<source>\n`)
+      for (const line of secure?.summary(running.natsOrigin) ?? []) out.write(`${line}\n`)
       out.write(`Ctrl-C to stop.\n`)
       await new Promise<void>((resolve) => {
         let stopping = false
@@ -81,7 +97,10 @@ Examples:
           stopping = true
           out.write(`\n${signal}: stopping (drain, flush, close)…\n`)
           live?.unsubscribe()
-          running.stop().then(resolve, (err) => {
+          running.stop().then(() => {
+            secure?.stopped()
+            resolve()
+          }, (err) => {
             log.error({ err: (err as Error).message }, 'shutdown failed')
             resolve()
           })

@@ -62,27 +62,28 @@ async function openDurable(nc: NatsConnection, spec: DurableSpec): Promise<Consu
     })
   }
   const consumer = await jetstream(nc).consumers.get(stream, spec.consumer)
-  return consumer.consume({ max_messages: Math.min(spec.maxAckPending, 256) })
+  return consumer.consume({ max_messages: 100 })
 }
 
 /**
- * Stops pulling and hands back, at once, whatever was delivered but not handed to the
- * subscriber (nak without delay): the next reader of the durable gets it first, in order,
- * instead of after the ack wait. The iterator yields what it buffered before it ends.
+ * Stops pulling. Whatever was pulled ahead but not handed over (only with maxAckPending > 1)
+ * is left un-acked: the server delivers it again after the ack wait, in order. It is not
+ * nak'ed: nats-server 2.9 mishandles a burst of naks on a pull consumer (one redelivery goes
+ * to the stopped pull, another message is delivered twice), which would break "no repeats".
  */
 async function release(messages: ConsumerMessages, it: AsyncIterator<JsMsg>): Promise<void> {
   messages.stop()
   for (;;) {
     const r = await it.next()
     if (r.done) return
-    r.value.nak()
   }
 }
 
 /**
  * A durable consumer as an Observable: each message is acked after the subscriber's `next`
  * returns (so a message whose `next` was running when the subscriber unsubscribed counts as
- * handled); whatever was pulled but not handed over is nak'ed on unsubscribe.
+ * handled: the pull stops first, then the ack goes, so the server hands nothing more to this
+ * subscriber). With maxAckPending 1 nothing is pulled ahead, so a restart resumes exactly.
  */
 export function durableObservable<T>(nc: NatsConnection, spec: DurableSpec, accept: Accept<T>): Observable<T> {
   return new Observable<T>((subscriber) => {
@@ -97,10 +98,7 @@ export function durableObservable<T>(nc: NatsConnection, spec: DurableSpec, acce
         const r = await it.next()
         if (r.done) break
         const m = r.value
-        if (stopped) {
-          m.nak()
-          continue
-        }
+        if (stopped) continue
         const v = accept(m)
         if (v !== null) subscriber.next(v)
         m.ack()
@@ -112,7 +110,6 @@ export function durableObservable<T>(nc: NatsConnection, spec: DurableSpec, acce
     return () => {
       if (stopped) return
       stopped = true
-      // The pull loop naks what is still buffered as the iterator drains.
       messages?.stop()
     }
   })
@@ -121,7 +118,7 @@ export function durableObservable<T>(nc: NatsConnection, spec: DurableSpec, acce
 /**
  * A durable consumer as an async iterator without a buffer of its own: a fact is acked when
  * the next one is pulled, or when the loop is left (`break`, `return`, or an exception in the
- * loop body: the fact in hand counts as handled). Pulled but not yielded messages are nak'ed.
+ * loop body: the fact in hand counts as handled; the pull stops before that ack goes).
  */
 export function durableIterator<T>(nc: NatsConnection, spec: DurableSpec, accept: Accept<T>): AsyncIterator<T> & AsyncIterable<T> {
   let messages: ConsumerMessages | undefined
@@ -143,7 +140,6 @@ export function durableIterator<T>(nc: NatsConnection, spec: DurableSpec, accept
       for (;;) {
         const r = await (it as AsyncIterator<JsMsg>).next()
         if (r.done || done) {
-          if (!r.done) r.value.nak()
           done = true
           return { done: true, value: undefined }
         }
@@ -157,8 +153,9 @@ export function durableIterator<T>(nc: NatsConnection, spec: DurableSpec, accept
       }
     },
     async return(): Promise<IteratorResult<T>> {
-      settle()
       done = true
+      messages?.stop()
+      settle()
       if (messages && it) await release(messages, it)
       return { done: true, value: undefined }
     },

@@ -42,7 +42,13 @@ export interface DerivedOptions {
   readonly name?: string
   /** Durable only: an un-acked fact is delivered again after this long. Default 30 s. */
   readonly ackWaitMs?: number
-  /** Durable only: facts delivered and not yet handled, at most (server-enforced). Default 1,000. */
+  /**
+   * Durable only: facts delivered and not yet acked, at most (server-enforced). Default 1: the
+   * server hands over the next fact when the last one is acked, so a subscriber that stops
+   * leaves nothing pulled ahead and a restart resumes exactly (one round trip per fact). More
+   * pulls ahead for throughput; facts pulled ahead when a subscriber stops come back (in order,
+   * never twice) only after `ackWaitMs`.
+   */
   readonly maxAckPending?: number
   /** Messages that are not a decodable fact of the kind asked for are skipped and reported here. */
   readonly onReject?: (r: RejectedDelivery) => void
@@ -173,12 +179,15 @@ function subscribeDerived<K extends DerivedKind>(ctx: SubscriptionContext, kind:
   if (!isToken(opts.name) || opts.name.includes('*') || !/^[A-Za-z0-9_-]+$/.test(opts.name)) {
     throw new ClientError(ClientErrorCode.BadOption, `durable name '${opts.name}' must be letters, digits, '-' or '_' (e.g. app-1)`)
   }
+  for (const [k, v] of [['ackWaitMs', opts.ackWaitMs], ['maxAckPending', opts.maxAckPending]] as const) {
+    if (v !== undefined && !(Number.isInteger(v) && v > 0)) throw new ClientError(ClientErrorCode.BadOption, `${k} must be a positive whole number, not ${String(v)}`)
+  }
   const spec: DurableSpec = {
     consumer: `sub-${kind === 'anomaly' ? 'anomalies' : 'incidents'}-${opts.name}`,
     filter: plan.filter,
     start: start as DurableSpec['start'],
     ackWaitMs: opts.ackWaitMs ?? 30_000,
-    maxAckPending: opts.maxAckPending ?? 1000,
+    maxAckPending: opts.maxAckPending ?? 1,
   }
   const accept = (m: JsMsg) => decode(m.subject, m.seq, m.data, m.headers?.get(Header.SchemaFp) || undefined)
   return Object.assign(durableObservable(ctx.nc, spec, accept), { [Symbol.asyncIterator]: () => durableIterator(ctx.nc, spec, accept) })

@@ -1,8 +1,9 @@
 import type { ClickHouseClient } from '@clickhouse/client'
 import type { NatsConnection } from '@nats-io/nats-core'
+import { jetstreamManager } from '@nats-io/jetstream'
 import type { Subscription } from 'rxjs'
 import type { FactCodec } from '../schemas/index.js'
-import { consumeFacts, metrics, streamName, type DeadLetters, type Envelope, type Logger, type Subjects, type TopologyOptions } from '../streams/index.js'
+import { ackUpTo, consumeFacts, ensureDurable, metrics, streamName, type DeadLetters, type Envelope, type Logger, type Subjects, type TopologyOptions } from '../streams/index.js'
 import type { Projection } from './projection.js'
 
 export interface ProjectorOptions {
@@ -57,31 +58,73 @@ export class Projector {
     this.flushMs = opts.flushMs ?? 250
   }
 
-  start(nc: NatsConnection, codec: FactCodec, subjects: Subjects, topo: Pick<TopologyOptions, 'streamPrefix'>, dlq: DeadLetters): void {
+  /**
+   * Starts following the stream. The durable is re-positioned at its ack floor + 1 first, so
+   * the messages come strictly in order: with ack-all, acking a batch must never cover an
+   * earlier message still waiting for redelivery. Insert failures restart it the same way.
+   */
+  async start(nc: NatsConnection, codec: FactCodec, subjects: Subjects, topo: Pick<TopologyOptions, 'streamPrefix'>, dlq: DeadLetters): Promise<void> {
     const p = this.projection
     this.codec = codec
     this.streamName = streamName(topo, p.stream)
-    this.sub = consumeFacts(nc, codec, subjects, {
-      stream: this.streamName,
-      durable: `proj-${p.name}`,
-      filterSubject: p.filterSubject?.(subjects),
-      stage: `project-${p.name}`,
-      maxAckPending: this.batchSize * 4,
-      // A batch is written well within this; a crash costs at most this long before redelivery.
-      ackWaitMs: this.opts.ackWaitMs ?? 10_000,
-      batch: Math.min(this.batchSize, 5000),
-      dlq,
-      log: this.opts.log,
-    }).subscribe({
-      next: (env) => this.push(env),
-      error: (err) => this.opts.log?.error({ projection: p.name, err: (err as Error).message }, 'projector consumer failed'),
-    })
+    this.follow = async () => {
+      const durable = `proj-${p.name}`
+      const consumer = {
+        stream: this.streamName,
+        durable,
+        filterSubject: p.filterSubject?.(subjects),
+        maxAckPending: this.batchSize * 4,
+        // Batches are written in order: one ack per batch acknowledges all of it.
+        ackAll: true,
+        // A batch is written well within this.
+        ackWaitMs: this.opts.ackWaitMs ?? 30_000,
+      }
+      const jsm = await jetstreamManager(nc)
+      const floor = await jsm.consumers
+        .info(this.streamName, durable)
+        .then((i) => i.ack_floor.stream_seq)
+        .catch(() => 0)
+      await jsm.consumers.delete(this.streamName, durable).catch(() => undefined)
+      await ensureDurable(nc, { ...consumer, ...(floor > 0 ? { startSeq: floor + 1 } : {}) })
+      this.sub = consumeFacts(nc, codec, subjects, { ...consumer, stage: `project-${p.name}`, batch: Math.min(this.batchSize, 5000), dlq, log: this.opts.log }).subscribe({
+        next: (env) => this.push(env),
+        error: (err) => this.opts.log?.error({ projection: p.name, err: (err as Error).message }, 'projector consumer failed'),
+      })
+    }
+    await this.follow()
   }
+
+  private follow: (() => Promise<void>) | undefined
+  private restarting = false
+
+  /** After a failed insert: drop what is buffered (nothing of it was acked) and follow again from the ack floor. */
+  private restart(): void {
+    if (this.restarting || this.stopped) return
+    this.restarting = true
+    this.generation++
+    this.sub?.unsubscribe()
+    if (this.timer) clearTimeout(this.timer)
+    this.timer = undefined
+    this.buffer = []
+    setTimeout(() => {
+      void this.chain
+        .then(() => this.follow?.())
+        .catch((err) => this.opts.log?.error({ projection: this.projection.name, err: (err as Error).message }, 'projector restart failed'))
+        .finally(() => {
+          this.restarting = false
+        })
+    }, 1000)
+  }
+
+  private stopped = false
+  /** Bumped by each restart: batches formed before it are dropped unacked. */
+  private generation = 0
 
   private push(env: Envelope): void {
     this.stats.received++
     if (!this.projection.handles(env.fact)) {
-      env.ack()
+      // Not ours: settled with the next batch (one ack-all covers it).
+      this.buffer.push(env)
       return
     }
     this.buffer.push(env)
@@ -95,7 +138,10 @@ export class Projector {
       this.timer = undefined
       const batch = this.buffer
       this.buffer = []
-      if (batch.length) this.chain = this.chain.then(() => this.write(batch))
+      if (batch.length) {
+        const gen = this.generation
+        this.chain = this.chain.then(() => this.write(batch, gen))
+      }
     }, delay)
   }
 
@@ -105,11 +151,15 @@ export class Projector {
     this.timer = undefined
     const batch = this.buffer
     this.buffer = []
-    if (batch.length) this.chain = this.chain.then(() => this.write(batch))
+    if (batch.length) {
+        const gen = this.generation
+        this.chain = this.chain.then(() => this.write(batch, gen))
+      }
     await this.chain
   }
 
   async stop(): Promise<void> {
+    this.stopped = true
     this.sub?.unsubscribe()
     await this.flush()
   }
@@ -118,8 +168,13 @@ export class Projector {
     await this.stop()
   }
 
-  private async write(batch: Envelope[]): Promise<void> {
+  private async write(batch: Envelope[], gen: number): Promise<void> {
     const p = this.projection
+    if (gen !== this.generation) {
+      // Formed before a restart: it will be delivered again from the ack floor.
+      for (const e of batch) e.release()
+      return
+    }
     try {
       if (this.highWater < 0) this.highWater = await this.readHighWater()
       const unique = new Map<string, Envelope>()
@@ -134,7 +189,7 @@ export class Projector {
       const existing = suspects.length ? await this.existingIds(suspects) : EMPTY_SET
       const rows: unknown[][] = []
       for (const [id, e] of unique) {
-        if (existing.has(id)) continue
+        if (existing.has(id) || !p.handles(e.fact)) continue
         const fp = e.raw.fingerprint
         rows.push(p.toRow(e.fact, { stream: this.streamName, seq: e.seq, codec: this.codec!, avro: fp ? { data: e.raw.data, fingerprint: fp } : undefined }))
       }
@@ -144,11 +199,12 @@ export class Projector {
       this.stats.skippedExisting += unique.size - rows.length
       this.stats.batches++
       metrics.factsOut.inc({ stage: `project-${p.name}` }, rows.length)
-      for (const e of batch) e.ack()
+      ackUpTo(batch, true)
     } catch (err) {
       this.stats.failures++
-      this.opts.log?.error({ projection: p.name, rows: batch.length, err: (err as Error).message }, 'insert failed; batch will be redelivered')
-      for (const e of batch) e.nak(1000)
+      this.opts.log?.error({ projection: p.name, rows: batch.length, err: (err as Error).message }, 'insert failed; following again from the last acknowledged batch')
+      for (const e of batch) e.release()
+      this.restart()
     }
   }
 

@@ -23,6 +23,11 @@ export interface Envelope<F extends Fact = Fact> {
   nak(delayMs?: number): void
   /** Extend the ack deadline while work is in progress. */
   working(): void
+  /**
+   * Marks the message settled without telling the server: for consumers with `ackAll`, where
+   * acking a later message of the same consumer acknowledges this one too.
+   */
+  release(): void
   /** The message as it arrived: for the DLQ, and for projections that keep the original bytes. */
   readonly raw: RawMessage
 }
@@ -57,6 +62,11 @@ export interface FactConsumerOptions {
   readonly batch?: number
   /** Where a new durable starts. Default `all`. */
   readonly deliver?: 'all' | 'new'
+  /**
+   * AckPolicy.All: one ack acknowledges every earlier message of the consumer. For consumers
+   * that settle in order (stage runners, projectors): a batch costs one ack, not one per fact.
+   */
+  readonly ackAll?: boolean
   /** Stage name for metrics and the DLQ. */
   readonly stage: string
   readonly dlq: DeadLetters
@@ -135,6 +145,7 @@ function envelope(fact: Fact, m: JsMsg, stage: string, stream: string): Envelope
       if (settle()) m.nak(delayMs)
     },
     working: () => m.working(),
+    release: () => void settle(),
     raw: { stream, subject: m.subject, seq: m.seq, data: m.data, headers: m.headers, fingerprint: m.headers?.get(Header.SchemaFp) || undefined },
   }
 }
@@ -144,7 +155,7 @@ export async function ensureDurable(nc: NatsConnection, opts: Omit<FactConsumerO
   const jsm = await jetstreamManager(nc)
   const cfg: Partial<ConsumerConfig> = {
     durable_name: opts.durable,
-    ack_policy: AckPolicy.Explicit,
+    ack_policy: opts.ackAll ? AckPolicy.All : AckPolicy.Explicit,
     ack_wait: nanos(opts.ackWaitMs ?? 30_000),
     max_ack_pending: opts.maxAckPending ?? 10_000,
     deliver_policy: opts.startSeq ? DeliverPolicy.StartSequence : opts.deliver === 'new' ? DeliverPolicy.New : DeliverPolicy.All,
@@ -154,12 +165,34 @@ export async function ensureDurable(nc: NatsConnection, opts: Omit<FactConsumerO
   }
   try {
     const info = await jsm.consumers.info(opts.stream, opts.durable)
+    if (info.config.ack_policy !== cfg.ack_policy) {
+      // The ack policy of a consumer cannot change: re-create it. Its position restarts at the
+      // ack floor's successor (delivered again, de-duplicated downstream).
+      await jsm.consumers.delete(opts.stream, opts.durable)
+      await jsm.consumers.add(opts.stream, { ...cfg, deliver_policy: DeliverPolicy.StartSequence, opt_start_seq: info.ack_floor.stream_seq + 1 })
+      return
+    }
     if (info.config.max_ack_pending !== cfg.max_ack_pending || info.config.ack_wait !== cfg.ack_wait) {
       await jsm.consumers.update(opts.stream, opts.durable, { max_ack_pending: cfg.max_ack_pending, ack_wait: cfg.ack_wait })
     }
   } catch {
     await jsm.consumers.add(opts.stream, cfg)
   }
+}
+
+/**
+ * Acknowledges a run of envelopes of one ack-all consumer with a single ack (the highest
+ * sequence), settling the others locally. With an explicit-ack consumer, acks each.
+ */
+export function ackUpTo(envs: readonly Envelope[], ackAll: boolean): void {
+  if (!ackAll) {
+    for (const e of envs) e.ack()
+    return
+  }
+  let top: Envelope | undefined
+  for (const e of envs) if (!top || e.seq > top.seq) top = e
+  for (const e of envs) if (e !== top) e.release()
+  top?.ack()
 }
 
 /** An Observable as an async iterable (for `for await` users of the library). */

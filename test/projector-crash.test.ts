@@ -50,7 +50,11 @@ describe('projector crash and restart', () => {
     const final = await waitFor('the full projection', async () => {
       const s = await stats(client)
       return s.rows >= N ? s : undefined
-    }, 120_000, 200)
+    }, 60_000, 200).catch(async (err) => {
+      const { readFileSync } = await import('node:fs')
+      console.log('LOG', readFileSync(home.path + '/ben.log', 'utf8').slice(-3000), await stats(client), up?.output())
+      throw err
+    })
     // Give any redelivered batch time to (not) land twice.
     await new Promise((r) => setTimeout(r, 1500))
     const settled = await stats(client)

@@ -29,7 +29,7 @@ describe('the fact log: publisher → FACTS → projector → ClickHouse', () =>
     await migrate(wh.client)
     publisher = new FactPublisher(nats.nc, nats.subjects, codec)
     projector = new Projector(factsProjection(), wh.client)
-    projector.start(nats.nc, codec, nats.subjects, nats.topo, new DeadLetters(publisher, nats.subjects, codec, 'project-facts'))
+    await projector.start(nats.nc, codec, nats.subjects, nats.topo, new DeadLetters(publisher, nats.subjects, codec, 'project-facts'))
   })
 
   afterAll(async () => {

@@ -236,7 +236,7 @@ describe('subscribing to what Ben derives (anomalies, incidents) and reading inc
       expect(r.code).toBe(0)
       expect(r.stdout).toMatch(new RegExp(`^# Incident ${story.id.slice(0, 8)}`))
       expect(r.stdout).toMatch(/## What was seen/)
-      expect(r.stdout).toMatch(/throttle_job/)
+      expect(r.stdout).toMatch(/throttle\\_job/)
       const cited = new Set([...r.stdout.matchAll(/\[([0-9a-f]{8}(?:, [0-9a-f]{8})*)/g)].flatMap((m) => m[1].split(', ')))
       expect(cited.size).toBeGreaterThanOrEqual(4)
       const union = ['anomalies', 'decisions', 'commands', 'acks', 'incident_events', "facts WHERE kind = 'alert'"].map((t) => `SELECT id FROM ${t}`).join(' UNION ALL ')

@@ -2,7 +2,7 @@ import { jetstreamManager } from '@nats-io/jetstream'
 import type { NatsConnection } from '@nats-io/nats-core'
 import type { Subscription } from 'rxjs'
 import type { Fact, FactCodec } from '../../schemas/index.js'
-import { consumeFacts, ensureDurable, metrics, streamName, type DeadLetters, type Envelope, type FactPublisher, type Logger, type PublishOutcome, type StreamName, type TopologyOptions } from '../../streams/index.js'
+import { ackUpTo, consumeFacts, ensureDurable, metrics, streamName, type DeadLetters, type Envelope, type FactPublisher, type Logger, type PublishOutcome, type StreamName, type TopologyOptions } from '../../streams/index.js'
 import type { Stage } from '../stage.js'
 import type { CheckpointStore } from './checkpoint.js'
 import type { ConfigSource } from './config-source.js'
@@ -122,6 +122,7 @@ export class StageRunner<S, C, In extends Fact> {
         filterSubject: input.filterSubject,
         maxAckPending,
         ackWaitMs: 30_000,
+        ackAll: true,
         ...(from ? { startSeq: from + 1 } : {}),
       })
       const sub = consumeFacts(this.deps.nc, this.deps.codec, this.deps.topo.subjects, {
@@ -130,6 +131,7 @@ export class StageRunner<S, C, In extends Fact> {
         filterSubject: input.filterSubject,
         stage: stage.name,
         maxAckPending,
+        ackAll: true,
         batch: 1000,
         dlq: this.deps.dlq,
         log: this.opts.log,
@@ -215,7 +217,9 @@ export class StageRunner<S, C, In extends Fact> {
     const epoch = this.epoch
     this.positions[lane] = env.seq
     epoch.inputs++
-    epoch.toAck.push(env)
+    const acks = epoch.toAck.get(lane)
+    if (acks) acks.push(env)
+    else epoch.toAck.set(lane, [env])
     this.stats.applied++
     if (!stage.accepts(env.fact)) return
     let result
@@ -274,7 +278,8 @@ export class StageRunner<S, C, In extends Fact> {
         await settled(epoch)
         if (this.failure) return
         await this.deps.checkpoints.save(snapshot)
-        for (const e of epoch.toAck) e.ack()
+        // One ack per lane: each lane's consumer is ack-all and its inputs are in order.
+        for (const l of epoch.toAck.values()) ackUpTo(l, true)
         this.stats.checkpoints++
       } catch (err) {
         this.fail(err as Error)
@@ -300,11 +305,12 @@ export class StageRunner<S, C, In extends Fact> {
 interface Epoch {
   inputs: number
   outstanding: number
-  toAck: Envelope[]
+  /** Inputs to acknowledge once the epoch is committed, by lane. */
+  toAck: Map<string, Envelope[]>
   waiters: Array<() => void>
 }
 
-const newEpoch = (): Epoch => ({ inputs: 0, outstanding: 0, toAck: [], waiters: [] })
+const newEpoch = (): Epoch => ({ inputs: 0, outstanding: 0, toAck: new Map(), waiters: [] })
 
 function settle(e: Epoch): void {
   e.outstanding--

@@ -1,0 +1,55 @@
+import { describe, expect, it } from 'vitest'
+import fc from 'fast-check'
+import { replayIncident, replayWindow } from '../replay/index.js'
+import type { ScenarioSpec } from '../simulate/index.js'
+import { liveRun } from './replay-fixture.js'
+
+const MIN = 60_000
+
+/** A small random fleet: 2-3 hosts, a CPU runaway (maybe repeated), maybe a secret leak. */
+const fleet = fc.record({
+  hosts: fc.integer({ min: 2, max: 3 }),
+  seed: fc.string({ minLength: 1, maxLength: 8 }),
+  rate: fc.integer({ min: 40, max: 90 }),
+  runawayHost: fc.integer({ min: 1, max: 2 }),
+  repeat: fc.boolean(),
+  leak: fc.boolean(),
+})
+
+describe('replay: live pipeline, then every incident rebuilt from the recorded facts', () => {
+  it('is identical for every incident — same ids, same bytes — over random small fleets', async () => {
+    await fc.assert(
+      fc.asyncProperty(fleet, async (f) => {
+        const scenarios: ScenarioSpec[] = [{ kind: 'cpu-runaway', host: `web-${f.runawayHost}`, atMs: 50_000, durationMs: 30_000, ...(f.repeat ? { repeat: { afterMs: 70_000 } } : {}) }]
+        if (f.leak) scenarios.push({ kind: 'secret-leak', host: `web-${f.hosts}`, atMs: 40_000 })
+        const run = await liveRun({ hosts: f.hosts, rate: f.rate, durationMs: 3 * MIN, seed: f.seed, mode: 'backfill', scenarios })
+        try {
+          await run.quiet()
+          const incidents = (await run.rows('SELECT DISTINCT incident_id AS id FROM incidents ORDER BY id')).map((r) => String(r.id))
+          expect(incidents.length, 'the runaway opens at least one incident').toBeGreaterThan(0)
+          const deps = run.deps()
+          for (const id of incidents) {
+            const r = await replayIncident(deps, id)
+            expect(r.diffs.slice(0, 3), `incident ${id}`).toEqual([])
+            expect(r.identical).toBe(true)
+            expect(r.readFrom).toBe('jetstream')
+            expect(r.counts.compared).toBeGreaterThan(0)
+            expect(r.byKind.incident?.identical ?? 0, `incident ${id}: its own transitions are compared`).toBeGreaterThan(0)
+            expect(r.narrative?.markdown).toContain(id.slice(0, 8))
+          }
+          // The whole run as one window: every derived fact of every source.
+          const all = await replayWindow(deps, { from: 0, to: Date.now() + MIN })
+          expect(all.diffs.slice(0, 3)).toEqual([])
+          expect(all.identical).toBe(true)
+          expect(all.byKind.metric?.identical ?? 0).toBeGreaterThan(1000)
+          expect(all.byKind.anomaly?.identical ?? 0).toBeGreaterThan(0)
+          expect(all.byKind.decision?.identical ?? 0).toBeGreaterThan(0)
+          expect(all.byKind.command?.identical ?? 0).toBeGreaterThan(0)
+        } finally {
+          await run.stop()
+        }
+      }),
+      { numRuns: Number(process.env.REPLAY_RUNS ?? 3), seed: process.env.REPLAY_SEED ? Number(process.env.REPLAY_SEED) : undefined, endOnFailure: true },
+    )
+  }, 400_000)
+})

@@ -1,8 +1,8 @@
 /**
  * The load generator of bench:pipeline, run as its own process so that publishing does not
  * share the pipeline's event loop: a simulated fleet at `--rate` facts/s (0 = as fast as the
- * bus takes them) in live event time, plus, with `--probe`, one spike every 200 ms on a
- * dedicated calm series so that the parent can time publish → anomaly.
+ * bus takes them) in live event time, plus, with `--probe`, a
+ * series of dedicated calm series that each jump once, so the parent can time publish → anomaly.
  */
 import { connect } from '@nats-io/transport-node'
 import { FactCodec, parseEdgeFact } from '../schemas/index.js'
@@ -42,12 +42,19 @@ async function main(): Promise<void> {
       if (!publisher.trySend(r.value, undefined, count)) await publisher.send(r.value, undefined, count)
     }
     if (probe) {
-      // A calm series at 20 points/s; every 200 ms one point is a 50σ spike.
+      // Probe series at 20 points/s each: calm (10 ± 0.3) for 8 s, then a lasting jump to 100.
+      // The detector flags a jump on its 3rd point; the anomaly's ts is that point's publish time.
+      // A new probe series starts every second, so each jump is the first of its series.
       for (let t = lastProbe + 50; t <= now; t += 50) {
         probeN++
-        const spike = probeN > 400 && probeN % 4 === 0
-        const r = parseEdgeFact({ lane: 'metric', source: 'probe', ts: t, name: 'probe.latency', value: spike ? 100 + (probeN % 7) : 10 + Math.sin(probeN) * 0.5, labels: { seq: String(probeN) } })
-        if (r.ok) await publisher.send(r.value, undefined, count)
+        const elapsed = t - start
+        const series = Math.floor(elapsed / 1000)
+        for (let k = Math.max(0, series - 9); k <= series; k++) {
+          const age = elapsed - k * 1000
+          const jumped = age >= 8000
+          const r = parseEdgeFact({ lane: 'metric', source: 'probe', ts: t, name: 'probe.latency', value: jumped ? 100 + (probeN % 3) : 10 + Math.sin(probeN + k) * 0.3, labels: { series: String(k) } })
+          if (r.ok && !publisher.trySend(r.value, undefined, count)) await publisher.send(r.value, undefined, count)
+        }
         lastProbe = t
       }
     }

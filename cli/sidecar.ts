@@ -1,6 +1,6 @@
 import type { Command } from 'commander'
 import { isAlive, readEnv } from '../infra/index.js'
-import { FsyncPolicy, readStatuses, startSidecarDaemon, WhenFull, type StatusFile } from '../sidecar/index.js'
+import { FsyncPolicy, isSidecarError, readStatuses, startSidecarDaemon, WhenFull, type StatusFile } from '../sidecar/index.js'
 import { CliError, humanBytes, parseFormat, printTable, toJson } from './output.js'
 
 const SIZE = /^(\d+(?:\.\d+)?)\s*(b|k|kb|kib|m|mb|mib|g|gb|gib)?$/i
@@ -57,6 +57,8 @@ Examples:
         whenFull: oneOf('--when-full', o.whenFull, Object.values(WhenFull)),
         ...(blockTimeoutMs !== undefined ? { blockTimeoutMs } : {}),
         exec: o.exec ?? [],
+      }).catch((err: unknown) => {
+        throw isSidecarError(err) ? new CliError(err.message, 2) : err
       })
       const s = d.sidecar.status()
       process.stdout.write(`sidecar ${o.id} listening on ${d.server.address} (key ${s.keyId}; WAL ${s.wal.dir}: ${s.wal.depthRecords} facts waiting)\n`)
@@ -73,7 +75,9 @@ Examples:
     .description('WAL depth, oldest unsent fact, last PubAck and commands of the sidecars under $BEN_HOME (from their status files)')
     .option('--id <id>', 'only this sidecar')
     .option('--format <format>', 'table or json', 'table')
-    .action((o: { id?: string; format: string }) => {
+    .action((opts: { id?: string; format: string }) => {
+      // `ben sidecar --id x status` and `ben sidecar status --id x` both work
+      const o = { ...opts, id: opts.id ?? (cmd.opts() as { id?: string }).id }
       const format = parseFormat(o.format)
       const env = readEnv()
       const all = readStatuses(env.home, o.id)

@@ -8,6 +8,8 @@ export interface BenEnv {
   readonly natsUser?: string
   readonly natsPassword?: string
   readonly natsToken?: string
+  /** nkey seed file (BEN_NATS_NKEY); without it, `$BEN_HOME/creds/operator.nk` when present. */
+  readonly natsNkey?: string
   readonly clickhouseUrl?: string
   readonly clickhouseUser?: string
   readonly clickhousePassword?: string
@@ -27,6 +29,7 @@ export function readEnv(env: NodeJS.ProcessEnv = process.env): BenEnv {
     natsUser: env.BEN_NATS_USER || undefined,
     natsPassword: env.BEN_NATS_PASSWORD || undefined,
     natsToken: env.BEN_NATS_TOKEN || undefined,
+    natsNkey: env.BEN_NATS_NKEY ? resolve(env.BEN_NATS_NKEY) : undefined,
     clickhouseUrl: env.BEN_CLICKHOUSE_URL || undefined,
     clickhouseUser: env.BEN_CLICKHOUSE_USER || undefined,
     clickhousePassword: env.BEN_CLICKHOUSE_PASSWORD || undefined,

@@ -3,15 +3,23 @@ import type { NatsConnection } from '@nats-io/nats-core'
 import { readFileSync } from 'node:fs'
 import type { BenEnv } from './config.js'
 import { InfraError } from './errors.js'
+import { nkeyConnectOptions, nkeySeedFile } from './auth/connect-auth.js'
 
-/** Connects with the credentials in the environment; reconnects forever once connected. */
+/**
+ * Connects with the credentials in the environment; reconnects forever once connected. An nkey
+ * seed (BEN_NATS_NKEY, else `$BEN_HOME/creds/operator.nk` when no other credentials are set)
+ * authenticates as that identity; a sidecar's seed also sets its inbox prefix `_INBOX_<id>`.
+ */
 export async function connectNats(url: string, env: BenEnv, name = 'ben'): Promise<NatsConnection> {
+  const nkeyFile = nkeySeedFile(env)
+  const nkey = nkeyFile ? nkeyConnectOptions(nkeyFile) : undefined
   try {
     return await connect({
       servers: url,
       name,
       maxReconnectAttempts: -1,
       reconnectTimeWait: 250,
+      ...(nkey ?? {}),
       ...(env.natsCreds ? { authenticator: credsAuthenticator(readFileSync(env.natsCreds)) } : {}),
       ...(env.natsUser ? { user: env.natsUser, pass: env.natsPassword } : {}),
       ...(env.natsToken ? { token: env.natsToken } : {}),

@@ -1,5 +1,5 @@
 import { spawn, type ChildProcess } from 'node:child_process'
-import { accessSync, constants, mkdirSync, createWriteStream } from 'node:fs'
+import { accessSync, constants, mkdirSync, createWriteStream, readFileSync } from 'node:fs'
 import { delimiter, join } from 'node:path'
 import { connect as tcpConnect } from 'node:net'
 import { InfraError } from './errors.js'
@@ -10,7 +10,11 @@ export interface NatsServerOptions {
   readonly storeDir: string
   /** Preferred port; used when free, otherwise a free one is picked. */
   readonly port?: number
-  /** Extra nats-server config file (auth, limits). */
+  /**
+   * Extra nats-server config file (auth, limits). When it sets JetStream's `store_dir` itself,
+   * `-sd` is left off the command line (nats-server refuses both, and a store dir given by flag
+   * makes every config reload fail); it should then be `storeDir`.
+   */
   readonly configFile?: string
   /** Where the server's own log goes (default `<storeDir>/nats-server.log`). */
   readonly logFile?: string
@@ -61,7 +65,8 @@ export async function startNatsServer(opts: NatsServerOptions): Promise<NatsServ
   const bin = opts.bin ?? findNatsServer()
   mkdirSync(opts.storeDir, { recursive: true })
   const port = opts.port && (await isPortFree(opts.port)) ? opts.port : await freePort()
-  const args = ['-js', '-a', '127.0.0.1', '-p', String(port), '-sd', opts.storeDir, '--http_port', '0']
+  const args = ['-js', '-a', '127.0.0.1', '-p', String(port), '--http_port', '0']
+  if (!(opts.configFile && setsStoreDir(opts.configFile))) args.push('-sd', opts.storeDir)
   if (opts.configFile) args.unshift('-c', opts.configFile)
   const logFile = opts.logFile ?? join(opts.storeDir, 'nats-server.log')
   const log = createWriteStream(logFile, { flags: 'a' })
@@ -89,6 +94,14 @@ export async function startNatsServer(opts: NatsServerOptions): Promise<NatsServ
     [Symbol.asyncDispose]: () => stopChild(child, exited, log),
   }
   return handle
+}
+
+function setsStoreDir(configFile: string): boolean {
+  try {
+    return /^\s*store_dir\s*[:=]/m.test(readFileSync(configFile, 'utf8').replace(/[{]/g, '\n'))
+  } catch {
+    return false
+  }
 }
 
 async function stopChild(child: ChildProcess, exited: Promise<number | null>, log: NodeJS.WritableStream): Promise<void> {

@@ -48,7 +48,7 @@ export interface Running {
  * migrations, the query service and the given services; records the endpoints under
  * $BEN_HOME. `stop()` stops consuming, drains, flushes and closes, in reverse order.
  */
-export async function startBen(env: BenEnv, log: Logger, services: readonly ServiceFactory[], opts: { topology?: Partial<TopologyOptions> } = {}): Promise<Running> {
+export async function startBen(env: BenEnv, log: Logger, services: readonly ServiceFactory[], opts: { topology?: Partial<TopologyOptions>; natsConfigFile?: string } = {}): Promise<Running> {
   const paths = homePaths(env.home)
   mkdirSync(env.home, { recursive: true })
   const cleanups: Array<() => Promise<void>> = []
@@ -66,12 +66,17 @@ export async function startBen(env: BenEnv, log: Logger, services: readonly Serv
     let natsUrl = env.natsUrl
     let natsOrigin: Running['natsOrigin'] = 'configured'
     let server: NatsServerHandle | undefined
-    if (!natsUrl && docker) {
+    // A server configuration (`ben up --secure`) is for the embedded nats-server: no container.
+    if (!natsUrl && docker && !opts.natsConfigFile) {
       const c: ContainerHandle = await natsContainer()
       cleanups.push(() => c.stop())
       natsUrl = c.url
       natsOrigin = 'container'
     } else if (!natsUrl) {
+      if (previous?.natsPid && isAlive(previous.natsPid) && opts.natsConfigFile) {
+        // An orphaned server may run without the configuration: stop it and start a configured one.
+        await stopPid(previous.natsPid)
+      }
       if (previous?.natsPid && isAlive(previous.natsPid)) {
         // `ben up` died without stopping its nats-server: adopt it, so clients keep their URL.
         natsUrl = previous.natsUrl
@@ -79,7 +84,7 @@ export async function startBen(env: BenEnv, log: Logger, services: readonly Serv
         const pid = previous.natsPid
         cleanups.push(async () => stopPid(pid))
       } else {
-        server = await startNatsServer({ storeDir: paths.natsStore, port: previous?.natsPort ?? lastPort(paths.natsPort), bin: env.natsServerBin })
+        server = await startNatsServer({ storeDir: paths.natsStore, port: previous?.natsPort ?? lastPort(paths.natsPort), bin: env.natsServerBin, configFile: opts.natsConfigFile })
         writeFileSync(paths.natsPort, String(server.port))
         cleanups.push(() => server!.stop())
         natsUrl = server.url

@@ -101,7 +101,8 @@ interface Pending {
  * stream. A first attempt that comes back `duplicate` is reported `duplicate`.
  */
 export class FactPublisher {
-  private readonly inbox = createInbox()
+  /** Under the connection's inbox prefix: a sidecar may only subscribe to its own inbox. */
+  private readonly inbox: string
   private readonly sub: Subscription
   private readonly pending = new Map<number, Pending>()
   private readonly window: number
@@ -121,6 +122,7 @@ export class FactPublisher {
     private readonly codec = new FactCodec(),
     opts: PublisherOptions = {},
   ) {
+    this.inbox = createInbox((nc as { options?: { inboxPrefix?: string } }).options?.inboxPrefix)
     this.window = opts.window ?? 4096
     this.ackTimeoutMs = opts.ackTimeoutMs ?? 5000
     this.retries = opts.retries ?? 5

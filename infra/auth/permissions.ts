@@ -1,0 +1,173 @@
+import { Bucket, kvName, StreamName, streamName, Subjects, type TopologyOptions } from '../../streams/index.js'
+
+/**
+ * Who may do what on NATS (DESIGN.md "Security model"). Identity and authorisation belong to
+ * the server: every identity is an nkey user of the global account with an allow-list for
+ * publish and subscribe; anything not listed is refused by the server with a permissions
+ * violation. The lists are built here from the subject prefix and the stream names, so a
+ * prefixed deployment (BEN_PREFIX, stream prefixes) gets the same shape.
+ *
+ * JetStream subjects (nats-server 2.9, no JetStream domain):
+ * - `$JS.API.INFO`                                   account info; `jetstreamManager()` asks it first
+ * - `$JS.API.CONSUMER.CREATE.<stream>.<name>.<filter>` create or update a named consumer whose
+ *   filter is in the subject: the server refuses a request whose body names another filter
+ *   (err 10131), so allowing one exact subject pins both the name and the filter
+ * - `$JS.API.CONSUMER.INFO.<stream>.<name>`         consumer info (`js.consumers.get`)
+ * - `$JS.API.CONSUMER.MSG.NEXT.<stream>.<name>`     pull requests; messages come to the reply inbox
+ * - `$JS.ACK.<stream>.<name>.>`                     ack/nak/working of delivered messages
+ * - `$JS.FC.<stream>.>`                             flow-control replies of push (ordered) consumers
+ * - `$KV.<bucket>.<key>`                            KV puts and deletes
+ * PubAcks and API replies go to the requester's inbox, so every identity may subscribe to it.
+ */
+export interface Permissions {
+  readonly publish: readonly string[]
+  readonly subscribe: readonly string[]
+}
+
+export const AuthRole = {
+  /** `ben up`: the stages, projectors, query service, topology and KV; the namespace's admin. */
+  Processor: 'processor',
+  /** A projector run on its own: reads the streams, writes dead letters, serves queries. */
+  Projector: 'projector',
+  /** A person's `ben` commands: read everything, query, publish facts, approve commands, apply configs. */
+  Operator: 'operator',
+  /** One sidecar: its own facts, acks and hello; its own commands; the trusted keys. */
+  Sidecar: 'sidecar',
+} as const
+export type AuthRole = (typeof AuthRole)[keyof typeof AuthRole]
+
+export interface NamespaceOptions {
+  /** Subject prefix (default `ben`). */
+  readonly prefix?: string
+  /** Stream name prefix, as in TopologyOptions (default none). */
+  readonly streamPrefix?: string
+}
+
+/** Sidecar ids that can carry credentials: a NATS token that is also a file, consumer and inbox name. */
+export const SIDECAR_ID_RE = /^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$/
+
+export function checkSidecarId(id: string): string | null {
+  return SIDECAR_ID_RE.test(id) ? null : `sidecar id '${id}' cannot carry NATS credentials: use 1-64 letters, digits, '-' or '_', starting with a letter or digit`
+}
+
+/** The inbox prefix a sidecar connects with (`inboxPrefix` connection option): `_INBOX_<id>`. */
+export const sidecarInboxPrefix = (id: string): string => `_INBOX_${id}`
+
+/** The durable pull consumer through which a sidecar reads its commands: `sidecar-<id>`. */
+export const sidecarConsumerName = (id: string): string => `sidecar-${id}`
+
+/** The identity (file and user) name of a sidecar: `sidecar-<id>`. */
+export const sidecarIdentity = (id: string): string => `sidecar-${id}`
+
+function names(ns: NamespaceOptions) {
+  const subjects = new Subjects(ns.prefix ?? 'ben')
+  const topo: Pick<TopologyOptions, 'streamPrefix'> = { streamPrefix: ns.streamPrefix }
+  const kv = (b: Bucket) => kvName(topo, b)
+  return { p: subjects.prefix, subjects, commands: streamName(topo, StreamName.Commands), kv }
+}
+
+/**
+ * A sidecar may publish only its own facts (`<p>.fact.*.<id>`), acks and hello, and consume
+ * only its own commands: core subscription on `<p>.cmd.<id>`, or the durable pull consumer
+ * `sidecar-<id>` on COMMANDS filtered to `<p>.cmd.<id>` (create/update, info, next, ack). It
+ * reads the trusted keys (KV `ben-keys`: info, get, watch) to verify commands. Its inbox is
+ * `_INBOX_<id>.>`; it cannot see anyone else's replies.
+ */
+export function sidecarPermissions(id: string, ns: NamespaceOptions = {}): Permissions {
+  const bad = checkSidecarId(id)
+  if (bad) throw new Error(bad)
+  const { p, subjects, commands, kv } = names(ns)
+  const durable = sidecarConsumerName(id)
+  const keys = kv(Bucket.Keys)
+  const keysStream = `KV_${keys}`
+  return freeze({
+    publish: [
+      `${p}.fact.*.${id}`,
+      subjects.ack(id),
+      subjects.hello(`sidecar.${id}`),
+      '$JS.API.INFO',
+      `$JS.API.CONSUMER.CREATE.${commands}.${durable}.${subjects.cmd(id)}`,
+      `$JS.API.CONSUMER.INFO.${commands}.${durable}`,
+      `$JS.API.CONSUMER.MSG.NEXT.${commands}.${durable}`,
+      `$JS.ACK.${commands}.${durable}.>`,
+      `$JS.API.STREAM.INFO.${keysStream}`,
+      `$JS.API.STREAM.MSG.GET.${keysStream}`,
+      `$JS.API.DIRECT.GET.${keysStream}.>`,
+      `$JS.API.CONSUMER.CREATE.${keysStream}.*.$KV.${keys}.>`,
+      `$JS.FC.${keysStream}.>`,
+    ],
+    subscribe: [subjects.cmd(id), `${sidecarInboxPrefix(id)}.>`],
+  })
+}
+
+/**
+ * The processor runs `ben up`: it creates the streams and buckets, runs every stage (reads
+ * FACTS, DERIVED, COMMANDS; publishes scrubbed, anomaly, decision, incident, cmd, dlq, hello),
+ * the projectors and the query service, and the simulator of `ben up --simulate`. It is the
+ * namespace's admin: everything under the prefix, the JetStream API and KV.
+ */
+export function processorPermissions(ns: NamespaceOptions = {}): Permissions {
+  const { p } = names(ns)
+  return freeze({
+    publish: [`${p}.>`, '$JS.API.>', '$JS.ACK.>', '$JS.FC.>', '$KV.>', '_INBOX.>'],
+    subscribe: [`${p}.>`, '_INBOX.>'],
+  })
+}
+
+/** JetStream read access: list and inspect streams, create/inspect/read consumers, ack. */
+const JS_READ = [
+  '$JS.API.INFO',
+  '$JS.API.STREAM.INFO.*',
+  '$JS.API.STREAM.NAMES',
+  '$JS.API.STREAM.LIST',
+  '$JS.API.STREAM.MSG.GET.*',
+  '$JS.API.DIRECT.GET.>',
+  '$JS.API.CONSUMER.CREATE.>',
+  '$JS.API.CONSUMER.DURABLE.CREATE.>',
+  '$JS.API.CONSUMER.INFO.>',
+  '$JS.API.CONSUMER.NAMES.*',
+  '$JS.API.CONSUMER.LIST.*',
+  '$JS.API.CONSUMER.DELETE.>',
+  '$JS.API.CONSUMER.MSG.NEXT.>',
+  '$JS.ACK.>',
+  '$JS.FC.>',
+] as const
+
+/**
+ * A projector run on its own: reads the streams through its durable consumers, writes dead
+ * letters, and may serve the query service (it holds the warehouse). Publishes no facts.
+ */
+export function projectorPermissions(ns: NamespaceOptions = {}): Permissions {
+  const { p, subjects } = names(ns)
+  const query = `${p}.svc.query`
+  return freeze({
+    publish: [...JS_READ, subjects.dlqAll, '_INBOX.>'],
+    subscribe: [query, '_INBOX.>'],
+  })
+}
+
+/**
+ * A person's `ben` commands: read every stream and subject (tail, streams, replay,
+ * subscriptions), ask the query service, publish facts (`ben publish`), publish commands
+ * (`ben approve` / `ben reject` co-sign a proposal; the signature, not the subject, is what a
+ * target trusts), and apply configs and keys (KV ben-policy, ben-redaction, ben-detectors,
+ * ben-keys). It cannot create or delete streams, publish derived facts or acks, or write stage
+ * checkpoints.
+ */
+export function operatorPermissions(ns: NamespaceOptions = {}): Permissions {
+  const { p, subjects, kv } = names(ns)
+  return freeze({
+    publish: [
+      subjects.factsAll,
+      subjects.cmdAll,
+      `${p}.svc.query`,
+      ...JS_READ,
+      ...[Bucket.Policy, Bucket.Redaction, Bucket.Detectors, Bucket.Keys].map((b) => `$KV.${kv(b)}.>`),
+    ],
+    subscribe: [`${p}.>`, '_INBOX.>'],
+  })
+}
+
+function freeze(p: { publish: string[]; subscribe: string[] }): Permissions {
+  return Object.freeze({ publish: Object.freeze(p.publish), subscribe: Object.freeze(p.subscribe) })
+}

@@ -8,6 +8,6 @@ export default defineConfig({
     hookTimeout: 120_000,
     // Integration tests spawn nats-server and chDB; two cores, so keep the pool small.
     maxWorkers: 2,
-    reporters: ['default'],
+    reporters: ['default', './test/support/summary-reporter.ts'],
   },
 })

@@ -8,7 +8,7 @@ import { FactCodec, derivedId, type AckFact, type CommandFact } from '../schemas
 import { generateKeyPair, loadKeyPair, signCommand, type KeyPair } from '../processors/act/index.js'
 import { registerKey, revokeRegisteredKey } from '../infra/index.js'
 import { runSimulation, type Simulation } from '../simulate/index.js'
-import { benUp, type Background } from './support/cli.js'
+import { ben as ben_, benUp, type Background } from './support/cli.js'
 import { tempDir, waitFor } from './support/servers.js'
 
 const MIN = 60_000
@@ -124,6 +124,26 @@ describe('end to end: simulated fleet → scrub → detect → policy → act �
       }
       expect(seen).toBe(total)
     }
+  })
+
+  it('an operator approves the quarantine proposal with `ben approve`; the target executes it', async () => {
+    const env = { BEN_HOME: home.path }
+    const gen = await ben_(['keys', 'generate', '--role', 'operator', '--register'], env)
+    expect(gen.code, gen.stderr).toBe(0)
+    const [proposal] = await rows(`SELECT command_id, target FROM commands WHERE verb = 'quarantine_artifact' AND status = 'proposed' LIMIT 1`)
+    expect(proposal).toBeDefined()
+    const id = String(proposal.command_id)
+    const r = await ben_(['approve', id.slice(0, 12)], env)
+    expect(r.code, r.stderr).toBe(0)
+    expect(r.stdout).toMatch(/^approved quarantine_artifact on web-2/)
+    const acks = await waitFor('the quarantine ack', async () => {
+      const a = await rows(`SELECT status, reason FROM acks WHERE command_id = '${id}'`)
+      return a.length ? a : undefined
+    })
+    expect(acks).toEqual([expect.objectContaining({ status: 'executed' })])
+    const again = await ben_(['approve', id], env)
+    expect(again.code).not.toBe(0)
+    expect(again.stderr).toMatch(/already approved/)
   })
 
   describe('the command path refuses what is not genuinely ours, with the reason, acked as refused', () => {

@@ -1,5 +1,5 @@
 import type { Command } from 'commander'
-import { createLogger, homePaths, parseSidecarList, readEnv, secureStart, startBen, type ServiceFactory } from '../infra/index.js'
+import { createLogger, homePaths, parseSidecarList, readEnv, secureStart, startBen, streamLimitsFromEnv, type ServiceFactory } from '../infra/index.js'
 import { acksProjection, anomaliesProjection, commandsProjection, decisionsProjection, factsProjection, incidentEventsProjection, incidentsProjection } from '../projections/index.js'
 import { actService, detectService, incidentService, policyService, scrubService } from '../processors/wiring/index.js'
 import { runSimulation } from '../simulate/index.js'
@@ -74,9 +74,9 @@ Examples:
       const log = createLogger({ level: o.logLevel ?? env.logLevel, file: homePaths(env.home).log })
       const services = defaultServices()
       if (o.simulate) services.push(simulatorService(o))
-      // BEN_FACTS_MAX_MSGS: cap FACTS at this many messages (oldest dropped), e.g. to try replay from ClickHouse.
-      const factsMax = Number(process.env.BEN_FACTS_MAX_MSGS ?? '')
-      const topology = Number.isSafeInteger(factsMax) && factsMax > 0 ? { limits: { FACTS: { maxMsgs: factsMax } } } : undefined
+      // BEN_<STREAM>_MAX_AGE / _MAX_BYTES / _MAX_MSGS: retention of each stream (oldest dropped first).
+      const limits = streamLimitsFromEnv()
+      const topology = Object.keys(limits).length ? { limits } : undefined
       const running = await startBen(secure?.env ?? env, log, services, { ...(topology ? { topology } : {}), ...(secure ? { natsConfigFile: secure.natsConfigFile } : {}) })
       secure?.started(running.endpoints.natsPid)
       const live = o.simulate || o.watch ? printLive(running.ctx.nc, running.ctx.subjects) : undefined

@@ -1,8 +1,9 @@
 import { jetstreamManager } from '@nats-io/jetstream'
 import type { NatsConnection } from '@nats-io/nats-core'
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs'
-import { defaultRegistry, FactCodec, type SchemaRegistry } from '../schemas/index.js'
-import { DeadLetters, ensureTopology, FactPublisher, Subjects, type TopologyOptions } from '../streams/index.js'
+import { defaultRegistry, encodeRecord, FactCodec, hashId, type SchemaRegistry } from '../schemas/index.js'
+import { hostname } from 'node:os'
+import { DeadLetters, ensureTopology, FactPublisher, factHeaders, Subjects, type TopologyOptions } from '../streams/index.js'
 import { migrate, querySubject, serveQueries } from '../projections/index.js'
 import { openClickHouse, type Warehouse } from './clickhouse.js'
 import { homePaths, type BenEnv } from './config.js'
@@ -135,8 +136,10 @@ export async function startBen(env: BenEnv, log: Logger, services: readonly Serv
     if (reader !== warehouse) cleanups.push(() => reader.close())
     const qsub = serveQueries(nc, reader.client, querySubject(env.prefix))
     cleanups.push(async () => qsub.unsubscribe())
+    const startedNames: string[] = []
     for (const make of services) {
       const svc = await make(ctx)
+      startedNames.push(svc.name)
       cleanups.push(() => svc.stop())
       log.info({ service: svc.name }, 'service started')
     }
@@ -153,6 +156,7 @@ export async function startBen(env: BenEnv, log: Logger, services: readonly Serv
       startedAt: new Date().toISOString(),
       version: VERSION,
     }
+    await announce(ctx, natsOrigin, startedNames)
     writeEndpoints(paths.endpoints, endpoints)
     cleanups.push(async () => removeEndpoints(paths.endpoints))
     let stopping: Promise<void> | undefined
@@ -161,6 +165,21 @@ export async function startBen(env: BenEnv, log: Logger, services: readonly Serv
     await cleanup()
     throw err
   }
+}
+
+/** `ben.hello.ben-up`: who started, with which parts, kept in HELLO for late supervisors. */
+async function announce(ctx: RuntimeContext, origin: string, services: readonly string[]): Promise<void> {
+  const hello = {
+    component: 'ben-up',
+    instance: `${hostname()}:${process.pid}`,
+    version: VERSION,
+    ts: Date.now(),
+    info: { nats: origin, clickhouse: ctx.warehouse.kind, services: services.join(','), prefix: ctx.subjects.prefix },
+  }
+  const enc = encodeRecord(ctx.registry, 'ben.Hello', hello)
+  const id = hashId('hello', hello.instance, String(hello.ts))
+  const outcome = await new Promise<{ status: string }>((resolve) => void ctx.publisher.sendRaw(ctx.subjects.hello('ben-up'), enc.data, factHeaders(id, enc.schema, enc.fingerprint), id, resolve))
+  if (outcome.status === 'failed') ctx.log.warn({ outcome }, 'could not announce ben up on HELLO')
 }
 
 function lastPort(file: string): number | undefined {

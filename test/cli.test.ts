@@ -41,9 +41,13 @@ describe('the ben CLI, run as a user runs it', () => {
     expect(r.stderr).not.toMatch(/\bat .*\.js:\d+/)
   })
 
-  it('ben up prints where everything is', () => {
+  it('ben up prints where everything is and announces itself on HELLO', async () => {
     expect(up.output()).toMatch(/NATS\s+nats:\/\/127\.0\.0\.1:\d+ \(embedded\)/)
     expect(up.output()).toMatch(/ClickHouse\s+embedded chDB at /)
+    const r = await ben(['tail', 'ben.hello.>', '--all', '--limit', '1'], env)
+    const hello = JSON.parse(r.stdout.trim())
+    expect(hello).toMatchObject({ subject: 'ben.hello.ben-up', fact: { component: 'ben-up', info: { nats: 'embedded', clickhouse: 'embedded' } } })
+    expect(hello.fact.info.services).toMatch(/stage:scrub/)
   })
 
   it('ben publish stores valid lines and names the rejected ones by line number', async () => {

@@ -109,6 +109,33 @@ describe('the ben CLI, run as a user runs it', () => {
     expect(streams.map((s) => s.stream)).toEqual(expect.arrayContaining(['FACTS', 'DERIVED', 'COMMANDS', 'DLQ', 'HELLO']))
   })
 
+  it('ben manifest apply: a new revision takes effect in the running scrub stage without a restart', async () => {
+    const bad = join(home.path, 'bad.yaml')
+    writeFileSync(bad, 'version: 1\nname: x\nfields:\n  - { path: attrs.build, rule: shred }\n')
+    const refused = await ben(['manifest', 'apply', bad], env)
+    expect(refused.code).not.toBe(0)
+    expect(refused.stderr).toMatch(/fields\[0\]/)
+
+    const manifest = join(home.path, 'manifest.yaml')
+    writeFileSync(manifest, 'version: 1\nname: strict\nfields:\n  - { path: attrs.build, rule: mask }\n')
+    const applied = await ben(['manifest', 'apply', manifest], env)
+    expect(applied.code, applied.stderr).toBe(0)
+    const revision = Number(/revision (\d+)/.exec(applied.stdout)?.[1])
+    expect(revision).toBeGreaterThan(0)
+    const shown = await ben(['manifest', 'show', '--format', 'json'], env)
+    expect(JSON.parse(shown.stdout)).toMatchObject({ revision, builtin: false, text: expect.stringContaining('name: strict') })
+
+    const line = '{"lane":"event","source":"web-9","ts":1763700009000,"type":"deploy","message":"deployed","attrs":{"build":"b-4711"}}'
+    expect((await ben(['publish', '-'], env, line)).code).toBe(0)
+    const row = await waitFor('the scrubbed event', async () => {
+      const r = await ben(['query', "SELECT labels['build'] AS build, config['ben-redaction'] AS rev FROM facts WHERE source = 'web-9'", '--format', 'json'], env)
+      const v = JSON.parse(r.stdout) as Array<{ build: string; rev: number }>
+      return v.length ? v[0] : undefined
+    })
+    expect(row.build).not.toContain('4711')
+    expect(Number(row.rev)).toBe(revision)
+  })
+
   it('every command has --help with examples', async () => {
     for (const cmd of ['up', 'publish', 'tail', 'query', 'streams']) {
       const r = await ben([cmd, '--help'], env)
@@ -132,7 +159,7 @@ describe('the ben CLI, run as a user runs it', () => {
   it('ben up again on the same BEN_HOME keeps the NATS port and the data', async () => {
     up = await benUp(env)
     expect(up.endpoints().natsPort).toBe(lastPort)
-    const r = await ben(['query', 'SELECT count() AS n FROM facts', '--format', 'json'], env)
+    const r = await ben(['query', "SELECT count() AS n FROM facts WHERE source = 'web-3'", '--format', 'json'], env)
     expect(Number(JSON.parse(r.stdout)[0].n)).toBe(4)
     expect(await up.stop('SIGTERM')).toBe(0)
   })

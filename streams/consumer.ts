@@ -100,18 +100,24 @@ export function consumeFacts(nc: NatsConnection, codec: FactCodec, subjects: Sub
           else log?.debug({ stage, status: s.type }, 'consumer status')
         }
       })().catch(() => undefined)
+      const received = factsIn.labels({ stage })
+      const gauge = inFlight.labels({ stage })
       for await (const m of messages) {
         if (stopped) break
-        factsIn.inc({ stage })
+        received.inc()
         const r = decodeMessage(codec, subjects, m.subject, m.headers, m.data)
         if (!r.ok) {
           const stored = await opts.dlq.send({ subject: m.subject, headers: m.headers, data: m.data, stream: opts.stream, seq: m.seq }, r.error)
-          if (stored) m.ack()
-          else m.nak(1000)
+          // With ack-all, acking this one would also acknowledge earlier messages the subscriber
+          // has not settled yet: leave it to the subscriber's next ack, which covers it.
+          if (!opts.ackAll) {
+            if (stored) m.ack()
+            else m.nak(1000)
+          }
           log?.warn({ stage, subject: m.subject, seq: m.seq, reason: r.error.reason }, r.error.message)
           continue
         }
-        subscriber.next(envelope(r.value, m, stage, opts.stream))
+        subscriber.next(new EnvelopeImpl(r.value, m, gauge, opts.stream))
       }
       subscriber.complete()
     })().catch((err) => {
@@ -124,29 +130,51 @@ export function consumeFacts(nc: NatsConnection, codec: FactCodec, subjects: Sub
   })
 }
 
-function envelope(fact: Fact, m: JsMsg, stage: string, stream: string): Envelope {
-  inFlight.inc({ stage })
-  let settled = false
-  const settle = () => {
-    if (settled) return false
-    settled = true
-    inFlight.dec({ stage })
+/** One class, no closures per message: this is on every stage's hot path. */
+class EnvelopeImpl implements Envelope {
+  private settled = false
+  private rawCache: RawMessage | undefined
+
+  constructor(
+    readonly fact: Fact,
+    private readonly m: JsMsg,
+    private readonly gauge: { inc(): void; dec(): void },
+    private readonly stream: string,
+  ) {
+    gauge.inc()
+  }
+
+  get subject(): string {
+    return this.m.subject
+  }
+  get seq(): number {
+    return this.m.seq
+  }
+  get redelivered(): boolean {
+    return this.m.redelivered
+  }
+  get raw(): RawMessage {
+    const m = this.m
+    return (this.rawCache ??= { stream: this.stream, subject: m.subject, seq: m.seq, data: m.data, headers: m.headers, fingerprint: m.headers?.get(Header.SchemaFp) || undefined })
+  }
+
+  private settle(): boolean {
+    if (this.settled) return false
+    this.settled = true
+    this.gauge.dec()
     return true
   }
-  return {
-    fact,
-    subject: m.subject,
-    seq: m.seq,
-    redelivered: m.redelivered,
-    ack: () => {
-      if (settle()) m.ack()
-    },
-    nak: (delayMs?: number) => {
-      if (settle()) m.nak(delayMs)
-    },
-    working: () => m.working(),
-    release: () => void settle(),
-    raw: { stream, subject: m.subject, seq: m.seq, data: m.data, headers: m.headers, fingerprint: m.headers?.get(Header.SchemaFp) || undefined },
+  ack(): void {
+    if (this.settle()) this.m.ack()
+  }
+  nak(delayMs?: number): void {
+    if (this.settle()) this.m.nak(delayMs)
+  }
+  release(): void {
+    this.settle()
+  }
+  working(): void {
+    this.m.working()
   }
 }
 

@@ -86,6 +86,7 @@ export class StageRunner<S, C, In extends Fact> {
     private readonly deps: RunnerDeps,
   ) {
     this.queues = opts.inputs.map(() => [])
+    this.outCounter = metrics.factsOut.labels({ stage: opts.stage.name })
     this.everyInputs = opts.checkpointEvery?.inputs ?? 5000
     this.everyMs = opts.checkpointEvery?.ms ?? 1000
   }
@@ -190,7 +191,8 @@ export class StageRunner<S, C, In extends Fact> {
       if (this.failure) return
       const next = this.next()
       if (!next) break
-      await this.apply(next.env, next.lane)
+      const wait = this.apply(next.env, next.lane)
+      if (wait) await wait
       if (this.epoch.inputs >= this.everyInputs) await this.checkpoint()
     }
     if (this.epoch.inputs > 0 && Date.now() - this.lastCheckpoint >= this.everyMs) await this.checkpoint()
@@ -205,7 +207,8 @@ export class StageRunner<S, C, In extends Fact> {
     return undefined
   }
 
-  private async apply(env: Envelope, lane: string): Promise<void> {
+  /** Applies one input; returns a promise only when the publisher's window is full. */
+  private apply(env: Envelope, lane: string): Promise<void> | undefined {
     const { stage } = this.opts
     const last = this.positions[lane] ?? 0
     if (env.seq <= last) {
@@ -238,20 +241,34 @@ export class StageRunner<S, C, In extends Fact> {
         settle(epoch)
       })
     }
-    for (const f of result.out) {
+    if (result.out.length === 0) return undefined
+    const cb = (o: PublishOutcome) => {
+      if (o.status === 'failed') {
+        this.stats.failedPublishes++
+        this.fail(new Error(`derived fact ${o.id} was not stored: ${o.error}`))
+      } else this.outCounter.inc()
+      settle(epoch)
+    }
+    for (let i = 0; i < result.out.length; i++) {
+      const f = result.out[i]
       epoch.outstanding++
       this.stats.derived++
       const subject = this.opts.subjectFor(f)
-      const cb = (o: PublishOutcome) => {
-        if (o.status === 'failed') {
-          this.stats.failedPublishes++
-          this.fail(new Error(`derived fact ${o.id} was not stored: ${o.error}`))
-        } else metrics.factsOut.inc({ stage: this.name })
-        settle(epoch)
-      }
-      if (!this.deps.publisher.trySend(f, subject, cb)) await this.deps.publisher.send(f, subject, cb)
+      if (!this.deps.publisher.trySend(f, subject, cb)) return this.sendRest(result.out, i, cb, epoch)
+    }
+    return undefined
+  }
+
+  private async sendRest(out: readonly Fact[], from: number, cb: (o: PublishOutcome) => void, epoch: Epoch): Promise<void> {
+    await this.deps.publisher.send(out[from], this.opts.subjectFor(out[from]), cb)
+    for (let i = from + 1; i < out.length; i++) {
+      epoch.outstanding++
+      this.stats.derived++
+      await this.deps.publisher.send(out[i], this.opts.subjectFor(out[i]), cb)
     }
   }
+
+  private readonly outCounter: { inc(): void }
 
   /** Seals the epoch (snapshot now) and commits it in the background; waits if two are already committing. */
   private async checkpoint(): Promise<void> {

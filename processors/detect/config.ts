@@ -151,15 +151,15 @@ function resolveSettings(rule: string, base: Layer, over: RuleSpec | undefined):
   const severity = pick<SeverityCutoffs>(sevBase, base.ensemble?.severity, over?.ensemble?.severity)
   const det = (name: keyof DetectorsSpec) => pick<Record<string, unknown>>(d.detectors[name] as unknown as Record<string, unknown>, base.detectors?.[name], over?.detectors?.[name])
   const members: Record<string, unknown> = {}
-  for (const name of ['ewma', 'cusum', 'mad', 'seasonal', 'shift', 'drift'] as const) {
+  for (const name of ['ewma', 'cusum', 'mad', 'seasonal', 'shift', 'spike', 'drift'] as const) {
     const p = det(name)
     if (p.enabled === false) continue
     const { enabled: _e, period, ...rest } = p
     members[name] = name === 'seasonal' ? { ...rest, periodMs: period } : rest
   }
   const key = canonicalJson({ ens, members })
-  // the critical cut-off is the floor of extreme readings; it changes no state, so it is not in the key
-  return Object.freeze({ rule, key, ensemble: buildEnsemble({ ...ens, critical: severity.critical }, members as MemberParams), severity: Object.freeze(severity) })
+  // the high/critical cut-offs are the floors of extreme readings and spikes; they change no state, so they are not in the key
+  return Object.freeze({ rule, key, ensemble: buildEnsemble({ ...ens, critical: severity.critical, high: severity.high }, members as MemberParams), severity: Object.freeze(severity) })
 }
 
 function strip(e: EnsembleSpec | undefined): Partial<EnsembleSpec> | undefined {

@@ -6,6 +6,7 @@ import type { MadParams } from './mad.js'
 import type { PcaParams } from './pca.js'
 import type { SeasonalParams } from './seasonal.js'
 import type { ShiftParams } from './shift.js'
+import type { SpikeParams } from './spike.js'
 
 /**
  * Values used for whatever a config file leaves out. `default-detectors.yaml` restates the
@@ -27,6 +28,7 @@ export interface BuiltinDefaults {
     readonly mad: Weighted<MadParams>
     readonly seasonal: Weighted<Omit<SeasonalParams, 'periodMs'> & { period: number }>
     readonly shift: Weighted<ShiftParams>
+    readonly spike: Weighted<SpikeParams>
     readonly drift: Weighted<DriftParams>
   }
   readonly pca: Omit<PcaParams, 'dim'>
@@ -41,6 +43,8 @@ export const BUILTIN_DEFAULTS: BuiltinDefaults = {
     mad: { enabled: true, weight: 1, window: 120, threshold: 8, warmup: 30, minSpread: 0, relSpread: 0.001 },
     seasonal: { enabled: false, weight: 1, period: 86_400_000, slots: 288, alpha: 0.02, gamma: 0.2, beta: 0.02, threshold: 6, minSeasons: 2, minSpread: 0, relSpread: 0.001 },
     shift: { enabled: true, weight: 1, alpha: 0.01, threshold: 8, confirm: 3, extreme: 10, settle: 3, warmup: 60, minSpread: 0, relSpread: 0.001 },
+    // off in the floor (ewma and mad see spikes there); the shipped default enables it
+    spike: { enabled: false, weight: 1, alpha: 0.01, threshold: 20, critical: 50, notable: 6, learn: 3, ratio: 5, halfLife: 2880, warmup: 1500, minSpread: 0, relSpread: 0.001 },
     drift: { enabled: true, weight: 0, window: 288, bins: 16, threshold: 1, every: 8, boost: 2, halfLife: 144 },
   },
   pca: { components: 1, alpha: 0.01, eta: 0.01, threshold: 6, warmup: 60 },

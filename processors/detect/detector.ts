@@ -20,6 +20,7 @@ export const DetectorName = {
   Pca: 'pca',
   Drift: 'drift',
   Shift: 'shift',
+  Spike: 'spike',
 } as const
 export type DetectorName = (typeof DetectorName)[keyof typeof DetectorName]
 
@@ -44,7 +45,16 @@ export interface Reading {
   direction: number
   /** True when `raw >= threshold` and the detector is warmed up. */
   anomaly: boolean
+  /**
+   * Severity this reading claims whatever self-calibration, drift boosts or weights say (see
+   * `Floor`): the ensemble lifts the score to at least that cut-off. 0 for most detectors.
+   */
+  floor: Floor
 }
+
+/** Severity floors a reading can claim: none, at least the `high` cut-off, at least `critical`. */
+export const Floor = { None: 0, High: 1, Critical: 2 } as const
+export type Floor = (typeof Floor)[keyof typeof Floor]
 
 export interface DetectorUpdate<S> extends Readonly<Reading> {
   readonly state: S
@@ -66,7 +76,7 @@ export interface Detector<S, P = Point> {
   step(state: S, point: P, out: Reading, scale: number): void
 }
 
-export const emptyReading = (): Reading => ({ score: 0, raw: 0, threshold: 0, centre: 0, spread: 0, direction: 0, anomaly: false })
+export const emptyReading = (): Reading => ({ score: 0, raw: 0, threshold: 0, centre: 0, spread: 0, direction: 0, anomaly: false, floor: Floor.None })
 
 export function resetReading(out: Reading, threshold: number, centre: number, spread: number): void {
   out.score = 0
@@ -76,6 +86,7 @@ export function resetReading(out: Reading, threshold: number, centre: number, sp
   out.spread = spread
   out.direction = 0
   out.anomaly = false
+  out.floor = Floor.None
 }
 
 /** Raw statistic → score in [0,1]: r²/(1+r²) with r = raw/threshold (0.5 at the threshold, 0.8 at 2x, 0.94 at 4x). */

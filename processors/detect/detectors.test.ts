@@ -9,6 +9,7 @@ import { madDetector } from './mad.js'
 import { pcaDetector } from './pca.js'
 import { seasonalDetector } from './seasonal.js'
 import { shiftDetector } from './shift.js'
+import { spikeDetector } from './spike.js'
 import { gaussian, series } from './synthetic.js'
 
 const floors = { minSpread: 0, relSpread: 0.001 }
@@ -18,6 +19,7 @@ const mad = madDetector({ window: 120, threshold: 8, warmup: 30, ...floors })
 const seasonal = seasonalDetector({ periodMs: 86_400_000, slots: 288, alpha: 0.02, gamma: 0.2, beta: 0.02, threshold: 6, minSeasons: 2, ...floors })
 const drift = driftDetector({ window: 288, bins: 16, threshold: 1, every: 8, boost: 2, halfLife: 144 })
 const shift = shiftDetector({ alpha: 0.01, threshold: 8, confirm: 3, extreme: 10, settle: 3, warmup: 60, ...floors })
+const spike = spikeDetector({ alpha: 0.01, threshold: 20, critical: 50, notable: 6, learn: 3, ratio: 5, halfLife: 2880, warmup: 100, ...floors })
 
 /** Runs a detector in place over points; returns the indices flagged and the readings' scores. */
 function flagged<S>(d: Detector<S>, points: readonly Point[]): { hits: number[]; scores: number[] } {
@@ -52,6 +54,7 @@ describe('detectors on synthetic series', () => {
     ['mad', mad],
     ['seasonal', seasonal],
     ['shift', shift],
+    ['spike', spike],
     ['drift', drift],
   ] as const)('%s raises no false positive on a stationary noisy series', (_n, d) => {
     expect(flagged(d as Detector<unknown>, flat).hits).toEqual([])
@@ -134,6 +137,7 @@ describe('detector contract', () => {
     ['mad', mad],
     ['seasonal', seasonal],
     ['shift', shift],
+    ['spike', spike],
     ['drift', drift],
   ] as const)('%s: update is pure, equals step, and its state is plain JSON', (_n, det) => {
     const d = det as Detector<unknown>

@@ -5,6 +5,7 @@ import { ewmaDetector, type EwmaParams } from './ewma.js'
 import { madDetector, type MadParams } from './mad.js'
 import { seasonalDetector, type SeasonalParams } from './seasonal.js'
 import { shiftDetector, type ShiftParams } from './shift.js'
+import { spikeDetector, type SpikeParams } from './spike.js'
 
 export const Combine = { Max: 'max', Mean: 'mean', NoisyOr: 'noisy_or' } as const
 export type Combine = (typeof Combine)[keyof typeof Combine]
@@ -34,6 +35,8 @@ export interface EnsembleParams {
    * 10 sigma) scores at least this much, so it is critical whatever the cut-offs. Absent: 0.
    */
   readonly critical?: number
+  /** Severity cut-off for `high`: the floor of a reading that claims `Floor.High` (a spike). Absent: 0. */
+  readonly high?: number
 }
 
 /** Univariate member detectors with their weight; absent = disabled. */
@@ -43,6 +46,7 @@ export interface MemberParams {
   readonly mad?: MadParams & { readonly weight: number }
   readonly seasonal?: SeasonalParams & { readonly weight: number }
   readonly shift?: ShiftParams & { readonly weight: number }
+  readonly spike?: SpikeParams & { readonly weight: number }
   readonly drift?: DriftParams & { readonly weight: number }
 }
 
@@ -99,6 +103,7 @@ export function buildEnsemble(params: EnsembleParams, m: MemberParams): Ensemble
   if (m.mad) add(madDetector(m.mad), m.mad.weight)
   if (m.seasonal) add(seasonalDetector(m.seasonal), m.seasonal.weight)
   if (m.shift) add(shiftDetector(m.shift), m.shift.weight)
+  if (m.spike) add(spikeDetector(m.spike), m.spike.weight)
   const driftIndex = m.drift ? members.length : -1
   if (m.drift) add(driftDetector(m.drift), m.drift.weight)
   const boost = m.drift?.boost ?? 1
@@ -109,6 +114,9 @@ export function buildEnsemble(params: EnsembleParams, m: MemberParams): Ensemble
   const { combine, threshold, warmup, refractory, refractoryDamp, calibrate, calibrateHalfLife } = params
   const calDecay = Math.pow(0.5, 1 / Math.max(1, calibrateHalfLife))
   const critical = params.critical ?? 0
+  const high = params.high ?? 0
+  // score floors of the severities a reading may claim (at least the anomaly threshold)
+  const claimed = [0, Math.max(high, threshold), Math.max(critical, high, threshold)]
 
   const newReading = (): EnsembleReading => ({ score: 0, anomaly: false, top: -1, drift: false, scale: 1, readings: members.map(() => emptyReading()) })
   return {
@@ -149,10 +157,12 @@ export function buildEnsemble(params: EnsembleParams, m: MemberParams): Ensemble
         }
         // drift is a property of a window, not of this point: it takes part only where it is found
         if (w <= 0 || (i === driftIndex && !r.anomaly)) continue
-        // an extreme reading keeps its floor whatever calibration, boosts or weights did
+        // an extreme reading keeps its floor whatever calibration, boosts or weights did;
+        // so does a reading that claims a severity (an isolated spike)
         let floor = saturate(r.raw, extremes[i])
+        if (floor > 0 && floor < critical) floor = critical
+        if (r.floor !== 0 && claimed[r.floor] > floor) floor = claimed[r.floor]
         if (floor > 0) {
-          if (floor < critical) floor = critical
           if (floor > r.score) r.score = floor
           r.anomaly = true
           if (floor > sat) {

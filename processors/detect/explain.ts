@@ -46,6 +46,8 @@ export function describe(name: DetectorName, r: Readonly<Reading>, s: Subject, p
       const z = r.spread > 0 ? Math.abs(s.value - r.centre) / r.spread : r.raw
       return `${head}, ${fmt(z)}σ ${side(r.direction)} its baseline of ${fmt(r.centre)} ± ${fmt(r.spread)}: a level shift, its latest points all at least ${fmt(r.raw)}σ ${side(r.direction)} it`
     }
+    case 'spike':
+      return `${head}, ${fmt(r.raw)}σ ${side(r.direction)} its baseline of ${fmt(r.centre)} ± ${fmt(r.spread)}: a sudden spike from the point before it`
     case 'drift':
       return `${head}, and the distribution of its recent values has drifted from its reference (KL divergence ${fmt(r.raw)} against a limit of ${fmt(r.threshold)})`
     case 'pca':

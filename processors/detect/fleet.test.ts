@@ -2,6 +2,7 @@ import { describe, expect, it } from 'vitest'
 import { FactCodec, parseEdgeFact, type AnomalyFact, type MetricFact } from '../../schemas/index.js'
 import { createFleet, scenarioByName, type FleetOptionsInput, type ScenarioTruth } from '../../simulate/index.js'
 import { defaultDetectorConfig } from './default-config.js'
+import { stepAll } from '../stage.js'
 import { detectStage } from './stage.js'
 
 /**
@@ -121,6 +122,28 @@ describe('detect on the simulated fleet, shipped default config', () => {
     }
     const others = [...series.values()].filter((s) => s !== target).flatMap((s) => s.anomalies.map((a) => a.fact))
     expect(others.filter((a) => a.payload.severity === 'high' || a.payload.severity === 'critical')).toEqual([])
+  })
+
+  it('flags a single 100σ spike injected into a healthy series on that point, and changes nothing else', () => {
+    const healthy = [...runaway.series.values()].filter((s) => !isRunaway(s) && s.source !== runawayTruth.source)
+    for (const metric of ['cpu.load', 'mem.used_pct', 'http.req_rate', 'net.in_bytes']) {
+      const s = healthy.find((x) => x.metric === metric)
+      expect(s, metric).toBeDefined()
+      if (!s) continue
+      const at = 3000
+      const before = s.points.slice(at - 300, at).map((p) => p.payload.value)
+      const mean = before.reduce((a, v) => a + v, 0) / before.length
+      const sd = Math.sqrt(before.reduce((a, v) => a + (v - mean) ** 2, 0) / before.length)
+      const spiked = s.points.map((p, i) => (i === at ? { ...p, payload: { ...p.payload, value: mean + 100 * sd } } : p))
+      const ids = (facts: readonly MetricFact[]) => stepAll(detectStage, facts, defaultDetectorConfig()).out.map((f) => f.lineage[0])
+      const plain = ids(s.points)
+      const out = stepAll(detectStage, spiked, defaultDetectorConfig()).out as AnomalyFact[]
+      const hit = out.find((f) => f.lineage[0] === spiked[at].id)
+      expect(hit?.payload.severity, metric).toMatch(/^(high|critical)$/)
+      expect(hit?.explain, metric).toMatch(/σ above its baseline of .*: a sudden spike/)
+      // the points after it are judged as if it had not been there
+      expect(out.map((f) => f.lineage[0]).filter((id) => id !== spiked[at].id), metric).toEqual(plain)
+    }
   })
 
   it('fleet anomalies round-trip the Avro codec', () => {

@@ -55,6 +55,20 @@ export const ShiftSpec = z
     warmup: count.optional(),
   })
   .strict()
+export const SpikeSpec = z
+  .object({
+    ...common,
+    ...floors,
+    alpha: frac('alpha').optional(),
+    threshold: pos.optional(),
+    critical: pos.optional(),
+    notable: pos.optional(),
+    learn: count.min(1, 'learn must be at least 1 spike').optional(),
+    ratio: z.number().min(1, 'ratio compares with the largest remembered spike: must be >= 1').optional(),
+    halfLife: count.min(1).optional(),
+    warmup: count.optional(),
+  })
+  .strict()
 export const DriftSpec = z
   .object({
     ...common,
@@ -67,7 +81,7 @@ export const DriftSpec = z
   })
   .strict()
 
-export const DetectorsSpec = z.object({ ewma: EwmaSpec.optional(), cusum: CusumSpec.optional(), mad: MadSpec.optional(), seasonal: SeasonalSpec.optional(), shift: ShiftSpec.optional(), drift: DriftSpec.optional() }).strict()
+export const DetectorsSpec = z.object({ ewma: EwmaSpec.optional(), cusum: CusumSpec.optional(), mad: MadSpec.optional(), seasonal: SeasonalSpec.optional(), shift: ShiftSpec.optional(), spike: SpikeSpec.optional(), drift: DriftSpec.optional() }).strict()
 
 export const SeveritySpec = z.object({ medium: frac('severity.medium').optional(), high: frac('severity.high').optional(), critical: frac('severity.critical').optional() }).strict()
 

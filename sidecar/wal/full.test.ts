@@ -74,14 +74,31 @@ describe('Wal when full: refuse', () => {
 })
 
 describe('Wal when full: block', () => {
+  /** 'done' when `p` settles, 'blocked' as soon as `blocked()` says so: no timing involved. */
+  async function blockedOrDone(p: Promise<unknown>, blocked: () => boolean): Promise<'blocked' | 'done'> {
+    let settled = false
+    void p.then(
+      () => (settled = true),
+      () => (settled = true),
+    )
+    for (;;) {
+      await new Promise((r) => setTimeout(r, 2))
+      if (settled) return 'done'
+      if (blocked()) return 'blocked'
+    }
+  }
+
   it('holds the append until an ack frees a segment, then resolves it in order', async () => {
     const wal = await open({ whenFull: 'block' })
     let fitted = 0
     // Fill without awaiting the one that blocks.
     for (;;) {
+      const before = wal.stats().counters.blockedWaits
       const p = wal.append(rec(fitted + 1))
-      if (!(await settledWithin(p, 20))) {
+      // Blocked or written: decided by the WAL's own counter, not by how long an fsync takes.
+      if ((await blockedOrDone(p, () => wal.stats().counters.blockedWaits > before)) === 'blocked') {
         const second = wal.append(rec(fitted + 2))
+        await blockedOrDone(second, () => wal.stats().counters.blockedWaits > before + 1)
         expect(wal.stats().counters.blockedWaits).toBe(2)
         expect(await settledWithin(second, 30)).toBe(false)
         expect(wal.stats().lastSeq).toBe(fitted)
@@ -111,8 +128,9 @@ describe('Wal when full: block', () => {
     const wal = await open({ whenFull: 'block' })
     let blocked: Promise<unknown> | undefined
     for (let i = 1; i < 100 && !blocked; i++) {
+      const before = wal.stats().counters.blockedWaits
       const p = wal.append(rec(i))
-      if (!(await settledWithin(p, 20))) blocked = p
+      if ((await blockedOrDone(p, () => wal.stats().counters.blockedWaits > before)) === 'blocked') blocked = p
     }
     expect(blocked).toBeDefined()
     await wal.close()

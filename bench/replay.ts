@@ -1,0 +1,178 @@
+/**
+ * bench:replay — facts/s replayed (read + re-derive through scrub, detect, policy, act,
+ * incident + compare with the recorded facts) for a window of BENCH_N raw facts (default
+ * 1,000,000), from JetStream (raw facts, scrub re-run) and from ClickHouse (scrubbed facts, the
+ * rebuild starts after scrub), with peak memory; against a baseline in the same run that only
+ * reads (and decodes) the same messages. Memory is measured at a quarter of the window and at
+ * the whole window: it should not grow with it.
+ *
+ * The "live" recording is made in this process with the same stage objects, chunk by chunk
+ * (raw chunk stored, then its derived facts), as a running `ben up` interleaves them.
+ *
+ *   npm run build && node dist/bench/replay.js          (BENCH_N=200000 for a quick run)
+ * Prints a table, then one JSON line {"bench":"replay",...}.
+ */
+import { mkdtempSync, rmSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { connect } from '@nats-io/transport-node'
+import { jetstreamManager } from '@nats-io/jetstream'
+import { FactCodec, parseEdgeFact, type RawFact } from '../schemas/index.js'
+import { DeadLetters, ensureTopology, FactPublisher, Subjects } from '../streams/index.js'
+import { factsProjection, migrate, Projector } from '../projections/index.js'
+import { openClickHouse, startNatsServer } from '../infra/index.js'
+import { generateKeyPair } from '../processors/act/index.js'
+import { clientWarehouse, replayWindow, type ReplayDeps, type ReplayResult } from '../replay/index.js'
+import { printTable } from '../cli/output.js'
+import { LiveRecorder, readOnly } from './replay-live.js'
+
+const N = Number(process.env.BENCH_N ?? 1_000_000)
+const SOURCES = Number(process.env.BENCH_SOURCES ?? 50)
+const CHUNK = 5000
+const log = (m: string) => process.stderr.write(`bench:replay ${m}\n`)
+
+/** Deterministic fleet telemetry: 85 % metrics (cpu.load per job, mem, disk), 15 % log events; rare spikes. */
+function* rawFacts(from: number, to: number, t0: number): Generator<RawFact> {
+  for (let i = from; i < to; i++) {
+    const src = `web-${i % SOURCES}`
+    const k = Math.floor(i / SOURCES)
+    const ts = t0 + k * 1000
+    const h = (Math.imul(i, 2654435761) >>> 0) / 4294967296
+    let edge: unknown
+    if (i % 20 < 17) {
+      const m = i % 3
+      // cpu.load runs away now and then (~30 points at 10×, every ~1000 points of a series)
+      const runaway = m === 0 && k > 1800 && (k + (i % SOURCES) * 37) % 3001 < 90
+      const base = m === 0 ? 0.8 : m === 1 ? 55 : 12
+      const value = base * (1 + 0.08 * (h - 0.5)) * (runaway ? 10 : 1)
+      edge = { lane: 'metric', source: src, ts, name: m === 0 ? 'cpu.load' : m === 1 ? 'mem.used_pct' : 'disk.io_ms', value, labels: m === 0 ? { job: `batch-${i % 3}` } : {} }
+    } else {
+      edge = { lane: 'event', source: src, ts, type: 'app.log', message: `GET /api/v1/items/${i % 977} 200 in ${Math.round(h * 90)} ms for user-${i % 500}`, attrs: { path: `/api/v1/items/${i % 977}`, user: `user-${i % 500}` } }
+    }
+    const r = parseEdgeFact(edge)
+    if (!r.ok) throw new Error(r.error.message)
+    yield r.value
+  }
+}
+
+interface Phase {
+  readonly secs: number
+  readonly facts: number
+  readonly peakRssMb: number
+  readonly peakHeapMb: number
+  readonly result?: ReplayResult
+}
+
+/** BENCH_PROFILE=file.cpuprofile: a CPU profile of the last JetStream replay phase only. */
+async function profiled<T>(on: boolean, run: () => Promise<T>): Promise<T> {
+  const file = process.env.BENCH_PROFILE
+  if (!on || !file) return run()
+  const { Session } = await import('node:inspector/promises')
+  const { writeFileSync } = await import('node:fs')
+  const s = new Session()
+  s.connect()
+  await s.post('Profiler.enable')
+  await s.post('Profiler.start')
+  const r = await run()
+  const { profile } = await s.post('Profiler.stop')
+  writeFileSync(file, JSON.stringify(profile))
+  s.disconnect()
+  return r
+}
+
+async function measure(facts: () => number, run: () => Promise<ReplayResult | void>): Promise<Phase> {
+  global.gc?.()
+  let peakRss = process.memoryUsage().rss
+  let peakHeap = process.memoryUsage().heapUsed
+  const timer = setInterval(() => {
+    const m = process.memoryUsage()
+    peakRss = Math.max(peakRss, m.rss)
+    peakHeap = Math.max(peakHeap, m.heapUsed)
+  }, 25)
+  const t0 = performance.now()
+  const result = (await run()) ?? undefined
+  const secs = (performance.now() - t0) / 1000
+  clearInterval(timer)
+  return { secs, facts: facts(), peakRssMb: Math.round(peakRss / 1048576), peakHeapMb: Math.round(peakHeap / 1048576), result }
+}
+
+async function main(): Promise<void> {
+  const dir = mkdtempSync(join(tmpdir(), 'ben-bench-replay-'))
+  const server = await startNatsServer({ storeDir: join(dir, 'nats') })
+  const nc = await connect({ servers: server.url })
+  const subjects = new Subjects()
+  await ensureTopology(nc, await jetstreamManager(nc), { subjects })
+  const codec = new FactCodec()
+  const wh = await openClickHouse({ path: join(dir, 'ch') })
+  await migrate(wh.client)
+  const publisher = new FactPublisher(nc, subjects, codec)
+  const projector = new Projector(factsProjection({ fromScrubbed: true }), wh.client)
+  projector.start(nc, codec, subjects, {}, new DeadLetters(publisher, subjects, codec, 'bench'))
+  const issuer = generateKeyPair('issuer', new Uint8Array(32).fill(7))
+  const live = new LiveRecorder(publisher, subjects, issuer)
+  const deps: ReplayDeps = { nc, subjects, warehouse: clientWarehouse(wh.client), issuer, codec }
+  const t0 = Date.now() - Math.ceil(N / SOURCES) * 1000 - 60_000
+
+  const rows: unknown[][] = []
+  const fig: Record<string, unknown> = { bench: 'replay', facts: N, sources: SOURCES }
+  let loaded = 0
+  for (const size of [Math.floor(N / 4), N]) {
+    // Record the live run up to `size` raw facts.
+    const tl = performance.now()
+    for (; loaded < size; loaded += CHUNK) {
+      await live.chunk([...rawFacts(loaded, Math.min(size, loaded + CHUNK), t0)])
+      if (loaded % 100_000 === 0) log(`recorded ${loaded} raw facts (${((performance.now() - tl) / 1000).toFixed(1)} s)`)
+    }
+    while (projector.stats.inserted + projector.stats.skippedExisting < live.stats.scrubbed) await new Promise((r) => setTimeout(r, 50))
+    log(`projected ${projector.stats.inserted} scrubbed facts into ClickHouse (${((performance.now() - tl) / 1000).toFixed(1)} s)`)
+    const recordSecs = (performance.now() - tl) / 1000
+    const window = { from: 0, to: Date.now() + 60_000 }
+
+    log('measuring…')
+    const baseJs = await measure(() => 0, async () => void (await readOnly(deps, 'jetstream')))
+    const js = await measure(() => 0, () => profiled(size === N, () => replayWindow(deps, window, { read: 'jetstream' })))
+    const baseCh = await measure(() => 0, async () => void (await readOnly(deps, 'clickhouse')))
+    const ch = await measure(() => 0, () => replayWindow(deps, window, { read: 'clickhouse' }))
+    const rate = (p: Phase, n: number) => Math.round(n / p.secs)
+    const jsN = js.result!.stats.inputFacts
+    const chN = ch.result!.stats.inputFacts
+    const tag = size === N ? '' : `_at_${size}`
+    Object.assign(fig, {
+      [`jetstream_facts_per_s${tag}`]: rate(js, jsN),
+      [`jetstream_read_only_facts_per_s${tag}`]: rate(baseJs, jsN),
+      [`jetstream_identical${tag}`]: js.result!.identical,
+      [`jetstream_compared${tag}`]: js.result!.counts.compared,
+      [`jetstream_peak_rss_mb${tag}`]: js.peakRssMb,
+      [`jetstream_peak_heap_mb${tag}`]: js.peakHeapMb,
+      [`clickhouse_facts_per_s${tag}`]: rate(ch, chN),
+      [`clickhouse_read_only_facts_per_s${tag}`]: rate(baseCh, chN),
+      [`clickhouse_identical${tag}`]: ch.result!.identical,
+      [`clickhouse_compared${tag}`]: ch.result!.counts.compared,
+      [`clickhouse_peak_rss_mb${tag}`]: ch.peakRssMb,
+      [`clickhouse_peak_heap_mb${tag}`]: ch.peakHeapMb,
+    })
+    rows.push(
+      [`${size.toLocaleString()} raw facts recorded (live, in process)`, `${recordSecs.toFixed(1)} s`, '', ''],
+      [`  JetStream: read only (baseline)`, `${rate(baseJs, jsN).toLocaleString()} facts/s`, `${baseJs.peakRssMb} MiB`, `${baseJs.peakHeapMb} MiB`],
+      [`  JetStream: replay (scrub→incident + compare)`, `${rate(js, jsN).toLocaleString()} facts/s`, `${js.peakRssMb} MiB`, `${js.peakHeapMb} MiB`],
+      [`    identical`, `${js.result!.identical} (${js.result!.counts.compared.toLocaleString()} facts)`, '', ''],
+      [`  ClickHouse: read only (baseline)`, `${rate(baseCh, chN).toLocaleString()} facts/s`, `${baseCh.peakRssMb} MiB`, `${baseCh.peakHeapMb} MiB`],
+      [`  ClickHouse: replay (detect→incident + compare)`, `${rate(ch, chN).toLocaleString()} facts/s`, `${ch.peakRssMb} MiB`, `${ch.peakHeapMb} MiB`],
+      [`    identical`, `${ch.result!.identical} (${ch.result!.counts.compared.toLocaleString()} facts)`, '', ''],
+    )
+  }
+  Object.assign(fig, { recorded: live.stats })
+  printTable(['what', 'figure', 'peak RSS', 'peak heap'], rows)
+  process.stdout.write(JSON.stringify(fig) + '\n')
+  await projector.stop()
+  await publisher.close()
+  await wh.close()
+  await nc.close()
+  await server.stop()
+  rmSync(dir, { recursive: true, force: true })
+}
+
+main().catch((err) => {
+  process.stderr.write(`bench:replay failed: ${(err as Error).stack}\n`)
+  process.exit(1)
+})

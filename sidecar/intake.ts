@@ -1,0 +1,96 @@
+import { parseEdgeFact, RAW_KINDS, type FactCodec, type RawFact, type RawKind } from '../schemas/index.js'
+import type { Subjects } from '../streams/index.js'
+import type { Versioned } from '../processors/stage.js'
+import { scrubStage, type CompiledManifest } from '../processors/scrub/index.js'
+import { AcceptReason } from './errors.js'
+import { frameRecord } from './record.js'
+
+/** Why one input was refused (its position is added by the caller). */
+export interface Refusal {
+  readonly reason: AcceptReason
+  readonly message: string
+}
+
+/** What one input became: a WAL record, or a refusal. */
+export type Prepared = Buffer | Refusal
+
+export const isRecord = (p: Prepared): p is Buffer => p instanceof Uint8Array
+
+/**
+ * The edge of the sidecar: one input in the JSON edge shape → validated (zod, once, here),
+ * checked to speak for this sidecar, scrubbed with the same stage code as the spine (the
+ * current `ben-redaction` revision), Avro-encoded and framed as a WAL record with its subject.
+ * Never throws for any input.
+ *
+ * The fact keeps its edge id (given, or derived from the content before redaction, so the same
+ * line sent twice is one fact) and kind; `producer` is the sidecar id, `config` the manifest
+ * revision, `redactions` what was redacted (never the value), and `explain` says so when
+ * something was. The spine scrubs it again; placeholders are never detected twice.
+ */
+export class Intake {
+  private readonly subjectOf: Readonly<Record<RawKind, string>>
+  private readonly explainPrefix: string
+
+  constructor(
+    readonly id: string,
+    subjects: Subjects,
+    private readonly codec: FactCodec,
+    private readonly manifest: () => Versioned<CompiledManifest>,
+  ) {
+    const m = {} as Record<RawKind, string>
+    for (const k of RAW_KINDS) m[k] = subjects.fact(k, id)
+    this.subjectOf = Object.freeze(m)
+    this.explainPrefix = `sidecar ${id} `
+  }
+
+  /** One object in the edge shape. */
+  prepare(input: unknown): Prepared {
+    let candidate = input
+    if (input !== null && typeof input === 'object' && !Array.isArray(input)) {
+      const source = (input as { source?: unknown }).source
+      if (source === undefined) candidate = { ...(input as object), source: this.id }
+      else if (source !== this.id) {
+        return { reason: AcceptReason.WrongSource, message: `source: '${typeof source === 'string' ? source : typeof source}' is not this sidecar's id '${this.id}'; a sidecar speaks only for itself (leave source out or set it to '${this.id}')` }
+      }
+    }
+    const parsed = parseEdgeFact(candidate)
+    if (!parsed.ok) return { reason: AcceptReason.Invalid, message: parsed.error.message }
+    return this.scrubAndFrame(parsed.value)
+  }
+
+  /** One NDJSON line. */
+  prepareLine(line: string): Prepared {
+    let value: unknown
+    try {
+      value = JSON.parse(line)
+    } catch (err) {
+      return { reason: AcceptReason.NotJson, message: `not JSON: ${(err as Error).message}` }
+    }
+    return this.prepare(value)
+  }
+
+  private scrubAndFrame(raw: RawFact): Prepared {
+    const config = this.manifest()
+    const r = scrubStage.step(null, raw, config)
+    if (r.rejected) return { reason: AcceptReason.ScrubRefused, message: r.rejected.message }
+    const s = r.out[0] as RawFact
+    const fact = {
+      id: raw.id,
+      ts: raw.ts,
+      source: raw.source,
+      lane: raw.lane,
+      kind: raw.kind,
+      payload: s.payload,
+      lineage: raw.lineage,
+      producer: this.id,
+      config: s.config,
+      explain: s.redactions.length > 0 ? `${this.explainPrefix}${s.explain ?? ''} (ben-redaction revision ${config.revision})` : null,
+      redactions: s.redactions,
+    } as RawFact
+    try {
+      return frameRecord(this.subjectOf[raw.kind], this.codec.encode(fact))
+    } catch (err) {
+      return { reason: AcceptReason.Invalid, message: `cannot encode fact ${raw.id}: ${(err as Error).message}` }
+    }
+  }
+}

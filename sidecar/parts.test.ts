@@ -1,0 +1,130 @@
+import { appendFileSync, existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { afterEach, describe, expect, it } from 'vitest'
+import { isLoopback, parseListen } from './listen.js'
+import { CommandJournal } from './journal.js'
+import { execHandlers } from './exec.js'
+import { isSidecarError } from './errors.js'
+import type { JetStreamManager } from '@nats-io/jetstream'
+import type { CommandFact } from '../schemas/index.js'
+import { storedPrefix } from './reconcile.js'
+import { frameRecord, parseRecord, sendableHeaders, SEQ_HEADER } from './record.js'
+
+describe('--listen', () => {
+  it('takes Unix socket paths and loopback host:port', () => {
+    expect(parseListen('/run/ben/s.sock')).toEqual({ kind: 'unix', path: '/run/ben/s.sock' })
+    expect(parseListen('unix:rel.sock')).toEqual({ kind: 'unix', path: 'rel.sock' })
+    expect(parseListen('127.0.0.1:4590')).toEqual({ kind: 'tcp', host: '127.0.0.1', port: 4590 })
+    expect(parseListen('localhost:0')).toEqual({ kind: 'tcp', host: '127.0.0.1', port: 0 })
+    expect(parseListen('[::1]:80')).toEqual({ kind: 'tcp', host: '::1', port: 80 })
+    expect(isLoopback('127.9.9.9')).toBe(true)
+  })
+
+  it('refuses anything reachable from the network, with the reason', () => {
+    for (const bad of ['0.0.0.0:4590', ':4590', '10.0.0.5:1', '[::]:1', 'example.com:80', '192.168.1.1:8080']) {
+      let err: unknown
+      try {
+        parseListen(bad)
+      } catch (e) {
+        err = e
+      }
+      expect(isSidecarError(err) && err.code).toBe('sidecar_listen')
+      expect((err as Error).message).toMatch(/not a loopback address/)
+    }
+    expect(() => parseListen('nonsense')).toThrow(/Unix socket path or host:port/)
+    expect(() => parseListen('127.0.0.1:99999')).toThrow(/out of range/)
+  })
+})
+
+describe('command journal', () => {
+  const dirs: string[] = []
+  afterEach(() => dirs.splice(0).forEach((d) => rmSync(d, { recursive: true, force: true })))
+  const file = () => {
+    const d = mkdtempSync(join(tmpdir(), 'ben-journal-'))
+    dirs.push(d)
+    return join(d, 'commands.jsonl')
+  }
+
+  it('remembers accepted commands and their outcome across reopen; forgets long-expired ones', () => {
+    const f = file()
+    const j = new CommandJournal(f, 1_000)
+    j.start({ commandId: 'c1', nonce: 'n1', expiresAt: 10_000, seq: 5 })
+    j.done('c1', 'executed', null)
+    j.start({ commandId: 'c2', nonce: 'n2', expiresAt: 2_000, seq: 6 }) // interrupted: no outcome
+    j.close()
+    const k = new CommandJournal(f, 1_500)
+    expect(k.get('c1')).toEqual({ commandId: 'c1', nonce: 'n1', expiresAt: 10_000, seq: 5, status: 'executed', reason: null })
+    expect(k.get('c2')).toEqual({ commandId: 'c2', nonce: 'n2', expiresAt: 2_000, seq: 6 })
+    k.close()
+    const mid = new CommandJournal(f, 2_000 + 3_600_001) // c2 expired over an hour ago, c1 not
+    expect(mid.get('c2')).toBeUndefined()
+    expect(mid.get('c1')?.status).toBe('executed')
+    mid.close()
+    const later = new CommandJournal(f, 10_000 + 3_600_001)
+    expect(later.get('c2')).toBeUndefined()
+    expect(later.get('c1')).toBeUndefined()
+    later.close()
+    expect(readFileSync(f, 'utf8')).toBe('')
+  })
+
+  it('skips a line torn by a crash', () => {
+    const f = file()
+    const j = new CommandJournal(f, 0)
+    j.start({ commandId: 'c1', nonce: 'n1', expiresAt: 10_000, seq: 1 })
+    j.close()
+    appendFileSync(f, '{"t":"done","commandId":"c1","sta')
+    const k = new CommandJournal(f, 0)
+    expect(k.get('c1')?.status).toBeUndefined()
+    k.close()
+    expect(existsSync(`${f}.tmp`)).toBe(false)
+  })
+})
+
+describe('--exec handlers', () => {
+  const cmd = { payload: { verb: 'set_mode', target: 'web-3', commandId: 'c1' } } as unknown as CommandFact
+
+  it('runs the program with the arguments on stdin; exit 0 resolves, anything else rejects with stderr', async () => {
+    const h = execHandlers(['set_mode=read line; test "$line" = \'{"mode":"degraded"}\' && test "$BEN_COMMAND_ID" = c1', 'throttle_job=echo nope >&2; exit 3'])
+    await expect(Promise.resolve(h.set_mode({ mode: 'degraded' }, cmd))).resolves.toBeUndefined()
+    await expect(Promise.resolve(h.set_mode({ mode: 'normal' }, cmd))).rejects.toThrow(/exited with 1/)
+    await expect(Promise.resolve(h.throttle_job({}, cmd))).rejects.toThrow(/exited with 3: nope/)
+    expect(() => execHandlers(['no-equals'])).toThrow(/<verb>=<command>/)
+  })
+})
+
+describe('reconcile: what already landed', () => {
+  const fake = (last: Record<string, { seq: number; id: string } | undefined>) =>
+    ({
+      direct: {
+        getMessage: async (_stream: string, q: { last_by_subj: string }) => {
+          const v = last[q.last_by_subj]
+          if (!v) return null
+          return { header: { get: (k: string) => (k === SEQ_HEADER ? String(v.seq) : k === 'Nats-Msg-Id' ? v.id : '') } }
+        },
+      },
+    }) as unknown as JetStreamManager
+  const pending = ['y', 'z', 'a', 'b', 'x', 'c'].map((id, i) => ({ seq: 15 + i, id, refused: false }))
+  const subjects = ['m', 'e']
+
+  it('ends the prefix at the furthest last-stored message that is exactly a held fact', async () => {
+    expect(await storedPrefix(fake({ e: { seq: 17, id: 'a' } }), 'FACTS', subjects, pending)).toBe(3)
+    expect(await storedPrefix(fake({ e: { seq: 17, id: 'a' }, m: { seq: 19, id: 'x' } }), 'FACTS', subjects, pending)).toBe(5)
+    expect(await storedPrefix(fake({}), 'FACTS', subjects, pending)).toBe(0)
+  })
+
+  it('is not fooled by an older copy of a held fact, a foreign seq, or a refused fact', async () => {
+    // x was stored long ago (seq 3) and accepted again at 19: y..b are not stored
+    expect(await storedPrefix(fake({ m: { seq: 3, id: 'x' } }), 'FACTS', subjects, pending)).toBe(0)
+    expect(await storedPrefix(fake({ m: { seq: 19, id: 'other' } }), 'FACTS', subjects, pending)).toBe(0)
+    const refused = pending.map((p, i) => (i === 1 ? { ...p, refused: true } : p))
+    expect(await storedPrefix(fake({ e: { seq: 17, id: 'a' } }), 'FACTS', subjects, refused)).toBe(0)
+    expect(await storedPrefix(fake({ e: { seq: 15, id: 'y' } }), 'FACTS', subjects, refused)).toBe(1)
+  })
+
+  it('adds the seq header before the end of the header block', () => {
+    const rec = parseRecord(frameRecord('ben.fact.metric.s', { data: new Uint8Array([7]), id: 'f1', schema: 'ben.Metric', fingerprint: 'ab' }))!
+    const h = (sendableHeaders(rec, 42) as unknown as { encode(): Uint8Array }).encode()
+    expect(Buffer.from(h).toString('latin1')).toBe('NATS/1.0\r\nNats-Msg-Id: f1\r\nBen-Schema: ben.Metric\r\nBen-Schema-Fp: ab\r\nBen-Sidecar-Seq: 42\r\n\r\n')
+  })
+})

@@ -1,0 +1,103 @@
+import type { MsgHdrs } from '@nats-io/nats-core'
+import { Header, type Encoded } from '../schemas/index.js'
+
+/**
+ * What the sidecar stores in one WAL record: everything the drainer needs to publish the fact
+ * without decoding or re-encoding it.
+ *
+ *   0   u8   format version = 1
+ *   1   u16  subject length (bytes), then the subject (UTF-8): `<prefix>.fact.<kind>.<id>`
+ *   .   u16  id length, then the fact id (ASCII): for the status and the outcome
+ *   .   u16  header block length, then the NATS header block, ready to send:
+ *            `NATS/1.0\r\nNats-Msg-Id: <id>\r\nBen-Schema: <name>\r\nBen-Schema-Fp: <fp>\r\n\r\n`
+ *   .   the Avro-encoded fact (FactCodec, the schema named in the headers)
+ *
+ * Integers are little-endian. The header block is the one streams/publisher.ts writes for
+ * every fact, kept here so that a backlog drains at the speed of the socket.
+ */
+export const RECORD_VERSION = 1
+
+export interface SidecarRecord {
+  readonly subject: string
+  readonly id: string
+  /** The NATS header block (Nats-Msg-Id, Ben-Schema, Ben-Schema-Fp). */
+  readonly headers: Uint8Array
+  /** The Avro bytes of the fact. */
+  readonly data: Uint8Array
+}
+
+const HEADER_PREFIX = `NATS/1.0\r\n${Header.MsgId}: `
+
+/** The header block for an encoded fact. */
+export function headerBlock(id: string, schema: string, fingerprint: string): string {
+  return `${HEADER_PREFIX}${id}\r\n${Header.Schema}: ${schema}\r\n${Header.SchemaFp}: ${fingerprint}\r\n\r\n`
+}
+
+/** Frames an encoded fact and its subject as one WAL record. */
+export function frameRecord(subject: string, enc: Encoded): Buffer {
+  const hdr = headerBlock(enc.id, enc.schema, enc.fingerprint)
+  const subjectBytes = Buffer.byteLength(subject, 'utf8')
+  const idBytes = enc.id.length
+  const hdrBytes = hdr.length
+  if (subjectBytes > 0xffff || idBytes > 0xffff || hdrBytes > 0xffff) throw new RangeError(`sidecar record: subject, id or headers of fact ${enc.id} longer than 65535 bytes`)
+  const out = Buffer.allocUnsafe(1 + 2 + subjectBytes + 2 + idBytes + 2 + hdrBytes + enc.data.length)
+  let o = 0
+  out[o++] = RECORD_VERSION
+  out.writeUInt16LE(subjectBytes, o)
+  o += 2
+  o += out.write(subject, o, 'utf8')
+  out.writeUInt16LE(idBytes, o)
+  o += 2
+  o += out.write(enc.id, o, 'latin1')
+  out.writeUInt16LE(hdrBytes, o)
+  o += 2
+  o += out.write(hdr, o, 'latin1')
+  out.set(enc.data, o)
+  return out
+}
+
+/** Reads a record back; null when the bytes are not a record of this version (a bug or foreign data). */
+export function parseRecord(bytes: Uint8Array): SidecarRecord | null {
+  const b = Buffer.isBuffer(bytes) ? bytes : Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength)
+  if (b.length < 7 || b[0] !== RECORD_VERSION) return null
+  let o = 1
+  const field = (): [number, number] | null => {
+    if (o + 2 > b.length) return null
+    const n = b.readUInt16LE(o)
+    const start = o + 2
+    o = start + n
+    return o > b.length ? null : [start, o]
+  }
+  const s = field()
+  const i = s && field()
+  const h = i && field()
+  if (!s || !i || !h) return null
+  return {
+    subject: b.toString('utf8', s[0], s[1]),
+    id: b.toString('latin1', i[0], i[1]),
+    headers: b.subarray(h[0], h[1]),
+    data: b.subarray(o),
+  }
+}
+
+/** The header the drain adds: the fact's WAL seq, so a resuming drain can tell exactly what landed (reconcile.ts). */
+export const SEQ_HEADER = 'Ben-Sidecar-Seq'
+
+/** The pre-encoded header block as nats.js takes headers (it only calls `encode()` on them). */
+class BlockHeaders {
+  constructor(private readonly bytes: Uint8Array) {}
+  encode(): Uint8Array {
+    return this.bytes
+  }
+}
+
+/** The record's header block plus `Ben-Sidecar-Seq: <seq>`, ready for `publish(…, { headers })`. */
+export function sendableHeaders(rec: SidecarRecord, seq: number): MsgHdrs {
+  const h = rec.headers
+  const keep = h.length - 2 // the block ends with an empty line: insert before it
+  const extra = `${SEQ_HEADER}: ${seq}\r\n\r\n`
+  const out = Buffer.allocUnsafe(keep + extra.length)
+  out.set(h.subarray(0, keep), 0)
+  out.write(extra, keep, 'latin1')
+  return new BlockHeaders(out) as unknown as MsgHdrs
+}

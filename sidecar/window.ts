@@ -1,0 +1,85 @@
+import type { SidecarRecord } from './record.js'
+
+export const EntryState = { Unsent: 0, Sent: 1, Done: 2 } as const
+export type EntryState = (typeof EntryState)[keyof typeof EntryState]
+
+/** One WAL record in the drain's window, with what became of it. */
+export interface Entry {
+  readonly seq: number
+  readonly appendedAt: number
+  /** null: not a sidecar record (skipped, counted). */
+  readonly rec: SidecarRecord | null
+  state: EntryState
+  /** Generation of the latest send (a resync starts a new one). */
+  gen: number
+  /** The latest attempt was refused outright (not a timeout): certainly not stored. */
+  refused: boolean
+}
+
+/**
+ * The drain's window over the WAL: the records read but not yet all acknowledged, oldest
+ * first. `floor` is the highest seq at and below which every record is done (what the WAL may
+ * be acked up to); `cursor` is the next record to (re)send.
+ */
+export class DrainWindow {
+  private readonly entries: Entry[] = []
+  private head = 0
+  private cursor = 0
+  constructor(public floor: number) {}
+
+  /** Records held that are not done or are after the first one not done. */
+  get size(): number {
+    return this.entries.length - this.head
+  }
+
+  push(e: Entry): void {
+    this.entries.push(e)
+  }
+
+  /** The oldest record not done. */
+  firstPending(): Entry | undefined {
+    for (let i = this.head; i < this.entries.length; i++) if (this.entries[i].state !== EntryState.Done) return this.entries[i]
+    return undefined
+  }
+
+  /** The next record to send, in order (the cursor moves past it). */
+  nextUnsent(): Entry | undefined {
+    const entries = this.entries
+    while (this.cursor < entries.length && entries[this.cursor].state !== EntryState.Unsent) this.cursor++
+    return this.cursor < entries.length ? entries[this.cursor] : undefined
+  }
+
+  hasUnsent(): boolean {
+    return this.nextUnsent() !== undefined
+  }
+
+  /** Everything sent and not done goes back to unsent, and sending starts again at the oldest. */
+  rewind(): void {
+    for (let i = this.head; i < this.entries.length; i++) if (this.entries[i].state === EntryState.Sent) this.entries[i].state = EntryState.Unsent
+    this.cursor = this.head
+  }
+
+  /** The held records, oldest first (a copy). */
+  pending(): Entry[] {
+    return this.entries.slice(this.head)
+  }
+
+  /** Moves the floor past the done records at the front; returns the floor. */
+  advance(): number {
+    const entries = this.entries
+    while (this.head < entries.length && entries[this.head].state === EntryState.Done) this.floor = entries[this.head++].seq
+    if (this.cursor < this.head) this.cursor = this.head
+    if (this.head > 4096 && this.head * 2 > entries.length) {
+      entries.splice(0, this.head)
+      this.cursor -= this.head
+      this.head = 0
+    }
+    return this.floor
+  }
+
+  /** The oldest record not done, if it is held. */
+  oldest(): Entry | undefined {
+    const e = this.entries[this.head]
+    return e && e.state !== EntryState.Done ? e : undefined
+  }
+}

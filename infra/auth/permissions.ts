@@ -80,6 +80,9 @@ export function sidecarPermissions(id: string, ns: NamespaceOptions = {}): Permi
   const durable = sidecarConsumerName(id)
   const keys = kv(Bucket.Keys)
   const keysStream = `KV_${keys}`
+  const manifest = kv(Bucket.Redaction)
+  const manifestStream = `KV_${manifest}`
+  const facts = streamName({ streamPrefix: ns.streamPrefix }, StreamName.Facts)
   return freeze({
     publish: [
       `${p}.fact.*.${id}`,
@@ -95,6 +98,15 @@ export function sidecarPermissions(id: string, ns: NamespaceOptions = {}): Permi
       `$JS.API.DIRECT.GET.${keysStream}.>`,
       `$JS.API.CONSUMER.CREATE.${keysStream}.*.$KV.${keys}.>`,
       `$JS.FC.${keysStream}.>`,
+      // The redaction manifest (read-only), so the edge scrubs with the spine's revision.
+      `$JS.API.STREAM.INFO.${manifestStream}`,
+      `$JS.API.STREAM.MSG.GET.${manifestStream}`,
+      `$JS.API.DIRECT.GET.${manifestStream}.>`,
+      `$JS.API.CONSUMER.CREATE.${manifestStream}.*.$KV.${manifest}.>`,
+      `$JS.FC.${manifestStream}.>`,
+      // The last fact it stored on each of its own subjects (reconciliation after an outage):
+      // direct get by subject only, so it cannot read anyone else's facts.
+      `$JS.API.DIRECT.GET.${facts}.${p}.fact.*.${id}`,
     ],
     subscribe: [subjects.cmd(id), `${sidecarInboxPrefix(id)}.>`],
   })

@@ -3,8 +3,7 @@ import { randomBytes } from 'node:crypto'
 import type { Command } from 'commander'
 import { Presets, SingleBar } from 'cli-progress'
 import { connect } from '../client/index.js'
-import { homePaths, Keyring, readEnv } from '../infra/index.js'
-import { benWarehouse, isReplayError, parseDuration, parseTime, ReadFrom, replayIncident, replayWindow, type ReplayOptions, type ReplayResult } from '../replay/index.js'
+import { isReplayError, parseDuration, parseTime, ReadFrom, replayDeps, replayIncident, replayWindow, type ReplayOptions, type ReplayResult } from '../replay/index.js'
 import { CliError, toJson } from './output.js'
 
 interface ReplayFlags {
@@ -112,9 +111,6 @@ Examples:
       if (!id && !o.from) throw new CliError('name an incident id, or a window with --from (see ben replay --help)', 2)
       if (id && o.from) throw new CliError('give an incident id or --from/--to, not both', 2)
       if (!(Object.values(ReadFrom) as string[]).includes(o.read)) throw new CliError(`--read must be auto, jetstream or clickhouse, not '${o.read}'`, 2)
-      const env = readEnv()
-      const keyring = new Keyring(homePaths(env.home).keys)
-      const issuer = keyring.has('issuer') ? keyring.load('issuer') : null
       let whatIf: ReplayOptions['whatIf']
       if (o.whatIf) {
         try {
@@ -144,7 +140,7 @@ Examples:
               }
             : undefined,
         }
-        const deps = { nc: ben.nc, subjects: ben.subjects, warehouse: benWarehouse(ben), issuer }
+        const deps = replayDeps(ben)
         const now = Date.now()
         const r = id ? await replayIncident(deps, id, options) : await replayWindow(deps, { from: parseTime(o.from!, now, '--from'), to: o.to ? parseTime(o.to, now, '--to') : now, source: o.source }, options)
         if (started) bar?.stop()

@@ -12,15 +12,122 @@ export interface Item {
   readonly headers?: MsgHdrs
 }
 
-/** A pull-style reader: `next()` resolves the next message or undefined at the end. */
-export interface Reader {
-  /** Messages this reader expects to deliver (for progress). */
+/**
+ * A buffered reader with a synchronous fast path: `peek()` gives the next item when it is
+ * already here (null when the caller must `await ready()`, undefined at the end), `take()`
+ * consumes it. The hot loop awaits only when a buffer runs dry.
+ */
+export interface Reader<T = Item> {
+  /** Items this reader expects to deliver (for progress). */
   readonly total: number
-  next(): Promise<Item | undefined>
+  peek(): T | undefined | null
+  take(): void
+  ready(): Promise<void>
   close(): void
 }
 
-export const EMPTY_READER: Reader = { total: 0, next: async () => undefined, close: () => undefined }
+/** Awaits and takes the next item (tools and tests; the engine uses peek/take). */
+export async function nextOf<T>(r: Reader<T>): Promise<T | undefined> {
+  for (;;) {
+    const v = r.peek()
+    if (v === null) {
+      await r.ready()
+      continue
+    }
+    if (v !== undefined) r.take()
+    return v
+  }
+}
+
+export const EMPTY_READER: Reader<never> = { total: 0, peek: () => undefined, take: () => undefined, ready: async () => undefined, close: () => undefined }
+
+/** An item whose headers are parsed only when asked for (most recorded facts are compared by bytes alone). */
+class JsItem implements Item {
+  readonly subject: string
+  readonly data: Uint8Array
+  constructor(
+    readonly stream: string,
+    private readonly m: JsMsg,
+    readonly seq: number,
+    readonly timeNs: number,
+  ) {
+    this.subject = m.subject
+    this.data = m.data
+  }
+  get headers(): MsgHdrs | undefined {
+    return this.m.headers
+  }
+}
+
+const HIGH = 8192
+const LOW = 2048
+
+/**
+ * A FIFO filled by an async producer, bounded: the producer waits when HIGH items are queued
+ * and resumes when the consumer brought it under LOW (so a pulling source pulls no further).
+ */
+export class Buffered<T> implements Reader<T> {
+  private buf: T[] = []
+  private head = 0
+  private ended = false
+  private wake: (() => void) | undefined
+  private space: (() => void) | undefined
+
+  constructor(
+    readonly total: number,
+    private readonly onClose: () => void = () => undefined,
+  ) {}
+
+  /** Producer side: adds an item; resolves when there is room for more. */
+  push(v: T): Promise<void> | undefined {
+    this.buf.push(v)
+    const w = this.wake
+    if (w) {
+      this.wake = undefined
+      w()
+    }
+    if (this.buf.length - this.head >= HIGH) return new Promise<void>((r) => (this.space = r))
+    return undefined
+  }
+
+  end(): void {
+    this.ended = true
+    const w = this.wake
+    this.wake = undefined
+    w?.()
+  }
+
+  peek(): T | undefined | null {
+    if (this.head < this.buf.length) return this.buf[this.head]
+    return this.ended ? undefined : null
+  }
+
+  take(): void {
+    this.head++
+    if (this.head >= 4096 && this.head * 2 >= this.buf.length) {
+      this.buf = this.buf.slice(this.head)
+      this.head = 0
+    }
+    if (this.space && this.buf.length - this.head <= LOW) {
+      const s = this.space
+      this.space = undefined
+      s()
+    }
+  }
+
+  ready(): Promise<void> {
+    if (this.head < this.buf.length || this.ended) return Promise.resolve()
+    return new Promise((r) => (this.wake = r))
+  }
+
+  close(): void {
+    this.ended = true
+    this.buf = []
+    this.head = 0
+    this.space?.()
+    this.onClose()
+  }
+}
 
 /**
  * An ordered (ephemeral, flow-controlled, never acked) consumer over one filter subject of one
@@ -44,35 +151,30 @@ export async function openStreamReader(nc: NatsConnection, stream: string, filte
     return EMPTY_READER
   }
   let messages: ConsumerMessages | undefined = await c.consume({ max_messages: 4096 })
-  const it = messages[Symbol.asyncIterator]()
-  let done = false
-  const close = () => {
-    done = true
+  const stop = () => {
     if (!messages) return
     messages.stop()
     messages = undefined
     void c.delete().catch(() => undefined)
   }
-  return {
-    total,
-    async next(): Promise<Item | undefined> {
-      if (done) return undefined
-      const r = await it.next()
-      if (r.done) {
-        close()
-        return undefined
+  const out = new Buffered<Item>(total, stop)
+  void (async () => {
+    try {
+      for await (const m of messages!) {
+        const info = m.info
+        if (m.seq > lastSeq) break
+        const wait = out.push(new JsItem(stream, m, info.streamSequence, info.timestampNanos))
+        if (info.pending === 0 || m.seq >= lastSeq) break
+        if (wait) await wait
       }
-      const m = r.value as JsMsg
-      const info = m.info
-      if (m.seq > lastSeq) {
-        close()
-        return undefined
-      }
-      if (info.pending === 0 || m.seq >= lastSeq) close()
-      return { stream, seq: m.seq, timeNs: info.timestampNanos, subject: m.subject, data: m.data, headers: m.headers }
-    },
-    close,
-  }
+    } catch {
+      // the consumer went away (closed, or the connection dropped): the reader ends
+    } finally {
+      out.end()
+      stop()
+    }
+  })()
+  return out
 }
 
 /**
@@ -81,41 +183,46 @@ export async function openStreamReader(nc: NatsConnection, stream: string, filte
  */
 export function mergeReaders(readers: readonly Reader[], key: (i: Item) => number): Reader {
   if (readers.length === 1) return readers[0]
-  const heads: Array<Item | undefined> = new Array(readers.length).fill(undefined)
-  const live: boolean[] = readers.map(() => true)
-  let primed = false
+  let best = -1
   let last: Item | undefined
-  const total = readers.reduce((n, r) => n + r.total, 0)
-  const pull = async (i: number) => {
-    heads[i] = live[i] ? await readers[i].next() : undefined
-    if (!heads[i]) live[i] = false
-  }
+  let waitOn: Reader | undefined
   return {
-    total,
-    async next(): Promise<Item | undefined> {
-      if (!primed) {
-        primed = true
-        await Promise.all(readers.map((_, i) => pull(i)))
-      }
+    total: readers.reduce((n, r) => n + r.total, 0),
+    peek(): Item | undefined | null {
       for (;;) {
-        let best = -1
+        best = -1
         let bestKey = 0
-        for (let i = 0; i < heads.length; i++) {
-          const h = heads[i]
-          if (!h) continue
+        let item: Item | undefined
+        for (let i = 0; i < readers.length; i++) {
+          const h = readers[i].peek()
+          if (h === null) {
+            waitOn = readers[i]
+            return null
+          }
+          if (h === undefined) continue
           const k = key(h)
           if (best < 0 || k < bestKey) {
             best = i
             bestKey = k
+            item = h
           }
         }
-        if (best < 0) return undefined
-        const item = heads[best]!
-        await pull(best)
-        if (last && last.seq === item.seq && last.stream === item.stream) continue
-        last = item
+        if (!item) return undefined
+        if (last && last.seq === item.seq && last.stream === item.stream) {
+          readers[best].take()
+          continue
+        }
         return item
       }
+    },
+    take() {
+      if (best < 0) return
+      last = readers[best].peek() ?? undefined
+      readers[best].take()
+      best = -1
+    },
+    ready() {
+      return waitOn ? waitOn.ready() : Promise.resolve()
     },
     close() {
       for (const r of readers) r.close()

@@ -98,6 +98,21 @@ describe('ben replay, as a user runs it', () => {
     expect(t.stdout).toMatch(/removed command /)
   })
 
+  it('--publish sends the rebuilt facts on <prefix>.replay.<run>.> and nowhere else', async () => {
+    const nc = run.ben.nc
+    const seen: string[] = []
+    const sub = nc.subscribe('ben.replay.>', { callback: (_e, m) => void seen.push(m.subject) })
+    const r = await replayIncident(run.deps(), runaway, { publish: { run: 'r1' } })
+    await nc.flush()
+    await new Promise((res) => setTimeout(res, 200))
+    sub.unsubscribe()
+    expect(r.identical).toBe(true)
+    expect(seen.length).toBeGreaterThan(r.counts.compared - 1)
+    expect(seen.every((s) => s.startsWith('ben.replay.r1.'))).toBe(true)
+    expect(seen).toContain(`ben.replay.r1.incident.web-1`)
+    expect(r.notes.join('\n')).toContain('ben.replay.r1.>')
+  })
+
   it('exit 1 with the fact, the field and both values when a recorded fact was tampered with', async () => {
     // Replace one recorded anomaly of the incident by a copy with another explanation.
     const codec = new FactCodec()

@@ -1,0 +1,16 @@
+import type { Ben } from '../client/index.js'
+import { homePaths, Keyring, readEnv } from '../infra/index.js'
+import { benWarehouse } from './warehouse.js'
+import type { ReplayDeps } from './types.js'
+
+/**
+ * Replay dependencies from a connected Ben: its NATS connection and subjects, queries through
+ * `ben up` (or BEN_CLICKHOUSE_URL), and the issuer key under `$BEN_HOME/keys` when there is one
+ * (without it, commands are not re-signed and the recorded ones stand in).
+ */
+export function replayDeps(ben: Ben, opts: { home?: string } = {}): ReplayDeps {
+  const home = opts.home ?? readEnv().home
+  const keyring = new Keyring(homePaths(home).keys)
+  const issuer = keyring.has('issuer') ? keyring.load('issuer') : null
+  return { nc: ben.nc, subjects: ben.subjects, warehouse: benWarehouse(ben), issuer }
+}

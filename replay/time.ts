@@ -1,0 +1,34 @@
+import { ReplayError, ReplayErrorCode } from './errors.js'
+
+const UNITS: Readonly<Record<string, number>> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000, w: 604_800_000 }
+const DURATION = /^(\d+(?:\.\d+)?)(ms|s|m|h|d|w)$/
+
+/** `500ms`, `30s`, `10m`, `1h`, `1d`, `2w` or whole milliseconds. */
+export function parseDuration(text: string, what = 'duration'): number {
+  const t = text.trim()
+  if (/^\d+$/.test(t)) return Number(t)
+  const m = DURATION.exec(t)
+  if (!m) throw new ReplayError(ReplayErrorCode.BadOptions, `${what} '${text}' is not a duration: write e.g. 30s, 10m, 1h, 1d or whole milliseconds`)
+  return Math.round(Number(m[1]) * UNITS[m[2]])
+}
+
+/**
+ * A point in time: ISO-8601 (`2025-11-21T10:00:00Z`), epoch milliseconds, `now`, or a duration
+ * before `now` (`-1h`, `1h ago`).
+ */
+export function parseTime(text: string, now: number, what = 'time'): number {
+  const t = text.trim()
+  if (t === 'now') return now
+  if (/^\d{10,}$/.test(t)) return Number(t)
+  const rel = /^-(.+)$/.exec(t) ?? /^(.+?)\s+ago$/.exec(t)
+  if (rel) return now - parseDuration(rel[1], what)
+  const ms = Date.parse(t)
+  if (Number.isFinite(ms)) return ms
+  throw new ReplayError(ReplayErrorCode.BadOptions, `${what} '${text}' is not a time: write ISO-8601 (2025-11-21T10:00:00Z), epoch milliseconds, 'now' or '-1h'`)
+}
+
+/** A source glob: `*` any run of characters, `?` one; the rest literal. Compiled once. */
+export function globMatcher(pattern: string): (s: string) => boolean {
+  const re = new RegExp('^' + pattern.replace(/[.+^${}()|[\]\\]/g, '\\$&').replace(/\*/g, '.*').replace(/\?/g, '.') + '$')
+  return (s) => re.test(s)
+}

@@ -1,4 +1,4 @@
-import { capRaw, defineDetector, flooredSpread, scoreOf, type Detector, type Point, type Reading } from './detector.js'
+import { capRaw, defineDetector, firstReading, flooredSpread, scoreOf, type Detector, type Point, type Reading } from './detector.js'
 
 export interface CusumParams {
   /** Smoothing factor of the in-control mean and variance (small: a slow baseline). */
@@ -36,13 +36,7 @@ export function cusumDetector(p: CusumParams): Detector<CusumState> {
     if (s.n === 0) {
       s.n = 1
       s.mean = x
-      out.score = 0
-      out.raw = 0
-      out.threshold = thr
-      out.centre = x
-      out.spread = flooredSpread(0, x, minSpread, relSpread)
-      out.direction = 0
-      out.anomaly = false
+      firstReading(out, x, thr, minSpread, relSpread)
       return
     }
     const mean = s.mean

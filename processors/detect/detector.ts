@@ -142,3 +142,14 @@ export function flooredSpread(sd: number, centre: number, minSpread: number, rel
   if (s < rel) s = rel
   return s > 1e-12 ? s : 1e-12
 }
+
+/** A series' first point: nothing to compare it with yet, so a zero reading around it. */
+export function firstReading(out: Reading, x: number, threshold: number, minSpread: number, relSpread: number): void {
+  out.score = 0
+  out.raw = 0
+  out.threshold = threshold
+  out.centre = x
+  out.spread = flooredSpread(0, x, minSpread, relSpread)
+  out.direction = 0
+  out.anomaly = false
+}

@@ -1,4 +1,4 @@
-import { capRaw, defineDetector, flooredSpread, scoreOf, type Detector, type Point, type Reading } from './detector.js'
+import { capRaw, defineDetector, firstReading, flooredSpread, scoreOf, type Detector, type Point, type Reading } from './detector.js'
 
 export interface EwmaParams {
   /** Smoothing factor of the mean and variance (0..1]; ~2/(N+1) for an N-point memory. */
@@ -31,13 +31,7 @@ export function ewmaDetector(p: EwmaParams): Detector<EwmaState> {
       s.n = 1
       s.mean = x
       s.variance = 0
-      out.score = 0
-      out.raw = 0
-      out.threshold = thr
-      out.centre = x
-      out.spread = flooredSpread(0, x, minSpread, relSpread)
-      out.direction = 0
-      out.anomaly = false
+      firstReading(out, x, thr, minSpread, relSpread)
       return
     }
     const mean = s.mean

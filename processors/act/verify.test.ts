@@ -107,6 +107,18 @@ describe('signCommand → verifyCommand', () => {
     const twice = { ...cosign(issued({ required: ['operator'] }), ISSUER), status: 'approved' }
     expect(reasonOf(twice)).toBe(VerifyReason.TooFewSignatures)
   })
+
+  it('a duplicated signature by the same key never counts twice', () => {
+    const base = issued({ required: ['operator'] })
+    // The issuer's own signature copied into the list, labelled as an operator's: still one key.
+    const copied = { ...base, status: 'approved', signatures: [...base.signatures, { ...base.signatures[0], role: 'operator' }] }
+    expect(reasonOf(copied)).toBe(VerifyReason.TooFewSignatures)
+    // The operator's signature twice satisfies the operator requirement once, and no more.
+    const op = cosign(base, OPERATOR)
+    const doubled = { ...op, status: 'approved', signatures: [...op.signatures, op.signatures[1]] }
+    expect(reasonOf(doubled)).toBe('ok')
+    expect(reasonOf({ ...doubled, signatures: [doubled.signatures[1], doubled.signatures[2]] })).toBe(VerifyReason.TooFewSignatures)
+  })
 })
 
 describe('approve and reject', () => {

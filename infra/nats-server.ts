@@ -70,7 +70,9 @@ export async function startNatsServer(opts: NatsServerOptions): Promise<NatsServ
   if (opts.configFile) args.unshift('-c', opts.configFile)
   const logFile = opts.logFile ?? join(opts.storeDir, 'nats-server.log')
   const log = createWriteStream(logFile, { flags: 'a' })
-  const child = spawn(bin, args, { stdio: ['ignore', 'pipe', 'pipe'] })
+  // Its own process group: a Ctrl-C in the terminal reaches `ben up`, which drains and
+  // checkpoints through this server and stops it last, instead of the server going first.
+  const child = spawn(bin, args, { stdio: ['ignore', 'pipe', 'pipe'], detached: true })
   let tail = ''
   const keep = (b: Buffer) => {
     log.write(b)

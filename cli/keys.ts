@@ -1,6 +1,7 @@
 import { Kvm } from '@nats-io/kv'
 import type { Command } from 'commander'
 import { connect } from '../client/index.js'
+import { parseDuration } from '../schemas/index.js'
 import { homePaths, Keyring, listKeys, readEnv, readKey, registerKey, revokeRegisteredKey } from '../infra/index.js'
 import { Bucket, kvName } from '../streams/index.js'
 import { KEY_ROLES, publicKeyJson, type KeyRole } from '../processors/act/index.js'
@@ -63,9 +64,8 @@ export function registerKeys(program: Command): void {
     .option('--grace <duration>', 'how long the old key stays valid (e.g. 1h, 30m; 0 = revoke now)', '1h')
     .addHelpText('after', `\nThe new key is registered at once; the old one is refused from now + grace on. A running\n\`ben up\` signs with a rotated issuer key within a few seconds.\n\nExamples:\n  ben keys rotate --name issuer --grace 1h\n  ben keys rotate --name operator --grace 0`)
     .action(async (o: { name: string; grace: string }) => {
-      const m = /^(\d+)(ms|s|m|h|d)$/.exec(o.grace)
-      if (!m) throw new CliError(`--grace must be a duration like 30m or 1h, not '${o.grace}'`)
-      const graceMs = Number(m[1]) * { ms: 1, s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 }[m[2] as 'ms']
+      const graceMs = parseDuration(o.grace)
+      if (graceMs === undefined) throw new CliError(`--grace must be a duration like 30m or 1h (or 0), not '${o.grace}'`)
       const ring = keyring()
       const { previous, next } = ring.rotate(o.name)
       const until = Date.now() + graceMs

@@ -1,7 +1,7 @@
 import type { Command } from 'commander'
 import type { Observable } from 'rxjs'
 import { connect, isClientError, type DerivedOptions, type Since } from '../client/index.js'
-import type { AnomalyFact, IncidentFact, Severity } from '../schemas/index.js'
+import { parseDuration, type AnomalyFact, type IncidentFact, type Severity } from '../schemas/index.js'
 import type { StartAt } from '../streams/index.js'
 import { CliError, toJson } from './output.js'
 
@@ -151,11 +151,8 @@ function positive(v: string, flag: string): number {
 
 /** ISO time or a duration back from now: 30s, 10m, 2h, 1d. */
 export function parseSince(v: string): Date {
-  const m = /^(\d+)(ms|s|m|h|d)$/.exec(v)
-  if (m) {
-    const unit = { ms: 1, s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 }[m[2] as 'ms']
-    return new Date(Date.now() - Number(m[1]) * unit)
-  }
+  const back = /^\d+$/.test(v.trim()) ? undefined : parseDuration(v)
+  if (back !== undefined) return new Date(Date.now() - back)
   const d = new Date(v)
   if (Number.isNaN(d.getTime())) throw new CliError(`--since must be an ISO time or a duration like 10m, not '${v}'`)
   return d

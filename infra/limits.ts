@@ -1,7 +1,7 @@
 import { StreamName, type StreamLimits } from '../streams/index.js'
+import { parseDuration } from '../schemas/index.js'
 import { InfraError } from './errors.js'
 
-const UNITS: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000, w: 604_800_000 }
 const BYTES: Record<string, number> = { '': 1, b: 1, kb: 1e3, mb: 1e6, gb: 1e9, tb: 1e12, kib: 1024, mib: 1024 ** 2, gib: 1024 ** 3, tib: 1024 ** 4 }
 
 /**
@@ -15,9 +15,9 @@ export function streamLimitsFromEnv(env: NodeJS.ProcessEnv = process.env): Parti
     const l: { maxAgeMs?: number; maxBytes?: number; maxMsgs?: number } = {}
     const age = env[`BEN_${name}_MAX_AGE`]
     if (age) {
-      const m = /^(\d+)(ms|s|m|h|d|w)$/.exec(age.trim())
-      if (!m) throw new InfraError('bad_config', `BEN_${name}_MAX_AGE=${age}: expected a duration like 90s, 12h, 7d or 4w`)
-      l.maxAgeMs = Number(m[1]) * UNITS[m[2]]
+      const ms = parseDuration(age)
+      if (ms === undefined) throw new InfraError('bad_config', `BEN_${name}_MAX_AGE=${age}: expected a duration like 90s, 12h, 7d or 4w`)
+      l.maxAgeMs = ms
     }
     const bytes = env[`BEN_${name}_MAX_BYTES`]
     if (bytes) {

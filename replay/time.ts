@@ -1,15 +1,10 @@
+import { parseDuration as parseDurationText } from '../schemas/index.js'
 import { ReplayError, ReplayErrorCode } from './errors.js'
 
-const UNITS: Readonly<Record<string, number>> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000, w: 604_800_000 }
-const DURATION = /^(\d+(?:\.\d+)?)(ms|s|m|h|d|w)$/
-
-/** `500ms`, `30s`, `10m`, `1h`, `1d`, `2w` or whole milliseconds. */
 export function parseDuration(text: string, what = 'duration'): number {
-  const t = text.trim()
-  if (/^\d+$/.test(t)) return Number(t)
-  const m = DURATION.exec(t)
-  if (!m) throw new ReplayError(ReplayErrorCode.BadOptions, `${what} '${text}' is not a duration: write e.g. 30s, 10m, 1h, 1d or whole milliseconds`)
-  return Math.round(Number(m[1]) * UNITS[m[2]])
+  const ms = parseDurationText(text)
+  if (ms === undefined) throw new ReplayError(ReplayErrorCode.BadOptions, `${what} '${text}' is not a duration: write e.g. 30s, 10m, 1h, 1d or whole milliseconds`)
+  return ms
 }
 
 /**

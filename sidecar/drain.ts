@@ -1,6 +1,6 @@
 import { jetstreamManager, type JetStreamManager } from '@nats-io/jetstream'
 import type { NatsConnection } from '@nats-io/nats-core'
-import { FactPublisher, type PublishOutcome, type Subjects } from '../streams/index.js'
+import { FactPublisher, PublishFailure, type PublishOutcome, type Subjects } from '../streams/index.js'
 import type { FactCodec } from '../schemas/index.js'
 import type { Wal, WalRecord } from './wal/index.js'
 import { parseRecord, sendableHeaders } from './record.js'
@@ -223,8 +223,8 @@ export class Drainer {
     if (e.state === EntryState.Done) return
     if (o.status === 'failed') {
       if (e.state !== EntryState.Sent || e.gen !== gen || gen !== this.gen) return // an older attempt: a newer one is under way
-      // FactPublisher reports a lost PubAck as 'no PubAck after …'; anything else was refused or never sent
-      e.refused = !(o.error ?? '').startsWith('no PubAck')
+      // A lost PubAck may still have been stored; anything else was refused or never sent
+      e.refused = o.code !== PublishFailure.Timeout
       this.resync(o.error ?? 'publish failed', true)
       return
     }

@@ -1,5 +1,6 @@
 import type { MsgHdrs } from '@nats-io/nats-core'
-import { Header, type Encoded } from '../schemas/index.js'
+import type { Encoded } from '../schemas/index.js'
+import { factHeaderBlock, preEncodedHeaders } from '../streams/index.js'
 
 /**
  * What the sidecar stores in one WAL record: everything the drainer needs to publish the fact
@@ -12,8 +13,8 @@ import { Header, type Encoded } from '../schemas/index.js'
  *            `NATS/1.0\r\nNats-Msg-Id: <id>\r\nBen-Schema: <name>\r\nBen-Schema-Fp: <fp>\r\n\r\n`
  *   .   the Avro-encoded fact (FactCodec, the schema named in the headers)
  *
- * Integers are little-endian. The header block is the one streams/publisher.ts writes for
- * every fact, kept here so that a backlog drains at the speed of the socket.
+ * Integers are little-endian. The header block is streams' `factHeaderBlock`, stored ready to
+ * send so that a backlog drains at the speed of the socket.
  */
 export const RECORD_VERSION = 1
 
@@ -26,16 +27,9 @@ export interface SidecarRecord {
   readonly data: Uint8Array
 }
 
-const HEADER_PREFIX = `NATS/1.0\r\n${Header.MsgId}: `
-
-/** The header block for an encoded fact. */
-export function headerBlock(id: string, schema: string, fingerprint: string): string {
-  return `${HEADER_PREFIX}${id}\r\n${Header.Schema}: ${schema}\r\n${Header.SchemaFp}: ${fingerprint}\r\n\r\n`
-}
-
 /** Frames an encoded fact and its subject as one WAL record. */
 export function frameRecord(subject: string, enc: Encoded): Buffer {
-  const hdr = headerBlock(enc.id, enc.schema, enc.fingerprint)
+  const hdr = factHeaderBlock(enc.id, enc.schema, enc.fingerprint)
   const subjectBytes = Buffer.byteLength(subject, 'utf8')
   const idBytes = enc.id.length
   const hdrBytes = hdr.length
@@ -83,14 +77,6 @@ export function parseRecord(bytes: Uint8Array): SidecarRecord | null {
 /** The header the drain adds: the fact's WAL seq, so a resuming drain can tell exactly what landed (reconcile.ts). */
 export const SEQ_HEADER = 'Ben-Sidecar-Seq'
 
-/** The pre-encoded header block as nats.js takes headers (it only calls `encode()` on them). */
-class BlockHeaders {
-  constructor(private readonly bytes: Uint8Array) {}
-  encode(): Uint8Array {
-    return this.bytes
-  }
-}
-
 /** The record's header block plus `Ben-Sidecar-Seq: <seq>`, ready for `publish(…, { headers })`. */
 export function sendableHeaders(rec: SidecarRecord, seq: number): MsgHdrs {
   const h = rec.headers
@@ -99,5 +85,5 @@ export function sendableHeaders(rec: SidecarRecord, seq: number): MsgHdrs {
   const out = Buffer.allocUnsafe(keep + extra.length)
   out.set(h.subarray(0, keep), 0)
   out.write(extra, keep, 'latin1')
-  return new BlockHeaders(out) as unknown as MsgHdrs
+  return preEncodedHeaders(out)
 }

@@ -1,19 +1,14 @@
-export const StreamsErrorCode = {
-  NoStream: 'no_stream',
+/** Why a publish failed. Stable codes: callers branch on them, never on message text. */
+export const PublishFailure = {
+  /** No PubAck within the ack timeout, after every retry. */
   Timeout: 'timeout',
-  Rejected: 'rejected_by_server',
+  /** No stream captures the subject (NATS 503 no responders). */
+  NoStream: 'no_stream',
+  /** JetStream answered with an API error (limits, permissions, …). */
+  Refused: 'refused',
+  /** The client could not send it (connection closed or draining). */
+  NotSent: 'not_sent',
+  /** The publisher was closed before the fact was sent. */
   Closed: 'closed',
 } as const
-export type StreamsErrorCode = (typeof StreamsErrorCode)[keyof typeof StreamsErrorCode]
-
-export class StreamsError extends Error {
-  override name = 'StreamsError'
-  constructor(
-    readonly code: StreamsErrorCode,
-    message: string,
-    options?: { cause?: unknown },
-  ) {
-    super(message, options)
-  }
-}
-export const isStreamsError = (err: unknown): err is StreamsError => err instanceof StreamsError
+export type PublishFailure = (typeof PublishFailure)[keyof typeof PublishFailure]

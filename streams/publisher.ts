@@ -1,6 +1,7 @@
 import { createInbox, type Msg, type MsgHdrs, type NatsConnection, type Subscription } from '@nats-io/nats-core'
 import { FactCodec, Header, type Fact } from '../schemas/index.js'
 import type { Subjects } from './subjects.js'
+import { PublishFailure } from './errors.js'
 
 export const PublishStatus = { Stored: 'stored', Duplicate: 'duplicate', Failed: 'failed' } as const
 export type PublishStatus = (typeof PublishStatus)[keyof typeof PublishStatus]
@@ -11,6 +12,8 @@ export interface PublishOutcome {
   /** Stream sequence (stored or duplicate). */
   readonly seq?: number
   readonly error?: string
+  /** Why it failed, from a fixed set (callers test this, never the message text). */
+  readonly code?: PublishFailure
 }
 
 export interface PublishReport {
@@ -72,12 +75,21 @@ class EncodedHeaders {
   }
 }
 
+/** A header block already encoded (`NATS/1.0\r\n…\r\n\r\n`), as nats.js takes headers. */
+export function preEncodedHeaders(block: Uint8Array): MsgHdrs {
+  return new EncodedHeaders(block) as unknown as MsgHdrs
+}
+
 const HEADER_PREFIX = 'NATS/1.0\r\n' + Header.MsgId + ': '
 
-/** The header block for a fact: `Nats-Msg-Id`, `Ben-Schema`, `Ben-Schema-Fp`. */
+/** The header block of a fact, as text: `Nats-Msg-Id`, `Ben-Schema`, `Ben-Schema-Fp`. */
+export function factHeaderBlock(id: string, schema: string, fingerprint: string): string {
+  return `${HEADER_PREFIX}${id}\r\n${Header.Schema}: ${schema}\r\n${Header.SchemaFp}: ${fingerprint}\r\n\r\n`
+}
+
+/** The headers for a fact: `Nats-Msg-Id`, `Ben-Schema`, `Ben-Schema-Fp`. */
 export function factHeaders(id: string, schema: string, fingerprint: string): MsgHdrs {
-  const text = `${HEADER_PREFIX}${id}\r\n${Header.Schema}: ${schema}\r\n${Header.SchemaFp}: ${fingerprint}\r\n\r\n`
-  return new EncodedHeaders(Buffer.from(text, 'latin1')) as unknown as MsgHdrs
+  return preEncodedHeaders(Buffer.from(factHeaderBlock(id, schema, fingerprint), 'latin1'))
 }
 
 interface Pending {
@@ -171,7 +183,7 @@ export class FactPublisher {
 
   private enqueue(subject: string, data: Uint8Array, headers: MsgHdrs, id: string, cb: Callback): void {
     if (this.closed) {
-      cb({ id, status: 'failed', error: 'publisher is closed' })
+      cb({ id, status: 'failed', code: PublishFailure.Closed, error: 'publisher is closed' })
       return
     }
     const token = ++this.token
@@ -221,7 +233,7 @@ export class FactPublisher {
     try {
       this.nc.publish(p.subject, p.data, { reply: `${this.inbox}.${token}`, headers: p.headers })
     } catch (err) {
-      this.settle(token, p, { id: p.id, status: 'failed', error: `publish failed: ${(err as Error).message}` })
+      this.settle(token, p, { id: p.id, status: 'failed', code: PublishFailure.NotSent, error: `publish failed: ${(err as Error).message}` })
     }
   }
 
@@ -230,12 +242,12 @@ export class FactPublisher {
     const p = this.pending.get(token)
     if (!p) return // a late answer to a retried publish: already settled
     if (msg.headers?.code === 503) {
-      this.settle(token, p, { id: p.id, status: 'failed', error: `no stream listens on ${p.subject}` })
+      this.settle(token, p, { id: p.id, status: 'failed', code: PublishFailure.NoStream, error: `no stream listens on ${p.subject}` })
       return
     }
     const ack = parsePubAck(msg.data)
     if (ack.error !== undefined) {
-      this.settle(token, p, { id: p.id, status: 'failed', error: ack.error })
+      this.settle(token, p, { id: p.id, status: 'failed', code: PublishFailure.Refused, error: ack.error })
       return
     }
     const status = ack.duplicate && p.attempts === 1 ? 'duplicate' : 'stored'
@@ -255,7 +267,7 @@ export class FactPublisher {
     for (const [token, p] of this.pending) {
       if (now - p.sentAt < this.ackTimeoutMs) continue
       if (p.attempts > this.retries) {
-        this.settle(token, p, { id: p.id, status: 'failed', error: `no PubAck after ${p.attempts} attempts of ${this.ackTimeoutMs} ms` })
+        this.settle(token, p, { id: p.id, status: 'failed', code: PublishFailure.Timeout, error: `no PubAck after ${p.attempts} attempts of ${this.ackTimeoutMs} ms` })
         continue
       }
       // Re-send under a fresh token with the same Nats-Msg-Id: JetStream de-duplicates it.

@@ -1,21 +1,13 @@
 import { z } from 'zod'
+import { parseDuration } from '../../schemas/index.js'
 
 /**
  * The policy pack as written (YAML or JSON), validated with zod once at load.
  * `pack.ts` compiles it into matchers, templates and limits; see README.md for the reference.
  */
 
-const UNITS: Readonly<Record<string, number>> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 }
-const DURATION_RE = /^(\d+(?:\.\d+)?)\s*(ms|s|m|h|d)$/
-
-/** Parses `500ms`, `30s`, `10m`, `1h`, `1d` or a number of milliseconds. */
-export function parseDuration(v: string | number): number | undefined {
-  if (typeof v === 'number') return Number.isInteger(v) && v >= 0 ? v : undefined
-  const m = DURATION_RE.exec(v.trim())
-  if (!m) return undefined
-  const ms = Number(m[1]) * UNITS[m[2]]
-  return Number.isFinite(ms) && Number.isInteger(ms) ? ms : undefined
-}
+/** `500ms`, `30s`, `10m`, `1h`, `1d` or a number of milliseconds (the shared parser). */
+export { parseDuration }
 
 const duration = z.union([z.string(), z.number()]).transform((v, ctx) => {
   const ms = parseDuration(v)

@@ -1,9 +1,8 @@
 import type { ClickHouseClient } from '@clickhouse/client'
 import type { NatsConnection } from '@nats-io/nats-core'
-import { jetstreamManager } from '@nats-io/jetstream'
 import type { Subscription } from 'rxjs'
 import type { FactCodec } from '../schemas/index.js'
-import { ackUpTo, consumeFacts, ensureDurable, metrics, streamName, type DeadLetters, type Envelope, type Logger, type Subjects, type TopologyOptions } from '../streams/index.js'
+import { ackUpTo, consumeFacts, metrics, repositionDurable, streamName, type DeadLetters, type Envelope, type Logger, type Subjects, type TopologyOptions } from '../streams/index.js'
 import type { Projection } from './projection.js'
 
 export interface ProjectorOptions {
@@ -79,13 +78,7 @@ export class Projector {
         // A batch is written well within this.
         ackWaitMs: this.opts.ackWaitMs ?? 30_000,
       }
-      const jsm = await jetstreamManager(nc)
-      const floor = await jsm.consumers
-        .info(this.streamName, durable)
-        .then((i) => i.ack_floor.stream_seq)
-        .catch(() => 0)
-      await jsm.consumers.delete(this.streamName, durable).catch(() => undefined)
-      await ensureDurable(nc, { ...consumer, ...(floor > 0 ? { startSeq: floor + 1 } : {}) })
+      await repositionDurable(nc, consumer, 'ack-floor')
       this.sub = consumeFacts(nc, codec, subjects, { ...consumer, stage: `project-${p.name}`, batch: Math.min(this.batchSize, 5000), dlq, log: this.opts.log }).subscribe({
         next: (env) => this.push(env),
         error: (err) => this.opts.log?.error({ projection: p.name, err: (err as Error).message }, 'projector consumer failed'),

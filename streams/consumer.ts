@@ -178,6 +178,25 @@ class EnvelopeImpl implements Envelope {
   }
 }
 
+/**
+ * Re-creates a durable so that it delivers strictly in order from a position: after `after`
+ * (a stream sequence, 0 = from the start) or after its own ack floor. Stage runners re-position
+ * at their checkpoint, projectors at their ack floor, so that no ack-all can ever cover a
+ * message still waiting for redelivery.
+ */
+export async function repositionDurable(nc: NatsConnection, opts: Omit<FactConsumerOptions, 'dlq' | 'stage'>, after: number | 'ack-floor'): Promise<void> {
+  const jsm = await jetstreamManager(nc)
+  const from =
+    after === 'ack-floor'
+      ? await jsm.consumers
+          .info(opts.stream, opts.durable)
+          .then((i) => i.ack_floor.stream_seq)
+          .catch(() => 0)
+      : after
+  await jsm.consumers.delete(opts.stream, opts.durable).catch(() => undefined)
+  await ensureDurable(nc, { ...opts, ...(from > 0 ? { startSeq: from + 1 } : {}) })
+}
+
 /** Creates the durable consumer, or updates the settings that may change. */
 export async function ensureDurable(nc: NatsConnection, opts: Omit<FactConsumerOptions, 'dlq' | 'stage'> & { readonly startSeq?: number }): Promise<void> {
   const jsm = await jetstreamManager(nc)

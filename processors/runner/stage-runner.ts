@@ -1,8 +1,7 @@
-import { jetstreamManager } from '@nats-io/jetstream'
 import type { NatsConnection } from '@nats-io/nats-core'
 import type { Subscription } from 'rxjs'
 import type { Fact, FactCodec } from '../../schemas/index.js'
-import { ackUpTo, consumeFacts, ensureDurable, metrics, streamName, type DeadLetters, type Envelope, type FactPublisher, type Logger, type PublishOutcome, type StreamName, type TopologyOptions } from '../../streams/index.js'
+import { ackUpTo, consumeFacts, metrics, repositionDurable, streamName, type DeadLetters, type Envelope, type FactPublisher, type Logger, type PublishOutcome, type StreamName, type TopologyOptions } from '../../streams/index.js'
 import type { Stage } from '../stage.js'
 import type { CheckpointStore } from './checkpoint.js'
 import type { ConfigSource } from './config-source.js'
@@ -107,7 +106,6 @@ export class StageRunner<S, C, In extends Fact> {
       this.state = stage.initialState()
       this.positions = {}
     }
-    const jsm = await jetstreamManager(this.deps.nc)
     // Up to three epochs of inputs can be un-acked at once (one open, two committing).
     const maxAckPending = this.everyInputs * 4
     for (let i = 0; i < inputs.length; i++) {
@@ -115,17 +113,7 @@ export class StageRunner<S, C, In extends Fact> {
       const stream = streamName(this.deps.topo, input.stream)
       const durable = `${this.opts.durablePrefix ?? 'stage-'}${stage.name}-${input.lane}`
       // Re-position the durable at the checkpoint: everything after it is applied again.
-      await jsm.consumers.delete(stream, durable).catch(() => undefined)
-      const from = this.positions[input.lane]
-      await ensureDurable(this.deps.nc, {
-        stream,
-        durable,
-        filterSubject: input.filterSubject,
-        maxAckPending,
-        ackWaitMs: 30_000,
-        ackAll: true,
-        ...(from ? { startSeq: from + 1 } : {}),
-      })
+      await repositionDurable(this.deps.nc, { stream, durable, filterSubject: input.filterSubject, maxAckPending, ackWaitMs: 30_000, ackAll: true }, this.positions[input.lane] ?? 0)
       const sub = consumeFacts(this.deps.nc, this.deps.codec, this.deps.topo.subjects, {
         stream,
         durable,

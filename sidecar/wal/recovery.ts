@@ -4,7 +4,6 @@
  * (WalCorruptError with file and offset) anything a crash cannot explain.
  */
 import { open, readdir, rm } from 'node:fs/promises'
-import { join } from 'node:path'
 import { readCheckpoint, removeCheckpointTemp, syncDir } from './checkpoint.js'
 import { WalCorruptError } from './errors.js'
 import { decodeSegmentHeader, parseSegmentName, SEGMENT_HEADER_BYTES } from './format.js'

@@ -1,3 +1,4 @@
+import { CodedError } from '../schemas/index.js'
 /** Stable codes of the library's subscription and incident-report errors. Never reused. */
 export const ClientErrorCode = {
   /** An option is malformed (source pattern, severity, durable name, start position). */
@@ -16,15 +17,8 @@ export const ClientErrorCode = {
 export type ClientErrorCode = (typeof ClientErrorCode)[keyof typeof ClientErrorCode]
 
 /** An expected failure of `anomalies()`, `incidents()` or the incident queries. */
-export class ClientError extends Error {
+export class ClientError extends CodedError<ClientErrorCode> {
   override name = 'ClientError'
-  constructor(
-    readonly code: ClientErrorCode,
-    message: string,
-    options?: { cause?: unknown },
-  ) {
-    super(message, options)
-  }
 }
 
 export const isClientError = (err: unknown): err is ClientError => err instanceof ClientError

@@ -1,3 +1,4 @@
+import { CodedError } from '../schemas/index.js'
 export const InfraErrorCode = {
   NatsServerMissing: 'nats_server_missing',
   NatsServerFailed: 'nats_server_failed',
@@ -9,14 +10,7 @@ export const InfraErrorCode = {
 export type InfraErrorCode = (typeof InfraErrorCode)[keyof typeof InfraErrorCode]
 
 /** An expected start-up failure: the CLI prints its message on one line, no stack. */
-export class InfraError extends Error {
+export class InfraError extends CodedError<InfraErrorCode> {
   override name = 'InfraError'
-  constructor(
-    readonly code: InfraErrorCode,
-    message: string,
-    options?: { cause?: unknown },
-  ) {
-    super(message, options)
-  }
 }
 export const isInfraError = (err: unknown): err is InfraError => err instanceof InfraError

@@ -1,3 +1,4 @@
+import { CodedError } from '../schemas/index.js'
 /** Stable codes for what can stop a replay before it compares anything. */
 export const ReplayErrorCode = {
   /** No incident with that id (or prefix) in the `incidents` projection. */
@@ -15,15 +16,8 @@ export const ReplayErrorCode = {
 } as const
 export type ReplayErrorCode = (typeof ReplayErrorCode)[keyof typeof ReplayErrorCode]
 
-export class ReplayError extends Error {
+export class ReplayError extends CodedError<ReplayErrorCode> {
   override name = 'ReplayError'
-  constructor(
-    readonly code: ReplayErrorCode,
-    message: string,
-    options?: { cause?: unknown },
-  ) {
-    super(message, options)
-  }
 }
 
 export const isReplayError = (e: unknown): e is ReplayError => e instanceof ReplayError

@@ -25,12 +25,26 @@ export const fail = (reason: RejectReason, message: string): { ok: false; error:
   error: { reason, message },
 })
 
-export class SchemaError extends Error {
-  override name = 'SchemaError'
-  readonly code: string
-  constructor(code: string, message: string, options?: { cause?: unknown }) {
+/**
+ * The base of Ben's error classes: a stable `code` from the folder's catalogue (callers test
+ * the code, never the message), `{ cause }`, and a `name` each subclass sets.
+ */
+export class CodedError<C extends string = string> extends Error {
+  constructor(
+    readonly code: C,
+    message: string,
+    options?: { cause?: unknown },
+  ) {
     super(message, options)
-    this.code = code
   }
+}
+
+/** One problem as it is, several as a list: for errors that collect every issue of a file. */
+export function problemsMessage(what: string, issues: readonly string[]): string {
+  return issues.length === 1 ? issues[0] : `${issues.length} problems in ${what}:\n- ${issues.join('\n- ')}`
+}
+
+export class SchemaError extends CodedError {
+  override name = 'SchemaError'
 }
 export const isSchemaError = (err: unknown): err is SchemaError => err instanceof SchemaError

@@ -1,3 +1,4 @@
+import { CodedError } from '../schemas/index.js'
 /**
  * The sidecar's failures and refusal reasons. Codes label metrics and logs and are never reused.
  */
@@ -33,15 +34,8 @@ export const SidecarErrorCode = {
 } as const
 export type SidecarErrorCode = (typeof SidecarErrorCode)[keyof typeof SidecarErrorCode]
 
-export class SidecarError extends Error {
+export class SidecarError extends CodedError<SidecarErrorCode> {
   override name = 'SidecarError'
-  constructor(
-    readonly code: SidecarErrorCode,
-    message: string,
-    options?: { cause?: unknown },
-  ) {
-    super(message, options)
-  }
 }
 
 export const isSidecarError = (err: unknown): err is SidecarError => err instanceof SidecarError

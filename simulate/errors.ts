@@ -1,3 +1,4 @@
+import { CodedError } from '../schemas/index.js'
 /** Stable codes for the simulator's failures. Never reused; callers test with `isSimulateError`. */
 export const SimulateErrorCode = {
   /** Fleet or scenario options are wrong (a field, a host or a job that does not exist). */
@@ -9,13 +10,8 @@ export const SimulateErrorCode = {
 } as const
 export type SimulateErrorCode = (typeof SimulateErrorCode)[keyof typeof SimulateErrorCode]
 
-export class SimulateError extends Error {
+export class SimulateError extends CodedError<SimulateErrorCode> {
   override name = 'SimulateError'
-  readonly code: SimulateErrorCode
-  constructor(code: SimulateErrorCode, message: string, options?: { cause?: unknown }) {
-    super(message, options)
-    this.code = code
-  }
 }
 
 export const isSimulateError = (err: unknown): err is SimulateError => err instanceof SimulateError

@@ -1,3 +1,4 @@
+import { CodedError } from '../../schemas/index.js'
 /**
  * Stable reasons a target refuses a command (`verifyCommand`) or a reader refuses an ack
  * (`verifyAck`). They label metrics and acks, so the set is fixed; never reuse a code.
@@ -41,12 +42,7 @@ export const ActErrorCode = {
 } as const
 export type ActErrorCode = (typeof ActErrorCode)[keyof typeof ActErrorCode]
 
-export class ActError extends Error {
+export class ActError extends CodedError<ActErrorCode> {
   override name = 'ActError'
-  readonly code: ActErrorCode
-  constructor(code: ActErrorCode, message: string, options?: { cause?: unknown }) {
-    super(message, options)
-    this.code = code
-  }
 }
 export const isActError = (err: unknown): err is ActError => err instanceof ActError

@@ -1,3 +1,4 @@
+import { CodedError } from '../../schemas/index.js'
 /** Stable codes of the detect folder's errors (thrown only at start-up or by the offline tool). */
 export const DetectErrorCode = {
   /** A detector config file could not be read, parsed or validated. */
@@ -7,13 +8,8 @@ export const DetectErrorCode = {
 } as const
 export type DetectErrorCode = (typeof DetectErrorCode)[keyof typeof DetectErrorCode]
 
-export class DetectError extends Error {
+export class DetectError extends CodedError<DetectErrorCode> {
   override name = 'DetectError'
-  readonly code: DetectErrorCode
-  constructor(code: DetectErrorCode, message: string, options?: { cause?: unknown }) {
-    super(message, options)
-    this.code = code
-  }
 }
 
 export const isDetectError = (err: unknown): err is DetectError => err instanceof DetectError

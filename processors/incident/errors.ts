@@ -1,3 +1,4 @@
+import { CodedError, problemsMessage } from '../../schemas/index.js'
 /** Stable codes of the incident folder's errors (thrown only at start-up; configs return them as values). */
 export const IncidentErrorCode = {
   /** The config text is not YAML/JSON. */
@@ -7,14 +8,12 @@ export const IncidentErrorCode = {
 } as const
 export type IncidentErrorCode = (typeof IncidentErrorCode)[keyof typeof IncidentErrorCode]
 
-export class IncidentError extends Error {
+export class IncidentError extends CodedError<IncidentErrorCode> {
   override name = 'IncidentError'
-  readonly code: IncidentErrorCode
   /** One line per problem, each naming the field and saying what to do. */
   readonly issues: readonly string[]
   constructor(code: IncidentErrorCode, issues: readonly string[], options?: { cause?: unknown }) {
-    super(issues.length === 1 ? issues[0] : `${issues.length} problems in the incident config:\n- ${issues.join('\n- ')}`, options)
-    this.code = code
+    super(code, problemsMessage('the incident config', issues), options)
     this.issues = Object.freeze([...issues])
   }
 }

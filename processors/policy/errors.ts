@@ -1,3 +1,4 @@
+import { CodedError, problemsMessage } from '../../schemas/index.js'
 /** Stable codes for policy-pack failures. Never reused; callers test with `isPolicyError`. */
 export const PolicyErrorCode = {
   /** The text is not YAML/JSON. */
@@ -9,14 +10,12 @@ export const PolicyErrorCode = {
 } as const
 export type PolicyErrorCode = (typeof PolicyErrorCode)[keyof typeof PolicyErrorCode]
 
-export class PolicyError extends Error {
+export class PolicyError extends CodedError<PolicyErrorCode> {
   override name = 'PolicyError'
-  readonly code: PolicyErrorCode
   /** One line per problem, each naming the field or rule and saying what to do. */
   readonly issues: readonly string[]
   constructor(code: PolicyErrorCode, issues: readonly string[], options?: { cause?: unknown }) {
-    super(issues.length === 1 ? issues[0] : `${issues.length} problems in the policy pack:\n- ${issues.join('\n- ')}`, options)
-    this.code = code
+    super(code, problemsMessage('the policy pack', issues), options)
     this.issues = Object.freeze([...issues])
   }
 }

@@ -1,3 +1,4 @@
+import { CodedError } from '../../schemas/index.js'
 /** Stable codes for every WAL failure. They label metrics and are never reused. */
 export const WalErrorCode = {
   /** An option passed to openWal is out of range. */
@@ -19,15 +20,8 @@ export const WalErrorCode = {
 } as const
 export type WalErrorCode = (typeof WalErrorCode)[keyof typeof WalErrorCode]
 
-export class WalError extends Error {
+export class WalError extends CodedError<WalErrorCode> {
   override name = 'WalError'
-  constructor(
-    readonly code: WalErrorCode,
-    message: string,
-    options?: { cause?: unknown },
-  ) {
-    super(message, options)
-  }
 }
 
 /** The size bound was reached. Carries how full the WAL is so callers can log or shed load. */

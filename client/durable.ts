@@ -62,7 +62,8 @@ async function openDurable(nc: NatsConnection, spec: DurableSpec): Promise<Consu
     })
   }
   const consumer = await jetstream(nc).consumers.get(stream, spec.consumer)
-  return consumer.consume({ max_messages: 100 })
+  // Short pulls: a pull left open by a stopped subscriber can only take facts for this long.
+  return consumer.consume({ max_messages: 100, expires: 5000 })
 }
 
 /**

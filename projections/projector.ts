@@ -115,11 +115,8 @@ export class Projector {
 
   private push(env: Envelope): void {
     this.stats.received++
-    if (!this.projection.handles(env.fact)) {
-      // Not ours: settled with the next batch (one ack-all covers it).
-      this.buffer.push(env)
-      return
-    }
+    // Not ours (or dead-lettered) still goes in the batch: its ack-all covers it. It is
+    // scheduled like any other message, so a quiet stream does not leave it un-acked.
     this.buffer.push(env)
     if (this.buffer.length >= this.batchSize) this.flushSoon(0)
     else if (!this.timer) this.flushSoon(this.flushMs)
@@ -174,6 +171,7 @@ export class Projector {
       const suspects: string[] = []
       let top = this.highWater
       for (const e of batch) {
+        if (e.deadLettered) continue
         if (unique.has(e.fact.id)) continue
         unique.set(e.fact.id, e)
         if (!p.upsert && (e.redelivered || e.seq <= this.highWater)) suspects.push(e.fact.id)

@@ -3,6 +3,8 @@ export const RejectReason = {
   NotJson: 'not_json',
   Invalid: 'invalid',
   BadSubject: 'bad_subject',
+  /** On `<prefix>.fact.<lane>.<source>` with a lane that is not metric, event, diag or alert. */
+  UnknownLane: 'unknown_lane',
   UnknownSchema: 'unknown_schema',
   MissingHeader: 'missing_header',
   MalformedAvro: 'malformed_avro',

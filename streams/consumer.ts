@@ -1,11 +1,11 @@
 import { AckPolicy, DeliverPolicy, jetstream, jetstreamManager, type ConsumerConfig, type JsMsg } from '@nats-io/jetstream'
 import { nanos, type MsgHdrs, type NatsConnection } from '@nats-io/nats-core'
 import { Observable } from 'rxjs'
-import { Header, type Fact, type FactCodec } from '../schemas/index.js'
+import { Header, type Fact, type FactCodec, type Rejection } from '../schemas/index.js'
 import { decodeMessage } from './decode.js'
-import type { DeadLetters } from './dlq.js'
+import type { DeadLetters, RejectedInput } from './dlq.js'
 import { consumerEvents, factsIn, inFlight } from './metrics.js'
-import type { Subjects } from './subjects.js'
+import { subjectMatches, type Subjects } from './subjects.js'
 
 /** Consumer notifications worth a warning; the rest (heartbeats, expired pulls) are routine. */
 const NOTEWORTHY = new Set(['heartbeats_missed', 'consumer_not_found', 'stream_not_found', 'consumer_deleted', 'no_responders', 'exceeded_limits'])
@@ -17,6 +17,15 @@ export interface Envelope<F extends Fact = Fact> {
   /** Stream sequence. */
   readonly seq: number
   readonly redelivered: boolean
+  /**
+   * True for a message that did not decode and is already stored in the DLQ (ack-all consumers
+   * only): it carries no fact (`fact` is a placeholder), it only keeps its place in the order so
+   * that the subscriber's next ack covers it. Without it, a bad message at the tail of a lane
+   * would never be acked and would be redelivered (and dead-lettered) forever.
+   */
+  readonly deadLettered: boolean
+  /** True for a message matching the consumer's `exclude` pattern: not decoded, no fact (placeholder). */
+  readonly skipped: boolean
   /** Acknowledge: only after everything derived from it is durable. */
   ack(): void
   /** Ask for redelivery (after `delayMs`). */
@@ -67,6 +76,11 @@ export interface FactConsumerOptions {
    * that settle in order (stage runners, projectors): a batch costs one ack, not one per fact.
    */
   readonly ackAll?: boolean
+  /**
+   * Messages on subjects matching this pattern are not decoded (another consumer handles
+   * them): they come through as `skipped` placeholders so that acks stay in order.
+   */
+  readonly exclude?: string
   /** Stage name for metrics and the DLQ. */
   readonly stage: string
   readonly dlq: DeadLetters
@@ -104,20 +118,32 @@ export function consumeFacts(nc: NatsConnection, codec: FactCodec, subjects: Sub
       const gauge = inFlight.labels({ stage })
       for await (const m of messages) {
         if (stopped) break
+        if (opts.exclude && subjectMatches(opts.exclude, m.subject)) {
+          subscriber.next(new EnvelopeImpl(DEAD_LETTERED, m, gauge, opts.stream, false, true))
+          continue
+        }
         received.inc()
         const r = decodeMessage(codec, subjects, m.subject, m.headers, m.data)
         if (!r.ok) {
-          const stored = await opts.dlq.send({ subject: m.subject, headers: m.headers, data: m.data, stream: opts.stream, seq: m.seq }, r.error)
-          // With ack-all, acking this one would also acknowledge earlier messages the subscriber
-          // has not settled yet: leave it to the subscriber's next ack, which covers it.
-          if (!opts.ackAll) {
-            if (stored) m.ack()
-            else m.nak(1000)
-          }
           log?.warn({ stage, subject: m.subject, seq: m.seq, reason: r.error.reason }, r.error.message)
+          const input = { subject: m.subject, headers: m.headers, data: m.data, stream: opts.stream, seq: m.seq }
+          if (!opts.ackAll) {
+            if (await opts.dlq.send(input, r.error)) m.ack()
+            else m.nak(1000)
+            continue
+          }
+          // Ack-all: the message may be acked only by the subscriber's ack, in order, and only
+          // once its dead letter is stored. Retry the DLQ; if it stays unreachable, end the
+          // stream (the subscriber restarts from its position and the message comes again).
+          if (!(await storeDeadLetter(opts.dlq, input, r.error, () => stopped))) {
+            if (!stopped) subscriber.error(new Error(`could not store the dead letter of ${opts.stream} seq ${m.seq} (${r.error.reason})`))
+            return
+          }
+          if (stopped) break
+          subscriber.next(new EnvelopeImpl(DEAD_LETTERED, m, gauge, opts.stream, true, false))
           continue
         }
-        subscriber.next(new EnvelopeImpl(r.value, m, gauge, opts.stream))
+        subscriber.next(new EnvelopeImpl(r.value, m, gauge, opts.stream, false, false))
       }
       subscriber.complete()
     })().catch((err) => {
@@ -130,6 +156,20 @@ export function consumeFacts(nc: NatsConnection, codec: FactCodec, subjects: Sub
   })
 }
 
+/** The `fact` of a dead-lettered envelope: nothing handles it (no stage, no projection). */
+const DEAD_LETTERED = Object.freeze({ id: '', kind: 'dead-lettered', lane: '', source: '', ts: 0, lineage: [], producer: '', config: {}, payload: {} }) as unknown as Fact
+
+/** Stores a dead letter, retrying with back-off (about 30 s in all); false if it never could. */
+async function storeDeadLetter(dlq: DeadLetters, input: RejectedInput, rejection: Rejection, stopped: () => boolean): Promise<boolean> {
+  let delay = 100
+  for (let attempt = 0; attempt < 10 && !stopped(); attempt++) {
+    if (await dlq.send(input, rejection)) return true
+    await new Promise((r) => setTimeout(r, delay))
+    delay = Math.min(delay * 2, 5000)
+  }
+  return false
+}
+
 /** One class, no closures per message: this is on every stage's hot path. */
 class EnvelopeImpl implements Envelope {
   private settled = false
@@ -140,6 +180,8 @@ class EnvelopeImpl implements Envelope {
     private readonly m: JsMsg,
     private readonly gauge: { inc(): void; dec(): void },
     private readonly stream: string,
+    readonly deadLettered: boolean,
+    readonly skipped: boolean,
   ) {
     gauge.inc()
   }

@@ -13,6 +13,11 @@ const OPEN_BRACE = 0x7b
 export function decodeMessage(codec: FactCodec, subjects: Subjects, subject: string, headers: MsgHdrs | undefined, data: Uint8Array): Result<Fact> {
   const fp = headers?.get(Header.SchemaFp)
   const raw = subjects.parseRaw(subject)
+  if (!raw) {
+    // Stored in FACTS but not on `<prefix>.fact.<lane>.<source>`: refuse, naming the token.
+    const why = subjects.whyNotRaw(subject)
+    if (why) return fail(why.reason === 'unknown_lane' ? RejectReason.UnknownLane : RejectReason.BadSubject, why.message)
+  }
   if (!fp) {
     if (raw && !raw.scrubbed && data.length > 0 && firstNonSpace(data) === OPEN_BRACE) {
       return parseEdgeJson(Buffer.from(data.buffer, data.byteOffset, data.byteLength).toString('utf8'), { lane: raw.kind, source: raw.source })

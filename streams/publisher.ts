@@ -146,6 +146,11 @@ export class FactPublisher {
     this.sweeper.unref()
   }
 
+  /** The largest message the server accepts (headers included). */
+  get maxPayload(): number {
+    return this.nc.info?.max_payload ?? 1024 * 1024
+  }
+
   get inFlight(): number {
     return this.pending.size
   }

@@ -92,6 +92,35 @@ export class Subjects {
     return { kind: kind as RawKind, source, scrubbed: area === 'scrubbed' }
   }
 
+  /**
+   * Why a subject under `<prefix>.fact.` is not `<prefix>.fact.<lane>.<source>`, naming the
+   * token at fault; null when it is one (or is not under `<prefix>.fact.` at all).
+   */
+  whyNotRaw(subject: string): { reason: 'unknown_lane' | 'bad_subject'; message: string } | null {
+    const head = `${this.prefix}.fact`
+    if (subject !== head && !subject.startsWith(head + '.')) return null
+    const tokens = subject.split('.')
+    const base = this.prefix.split('.').length + 1
+    const shape = `${head}.<lane>.<source>`
+    for (let i = base; i < tokens.length; i++) {
+      const t = tokens[i]
+      const where = `token ${i + 1} of '${subject}'`
+      if (t === '') return { reason: 'bad_subject', message: `${where} is empty (two dots in a row, or a dot at an end): publish on ${shape}` }
+      if (t === '*' || t === '>') return { reason: 'bad_subject', message: `${where} is the wildcard '${t}': publish on a concrete subject, ${shape}` }
+    }
+    const lane = tokens[base]
+    if (lane === undefined) return { reason: 'bad_subject', message: `'${subject}' names no lane and no source: publish on ${shape}` }
+    if (!(RAW_KINDS as readonly string[]).includes(lane)) {
+      const near = RAW_KINDS.find((k) => lane.startsWith(k) || k.startsWith(lane))
+      return { reason: 'unknown_lane', message: `token ${base + 1} of '${subject}' ('${lane}') is not a lane: use one of ${RAW_KINDS.join(', ')}${near ? ` (did you mean '${near}'?)` : ''}` }
+    }
+    if (tokens.length === base + 1) return { reason: 'bad_subject', message: `'${subject}' has no source token: publish on ${head}.${lane}.<source>` }
+    if (tokens.length > base + 2) return { reason: 'bad_subject', message: `'${subject}' has ${tokens.length - base - 2} token(s) after the source '${tokens[base + 1]}': a source is one token, publish on ${head}.${lane}.<source>` }
+    const source = tokens[base + 1]
+    if (!isToken(source)) return { reason: 'bad_subject', message: `token ${base + 2} of '${subject}' ('${source}') is not a valid source: at most 128 characters, no spaces or control characters` }
+    return null
+  }
+
   /** The last token of a subject: the source or target it is about. */
   static lastToken(subject: string): string {
     return subject.slice(subject.lastIndexOf('.') + 1)

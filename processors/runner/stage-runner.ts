@@ -1,4 +1,5 @@
 import type { NatsConnection } from '@nats-io/nats-core'
+import { jetstreamManager } from '@nats-io/jetstream'
 import type { Subscription } from 'rxjs'
 import type { Fact, FactCodec } from '../../schemas/index.js'
 import { ackUpTo, consumeFacts, metrics, repositionDurable, streamName, type DeadLetters, type Envelope, type FactPublisher, type Logger, type PublishOutcome, type StreamName, type TopologyOptions } from '../../streams/index.js'
@@ -11,6 +12,14 @@ export interface LaneInput {
   readonly lane: string
   readonly stream: StreamName
   readonly filterSubject: string
+  /** Subjects of this filter that a higher lane of the same stage reads: passed over here. */
+  readonly exclude?: string
+  /**
+   * Lanes this one replaced (their durables are deleted; a checkpoint without this lane
+   * resumes it at the lowest of their positions: what lies between is applied again and
+   * re-derives the same ids).
+   */
+  readonly replaces?: readonly string[]
 }
 
 export interface StageRunnerOptions<S, C, In extends Fact> {
@@ -112,12 +121,14 @@ export class StageRunner<S, C, In extends Fact> {
       const input = inputs[i]
       const stream = streamName(this.deps.topo, input.stream)
       const durable = `${this.opts.durablePrefix ?? 'stage-'}${stage.name}-${input.lane}`
+      if (input.replaces?.length) await this.retire(stream, input)
       // Re-position the durable at the checkpoint: everything after it is applied again.
       await repositionDurable(this.deps.nc, { stream, durable, filterSubject: input.filterSubject, maxAckPending, ackWaitMs: 30_000, ackAll: true }, this.positions[input.lane] ?? 0)
       const sub = consumeFacts(this.deps.nc, this.deps.codec, this.deps.topo.subjects, {
         stream,
         durable,
         filterSubject: input.filterSubject,
+        exclude: input.exclude,
         stage: stage.name,
         maxAckPending,
         ackAll: true,
@@ -134,8 +145,22 @@ export class StageRunner<S, C, In extends Fact> {
       this.subs.push(sub)
     }
     this.lastCheckpoint = Date.now()
-    this.timer = setInterval(() => this.kick(true), this.everyMs)
+    this.timer = setInterval(() => this.tick(), Math.max(10, Math.floor(this.everyMs / 2)))
     this.timer.unref()
+  }
+
+  /** Moves the positions of the lanes `input` replaced to it, and deletes their durables. */
+  private async retire(stream: string, input: LaneInput): Promise<void> {
+    const old = (input.replaces ?? []).filter((l) => this.positions[l] !== undefined)
+    if (this.positions[input.lane] === undefined && old.length) {
+      this.positions[input.lane] = Math.min(...old.map((l) => this.positions[l]))
+      this.opts.log?.info({ stage: this.name, lane: input.lane, from: old, at: this.positions[input.lane] }, 'lanes merged: resuming at the lowest of their positions')
+    }
+    for (const l of input.replaces ?? []) {
+      delete this.positions[l]
+      const jsm = await jetstreamManager(this.deps.nc)
+      await jsm.consumers.delete(stream, `${this.opts.durablePrefix ?? 'stage-'}${this.opts.stage.name}-${l}`).catch(() => undefined)
+    }
   }
 
   /** Stops consuming, finishes the inputs in hand, writes a final checkpoint, acks. */
@@ -163,27 +188,50 @@ export class StageRunner<S, C, In extends Fact> {
     if (this.timer) clearInterval(this.timer)
   }
 
-  private kick(timer = false): void {
-    if (this.running) return
-    if (timer && this.epoch.inputs === 0) return
+  /**
+   * Runs the loop if it is not running. A wake-up cannot be lost: the loop re-reads the queues
+   * after every await, and when it ends the queues are read once more (synchronously, after
+   * `running` is cleared) so that an envelope pushed while the loop was finishing its last
+   * await is picked up at once instead of waiting for the next push or a redelivery.
+   */
+  private kick(): void {
+    if (this.running || this.failure) return
     this.running = true
     this.looping = this.loop()
       .catch((err) => this.fail(err as Error))
       .finally(() => {
         this.running = false
+        if (!this.stopped && !this.failure && this.hasQueued()) this.kick()
       })
+  }
+
+  /** The timer: checkpoints a quiet stage (and picks up anything queued, should it be). */
+  private tick(): void {
+    if (this.running) return
+    if (this.hasQueued() || (this.epoch.inputs > 0 && Date.now() - this.lastCheckpoint >= this.everyMs)) this.kick()
+  }
+
+  private hasQueued(): boolean {
+    for (const q of this.queues) if (q.length) return true
+    return false
   }
 
   private async loop(): Promise<void> {
     for (;;) {
       if (this.failure) return
       const next = this.next()
-      if (!next) break
+      if (!next) {
+        if (this.epoch.inputs > 0 && Date.now() - this.lastCheckpoint >= this.everyMs) {
+          await this.checkpoint()
+          // Inputs may have arrived during that await: go round again.
+          continue
+        }
+        return
+      }
       const wait = this.apply(next.env, next.lane)
       if (wait) await wait
       if (this.epoch.inputs >= this.everyInputs) await this.checkpoint()
     }
-    if (this.epoch.inputs > 0 && Date.now() - this.lastCheckpoint >= this.everyMs) await this.checkpoint()
   }
 
   private next(): { env: Envelope; lane: string } | undefined {
@@ -212,7 +260,8 @@ export class StageRunner<S, C, In extends Fact> {
     if (acks) acks.push(env)
     else epoch.toAck.set(lane, [env])
     this.stats.applied++
-    if (!stage.accepts(env.fact)) return
+    // Dead-lettered by the consumer (it did not decode): only its place in the order counts.
+    if (env.deadLettered || env.skipped || !stage.accepts(env.fact)) return
     let result
     try {
       result = stage.step(this.state, env.fact as In, this.opts.config.get())

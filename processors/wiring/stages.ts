@@ -19,7 +19,13 @@ export function scrubService(): ServiceFactory {
     const s = ctx.subjects
     return stageService(ctx, {
       stage: scrubStage,
-      inputs: [lane('alert', 'FACTS', s.fact('alert', '>' as string)), lane('metric', 'FACTS', `${s.prefix}.fact.metric.>`), lane('event', 'FACTS', `${s.prefix}.fact.event.>`), lane('diag', 'FACTS', `${s.prefix}.fact.diag.>`)],
+      // The routine lane reads every raw subject but the alert lane's: metrics, events,
+      // diagnostics, and whatever else is stored in FACTS (an unknown or mistyped lane, a
+      // missing source), which is dead-lettered with the reason instead of being ignored.
+      inputs: [
+        lane('alert', 'FACTS', `${s.prefix}.fact.alert.>`),
+        { ...lane('routine', 'FACTS', s.factsAll), exclude: `${s.prefix}.fact.alert.>`, replaces: ['metric', 'event', 'diag'] },
+      ],
       config: { bucket: Bucket.Redaction, key: ConfigKey.Manifest, load: (t) => loadManifest(t), fallback: () => defaultManifest() },
       subjectFor: (f: Fact) => s.forFact(f, { scrubbed: true }),
     })

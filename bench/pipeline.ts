@@ -98,7 +98,7 @@ async function main(): Promise<void> {
   const drainDeadline = Date.now() + 300_000
   for (;;) {
     const jsm = await jetstreamManager(running.ctx.nc)
-    const pending = (await jsm.consumers.info('FACTS', 'stage-scrub-metric')).num_pending + (await jsm.consumers.info('DERIVED', 'stage-detect-metric')).num_pending
+    const pending = (await jsm.consumers.info('FACTS', 'stage-scrub-routine')).num_pending + (await jsm.consumers.info('DERIVED', 'stage-detect-metric')).num_pending
     if (pending === 0 || Date.now() > drainDeadline) break
     await new Promise((r) => setTimeout(r, 1000))
   }

@@ -1,12 +1,13 @@
 import { jetstreamManager } from '@nats-io/jetstream'
 import type { Command } from 'commander'
 import { connect } from '../client/index.js'
+import { consumerLag } from '../streams/index.js'
 import { humanBytes, parseFormat, printTable, toJson } from './output.js'
 
 export function registerStreams(program: Command): void {
   program
     .command('streams')
-    .description('list streams and their consumers: messages, bytes, pending, redelivered')
+    .description('list streams and their consumers: messages, bytes, pending, redelivered, and how far behind each consumer is')
     .option('--format <format>', 'table or json', 'table')
     .addHelpText('after', `\nExamples:\n  ben streams\n  ben streams --format json`)
     .action(async (o: { format: string }) => {
@@ -18,6 +19,7 @@ export function registerStreams(program: Command): void {
         for await (const s of jsm.streams.list()) {
           const consumers: Array<Record<string, unknown>> = []
           for await (const c of jsm.consumers.list(s.config.name)) {
+            const lag = await consumerLag(jsm, c)
             consumers.push({
               name: c.name,
               durable: Boolean(c.config.durable_name),
@@ -27,6 +29,7 @@ export function registerStreams(program: Command): void {
               pending: c.num_pending,
               ackPending: c.num_ack_pending,
               redelivered: c.num_redelivered,
+              behindMs: lag.behindMs,
             })
           }
           out.push({ stream: s.config.name, subjects: s.config.subjects, messages: s.state.messages, bytes: s.state.bytes, firstSeq: s.state.first_seq, lastSeq: s.state.last_seq, consumers })
@@ -39,10 +42,16 @@ export function registerStreams(program: Command): void {
           ['stream', 'subjects', 'messages', 'bytes', 'consumers'],
           out.map((s) => [s.stream, (s.subjects as string[]).join(' '), s.messages, humanBytes(s.bytes as number), (s.consumers as unknown[]).length]),
         )
-        const rows = out.flatMap((s) => (s.consumers as Array<Record<string, unknown>>).map((c) => [s.stream, c.name, c.filter, c.pending, c.ackPending, c.redelivered]))
-        if (rows.length) printTable(['stream', 'consumer', 'filter', 'pending', 'ack pending', 'redelivered'], rows)
+        const rows = out.flatMap((s) => (s.consumers as Array<Record<string, unknown>>).map((c) => [s.stream, c.name, c.filter, c.pending, c.ackPending, c.redelivered, behind(c.behindMs as number)]))
+        if (rows.length) printTable(['stream', 'consumer', 'filter', 'pending', 'ack pending', 'redelivered', 'behind'], rows)
       } finally {
         await ben.close()
       }
     })
+}
+
+/** How far behind a consumer is, for the table: `-` when caught up. */
+function behind(ms: number): string {
+  if (ms <= 0) return '-'
+  return ms < 10_000 ? `${(ms / 1000).toFixed(1)} s` : ms < 3_600_000 ? `${Math.round(ms / 1000)} s` : `${(ms / 3_600_000).toFixed(1)} h`
 }

@@ -17,6 +17,8 @@ export interface Envelope<F extends Fact = Fact> {
   /** Stream sequence. */
   readonly seq: number
   readonly redelivered: boolean
+  /** When the stream stored it (ms since the epoch; read lazily). */
+  readonly storedAt: number
   /**
    * True for a message that did not decode and is already stored in the DLQ (ack-all consumers
    * only): it carries no fact (`fact` is a placeholder), it only keeps its place in the order so
@@ -194,6 +196,9 @@ class EnvelopeImpl implements Envelope {
   }
   get redelivered(): boolean {
     return this.m.redelivered
+  }
+  get storedAt(): number {
+    return Math.floor(Number(this.m.info.timestampNanos) / 1e6)
   }
   get raw(): RawMessage {
     const m = this.m

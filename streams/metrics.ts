@@ -42,3 +42,9 @@ export const inFlight = new Gauge({
   labelNames: ['stage'] as const,
   registers: [metricsRegistry],
 })
+export const behindSeconds = new Gauge({
+  name: 'ben_stage_behind_seconds',
+  help: 'Age of the oldest input a stage has received but not applied yet (0 when caught up)',
+  labelNames: ['stage'] as const,
+  registers: [metricsRegistry],
+})

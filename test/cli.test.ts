@@ -103,7 +103,7 @@ describe('the ben CLI, run as a user runs it', () => {
     const streams = JSON.parse(r.stdout) as Array<{ stream: string; messages: number; consumers: Array<{ name: string; pending: number }> }>
     const facts = streams.find((s) => s.stream === 'FACTS')
     expect(facts?.messages).toBe(4)
-    expect(facts?.consumers.map((c) => c.name)).toEqual(expect.arrayContaining(['stage-scrub-alert', 'stage-scrub-metric', 'stage-scrub-event', 'stage-scrub-diag']))
+    expect(facts?.consumers.map((c) => c.name)).toEqual(expect.arrayContaining(['stage-scrub-alert', 'stage-scrub-routine']))
     const derived = streams.find((s) => s.stream === 'DERIVED')
     expect(derived?.consumers.map((c) => c.name)).toEqual(expect.arrayContaining(['proj-facts-scrubbed', 'stage-detect-metric']))
     expect(streams.map((s) => s.stream)).toEqual(expect.arrayContaining(['FACTS', 'DERIVED', 'COMMANDS', 'DLQ', 'HELLO']))

@@ -86,6 +86,8 @@ export class StageRunner<S, C, In extends Fact> {
   private looping: Promise<void> | undefined
   private failure: Error | undefined
   private timer: NodeJS.Timeout | undefined
+  private behindSince = 0
+  private readonly behindGauge: { set(v: number): void }
   private readonly everyInputs: number
   private readonly everyMs: number
 
@@ -95,6 +97,7 @@ export class StageRunner<S, C, In extends Fact> {
   ) {
     this.queues = opts.inputs.map(() => [])
     this.outCounter = metrics.factsOut.labels({ stage: opts.stage.name })
+    this.behindGauge = metrics.behindSeconds.labels({ stage: opts.stage.name })
     this.everyInputs = opts.checkpointEvery?.inputs ?? 5000
     this.everyMs = opts.checkpointEvery?.ms ?? 1000
   }
@@ -207,8 +210,34 @@ export class StageRunner<S, C, In extends Fact> {
 
   /** The timer: checkpoints a quiet stage (and picks up anything queued, should it be). */
   private tick(): void {
+    this.watchLag()
     if (this.running) return
     if (this.hasQueued() || (this.epoch.inputs > 0 && Date.now() - this.lastCheckpoint >= this.everyMs)) this.kick()
+  }
+
+  /**
+   * How far behind the stage is: the age of the oldest input received and not applied yet. More
+   * than BEHIND_MS logs a warning once; getting back under CAUGHT_UP_MS logs once that it caught up.
+   */
+  private watchLag(): void {
+    let oldest = Infinity
+    for (const q of this.queues) if (q.length) oldest = Math.min(oldest, q[0].storedAt)
+    const now = Date.now()
+    const ms = oldest === Infinity ? 0 : Math.max(0, now - oldest)
+    this.behindGauge.set(ms / 1000)
+    if (!this.behindSince && ms > BEHIND_MS) {
+      this.behindSince = now - ms
+      this.opts.log?.warn({ stage: this.name, behindMs: ms, queued: this.queued() }, `stage ${this.name} is more than ${BEHIND_MS / 1000} s behind its input`)
+    } else if (this.behindSince && ms < CAUGHT_UP_MS) {
+      this.opts.log?.info({ stage: this.name, behindForMs: now - this.behindSince }, `stage ${this.name} caught up`)
+      this.behindSince = 0
+    }
+  }
+
+  private queued(): number {
+    let n = 0
+    for (const q of this.queues) n += q.length
+    return n
   }
 
   private hasQueued(): boolean {
@@ -354,6 +383,11 @@ export class StageRunner<S, C, In extends Fact> {
     return this.failure
   }
 }
+
+/** A stage whose oldest unapplied input is older than this warns (once). */
+const BEHIND_MS = 10_000
+/** …and says it caught up (once) when it is back under this. */
+const CAUGHT_UP_MS = 1_000
 
 /** Inputs applied since the last seal, and the derived facts still awaiting their PubAck. */
 interface Epoch {

@@ -115,12 +115,16 @@ describe('end to end: simulated fleet → scrub → detect → policy → act �
       const info = await c.info(true)
       let seen = 0
       const total = info.num_pending
-      const it = await c.fetch({ max_messages: total, expires: 10_000 })
-      for await (const m of it) {
-        seen++
-        const body = Buffer.from(m.data)
-        for (const s of secrets) expect(body.includes(s), `${stream} seq ${m.seq} holds a secret`).toBe(false)
-        if (seen >= total) break
+      // Fetch until all of it has arrived (an observable count, not a time window), bounded.
+      const deadline = Date.now() + 300_000
+      while (seen < total && Date.now() < deadline) {
+        const it = await c.fetch({ max_messages: Math.min(total - seen, 10_000), expires: 5_000 })
+        for await (const m of it) {
+          seen++
+          const body = Buffer.from(m.data)
+          for (const s of secrets) expect(body.includes(s), `${stream} seq ${m.seq} holds a secret`).toBe(false)
+          if (seen >= total) break
+        }
       }
       expect(seen).toBe(total)
     }
@@ -225,10 +229,14 @@ describe('end to end: simulated fleet → scrub → detect → policy → act �
       const kv = await new Kvm(ben.nc).open('ben-keys')
       await registerKey(kv, key)
       await revokeRegisteredKey(kv, key.keyId, Date.now() - 1000)
-      await new Promise((r) => setTimeout(r, 500))
-      const cmd = command({ key })
-      await send(cmd)
-      const acks = await ackFor(cmd)
+      // The target learns the registration and the revocation through its ben-keys watch: send
+      // fresh commands until one is refused as revoked (observable), instead of sleeping.
+      const acks = await waitFor('a command signed with the revoked key refused as revoked', async () => {
+        const cmd = command({ key })
+        await send(cmd)
+        const a = await ackFor(cmd)
+        return String(a[0]?.reason).startsWith('revoked_key') ? a : undefined
+      }, 60_000, 100)
       expect(acks).toEqual([expect.objectContaining({ status: 'refused' })])
       expect(String(acks[0].reason)).toMatch(/^revoked_key/)
     })

@@ -2,7 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { FactPublisher } from '../streams/index.js'
 import { connect, type Ben } from '../client/index.js'
 import { benUp, type Background } from './support/cli.js'
-import { startTestNats, tempDir, waitFor, type TestNats } from './support/servers.js'
+import { consumerSettled, startTestNats, tempDir, waitFor, type TestNats } from './support/servers.js'
 import { metricFacts } from './support/facts.js'
 
 const N = 100_000
@@ -55,8 +55,8 @@ describe('projector crash and restart', () => {
       console.log('LOG', readFileSync(home.path + '/ben.log', 'utf8').slice(-3000), await stats(client), up?.output())
       throw err
     })
-    // Give any redelivered batch time to (not) land twice.
-    await new Promise((r) => setTimeout(r, 1500))
+    // Nothing left to deliver or redeliver: no batch can land twice after this.
+    await waitFor('the projector consumer settled', () => consumerSettled(nats.nc, 'FACTS', 'proj-facts'), 60_000, 100)
     const settled = await stats(client)
     await client.close()
     expect(settled).toEqual(final)

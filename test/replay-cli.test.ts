@@ -7,6 +7,7 @@ import { FactCodec, Header, type AnomalyFact } from '../schemas/index.js'
 import { defaultPackPath } from '../processors/policy/index.js'
 import { replayIncident } from '../replay/index.js'
 import { ben } from './support/cli.js'
+import { waitFor } from './support/servers.js'
 import { liveRun, type LiveRun } from './replay-fixture.js'
 
 const MIN = 60_000
@@ -104,7 +105,7 @@ describe('ben replay, as a user runs it', () => {
     const sub = nc.subscribe('ben.replay.>', { callback: (_e, m) => void seen.push(m.subject) })
     const r = await replayIncident(run.deps(), runaway, { publish: { run: 'r1' } })
     await nc.flush()
-    await new Promise((res) => setTimeout(res, 200))
+    await waitFor('the published rebuild to arrive', () => seen.length >= r.counts.compared || undefined, 30_000, 20)
     sub.unsubscribe()
     expect(r.identical).toBe(true)
     expect(seen.length).toBeGreaterThan(r.counts.compared - 1)

@@ -126,10 +126,15 @@ describe('sidecar commands', () => {
       await send(before)
       expect((await ackFor(before)).payload.status).toBe('executed')
       await revokeRegisteredKey(kv, ISSUER_2.keyId, Date.now())
-      await new Promise((r) => setTimeout(r, 1000))
-      const after = command({ key: ISSUER_2 })
-      await send(after)
-      expect((await ackFor(after)).payload.reason).toMatch(/^revoked_key: /)
+      // Until the revocation has reached the sidecar's watch, a command may still run: send
+      // fresh ones until one is refused (the observable sign that the watch has it).
+      const refused = await waitFor('a command signed with the revoked key to be refused', async () => {
+        const after = command({ key: ISSUER_2 })
+        await send(after)
+        const ack = await ackFor(after)
+        return ack.payload.status === 'refused' ? ack : undefined
+      }, 30_000, 50)
+      expect(refused.payload.reason).toMatch(/^revoked_key: /)
 
       // proposals are records, not instructions: no ack, nothing runs; the approved one executes
       const proposal = command({ verb: 'quarantine_artifact', args: '{"path":"/tmp/x"}', required: ['issuer', 'operator'] })

@@ -64,3 +64,9 @@ export async function waitFor<T>(what: string, fn: () => Promise<T | undefined |
     await new Promise((r) => setTimeout(r, everyMs))
   }
 }
+
+/** True when the consumer has nothing left to deliver nor waiting for an ack (nothing can be redelivered). */
+export async function consumerSettled(nc: NatsConnection, stream: string, consumer: string): Promise<boolean> {
+  const i = await (await jetstreamManager(nc)).consumers.info(stream, consumer)
+  return i.num_pending === 0 && i.num_ack_pending === 0
+}

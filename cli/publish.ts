@@ -44,6 +44,7 @@ rejected (each is listed with its line number and reason), 1 when publishing fai
       let stored = 0
       let dup = 0
       let rej = 0
+      let deadLettered = 0
       const t0 = performance.now()
       bar?.start(0, 0, { rate: 0, stored: 0, dup: 0, rej: 0 })
       async function* objects() {
@@ -56,7 +57,9 @@ rejected (each is listed with its line number and reason), 1 when publishing fai
           try {
             v = JSON.parse(text)
           } catch (err) {
-            notJson.push({ line: n, reason: 'not_json', message: `not JSON: ${(err as Error).message}` })
+            const message = `not JSON: ${(err as Error).message}`
+            notJson.push({ line: n, reason: 'not_json', message })
+            if (await ben.deadLetter(raw, { reason: 'not_json', message: `line ${n}: ${message}` }, n)) deadLettered++
             continue
           }
           lines.push(n)
@@ -78,10 +81,11 @@ rejected (each is listed with its line number and reason), 1 when publishing fai
         })
         bar?.stop()
         const rejected = [...notJson, ...summary.rejections.map((r) => ({ line: lines[r.index], reason: r.reason, message: r.message }))].sort((a, b) => a.line - b.line)
-        const result = { stored: summary.stored, duplicate: summary.duplicate, rejected: rejected.length, failed: summary.failed, seconds: +((performance.now() - t0) / 1000).toFixed(3), rejections: rejected, failures: summary.failures }
+        const result = { stored: summary.stored, duplicate: summary.duplicate, rejected: rejected.length, deadLettered: deadLettered + summary.deadLettered, failed: summary.failed, seconds: +((performance.now() - t0) / 1000).toFixed(3), rejections: rejected, failures: summary.failures }
         if (format === 'json') process.stdout.write(toJson(result) + '\n')
         else {
           process.stdout.write(`stored ${result.stored}, duplicate ${result.duplicate}, rejected ${result.rejected}, failed ${result.failed} in ${result.seconds} s\n`)
+          if (result.rejected > 0) process.stdout.write(`  rejected lines are in ${ben.subjects.prefix}.dlq.publish (${result.deadLettered} stored): ben tail '${ben.subjects.prefix}.dlq.>' --all\n`)
           const max = Number(o.maxErrors)
           for (const r of rejected.slice(0, max)) process.stdout.write(`  line ${r.line}: ${r.reason}: ${r.message}\n`)
           if (rejected.length > max) process.stdout.write(`  … and ${rejected.length - max} more rejected lines (use --format json for all)\n`)

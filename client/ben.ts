@@ -1,6 +1,6 @@
 import type { NatsConnection } from '@nats-io/nats-core'
 import { defaultRegistry, FactCodec, parseEdgeFact, type AnomalyFact, type Fact, type IncidentFact, type Rejection } from '../schemas/index.js'
-import { FactPublisher, followSubjects, Subjects, validatePattern, type Delivered, type PublishOutcome, type StartAt } from '../streams/index.js'
+import { DeadLetters, FactPublisher, followSubjects, Subjects, validatePattern, type Delivered, type PublishOutcome, type StartAt } from '../streams/index.js'
 import { runReadOnlyQuery, querySubject, type QueryReply } from '../projections/index.js'
 import { connectNats, homePaths, InfraError, isAlive, openClickHouse, readEndpoints, readEnv, type BenEnv, type Warehouse } from '../infra/index.js'
 import { asSubscription, subscribeAnomalies, subscribeIncidents, type DerivedOptions, type Subscription } from './subscriptions.js'
@@ -21,6 +21,8 @@ export interface PublishSummary {
   duplicate: number
   failed: number
   rejected: number
+  /** Refused inputs stored in `<prefix>.dlq.publish` (all of them, unless the DLQ could not be reached). */
+  deadLettered: number
   /** Why each refused input was refused, by its position in the input (0-based). */
   rejections: Array<{ index: number; reason: string; message: string }>
   failures: Array<{ id: string; error: string }>
@@ -78,7 +80,7 @@ export class Ben {
    * inputs are reported with their position and reason; valid ones go on.
    */
   async publish(inputs: Iterable<unknown> | AsyncIterable<unknown>, onOutcome?: (o: PublishOutcome | { index: number; rejected: Rejection }) => void): Promise<PublishSummary> {
-    const summary: PublishSummary = { stored: 0, duplicate: 0, failed: 0, rejected: 0, rejections: [], failures: [] }
+    const summary: PublishSummary = { stored: 0, duplicate: 0, failed: 0, rejected: 0, deadLettered: 0, rejections: [], failures: [] }
     let index = 0
     const count = (o: PublishOutcome) => {
       summary[o.status]++
@@ -91,6 +93,9 @@ export class Ben {
       if ('ok' in fact && !fact.ok) {
         summary.rejected++
         summary.rejections.push({ index: i, reason: fact.error.reason, message: fact.error.message })
+        // One rule for everything refused: what raw publishes get, a publish through the
+        // library gets too — a dead letter with the reason and the input as it was given.
+        if (await this.deadLetter(JSON.stringify(input) ?? String(input), fact.error, i + 1)) summary.deadLettered++
         onOutcome?.({ index: i, rejected: fact.error })
         continue
       }
@@ -99,6 +104,18 @@ export class Ben {
     await this.publisher.flush()
     return summary
   }
+
+  /**
+   * Stores refused publisher input in `<prefix>.dlq.publish` with the reason and the bytes as
+   * given (`position`: the line or index, so that the same input republished is one letter).
+   */
+  async deadLetter(data: string | Uint8Array, rejection: Rejection, position: number): Promise<boolean> {
+    this.dlq ??= new DeadLetters(this.publisher, this.subjects, this.codec, 'publish')
+    const bytes = typeof data === 'string' ? new TextEncoder().encode(data) : data
+    return this.dlq.send({ subject: `${this.subjects.prefix}.publish`, data: bytes, seq: position }, rejection)
+  }
+
+  private dlq: DeadLetters | undefined
 
   /** Follows subjects matching a pattern (e.g. `ben.fact.metric.>`), decoded. */
   subscribe(pattern: string, start: StartAt = { deliver: 'new' }): Subscription<Delivered> {

@@ -56,7 +56,13 @@ describe('the ben CLI, run as a user runs it', () => {
     const r = await ben(['publish', file, '--format', 'json'], env)
     expect(r.code).toBe(3)
     const summary = JSON.parse(r.stdout)
-    expect(summary).toMatchObject({ stored: 4, duplicate: 0, rejected: 2, failed: 0 })
+    expect(summary).toMatchObject({ stored: 4, duplicate: 0, rejected: 2, deadLettered: 2, failed: 0 })
+    // Refused lines are dead-lettered like raw publishes are: reason and the line as given.
+    const dlq = await ben(['tail', 'ben.dlq.publish', '--all', '--limit', '2'], env)
+    expect(dlq.code, dlq.stderr).toBe(0)
+    const letters = dlq.stdout.trim().split('\n').map((l) => JSON.parse(l))
+    expect(letters.map((l) => JSON.stringify(l)).join('\n')).toMatch(/not_json/)
+    expect(letters.map((l) => JSON.stringify(l)).join('\n')).toMatch(/invalid/)
     expect(summary.rejections).toEqual([
       expect.objectContaining({ line: 4, reason: 'not_json' }),
       expect.objectContaining({ line: 7, reason: 'invalid', message: expect.stringMatching(/^source: /) }),

@@ -69,6 +69,15 @@ export const SpikeSpec = z
     warmup: count.optional(),
   })
   .strict()
+export const RangeSpec = z
+  .object({
+    ...common,
+    threshold: pos.optional(),
+    halfLife: count.min(1).optional(),
+    alpha: frac('alpha').optional(),
+    warmup: count.optional(),
+  })
+  .strict()
 export const DriftSpec = z
   .object({
     ...common,
@@ -81,7 +90,7 @@ export const DriftSpec = z
   })
   .strict()
 
-export const DetectorsSpec = z.object({ ewma: EwmaSpec.optional(), cusum: CusumSpec.optional(), mad: MadSpec.optional(), seasonal: SeasonalSpec.optional(), shift: ShiftSpec.optional(), spike: SpikeSpec.optional(), drift: DriftSpec.optional() }).strict()
+export const DetectorsSpec = z.object({ ewma: EwmaSpec.optional(), cusum: CusumSpec.optional(), mad: MadSpec.optional(), seasonal: SeasonalSpec.optional(), shift: ShiftSpec.optional(), spike: SpikeSpec.optional(), range: RangeSpec.optional(), drift: DriftSpec.optional() }).strict()
 
 export const SeveritySpec = z.object({ medium: frac('severity.medium').optional(), high: frac('severity.high').optional(), critical: frac('severity.critical').optional() }).strict()
 

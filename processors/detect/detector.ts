@@ -22,6 +22,7 @@ export const DetectorName = {
   Shift: 'shift',
   Spike: 'spike',
   Range: 'range',
+  Flat: 'flat',
 } as const
 export type DetectorName = (typeof DetectorName)[keyof typeof DetectorName]
 

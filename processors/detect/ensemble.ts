@@ -3,6 +3,7 @@ import { emptyReading, saturate, scoreOf, type Detector, type DetectorName, type
 import { driftDetector, type DriftParams } from './drift.js'
 import { ewmaDetector, type EwmaParams } from './ewma.js'
 import { madDetector, type MadParams } from './mad.js'
+import { flatDetector, type FlatParams } from './flat.js'
 import { rangeDetector, type RangeParams } from './range.js'
 import { seasonalDetector, type SeasonalParams } from './seasonal.js'
 import { shiftDetector, type ShiftParams } from './shift.js'
@@ -49,6 +50,7 @@ export interface MemberParams {
   readonly shift?: ShiftParams & { readonly weight: number }
   readonly spike?: SpikeParams & { readonly weight: number }
   readonly range?: RangeParams & { readonly weight: number }
+  readonly flat?: FlatParams & { readonly weight: number }
   readonly drift?: DriftParams & { readonly weight: number }
 }
 
@@ -107,6 +109,7 @@ export function buildEnsemble(params: EnsembleParams, m: MemberParams): Ensemble
   if (m.shift) add(shiftDetector(m.shift), m.shift.weight)
   if (m.spike) add(spikeDetector(m.spike), m.spike.weight)
   if (m.range) add(rangeDetector(m.range), m.range.weight)
+  if (m.flat) add(flatDetector(m.flat), m.flat.weight)
   const driftIndex = m.drift ? members.length : -1
   if (m.drift) add(driftDetector(m.drift), m.drift.weight)
   const boost = m.drift?.boost ?? 1

@@ -12,6 +12,7 @@ export { seasonalDetector, type SeasonalParams, type SeasonalState } from './sea
 export { shiftDetector, type ShiftParams, type ShiftState } from './shift.js'
 export { spikeDetector, type SpikeParams, type SpikeState } from './spike.js'
 export { rangeDetector, type RangeParams, type RangeState } from './range.js'
+export { flatDetector, type FlatParams, type FlatState } from './flat.js'
 export { driftDetector, type DriftParams, type DriftState } from './drift.js'
 export { pcaDetector, type PcaParams, type PcaState, type VectorPoint } from './pca.js'
 export { buildEnsemble, Combine, type Ensemble, type EnsembleParams, type EnsembleReading, type EnsembleState, type MemberParams } from './ensemble.js'

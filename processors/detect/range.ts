@@ -16,6 +16,11 @@ export interface RangeParams {
   readonly alpha: number
   /** Points learned before the detector may flag (the range must be seen first). */
   readonly warmup: number
+  /**
+   * A record counts only when the point is also this many standard deviations from the running
+   * mean: records of a noisy series that is merely young, or slowly climbing, are small in sd.
+   */
+  readonly minZ: number
 }
 
 export interface RangeState {
@@ -23,6 +28,8 @@ export interface RangeState {
   mean: number
   hi: number
   lo: number
+  /** Running variance around `mean` (same smoothing). */
+  variance: number
 }
 
 /**
@@ -38,9 +45,9 @@ export interface RangeState {
  * jump. O(1) state: four numbers.
  */
 export function rangeDetector(p: RangeParams): Detector<RangeState> {
-  const { threshold, alpha, warmup } = p
+  const { threshold, alpha, warmup, minZ } = p
   const decay = 1 - Math.pow(0.5, 1 / Math.max(1, p.halfLife))
-  const det = defineDetector('range', (): RangeState => ({ n: 0, mean: 0, hi: 0, lo: 0 }), (s: RangeState, point: Point, out: Reading, scale: number) => {
+  const det = defineDetector('range', (): RangeState => ({ n: 0, mean: 0, hi: 0, lo: 0, variance: 0 }), (s: RangeState, point: Point, out: Reading, scale: number) => {
     const x = point.value
     const thr = threshold * scale
     if (s.n === 0) {
@@ -53,7 +60,8 @@ export function rangeDetector(p: RangeParams): Detector<RangeState> {
     let span = s.hi - s.lo
     const floor = absMean * 1e-3 > 1e-9 ? absMean * 1e-3 : 1e-9
     if (span < floor) span = floor
-    const ready = s.n >= warmup
+    const dev = x - m
+    const ready = s.n >= warmup && dev * dev >= minZ * minZ * s.variance
     let raw = 0
     let dir = 0
     if (ready) {
@@ -73,8 +81,11 @@ export function rangeDetector(p: RangeParams): Detector<RangeState> {
     out.direction = dir
     out.anomaly = ready && raw >= thr
     const a = s.n < 1 / alpha ? 1 / (s.n + 1) : alpha
-    const mean = m + a * (x - m)
+    const incr = a * dev
+    const mean = m + incr
     s.mean = mean
+    s.variance = (1 - a) * (s.variance + dev * incr)
+    if (!(s.variance < 1e300)) s.variance = 1e300
     s.hi = x > s.hi ? x : s.hi - (s.hi - mean) * decay
     s.lo = x < s.lo ? x : s.lo + (mean - s.lo) * decay
     s.n++

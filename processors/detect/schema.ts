@@ -76,6 +76,7 @@ export const RangeSpec = z
     halfLife: count.min(1).optional(),
     alpha: frac('alpha').optional(),
     warmup: count.optional(),
+    minZ: nonneg.optional(),
   })
   .strict()
 export const FlatSpec = z

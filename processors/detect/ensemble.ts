@@ -124,6 +124,9 @@ export function buildEnsemble(params: EnsembleParams, m: MemberParams): Ensemble
   const below = threshold > 1e-6 ? threshold - 1e-6 : 0
   const critical = params.critical ?? 0
   const high = params.high ?? 0
+  // a new record or a stuck run claims at most medium severity: high and critical come from the
+  // size of a deviation measured in the series' own spread (spikes, shifts)
+  const selfCap = high > threshold ? high - 1e-6 : 1
   // score floors of the severities a reading may claim (at least the anomaly threshold)
   const claimed = [0, Math.max(high, threshold), Math.max(critical, high, threshold)]
 
@@ -179,6 +182,7 @@ export function buildEnsemble(params: EnsembleParams, m: MemberParams): Ensemble
             satTop = i
           }
         }
+        if (selfCalibrated[i] && r.score > selfCap) r.score = selfCap
         const ws = w * r.score
         if (ws > best) {
           best = ws

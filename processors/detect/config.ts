@@ -164,7 +164,7 @@ function resolveSettings(rule: string, base: Layer, over: RuleSpec | undefined):
   }
   const key = hashId(canonicalJson({ ens, members }))
   // the high/critical cut-offs are the floors of extreme readings and spikes; they change no state, so they are not in the key
-  return Object.freeze({ rule, key, params: deepFreeze({ ens: { ...ens }, members }), ensemble: buildEnsemble({ ...ens, critical: severity.critical, high: severity.high }, members as MemberParams), severity: Object.freeze(severity) })
+  return Object.freeze({ rule, key, params: deepFreeze({ ens: { ...ens }, members }), ensemble: buildEnsemble({ ...ens, critical: severity.critical, high: severity.high, medium: severity.medium }, members as MemberParams), severity: Object.freeze(severity) })
 }
 
 function strip(e: EnsembleSpec | undefined): Partial<EnsembleSpec> | undefined {

@@ -39,6 +39,11 @@ export interface EnsembleParams {
   readonly critical?: number
   /** Severity cut-off for `high`: the floor of a reading that claims `Floor.High` (a spike). Absent: 0. */
   readonly high?: number
+  /**
+   * Severity cut-off for `medium`: members relative to the series' own history (`selfCalibrated`:
+   * a new record, a stuck run) score just under it at most: on their own they are `low`. Absent: 0.
+   */
+  readonly medium?: number
 }
 
 /** Univariate member detectors with their weight; absent = disabled. */
@@ -124,9 +129,10 @@ export function buildEnsemble(params: EnsembleParams, m: MemberParams): Ensemble
   const below = threshold > 1e-6 ? threshold - 1e-6 : 0
   const critical = params.critical ?? 0
   const high = params.high ?? 0
-  // a new record or a stuck run claims at most medium severity: high and critical come from the
-  // size of a deviation measured in the series' own spread (spikes, shifts)
-  const selfCap = high > threshold ? high - 1e-6 : 1
+  // a new record or a stuck run is `low` on its own: severity comes from the size of a deviation
+  // measured in the series' own spread (spikes, shifts, seasonal residuals)
+  const medium = params.medium ?? 0
+  const selfCap = medium > threshold ? medium - 1e-6 : 1
   // score floors of the severities a reading may claim (at least the anomaly threshold)
   const claimed = [0, Math.max(high, threshold), Math.max(critical, high, threshold)]
 

@@ -5,9 +5,9 @@ import { CliError, parseFormat, toJson } from './output.js'
 export function registerDetect(program: Command): void {
   program
     .command('detect')
-    .description('run the detectors offline over a CSV (backtesting): timestamp,value in, timestamp,value,anomaly_score out')
+    .description('run the detectors offline over a CSV (backtesting): timestamp,value in, timestamp,value,anomaly_score,label out')
     .requiredOption('--input <file>', 'CSV with header timestamp,value (YYYY-MM-DD HH:MM:SS UTC, or epoch ms)')
-    .requiredOption('--output <file>', 'CSV to write: timestamp,value,anomaly_score (score in [0,1]) for every row, in input order')
+    .requiredOption('--output <file>', 'CSV to write: timestamp,value,anomaly_score,label (score in [0,1]; label 1 where the live stage would emit an anomaly) for every row, in input order')
     .option('--config <file>', 'detector config (YAML/JSON); default: the built-in one')
     .option('--metric <name>', 'metric name used to pick the config rule (default: the file name)')
     .option('--source <name>', 'source used to pick the config rule', 'csv')

@@ -69,7 +69,8 @@ rules:
     expect(cpu?.ensemble.params.threshold).toBe(0.7)
     expect(cpu?.ensemble.names).toContain('seasonal')
     expect(cpu?.ensemble.periodMs).toBe(3_600_000)
-    expect(JSON.parse(cpu!.key).members.ewma).toMatchObject({ alpha: 0.2, threshold: 5 })
+    expect(cpu?.key).toMatch(/^[0-9a-f]{32}$/)
+    expect(cpu?.params.members.ewma).toMatchObject({ alpha: 0.2, threshold: 5 })
     expect(cfg.resolve('db-1', 'cpu.user')?.rule).toBe('never')
     // cached answers are the same objects
     expect(cfg.resolve('db-1', 'cpu.load')).toBe(cpu)

@@ -1,5 +1,5 @@
 import { parse as parseYaml } from 'yaml'
-import { canonicalJson, describeIssues, fail, ok, RejectReason, type Result } from '../../schemas/index.js'
+import { canonicalJson, describeIssues, fail, hashId, ok, RejectReason, type Result } from '../../schemas/index.js'
 import { BUILTIN_DEFAULTS, type SeverityCutoffs } from './defaults.js'
 import { buildEnsemble, type Ensemble, type MemberParams } from './ensemble.js'
 import { compileGlob } from './glob.js'
@@ -11,8 +11,13 @@ import { DetectorConfigSpec, type DetectorsSpec, type EnsembleSpec, type GroupSp
 export interface SeriesSettings {
   /** Name of the rule that matched, or `default`. */
   readonly rule: string
-  /** Canonical JSON of the resolved parameters: a series' state is reset when it changes. */
+  /**
+   * Fingerprint (32 hex digits of SHA-256) of the canonical JSON of the resolved parameters: a
+   * series' state is reset when it changes. Each series' checkpoint stores this, not the settings.
+   */
   readonly key: string
+  /** The resolved parameters the key is the fingerprint of (ensemble and enabled members). */
+  readonly params: { readonly ens: Readonly<Record<string, unknown>>; readonly members: Readonly<Record<string, unknown>> }
   readonly ensemble: Ensemble
   readonly severity: SeverityCutoffs
 }
@@ -151,15 +156,15 @@ function resolveSettings(rule: string, base: Layer, over: RuleSpec | undefined):
   const severity = pick<SeverityCutoffs>(sevBase, base.ensemble?.severity, over?.ensemble?.severity)
   const det = (name: keyof DetectorsSpec) => pick<Record<string, unknown>>(d.detectors[name] as unknown as Record<string, unknown>, base.detectors?.[name], over?.detectors?.[name])
   const members: Record<string, unknown> = {}
-  for (const name of ['ewma', 'cusum', 'mad', 'seasonal', 'shift', 'spike', 'drift'] as const) {
+  for (const name of ['ewma', 'cusum', 'mad', 'seasonal', 'shift', 'spike', 'range', 'flat', 'drift'] as const) {
     const p = det(name)
     if (p.enabled === false) continue
     const { enabled: _e, period, ...rest } = p
     members[name] = name === 'seasonal' ? { ...rest, periodMs: period } : rest
   }
-  const key = canonicalJson({ ens, members })
+  const key = hashId(canonicalJson({ ens, members }))
   // the high/critical cut-offs are the floors of extreme readings and spikes; they change no state, so they are not in the key
-  return Object.freeze({ rule, key, ensemble: buildEnsemble({ ...ens, critical: severity.critical, high: severity.high }, members as MemberParams), severity: Object.freeze(severity) })
+  return Object.freeze({ rule, key, params: deepFreeze({ ens: { ...ens }, members }), ensemble: buildEnsemble({ ...ens, critical: severity.critical, high: severity.high, medium: severity.medium }, members as MemberParams), severity: Object.freeze(severity) })
 }
 
 function strip(e: EnsembleSpec | undefined): Partial<EnsembleSpec> | undefined {
@@ -172,7 +177,7 @@ function groupSettings(g: GroupSpec, spec: DetectorConfigSpec): GroupSettings {
   const params: PcaParams = { ...pick<Omit<PcaParams, 'dim'>>(BUILTIN_DEFAULTS.pca, g.pca), dim: g.metrics.length }
   const threshold = g.ensemble?.threshold ?? spec.ensemble?.threshold ?? BUILTIN_DEFAULTS.ensemble.threshold
   const severity = pick<SeverityCutoffs>(BUILTIN_DEFAULTS.ensemble.severity, spec.ensemble?.severity, g.ensemble?.severity)
-  return Object.freeze({ name: g.name, key: canonicalJson({ params, threshold }), metrics: Object.freeze([...g.metrics]), pca: pcaDetector(params), threshold, severity })
+  return Object.freeze({ name: g.name, key: hashId(canonicalJson({ params, threshold })), metrics: Object.freeze([...g.metrics]), pca: pcaDetector(params), threshold, severity })
 }
 
 function deepFreeze<T>(v: T): T {

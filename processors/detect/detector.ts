@@ -21,6 +21,8 @@ export const DetectorName = {
   Drift: 'drift',
   Shift: 'shift',
   Spike: 'spike',
+  Range: 'range',
+  Flat: 'flat',
 } as const
 export type DetectorName = (typeof DetectorName)[keyof typeof DetectorName]
 
@@ -68,6 +70,11 @@ export interface Detector<S, P = Point> {
    * self-calibration nor a drift boost can hide it. See `saturate`.
    */
   readonly extreme?: number
+  /**
+   * True when the statistic is already relative to the series' own history (the range
+   * detector): the ensemble's self-calibration against the member's recent peak is skipped.
+   */
+  readonly selfCalibrated?: boolean
   /** A fresh state (plain JSON). */
   init(): S
   /** Pure: returns a new state; `state` is left untouched. */

@@ -3,6 +3,8 @@ import { emptyReading, saturate, scoreOf, type Detector, type DetectorName, type
 import { driftDetector, type DriftParams } from './drift.js'
 import { ewmaDetector, type EwmaParams } from './ewma.js'
 import { madDetector, type MadParams } from './mad.js'
+import { flatDetector, type FlatParams } from './flat.js'
+import { rangeDetector, type RangeParams } from './range.js'
 import { seasonalDetector, type SeasonalParams } from './seasonal.js'
 import { shiftDetector, type ShiftParams } from './shift.js'
 import { spikeDetector, type SpikeParams } from './spike.js'
@@ -37,6 +39,11 @@ export interface EnsembleParams {
   readonly critical?: number
   /** Severity cut-off for `high`: the floor of a reading that claims `Floor.High` (a spike). Absent: 0. */
   readonly high?: number
+  /**
+   * Severity cut-off for `medium`: members relative to the series' own history (`selfCalibrated`:
+   * a new record, a stuck run) score just under it at most: on their own they are `low`. Absent: 0.
+   */
+  readonly medium?: number
 }
 
 /** Univariate member detectors with their weight; absent = disabled. */
@@ -47,6 +54,8 @@ export interface MemberParams {
   readonly seasonal?: SeasonalParams & { readonly weight: number }
   readonly shift?: ShiftParams & { readonly weight: number }
   readonly spike?: SpikeParams & { readonly weight: number }
+  readonly range?: RangeParams & { readonly weight: number }
+  readonly flat?: FlatParams & { readonly weight: number }
   readonly drift?: DriftParams & { readonly weight: number }
 }
 
@@ -104,17 +113,26 @@ export function buildEnsemble(params: EnsembleParams, m: MemberParams): Ensemble
   if (m.seasonal) add(seasonalDetector(m.seasonal), m.seasonal.weight)
   if (m.shift) add(shiftDetector(m.shift), m.shift.weight)
   if (m.spike) add(spikeDetector(m.spike), m.spike.weight)
+  if (m.range) add(rangeDetector(m.range), m.range.weight)
+  if (m.flat) add(flatDetector(m.flat), m.flat.weight)
   const driftIndex = m.drift ? members.length : -1
   if (m.drift) add(driftDetector(m.drift), m.drift.weight)
   const boost = m.drift?.boost ?? 1
   const decay = m.drift ? Math.pow(0.5, 1 / Math.max(1, m.drift.halfLife)) : 1
   const names = members.map((d) => d.name)
   const extremes = members.map((d) => d.extreme ?? 0)
+  const selfCalibrated = members.map((d) => d.selfCalibrated === true)
   const count = members.length
   const { combine, threshold, warmup, refractory, refractoryDamp, calibrate, calibrateHalfLife } = params
   const calDecay = Math.pow(0.5, 1 / Math.max(1, calibrateHalfLife))
+  // the highest score a point in the refractory period may keep (just under the threshold)
+  const below = threshold > 1e-6 ? threshold - 1e-6 : 0
   const critical = params.critical ?? 0
   const high = params.high ?? 0
+  // a new record or a stuck run is `low` on its own: severity comes from the size of a deviation
+  // measured in the series' own spread (spikes, shifts, seasonal residuals)
+  const medium = params.medium ?? 0
+  const selfCap = medium > threshold ? medium - 1e-6 : 1
   // score floors of the severities a reading may claim (at least the anomaly threshold)
   const claimed = [0, Math.max(high, threshold), Math.max(critical, high, threshold)]
 
@@ -144,7 +162,7 @@ export function buildEnsemble(params: EnsembleParams, m: MemberParams): Ensemble
         const w = weights[i]
         if (i === driftIndex) {
           if (r.anomaly) driftNow = true
-        } else if (calibrate > 0) {
+        } else if (calibrate > 0 && !selfCalibrated[i]) {
           const cal = state.cal
           const level = cal[i] * calibrate
           if (level > r.threshold) {
@@ -170,6 +188,7 @@ export function buildEnsemble(params: EnsembleParams, m: MemberParams): Ensemble
             satTop = i
           }
         }
+        if (selfCalibrated[i] && r.score > selfCap) r.score = selfCap
         const ws = w * r.score
         if (ws > best) {
           best = ws
@@ -187,11 +206,12 @@ export function buildEnsemble(params: EnsembleParams, m: MemberParams): Ensemble
       if (!warm) score = 0
       let anomaly = score >= threshold
       if (state.quiet > 0) {
+        // the same episode: scores stay below the threshold, so that score >= threshold and
+        // "an anomaly fact is emitted" are one and the same thing (ben detect's label column)
         state.quiet--
         score *= refractoryDamp
+        if (score >= threshold) score = below
         anomaly = false
-      } else if (anomaly) {
-        state.quiet = refractory
       }
       // extreme deviations saturate the score, refractory period or not
       if (warm && sat > 0 && sat >= score) {
@@ -199,6 +219,7 @@ export function buildEnsemble(params: EnsembleParams, m: MemberParams): Ensemble
         top = satTop
         anomaly = true
       }
+      if (anomaly) state.quiet = refractory
       // drift recalibration: raise the thresholds of the other members, decaying back to 1
       let nextScale = 1 + (scale - 1) * decay
       if (driftNow && boost > nextScale) nextScale = boost

@@ -48,6 +48,10 @@ export function describe(name: DetectorName, r: Readonly<Reading>, s: Subject, p
     }
     case 'spike':
       return `${head}, ${fmt(r.raw)}σ ${side(r.direction)} its baseline of ${fmt(r.centre)} ± ${fmt(r.spread)}: a sudden spike from the point before it`
+    case 'range':
+      return `${head}, ${r.direction < 0 ? 'below the lowest' : 'above the highest'} value it has shown (range ${fmt(r.centre - r.spread)} to ${fmt(r.centre + r.spread)}) by ${fmt(r.raw * 100)} % of that range`
+    case 'flat':
+      return `${head} for ${fmt(r.raw * r.spread)} points in a row: stuck, ${fmt(r.raw)}x longer than the longest run of repeated values it has shown (${fmt(r.spread)} points)`
     case 'drift':
       return `${head}, and the distribution of its recent values has drifted from its reference (KL divergence ${fmt(r.raw)} against a limit of ${fmt(r.threshold)})`
     case 'pca':

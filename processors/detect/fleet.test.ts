@@ -107,6 +107,16 @@ describe('detect on the simulated fleet, shipped default config', () => {
     for (const s of healthy) expect(s.points.length).toBeGreaterThan(4000)
   })
 
+  it('a healthy fleet as `ben simulate` makes it (50 hosts, 200 facts/s, 1 hour): at most 0.1 anomalies of medium or above per series-day', () => {
+    const hour = 3_600_000
+    const { series } = runFleet({ hosts: 50, seed: '11', startTs: START, rate: 200, durationMs: hour }, hour)
+    const all = [...series.values()]
+    expect(all.length).toBeGreaterThanOrEqual(300)
+    const seriesDays = (all.length * hour) / 86_400_000
+    const loud = all.flatMap((s) => s.anomalies.map((a) => a.fact)).filter((a) => a.payload.severity !== 'low')
+    expect(loud.length / seriesDays, loud.map((a) => a.explain).join('\n')).toBeLessThanOrEqual(0.1)
+  }, 300_000)
+
   it('names the drifting metric in at least one anomaly once the drift has begun', () => {
     const { series, truth } = runFleet({ hosts: 5, seed: '7', startTs: START, rate: 300, durationMs: TEN_MINUTES, scenarios: [scenario('drift')] }, TEN_MINUTES)
     const t = truth[0]

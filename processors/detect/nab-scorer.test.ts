@@ -51,4 +51,29 @@ describe('NAB scoring', () => {
     expect(best.raw).toBeLessThan(1)
     expect(best.raw).toBeGreaterThan(0.85)
   })
+
+  it('an FP just after a window costs fpWeight x the scaled sigmoid of its distance (NAB sweeper), doubled in reward_low_FP', () => {
+    const f = file(2000, [[1000, 1099]], [1000, 1102])
+    const sig = 2 / (1 + Math.exp((5 * 3) / 99)) - 1
+    expect(scoreFile(f, 0.5, std).score).toBeCloseTo(1 + 0.11 * sig, 12)
+    expect(scoreFile(f, 0.5, NAB_PROFILES.reward_low_FP_rate).score).toBeCloseTo(1 + 0.22 * sig, 12)
+    // reward_low_FN: a miss costs 2
+    expect(scoreFile(file(2000, [[1000, 1099]], []), 0.5, NAB_PROFILES.reward_low_FN_rate).score).toBe(-2)
+  })
+
+  it('the sweep equals scoring every distinct threshold one by one, on random files', () => {
+    let seed = 42
+    const rnd = () => ((seed = (seed * 1103515245 + 12345) % 2147483648) / 2147483648)
+    const files: NabFile[] = Array.from({ length: 4 }, (_, k) => ({
+      name: `r${k}`,
+      scores: Array.from({ length: 1500 }, () => (rnd() < 0.02 ? Math.round(rnd() * 20) / 20 : 0)),
+      windows: k === 3 ? [] : [[400 + k * 100, 480 + k * 100], [1000, 1100]],
+    }))
+    for (const p of Object.values(NAB_PROFILES)) {
+      const best = optimiseThreshold(files, p)
+      const candidates = [...new Set(files.flatMap((f) => Array.from(f.scores)))]
+      const brute = Math.max(best.nullScore, ...candidates.map((t) => files.reduce((a, f) => a + scoreFile(f, t, p).score, 0)))
+      expect(best.raw).toBeCloseTo(brute, 9)
+    }
+  })
 })

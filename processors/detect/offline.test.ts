@@ -8,6 +8,10 @@ import { parseTimestamp } from './csv.js'
 import { isDetectError } from './errors.js'
 import { detectCsv } from './offline.js'
 import { series } from './synthetic.js'
+import { defaultDetectorConfig } from './default-config.js'
+import { stepAll } from '../stage.js'
+import { detectStage } from './stage.js'
+import type { MetricFact } from '../../schemas/index.js'
 
 const dir = mkdtempSync(join(tmpdir(), 'ben-detect-'))
 const nabTs = (ms: number) => new Date(ms).toISOString().replace('T', ' ').slice(0, 19)
@@ -20,7 +24,7 @@ describe('detectCsv', () => {
     const output = join(dir, 'spike.scores.csv')
     const summary = await detectCsv({ input, output })
     const lines = readFileSync(output, 'utf8').trim().split('\n')
-    expect(lines[0]).toBe('timestamp,value,anomaly_score')
+    expect(lines[0]).toBe('timestamp,value,anomaly_score,label')
     expect(lines).toHaveLength(1501)
     const rows = lines.slice(1).map((l) => l.split(','))
     rows.forEach((r, i) => {
@@ -46,9 +50,30 @@ describe('detectCsv', () => {
     const summary = await detectCsv({ input: Readable.from([body]), output: out, config: cfg.value, metric: 'x' })
     const rows = Buffer.concat(chunks).toString('utf8').trim().split('\n').slice(1)
     expect(rows).toHaveLength(100)
-    expect(rows[50]).toBe('1700000003000000,oops,0.000000'.replace('1700000003000000', String(1_700_000_000_000 + 50 * 60_000)))
+    expect(rows[50]).toBe(`${1_700_000_000_000 + 50 * 60_000},oops,0.000000,0`)
     expect(Number(rows[80].split(',')[2])).toBeGreaterThan(0.9)
     expect(summary).toMatchObject({ rows: 100, scored: 99, skipped: 1, metric: 'x' })
+  })
+
+  it('labels 1 exactly the rows on which the live stage emits an anomaly, at the shipped threshold', async () => {
+    // a level shift, a spike, a stuck stretch and a new record: several members speak
+    const pts = series({ n: 3000, seed: 5, noise: 1, level: 50, spikes: [[1700, 40]], shift: [2200, 12] })
+    for (let i = 2600; i < 2700; i++) pts[i] = { ...pts[i], value: 61 }
+    const input = join(dir, 'labels.csv')
+    writeFileSync(input, 'timestamp,value\n' + pts.map((p) => `${p.ts},${p.value}`).join('\n') + '\n')
+    const output = join(dir, 'labels.scores.csv')
+    const summary = await detectCsv({ input, output, metric: 'm', source: 'csv' })
+    const rows = readFileSync(output, 'utf8').trim().split('\n').slice(1).map((l) => l.split(','))
+    const labelled = rows.flatMap((r, i) => (r[3] === '1' ? [i] : []))
+    const threshold = defaultDetectorConfig().value.resolve('csv', 'm')?.ensemble.params.threshold ?? NaN
+    expect(summary.threshold).toBe(threshold)
+    // label 1 <=> score >= the shipped threshold
+    rows.forEach((r) => expect(r[3] === '1').toBe(Number(r[2]) >= threshold))
+    const facts: MetricFact[] = pts.map((p, i) => ({ id: `f${i}`, ts: p.ts, source: 'csv', lane: 'metric', kind: 'metric', payload: { name: 'm', value: p.value }, lineage: [], producer: 'test', config: {} }) as unknown as MetricFact)
+    const emitted = stepAll(detectStage, facts, defaultDetectorConfig()).out.map((f) => Number(f.lineage[0].slice(1)))
+    expect(labelled.length).toBeGreaterThanOrEqual(2)
+    expect(labelled).toEqual(emitted)
+    expect(summary.anomalies).toBe(labelled.length)
   })
 
   it('rejects a file without the header, with a DetectError', async () => {

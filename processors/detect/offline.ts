@@ -11,7 +11,7 @@ import { isHeader, parseTimestamp, parseValue, splitRow } from './csv.js'
 export interface DetectCsvOptions {
   /** Path of a CSV with header `timestamp,value`, or a readable stream of it. */
   readonly input: string | Readable
-  /** Path to write `timestamp,value,anomaly_score` to, or a writable stream (not ended when given). */
+  /** Path to write `timestamp,value,anomaly_score,label` to, or a writable stream (not ended when given). */
   readonly output: string | Writable
   /** A loaded config, a path to a YAML/JSON config file, or absent for the shipped default. */
   readonly config?: DetectorConfig | string
@@ -26,7 +26,7 @@ export interface DetectCsvSummary {
   /** Rows fed to the detectors; the others (bad timestamp or value) got score 0. */
   readonly scored: number
   readonly skipped: number
-  /** Rows whose score reached the ensemble threshold (the ones the stage would emit). */
+  /** Rows labelled 1: those on which the live stage would emit an anomaly fact. */
   readonly anomalies: number
   readonly threshold: number
   readonly maxScore: number
@@ -41,7 +41,9 @@ const CHUNK = 64 * 1024
 /**
  * Offline backtest: the same ensemble the stage runs, over one CSV series, streaming. Writes
  * one line per data row, in input order: the row's timestamp and value text as read, and the
- * combined anomaly score in [0,1] (6 decimals). Rows are the stream: they are scored in file
+ * combined anomaly score in [0,1] (6 decimals), and `label`: 1 where the live stage would emit an
+ * anomaly fact (the score reached the config's threshold, the same constant the stage uses;
+ * points in an episode's refractory period keep their score below it), else 0. Rows are the stream: they are scored in file
  * order whatever their timestamps (repeats and gaps included); a row whose timestamp or value
  * cannot be parsed is not fed to the detectors and scores 0 (counted in `skipped`).
  * Rejects with a DetectError (code DETECT_BAD_CSV or DETECT_BAD_CONFIG) on a bad header,
@@ -71,7 +73,7 @@ export async function detectCsv(opts: DetectCsvOptions): Promise<DetectCsvSummar
   let anomalies = 0
   let maxScore = 0
   let maxScoreAt: string | null = null
-  let buf = 'timestamp,value,anomaly_score\n'
+  let buf = 'timestamp,value,anomaly_score,label\n'
   const flush = async (): Promise<void> => {
     const chunk = buf
     buf = ''
@@ -90,19 +92,23 @@ export async function detectCsv(opts: DetectCsvOptions): Promise<DetectCsvSummar
       const ts = cells ? parseTimestamp(cells[0]) : NaN
       const value = cells ? parseValue(cells[1]) : NaN
       let score = 0
+      let label = 0
       if (cells && Number.isFinite(ts) && Number.isFinite(value)) {
         point.ts = ts
         point.value = value
         ens.step(state, point, reading)
         score = reading.score
         scored++
-        if (reading.anomaly) anomalies++
+        if (reading.anomaly) {
+          anomalies++
+          label = 1
+        }
         if (score > maxScore) {
           maxScore = score
           maxScoreAt = cells[0]
         }
       }
-      buf += `${cells ? cells[0] : line},${cells ? cells[1] : ''},${score.toFixed(6)}\n`
+      buf += `${cells ? cells[0] : line},${cells ? cells[1] : ''},${score.toFixed(6)},${label}\n`
       if (buf.length >= CHUNK) await flush()
     }
     if (header) throw new DetectError(DetectErrorCode.BadCsv, `the input is empty: expected a header 'timestamp,value'`)

@@ -69,6 +69,25 @@ export const SpikeSpec = z
     warmup: count.optional(),
   })
   .strict()
+export const RangeSpec = z
+  .object({
+    ...common,
+    threshold: pos.optional(),
+    halfLife: count.min(1).optional(),
+    alpha: frac('alpha').optional(),
+    warmup: count.optional(),
+    minZ: nonneg.optional(),
+  })
+  .strict()
+export const FlatSpec = z
+  .object({
+    ...common,
+    threshold: pos.optional(),
+    minRun: count.min(1).optional(),
+    halfLife: count.min(1).optional(),
+    warmup: count.optional(),
+  })
+  .strict()
 export const DriftSpec = z
   .object({
     ...common,
@@ -81,7 +100,7 @@ export const DriftSpec = z
   })
   .strict()
 
-export const DetectorsSpec = z.object({ ewma: EwmaSpec.optional(), cusum: CusumSpec.optional(), mad: MadSpec.optional(), seasonal: SeasonalSpec.optional(), shift: ShiftSpec.optional(), spike: SpikeSpec.optional(), drift: DriftSpec.optional() }).strict()
+export const DetectorsSpec = z.object({ ewma: EwmaSpec.optional(), cusum: CusumSpec.optional(), mad: MadSpec.optional(), seasonal: SeasonalSpec.optional(), shift: ShiftSpec.optional(), spike: SpikeSpec.optional(), range: RangeSpec.optional(), flat: FlatSpec.optional(), drift: DriftSpec.optional() }).strict()
 
 export const SeveritySpec = z.object({ medium: frac('severity.medium').optional(), high: frac('severity.high').optional(), critical: frac('severity.critical').optional() }).strict()
 

@@ -7,7 +7,7 @@ import { explainAnomaly, labelsKey, severityOf } from './explain.js'
 import { deserializeDetectState, makeRoom, newDetectState, serializeDetectState, type DetectState, type GroupRecord, type SeriesRecord } from './state.js'
 
 export const DETECT_STAGE = 'detect'
-export const DETECT_VERSION = '1.1.0'
+export const DETECT_VERSION = '1.2.0'
 const PRODUCER = `${DETECT_STAGE}@${DETECT_VERSION}`
 const NONE: readonly Fact[] = Object.freeze([])
 

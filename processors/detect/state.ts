@@ -10,7 +10,7 @@ export interface SeriesRecord {
   readonly labels: Labels
   /** Latest event time seen (ms). */
   lastTs: number
-  /** `SeriesSettings.key` the state was built with; a different one resets the state. */
+  /** `SeriesSettings.key` (a 32-digit fingerprint) the state was built with; a different one resets the state. */
   settingsKey: string
   ens: EnsembleState
 }

@@ -124,6 +124,7 @@ export function compileManifest(raw: unknown, opts: CompileOptions = {}): Result
     prefilter: opts.prefilter ?? true,
     keywordIndex: buildKeywordIndex(runtimes.map((r) => r.keywords)),
     keywordGated: Int32Array.from(runtimes.map((r) => (r.keywords.length > 0 ? 1 : 0))),
+    featureGated: Int32Array.from(runtimes.flatMap((r, i) => (r.keywords.length > 0 ? [] : [i]))),
     hmacKey: key,
     hmacCache: new Map<string, string>(),
   })

@@ -37,10 +37,23 @@ export interface CorpusReport {
 const REPORT_KEY = 'corpus-report-hash-key-not-a-secret'
 const rate = (n: number, hit: number): Rate => ({ n, hit, rate: n === 0 ? 1 : hit / n })
 
-/** True when nothing of `secret` is left in `out`: not whole, and no run of 8 characters of it. */
-export function leaked(secret: string, out: string): boolean {
+const count = (hay: string, needle: string): number => {
+  let n = 0
+  for (let i = hay.indexOf(needle); i >= 0; i = hay.indexOf(needle, i + 1)) n++
+  return n
+}
+
+/**
+ * True when something of `secret` is left in `out`: the whole secret, or a run of 8 of its
+ * characters more often than that run occurs in the rest of the input (`context`: the input
+ * with the secret cut out, so `rubygems_token = rubygems_…` is not a leak of `rubygems`).
+ */
+export function leaked(secret: string, out: string, context = ''): boolean {
   if (secret.length < 8) return out.includes(secret)
-  for (let i = 0; i + 8 <= secret.length; i++) if (out.includes(secret.slice(i, i + 8))) return true
+  for (let i = 0; i + 8 <= secret.length; i++) {
+    const w = secret.slice(i, i + 8)
+    if (count(out, w) > count(context, w)) return true
+  }
   return false
 }
 
@@ -50,7 +63,9 @@ function run(manifest: CompiledManifest, s: Sample): { out: string; detectors: s
   if (!r.ok) return { out: '', detectors: ['(refused)'] }
   const p = (r.fact as RawFact & { payload: { message: string; attrs: Record<string, string> } }).payload
   const detectors = [...new Set(r.redactions.map((x) => x.rule).filter((rule) => !FIELD_RULES.has(rule)).map((rule) => (rule.startsWith('key-') ? rule.slice(4) : rule)))]
-  return { out: [p.message, ...Object.keys(p.attrs), ...Object.values(p.attrs)].join('\n'), detectors }
+  // placeholders name their kind (`[rubygems-api-key]`): that name is not a leak of the secret
+  const out = [p.message, ...Object.keys(p.attrs), ...Object.values(p.attrs)].join('\n').replace(/\[[a-z0-9-]+(?::hmac:[0-9a-f]{16})?\]/g, '[]')
+  return { out, detectors }
 }
 
 /** Builds the independent corpus and scores a manifest (the shipped default unless given) through scrubFact. */
@@ -80,7 +95,8 @@ export function corpusReport(opts: { readonly seed?: number; readonly perPair?: 
       }
       continue
     }
-    const ok = !leaked(s.secret, out)
+    const input = [s.message, ...Object.keys(s.attrs), ...Object.values(s.attrs)].join('\n')
+    const ok = !leaked(s.secret, out, input.split(s.secret).join('\u0000'))
     const a = s.kind === 'bare' ? (s.heldOut ? acc.bareHeld : acc.bare) : s.kind === 'pii' ? acc.pii : s.heldOut ? acc.contextHeld : acc.context
     a[0]++
     if (ok) a[1]++

@@ -131,7 +131,7 @@ const validUserinfo: Validator = (t, s, e) => {
   const colon = v.indexOf(':')
   if (colon < 0) return v.length >= 16 && /\d/.test(v) && /[a-zA-Z]/.test(v) && entropy(v) >= 3
   const pass = v.slice(colon + 1)
-  return pass.length > 0 && !isPlaceholder(pass) && !isPlaceholder(v.slice(0, colon) === '' ? 'u' : v.slice(0, colon))
+  return pass.length > 0 && !isPlaceholder(pass)
 }
 const validCurlUser: Validator = (t, s, e) => {
   const v = t.slice(s, e)

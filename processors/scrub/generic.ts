@@ -147,6 +147,11 @@ const CALL = /^[\w.$:]+\(/
 const NUMBERISH = /^[v]?\d+(?:[.:/-]\d+)*$/i
 const LOWER_IDENT = /^[a-z]+(?:[-_.][a-z]+)*$/
 const BCRYPT = /^\$2[abxy]?\$\d\d\$/
+/** A file path or a URL without credentials (those have their own detector): a reference, not a secret. */
+const PATH_OR_URL = /^(?:[a-z][a-z0-9+.-]*:\/\/[^@]*$|~?\.{0,2}\/[\w.-]+(?:\/[\w.-]*)*$|[\w.-]+\.(?:pem|key|crt|cer|der|p12|pfx|jks|json|ya?ml|txt|env|conf|cfg|ini|properties|xml|toml|js|ts|py|go|rb|sh|pub|gpg|asc|kdbx)$)/i
+/** Characters of a token (base64, base64url, hex, dotted and colon-joined forms). */
+const TOKEN_CHARS = /^[A-Za-z0-9+/=_.~:-]+$/
+const PASSWORDISH = /^[\x21-\x7e]+$/
 
 /**
  * Whether `v` (already unquoted) is a credential for a key of class `cls`. `strong` demands a
@@ -158,15 +163,16 @@ export function credentialValue(v: string, cls: KeyClass, strong: boolean): bool
   if (BCRYPT.test(v)) return true
   if (NOT_A_VALUE.has(v.toLowerCase())) return false
   if (isPlaceholder(v)) return false
-  if (DOTTED_IDENT.test(v) || CALL.test(v)) return false
+  if (DOTTED_IDENT.test(v) || CALL.test(v) || PATH_OR_URL.test(v)) return false
   const s = shape(v)
   if (cls === KeyClass.Password && !strong) {
     if (n < 3 || s.space > 0) return false
     if (n <= 3 && s.digit === n) return false
     return true
   }
-  // a token: long enough, no blanks, some variety
+  // a token: long enough, no blanks, token characters (or a password-like mix of all classes), some variety
   if (n < 8 || s.space > 0) return false
+  if (!TOKEN_CHARS.test(v) && !(n >= 12 && s.upper > 0 && s.lower > 0 && s.digit > 0 && PASSWORDISH.test(v) && !v.includes('?'))) return false
   if (NUMBERISH.test(v)) return s.digit >= 20 && !v.includes('.')
   if (LOWER_IDENT.test(v) && (n < 20 || entropy(v) < 3.6)) return false
   const letters = s.upper + s.lower

@@ -35,6 +35,8 @@ export interface Engine {
   readonly keywordIndex: KeywordIndex
   /** 1 where detector d is gated by keywords. */
   readonly keywordGated: Int32Array
+  /** Detectors not gated by keywords (checked against the feature bits), in rank order. */
+  readonly featureGated: Int32Array
   readonly hmacKey: Buffer | null
   /** value → hmac16: user ids and addresses repeat, and one HMAC costs ~1.5 µs. Bounded, cleared when full. */
   readonly hmacCache: Map<string, string>
@@ -114,13 +116,38 @@ function collect(engine: Engine, text: string): number {
     scanKeywords(ix, text, hits)
   }
   const dets = engine.detectors
-  const gated = engine.keywordGated
   let n = 0
-  for (let d = 0; d < dets.length; d++) {
-    const det = dets[d]
-    if (gated[d] === 1) {
-      if (prefilter && (hits[d >>> 5] & (1 << (d & 31))) === 0) continue
-    } else if ((feats & det.feature) === 0) continue
+  if (!prefilter) {
+    for (let d = 0; d < dets.length; d++) n = run(engine, d, text, n)
+  } else {
+    // keyword-gated detectors: only those whose bit the automaton set
+    for (let w = 0; w < ix.words; w++) {
+      let bits = hits[w]
+      while (bits !== 0) {
+        const b = 31 - Math.clz32(bits & -bits)
+        bits &= bits - 1
+        n = run(engine, (w << 5) + b, text, n)
+      }
+    }
+    // the others (personal data, untriggered custom detectors): by feature bits
+    const other = engine.featureGated
+    for (let i = 0; i < other.length; i++) if ((feats & dets[other[i]].feature) !== 0) n = run(engine, other[i], text, n)
+  }
+  if (n > 1) {
+    order.length = n
+    for (let i = 0; i < n; i++) order[i] = i
+    order.sort(byStartThenRank)
+  } else if (n === 1) {
+    order.length = 1
+    order[0] = 0
+  }
+  return n
+}
+
+/** Runs detector `d` over `text`, appending its candidates to the scratch arrays from index n; returns the new count. */
+function run(engine: Engine, d: number, text: string, n: number): number {
+  const det = engine.detectors[d]
+  {
     const re = det.re
     re.lastIndex = 0
     let m: RegExpExecArray | null
@@ -164,14 +191,6 @@ function collect(engine: Engine, text: string): number {
       cd[n] = d
       n++
     }
-  }
-  if (n > 1) {
-    order.length = n
-    for (let i = 0; i < n; i++) order[i] = i
-    order.sort(byStartThenRank)
-  } else if (n === 1) {
-    order.length = 1
-    order[0] = 0
   }
   return n
 }

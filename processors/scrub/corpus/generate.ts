@@ -23,6 +23,7 @@ export interface Sample {
   readonly heldOut: boolean
 }
 
+const secretOf = (fmt: SecretFormat, text: string): string => (fmt.secretOf ? fmt.secretOf(text) : text)
 const cap = (s: string): string => s.charAt(0).toUpperCase() + s.slice(1)
 type Template = readonly [id: string, make: (i: string, s: string) => string, heldOut: boolean]
 
@@ -146,17 +147,17 @@ export function buildCorpus(spec: CorpusSpec = {}): Sample[] {
     for (let k = 0; k < per; k++) {
       for (const [id, make, heldCtx] of CONTEXTS) {
         const s = fmt.make(r)
-        out.push({ message: make(fmt.word, s), attrs: {}, secret: s, format: fmt.id, context: id, kind: 'context', distinctive: fmt.distinctive, heldOut: heldFormat || heldCtx })
+        out.push({ message: make(fmt.word, s), attrs: {}, secret: secretOf(fmt, s), format: fmt.id, context: id, kind: 'context', distinctive: fmt.distinctive, heldOut: heldFormat || heldCtx })
       }
       const s = fmt.make(r)
-      out.push({ message: 'config loaded', attrs: { [`${fmt.word}_token`]: s }, secret: s, format: fmt.id, context: 'attr-key', kind: 'attr', distinctive: fmt.distinctive, heldOut: heldFormat })
+      out.push({ message: 'config loaded', attrs: { [`${fmt.word}_token`]: s }, secret: secretOf(fmt, s), format: fmt.id, context: 'attr-key', kind: 'attr', distinctive: fmt.distinctive, heldOut: heldFormat })
       const s2 = fmt.make(r)
       const [cid, cmake] = CONTEXTS[(fi + k) % CONTEXTS.length]
-      out.push({ message: 'config loaded', attrs: { detail: cmake(fmt.word, s2) }, secret: s2, format: fmt.id, context: `attr-line:${cid}`, kind: 'attr', distinctive: fmt.distinctive, heldOut: heldFormat })
+      out.push({ message: 'config loaded', attrs: { detail: cmake(fmt.word, s2) }, secret: secretOf(fmt, s2), format: fmt.id, context: `attr-line:${cid}`, kind: 'attr', distinctive: fmt.distinctive, heldOut: heldFormat })
       if (fmt.distinctive) {
         BARE.forEach((b, bi) => {
           const s3 = fmt.make(r)
-          out.push({ message: b(s3), attrs: {}, secret: s3, format: fmt.id, context: `bare-${bi}`, kind: 'bare', distinctive: true, heldOut: heldFormat || bi === 4 })
+          out.push({ message: b(s3), attrs: {}, secret: secretOf(fmt, s3), format: fmt.id, context: `bare-${bi}`, kind: 'bare', distinctive: true, heldOut: heldFormat || bi === 4 })
         })
       }
     }

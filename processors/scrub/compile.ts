@@ -124,7 +124,8 @@ export function compileManifest(raw: unknown, opts: CompileOptions = {}): Result
     prefilter: opts.prefilter ?? true,
     keywordIndex: buildKeywordIndex(runtimes.map((r) => r.keywords)),
     keywordGated: Int32Array.from(runtimes.map((r) => (r.keywords.length > 0 ? 1 : 0))),
-    featureGated: Int32Array.from(runtimes.flatMap((r, i) => (r.keywords.length > 0 ? [] : [i]))),
+    minScan: m.detectors.custom.some((c) => c.enabled) ? 1 : 4,
+    featureGated: Int32Array.from(runtimes.flatMap((r, i) => (r.feature !== 0 ? [i] : []))),
     hmacKey: key,
     hmacCache: new Map<string, string>(),
   })
@@ -202,7 +203,7 @@ function runtimeOf(
   return {
     name: spec.name,
     rank,
-    feature: spec.keywords.length > 0 ? 0 : spec.feature,
+    feature: spec.feature,
     keywords: spec.keywords,
     re: new RegExp(spec.source, spec.flags),
     validate: spec.validate,

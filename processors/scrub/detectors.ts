@@ -102,7 +102,8 @@ const validPhone: Validator = (t, s, e) => {
   for (let i = 0; i < v.length; i++) if (v.charCodeAt(i) >= 48 && v.charCodeAt(i) <= 57) digits++
   return digits >= 9 && !DATE_LIKE.test(v)
 }
-const validAwsSecret: Validator = (t, s, e) => awsSecretValid(t.slice(s, e)) && !isPlaceholder(t, s, e)
+const AWS_MARKER = /secret|key/i
+const validAwsSecret: Validator = (t, s, e) => awsSecretValid(t.slice(s, e)) && AWS_MARKER.test(t.slice(s > 40 ? s - 40 : 0, s)) && !isPlaceholder(t, s, e)
 const notPlaceholder: Validator = (t, s, e) => !isPlaceholder(t, s, e)
 const validBearer: Validator = (t, s, e) => {
   let digit = false
@@ -195,8 +196,8 @@ export const BUILTIN_DETECTORS: Readonly<Record<DetectorName, DetectorSpec>> = {
   },
   'aws-secret-key': {
     name: 'aws-secret-key',
-    description: '40-character base64 secrets within 30 characters after a "secret" or "key" marker',
-    source: `(?:${CI('secret')}|${CI('key')})[A-Za-z0-9_"' .:=>-]{0,30}?(?<![A-Za-z0-9/+])(?<s>[A-Za-z0-9/+]{40})(?![A-Za-z0-9/+=])`,
+    description: '40-character base64 secrets (mixed case, not hex) within 40 characters after a "secret" or "key" marker',
+    source: '(?<![A-Za-z0-9/+])[A-Za-z0-9/+]{40}(?![A-Za-z0-9/+=])',
     flags: 'g',
     feature: 0,
     keywords: ['secret', 'key'],
@@ -249,7 +250,7 @@ export const BUILTIN_DETECTORS: Readonly<Record<DetectorName, DetectorSpec>> = {
     source: '["\']?[A-Za-z0-9_.-]+["\']?[ \\t]*:[ \\t]*["\']?(?<s>[A-Za-z0-9+/]{8,}={0,2})(?=["\']?[ \\t]*(?:,|}|\\r?\\n|$))',
     flags: 'g',
     feature: 0,
-    keywords: ['secret'],
+    keywords: ['kind: secret', 'kind":"secret', 'kind": "secret', "kind: 'secret", 'kind: "secret'],
     validate: validK8s,
     shrink: false,
   },
@@ -325,7 +326,8 @@ export const BUILTIN_DETECTORS: Readonly<Record<DetectorName, DetectorSpec>> = {
       `|(?<![A-Za-z])(?:${CI('phone')}|${CI('tel')}|${CI('mobile')}|${CI('cell')}|${CI('fax')}|${CI('msisdn')})(?:[_ -]?(?:${CI('no')}|${CI('number')}|${CI('num')}))?["']?\\s*[:=#]?\\s*["']?(?<s>\\+?\\(?\\d(?:[ ().-]{0,3}\\d){6,14})`,
     flags: 'g',
     feature: Feature.PhoneRun,
-    keywords: [],
+    // gated by either: the feature bits (shapes) or one of these words (keyword-led numbers)
+    keywords: ['phone', 'tel', 'mobile', 'cell', 'fax', 'msisdn'],
     validate: validPhone,
     shrink: true,
   },

@@ -152,6 +152,8 @@ const PATH_OR_URL = /^(?:[a-z][a-z0-9+.-]*:\/\/[^@]*$|~?\.{0,2}\/[\w.-]+(?:\/[\w
 /** Characters of a token (base64, base64url, hex, dotted and colon-joined forms). */
 const TOKEN_CHARS = /^[A-Za-z0-9+/=_.~:-]+$/
 const PASSWORDISH = /^[\x21-\x7e]+$/
+/** A lower-case word of 4+ letters between separators: `user:4242:profile`, `orders-v2-eu`: an identifier. */
+const WORDY = /(?:^|[:._/-])[a-z]{4,}(?:[:._/-]|$)/
 
 /**
  * Whether `v` (already unquoted) is a credential for a key of class `cls`. `strong` demands a
@@ -178,7 +180,7 @@ export function credentialValue(v: string, cls: KeyClass, strong: boolean): bool
   const letters = s.upper + s.lower
   const e = entropy(v)
   if (e < 2.6) return false
-  if (strong) return n >= 16 && s.digit > 0 && letters > 0 && e >= 3.2
+  if (strong) return n >= 16 && s.digit > 0 && letters > 0 && e >= 3.5 && !WORDY.test(v)
   if (s.digit > 0 && letters > 0) return true
   if (s.upper > 0 && s.lower > 0) {
     // random mixed case, not a CamelCaseIdentifier: count case changes

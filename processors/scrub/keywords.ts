@@ -25,8 +25,10 @@ const CLASS = (() => {
 export interface KeywordIndex {
   /** Number of Int32 words in a hit set. */
   readonly words: number
-  /** delta[state * K + class] → next state. */
+  /** delta[state * K + class] → next state * K (pre-multiplied: one add per character). */
   readonly delta: Int32Array
+  /** hasHits[state * K] is 1 where some keyword ends in that state. */
+  readonly hasHits: Uint8Array
   /** hitStart[state]..hitStart[state+1]: indices into hitWord/hitMask (bits to OR into the hit set). */
   readonly hitStart: Int32Array
   readonly hitWord: Int32Array
@@ -98,19 +100,23 @@ export function buildKeywordIndex(keywords: ReadonlyArray<readonly string[]>): K
     }
   }
   hitStart[n] = hw.length
-  return { words, delta, hitStart, hitWord: Int32Array.from(hw), hitMask: Int32Array.from(hm) }
+  const hasHits = new Uint8Array(n * K)
+  for (let st = 0; st < n; st++) if (hitStart[st + 1] > hitStart[st]) hasHits[st * K] = 1
+  for (let i = 0; i < delta.length; i++) delta[i] *= K
+  return { words, delta, hasHits, hitStart, hitWord: Int32Array.from(hw), hitMask: Int32Array.from(hm) }
 }
 
 /** Sets in `hits` (zeroed by the caller) the bit of every detector one of whose keywords occurs in `text`. */
 export function scanKeywords(ix: KeywordIndex, text: string, hits: Int32Array): void {
   const delta = ix.delta
-  const hitStart = ix.hitStart
+  const out = ix.hasHits
   let s = 0
   for (let i = 0, n = text.length; i < n; i++) {
     const c = text.charCodeAt(i)
-    s = delta[s * K + (c < 128 ? CLASS[c] : 0)]
-    const a = hitStart[s]
-    const b = hitStart[s + 1]
-    if (a !== b) for (let j = a; j < b; j++) hits[ix.hitWord[j]] |= ix.hitMask[j]
+    s = delta[s + (c < 128 ? CLASS[c] : 0)]
+    if (out[s] !== 0) {
+      const st = s / K
+      for (let j = ix.hitStart[st], b = ix.hitStart[st + 1]; j < b; j++) hits[ix.hitWord[j]] |= ix.hitMask[j]
+    }
   }
 }

@@ -8,7 +8,7 @@ export interface DetectorRuntime {
   readonly name: string
   /** Position in the engine's list = priority (lower wins when two candidates start together). */
   readonly rank: number
-  /** Prefilter feature bits (0 when gated by keywords). */
+  /** Prefilter feature bits (0 when gated by keywords only; a detector with both runs when either says so). */
   readonly feature: number
   /** Literal keywords (any case) of which one must occur for the regex to run; empty: gated by `feature`. */
   readonly keywords: readonly string[]
@@ -35,6 +35,8 @@ export interface Engine {
   readonly keywordIndex: KeywordIndex
   /** 1 where detector d is gated by keywords. */
   readonly keywordGated: Int32Array
+  /** Shorter texts are not scanned (nothing a built-in detector masks is shorter than 4 characters; 1 with custom detectors). */
+  readonly minScan: number
   /** Detectors not gated by keywords (checked against the feature bits), in rank order. */
   readonly featureGated: Int32Array
   readonly hmacKey: Buffer | null
@@ -106,8 +108,10 @@ function shrunk(validate: Validator, text: string, start: number, end: number): 
 }
 
 /** Finds candidates in `text`; returns how many are in the scratch arrays (in detector order). */
+
 function collect(engine: Engine, text: string): number {
   const prefilter = engine.prefilter
+  if (prefilter && text.length < engine.minScan) return 0
   const feats = prefilter ? features(text) : ALL_FEATURES
   const ix = engine.keywordIndex
   if (hits.length < ix.words) hits = new Int32Array(ix.words)
@@ -131,7 +135,10 @@ function collect(engine: Engine, text: string): number {
     }
     // the others (personal data, untriggered custom detectors): by feature bits
     const other = engine.featureGated
-    for (let i = 0; i < other.length; i++) if ((feats & dets[other[i]].feature) !== 0) n = run(engine, other[i], text, n)
+    for (let i = 0; i < other.length; i++) {
+      const d = other[i]
+      if ((feats & dets[d].feature) !== 0 && (hits[d >>> 5] & (1 << (d & 31))) === 0) n = run(engine, d, text, n)
+    }
   }
   if (n > 1) {
     order.length = n

@@ -124,7 +124,7 @@ export function compileManifest(raw: unknown, opts: CompileOptions = {}): Result
     prefilter: opts.prefilter ?? true,
     keywordIndex: buildKeywordIndex(runtimes.map((r) => r.keywords)),
     keywordGated: Int32Array.from(runtimes.map((r) => (r.keywords.length > 0 ? 1 : 0))),
-    minScan: m.detectors.custom.some((c) => c.enabled) ? 1 : 4,
+    minScan: m.detectors.custom.some((c) => c.enabled) ? 1 : 3,
     featureGated: Int32Array.from(runtimes.flatMap((r, i) => (r.feature !== 0 ? [i] : []))),
     hmacKey: key,
     hmacCache: new Map<string, string>(),

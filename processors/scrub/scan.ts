@@ -35,7 +35,7 @@ export interface Engine {
   readonly keywordIndex: KeywordIndex
   /** 1 where detector d is gated by keywords. */
   readonly keywordGated: Int32Array
-  /** Shorter texts are not scanned (nothing a built-in detector masks is shorter than 4 characters; 1 with custom detectors). */
+  /** Shorter texts are not scanned (nothing a built-in detector masks is shorter than 3 characters, `1::`; 1 with custom detectors). */
   readonly minScan: number
   /** Detectors not gated by keywords (checked against the feature bits), in rank order. */
   readonly featureGated: Int32Array

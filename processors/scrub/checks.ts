@@ -181,19 +181,22 @@ export function crc32TokenValid(s: string, prefixLength: number): boolean {
   return enc.padStart(6, '0') === s.slice(prefixLength + 30)
 }
 
-/** Shannon entropy of s[start, end) in bits per character. */
+const ENTROPY_COUNTS = new Int32Array(65536)
+
+/** Shannon entropy of s[start, end) in bits per character (scratch counts, no allocation). */
 export function entropy(s: string, start = 0, end = s.length): number {
   const n = end - start
   if (n <= 0) return 0
-  const counts = new Map<number, number>()
+  const counts = ENTROPY_COUNTS
+  for (let i = start; i < end; i++) counts[s.charCodeAt(i)]++
+  let h = 0
   for (let i = start; i < end; i++) {
     const c = s.charCodeAt(i)
-    counts.set(c, (counts.get(c) ?? 0) + 1)
-  }
-  let h = 0
-  for (const k of counts.values()) {
+    const k = counts[c]
+    if (k === 0) continue
     const p = k / n
     h -= p * Math.log2(p)
+    counts[c] = 0
   }
   return h
 }

@@ -87,8 +87,21 @@ function splitWords(key: string): string[] {
   return words
 }
 
-/** How secret the key `key` is (see KeyClass). Exported for attribute keys, which are keys too. */
+const KEY_CACHE = new Map<string, KeyClass>()
+const KEY_CACHE_LIMIT = 4096
+
+/** How secret the key `key` is (see KeyClass). Exported for attribute keys, which are keys too. Memoised (keys repeat). */
 export function classifyKey(key: string): KeyClass {
+  let c = KEY_CACHE.get(key)
+  if (c === undefined) {
+    c = classifyUncached(key)
+    if (KEY_CACHE.size >= KEY_CACHE_LIMIT) KEY_CACHE.clear()
+    KEY_CACHE.set(key, c)
+  }
+  return c
+}
+
+function classifyUncached(key: string): KeyClass {
   if (key.length === 0 || key.length > 100) return KeyClass.None
   const words = splitWords(key)
   if (words.length === 0) return KeyClass.None
@@ -221,8 +234,6 @@ export function locateAssignment(text: string, kwStart: number, kwEnd: number, o
   if (QUOTE(before)) keyQuoted = true
   else if (before === 92 && ks > 1 && QUOTE(text.charCodeAt(ks - 2))) keyQuoted = true
   const xml = before === 60 // <password>
-  const cls = classifyKey(text.slice(ks, ke))
-  if (cls === KeyClass.None) return false
   let i = ke
   // closing quote of the key (maybe escaped), and `]` of ENV["X"]
   if (i < n && text.charCodeAt(i) === 92 && i + 1 < n && QUOTE(text.charCodeAt(i + 1))) i += 2
@@ -238,7 +249,7 @@ export function locateAssignment(text: string, kwStart: number, kwEnd: number, o
     if (ve < 0 || text.charCodeAt(ve + 1) !== 47) return false
     while (ve > vs && /\s/.test(text[ve - 1])) ve--
     if (text.slice(vs, ve).includes('\n')) return false
-    return accept(text, vs, ve, cls, false, out)
+    return accept(text, ks, ke, vs, ve, false, out)
   }
   TYPE_ANNOTATION.lastIndex = i
   if (TYPE_ANNOTATION.test(text)) i = TYPE_ANNOTATION.lastIndex
@@ -299,11 +310,16 @@ export function locateAssignment(text: string, kwStart: number, kwEnd: number, o
     while (ve > vs && (text.charCodeAt(ve - 1) === 46 || text.charCodeAt(ve - 1) === 58)) ve--
   }
   out[2] = ve > ke ? ve : ke
-  return accept(text, vs, ve, cls, strong, out)
+  return accept(text, ks, ke, vs, ve, strong, out)
 }
 
-function accept(text: string, vs: number, ve: number, cls: KeyClass, strong: boolean, out: Int32Array): boolean {
+/** The key (text[ks, ke)) is classified only once a value is there: most keyword hits in prose end before that. */
+function accept(text: string, ks: number, ke: number, vs: number, ve: number, strong: boolean, out: Int32Array): boolean {
   if (ve <= vs) return false
+  // a bare value after blanks must be a long token: cheap length check before anything else
+  if (strong && ve - vs < 16) return false
+  const cls = classifyKey(text.slice(ks, ke))
+  if (cls === KeyClass.None) return false
   if (!credentialValue(text.slice(vs, ve), cls, strong)) return false
   out[0] = vs
   out[1] = ve

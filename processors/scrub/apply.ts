@@ -4,6 +4,16 @@ import type { ManifestImpl } from './compiled.js'
 import { ScrubRejectCode, scrubRejection } from './errors.js'
 import { processText, replaceValue } from './text.js'
 import { Tally } from './tally.js'
+import { credentialValue, type KeyClass } from './generic.js'
+import { redactionsTotal } from './metrics.js'
+
+const CREDENTIAL_PLACEHOLDER = '[credential]'
+/** A map value (maybe quoted) that is itself a credential for a key of class `cls`. */
+function secretValue(v: string, cls: number): boolean {
+  let s = v.trim()
+  if (s.length >= 2 && (s[0] === '"' || s[0] === "'") && s[s.length - 1] === s[0]) s = s.slice(1, -1)
+  return s !== CREDENTIAL_PLACEHOLDER && credentialValue(s, cls as KeyClass, false)
+}
 
 /** The one tally, reused for every fact (scrubbing is synchronous and never re-entered). */
 export const tally = new Tally()
@@ -132,6 +142,11 @@ function scrubMap(m: ManifestImpl, kind: RawKind, map: Labels): Labels {
     } else if (d.action === Action.Mask || d.action === Action.Hash) {
       nv = replaceValue(m.engine, d, v)
       if (nv !== v) tally.add(`${mapName}.${k}`, d.rule, 1)
+    } else if (d.secretKey !== 0 && secretValue(v, d.secretKey)) {
+      // the key names a secret and the value is one: `attrs.password = "hunter2"`, `labels.apiKey = "…"`
+      nv = CREDENTIAL_PLACEHOLDER
+      tally.add(`${mapName}.${k}`, 'credential', 1, 'masked')
+      redactionsTotal.inc({ detector: 'credential' }, 1)
     } else if (d.scan || d.action === Action.Truncate) {
       nv = processText(m.engine, m.counts, tally, mapName, k, v, d)
     }

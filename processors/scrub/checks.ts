@@ -23,7 +23,7 @@ export function luhnValid(s: string): boolean {
   return digits > 0 && sum % 10 === 0
 }
 
-/** A payment card: 13-19 digits, Luhn-valid, issuer prefix 2-6 (Visa, Mastercard, Amex, Discover, JCB, Diners, UnionPay, Maestro). */
+/** A payment card: 13-19 digits, Luhn-valid, issuer prefix 2-6 (Visa, Mastercard, Amex, Discover, JCB, Diners, UnionPay, Maestro), or a 15-digit UATP card (prefix 1). */
 export function cardValid(s: string): boolean {
   let first = -1
   let digits = 0
@@ -33,7 +33,7 @@ export function cardValid(s: string): boolean {
     if (first < 0) first = c
     digits++
   }
-  if (digits < 13 || digits > 19 || first < 2 || first > 6) return false
+  if (digits < 13 || digits > 19 || first > 6 || first === 0 || (first === 1 && digits !== 15)) return false
   return luhnValid(s)
 }
 
@@ -47,10 +47,10 @@ const IBAN_LENGTH: Readonly<Record<string, number>> = {
   TL: 23, TN: 24, TR: 26, UA: 29, VA: 22, VG: 24, XK: 20,
 }
 
-/** IBAN: known country, the country's length, ISO 7064 mod-97 = 1. Spaces are ignored. */
+/** IBAN: known country, the country's length, ISO 7064 mod-97 = 1. Spaces and dashes are ignored. */
 export function ibanValid(s: string): boolean {
   let compact = ''
-  for (let i = 0; i < s.length; i++) if (s.charCodeAt(i) !== 32) compact += s[i]
+  for (let i = 0; i < s.length; i++) if (s.charCodeAt(i) !== 32 && s.charCodeAt(i) !== 45) compact += s[i]
   const len = IBAN_LENGTH[compact.slice(0, 2)]
   if (len === undefined || compact.length !== len) return false
   const rearranged = compact.slice(4) + compact.slice(0, 4)
@@ -144,4 +144,105 @@ export function awsSecretValid(s: string): boolean {
     } else if (c === 43 || c === 47) nonHex = true
   }
   return upper && lower && nonHex
+}
+
+const CRC_TABLE = (() => {
+  const t = new Int32Array(256)
+  for (let n = 0; n < 256; n++) {
+    let c = n
+    for (let k = 0; k < 8; k++) c = c & 1 ? 0xedb88320 ^ (c >>> 1) : c >>> 1
+    t[n] = c
+  }
+  return t
+})()
+
+/** CRC-32 (IEEE) of the ASCII characters of s[start, end). */
+export function crc32(s: string, start = 0, end = s.length): number {
+  let c = -1
+  for (let i = start; i < end; i++) c = CRC_TABLE[(c ^ s.charCodeAt(i)) & 0xff] ^ (c >>> 8)
+  return (c ^ -1) >>> 0
+}
+
+const BASE62 = '0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz'
+
+/**
+ * GitHub-style checksummed token (GitHub `gh?_`, npm `npm_`): after the prefix, 30 random
+ * base62 characters and 6 characters of base62 CRC-32 of those 30, zero-padded.
+ */
+export function crc32TokenValid(s: string, prefixLength: number): boolean {
+  const body = s.length - prefixLength
+  if (body !== 36) return false
+  let n = crc32(s, prefixLength, prefixLength + 30)
+  let enc = ''
+  while (n > 0) {
+    enc = BASE62[n % 62] + enc
+    n = Math.floor(n / 62)
+  }
+  return enc.padStart(6, '0') === s.slice(prefixLength + 30)
+}
+
+const ENTROPY_COUNTS = new Int32Array(65536)
+
+/** Shannon entropy of s[start, end) in bits per character (scratch counts, no allocation). */
+export function entropy(s: string, start = 0, end = s.length): number {
+  const n = end - start
+  if (n <= 0) return 0
+  const counts = ENTROPY_COUNTS
+  for (let i = start; i < end; i++) counts[s.charCodeAt(i)]++
+  let h = 0
+  for (let i = start; i < end; i++) {
+    const c = s.charCodeAt(i)
+    const k = counts[c]
+    if (k === 0) continue
+    const p = k / n
+    h -= p * Math.log2(p)
+    counts[c] = 0
+  }
+  return h
+}
+
+const PLACEHOLDER_WORDS = /example|sample|placeholder|changeme|change_me|change-me|your[_-]?(?:api|secret|token|key|pass|own|access|client)|yourkey|yoursecret|redacted|dummy|xxxxx|\*\*\*|<[a-z _-]*>|insert[_-]?(?:here|your)|_here\b|replace[_-]?me|not[_-]?a[_-]?(?:real|secret)|foobar|lorem|\.\.\./i
+const VARIABLE_REF = /^(?:\$\{|\$\(|\$[A-Za-z_]|%[A-Za-z_(][^%]*%?|\{\{|\{%|#\{|@\{|<%|\[\[|env[.:(\[]|process\.env|os\.(?:environ|getenv)|getenv|var\.|vars\.|local\.|secrets?\.|config\.|settings\.|params?\.|props?\.|this\.|self\.|ENV\[|System\.getenv|vault:|ref\+|!Ref|arn:|projects\/[^/]+\/secrets)/i
+
+/**
+ * A value that stands for a secret rather than being one: a variable or template reference
+ * (`${DB_PASSWORD}`, `process.env.X`, `{{ .Values.x }}`, `var.db_password`), an obvious
+ * placeholder (`xxxx…`, `<your-key>`, `…EXAMPLE`, `changeme`), or a run of one character.
+ */
+export function isPlaceholder(s: string, start = 0, end = s.length): boolean {
+  const v = start === 0 && end === s.length ? s : s.slice(start, end)
+  if (v.length === 0) return true
+  if (VARIABLE_REF.test(v) || PLACEHOLDER_WORDS.test(v)) return true
+  // mostly one character (xxxxxxxx, ********, 00000000, aaaa…)
+  const first = v.charCodeAt(0)
+  let same = 0
+  let xs = 0
+  for (let i = 0; i < v.length; i++) {
+    const c = v.charCodeAt(i)
+    if (c === first) same++
+    if (c === 120 || c === 88 || c === 42 || c === 46 || c === 35) xs++
+  }
+  if (same * 10 >= v.length * 8 || xs * 10 >= v.length * 6) return true
+  // an upper-case environment variable name (DB_PASSWORD, GITHUB_TOKEN)
+  if (/^[A-Z][A-Z0-9]*(?:_[A-Z0-9]+)+$/.test(v) && /PASS|SECRET|TOKEN|KEY|AUTH|CRED|PWD/.test(v)) return true
+  return false
+}
+
+/** A JWT: base64url header that decodes to a JSON object naming `alg`, `typ`, `enc` or `kid`. */
+export function jwtStructureValid(s: string, start = 0, end = s.length): boolean {
+  const dot = s.indexOf('.', start)
+  if (dot < 0 || dot >= end) return false
+  try {
+    const header = Buffer.from(s.slice(start, dot), 'base64url').toString('latin1')
+    return header.charCodeAt(0) === 123 && /"(?:alg|typ|enc|kid|cty)"/.test(header)
+  } catch {
+    return false
+  }
+}
+
+/** Base64 text that decodes to a JWT (a JWT wrapped once more in base64, as in k8s Secrets or env dumps). */
+export function base64JwtValid(s: string, start = 0, end = s.length): boolean {
+  const text = Buffer.from(s.slice(start, end), 'base64').toString('latin1')
+  const m = /^eyJ[A-Za-z0-9_-]+\.[A-Za-z0-9_-]*/.exec(text)
+  return m !== null && jwtStructureValid(text, 0, m[0].length)
 }

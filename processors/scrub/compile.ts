@@ -1,6 +1,8 @@
 import { parseDocument } from 'yaml'
 import { ok, type Result } from '../../schemas/index.js'
-import { BUILTIN_DETECTORS, DETECTOR_NAMES, Feature } from './detectors.js'
+import { BEFORE_CATALOGUE, BUILTIN_DETECTORS, DETECTOR_NAMES, Feature, type DetectorSpec, type Validator } from './detectors.js'
+import { CHECK_FN, catalogueSpec } from './catalogue.js'
+import { buildKeywordIndex } from './keywords.js'
 import { ManifestError, ScrubErrorCode } from './errors.js'
 import { Action, compilePath, type PathGlob } from './fields.js'
 import { ManifestImpl, MASK_PLACEHOLDER, type CompiledManifest, type CompiledRule } from './compiled.js'
@@ -64,29 +66,36 @@ export function compileManifest(raw: unknown, opts: CompileOptions = {}): Result
     }
   }
 
-  // --- detectors ----------------------------------------------------------------------------
+  // --- detectors ---------------------------------------------------------------------------
+  // ranks: structural built-ins, then the provider catalogue, then the generic built-ins and personal data, then custom
   const runtimes: DetectorRuntime[] = []
-  for (const [name, cfg] of detectorEntries(m)) {
-    if (!cfg.enabled) continue
+  const builtin = (name: (typeof DETECTOR_NAMES)[number], cfg: DetectorConfig): void => {
     const spec = BUILTIN_DETECTORS[name]
-    const allow = compileAllow(cfg, `detectors.${name}`, issues)
-    runtimes.push({
-      name,
-      rank: runtimes.length,
-      feature: spec.feature,
-      literal: null,
-      re: new RegExp(spec.source, spec.flags),
-      validate: spec.validate,
-      shrink: spec.shrink,
-      hash: cfg.action === 'hash' && key !== null,
-      placeholder: `[${name}]`,
-      ...allow,
-    })
+    runtimes.push(runtimeOf(spec, runtimes.length, cfg.action === 'hash' && key !== null, compileAllow(cfg, `detectors.${name}`, issues)))
   }
+  const entries = detectorEntries(m).filter(([, c]) => c.enabled)
+  for (const [name, cfg] of entries) if (BEFORE_CATALOGUE.has(name)) builtin(name, cfg)
+  const seenNames = new Set<string>(DETECTOR_NAMES)
+  m.detectors.catalogue.forEach((e, i) => {
+    const at = where(['detectors', 'catalogue', i], raw)
+    if (seenNames.has(e.name)) issues.push(`${at}: name '${e.name}' is already used (by a built-in or an earlier entry)`)
+    seenNames.add(e.name)
+    if (!e.enabled) return
+    let spec: DetectorSpec
+    try {
+      spec = catalogueSpec(e)
+    } catch (err) {
+      issues.push(`${at}: invalid regular expression: ${(err as Error).message}`)
+      return
+    }
+    const allow = { allowExact: null, allowRe: null }
+    runtimes.push(runtimeOf(spec, runtimes.length, e.action === 'hash' && key !== null, allow, e.verify ? CHECK_FN[e.verify] : null))
+  })
+  for (const [name, cfg] of entries) if (!BEFORE_CATALOGUE.has(name)) builtin(name, cfg)
   m.detectors.custom.forEach((c, i) => {
     const at = where(['detectors', 'custom', i], raw)
     if (!c.enabled) return
-    if (runtimes.some((r) => r.name === c.name)) issues.push(`${at}: name '${c.name}' is used twice`)
+    if (seenNames.has(c.name) || runtimes.some((r) => r.name === c.name)) issues.push(`${at}: name '${c.name}' is used twice`)
     let re: RegExp
     try {
       re = new RegExp(c.pattern, `g${c.flags}`)
@@ -98,17 +107,28 @@ export function compileManifest(raw: unknown, opts: CompileOptions = {}): Result
     runtimes.push({
       name: c.name,
       rank: runtimes.length,
-      feature: Feature.Always,
-      literal: c.trigger ?? null,
+      feature: c.trigger ? 0 : Feature.Always,
+      keywords: c.trigger ? [c.trigger] : [],
       re,
       validate: null,
+      locate: null,
+      verify: null,
       shrink: false,
       hash: c.action === 'hash' && key !== null,
       placeholder: `[${c.name}]`,
       ...compileAllow(c, at, issues),
     })
   })
-  const engine: Engine = Object.freeze({ detectors: Object.freeze(runtimes), prefilter: opts.prefilter ?? true, hmacKey: key, hmacCache: new Map<string, string>() })
+  const engine: Engine = Object.freeze({
+    detectors: Object.freeze(runtimes),
+    prefilter: opts.prefilter ?? true,
+    keywordIndex: buildKeywordIndex(runtimes.map((r) => r.keywords)),
+    keywordGated: Int32Array.from(runtimes.map((r) => (r.keywords.length > 0 ? 1 : 0))),
+    minScan: m.detectors.custom.some((c) => c.enabled) ? 1 : 3,
+    featureGated: Int32Array.from(runtimes.flatMap((r, i) => (r.feature !== 0 ? [i] : []))),
+    hmacKey: key,
+    hmacCache: new Map<string, string>(),
+  })
 
   // --- field rules --------------------------------------------------------------------------
   const exact = new Map<string, CompiledRule[]>()
@@ -171,6 +191,29 @@ export function compileManifest(raw: unknown, opts: CompileOptions = {}): Result
     scanGlobs,
   )
   return ok(Object.freeze(impl))
+}
+
+function runtimeOf(
+  spec: DetectorSpec,
+  rank: number,
+  hash: boolean,
+  allow: { allowExact: ReadonlySet<string> | null; allowRe: RegExp | null },
+  verify: Validator | null = null,
+): DetectorRuntime {
+  return {
+    name: spec.name,
+    rank,
+    feature: spec.feature,
+    keywords: spec.keywords,
+    re: new RegExp(spec.source, spec.flags),
+    validate: spec.validate,
+    locate: spec.locate ?? null,
+    verify,
+    shrink: spec.shrink,
+    hash,
+    placeholder: `[${spec.name}]`,
+    ...allow,
+  }
 }
 
 const ACTION_OF = { allow: Action.Keep, drop: Action.Drop, mask: Action.Mask, hash: Action.Hash, truncate: Action.Truncate } as const

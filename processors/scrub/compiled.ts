@@ -2,6 +2,7 @@ import type { RawKind } from '../../schemas/index.js'
 import { Action, MAP_FIELD, TOP_FIELDS, matchesPath, type FieldDecision, type PathGlob } from './fields.js'
 import type { FieldRule, Limits } from './manifest-schema.js'
 import { findSecrets, type Engine } from './scan.js'
+import { classifyKey, KeyClass } from './generic.js'
 
 /** A loaded, validated, precompiled redaction manifest. Frozen; safe to share between stages. */
 export interface CompiledManifest {
@@ -46,6 +47,8 @@ export class ManifestImpl implements CompiledManifest {
   /** TOP_FIELDS[kind][i] → decision. */
   readonly top: Readonly<Record<RawKind, readonly FieldDecision[]>>
   private readonly keyCache: Record<RawKind, Map<string, FieldDecision>>
+  /** Rank of the `credential` detector, or -1 when it is off (then attr keys are not read as assignment keys). */
+  readonly credentialRank: number
 
   constructor(
     readonly name: string,
@@ -62,6 +65,7 @@ export class ManifestImpl implements CompiledManifest {
     this.detectors = Object.freeze(engine.detectors.map((d) => d.name))
     this.ruleCount = globs.length + [...exact.values()].reduce((n, r) => n + r.length, 0)
     this.counts = new Int32Array(engine.detectors.length)
+    this.credentialRank = engine.detectors.findIndex((d) => d.name === 'credential')
     const top = {} as Record<RawKind, FieldDecision[]>
     for (const k of KINDS) top[k] = TOP_FIELDS[k].map((f) => this.resolve(k, f, null))
     this.top = top
@@ -95,15 +99,16 @@ export class ManifestImpl implements CompiledManifest {
       if (found.length > 0) keySecret = found[0].detector
     }
     const scanned = this.scanGlobs.some((g) => matchesPath(g, path))
+    const secretKey = key !== null && scanned && this.credentialRank >= 0 ? classifyKey(key) : KeyClass.None
     if (r === null) {
       const unknown = key !== null && this.unknownFields === 'drop'
-      return Object.freeze({ action: Action.Keep, scan: scanned, maxLength: 0, placeholder: '', unknown, keySecret, rule: 'allow' })
+      return Object.freeze({ action: Action.Keep, scan: scanned, maxLength: 0, placeholder: '', unknown, keySecret, rule: 'allow', secretKey })
     }
     const rule = r.rule
     const scan = rule.rule === 'allow' || rule.rule === 'truncate' ? (rule.scan ?? scanned) : false
     const maxLength = rule.rule === 'truncate' ? rule.maxLength : 0
     const label = r.action === Action.Mask ? 'mask' : rule.rule
-    return Object.freeze({ action: r.action, scan, maxLength, placeholder: r.placeholder, unknown: false, keySecret, rule: label })
+    return Object.freeze({ action: r.action, scan, maxLength, placeholder: r.placeholder, unknown: false, keySecret, rule: label, secretKey: scan ? secretKey : KeyClass.None })
   }
 
   /** A summary safe to log: never the hash key. */

@@ -1,109 +1,143 @@
 import { pathToFileURL } from 'node:url'
+import type { RawFact } from '../../schemas/index.js'
 import { loadManifest } from './compile.js'
 import type { CompiledManifest } from './compiled.js'
-import { generateCorpus, type CorpusOptions } from './corpus.js'
+import { buildCorpus, type Sample } from './corpus/generate.js'
 import { defaultManifestText } from './default-manifest.js'
-import { detectSecrets, redactString } from './detect.js'
-import { DETECTOR_NAMES } from './detectors.js'
+import { versioned } from './default-manifest.js'
+import { scrubFact } from './scrub-fact.js'
 
-export interface KindScore {
-  /** Labelled secrets of this kind. */
-  readonly positives: number
-  /** …found by this kind's detector. */
-  readonly detected: number
-  /** Findings this detector reported. */
-  readonly findings: number
-  /** …that were not on a labelled secret of this kind. */
-  readonly falsePositives: number
-  readonly recall: number
-  readonly precision: number
+/** Rules of the field-rule kind (not detectors): they never count as findings. */
+const FIELD_RULES = new Set(['allow', 'drop', 'mask', 'hash', 'truncate', 'deny-unknown', 'unstable'])
+
+export interface Rate {
+  readonly n: number
+  readonly hit: number
+  readonly rate: number
 }
-
 export interface CorpusReport {
-  readonly seed: number
-  readonly lines: number
-  readonly kinds: Readonly<Record<string, KindScore>>
-  readonly overall: KindScore
-  /** Labelled secrets whose text survived redaction verbatim (whatever detector masked the rest). Must be 0. */
-  readonly leaks: number
-  /** Hard negatives by type: how many there were and how many any detector flagged. */
-  readonly negatives: Readonly<Record<string, { readonly count: number; readonly flagged: number }>>
+  readonly samples: number
+  /** Secrets in an assignment, a structured credential, or an attribute: masked with no 8-character run left. */
+  readonly context: Rate
+  readonly contextHeldOut: Rate
+  /** Distinctive formats alone in a sentence. */
+  readonly bare: Rate
+  readonly bareHeldOut: Rate
+  readonly pii: Rate
+  /** Negatives with any detector redaction. */
+  readonly falseAlarms: Rate
+  readonly falseAlarmsHeldOut: Rate
+  /** Per detector: samples it redacted something in, and how many of those were negatives. */
+  readonly detectors: Readonly<Record<string, { readonly fired: number; readonly onNegatives: number }>>
+  /** Misses by format and context (at most 40 listed). */
+  readonly misses: readonly string[]
+  readonly falseAlarmTypes: Readonly<Record<string, number>>
 }
 
 const REPORT_KEY = 'corpus-report-hash-key-not-a-secret'
-const ratio = (a: number, b: number): number => (b === 0 ? 1 : a / b)
-const overlaps = (a: { start: number; end: number }, b: { start: number; end: number }): boolean => a.start < b.end && b.start < a.end
+const rate = (n: number, hit: number): Rate => ({ n, hit, rate: n === 0 ? 1 : hit / n })
+
+const count = (hay: string, needle: string): number => {
+  let n = 0
+  for (let i = hay.indexOf(needle); i >= 0; i = hay.indexOf(needle, i + 1)) n++
+  return n
+}
 
 /**
- * Generates the labelled corpus and scores the detectors on it: recall and precision per
- * detector kind and overall (micro-averaged), leaks, and how often each hard negative fooled
- * a detector. Uses the shipped default manifest unless one is given.
+ * True when something of `secret` is left in `out`: the whole secret, or a run of 8 of its
+ * characters more often than that run occurs in the rest of the input (`context`: the input
+ * with the secret cut out, so `rubygems_token = rubygems_…` is not a leak of `rubygems`).
  */
-export function corpusReport(opts: CorpusOptions & { readonly manifest?: CompiledManifest } = {}): CorpusReport {
-  const seed = opts.seed ?? 42
-  const lines = generateCorpus({ ...opts, seed })
+export function leaked(secret: string, out: string, context = ''): boolean {
+  if (secret.length < 8) return out.includes(secret)
+  for (let i = 0; i + 8 <= secret.length; i++) {
+    const w = secret.slice(i, i + 8)
+    if (count(out, w) > count(context, w)) return true
+  }
+  return false
+}
+
+function run(manifest: CompiledManifest, s: Sample): { out: string; detectors: string[] } {
+  const fact = { lane: 'event', source: 'corpus', ts: 1763700000000, type: 'log', message: s.message, attrs: s.attrs }
+  const r = scrubFact(fact, versioned(manifest, 1))
+  if (!r.ok) return { out: '', detectors: ['(refused)'] }
+  const p = (r.fact as RawFact & { payload: { message: string; attrs: Record<string, string> } }).payload
+  const detectors = [...new Set(r.redactions.map((x) => x.rule).filter((rule) => !FIELD_RULES.has(rule)).map((rule) => (rule.startsWith('key-') ? rule.slice(4) : rule)))]
+  // placeholders name their kind (`[rubygems-api-key]`): that name is not a leak of the secret
+  const out = [p.message, ...Object.keys(p.attrs), ...Object.values(p.attrs)].join('\n').replace(/\[[a-z0-9-]+(?::hmac:[0-9a-f]{16})?\]/g, '[]')
+  return { out, detectors }
+}
+
+/** Builds the independent corpus and scores a manifest (the shipped default unless given) through scrubFact. */
+export function corpusReport(opts: { readonly seed?: number; readonly perPair?: number; readonly manifest?: CompiledManifest } = {}): CorpusReport {
   let manifest = opts.manifest
   if (!manifest) {
     const r = loadManifest(defaultManifestText(), { hashKey: REPORT_KEY })
     if (!r.ok) throw r.error
     manifest = r.value
   }
-  const acc = new Map<string, { positives: number; detected: number; findings: number; falsePositives: number }>()
-  for (const k of DETECTOR_NAMES) acc.set(k, { positives: 0, detected: 0, findings: 0, falsePositives: 0 })
-  const negatives: Record<string, { count: number; flagged: number }> = {}
-  let leaks = 0
-  for (const line of lines) {
-    const found = detectSecrets(manifest, line.text)
-    for (const s of line.secrets) {
-      const a = acc.get(s.kind)!
-      a.positives++
-      if (found.some((f) => f.detector === s.kind && overlaps(f, s))) a.detected++
+  const samples = buildCorpus({ seed: opts.seed ?? 2025, perPair: opts.perPair ?? 1 })
+  const acc = { context: [0, 0], contextHeld: [0, 0], bare: [0, 0], bareHeld: [0, 0], pii: [0, 0], neg: [0, 0], negHeld: [0, 0] }
+  const dets: Record<string, { fired: number; onNegatives: number }> = {}
+  const misses: string[] = []
+  const falseAlarmTypes: Record<string, number> = {}
+  for (const s of samples) {
+    const { out, detectors } = run(manifest, s)
+    for (const d of detectors) (dets[d] ??= { fired: 0, onNegatives: 0 }).fired++
+    if (s.kind === 'negative') {
+      const flagged = detectors.length > 0
+      const a = s.heldOut ? acc.negHeld : acc.neg
+      a[0]++
+      if (flagged) {
+        a[1]++
+        for (const d of detectors) dets[d].onNegatives++
+        falseAlarmTypes[`${s.context} (${detectors.join(',')})`] = (falseAlarmTypes[`${s.context} (${detectors.join(',')})`] ?? 0) + 1
+      }
+      continue
     }
-    for (const f of found) {
-      const a = acc.get(f.detector) ?? { positives: 0, detected: 0, findings: 0, falsePositives: 0 }
-      acc.set(f.detector, a)
-      a.findings++
-      if (!line.secrets.some((s) => s.kind === f.detector && overlaps(f, s))) a.falsePositives++
-    }
-    for (const n of line.negatives) {
-      const e = (negatives[n.type] ??= { count: 0, flagged: 0 })
-      e.count++
-      if (found.some((f) => overlaps(f, n))) e.flagged++
-    }
-    if (line.secrets.length > 0) {
-      const redacted = redactString(manifest, line.text)
-      for (const s of line.secrets) if (redacted.includes(s.value)) leaks++
-    }
+    const input = [s.message, ...Object.keys(s.attrs), ...Object.values(s.attrs)].join('\n')
+    const ok = !leaked(s.secret, out, input.split(s.secret).join('\u0000'))
+    const a = s.kind === 'bare' ? (s.heldOut ? acc.bareHeld : acc.bare) : s.kind === 'pii' ? acc.pii : s.heldOut ? acc.contextHeld : acc.context
+    a[0]++
+    if (ok) a[1]++
+    else if (misses.length < 40) misses.push(`${s.format} in ${s.context}${s.heldOut ? ' (held out)' : ''}`)
   }
-  const kinds: Record<string, KindScore> = {}
-  const total = { positives: 0, detected: 0, findings: 0, falsePositives: 0 }
-  for (const [k, a] of acc) {
-    kinds[k] = { ...a, recall: ratio(a.detected, a.positives), precision: ratio(a.findings - a.falsePositives, a.findings) }
-    total.positives += a.positives
-    total.detected += a.detected
-    total.findings += a.findings
-    total.falsePositives += a.falsePositives
+  return {
+    samples: samples.length,
+    context: rate(acc.context[0], acc.context[1]),
+    contextHeldOut: rate(acc.contextHeld[0], acc.contextHeld[1]),
+    bare: rate(acc.bare[0], acc.bare[1]),
+    bareHeldOut: rate(acc.bareHeld[0], acc.bareHeld[1]),
+    pii: rate(acc.pii[0], acc.pii[1]),
+    falseAlarms: rate(acc.neg[0], acc.neg[1]),
+    falseAlarmsHeldOut: rate(acc.negHeld[0], acc.negHeld[1]),
+    detectors: dets,
+    misses,
+    falseAlarmTypes,
   }
-  const overall = { ...total, recall: ratio(total.detected, total.positives), precision: ratio(total.findings - total.falsePositives, total.findings) }
-  return { seed, lines: lines.length, kinds, overall, leaks, negatives }
 }
 
-/** The report as a plain-text table. */
+/** The report as plain text. */
 export function formatCorpusReport(r: CorpusReport): string {
-  const rows = [['kind', 'positives', 'recall', 'findings', 'false+', 'precision']]
-  const fmt = (x: number): string => x.toFixed(4)
-  for (const [k, s] of Object.entries(r.kinds)) rows.push([k, String(s.positives), fmt(s.recall), String(s.findings), String(s.falsePositives), fmt(s.precision)])
-  rows.push(['overall', String(r.overall.positives), fmt(r.overall.recall), String(r.overall.findings), String(r.overall.falsePositives), fmt(r.overall.precision)])
-  const w = rows[0].map((_, i) => Math.max(...rows.map((row) => row[i].length)))
-  const lines = rows.map((row) => row.map((c, i) => (i === 0 ? c.padEnd(w[i]) : c.padStart(w[i]))).join('  '))
-  lines.push('', `lines=${r.lines} seed=${r.seed} leaks=${r.leaks}`)
-  lines.push('hard negatives flagged: ' + Object.entries(r.negatives).map(([t, n]) => `${t} ${n.flagged}/${n.count}`).join(', '))
+  const pct = (x: Rate): string => `${(x.rate * 100).toFixed(1)}% (${x.hit}/${x.n})`
+  const lines = [
+    `samples ${r.samples}`,
+    `recall in context   ${pct(r.context)}   held out ${pct(r.contextHeldOut)}`,
+    `recall bare         ${pct(r.bare)}   held out ${pct(r.bareHeldOut)}   (distinctive formats)`,
+    `personal data       ${pct(r.pii)}`,
+    `false alarms        ${pct(r.falseAlarms)}   held out ${pct(r.falseAlarmsHeldOut)}`,
+    '',
+    'detector                          fired  on negatives',
+  ]
+  for (const [d, c] of Object.entries(r.detectors).sort((a, b) => b[1].fired - a[1].fired)) lines.push(`${d.padEnd(32)} ${String(c.fired).padStart(6)}  ${String(c.onNegatives).padStart(6)}`)
+  if (r.misses.length > 0) lines.push('', 'misses:', ...r.misses.map((m) => `  ${m}`))
+  if (Object.keys(r.falseAlarmTypes).length > 0) lines.push('', 'false alarms:', ...Object.entries(r.falseAlarmTypes).map(([t, n]) => `  ${t}: ${n}`))
   return lines.join('\n')
 }
 
-// `node dist/processors/scrub/corpus-report.js [lines] [seed]` prints the table and a JSON line.
+// `node dist/processors/scrub/corpus-report.js [perPair] [seed]` prints the report and a JSON line.
 if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) {
-  const report = corpusReport({ lines: Number(process.argv[2] ?? 5000), seed: Number(process.argv[3] ?? 42) })
+  const report = corpusReport({ perPair: Number(process.argv[2] ?? 2), seed: Number(process.argv[3] ?? 2025) })
   console.log(formatCorpusReport(report))
-  console.log(JSON.stringify({ corpus: 'scrub', ...report }))
+  console.log(JSON.stringify({ corpus: 'scrub', ...report, misses: undefined, detectors: undefined }))
 }

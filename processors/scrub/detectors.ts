@@ -1,4 +1,5 @@
-import { awsSecretValid, cardValid, ibanValid, ipv4Valid, ipv6Valid, phoneValid } from './checks.js'
+import { awsSecretValid, base64JwtValid, cardValid, entropy, ibanValid, ipv4Valid, ipv6Valid, isPlaceholder, jwtStructureValid, phoneValid } from './checks.js'
+import { locateAssignment } from './generic.js'
 
 /**
  * The built-in free-text detectors, in priority order: where two candidates start at the same
@@ -11,13 +12,20 @@ import { awsSecretValid, cardValid, ibanValid, ipv4Valid, ipv6Valid, phoneValid 
  * scrubbing scrubbed text changes nothing.
  */
 export const DETECTOR_NAMES = [
+  // secrets whose shape names them, ahead of the provider catalogue
   'pem',
   'jwt',
-  'aws-key',
-  'aws-secret',
-  'token',
+  'jwt-base64',
+  'aws-access-key',
+  'aws-secret-key',
+  // (the manifest's provider catalogue ranks here)
+  'basic-auth',
   'bearer',
+  'url-credentials',
+  'curl-user',
+  'k8s-secret',
   'credential',
+  // personal data
   'email',
   'iban',
   'card',
@@ -26,6 +34,8 @@ export const DETECTOR_NAMES = [
   'phone',
 ] as const
 export type DetectorName = (typeof DETECTOR_NAMES)[number]
+/** Built-ins ranked before the catalogue (the rest rank after it). */
+export const BEFORE_CATALOGUE: ReadonlySet<string> = new Set(['pem', 'jwt', 'jwt-base64', 'aws-access-key', 'aws-secret-key'])
 
 /** Prefilter feature bits: one cheap pass over the text sets them (see prefilter.ts). */
 export const Feature = {
@@ -50,6 +60,12 @@ export const Feature = {
 
 /** Candidate validation: `text[start, end)` is the secret. Module-level functions, no closures per fact. */
 export type Validator = (text: string, start: number, end: number) => boolean
+/**
+ * For detectors whose secret is found by code rather than by the regex alone: the regex matched
+ * text[matchStart, matchEnd); write the secret's span to out[0], out[1] and return true, or
+ * return false. out[2] is where the search resumes (either way).
+ */
+export type Locator = (text: string, matchStart: number, matchEnd: number, out: Int32Array) => boolean
 
 export interface DetectorSpec {
   readonly name: string
@@ -57,8 +73,12 @@ export interface DetectorSpec {
   /** Compiled once per manifest with the `g` flag. If it has a named group `s`, that group is the secret and ends the match. */
   readonly source: string
   readonly flags: string
+  /** Prefilter feature bits (personal data); 0 for keyword-gated detectors. */
   readonly feature: number
+  /** Literal keywords (any case): the detector runs only on text containing one. Empty: gated by `feature`. */
+  readonly keywords: readonly string[]
   readonly validate: Validator | null
+  readonly locate?: Locator
   /** When the check fails, retry the candidate cut back at its last separators (' ', '-', '.'): a card or phone number followed by more digit groups. */
   readonly shrink: boolean
 }
@@ -66,13 +86,25 @@ export interface DetectorSpec {
 const OCTET = '(?:25[0-5]|2[0-4]\\d|1\\d\\d|[1-9]?\\d)'
 const VERSION_CONTEXT = /(?:^|[^A-Za-z])(?:version|ver|release|build|rev|firmware|fw)\s*[:=]?\s*$/i
 /** Digits right after `XX99 ` groups are the body of an IBAN (valid or not), not a card. */
-const IBAN_BEFORE = /[A-Z]{2}\d{2}(?: ?[A-Z0-9]{4})* ?$/
+const IBAN_BEFORE = /[A-Z]{2}\d{2}(?:[ -]?[A-Z0-9]{4})*[ -]?$/
 const validCard: Validator = (t, s, e) => cardValid(t.slice(s, e)) && !IBAN_BEFORE.test(t.slice(s > 40 ? s - 40 : 0, s))
 const validIban: Validator = (t, s, e) => ibanValid(t.slice(s, e))
 const validIpv6: Validator = (t, s, e) => ipv6Valid(t.slice(s, e))
 const validIpv4: Validator = (t, s, e) => ipv4Valid(t.slice(s, e)) && !VERSION_CONTEXT.test(t.slice(s > 16 ? s - 16 : 0, s))
-const validPhone: Validator = (t, s, e) => phoneValid(t.slice(s, e))
-const validAwsSecret: Validator = (t, s, e) => awsSecretValid(t.slice(s, e))
+const DATE_LIKE = /^\d{1,4}[/.-]\d{1,2}[/.-]\d{1,4}$/
+const validPhone: Validator = (t, s, e) => {
+  const v = t.slice(s, e)
+  if (!phoneValid(v)) return false
+  const c = v.charCodeAt(0)
+  if (c !== 48 && c !== 40) return true
+  // national (trunk-prefix) shapes: at least 9 digits, and not a date
+  let digits = 0
+  for (let i = 0; i < v.length; i++) if (v.charCodeAt(i) >= 48 && v.charCodeAt(i) <= 57) digits++
+  return digits >= 9 && !DATE_LIKE.test(v)
+}
+const AWS_MARKER = /secret|key/i
+const validAwsSecret: Validator = (t, s, e) => awsSecretValid(t.slice(s, e)) && AWS_MARKER.test(t.slice(s > 40 ? s - 40 : 0, s)) && !isPlaceholder(t, s, e)
+const notPlaceholder: Validator = (t, s, e) => !isPlaceholder(t, s, e)
 const validBearer: Validator = (t, s, e) => {
   let digit = false
   let upper = false
@@ -85,92 +117,171 @@ const validBearer: Validator = (t, s, e) => {
   }
   return digit || (upper && lower && e - s >= 16)
 }
-const NOT_A_CREDENTIAL = /^(?:\*+|x+|null|nil|none|true|false|undefined|redacted|hidden|masked|changed|required|missing|empty|invalid|incorrect|expired|reset|set|ok)$/i
-const validCredential: Validator = (t, s, e) => !NOT_A_CREDENTIAL.test(t.slice(s, e))
-
+const validJwt: Validator = (t, s, e) => jwtStructureValid(t, s, e)
+const validJwtBase64: Validator = (t, s, e) => base64JwtValid(t, s, e)
+/** `Basic <base64>`: the word `basic` followed by a lowercase word is prose, not a credential. */
+const validBasic: Validator = (t, s, e) => {
+  if (e - s < 8) return false
+  const v = t.slice(s, e)
+  if (/^[a-z]+$/.test(v)) return false
+  const d = Buffer.from(v, 'base64').toString('latin1')
+  return d.includes(':') || /[0-9=+/]/.test(v) || (/[A-Z]/.test(v) && /[a-z]/.test(v))
+}
+const validUserinfo: Validator = (t, s, e) => {
+  const v = t.slice(s, e)
+  const colon = v.indexOf(':')
+  if (colon < 0) return v.length >= 16 && /\d/.test(v) && /[a-zA-Z]/.test(v) && entropy(v) >= 3
+  const pass = v.slice(colon + 1)
+  return pass.length > 0 && !isPlaceholder(pass)
+}
+const validCurlUser: Validator = (t, s, e) => {
+  const v = t.slice(s, e)
+  const colon = v.indexOf(':')
+  return colon > 0 && colon < v.length - 1 && !isPlaceholder(v.slice(colon + 1))
+}
+const K8S_SECRET = /kind["']?[ \t]*:[ \t]*["']?Secret\b/
+const K8S_DATA = /(?:^|[\s{,"'])(?:data|stringData)["']?[ \t]*:/
+const validK8s: Validator = (t, s, e) => {
+  if (e - s < 8 || !K8S_SECRET.test(t)) return false
+  const head = t.slice(0, s)
+  if (!K8S_DATA.test(head)) return false
+  const v = t.slice(s, e)
+  return !isPlaceholder(v) && !/^[a-z]+$/.test(v)
+}
 const CI = (word: string): string => word.replace(/[a-z]/g, (c) => `[${c}${c.toUpperCase()}]`)
+const GENERIC_WORDS = 'pass|pwd|pw(?=[^a-z])|psw|secret|token|key|auth(?!or)|cred|bearer|sig(?:nature)?(?![a-z])|private|pat(?![a-z])|sas(?![a-z])'
 
 export const BUILTIN_DETECTORS: Readonly<Record<DetectorName, DetectorSpec>> = {
   pem: {
     name: 'pem',
-    description: 'PEM private key blocks (RSA, EC, OPENSSH, ENCRYPTED, PGP); an unterminated block is masked to the end of the field',
-    source: '-----BEGIN [A-Z0-9 ]*PRIVATE KEY(?: BLOCK)?-----[\\s\\S]*?(?:-----END [A-Z0-9 ]*PRIVATE KEY(?: BLOCK)?-----|$)',
+    description: 'private key blocks: PEM (RSA, EC, DSA, OPENSSH, ENCRYPTED, PGP), PuTTY key files; an unterminated block is masked to the end of the field',
+    source:
+      '-----BEGIN [A-Z0-9 ]*PRIVATE KEY(?: BLOCK)?-----[\\s\\S]*?(?:-----END [A-Z0-9 ]*PRIVATE KEY(?: BLOCK)?-----|$)' +
+      '|PuTTY-User-Key-File-\\d+:[\\s\\S]*?(?:Private-MAC:[ \\t]*[0-9a-fA-F]+|Private-Hash:[ \\t]*[0-9a-fA-F]+|$)',
     flags: 'g',
-    feature: Feature.Pem,
+    feature: 0,
+    keywords: ['-----begin', 'putty-user-key-file'],
     validate: null,
     shrink: false,
   },
   jwt: {
     name: 'jwt',
-    description: 'JSON Web Tokens (eyJ….eyJ….signature)',
-    source: '(?<![A-Za-z0-9_-])eyJ[A-Za-z0-9_-]{4,}\\.eyJ[A-Za-z0-9_-]{4,}\\.[A-Za-z0-9_-]*',
+    description: 'JSON Web Tokens (eyJ….ey….signature), header checked to be a JOSE header',
+    source: '(?<![A-Za-z0-9_-])ey[A-Za-z0-9_-]{10,}\\.ey[A-Za-z0-9_-]{6,}\\.[A-Za-z0-9_-]*(?:\\.[A-Za-z0-9_-]+){0,2}',
     flags: 'g',
-    feature: Feature.Jwt,
-    validate: null,
+    feature: 0,
+    keywords: ['eyj', 'eya', 'ewo'],
+    validate: validJwt,
     shrink: false,
   },
-  'aws-key': {
-    name: 'aws-key',
+  'jwt-base64': {
+    name: 'jwt-base64',
+    description: 'a JWT wrapped in base64 (ZXlK…), as in Kubernetes Secrets and env dumps; decoded and checked',
+    source: '(?<![A-Za-z0-9+/])ZXlK[A-Za-z0-9+/]{30,}={0,2}',
+    flags: 'g',
+    feature: 0,
+    keywords: ['zxlk'],
+    validate: validJwtBase64,
+    shrink: false,
+  },
+  'aws-access-key': {
+    name: 'aws-access-key',
     description: 'AWS access key ids (AKIA…, ASIA… and the other IAM prefixes)',
-    source: '(?<![A-Za-z0-9])(?:AKIA|ASIA|AGPA|AIDA|AROA|AIPA|ANPA|ANVA|ABIA|ACCA)[A-Z0-9]{16}(?![A-Za-z0-9])',
+    source: '(?<![A-Za-z0-9])(?:A3T[A-Z0-9]|AKIA|ASIA|AGPA|AIDA|AROA|AIPA|ANPA|ANVA|ABIA|ACCA)[A-Z0-9]{16}(?![A-Za-z0-9])',
     flags: 'g',
-    feature: Feature.UpperRun,
-    validate: null,
+    feature: 0,
+    keywords: ['a3t', 'akia', 'asia', 'agpa', 'aida', 'aroa', 'aipa', 'anpa', 'anva', 'abia', 'acca'],
+    validate: notPlaceholder,
     shrink: false,
   },
-  'aws-secret': {
-    name: 'aws-secret',
-    description: '40-character base64 secrets within 30 characters after a "secret" or "key" marker',
-    source: `(?:${CI('secret')}|${CI('key')})[A-Za-z0-9_"' .-]{0,30}?[:=]?\\s*["']?(?<![A-Za-z0-9/+])(?<s>[A-Za-z0-9/+]{40})(?![A-Za-z0-9/+])`,
+  'aws-secret-key': {
+    name: 'aws-secret-key',
+    description: '40-character base64 secrets (mixed case, not hex) within 40 characters after a "secret" or "key" marker',
+    source: '(?<![A-Za-z0-9/+])[A-Za-z0-9/+]{40}(?![A-Za-z0-9/+=])',
     flags: 'g',
-    feature: Feature.Base64Run,
+    feature: 0,
+    keywords: ['secret', 'key'],
     validate: validAwsSecret,
     shrink: false,
   },
-  token: {
-    name: 'token',
-    description: 'well-known prefixed API tokens (GitHub, GitLab, Slack, Stripe, Google, npm)',
-    source:
-      '(?<![A-Za-z0-9_-])(?:gh[pousr]_[A-Za-z0-9]{36,255}|github_pat_[A-Za-z0-9_]{22,255}|glpat-[A-Za-z0-9_-]{20,}|xox[abposr]-[A-Za-z0-9-]{10,}|[sr]k_live_[A-Za-z0-9]{16,}|AIza[0-9A-Za-z_-]{35}|npm_[A-Za-z0-9]{36})(?![A-Za-z0-9_-])',
+  'basic-auth': {
+    name: 'basic-auth',
+    description: 'HTTP Basic credentials after "Basic " (the word is kept, user:password in base64 masked)',
+    source: `(?<![A-Za-z])${CI('basic')}[ \\t]+(?<s>[A-Za-z0-9+/]{6,}={0,2})(?![A-Za-z0-9+/=])`,
     flags: 'g',
-    feature: Feature.TokenWord,
-    validate: null,
+    feature: 0,
+    keywords: ['basic'],
+    validate: validBasic,
     shrink: false,
   },
   bearer: {
     name: 'bearer',
     description: 'bearer tokens after "Bearer " (the word is kept, the token masked)',
-    source: `(?<![A-Za-z])${CI('bearer')}\\s+(?<s>[A-Za-z0-9._~+/-]{8,}=*)`,
+    source: `(?<![A-Za-z])${CI('bearer')}[ \\t]+(?<s>[A-Za-z0-9._~+/-]{8,}=*)`,
     flags: 'g',
-    feature: Feature.Bearer,
+    feature: 0,
+    keywords: ['bearer'],
     validate: validBearer,
+    shrink: false,
+  },
+  'url-credentials': {
+    name: 'url-credentials',
+    description: 'user:password@ (or a token@) in URLs and connection strings: JDBC, MongoDB, Postgres, MySQL, Redis, AMQP, FTP, HTTP…; the user name is masked too',
+    source: '(?<=://)(?<s>[^\\s/?#@"\'<>:\\[\\]]{0,128}:[^\\s/?#@"\'<>]{1,256}|[A-Za-z0-9_-]{16,128})(?=@[A-Za-z0-9\\[._-])',
+    flags: 'g',
+    feature: 0,
+    keywords: ['://'],
+    validate: validUserinfo,
+    shrink: false,
+  },
+  'curl-user': {
+    name: 'curl-user',
+    description: 'user:password given to curl, wget and friends (-u, --user, --proxy-user, --http-user)',
+    source: '(?<![A-Za-z0-9-])(?:-u|-U|--user|--proxy-user|--http-user|--auth)(?:[ \\t]+|=)["\']?(?<s>[^\\s"\':]{1,128}:[^\\s"\']{1,256})',
+    flags: 'g',
+    feature: 0,
+    keywords: ['-u', '--user', '--proxy-user', '--http-user', '--auth'],
+    validate: validCurlUser,
+    shrink: false,
+  },
+  'k8s-secret': {
+    name: 'k8s-secret',
+    description: 'values under data:/stringData: of a Kubernetes Secret (YAML or JSON)',
+    source: '["\']?[A-Za-z0-9_.-]+["\']?[ \\t]*:[ \\t]*["\']?(?<s>[A-Za-z0-9+/]{8,}={0,2})(?=["\']?[ \\t]*(?:,|}|\\r?\\n|$))',
+    flags: 'g',
+    feature: 0,
+    keywords: ['kind: secret', 'kind":"secret', 'kind": "secret', "kind: 'secret", 'kind: "secret'],
+    validate: validK8s,
     shrink: false,
   },
   credential: {
     name: 'credential',
-    description: 'values of password=, secret:, token=, api_key= and similar assignments (the key is kept)',
-    source:
-      '(?<![A-Za-z0-9])(?:password|passwd|passphrase|pwd|pass|secret|client[_-]?secret|api[_-]?key|apikey|access[_-]?token|auth[_-]?token|refresh[_-]?token|session[_-]?token|token|private[_-]?key)["\']?\\s*[:=]\\s*["\']?(?<s>[^\\s"\'\\[\\],;&{}<>][^\\s"\',;&{}<>]{0,255})',
+    description: 'values assigned to secret-named keys in any syntax (password=, awsSecretKey := "…", <password>…</password>, setProperty("db.password", "…"), JSON/YAML/TOML/.properties/env/export); placeholders and variable references are kept',
+    source: GENERIC_WORDS,
     flags: 'gi',
-    feature: Feature.CredWord,
-    validate: validCredential,
+    feature: 0,
+    keywords: ['pass', 'pwd', 'pw', 'psw', 'secret', 'token', 'key', 'auth', 'cred', 'bearer', 'sig', 'private', 'pat', 'sas'],
+    validate: null,
+    locate: locateAssignment,
     shrink: false,
   },
   email: {
     name: 'email',
     description: 'email addresses',
-    source: '(?<![A-Za-z0-9._%+-])[A-Za-z0-9._%+-]{1,64}@(?:[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?\\.)+[A-Za-z]{2,24}(?![A-Za-z0-9-])',
+    source: '(?<![A-Za-z0-9._%+-])[A-Za-z0-9._%+-]{1,64}@(?:[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?\\.)+(?:[A-Za-z]{2,24}|xn--[A-Za-z0-9-]{1,59})(?![A-Za-z0-9-])',
     flags: 'g',
     feature: Feature.At,
+    keywords: [],
     validate: null,
     shrink: false,
   },
   iban: {
     name: 'iban',
     description: 'IBANs, compact or in groups of four, checked by country length and mod-97',
-    source: '(?<![A-Za-z0-9])[A-Z]{2}\\d{2}(?: ?[A-Z0-9]{4}){2,7}(?: ?[A-Z0-9]{1,3})?(?![A-Za-z0-9])',
+    source: '(?<![A-Za-z0-9])[A-Z]{2}\\d{2}(?:[ -]?[A-Z0-9]{4}){2,7}(?:[ -]?[A-Z0-9]{1,3})?(?![A-Za-z0-9])',
     flags: 'g',
     feature: Feature.Iban,
+    keywords: [],
     validate: validIban,
     shrink: true,
   },
@@ -180,6 +291,7 @@ export const BUILTIN_DETECTORS: Readonly<Record<DetectorName, DetectorSpec>> = {
     source: '(?<![0-9A-Za-z])(?:\\d{4}([ -]?)\\d{4}\\1\\d{4}\\1(?:\\d{4}(?:\\1\\d{1,3})?|\\d{1,3})|\\d{4}([ -]?)\\d{6}\\2\\d{4,5}|\\d{13,19})(?![0-9A-Za-z])',
     flags: 'g',
     feature: Feature.CardRun,
+    keywords: [],
     validate: validCard,
     shrink: true,
   },
@@ -189,6 +301,7 @@ export const BUILTIN_DETECTORS: Readonly<Record<DetectorName, DetectorSpec>> = {
     source: '(?<![\\w:.])(?:[0-9A-Fa-f]{0,4}:){2,7}(?:(?:\\d{1,3}\\.){3}\\d{1,3}|[0-9A-Fa-f]{1,4})?(?![\\w:]|\\.\\w)',
     flags: 'g',
     feature: Feature.Colons,
+    keywords: [],
     validate: validIpv6,
     shrink: false,
   },
@@ -198,6 +311,7 @@ export const BUILTIN_DETECTORS: Readonly<Record<DetectorName, DetectorSpec>> = {
     source: `(?:(?<=//)|(?<![\\w.\\/]))${OCTET}(?:\\.${OCTET}){3}(?![\\w]|\\.\\d|-[A-Za-z])`,
     flags: 'g',
     feature: Feature.DotQuad,
+    keywords: [],
     validate: validIpv4,
     shrink: false,
   },
@@ -207,9 +321,13 @@ export const BUILTIN_DETECTORS: Readonly<Record<DetectorName, DetectorSpec>> = {
     source:
       '(?<![\\w+])\\+(?:\\d{7,15}|\\d{1,3}(?:[ .-]?\\(\\d{1,4}\\)\\d{0,4}|[ .-]\\d{1,10}){1,6})(?![\\w])' +
       '|(?<![\\w.-])(?:\\(\\d{3}\\) ?|\\d{3}[-. ])\\d{3}[-. ]\\d{4}(?![\\w]|[.-]\\d)' +
+      // national numbers with a trunk prefix: 020 7946 0958, 01 23 45 67 89, 030/12345678, 03-1234-5678, (02) 9876 5432, (11) 91234-5678
+      '|(?<![\\w+.:/-])(?:0\\d{1,4}(?:[ /-]\\d{2,8}){1,4}|\\(0?\\d{1,4}\\)[ ]?\\d{2,5}(?:[ -]\\d{2,5}){1,3})(?![\\w]|[.:/-]\\d)' +
       `|(?<![A-Za-z])(?:${CI('phone')}|${CI('tel')}|${CI('mobile')}|${CI('cell')}|${CI('fax')}|${CI('msisdn')})(?:[_ -]?(?:${CI('no')}|${CI('number')}|${CI('num')}))?["']?\\s*[:=#]?\\s*["']?(?<s>\\+?\\(?\\d(?:[ ().-]{0,3}\\d){6,14})`,
     flags: 'g',
     feature: Feature.PhoneRun,
+    // gated by either: the feature bits (shapes) or one of these words (keyword-led numbers)
+    keywords: ['phone', 'tel', 'mobile', 'cell', 'fax', 'msisdn'],
     validate: validPhone,
     shrink: true,
   },

@@ -84,4 +84,6 @@ export interface FieldDecision {
   readonly keySecret: string | null
   /** The rule label recorded in `redactions` for this field's own rule. */
   readonly rule: string
+  /** The map key names a secret (KeyClass of generic.ts; 0 = no): a credential-shaped value is masked whole. */
+  readonly secretKey: number
 }

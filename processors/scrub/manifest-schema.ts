@@ -1,5 +1,6 @@
 import { z } from 'zod'
 import { DETECTOR_NAMES } from './detectors.js'
+import { CatalogueEntry } from './catalogue.js'
 
 /**
  * The redaction manifest as written (YAML or JSON). Validated once at load by zod; every
@@ -75,9 +76,14 @@ export type CustomDetector = z.infer<typeof CustomDetector>
 const detectorShape = Object.fromEntries(DETECTOR_NAMES.map((n) => [n, detectorEntry])) as Record<(typeof DETECTOR_NAMES)[number], typeof detectorEntry>
 
 export const Detectors = z
-  .object({ ...detectorShape, custom: z.array(CustomDetector).max(64).default([]) })
+  .object({
+    ...detectorShape,
+    /** Provider token formats (see catalogue.ts), ranked after the structural built-ins and before the generic ones. */
+    catalogue: z.array(CatalogueEntry).max(2000).default([]),
+    custom: z.array(CustomDetector).max(64).default([]),
+  })
   .strict()
-  .default({ custom: [] })
+  .default({ catalogue: [], custom: [] })
 
 export const Limits = z
   .object({
@@ -150,7 +156,7 @@ export function where(p: readonly PropertyKey[], raw: unknown): string {
     const k = p[i]
     node = node !== null && typeof node === 'object' ? (node as Record<PropertyKey, unknown>)[k as string] : undefined
     s += typeof k === 'number' ? `[${k}]` : `${s ? '.' : ''}${String(k)}`
-    if (typeof k === 'number' && (p[i - 1] === 'fields' || p[i - 1] === 'custom') && node !== null && typeof node === 'object') {
+    if (typeof k === 'number' && (p[i - 1] === 'fields' || p[i - 1] === 'custom' || p[i - 1] === 'catalogue') && node !== null && typeof node === 'object') {
       const o = node as Record<string, unknown>
       if (p[i - 1] === 'fields') s += ` (${String(o.path ?? '?')} → ${String(o.rule ?? '?')})`
       else s += ` (${String(o.name ?? '?')})`

@@ -1,5 +1,6 @@
 import { createHmac } from 'node:crypto'
-import type { Validator } from './detectors.js'
+import type { Locator, Validator } from './detectors.js'
+import { scanKeywords, type KeywordIndex } from './keywords.js'
 import { features } from './prefilter.js'
 
 /** A detector compiled for one manifest: its regex, checks and allow-list, built once at load. */
@@ -7,12 +8,17 @@ export interface DetectorRuntime {
   readonly name: string
   /** Position in the engine's list = priority (lower wins when two candidates start together). */
   readonly rank: number
+  /** Prefilter feature bits (0 when gated by keywords only; a detector with both runs when either says so). */
   readonly feature: number
-  /** Custom detectors: a literal that must occur in the text for the pattern to run. */
-  readonly literal: string | null
+  /** Literal keywords (any case) of which one must occur for the regex to run; empty: gated by `feature`. */
+  readonly keywords: readonly string[]
   /** Global regex; when it has a named group `s`, that group is the secret and ends the match. */
   readonly re: RegExp
   readonly validate: Validator | null
+  /** Finds the secret from a regex match by code (generic assignments). */
+  readonly locate: Locator | null
+  /** Checksum or structure check that marks a finding verified (never gates). */
+  readonly verify: Validator | null
   readonly shrink: boolean
   readonly hash: boolean
   readonly placeholder: string
@@ -25,6 +31,14 @@ export interface Engine {
   readonly detectors: readonly DetectorRuntime[]
   /** false runs every detector on every text (for benchmarks and diagnostics). */
   readonly prefilter: boolean
+  /** Aho-Corasick automaton over every detector's keywords (bit d = detector d). */
+  readonly keywordIndex: KeywordIndex
+  /** 1 where detector d is gated by keywords. */
+  readonly keywordGated: Int32Array
+  /** Shorter texts are not scanned (nothing a built-in detector masks is shorter than 3 characters, `1::`; 1 with custom detectors). */
+  readonly minScan: number
+  /** Detectors not gated by keywords (checked against the feature bits), in rank order. */
+  readonly featureGated: Int32Array
   readonly hmacKey: Buffer | null
   /** value → hmac16: user ids and addresses repeat, and one HMAC costs ~1.5 µs. Bounded, cleared when full. */
   readonly hmacCache: Map<string, string>
@@ -47,6 +61,8 @@ export interface Finding {
   readonly detector: string
   readonly start: number
   readonly end: number
+  /** The format's checksum or structure check passed (GitHub/npm CRC-32, JWT header…). */
+  readonly verified?: boolean
 }
 
 const ALL_FEATURES = 0x7fffffff
@@ -57,6 +73,8 @@ const cs: number[] = []
 const ce: number[] = []
 const cd: number[] = []
 const order: number[] = []
+const loc = new Int32Array(3)
+let hits = new Int32Array(16)
 const byStartThenRank = (a: number, b: number): number => cs[a] - cs[b] || cd[a] - cd[b] || ce[b] - ce[a]
 
 const HMAC_BEFORE = /hmac:[0-9a-f]{0,16}$/
@@ -90,14 +108,53 @@ function shrunk(validate: Validator, text: string, start: number, end: number): 
 }
 
 /** Finds candidates in `text`; returns how many are in the scratch arrays (in detector order). */
+
 function collect(engine: Engine, text: string): number {
-  const feats = engine.prefilter ? features(text) : ALL_FEATURES
+  const prefilter = engine.prefilter
+  if (prefilter && text.length < engine.minScan) return 0
+  const feats = prefilter ? features(text) : ALL_FEATURES
+  const ix = engine.keywordIndex
+  if (hits.length < ix.words) hits = new Int32Array(ix.words)
+  if (prefilter) {
+    hits.fill(0, 0, ix.words)
+    scanKeywords(ix, text, hits)
+  }
   const dets = engine.detectors
   let n = 0
-  for (let d = 0; d < dets.length; d++) {
-    const det = dets[d]
-    if ((feats & det.feature) === 0) continue
-    if (det.literal !== null && text.indexOf(det.literal) < 0) continue
+  if (!prefilter) {
+    for (let d = 0; d < dets.length; d++) n = run(engine, d, text, n)
+  } else {
+    // keyword-gated detectors: only those whose bit the automaton set
+    for (let w = 0; w < ix.words; w++) {
+      let bits = hits[w]
+      while (bits !== 0) {
+        const b = 31 - Math.clz32(bits & -bits)
+        bits &= bits - 1
+        n = run(engine, (w << 5) + b, text, n)
+      }
+    }
+    // the others (personal data, untriggered custom detectors): by feature bits
+    const other = engine.featureGated
+    for (let i = 0; i < other.length; i++) {
+      const d = other[i]
+      if ((feats & dets[d].feature) !== 0 && (hits[d >>> 5] & (1 << (d & 31))) === 0) n = run(engine, d, text, n)
+    }
+  }
+  if (n > 1) {
+    order.length = n
+    for (let i = 0; i < n; i++) order[i] = i
+    order.sort(byStartThenRank)
+  } else if (n === 1) {
+    order.length = 1
+    order[0] = 0
+  }
+  return n
+}
+
+/** Runs detector `d` over `text`, appending its candidates to the scratch arrays from index n; returns the new count. */
+function run(engine: Engine, d: number, text: string, n: number): number {
+  const det = engine.detectors[d]
+  {
     const re = det.re
     re.lastIndex = 0
     let m: RegExpExecArray | null
@@ -107,19 +164,30 @@ function collect(engine: Engine, text: string): number {
         re.lastIndex++
         continue
       }
-      let end = m.index + whole
-      const secret = m.groups?.s
-      const start = secret !== undefined ? end - secret.length : m.index
-      if (start === end || insideHmac(text, start)) continue
-      if (det.validate !== null && !det.validate(text, start, end)) {
-        const cut = det.shrink ? shrunk(det.validate, text, start, end) : -1
-        if (cut < 0) {
-          // a failed check may hide a valid candidate that overlaps it: retry one character on
-          re.lastIndex = m.index + 1
-          continue
+      let start: number
+      let end: number
+      if (det.locate !== null) {
+        const ok = det.locate(text, m.index, m.index + whole, loc)
+        re.lastIndex = loc[2] > m.index + whole ? loc[2] : m.index + whole
+        if (!ok) continue
+        start = loc[0]
+        end = loc[1]
+        if (start >= end || insideHmac(text, start)) continue
+      } else {
+        end = m.index + whole
+        const secret = m.groups?.s
+        start = secret !== undefined ? end - secret.length : m.index
+        if (start === end || insideHmac(text, start)) continue
+        if (det.validate !== null && !det.validate(text, start, end)) {
+          const cut = det.shrink ? shrunk(det.validate, text, start, end) : -1
+          if (cut < 0) {
+            // a failed check may hide a valid candidate that overlaps it: retry one character on
+            re.lastIndex = m.index + 1
+            continue
+          }
+          end = cut
+          re.lastIndex = cut
         }
-        end = cut
-        re.lastIndex = cut
       }
       if (det.allowExact !== null || det.allowRe !== null) {
         const value = text.slice(start, end)
@@ -130,14 +198,6 @@ function collect(engine: Engine, text: string): number {
       cd[n] = d
       n++
     }
-  }
-  if (n > 1) {
-    order.length = n
-    for (let i = 0; i < n; i++) order[i] = i
-    order.sort(byStartThenRank)
-  } else if (n === 1) {
-    order.length = 1
-    order[0] = 0
   }
   return n
 }
@@ -191,7 +251,9 @@ export function findSecrets(engine: Engine, text: string): Finding[] {
       if (e2 > e) e = e2
       i++
     }
-    found.push({ detector: engine.detectors[cd[k]].name, start: s, end: e })
+    const det = engine.detectors[cd[k]]
+    const f: Finding = det.verify !== null ? { detector: det.name, start: s, end: e, verified: det.verify(text, s, ce[k]) } : { detector: det.name, start: s, end: e }
+    found.push(f)
     last = e
   }
   return found

@@ -2,7 +2,7 @@ import type { NatsConnection } from '@nats-io/nats-core'
 import { defaultRegistry, FactCodec, parseEdgeFact, type AnomalyFact, type Fact, type IncidentFact, type Rejection } from '../schemas/index.js'
 import { FactPublisher, followSubjects, Subjects, validatePattern, type Delivered, type PublishOutcome, type StartAt } from '../streams/index.js'
 import { runReadOnlyQuery, querySubject, type QueryReply } from '../projections/index.js'
-import { connectNats, homePaths, InfraError, isAlive, openClickHouse, readEndpoints, readEnv, type BenEnv, type Warehouse } from '../infra/index.js'
+import { connectNats, homePaths, InfraError, isAlive, locateBen, openClickHouse, readEndpoints, readEnv, type BenEnv, type Warehouse } from '../infra/index.js'
 import { asSubscription, subscribeAnomalies, subscribeIncidents, type DerivedOptions, type Subscription } from './subscriptions.js'
 import { incidentReport, listIncidents, type IncidentListOptions, type IncidentReport, type IncidentSummary } from './incident-report.js'
 
@@ -61,12 +61,16 @@ export class Ben {
   }
 
   static async connect(opts: ConnectOptions = {}): Promise<Ben> {
-    const env = readEnv({ ...(opts.env ?? process.env), ...(opts.home ? { BEN_HOME: opts.home } : {}) })
+    const given = { ...(opts.env ?? process.env), ...(opts.home ? { BEN_HOME: opts.home } : {}) }
+    // BEN_HOME, else ./.ben when a Ben runs there, else the most recent `ben up` of this user.
+    const found = opts.natsUrl ? undefined : locateBen(given)
+    const env = readEnv({ ...given, ...(found ? { BEN_HOME: found.home } : {}) })
     const running = readEndpoints(homePaths(env.home).endpoints)
     const alive = running && isAlive(running.pid) ? running : undefined
     const url = opts.natsUrl ?? env.natsUrl ?? alive?.natsUrl
     if (!url) {
-      throw new InfraError('ben_not_running', `ben up is not running for BEN_HOME=${env.home}; start it with \`ben up\` (or set BEN_NATS_URL)`)
+      const where = found?.by === 'none' ? `under ./.ben of ${process.cwd()}, nor recorded for this user` : `for BEN_HOME=${env.home}`
+      throw new InfraError('ben_not_running', `ben up is not running ${where}; start it with \`ben up\`, or name a Ben with --home DIR / BEN_HOME or --server nats://… / BEN_NATS_URL (\`ben status\` shows what is found)`)
     }
     const prefix = opts.prefix ?? alive?.prefix ?? env.prefix
     const nc = await connectNats(url, env, 'ben-client')

@@ -38,7 +38,7 @@ export function buildProgram(): Command {
       // Every command but `ben up` talks to the Ben found the way `ben status` shows.
       let top = action
       while (top.parent && top.parent.parent) top = top.parent
-      if (top.name() !== 'up' && !process.env.BEN_HOME && !process.env.BEN_NATS_URL) {
+      if (top.name() !== 'up' && top.name() !== 'status' && !process.env.BEN_HOME && !process.env.BEN_NATS_URL) {
         const found = locateBen()
         if (found.by === 'user') process.env.BEN_HOME = found.home
       }

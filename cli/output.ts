@@ -1,4 +1,4 @@
-import Table from 'cli-table3'
+import stringWidth from 'string-width'
 import { Option, type Command } from 'commander'
 import pc from 'picocolors'
 
@@ -56,7 +56,8 @@ export function addOutputOption(cmd: Command, formats: readonly OutputFormat[], 
 }
 
 /** The format asked for (`--output`, or the old `--format` / `--json`). */
-export function outputOf(o: { output?: unknown; format?: unknown; json?: unknown }): OutputFormat {
+export function outputOf(opts: object): OutputFormat {
+  const o = opts as { output?: unknown; format?: unknown; json?: unknown }
   if (typeof o.format === 'string') return o.format as OutputFormat
   if (o.json === true) return OutputFormat.Json
   return (o.output as OutputFormat | undefined) ?? OutputFormat.Table
@@ -124,21 +125,29 @@ function cell(v: unknown, tty: boolean): string {
   return tty && s.length > MAX_CELL_ON_TTY ? s.slice(0, MAX_CELL_ON_TTY - 1) + '…' : s
 }
 
-const COMPACT = { top: '', 'top-mid': '', 'top-left': '', 'top-right': '', bottom: '', 'bottom-mid': '', 'bottom-left': '', 'bottom-right': '', left: '', 'left-mid': '', mid: '', 'mid-mid': '', right: '', 'right-mid': '', middle: '  ' }
-
-/** A compact table: a header line, then one line per row; no borders or row separators. */
+/**
+ * A compact table: a header line, then one line per row, columns two spaces apart; no borders
+ * or row separators (like kubectl). Linear in the cells, so a million rows print quickly.
+ */
 export function printTable(head: string[], rows: unknown[][], out: NodeJS.WritableStream = process.stdout): void {
   const tty = Boolean((out as NodeJS.WriteStream).isTTY)
   const c = colors(out as { isTTY?: boolean })
-  const t = new Table({ head: head.map((h) => c.bold(h.toUpperCase())), chars: COMPACT, style: { head: [], border: [], 'padding-left': 0, 'padding-right': 0 } })
-  for (const r of rows) t.push(r.map((v) => cell(v, tty)))
-  out.write(
-    t
-      .toString()
-      .split('\n')
-      .map((l) => l.trimEnd())
-      .join('\n') + '\n',
-  )
+  const cells = rows.map((r) => head.map((_, i) => cell(r[i], tty)))
+  const width = head.map((h, i) => cells.reduce((w, r) => Math.max(w, stringWidth(r[i])), stringWidth(h)))
+  const line = (r: string[], style: (s: string) => string = (s) => s) =>
+    r
+      .map((v, i) => (i === r.length - 1 ? style(v) : style(v) + ' '.repeat(width[i] - stringWidth(v) + 2)))
+      .join('')
+      .trimEnd() + '\n'
+  let buf = line(head.map((h) => h.toUpperCase()), c.bold)
+  for (const r of cells) {
+    buf += line(r)
+    if (buf.length > 65_536) {
+      out.write(buf)
+      buf = ''
+    }
+  }
+  out.write(buf)
 }
 
 const mdCell = (v: unknown) => cell(v, false).replace(/\|/g, '\\|')

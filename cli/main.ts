@@ -24,6 +24,8 @@ export function buildProgram(): Command {
     .description('Ben: an event-sourced security and observability pipeline (NATS JetStream → RxJS stages → ClickHouse)')
     .version(VERSION)
     .showHelpAfterError('(run with --help for usage)')
+    // Set before the commands are added, so that every subcommand inherits it.
+    .exitOverride()
     // One error prefix for the parser's messages and Ben's own: `ben: …`.
     .configureOutput({ outputError: (str, write) => write(`ben: ${escapeControl(str.replace(/^error: /, ''))}`) })
     .option('--home <dir>', 'the Ben to talk to, by its BEN_HOME (default: ./.ben when it holds a running Ben, else the last `ben up` of this user)')
@@ -81,7 +83,7 @@ export async function main(argv: string[]): Promise<void> {
   // Even an error no one awaited ends in one line, not a stack trace.
   process.on('uncaughtException', (err) => process.exit(report(err)))
   process.on('unhandledRejection', (err) => process.exit(report(err)))
-  const program = buildProgram().exitOverride()
+  const program = buildProgram()
   try {
     await program.parseAsync(argv)
   } catch (err) {

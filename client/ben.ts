@@ -1,6 +1,6 @@
 import type { NatsConnection } from '@nats-io/nats-core'
 import { defaultRegistry, FactCodec, parseEdgeFact, type AnomalyFact, type Fact, type IncidentFact, type Rejection } from '../schemas/index.js'
-import { FactPublisher, followSubjects, Subjects, validatePattern, type Delivered, type PublishOutcome, type StartAt } from '../streams/index.js'
+import { FactPublisher, followSubjects, Subjects, validatePattern, type Delivered, type FollowOptions, type PublishOutcome, type StartAt } from '../streams/index.js'
 import { chunkReply, runReadOnlyQuery, querySubject, type QueryChunk, type QueryReply } from '../projections/index.js'
 import { connectNats, homePaths, InfraError, isAlive, locateBen, openClickHouse, readEndpoints, readEnv, type BenEnv, type Warehouse } from '../infra/index.js'
 import { asSubscription, subscribeAnomalies, subscribeIncidents, type DerivedOptions, type Subscription } from './subscriptions.js'
@@ -105,10 +105,10 @@ export class Ben {
   }
 
   /** Follows subjects matching a pattern (e.g. `ben.fact.metric.>`), decoded. */
-  subscribe(pattern: string, start: StartAt = { deliver: 'new' }): Subscription<Delivered> {
+  subscribe(pattern: string, start: StartAt = { deliver: 'new' }, options: FollowOptions = {}): Subscription<Delivered> {
     const bad = validatePattern(pattern)
     if (bad) throw new InfraError('bad_config', bad)
-    return asSubscription(followSubjects(this.nc, defaultRegistry(), pattern, start))
+    return asSubscription(followSubjects(this.nc, defaultRegistry(), pattern, start, options))
   }
 
   /**

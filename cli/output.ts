@@ -207,3 +207,13 @@ export function exitQuietlyOnClosedPipe(): void {
     })
   }
 }
+
+/** `-o, --output <format>` as an Option, for builder chains: `.addOption(outputOption(['table', 'json']))`. */
+export function outputOption(formats: readonly OutputFormat[], dflt: OutputFormat = formats[0]): Option {
+  return new Option('-o, --output <format>', `output format: ${formats.join(', ')}`).choices(formats).default(dflt)
+}
+
+/** The old `--format`, hidden, same choices. */
+export function formatAlias(formats: readonly OutputFormat[]): Option {
+  return new Option('--format <format>', 'old name of --output').choices(formats).hideHelp()
+}

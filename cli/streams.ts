@@ -1,16 +1,16 @@
 import { jetstreamManager } from '@nats-io/jetstream'
 import type { Command } from 'commander'
 import { connect } from '../client/index.js'
-import { humanBytes, parseFormat, printTable, toJson } from './output.js'
+import { humanBytes, outputOf, outputOption, formatAlias, printTable, toJson } from './output.js'
 
 export function registerStreams(program: Command): void {
   program
     .command('streams')
     .description('list streams and their consumers: messages, bytes, pending, redelivered')
-    .option('--format <format>', 'table or json', 'table')
-    .addHelpText('after', `\nExamples:\n  ben streams\n  ben streams --format json`)
+    .addOption(outputOption(['table', 'json'])).addOption(formatAlias(['table', 'json']))
+    .addHelpText('after', `\nExamples:\n  ben streams\n  ben streams -o json`)
     .action(async (o: { format: string }) => {
-      const format = parseFormat(o.format)
+      const format = outputOf(o)
       const ben = await connect()
       try {
         const jsm = await jetstreamManager(ben.nc)

@@ -56,6 +56,7 @@ export function registerApprove(program: Command): void {
     if (verb === 'reject') cmd.requiredOption('--reason <text>', 'why (recorded in the rejection fact)')
     cmd.addHelpText('after', verb === 'approve' ? `\nExamples:\n  ben approve 4be1f0c2\n  ben approve 4be1f0c2 --key alice` : `\nExamples:\n  ben reject 4be1f0c2 --reason "false positive: test fixture"`)
     cmd.action(async (commandId: string, o: { key: string; reason?: string }) => {
+      if (!/^[0-9a-f]{4,64}$/.test(commandId)) throw new CliError(`'${oneLine(commandId)}' is not a command id (hex digits, at least 4, as \`ben up\` prints them)`)
       const key = new Keyring(homePaths(readEnv().home).keys).load(o.key)
       if (key.role !== 'operator') throw new CliError(`key '${o.key}' is a ${key.role} key; approving and rejecting need an operator key (ben keys generate --role operator --name ${o.key}-op)`)
       const ben = await connect()

@@ -7,7 +7,7 @@ export function registerStreams(program: Command): void {
   program
     .command('streams')
     .description('list streams and their consumers: messages, bytes, pending, redelivered')
-    .addOption(outputOption(['table', 'json'])).addOption(formatAlias(['table', 'json']))
+    .addOption(outputOption(['table', 'json', 'ndjson'])).addOption(formatAlias(['table', 'json', 'ndjson']))
     .addHelpText('after', `\nExamples:\n  ben streams\n  ben streams -o json`)
     .action(async (o: { format: string }) => {
       const format = outputOf(o)
@@ -31,8 +31,8 @@ export function registerStreams(program: Command): void {
           }
           out.push({ stream: s.config.name, subjects: s.config.subjects, messages: s.state.messages, bytes: s.state.bytes, firstSeq: s.state.first_seq, lastSeq: s.state.last_seq, consumers })
         }
-        if (format === 'json') {
-          process.stdout.write(toJson(out) + '\n')
+        if (format === 'json' || format === 'ndjson') {
+          process.stdout.write(format === 'json' ? toJson(out) + '\n' : out.map((s) => toJson(s) + '\n').join(''))
           return
         }
         printTable(

@@ -379,7 +379,7 @@ describe('ben as a newcomer meets it, against a running ben up', () => {
       expect(r.stdout, JSON.stringify(args)).not.toMatch(/\x1b/)
     }
     for (const cmd of ['query', 'streams', 'incidents', 'tail', 'keys', 'replay', 'status', 'publish']) {
-      const sub = cmd === 'keys' ? ['keys', 'list'] : [cmd]
+      const sub = cmd === 'keys' ? ['keys', 'list'] : cmd === 'incidents' ? ['incidents', 'list'] : [cmd]
       const h = await ben([...sub, '--help'], env)
       expect(h.stdout, cmd).toMatch(/-o, --output <format>/)
     }

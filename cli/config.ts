@@ -8,7 +8,7 @@ import { loadDetectorConfig, defaultDetectorConfigPath } from '../processors/det
 import { loadPolicyPack, defaultPackPath } from '../processors/policy/index.js'
 import { defaultVerbs } from '../processors/act/index.js'
 import { ConfigKey } from '../processors/wiring/index.js'
-import { CliError, parseFormat, toJson } from './output.js'
+import { CliError, outputOf, outputOption, formatAlias, toJson } from './output.js'
 
 interface Kind {
   readonly command: string
@@ -91,10 +91,10 @@ export function registerConfigCommands(program: Command): void {
       .command('show')
       .description(`print the active ${k.what} (or a given revision)`)
       .option('--revision <n>', 'a past revision')
-      .option('--format <format>', 'table (the text as stored) or json', 'table')
-      .addHelpText('after', `\nExamples:\n  ben ${k.command} show\n  ben ${k.command} show --revision 3\n  ben ${k.command} show --format json`)
+      .addOption(outputOption(['table', 'json'])).addOption(formatAlias(['table', 'json']))
+      .addHelpText('after', `\nExamples:\n  ben ${k.command} show\n  ben ${k.command} show --revision 3\n  ben ${k.command} show -o json`)
       .action(async (o: { revision?: string; format: string }) => {
-        const format = parseFormat(o.format)
+        const format = outputOf(o)
         const ben = await connect()
         try {
           const kv = await new Kvm(ben.nc).open(kvName({}, k.bucket))
@@ -111,9 +111,9 @@ export function registerConfigCommands(program: Command): void {
     cmd
       .command('history')
       .description(`list the stored revisions of the ${k.what}`)
-      .option('--format <format>', 'table or json', 'table')
+      .addOption(outputOption(['table', 'json'])).addOption(formatAlias(['table', 'json']))
       .action(async (o: { format: string }) => {
-        const format = parseFormat(o.format)
+        const format = outputOf(o)
         const ben = await connect()
         try {
           const kv = await new Kvm(ben.nc).open(kvName({}, k.bucket))

@@ -5,7 +5,7 @@ import { parseDuration } from '../schemas/index.js'
 import { homePaths, Keyring, listKeys, readEnv, readKey, registerKey, revokeRegisteredKey } from '../infra/index.js'
 import { Bucket, kvName } from '../streams/index.js'
 import { KEY_ROLES, publicKeyJson, type KeyRole } from '../processors/act/index.js'
-import { CliError, parseFormat, printTable, toJson } from './output.js'
+import { CliError, ExitCode, outputOf, outputOption, formatAlias, printTable, toJson } from './output.js'
 import { parseSince } from './tail.js'
 
 const keyring = () => new Keyring(homePaths(readEnv().home).keys)
@@ -24,14 +24,22 @@ export function registerKeys(program: Command): void {
     .requiredOption('--role <role>', `one of ${KEY_ROLES.join(', ')}`)
     .option('--name <name>', 'file name under $BEN_HOME/keys (default: the role)')
     .option('--owner <target>', 'for sidecar keys: the target this key speaks for')
-    .option('--register', 'register the public key in ben-keys now (needs ben up)')
-    .option('--format <format>', 'table or json', 'table')
-    .addHelpText('after', `\nExamples:\n  ben keys generate --role operator --register\n  ben keys generate --role sidecar --name web-3 --owner web-3 --register`)
+    .option('--register', 'register the public key in ben-keys (the default; needs a running Ben)')
+    .option('--no-register', 'only write the key file (register it later with `ben keys register`)')
+    .addOption(outputOption(['table', 'json'])).addOption(formatAlias(['table', 'json']))
+    .addHelpText('after', `\nExamples:\n  ben keys generate --role operator --name alice\n  ben keys generate --role sidecar --name web-3 --owner web-3\n  ben keys generate --role issuer --name spare --no-register`)
     .action(async (o: { role: string; name?: string; owner?: string; register?: boolean; format: string }) => {
-      const format = parseFormat(o.format)
+      const format = outputOf(o)
       const ring = keyring()
       const k = ring.generate(o.name ?? o.role, role(o.role))
-      if (o.register) await withKv(async (kv) => void (await registerKey(kv, k, { owner: o.owner ?? null })))
+      o.register = o.register !== false
+      if (o.register) {
+        try {
+          await withKv(async (kv) => void (await registerKey(kv, k, { owner: o.owner ?? null })))
+        } catch (err) {
+          throw new CliError(`${k.role} key ${k.keyId} written to ${ring.path(o.name ?? o.role)} but NOT registered (${(err as Error).message}); register it once Ben runs: ben keys register --name ${o.name ?? o.role}`, ExitCode.Unavailable)
+        }
+      }
       if (format === 'json') process.stdout.write(toJson({ ...publicKeyJson(k), file: ring.path(o.name ?? o.role), registered: Boolean(o.register) }) + '\n')
       else process.stdout.write(`${k.role} key ${k.keyId} written to ${ring.path(o.name ?? o.role)}${o.register ? ' and registered in ben-keys' : ' (not registered yet: ben keys register --name ' + (o.name ?? o.role) + ')'}\n`)
     })
@@ -79,10 +87,10 @@ export function registerKeys(program: Command): void {
   keys
     .command('list')
     .description('registered keys (role, owner, revocation) and the key files on this machine')
-    .option('--format <format>', 'table or json', 'table')
-    .addHelpText('after', `\nExamples:\n  ben keys list\n  ben keys list --format json`)
+    .addOption(outputOption(['table', 'json'])).addOption(formatAlias(['table', 'json']))
+    .addHelpText('after', `\nExamples:\n  ben keys list\n  ben keys list -o json`)
     .action(async (o: { format: string }) => {
-      const format = parseFormat(o.format)
+      const format = outputOf(o)
       const ring = keyring()
       const local = new Map(ring.names().map((n) => [ring.load(n).keyId, n]))
       const registered = await withKv((kv) => listKeys(kv))

@@ -3,14 +3,14 @@ import { createInterface } from 'node:readline'
 import { SingleBar, Presets } from 'cli-progress'
 import type { Command } from 'commander'
 import { connect } from '../client/index.js'
-import { CliError, parseFormat, toJson } from './output.js'
+import { CliError, oneLine, outputOf, outputOption, formatAlias, toJson } from './output.js'
 
 export function registerPublish(program: Command): void {
   program
     .command('publish')
     .argument('[file]', "NDJSON file of facts in the edge shape; '-' or nothing for standard input", '-')
     .description('publish facts (NDJSON, edge shape) to JetStream, acknowledged and de-duplicated')
-    .option('--format <format>', 'summary as table or json', 'table')
+    .addOption(outputOption(['table', 'json'])).addOption(formatAlias(['table', 'json']))
     .option('--max-errors <n>', 'rejected lines listed at most', '20')
     .addHelpText(
       'after',
@@ -21,13 +21,15 @@ Each line is one fact, e.g.
 Examples:
   ben publish facts.ndjson
   cat facts.ndjson | ben publish -
-  ben publish facts.ndjson --format json
+  ben publish facts.ndjson -o json
 
 Exit status: 0 when every line was stored or was a duplicate, 3 when some lines were
 rejected (each is listed with its line number and reason), 1 when publishing failed.`,
     )
     .action(async (file: string, o: { format: string; maxErrors: string }) => {
-      const format = parseFormat(o.format)
+      const format = outputOf(o)
+      // A bare `ben publish` at a terminal would look hung: say what it waits for.
+      if (file === '-' && process.stdin.isTTY) process.stderr.write('ben: reading NDJSON facts from standard input (one per line; Ctrl-D to finish, Ctrl-C to cancel)…\n')
       const input = file === '-' ? process.stdin : createReadStream(file)
       input.on('error', () => undefined)
       const opened = new Promise<void>((resolve, reject) => {
@@ -87,9 +89,9 @@ rejected (each is listed with its line number and reason), 1 when publishing fai
           process.stdout.write(`stored ${result.stored}, duplicate ${result.duplicate}, rejected ${result.rejected}, failed ${result.failed} in ${result.seconds} s\n`)
           if (result.rejected > 0) process.stdout.write(`  rejected lines are in ${ben.subjects.prefix}.dlq.publish (${result.deadLettered} stored): ben tail '${ben.subjects.prefix}.dlq.>' --all\n`)
           const max = Number(o.maxErrors)
-          for (const r of rejected.slice(0, max)) process.stdout.write(`  line ${r.line}: ${r.reason}: ${r.message}\n`)
-          if (rejected.length > max) process.stdout.write(`  … and ${rejected.length - max} more rejected lines (use --format json for all)\n`)
-          for (const f of summary.failures.slice(0, max)) process.stdout.write(`  fact ${f.id}: failed: ${f.error}\n`)
+          for (const r of rejected.slice(0, max)) process.stdout.write(`  line ${r.line}: ${r.reason}: ${oneLine(r.message)}\n`)
+          if (rejected.length > max) process.stdout.write(`  … and ${rejected.length - max} more rejected lines (use -o json for all)\n`)
+          for (const f of summary.failures.slice(0, max)) process.stdout.write(`  fact ${f.id}: failed: ${oneLine(f.error)}\n`)
         }
         if (summary.failed > 0) process.exitCode = 1
         else if (rejected.length > 0) process.exitCode = 3

@@ -4,7 +4,8 @@ import type { Command } from 'commander'
 import { Presets, SingleBar } from 'cli-progress'
 import { connect } from '../client/index.js'
 import { isReplayError, parseDuration, parseTime, ReadFrom, replayDeps, replayIncident, replayWindow, type ReplayOptions, type ReplayResult } from '../replay/index.js'
-import { CliError, toJson } from './output.js'
+import { CliError, ExitCode, formatAlias, outputOf, outputOption, toJson } from './output.js'
+import { failureOf } from './exit.js'
 
 interface ReplayFlags {
   from?: string
@@ -96,18 +97,22 @@ export function registerReplay(program: Command): void {
     .option('--read <where>', 'auto, jetstream (raw facts) or clickhouse (scrubbed facts: the rebuild starts after scrub)', 'auto')
     .option('--publish', 'publish the rebuilt facts on <prefix>.replay.<run>.> (core NATS)')
     .option('--max-diffs <n>', 'diffs shown in full at most', '50')
-    .option('--json', 'one JSON document on stdout')
+    .addOption(outputOption(['text', 'json']))
+    .addOption(formatAlias(['text', 'json']))
+    .option('--json', 'same as -o json')
     .addHelpText(
       'after',
       `
-Exit codes: 0 identical, 1 different (or the what-if changed something), 2 error (unknown incident, …).
+Exit codes: 0 identical, 1 different (or the what-if changed something), 2 bad usage,
+4 unknown incident, 5 Ben unreachable.
 
 Examples:
   ben replay 1a2b3c4d
   ben replay 1a2b3c4d --what-if stricter-pack.yaml
-  ben replay --from -1h --source 'web-*' --json`,
+  ben replay --from -1h --source 'web-*' -o json`,
     )
     .action(async (id: string | undefined, o: ReplayFlags) => {
+      o.json = outputOf(o) === 'json'
       if (!id && !o.from) throw new CliError('name an incident id, or a window with --from (see ben replay --help)', 2)
       if (id && o.from) throw new CliError('give an incident id or --from/--to, not both', 2)
       if (!(Object.values(ReadFrom) as string[]).includes(o.read)) throw new CliError(`--read must be auto, jetstream or clickhouse, not '${o.read}'`, 2)
@@ -151,7 +156,7 @@ Examples:
         if (started) bar?.stop()
         if (isReplayError(err)) {
           if (o.json) process.stdout.write(toJson({ error: { code: err.code, message: err.message } }) + '\n')
-          throw new CliError(err.message, 2)
+          throw new CliError(err.message, failureOf(err).exitCode === ExitCode.Failed ? ExitCode.Usage : failureOf(err).exitCode)
         }
         throw err
       } finally {

@@ -1,7 +1,7 @@
 import type { Command } from 'commander'
 import { isAlive, readEnv } from '../infra/index.js'
 import { FsyncPolicy, isSidecarError, readStatuses, startSidecarDaemon, WhenFull, type StatusFile } from '../sidecar/index.js'
-import { CliError, humanBytes, parseFormat, printTable, toJson } from './output.js'
+import { CliError, humanBytes, outputOf, outputOption, formatAlias, printTable, toJson } from './output.js'
 
 const SIZE = /^(\d+(?:\.\d+)?)\s*(b|k|kb|kib|m|mb|mib|g|gb|gib)?$/i
 const UNIT: Record<string, number> = { b: 1, k: 1024, kb: 1000, kib: 1024, m: 1 << 20, mb: 1e6, mib: 1 << 20, g: 1 << 30, gb: 1e9, gib: 1 << 30 }
@@ -74,11 +74,11 @@ Examples:
     .command('status')
     .description('WAL depth, oldest unsent fact, last PubAck and commands of the sidecars under $BEN_HOME (from their status files)')
     .option('--id <id>', 'only this sidecar')
-    .option('--format <format>', 'table or json', 'table')
+    .addOption(outputOption(['table', 'json'])).addOption(formatAlias(['table', 'json']))
     .action((opts: { id?: string; format: string }) => {
       // `ben sidecar --id x status` and `ben sidecar status --id x` both work
       const o = { ...opts, id: opts.id ?? (cmd.opts() as { id?: string }).id }
-      const format = parseFormat(o.format)
+      const format = outputOf(o)
       const env = readEnv()
       const all = readStatuses(env.home, o.id)
       if (all.length === 0) throw new CliError(o.id ? `no status for sidecar ${o.id} under ${env.home}/sidecar (has \`ben sidecar --id ${o.id}\` run with this BEN_HOME?)` : `no sidecar has run under ${env.home}`)

@@ -2,16 +2,16 @@ import { jetstreamManager } from '@nats-io/jetstream'
 import type { Command } from 'commander'
 import { connect } from '../client/index.js'
 import { consumerLag } from '../streams/index.js'
-import { humanBytes, parseFormat, printTable, toJson } from './output.js'
+import { humanBytes, outputOf, outputOption, formatAlias, printTable, toJson } from './output.js'
 
 export function registerStreams(program: Command): void {
   program
     .command('streams')
     .description('list streams and their consumers: messages, bytes, pending, redelivered, and how far behind each consumer is')
-    .option('--format <format>', 'table or json', 'table')
-    .addHelpText('after', `\nExamples:\n  ben streams\n  ben streams --format json`)
+    .addOption(outputOption(['table', 'json', 'ndjson'])).addOption(formatAlias(['table', 'json', 'ndjson']))
+    .addHelpText('after', `\nExamples:\n  ben streams\n  ben streams -o json`)
     .action(async (o: { format: string }) => {
-      const format = parseFormat(o.format)
+      const format = outputOf(o)
       const ben = await connect()
       try {
         const jsm = await jetstreamManager(ben.nc)
@@ -34,8 +34,8 @@ export function registerStreams(program: Command): void {
           }
           out.push({ stream: s.config.name, subjects: s.config.subjects, messages: s.state.messages, bytes: s.state.bytes, firstSeq: s.state.first_seq, lastSeq: s.state.last_seq, consumers })
         }
-        if (format === 'json') {
-          process.stdout.write(toJson(out) + '\n')
+        if (format === 'json' || format === 'ndjson') {
+          process.stdout.write(format === 'json' ? toJson(out) + '\n' : out.map((s) => toJson(s) + '\n').join(''))
           return
         }
         printTable(

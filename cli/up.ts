@@ -44,6 +44,7 @@ export function registerUp(program: Command): void {
     .option('--log-level <level>', 'log level for $BEN_HOME/ben.log', undefined)
     .option('--simulate', 'also run a simulated fleet and its targets (what `npm start` does)')
     .option('--watch', 'print anomalies, decisions, commands and acks as they happen (on with --simulate)')
+    .option('--verbose', 'with --watch: every explain, incident updates, low anomalies, lines not cut to the terminal')
     .option('--secure', 'NATS authorisation: one nkey user per role and sidecar; seeds and server config in $BEN_HOME/creds')
     .option('--sidecars <ids>', 'with --secure: make credentials for these sidecars now (comma-separated ids)')
     .addHelpText(
@@ -67,7 +68,7 @@ Examples:
   ben up --secure --sidecars web-1,web-2                               # sidecar: BEN_NATS_NKEY=$BEN_HOME/creds/sidecar-web-1.nk
   BEN_NATS_URL=nats://nats-1:4222 BEN_CLICKHOUSE_URL=http://ch:8123 ben up`,
     )
-    .action(async (o: { logLevel?: string; simulate?: boolean; watch?: boolean; secure?: boolean; sidecars?: string } & Record<string, unknown>) => {
+    .action(async (o: { logLevel?: string; simulate?: boolean; watch?: boolean; verbose?: boolean; secure?: boolean; sidecars?: string } & Record<string, unknown>) => {
       const env = readEnv()
       if (o.sidecars !== undefined && !o.secure) throw new CliError('--sidecars needs --secure (credentials only mean something on a server that checks them)')
       const secure = o.secure ? secureStart(env, parseSidecarList(o.sidecars)) : undefined
@@ -79,7 +80,7 @@ Examples:
       const topology = Object.keys(limits).length ? { limits } : undefined
       const running = await startBen(secure?.env ?? env, log, services, { ...(topology ? { topology } : {}), ...(secure ? { natsConfigFile: secure.natsConfigFile } : {}) })
       secure?.started(running.endpoints.natsPid)
-      const live = o.simulate || o.watch ? printLive(running.ctx.nc, running.ctx.subjects) : undefined
+      const live = o.simulate || o.watch ? printLive(running.ctx.nc, running.ctx.subjects, { verbose: o.verbose }) : undefined
       const e = running.endpoints
       const out = process.stdout
       out.write(`Ben ${e.version} is up (pid ${e.pid})\n`)
@@ -88,6 +89,8 @@ Examples:
       out.write(`  BEN_HOME    ${env.home} (endpoints in ${homePaths(env.home).endpoints})\n`)
       out.write(`  log         ${homePaths(env.home).log}\n`)
       out.write(`  publish     ben publish facts.ndjson   |  any NATS client: ${e.prefix}.fact.<lane>.<source>\n`)
+      if (running.operatorKey) out.write(`  operator    key ${running.operatorKey.keyId} ${running.operatorKey.created ? 'made and registered' : 'registered'} (${running.operatorKey.file}): \`ben approve <id>\` uses it\n`)
+      if (running.userRecord) out.write(`  found by    ben commands in any directory of this user (${running.userRecord}); \`ben status\` says which Ben they talk to\n`)
       for (const line of secure?.summary(running.natsOrigin) ?? []) out.write(`${line}\n`)
       out.write(`Ctrl-C to stop.\n`)
       await new Promise<void>((resolve) => {

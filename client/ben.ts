@@ -1,8 +1,8 @@
 import type { NatsConnection } from '@nats-io/nats-core'
 import { defaultRegistry, FactCodec, parseEdgeFact, type AnomalyFact, type Fact, type IncidentFact, type Rejection } from '../schemas/index.js'
-import { DeadLetters, FactPublisher, followSubjects, Subjects, validatePattern, type Delivered, type PublishOutcome, type StartAt } from '../streams/index.js'
-import { runReadOnlyQuery, querySubject, type QueryReply } from '../projections/index.js'
-import { connectNats, homePaths, InfraError, isAlive, openClickHouse, readEndpoints, readEnv, type BenEnv, type Warehouse } from '../infra/index.js'
+import { DeadLetters, FactPublisher, followSubjects, Subjects, validatePattern, type Delivered, type FollowOptions, type PublishOutcome, type StartAt } from '../streams/index.js'
+import { chunkReply, runReadOnlyQuery, querySubject, type QueryChunk, type QueryReply } from '../projections/index.js'
+import { connectNats, homePaths, InfraError, isAlive, locateBen, openClickHouse, readEndpoints, readEnv, type BenEnv, type Warehouse } from '../infra/index.js'
 import { asSubscription, subscribeAnomalies, subscribeIncidents, type DerivedOptions, type Subscription } from './subscriptions.js'
 import { incidentReport, listIncidents, type IncidentListOptions, type IncidentReport, type IncidentSummary } from './incident-report.js'
 
@@ -63,12 +63,16 @@ export class Ben {
   }
 
   static async connect(opts: ConnectOptions = {}): Promise<Ben> {
-    const env = readEnv({ ...(opts.env ?? process.env), ...(opts.home ? { BEN_HOME: opts.home } : {}) })
+    const given = { ...(opts.env ?? process.env), ...(opts.home ? { BEN_HOME: opts.home } : {}) }
+    // BEN_HOME, else ./.ben when a Ben runs there, else the most recent `ben up` of this user.
+    const found = opts.natsUrl ? undefined : locateBen(given)
+    const env = readEnv({ ...given, ...(found ? { BEN_HOME: found.home } : {}) })
     const running = readEndpoints(homePaths(env.home).endpoints)
     const alive = running && isAlive(running.pid) ? running : undefined
     const url = opts.natsUrl ?? env.natsUrl ?? alive?.natsUrl
     if (!url) {
-      throw new InfraError('ben_not_running', `ben up is not running for BEN_HOME=${env.home}; start it with \`ben up\` (or set BEN_NATS_URL)`)
+      const where = found?.by === 'none' ? `under ./.ben of ${process.cwd()}, nor recorded for this user` : `for BEN_HOME=${env.home}`
+      throw new InfraError('ben_not_running', `ben up is not running ${where}; start it with \`ben up\`, or name a Ben with --home DIR / BEN_HOME or --server nats://… / BEN_NATS_URL (\`ben status\` shows what is found)`)
     }
     const prefix = opts.prefix ?? alive?.prefix ?? env.prefix
     const nc = await connectNats(url, env, 'ben-client')
@@ -118,10 +122,10 @@ export class Ben {
   private dlq: DeadLetters | undefined
 
   /** Follows subjects matching a pattern (e.g. `ben.fact.metric.>`), decoded. */
-  subscribe(pattern: string, start: StartAt = { deliver: 'new' }): Subscription<Delivered> {
+  subscribe(pattern: string, start: StartAt = { deliver: 'new' }, options: FollowOptions = {}): Subscription<Delivered> {
     const bad = validatePattern(pattern)
     if (bad) throw new InfraError('bad_config', bad)
-    return asSubscription(followSubjects(this.nc, defaultRegistry(), pattern, start))
+    return asSubscription(followSubjects(this.nc, defaultRegistry(), pattern, start, options))
   }
 
   /**
@@ -149,25 +153,68 @@ export class Ben {
 
   /** Runs a read-only query: directly against a ClickHouse server, or through `ben up`. */
   async query(sql: string, opts: { maxRows?: number; timeoutMs?: number } = {}): Promise<QueryResult> {
-    let reply: QueryReply
+    const rows: unknown[][] = []
+    const r = await this.queryEach(sql, (chunk) => void rows.push(...chunk), { maxRows: opts.maxRows ?? 10_000, timeoutMs: opts.timeoutMs })
+    const columns = r.columns
+    return { columns, rows, truncated: r.truncated, objects: () => rows.map((row) => Object.fromEntries(columns.map((c, i) => [c.name, row[i]]))) }
+  }
+
+  /**
+   * Runs a read-only query and hands its rows over in chunks as they arrive, without holding
+   * them all: `onRows` is called with the columns known. `truncated` says the result was cut at
+   * `maxRows` (default 1,000,000, what `ben up` holds at most for one query).
+   */
+  async queryEach(sql: string, onRows: (rows: unknown[][], columns: Array<{ name: string; type: string }>) => void, opts: { maxRows?: number; timeoutMs?: number } = {}): Promise<{ columns: Array<{ name: string; type: string }>; rows: number; truncated: boolean }> {
+    let chunks: AsyncIterable<QueryChunk> | Iterable<QueryChunk>
     if (this.clickhouseUrl) {
       this.warehouse ??= await openClickHouse({ url: this.clickhouseUrl, user: this.env.clickhouseUser, password: this.env.clickhousePassword, database: this.env.clickhouseDb })
-      reply = await runReadOnlyQuery(this.warehouse.client, { sql, maxRows: opts.maxRows })
+      const reply: QueryReply = await runReadOnlyQuery(this.warehouse.client, { sql, maxRows: opts.maxRows, stream: true })
+      chunks = chunkReply(reply)
     } else {
-      try {
-        const msg = await this.nc.request(this.querySubjectName, JSON.stringify({ sql, maxRows: opts.maxRows }), { timeout: opts.timeoutMs ?? 30_000 })
-        reply = JSON.parse(new TextDecoder().decode(msg.data)) as QueryReply
-      } catch (err) {
-        const e = err as Error
-        if (e.name === 'NoRespondersError' || /no responders/i.test(e.message) || (e.cause as Error | undefined)?.name === 'NoRespondersError') {
-          throw new InfraError('ben_not_running', `no query service answers on ${this.querySubjectName}: is \`ben up\` running?`)
-        }
-        throw new QueryError('timeout', `query did not answer: ${e.message}`)
-      }
+      chunks = this.requestChunks({ sql, maxRows: opts.maxRows, stream: true }, opts.timeoutMs ?? 30_000)
     }
-    if (!reply.ok) throw new QueryError(reply.code ?? 'query_failed', reply.error)
-    const { columns, rows, truncated } = reply
-    return { columns, rows, truncated, objects: () => rows.map((r) => Object.fromEntries(columns.map((c, i) => [c.name, r[i]]))) }
+    let columns: Array<{ name: string; type: string }> = []
+    let rows = 0
+    for await (const c of chunks) {
+      if (!c.ok) throw new QueryError(c.code ?? 'query_failed', c.error)
+      if (c.columns) columns = c.columns
+      rows += c.rows.length
+      if (c.rows.length || c.columns) onRows(c.rows, columns)
+      if (c.done) return { columns, rows, truncated: Boolean(c.truncated) }
+    }
+    throw new QueryError('timeout', `the query's answer stopped after ${rows} rows without its end: \`ben up\` may have stopped, or the query took longer than ${Math.round((opts.timeoutMs ?? 30_000) / 1000)} s`)
+  }
+
+  /** A streamed query through `ben up`: chunks until the empty end-of-answer message. */
+  private async *requestChunks(req: { sql: string; maxRows?: number; stream: true }, timeoutMs: number): AsyncGenerator<QueryChunk> {
+    let replies: AsyncIterable<{ data: Uint8Array }>
+    try {
+      replies = await this.nc.requestMany(this.querySubjectName, JSON.stringify(req), { strategy: 'sentinel', maxWait: timeoutMs })
+    } catch (err) {
+      throw this.requestError(err as Error)
+    }
+    const dec = new TextDecoder()
+    try {
+      for await (const m of replies) {
+        if (m.data.length === 0) return
+        const text = dec.decode(m.data)
+        try {
+          yield JSON.parse(text) as QueryChunk
+        } catch (err) {
+          throw new QueryError('bad_reply', `the query service answered something that is not JSON (${(err as Error).message})`)
+        }
+      }
+    } catch (err) {
+      if (err instanceof QueryError) throw err
+      throw this.requestError(err as Error)
+    }
+  }
+
+  private requestError(e: Error): Error {
+    if (e.name === 'NoRespondersError' || /no responders/i.test(e.message) || (e.cause as Error | undefined)?.name === 'NoRespondersError') {
+      return new InfraError('ben_not_running', `no query service answers on ${this.querySubjectName}: is \`ben up\` running?`)
+    }
+    return new QueryError('timeout', `query did not answer: ${e.message}`)
   }
 
   async close(): Promise<void> {

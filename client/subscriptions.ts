@@ -50,6 +50,8 @@ export interface DerivedOptions {
    * never twice) only after `ackWaitMs`.
    */
   readonly maxAckPending?: number
+  /** Not durable only: false delivers what is there from `since` on and completes. Default true. */
+  readonly follow?: boolean
   /** Messages that are not a decodable fact of the kind asked for are skipped and reported here. */
   readonly onReject?: (r: RejectedDelivery) => void
 }
@@ -155,7 +157,7 @@ function subscribeDerived<K extends DerivedKind>(ctx: SubscriptionContext, kind:
   const decode = decoder(ctx.codec, plan, opts.onReject)
   const start = checkSince(opts.since, opts.name !== undefined)
   if (opts.name === undefined) {
-    const source = followSubjects(ctx.nc, ctx.codec.registry, plan.filter, start)
+    const source = followSubjects(ctx.nc, ctx.codec.registry, plan.filter, start, { follow: opts.follow })
     const facts = new Observable<FactOfKind<K>>((subscriber) =>
       source.subscribe({
         next: (d) => {
@@ -176,6 +178,7 @@ function subscribeDerived<K extends DerivedKind>(ctx: SubscriptionContext, kind:
     )
     return asSubscription(facts)
   }
+  if (opts.follow === false) throw new ClientError(ClientErrorCode.BadOption, `follow: false goes with a non-durable subscription (no name)`)
   if (!isToken(opts.name) || opts.name.includes('*') || !/^[A-Za-z0-9_-]+$/.test(opts.name)) {
     throw new ClientError(ClientErrorCode.BadOption, `durable name '${opts.name}' must be letters, digits, '-' or '_' (e.g. app-1)`)
   }

@@ -62,7 +62,8 @@ function isExecutable(p: string): boolean {
  * the client port accepts connections; rejects with the server's own words if it exits first.
  */
 export async function startNatsServer(opts: NatsServerOptions): Promise<NatsServerHandle> {
-  const bin = opts.bin ?? findNatsServer()
+  // A given binary is checked like BEN_NATS_SERVER_BIN: a missing one is a message, not a crash.
+  const bin = opts.bin ? findNatsServer({ BEN_NATS_SERVER_BIN: opts.bin }) : findNatsServer()
   mkdirSync(opts.storeDir, { recursive: true })
   const port = opts.port && (await isPortFree(opts.port)) ? opts.port : await freePort()
   const args = ['-js', '-a', '127.0.0.1', '-p', String(port), '--http_port', '0']
@@ -80,7 +81,14 @@ export async function startNatsServer(opts: NatsServerOptions): Promise<NatsServ
   }
   child.stdout?.on('data', keep)
   child.stderr?.on('data', keep)
-  const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)))
+  const exited = new Promise<number | null>((resolve) => {
+    child.once('exit', (code) => resolve(code))
+    // A binary that cannot be run: its reason, not an unhandled 'error' event.
+    child.once('error', (err) => {
+      keep(Buffer.from(`cannot run ${bin}: ${err.message}\n`))
+      resolve(null)
+    })
+  })
   try {
     await waitForPort(port, 15_000, exited, () => tail)
   } catch (err) {

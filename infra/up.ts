@@ -1,18 +1,22 @@
 import { jetstreamManager } from '@nats-io/jetstream'
+import { Kvm } from '@nats-io/kv'
 import type { NatsConnection } from '@nats-io/nats-core'
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs'
 import { defaultRegistry, encodeRecord, FactCodec, hashId, type SchemaRegistry } from '../schemas/index.js'
 import { hostname } from 'node:os'
-import { DeadLetters, ensureTopology, FactPublisher, factHeaders, Subjects, type TopologyOptions } from '../streams/index.js'
+import { Bucket, DeadLetters, ensureTopology, FactPublisher, factHeaders, kvName, Subjects, type TopologyOptions } from '../streams/index.js'
 import { migrate, querySubject, serveQueries } from '../projections/index.js'
 import { openClickHouse, type Warehouse } from './clickhouse.js'
 import { homePaths, type BenEnv } from './config.js'
 import { clickhouseContainer, dockerAnswers, natsContainer, type ContainerHandle } from './containers.js'
 import { isAlive, readEndpoints, removeEndpoints, writeEndpoints, type Endpoints } from './endpoints.js'
 import type { Logger } from './log.js'
+import { Keyring, registerKey } from './keyring.js'
+import { forgetForUser, recordForUser } from './locate.js'
 import { connectNats } from './nats-connect.js'
 import { startNatsServer, type NatsServerHandle } from './nats-server.js'
 import { VERSION } from './version.js'
+import { InfraError } from './errors.js'
 
 /** What every long-running part of `ben up` gets. */
 export interface RuntimeContext {
@@ -40,6 +44,10 @@ export interface Running {
   readonly ctx: RuntimeContext
   readonly endpoints: Endpoints
   readonly natsOrigin: 'configured' | 'container' | 'embedded' | 'adopted'
+  /** The per-user record of this Ben (~/.config/ben/running/…), when it could be written. */
+  readonly userRecord?: string
+  /** The operator key `ben approve` uses by default, when this start made or registered it. */
+  readonly operatorKey?: { readonly keyId: string; readonly file: string; readonly created: boolean }
   stop(): Promise<void>
 }
 
@@ -59,7 +67,7 @@ export async function startBen(env: BenEnv, log: Logger, services: readonly Serv
   try {
     const previous = readEndpoints(paths.endpoints)
     if (previous && previous.pid !== process.pid && isAlive(previous.pid)) {
-      throw new Error(`ben up is already running for BEN_HOME=${env.home} (pid ${previous.pid}, NATS ${previous.natsUrl}); stop it first or use another BEN_HOME`)
+      throw new InfraError('bad_config', `ben up is already running for BEN_HOME=${env.home} (pid ${previous.pid}, NATS ${previous.natsUrl}); stop it first or use another BEN_HOME`)
     }
     const docker = !env.noContainers && (!env.natsUrl || !env.clickhouseUrl) && (await dockerAnswers())
 
@@ -100,6 +108,7 @@ export async function startBen(env: BenEnv, log: Logger, services: readonly Serv
     const subjects = new Subjects(env.prefix)
     const topo: TopologyOptions = { subjects, ...opts.topology }
     await ensureTopology(nc, await jetstreamManager(nc), topo)
+    const operatorKey = natsOrigin === 'configured' ? undefined : await ensureOperatorKey(nc, topo, paths.keys)
 
     // ClickHouse
     let chUrl = env.clickhouseUrl
@@ -159,8 +168,11 @@ export async function startBen(env: BenEnv, log: Logger, services: readonly Serv
     await announce(ctx, natsOrigin, startedNames)
     writeEndpoints(paths.endpoints, endpoints)
     cleanups.push(async () => removeEndpoints(paths.endpoints))
+    // Recorded for this user too, so `ben` commands run from any directory find this Ben.
+    const userRecord = recordForUser(env.home, endpoints)
+    if (userRecord) cleanups.push(async () => forgetForUser(env.home))
     let stopping: Promise<void> | undefined
-    return { ctx, endpoints, natsOrigin, stop: () => (stopping ??= cleanup()) }
+    return { ctx, endpoints, natsOrigin, userRecord, operatorKey, stop: () => (stopping ??= cleanup()) }
   } catch (err) {
     await cleanup()
     throw err
@@ -180,6 +192,20 @@ async function announce(ctx: RuntimeContext, origin: string, services: readonly 
   const id = hashId('hello', hello.instance, String(hello.ts))
   const outcome = await new Promise<{ status: string }>((resolve) => void ctx.publisher.sendRaw(ctx.subjects.hello('ben-up'), enc.data, factHeaders(id, enc.schema, enc.fingerprint), id, resolve))
   if (outcome.status === 'failed') ctx.log.warn({ outcome }, 'could not announce ben up on HELLO')
+}
+
+/**
+ * The operator key of this BEN_HOME (`keys/operator.key.json`): made at first start and
+ * registered in ben-keys, so that the first `ben approve` works out of the box. Registering
+ * again keeps a revocation that was made meanwhile.
+ */
+async function ensureOperatorKey(nc: NatsConnection, topo: TopologyOptions, dir: string): Promise<Running['operatorKey']> {
+  const ring = new Keyring(dir)
+  const created = !ring.has('operator')
+  const key = ring.loadOrGenerate('operator', 'operator')
+  if (key.role !== 'operator') return undefined
+  await registerKey(await new Kvm(nc).open(kvName(topo, Bucket.Keys)), key)
+  return { keyId: key.keyId, file: ring.path('operator'), created }
 }
 
 function lastPort(file: string): number | undefined {

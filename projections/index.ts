@@ -3,5 +3,5 @@ export { Projector, sqlString, type ProjectorOptions, type ProjectorStats } from
 export { factsProjection } from './facts.js'
 export { COMMON_COLUMNS, TRAILER_COLUMNS, commonValues, trailerValues } from './rows.js'
 export type { Projection, RowMeta } from './projection.js'
-export { runReadOnlyQuery, serveQueries, querySubject, type QueryReply, type QueryRequest } from './query.js'
+export { runReadOnlyQuery, serveQueries, querySubject, chunkReply, STREAM_MAX_ROWS, type QueryReply, type QueryRequest, type QueryChunk } from './query.js'
 export { anomaliesProjection, decisionsProjection, commandsProjection, acksProjection, incidentEventsProjection, incidentsProjection } from './derived.js'

@@ -57,12 +57,12 @@ describe('ben replay, as a user runs it', () => {
     expect(doc.stats).toMatchObject({ inputFacts: expect.any(Number), factsPerSecond: expect.any(Number) })
   })
 
-  it('exit 2 for an unknown incident, with the reason (and a JSON error with --json)', async () => {
+  it('exit 4 (not found) for an unknown incident, with the reason (and a JSON error with --json)', async () => {
     const t = await ben(['replay', 'deadbeefdeadbeef'], env)
-    expect(t.code).toBe(2)
+    expect(t.code).toBe(4)
     expect(t.stderr).toMatch(/no incident deadbeefdeadbeef/)
     const j = await ben(['replay', 'deadbeefdeadbeef', '--json'], env)
-    expect(j.code).toBe(2)
+    expect(j.code).toBe(4)
     expect(JSON.parse(j.stdout)).toEqual({ error: { code: 'unknown_incident', message: expect.stringContaining('deadbeefdeadbeef') } })
   })
 

@@ -262,7 +262,7 @@ describe('subscribing to what Ben derives (anomalies, incidents) and reading inc
       expect(r.code).toBe(0)
       const out = JSON.parse(r.stdout) as { incident: IncidentFact; narrative: { markdown: string; sentences: Array<{ text: string; factIds: string[] }> }; facts: Fact[]; transitions: IncidentFact[] }
       expect(out.incident).toMatchObject({ kind: 'incident', payload: { incidentId: story.id, severity: 'critical' } })
-      const md = (await runBen(['incidents', 'show', story.id], env)).stdout
+      const md = (await runBen(['incidents', 'show', story.id, '-o', 'markdown'], env)).stdout
       expect(md).toBe(out.narrative.markdown.endsWith('\n') ? out.narrative.markdown : out.narrative.markdown + '\n')
       expect(out.facts.map((f) => f.kind), JSON.stringify(out.facts.map((f) => [f.kind, f.id.slice(0, 8)]))).toEqual(expect.arrayContaining(['alert', 'anomaly', 'decision', 'command']))
       expect(out.facts.find((f) => f.id === story.anomaly.id)).toEqual(story.anomaly)

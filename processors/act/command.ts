@@ -82,7 +82,7 @@ function checkProposal(proposal: CommandFact, key: KeyPair, ts: number, what: st
  * issuer's and the operator's signatures over the same bytes. It releases the command (the
  * runner publishes it on `ben.cmd.<target>`). The fact id depends on the proposal and the key.
  */
-export function approve(proposal: CommandFact, operatorKey: KeyPair, ts: number): Result<CommandFact, ActError> {
+export function approve(proposal: CommandFact, operatorKey: KeyPair, ts: number, attempt = 0): Result<CommandFact, ActError> {
   const err = checkProposal(proposal, operatorKey, ts, 'approve')
   if (err) return { ok: false, error: err }
   const p = cosign(proposal.payload, operatorKey)
@@ -90,7 +90,8 @@ export function approve(proposal: CommandFact, operatorKey: KeyPair, ts: number)
     ok: true,
     value: {
       ...proposal,
-      id: derivedId(ACT_STAGE, ACT_VERSION, 'approve', [proposal.id], operatorKey.keyId),
+      // A later attempt (after a target refused an approval) is a new fact, not a duplicate.
+      id: attempt > 0 ? derivedId(ACT_STAGE, ACT_VERSION, 'approve', [proposal.id], `${operatorKey.keyId}#${attempt}`) : derivedId(ACT_STAGE, ACT_VERSION, 'approve', [proposal.id], operatorKey.keyId),
       ts,
       payload: { ...p, status: CommandStatus.Approved, reason: null },
       lineage: [proposal.id],

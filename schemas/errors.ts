@@ -8,6 +8,12 @@ export const RejectReason = {
   MalformedAvro: 'malformed_avro',
   KindMismatch: 'kind_mismatch',
   StageError: 'stage_error',
+  /** Event time further ahead of arrival than BEN_MAX_FUTURE_SKEW (schemas/limits.ts). */
+  FutureTs: 'future_ts',
+  /** Not valid Unicode, or U+FFFD where invalid UTF-8 was replaced (schemas/limits.ts). */
+  InvalidText: 'invalid_text',
+  /** A source name with zero-width, bidi-control, fullwidth or other non-ASCII characters. */
+  BadName: 'bad_name',
 } as const
 export type RejectReason = (typeof RejectReason)[keyof typeof RejectReason]
 

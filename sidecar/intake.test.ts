@@ -111,4 +111,11 @@ describe('sidecar record', () => {
     expect(parseRecord(new Uint8Array([9, 0, 0]))).toBeNull()
     expect(parseRecord(new Uint8Array([1, 200, 0, 1, 2]))).toBeNull()
   })
+
+  it('refuses what would be stored rewritten or ahead of its arrival: U+FFFD from invalid UTF-8, ts after 2299, ts an hour ahead', () => {
+    const line = Buffer.concat([Buffer.from('{"lane":"event","ts":1763700000000,"type":"t","message":"x'), Buffer.from([0xff]), Buffer.from('","attrs":{}}')]).toString('utf8')
+    expect(intake.prepareLine(line)).toMatchObject({ reason: 'invalid', message: expect.stringMatching(/^message: holds U\+FFFD/) })
+    expect(intake.prepareLine(JSON.stringify({ lane: 'metric', ts: Date.UTC(2300, 0, 1), name: 'x', value: 1 }))).toMatchObject({ reason: 'invalid', message: expect.stringMatching(/^ts: .*2299/) })
+    expect(intake.prepareLine(JSON.stringify({ lane: 'metric', ts: Date.now() + 3_600_000, name: 'x', value: 1 }))).toMatchObject({ reason: 'invalid', message: expect.stringMatching(/BEN_MAX_FUTURE_SKEW/) })
+  })
 })

@@ -101,11 +101,13 @@ export function consumeFacts(nc: NatsConnection, codec: FactCodec, subjects: Sub
         }
       })().catch(() => undefined)
       const received = factsIn.labels({ stage })
+      // Raw facts are held to their arrival (JetStream store) time: only FACTS carries them.
+      const rawStream = opts.stream.endsWith('FACTS')
       const gauge = inFlight.labels({ stage })
       for await (const m of messages) {
         if (stopped) break
         received.inc()
-        const r = decodeMessage(codec, subjects, m.subject, m.headers, m.data)
+        const r = decodeMessage(codec, subjects, m.subject, m.headers, m.data, rawStream ? m.info.timestampNanos / 1e6 : undefined)
         if (!r.ok) {
           const stored = await opts.dlq.send({ subject: m.subject, headers: m.headers, data: m.data, stream: opts.stream, seq: m.seq }, r.error)
           // With ack-all, acking this one would also acknowledge earlier messages the subscriber

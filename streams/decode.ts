@@ -1,5 +1,5 @@
 import type { MsgHdrs } from '@nats-io/nats-core'
-import { fail, FactCodec, Header, parseEdgeJson, RejectReason, type Fact, type Result } from '../schemas/index.js'
+import { checkEventTime, checkRawFact, fail, FactCodec, Header, parseEdgeJson, RejectReason, type Fact, type RawFact, type Result } from '../schemas/index.js'
 import type { Subjects } from './subjects.js'
 
 const OPEN_BRACE = 0x7b
@@ -9,13 +9,18 @@ const OPEN_BRACE = 0x7b
  * when it arrived without it on `<prefix>.fact.<kind>.<source>` (any NATS client may publish
  * that). For raw facts the subject the server authorised is the identity: a body whose source
  * or kind disagrees with its subject is refused.
+ *
+ * A raw fact (on `<prefix>.fact.…`) also passes the door checks of schemas/limits.ts: source
+ * name, texts (invalid UTF-8 shows as U+FFFD and is refused, never stored replaced), event time
+ * ≤ 2299 and, given `arrivedAtMs` (the message's JetStream store time, so replay decides the
+ * same), no further ahead of its arrival than BEN_MAX_FUTURE_SKEW.
  */
-export function decodeMessage(codec: FactCodec, subjects: Subjects, subject: string, headers: MsgHdrs | undefined, data: Uint8Array): Result<Fact> {
+export function decodeMessage(codec: FactCodec, subjects: Subjects, subject: string, headers: MsgHdrs | undefined, data: Uint8Array, arrivedAtMs?: number): Result<Fact> {
   const fp = headers?.get(Header.SchemaFp)
   const raw = subjects.parseRaw(subject)
   if (!fp) {
     if (raw && !raw.scrubbed && data.length > 0 && firstNonSpace(data) === OPEN_BRACE) {
-      return parseEdgeJson(Buffer.from(data.buffer, data.byteOffset, data.byteLength).toString('utf8'), { lane: raw.kind, source: raw.source })
+      return parseEdgeJson(Buffer.from(data.buffer, data.byteOffset, data.byteLength).toString('utf8'), { lane: raw.kind, source: raw.source }, { arrivedAt: arrivedAtMs })
     }
     return fail(RejectReason.MissingHeader, `message on ${subject} has no ${Header.SchemaFp} header and is not an edge JSON fact`)
   }
@@ -24,6 +29,10 @@ export function decodeMessage(codec: FactCodec, subjects: Subjects, subject: str
   const f = r.value
   if (f.kind !== raw.kind) return fail(RejectReason.KindMismatch, `fact ${f.id} is a ${f.kind} but arrived on ${subject}`)
   if (f.source !== raw.source) return fail(RejectReason.Invalid, `source: fact ${f.id} claims source '${f.source}' but arrived on ${subject}`)
+  if (!raw.scrubbed) {
+    const bad = checkRawFact(f as RawFact) ?? (arrivedAtMs !== undefined ? checkEventTime(f.ts, arrivedAtMs) : null)
+    if (bad) return { ok: false, error: bad }
+  }
   return r
 }
 

@@ -196,7 +196,7 @@ describe('NATS authorisation with the generated server configuration', () => {
         await expect(wjsm.consumers.delete('FACTS', stageConsumer)).rejects.toThrow(/Permissions Violation/)
         await expect(wjsm.consumers.add('FACTS', { durable_name: stageConsumer, ack_policy: AckPolicy.All, filter_subject: 'ben.fact.metric.>' })).rejects.toThrow(/Permissions Violation/)
         await expect(wjsm.consumers.update('FACTS', stageConsumer, { max_ack_pending: 1 })).rejects.toThrow(/Permissions Violation/)
-        who.nc.publish(`$JS.API.CONSUMER.MSG.NEXT.FACTS.${stageConsumer}`, JSON.stringify({ batch: 10, expires: 1_000_000_000 }), { reply: who.nc.options.inboxPrefix ? `${who.nc.options.inboxPrefix}.x` : '_INBOX.x' })
+        who.nc.publish(`$JS.API.CONSUMER.MSG.NEXT.FACTS.${stageConsumer}`, JSON.stringify({ batch: 10, expires: 1_000_000_000 }), { reply: '_INBOX.x' })
         await who.nc.flush()
         await waitFor('the pull refused', () => refused(who.violations, 'publish', `$JS.API.CONSUMER.MSG.NEXT.FACTS.${stageConsumer}`) || undefined, 5000, 20)
         who.nc.publish(`$JS.ACK.FACTS.${stageConsumer}.1.1.1.1.0`, '+ACK')

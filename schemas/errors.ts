@@ -14,6 +14,8 @@ export const RejectReason = {
   InvalidText: 'invalid_text',
   /** A source name with zero-width, bidi-control, fullwidth or other non-ASCII characters. */
   BadName: 'bad_name',
+  /** A raw fact whose Nats-Msg-Id is not bound to the source of its subject (`<source>:…`). */
+  MsgIdMismatch: 'msg_id_mismatch',
 } as const
 export type RejectReason = (typeof RejectReason)[keyof typeof RejectReason]
 

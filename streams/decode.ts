@@ -20,7 +20,8 @@ export function decodeMessage(codec: FactCodec, subjects: Subjects, subject: str
   const raw = subjects.parseRaw(subject)
   if (!fp) {
     if (raw && !raw.scrubbed && data.length > 0 && firstNonSpace(data) === OPEN_BRACE) {
-      return parseEdgeJson(Buffer.from(data.buffer, data.byteOffset, data.byteLength).toString('utf8'), { lane: raw.kind, source: raw.source }, { arrivedAt: arrivedAtMs })
+      const j = parseEdgeJson(Buffer.from(data.buffer, data.byteOffset, data.byteLength).toString('utf8'), { lane: raw.kind, source: raw.source }, { arrivedAt: arrivedAtMs })
+      return j.ok ? (checkMsgId(headers, j.value, raw.source, subject) ?? j) : j
     }
     return fail(RejectReason.MissingHeader, `message on ${subject} has no ${Header.SchemaFp} header and is not an edge JSON fact`)
   }
@@ -32,8 +33,22 @@ export function decodeMessage(codec: FactCodec, subjects: Subjects, subject: str
   if (!raw.scrubbed) {
     const bad = checkRawFact(f as RawFact) ?? (arrivedAtMs !== undefined ? checkEventTime(f.ts, arrivedAtMs) : null)
     if (bad) return { ok: false, error: bad }
+    const mid = checkMsgId(headers, f, raw.source, subject)
+    if (mid) return mid
   }
   return r
+}
+
+/**
+ * JetStream de-duplicates by Nats-Msg-Id across the stream, so Ben binds a raw fact's message
+ * id to its source (`<source>:<id>`, streams/publisher.ts factMsgId). A message id naming
+ * another source (or any other form than that or the bare fact id) is refused: it could only
+ * have been chosen to take an id that belongs to someone else.
+ */
+function checkMsgId(headers: MsgHdrs | undefined, f: Fact, source: string, subject: string): { ok: false; error: { reason: RejectReason; message: string } } | null {
+  const mid = headers?.get(Header.MsgId)
+  if (!mid || mid === f.id || (mid.length > source.length && mid.charCodeAt(source.length) === 0x3a && mid.startsWith(source))) return null
+  return fail(RejectReason.MsgIdMismatch, `Nats-Msg-Id '${mid}' of fact ${f.id} on ${subject} is not bound to source '${source}': JetStream de-duplicates by message id across sources, so a raw fact's message id must be '${source}:<id>' (or the fact id, or none)`)
 }
 
 function firstNonSpace(data: Uint8Array): number {

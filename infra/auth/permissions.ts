@@ -226,6 +226,7 @@ export function operatorPermissions(ns: NamespaceOptions = {}): Permissions {
       subjects.factsAll,
       subjects.cmdAll,
       `${p}.svc.query`,
+      `${p}.svc.rebuild`,
       ...JS_READ,
       ...[Bucket.Policy, Bucket.Redaction, Bucket.Detectors, Bucket.Keys].map((b) => `$KV.${kv(b)}.>`),
     ],

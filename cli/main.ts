@@ -16,6 +16,7 @@ import { registerKeys } from './keys.js'
 import { registerApprove } from './approve.js'
 import { registerReplay } from './replay.js'
 import { registerSidecar } from './sidecar.js'
+import { registerRebuild } from './rebuild.js'
 
 export function buildProgram(): Command {
   const program = new Command()
@@ -73,7 +74,11 @@ Start with:
   registerApprove(program)
   registerReplay(program)
   registerSidecar(program)
+<<<<<<< HEAD
   registerStatus(program)
+=======
+  registerRebuild(program)
+>>>>>>> i15b
   return program
 }
 

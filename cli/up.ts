@@ -3,7 +3,7 @@ import { createLogger, homePaths, parseSidecarList, readEnv, secureStart, startB
 import { acksProjection, anomaliesProjection, commandsProjection, decisionsProjection, factsProjection, incidentEventsProjection, incidentsProjection } from '../projections/index.js'
 import { actService, detectService, incidentService, policyService, scrubService } from '../processors/wiring/index.js'
 import { runSimulation } from '../simulate/index.js'
-import { projectorService } from './services.js'
+import { projectorService, rebuildService } from './services.js'
 import { printLive } from './live.js'
 import { addSimulationOptions, simulationOptions } from './sim-options.js'
 import { CliError } from './output.js'
@@ -21,6 +21,7 @@ export function defaultServices(): ServiceFactory[] {
     projectorService(acksProjection),
     projectorService(incidentEventsProjection),
     projectorService(incidentsProjection),
+    rebuildService(),
     scrubService(),
     detectService(),
     policyService(),

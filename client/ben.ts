@@ -93,7 +93,7 @@ export class Ben {
     }
     for await (const input of inputs) {
       const i = index++
-      const fact = isFact(input) ? input : parseEdgeFact(input)
+      const fact = isFact(input) ? input : parseEdgeFact(input, undefined, { arrivedAt: Date.now() })
       if ('ok' in fact && !fact.ok) {
         summary.rejected++
         summary.rejections.push({ index: i, reason: fact.error.reason, message: fact.error.message })

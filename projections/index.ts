@@ -5,3 +5,5 @@ export { COMMON_COLUMNS, TRAILER_COLUMNS, commonValues, trailerValues } from './
 export type { Projection, RowMeta } from './projection.js'
 export { runReadOnlyQuery, serveQueries, querySubject, chunkReply, STREAM_MAX_ROWS, type QueryReply, type QueryRequest, type QueryChunk } from './query.js'
 export { anomaliesProjection, decisionsProjection, commandsProjection, acksProjection, incidentEventsProjection, incidentsProjection } from './derived.js'
+export { detachedParts, dropDetachedParts, describeDetached, type DetachedPart } from './parts.js'
+export { rebuildTable, serveRebuilds, warnDetachedParts, rebuildSubject, type RebuildReply, type RebuildRequest } from './rebuild.js'

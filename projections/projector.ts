@@ -1,5 +1,6 @@
 import type { ClickHouseClient } from '@clickhouse/client'
 import type { NatsConnection } from '@nats-io/nats-core'
+import { jetstreamManager } from '@nats-io/jetstream'
 import type { Subscription } from 'rxjs'
 import type { FactCodec } from '../schemas/index.js'
 import { ackUpTo, consumeFacts, metrics, repositionDurable, streamName, type DeadLetters, type Envelope, type Logger, type Subjects, type TopologyOptions } from '../streams/index.js'
@@ -66,7 +67,7 @@ export class Projector {
     const p = this.projection
     this.codec = codec
     this.streamName = streamName(topo, p.stream)
-    this.follow = async () => {
+    this.follow = async (from: number | 'ack-floor' = 'ack-floor') => {
       const durable = `proj-${p.name}`
       const consumer = {
         stream: this.streamName,
@@ -78,7 +79,8 @@ export class Projector {
         // A batch is written well within this.
         ackWaitMs: this.opts.ackWaitMs ?? 30_000,
       }
-      await repositionDurable(nc, consumer, 'ack-floor')
+      this.durable = { nc, stream: this.streamName, name: durable }
+      await repositionDurable(nc, consumer, from)
       this.sub = consumeFacts(nc, codec, subjects, { ...consumer, stage: `project-${p.name}`, batch: Math.min(this.batchSize, 5000), dlq, log: this.opts.log }).subscribe({
         next: (env) => this.push(env),
         error: (err) => this.opts.log?.error({ projection: p.name, err: (err as Error).message }, 'projector consumer failed'),
@@ -87,8 +89,45 @@ export class Projector {
     await this.follow()
   }
 
-  private follow: (() => Promise<void>) | undefined
+  private follow: ((from?: number | 'ack-floor') => Promise<void>) | undefined
+  private durable: { nc: NatsConnection; stream: string; name: string } | undefined
   private restarting = false
+
+  get table(): string {
+    return this.projection.table
+  }
+
+  get name(): string {
+    return this.projection.name
+  }
+
+  /**
+   * Stops following and drops what is buffered (nothing of it was acked): the first half of a
+   * rebuild. The caller truncates the table, then calls `replay()`.
+   */
+  async pause(): Promise<void> {
+    this.generation++
+    this.sub?.unsubscribe()
+    if (this.timer) clearTimeout(this.timer)
+    this.timer = undefined
+    for (const e of this.buffer) e.release()
+    this.buffer = []
+    await this.chain.catch(() => undefined)
+  }
+
+  /** Follows again from the first message of the stream (after the table was emptied). */
+  async replay(): Promise<void> {
+    this.highWater = -1
+    await this.follow?.(0)
+  }
+
+  /** Messages of the stream not yet written and acknowledged by this projector. */
+  async behind(): Promise<number> {
+    if (!this.durable) return 0
+    const jsm = await jetstreamManager(this.durable.nc)
+    const i = await jsm.consumers.info(this.durable.stream, this.durable.name)
+    return i.num_pending + i.num_ack_pending + this.buffer.length
+  }
 
   /** After a failed insert: drop what is buffered (nothing of it was acked) and follow again from the ack floor. */
   private restart(): void {

@@ -139,7 +139,7 @@ export async function runEngine(deps: ReplayDeps, plan: EnginePlan, cfg: EngineC
   const onRaw = (i: Item) => {
     const src = i.subject.slice(i.subject.lastIndexOf('.') + 1)
     if (!inScope(src)) return
-    const d = decodeMessage(codec, sub, i.subject, i.headers, i.data)
+    const d = decodeMessage(codec, sub, i.subject, i.headers, i.data, i.timeNs / 1e6)
     if (!d.ok || d.value.ts < plan.lookbackStart) return
     inputFacts++
     telemetry.raw(d.value as RawFact, i.timeNs / 1e6)

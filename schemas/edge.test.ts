@@ -79,4 +79,34 @@ describe('the JSON edge shape', () => {
     )
     fc.assert(fc.property(fc.string(), (s) => typeof parseEdgeJson(s).ok === 'boolean'))
   })
+
+  it.each([
+    ['zero-width space', 'web\u200b-1', /U\+200B at position 3, a zero-width character/],
+    ['right-to-left override', 'web-1\u202egpj', /U\+202E .*bidirectional-control/],
+    ['fullwidth letters', '\uff57eb-1', /U\+FF57 .*fullwidth/],
+    ['a Cyrillic look-alike', 'w\u0435b-1', /U\+0435 .*can pass for another name/],
+  ])('refuses a source name with %s (bad_name), on the body and on the subject', (_what, source, message) => {
+    const body = parseEdgeFact({ ...examples[0], source })
+    expect(body).toMatchObject({ ok: false, error: { reason: 'bad_name', message: expect.stringMatching(message) } })
+    const subject = parseEdgeFact({ ts: 1, name: 'x', value: 1 }, { lane: 'metric', source })
+    expect(subject).toMatchObject({ ok: false, error: { reason: 'bad_name' } })
+  })
+
+  it('refuses text a decoder replaced (U+FFFD), lone surrogates, and ts after 2299 (DateTime64), naming the field', () => {
+    const replaced = parseEdgeJson(Buffer.from([...Buffer.from('{"lane":"event","source":"web-3","ts":1,"type":"t","message":"ab'), 0xc3, 0x28, ...Buffer.from('","attrs":{}}')]).toString('utf8'))
+    expect(replaced).toMatchObject({ ok: false, error: { reason: 'invalid_text', message: expect.stringMatching(/^message: holds U\+FFFD at position 2/) } })
+    expect(parseEdgeFact({ ...examples[1], attrs: { user: 'a\ud800' } })).toMatchObject({ ok: false, error: { reason: 'invalid_text', message: expect.stringMatching(/^attrs\.user: holds a lone UTF-16 surrogate/) } })
+    expect(parseEdgeFact({ ...examples[0], labels: { 'j\ufffd': 'x' } })).toMatchObject({ ok: false, error: { reason: 'invalid_text', message: expect.stringMatching(/^labels key: /) } })
+    expect(parseEdgeFact({ ...examples[0], ts: Date.UTC(2300, 0, 1) })).toMatchObject({ ok: false, error: { reason: 'invalid', message: expect.stringMatching(/^ts: is after 2299-12-31/) } })
+    expect(parseEdgeFact({ ...examples[0], ts: Date.UTC(2299, 11, 31, 23, 59, 59, 999) }).ok).toBe(true)
+    expect(parseEdgeFact({ ...examples[1], message: 'caf\u00e9 \u4e2d\u6587 \ud83d\ude00' }).ok).toBe(true) // valid Unicode is kept as it is
+  })
+
+  it('bounds event time against arrival: more than the skew ahead is refused with future_ts', () => {
+    const arrivedAt = 1763700000000
+    expect(parseEdgeFact({ ...examples[0], ts: arrivedAt + 5 * 60_000 }, undefined, { arrivedAt }).ok).toBe(true)
+    const r = parseEdgeFact({ ...examples[0], ts: arrivedAt + 5 * 60_000 + 1 }, undefined, { arrivedAt })
+    expect(r).toMatchObject({ ok: false, error: { reason: 'future_ts', message: expect.stringMatching(/^ts: .* after the fact arrived .*BEN_MAX_FUTURE_SKEW/) } })
+    expect(parseEdgeFact({ ...examples[0], ts: 8.64e15 }, undefined, { arrivedAt }).ok).toBe(false)
+  })
 })

@@ -3,6 +3,7 @@ import { canonicalJson } from './canonical.js'
 import { hashId } from './ids.js'
 import { fail, ok, RejectReason, type Result } from './errors.js'
 import { laneOf, type RawFact, type RawKind } from './types.js'
+import { checkEventTime, checkSourceName, checkTexts, MAX_EVENT_TS } from './limits.js'
 
 /** A subject token: non-empty, no `.`, `*`, `>`, whitespace or control characters. */
 export const TOKEN_RE = /^[^.*>\s\u0000-\u001f\u007f]{1,128}$/
@@ -15,7 +16,7 @@ const token = (what: string) =>
 
 const scalarToString = z.union([z.string(), z.number(), z.boolean()]).transform((v) => String(v))
 const stringMap = z.record(z.string(), scalarToString).default({})
-const epochMs = z.number().int('must be an integer (epoch milliseconds)').nonnegative().max(8.64e15)
+const epochMs = z.number().int('must be an integer (epoch milliseconds)').nonnegative().max(MAX_EVENT_TS, 'is after 2299-12-31T23:59:59.999Z, beyond what ClickHouse DateTime64 stores; send epoch milliseconds')
 const id = z.string().min(1).max(128).regex(/^[\x21-\x7e]+$/, 'must be printable ASCII without spaces').optional()
 
 const common = { source: token('source'), ts: epochMs, id }
@@ -45,8 +46,18 @@ export function describeIssues(error: z.ZodError): string {
  * `expect` carries what the subject says (lane and source) when the JSON arrived on the wire:
  * the subject the server authorised is the identity, and a body that claims another is refused.
  */
-export function parseEdgeFact(input: unknown, expect?: { lane: RawKind; source: string }): Result<RawFact> {
+export function parseEdgeFact(input: unknown, expect?: { lane: RawKind; source: string }, opts: { arrivedAt?: number } = {}): Result<RawFact> {
   let candidate = input
+  if (input !== null && typeof input === 'object' && !Array.isArray(input)) {
+    const o = input as Record<string, unknown>
+    const source = expect?.source ?? o.source
+    if (typeof source === 'string') {
+      const bad = checkSourceName(source)
+      if (bad) return fail(RejectReason.BadName, bad)
+    }
+    const text = checkTexts(o)
+    if (text) return { ok: false, error: text }
+  }
   if (expect && input !== null && typeof input === 'object' && !Array.isArray(input)) {
     const o = input as Record<string, unknown>
     if (o.lane !== undefined && o.lane !== expect.lane) {
@@ -59,18 +70,22 @@ export function parseEdgeFact(input: unknown, expect?: { lane: RawKind; source: 
   }
   const parsed = EdgeFact.safeParse(candidate)
   if (!parsed.success) return fail(RejectReason.Invalid, describeIssues(parsed.error))
+  if (opts.arrivedAt !== undefined) {
+    const late = checkEventTime(parsed.data.ts, opts.arrivedAt)
+    if (late) return { ok: false, error: late }
+  }
   return ok(toRawFact(parsed.data))
 }
 
 /** Parses a JSON text in the edge shape. */
-export function parseEdgeJson(text: string, expect?: { lane: RawKind; source: string }): Result<RawFact> {
+export function parseEdgeJson(text: string, expect?: { lane: RawKind; source: string }, opts: { arrivedAt?: number } = {}): Result<RawFact> {
   let value: unknown
   try {
     value = JSON.parse(text)
   } catch (err) {
     return fail(RejectReason.NotJson, `not JSON: ${(err as Error).message}`)
   }
-  return parseEdgeFact(value, expect)
+  return parseEdgeFact(value, expect, opts)
 }
 
 function toRawFact(e: EdgeFact): RawFact {

@@ -10,6 +10,14 @@ export const RejectReason = {
   MalformedAvro: 'malformed_avro',
   KindMismatch: 'kind_mismatch',
   StageError: 'stage_error',
+  /** Event time further ahead of arrival than BEN_MAX_FUTURE_SKEW (schemas/limits.ts). */
+  FutureTs: 'future_ts',
+  /** Not valid Unicode, or U+FFFD where invalid UTF-8 was replaced (schemas/limits.ts). */
+  InvalidText: 'invalid_text',
+  /** A source name with zero-width, bidi-control, fullwidth or other non-ASCII characters. */
+  BadName: 'bad_name',
+  /** A raw fact whose Nats-Msg-Id is not bound to the source of its subject (`<source>:…`). */
+  MsgIdMismatch: 'msg_id_mismatch',
 } as const
 export type RejectReason = (typeof RejectReason)[keyof typeof RejectReason]
 

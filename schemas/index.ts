@@ -9,3 +9,4 @@ export { RejectReason, SchemaError, isSchemaError, ok, fail, type Rejection, typ
 export { packageRoot } from './paths.js'
 export { parseDuration } from './duration.js'
 export { CodedError, problemsMessage } from './errors.js'
+export { MAX_EVENT_TS, DEFAULT_MAX_FUTURE_SKEW_MS, maxFutureSkewMs, setMaxFutureSkewMs, checkEventTime, checkSourceName, checkText, checkTexts, checkRawFact } from './limits.js'

@@ -71,7 +71,7 @@ export class Drainer {
     this.retryMinMs = opts.retryMinMs ?? 100
     this.retryMaxMs = opts.retryMaxMs ?? 5000
     this.backoff = this.retryMinMs
-    this.publisher = new FactPublisher(nc, subjects, codec, { window: this.pubWindow, ackTimeoutMs: opts.ackTimeoutMs ?? 5000, retries: 0 })
+    this.publisher = new FactPublisher(nc, subjects, codec, { window: this.pubWindow, ackTimeoutMs: opts.ackTimeoutMs ?? 5000, retries: 0, verifyDuplicates: false })
     this.window = new DrainWindow(wal.ackedSeq)
     this.walAcked = wal.ackedSeq
     this.readSeq = wal.ackedSeq + 1

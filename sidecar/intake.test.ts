@@ -21,7 +21,7 @@ function open(p: Prepared): { subject: string; headers: string; fact: RawFact } 
   const fp = /Ben-Schema-Fp: (\S+)/.exec(headers)![1]
   const r = codec.decode(rec.data, fp)
   if (!r.ok) throw new Error(r.error.message)
-  expect(rec.id).toBe(r.value.id)
+  expect(rec.id).toBe(`${r.value.source}:${r.value.id}`) // the message id is bound to the source
   return { subject: rec.subject, headers, fact: r.value as RawFact }
 }
 
@@ -32,7 +32,7 @@ describe('sidecar intake', () => {
     expect(subject).toBe('ben.fact.metric.web-3')
     expect(fact).toMatchObject({ source: 'web-3', kind: 'metric', lane: 'routine', producer: 'web-3', config: { 'ben-redaction': 7 }, lineage: [], explain: null, redactions: [] })
     expect(fact.id).toBe(contentId('metric', 'web-3', TS, { name: 'cpu.load', value: 0.73, labels: { job: 'batch-7' } }))
-    expect(headers).toContain(`${Header.MsgId}: ${fact.id}\r\n`)
+    expect(headers).toContain(`${Header.MsgId}: web-3:${fact.id}\r\n`)
     expect(headers).toContain(`${Header.Schema}: ben.Metric\r\n`)
     expect(headers.endsWith('\r\n\r\n')).toBe(true)
   })
@@ -103,12 +103,19 @@ describe('sidecar intake', () => {
 describe('sidecar record', () => {
   it('frames and parses back; refuses what is not a record', () => {
     const enc = { data: new Uint8Array([1, 2, 3]), id: 'abc', schema: 'ben.Metric', fingerprint: '00ff' }
-    const r = parseRecord(frameRecord('ben.fact.metric.wéb', enc))!
-    expect(r.subject).toBe('ben.fact.metric.wéb')
-    expect(r.id).toBe('abc')
-    expect(Buffer.from(r.headers).toString('latin1')).toBe('NATS/1.0\r\nNats-Msg-Id: abc\r\nBen-Schema: ben.Metric\r\nBen-Schema-Fp: 00ff\r\n\r\n')
+    const r = parseRecord(frameRecord('ben.fact.metric.web', enc))!
+    expect(r.subject).toBe('ben.fact.metric.web')
+    expect(r.id).toBe('web:abc')
+    expect(Buffer.from(r.headers).toString('latin1')).toBe('NATS/1.0\r\nNats-Msg-Id: web:abc\r\nBen-Schema: ben.Metric\r\nBen-Schema-Fp: 00ff\r\n\r\n')
     expect([...r.data]).toEqual([1, 2, 3])
     expect(parseRecord(new Uint8Array([9, 0, 0]))).toBeNull()
     expect(parseRecord(new Uint8Array([1, 200, 0, 1, 2]))).toBeNull()
+  })
+
+  it('refuses what would be stored rewritten or ahead of its arrival: U+FFFD from invalid UTF-8, ts after 2299, ts an hour ahead', () => {
+    const line = Buffer.concat([Buffer.from('{"lane":"event","ts":1763700000000,"type":"t","message":"x'), Buffer.from([0xff]), Buffer.from('","attrs":{}}')]).toString('utf8')
+    expect(intake.prepareLine(line)).toMatchObject({ reason: 'invalid', message: expect.stringMatching(/^message: holds U\+FFFD/) })
+    expect(intake.prepareLine(JSON.stringify({ lane: 'metric', ts: Date.UTC(2300, 0, 1), name: 'x', value: 1 }))).toMatchObject({ reason: 'invalid', message: expect.stringMatching(/^ts: .*2299/) })
+    expect(intake.prepareLine(JSON.stringify({ lane: 'metric', ts: Date.now() + 3_600_000, name: 'x', value: 1 }))).toMatchObject({ reason: 'invalid', message: expect.stringMatching(/BEN_MAX_FUTURE_SKEW/) })
   })
 })

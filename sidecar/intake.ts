@@ -53,7 +53,7 @@ export class Intake {
         return { reason: AcceptReason.WrongSource, message: `source: '${typeof source === 'string' ? source : typeof source}' is not this sidecar's id '${this.id}'; a sidecar speaks only for itself (leave source out or set it to '${this.id}')` }
       }
     }
-    const parsed = parseEdgeFact(candidate)
+    const parsed = parseEdgeFact(candidate, undefined, { arrivedAt: Date.now() })
     if (!parsed.ok) return { reason: AcceptReason.Invalid, message: parsed.error.message }
     return this.scrubAndFrame(parsed.value)
   }

@@ -29,11 +29,14 @@ export interface SidecarRecord {
 
 /** Frames an encoded fact and its subject as one WAL record. */
 export function frameRecord(subject: string, enc: Encoded): Buffer {
-  const hdr = factHeaderBlock(enc.id, enc.schema, enc.fingerprint)
+  // The message id is bound to the source (the subject's last token), as factMsgId does: another
+  // sidecar's fact with the same id is another message. The record keeps it as its id.
+  const id = `${subject.slice(subject.lastIndexOf('.') + 1)}:${enc.id}`
+  const hdr = factHeaderBlock(id, enc.schema, enc.fingerprint)
   const subjectBytes = Buffer.byteLength(subject, 'utf8')
-  const idBytes = enc.id.length
+  const idBytes = id.length
   const hdrBytes = hdr.length
-  if (subjectBytes > 0xffff || idBytes > 0xffff || hdrBytes > 0xffff) throw new RangeError(`sidecar record: subject, id or headers of fact ${enc.id} longer than 65535 bytes`)
+  if (subjectBytes > 0xffff || idBytes > 0xffff || hdrBytes > 0xffff) throw new RangeError(`sidecar record: subject, id or headers of fact ${id} longer than 65535 bytes`)
   const out = Buffer.allocUnsafe(1 + 2 + subjectBytes + 2 + idBytes + 2 + hdrBytes + enc.data.length)
   let o = 0
   out[o++] = RECORD_VERSION
@@ -42,7 +45,7 @@ export function frameRecord(subject: string, enc: Encoded): Buffer {
   o += out.write(subject, o, 'utf8')
   out.writeUInt16LE(idBytes, o)
   o += 2
-  o += out.write(enc.id, o, 'latin1')
+  o += out.write(id, o, 'latin1')
   out.writeUInt16LE(hdrBytes, o)
   o += 2
   o += out.write(hdr, o, 'latin1')

@@ -117,6 +117,8 @@ export function consumeFacts(nc: NatsConnection, codec: FactCodec, subjects: Sub
         }
       })().catch(() => undefined)
       const received = factsIn.labels({ stage })
+      // Raw facts are held to their arrival (JetStream store) time: only FACTS carries them.
+      const rawStream = opts.stream.endsWith('FACTS')
       const gauge = inFlight.labels({ stage })
       for await (const m of messages) {
         if (stopped) break
@@ -125,7 +127,7 @@ export function consumeFacts(nc: NatsConnection, codec: FactCodec, subjects: Sub
           continue
         }
         received.inc()
-        const r = decodeMessage(codec, subjects, m.subject, m.headers, m.data)
+        const r = decodeMessage(codec, subjects, m.subject, m.headers, m.data, rawStream ? m.info.timestampNanos / 1e6 : undefined)
         if (!r.ok) {
           log?.warn({ stage, subject: m.subject, seq: m.seq, reason: r.error.reason }, r.error.message)
           const input = { subject: m.subject, headers: m.headers, data: m.data, stream: opts.stream, seq: m.seq }

@@ -10,5 +10,10 @@ export const PublishFailure = {
   NotSent: 'not_sent',
   /** The publisher was closed before the fact was sent. */
   Closed: 'closed',
+  /**
+   * JetStream answered `duplicate`, but the message it kept under that Nats-Msg-Id is on
+   * another subject: another source's message took the id, and this fact was not stored.
+   */
+  IdConflict: 'id_conflict',
 } as const
 export type PublishFailure = (typeof PublishFailure)[keyof typeof PublishFailure]

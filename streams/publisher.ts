@@ -31,6 +31,12 @@ export interface PublisherOptions {
   readonly ackTimeoutMs?: number
   /** Retries after a timeout before the fact is reported failed. Default 5. */
   readonly retries?: number
+  /**
+   * Check a raw fact's `duplicate` answer against the message JetStream kept (same subject, so
+   * the same source and id) before counting it delivered. Default true; a sidecar, which may not
+   * read other sources' messages, turns it off.
+   */
+  readonly verifyDuplicates?: boolean
 }
 
 type Callback = (outcome: PublishOutcome) => void
@@ -87,6 +93,17 @@ export function factHeaderBlock(id: string, schema: string, fingerprint: string)
   return `${HEADER_PREFIX}${id}\r\n${Header.Schema}: ${schema}\r\n${Header.SchemaFp}: ${fingerprint}\r\n\r\n`
 }
 
+/**
+ * The `Nats-Msg-Id` of a fact. JetStream de-duplicates by this id across the whole stream, so
+ * a raw fact's id is bound to its source: `<source>:<id>`. A fact from web-2 that carries
+ * web-1's id is then another message, and stored; scrub refuses a raw fact whose message id is
+ * not bound to the source of its subject (reason `msg_id_mismatch`). Derived facts keep their
+ * id (a hash of stage, version, config and inputs).
+ */
+export function factMsgId(f: Pick<Fact, 'kind' | 'id' | 'source'>): string {
+  return f.kind === 'metric' || f.kind === 'event' || f.kind === 'diag' || f.kind === 'alert' ? `${f.source}:${f.id}` : f.id
+}
+
 /** The headers for a fact: `Nats-Msg-Id`, `Ben-Schema`, `Ben-Schema-Fp`. */
 export function factHeaders(id: string, schema: string, fingerprint: string): MsgHdrs {
   return preEncodedHeaders(Buffer.from(factHeaderBlock(id, schema, fingerprint), 'latin1'))
@@ -100,6 +117,8 @@ interface Pending {
   sentAt: number
   attempts: number
   cb: Callback
+  /** A raw fact: a `duplicate` answer is checked against the subject of the message JetStream kept. */
+  verify: boolean
 }
 
 /**
@@ -122,6 +141,7 @@ export class FactPublisher {
   private readonly retries: number
   private readonly waiters: Array<() => void> = []
   private readonly idleWaiters: Array<() => void> = []
+  private readonly factPrefix: string
   private readonly sweeper: NodeJS.Timeout
   private token = 0
   /** Coarse clock for ack timeouts, advanced by the sweeper (no clock read per fact). */
@@ -135,6 +155,7 @@ export class FactPublisher {
     opts: PublisherOptions = {},
   ) {
     this.inbox = createInbox((nc as { options?: { inboxPrefix?: string } }).options?.inboxPrefix)
+    this.factPrefix = opts.verifyDuplicates === false ? '\u0000never' : `${subjects.prefix}.fact.`
     this.window = opts.window ?? 4096
     this.ackTimeoutMs = opts.ackTimeoutMs ?? 5000
     this.retries = opts.retries ?? 5
@@ -172,7 +193,7 @@ export class FactPublisher {
   trySend(fact: Fact, subject: string | undefined, cb: Callback): boolean {
     if (this.pending.size >= this.window && !this.closed) return false
     const enc = this.codec.encode(fact)
-    this.enqueue(subject ?? this.subjects.forFact(fact), enc.data, factHeaders(enc.id, enc.schema, enc.fingerprint), enc.id, cb)
+    this.enqueue(subject ?? this.subjects.forFact(fact), enc.data, factHeaders(factMsgId(fact), enc.schema, enc.fingerprint), enc.id, cb)
     return true
   }
 
@@ -192,7 +213,7 @@ export class FactPublisher {
       return
     }
     const token = ++this.token
-    const p: Pending = { id, subject, data, headers, sentAt: this.now, attempts: 1, cb }
+    const p: Pending = { id, subject, data, headers, sentAt: this.now, attempts: 1, cb, verify: subject.startsWith(this.factPrefix) }
     this.pending.set(token, p)
     this.transmit(token, p)
   }
@@ -219,7 +240,7 @@ export class FactPublisher {
 
   /** Resolves when no PubAck is outstanding. */
   flush(): Promise<void> {
-    if (this.pending.size === 0) return Promise.resolve()
+    if (this.pending.size === 0 && this.verifying === 0) return Promise.resolve()
     return new Promise((r) => this.idleWaiters.push(r))
   }
 
@@ -256,7 +277,38 @@ export class FactPublisher {
       return
     }
     const status = ack.duplicate && p.attempts === 1 ? 'duplicate' : 'stored'
+    if (status === 'duplicate' && p.verify && ack.seq !== undefined) {
+      // Hold the window slot (no retry: it is out of `pending`) until the kept message is read.
+      this.pending.delete(token)
+      this.verifying++
+      void this.sameFact(msg.data, ack.seq, p.subject).then((same) => {
+        this.verifying--
+        this.pending.set(token, p)
+        if (same === false) this.settle(token, p, { id: p.id, status: 'failed', code: PublishFailure.IdConflict, error: `not stored: JetStream keeps another message under this fact's Nats-Msg-Id (seq ${ack.seq}, on another subject than ${p.subject}); another source used the id. Publish it with a different id` })
+        else this.settle(token, p, { id: p.id, status, seq: ack.seq })
+      })
+      return
+    }
     this.settle(token, p, { id: p.id, status, seq: ack.seq })
+  }
+
+  private verifying = 0
+
+  /**
+   * Whether the message JetStream kept at `seq` is on `subject`: a duplicate counts as delivered
+   * only when it is the same fact. Undefined when it cannot be read (no permission: a sidecar
+   * may read only its own subjects' last messages); the answer is then taken as it came.
+   */
+  private async sameFact(pubAck: Uint8Array, seq: number, subject: string): Promise<boolean | undefined> {
+    try {
+      const stream = /"stream":\s*"([^"]+)"/.exec(new TextDecoder().decode(pubAck))?.[1]
+      if (!stream) return undefined
+      const r = await this.nc.request(`$JS.API.STREAM.MSG.GET.${stream}`, JSON.stringify({ seq }), { timeout: this.ackTimeoutMs })
+      const kept = JSON.parse(new TextDecoder().decode(r.data)) as { message?: { subject?: string } }
+      return kept.message?.subject === undefined ? undefined : kept.message.subject === subject
+    } catch {
+      return undefined
+    }
   }
 
   private settle(token: number, p: Pending, outcome: PublishOutcome): void {
@@ -264,7 +316,7 @@ export class FactPublisher {
     p.cb(outcome)
     const w = this.waiters.shift()
     if (w) w()
-    if (this.pending.size === 0) for (const r of this.idleWaiters.splice(0)) r()
+    if (this.pending.size === 0 && this.verifying === 0) for (const r of this.idleWaiters.splice(0)) r()
   }
 
   private sweep(): void {

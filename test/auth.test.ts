@@ -183,6 +183,52 @@ describe('NATS authorisation with the generated server configuration', () => {
       await op.nc.close()
     }
   })
+
+  it('least privilege: projector and operator cannot pull, ack, re-create or delete a stage consumer; the processor is not a stream admin', async () => {
+    const stageConsumer = 'stage-scrub-metric'
+    await jsm.consumers.add('FACTS', { durable_name: stageConsumer, ack_policy: AckPolicy.All, filter_subject: 'ben.fact.metric.>' })
+    await jsm.consumers.add('DERIVED', { durable_name: 'proj-anomalies', ack_policy: AckPolicy.Explicit, filter_subject: 'ben.anomaly.>' })
+    const proj = await connectAs(server.url, auth.seedFile('projector'))
+    const op = await connectAs(server.url, auth.seedFile('operator'))
+    try {
+      for (const who of [proj, op]) {
+        const wjsm = await jetstreamManager(who.nc)
+        await expect(wjsm.consumers.delete('FACTS', stageConsumer)).rejects.toThrow(/Permissions Violation/)
+        await expect(wjsm.consumers.add('FACTS', { durable_name: stageConsumer, ack_policy: AckPolicy.All, filter_subject: 'ben.fact.metric.>' })).rejects.toThrow(/Permissions Violation/)
+        await expect(wjsm.consumers.update('FACTS', stageConsumer, { max_ack_pending: 1 })).rejects.toThrow(/Permissions Violation/)
+        who.nc.publish(`$JS.API.CONSUMER.MSG.NEXT.FACTS.${stageConsumer}`, JSON.stringify({ batch: 10, expires: 1_000_000_000 }), { reply: '_INBOX.x' })
+        await who.nc.flush()
+        await waitFor('the pull refused', () => refused(who.violations, 'publish', `$JS.API.CONSUMER.MSG.NEXT.FACTS.${stageConsumer}`) || undefined, 5000, 20)
+        who.nc.publish(`$JS.ACK.FACTS.${stageConsumer}.1.1.1.1.0`, '+ACK')
+        await who.nc.flush()
+        await waitFor('the forged ack refused', () => refused(who.violations, 'publish', `$JS.ACK.FACTS.${stageConsumer}.1.1.1.1.0`) || undefined, 5000, 20)
+        // its own consumers stay its to manage
+        const mine = who === proj ? 'proj-facts' : 'tail-operator-1'
+        await wjsm.consumers.add('FACTS', { durable_name: mine, ack_policy: AckPolicy.Explicit, filter_subject: 'ben.fact.>' })
+        await wjsm.consumers.delete('FACTS', mine)
+      }
+      // the operator cannot touch a projector's consumer either; the projector can
+      await expect((await jetstreamManager(op.nc)).consumers.delete('DERIVED', 'proj-anomalies')).rejects.toThrow(/Permissions Violation/)
+      const info = await jsm.consumers.info('FACTS', stageConsumer)
+      expect(info.config.max_ack_pending).not.toBe(1)
+      expect(info.ack_floor.stream_seq).toBe(0)
+      expect(info.delivered.stream_seq).toBe(0)
+      await (await jetstreamManager(proj.nc)).consumers.delete('DERIVED', 'proj-anomalies')
+
+      // the processor re-positions its own consumers but cannot delete or purge a stream
+      await publishFact(admin, subjects.fact('metric', 'lp'), metricFact(40, 'lp'))
+      const before = (await jsm.streams.info('FACTS')).state.messages
+      expect(before).toBeGreaterThan(0)
+      await expect(jsm.streams.purge('FACTS')).rejects.toThrow(/Permissions Violation/)
+      await expect(jsm.streams.delete('FACTS')).rejects.toThrow(/Permissions Violation/)
+      await expect(jsm.streams.deleteMessage('FACTS', 1)).rejects.toThrow(/Permissions Violation/)
+      expect((await jsm.streams.info('FACTS')).state.messages).toBe(before)
+      await jsm.consumers.delete('FACTS', stageConsumer)
+    } finally {
+      await proj.nc.close()
+      await op.nc.close()
+    }
+  })
 })
 
 describe('ben up --secure, as a user runs it', () => {

@@ -6,6 +6,7 @@
  */
 import { join } from 'node:path'
 import { Kvm, type KV } from '@nats-io/kv'
+import { jetstreamManager } from '@nats-io/jetstream'
 import type { Subscription } from '@nats-io/nats-core'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { FactCodec, Header, type AckFact, type CommandFact, type CommandPayload } from '../schemas/index.js'
@@ -174,6 +175,35 @@ describe('sidecar commands', () => {
       expect(calls.length).toBe(ran)
     } finally {
       await third.close()
+    }
+  })
+
+  it('each refused attempt leaves its own signed ack in COMMANDS: two forgeries of one command id are two acks, not one', async () => {
+    const sc = await start()
+    await sc.online
+    const jsm = await jetstreamManager(t.nc)
+    const stored = async () => (await jsm.streams.info('COMMANDS', { subjects_filter: 'ben.ack.web-3' })).state.subjects?.['ben.ack.web-3'] ?? 0
+    try {
+      const genuine = command()
+      const forge = (i: number): CommandFact => {
+        const p = { ...genuine.payload, args: `{"mode":"forged-${i}"}`, signatures: genuine.payload.signatures.map((x) => ({ ...x, sig: Buffer.alloc(64, i) })) }
+        return { ...genuine, id: `forged-${genuine.payload.commandId}-${i}`, payload: p }
+      }
+      const before = await stored()
+      await send(forge(1))
+      await waitFor('the first refusal stored', async () => ((await stored()) === before + 1 ? true : undefined), 15_000)
+      await send(forge(2))
+      await waitFor('the second refusal stored too', async () => ((await stored()) === before + 2 ? true : undefined), 15_000)
+      const refusals = acks.filter((a) => a.payload.commandId === genuine.payload.commandId && a.payload.status === 'refused')
+      expect(refusals.length).toBe(2)
+      expect(new Set(refusals.map((a) => a.id)).size).toBe(2)
+      expect(refusals.every((a) => a.payload.reason?.startsWith('bad_signature'))).toBe(true)
+      expect(refusals.map((a) => a.lineage[0]).sort()).toEqual([forge(1).id, forge(2).id].sort())
+      // the genuine command still runs once and is answered executed
+      await send(genuine)
+      expect((await ackFor(genuine, 'executed')).payload.status).toBe('executed')
+    } finally {
+      await sc.close()
     }
   })
 })

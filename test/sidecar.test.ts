@@ -61,7 +61,7 @@ describe('sidecar (in-process, real nats-server)', () => {
         expect(ks).toEqual([...ks].sort((x, y) => x - y))
       }
       for (const m of stored) {
-        expect(m.msgId).toBe(m.fact.id)
+        expect(m.msgId).toBe(`s1:${m.fact.id}`) // bound to the source
         expect(m.subject).toBe(`ben.fact.${m.fact.kind}.s1`)
         expect(m.fact).toMatchObject({ source: 's1', producer: 's1', config: { 'ben-redaction': 0 } })
       }

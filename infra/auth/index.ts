@@ -9,6 +9,10 @@ export {
   sidecarIdentity,
   checkSidecarId,
   SIDECAR_ID_RE,
+  STAGE_CONSUMERS,
+  PROJECTOR_CONSUMERS,
+  STREAM_ADMIN_SUBJECTS,
+  consumerControlSubjects,
   type Permissions,
   type NamespaceOptions,
 } from './permissions.js'

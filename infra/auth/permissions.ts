@@ -22,7 +22,54 @@ import { Bucket, kvName, StreamName, streamName, Subjects, type TopologyOptions 
 export interface Permissions {
   readonly publish: readonly string[]
   readonly subscribe: readonly string[]
+  /** Publishes refused even where `publish` allows them (the server checks deny first). */
+  readonly denyPublish?: readonly string[]
 }
+
+/**
+ * The durable consumers of the stages (`stage-<stage>-<lane>`, DESIGN.md's stage graph) and of
+ * the projectors (`proj-<projection>`). Ack-all consumers: whoever may pull, ack, re-create or
+ * delete one can make a stage skip facts or stop for good, so only the processor may touch them.
+ */
+export const STAGE_CONSUMERS = [
+  'stage-scrub-alert',
+  'stage-scrub-metric',
+  'stage-scrub-event',
+  'stage-scrub-diag',
+  'stage-detect-metric',
+  'stage-policy-alert',
+  'stage-policy-anomaly',
+  'stage-act-decision',
+  'stage-incident-alert',
+  'stage-incident-anomaly',
+  'stage-incident-decision',
+  'stage-incident-command',
+  'stage-incident-ack',
+] as const
+export const PROJECTOR_CONSUMERS = ['proj-facts', 'proj-facts-scrubbed', 'proj-anomalies', 'proj-decisions', 'proj-commands', 'proj-acks', 'proj-incident-events', 'proj-incidents'] as const
+
+/** Every JetStream API and ack subject through which a consumer can be changed, drained or removed. */
+export function consumerControlSubjects(consumer: string): string[] {
+  return [
+    `$JS.API.CONSUMER.DELETE.*.${consumer}`,
+    `$JS.API.CONSUMER.CREATE.*.${consumer}`,
+    `$JS.API.CONSUMER.CREATE.*.${consumer}.>`,
+    `$JS.API.CONSUMER.DURABLE.CREATE.*.${consumer}`,
+    `$JS.API.CONSUMER.MSG.NEXT.*.${consumer}`,
+    `$JS.ACK.*.${consumer}.>`,
+  ]
+}
+
+/** What only the owner of the stream store may do: delete or purge a stream, delete messages. */
+export const STREAM_ADMIN_SUBJECTS = [
+  '$JS.API.STREAM.DELETE.*',
+  '$JS.API.STREAM.PURGE.*',
+  '$JS.API.STREAM.MSG.DELETE.*',
+  '$JS.API.STREAM.SNAPSHOT.*',
+  '$JS.API.STREAM.RESTORE.*',
+  '$JS.API.STREAM.PEER.REMOVE.*',
+  '$JS.API.ACCOUNT.PURGE.*',
+] as const
 
 export const AuthRole = {
   /** `ben up`: the stages, projectors, query service, topology and KV; the namespace's admin. */
@@ -115,14 +162,17 @@ export function sidecarPermissions(id: string, ns: NamespaceOptions = {}): Permi
 /**
  * The processor runs `ben up`: it creates the streams and buckets, runs every stage (reads
  * FACTS, DERIVED, COMMANDS; publishes scrubbed, anomaly, decision, incident, cmd, dlq, hello),
- * the projectors and the query service, and the simulator of `ben up --simulate`. It is the
- * namespace's admin: everything under the prefix, the JetStream API and KV.
+ * the projectors and the query service, and the simulator of `ben up --simulate`. It creates
+ * and updates streams, consumers and KV, but it is not a stream admin: deleting or purging a
+ * stream, deleting messages, snapshots and restores are refused (STREAM_ADMIN_SUBJECTS): the
+ * facts outlive the process that appends them, and retention is the streams' own limits.
  */
 export function processorPermissions(ns: NamespaceOptions = {}): Permissions {
   const { p } = names(ns)
   return freeze({
     publish: [`${p}.>`, '$JS.API.>', '$JS.ACK.>', '$JS.FC.>', '$KV.>', '_INBOX.>'],
     subscribe: [`${p}.>`, '_INBOX.>'],
+    denyPublish: [...STREAM_ADMIN_SUBJECTS],
   })
 }
 
@@ -147,7 +197,8 @@ const JS_READ = [
 
 /**
  * A projector run on its own: reads the streams through its durable consumers, writes dead
- * letters, and may serve the query service (it holds the warehouse). Publishes no facts.
+ * letters, and may serve the query service (it holds the warehouse). Publishes no facts. It
+ * may not pull, ack, re-create or delete a stage's consumer.
  */
 export function projectorPermissions(ns: NamespaceOptions = {}): Permissions {
   const { p, subjects } = names(ns)
@@ -155,6 +206,7 @@ export function projectorPermissions(ns: NamespaceOptions = {}): Permissions {
   return freeze({
     publish: [...JS_READ, subjects.dlqAll, '_INBOX.>'],
     subscribe: [query, '_INBOX.>'],
+    denyPublish: STAGE_CONSUMERS.flatMap(consumerControlSubjects),
   })
 }
 
@@ -163,8 +215,9 @@ export function projectorPermissions(ns: NamespaceOptions = {}): Permissions {
  * subscriptions), ask the query service, publish facts (`ben publish`), publish commands
  * (`ben approve` / `ben reject` co-sign a proposal; the signature, not the subject, is what a
  * target trusts), and apply configs and keys (KV ben-policy, ben-redaction, ben-detectors,
- * ben-keys). It cannot create or delete streams, publish derived facts or acks, or write stage
- * checkpoints.
+ * ben-keys). It cannot create or delete streams, publish derived facts or acks, write stage
+ * checkpoints, or pull, ack, re-create or delete a stage's or projector's consumer (its own
+ * `ben tail` and subscription consumers are its to manage).
  */
 export function operatorPermissions(ns: NamespaceOptions = {}): Permissions {
   const { p, subjects, kv } = names(ns)
@@ -173,13 +226,15 @@ export function operatorPermissions(ns: NamespaceOptions = {}): Permissions {
       subjects.factsAll,
       subjects.cmdAll,
       `${p}.svc.query`,
+      `${p}.svc.rebuild`,
       ...JS_READ,
       ...[Bucket.Policy, Bucket.Redaction, Bucket.Detectors, Bucket.Keys].map((b) => `$KV.${kv(b)}.>`),
     ],
     subscribe: [`${p}.>`, '_INBOX.>'],
+    denyPublish: [...STAGE_CONSUMERS, ...PROJECTOR_CONSUMERS].flatMap(consumerControlSubjects),
   })
 }
 
-function freeze(p: { publish: string[]; subscribe: string[] }): Permissions {
-  return Object.freeze({ publish: Object.freeze(p.publish), subscribe: Object.freeze(p.subscribe) })
+function freeze(p: { publish: string[]; subscribe: string[]; denyPublish?: string[] }): Permissions {
+  return Object.freeze({ publish: Object.freeze(p.publish), subscribe: Object.freeze(p.subscribe), ...(p.denyPublish ? { denyPublish: Object.freeze(p.denyPublish) } : {}) })
 }

@@ -48,7 +48,9 @@ export function renderServerConfig(users: readonly AuthUser[], opts: ServerConfi
       '    {',
       `      nkey: ${q(u.nkey)}`,
       '      permissions: {',
-      `        publish: { allow: ${list(u.permissions.publish)} }`,
+      u.permissions.denyPublish?.length
+        ? `        publish: { allow: ${list(u.permissions.publish)}, deny: ${list(u.permissions.denyPublish)} }`
+        : `        publish: { allow: ${list(u.permissions.publish)} }`,
       `        subscribe: { allow: ${list(u.permissions.subscribe)} }`,
       '      }',
       '    }',

@@ -33,4 +33,16 @@ describe('signAck / verifyAck', () => {
     const trust = trustKey(TRUST, other, 'web-4')
     expect(reasonOf(verifyAck(signAck(cmd, 'executed', null, other, T0).payload, trust, T0))).toBe(VerifyReason.WrongTarget)
   })
+
+  it('a refusal answers one attempt: two forged attempts at the same command id get two ack ids; the same message again gets the same one', () => {
+    const forged1 = { ...cmd, id: 'forged-1', payload: { ...cmd.payload, signatures: [{ ...cmd.payload.signatures[0], sig: Buffer.alloc(64, 1) }] } }
+    const forged2 = { ...cmd, id: 'forged-2', payload: { ...cmd.payload, signatures: [{ ...cmd.payload.signatures[0], sig: Buffer.alloc(64, 2) }] } }
+    const sameIdOtherSig = { ...forged1, payload: { ...forged1.payload, signatures: [{ ...cmd.payload.signatures[0], sig: Buffer.alloc(64, 3) }] } }
+    const a1 = signAck(forged1, 'refused', 'bad_signature: x', SIDECAR, T0)
+    const ids = new Set([a1.id, signAck(forged2, 'refused', 'bad_signature: x', SIDECAR, T0).id, signAck(sameIdOtherSig, 'refused', 'bad_signature: x', SIDECAR, T0).id, signAck(forged1, 'refused', 'revoked_key: y', SIDECAR, T0).id])
+    expect(ids.size).toBe(4)
+    expect(signAck(forged1, 'refused', 'bad_signature: x', SIDECAR, T0 + 5).id).toBe(a1.id)
+    // executed stays one fact per command and key, however often it is re-sent
+    expect(signAck(cmd, 'executed', null, SIDECAR, T0).id).toBe(signAck({ ...cmd, id: 'other-fact' }, 'executed', null, SIDECAR, T0 + 9).id)
+  })
 })

@@ -12,7 +12,11 @@ const iso = (ts: number): string => (Number.isFinite(ts) && Math.abs(ts) <= 8.64
 /**
  * The target's signed answer to a command (DESIGN: `ben.ack.<target>`): executed, refused
  * (with the verify reason) or failed. Signed over commandId, target, verb, status, reason and
- * key id. The fact id is a hash of the command, status and key, so a re-sent ack de-duplicates.
+ * key id. An `executed` ack's id is a hash of the command id, status and key, so a re-sent ack
+ * de-duplicates. A refusal or failure answers one attempt: its id also covers the command
+ * fact's id, nonce, issuer key, signatures and the reason, so a second forged or revoked-key
+ * attempt at the same command id leaves its own trace in COMMANDS instead of collapsing into
+ * the first (the same message delivered again still gives the same ack).
  */
 export function signAck(cmd: CommandFact, status: AckStatus, reason: string | null, targetKey: KeyPair, ts: number): AckFact {
   const c = cmd.payload
@@ -20,7 +24,7 @@ export function signAck(cmd: CommandFact, status: AckStatus, reason: string | nu
   const payload: AckPayload = { ...unsigned, sig: signBytes(ackBytes(unsigned), targetKey) }
   const what = status === AckStatus.Executed ? `executed ${c.verb}` : status === AckStatus.Refused ? `refused ${c.verb}: ${reason ?? 'no reason given'}` : `failed to execute ${c.verb}: ${reason ?? 'no reason given'}`
   return {
-    id: hashId('ack', c.commandId, status, targetKey.keyId),
+    id: status === AckStatus.Executed ? hashId('ack', c.commandId, status, targetKey.keyId) : hashId('ack', c.commandId, status, targetKey.keyId, attemptOf(cmd), reason ?? ''),
     ts,
     source: c.target,
     lane: 'control',
@@ -31,6 +35,13 @@ export function signAck(cmd: CommandFact, status: AckStatus, reason: string | nu
     config: {},
     explain: `${c.target} ${what} (command ${c.commandId}) at ${iso(ts)}, signed with key ${targetKey.keyId}.`,
   }
+}
+
+/** What makes one attempt at a command distinct: the fact id, nonce, issuer key and every signature. */
+function attemptOf(cmd: CommandFact): string {
+  const c = cmd.payload
+  const sigs = Array.isArray(c.signatures) ? c.signatures.map((s) => `${String(s?.keyId)}:${String(s?.role)}:${s?.sig instanceof Uint8Array ? Buffer.from(s.sig).toString('hex') : '?'}`).join(',') : '?'
+  return `${String(cmd.id)}|${String(c.nonce)}|${String(c.keyId)}|${sigs}`
 }
 
 /**

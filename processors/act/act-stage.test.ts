@@ -58,6 +58,16 @@ describe('act stage', () => {
     expect(r.rejected.map((x) => x.rejection.reason)).toEqual(['invalid'])
   })
 
+  it('holds every decision while the issuer key is revoked: a rejected, unsigned command with reason revoked_key', () => {
+    const c = actConfig({ issuer: ISSUER, defaultTtlMs: 300_000, issuerRevokedAt: 1_763_700_000_000 })
+    if (!c.ok) throw c.error
+    const { out } = stepAll(actStage, [decision('d-revoked', 1_763_700_100_000)], { bucket: 'ben-policy', revision: 2, value: c.value })
+    const cmd = out[0] as CommandFact
+    expect(cmd.payload).toMatchObject({ status: 'rejected', signatures: [] })
+    expect(cmd.payload.reason).toMatch(new RegExp(`^revoked_key: issuer key ${ISSUER.keyId} is revoked`))
+    expect(cmd.explain).toMatch(/Nothing was signed or sent/)
+  })
+
   it('refuses a non-issuer key in its config', () => {
     const c = actConfig({ issuer: OPERATOR })
     expect(!c.ok && c.error.code).toBe('wrong_role')

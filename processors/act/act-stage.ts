@@ -22,16 +22,22 @@ export interface ActConfig {
   readonly settings: Readonly<Record<string, VerbSettings>>
   /** Command lifetime when the verb has no ttl of its own. */
   readonly defaultTtlMs: number
+  /**
+   * Set when ben-keys says the issuer key is revoked (from this time, ms): act signs nothing
+   * with it and holds every decision as a `rejected` command with reason `revoked_key`, until
+   * a rotated key replaces it (`ben keys rotate --name issuer`).
+   */
+  readonly issuerRevokedAt?: number | null
 }
 
 export const DEFAULT_TTL_MS = 300_000
 
 /** Builds and freezes an act config. Typical: `actConfig({ issuer, settings: pack.verbs, defaultTtlMs: pack.defaultTtlMs })`. */
-export function actConfig(o: { issuer: KeyPair; verbs?: VerbRegistry; settings?: Readonly<Record<string, VerbSettings>>; defaultTtlMs?: number | null }): Result<ActConfig, ActError> {
+export function actConfig(o: { issuer: KeyPair; verbs?: VerbRegistry; settings?: Readonly<Record<string, VerbSettings>>; defaultTtlMs?: number | null; issuerRevokedAt?: number | null }): Result<ActConfig, ActError> {
   if (o.issuer.role !== 'issuer') return { ok: false, error: new ActError(ActErrorCode.WrongRole, `the act stage signs with an issuer key; key ${o.issuer.keyId} is a ${o.issuer.role} key`) }
   const ttl = o.defaultTtlMs ?? DEFAULT_TTL_MS
   if (!(Number.isSafeInteger(ttl) && ttl > 0)) return { ok: false, error: new ActError(ActErrorCode.BadConfig, `defaultTtlMs must be a positive integer number of ms, got ${ttl}`) }
-  return { ok: true, value: Object.freeze({ issuer: o.issuer, verbs: o.verbs ?? defaultVerbs(), settings: Object.freeze({ ...(o.settings ?? {}) }), defaultTtlMs: ttl }) }
+  return { ok: true, value: Object.freeze({ issuer: o.issuer, verbs: o.verbs ?? defaultVerbs(), settings: Object.freeze({ ...(o.settings ?? {}) }), defaultTtlMs: ttl, issuerRevokedAt: o.issuerRevokedAt ?? null }) }
 }
 
 /** Counters only; the stage keeps no other memory (ids make re-derivation idempotent). */
@@ -104,6 +110,9 @@ function step(state: ActState, d: DecisionFact, config: Versioned<ActConfig>): S
   if (!args.ok) return rejectedCommand(state, d, config, base, args.error.reason, args.error.message)
   if (!isToken(c.target)) return rejectedCommand(state, d, config, base, VerifyReason.WrongTarget, `target '${c.target}' is not a subject token (no '.', '*', '>', spaces)`)
 
+  if (cfg.issuerRevokedAt !== null && cfg.issuerRevokedAt !== undefined) {
+    return rejectedCommand(state, d, config, base, VerifyReason.RevokedKey, `issuer key ${cfg.issuer.keyId} is revoked in ben-keys (from ${iso(cfg.issuerRevokedAt)}), so act signs nothing with it; rotate it (ben keys rotate --name issuer) and re-run the decision`)
+  }
   const settings = Object.hasOwn(cfg.settings, c.verb) ? cfg.settings[c.verb] : undefined
   const human = p.outcome === 'propose' || settings?.human === true
   const required = normaliseRequired([...args.spec.signatures, ...(settings?.signatures ?? []), ...(human ? ['operator'] : [])])

@@ -1,9 +1,11 @@
-import { initialIncidentState, requeue, type IdEntry, type IncidentCounts, type IncidentState, type OpenIncident } from './state.js'
+import { initialIncidentState, recomputeClocks, requeue, type IdEntry, type IncidentCounts, type IncidentState, type OpenIncident } from './state.js'
 
 /** The plain-JSON checkpoint of an IncidentState (`serialize`); entity keys are stored once. */
 export interface SerializedIncidentState {
   readonly v: 1
   readonly watermark: number | null
+  /** Per-source event-time clocks, `[source, ts]` (absent in checkpoints written before them). */
+  readonly clocks?: ReadonlyArray<readonly [string, number]>
   readonly steps: number
   readonly counts: IncidentCounts
   readonly open: readonly OpenIncident[]
@@ -28,7 +30,7 @@ export function serializeIncidentState(s: IncidentState): SerializedIncidentStat
     ids.push([id, i, e.t, e.f])
   }
   const open = [...s.open.values()].map((inc) => ({ ...inc, entity: { ...inc.entity }, factIds: [...inc.factIds], keyFlags: [...inc.keyFlags], signals: [...inc.signals] }))
-  return { v: 1, watermark: s.watermark, steps: s.steps, counts: { ...s.counts }, open, keys, ids }
+  return { v: 1, watermark: s.watermark, clocks: [...s.clocks], steps: s.steps, counts: { ...s.counts }, open, keys, ids }
 }
 
 const isObj = (v: unknown): v is Record<string, unknown> => v !== null && typeof v === 'object' && !Array.isArray(v)
@@ -63,6 +65,10 @@ export function deserializeIncidentState(raw: unknown): IncidentState {
   const s = initialIncidentState()
   if (!isObj(raw)) return s
   s.watermark = typeof raw.watermark === 'number' && Number.isFinite(raw.watermark) ? raw.watermark : null
+  if (Array.isArray(raw.clocks)) {
+    for (const c of raw.clocks) if (Array.isArray(c) && typeof c[0] === 'string' && typeof c[1] === 'number' && Number.isFinite(c[1])) s.clocks.set(c[0], c[1])
+    recomputeClocks(s)
+  }
   s.steps = num(raw.steps)
   if (isObj(raw.counts)) for (const k of Object.keys(s.counts) as Array<keyof IncidentCounts>) s.counts[k] = num(raw.counts[k])
   if (Array.isArray(raw.open)) {

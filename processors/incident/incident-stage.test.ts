@@ -101,8 +101,8 @@ describe('incident stage: lifecycle', () => {
     expect(inc(out[0]).payload).toMatchObject({ transition: 'opened', severity: 'low', entity: { source: 'web-3', job: 'batch-7' }, title: 'Low incident on web-3 (job batch-7); throttle_job issued.' })
   })
 
-  it('resolves when a later fact (any entity) passes lastActivity + quietPeriod, at the end of the quiet period', () => {
-    const { out, state } = run([anomaly('a1', T0), anomaly('a2', T0 + MIN), anomaly('z', T0 + 17 * MIN, { source: 'db-1' })])
+  it('resolves when a later fact of its source (any entity) passes lastActivity + quietPeriod, at the end of the quiet period', () => {
+    const { out, state } = run([anomaly('a1', T0), anomaly('a2', T0 + MIN), anomaly('z', T0 + 17 * MIN, { labels: { job: 'batch-9' } })])
     expect(brief(out).map((s) => s.split(':')[0])).toEqual(['opened', 'updated', 'resolved', 'opened'])
     const r = inc(out[2])
     expect(r.ts).toBe(T0 + MIN + 15 * MIN)
@@ -111,6 +111,17 @@ describe('incident stage: lifecycle', () => {
     expect(r.explain).toContain('nothing new for 15m after its last activity at 2025-11-21T04:41:00.000Z')
     expect(state.open.size).toBe(1)
     expect(state.counts).toMatchObject({ opened: 2, updated: 1, resolved: 1 })
+  })
+
+  it('keeps event-time clocks per source: one source running ahead (even at ts 8.64e15) resolves none of the others; two sources past due do', () => {
+    const { out, state } = run([anomaly('a1', T0), alert('rogue', 8.64e15, { source: 'evil' }), anomaly('b1', T0 + 2 * MIN, { source: 'db-1' })])
+    expect(out.map((f) => `${inc(f).payload.transition}:${f.source}`)).toEqual(['opened:web-3', 'opened:evil', 'opened:db-1'])
+    expect(state.watermark).toBe(T0 + 2 * MIN) // the second-highest source clock, not 8.64e15
+    expect([...state.open.values()].map((i) => i.entity.source).sort()).toEqual(['db-1', 'evil', 'web-3'])
+    // one other source past web-3's due time is not enough; a second one is
+    const later = run([anomaly('a1', T0), anomaly('x', T0 + 20 * MIN, { source: 'db-1' }), anomaly('y', T0 + 21 * MIN, { source: 'db-2' })])
+    expect(later.out.map((f) => `${inc(f).payload.transition}:${f.source}`)).toEqual(['opened:web-3', 'opened:db-1', 'resolved:web-3', 'opened:db-2'])
+    expect(inc(later.out[2]).ts).toBe(T0 + 15 * MIN)
   })
 
   it('exactly at lastActivity + quietPeriod it is still open; the same entity after resolution opens a new incident', () => {
@@ -131,7 +142,7 @@ describe('incident stage: lifecycle', () => {
   })
 
   it('a late fact that opens an already quiet incident is opened and resolved in the same step', () => {
-    const { out } = run([anomaly('a1', T0 + 60 * MIN), anomaly('late', T0, { source: 'web-9' })])
+    const { out } = run([anomaly('a1', T0 + 60 * MIN), anomaly('late', T0, { labels: { job: 'batch-9' } })])
     expect(out.map((f) => `${inc(f).payload.transition}@${f.ts - T0}`)).toEqual(['opened@3600000', 'opened@0', `resolved@${15 * MIN}`])
   })
 
@@ -144,7 +155,7 @@ describe('incident stage: lifecycle', () => {
   })
 
   it('a fact linked to an incident that has resolved opens a new one for the same entity, and says so', () => {
-    const { out } = run([anomaly('a1', T0), anomaly('z', T0 + 20 * MIN, { source: 'db-1' }), decision('d1', T0 + 20 * MIN, { basis: ['a1'], labels: {} })])
+    const { out } = run([anomaly('a1', T0), anomaly('z', T0 + 20 * MIN, { labels: { job: 'batch-9' } }), decision('d1', T0 + 20 * MIN, { basis: ['a1'], labels: {} })])
     expect(out.map((f) => inc(f).payload.transition)).toEqual(['opened', 'resolved', 'opened', 'opened'])
     const reopened = inc(out[3])
     expect(reopened.payload).toMatchObject({ incidentId: incidentIdOf(4, 'd1'), entity: { source: 'web-3', job: 'batch-7' } })
@@ -223,7 +234,7 @@ describe('incident stage: wire', () => {
     const codec = new FactCodec()
     const d = decision('d1', T0 + 1000, { basis: ['a1'] })
     const c = commandFor(d)
-    const { out } = run([anomaly('a1', T0), alert('s1', T0), d, c, ackFor(c, T0 + 2000), anomaly('z', T0 + 20 * MIN, { source: 'db-1' })], defaultIncidentConfig())
+    const { out } = run([anomaly('a1', T0), alert('s1', T0), d, c, ackFor(c, T0 + 2000), anomaly('z', T0 + 20 * MIN, { labels: { job: 'batch-9' } })], defaultIncidentConfig())
     expect(out.map((f) => inc(f).payload.transition)).toEqual(['opened', 'updated', 'updated', 'updated', 'updated', 'resolved', 'opened'])
     for (const f of out) {
       const e = codec.encode(f)

@@ -5,7 +5,7 @@ import { deserializeIncidentState, serializeIncidentState } from './checkpoint.j
 import type { IncidentConfig } from './config.js'
 import { entityFromKey, entityOf, type Entity } from './entity.js'
 import { openedExplain, ResolveReason, resolvedExplain, severityName, titleOf, updatedExplain, type Via } from './explain.js'
-import { addFactId, initialIncidentState, MAX_SIGNALS, PRUNE_EVERY, pruneIds, rememberId, type IncidentState, type OpenIncident } from './state.js'
+import { addFactId, advanceClock, clockOf, indexOpen, initialIncidentState, MAX_SIGNALS, PRUNE_EVERY, pruneIds, rememberId, unindexOpen, type IncidentState, type OpenIncident } from './state.js'
 import { argsLabels, isIncidentInput, viewOf, type IncidentInput, type InputView } from './view.js'
 
 export const INCIDENT_STAGE = 'incident'
@@ -55,9 +55,10 @@ function transition(inc: OpenIncident, t: Transition, input: IncidentInput, ts: 
 
 function resolve(s: IncidentState, inc: OpenIncident, at: number, reason: ResolveReason, input: IncidentInput, config: Versioned<IncidentConfig>, out: Fact[]): void {
   s.open.delete(inc.key)
+  unindexOpen(s, inc)
   s.counts.resolved++
   if (reason === ResolveReason.Capacity) s.counts.forced++
-  out.push(transition(inc, Transition.Resolved, input, at, config, resolvedExplain(inc, at, reason, s.watermark ?? at, input.id, config.value)))
+  out.push(transition(inc, Transition.Resolved, input, at, config, resolvedExplain(inc, at, reason, clockOf(s, inc.entity.source ?? ''), input.id, config.value)))
 }
 
 /** When an incident is due: the end of its quiet period or of its maximum duration, whichever comes first. */
@@ -86,6 +87,25 @@ function resolveDue(s: IncidentState, input: IncidentInput, config: Versioned<In
   }
   if (due.size === 0) return
   const list = [...due.values()].map((inc) => ({ inc, ...dueAt(inc, c) }))
+  list.sort((a, b) => a.at - b.at || (a.inc.id < b.inc.id ? -1 : a.inc.id > b.inc.id ? 1 : 0))
+  for (const d of list) resolve(s, d.inc, d.at, d.reason, input, config, out)
+}
+
+/**
+ * The incidents of `source` that its own clock has carried past due, when that clock is ahead
+ * of the incidents' clock (resolveDue has handled everything the incidents' clock covers).
+ */
+function resolveDueOfSource(s: IncidentState, source: string, input: IncidentInput, config: Versioned<IncidentConfig>, out: Fact[]): void {
+  const own = s.clocks.get(source)
+  const keys = s.bySource.get(source)
+  if (own === undefined || keys === undefined || (s.watermark !== null && own <= s.watermark)) return
+  const list: Array<{ inc: OpenIncident; at: number; reason: ResolveReason }> = []
+  for (const k of keys) {
+    const inc = s.open.get(k)
+    if (inc === undefined) continue
+    const due = dueAt(inc, config.value)
+    if (own > due.at) list.push({ inc, ...due })
+  }
   list.sort((a, b) => a.at - b.at || (a.inc.id < b.inc.id ? -1 : a.inc.id > b.inc.id ? 1 : 0))
   for (const d of list) resolve(s, d.inc, d.at, d.reason, input, config, out)
 }
@@ -139,7 +159,7 @@ function openIncident(s: IncidentState, v: InputView, entity: Entity, via: Via, 
   const f = v.fact
   if (s.open.size >= c.maxOpen) {
     const q = quietest(s)
-    if (q) resolve(s, q, Math.max(s.watermark as number, q.lastActivity), ResolveReason.Capacity, f, config, out)
+    if (q) resolve(s, q, Math.max(clockOf(s, q.entity.source ?? ''), q.lastActivity), ResolveReason.Capacity, f, config, out)
   }
   const inc: OpenIncident = {
     id: incidentIdOf(config.revision, f.id),
@@ -157,6 +177,7 @@ function openIncident(s: IncidentState, v: InputView, entity: Entity, via: Via, 
   }
   noteTitle(inc, v)
   s.open.set(entity.key, inc)
+  indexOpen(s, inc)
   s.byActivity.push({ v: inc.lastActivity, id: inc.id, key: inc.key })
   s.byOpened.push({ v: inc.openedAt, id: inc.id, key: inc.key })
   s.counts.opened++
@@ -194,15 +215,16 @@ function step(state: IncidentState, input: IncidentInput, config: Versioned<Inci
   const c = config.value
   const out: Fact[] = []
   s.steps++
-  if (s.watermark === null || f.ts > s.watermark) s.watermark = f.ts
+  advanceClock(s, f.source, f.ts)
   resolveDue(s, f, config, out)
+  resolveDueOfSource(s, f.source, f, config, out)
 
   const found = correlate(s, view, c)
   const inc = 'inc' in found ? found.inc : openIncident(s, view, found.entity, found.via, config, out)
   if ('inc' in found) updateIncident(s, inc, view, found.via, config, out)
   // A late fact can open (or stretch back) an incident that is already past due: resolve it now.
   const due = dueAt(inc, c)
-  if ((s.watermark as number) > due.at) resolve(s, inc, due.at, due.reason, f, config, out)
+  if (clockOf(s, inc.entity.source ?? '') > due.at) resolve(s, inc, due.at, due.reason, f, config, out)
 
   rememberId(s, f.id, inc.key, f.ts, true, c.maxIds)
   for (const id of view.remember) rememberId(s, id, inc.key, f.ts, false, c.maxIds)

@@ -45,8 +45,20 @@ export interface IncidentCounts {
 }
 
 export interface IncidentState {
-  /** Highest event time seen; null before the first fact. */
+  /**
+   * The incidents' event-time clock; null before the first fact. It is the second-highest of
+   * the per-source clocks (the highest while only one source has spoken): one source whose
+   * facts run ahead (a wrong clock, a forged timestamp) cannot resolve the incidents of others.
+   */
   watermark: number | null
+  /** Highest event time seen per source: a source's own incidents follow its own clock too. */
+  readonly clocks: Map<string, number>
+  /** The source with the highest clock (in memory; recomputed from `clocks` on restore). */
+  lead: { source: string; t: number } | null
+  /** The highest clock among the other sources; null while only one source has spoken. */
+  second: number | null
+  /** Open incident keys by source (in memory; rebuilt by `requeue`). */
+  bySource: Map<string, Set<string>>
   steps: number
   /** Open incidents by entity key, in opening order. */
   readonly open: Map<string, OpenIncident>
@@ -69,6 +81,10 @@ export const PRUNE_EVERY = 1024
 
 export const initialIncidentState = (): IncidentState => ({
   watermark: null,
+  clocks: new Map(),
+  lead: null,
+  second: null,
+  bySource: new Map(),
   steps: 0,
   open: new Map(),
   ids: new Map(),
@@ -130,11 +146,65 @@ export function pruneIds(s: IncidentState, retentionMs: number): void {
   }
 }
 
-/** Rebuilds both time queues from the open incidents (after deserialising). */
+/**
+ * Advances `source`'s clock to `t` (clocks never go back) and the incidents' clock with it: the
+ * second-highest source clock, or the only one.
+ */
+export function advanceClock(s: IncidentState, source: string, t: number): void {
+  const prev = s.clocks.get(source)
+  if (prev !== undefined && prev >= t) return
+  s.clocks.set(source, t)
+  if (s.lead === null) s.lead = { source, t }
+  else if (s.lead.source === source) s.lead.t = t
+  else if (t > s.lead.t) {
+    s.second = s.lead.t
+    s.lead = { source, t }
+  } else if (s.second === null || t > s.second) s.second = t
+  s.watermark = s.second ?? s.lead.t
+}
+
+/** Recomputes the lead and second clocks from `clocks` (after deserialising). */
+export function recomputeClocks(s: IncidentState): void {
+  s.lead = null
+  s.second = null
+  for (const [source, t] of s.clocks) {
+    if (s.lead === null || t > s.lead.t) {
+      if (s.lead !== null) s.second = s.second === null ? s.lead.t : Math.max(s.second, s.lead.t)
+      s.lead = { source, t }
+    } else s.second = s.second === null ? t : Math.max(s.second, t)
+  }
+  if (s.lead !== null) s.watermark = s.second ?? s.lead.t
+}
+
+/** The clock an incident of `source` follows: the incidents' clock, or its own source's when ahead. */
+export function clockOf(s: IncidentState, source: string): number {
+  const own = s.clocks.get(source)
+  const w = s.watermark ?? Number.NEGATIVE_INFINITY
+  return own !== undefined && own > w ? own : w
+}
+
+export function indexOpen(s: IncidentState, inc: OpenIncident): void {
+  const src = inc.entity.source ?? ''
+  let set = s.bySource.get(src)
+  if (!set) s.bySource.set(src, (set = new Set()))
+  set.add(inc.key)
+}
+
+export function unindexOpen(s: IncidentState, inc: OpenIncident): void {
+  const src = inc.entity.source ?? ''
+  const set = s.bySource.get(src)
+  if (!set) return
+  set.delete(inc.key)
+  if (set.size === 0) s.bySource.delete(src)
+}
+
+/** Rebuilds both time queues and the by-source index from the open incidents (after deserialising). */
 export function requeue(s: IncidentState): void {
   s.byActivity = new TimeQueue()
   s.byOpened = new TimeQueue()
+  s.bySource = new Map()
   for (const inc of s.open.values()) {
+    indexOpen(s, inc)
     s.byActivity.push({ v: inc.lastActivity, id: inc.id, key: inc.key })
     s.byOpened.push({ v: inc.openedAt, id: inc.id, key: inc.key })
   }

@@ -113,8 +113,9 @@ export const ackFor = (c: CommandFact, ts: number, status: 'executed' | 'refused
 
 /**
  * The golden scenario: an edge alert and two anomalies on web-3 job batch-7, a policy decision
- * to throttle the job, the signed command, the executed ack, and (30 minutes on) an anomaly on
- * another host whose event time resolves the quiet incident.
+ * to throttle the job, the signed command, the executed ack, and (29 and 30 minutes on)
+ * anomalies on two other hosts: event-time clocks are kept per source, so it takes a second
+ * host past the quiet period (not one host running ahead) to resolve the quiet incident.
  */
 export function goldenScenario(): IncidentInput[] {
   const a = alert(hashId('golden', 'alert'), T0, { lineage: [hashId('golden', 'raw-alert')] })
@@ -123,6 +124,7 @@ export function goldenScenario(): IncidentInput[] {
   const d = decision(derivedId('policy', '1', 3, [x2.id]), x2.ts, { basis: [x2.id] })
   const c = commandFor(d)
   const k = ackFor(c, T0 + 2 * MIN + 5_000)
+  const peer = anomaly(hashId('golden', 'anomaly-cache'), T0 + 29 * MIN, { source: 'cache-1', metric: 'mem.used', value: 0.88, score: 0.55, severity: 'medium', labels: {}, lineage: [hashId('golden', 'metric-4')], explain: 'mem.used on cache-1 was 0.88, 3.9σ above its EWMA baseline of 0.7 ± 0.05 (score 0.55 ≥ 0.5, medium).' })
   const later = anomaly(hashId('golden', 'anomaly-db'), T0 + 30 * MIN, { source: 'db-1', metric: 'disk.used', value: 0.91, score: 0.6, severity: 'medium', labels: {}, lineage: [hashId('golden', 'metric-3')], explain: 'disk.used on db-1 was 0.91, 4.1σ above its EWMA baseline of 0.7 ± 0.05 (score 0.6 ≥ 0.5, medium).' })
-  return [a, x1, x2, d, c, k, later]
+  return [a, x1, x2, d, c, k, peer, later]
 }

@@ -17,7 +17,7 @@ describe('scrubStage', () => {
   it('derives a scrubbed fact with id, lineage, producer, config, redactions and explain', () => {
     const input = event('login ok for alice@acme.io', { user: 'alice', path: '/tmp/x' })
     const out = only(input, cfg({ fields: [{ path: 'attrs.user', rule: 'hash' }] }, 9))
-    expect(out.id).toBe(derivedId('scrub', SCRUB_VERSION, 9, [input.id]))
+    expect(out.id).toBe(derivedId('scrub', SCRUB_VERSION, 9, [input.id], input.source))
     expect(out).toMatchObject({ ts: input.ts, source: 'web-3', lane: 'routine', kind: 'event', lineage: [input.id], producer: SCRUB_PRODUCER, config: { [REDACTION_BUCKET]: 9 } })
     expect(payloadOf(out)).toEqual({ type: 'auth.login', message: 'login ok for [email]', attrs: { user: expect.stringMatching(/^hmac:[0-9a-f]{16}$/), path: '/tmp/x' } })
     expect(out.redactions).toEqual([

@@ -21,7 +21,7 @@ function isRaw(f: Fact): f is RawFact {
 /**
  * Applies a redaction manifest to one raw fact (metric, event, diag or alert) and derives the
  * scrubbed fact: same kind, redacted payload, id = derivedId('scrub', version, revision,
- * [input.id]), lineage [input.id], producer `scrub@<version>`, config { 'ben-redaction':
+ * [input.id], input.source), lineage [input.id], producer `scrub@<version>`, config { 'ben-redaction':
  * revision }, `redactions` (field, rule, count: never the value; records carried on the input
  * are kept and merged) and an `explain` sentence. A fact that cannot be scrubbed safely (too
  * large for the manifest's limits, malformed) is rejected, never passed on unredacted.
@@ -41,7 +41,8 @@ export function scrubStep(input: RawFact, config: Versioned<CompiledManifest>): 
   const payload = scrubPayload(m, input)
   const carried = input.redactions ?? NO_REDACTIONS
   const out = {
-    id: derivedId(SCRUB_STAGE, SCRUB_VERSION, revision, [input.id]),
+    // the source is part of the id: raw fact ids are unique per source only (Nats-Msg-Id is <source>:<id>)
+    id: derivedId(SCRUB_STAGE, SCRUB_VERSION, revision, [input.id], input.source),
     ts: input.ts,
     source: input.source,
     lane: input.lane,

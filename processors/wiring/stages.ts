@@ -1,4 +1,4 @@
-import { homePaths, Keyring, registerKey, type RuntimeContext, type ServiceFactory } from '../../infra/index.js'
+import { homePaths, Keyring, registerKey, TrustWatcher, type RuntimeContext, type ServiceFactory } from '../../infra/index.js'
 import { Bucket } from '../../streams/index.js'
 import type { Fact } from '../../schemas/index.js'
 import { defaultManifest, loadManifest, scrubStage } from '../scrub/index.js'
@@ -77,29 +77,54 @@ export function actService(key?: KeyPair): ServiceFactory {
       fallback: builtinPack,
       log: ctx.log,
     })
+    // Revocations and rotations reach act through its ben-keys watch: a revoked issuer key
+    // signs nothing more (decisions are held as `rejected` commands with reason revoked_key).
+    const trust = await TrustWatcher.open(ctx.nc, kvName(ctx.topo, Bucket.Keys))
+    const revokedAt = (): number | null => {
+      const k = trust.get().keys.get(issuer.keyId)
+      return k?.revokedAt != null && k.revokedAt <= Date.now() ? k.revokedAt : null
+    }
+    let held: number | null = revokedAt()
     const toAct = (p: CompiledPack): ActConfig => {
-      const r = actConfig({ issuer, settings: p.verbs, defaultTtlMs: p.defaultTtlMs })
+      const r = actConfig({ issuer, settings: p.verbs, defaultTtlMs: p.defaultTtlMs, issuerRevokedAt: held })
       if (!r.ok) throw r.error
       return r.value
     }
     const acts = ConfigSource.fixed(Bucket.Policy, packs.get().revision, toAct(packs.get().value))
     packs.onChange((v) => acts.set(v.revision, toAct(v.value)))
+    const sayHeld = () =>
+      held !== null
+        ? ctx.log.warn({ keyId: issuer.keyId, revokedAt: new Date(held).toISOString() }, `act holds decisions: issuer key ${issuer.keyId} is revoked in ben-keys and signs nothing; rotate it with \`ben keys rotate --name issuer\``)
+        : ctx.log.info({ keyId: issuer.keyId }, `act signs with issuer key ${issuer.keyId}`)
+    if (held !== null) sayHeld()
+    const recheck = () => {
+      const now = revokedAt()
+      if (now === held) return
+      held = now
+      acts.set(packs.get().revision, toAct(packs.get().value))
+      sayHeld()
+    }
+    trust.onChange(recheck)
     // `ben keys rotate --name issuer` replaces the key file: sign with the new key from then on.
     const ring = new Keyring(homePaths(ctx.env.home).keys)
-    const rotation = key
-      ? undefined
-      : setInterval(() => {
-          try {
-            const current = ring.load('issuer')
-            if (current.keyId === issuer.keyId) return
+    const rotation = setInterval(() => {
+      if (!key) {
+        try {
+          const current = ring.load('issuer')
+          if (current.keyId !== issuer.keyId) {
             issuer = current
+            held = revokedAt()
             acts.set(packs.get().revision, toAct(packs.get().value))
             ctx.log.info({ keyId: issuer.keyId }, 'act now signs with the rotated issuer key')
-          } catch (err) {
-            ctx.log.warn({ err: (err as Error).message }, 'cannot read the issuer key file')
+            if (held !== null) sayHeld()
           }
-        }, 2000)
-    rotation?.unref()
+        } catch (err) {
+          ctx.log.warn({ err: (err as Error).message }, 'cannot read the issuer key file')
+        }
+      }
+      recheck() // a revocation with a grace period (--grace) takes effect when it ends
+    }, 2000)
+    rotation.unref()
     const svc = await stageService(ctx, {
       stage: actStage,
       inputs: [lane('decision', 'DERIVED', ctx.subjects.decisionAll)],
@@ -109,7 +134,8 @@ export function actService(key?: KeyPair): ServiceFactory {
     return {
       ...svc,
       async stop() {
-        if (rotation) clearInterval(rotation)
+        clearInterval(rotation)
+        trust.close()
         await svc.stop()
       },
     }

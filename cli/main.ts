@@ -74,11 +74,8 @@ Start with:
   registerApprove(program)
   registerReplay(program)
   registerSidecar(program)
-<<<<<<< HEAD
   registerStatus(program)
-=======
   registerRebuild(program)
->>>>>>> i15b
   return program
 }
 

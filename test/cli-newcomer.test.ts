@@ -385,7 +385,7 @@ describe('ben as a newcomer meets it, against a running ben up', () => {
     }
     const help = await ben(['--help'], env)
     expect(help.stdout).toMatch(/Exit codes: 0 done, 1 failed/)
-  })
+  }, 300_000)
 
   it('item 14: ben simulate shows its progress: facts/s, time left, scenarios due', async () => {
     const r = await ben(['simulate', '--hosts', '1', '--rate', '20', '--duration', '4', '--scenario', 'drift', '--seed', 'newcomer'], env, undefined, 90_000)

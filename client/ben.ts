@@ -59,7 +59,8 @@ export class Ben {
     private readonly clickhouseUrl: string | undefined,
     readonly codec = new FactCodec(),
   ) {
-    this.publisher = new FactPublisher(nc, subjects, codec)
+    // user input: a `duplicate` counts as delivered only when the kept message is the same fact
+    this.publisher = new FactPublisher(nc, subjects, codec, { verifyDuplicates: true })
   }
 
   static async connect(opts: ConnectOptions = {}): Promise<Ben> {

@@ -33,8 +33,9 @@ export interface PublisherOptions {
   readonly retries?: number
   /**
    * Check a raw fact's `duplicate` answer against the message JetStream kept (same subject, so
-   * the same source and id) before counting it delivered. Default true; a sidecar, which may not
-   * read other sources' messages, turns it off.
+   * the same source and id) before counting it delivered: one stream read per duplicate. Default
+   * false; the client (`ben publish`, the library) turns it on. A sidecar may not read other
+   * sources' messages and leaves it off.
    */
   readonly verifyDuplicates?: boolean
 }
@@ -155,7 +156,7 @@ export class FactPublisher {
     opts: PublisherOptions = {},
   ) {
     this.inbox = createInbox((nc as { options?: { inboxPrefix?: string } }).options?.inboxPrefix)
-    this.factPrefix = opts.verifyDuplicates === false ? '\u0000never' : `${subjects.prefix}.fact.`
+    this.factPrefix = opts.verifyDuplicates === true ? `${subjects.prefix}.fact.` : '\u0000never'
     this.window = opts.window ?? 4096
     this.ackTimeoutMs = opts.ackTimeoutMs ?? 5000
     this.retries = opts.retries ?? 5

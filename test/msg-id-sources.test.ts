@@ -30,7 +30,7 @@ describe('message ids are bound to their source', () => {
   beforeAll(async () => {
     up = await benUp(env)
     nc = await connect({ servers: up.endpoints().natsUrl })
-    publisher = new FactPublisher(nc, new Subjects(), codec)
+    publisher = new FactPublisher(nc, new Subjects(), codec, { verifyDuplicates: true })
   })
   afterAll(async () => {
     await publisher?.close()

@@ -42,3 +42,10 @@ export const inFlight = new Gauge({
   labelNames: ['stage'] as const,
   registers: [metricsRegistry],
 })
+
+/** Publish outcome children, resolved once (no label lookup per fact on the hot path). */
+export const publishedBy = {
+  stored: published.labels({ status: 'stored' }),
+  duplicate: published.labels({ status: 'duplicate' }),
+  failed: published.labels({ status: 'failed' }),
+} as const

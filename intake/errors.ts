@@ -29,6 +29,8 @@ export const DropReason = {
   Unparsable: 'unparsable',
   /** More connections than the door allows: the newest is closed. */
   TooManyConnections: 'too_many_connections',
+  /** A UDP door's queue is full (UDP cannot slow the sender): the newest messages are dropped. */
+  Overloaded: 'overloaded',
   /** A scrape target did not answer, or answered with an error. */
   TargetDown: 'target_down',
   /** Some other reason (NDJSON: not JSON, line too long). */

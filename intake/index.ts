@@ -13,3 +13,6 @@ export { sidecarSink, publisherSink, type IntakeSink, type SinkResult, type Sink
 export { DropReason, IntakeError, IntakeErrorCode, isIntakeError } from './errors.js'
 export { parseHostPort, formatHostPort, type HostPort } from './listen.js'
 export * as intakeMetrics from './metrics.js'
+export { serveSyslog, type SyslogOptions } from './syslog/server.js'
+export { parseSyslog, syslogToEdge, type SyslogMessage } from './syslog/parse.js'
+export { SyslogFramer, type Framed } from './syslog/framing.js'

@@ -72,8 +72,9 @@ export function registerJetStreamCollectors(nc: NatsConnection, topo: TopologyOp
     }
     return { streams, consumers, dlq, checkpoints, up: 1 }
   }
-  const gauge = (name: string, help: string, labelNames: string[], fill: (g: Gauge, s: Snapshot) => void) =>
-    new Gauge({
+  const gauge = (name: string, help: string, labelNames: string[], fill: (g: Gauge, s: Snapshot) => void) => {
+    registry.removeSingleMetric(name) // a restart in the same process replaces, never doubles
+    return new Gauge({
       name,
       help,
       labelNames,
@@ -84,6 +85,7 @@ export function registerJetStreamCollectors(nc: NatsConnection, topo: TopologyOp
         fill(this, s)
       },
     })
+  }
   gauge('ben_jetstream_up', '1 when the last JetStream read for these metrics succeeded', [], (g, s) => g.set(s.up))
   gauge('ben_stream_messages', 'Messages held by a stream', ['stream'], (g, s) => s.streams.forEach((x) => g.set({ stream: x.stream }, x.messages)))
   gauge('ben_stream_bytes', 'Bytes held by a stream', ['stream'], (g, s) => s.streams.forEach((x) => g.set({ stream: x.stream }, x.bytes)))

@@ -2,3 +2,4 @@
 export { serveMetrics, type MetricsServer } from './server.js'
 export { registerJetStreamCollectors } from './collectors.js'
 export { TelemetryError, TelemetryErrorCode, isTelemetryError } from './errors.js'
+export { registerSidecarCollectors } from './sidecar.js'

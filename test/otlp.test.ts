@@ -16,8 +16,11 @@ import { BatchLogRecordProcessor, InMemoryLogRecordExporter, LoggerProvider, Sim
 import { MeterProvider, PeriodicExportingMetricReader, type PushMetricExporter } from '@opentelemetry/sdk-metrics'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { FactPublisher, metricsRegistry } from '../streams/index.js'
-import { publisherSink, serveOtlp, type Door } from '../intake/index.js'
-import { startTestNats, waitFor, type TestNats } from './support/servers.js'
+import { publisherSink, serveOtlp, sidecarSink, type Door } from '../intake/index.js'
+import { createSidecar } from '../sidecar/index.js'
+import { generateKeyPair } from '../processors/act/index.js'
+import { join } from 'node:path'
+import { startTestNats, tempDir, waitFor, type TestNats } from './support/servers.js'
 import { readStream, streamCount } from './support/sidecar.js'
 
 let t: TestNats
@@ -141,5 +144,32 @@ describe('OTLP/HTTP intake with the OpenTelemetry JS SDK exporters', () => {
     expect(ok.status).toBe(200)
     const stored = await waitFor('the fact after bad input', async () => (await readStream(t.nc, 'FACTS', 'ben.fact.event.after-bad'))[0], 30_000)
     expect(stored.fact.ts).toBe(1_763_700_200_000)
+  })
+
+  it('in a sidecar: the sidecar speaks only for itself (resource host.name becomes an attr), facts are scrubbed at the edge', async () => {
+    const dir = tempDir('ben-otlp-sc-')
+    const sc = await createSidecar({ id: 'edge-9', nats: t.nc, walDir: join(dir.path, 'wal'), keyPair: generateKeyPair('sidecar') })
+    const scDoor = await serveOtlp(sidecarSink(sc), { host: '127.0.0.1', port: 0 })
+    try {
+      const provider = new LoggerProvider({ resource: resourceFromAttributes({ 'host.name': 'someone-else' }), processors: [new BatchLogRecordProcessor({ exporter: new LogsProto({ url: `http://127.0.0.1:${scDoor.port}/v1/logs` }), scheduledDelayMillis: 60_000 })] })
+      const logger = provider.getLogger('app')
+      for (let i = 0; i < 20; i++) logger.emit({ timestamp: 1_763_700_300_000 + i, body: `login ok for alice${i}@example.org` })
+      await provider.forceFlush()
+      await provider.shutdown()
+      const facts = await waitFor('20 facts from the sidecar', async () => {
+        const m = await readStream(t.nc, 'FACTS', 'ben.fact.event.edge-9')
+        return m.length >= 20 ? m : undefined
+      }, 30_000)
+      expect(facts.length).toBe(20)
+      expect((await readStream(t.nc, 'FACTS', 'ben.fact.event.someone-else')).length).toBe(0)
+      const p = facts[0].fact.payload as { message: string; attrs: Record<string, string> }
+      expect(p.attrs['host.name']).toBe('someone-else')
+      expect(p.message).not.toMatch(/alice\d+@example\.org/) // redacted before it left the sidecar
+      expect(facts[0].fact.producer).toBe('edge-9')
+    } finally {
+      await scDoor.close()
+      await sc.close()
+      dir.remove()
+    }
   })
 })

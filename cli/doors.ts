@@ -4,6 +4,7 @@ import { isIntakeError, openDoors, parseHostPort, publisherSink, type DoorsConfi
 import { metricsRegistry } from '../streams/index.js'
 import { isTelemetryError, registerJetStreamCollectors, serveMetrics } from '../telemetry/index.js'
 import { CliError } from './output.js'
+import { notifyService } from '../notify/index.js'
 
 export interface DoorFlags {
   otlp?: string
@@ -50,9 +51,9 @@ export function checkDoorFlags(o: DoorFlags): void {
   }
 }
 
-/** `ben up`'s doors (publishing to FACTS through the acknowledged publisher) and /metrics, as services. */
+/** `ben up`'s doors (publishing to FACTS through the acknowledged publisher), /metrics and the webhook notifier, as services. */
 export function upDoorServices(o: DoorFlags): ServiceFactory[] {
-  const out: ServiceFactory[] = []
+  const out: ServiceFactory[] = [notifyService()]
   const config = doorsConfig(o)
   if (config.otlp || config.syslog) {
     out.push(async (ctx) => {

@@ -15,6 +15,7 @@ import { registerKeys } from './keys.js'
 import { registerApprove } from './approve.js'
 import { registerReplay } from './replay.js'
 import { registerSidecar } from './sidecar.js'
+import { registerNotify } from './notify.js'
 
 export function buildProgram(): Command {
   const program = new Command()
@@ -47,6 +48,7 @@ Start with:
   registerApprove(program)
   registerReplay(program)
   registerSidecar(program)
+  registerNotify(program)
   return program
 }
 

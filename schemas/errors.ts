@@ -8,6 +8,8 @@ export const RejectReason = {
   MalformedAvro: 'malformed_avro',
   KindMismatch: 'kind_mismatch',
   StageError: 'stage_error',
+  /** A notification that no retry could deliver (notify/). */
+  Undeliverable: 'undeliverable',
 } as const
 export type RejectReason = (typeof RejectReason)[keyof typeof RejectReason]
 

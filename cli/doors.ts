@@ -1,9 +1,10 @@
 import type { Command } from 'commander'
 import type { ServiceFactory } from '../infra/index.js'
-import { isIntakeError, openDoors, parseHostPort, publisherSink, type DoorsConfig, type OtlpMapping } from '../intake/index.js'
+import { isIntakeError, openDoors, parseHostPort, parseTarget, publisherSink, type DoorsConfig, type OtlpMapping } from '../intake/index.js'
 import { metricsRegistry } from '../streams/index.js'
 import { isTelemetryError, registerJetStreamCollectors, serveMetrics } from '../telemetry/index.js'
 import { CliError } from './output.js'
+import { parseDuration } from '../schemas/index.js'
 import { notifyService } from '../notify/index.js'
 
 export interface DoorFlags {
@@ -12,6 +13,9 @@ export interface DoorFlags {
   otlpResourceKeys?: string
   syslog?: string
   metrics?: string
+  scrape?: string[]
+  scrapeInterval?: string
+  scrapeMatch?: string
 }
 
 /** The intake door and metrics flags, shared by `ben up` and `ben sidecar`. */
@@ -20,6 +24,9 @@ export function addDoorOptions(cmd: Command, where: 'up' | 'sidecar'): Command {
     .option('--otlp <host:port>', 'OTLP/HTTP intake for logs and metrics, protobuf or JSON (e.g. 127.0.0.1:4318)')
     .option('--syslog <host:port>', 'syslog intake, RFC 5424/3164 over UDP and TCP on the same port (e.g. 127.0.0.1:5514)')
     .option('--metrics <host:port>', "serve Prometheus /metrics for Ben's own health (e.g. 127.0.0.1:9464)")
+    .option('--scrape <target...>', 'pull Prometheus text from these /metrics URLs into metric facts (url, or source=url)')
+    .option('--scrape-interval <duration>', 'how often to pull each --scrape target', '15s')
+    .option('--scrape-match <regex>', 'only metric names matching this regular expression')
   if (where === 'up') {
     cmd
       .option('--otlp-source-from <attrs>', 'resource attributes naming the source, first present wins (default host.name,service.instance.id,service.name)')
@@ -35,7 +42,19 @@ export function doorsConfig(o: DoorFlags): DoorsConfig {
     ...(o.otlpSourceFrom ? { sourceFrom: list(o.otlpSourceFrom) } : {}),
     ...(o.otlpResourceKeys ? { resourceKeys: o.otlpResourceKeys.trim() === '*' ? '*' : list(o.otlpResourceKeys) } : {}),
   }
-  return { ...(o.otlp ? { otlp: o.otlp, otlpOptions: { mapping } } : {}), ...(o.syslog ? { syslog: o.syslog } : {}) }
+  let scrapeOptions = {}
+  if (o.scrape?.length) {
+    const interval = parseDuration(o.scrapeInterval ?? '15s')
+    if (interval === undefined || interval < 1000) throw new CliError(`--scrape-interval '${o.scrapeInterval}': a duration of at least 1s (e.g. 15s, 1m)`)
+    let match: RegExp | undefined
+    try {
+      match = o.scrapeMatch ? new RegExp(o.scrapeMatch) : undefined
+    } catch (err) {
+      throw new CliError(`--scrape-match: ${(err as Error).message}`)
+    }
+    scrapeOptions = { intervalMs: interval, ...(match ? { match } : {}) }
+  }
+  return { ...(o.otlp ? { otlp: o.otlp, otlpOptions: { mapping } } : {}), ...(o.syslog ? { syslog: o.syslog } : {}), ...(o.scrape?.length ? { scrape: o.scrape, scrapeOptions } : {}) }
 }
 
 const cliError = (err: unknown): unknown => (isIntakeError(err) || isTelemetryError(err) ? new CliError((err as Error).message, 2) : err)
@@ -46,6 +65,7 @@ export function checkDoorFlags(o: DoorFlags): void {
     if (o.otlp) parseHostPort(o.otlp, '--otlp')
     if (o.syslog) parseHostPort(o.syslog, '--syslog')
     if (o.metrics) parseHostPort(o.metrics, '--metrics')
+    for (const t of o.scrape ?? []) parseTarget(t)
   } catch (err) {
     throw cliError(err)
   }
@@ -55,12 +75,13 @@ export function checkDoorFlags(o: DoorFlags): void {
 export function upDoorServices(o: DoorFlags): ServiceFactory[] {
   const out: ServiceFactory[] = [notifyService()]
   const config = doorsConfig(o)
-  if (config.otlp || config.syslog) {
+  if (config.otlp || config.syslog || config.scrape) {
     out.push(async (ctx) => {
       const doors = await openDoors(publisherSink(ctx.publisher), { ...config, syslogOptions: { log: ctx.log } }).catch((err: unknown) => {
         throw cliError(err)
       })
-      for (const d of doors) process.stdout.write(`  ${d.name.padEnd(11)} ${d.name === 'otlp' ? `http://${d.address}/v1/logs, /v1/metrics` : `${d.address} (UDP and TCP)`}\n`)
+      const where = (d: { name: string; address: string }) => (d.name === 'otlp' ? `http://${d.address}/v1/logs, /v1/metrics` : d.name === 'syslog' ? `${d.address} (UDP and TCP)` : d.address)
+      for (const d of doors) process.stdout.write(`  ${d.name.padEnd(11)} ${where(d)}\n`)
       return { name: `doors:${doors.map((d) => d.name).join(',')}`, stop: async () => void (await Promise.all(doors.map((d) => d.close()))) }
     })
   }

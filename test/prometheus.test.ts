@@ -11,7 +11,7 @@ import { promisify } from 'node:util'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { freePort } from '../infra/index.js'
 import { packageRoot } from '../schemas/index.js'
-import { benUp, type Background } from './support/cli.js'
+import { ben, benUp, type Background } from './support/cli.js'
 import { tempDir, waitFor } from './support/servers.js'
 
 const RULES = join(packageRoot(), 'telemetry', 'ben-alerts.yml')
@@ -20,7 +20,7 @@ const dir = tempDir('ben-prom-')
 let up: Background | undefined
 let prom: ChildProcess | undefined
 let promLog = ''
-let ports: { metrics: number; otlp: number; prom: number }
+let ports: { metrics: number; otlp: number; prom: number; syslog: number }
 
 async function promQuery(q: string): Promise<Array<{ metric: Record<string, string>; value: [number, string] }>> {
   const r = await fetch(`http://127.0.0.1:${ports.prom}/api/v1/query?query=${encodeURIComponent(q)}`)
@@ -30,8 +30,8 @@ async function promQuery(q: string): Promise<Array<{ metric: Record<string, stri
 }
 
 beforeAll(async () => {
-  ports = { metrics: await freePort(), otlp: await freePort(), prom: await freePort() }
-  up = await benUp({ BEN_HOME: join(dir.path, 'home') }, ['--metrics', `127.0.0.1:${ports.metrics}`, '--otlp', `127.0.0.1:${ports.otlp}`])
+  ports = { metrics: await freePort(), otlp: await freePort(), prom: await freePort(), syslog: await freePort() }
+  up = await benUp({ BEN_HOME: join(dir.path, 'home') }, ['--metrics', `127.0.0.1:${ports.metrics}`, '--otlp', `127.0.0.1:${ports.otlp}`, '--syslog', `127.0.0.1:${ports.syslog}`])
   const config = join(dir.path, 'prometheus.yml')
   writeFileSync(config, `global:\n  scrape_interval: 1s\n  evaluation_interval: 1s\nrule_files:\n  - ${RULES}\nscrape_configs:\n  - job_name: ben\n    static_configs:\n      - targets: ['127.0.0.1:${ports.metrics}']\n`)
   prom = spawn('prometheus', [`--config.file=${config}`, `--storage.tsdb.path=${join(dir.path, 'tsdb')}`, `--web.listen-address=127.0.0.1:${ports.prom}`, '--log.level=warn'], { stdio: ['ignore', 'pipe', 'pipe'] })
@@ -59,10 +59,14 @@ describe('Prometheus scrapes ben up --metrics', () => {
     // one bad request: counted as a drop
     expect((await fetch(`http://127.0.0.1:${ports.otlp}/v1/logs`, { method: 'POST', headers: { 'Content-Type': 'text/csv' }, body: 'a,b' })).status).toBe(415)
 
+    // and through the syslog door, with util-linux logger
+    for (let i = 0; i < 5; i++) await run('logger', ['--server', '127.0.0.1', '--port', String(ports.syslog), '--tcp', '--rfc5424', '-t', 'promtest', `syslog line ${i}`])
+
     await waitFor('Prometheus to scrape Ben', async () => (await promQuery('up{job="ben"}'))[0]?.value[1] === '1' || undefined, 60_000, 500)
     const value = async (q: string) => Number((await promQuery(q))[0]?.value[1] ?? NaN)
     await waitFor('50 OTLP facts counted by door and lane', async () => (await value('sum(ben_intake_facts_total{door="otlp",lane="event"})')) === 50 || undefined, 60_000, 500)
     expect(await value('sum(ben_intake_dropped_total{door="otlp",reason="unsupported_media"})')).toBe(1)
+    await waitFor('5 syslog facts counted', async () => (await value('sum(ben_intake_facts_total{door="syslog",lane="event"})')) === 5 || undefined, 60_000, 500)
     // the door's 50 publishes, then scrub's 50 derived facts: publish outcomes are counted now
     await waitFor('publish outcomes', async () => (await value('sum(ben_publish_total{status="stored"})')) >= 100 || undefined, 60_000, 500)
     await waitFor('scrub throughput', async () => (await value('sum(ben_stage_facts_in_total{stage="scrub"})')) >= 50 || undefined, 60_000, 500)
@@ -88,5 +92,21 @@ describe('Prometheus scrapes ben up --metrics', () => {
     }, 60_000, 500)
     const { stdout } = await run('promtool', ['check', 'rules', RULES])
     expect(stdout).toContain('SUCCESS: 11 rules found')
+  })
+
+  it('ben notify add, list and remove against the running ben up (configs in KV)', async () => {
+    const env = { BEN_HOME: join(dir.path, 'home') }
+    const bad = await ben(['notify', 'add', 'Oncall', '--url', 'ftp://x'], env)
+    expect(bad.code).not.toBe(0)
+    expect(bad.stderr).toMatch(/name: must be .*lowercase/)
+    const add = await ben(['notify', 'add', 'oncall', '--url', 'http://127.0.0.1:9/hook', '--format', 'alertmanager', '--min-severity', 'critical', '--source', 'web-*'], env)
+    expect(add.stderr).toBe('')
+    expect(add.stdout).toMatch(/notifier oncall saved \(revision \d+\): alertmanager to http:\/\/127.0.0.1:9\/hook, anomaly\/incident\/proposal at critical or above from web-\*/)
+    const list = await ben(['notify', 'list', '--format', 'json'], env)
+    const listed = JSON.parse(list.stdout) as { notifiers: Array<{ name: string; minSeverity: string; secret: string }> }
+    expect(listed.notifiers).toEqual([expect.objectContaining({ name: 'oncall', minSeverity: 'critical', secret: 'none' })])
+    expect((await ben(['notify', 'remove', 'oncall'], env)).stdout).toContain('notifier oncall removed')
+    expect((await ben(['notify', 'remove', 'oncall'], env)).stderr).toContain('no notifier named oncall')
+    expect((await ben(['notify', 'list'], env)).stdout).toContain('no notifiers')
   })
 })

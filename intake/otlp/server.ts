@@ -110,7 +110,14 @@ export async function serveOtlp(sink: IntakeSink, at: HostPort, opts: OtlpOption
       countRefusal(DOOR, DropReason.Malformed)
       return status(res, json, 400, GRPC.InvalidArgument, `not an OTLP ${json ? 'JSON' : 'protobuf'} ${path.slice(4)} request: ${(err as Error).message}`)
     }
-    const mapped = signal.map(decoded, mapping, sink.source, now())
+    let mapped: Mapped
+    try {
+      mapped = signal.map(decoded, mapping, sink.source, now())
+    } catch (err) {
+      // JSON that parses but is not shaped like OTLP (e.g. `"resourceLogs": 5`)
+      countRefusal(DOOR, DropReason.Malformed)
+      return status(res, json, 400, GRPC.InvalidArgument, `not an OTLP ${path.slice(4)} request: ${(err as Error).message}`)
+    }
     const rejected = new Map<number, string>()
     for (const d of mapped.dropped) rejected.set(d.record, `${d.reason}: ${d.message}`)
     let retryable = false

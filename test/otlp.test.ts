@@ -135,6 +135,8 @@ describe('OTLP/HTTP intake with the OpenTelemetry JS SDK exporters', () => {
     const bomb = gzipSync(Buffer.alloc(80 << 20, 32))
     const r6 = await post(bomb, { 'Content-Type': 'application/json', 'Content-Encoding': 'gzip' })
     expect(r6.status).toBe(413)
+    const r8 = await post('{"resourceLogs": 5}', { 'Content-Type': 'application/json' })
+    expect(r8.status).toBe(400)
     const r7 = await fetch(url('traces'), { method: 'POST', body: '{}', headers: { 'Content-Type': 'application/json' } })
     expect(r7.status).toBe(404)
     const text = await metricsRegistry.metrics()
@@ -171,5 +173,23 @@ describe('OTLP/HTTP intake with the OpenTelemetry JS SDK exporters', () => {
       await sc.close()
       dir.remove()
     }
+  })
+
+  it('closes connections past its bound, counts them, and serves again once they are gone', async () => {
+    const small = await serveOtlp(publisherSink(publisher), { host: '127.0.0.1', port: 0 }, { maxConnections: 4 })
+    const { connect } = await import('node:net')
+    const held = Array.from({ length: 12 }, () => connect(small.port, '127.0.0.1').on('error', () => undefined))
+    try {
+      await waitFor('refused connections to be counted', async () => /ben_intake_dropped_total\{door="otlp",reason="too_many_connections"\} [1-9]/.test(await metricsRegistry.metrics()) || undefined, 30_000)
+    } finally {
+      for (const s of held) s.destroy()
+    }
+    const body = JSON.stringify({ resourceLogs: [{ resource: { attributes: [{ key: 'host.name', value: { stringValue: 'after-flood' } }] }, scopeLogs: [{ logRecords: [{ timeUnixNano: '1763700400000000000', body: { stringValue: 'served' } }] }] }] })
+    const ok = await waitFor('the door to serve again', async () => {
+      const r = await fetch(`http://127.0.0.1:${small.port}/v1/logs`, { method: 'POST', body, headers: { 'Content-Type': 'application/json' } }).catch(() => undefined)
+      return r?.status === 200 || undefined
+    }, 30_000)
+    expect(ok).toBe(true)
+    await small.close()
   })
 })

@@ -29,7 +29,7 @@ describe('ben sidecar --otlp --syslog --metrics', () => {
   it('takes OTLP and syslog into its WAL as its own facts, and shows its WAL on /metrics', async () => {
     const otlp = d.doors.find((x) => x.name === 'otlp')!
     const syslog = d.doors.find((x) => x.name === 'syslog')!
-    const body = { resourceLogs: [{ resource: { attributes: [{ key: 'host.name', value: { stringValue: 'elsewhere' } }] }, scopeLogs: [{ logRecords: [{ timeUnixNano: '1763700000000000000', body: { stringValue: 'via otlp' } }] }] }] }
+    const body = { resourceLogs: [{ resource: { attributes: [{ key: 'host.name', value: { stringValue: 'elsewhere' } }] }, scopeLogs: [{ logRecords: [{ timeUnixNano: '1763700000000000000', body: { stringValue: 'via otlp from alice@example.org' } }] }] }] }
     const r = await fetch(`http://127.0.0.1:${otlp.port}/v1/logs`, { method: 'POST', headers: { 'Content-Type': 'application/json' }, body: JSON.stringify(body) })
     expect(r.status).toBe(200)
     await run('logger', ['--server', '127.0.0.1', '--port', String(syslog.port), '--udp', '--rfc5424', '-t', 'scdoor', 'via syslog'])
@@ -37,10 +37,11 @@ describe('ben sidecar --otlp --syslog --metrics', () => {
       const m = await readStream(t.nc, 'FACTS', 'ben.fact.event.door-1')
       return m.length >= 2 ? m : undefined
     }, 30_000)
-    expect(facts.map((m) => (m.fact.payload as { message: string }).message).sort()).toEqual(['via otlp', 'via syslog'])
+    expect(facts.map((m) => (m.fact.payload as { message: string }).message).sort()).toEqual([expect.stringMatching(/^via otlp from (?!alice@example\.org)/), 'via syslog'])
     expect(facts.every((m) => m.fact.producer === 'door-1')).toBe(true)
     const text = await (await fetch(`${d.metrics!.address}/metrics`)).text()
     expect(text).toMatch(/ben_sidecar_intake_accepted\{sidecar="door-1"\} 2/)
+    expect(text).toMatch(/ben_redactions_total\{where="sidecar",rule="[^"]+"\} [1-9]/)
     expect(text).toMatch(/ben_sidecar_wal_depth_records\{sidecar="door-1"\} \d+/)
     expect(text).toMatch(/ben_intake_facts_total\{door="otlp",lane="event"\} [1-9]/)
   })

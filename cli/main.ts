@@ -17,6 +17,7 @@ import { registerApprove } from './approve.js'
 import { registerReplay } from './replay.js'
 import { registerSidecar } from './sidecar.js'
 import { registerRebuild } from './rebuild.js'
+import { registerNotify } from './notify.js'
 
 export function buildProgram(): Command {
   const program = new Command()
@@ -76,6 +77,7 @@ Start with:
   registerSidecar(program)
   registerStatus(program)
   registerRebuild(program)
+  registerNotify(program)
   return program
 }
 

@@ -2,6 +2,7 @@ import type { Command } from 'commander'
 import { isAlive, readEnv } from '../infra/index.js'
 import { FsyncPolicy, isSidecarError, readStatuses, startSidecarDaemon, WhenFull, type StatusFile } from '../sidecar/index.js'
 import { CliError, humanBytes, outputOf, outputOption, formatAlias, printTable, toJson } from './output.js'
+import { addDoorOptions, checkDoorFlags, doorsConfig, type DoorFlags } from './doors.js'
 
 const SIZE = /^(\d+(?:\.\d+)?)\s*(b|k|kb|kib|m|mb|mib|g|gb|gib)?$/i
 const UNIT: Record<string, number> = { b: 1, k: 1024, kb: 1000, kib: 1024, m: 1 << 20, mb: 1e6, mib: 1 << 20, g: 1 << 30, gb: 1e9, gib: 1 << 30 }
@@ -21,8 +22,7 @@ const ago = (at: number | null | undefined, now: number): string => (at ? `${Mat
 
 /** `ben sidecar`: the edge agent as a daemon, and `ben sidecar status`. */
 export function registerSidecar(program: Command): void {
-  const cmd = program
-    .command('sidecar')
+  const cmd = addDoorOptions(program.command('sidecar'), 'sidecar')
     .description('run the sidecar: local telemetry in (NDJSON over a Unix socket or loopback HTTP) → validate, scrub, WAL → JetStream; signed commands in, signed acks out')
     .option('--id <id>', 'the source this sidecar speaks for (facts go to ben.fact.<kind>.<id>, commands come on ben.cmd.<id>)')
     .option('--listen <address>', 'Unix socket path, or loopback host:port (default: $BEN_HOME/sidecar/<id>/sidecar.sock)')
@@ -44,8 +44,9 @@ Examples:
   curl --unix-socket .ben/sidecar/web-3/sidecar.sock --data-binary @facts.ndjson http://sidecar/facts
   ben sidecar status`,
     )
-    .action(async (o: { id?: string; listen?: string; walDir?: string; fsync: string; maxWalBytes: string; whenFull: string; blockTimeout?: string; exec?: string[] }) => {
+    .action(async (o: { id?: string; listen?: string; walDir?: string; fsync: string; maxWalBytes: string; whenFull: string; blockTimeout?: string; exec?: string[] } & DoorFlags) => {
       if (!o.id) throw new CliError('ben sidecar: --id <id> is required (the source this sidecar speaks for)')
+      checkDoorFlags(o)
       const blockTimeoutMs = o.blockTimeout !== undefined ? Number(o.blockTimeout) : undefined
       if (blockTimeoutMs !== undefined && !(blockTimeoutMs >= 0)) throw new CliError(`--block-timeout must be a number of milliseconds, not '${o.blockTimeout}'`)
       const d = await startSidecarDaemon({
@@ -57,11 +58,15 @@ Examples:
         whenFull: oneOf('--when-full', o.whenFull, Object.values(WhenFull)),
         ...(blockTimeoutMs !== undefined ? { blockTimeoutMs } : {}),
         exec: o.exec ?? [],
+        doors: doorsConfig(o),
+        ...(o.metrics ? { metrics: o.metrics } : {}),
       }).catch((err: unknown) => {
-        throw isSidecarError(err) ? new CliError(err.message, 2) : err
+        throw isSidecarError(err) || (err as { name?: string })?.name === 'IntakeError' || (err as { name?: string })?.name === 'TelemetryError' ? new CliError((err as Error).message, 2) : err
       })
       const s = d.sidecar.status()
       process.stdout.write(`sidecar ${o.id} listening on ${d.server.address} (key ${s.keyId}; WAL ${s.wal.dir}: ${s.wal.depthRecords} facts waiting)\n`)
+      for (const door of d.doors) process.stdout.write(`  ${door.name} on ${door.address}\n`)
+      if (d.metrics) process.stdout.write(`  metrics on ${d.metrics.address}/metrics\n`)
       await new Promise<void>((resolve) => {
         const stop = () => void d.stop().then(resolve, resolve)
         process.once('SIGINT', stop)

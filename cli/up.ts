@@ -7,6 +7,7 @@ import { projectorService, rebuildService } from './services.js'
 import { printLive } from './live.js'
 import { addSimulationOptions, simulationOptions } from './sim-options.js'
 import { CliError } from './output.js'
+import { addDoorOptions, checkDoorFlags, upDoorServices, type DoorFlags } from './doors.js'
 
 /**
  * The services `ben up` runs: the processor chain (scrub → detect → policy → act) and the
@@ -40,7 +41,7 @@ function simulatorService(o: Record<string, unknown>): ServiceFactory {
 }
 
 export function registerUp(program: Command): void {
-  addSimulationOptions(program.command('up'), 'sim-')
+  addDoorOptions(addSimulationOptions(program.command('up'), 'sim-'), 'up')
     .description('start Ben: NATS (embedded nats-server unless BEN_NATS_URL), ClickHouse (embedded chDB unless BEN_CLICKHOUSE_URL), topology, migrations, projector; runs until Ctrl-C')
     .option('--log-level <level>', 'log level for $BEN_HOME/ben.log', undefined)
     .option('--simulate', 'also run a simulated fleet and its targets (what `npm start` does)')
@@ -67,15 +68,18 @@ Examples:
   ben up --simulate --sim-scenario cpu-runaway --sim-duration 300     # what npm start runs
   BEN_HOME=/var/lib/ben ben up
   ben up --secure --sidecars web-1,web-2                               # sidecar: BEN_NATS_NKEY=$BEN_HOME/creds/sidecar-web-1.nk
+  ben up --otlp 127.0.0.1:4318 --syslog 127.0.0.1:5514 --metrics 127.0.0.1:9464
   BEN_NATS_URL=nats://nats-1:4222 BEN_CLICKHOUSE_URL=http://ch:8123 ben up`,
     )
-    .action(async (o: { logLevel?: string; simulate?: boolean; watch?: boolean; verbose?: boolean; secure?: boolean; sidecars?: string } & Record<string, unknown>) => {
+    .action(async (o: { logLevel?: string; simulate?: boolean; watch?: boolean; verbose?: boolean; secure?: boolean; sidecars?: string } & DoorFlags & Record<string, unknown>) => {
       const env = readEnv()
       if (o.sidecars !== undefined && !o.secure) throw new CliError('--sidecars needs --secure (credentials only mean something on a server that checks them)')
       const secure = o.secure ? secureStart(env, parseSidecarList(o.sidecars)) : undefined
       const log = createLogger({ level: o.logLevel ?? env.logLevel, file: homePaths(env.home).log })
       const services = defaultServices()
       if (o.simulate) services.push(simulatorService(o))
+      checkDoorFlags(o)
+      services.push(...upDoorServices(o))
       // BEN_<STREAM>_MAX_AGE / _MAX_BYTES / _MAX_MSGS: retention of each stream (oldest dropped first).
       const limits = streamLimitsFromEnv()
       const topology = Object.keys(limits).length ? { limits } : undefined

@@ -18,6 +18,8 @@ export const RejectReason = {
   BadName: 'bad_name',
   /** A raw fact whose Nats-Msg-Id is not bound to the source of its subject (`<source>:…`). */
   MsgIdMismatch: 'msg_id_mismatch',
+  /** A notification that no retry could deliver (notify/). */
+  Undeliverable: 'undeliverable',
 } as const
 export type RejectReason = (typeof RejectReason)[keyof typeof RejectReason]
 

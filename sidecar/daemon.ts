@@ -8,6 +8,9 @@ import { parseListen } from './listen.js'
 import { serveIntake, type IntakeServer } from './http.js'
 import { sidecarHome, statusPath, writeStatusFile } from './status.js'
 import type { Sidecar } from './types.js'
+import { metricsRegistry } from '../streams/index.js'
+import { openDoors, parseHostPort, sidecarSink, type Door, type DoorsConfig } from '../intake/index.js'
+import { registerSidecarCollectors, serveMetrics, type MetricsServer } from '../telemetry/index.js'
 
 export interface DaemonOptions {
   readonly id: string
@@ -23,11 +26,17 @@ export interface DaemonOptions {
   readonly exec?: readonly string[]
   readonly env?: NodeJS.ProcessEnv
   readonly log?: Logger
+  /** More intake doors on the same WAL (OTLP/HTTP, syslog): the sidecar's id is their source. */
+  readonly doors?: DoorsConfig
+  /** `host:port` to serve Prometheus `/metrics` (WAL depth, drain, intake counters, process). */
+  readonly metrics?: string
 }
 
 export interface RunningDaemon {
   readonly sidecar: Sidecar
   readonly server: IntakeServer
+  readonly doors: readonly Door[]
+  readonly metrics?: MetricsServer
   readonly home: string
   stop(): Promise<void>
 }
@@ -72,6 +81,21 @@ export async function startSidecarDaemon(o: DaemonOptions): Promise<RunningDaemo
     throw err
   }
   address = server.address
+  let doors: Door[] = []
+  let metrics: MetricsServer | undefined
+  try {
+    doors = await openDoors(sidecarSink(sidecar), { ...o.doors, syslogOptions: { log, ...o.doors?.syslogOptions } })
+    if (o.metrics) {
+      registerSidecarCollectors(() => sidecar.status(), metricsRegistry)
+      metrics = await serveMetrics(parseHostPort(o.metrics, '--metrics'), metricsRegistry)
+    }
+  } catch (err) {
+    for (const d of doors) await d.close()
+    abort.abort()
+    await server.close()
+    await sidecar.close()
+    throw err
+  }
   const file = statusPath(env.home, o.id)
   const writeStatus = () => {
     try {
@@ -87,11 +111,15 @@ export async function startSidecarDaemon(o: DaemonOptions): Promise<RunningDaemo
   return {
     sidecar,
     server,
+    doors,
+    ...(metrics ? { metrics } : {}),
     home: env.home,
     stop: () =>
       (stopping ??= (async () => {
         clearInterval(timer)
         abort.abort()
+        for (const d of doors) await d.close()
+        await metrics?.close()
         await server.close()
         await sidecar.close()
         const s = sidecar.status()

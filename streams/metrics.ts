@@ -48,3 +48,17 @@ export const behindSeconds = new Gauge({
   labelNames: ['stage'] as const,
   registers: [metricsRegistry],
 })
+
+/** Publish outcome children, resolved once (no label lookup per fact on the hot path). */
+export const publishedBy = {
+  stored: published.labels({ status: 'stored' }),
+  duplicate: published.labels({ status: 'duplicate' }),
+  failed: published.labels({ status: 'failed' }),
+} as const
+
+export const redactions = new Counter({
+  name: 'ben_redactions_total',
+  help: 'Values redacted, by where (sidecar) and rule or detector (never the field or the value)',
+  labelNames: ['where', 'rule'] as const,
+  registers: [metricsRegistry],
+})

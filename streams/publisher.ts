@@ -2,6 +2,7 @@ import { createInbox, type Msg, type MsgHdrs, type NatsConnection, type Subscrip
 import { FactCodec, Header, type Fact } from '../schemas/index.js'
 import type { Subjects } from './subjects.js'
 import { PublishFailure } from './errors.js'
+import { publishedBy } from './metrics.js'
 
 export const PublishStatus = { Stored: 'stored', Duplicate: 'duplicate', Failed: 'failed' } as const
 export type PublishStatus = (typeof PublishStatus)[keyof typeof PublishStatus]
@@ -210,6 +211,7 @@ export class FactPublisher {
 
   private enqueue(subject: string, data: Uint8Array, headers: MsgHdrs, id: string, cb: Callback): void {
     if (this.closed) {
+      publishedBy.failed.inc()
       cb({ id, status: 'failed', code: PublishFailure.Closed, error: 'publisher is closed' })
       return
     }
@@ -314,6 +316,7 @@ export class FactPublisher {
 
   private settle(token: number, p: Pending, outcome: PublishOutcome): void {
     this.pending.delete(token)
+    publishedBy[outcome.status].inc()
     p.cb(outcome)
     const w = this.waiters.shift()
     if (w) w()

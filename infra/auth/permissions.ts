@@ -1,4 +1,5 @@
 import { Bucket, kvName, StreamName, streamName, Subjects, type TopologyOptions } from '../../streams/index.js'
+import { notifyBucketName } from '../../notify/index.js'
 
 /**
  * Who may do what on NATS (DESIGN.md "Security model"). Identity and authorisation belong to
@@ -215,9 +216,9 @@ export function projectorPermissions(ns: NamespaceOptions = {}): Permissions {
  * subscriptions), ask the query service, publish facts (`ben publish`), publish commands
  * (`ben approve` / `ben reject` co-sign a proposal; the signature, not the subject, is what a
  * target trusts), and apply configs and keys (KV ben-policy, ben-redaction, ben-detectors,
- * ben-keys). It cannot create or delete streams, publish derived facts or acks, write stage
- * checkpoints, or pull, ack, re-create or delete a stage's or projector's consumer (its own
- * `ben tail` and subscription consumers are its to manage).
+ * ben-keys, and the notifiers in ben-notify). It cannot create or delete streams, publish derived
+ * facts or acks, write stage checkpoints, or pull, ack, re-create or delete a stage's or
+ * projector's consumer (its own `ben tail` and subscription consumers are its to manage).
  */
 export function operatorPermissions(ns: NamespaceOptions = {}): Permissions {
   const { p, subjects, kv } = names(ns)
@@ -229,6 +230,8 @@ export function operatorPermissions(ns: NamespaceOptions = {}): Permissions {
       `${p}.svc.rebuild`,
       ...JS_READ,
       ...[Bucket.Policy, Bucket.Redaction, Bucket.Detectors, Bucket.Keys].map((b) => `$KV.${kv(b)}.>`),
+      // webhook notifiers (`ben notify add|remove`)
+      `$KV.${notifyBucketName({ streamPrefix: ns.streamPrefix })}.>`,
     ],
     subscribe: [`${p}.>`, '_INBOX.>'],
     denyPublish: [...STAGE_CONSUMERS, ...PROJECTOR_CONSUMERS].flatMap(consumerControlSubjects),

@@ -1,0 +1,21 @@
+/**
+ * Intake doors: the ways facts come in besides raw NATS — OTLP/HTTP, syslog and Prometheus
+ * scraping (the sidecar's NDJSON door lives with the sidecar). Each door maps what it reads to
+ * the JSON edge shape and hands it to a sink: the sidecar's (validate, scrub, WAL) or `ben
+ * up`'s (validate, publish to FACTS; the spine scrubs). Bad input is refused or counted with a
+ * reason, never stops the door, and never costs a valid record.
+ */
+export { serveOtlp, type OtlpOptions, type Door } from './otlp/server.js'
+export { otlpMapping, DEFAULT_OTLP_MAPPING, toToken, type OtlpMapping } from './otlp/mapping.js'
+export { mapLogs, mapMetrics, type Mapped } from './otlp/map.js'
+export { OtlpTypes } from './otlp/proto.js'
+export { sidecarSink, publisherSink, type IntakeSink, type SinkResult, type SinkRejection } from './sink.js'
+export { DropReason, IntakeError, IntakeErrorCode, isIntakeError } from './errors.js'
+export { parseHostPort, formatHostPort, type HostPort } from './listen.js'
+export * as intakeMetrics from './metrics.js'
+export { serveSyslog, type SyslogOptions } from './syslog/server.js'
+export { parseSyslog, syslogToEdge, type SyslogMessage } from './syslog/parse.js'
+export { SyslogFramer, type Framed } from './syslog/framing.js'
+export { openDoors, type DoorsConfig } from './doors.js'
+export { parseExposition, type Sample } from './scrape/parse.js'
+export { parseTarget, scrapeOnce, startScraper, type ScrapeTarget, type ScrapeOptions, type ScrapeReport, type Scraper } from './scrape/scraper.js'

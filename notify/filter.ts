@@ -1,0 +1,45 @@
+import type { Fact } from '../schemas/index.js'
+import { SEVERITIES, type NotifierConfig, type NotifyKind, type Severity } from './config.js'
+
+/** What a notification is about, read once from the fact. */
+export interface Notable {
+  readonly kind: NotifyKind
+  readonly severity: Severity
+  readonly source: string
+  readonly fact: Fact
+}
+
+const rank = (s: string): number => SEVERITIES.indexOf(s as Severity)
+
+/** Anomalies, incident transitions and decisions that propose a command; anything else is not notable. */
+export function notable(fact: Fact): Notable | undefined {
+  const p = fact.payload as { severity?: string; outcome?: string }
+  const severity = (rank(p.severity ?? '') >= 0 ? p.severity : 'low') as Severity
+  switch (fact.kind) {
+    case 'anomaly':
+      return { kind: 'anomaly', severity, source: fact.source, fact }
+    case 'incident':
+      return { kind: 'incident', severity, source: fact.source, fact }
+    case 'decision':
+      return p.outcome === 'propose' ? { kind: 'proposal', severity, source: fact.source, fact } : undefined
+    default:
+      return undefined
+  }
+}
+
+/** `*` any run, `?` one character; compiled once per notifier. */
+export function globToRegExp(glob: string): RegExp {
+  return new RegExp(`^${glob.replace(/[.+^${}()|[\]\\]/g, '\\$&').replace(/\*/g, '.*').replace(/\?/g, '.')}$`)
+}
+
+export interface CompiledNotifier {
+  readonly config: NotifierConfig
+  readonly source: RegExp
+  readonly minRank: number
+}
+
+export const compileNotifier = (config: NotifierConfig): CompiledNotifier => ({ config, source: globToRegExp(config.source), minRank: rank(config.minSeverity) })
+
+export function matches(n: CompiledNotifier, x: Notable): boolean {
+  return n.config.kinds.includes(x.kind) && rank(x.severity) >= n.minRank && n.source.test(x.source)
+}

@@ -10,5 +10,7 @@ export const PublishFailure = {
   NotSent: 'not_sent',
   /** The publisher was closed before the fact was sent. */
   Closed: 'closed',
+  /** Given up by the caller: the server stopped answering (`FactPublisher.failPending`). */
+  Abandoned: 'abandoned',
 } as const
 export type PublishFailure = (typeof PublishFailure)[keyof typeof PublishFailure]

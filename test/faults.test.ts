@@ -24,7 +24,7 @@ describe('fault matrix', () => {
   const strays: ChildProcess[] = []
 
   beforeAll(async () => {
-    total = writeFleetInput(input, { hosts: 2, rate: 40, durationMs: 180_000 })
+    total = writeFleetInput(input, { hosts: 2, rate: 30, durationMs: 150_000 })
     const lines = readFileSync(input, 'utf8').trimEnd().split('\n')
     writeFileSync(half[0], lines.slice(0, lines.length >> 1).join('\n') + '\n')
     writeFileSync(half[1], lines.slice(lines.length >> 1).join('\n') + '\n')
@@ -149,11 +149,8 @@ describe('fault matrix', () => {
       )
       expect(isInfraError(err) && err.code).toBe('store_locked')
       expect((err as Error).message).toContain(String(a.pid))
-      const nc = await connect({ servers: a.url })
-      const info = await (await jetstreamManager(nc)).getAccountInfo()
-      await nc.close()
-      // Fixed by configuration, not by the free space at start.
-      expect(info.limits.max_storage).toBe(3 * 1024 ** 3)
+      // Fixed by configuration, not by the free space at start; the server logs to its file.
+      expect(readFileSync(join(dir.path, 'nats', 'nats-server.log'), 'utf8')).toMatch(/Max Storage:\s+3\.00 GB/)
     } finally {
       await a.stop()
       dir.remove()

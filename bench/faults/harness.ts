@@ -160,8 +160,10 @@ export async function settle(home: string, facts: number, timeoutMs = 180_000): 
 /** Distinct fact ids on these subjects, each with a hash of its bytes (a duplicate with other bytes is a difference). */
 async function readIds(nc: NatsConnection, stream: string, filters: string[]): Promise<Map<string, string>> {
   const js = jetstream(nc)
-  const c = await js.consumers.get(stream, { filter_subjects: filters })
   const out = new Map<string, string>()
+  // nats-server 2.9: one filter subject per consumer.
+  for (const filter of filters) {
+  const c = await js.consumers.get(stream, { filter_subjects: filter })
   let left = (await c.info(true)).num_pending
   while (left > 0) {
     const it = await c.fetch({ max_messages: Math.min(left, 5000), expires: 5000 })
@@ -175,6 +177,7 @@ async function readIds(nc: NatsConnection, stream: string, filters: string[]): P
     }
     if (got === 0) break
     left -= got
+  }
   }
   return out
 }

@@ -36,7 +36,8 @@ export function inspectProcess(pid: number): ProcessInfo | undefined {
 
 /** This process's identity (for lock files other processes will check). */
 export function selfIdentity(): ProcessIdentity {
-  return inspectProcess(process.pid) ?? { pid: process.pid, startTime: 'unknown' }
+  const me = inspectProcess(process.pid)
+  return { pid: process.pid, startTime: me?.startTime ?? 'unknown' }
 }
 
 /**

@@ -84,6 +84,8 @@ Examples:
       const live = o.simulate || o.watch ? printLive(running.ctx.nc, running.ctx.subjects) : undefined
       const e = running.endpoints
       const out = process.stdout
+      // A closed terminal or pipe (EPIPE) must not kill ben up before it stops its nats-server.
+      out.on('error', () => undefined)
       out.write(`Ben ${e.version} is up (pid ${e.pid})\n`)
       out.write(`  NATS        ${e.natsUrl} (${running.natsOrigin})\n`)
       out.write(`  ClickHouse  ${e.clickhouse.kind === 'embedded' ? `embedded chDB at ${e.clickhouse.location}` : e.clickhouse.location}\n`)

@@ -3,7 +3,7 @@ import type { Logger } from './log.js'
 import { signalIfSame, type ProcessIdentity } from './process-identity.js'
 
 /** How the JetStream of the supervised server answers a probe. */
-export const ProbeResult = { Ok: 'ok', JetStreamDisabled: 'jetstream_disabled', Unreachable: 'unreachable' } as const
+export const ProbeResult = { Ok: 'ok', JetStreamDisabled: 'jetstream_disabled', JetStreamStuck: 'jetstream_stuck', Unreachable: 'unreachable' } as const
 export type ProbeResult = (typeof ProbeResult)[keyof typeof ProbeResult]
 
 export interface SupervisedNatsOptions extends NatsServerOptions {
@@ -77,13 +77,16 @@ export class SupervisedNats {
   private async runProbe(): Promise<void> {
     if (!this.probe || this.stopped || this.restarting) return
     const r = await this.probe().catch(() => ProbeResult.Unreachable)
-    if (r !== ProbeResult.JetStreamDisabled) {
+    if (r === ProbeResult.Ok || r === ProbeResult.Unreachable) {
       this.disabledSeen = 0
       return
     }
-    if (++this.disabledSeen < (this.opts.disabledProbes ?? 2) || this.restarting || this.stopped) return
+    // Disabled: twice in a row. Stuck (the server answers, its JetStream API does not): for
+    // four probes in a row, so that a merely slow server under load is left alone.
+    const needed = r === ProbeResult.JetStreamDisabled ? (this.opts.disabledProbes ?? 2) : 4
+    if (++this.disabledSeen < needed || this.restarting || this.stopped) return
     this.disabledSeen = 0
-    this.opts.log.warn({ pid: this.server.pid }, 'JetStream is disabled on the embedded nats-server (it does this when its disk fills up): restarting it')
+    this.opts.log.warn({ pid: this.server.pid, state: r }, 'JetStream is disabled or not answering on the embedded nats-server (seen after a full disk): restarting it')
     const old = this.server
     this.restarting = (async () => {
       await old.stop()

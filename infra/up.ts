@@ -227,6 +227,12 @@ function withTimeout<T>(p: Promise<T>, ms: number): Promise<T> {
 async function probeJetStream(nc: NatsConnection): Promise<ProbeResult> {
   if (nc.isClosed()) return ProbeResult.Unreachable
   try {
+    // The server itself answers (core NATS round trip)? Otherwise it is down or paused.
+    await withTimeout(nc.rtt(), 3000)
+  } catch {
+    return ProbeResult.Unreachable
+  }
+  try {
     const jsm = await jetstreamManager(nc, { timeout: 3000 })
     await jsm.getAccountInfo()
     return ProbeResult.Ok
@@ -234,6 +240,7 @@ async function probeJetStream(nc: NatsConnection): Promise<ProbeResult> {
     if (err instanceof JetStreamApiError && err.code === JetStreamApiCodes.JetStreamNotEnabledForAccount) return ProbeResult.JetStreamDisabled
     const e = err as Error
     if (e.name === 'JetStreamNotEnabled' || e instanceof NoRespondersError || e.cause instanceof NoRespondersError) return ProbeResult.JetStreamDisabled
-    return ProbeResult.Unreachable
+    // The server answers but its JetStream API does not (seen after a full disk on 2.9).
+    return ProbeResult.JetStreamStuck
   }
 }

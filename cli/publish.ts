@@ -80,10 +80,10 @@ rejected (each is listed with its line number and reason), 1 when publishing fai
             bar.setTotal(seen)
             bar.update(seen, { rate, stored, dup, rej: notJson.length + rej })
           }
-        })
+        }, { stallMs: Number(process.env.BEN_PUBLISH_STALL_MS) || 20_000 })
         bar?.stop()
         const rejected = [...notJson, ...summary.rejections.map((r) => ({ line: lines[r.index], reason: r.reason, message: r.message }))].sort((a, b) => a.line - b.line)
-        const result = { stored: summary.stored, duplicate: summary.duplicate, rejected: rejected.length, deadLettered: deadLettered + summary.deadLettered, failed: summary.failed, seconds: +((performance.now() - t0) / 1000).toFixed(3), rejections: rejected, failures: summary.failures }
+        const result = { stored: summary.stored, duplicate: summary.duplicate, rejected: rejected.length, deadLettered: deadLettered + summary.deadLettered, failed: summary.failed, seconds: +((performance.now() - t0) / 1000).toFixed(3), ...(summary.stopped ? { stopped: summary.stopped } : {}), rejections: rejected, failures: summary.failures }
         if (format === 'json') process.stdout.write(toJson(result) + '\n')
         else {
           process.stdout.write(`stored ${result.stored}, duplicate ${result.duplicate}, rejected ${result.rejected}, failed ${result.failed} in ${result.seconds} s\n`)
@@ -92,8 +92,10 @@ rejected (each is listed with its line number and reason), 1 when publishing fai
           for (const r of rejected.slice(0, max)) process.stdout.write(`  line ${r.line}: ${r.reason}: ${oneLine(r.message)}\n`)
           if (rejected.length > max) process.stdout.write(`  … and ${rejected.length - max} more rejected lines (use -o json for all)\n`)
           for (const f of summary.failures.slice(0, max)) process.stdout.write(`  fact ${f.id}: failed: ${oneLine(f.error)}\n`)
+          if (summary.failures.length > max) process.stdout.write(`  … and ${summary.failures.length - max} more failed facts\n`)
         }
-        if (summary.failed > 0) process.exitCode = 1
+        if (summary.stopped) process.stderr.write(`ben: publish stopped: ${summary.stopped}\n`)
+        if (summary.failed > 0 || summary.stopped) process.exitCode = 1
         else if (rejected.length > 0) process.exitCode = 3
       } finally {
         bar?.stop()

@@ -85,9 +85,13 @@ Examples:
       const topology = Object.keys(limits).length ? { limits } : undefined
       const running = await startBen(secure?.env ?? env, log, services, { ...(topology ? { topology } : {}), ...(secure ? { natsConfigFile: secure.natsConfigFile } : {}) })
       secure?.started(running.endpoints.natsPid)
+      // The supervisor restarts a dead nats-server: reloads go to the new one.
+      running.onNatsRestart((pid) => secure?.started(pid))
       const live = o.simulate || o.watch ? printLive(running.ctx.nc, running.ctx.subjects, { verbose: o.verbose }) : undefined
       const e = running.endpoints
       const out = process.stdout
+      // A closed terminal or pipe (EPIPE) must not kill ben up before it stops its nats-server.
+      out.on('error', () => undefined)
       out.write(`Ben ${e.version} is up (pid ${e.pid})\n`)
       out.write(`  NATS        ${e.natsUrl} (${running.natsOrigin})\n`)
       out.write(`  ClickHouse  ${e.clickhouse.kind === 'embedded' ? `embedded chDB at ${e.clickhouse.location}` : e.clickhouse.location}\n`)
@@ -100,9 +104,11 @@ Examples:
       out.write(`Ctrl-C to stop.\n`)
       await new Promise<void>((resolve) => {
         let stopping = false
+        let stoppingAt = 0
         const stop = (signal: string) => {
           if (stopping) return
           stopping = true
+          stoppingAt = Date.now()
           out.write(`\n${signal}: stopping (drain, flush, close)…\n`)
           live?.unsubscribe()
           running.stop().then(() => {
@@ -113,8 +119,21 @@ Examples:
             resolve()
           })
         }
-        process.once('SIGINT', () => stop('SIGINT'))
-        process.once('SIGTERM', () => stop('SIGTERM'))
+        // A second Ctrl-C, or a stop that outlives its bound, ends the process at once: the
+        // checkpoints and the ack floor make the next start resume where this one stopped.
+        const force = (why: string) => {
+          out.write(`\n${why}: exiting now\n`)
+          running.nats?.terminate()
+          log.flush?.()
+          process.exit(130)
+        }
+        process.on('SIGINT', () => (stopping ? force('second SIGINT') : stop('SIGINT')))
+        process.on('SIGTERM', () => (stopping ? force('second SIGTERM') : stop('SIGTERM')))
+        const boundMs = Number(process.env.BEN_STOP_TIMEOUT_MS) || 45_000
+        const armed = setInterval(() => {
+          if (stopping && Date.now() - stoppingAt > boundMs) force(`stop took longer than ${boundMs / 1000} s`)
+        }, 1000)
+        armed.unref()
       })
       out.write('stopped.\n')
       log.flush?.()

@@ -26,6 +26,8 @@ export interface PublishSummary {
   /** Why each refused input was refused, by its position in the input (0-based). */
   rejections: Array<{ index: number; reason: string; message: string }>
   failures: Array<{ id: string; error: string }>
+  /** Set when publishing stopped early because NATS stopped answering: why, and what to do. */
+  stopped?: string
 }
 
 export interface QueryResult {
@@ -76,7 +78,11 @@ export class Ben {
       throw new InfraError('ben_not_running', `ben up is not running ${where}; start it with \`ben up\`, or name a Ben with --home DIR / BEN_HOME or --server nats://… / BEN_NATS_URL (\`ben status\` shows what is found)`)
     }
     const prefix = opts.prefix ?? alive?.prefix ?? env.prefix
-    const nc = await connectNats(url, env, 'ben-client')
+    const nc = await connectNats(url, env, 'ben-client').catch((err: Error) => {
+      // ben up is alive but its NATS does not answer: it is restarting a nats-server that died, or the server is wedged.
+      if (alive && !opts.natsUrl && !env.natsUrl) throw new InfraError('nats_unreachable', `${err.message}; ben up (pid ${alive.pid}) runs but its NATS does not answer: it restarts a dead nats-server within seconds, so try again shortly; if this persists see ${homePaths(env.home).log}`, { cause: err })
+      throw err
+    })
     return new Ben(nc, new Subjects(prefix), env, alive?.querySubject ?? querySubject(prefix), opts.clickhouseUrl ?? env.clickhouseUrl)
   }
 
@@ -84,7 +90,7 @@ export class Ben {
    * Publishes facts: edge-shape objects (validated and converted here) or Ben facts. Refused
    * inputs are reported with their position and reason; valid ones go on.
    */
-  async publish(inputs: Iterable<unknown> | AsyncIterable<unknown>, onOutcome?: (o: PublishOutcome | { index: number; rejected: Rejection }) => void): Promise<PublishSummary> {
+  async publish(inputs: Iterable<unknown> | AsyncIterable<unknown>, onOutcome?: (o: PublishOutcome | { index: number; rejected: Rejection }) => void, opts: { stallMs?: number } = {}): Promise<PublishSummary> {
     const summary: PublishSummary = { stored: 0, duplicate: 0, failed: 0, rejected: 0, deadLettered: 0, rejections: [], failures: [] }
     let index = 0
     const count = (o: PublishOutcome) => {
@@ -92,21 +98,37 @@ export class Ben {
       if (o.status === 'failed') summary.failures.push({ id: o.id, error: o.error ?? 'unknown' })
       onOutcome?.(o)
     }
-    for await (const input of inputs) {
-      const i = index++
-      const fact = isFact(input) ? input : parseEdgeFact(input, undefined, { arrivedAt: Date.now() })
-      if ('ok' in fact && !fact.ok) {
-        summary.rejected++
-        summary.rejections.push({ index: i, reason: fact.error.reason, message: fact.error.message })
-        // One rule for everything refused: what raw publishes get, a publish through the
-        // library gets too — a dead letter with the reason and the input as it was given.
-        if (await this.deadLetter(JSON.stringify(input) ?? String(input), fact.error, i + 1)) summary.deadLettered++
-        onOutcome?.({ index: i, rejected: fact.error })
-        continue
+    // Bounded in time: when NATS acknowledges nothing for `stallMs` (server down or paused), the
+    // facts in flight fail and the rest of the input is not read; the summary says so.
+    const stallMs = opts.stallMs ?? 20_000
+    const watchdog = setInterval(() => {
+      if (summary.stopped || this.publisher.silentForMs < stallMs) return
+      summary.stopped = `NATS acknowledged nothing for ${Math.round(stallMs / 1000)} s (server down, paused or out of disk); stopped after input ${index}. Publishing the same input again stores only what is missing (ids come from the content)`
+      this.publisher.failPending('no PubAck: NATS stopped answering')
+    }, Math.min(1000, stallMs / 4))
+    watchdog.unref()
+    try {
+      for await (const input of inputs) {
+        if (summary.stopped) break
+        const i = index++
+        const fact = isFact(input) ? input : parseEdgeFact(input, undefined, { arrivedAt: Date.now() })
+        if ('ok' in fact && !fact.ok) {
+          summary.rejected++
+          summary.rejections.push({ index: i, reason: fact.error.reason, message: fact.error.message })
+          // One rule for everything refused: what raw publishes get, a publish through the
+          // library gets too — a dead letter with the reason and the input as it was given.
+          if (await this.deadLetter(JSON.stringify(input) ?? String(input), fact.error, i + 1)) summary.deadLettered++
+          onOutcome?.({ index: i, rejected: fact.error })
+          continue
+        }
+        await this.publisher.send('ok' in fact ? fact.value : fact, undefined, count)
       }
-      await this.publisher.send('ok' in fact ? fact.value : fact, undefined, count)
+      // The send that was waiting for a window slot when we gave up went out after it.
+      if (summary.stopped) this.publisher.failPending('no PubAck: NATS stopped answering')
+      await this.publisher.flush()
+    } finally {
+      clearInterval(watchdog)
     }
-    await this.publisher.flush()
     return summary
   }
 
@@ -221,7 +243,11 @@ export class Ben {
   async close(): Promise<void> {
     await this.publisher.close()
     await this.warehouse?.close()
-    await this.nc.drain().catch(() => this.nc.close())
+    // A drain needs the server: bounded, so that closing during an outage never hangs.
+    let t: NodeJS.Timeout | undefined
+    const timedOut = new Promise<void>((_, reject) => (t = setTimeout(() => reject(new Error('drain timed out')), 5000)))
+    await Promise.race([this.nc.drain(), timedOut]).catch(() => this.nc.close())
+    clearTimeout(t)
   }
 
   async [Symbol.asyncDispose](): Promise<void> {

@@ -19,6 +19,8 @@ export interface BenEnv {
   readonly logLevel: string
   /** Skip testcontainers even when a Docker engine answers. */
   readonly noContainers: boolean
+  /** JetStream's storage limit for the embedded nats-server (BEN_JS_MAX_STORE, e.g. 20GB); default 1TB. */
+  readonly jsMaxStore?: string
 }
 
 export function readEnv(env: NodeJS.ProcessEnv = process.env): BenEnv {
@@ -38,6 +40,7 @@ export function readEnv(env: NodeJS.ProcessEnv = process.env): BenEnv {
     natsServerBin: env.BEN_NATS_SERVER_BIN || undefined,
     logLevel: env.BEN_LOG_LEVEL || 'info',
     noContainers: env.BEN_NO_CONTAINERS === '1' || env.BEN_NO_CONTAINERS === 'true',
+    jsMaxStore: env.BEN_JS_MAX_STORE || undefined,
   })
 }
 
@@ -46,6 +49,8 @@ export const homePaths = (home: string) =>
     natsStore: join(home, 'nats'),
     clickhouse: join(home, 'clickhouse'),
     endpoints: join(home, 'endpoints.json'),
+    /** One `ben up` per BEN_HOME (pid and start time of the holder). */
+    upLock: join(home, 'up.lock'),
     /** The embedded nats-server's last port, kept across restarts so clients reconnect. */
     natsPort: join(home, 'nats', 'port'),
     log: join(home, 'ben.log'),

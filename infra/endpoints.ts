@@ -7,8 +7,12 @@ export interface Endpoints {
   readonly natsPort: number
   /** pid of `ben up`. */
   readonly pid: number
+  /** Start time of `ben up` (field 22 of /proc/<pid>/stat): proves the pid is still it. */
+  readonly startTime?: string
   /** pid of the nats-server it started (embedded default), if any. */
   readonly natsPid?: number
+  /** Start time of that nats-server: nothing signals `natsPid` unless it still matches. */
+  readonly natsStartTime?: string
   readonly clickhouse: { readonly kind: 'embedded' | 'server'; readonly location: string }
   readonly prefix: string
   /** Subject of the read-only query service. */

@@ -6,6 +6,7 @@ export const InfraErrorCode = {
   ClickHouseUnreachable: 'clickhouse_unreachable',
   NotRunning: 'ben_not_running',
   BadConfig: 'bad_config',
+  StoreLocked: 'store_locked',
 } as const
 export type InfraErrorCode = (typeof InfraErrorCode)[keyof typeof InfraErrorCode]
 

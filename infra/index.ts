@@ -13,3 +13,7 @@ export { Keyring, registerKey, revokeRegisteredKey, readKey, listKeys, keyEntry,
 export * from './auth/index.js'
 export { streamLimitsFromEnv } from './limits.js'
 export { locateBen, recordForUser, forgetForUser, runningForUser, userConfigDir, FoundBy, type Located, type UserRecord } from './locate.js'
+export { supervise, type Supervised, type SupervisorOptions, type Worker, type Durable } from './supervise.js'
+export { SupervisedNats, ProbeResult } from './embedded-nats.js'
+export { inspectProcess, isSameProcess, selfIdentity, signalIfSame, runsNatsServer, type ProcessIdentity, type ProcessInfo } from './process-identity.js'
+export { readStoreLock, type StoreLockRecord } from './store-lock.js'

@@ -19,6 +19,9 @@ export async function connectNats(url: string, env: BenEnv, name = 'ben'): Promi
       name,
       maxReconnectAttempts: -1,
       reconnectTimeWait: 250,
+      // A server that accepts the socket but never answers (paused, wedged) fails the connect in
+      // bounded time instead of holding the caller.
+      timeout: 10_000,
       ...(nkey ?? {}),
       ...(env.natsCreds ? { authenticator: credsAuthenticator(readFileSync(env.natsCreds)) } : {}),
       ...(env.natsUser ? { user: env.natsUser, pass: env.natsPassword } : {}),

@@ -1,6 +1,6 @@
-import { jetstreamManager } from '@nats-io/jetstream'
+import { jetstreamManager, JetStreamApiCodes, JetStreamApiError } from '@nats-io/jetstream'
 import { Kvm } from '@nats-io/kv'
-import type { NatsConnection } from '@nats-io/nats-core'
+import { NoRespondersError, type NatsConnection } from '@nats-io/nats-core'
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs'
 import { defaultRegistry, encodeRecord, FactCodec, hashId, type SchemaRegistry } from '../schemas/index.js'
 import { hostname } from 'node:os'
@@ -9,12 +9,14 @@ import { migrate, querySubject, serveQueries } from '../projections/index.js'
 import { openClickHouse, type Warehouse } from './clickhouse.js'
 import { homePaths, type BenEnv } from './config.js'
 import { clickhouseContainer, dockerAnswers, natsContainer, type ContainerHandle } from './containers.js'
-import { isAlive, readEndpoints, removeEndpoints, writeEndpoints, type Endpoints } from './endpoints.js'
+import { readEndpoints, removeEndpoints, writeEndpoints, type Endpoints } from './endpoints.js'
+import { ProbeResult, SupervisedNats } from './embedded-nats.js'
+import { selfIdentity } from './process-identity.js'
+import { acquireUpLock } from './up-lock.js'
 import type { Logger } from './log.js'
 import { Keyring, registerKey } from './keyring.js'
 import { forgetForUser, recordForUser } from './locate.js'
 import { connectNats } from './nats-connect.js'
-import { startNatsServer, type NatsServerHandle } from './nats-server.js'
 import { VERSION } from './version.js'
 import { InfraError } from './errors.js'
 
@@ -43,11 +45,15 @@ export type ServiceFactory = (ctx: RuntimeContext) => Promise<Service> | Service
 export interface Running {
   readonly ctx: RuntimeContext
   readonly endpoints: Endpoints
-  readonly natsOrigin: 'configured' | 'container' | 'embedded' | 'adopted'
+  readonly natsOrigin: 'configured' | 'container' | 'embedded'
   /** The per-user record of this Ben (~/.config/ben/running/…), when it could be written. */
   readonly userRecord?: string
   /** The operator key `ben approve` uses by default, when this start made or registered it. */
   readonly operatorKey?: { readonly keyId: string; readonly file: string; readonly created: boolean }
+  /** The supervised embedded nats-server (restarted when it dies), when Ben started one. */
+  readonly nats?: SupervisedNats
+  /** Called with the new pid each time the embedded nats-server is started again. */
+  onNatsRestart(cb: (pid: number) => void): void
   stop(): Promise<void>
 }
 
@@ -61,20 +67,21 @@ export async function startBen(env: BenEnv, log: Logger, services: readonly Serv
   const paths = homePaths(env.home)
   mkdirSync(env.home, { recursive: true })
   const cleanups: Array<() => Promise<void>> = []
+  // Each step is bounded: a stop never hangs on a server that is gone or a disk that is full.
   const cleanup = async () => {
-    for (const c of cleanups.splice(0).reverse()) await c().catch((err) => log.warn({ err: (err as Error).message }, 'shutdown step failed'))
+    for (const c of cleanups.splice(0).reverse()) await withTimeout(c(), STEP_TIMEOUT_MS).catch((err) => log.warn({ err: (err as Error).message }, 'shutdown step failed'))
   }
   try {
+    // One ben up per BEN_HOME, decided before any server starts (endpoints.json comes last).
+    const upLock = acquireUpLock(paths.upLock, env.home)
+    cleanups.push(async () => upLock.release())
     const previous = readEndpoints(paths.endpoints)
-    if (previous && previous.pid !== process.pid && isAlive(previous.pid)) {
-      throw new InfraError('bad_config', `ben up is already running for BEN_HOME=${env.home} (pid ${previous.pid}, NATS ${previous.natsUrl}); stop it first or use another BEN_HOME`)
-    }
     const docker = !env.noContainers && (!env.natsUrl || !env.clickhouseUrl) && (await dockerAnswers())
 
     // NATS
     let natsUrl = env.natsUrl
     let natsOrigin: Running['natsOrigin'] = 'configured'
-    let server: NatsServerHandle | undefined
+    let server: SupervisedNats | undefined
     // A server configuration (`ben up --secure`) is for the embedded nats-server: no container.
     if (!natsUrl && docker && !opts.natsConfigFile) {
       const c: ContainerHandle = await natsContainer()
@@ -82,28 +89,20 @@ export async function startBen(env: BenEnv, log: Logger, services: readonly Serv
       natsUrl = c.url
       natsOrigin = 'container'
     } else if (!natsUrl) {
-      if (previous?.natsPid && isAlive(previous.natsPid) && opts.natsConfigFile) {
-        // An orphaned server may run without the configuration: stop it and start a configured one.
-        await stopPid(previous.natsPid)
-      }
-      if (previous?.natsPid && isAlive(previous.natsPid)) {
-        // `ben up` died without stopping its nats-server: adopt it, so clients keep their URL.
-        natsUrl = previous.natsUrl
-        natsOrigin = 'adopted'
-        const pid = previous.natsPid
-        cleanups.push(async () => stopPid(pid))
-      } else {
-        server = await startNatsServer({ storeDir: paths.natsStore, port: previous?.natsPort ?? lastPort(paths.natsPort), bin: env.natsServerBin, configFile: opts.natsConfigFile })
-        writeFileSync(paths.natsPort, String(server.port))
-        cleanups.push(() => server!.stop())
-        natsUrl = server.url
-        natsOrigin = 'embedded'
-      }
+      // A nats-server left behind by a killed `ben up` is stopped by the store lock (only once
+      // proven to be that server) and started again here, under supervision, on the same port.
+      server = await SupervisedNats.start({ storeDir: paths.natsStore, port: previous?.natsPort ?? lastPort(paths.natsPort), bin: env.natsServerBin, configFile: opts.natsConfigFile, maxFileStore: env.jsMaxStore, log })
+      writeFileSync(paths.natsPort, String(server.port))
+      cleanups.push(() => server!.stop())
+      natsUrl = server.url
+      natsOrigin = 'embedded'
     }
     const nc = await connectNats(natsUrl, env, 'ben-up')
     cleanups.push(async () => {
-      await nc.drain().catch(() => nc.close())
+      // A drain needs the server: bounded, then closed regardless.
+      await withTimeout(nc.drain(), 5000).catch(() => nc.close())
     })
+    server?.probeWith(() => probeJetStream(nc))
 
     const subjects = new Subjects(env.prefix)
     const topo: TopologyOptions = { subjects, ...opts.topology }
@@ -158,7 +157,9 @@ export async function startBen(env: BenEnv, log: Logger, services: readonly Serv
       natsUrl,
       natsPort: port,
       pid: process.pid,
-      natsPid: server?.pid ?? (natsOrigin === 'adopted' ? previous?.natsPid : undefined),
+      natsPid: server?.pid,
+      natsStartTime: server?.identity.startTime,
+      startTime: selfIdentity().startTime,
       clickhouse: { kind: warehouse.kind, location: warehouse.location },
       prefix: env.prefix,
       querySubject: querySubject(env.prefix),
@@ -171,8 +172,28 @@ export async function startBen(env: BenEnv, log: Logger, services: readonly Serv
     // Recorded for this user too, so `ben` commands run from any directory find this Ben.
     const userRecord = recordForUser(env.home, endpoints)
     if (userRecord) cleanups.push(async () => forgetForUser(env.home))
+    const running: { endpoints: Endpoints } = { endpoints }
+    const restartListeners: Array<(pid: number) => void> = []
+    server?.onRestart((s) => {
+      // Same URL; the new pid and start time for whoever may signal it (reloads, tests).
+      running.endpoints = { ...running.endpoints, natsPid: s.pid, natsStartTime: s.identity.startTime }
+      writeEndpoints(paths.endpoints, running.endpoints)
+      if (userRecord) recordForUser(env.home, running.endpoints)
+      for (const l of restartListeners) l(s.pid)
+    })
     let stopping: Promise<void> | undefined
-    return { ctx, endpoints, natsOrigin, userRecord, operatorKey, stop: () => (stopping ??= cleanup()) }
+    return {
+      ctx,
+      get endpoints() {
+        return running.endpoints
+      },
+      natsOrigin,
+      userRecord,
+      operatorKey,
+      nats: server,
+      onNatsRestart: (cb) => void restartListeners.push(cb),
+      stop: () => (stopping ??= cleanup()),
+    }
   } catch (err) {
     await cleanup()
     throw err
@@ -217,12 +238,38 @@ function lastPort(file: string): number | undefined {
   }
 }
 
-async function stopPid(pid: number): Promise<void> {
+/** One shutdown step at most this long (nats-server's own stop is 5 s + SIGKILL). */
+const STEP_TIMEOUT_MS = 15_000
+
+function withTimeout<T>(p: Promise<T>, ms: number): Promise<T> {
+  let t: NodeJS.Timeout | undefined
+  return Promise.race([
+    p.finally(() => clearTimeout(t)),
+    new Promise<T>((_, reject) => {
+      t = setTimeout(() => reject(new Error(`did not finish within ${ms} ms`)), ms)
+      t.unref()
+    }),
+  ])
+}
+
+/** Whether JetStream answers; `jetstream_disabled` when the server answers but JetStream is off. */
+async function probeJetStream(nc: NatsConnection): Promise<ProbeResult> {
+  if (nc.isClosed()) return ProbeResult.Unreachable
   try {
-    process.kill(pid, 'SIGTERM')
+    // The server itself answers (core NATS round trip)? Otherwise it is down or paused.
+    await withTimeout(nc.rtt(), 3000)
   } catch {
-    return
+    return ProbeResult.Unreachable
   }
-  for (let i = 0; i < 100 && isAlive(pid); i++) await new Promise((r) => setTimeout(r, 50))
-  if (isAlive(pid)) process.kill(pid, 'SIGKILL')
+  try {
+    const jsm = await jetstreamManager(nc, { timeout: 3000 })
+    await jsm.getAccountInfo()
+    return ProbeResult.Ok
+  } catch (err) {
+    if (err instanceof JetStreamApiError && err.code === JetStreamApiCodes.JetStreamNotEnabledForAccount) return ProbeResult.JetStreamDisabled
+    const e = err as Error
+    if (e.name === 'JetStreamNotEnabled' || e instanceof NoRespondersError || e.cause instanceof NoRespondersError) return ProbeResult.JetStreamDisabled
+    // The server answers but its JetStream API does not (seen after a full disk on 2.9).
+    return ProbeResult.JetStreamStuck
+  }
 }

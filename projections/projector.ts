@@ -83,7 +83,9 @@ export class Projector {
       await repositionDurable(nc, consumer, from)
       this.sub = consumeFacts(nc, codec, subjects, { ...consumer, stage: `project-${p.name}`, batch: Math.min(this.batchSize, 5000), dlq, log: this.opts.log }).subscribe({
         next: (env) => this.push(env),
-        error: (err) => this.opts.log?.error({ projection: p.name, err: (err as Error).message }, 'projector consumer failed'),
+        // The consumer ended: `failed` says so, and the service's supervisor starts a fresh projector.
+        error: (err) => this.failWith(err as Error),
+        complete: () => this.failWith(new Error('the consumer ended')),
       })
     }
     await this.follow()
@@ -141,11 +143,29 @@ export class Projector {
     setTimeout(() => {
       void this.chain
         .then(() => this.follow?.())
-        .catch((err) => this.opts.log?.error({ projection: this.projection.name, err: (err as Error).message }, 'projector restart failed'))
+        .catch((err) => this.failWith(err as Error))
         .finally(() => {
           this.restarting = false
         })
-    }, 1000)
+    }, this.backoffMs)
+    // Insert failures that persist (a full disk) back off up to 30 s instead of looping.
+    this.backoffMs = Math.min(30_000, this.backoffMs * 2)
+  }
+
+  private backoffMs = 1000
+  private failure: Error | undefined
+  /** The last insert error logged: a failure that repeats is logged once, not per attempt. */
+  private lastInsertError: string | undefined
+
+  private failWith(err: Error): void {
+    if (this.stopped || this.failure) return
+    this.failure = err
+    this.opts.log?.error({ projection: this.projection.name, err: err.message }, 'projector stopped following its stream')
+  }
+
+  /** Set when the projector no longer follows its stream (its supervisor replaces it). */
+  get failed(): Error | undefined {
+    return this.failure
   }
 
   private stopped = false
@@ -230,9 +250,14 @@ export class Projector {
       this.stats.batches++
       metrics.factsOut.inc({ stage: `project-${p.name}` }, rows.length)
       ackUpTo(batch, true)
+      if (this.lastInsertError !== undefined) this.opts.log?.warn({ projection: p.name, failures: this.stats.failures }, 'inserts work again')
+      this.lastInsertError = undefined
+      this.backoffMs = 1000
     } catch (err) {
       this.stats.failures++
-      this.opts.log?.error({ projection: p.name, rows: batch.length, err: (err as Error).message }, 'insert failed; following again from the last acknowledged batch')
+      const msg = (err as Error).message
+      if (msg !== this.lastInsertError) this.opts.log?.error({ projection: p.name, rows: batch.length, err: msg }, 'insert failed; following again from the last acknowledged batch (with back-off)')
+      this.lastInsertError = msg
       for (const e of batch) e.release()
       this.restart()
     }

@@ -110,10 +110,16 @@ export function consumeFacts(nc: NatsConnection, codec: FactCodec, subjects: Sub
       stop = () => messages.stop()
       if (stopped) messages.stop()
       void (async () => {
+        // During an outage the same notice repeats every few seconds on every consumer: each
+        // kind is logged at most once a minute per consumer (the metric counts them all).
+        const noted = new Map<string, number>()
         for await (const s of messages.status()) {
           consumerEvents.inc({ stage, type: s.type })
-          if (NOTEWORTHY.has(s.type)) log?.warn({ stage, status: s.type }, 'consumer status')
-          else log?.debug({ stage, status: s.type }, 'consumer status')
+          const now = Date.now()
+          if (NOTEWORTHY.has(s.type) && now - (noted.get(s.type) ?? 0) >= 60_000) {
+            noted.set(s.type, now)
+            log?.warn({ stage, status: s.type }, 'consumer status')
+          } else log?.debug({ stage, status: s.type }, 'consumer status')
         }
       })().catch(() => undefined)
       const received = factsIn.labels({ stage })

@@ -15,5 +15,7 @@ export const PublishFailure = {
    * another subject: another source's message took the id, and this fact was not stored.
    */
   IdConflict: 'id_conflict',
+  /** Given up by the caller: the server stopped answering (`FactPublisher.failPending`). */
+  Abandoned: 'abandoned',
 } as const
 export type PublishFailure = (typeof PublishFailure)[keyof typeof PublishFailure]

@@ -216,6 +216,7 @@ export class FactPublisher {
       return
     }
     const token = ++this.token
+    if (this.pending.size === 0) this.lastAnswer = this.now
     const p: Pending = { id, subject, data, headers, sentAt: this.now, attempts: 1, cb, verify: subject.startsWith(this.factPrefix) }
     this.pending.set(token, p)
     this.transmit(token, p)
@@ -245,6 +246,19 @@ export class FactPublisher {
   flush(): Promise<void> {
     if (this.pending.size === 0 && this.verifying === 0) return Promise.resolve()
     return new Promise((r) => this.idleWaiters.push(r))
+  }
+
+  /** Milliseconds since the last PubAck or failure (0 when nothing is awaited). */
+  get silentForMs(): number {
+    return this.pending.size === 0 ? 0 : performance.now() - this.lastAnswer
+  }
+
+  /**
+   * Fails every awaited PubAck now, with `error` (code `abandoned`): for a caller with a deadline
+   * whose server stopped answering. A late PubAck for one of them is ignored.
+   */
+  failPending(error: string): void {
+    for (const [token, p] of [...this.pending]) this.settle(token, p, { id: p.id, status: 'failed', code: PublishFailure.Abandoned, error })
   }
 
   async close(): Promise<void> {
@@ -314,8 +328,12 @@ export class FactPublisher {
     }
   }
 
+  /** Coarse time of the last settled publish, or of the first send after an idle spell. */
+  private lastAnswer = performance.now()
+
   private settle(token: number, p: Pending, outcome: PublishOutcome): void {
     this.pending.delete(token)
+    this.lastAnswer = this.now
     publishedBy[outcome.status].inc()
     p.cb(outcome)
     const w = this.waiters.shift()

@@ -3,7 +3,8 @@ import { nkeyAuthenticator } from '@nats-io/nats-core'
 import { existsSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { homePaths } from '../config.js'
-import { isAlive, readEndpoints } from '../endpoints.js'
+import { readEndpoints } from '../endpoints.js'
+import { isSameProcess, runsNatsServer } from '../process-identity.js'
 import { InfraError } from '../errors.js'
 import { ensureCredsDir, ensureIdentity, listIdentities, readSeed, seedFilePath, type Identity } from './identities.js'
 import {
@@ -145,7 +146,8 @@ export function forgetSecureServer(home: string, pid: number): void {
 export async function reloadServer(home: string, probe: Identity, timeoutMs = 10_000): Promise<boolean> {
   const pid = readPid(authPaths(home).serverPid)
   const e = readEndpoints(homePaths(home).endpoints)
-  if (!pid || !isAlive(pid) || !e || e.natsPid !== pid) return false
+  // Signalled only when proven to be the server `ben up` started: pid, start time, command line.
+  if (!pid || !e || e.natsPid !== pid || !isSameProcess({ pid, startTime: e.natsStartTime }, runsNatsServer(homePaths(home).natsStore))) return false
   process.kill(pid, 'SIGHUP')
   const deadline = Date.now() + timeoutMs
   let last = ''

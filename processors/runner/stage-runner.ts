@@ -144,6 +144,8 @@ export class StageRunner<S, C, In extends Fact> {
           this.kick()
         },
         error: (err) => this.fail(err as Error),
+        // A consumer that ends while the runner runs is a failure: the supervisor restarts it.
+        complete: () => void (this.stopped || this.fail(new Error(`the ${input.lane} consumer ended`))),
       })
       this.subs.push(sub)
     }

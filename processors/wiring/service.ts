@@ -1,5 +1,5 @@
-import type { RuntimeContext, Service } from '../../infra/index.js'
-import { Bucket, kvName, type StreamName } from '../../streams/index.js'
+import { supervise, type RuntimeContext, type Service, type Worker } from '../../infra/index.js'
+import { Bucket, kvName, streamName, type StreamName } from '../../streams/index.js'
 import type { Fact, Result } from '../../schemas/index.js'
 import type { Stage } from '../stage.js'
 import { CheckpointStore, ConfigSource, openBucket, StageRunner, type LaneInput } from '../runner/index.js'
@@ -15,38 +15,54 @@ export interface StageServiceSpec<S, C, In extends Fact> {
 
 /**
  * A stage as a `ben up` service: its config source (KV, hot-reloaded), its checkpoint store,
- * and a runner. If the runner stops on a failure (a derived fact that could not be stored), a
- * fresh runner takes over from the last checkpoint after a short pause.
+ * and a runner under a supervisor (infra/supervise.ts) that never gives up: a runner that
+ * failed, whose consumer was deleted, or that stalls with input waiting is replaced by a fresh
+ * one from the last checkpoint, with back-off while NATS or the disk is not back yet.
  */
-export async function stageService<S, C, In extends Fact>(ctx: RuntimeContext, spec: StageServiceSpec<S, C, In>): Promise<Service & { runner(): StageRunner<S, C, In> }> {
+export async function stageService<S, C, In extends Fact>(ctx: RuntimeContext, spec: StageServiceSpec<S, C, In>): Promise<Service & { runner(): StageRunner<S, C, In>; readonly restarts: number }> {
   const config =
     spec.config instanceof ConfigSource
       ? spec.config
       : await ConfigSource.open(await openBucket(ctx.nc, kvName(ctx.topo, spec.config.bucket)), { ...spec.config, bucket: spec.config.bucket, log: ctx.log })
+  // Runners close their config when they stop; this one outlives every runner the supervisor
+  // starts on it, so it is closed once, when the service stops.
+  const closeConfig = config.close.bind(config)
+  config.close = () => undefined
   const checkpoints = new CheckpointStore(await openBucket(ctx.nc, kvName(ctx.topo, Bucket.Checkpoints)), `stage.${spec.stage.name}`)
-  const make = () =>
-    new StageRunner<S, C, In>(
-      { stage: spec.stage, inputs: spec.inputs, config, subjectFor: spec.subjectFor, checkpointEvery: spec.checkpointEvery, log: ctx.log },
+  const durablePrefix = 'stage-'
+  let runner: StageRunner<S, C, In> | undefined
+  const start = async (): Promise<Worker> => {
+    const r = new StageRunner<S, C, In>(
+      { stage: spec.stage, inputs: spec.inputs, config, subjectFor: spec.subjectFor, checkpointEvery: spec.checkpointEvery, durablePrefix, log: ctx.log },
       { nc: ctx.nc, codec: ctx.codec, topo: ctx.topo, publisher: ctx.publisher, dlq: ctx.dlq(spec.stage.name), checkpoints },
     )
-  let runner = make()
-  await runner.start()
-  let stopped = false
-  const watchdog = setInterval(() => {
-    if (stopped || !runner.failed) return
-    const old = runner
-    runner = make()
-    ctx.log.warn({ stage: spec.stage.name, err: old.failed?.message }, 'restarting stage from its last checkpoint')
-    void old.stop().then(() => runner.start()).catch((err) => ctx.log.error({ stage: spec.stage.name, err: (err as Error).message }, 'stage restart failed'))
-  }, 2000)
-  watchdog.unref()
+    try {
+      await r.start()
+    } catch (err) {
+      // Half started (some lanes subscribed): stop those before the next attempt.
+      r.abort()
+      await r.stop().catch(() => undefined)
+      throw err
+    }
+    runner = r
+    return { stop: () => r.stop(), abort: () => r.abort(), failed: () => r.failed, progress: () => r.stats.applied + r.stats.skipped }
+  }
+  const supervised = await supervise({
+    name: `stage:${spec.stage.name}`,
+    nc: ctx.nc,
+    log: ctx.log,
+    start,
+    durables: spec.inputs.map((i) => ({ stream: streamName(ctx.topo, i.stream), durable: `${durablePrefix}${spec.stage.name}-${i.lane}` })),
+  })
   return {
     name: `stage:${spec.stage.name}`,
-    runner: () => runner,
+    runner: () => runner!,
+    get restarts() {
+      return supervised.restarts
+    },
     async stop() {
-      stopped = true
-      clearInterval(watchdog)
-      await runner.stop()
+      await supervised.stop()
+      closeConfig()
     },
   }
 }

@@ -55,7 +55,8 @@ export async function benUp(env: NodeJS.ProcessEnv & { BEN_HOME: string }, args:
       if (child.exitCode !== null) throw new Error(`ben up exited with ${child.exitCode}: ${out}`)
       if (!existsSync(file)) return undefined
       const e = JSON.parse(readFileSync(file, 'utf8')) as Endpoints
-      return e.pid === child.pid ? e : undefined
+      // The banner is printed after the endpoints are recorded: wait for its last line too.
+      return e.pid === child.pid && out.includes('Ctrl-C to stop') ? e : undefined
     },
     60_000,
   )

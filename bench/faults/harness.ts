@@ -1,0 +1,249 @@
+/**
+ * Fault-injection harness shared by the fault matrix (test/faults.test.ts) and `npm run chaos`:
+ * a deterministic input, `ben up` as a child process (as a user runs it), what "settled" means,
+ * and a snapshot of everything Ben derived, to compare a faulted run with a control run.
+ */
+import { spawn, type ChildProcess } from 'node:child_process'
+import { createHash } from 'node:crypto'
+import { cpSync, existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs'
+import { join } from 'node:path'
+import { jetstream, jetstreamManager } from '@nats-io/jetstream'
+import { connect as natsConnect } from '@nats-io/transport-node'
+import type { NatsConnection } from '@nats-io/nats-core'
+import { connect, type Ben } from '../../client/index.js'
+import { inspectProcess, runsNatsServer, type Endpoints } from '../../infra/index.js'
+import { packageRoot } from '../../schemas/index.js'
+import { createFleet } from '../../simulate/index.js'
+
+export const BEN_JS = join(packageRoot(), 'bin', 'ben.js')
+const START_TS = 1_763_700_000_000
+
+/** Edge-shape NDJSON from a seeded simulated fleet with a CPU runaway (so anomalies, decisions and commands exist). */
+export function writeFleetInput(file: string, opts: { hosts?: number; rate?: number; durationMs?: number; seed?: string } = {}): number {
+  const durationMs = opts.durationMs ?? 240_000
+  const fleet = createFleet({ hosts: opts.hosts ?? 3, seed: opts.seed ?? 'faults', startTs: START_TS, rate: opts.rate ?? 60, durationMs, scenarios: [{ kind: 'cpu-runaway', atMs: durationMs / 2, durationMs: durationMs / 6 }] })
+  const lines: string[] = []
+  for (const e of fleet.next(START_TS + durationMs)) lines.push(JSON.stringify(e))
+  writeFileSync(file, lines.join('\n') + '\n')
+  return lines.length
+}
+
+/** `ben up` as a child process under one BEN_HOME. */
+export class BenUp {
+  private out = ''
+  readonly exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>
+
+  private constructor(
+    readonly home: string,
+    readonly child: ChildProcess,
+  ) {
+    child.stdout!.on('data', (b) => (this.out += b))
+    child.stderr!.on('data', (b) => (this.out += b))
+    this.exited = new Promise((r) => child.once('exit', (code, signal) => r({ code, signal })))
+  }
+
+  /** Starts it and waits until it has recorded its endpoints (it is then serving). */
+  static async start(home: string, env: NodeJS.ProcessEnv = {}, timeoutMs = 90_000): Promise<BenUp> {
+    const child = spawn(process.execPath, [BEN_JS, 'up'], { env: { ...process.env, BEN_NO_CONTAINERS: '1', ...env, BEN_HOME: home }, stdio: ['ignore', 'pipe', 'pipe'] })
+    const b = new BenUp(home, child)
+    await until(
+      'ben up to record its endpoints',
+      () => {
+        if (child.exitCode !== null || child.signalCode !== null) throw new Error(`ben up exited (${child.exitCode ?? child.signalCode}): ${b.out}`)
+        const e = readJson<Endpoints>(join(home, 'endpoints.json'))
+        return e?.pid === child.pid ? true : undefined
+      },
+      timeoutMs,
+    )
+    return b
+  }
+
+  get pid(): number {
+    return this.child.pid!
+  }
+  output(): string {
+    return this.out
+  }
+  endpoints(): Endpoints {
+    return readJson<Endpoints>(join(this.home, 'endpoints.json'))!
+  }
+  kill(signal: NodeJS.Signals): void {
+    if (this.child.exitCode === null && this.child.signalCode === null) this.child.kill(signal)
+  }
+  async stop(): Promise<void> {
+    this.kill('SIGINT')
+    await this.exited
+  }
+}
+
+/** nats-server processes serving the store of this BEN_HOME (from /proc). */
+export function natsServersOf(home: string): number[] {
+  const matches = runsNatsServer(join(home, 'nats'))
+  const out: number[] = []
+  for (const d of readdirSync('/proc')) {
+    if (!/^\d+$/.test(d)) continue
+    const p = inspectProcess(Number(d))
+    if (p && matches(p.cmdline)) out.push(p.pid)
+  }
+  return out
+}
+
+/** The issuer key of `from` in `to`, so that signed commands are comparable between two homes. */
+export function shareKeys(from: string, to: string): void {
+  if (existsSync(join(from, 'keys'))) cpSync(join(from, 'keys'), join(to, 'keys'), { recursive: true })
+}
+
+export async function natsOf(home: string): Promise<NatsConnection> {
+  const e = readJson<Endpoints>(join(home, 'endpoints.json'))
+  if (!e) throw new Error(`no endpoints.json in ${home}`)
+  return natsConnect({ servers: e.natsUrl, maxReconnectAttempts: -1, reconnectTimeWait: 250, timeout: 5000 })
+}
+
+/** Every consumer of every stream has delivered and settled everything (nothing pending). */
+export async function idle(nc: NatsConnection): Promise<boolean> {
+  const jsm = await jetstreamManager(nc, { timeout: 5000 })
+  for await (const s of jsm.streams.list()) {
+    for await (const c of jsm.consumers.list(s.config.name)) {
+      if (c.num_pending > 0 || c.num_ack_pending > 0) return false
+    }
+  }
+  return true
+}
+
+export interface Snapshot {
+  /** Rows and distinct ids per ClickHouse table. */
+  readonly tables: Record<string, { rows: number; ids: number }>
+  /** Derived facts on the bus (anomalies, decisions, incidents, commands): id → sha256 of the bytes. */
+  readonly derived: Map<string, string>
+  /** Scrubbed facts on the bus (distinct ids). */
+  readonly scrubbed: number
+}
+
+const TABLES = ['facts', 'anomalies', 'decisions', 'commands', 'incident_events'] as const
+
+/** Waits until the pipeline has taken in `facts` facts and every consumer is idle twice in a row, then snapshots it. */
+export async function settle(home: string, facts: number, timeoutMs = 180_000): Promise<Snapshot> {
+  let ben: Ben | undefined
+  let nc: NatsConnection | undefined
+  try {
+    let quiet = 0
+    await until(
+      `BEN_HOME=${home} to settle with ${facts} facts`,
+      async () => {
+        ben ??= await connect({ home })
+        nc ??= await natsOf(home)
+        const r = await ben.query('SELECT count() AS n FROM facts', { timeoutMs: 10_000 })
+        const n = Number(r.objects()[0].n)
+        if (n < facts) return (quiet = 0), undefined
+        quiet = (await idle(nc)) ? quiet + 1 : 0
+        return quiet >= 3 ? true : undefined
+      },
+      timeoutMs,
+      1000,
+    )
+    const tables: Snapshot['tables'] = {}
+    for (const t of TABLES) {
+      const r = await ben!.query(`SELECT count() AS rows, uniqExact(id) AS ids FROM ${t}`)
+      const o = r.objects()[0]
+      tables[t] = { rows: Number(o.rows), ids: Number(o.ids) }
+    }
+    const derived = await readIds(nc!, 'DERIVED', ['ben.anomaly.>', 'ben.decision.>', 'ben.incident.>'])
+    for (const [k, v] of await readIds(nc!, 'COMMANDS', ['ben.cmd.>'])) derived.set(k, v)
+    const scrubbed = (await readIds(nc!, 'DERIVED', ['ben.scrubbed.>'])).size
+    return { tables, derived, scrubbed }
+  } finally {
+    await ben?.close().catch(() => undefined)
+    await nc?.close().catch(() => undefined)
+  }
+}
+
+/** Distinct fact ids on these subjects, each with a hash of its bytes (a duplicate with other bytes is a difference). */
+async function readIds(nc: NatsConnection, stream: string, filters: string[]): Promise<Map<string, string>> {
+  const js = jetstream(nc)
+  const out = new Map<string, string>()
+  // nats-server 2.9: one filter subject per consumer.
+  for (const filter of filters) {
+  const c = await js.consumers.get(stream, { filter_subjects: filter })
+  let left = (await c.info(true)).num_pending
+  while (left > 0) {
+    const it = await c.fetch({ max_messages: Math.min(left, 5000), expires: 5000 })
+    let got = 0
+    for await (const m of it) {
+      got++
+      const id = m.headers?.get('Nats-Msg-Id') ?? `seq-${m.seq}`
+      const h = createHash('sha256').update(m.data).digest('hex')
+      const prev = out.get(id)
+      out.set(id, prev && prev !== h ? `${prev}|${h}` : h)
+    }
+    if (got === 0) break
+    left -= got
+  }
+  }
+  return out
+}
+
+/** What differs between a control snapshot and a faulted one (empty when identical). */
+export function compare(control: Snapshot, run: Snapshot): string[] {
+  const diffs: string[] = []
+  for (const t of TABLES) {
+    const a = control.tables[t]
+    const b = run.tables[t]
+    if (b.rows !== b.ids) diffs.push(`${t}: ${b.rows - b.ids} duplicate rows`)
+    if (a.ids !== b.ids) diffs.push(`${t}: ${b.ids} distinct ids, control ${a.ids}`)
+  }
+  if (control.scrubbed !== run.scrubbed) diffs.push(`scrubbed facts: ${run.scrubbed}, control ${control.scrubbed}`)
+  let missing = 0
+  let extra = 0
+  let changed = 0
+  for (const [id, h] of control.derived) {
+    const o = run.derived.get(id)
+    if (o === undefined) missing++
+    else if (o !== h) changed++
+  }
+  for (const id of run.derived.keys()) if (!control.derived.has(id)) extra++
+  if (missing || extra || changed) diffs.push(`derived facts: ${missing} missing, ${extra} extra, ${changed} with other content (control ${control.derived.size})`)
+  return diffs
+}
+
+export function readJson<T>(file: string): T | undefined {
+  try {
+    return JSON.parse(readFileSync(file, 'utf8')) as T
+  } catch {
+    return undefined
+  }
+}
+
+export async function until<T>(what: string, fn: () => Promise<T | undefined> | T | undefined, timeoutMs: number, everyMs = 200): Promise<T> {
+  const deadline = Date.now() + timeoutMs
+  let last: unknown
+  for (;;) {
+    try {
+      const v = await fn()
+      if (v !== undefined) return v
+    } catch (err) {
+      last = err
+    }
+    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}${last ? `: ${(last as Error).message}` : ''}`)
+    await new Promise((r) => setTimeout(r, everyMs))
+  }
+}
+
+/** Runs `ben <args>` to completion. */
+export function benCli(args: string[], env: NodeJS.ProcessEnv, timeoutMs = 120_000): Promise<{ code: number | null; stdout: string; stderr: string; ms: number }> {
+  return new Promise((resolve, reject) => {
+    const t0 = Date.now()
+    const child = spawn(process.execPath, [BEN_JS, ...args], { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] })
+    let stdout = ''
+    let stderr = ''
+    child.stdout.on('data', (b) => (stdout += b))
+    child.stderr.on('data', (b) => (stderr += b))
+    const t = setTimeout(() => {
+      child.kill('SIGKILL')
+      reject(new Error(`ben ${args.join(' ')} did not finish in ${timeoutMs} ms; stderr: ${stderr}`))
+    }, timeoutMs)
+    child.on('close', (code) => {
+      clearTimeout(t)
+      resolve({ code, stdout, stderr, ms: Date.now() - t0 })
+    })
+  })
+}

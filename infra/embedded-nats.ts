@@ -1,0 +1,160 @@
+import { startNatsServer, type NatsServerHandle, type NatsServerOptions } from './nats-server.js'
+import type { Logger } from './log.js'
+import { signalIfSame, type ProcessIdentity } from './process-identity.js'
+
+/** How the JetStream of the supervised server answers a probe. */
+export const ProbeResult = { Ok: 'ok', JetStreamDisabled: 'jetstream_disabled', JetStreamStuck: 'jetstream_stuck', Unreachable: 'unreachable' } as const
+export type ProbeResult = (typeof ProbeResult)[keyof typeof ProbeResult]
+
+export interface SupervisedNatsOptions extends NatsServerOptions {
+  readonly log: Logger
+  /** First restart delay; doubled after each failed attempt up to `maxBackoffMs`. Default 250 ms. */
+  readonly minBackoffMs?: number
+  /** Default 5 s: a stall ends within seconds of the cause clearing. */
+  readonly maxBackoffMs?: number
+  /** Probe period (JetStream disabled after a full disk). Default 5 s. */
+  readonly probeEveryMs?: number
+  /** Consecutive "JetStream disabled" probes before a restart. Default 2. */
+  readonly disabledProbes?: number
+}
+
+/**
+ * The embedded nats-server under supervision: when it exits (SIGKILL, crash, OOM) it is started
+ * again on the same port with the same store, so clients reconnect by themselves. When its
+ * JetStream has switched itself off (nats-server does that when the disk fills up), it is
+ * restarted once the probe has seen it twice. Restarts back off from 250 ms to 5 s and are
+ * logged once per change of state, not once per attempt.
+ */
+export class SupervisedNats {
+  private server: NatsServerHandle
+  private stopped = false
+  private restarting: Promise<void> | undefined
+  private probeTimer: NodeJS.Timeout | undefined
+  private probe: (() => Promise<ProbeResult>) | undefined
+  private disabledSeen = 0
+  private readonly listeners: Array<(s: NatsServerHandle) => void> = []
+  /** Servers started after the first (for tests and `ben up`'s status). */
+  restarts = 0
+
+  private constructor(
+    first: NatsServerHandle,
+    private readonly opts: SupervisedNatsOptions,
+  ) {
+    this.server = first
+    this.watch(first)
+  }
+
+  static async start(opts: SupervisedNatsOptions): Promise<SupervisedNats> {
+    return new SupervisedNats(await startNatsServer(opts), opts)
+  }
+
+  get url(): string {
+    return this.server.url
+  }
+  get port(): number {
+    return this.server.port
+  }
+  get pid(): number {
+    return this.server.pid
+  }
+  get identity(): ProcessIdentity {
+    return this.server.identity
+  }
+
+  /** Called with each replacement server (its pid changed). */
+  onRestart(cb: (s: NatsServerHandle) => void): void {
+    this.listeners.push(cb)
+  }
+
+  /** Starts probing JetStream through a client connection (after it exists). */
+  probeWith(probe: () => Promise<ProbeResult>): void {
+    this.probe = probe
+    if (this.probeTimer) return
+    this.probeTimer = setInterval(() => void this.runProbe(), this.opts.probeEveryMs ?? 5000)
+    this.probeTimer.unref()
+  }
+
+  private async runProbe(): Promise<void> {
+    if (!this.probe || this.stopped || this.restarting) return
+    const r = await this.probe().catch(() => ProbeResult.Unreachable)
+    if (r === ProbeResult.Ok || r === ProbeResult.Unreachable) {
+      this.disabledSeen = 0
+      return
+    }
+    // Disabled: twice in a row. Stuck (the server answers, its JetStream API does not): for
+    // four probes in a row, so that a merely slow server under load is left alone.
+    const needed = r === ProbeResult.JetStreamDisabled ? (this.opts.disabledProbes ?? 2) : 4
+    if (++this.disabledSeen < needed || this.restarting || this.stopped) return
+    this.disabledSeen = 0
+    this.opts.log.warn({ pid: this.server.pid, state: r }, 'JetStream is disabled or not answering on the embedded nats-server (seen after a full disk): restarting it')
+    const old = this.server
+    this.restarting = (async () => {
+      await old.stop()
+    })()
+    // The exit handler sees `restarting` set and leaves the restart to us.
+    await this.restarting
+    this.restarting = this.restartLoop('jetstream disabled')
+  }
+
+  private watch(s: NatsServerHandle): void {
+    void s.exited.then(({ code, signal }) => {
+      if (this.stopped || this.server !== s || this.restarting) return
+      this.opts.log.warn({ pid: s.pid, code, signal, port: s.port }, 'the embedded nats-server exited: starting it again on the same port with the same store')
+      this.restarting = this.restartLoop(signal ?? `exit ${code}`)
+    })
+  }
+
+  private async restartLoop(reason: string): Promise<void> {
+    let delay = this.opts.minBackoffMs ?? 250
+    const max = this.opts.maxBackoffMs ?? 5000
+    let failures = 0
+    let lastError = ''
+    try {
+      while (!this.stopped) {
+        await new Promise((r) => setTimeout(r, delay))
+        if (this.stopped) return
+        try {
+          const s = await startNatsServer({ ...this.opts, port: this.server.port, requirePort: true })
+          if (this.stopped) {
+            await s.stop()
+            return
+          }
+          this.server = s
+          this.restarts++
+          this.watch(s)
+          this.opts.log.warn({ pid: s.pid, port: s.port, reason, failedAttempts: failures }, 'the embedded nats-server is running again')
+          for (const cb of this.listeners) cb(s)
+          return
+        } catch (err) {
+          failures++
+          const msg = (err as Error).message
+          // Once per distinct error, not once per attempt.
+          if (msg !== lastError) this.opts.log.error({ err: msg, retryInMs: delay }, 'could not restart the embedded nats-server; retrying')
+          lastError = msg
+          delay = Math.min(max, delay * 2)
+        }
+      }
+    } finally {
+      this.restarting = undefined
+    }
+  }
+
+  /** Last resort before the process exits: stop supervising, SIGTERM the server, do not wait. */
+  terminate(): void {
+    this.stopped = true
+    if (this.probeTimer) clearInterval(this.probeTimer)
+    signalIfSame(this.server.identity, 'SIGTERM')
+  }
+
+  /** Stops supervising, then the server. */
+  async stop(): Promise<void> {
+    this.stopped = true
+    if (this.probeTimer) clearInterval(this.probeTimer)
+    await this.restarting?.catch(() => undefined)
+    await this.server.stop()
+  }
+
+  async [Symbol.asyncDispose](): Promise<void> {
+    await this.stop()
+  }
+}

@@ -1,0 +1,159 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { spawn, type ChildProcess } from 'node:child_process'
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs'
+import { join } from 'node:path'
+import { jetstreamManager } from '@nats-io/jetstream'
+import { connect } from '@nats-io/transport-node'
+import { inspectProcess, isInfraError, isSameProcess, startNatsServer } from '../infra/index.js'
+import { BenUp, benCli, compare, natsOf, natsServersOf, settle, shareKeys, until, writeFleetInput, type Snapshot } from '../bench/faults/harness.js'
+import { tempDir } from './support/servers.js'
+
+/**
+ * The fault matrix (short cases; `npm run chaos` runs the long, random campaign). Each case runs
+ * `ben up` as a child process against a real nats-server and chDB, injects one fault, and
+ * compares what Ben stored and derived with an uninterrupted control run on the same input.
+ */
+describe('fault matrix', () => {
+  const root = tempDir('ben-faults-')
+  const input = join(root.path, 'input.ndjson')
+  const half = [join(root.path, 'a.ndjson'), join(root.path, 'b.ndjson')]
+  let total = 0
+  let control: Snapshot
+  const controlHome = join(root.path, 'control')
+  const running: BenUp[] = []
+  const strays: ChildProcess[] = []
+
+  beforeAll(async () => {
+    total = writeFleetInput(input, { hosts: 2, rate: 30, durationMs: 150_000 })
+    const lines = readFileSync(input, 'utf8').trimEnd().split('\n')
+    writeFileSync(half[0], lines.slice(0, lines.length >> 1).join('\n') + '\n')
+    writeFileSync(half[1], lines.slice(lines.length >> 1).join('\n') + '\n')
+    const up = await BenUp.start(controlHome)
+    running.push(up)
+    const r = await benCli(['publish', input], { BEN_HOME: controlHome })
+    expect(r.code, r.stderr).toBe(0)
+    control = await settle(controlHome, total)
+    await up.stop()
+    expect(control.tables.facts.ids).toBe(total)
+    // The input has a runaway: the comparison is about something.
+    expect(control.tables.anomalies.ids).toBeGreaterThan(0)
+    expect(control.derived.size).toBeGreaterThan(control.tables.anomalies.ids)
+  }, 300_000)
+
+  afterAll(async () => {
+    for (const b of running) await b.stop().catch(() => undefined)
+    for (const s of strays) s.kill('SIGKILL')
+    root.remove()
+  })
+
+  it('kill -9 of the embedded nats-server during ingest, and consumers deleted behind Ben’s back: every fact once, derived facts identical to the control run', async () => {
+    const home = join(root.path, 'killed-nats')
+    mkdirSync(home, { recursive: true })
+    shareKeys(controlHome, home)
+    const up = await BenUp.start(home)
+    running.push(up)
+    const first = up.endpoints()
+    expect((await benCli(['publish', half[0]], { BEN_HOME: home })).code).toBe(0)
+    process.kill(first.natsPid!, 'SIGKILL')
+    // The same port, a new pid: ben up started it again.
+    const second = await until('a new nats-server', () => {
+      const e = up.endpoints()
+      return e.natsPid !== first.natsPid && isSameProcess({ pid: e.natsPid, startTime: e.natsStartTime }) ? e : undefined
+    }, 60_000)
+    expect(second.natsUrl).toBe(first.natsUrl)
+    // A publish racing the restart may fail; publishing the same file again is the documented remedy.
+    await until('the second half to be published', async () => ((await benCli(['publish', half[1]], { BEN_HOME: home })).code === 0 ? true : undefined), 90_000, 500)
+    // Another credential deletes a stage's and a projector's consumers.
+    const nc = await natsOf(home)
+    const jsm = await jetstreamManager(nc)
+    await jsm.consumers.delete('DERIVED', 'stage-detect-metric')
+    await jsm.consumers.delete('DERIVED', 'proj-facts-scrubbed')
+    await nc.close()
+    const run = await settle(home, total)
+    expect(compare(control, run)).toEqual([])
+    expect(run.tables.facts).toEqual({ rows: total, ids: total })
+    const log = readFileSync(join(home, 'ben.log'), 'utf8')
+    expect(log).toContain('the embedded nats-server is running again')
+    expect(log).toMatch(/consumer stage-detect-metric on DERIVED was deleted/)
+    await up.stop()
+  }, 400_000)
+
+  it('stale endpoints.json and locks naming an unrelated process: ben up starts and signals nothing', async () => {
+    const home = join(root.path, 'stale')
+    mkdirSync(join(home, 'nats'), { recursive: true })
+    const bystander = spawn('sleep', ['600'], { stdio: 'ignore' })
+    strays.push(bystander)
+    const pid = bystander.pid!
+    await until('the bystander to run', () => inspectProcess(pid), 10_000)
+    const real = inspectProcess(pid)!
+    // Every file names the bystander: as ben up (wrong start time), and as the nats-server
+    // (its real start time, but not a nats-server command line).
+    writeFileSync(join(home, 'endpoints.json'), JSON.stringify({ natsUrl: 'nats://127.0.0.1:1', natsPort: 1, pid, natsPid: pid, clickhouse: { kind: 'embedded', location: '' }, prefix: 'ben', querySubject: 'ben.svc.query', startedAt: '', version: '0' }))
+    writeFileSync(join(home, 'up.lock'), JSON.stringify({ pid, startTime: '1' }))
+    writeFileSync(join(home, 'nats', 'server.lock'), JSON.stringify({ owner: { pid, startTime: '1' }, server: { pid, startTime: real.startTime }, storeDir: join(home, 'nats') }))
+    const up = await BenUp.start(home)
+    running.push(up)
+    expect(up.endpoints().natsPid).not.toBe(pid)
+    await up.stop()
+    expect(bystander.exitCode).toBeNull()
+    expect(bystander.signalCode).toBeNull()
+    expect(isSameProcess(real)).toBe(true)
+  }, 200_000)
+
+  it('a nats-server left behind by a SIGKILLed ben up is stopped (proven ours) and replaced on the same port; one server per store; a paused server makes ben publish fail in bounded time', async () => {
+    const home = join(root.path, 'orphan')
+    const up1 = await BenUp.start(home)
+    running.push(up1)
+    const e1 = up1.endpoints()
+    up1.kill('SIGKILL')
+    await up1.exited
+    const orphan = { pid: e1.natsPid!, startTime: e1.natsStartTime! }
+    expect(isSameProcess(orphan)).toBe(true)
+    // The orphan writes its log to a file, not to the dead ben up's pipe: it keeps serving.
+    const probe = await connect({ servers: e1.natsUrl, timeout: 5000 })
+    await probe.flush()
+    await probe.close()
+    expect(isSameProcess(orphan)).toBe(true)
+
+    const up2 = await BenUp.start(home)
+    running.push(up2)
+    const e2 = up2.endpoints()
+    expect(isSameProcess(orphan)).toBe(false)
+    expect(e2.natsPid).not.toBe(orphan.pid)
+    expect(e2.natsPort).toBe(e1.natsPort)
+    expect(natsServersOf(home)).toEqual([e2.natsPid])
+    const ok = await benCli(['publish', half[0]], { BEN_HOME: home })
+    expect(ok.code, ok.stderr).toBe(0)
+
+    // Outage: the server is paused (SIGSTOP). ben publish ends with a message, it does not hang.
+    process.kill(e2.natsPid!, 'SIGSTOP')
+    try {
+      const r = await benCli(['publish', half[1]], { BEN_HOME: home, BEN_PUBLISH_STALL_MS: '3000' }, 90_000)
+      expect(r.code).not.toBe(0)
+      expect(r.stderr).toMatch(/NATS/)
+      expect(r.stderr.trim().split('\n').length).toBeLessThanOrEqual(2)
+    } finally {
+      process.kill(e2.natsPid!, 'SIGCONT')
+    }
+    await up2.stop()
+    expect(natsServersOf(home)).toEqual([])
+  }, 300_000)
+
+  it('one nats-server per store: a second start on a store whose owner is alive is refused; max_file_store is explicit', async () => {
+    const dir = tempDir('ben-store-')
+    const a = await startNatsServer({ storeDir: join(dir.path, 'nats'), maxFileStore: '3GB' })
+    try {
+      const err = await startNatsServer({ storeDir: join(dir.path, 'nats') }).then(
+        () => undefined,
+        (e: unknown) => e,
+      )
+      expect(isInfraError(err) && err.code).toBe('store_locked')
+      expect((err as Error).message).toContain(String(a.pid))
+      // Fixed by configuration, not by the free space at start; the server logs to its file.
+      expect(readFileSync(join(dir.path, 'nats', 'nats-server.log'), 'utf8')).toMatch(/Max Storage:\s+3\.00 GB/)
+    } finally {
+      await a.stop()
+      dir.remove()
+    }
+  })
+})

@@ -7,6 +7,7 @@ import { projectorService } from './services.js'
 import { printLive } from './live.js'
 import { addSimulationOptions, simulationOptions } from './sim-options.js'
 import { CliError } from './output.js'
+import { checkConsoleOptions, isConsoleError, startConsole, type ConsoleHandle } from '../console/index.js'
 
 /**
  * The services `ben up` runs: the processor chain (scrub → detect → policy → act) and the
@@ -46,6 +47,10 @@ export function registerUp(program: Command): void {
     .option('--watch', 'print anomalies, decisions, commands and acks as they happen (on with --simulate)')
     .option('--secure', 'NATS authorisation: one nkey user per role and sidecar; seeds and server config in $BEN_HOME/creds')
     .option('--sidecars <ids>', 'with --secure: make credentials for these sidecars now (comma-separated ids)')
+    .option('--console <host:port>', 'serve the web console there (e.g. 127.0.0.1:8080); the banner prints its login URL')
+    .option('--console-tls <cert,key>', 'serve the console over HTTPS with these PEM files (needed for a non-loopback address)')
+    .option('--insecure-console', 'allow plain HTTP on a non-loopback console address')
+    .option('--console-key <name>', 'operator key under $BEN_HOME/keys that console approvals are signed with', 'operator')
     .addHelpText(
       'after',
       `
@@ -65,11 +70,15 @@ Examples:
   ben up --simulate --sim-scenario cpu-runaway --sim-duration 300     # what npm start runs
   BEN_HOME=/var/lib/ben ben up
   ben up --secure --sidecars web-1,web-2                               # sidecar: BEN_NATS_NKEY=$BEN_HOME/creds/sidecar-web-1.nk
+  ben up --simulate --console 127.0.0.1:8080                           # open the printed URL in a browser
   BEN_NATS_URL=nats://nats-1:4222 BEN_CLICKHOUSE_URL=http://ch:8123 ben up`,
     )
-    .action(async (o: { logLevel?: string; simulate?: boolean; watch?: boolean; secure?: boolean; sidecars?: string } & Record<string, unknown>) => {
+    .action(async (o: { logLevel?: string; simulate?: boolean; watch?: boolean; secure?: boolean; sidecars?: string; console?: string; consoleTls?: string; insecureConsole?: boolean; consoleKey: string } & Record<string, unknown>) => {
       const env = readEnv()
       if (o.sidecars !== undefined && !o.secure) throw new CliError('--sidecars needs --secure (credentials only mean something on a server that checks them)')
+      if ((o.consoleTls || o.insecureConsole) && !o.console) throw new CliError('--console-tls and --insecure-console go with --console <host:port>')
+      const consoleOpts = o.console ? { listen: o.console, tls: o.consoleTls, insecure: o.insecureConsole, operatorKey: o.consoleKey } : undefined
+      if (consoleOpts) wrapConsoleError(() => checkConsoleOptions(consoleOpts))
       const secure = o.secure ? secureStart(env, parseSidecarList(o.sidecars)) : undefined
       const log = createLogger({ level: o.logLevel ?? env.logLevel, file: homePaths(env.home).log })
       const services = defaultServices()
@@ -80,6 +89,17 @@ Examples:
       const running = await startBen(secure?.env ?? env, log, services, { ...(topology ? { topology } : {}), ...(secure ? { natsConfigFile: secure.natsConfigFile } : {}) })
       secure?.started(running.endpoints.natsPid)
       const live = o.simulate || o.watch ? printLive(running.ctx.nc, running.ctx.subjects) : undefined
+      let web: ConsoleHandle | undefined
+      if (consoleOpts) {
+        try {
+          web = await startConsole({ ...consoleOpts, home: env.home, log, connect: { natsUrl: running.endpoints.natsUrl, prefix: running.endpoints.prefix } })
+        } catch (err) {
+          live?.unsubscribe()
+          await running.stop()
+          secure?.stopped()
+          throw isConsoleError(err) ? new CliError(err.message) : err
+        }
+      }
       const e = running.endpoints
       const out = process.stdout
       out.write(`Ben ${e.version} is up (pid ${e.pid})\n`)
@@ -89,6 +109,7 @@ Examples:
       out.write(`  log         ${homePaths(env.home).log}\n`)
       out.write(`  publish     ben publish facts.ndjson   |  any NATS client: ${e.prefix}.fact.<lane>.<source>\n`)
       for (const line of secure?.summary(running.natsOrigin) ?? []) out.write(`${line}\n`)
+      if (web) out.write(`  console     ${web.loginUrl}\n`)
       out.write(`Ctrl-C to stop.\n`)
       await new Promise<void>((resolve) => {
         let stopping = false
@@ -97,7 +118,10 @@ Examples:
           stopping = true
           out.write(`\n${signal}: stopping (drain, flush, close)…\n`)
           live?.unsubscribe()
-          running.stop().then(() => {
+          Promise.resolve(web?.close())
+            .catch((err) => log.warn({ err: (err as Error).message }, 'console did not close cleanly'))
+            .then(() => running.stop())
+            .then(() => {
             secure?.stopped()
             resolve()
           }, (err) => {
@@ -111,4 +135,12 @@ Examples:
       out.write('stopped.\n')
       log.flush?.()
     })
+}
+
+function wrapConsoleError<T>(fn: () => T): T {
+  try {
+    return fn()
+  } catch (err) {
+    throw isConsoleError(err) ? new CliError(err.message) : err
+  }
 }

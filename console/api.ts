@@ -61,14 +61,14 @@ export interface FleetSource {
 /** Sources (from recent facts), sidecars (from hello), and the pipeline's consumer lag. */
 export async function fleet(ben: Ben, hellos: ReadonlyMap<string, HelloSeen>): Promise<{ sources: FleetSource[]; sidecars: HelloSeen[]; components: HelloSeen[]; consumers: ConsumerLag[] }> {
   const hour = `now64(3) - INTERVAL 1 HOUR`
-  const base = await ben.query(`SELECT source, toUnixTimestamp64Milli(max(ts)), countIf(ts >= ${hour}) FROM facts GROUP BY source ORDER BY source LIMIT 2000`)
-  const labels = await ben.query(
-    `SELECT source, groupUniqArray(20)(concat(k, '=', v)) FROM (SELECT source, labels FROM facts WHERE ts >= ${hour}) ARRAY JOIN mapKeys(labels) AS k, mapValues(labels) AS v GROUP BY source LIMIT 2000`,
-  )
-  const anomalies = await ben.query(
-    `SELECT source, count(), max(multiIf(severity = 'critical', 3, severity = 'high', 2, severity = 'medium', 1, 0)) FROM anomalies WHERE ts >= ${hour} GROUP BY source LIMIT 2000`,
-  )
-  const open = await ben.query(`SELECT source, count() FROM incidents FINAL WHERE transition != 'resolved' GROUP BY source LIMIT 2000`)
+  const [base, labels, anomalies, open, consumers] = await Promise.all([
+    ben.query(`SELECT source, toUnixTimestamp64Milli(max(ts)), countIf(ts >= ${hour}) FROM facts GROUP BY source ORDER BY source LIMIT 2000`),
+    // Metric labels (job, device, …) of the last hour: what the fleet can be grouped by.
+    ben.query(`SELECT source, groupUniqArray(20)(concat(k, '=', v)) FROM (SELECT source, labels FROM facts WHERE kind = 'metric' AND ts >= ${hour}) ARRAY JOIN mapKeys(labels) AS k, mapValues(labels) AS v GROUP BY source LIMIT 2000`),
+    ben.query(`SELECT source, count(), max(multiIf(severity = 'critical', 3, severity = 'high', 2, severity = 'medium', 1, 0)) FROM anomalies WHERE ts >= ${hour} GROUP BY source LIMIT 2000`),
+    ben.query(`SELECT source, count() FROM incidents FINAL WHERE transition != 'resolved' GROUP BY source LIMIT 2000`),
+    consumerLag(ben),
+  ])
   const lab = new Map(labels.rows.map((r) => [String(r[0]), (r[1] as string[]).slice().sort()]))
   const an = new Map(anomalies.rows.map((r) => [String(r[0]), { n: Number(r[1]), worst: ['low', 'medium', 'high', 'critical'][Number(r[2])] ?? '' }]))
   const inc = new Map(open.rows.map((r) => [String(r[0]), Number(r[1])]))
@@ -77,7 +77,7 @@ export async function fleet(ben: Ben, hellos: ReadonlyMap<string, HelloSeen>): P
     return { source, lastSeen: Number(last), factsLastHour: Number(n), labels: lab.get(source) ?? [], anomaliesLastHour: an.get(source)?.n ?? 0, worstSeverity: an.get(source)?.worst ?? '', openIncidents: inc.get(source) ?? 0 }
   })
   const all = [...hellos.values()]
-  return { sources, sidecars: all.filter((h) => h.component === 'sidecar'), components: all.filter((h) => h.component !== 'sidecar'), consumers: await consumerLag(ben) }
+  return { sources, sidecars: all.filter((h) => h.component === 'sidecar'), components: all.filter((h) => h.component !== 'sidecar'), consumers }
 }
 
 export interface HelloSeen {

@@ -84,7 +84,7 @@ const IMPORT_MAP_HASH = createHash('sha256').update(IMPORT_MAP).digest('base64')
 function page(body: string, withApp: boolean): string {
   return `<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
-<title>Ben console</title><link rel="stylesheet" href="/vendor/uplot.css"><link rel="stylesheet" href="/static/style.css">
+<title>Ben console</title><link rel="icon" href="/static/icon.svg"><link rel="stylesheet" href="/vendor/uplot.css"><link rel="stylesheet" href="/static/style.css">
 ${withApp ? `<script type="importmap">${IMPORT_MAP}</script><script type="module" src="/static/app.js"></script>` : ''}
 </head><body>${body}</body></html>`
 }

@@ -164,7 +164,7 @@ function LivePage() {
     <${Heading}>Live<//>
     <form class="filters" onSubmit=${apply} aria-label="feed filters">
       <fieldset><legend>Show</legend>
-        ${KINDS.map((k) => html`<label class="check"><input type="checkbox" checked=${draft.kinds.includes(k)} onChange=${() => toggleKind(k)} /> ${k === 'dlq' ? 'dead letters' : k + 's'}</label>`)}
+        ${KINDS.map((k) => html`<label class="check"><input type="checkbox" checked=${draft.kinds.includes(k)} onChange=${() => toggleKind(k)} /> ${k === 'dlq' ? 'dead letters' : k === 'anomaly' ? 'anomalies' : k + 's'}</label>`)}
       </fieldset>
       <label>Source <input name="source" placeholder="web-* or web-3" value=${draft.source} onInput=${(e) => setDraft({ ...draft, source: e.target.value })} /></label>
       <label>Min. severity <select name="severity" value=${draft.severity} onChange=${(e) => setDraft({ ...draft, severity: e.target.value })}>
@@ -261,7 +261,7 @@ function IncidentPage({ id }) {
     <div class="timeline">
       ${STAGES.map(([k, label]) => html`<section class="lane" id=${`stage-${k}`} aria-label=${label}>
         <h3><${Kind} k=${k} /> ${label}</h3>
-        ${byKind[k].length ? html`<ol>${byKind[k].map((f) => html`<li key=${f.id}><time>${iso(f.ts).slice(11)}</time> <${FactLink} id=${f.id} /> ${factSummary(f)}${f.explain && f.kind !== 'alert' ? html`<div class="explain">${f.explain}</div>` : null}</li>`)}</ol>` : html`<p class="none">none</p>`}
+        ${byKind[k].length ? html`<ol>${byKind[k].map((f) => html`<li key=${f.id}><time>${iso(f.ts).slice(11)}</time> <${FactLink} id=${f.id} /> ${factSummary(f)}${f.explain && f.kind !== 'alert' ? html`<details><summary>explain</summary><div class="explain">${f.explain}</div></details>` : null}</li>`)}</ol>` : html`<p class="none">none</p>`}
       </section>`)}
     </div>
     <h2>Narrative</h2>

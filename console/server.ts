@@ -261,7 +261,7 @@ export async function startConsole(opts: ConsoleOptions): Promise<ConsoleHandle>
         return json(res, 200, { verdict: b.verdict, commandId: proposal.payload.commandId, verb: proposal.payload.verb, target: proposal.payload.target, factId: fact.id, keyId: op.key.keyId })
       }
       if (path === '/api/stats' && method === 'GET') return json(res, 200, counters)
-      return json(res, path.startsWith('/api/') ? 404 : 405, { error: `no ${method} ${path}` })
+      return json(res, method === 'GET' || method === 'POST' ? 404 : 405, { error: `no ${method} ${path}: the console's API reads, and only approves, rejects and replays` })
     } catch (err) {
       if (err instanceof ApiRefusal) return json(res, err.status, { error: err.message })
       if (isClientError(err)) return json(res, err.code === 'not_found' ? 404 : err.code === 'already_decided' || err.code === 'refused' ? 409 : 400, { error: err.message, code: err.code })

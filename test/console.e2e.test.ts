@@ -1,9 +1,11 @@
 /// <reference lib="dom" />
+/// <reference lib="dom.iterable" />
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { mkdirSync, readFileSync } from 'node:fs'
 import { request } from 'node:http'
 import { join } from 'node:path'
 import type { Page } from 'puppeteer-core'
+import { jetstreamManager } from '@nats-io/jetstream'
 import { connect, type Ben } from '../client/index.js'
 import { FactCodec, packageRoot } from '../schemas/index.js'
 import { runSimulation, type Simulation } from '../simulate/index.js'
@@ -16,6 +18,29 @@ const MIN = 60_000
 const SHOTS = join(packageRoot(), 'test-artifacts', 'console')
 const PHONE = { width: 390, height: 844 }
 const RUNAWAY_INCIDENT = `SELECT incident_id FROM incidents FINAL WHERE source = 'web-3' AND position(title, 'throttle_job') > 0 ORDER BY updated_at DESC LIMIT 1`
+
+/** Waits until every durable consumer has caught up and the streams stop growing (three calm looks in a row). */
+async function settle(ben: Ben): Promise<void> {
+  const jsm = await jetstreamManager(ben.nc)
+  let calm = 0
+  let last = ''
+  await waitFor(
+    'the pipeline to catch up',
+    async () => {
+      let pending = 0
+      const seqs: number[] = []
+      for (const stream of ['FACTS', 'DERIVED', 'COMMANDS']) {
+        seqs.push((await jsm.streams.info(stream)).state.last_seq)
+        for await (const ci of jsm.consumers.list(stream)) if (ci.config.durable_name) pending += ci.num_pending + ci.num_ack_pending
+      }
+      calm = pending === 0 && seqs.join() === last ? calm + 1 : 0
+      last = seqs.join()
+      return calm >= 3 ? true : undefined
+    },
+    5 * MIN,
+    500,
+  )
+}
 
 describe('the console in a real browser (Debian chromium, headless): live feed, incident, fleet, source, approvals', () => {
   const home = tempDir('ben-console-')
@@ -159,6 +184,7 @@ describe('the console in a real browser (Debian chromium, headless): live feed, 
     expect(narrative.some((s) => s.links.length > 0)).toBe(true)
     await shot(page, 'incident-1280')
 
+    await settle(ben)
     const replayButton = await page.waitForSelector('xpath/.//button[normalize-space()="Replay"]')
     await replayButton!.click()
     await waitText(page, /identical \(\d+ facts\)|different: \d+ changed/, 'the replay result', 5 * MIN)

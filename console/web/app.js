@@ -166,11 +166,11 @@ function LivePage() {
       <fieldset><legend>Show</legend>
         ${KINDS.map((k) => html`<label class="check"><input type="checkbox" checked=${draft.kinds.includes(k)} onChange=${() => toggleKind(k)} /> ${k === 'dlq' ? 'dead letters' : k === 'anomaly' ? 'anomalies' : k + 's'}</label>`)}
       </fieldset>
-      <label>Source <input name="source" placeholder="web-* or web-3" value=${draft.source} onInput=${(e) => setDraft({ ...draft, source: e.target.value })} /></label>
-      <label>Min. severity <select name="severity" value=${draft.severity} onChange=${(e) => setDraft({ ...draft, severity: e.target.value })}>
+      <label>Source <input name="source" placeholder="web-* or web-3" value=${draft.source} onInput=${(e) => { const v = e.target.value; setDraft((d) => ({ ...d, source: v })) }} /></label>
+      <label>Min. severity <select name="severity" value=${draft.severity} onChange=${(e) => { const v = e.target.value; setDraft((d) => ({ ...d, severity: v })) }}>
         <option value="">any</option>${SEVERITIES.map((s) => html`<option value=${s}>${s}</option>`)}
       </select></label>
-      <label>From <select name="since" value=${draft.since} onChange=${(e) => setDraft({ ...draft, since: e.target.value })}>
+      <label>From <select name="since" value=${draft.since} onChange=${(e) => { const v = e.target.value; setDraft((d) => ({ ...d, since: v })) }}>
         <option value="new">now on</option><option value="5m">5 min ago</option><option value="15m">15 min ago</option><option value="60m">1 h ago</option><option value="1440m">1 day ago</option>
       </select></label>
       <button type="submit">Apply</button>
@@ -354,7 +354,7 @@ function FleetPage() {
     ${data.sidecars.length ? html`<div class="scroll"><table><thead><tr><th scope="col">sidecar</th><th scope="col">version</th><th scope="col">hello</th><th scope="col">WAL depth</th><th scope="col">WAL lag (seq)</th><th scope="col">verbs</th></tr></thead>
       <tbody>${data.sidecars.map((h) => html`<tr><td><${SourceLink} s=${h.instance} /></td><td>${h.version}</td><td>${ago(h.ts)}</td><td>${h.info.walDepth ?? ''}</td><td>${h.info.walLastSeq !== undefined ? Number(h.info.walLastSeq) - Number(h.info.walAckedSeq || 0) : ''}</td><td>${h.info.verbs ?? ''}</td></tr>`)}</tbody></table></div>` : html`<p>No sidecar has said hello.</p>`}
     <h2>Ben</h2>
-    <ul>${data.components.map((h) => html`<li>${h.component} ${h.instance} ${h.version}, started ${ago(h.ts)} (${h.info.services ?? ''})</li>`)}</ul>
+    <ul>${data.components.map((h) => html`<li>${h.component} ${h.instance} ${h.version}, started ${ago(h.ts)} (${(h.info.services ?? '').split(',').join(', ')})</li>`)}</ul>
     <h2>Pipeline lag</h2>
     <div class="scroll"><table><thead><tr><th scope="col">stream</th><th scope="col">consumer</th><th scope="col">pending</th><th scope="col">ack pending</th><th scope="col">redelivered</th></tr></thead>
       <tbody>${data.consumers.map((c) => html`<tr><td>${c.stream}</td><td>${c.consumer}</td><td class=${c.pending > 1000 ? 'warn' : ''}>${c.pending}</td><td>${c.ackPending}</td><td>${c.redelivered}</td></tr>`)}</tbody></table></div>

@@ -215,11 +215,11 @@ function IncidentsPage() {
 }
 
 const STAGES = [
-  ['alert', 'facts'],
-  ['anomaly', 'anomalies'],
-  ['decision', 'decisions'],
-  ['command', 'commands'],
-  ['ack', 'acks'],
+  ['alert', 'alerts', 'alert'],
+  ['anomaly', 'anomalies', 'anomaly'],
+  ['decision', 'decisions', 'decision'],
+  ['command', 'commands', 'command'],
+  ['ack', 'acks', 'ack'],
 ]
 
 function factSummary(f) {
@@ -257,7 +257,7 @@ function IncidentPage({ id }) {
       <dt>opened</dt><dd>${iso(p.openedAt)}</dd><dt>updated</dt><dd>${iso(p.updatedAt)}</dd>
     </dl>
     <h2>Timeline</h2>
-    <p class="flow">${STAGES.map(([k, label], i) => html`${i ? ' → ' : ''}<a href=${`#stage-${k}`}>${byKind[k].length} ${label}</a>`)}</p>
+    <p class="flow">${STAGES.map(([k, label, one], i) => html`${i ? ' → ' : ''}<a href=${`#stage-${k}`} onClick=${(e) => { e.preventDefault(); document.getElementById(`stage-${k}`).scrollIntoView() }}>${byKind[k].length} ${byKind[k].length === 1 ? one : label}</a>`)}</p>
     <div class="timeline">
       ${STAGES.map(([k, label]) => html`<section class="lane" id=${`stage-${k}`} aria-label=${label}>
         <h3><${Kind} k=${k} /> ${label}</h3>

@@ -121,6 +121,13 @@ describe('the console in a real browser (Debian chromium, headless): live feed, 
       1000,
     )
     await shot(page, 'live-1280')
+    // Bad input shows up as a dead letter with its reason.
+    ben.nc.publish(`${ben.subjects.prefix}.fact.metric.web-1`, new TextEncoder().encode('{"this is": not json'))
+    const dead = await waitFor('the dead letter in the feed', async () => {
+      const t = await page.$$eval('li.item-dlq', (els) => els.map((e) => e.textContent ?? ''))
+      return t.length ? t : undefined
+    }, 3 * MIN, 1000)
+    expect(dead.some((t) => /scrub: \w+: .*ben\.fact\.metric\.web-1/.test(t)), dead.join('\n')).toBe(true)
     // Pause holds new items back; resume shows them.
     await page.click('button[aria-pressed]')
     expect(await page.$eval('button[aria-pressed]', (b) => b.getAttribute('aria-pressed'))).toBe('true')
@@ -189,6 +196,7 @@ describe('the console in a real browser (Debian chromium, headless): live feed, 
     await replayButton!.click()
     await waitText(page, /identical \(\d+ facts\)|different: \d+ changed/, 'the replay result', 5 * MIN)
     expect(await text(page)).toMatch(/identical \(\d+ facts\)/)
+    await page.evaluate(() => document.querySelector('.result')?.scrollIntoView({ block: 'center' }))
     await shot(page, 'incident-replay-1280')
 
     const pack = readFileSync(join(packageRoot(), 'processors', 'policy', 'default-pack.yaml'), 'utf8').replace(/outcome: act\b/, 'outcome: propose')
@@ -203,6 +211,7 @@ describe('the console in a real browser (Debian chromium, headless): live feed, 
     const n = Number(/What-if pasted\.yaml \(\w+\): (\d+) decisions/.exec(await text(page))![1])
     expect(n).toBeGreaterThan(0)
     expect(await text(page)).toMatch(/act by critical-cpu-throttle throttle_job on web-3 → propose by critical-cpu-throttle/)
+    await page.evaluate(() => [...document.querySelectorAll('.result')].pop()?.scrollIntoView({ block: 'start' }))
     await shot(page, 'incident-whatif-1280')
 
     // A cited fact opens its own page.
@@ -284,9 +293,9 @@ describe('the console in a real browser (Debian chromium, headless): live feed, 
       await shot(phone, `${name}-phone`)
     }
     // The first Tab reaches the skip link, the next ones the navigation; Enter follows a link.
-    await go(phone, 'live')
-    // The page focuses its heading on arrival; from the top of the document, Tab starts over.
-    await phone.evaluate(() => (document.activeElement as HTMLElement | null)?.blur())
+    // A fresh visit: the first Tab reaches the skip link.
+    await phone.reload({ waitUntil: 'domcontentloaded' })
+    await waitText(phone, /Approvals\s/, 'the page after reload', MIN)
     await phone.keyboard.press('Tab')
     expect(await phone.evaluate(() => document.activeElement?.textContent)).toBe('Skip to content')
     let focused = ''

@@ -62,9 +62,15 @@ function useLoad(fn, deps, everyMs) {
   return state
 }
 
+// On the first page of a visit focus stays where the browser puts it (Tab reaches the skip link
+// first); after each route change the new page's heading takes focus, for screen readers.
+let firstPage = true
 function Heading({ children }) {
   const ref = useRef()
-  useEffect(() => ref.current && ref.current.focus(), [])
+  useEffect(() => {
+    if (firstPage) firstPage = false
+    else if (ref.current) ref.current.focus()
+  }, [])
   return html`<h1 tabindex="-1" ref=${ref}>${children}</h1>`
 }
 

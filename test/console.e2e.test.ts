@@ -37,7 +37,7 @@ async function settle(ben: Ben): Promise<void> {
       last = seqs.join()
       return calm >= 3 ? true : undefined
     },
-    5 * MIN,
+    10 * MIN,
     500,
   )
 }
@@ -117,7 +117,7 @@ describe('the console in a real browser (Debian chromium, headless): live feed, 
         const anomaly = items.some((t) => t.startsWith('anomaly') && t.includes('cpu.load') && t.includes(runaway.source))
         return cmd && ack && anomaly ? true : undefined
       },
-      5 * MIN,
+      12 * MIN,
       1000,
     )
     await shot(page, 'live-1280')
@@ -127,7 +127,7 @@ describe('the console in a real browser (Debian chromium, headless): live feed, 
     await page.click('button[aria-pressed]')
     expect(await page.$eval('button[aria-pressed]', (b) => b.getAttribute('aria-pressed'))).toBe('false')
     await sim.published
-  }, 8 * MIN)
+  }, 15 * MIN)
 
   it('filters the feed by source and severity on the server', async () => {
     await page.goto(`${base}/#/live`, { waitUntil: 'domcontentloaded' })
@@ -170,7 +170,7 @@ describe('the console in a real browser (Debian chromium, headless): live feed, 
         const lanes = await page.$$eval('.lane', (els) => els.map((e) => e.textContent ?? ''))
         return lanes.length === 5 && /executed throttle_job/.test(lanes[4]) ? lanes : undefined
       },
-      3 * MIN,
+      10 * MIN,
       2000,
     )
     const lanes = await page.$$eval('.lane', (els) => els.map((e) => ({ id: e.id, items: e.querySelectorAll('li').length, text: e.textContent ?? '' })))
@@ -213,7 +213,7 @@ describe('the console in a real browser (Debian chromium, headless): live feed, 
     await waitText(page, /Payload/, 'the fact page')
     expect(await text(page)).toMatch(/Lineage/)
     await shot(page, 'fact-1280')
-  }, 15 * MIN)
+  }, 30 * MIN)
 
   it('the fleet map lists the sources with last seen and lag; a source page charts its series and marks anomalies', async () => {
     await go(page, 'fleet')
@@ -256,7 +256,7 @@ describe('the console in a real browser (Debian chromium, headless): live feed, 
         const a = await rows(`SELECT status FROM acks WHERE command_id = '${commandId}'`)
         return a.length ? a : undefined
       },
-      3 * MIN,
+      10 * MIN,
     )
     expect(acks).toEqual([expect.objectContaining({ status: 'executed' })])
     const approved = await rows(`SELECT signers FROM commands WHERE command_id = '${commandId}' AND status = 'approved'`)
@@ -283,7 +283,7 @@ describe('the console in a real browser (Debian chromium, headless): live feed, 
     }, 3 * MIN, 1000)
     expect(dead.some((t) => /scrub: \w+: .*ben\.fact\.metric\.web-1/.test(t)), dead.join('\n')).toBe(true)
     await shot(page, 'live-dlq-1280')
-  }, 6 * MIN)
+  }, 20 * MIN)
 
   it('every page is readable at phone width (no sideways scrolling) and keyboard-navigable', async () => {
     const phone = await browser.page(PHONE)

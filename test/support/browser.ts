@@ -1,4 +1,4 @@
-import { mkdirSync, rmSync } from 'node:fs'
+import { existsSync, mkdirSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import puppeteer, { type Browser, type Page } from 'puppeteer-core'
@@ -14,6 +14,7 @@ export interface HeadlessBrowser {
 
 /** Starts headless chromium with a fresh profile, no network side-traffic, no sandbox (root in CI). */
 export async function launchBrowser(): Promise<HeadlessBrowser> {
+  if (!existsSync(CHROMIUM)) throw new Error(`no chromium at ${CHROMIUM}: install Debian's (apt-get install -y chromium) or set BEN_CHROMIUM; the console tests drive a real browser`)
   const profile = join(tmpdir(), `ben-chromium-${process.pid}-${Date.now()}`)
   mkdirSync(profile, { recursive: true })
   const browser = await puppeteer.launch({

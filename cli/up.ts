@@ -8,6 +8,7 @@ import { printLive } from './live.js'
 import { addSimulationOptions, simulationOptions } from './sim-options.js'
 import { CliError } from './output.js'
 import { addDoorOptions, checkDoorFlags, upDoorServices, type DoorFlags } from './doors.js'
+import { checkConsoleOptions, isConsoleError, startConsole, type ConsoleHandle } from '../console/index.js'
 
 /**
  * The services `ben up` runs: the processor chain (scrub → detect → policy → act) and the
@@ -49,6 +50,10 @@ export function registerUp(program: Command): void {
     .option('--verbose', 'with --watch: every explain, incident updates, low anomalies, lines not cut to the terminal')
     .option('--secure', 'NATS authorisation: one nkey user per role and sidecar; seeds and server config in $BEN_HOME/creds')
     .option('--sidecars <ids>', 'with --secure: make credentials for these sidecars now (comma-separated ids)')
+    .option('--console <host:port>', 'serve the web console there (e.g. 127.0.0.1:8080); the banner prints its login URL')
+    .option('--console-tls <cert,key>', 'serve the console over HTTPS with these PEM files (needed for a non-loopback address)')
+    .option('--insecure-console', 'allow plain HTTP on a non-loopback console address')
+    .option('--console-key <name>', 'operator key under $BEN_HOME/keys that console approvals are signed with', 'operator')
     .addHelpText(
       'after',
       `
@@ -69,11 +74,15 @@ Examples:
   BEN_HOME=/var/lib/ben ben up
   ben up --secure --sidecars web-1,web-2                               # sidecar: BEN_NATS_NKEY=$BEN_HOME/creds/sidecar-web-1.nk
   ben up --otlp 127.0.0.1:4318 --syslog 127.0.0.1:5514 --metrics 127.0.0.1:9464
+  ben up --simulate --console 127.0.0.1:8080                           # open the printed URL in a browser
   BEN_NATS_URL=nats://nats-1:4222 BEN_CLICKHOUSE_URL=http://ch:8123 ben up`,
     )
-    .action(async (o: { logLevel?: string; simulate?: boolean; watch?: boolean; verbose?: boolean; secure?: boolean; sidecars?: string } & DoorFlags & Record<string, unknown>) => {
+    .action(async (o: { logLevel?: string; simulate?: boolean; watch?: boolean; verbose?: boolean; secure?: boolean; sidecars?: string; console?: string; consoleTls?: string; insecureConsole?: boolean; consoleKey: string } & DoorFlags & Record<string, unknown>) => {
       const env = readEnv()
       if (o.sidecars !== undefined && !o.secure) throw new CliError('--sidecars needs --secure (credentials only mean something on a server that checks them)')
+      if ((o.consoleTls || o.insecureConsole) && !o.console) throw new CliError('--console-tls and --insecure-console go with --console <host:port>')
+      const consoleOpts = o.console ? { listen: o.console, tls: o.consoleTls, insecure: o.insecureConsole, operatorKey: o.consoleKey } : undefined
+      if (consoleOpts) wrapConsoleError(() => checkConsoleOptions(consoleOpts))
       const secure = o.secure ? secureStart(env, parseSidecarList(o.sidecars)) : undefined
       const log = createLogger({ level: o.logLevel ?? env.logLevel, file: homePaths(env.home).log })
       const services = defaultServices()
@@ -88,6 +97,17 @@ Examples:
       // The supervisor restarts a dead nats-server: reloads go to the new one.
       running.onNatsRestart((pid) => secure?.started(pid))
       const live = o.simulate || o.watch ? printLive(running.ctx.nc, running.ctx.subjects, { verbose: o.verbose }) : undefined
+      let web: ConsoleHandle | undefined
+      if (consoleOpts) {
+        try {
+          web = await startConsole({ ...consoleOpts, home: env.home, log, connect: { natsUrl: running.endpoints.natsUrl, prefix: running.endpoints.prefix } })
+        } catch (err) {
+          live?.unsubscribe()
+          await running.stop()
+          secure?.stopped()
+          throw isConsoleError(err) ? new CliError(err.message) : err
+        }
+      }
       const e = running.endpoints
       const out = process.stdout
       // A closed terminal or pipe (EPIPE) must not kill ben up before it stops its nats-server.
@@ -101,6 +121,7 @@ Examples:
       if (running.operatorKey) out.write(`  operator    key ${running.operatorKey.keyId} ${running.operatorKey.created ? 'made and registered' : 'registered'} (${running.operatorKey.file}): \`ben approve <id>\` uses it\n`)
       if (running.userRecord) out.write(`  found by    ben commands in any directory of this user (${running.userRecord}); \`ben status\` says which Ben they talk to\n`)
       for (const line of secure?.summary(running.natsOrigin) ?? []) out.write(`${line}\n`)
+      if (web) out.write(`  console     ${web.loginUrl}\n`)
       out.write(`Ctrl-C to stop.\n`)
       await new Promise<void>((resolve) => {
         let stopping = false
@@ -111,7 +132,10 @@ Examples:
           stoppingAt = Date.now()
           out.write(`\n${signal}: stopping (drain, flush, close)…\n`)
           live?.unsubscribe()
-          running.stop().then(() => {
+          Promise.resolve(web?.close())
+            .catch((err) => log.warn({ err: (err as Error).message }, 'console did not close cleanly'))
+            .then(() => running.stop())
+            .then(() => {
             secure?.stopped()
             resolve()
           }, (err) => {
@@ -138,4 +162,12 @@ Examples:
       out.write('stopped.\n')
       log.flush?.()
     })
+}
+
+function wrapConsoleError<T>(fn: () => T): T {
+  try {
+    return fn()
+  } catch (err) {
+    throw isConsoleError(err) ? new CliError(err.message) : err
+  }
 }

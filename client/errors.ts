@@ -13,6 +13,12 @@ export const ClientErrorCode = {
   Ambiguous: 'ambiguous',
   /** A row read back from ClickHouse does not decode into the fact it should hold. */
   Undecodable: 'undecodable',
+  /** The command was already approved or rejected. */
+  AlreadyDecided: 'already_decided',
+  /** The act stage refused to approve or reject (expired, wrong key, not a proposal). */
+  Refused: 'refused',
+  /** JetStream did not store the approval or rejection. */
+  PublishFailed: 'publish_failed',
 } as const
 export type ClientErrorCode = (typeof ClientErrorCode)[keyof typeof ClientErrorCode]
 

@@ -2,3 +2,4 @@ export { Ben, connect, QueryError, type ConnectOptions, type PublishSummary, typ
 export type { Subscription, DerivedOptions, Since, RejectedDelivery } from './subscriptions.js'
 export type { IncidentListOptions, IncidentReport, IncidentSummary } from './incident-report.js'
 export { ClientError, ClientErrorCode, isClientError } from './errors.js'
+export { listProposals, findProposal, decideProposal, type Proposal, type Verdict } from './approvals.js'

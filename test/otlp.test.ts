@@ -119,7 +119,7 @@ describe('OTLP/HTTP intake with the OpenTelemetry JS SDK exporters', () => {
   })
 
   it('refuses what is not OTLP with a 4xx and a reason, counts it, and keeps serving', async () => {
-    const post = (body: Buffer | string, headers: Record<string, string>, signal = 'logs') => fetch(url(signal), { method: 'POST', body, headers })
+    const post = (body: Buffer | string, headers: Record<string, string>, signal = 'logs') => fetch(url(signal), { method: 'POST', body: typeof body === 'string' ? body : new Uint8Array(body), headers })
     const garbage = Buffer.from([0x0a, 0xff, 0xff, 0xff, 0xff, 0x0f, 0x01, 0x02])
     const r1 = await post(garbage, { 'Content-Type': 'application/x-protobuf' })
     expect(r1.status).toBe(400)

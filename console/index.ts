@@ -1,0 +1,5 @@
+export { startConsole, checkConsoleOptions, type ConsoleOptions, type ConsoleHandle } from './server.js'
+export { parseListen, isLoopback, type ListenAddress } from './address.js'
+export { ConsoleAuth, type Session } from './auth.js'
+export { ConsoleError, ConsoleErrorCode, isConsoleError } from './errors.js'
+export { parseFeedQuery, FEED_KINDS, type FeedKind, type FeedQuery } from './feed.js'

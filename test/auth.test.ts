@@ -185,8 +185,8 @@ describe('NATS authorisation with the generated server configuration', () => {
   })
 
   it('least privilege: projector and operator cannot pull, ack, re-create or delete a stage consumer; the processor is not a stream admin', async () => {
-    const stageConsumer = 'stage-scrub-metric'
-    await jsm.consumers.add('FACTS', { durable_name: stageConsumer, ack_policy: AckPolicy.All, filter_subject: 'ben.fact.metric.>' })
+    const stageConsumer = 'stage-scrub-routine'
+    await jsm.consumers.add('FACTS', { durable_name: stageConsumer, ack_policy: AckPolicy.All, filter_subject: 'ben.fact.>' })
     await jsm.consumers.add('DERIVED', { durable_name: 'proj-anomalies', ack_policy: AckPolicy.Explicit, filter_subject: 'ben.anomaly.>' })
     const proj = await connectAs(server.url, auth.seedFile('projector'))
     const op = await connectAs(server.url, auth.seedFile('operator'))

@@ -132,8 +132,10 @@ describe('end to end: simulated fleet → scrub → detect → policy → act �
 
   it('an operator approves the quarantine proposal with `ben approve`; the target executes it', async () => {
     const env = { BEN_HOME: home.path }
-    const gen = await ben_(['keys', 'generate', '--role', 'operator', '--register'], env)
-    expect(gen.code, gen.stderr).toBe(0)
+    // No key to make first: `ben up` made and registered the operator key at its first start.
+    const keys = await ben_(['keys', 'list', '-o', 'json'], env)
+    expect(keys.code, keys.stderr).toBe(0)
+    expect(keys.stdout).toMatch(/"operator"/)
     const [proposal] = await rows(`SELECT command_id, target FROM commands WHERE verb = 'quarantine_artifact' AND status = 'proposed' LIMIT 1`)
     expect(proposal).toBeDefined()
     const id = String(proposal.command_id)

@@ -34,6 +34,7 @@ export interface Permissions {
  */
 export const STAGE_CONSUMERS = [
   'stage-scrub-alert',
+  'stage-scrub-routine',
   'stage-scrub-metric',
   'stage-scrub-event',
   'stage-scrub-diag',

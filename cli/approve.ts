@@ -3,8 +3,8 @@ import { connect, decideProposal, isClientError } from '../client/index.js'
 import { homePaths, Keyring, readEnv } from '../infra/index.js'
 import { CliError, ExitCode, oneLine } from './output.js'
 
-/** A client's refusal as the CLI's exit code: a missing command is 4, a refused one 1. */
-const exitFor = (code: string): ExitCode => (code === 'not_found' ? ExitCode.NotFound : code === 'bad_option' || code === 'ambiguous' ? ExitCode.Usage : ExitCode.Failed)
+/** A client's refusal as the CLI's exit code: a missing command is 4, one the act stage or JetStream refused 1, anything the user can correct 2. */
+const exitFor = (code: string): ExitCode => (code === 'not_found' ? ExitCode.NotFound : code === 'refused' || code === 'publish_failed' || code === 'undecodable' ? ExitCode.Failed : ExitCode.Usage)
 
 export function registerApprove(program: Command): void {
   for (const verb of ['approve', 'reject'] as const) {

@@ -1,4 +1,4 @@
-import { mkdirSync } from 'node:fs'
+import { mkdirSync, openSync } from 'node:fs'
 import { dirname } from 'node:path'
 import pino, { type Logger as PinoLogger } from 'pino'
 
@@ -10,7 +10,10 @@ export function createLogger(opts: { level?: string; file?: string; name?: strin
   const streams: pino.StreamEntry[] = [{ level: (opts.stderrLevel ?? 'warn') as pino.Level, stream: pino.destination({ fd: 2, sync: true }) }]
   if (opts.file) {
     mkdirSync(dirname(opts.file), { recursive: true })
-    streams.push({ level: level as pino.Level, stream: pino.destination({ dest: opts.file, sync: false, mkdir: true }) })
+    // Opened here, synchronously: a process that exits at once (a failed start) can still flush
+    // its last lines, where a destination opened in the background is "not ready yet".
+    const fd = openSync(opts.file, 'a')
+    streams.push({ level: level as pino.Level, stream: pino.destination({ fd, sync: false }) })
   }
   return pino({ level, name: opts.name ?? 'ben', base: undefined }, pino.multistream(streams))
 }

@@ -56,7 +56,7 @@ describe('projector crash and restart', () => {
       throw err
     })
     // Nothing left to deliver or redeliver: no batch can land twice after this.
-    await waitFor('the projector consumer settled', () => consumerSettled(nats.nc, 'FACTS', 'proj-facts'), 60_000, 100)
+    await waitFor('the projector consumer settled', () => consumerSettled(nats.nc, 'DERIVED', 'proj-facts-scrubbed'), 60_000, 100)
     const settled = await stats(client)
     await client.close()
     expect(settled).toEqual(final)

@@ -243,7 +243,7 @@ describe('subscribing to what Ben derives (anomalies, incidents) and reading inc
     })
 
     it('show: a Markdown narrative whose every cited id is a fact in ClickHouse', async () => {
-      const r = await runBen(['incidents', 'show', story.id.slice(0, 10)], env)
+      const r = await runBen(['incidents', 'show', story.id.slice(0, 10), '-o', 'markdown'], env)
       expect(r.stderr).toBe('')
       expect(r.code).toBe(0)
       expect(r.stdout).toMatch(new RegExp(`^# Incident ${story.id.slice(0, 8)}`))

@@ -1,5 +1,5 @@
 import { parseEdgeFact, RAW_KINDS, type FactCodec, type RawFact, type RawKind } from '../schemas/index.js'
-import { metrics, type Subjects } from '../streams/index.js'
+import type { Subjects } from '../streams/index.js'
 import type { Versioned } from '../processors/stage.js'
 import { scrubStage, type CompiledManifest } from '../processors/scrub/index.js'
 import { AcceptReason } from './errors.js'
@@ -74,7 +74,6 @@ export class Intake {
     const r = scrubStage.step(null, raw, config)
     if (r.rejected) return { reason: AcceptReason.ScrubRefused, message: r.rejected.message }
     const s = r.out[0] as RawFact
-    for (const x of s.redactions) metrics.redactions.inc({ where: 'sidecar', rule: x.rule }, x.count)
     const fact = {
       id: raw.id,
       ts: raw.ts,

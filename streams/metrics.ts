@@ -56,9 +56,3 @@ export const publishedBy = {
   failed: published.labels({ status: 'failed' }),
 } as const
 
-export const redactions = new Counter({
-  name: 'ben_redactions_total',
-  help: 'Values redacted, by where (sidecar) and rule or detector (never the field or the value)',
-  labelNames: ['where', 'rule'] as const,
-  registers: [metricsRegistry],
-})

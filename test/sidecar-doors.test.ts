@@ -41,7 +41,7 @@ describe('ben sidecar --otlp --syslog --metrics', () => {
     expect(facts.every((m) => m.fact.producer === 'door-1')).toBe(true)
     const text = await (await fetch(`${d.metrics!.address}/metrics`)).text()
     expect(text).toMatch(/ben_sidecar_intake_accepted\{sidecar="door-1"\} 2/)
-    expect(text).toMatch(/ben_redactions_total\{where="sidecar",rule="[^"]+"\} [1-9]/)
+    expect(text).toMatch(/ben_scrub_redactions_total\{detector="[^"]+"\} [1-9]/)
     expect(text).toMatch(/ben_sidecar_wal_depth_records\{sidecar="door-1"\} \d+/)
     expect(text).toMatch(/ben_intake_facts_total\{door="otlp",lane="event"\} [1-9]/)
   })

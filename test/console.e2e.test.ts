@@ -144,8 +144,11 @@ describe('the console in a real browser (Debian chromium, headless): live feed, 
       f.dispatchEvent(new Event('change', { bubbles: true }))
     })
     await page.click('form.filters button[type=submit]')
-    await waitFor('critical web-3 anomalies', async () => ((await page.$$('li.item-anomaly')).length > 0 ? true : undefined), 2 * MIN, 500)
-    const items = await page.$$eval('li.item-anomaly, li.item-decision', (els) => els.map((e) => e.textContent ?? ''))
+    // One read of the list: the feed re-renders as it re-subscribes, so a count and a later read could see two lists.
+    const items = await waitFor('critical web-3 anomalies', async () => {
+      const seen = await page.$$eval('li.item-anomaly, li.item-decision', (els) => els.map((e) => ({ anomaly: e.classList.contains('item-anomaly'), text: e.textContent ?? '' })))
+      return seen.some((x) => x.anomaly) ? seen.map((x) => x.text) : undefined
+    }, 2 * MIN, 500)
     expect(items.length).toBeGreaterThan(0)
     for (const t of items) {
       expect(t).toContain('web-3')

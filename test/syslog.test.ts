@@ -82,19 +82,17 @@ describe('syslog door with util-linux logger', () => {
     for (let i = 0; i < 20; i++) held.push(connect(door.port, '127.0.0.1'))
     await waitFor('the flood to be refused', async () => (await counter('too_many_connections')) > before.flood || undefined, 30_000)
     for (const s of held) s.destroy()
-    await waitFor('connections to close', async () => {
-      try {
-        await logger(['--tcp', '--rfc5424', '-t', 'afterflood'], 'after the flood')
-        return true
-      } catch {
-        return undefined
-      }
-    }, 30_000)
+    // The door frees the flood's slots as it sees them close: send until one after-flood message
+    // is stored (logger succeeds even when the door closes a connection it has no room for).
+    await waitFor('a sender after the flood to get through', async () => {
+      await logger(['--tcp', '--rfc5424', '-t', 'afterflood'], 'after the flood').catch(() => undefined)
+      return (await byApp('afterflood')).length > 0 || undefined
+    }, 60_000, 500)
     const valid = await waitFor('the valid messages', async () => {
       const f = [...(await byApp('badmix')), ...(await byApp('afterflood'))]
       return f.length >= 3 ? f : undefined
     }, 30_000)
-    expect(valid.map((f) => (f.payload as { message: string }).message).sort()).toEqual(['after the flood', 'valid one', 'valid two'])
+    expect([...new Set(valid.map((f) => (f.payload as { message: string }).message))].sort()).toEqual(['after the flood', 'valid one', 'valid two'])
     expect(await counter('unparsable')).toBeGreaterThan(before.unp)
     expect(await counter('bad_frame')).toBeGreaterThanOrEqual(before.bad + 2)
     expect(await counter('too_large')).toBeGreaterThan(before.big)

@@ -19,23 +19,7 @@ const DOCUMENTED_EXITS = [0, 1, 2, 3, 4, 5]
 
 /** `ben` run in a given directory, with exactly the environment given on top of a clean one. */
 function benIn(cwd: string, args: string[], env: NodeJS.ProcessEnv, input?: string | Buffer, timeoutMs = 60_000): Promise<Run> {
-  const clean = Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith('BEN_') && k !== 'NO_COLOR' && k !== 'FORCE_COLOR'))
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [BEN, ...args], { cwd, env: { ...clean, ...env }, stdio: ['pipe', 'pipe', 'pipe'] })
-    let stdout = ''
-    let stderr = ''
-    child.stdout.on('data', (b) => (stdout += b))
-    child.stderr.on('data', (b) => (stderr += b))
-    const t = setTimeout(() => {
-      child.kill('SIGKILL')
-      reject(new Error(`ben ${args.join(' ')} did not finish in ${timeoutMs} ms; stderr: ${stderr}`))
-    }, timeoutMs)
-    child.on('close', (code) => {
-      clearTimeout(t)
-      resolve({ code, stdout, stderr })
-    })
-    child.stdin.end(input ?? '')
-  })
+  return ben(args, env, input, timeoutMs, { cwd, cleanEnv: true })
 }
 
 describe('ben without a running Ben: errors, exit codes, engines', () => {

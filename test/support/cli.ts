@@ -13,10 +13,18 @@ export interface Run {
   stderr: string
 }
 
+/** Where and how `ben` runs: a working directory, and whether the caller's BEN_* settings are dropped. */
+export interface RunOptions {
+  readonly cwd?: string
+  /** Start from the caller's environment without BEN_*, NO_COLOR and FORCE_COLOR: exactly `env` on top of a clean one. */
+  readonly cleanEnv?: boolean
+}
+
 /** Runs `ben <args>` as a user would, to completion. */
-export function ben(args: string[], env: NodeJS.ProcessEnv, input?: string, timeoutMs = 60_000): Promise<Run> {
+export function ben(args: string[], env: NodeJS.ProcessEnv, input?: string | Buffer, timeoutMs = 60_000, options: RunOptions = {}): Promise<Run> {
+  const base = options.cleanEnv ? Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith('BEN_') && k !== 'NO_COLOR' && k !== 'FORCE_COLOR')) : process.env
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [BEN, ...args], { env: { ...process.env, ...env }, stdio: ['pipe', 'pipe', 'pipe'] })
+    const child = spawn(process.execPath, [BEN, ...args], { cwd: options.cwd, env: { ...base, ...env }, stdio: ['pipe', 'pipe', 'pipe'] })
     let stdout = ''
     let stderr = ''
     child.stdout.on('data', (b) => (stdout += b))

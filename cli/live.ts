@@ -66,7 +66,6 @@ function fit(s: string, width: number | undefined): string {
   return s
     .split('\n')
     .map((line) => {
-      // eslint-disable-next-line no-control-regex
       const visible = line.replace(/\x1b\[[0-9;]*m/g, '')
       if (visible.length <= width) return line
       let out = ''

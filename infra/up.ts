@@ -18,7 +18,6 @@ import { Keyring, registerKey } from './keyring.js'
 import { forgetForUser, recordForUser } from './locate.js'
 import { connectNats } from './nats-connect.js'
 import { VERSION } from './version.js'
-import { InfraError } from './errors.js'
 
 /** What every long-running part of `ben up` gets. */
 export interface RuntimeContext {

@@ -170,7 +170,7 @@ describe('ben as a newcomer meets it, against a running ben up', () => {
       .output()
       .split('\n')
       .filter((l) => /^\d\d:\d\d:\d\d (ANOMALY|DECISION|COMMAND|ACK|INCIDENT)/.test(l))
-    const command = live.find((l) => / COMMAND  proposed /.test(l))
+    const command = live.find((l) => / COMMAND {2}proposed /.test(l))
     expect(command).toMatch(new RegExp(`quarantine_artifact → web-7 .* id ${id}$`))
     for (const l of live) expect(l.length, l).toBeLessThan(200)
     expect(live.filter((l) => / INCIDENT updated /.test(l))).toEqual([])

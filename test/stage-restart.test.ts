@@ -22,7 +22,7 @@ function inputs(): MetricFact[] {
   return out
 }
 
-async function runDetect(nats: TestNats, publisher: FactPublisher, opts: { abortAfter?: number } = {}): Promise<StageRunner<unknown, DetectorConfig, MetricFact>> {
+async function runDetect(nats: TestNats, publisher: FactPublisher): Promise<StageRunner<unknown, DetectorConfig, MetricFact>> {
   const kv = await new Kvm(nats.nc).open(kvName({}, Bucket.Checkpoints))
   const config = ConfigSource.fixed('ben-detectors', 0, defaultDetectorConfig().value)
   const runner = new StageRunner(

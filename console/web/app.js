@@ -302,7 +302,8 @@ function ReplayPanel({ id }) {
     try {
       const body = what === 'whatif' ? { whatIf: pack } : {}
       const r = await api(`/api/incidents/${id}/replay`, { method: 'POST', body: JSON.stringify(body) })
-      what === 'whatif' ? setWhatIfResult(r) : setResult(r)
+      if (what === 'whatif') setWhatIfResult(r)
+      else setResult(r)
     } catch (err) {
       setError(err.message)
     } finally {
@@ -366,8 +367,6 @@ function FleetPage() {
       <tbody>${data.consumers.map((c) => html`<tr><td>${c.stream}</td><td>${c.consumer}</td><td class=${c.pending > 1000 ? 'warn' : ''}>${c.pending}</td><td>${c.ackPending}</td><td>${c.redelivered}</td></tr>`)}</tbody></table></div>
   </section>`
 }
-
-const SEV_COLOUR = { low: '#6b7280', medium: '#b45309', high: '#c2410c', critical: '#b91c1c' }
 
 function Chart({ title, opts, data }) {
   const ref = useRef()

@@ -102,7 +102,11 @@ export function scoreFile(file: NabFile, threshold: number, p: NabProfile): File
   }
   let tp = 0
   let tpScore = 0
-  for (const b of best) if (!Number.isNaN(b)) (tp++, (tpScore += b))
+  for (const b of best) {
+    if (Number.isNaN(b)) continue
+    tp++
+    tpScore += b
+  }
   const fn = file.windows.length - tp
   return { name: file.name, windows: file.windows.length, tp, fp, fn, score: tpScore + fpScore - fn * p.fnWeight }
 }

@@ -202,7 +202,7 @@ export function entropy(s: string, start = 0, end = s.length): number {
 }
 
 const PLACEHOLDER_WORDS = /example|sample|placeholder|changeme|change_me|change-me|your[_-]?(?:api|secret|token|key|pass|own|access|client)|yourkey|yoursecret|redacted|dummy|xxxxx|\*\*\*|<[a-z _-]*>|insert[_-]?(?:here|your)|_here\b|replace[_-]?me|not[_-]?a[_-]?(?:real|secret)|foobar|lorem|\.\.\./i
-const VARIABLE_REF = /^(?:\$\{|\$\(|\$[A-Za-z_]|%[A-Za-z_(][^%]*%?|\{\{|\{%|#\{|@\{|<%|\[\[|env[.:(\[]|process\.env|os\.(?:environ|getenv)|getenv|var\.|vars\.|local\.|secrets?\.|config\.|settings\.|params?\.|props?\.|this\.|self\.|ENV\[|System\.getenv|vault:|ref\+|!Ref|arn:|projects\/[^/]+\/secrets)/i
+const VARIABLE_REF = /^(?:\$\{|\$\(|\$[A-Za-z_]|%[A-Za-z_(][^%]*%?|\{\{|\{%|#\{|@\{|<%|\[\[|env[.:([]|process\.env|os\.(?:environ|getenv)|getenv|var\.|vars\.|local\.|secrets?\.|config\.|settings\.|params?\.|props?\.|this\.|self\.|ENV\[|System\.getenv|vault:|ref\+|!Ref|arn:|projects\/[^/]+\/secrets)/i
 
 /**
  * A value that stands for a secret rather than being one: a variable or template reference

@@ -1,14 +1,10 @@
 import { Kvm, type KV } from '@nats-io/kv'
 import type { NatsConnection } from '@nats-io/nats-core'
-import type { TopologyOptions } from '../streams/index.js'
+import { notifyBucketName, type TopologyOptions } from '../streams/index.js'
 import { parseNotifier, type NotifierConfig } from './config.js'
 
-/** KV bucket of notifier configs, key = notifier name, value = its JSON (validated on write and on read). */
-export const NOTIFY_BUCKET = 'ben-notify'
-
-export function notifyBucketName(topo: Pick<TopologyOptions, 'streamPrefix'>): string {
-  return topo.streamPrefix ? `${topo.streamPrefix.toLowerCase()}-${NOTIFY_BUCKET}` : NOTIFY_BUCKET
-}
+/** The KV bucket of notifier configs: key = notifier name, value = its JSON (validated on write and on read). */
+export { NOTIFY_BUCKET, notifyBucketName } from '../streams/index.js'
 
 export async function openNotifyBucket(nc: NatsConnection, topo: Pick<TopologyOptions, 'streamPrefix'> = {}): Promise<KV> {
   return new Kvm(nc).create(notifyBucketName(topo), { history: 16 })

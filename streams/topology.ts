@@ -112,6 +112,13 @@ export async function ensureTopology(nc: NatsConnection, jsm: JetStreamManager, 
   }
 }
 
+/** KV bucket of notifier configs (created by `notify/`, with its own history; named here so the permissions can name it). */
+export const NOTIFY_BUCKET = 'ben-notify'
+
+export function notifyBucketName(topo: Pick<TopologyOptions, 'streamPrefix'>): string {
+  return topo.streamPrefix ? `${topo.streamPrefix.toLowerCase()}-${NOTIFY_BUCKET}` : NOTIFY_BUCKET
+}
+
 export function kvName(opts: Pick<TopologyOptions, 'streamPrefix'>, bucket: Bucket): string {
   return opts.streamPrefix ? `${opts.streamPrefix.toLowerCase()}-${bucket}` : bucket
 }

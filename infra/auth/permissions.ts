@@ -1,5 +1,4 @@
-import { Bucket, kvName, StreamName, streamName, Subjects, type TopologyOptions } from '../../streams/index.js'
-import { notifyBucketName } from '../../notify/index.js'
+import { Bucket, kvName, notifyBucketName, StreamName, streamName, Subjects, type TopologyOptions } from '../../streams/index.js'
 
 /**
  * Who may do what on NATS (DESIGN.md "Security model"). Identity and authorisation belong to

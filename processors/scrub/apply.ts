@@ -5,7 +5,7 @@ import { ScrubRejectCode, scrubRejection } from './errors.js'
 import { processText, replaceValue } from './text.js'
 import { Tally } from './tally.js'
 import { credentialValue, type KeyClass } from './generic.js'
-import { redactionsTotal } from './metrics.js'
+import { countRedactions } from './metrics.js'
 
 const CREDENTIAL_PLACEHOLDER = '[credential]'
 /** A map value (maybe quoted) that is itself a credential for a key of class `cls`. */
@@ -146,7 +146,7 @@ function scrubMap(m: ManifestImpl, kind: RawKind, map: Labels): Labels {
       // the key names a secret and the value is one: `attrs.password = "hunter2"`, `labels.apiKey = "…"`
       nv = CREDENTIAL_PLACEHOLDER
       tally.add(`${mapName}.${k}`, 'credential', 1, 'masked')
-      redactionsTotal.inc({ detector: 'credential' }, 1)
+      countRedactions('credential', 1)
     } else if (d.scan || d.action === Action.Truncate) {
       nv = processText(m.engine, m.counts, tally, mapName, k, v, d)
     }

@@ -65,8 +65,6 @@ export interface Finding {
   readonly verified?: boolean
 }
 
-const ALL_FEATURES = 0x7fffffff
-
 // Scratch space for candidates. `step` is synchronous and never re-entered, so one set per
 // process is enough and the hot path allocates nothing for clean text.
 const cs: number[] = []
@@ -75,6 +73,8 @@ const cd: number[] = []
 const order: number[] = []
 const loc = new Int32Array(3)
 let hits = new Int32Array(16)
+/** Some bit of `hits` may be set (a scan stopped before clearing them, e.g. a detector threw). */
+let hitsDirty = false
 const byStartThenRank = (a: number, b: number): number => cs[a] - cs[b] || cd[a] - cd[b] || ce[b] - ce[a]
 
 const HMAC_BEFORE = /hmac:[0-9a-f]{0,16}$/
@@ -110,34 +110,39 @@ function shrunk(validate: Validator, text: string, start: number, end: number): 
 /** Finds candidates in `text`; returns how many are in the scratch arrays (in detector order). */
 
 function collect(engine: Engine, text: string): number {
-  const prefilter = engine.prefilter
-  if (prefilter && text.length < engine.minScan) return 0
-  const feats = prefilter ? features(text) : ALL_FEATURES
-  const ix = engine.keywordIndex
-  if (hits.length < ix.words) hits = new Int32Array(ix.words)
-  if (prefilter) {
-    hits.fill(0, 0, ix.words)
-    scanKeywords(ix, text, hits)
-  }
   const dets = engine.detectors
   let n = 0
-  if (!prefilter) {
+  if (!engine.prefilter) {
     for (let d = 0; d < dets.length; d++) n = run(engine, d, text, n)
   } else {
+    if (text.length < engine.minScan) return 0
+    const ix = engine.keywordIndex
+    if (hits.length < ix.words) hits = new Int32Array(ix.words)
+    else if (hitsDirty) hits.fill(0)
+    // keyword hits (bit d = detector d; `hits` is all zero here) and the shape features
+    const keyword = scanKeywords(ix, text, hits)
+    const feats = features(text)
     // keyword-gated detectors: only those whose bit the automaton set
-    for (let w = 0; w < ix.words; w++) {
-      let bits = hits[w]
-      while (bits !== 0) {
-        const b = 31 - Math.clz32(bits & -bits)
-        bits &= bits - 1
-        n = run(engine, (w << 5) + b, text, n)
+    if (keyword) {
+      hitsDirty = true
+      for (let w = 0; w < ix.words; w++) {
+        let bits = hits[w]
+        while (bits !== 0) {
+          const b = 31 - Math.clz32(bits & -bits)
+          bits &= bits - 1
+          n = run(engine, (w << 5) + b, text, n)
+        }
       }
     }
     // the others (personal data, untriggered custom detectors): by feature bits
     const other = engine.featureGated
     for (let i = 0; i < other.length; i++) {
       const d = other[i]
-      if ((feats & dets[d].feature) !== 0 && (hits[d >>> 5] & (1 << (d & 31))) === 0) n = run(engine, d, text, n)
+      if ((feats & dets[d].feature) !== 0 && (!keyword || (hits[d >>> 5] & (1 << (d & 31))) === 0)) n = run(engine, d, text, n)
+    }
+    if (keyword) {
+      hits.fill(0, 0, ix.words)
+      hitsDirty = false
     }
   }
   if (n > 1) {

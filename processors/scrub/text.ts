@@ -2,7 +2,7 @@ import { Action, type FieldDecision } from './fields.js'
 import { MASK_PLACEHOLDER } from './compiled.js'
 import { keyedHash, redactText, type Engine } from './scan.js'
 import type { Tally } from './tally.js'
-import { redactionsTotal } from './metrics.js'
+import { countRedactions } from './metrics.js'
 
 /** Appended to truncated values; the result, marker included, is at most maxLength long. */
 export const TRUNCATION_MARK = '…[truncated]'
@@ -68,7 +68,7 @@ function flush(engine: Engine, counts: Int32Array, tally: Tally, field: string, 
   for (let i = 0; i < counts.length; i++) {
     if (counts[i] === 0) continue
     tally.add(field, dets[i].name, counts[i], dets[i].hash ? 'hashed' : 'masked')
-    redactionsTotal.inc({ detector: dets[i].name }, counts[i])
+    countRedactions(dets[i].name, counts[i])
     counts[i] = 0
   }
   if (truncated) tally.add(field, 'truncate', 1)

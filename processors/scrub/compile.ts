@@ -128,6 +128,7 @@ export function compileManifest(raw: unknown, opts: CompileOptions = {}): Result
     featureGated: Int32Array.from(runtimes.flatMap((r, i) => (r.feature !== 0 ? [i] : []))),
     hmacKey: key,
     hmacCache: new Map<string, string>(),
+    cleanCache: new Set<string>(),
   })
 
   // --- field rules --------------------------------------------------------------------------

@@ -42,7 +42,18 @@ export interface Engine {
   readonly hmacKey: Buffer | null
   /** value → hmac16: user ids and addresses repeat, and one HMAC costs ~1.5 µs. Bounded, cleared when full. */
   readonly hmacCache: Map<string, string>
+  /**
+   * Short texts in which no detector found anything: attr and label values, event types and
+   * metric names repeat (GET, 200, app.log, a host name), so a repeat costs one Set lookup
+   * instead of a scan. Findings depend on the text alone, so the cache changes nothing but time.
+   * Bounded, cleared when full.
+   */
+  readonly cleanCache: Set<string>
 }
+
+/** Longest text remembered as clean (longer ones rarely repeat: they carry ids and numbers). */
+export const CLEAN_CACHE_MAX_LENGTH = 64
+const CLEAN_CACHE_LIMIT = 8192
 
 const HMAC_CACHE_LIMIT = 8192
 
@@ -214,8 +225,16 @@ function run(engine: Engine, d: number, text: string, n: number): number {
  * placeholder, and the masked span grows to cover the others, so no part of a secret survives.
  */
 export function redactText(engine: Engine, text: string, counts: Int32Array): string {
+  const short = text.length <= CLEAN_CACHE_MAX_LENGTH
+  if (short && engine.cleanCache.has(text)) return text
   const n = collect(engine, text)
-  if (n === 0) return text
+  if (n === 0) {
+    if (short) {
+      if (engine.cleanCache.size >= CLEAN_CACHE_LIMIT) engine.cleanCache.clear()
+      engine.cleanCache.add(text)
+    }
+    return text
+  }
   const dets = engine.detectors
   let out = ''
   let last = 0

@@ -87,6 +87,10 @@ let hits = new Int32Array(16)
 /** Some bit of `hits` may be set (a scan stopped before clearing them, e.g. a detector threw). */
 let hitsDirty = false
 const byStartThenRank = (a: number, b: number): number => cs[a] - cs[b] || cd[a] - cd[b] || ce[b] - ce[a]
+/** Up to this many candidates are ordered by insertion (the rest by Array.prototype.sort: no quadratic worst case). */
+const INSERTION_SORT_MAX = 32
+/** Candidate a comes before b: earlier start, then higher rank (lower index), then the longer one. */
+const before = (a: number, b: number): boolean => cs[a] < cs[b] || (cs[a] === cs[b] && (cd[a] < cd[b] || (cd[a] === cd[b] && ce[a] > ce[b])))
 
 const HMAC_BEFORE = /hmac:[0-9a-f]{0,16}$/
 
@@ -156,12 +160,22 @@ function collect(engine: Engine, text: string): number {
       hitsDirty = false
     }
   }
-  if (n > 1) {
+  if (n > INSERTION_SORT_MAX) {
     order.length = n
     for (let i = 0; i < n; i++) order[i] = i
     order.sort(byStartThenRank)
+  } else if (n > 1) {
+    // insertion sort: a handful of candidates, mostly in order already (Array.prototype.sort
+    // with a comparator costs more than the whole scan of a short line)
+    for (let i = 0; i < n; i++) {
+      let j = i
+      while (j > 0 && before(i, order[j - 1])) {
+        order[j] = order[j - 1]
+        j--
+      }
+      order[j] = i
+    }
   } else if (n === 1) {
-    order.length = 1
     order[0] = 0
   }
   return n

@@ -129,6 +129,7 @@ export function compileManifest(raw: unknown, opts: CompileOptions = {}): Result
     hmacKey: key,
     hmacCache: new Map<string, string>(),
     cleanCache: new Set<string>(),
+    placeholders: new Set([MASK_PLACEHOLDER, ...runtimes.map((r) => r.placeholder), ...runtimes.map((r) => `[${r.name}:`)]),
   })
 
   // --- field rules --------------------------------------------------------------------------

@@ -49,6 +49,8 @@ export interface Engine {
    * Bounded, cleared when full.
    */
   readonly cleanCache: Set<string>
+  /** Every placeholder this manifest writes (`[credential]`, `[redacted]`…), hash forms by their `[name:` head. */
+  readonly placeholders: ReadonlySet<string>
 }
 
 /** Longest text remembered as clean (longer ones rarely repeat: they carry ids and numbers). */
@@ -98,6 +100,23 @@ const HMAC_BEFORE = /hmac:[0-9a-f]{0,16}$/
 function insideHmac(text: string, start: number): boolean {
   if (start < 5) return false
   return HMAC_BEFORE.test(text.slice(start > 21 ? start - 21 : 0, start))
+}
+
+const HASHED_PLACEHOLDER = /^\[[a-z][a-z0-9-]*:hmac:[0-9a-f]{16}\]$/
+
+/**
+ * A candidate that starts at one of our own placeholders (`password=[credential]` scanned
+ * again) is never re-redacted: masking `[credential` would add a `]` at every pass, so the value
+ * would never settle.
+ */
+function atPlaceholder(engine: Engine, text: string, start: number): boolean {
+  if (text.charCodeAt(start) !== 91) return false
+  const close = text.indexOf(']', start + 1)
+  if (close < 0 || close - start > 80) return false
+  const token = text.slice(start, close + 1)
+  if (engine.placeholders.has(token)) return true
+  const colon = token.indexOf(':')
+  return colon > 0 && engine.placeholders.has(token.slice(0, colon + 1)) && HASHED_PLACEHOLDER.test(token)
 }
 
 /** HMAC-SHA-256 under the manifest key, first 16 hex digits. */
@@ -202,12 +221,12 @@ function run(engine: Engine, d: number, text: string, n: number): number {
         if (!ok) continue
         start = loc[0]
         end = loc[1]
-        if (start >= end || insideHmac(text, start)) continue
+        if (start >= end || insideHmac(text, start) || atPlaceholder(engine, text, start)) continue
       } else {
         end = m.index + whole
         const secret = m.groups?.s
         start = secret !== undefined ? end - secret.length : m.index
-        if (start === end || insideHmac(text, start)) continue
+        if (start === end || insideHmac(text, start) || atPlaceholder(engine, text, start)) continue
         if (det.validate !== null && !det.validate(text, start, end)) {
           const cut = det.shrink ? shrunk(det.validate, text, start, end) : -1
           if (cut < 0) {

@@ -5,7 +5,7 @@ import { ScrubRejectCode, scrubRejection } from './errors.js'
 import { processText, replaceValue } from './text.js'
 import { Tally } from './tally.js'
 import { credentialValue, type KeyClass } from './generic.js'
-import { redactionsTotal } from './metrics.js'
+import { countRedactions } from './metrics.js'
 
 const CREDENTIAL_PLACEHOLDER = '[credential]'
 /** A map value (maybe quoted) that is itself a credential for a key of class `cls`. */
@@ -118,7 +118,7 @@ function scrubTop(m: ManifestImpl, field: string, value: string, d: ReturnType<M
       return out
     }
     default:
-      return d.scan || d.action === Action.Truncate ? processText(m.engine, m.counts, tally, field, null, value, d) : value
+      return d.scan || d.action === Action.Truncate ? processText(m.engine, m.counts, tally, value, d) : value
   }
 }
 
@@ -135,20 +135,20 @@ function scrubMap(m: ManifestImpl, kind: RawKind, map: Labels): Labels {
       tally.add(mapName, `key-${d.keySecret}`, 1)
     } else if (d.unknown) {
       nv = null
-      tally.add(`${mapName}.${k}`, 'deny-unknown', 1)
+      tally.add(d.path, 'deny-unknown', 1)
     } else if (d.action === Action.Drop) {
       nv = null
-      tally.add(`${mapName}.${k}`, d.rule, 1)
+      tally.add(d.path, d.rule, 1)
     } else if (d.action === Action.Mask || d.action === Action.Hash) {
       nv = replaceValue(m.engine, d, v)
-      if (nv !== v) tally.add(`${mapName}.${k}`, d.rule, 1)
+      if (nv !== v) tally.add(d.path, d.rule, 1)
     } else if (d.secretKey !== 0 && secretValue(v, d.secretKey)) {
       // the key names a secret and the value is one: `attrs.password = "hunter2"`, `labels.apiKey = "…"`
       nv = CREDENTIAL_PLACEHOLDER
-      tally.add(`${mapName}.${k}`, 'credential', 1, 'masked')
-      redactionsTotal.inc({ detector: 'credential' }, 1)
+      tally.add(d.path, 'credential', 1, 'masked')
+      countRedactions('credential', 1)
     } else if (d.scan || d.action === Action.Truncate) {
-      nv = processText(m.engine, m.counts, tally, mapName, k, v, d)
+      nv = processText(m.engine, m.counts, tally, v, d)
     }
     // every entry before the first change was kept as it was: copy those, then carry on
     if (out === null && nv !== v) out = entriesBefore(map, k)

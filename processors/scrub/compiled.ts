@@ -102,13 +102,13 @@ export class ManifestImpl implements CompiledManifest {
     const secretKey = key !== null && scanned && this.credentialRank >= 0 ? classifyKey(key) : KeyClass.None
     if (r === null) {
       const unknown = key !== null && this.unknownFields === 'drop'
-      return Object.freeze({ action: Action.Keep, scan: scanned, maxLength: 0, placeholder: '', unknown, keySecret, rule: 'allow', secretKey })
+      return Object.freeze({ action: Action.Keep, scan: scanned, maxLength: 0, placeholder: '', unknown, keySecret, rule: 'allow', secretKey, path })
     }
     const rule = r.rule
     const scan = rule.rule === 'allow' || rule.rule === 'truncate' ? (rule.scan ?? scanned) : false
     const maxLength = rule.rule === 'truncate' ? rule.maxLength : 0
     const label = r.action === Action.Mask ? 'mask' : rule.rule
-    return Object.freeze({ action: r.action, scan, maxLength, placeholder: r.placeholder, unknown: false, keySecret, rule: label, secretKey: scan ? secretKey : KeyClass.None })
+    return Object.freeze({ action: r.action, scan, maxLength, placeholder: r.placeholder, unknown: false, keySecret, rule: label, secretKey: scan ? secretKey : KeyClass.None, path })
   }
 
   /** A summary safe to log: never the hash key. */

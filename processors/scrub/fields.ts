@@ -86,4 +86,6 @@ export interface FieldDecision {
   readonly rule: string
   /** The map key names a secret (KeyClass of generic.ts; 0 = no): a credential-shaped value is masked whole. */
   readonly secretKey: number
+  /** The field's path as recorded in `redactions` (`message`, `attrs.user`): built once, not per fact. */
+  readonly path: string
 }

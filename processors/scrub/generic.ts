@@ -137,6 +137,9 @@ const NOT_A_VALUE = new Set([
   'generated', 'rotated', 'created', 'deleted', 'found', 'notfound', 'failed', 'success', 'error', 'match', 'matched', 'matches', 'ignored', 'skipped',
 ])
 
+/** The longest word in NOT_A_VALUE: longer values skip the lower-casing and the lookup. */
+const NOT_A_VALUE_MAX = Math.max(...[...NOT_A_VALUE].map((w) => w.length))
+
 // Scratch for character-class counts (one value at a time).
 function shape(v: string): { upper: number; lower: number; digit: number; other: number; space: number } {
   let upper = 0
@@ -176,7 +179,7 @@ export function credentialValue(v: string, cls: KeyClass, strong: boolean): bool
   const n = v.length
   if (n === 0 || n > 1024) return false
   if (BCRYPT.test(v)) return true
-  if (NOT_A_VALUE.has(v.toLowerCase())) return false
+  if (n <= NOT_A_VALUE_MAX && NOT_A_VALUE.has(v.toLowerCase())) return false
   if (isPlaceholder(v)) return false
   if (DOTTED_IDENT.test(v) || CALL.test(v) || PATH_OR_URL.test(v)) return false
   const s = shape(v)
@@ -189,9 +192,9 @@ export function credentialValue(v: string, cls: KeyClass, strong: boolean): bool
   if (n < 8 || s.space > 0) return false
   if (!TOKEN_CHARS.test(v) && !(n >= 12 && s.upper > 0 && s.lower > 0 && s.digit > 0 && PASSWORDISH.test(v) && !v.includes('?'))) return false
   if (NUMBERISH.test(v)) return s.digit >= 20 && !v.includes('.')
-  if (LOWER_IDENT.test(v) && (n < 20 || entropy(v) < 3.6)) return false
-  const letters = s.upper + s.lower
   const e = entropy(v)
+  if (LOWER_IDENT.test(v) && (n < 20 || e < 3.6)) return false
+  const letters = s.upper + s.lower
   if (e < 2.6) return false
   if (strong) return n >= 16 && s.digit > 0 && letters > 0 && e >= 3.5 && !WORDY.test(v)
   if (s.digit > 0 && letters > 0) return true

@@ -106,17 +106,23 @@ export function buildKeywordIndex(keywords: ReadonlyArray<readonly string[]>): K
   return { words, delta, hasHits, hitStart, hitWord: Int32Array.from(hw), hitMask: Int32Array.from(hm) }
 }
 
-/** Sets in `hits` (zeroed by the caller) the bit of every detector one of whose keywords occurs in `text`. */
-export function scanKeywords(ix: KeywordIndex, text: string, hits: Int32Array): void {
+/**
+ * Sets in `hits` (zeroed by the caller) the bit of every detector one of whose keywords occurs
+ * in `text`; returns whether any did (most lines hold none: the caller then skips the bit sets).
+ */
+export function scanKeywords(ix: KeywordIndex, text: string, hits: Int32Array): boolean {
   const delta = ix.delta
   const out = ix.hasHits
   let s = 0
+  let any = false
   for (let i = 0, n = text.length; i < n; i++) {
     const c = text.charCodeAt(i)
     s = delta[s + (c < 128 ? CLASS[c] : 0)]
     if (out[s] !== 0) {
+      any = true
       const st = s / K
       for (let j = ix.hitStart[st], b = ix.hitStart[st + 1]; j < b; j++) hits[ix.hitWord[j]] |= ix.hitMask[j]
     }
   }
+  return any
 }

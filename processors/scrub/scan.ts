@@ -42,7 +42,20 @@ export interface Engine {
   readonly hmacKey: Buffer | null
   /** value → hmac16: user ids and addresses repeat, and one HMAC costs ~1.5 µs. Bounded, cleared when full. */
   readonly hmacCache: Map<string, string>
+  /**
+   * Short texts in which no detector found anything: attr and label values, event types and
+   * metric names repeat (GET, 200, app.log, a host name), so a repeat costs one Set lookup
+   * instead of a scan. Findings depend on the text alone, so the cache changes nothing but time.
+   * Bounded, cleared when full.
+   */
+  readonly cleanCache: Set<string>
+  /** Every placeholder this manifest writes (`[credential]`, `[redacted]`…), hash forms by their `[name:` head. */
+  readonly placeholders: ReadonlySet<string>
 }
+
+/** Longest text remembered as clean (longer ones rarely repeat: they carry ids and numbers). */
+export const CLEAN_CACHE_MAX_LENGTH = 64
+const CLEAN_CACHE_LIMIT = 8192
 
 const HMAC_CACHE_LIMIT = 8192
 
@@ -65,8 +78,6 @@ export interface Finding {
   readonly verified?: boolean
 }
 
-const ALL_FEATURES = 0x7fffffff
-
 // Scratch space for candidates. `step` is synchronous and never re-entered, so one set per
 // process is enough and the hot path allocates nothing for clean text.
 const cs: number[] = []
@@ -75,7 +86,13 @@ const cd: number[] = []
 const order: number[] = []
 const loc = new Int32Array(3)
 let hits = new Int32Array(16)
+/** Some bit of `hits` may be set (a scan stopped before clearing them, e.g. a detector threw). */
+let hitsDirty = false
 const byStartThenRank = (a: number, b: number): number => cs[a] - cs[b] || cd[a] - cd[b] || ce[b] - ce[a]
+/** Up to this many candidates are ordered by insertion (the rest by Array.prototype.sort: no quadratic worst case). */
+const INSERTION_SORT_MAX = 32
+/** Candidate a comes before b: earlier start, then higher rank (lower index), then the longer one. */
+const before = (a: number, b: number): boolean => cs[a] < cs[b] || (cs[a] === cs[b] && (cd[a] < cd[b] || (cd[a] === cd[b] && ce[a] > ce[b])))
 
 const HMAC_BEFORE = /hmac:[0-9a-f]{0,16}$/
 
@@ -83,6 +100,23 @@ const HMAC_BEFORE = /hmac:[0-9a-f]{0,16}$/
 function insideHmac(text: string, start: number): boolean {
   if (start < 5) return false
   return HMAC_BEFORE.test(text.slice(start > 21 ? start - 21 : 0, start))
+}
+
+const HASHED_PLACEHOLDER = /^\[[a-z][a-z0-9-]*:hmac:[0-9a-f]{16}\]$/
+
+/**
+ * A candidate that starts at one of our own placeholders (`password=[credential]` scanned
+ * again) is never re-redacted: masking `[credential` would add a `]` at every pass, so the value
+ * would never settle.
+ */
+function atPlaceholder(engine: Engine, text: string, start: number): boolean {
+  if (text.charCodeAt(start) !== 91) return false
+  const close = text.indexOf(']', start + 1)
+  if (close < 0 || close - start > 80) return false
+  const token = text.slice(start, close + 1)
+  if (engine.placeholders.has(token)) return true
+  const colon = token.indexOf(':')
+  return colon > 0 && engine.placeholders.has(token.slice(0, colon + 1)) && HASHED_PLACEHOLDER.test(token)
 }
 
 /** HMAC-SHA-256 under the manifest key, first 16 hex digits. */
@@ -110,42 +144,57 @@ function shrunk(validate: Validator, text: string, start: number, end: number): 
 /** Finds candidates in `text`; returns how many are in the scratch arrays (in detector order). */
 
 function collect(engine: Engine, text: string): number {
-  const prefilter = engine.prefilter
-  if (prefilter && text.length < engine.minScan) return 0
-  const feats = prefilter ? features(text) : ALL_FEATURES
-  const ix = engine.keywordIndex
-  if (hits.length < ix.words) hits = new Int32Array(ix.words)
-  if (prefilter) {
-    hits.fill(0, 0, ix.words)
-    scanKeywords(ix, text, hits)
-  }
   const dets = engine.detectors
   let n = 0
-  if (!prefilter) {
+  if (!engine.prefilter) {
     for (let d = 0; d < dets.length; d++) n = run(engine, d, text, n)
   } else {
+    if (text.length < engine.minScan) return 0
+    const ix = engine.keywordIndex
+    if (hits.length < ix.words) hits = new Int32Array(ix.words)
+    else if (hitsDirty) hits.fill(0)
+    // keyword hits (bit d = detector d; `hits` is all zero here) and the shape features
+    const keyword = scanKeywords(ix, text, hits)
+    const feats = features(text)
     // keyword-gated detectors: only those whose bit the automaton set
-    for (let w = 0; w < ix.words; w++) {
-      let bits = hits[w]
-      while (bits !== 0) {
-        const b = 31 - Math.clz32(bits & -bits)
-        bits &= bits - 1
-        n = run(engine, (w << 5) + b, text, n)
+    if (keyword) {
+      hitsDirty = true
+      for (let w = 0; w < ix.words; w++) {
+        let bits = hits[w]
+        while (bits !== 0) {
+          const b = 31 - Math.clz32(bits & -bits)
+          bits &= bits - 1
+          n = run(engine, (w << 5) + b, text, n)
+        }
       }
     }
     // the others (personal data, untriggered custom detectors): by feature bits
     const other = engine.featureGated
     for (let i = 0; i < other.length; i++) {
       const d = other[i]
-      if ((feats & dets[d].feature) !== 0 && (hits[d >>> 5] & (1 << (d & 31))) === 0) n = run(engine, d, text, n)
+      if ((feats & dets[d].feature) !== 0 && (!keyword || (hits[d >>> 5] & (1 << (d & 31))) === 0)) n = run(engine, d, text, n)
+    }
+    if (keyword) {
+      hits.fill(0, 0, ix.words)
+      hitsDirty = false
     }
   }
-  if (n > 1) {
+  if (n > INSERTION_SORT_MAX) {
     order.length = n
     for (let i = 0; i < n; i++) order[i] = i
     order.sort(byStartThenRank)
+  } else if (n > 1) {
+    // insertion sort: a handful of candidates, mostly in order already (Array.prototype.sort
+    // with a comparator costs more than the whole scan of a short line)
+    for (let i = 0; i < n; i++) {
+      let j = i
+      while (j > 0 && before(i, order[j - 1])) {
+        order[j] = order[j - 1]
+        j--
+      }
+      order[j] = i
+    }
   } else if (n === 1) {
-    order.length = 1
     order[0] = 0
   }
   return n
@@ -172,12 +221,12 @@ function run(engine: Engine, d: number, text: string, n: number): number {
         if (!ok) continue
         start = loc[0]
         end = loc[1]
-        if (start >= end || insideHmac(text, start)) continue
+        if (start >= end || insideHmac(text, start) || atPlaceholder(engine, text, start)) continue
       } else {
         end = m.index + whole
         const secret = m.groups?.s
         start = secret !== undefined ? end - secret.length : m.index
-        if (start === end || insideHmac(text, start)) continue
+        if (start === end || insideHmac(text, start) || atPlaceholder(engine, text, start)) continue
         if (det.validate !== null && !det.validate(text, start, end)) {
           const cut = det.shrink ? shrunk(det.validate, text, start, end) : -1
           if (cut < 0) {
@@ -209,8 +258,16 @@ function run(engine: Engine, d: number, text: string, n: number): number {
  * placeholder, and the masked span grows to cover the others, so no part of a secret survives.
  */
 export function redactText(engine: Engine, text: string, counts: Int32Array): string {
+  const short = text.length <= CLEAN_CACHE_MAX_LENGTH
+  if (short && engine.cleanCache.has(text)) return text
   const n = collect(engine, text)
-  if (n === 0) return text
+  if (n === 0) {
+    if (short) {
+      if (engine.cleanCache.size >= CLEAN_CACHE_LIMIT) engine.cleanCache.clear()
+      engine.cleanCache.add(text)
+    }
+    return text
+  }
   const dets = engine.detectors
   let out = ''
   let last = 0

@@ -125,6 +125,22 @@ describe('scrubStage', () => {
     expect(again.explain).toBe('scrubbed 1 value: message email masked (1); 2 earlier redaction records carried over')
   })
 
+  it('a password value settles at its placeholder: masked once, not re-masked at every pass', () => {
+    for (const [message, expected] of [
+      ['password=hunter2xyz ok', 'password=[credential] ok'],
+      ['login ok, pwd: S3cr3t!pass, retry', 'login ok, pwd: [credential], retry'],
+      ['onepassword_token = A3-NFIQV0-C0Q9XM700HQ-YSVZ2-591XD-CB29T', 'onepassword_token = [onepassword-secret-key]'],
+    ]) {
+      const c = cfg({ detectors: { catalogue: [{ name: 'onepassword-secret-key', prefix: 'A3-', body: '[A-Z0-9]{6}-(?:[A-Z0-9]{11}|[A-Z0-9]{6}-[A-Z0-9]{5})-[A-Z0-9]{5}-[A-Z0-9]{5}-[A-Z0-9]{5}' }] } })
+      const out = only(event(message), c)
+      expect(payloadOf(out).message).toBe(expected)
+      expect(out.redactions.map((r) => r.rule)).not.toContain('unstable')
+      expect(out.redactions.reduce((n, r) => n + r.count, 0)).toBe(1)
+      // and scrubbing the output again (same manifest) changes nothing
+      expect(payloadOf(only(out, c)).message).toBe(expected)
+    }
+  })
+
   it('rejects a message too large to scan, with a stable reason code, and passes nothing on', () => {
     const c = cfg({ limits: { maxFieldLength: 1000 } })
     const r = step(event('x'.repeat(999) + ' alice@acme.io'), c)

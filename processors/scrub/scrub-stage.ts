@@ -14,6 +14,19 @@ export const REDACTION_BUCKET = 'ben-redaction'
 const RAW = new Set<string>(RAW_KINDS)
 const NO_REDACTIONS: readonly Redaction[] = []
 
+/** `config` of the facts derived under the last (bucket, revision) seen: one frozen object shared by them all. */
+let lastConfig: Readonly<Record<string, number>> = Object.freeze({})
+let lastBucket = ''
+let lastRevision = -1
+function configOf(bucket: string, revision: number): Readonly<Record<string, number>> {
+  if (bucket !== lastBucket || revision !== lastRevision) {
+    lastConfig = Object.freeze({ [bucket]: revision })
+    lastBucket = bucket
+    lastRevision = revision
+  }
+  return lastConfig
+}
+
 function isRaw(f: Fact): f is RawFact {
   return f !== null && typeof f === 'object' && RAW.has((f as { kind?: unknown }).kind as string)
 }
@@ -50,7 +63,7 @@ export function scrubStep(input: RawFact, config: Versioned<CompiledManifest>): 
     payload,
     lineage: [input.id],
     producer: SCRUB_PRODUCER,
-    config: { [bucket]: revision },
+    config: configOf(bucket, revision),
     explain: tally.explain(carried.length),
     redactions: tally.size === 0 && carried.length === 0 ? [] : tally.redactions(carried),
   } as RawFact

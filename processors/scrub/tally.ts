@@ -24,6 +24,14 @@ export class Tally {
   private verbs: string[] = []
   size = 0
   total = 0
+  // the last explain sentence and what it said: consecutive facts mostly redact the same things
+  private lastFields: string[] = []
+  private lastRules: string[] = []
+  private lastCounts: number[] = []
+  private lastVerbs: string[] = []
+  private lastSize = -1
+  private lastCarried = -1
+  private lastExplain = ''
 
   reset(): void {
     this.size = 0
@@ -68,6 +76,29 @@ export class Tally {
 
   /** "scrubbed 2 values: attrs.user hashed (1), message email masked (1)", or "nothing to redact". */
   explain(carried: number): string {
+    if (this.sameAsLast(carried)) return this.lastExplain
+    const s = this.sentence(carried)
+    for (let i = 0; i < this.size; i++) {
+      this.lastFields[i] = this.fields[i]
+      this.lastRules[i] = this.rules[i]
+      this.lastCounts[i] = this.counts[i]
+      this.lastVerbs[i] = this.verbs[i]
+    }
+    this.lastSize = this.size
+    this.lastCarried = carried
+    this.lastExplain = s
+    return s
+  }
+
+  private sameAsLast(carried: number): boolean {
+    if (carried !== this.lastCarried || this.size !== this.lastSize) return false
+    for (let i = 0; i < this.size; i++) {
+      if (this.counts[i] !== this.lastCounts[i] || this.rules[i] !== this.lastRules[i] || this.fields[i] !== this.lastFields[i] || this.verbs[i] !== this.lastVerbs[i]) return false
+    }
+    return true
+  }
+
+  private sentence(carried: number): string {
     let s: string
     if (this.size === 0) s = 'nothing to redact'
     else {

@@ -2,7 +2,7 @@ import { Action, type FieldDecision } from './fields.js'
 import { MASK_PLACEHOLDER } from './compiled.js'
 import { keyedHash, redactText, type Engine } from './scan.js'
 import type { Tally } from './tally.js'
-import { redactionsTotal } from './metrics.js'
+import { countRedactions } from './metrics.js'
 
 /** Appended to truncated values; the result, marker included, is at most maxLength long. */
 export const TRUNCATION_MARK = '…[truncated]'
@@ -40,9 +40,9 @@ export function replaceValue(engine: Engine, d: FieldDecision, value: string): s
  * Scans and/or truncates a free-text value until it settles: redacting can shorten text so that
  * a cut lands elsewhere, and truncating can expose a new boundary, so the value is processed
  * again until one more round changes nothing (the output is then stable under re-scrubbing).
- * Counts go to `tally` under `field` (or `field.key` for a map entry; built only when something is redacted).
+ * Counts go to `tally` under the field's path (`d.path`).
  */
-export function processText(engine: Engine, counts: Int32Array, tally: Tally, field: string, key: string | null, value: string, d: FieldDecision): string {
+export function processText(engine: Engine, counts: Int32Array, tally: Tally, value: string, d: FieldDecision): string {
   let v = value
   let truncated = false
   for (let pass = 0; pass < MAX_PASSES; pass++) {
@@ -52,14 +52,13 @@ export function processText(engine: Engine, counts: Int32Array, tally: Tally, fi
       truncated = true
     }
     if (next === v) {
-      if (v !== value) flush(engine, counts, tally, key === null ? field : `${field}.${key}`, truncated)
+      if (v !== value) flush(engine, counts, tally, d.path, truncated)
       return v
     }
     v = next
   }
-  const path = key === null ? field : `${field}.${key}`
-  flush(engine, counts, tally, path, truncated)
-  tally.add(path, 'unstable', 1)
+  flush(engine, counts, tally, d.path, truncated)
+  tally.add(d.path, 'unstable', 1)
   return d.action === Action.Truncate ? truncateText(MASK_PLACEHOLDER, d.maxLength) : MASK_PLACEHOLDER
 }
 
@@ -68,7 +67,7 @@ function flush(engine: Engine, counts: Int32Array, tally: Tally, field: string, 
   for (let i = 0; i < counts.length; i++) {
     if (counts[i] === 0) continue
     tally.add(field, dets[i].name, counts[i], dets[i].hash ? 'hashed' : 'masked')
-    redactionsTotal.inc({ detector: dets[i].name }, counts[i])
+    countRedactions(dets[i].name, counts[i])
     counts[i] = 0
   }
   if (truncated) tally.add(field, 'truncate', 1)

@@ -4,6 +4,7 @@ import { driftDetector, type DriftParams } from './drift.js'
 import { ewmaDetector, type EwmaParams } from './ewma.js'
 import { madDetector, type MadParams } from './mad.js'
 import { flatDetector, type FlatParams } from './flat.js'
+import { levelDetector, type LevelParams } from './level.js'
 import { rangeDetector, type RangeParams } from './range.js'
 import { seasonalDetector, type SeasonalParams } from './seasonal.js'
 import { shiftDetector, type ShiftParams } from './shift.js'
@@ -56,6 +57,7 @@ export interface MemberParams {
   readonly spike?: SpikeParams & { readonly weight: number }
   readonly range?: RangeParams & { readonly weight: number }
   readonly flat?: FlatParams & { readonly weight: number }
+  readonly level?: LevelParams & { readonly weight: number }
   readonly drift?: DriftParams & { readonly weight: number }
 }
 
@@ -115,6 +117,7 @@ export function buildEnsemble(params: EnsembleParams, m: MemberParams): Ensemble
   if (m.spike) add(spikeDetector(m.spike), m.spike.weight)
   if (m.range) add(rangeDetector(m.range), m.range.weight)
   if (m.flat) add(flatDetector(m.flat), m.flat.weight)
+  if (m.level) add(levelDetector(m.level), m.level.weight)
   const driftIndex = m.drift ? members.length : -1
   if (m.drift) add(driftDetector(m.drift), m.drift.weight)
   const boost = m.drift?.boost ?? 1

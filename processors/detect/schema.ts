@@ -88,6 +88,17 @@ export const FlatSpec = z
     warmup: count.optional(),
   })
   .strict()
+export const LevelSpec = z
+  .object({
+    ...common,
+    window: count.min(2).max(100_000).optional(),
+    threshold: pos.optional(),
+    halfLife: count.min(1).optional(),
+    alpha: frac('alpha').optional(),
+    warmup: count.optional(),
+    minZ: nonneg.optional(),
+  })
+  .strict()
 export const DriftSpec = z
   .object({
     ...common,
@@ -100,7 +111,7 @@ export const DriftSpec = z
   })
   .strict()
 
-export const DetectorsSpec = z.object({ ewma: EwmaSpec.optional(), cusum: CusumSpec.optional(), mad: MadSpec.optional(), seasonal: SeasonalSpec.optional(), shift: ShiftSpec.optional(), spike: SpikeSpec.optional(), range: RangeSpec.optional(), flat: FlatSpec.optional(), drift: DriftSpec.optional() }).strict()
+export const DetectorsSpec = z.object({ ewma: EwmaSpec.optional(), cusum: CusumSpec.optional(), mad: MadSpec.optional(), seasonal: SeasonalSpec.optional(), shift: ShiftSpec.optional(), spike: SpikeSpec.optional(), range: RangeSpec.optional(), flat: FlatSpec.optional(), level: LevelSpec.optional(), drift: DriftSpec.optional() }).strict()
 
 export const SeveritySpec = z.object({ medium: frac('severity.medium').optional(), high: frac('severity.high').optional(), critical: frac('severity.critical').optional() }).strict()
 

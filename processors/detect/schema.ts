@@ -77,6 +77,7 @@ export const RangeSpec = z
     alpha: frac('alpha').optional(),
     warmup: count.optional(),
     minZ: nonneg.optional(),
+    minAge: Duration.optional(),
   })
   .strict()
 export const FlatSpec = z
@@ -97,6 +98,7 @@ export const LevelSpec = z
     alpha: frac('alpha').optional(),
     warmup: count.optional(),
     minZ: nonneg.optional(),
+    minAge: Duration.optional(),
   })
   .strict()
 export const DriftSpec = z

@@ -136,6 +136,9 @@ export function buildEnsemble(params: EnsembleParams, m: MemberParams): Ensemble
   // measured in the series' own spread (spikes, shifts, seasonal residuals)
   const medium = params.medium ?? 0
   const selfCap = medium > threshold ? medium - 1e-6 : 1
+  // their scores above the threshold are squeezed into [threshold, selfCap), not clipped: a
+  // bigger record still scores higher (a 30σ jump past the range outranks a 3σ one)
+  const squeeze = selfCap < 1 && threshold < 1 ? (selfCap - threshold) / (1 - threshold) : 1
   // score floors of the severities a reading may claim (at least the anomaly threshold)
   const claimed = [0, Math.max(high, threshold), Math.max(critical, high, threshold)]
 
@@ -191,7 +194,7 @@ export function buildEnsemble(params: EnsembleParams, m: MemberParams): Ensemble
             satTop = i
           }
         }
-        if (selfCalibrated[i] && r.score > selfCap) r.score = selfCap
+        if (selfCalibrated[i] && r.score > threshold) r.score = threshold + (r.score - threshold) * squeeze
         const ws = w * r.score
         if (ws > best) {
           best = ws

@@ -15,6 +15,7 @@ import {
   driftDetector,
   flatDetector,
   rangeDetector,
+  levelDetector,
   emptyReading,
   ewmaDetector,
   gaussian,
@@ -120,7 +121,8 @@ run('ewma (step, in place)', N, inPlace(ewmaDetector({ alpha: 0.05, threshold: 6
 run('cusum (step, in place)', N, inPlace(cusumDetector({ alpha: 0.01, k: 0.5, h: 10, clip: 4, warmup: 60, ...floors })))
 run('seasonal (step)', N, inPlace(seasonalDetector({ periodMs: 86_400_000, slots: 288, alpha: 0.02, gamma: 0.2, beta: 0.02, threshold: 6, minSeasons: 2, ...floors })))
 run('drift (step)', N, inPlace(driftDetector({ window: 288, bins: 16, threshold: 1, every: 8, boost: 2, halfLife: 144 })))
-run('range (step)', N, inPlace(rangeDetector({ threshold: 0.05, halfLife: 30_000, alpha: 0.01, minZ: 5, warmup: 1500 })))
+run('range (step)', N, inPlace(rangeDetector({ threshold: 0.05, halfLife: 30_000, alpha: 0.01, minZ: 2, warmup: 300 })))
+run('level w=24 (step)', N, inPlace(levelDetector({ window: 24, threshold: 0.05, halfLife: 30_000, alpha: 0.01, minZ: 3, warmup: 300 })))
 run('flat (step)', N, inPlace(flatDetector({ threshold: 1.5, minRun: 20, halfLife: 10_000, warmup: 100 })))
 run('mad w=120 (step)', N / 4, inPlace(madDetector({ window: 120, threshold: 8, warmup: 30, ...floors })))
 const pca = pcaDetector({ dim: 4, components: 1, alpha: 0.01, eta: 0.01, threshold: 6, warmup: 60 })
@@ -204,6 +206,7 @@ console.log(
     drift_pps: by('drift'),
     range_pps: by('range'),
     flat_pps: by('flat'),
+    level_pps: by('level'),
     mad_pps: by('mad w'),
     pca_pps: by('pca'),
     ewma_pure_pps: by('ewma (pure'),

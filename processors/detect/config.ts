@@ -156,7 +156,7 @@ function resolveSettings(rule: string, base: Layer, over: RuleSpec | undefined):
   const severity = pick<SeverityCutoffs>(sevBase, base.ensemble?.severity, over?.ensemble?.severity)
   const det = (name: keyof DetectorsSpec) => pick<Record<string, unknown>>(d.detectors[name] as unknown as Record<string, unknown>, base.detectors?.[name], over?.detectors?.[name])
   const members: Record<string, unknown> = {}
-  for (const name of ['ewma', 'cusum', 'mad', 'seasonal', 'shift', 'spike', 'range', 'flat', 'drift'] as const) {
+  for (const name of ['ewma', 'cusum', 'mad', 'seasonal', 'shift', 'spike', 'range', 'flat', 'level', 'drift'] as const) {
     const p = det(name)
     if (p.enabled === false) continue
     const { enabled: _e, period, ...rest } = p

@@ -6,6 +6,7 @@ import type { MadParams } from './mad.js'
 import type { PcaParams } from './pca.js'
 import type { RangeParams } from './range.js'
 import type { FlatParams } from './flat.js'
+import type { LevelParams } from './level.js'
 import type { SeasonalParams } from './seasonal.js'
 import type { ShiftParams } from './shift.js'
 import type { SpikeParams } from './spike.js'
@@ -33,6 +34,7 @@ export interface BuiltinDefaults {
     readonly spike: Weighted<SpikeParams>
     readonly range: Weighted<RangeParams>
     readonly flat: Weighted<FlatParams>
+    readonly level: Weighted<LevelParams>
     readonly drift: Weighted<DriftParams>
   }
   readonly pca: Omit<PcaParams, 'dim'>
@@ -50,8 +52,10 @@ export const BUILTIN_DEFAULTS: BuiltinDefaults = {
     // off in the floor (ewma and mad see spikes there); the shipped default enables it
     spike: { enabled: false, weight: 1, alpha: 0.01, threshold: 20, critical: 50, notable: 6, learn: 3, ratio: 5, halfLife: 2880, warmup: 1500, minSpread: 0, relSpread: 0.001 },
     // off in the floor (a minimal file keeps its old behaviour); the shipped default enables it
-    range: { enabled: false, weight: 1, threshold: 0.05, halfLife: 10_000, alpha: 0.01, warmup: 1500, minZ: 4 },
+    range: { enabled: false, weight: 1, threshold: 0.05, halfLife: 10_000, alpha: 0.01, warmup: 1500, minZ: 4, minAge: 0 },
     flat: { enabled: false, weight: 1, threshold: 1.5, minRun: 20, halfLife: 10_000, warmup: 100 },
+    // off in the floor; the shipped default enables it
+    level: { enabled: false, weight: 1, window: 24, threshold: 0.05, halfLife: 30_000, alpha: 0.01, warmup: 300, minZ: 3, minAge: 0 },
     drift: { enabled: true, weight: 0, window: 288, bins: 16, threshold: 1, every: 8, boost: 2, halfLife: 144 },
   },
   pca: { components: 1, alpha: 0.01, eta: 0.01, threshold: 6, warmup: 60 },

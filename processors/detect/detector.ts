@@ -23,6 +23,7 @@ export const DetectorName = {
   Spike: 'spike',
   Range: 'range',
   Flat: 'flat',
+  Level: 'level',
 } as const
 export type DetectorName = (typeof DetectorName)[keyof typeof DetectorName]
 

@@ -4,6 +4,7 @@ import { driftDetector, type DriftParams } from './drift.js'
 import { ewmaDetector, type EwmaParams } from './ewma.js'
 import { madDetector, type MadParams } from './mad.js'
 import { flatDetector, type FlatParams } from './flat.js'
+import { levelDetector, type LevelParams } from './level.js'
 import { rangeDetector, type RangeParams } from './range.js'
 import { seasonalDetector, type SeasonalParams } from './seasonal.js'
 import { shiftDetector, type ShiftParams } from './shift.js'
@@ -56,6 +57,7 @@ export interface MemberParams {
   readonly spike?: SpikeParams & { readonly weight: number }
   readonly range?: RangeParams & { readonly weight: number }
   readonly flat?: FlatParams & { readonly weight: number }
+  readonly level?: LevelParams & { readonly weight: number }
   readonly drift?: DriftParams & { readonly weight: number }
 }
 
@@ -115,6 +117,7 @@ export function buildEnsemble(params: EnsembleParams, m: MemberParams): Ensemble
   if (m.spike) add(spikeDetector(m.spike), m.spike.weight)
   if (m.range) add(rangeDetector(m.range), m.range.weight)
   if (m.flat) add(flatDetector(m.flat), m.flat.weight)
+  if (m.level) add(levelDetector(m.level), m.level.weight)
   const driftIndex = m.drift ? members.length : -1
   if (m.drift) add(driftDetector(m.drift), m.drift.weight)
   const boost = m.drift?.boost ?? 1
@@ -133,6 +136,9 @@ export function buildEnsemble(params: EnsembleParams, m: MemberParams): Ensemble
   // measured in the series' own spread (spikes, shifts, seasonal residuals)
   const medium = params.medium ?? 0
   const selfCap = medium > threshold ? medium - 1e-6 : 1
+  // their scores above the threshold are squeezed into [threshold, selfCap), not clipped: a
+  // bigger record still scores higher (a 30σ jump past the range outranks a 3σ one)
+  const squeeze = selfCap < 1 && threshold < 1 ? (selfCap - threshold) / (1 - threshold) : 1
   // score floors of the severities a reading may claim (at least the anomaly threshold)
   const claimed = [0, Math.max(high, threshold), Math.max(critical, high, threshold)]
 
@@ -188,7 +194,7 @@ export function buildEnsemble(params: EnsembleParams, m: MemberParams): Ensemble
             satTop = i
           }
         }
-        if (selfCalibrated[i] && r.score > selfCap) r.score = selfCap
+        if (selfCalibrated[i] && r.score > threshold) r.score = threshold + (r.score - threshold) * squeeze
         const ws = w * r.score
         if (ws > best) {
           best = ws

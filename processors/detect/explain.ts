@@ -52,6 +52,8 @@ export function describe(name: DetectorName, r: Readonly<Reading>, s: Subject, p
       return `${head}, ${r.direction < 0 ? 'below the lowest' : 'above the highest'} value it has shown (range ${fmt(r.centre - r.spread)} to ${fmt(r.centre + r.spread)}) by ${fmt(r.raw * 100)} % of that range`
     case 'flat':
       return `${head} for ${fmt(r.raw * r.spread)} points in a row: stuck, ${fmt(r.raw)}x longer than the longest run of repeated values it has shown (${fmt(r.spread)} points)`
+    case 'level':
+      return `${head}, and the mean of its recent values went ${r.direction < 0 ? 'below the lowest' : 'above the highest'} level it has shown (levels ${fmt(r.centre - r.spread)} to ${fmt(r.centre + r.spread)}) by ${fmt(r.raw * 100)} % of that span`
     case 'drift':
       return `${head}, and the distribution of its recent values has drifted from its reference (KL divergence ${fmt(r.raw)} against a limit of ${fmt(r.threshold)})`
     case 'pca':

@@ -21,6 +21,12 @@ export interface RangeParams {
    * mean: records of a noisy series that is merely young, or slowly climbing, are small in sd.
    */
   readonly minZ: number
+  /**
+   * Event time (ms) the series must have been seen for before a record counts, on top of
+   * `warmup` points (0: none). A series' range is only known once it has shown a whole daily
+   * cycle: a series sampled every second has made thousands of points by its first evening.
+   */
+  readonly minAge?: number
 }
 
 export interface RangeState {
@@ -30,6 +36,8 @@ export interface RangeState {
   lo: number
   /** Running variance around `mean` (same smoothing). */
   variance: number
+  /** Event time of the first point. */
+  t0: number
 }
 
 /**
@@ -46,11 +54,13 @@ export interface RangeState {
  */
 export function rangeDetector(p: RangeParams): Detector<RangeState> {
   const { threshold, alpha, warmup, minZ } = p
+  const minAge = p.minAge ?? 0
   const decay = 1 - Math.pow(0.5, 1 / Math.max(1, p.halfLife))
-  const det = defineDetector('range', (): RangeState => ({ n: 0, mean: 0, hi: 0, lo: 0, variance: 0 }), (s: RangeState, point: Point, out: Reading, scale: number) => {
+  const det = defineDetector('range', (): RangeState => ({ n: 0, mean: 0, hi: 0, lo: 0, variance: 0, t0: 0 }), (s: RangeState, point: Point, out: Reading, scale: number) => {
     const x = point.value
     const thr = threshold * scale
     if (s.n === 0) {
+      s.t0 = point.ts
       s.mean = x
       s.hi = x
       s.lo = x
@@ -61,7 +71,7 @@ export function rangeDetector(p: RangeParams): Detector<RangeState> {
     const floor = absMean * 1e-3 > 1e-9 ? absMean * 1e-3 : 1e-9
     if (span < floor) span = floor
     const dev = x - m
-    const ready = s.n >= warmup && dev * dev >= minZ * minZ * s.variance
+    const ready = s.n >= warmup && (minAge === 0 || point.ts - s.t0 >= minAge) && dev * dev >= minZ * minZ * s.variance
     let raw = 0
     let dir = 0
     if (ready) {

@@ -77,6 +77,7 @@ export const RangeSpec = z
     alpha: frac('alpha').optional(),
     warmup: count.optional(),
     minZ: nonneg.optional(),
+    minAge: Duration.optional(),
   })
   .strict()
 export const FlatSpec = z
@@ -86,6 +87,18 @@ export const FlatSpec = z
     minRun: count.min(1).optional(),
     halfLife: count.min(1).optional(),
     warmup: count.optional(),
+  })
+  .strict()
+export const LevelSpec = z
+  .object({
+    ...common,
+    window: count.min(2).max(100_000).optional(),
+    threshold: pos.optional(),
+    halfLife: count.min(1).optional(),
+    alpha: frac('alpha').optional(),
+    warmup: count.optional(),
+    minZ: nonneg.optional(),
+    minAge: Duration.optional(),
   })
   .strict()
 export const DriftSpec = z
@@ -100,7 +113,7 @@ export const DriftSpec = z
   })
   .strict()
 
-export const DetectorsSpec = z.object({ ewma: EwmaSpec.optional(), cusum: CusumSpec.optional(), mad: MadSpec.optional(), seasonal: SeasonalSpec.optional(), shift: ShiftSpec.optional(), spike: SpikeSpec.optional(), range: RangeSpec.optional(), flat: FlatSpec.optional(), drift: DriftSpec.optional() }).strict()
+export const DetectorsSpec = z.object({ ewma: EwmaSpec.optional(), cusum: CusumSpec.optional(), mad: MadSpec.optional(), seasonal: SeasonalSpec.optional(), shift: ShiftSpec.optional(), spike: SpikeSpec.optional(), range: RangeSpec.optional(), flat: FlatSpec.optional(), level: LevelSpec.optional(), drift: DriftSpec.optional() }).strict()
 
 export const SeveritySpec = z.object({ medium: frac('severity.medium').optional(), high: frac('severity.high').optional(), critical: frac('severity.critical').optional() }).strict()
 

@@ -23,6 +23,8 @@ export const DropReason = {
   UnsupportedMedia: 'unsupported_media',
   /** The request or frame is larger than the door allows. */
   TooLarge: 'too_large',
+  /** An NDJSON line longer than the door allows. */
+  LineTooLong: 'line_too_long',
   /** A syslog frame that is cut off or whose length prefix is wrong. */
   BadFrame: 'bad_frame',
   /** A syslog message that is neither RFC 5424 nor RFC 3164. */
@@ -33,7 +35,7 @@ export const DropReason = {
   Overloaded: 'overloaded',
   /** A scrape target did not answer, or answered with an error. */
   TargetDown: 'target_down',
-  /** Some other reason (NDJSON: not JSON, line too long). */
+  /** Some other reason (an internal error answering a request). */
   Other: 'other',
 } as const
 export type DropReason = (typeof DropReason)[keyof typeof DropReason]

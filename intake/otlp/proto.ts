@@ -118,4 +118,7 @@ export const OtlpTypes = {
   MetricsRequest: type('ExportMetricsServiceRequest'),
   MetricsResponse: type('ExportMetricsServiceResponse'),
   Status: type('Status'),
+  AnyValue: type('AnyValue'),
+  Resource: type('Resource'),
+  InstrumentationScope: type('InstrumentationScope'),
 } as const

@@ -1,18 +1,31 @@
 import { CodedError } from '../schemas/index.js'
 
 /**
- * Why a door dropped a record or refused a request: a fixed set, used as the `reason` label of
- * `ben_intake_dropped_total` and in answers. Never reused, never an id.
+ * Why one record was refused on its way in — by the sidecar's accept() (its AcceptReason) and
+ * by every door: a fixed set, in answers and as metric labels. Never reused, never an id.
+ */
+export const RecordReason = {
+  /** An NDJSON line that is not JSON. */
+  NotJson: 'not_json',
+  /** The record does not have the edge shape (once mapped; the message says which field and why). */
+  Invalid: 'invalid',
+  /** It names another source: a sidecar speaks only for itself. */
+  WrongSource: 'wrong_source',
+  /** The redaction manifest refused it (too large, too many fields, malformed): never sent unredacted. */
+  ScrubRefused: 'scrub_refused',
+  /** The sidecar's WAL is at its size bound (policy `refuse`, or a blocked append timed out): send it again later. */
+  WalFull: 'wal_full',
+  /** An NDJSON line longer than the door allows. */
+  LineTooLong: 'line_too_long',
+} as const
+export type RecordReason = (typeof RecordReason)[keyof typeof RecordReason]
+
+/**
+ * Why a door dropped a record or refused a request: the record reasons and the door's own, used
+ * as the `reason` label of `ben_intake_dropped_total` and in answers.
  */
 export const DropReason = {
-  /** The record does not have the edge shape once mapped (the message says which field). */
-  Invalid: 'invalid',
-  /** A sidecar's door got a record that names another source. */
-  WrongSource: 'wrong_source',
-  /** The redaction manifest refused it: never sent unredacted. */
-  ScrubRefused: 'scrub_refused',
-  /** The WAL is full (sidecar): send again later (the answer is retryable). */
-  WalFull: 'wal_full',
+  ...RecordReason,
   /** JetStream did not store it (`ben up`): send again later (the answer is retryable). */
   PublishFailed: 'publish_failed',
   /** A metric point with no recorded value (OTLP flag), or of a kind with nothing to map. */
@@ -23,8 +36,6 @@ export const DropReason = {
   UnsupportedMedia: 'unsupported_media',
   /** The request or frame is larger than the door allows. */
   TooLarge: 'too_large',
-  /** An NDJSON line longer than the door allows. */
-  LineTooLong: 'line_too_long',
   /** A syslog frame that is cut off or whose length prefix is wrong. */
   BadFrame: 'bad_frame',
   /** A syslog message that is neither RFC 5424 nor RFC 3164. */

@@ -11,7 +11,7 @@ export { otlpMapping, DEFAULT_OTLP_MAPPING, toToken, type OtlpMapping } from './
 export { mapLogs, mapMetrics, type Mapped } from './otlp/map.js'
 export { OtlpTypes } from './otlp/proto.js'
 export { sidecarSink, publisherSink, type IntakeSink, type SinkResult, type SinkRejection } from './sink.js'
-export { DropReason, IntakeError, IntakeErrorCode, isIntakeError } from './errors.js'
+export { DropReason, RecordReason, IntakeError, IntakeErrorCode, isIntakeError } from './errors.js'
 export { parseHostPort, formatHostPort, formatListen, type HostPort, type ListenAddress } from './listen.js'
 export * as intakeMetrics from './metrics.js'
 export { serveSyslog, type SyslogOptions } from './syslog/server.js'

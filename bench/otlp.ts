@@ -1,79 +1,189 @@
 /**
  * bench:otlp — OTLP logs through the sidecar into JetStream, with the OpenTelemetry JS SDK's
- * batch processor and protobuf exporter as the client, against the same records sent as NDJSON
- * to the sidecar's own intake (the baseline), in the same run, on the same nats-server.
+ * BatchLogRecordProcessor and protobuf exporter as the client, against the same records sent as
+ * NDJSON to the sidecar's NDJSON door (the baseline), in the same run, on the same nats-server.
  *
- * Each run: a fresh sidecar (fsync batch, default manifest: every record is validated and
- * scrubbed) behind its door on a loopback port; time from the first record sent to the last
- * one acknowledged by JetStream (the sidecar's delivered sequence). Every run checks that all
- * N records arrived (the SDK drops silently when its queue overflows: its queue holds N here).
+ * Each run starts a fresh sidecar in its own process (bench/otlp-sidecar.ts: fsync batch, the
+ * default manifest, so every record is validated and scrubbed) and times from the first record
+ * sent to the last one acknowledged by JetStream; then it counts the records JetStream holds on
+ * the sidecar's subject (stream info, not the sidecar's own counters) and fails if any is
+ * missing (the SDK drops silently when its queue overflows: its queue holds them all here).
  *
- *   npm run build && npm run bench:otlp        BENCH_N (default 200,000) records per run
+ * Besides records/s (wall, which depends on what else runs on the machine) it prints the CPU
+ * seconds each process spent in the run — the clients (this process), the sidecar and
+ * nats-server — and the sidecar's records per CPU-second, which does not. A run whose sidecar
+ * was busy much less than one core is limited by its client (or by nats-server), not the sidecar.
+ *
+ * The SDK's batch processor exports one batch at a time and waits for the answer: one processor
+ * is a round trip per batch. The main OTLP run has BENCH_CLIENTS processors (one per service of
+ * a host, each with its own exporter), as a sidecar in front of several programs sees.
+ *
+ *   npm run build && npm run bench:otlp
+ *   BENCH_N (default 200,000) records per run; BENCH_CLIENTS (default 4); BENCH_BATCH (default
+ *   2048) the main run's maxExportBatchSize; BENCH_PROF=<dir> writes the sidecar's --cpu-prof there.
  */
-import { mkdtempSync, rmSync } from 'node:fs'
+import { fork, type ChildProcess } from 'node:child_process'
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs'
 import { Agent, request } from 'node:http'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
+import { fileURLToPath } from 'node:url'
 import { connect } from '@nats-io/transport-node'
-import { jetstreamManager } from '@nats-io/jetstream'
+import { jetstreamManager, type JetStreamManager } from '@nats-io/jetstream'
 import { OTLPLogExporter } from '@opentelemetry/exporter-logs-otlp-proto'
 import { resourceFromAttributes } from '@opentelemetry/resources'
 import { BatchLogRecordProcessor, LoggerProvider } from '@opentelemetry/sdk-logs'
 import { SeverityNumber } from '@opentelemetry/api'
 import { startNatsServer } from '../infra/index.js'
-import { ensureTopology, Subjects } from '../streams/index.js'
-import { generateKeyPair } from '../processors/act/index.js'
-import { defaultManifest } from '../processors/scrub/index.js'
-import { createSidecar, parseListen, serveIntake, type Sidecar } from '../sidecar/index.js'
-import { serveOtlp, sidecarSink } from '../intake/index.js'
-import type { NatsConnection } from '@nats-io/nats-core'
+import { ensureTopology, streamName, StreamName, Subjects } from '../streams/index.js'
 
 const N = Number(process.env.BENCH_N ?? 200_000)
-const TS = 1_763_700_000_000
+const CLIENTS = Number(process.env.BENCH_CLIENTS ?? 4)
+const BATCH = Number(process.env.BENCH_BATCH ?? 2048)
+const PROF = process.env.BENCH_PROF
+const TS = Date.now() - 3_600_000
 const base = mkdtempSync(join(process.env.BENCH_DIR ?? tmpdir(), 'ben-bench-otlp-'))
-const manifest = defaultManifest({ hashKey: 'bench-hash-key-0123456789' })
+const child = join(fileURLToPath(new URL('.', import.meta.url)), 'otlp-sidecar.js')
+const FACTS = streamName({}, StreamName.Facts)
+const subjects = new Subjects()
 
 const message = (i: number) => `login ok for user${i % 500}@example.org from 10.0.${i % 250}.7`
 const attrs = (i: number) => ({ user: `user${i % 500}`, route: '/login', status: String(200 + (i % 3)) })
 
+interface Status {
+  deliveredSeq: number
+  stored: number
+  accepted: number
+  rejected: Record<string, number>
+  cpuMicros: number
+}
+
+interface SidecarProc {
+  readonly id: string
+  readonly ndjsonPort: number
+  readonly otlpPort: number
+  status(): Promise<Status>
+  close(): Promise<void>
+}
+
+let runNo = 0
+async function startSidecar(url: string): Promise<SidecarProc> {
+  const id = `bench-otlp-${++runNo}`
+  const p: ChildProcess = fork(child, ['--url', url, '--id', id, '--wal', join(base, id, 'wal')], { execArgv: PROF ? ['--cpu-prof', '--cpu-prof-dir', PROF, '--cpu-prof-name', `sidecar-${id}.cpuprofile`] : [], stdio: ['ignore', 'inherit', 'inherit', 'ipc'] })
+  const next = (type: string) =>
+    new Promise<Record<string, unknown>>((resolve, reject) => {
+      const onMsg = (m: Record<string, unknown>) => {
+        if (m.type !== type) return
+        p.off('message', onMsg)
+        p.off('exit', onExit)
+        resolve(m)
+      }
+      const onExit = (code: number | null) => reject(new Error(`the bench sidecar exited (code ${code}) before '${type}'`))
+      p.on('message', onMsg)
+      p.once('exit', onExit)
+    })
+  const ready = await next('ready')
+  return {
+    id,
+    ndjsonPort: ready.ndjsonPort as number,
+    otlpPort: ready.otlpPort as number,
+    status: () => {
+      const r = next('status')
+      p.send({ type: 'status' })
+      return r as unknown as Promise<Status>
+    },
+    close: async () => {
+      const exited = new Promise((r) => p.once('exit', r))
+      p.send({ type: 'close' })
+      await exited
+    },
+  }
+}
+
+/** utime + stime of a process in seconds (Linux /proc; clock ticks are 100 a second). */
+function procCpu(pid: number): number {
+  const f = readFileSync(`/proc/${pid}/stat`, 'utf8')
+  const fields = f.slice(f.lastIndexOf(')') + 2).split(' ')
+  return (Number(fields[11]) + Number(fields[12])) / 100
+}
+
+const clientCpu = () => {
+  const c = process.cpuUsage()
+  return (c.user + c.system) / 1e6
+}
+
+/** Records JetStream holds on a subject. */
+async function storedIn(jsm: JetStreamManager, subject: string): Promise<number> {
+  const info = await jsm.streams.info(FACTS, { subjects_filter: subject })
+  return Object.values(info.state.subjects ?? {}).reduce((a, b) => a + b, 0)
+}
+
 interface Row {
   name: string
   secs: number
+  clientCpu: number
+  sidecarCpu: number
+  natsCpu: number
+  inJetStream: number
   note: string
 }
 const rows: Row[] = []
 
-let runNo = 0
-async function sidecar(nc: NatsConnection): Promise<Sidecar> {
-  const id = `bench-otlp-${++runNo}`
-  const sc = await createSidecar({ id, nats: nc, walDir: join(base, id, 'wal'), keyPair: generateKeyPair('sidecar'), manifest, registerKey: false })
-  await sc.online
-  return sc
+async function until(what: () => Promise<boolean>, deadlineMs: number, why: string): Promise<void> {
+  // polls an observable condition until a generous deadline
+  const end = performance.now() + deadlineMs
+  while (!(await what())) {
+    if (performance.now() > end) throw new Error(`bench:otlp: ${why} did not happen within ${deadlineMs / 1000} s`)
+    await new Promise((r) => setTimeout(r, 10))
+  }
 }
 
-const until = async (what: () => boolean): Promise<void> => {
-  // polls an observable condition; every caller bounds it
-  while (!what()) await new Promise((r) => setTimeout(r, 5))
+/** Runs one client against a fresh sidecar and measures it to the last PubAck. */
+interface ClientRun {
+  readonly note: string
+  /** Stops the client once everything is in JetStream (outside the timing). */
+  readonly stop?: () => Promise<void>
 }
 
-async function ndjson(nc: NatsConnection, run: number): Promise<void> {
-  const sc = await sidecar(nc)
-  const server = await serveIntake(sc, parseListen('127.0.0.1:0'))
-  const port = Number(server.address.split(':').pop())
+async function measure(ctx: { url: string; natsPid: number; jsm: JetStreamManager }, name: string, client: (sc: SidecarProc) => Promise<ClientRun>): Promise<void> {
+  const sc = await startSidecar(ctx.url)
+  let run: ClientRun | undefined
+  try {
+    const s0 = await sc.status()
+    const n0 = procCpu(ctx.natsPid)
+    const c0 = clientCpu()
+    const t0 = performance.now()
+    run = await client(sc)
+    const note = run.note
+    let last = s0
+    await until(async () => (last = await sc.status()).deliveredSeq >= N, 1_800_000, `the sidecar's delivery of ${N} records`)
+    const secs = (performance.now() - t0) / 1000
+    const row: Row = { name, secs, clientCpu: clientCpu() - c0, sidecarCpu: (last.cpuMicros - s0.cpuMicros) / 1e6, natsCpu: procCpu(ctx.natsPid) - n0, inJetStream: 0, note }
+    row.inJetStream = await storedIn(ctx.jsm, subjects.fact('event', sc.id))
+    if (row.inJetStream !== N) throw new Error(`${name}: JetStream holds ${row.inJetStream} of ${N} records (sidecar: accepted ${last.accepted}, rejected ${JSON.stringify(last.rejected)}, stored ${last.stored})`)
+    rows.push(row)
+    process.stderr.write(`  ${name}: ${Math.round(N / secs).toLocaleString('en-US')} records/s\n`)
+  } finally {
+    await run?.stop?.()
+    await sc.close()
+  }
+}
+
+async function ndjson(sc: SidecarProc, run: number): Promise<ClientRun> {
   const agent = new Agent({ keepAlive: true, maxSockets: 4 })
-  const BATCH = 1000
+  const LINES = 1000
   const bodies: string[] = []
-  for (let b = 0; b < N / BATCH; b++) {
+  for (let b = 0; b < N / LINES; b++) {
     let s = ''
-    for (let j = 0; j < BATCH; j++) {
-      const i = b * BATCH + j
-      s += JSON.stringify({ lane: 'event', ts: TS + run * N + i, type: 'log', message: message(i), attrs: { ...attrs(i), severity: 'INFO' } }) + '\n'
+    for (let j = 0; j < LINES; j++) {
+      const i = b * LINES + j
+      s += JSON.stringify({ lane: 'event', ts: TS + run * N + i, type: 'log', message: message(i), attrs: { 'service.name': 'bench', 'host.name': 'bench-host', ...attrs(i), severity: 'INFO' } }) + '\n'
     }
     bodies.push(s)
   }
   const post = (body: string) =>
     new Promise<void>((resolve, reject) => {
-      const req = request({ host: '127.0.0.1', port, method: 'POST', path: '/facts', agent, headers: { 'Content-Type': 'application/x-ndjson', 'Content-Length': Buffer.byteLength(body) } }, (res) => {
+      const req = request({ host: '127.0.0.1', port: sc.ndjsonPort, method: 'POST', path: '/facts', agent, headers: { 'Content-Type': 'application/x-ndjson', 'Content-Length': Buffer.byteLength(body) } }, (res) => {
         res.resume()
         res.on('end', () => (res.statusCode === 200 ? resolve() : reject(new Error(`HTTP ${res.statusCode}`))))
       })
@@ -81,60 +191,71 @@ async function ndjson(nc: NatsConnection, run: number): Promise<void> {
       req.end(body)
     })
   let next = 0
-  const t0 = performance.now()
   await Promise.all(Array.from({ length: 4 }, async () => {
     while (next < bodies.length) await post(bodies[next++])
   }))
-  await until(() => sc.status().drain.deliveredSeq >= N || performance.now() - t0 > 600_000)
-  const secs = (performance.now() - t0) / 1000
-  const s = sc.status()
-  if (s.drain.stored !== N) throw new Error(`NDJSON run lost records: ${s.drain.stored} of ${N} stored`)
-  rows.push({ name: 'NDJSON POST /facts (1000 lines a request, 4 at once) → JetStream', secs, note: `stored ${s.drain.stored}, rejected ${Object.values(s.intake.rejected).reduce((a, b) => a + b, 0)}` })
   agent.destroy()
-  await server.close()
-  await sc.close()
+  return { note: `${LINES} lines a request, 4 requests at once` }
 }
 
-async function otlp(nc: NatsConnection, run: number, batch: number): Promise<void> {
-  const sc = await sidecar(nc)
-  const door = await serveOtlp(sidecarSink(sc), { host: '127.0.0.1', port: 0 })
-  const exporter = new OTLPLogExporter({ url: `http://127.0.0.1:${door.port}/v1/logs` })
-  const provider = new LoggerProvider({ resource: resourceFromAttributes({ 'service.name': 'bench', 'host.name': 'bench-host' }), processors: [new BatchLogRecordProcessor({ exporter, maxExportBatchSize: batch, maxQueueSize: N, scheduledDelayMillis: 20, exportTimeoutMillis: 600_000 })] })
-  const logger = provider.getLogger('bench')
+async function otlp(sc: SidecarProc, run: number, clients: number, batch: number): Promise<ClientRun> {
+  const providers = Array.from({ length: clients }, (_, c) => {
+    const exporter = new OTLPLogExporter({ url: `http://127.0.0.1:${sc.otlpPort}/v1/logs`, timeoutMillis: 600_000 })
+    return new LoggerProvider({
+      resource: resourceFromAttributes({ 'service.name': clients > 1 ? `bench-${c}` : 'bench', 'host.name': 'bench-host' }),
+      processors: [new BatchLogRecordProcessor({ exporter, maxExportBatchSize: batch, maxQueueSize: Math.ceil(N / clients), scheduledDelayMillis: 20, exportTimeoutMillis: 600_000 })],
+    })
+  })
+  const loggers = providers.map((p) => p.getLogger('bench'))
   const t0 = performance.now()
-  for (let i = 0; i < N; i++) logger.emit({ timestamp: TS + run * N + i, severityNumber: SeverityNumber.INFO, severityText: 'INFO', body: message(i), attributes: attrs(i) })
+  for (let i = 0; i < N; i++) loggers[i % clients].emit({ timestamp: TS + run * N + i, severityNumber: SeverityNumber.INFO, severityText: 'INFO', body: message(i), attributes: attrs(i) })
   const emitted = (performance.now() - t0) / 1000
-  // the processor exports on its own (batch full, or every 20 ms); a forceFlush would bound the whole backlog by one export timeout
-  await until(() => sc.status().drain.deliveredSeq >= N || performance.now() - t0 > 600_000)
-  const secs = (performance.now() - t0) / 1000
-  const s = sc.status()
-  if (s.drain.stored !== N) throw new Error(`OTLP run lost records: ${s.drain.stored} of ${N} stored`)
-  rows.push({ name: `OTLP/HTTP protobuf, SDK BatchLogRecordProcessor (batches of ${batch}) → JetStream`, secs, note: `stored ${s.drain.stored}; emit loop ${emitted.toFixed(2)} s` })
-  await provider.shutdown()
-  await door.close()
-  await sc.close()
+  // Each processor exports on its own (batch full, or every 20 ms), one batch at a time; the
+  // caller waits for JetStream. A forceFlush here would bound the whole backlog by one export
+  // timeout; shutdown() afterwards only stops the idle exporters.
+  return { note: `${clients} processor${clients > 1 ? 's' : ''} × batches of ${batch}; emit loop ${emitted.toFixed(2)} s`, stop: async () => void (await Promise.all(providers.map((p) => p.shutdown()))) }
 }
 
 async function main(): Promise<void> {
   const server = await startNatsServer({ storeDir: join(base, 'nats') })
   const nc = await connect({ servers: server.url, maxReconnectAttempts: -1 })
+  const jsm = await jetstreamManager(nc)
+  const ctx = { url: server.url, natsPid: server.pid, jsm }
   try {
-    await ensureTopology(nc, await jetstreamManager(nc), { subjects: new Subjects() })
-    await ndjson(nc, 1)
-    await otlp(nc, 2, 512)
-    await otlp(nc, 3, 2048)
-    await ndjson(nc, 4) // the baseline again, after the JIT has seen everything
+    await ensureTopology(nc, jsm, { subjects })
+    await measure(ctx, 'NDJSON POST /facts → JetStream', (sc) => ndjson(sc, 1))
+    await measure(ctx, 'OTLP/HTTP protobuf, SDK batch processor → JetStream', (sc) => otlp(sc, 2, CLIENTS, BATCH))
+    await measure(ctx, 'OTLP/HTTP protobuf, SDK batch processor → JetStream', (sc) => otlp(sc, 3, 1, 512))
+    await measure(ctx, 'NDJSON POST /facts → JetStream', (sc) => ndjson(sc, 4)) // the baseline again, after the JIT has seen everything
   } finally {
     await nc.close()
     await server.stop()
     rmSync(base, { recursive: true, force: true })
   }
-  const head = ['run', 'records', 'seconds', 'records/s', 'note']
-  const body = rows.map((r) => [r.name, N.toLocaleString('en-US'), r.secs.toFixed(2), Math.round(N / r.secs).toLocaleString('en-US'), r.note])
+  const baseline = Math.max(N / rows[0].secs, N / rows[3].secs)
+  const head = ['run', 'records/s', '× NDJSON', 'sidecar rec/CPU-s', 'CPU s: clients', 'sidecar', 'nats-server', 'sidecar busy', 'note']
+  const body = rows.map((r) => [
+    r.name,
+    Math.round(N / r.secs).toLocaleString('en-US'),
+    (N / r.secs / baseline).toFixed(2),
+    Math.round(N / r.sidecarCpu).toLocaleString('en-US'),
+    r.clientCpu.toFixed(1),
+    r.sidecarCpu.toFixed(1),
+    r.natsCpu.toFixed(1),
+    `${Math.round((r.sidecarCpu / r.secs) * 100)}%`,
+    r.note,
+  ])
   const widths = head.map((h, i) => Math.max(h.length, ...body.map((b) => b[i].length)))
-  const line = (cells: string[]) => cells.map((c, i) => (i === 0 || i === 4 ? c.padEnd(widths[i]) : c.padStart(widths[i]))).join(' | ')
+  const line = (cells: string[]) => cells.map((c, i) => (i === 0 || i === cells.length - 1 ? c.padEnd(widths[i]) : c.padStart(widths[i]))).join(' | ')
+  process.stdout.write(`${N.toLocaleString('en-US')} records a run, each counted in JetStream; wall time from the first record sent to the last PubAck\n`)
   process.stdout.write([line(head), widths.map((w) => '-'.repeat(w)).join('-+-'), ...body.map(line)].join('\n') + '\n')
-  process.stdout.write(JSON.stringify({ bench: 'otlp', n: N, runs: rows.map((r) => ({ name: r.name, recordsPerSec: Math.round(N / r.secs) })) }) + '\n')
+  const json = {
+    bench: 'otlp',
+    n: N,
+    baselineRecordsPerSec: Math.round(baseline),
+    runs: rows.map((r) => ({ name: r.name, note: r.note, recordsPerSec: Math.round(N / r.secs), ratioToNdjson: Number((N / r.secs / baseline).toFixed(3)), sidecarRecordsPerCpuSec: Math.round(N / r.sidecarCpu), cpuSec: { clients: Number(r.clientCpu.toFixed(2)), sidecar: Number(r.sidecarCpu.toFixed(2)), natsServer: Number(r.natsCpu.toFixed(2)) }, inJetStream: r.inJetStream })),
+  }
+  process.stdout.write(JSON.stringify(json) + '\n')
 }
 
 main().catch((err) => {

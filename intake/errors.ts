@@ -1,18 +1,31 @@
 import { CodedError } from '../schemas/index.js'
 
 /**
- * Why a door dropped a record or refused a request: a fixed set, used as the `reason` label of
- * `ben_intake_dropped_total` and in answers. Never reused, never an id.
+ * Why one record was refused on its way in — by the sidecar's accept() (its AcceptReason) and
+ * by every door: a fixed set, in answers and as metric labels. Never reused, never an id.
+ */
+export const RecordReason = {
+  /** An NDJSON line that is not JSON. */
+  NotJson: 'not_json',
+  /** The record does not have the edge shape (once mapped; the message says which field and why). */
+  Invalid: 'invalid',
+  /** It names another source: a sidecar speaks only for itself. */
+  WrongSource: 'wrong_source',
+  /** The redaction manifest refused it (too large, too many fields, malformed): never sent unredacted. */
+  ScrubRefused: 'scrub_refused',
+  /** The sidecar's WAL is at its size bound (policy `refuse`, or a blocked append timed out): send it again later. */
+  WalFull: 'wal_full',
+  /** An NDJSON line longer than the door allows. */
+  LineTooLong: 'line_too_long',
+} as const
+export type RecordReason = (typeof RecordReason)[keyof typeof RecordReason]
+
+/**
+ * Why a door dropped a record or refused a request: the record reasons and the door's own, used
+ * as the `reason` label of `ben_intake_dropped_total` and in answers.
  */
 export const DropReason = {
-  /** The record does not have the edge shape once mapped (the message says which field). */
-  Invalid: 'invalid',
-  /** A sidecar's door got a record that names another source. */
-  WrongSource: 'wrong_source',
-  /** The redaction manifest refused it: never sent unredacted. */
-  ScrubRefused: 'scrub_refused',
-  /** The WAL is full (sidecar): send again later (the answer is retryable). */
-  WalFull: 'wal_full',
+  ...RecordReason,
   /** JetStream did not store it (`ben up`): send again later (the answer is retryable). */
   PublishFailed: 'publish_failed',
   /** A metric point with no recorded value (OTLP flag), or of a kind with nothing to map. */
@@ -33,7 +46,7 @@ export const DropReason = {
   Overloaded: 'overloaded',
   /** A scrape target did not answer, or answered with an error. */
   TargetDown: 'target_down',
-  /** Some other reason (NDJSON: not JSON, line too long). */
+  /** Some other reason (an internal error answering a request). */
   Other: 'other',
 } as const
 export type DropReason = (typeof DropReason)[keyof typeof DropReason]

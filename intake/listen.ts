@@ -20,6 +20,13 @@ function check(hp: HostPort, text: string, what: string): HostPort {
   return hp
 }
 
+/** Where a local door listens: a Unix socket path, or a TCP address. */
+export type ListenAddress = { readonly kind: 'unix'; readonly path: string } | { readonly kind: 'tcp'; readonly host: string; readonly port: number }
+
+export function formatListen(a: ListenAddress): string {
+  return a.kind === 'unix' ? `unix:${a.path}` : a.host.includes(':') ? `http://[${a.host}]:${a.port}` : `http://${a.host}:${a.port}`
+}
+
 export const formatHostPort = (host: string, port: number): string => (host.includes(':') ? `[${host}]:${port}` : `${host}:${port}`)
 
 /** Binds a TCP server; the IntakeError names the door and the address. */

@@ -10,8 +10,15 @@ export function canonicalJson(value: unknown): string {
   }
   if (value instanceof Uint8Array) return JSON.stringify(Buffer.from(value).toString('base64'))
   if (Array.isArray(value)) return `[${value.map(canonicalJson).join(',')}]`
-  const entries = Object.keys(value as Record<string, unknown>)
-    .filter((k) => (value as Record<string, unknown>)[k] !== undefined)
-    .sort()
-  return `{${entries.map((k) => `${JSON.stringify(k)}:${canonicalJson((value as Record<string, unknown>)[k])}`).join(',')}}`
+  // one string built in place (content ids hash one of these per fact)
+  const o = value as Record<string, unknown>
+  const keys = Object.keys(o).sort()
+  let s = '{'
+  for (const k of keys) {
+    const v = o[k]
+    if (v === undefined) continue
+    if (s.length > 1) s += ','
+    s += JSON.stringify(k) + ':' + canonicalJson(v)
+  }
+  return s + '}'
 }

@@ -68,13 +68,95 @@ export function parseEdgeFact(input: unknown, expect?: { lane: RawKind; source: 
     }
     candidate = { ...o, lane: expect.lane, source: expect.source }
   }
-  const parsed = EdgeFact.safeParse(candidate)
-  if (!parsed.success) return fail(RejectReason.Invalid, describeIssues(parsed.error))
-  if (opts.arrivedAt !== undefined) {
-    const late = checkEventTime(parsed.data.ts, opts.arrivedAt)
+  // plainly valid input skips zod (the same checks, the same fact); zod judges and words the rest
+  const fast = fastRawFact(candidate)
+  if (fast) {
+    if (opts.arrivedAt !== undefined) {
+      const late = checkEventTime(fast.ts, opts.arrivedAt)
+      if (late) return { ok: false, error: late }
+    }
+    return ok(fast)
+  }
+  const parsed = parseEdgeWithZod(candidate)
+  if (parsed.ok && opts.arrivedAt !== undefined) {
+    const late = checkEventTime(parsed.value.ts, opts.arrivedAt)
     if (late) return { ok: false, error: late }
   }
-  return ok(toRawFact(parsed.data))
+  return parsed
+}
+
+/** The edge schema by zod alone, without the fast path: the reference that path is checked against. */
+export function parseEdgeWithZod(input: unknown): Result<RawFact> {
+  const parsed = EdgeFact.safeParse(input)
+  return parsed.success ? ok(toRawFact(parsed.data)) : fail(RejectReason.Invalid, describeIssues(parsed.error))
+}
+
+const ID_RE = /^[\x21-\x7e]{1,128}$/
+const SEVERITY = new Set(['low', 'medium', 'high', 'critical'])
+const KEYS = new Map<unknown, ReadonlySet<string>>([
+  ['metric', new Set(['lane', 'source', 'ts', 'id', 'name', 'value', 'labels'])],
+  ['event', new Set(['lane', 'source', 'ts', 'id', 'type', 'message', 'attrs'])],
+  ['diag', new Set(['lane', 'source', 'ts', 'id', 'component', 'message', 'attrs'])],
+  ['alert', new Set(['lane', 'source', 'ts', 'id', 'rule', 'severity', 'message', 'attrs'])],
+])
+
+/** What zod's isPlainObject takes, among the objects the fast path reads: {} or Object.create(null). */
+function isPlain(v: unknown): v is Record<string, unknown> {
+  if (v === null || typeof v !== 'object') return false
+  const p = Object.getPrototypeOf(v)
+  return p === Object.prototype || p === null
+}
+
+/** `stringMap` as zod gives it (scalars → strings, absent → {}), or undefined for zod to judge. */
+function fastMap(v: unknown): Record<string, string> | undefined {
+  if (v === undefined) return {}
+  if (!isPlain(v)) return undefined
+  const out: Record<string, string> = {}
+  for (const k in v) {
+    if (k === '__proto__') return undefined // zod drops it: let zod do it
+    const x = v[k]
+    if (typeof x === 'string') out[k] = x
+    else if ((typeof x === 'number' && Number.isFinite(x)) || typeof x === 'boolean') out[k] = String(x)
+    else return undefined
+  }
+  return Object.getOwnPropertySymbols(v).length === 0 ? out : undefined
+}
+
+const text = (v: unknown, min: number, max: number): v is string => typeof v === 'string' && v.length >= min && v.length <= max
+
+/**
+ * The edge schema's answer for input that is plainly valid, without zod: the same checks and
+ * the same output as `toRawFact(EdgeFact.parse(input))` (edge-fast.test.ts compares them);
+ * undefined when anything is unusual — an unknown key, a wrong type, an odd object — and zod
+ * must judge and word the refusal.
+ */
+function fastRawFact(input: unknown): RawFact | undefined {
+  if (!isPlain(input)) return undefined
+  const o = input
+  const allowed = KEYS.get(o.lane)
+  if (!allowed) return undefined
+  for (const k in o) if (!allowed.has(k)) return undefined
+  const { source, ts, id } = o
+  if (typeof source !== 'string' || !TOKEN_RE.test(source)) return undefined
+  if (typeof ts !== 'number' || !Number.isSafeInteger(ts) || ts < 0 || ts > MAX_EVENT_TS) return undefined
+  if (id !== undefined && (typeof id !== 'string' || !ID_RE.test(id))) return undefined
+  const fact = (kind: RawKind, payload: RawFact['payload']): RawFact =>
+    // (the keys in toRawFact's order)
+    ({ ts, source, lane: laneOf(kind), lineage: [], producer: 'edge', config: {}, explain: null, redactions: [], id: (id as string | undefined) ?? contentId(kind, source, ts, payload), kind, payload }) as unknown as RawFact
+  if (o.lane === 'metric') {
+    const { name, value } = o
+    if (!text(name, 1, 256) || typeof value !== 'number' || !Number.isFinite(value)) return undefined
+    const labels = fastMap(o.labels)
+    return labels && fact('metric', { name, value, labels })
+  }
+  const { message } = o
+  if (!text(message, 0, 65536)) return undefined
+  const attrs = fastMap(o.attrs)
+  if (!attrs) return undefined
+  if (o.lane === 'event') return text(o.type, 1, 256) ? fact('event', { type: o.type, message, attrs }) : undefined
+  if (o.lane === 'diag') return text(o.component, 1, 256) ? fact('diag', { component: o.component, message, attrs }) : undefined
+  const { rule, severity } = o
+  return text(rule, 1, 256) && typeof severity === 'string' && SEVERITY.has(severity) ? fact('alert', { rule, severity: severity as 'low', message, attrs }) : undefined
 }
 
 /** Parses a JSON text in the edge shape. */

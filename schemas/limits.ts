@@ -77,11 +77,15 @@ export function checkSourceName(s: string): string | null {
 
 /** Valid Unicode without U+FFFD: null when `s` is text Ben can store as it came. */
 export function checkText(field: string, s: string): string | null {
+  if (textOk(s)) return null
   if (!(s as unknown as { isWellFormed(): boolean }).isWellFormed()) return `${field}: holds a lone UTF-16 surrogate, which has no UTF-8 form; it would be replaced. Send valid Unicode`
   const at = s.indexOf('\uFFFD')
   if (at >= 0) return `${field}: holds U+FFFD at position ${at}, the mark of bytes that were not valid UTF-8 (or were already replaced); Ben refuses text it would store rewritten. Send valid UTF-8`
   return null
 }
+
+/** True when `s` is text Ben can store as it came (checkText says why not). */
+const textOk = (s: string): boolean => (s as unknown as { isWellFormed(): boolean }).isWellFormed() && s.indexOf('\uFFFD') < 0
 
 /**
  * Checks the texts of an edge object or a raw fact's payload: every string value, and the keys
@@ -91,15 +95,17 @@ export function checkTexts(o: Readonly<Record<string, unknown>>, prefix = ''): R
   for (const k in o) {
     if (!Object.prototype.hasOwnProperty.call(o, k)) continue
     const v = o[k]
+    // (the field names are built only for the message of a refusal)
     if (typeof v === 'string') {
-      const bad = checkText(`${prefix}${k}`, v)
-      if (bad) return { reason: RejectReason.InvalidText, message: bad }
+      if (!textOk(v)) return { reason: RejectReason.InvalidText, message: checkText(`${prefix}${k}`, v)! }
     } else if (v !== null && typeof v === 'object' && !Array.isArray(v)) {
       const m = v as Record<string, unknown>
       for (const mk in m) {
         if (!Object.prototype.hasOwnProperty.call(m, mk)) continue
-        const bad = checkText(`${prefix}${k} key`, mk) ?? (typeof m[mk] === 'string' ? checkText(`${prefix}${k}.${mk}`, m[mk] as string) : null)
-        if (bad) return { reason: RejectReason.InvalidText, message: bad }
+        const mv = m[mk]
+        if (textOk(mk) && (typeof mv !== 'string' || textOk(mv))) continue
+        const bad = checkText(`${prefix}${k} key`, mk) ?? checkText(`${prefix}${k}.${mk}`, mv as string)
+        return { reason: RejectReason.InvalidText, message: bad! }
       }
     }
   }

@@ -5,11 +5,10 @@ import type { FsyncPolicy, WhenFull } from './wal/index.js'
 import { createSidecar } from './sidecar.js'
 import { execHandlers } from './exec.js'
 import { parseListen } from './listen.js'
-import { serveIntake, type IntakeServer } from './http.js'
 import { sidecarHome, statusPath, writeStatusFile } from './status.js'
 import type { Sidecar } from './types.js'
 import { metricsRegistry } from '../streams/index.js'
-import { openDoors, parseHostPort, sidecarSink, type Door, type DoorsConfig } from '../intake/index.js'
+import { openDoors, parseHostPort, serveNdjson, sidecarSink, type Door, type DoorsConfig, type NdjsonServer } from '../intake/index.js'
 import { registerSidecarCollectors, serveMetrics, type MetricsServer } from '../telemetry/index.js'
 
 export interface DaemonOptions {
@@ -34,7 +33,7 @@ export interface DaemonOptions {
 
 export interface RunningDaemon {
   readonly sidecar: Sidecar
-  readonly server: IntakeServer
+  readonly server: NdjsonServer
   readonly doors: readonly Door[]
   readonly metrics?: MetricsServer
   readonly home: string
@@ -71,10 +70,10 @@ export async function startSidecarDaemon(o: DaemonOptions): Promise<RunningDaemo
     ...(o.blockTimeoutMs !== undefined ? { blockTimeoutMs: o.blockTimeoutMs } : {}),
     log,
   })
-  let server: IntakeServer
+  let server: NdjsonServer
   let address: string | null = null
   try {
-    server = await serveIntake(sidecar, listenAt, { statusExtra: () => ({ listen: address }) })
+    server = await serveNdjson(sidecar, listenAt, { statusExtra: () => ({ listen: address }) })
   } catch (err) {
     abort.abort()
     await sidecar.close()

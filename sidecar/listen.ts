@@ -1,8 +1,8 @@
 import { isIP } from 'node:net'
 import { SidecarError, SidecarErrorCode } from './errors.js'
+import { formatListen, type ListenAddress } from '../intake/listen.js'
 
-/** Where the sidecar listens: a Unix socket path, or a loopback TCP address. */
-export type ListenAddress = { readonly kind: 'unix'; readonly path: string } | { readonly kind: 'tcp'; readonly host: string; readonly port: number }
+export { formatListen, type ListenAddress }
 
 /**
  * Parses `--listen`: a path (contains `/`, or ends in `.sock`) is a Unix socket; otherwise
@@ -30,8 +30,4 @@ export function isLoopback(host: string): boolean {
   if (isIP(host) === 4) return host.startsWith('127.')
   if (isIP(host) === 6) return host === '::1' || host === '0:0:0:0:0:0:0:1'
   return false
-}
-
-export function formatListen(a: ListenAddress): string {
-  return a.kind === 'unix' ? `unix:${a.path}` : a.host.includes(':') ? `http://[${a.host}]:${a.port}` : `http://${a.host}:${a.port}`
 }

@@ -11,7 +11,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { decodeWith, defaultRegistry, Header, type Hello, type RawFact } from '../schemas/index.js'
 import { readKey } from '../infra/index.js'
 import { generateKeyPair } from '../processors/act/index.js'
-import { AcceptReason, createSidecar, parseListen, serveIntake } from '../sidecar/index.js'
+import { AcceptReason, createSidecar, parseListen } from '../sidecar/index.js'
+import { serveNdjson } from '../intake/index.js'
 import { startTestNats, tempDir, waitFor, type TestNats } from './support/servers.js'
 import { httpCall, readStream, streamCount } from './support/sidecar.js'
 import { jetstreamManager } from '@nats-io/jetstream'
@@ -91,8 +92,8 @@ describe('sidecar (in-process, real nats-server)', () => {
     const dir = temp()
     const sc = await createSidecar({ id: 's-http', nats: t.nc, walDir: join(dir, 'wal'), keyPair: generateKeyPair('sidecar'), registerKey: false })
     const sock = join(dir, 'in.sock')
-    const unix = await serveIntake(sc, parseListen(sock), { maxLineBytes: 4096, batchLines: 3 })
-    const tcp = await serveIntake(sc, parseListen('127.0.0.1:0'))
+    const unix = await serveNdjson(sc, parseListen(sock), { maxLineBytes: 4096, batchLines: 3 })
+    const tcp = await serveNdjson(sc, parseListen('127.0.0.1:0'))
     try {
       const lines = [
         JSON.stringify(metric(1)),
@@ -138,7 +139,7 @@ describe('sidecar (in-process, real nats-server)', () => {
     let connect: (nc: NatsConnection) => void = () => undefined
     const nats = new Promise<NatsConnection>((r) => (connect = r))
     const sc = await createSidecar({ id: 's-full', nats, walDir: join(dir, 'wal'), keyPair: generateKeyPair('sidecar'), walSegmentBytes: 16 * 1024, maxWalBytes: 32 * 1024, whenFull: 'refuse', registerKey: false })
-    const tcp = await serveIntake(sc, parseListen('127.0.0.1:0'))
+    const tcp = await serveNdjson(sc, parseListen('127.0.0.1:0'))
     try {
       const accepted = new Set<string>()
       let refusedBatches = 0

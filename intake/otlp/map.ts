@@ -40,6 +40,36 @@ function resourceBase(resource: Resource | null | undefined, m: OtlpMapping): Re
   return out
 }
 
+/** A resource's source and the attributes it gives every record (mapping.ts). */
+export function resourceContext(resource: Resource | null | undefined, m: OtlpMapping, fixedSource: string | undefined): { source: string; base: Record<string, string> } {
+  return { source: sourceOf(resource, m, fixedSource), base: resourceBase(resource, m) }
+}
+
+/** What a log record gives besides its attributes, read from protobufjs objects or OTLP/JSON or straight from the wire. */
+export interface LogFields {
+  readonly severityText?: string | null
+  readonly severityNumber?: number | null
+  readonly traceId?: unknown
+  readonly spanId?: unknown
+  readonly eventName?: string | null
+  /** Milliseconds: the record's time, else its observed time, else when it was received. */
+  readonly ts: number
+  readonly message: string
+}
+
+/** One log record → an `event` fact (attrs: the resource's and scope's, then the record's own). */
+export function logFact(out: Mapped, record: number, source: string, attrs: Record<string, string>, f: LogFields, m: OtlpMapping): void {
+  const sev = f.severityText || SEVERITY[f.severityNumber ?? 0] || ''
+  if (sev) attrs.severity = sev
+  const trace = idHex(f.traceId)
+  if (trace) attrs.trace_id = trace
+  const span = idHex(f.spanId)
+  if (span) attrs.span_id = span
+  const type = f.eventName || attrs['event.name'] || m.logType
+  out.facts.push({ lane: 'event', source, ts: f.ts, type, message: f.message, attrs })
+  out.origin.push(record)
+}
+
 interface LogRecord {
   timeUnixNano?: unknown
   observedTimeUnixNano?: unknown
@@ -55,29 +85,19 @@ interface LogsRequest {
   resourceLogs?: Array<{ resource?: Resource | null; scopeLogs?: Array<{ scope?: Scope | null; logRecords?: LogRecord[] | null }> | null }> | null
 }
 
-/** OTLP logs → `event` facts in the edge shape. Never throws for a decoded request. */
+/** OTLP logs (protobufjs objects or OTLP/JSON) → `event` facts in the edge shape. Never throws for a decoded request. */
 export function mapLogs(req: LogsRequest, m: OtlpMapping, fixedSource: string | undefined, receivedAt: number): Mapped {
   const out: Mapped = { facts: [], origin: [], records: 0, dropped: [] }
   for (const rl of req.resourceLogs ?? []) {
-    const source = sourceOf(rl.resource, m, fixedSource)
-    const base = resourceBase(rl.resource, m)
+    const { source, base } = resourceContext(rl.resource, m, fixedSource)
     for (const sl of rl.scopeLogs ?? []) {
       const scope = sl.scope?.name || undefined
       for (const r of sl.logRecords ?? []) {
-        const record = out.records++
         const attrs: Record<string, string> = { ...base }
         if (scope) attrs['otel.scope'] = scope
         attributesInto(attrs, r.attributes)
-        const sev = r.severityText || SEVERITY[r.severityNumber ?? 0] || ''
-        if (sev) attrs.severity = sev
-        const trace = idHex(r.traceId)
-        if (trace) attrs.trace_id = trace
-        const span = idHex(r.spanId)
-        if (span) attrs.span_id = span
-        const type = r.eventName || attrs['event.name'] || m.logType
         const ts = nanosToMs(r.timeUnixNano) || nanosToMs(r.observedTimeUnixNano) || receivedAt
-        out.facts.push({ lane: 'event', source, ts, type, message: anyToString(r.body), attrs })
-        out.origin.push(record)
+        logFact(out, out.records++, source, attrs, { severityText: r.severityText, severityNumber: r.severityNumber, traceId: r.traceId, spanId: r.spanId, eventName: r.eventName, ts, message: anyToString(r.body) }, m)
       }
     }
   }
@@ -113,8 +133,7 @@ const NO_RECORDED_VALUE = 1
 export function mapMetrics(req: MetricsRequest, m: OtlpMapping, fixedSource: string | undefined, receivedAt: number): Mapped {
   const out: Mapped = { facts: [], origin: [], records: 0, dropped: [] }
   for (const rm of req.resourceMetrics ?? []) {
-    const source = sourceOf(rm.resource, m, fixedSource)
-    const base = resourceBase(rm.resource, m)
+    const { source, base } = resourceContext(rm.resource, m, fixedSource)
     for (const sm of rm.scopeMetrics ?? []) {
       for (const metric of sm.metrics ?? []) {
         const name = metric.name ?? ''

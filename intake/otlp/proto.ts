@@ -3,9 +3,23 @@ import protobuf from 'protobufjs'
 /**
  * The subset of opentelemetry-proto (v1, stable: common, resource, logs, metrics and the two
  * collector services) that Ben reads, with the upstream field numbers. Fields Ben does not use
- * (exemplars, histogram buckets, metadata) are left out: protobuf skips unknown fields, so a
- * request that carries them still decodes. Compiled once at load; nothing is fetched at run time.
+ * (exemplars, histogram buckets, min/max, temporality, metadata) are left out: protobuf skips
+ * unknown fields, so a request that carries them still decodes. Compiled once at load; nothing
+ * is fetched at run time. Logs and metrics share one envelope (resource → scope → records, the
+ * export request and its partial-success answer), and the data points their common head.
  */
+const envelope = (signal: string, scoped: string, records: string, rejected: string) => `
+message Resource${signal} { Resource resource = 1; repeated Scope${signal} scope_${scoped} = 2; string schema_url = 3; }
+message Scope${signal} { InstrumentationScope scope = 1; ${records} = 2; string schema_url = 3; }
+message Export${signal}ServiceRequest { repeated Resource${signal} resource_${scoped} = 1; }
+message Export${signal}ServiceResponse { Export${signal}PartialSuccess partial_success = 1; }
+message Export${signal}PartialSuccess { int64 ${rejected} = 1; string error_message = 2; }`
+
+/** A kind of data point (attributes at its own field number, start and time, then its values) and the metric data that hold it. */
+const point = (name: string, holders: readonly string[], attributes: number, values: string) => `
+message ${name} { repeated KeyValue attributes = ${attributes}; fixed64 start_time_unix_nano = 2; fixed64 time_unix_nano = 3; ${values} }
+${holders.map((h) => `message ${h} { repeated ${name} data_points = 1; }`).join('\n')}`
+
 const OTLP_PROTO = `
 syntax = "proto3";
 package opentelemetry.proto;
@@ -26,9 +40,7 @@ message KeyValueList { repeated KeyValue values = 1; }
 message KeyValue { string key = 1; AnyValue value = 2; }
 message InstrumentationScope { string name = 1; string version = 2; repeated KeyValue attributes = 3; uint32 dropped_attributes_count = 4; }
 message Resource { repeated KeyValue attributes = 1; uint32 dropped_attributes_count = 2; }
-
-message ResourceLogs { Resource resource = 1; repeated ScopeLogs scope_logs = 2; string schema_url = 3; }
-message ScopeLogs { InstrumentationScope scope = 1; repeated LogRecord log_records = 2; string schema_url = 3; }
+${envelope('Logs', 'logs', 'repeated LogRecord log_records', 'rejected_log_records')}
 message LogRecord {
   fixed64 time_unix_nano = 1;
   fixed64 observed_time_unix_nano = 11;
@@ -42,70 +54,17 @@ message LogRecord {
   bytes span_id = 10;
   string event_name = 12;
 }
-message ExportLogsServiceRequest { repeated ResourceLogs resource_logs = 1; }
-message ExportLogsServiceResponse { ExportLogsPartialSuccess partial_success = 1; }
-message ExportLogsPartialSuccess { int64 rejected_log_records = 1; string error_message = 2; }
-
-message ResourceMetrics { Resource resource = 1; repeated ScopeMetrics scope_metrics = 2; string schema_url = 3; }
-message ScopeMetrics { InstrumentationScope scope = 1; repeated Metric metrics = 2; string schema_url = 3; }
+${envelope('Metrics', 'metrics', 'repeated Metric metrics', 'rejected_data_points')}
 message Metric {
   string name = 1;
   string description = 2;
   string unit = 3;
-  oneof data {
-    Gauge gauge = 5;
-    Sum sum = 7;
-    Histogram histogram = 9;
-    ExponentialHistogram exponential_histogram = 10;
-    Summary summary = 11;
-  }
+  oneof data { Gauge gauge = 5; Sum sum = 7; Histogram histogram = 9; ExponentialHistogram exponential_histogram = 10; Summary summary = 11; }
 }
-message Gauge { repeated NumberDataPoint data_points = 1; }
-message Sum { repeated NumberDataPoint data_points = 1; int32 aggregation_temporality = 2; bool is_monotonic = 3; }
-message Histogram { repeated HistogramDataPoint data_points = 1; int32 aggregation_temporality = 2; }
-message ExponentialHistogram { repeated ExponentialHistogramDataPoint data_points = 1; int32 aggregation_temporality = 2; }
-message Summary { repeated SummaryDataPoint data_points = 1; }
-message NumberDataPoint {
-  repeated KeyValue attributes = 7;
-  fixed64 start_time_unix_nano = 2;
-  fixed64 time_unix_nano = 3;
-  oneof value { double as_double = 4; sfixed64 as_int = 6; }
-  uint32 flags = 8;
-}
-message HistogramDataPoint {
-  repeated KeyValue attributes = 9;
-  fixed64 start_time_unix_nano = 2;
-  fixed64 time_unix_nano = 3;
-  fixed64 count = 4;
-  optional double sum = 5;
-  uint32 flags = 10;
-  optional double min = 11;
-  optional double max = 12;
-}
-message ExponentialHistogramDataPoint {
-  repeated KeyValue attributes = 1;
-  fixed64 start_time_unix_nano = 2;
-  fixed64 time_unix_nano = 3;
-  fixed64 count = 4;
-  optional double sum = 5;
-  uint32 flags = 10;
-  optional double min = 12;
-  optional double max = 13;
-}
-message SummaryDataPoint {
-  repeated KeyValue attributes = 7;
-  fixed64 start_time_unix_nano = 2;
-  fixed64 time_unix_nano = 3;
-  fixed64 count = 4;
-  double sum = 5;
-  repeated ValueAtQuantile quantile_values = 6;
-  uint32 flags = 8;
-  message ValueAtQuantile { double quantile = 1; double value = 2; }
-}
-message ExportMetricsServiceRequest { repeated ResourceMetrics resource_metrics = 1; }
-message ExportMetricsServiceResponse { ExportMetricsPartialSuccess partial_success = 1; }
-message ExportMetricsPartialSuccess { int64 rejected_data_points = 1; string error_message = 2; }
-
+${point('NumberDataPoint', ['Gauge', 'Sum'], 7, 'oneof value { double as_double = 4; sfixed64 as_int = 6; } uint32 flags = 8;')}
+${point('HistogramDataPoint', ['Histogram'], 9, 'fixed64 count = 4; optional double sum = 5; uint32 flags = 10;')}
+${point('ExponentialHistogramDataPoint', ['ExponentialHistogram'], 1, 'fixed64 count = 4; optional double sum = 5; uint32 flags = 10;')}
+${point('SummaryDataPoint', ['Summary'], 7, 'fixed64 count = 4; double sum = 5; repeated ValueAtQuantile quantile_values = 6; uint32 flags = 8; message ValueAtQuantile { double quantile = 1; double value = 2; }')}
 message Status { int32 code = 1; string message = 2; }
 `
 
@@ -118,4 +77,7 @@ export const OtlpTypes = {
   MetricsRequest: type('ExportMetricsServiceRequest'),
   MetricsResponse: type('ExportMetricsServiceResponse'),
   Status: type('Status'),
+  AnyValue: type('AnyValue'),
+  Resource: type('Resource'),
+  InstrumentationScope: type('InstrumentationScope'),
 } as const

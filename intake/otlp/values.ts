@@ -18,13 +18,16 @@ export function nanosToMs(v: unknown): number {
     if (!/^\d+$/.test(v)) return 0
     return v.length > 6 ? Number(v.slice(0, -6)) : 0
   }
-  if (isLong(v)) {
-    // (hi·2^32 + lo) / 10^6 without losing a digit: 2^32 = 4294·10^6 + 967296.
-    const hi = v.high >>> 0
-    const lo = v.low >>> 0
-    return hi * 4294 + Math.floor((hi * 967296 + lo) / 1e6)
-  }
+  if (isLong(v)) return nanosPartsToMs(v.low, v.high)
   return 0
+}
+
+/** A fixed64 of nanoseconds given as its two 32-bit halves → whole milliseconds, exactly. */
+export function nanosPartsToMs(low: number, high: number): number {
+  // (hi·2^32 + lo) / 10^6 without losing a digit: 2^32 = 4294·10^6 + 967296.
+  const hi = high >>> 0
+  const lo = low >>> 0
+  return hi * 4294 + Math.floor((hi * 967296 + lo) / 1e6)
 }
 
 /** A 64-bit integer value (int64, sfixed64, fixed64) as a JS number (exact up to 2^53). */

@@ -3,11 +3,17 @@ import { connect } from 'node:net'
 import { chmodSync, mkdirSync, rmSync } from 'node:fs'
 import { dirname } from 'node:path'
 import { StringDecoder } from 'node:string_decoder'
-import { AcceptReason, isSidecarError, SidecarError, SidecarErrorCode } from './errors.js'
-import { formatListen, type ListenAddress } from './listen.js'
-import type { AcceptRejection, Sidecar } from './types.js'
+import type { AcceptRejection, AcceptResult, SidecarStatus } from '../../sidecar/types.js'
+import { DropReason, IntakeError, IntakeErrorCode } from '../errors.js'
+import { formatListen, type ListenAddress } from '../listen.js'
 
-export interface IntakeServerOptions {
+/** What the NDJSON door hands lines to: the sidecar (validate, scrub, WAL) and its status. */
+export interface NdjsonTarget {
+  acceptLines(lines: readonly string[], firstLine?: number): Promise<AcceptResult>
+  status(): SidecarStatus
+}
+
+export interface NdjsonOptions {
   /** Lines handed to the sidecar at once. Default 1000. */
   readonly batchLines?: number
   /** Longest NDJSON line in bytes (UTF-16 units). Default 1 MiB. */
@@ -18,7 +24,7 @@ export interface IntakeServerOptions {
   readonly statusExtra?: () => Record<string, unknown>
 }
 
-export interface IntakeServer {
+export interface NdjsonServer {
   /** `unix:/path` or `http://127.0.0.1:port` (the bound port when 0 was asked). */
   readonly address: string
   close(): Promise<void>
@@ -35,13 +41,13 @@ export interface FactsAnswer {
 }
 
 /**
- * The sidecar's intake for programs in other languages: HTTP on a Unix socket or a loopback
- * port. `POST /facts` takes NDJSON in the edge shape and answers once every accepted line is
+ * The sidecar's NDJSON door, for programs in other languages: HTTP on a Unix socket or a
+ * loopback port (the sidecar's daemon wires it to its `--listen`). `POST /facts` takes NDJSON in the edge shape and answers once every accepted line is
  * durable: `{accepted, rejected, rejections: [{line, reason, message}], truncated}`; 200, or
  * 503 (with Retry-After) when the WAL was full and some lines were refused `wal_full` (send
  * those again). `GET /status` is the sidecar's status, `GET /healthz` says ok.
  */
-export async function serveIntake(sidecar: Sidecar, at: ListenAddress, opts: IntakeServerOptions = {}): Promise<IntakeServer> {
+export async function serveNdjson(sidecar: NdjsonTarget, at: ListenAddress, opts: NdjsonOptions = {}): Promise<NdjsonServer> {
   const batchLines = opts.batchLines ?? 1000
   const maxLine = opts.maxLineBytes ?? 1 << 20
   const maxListed = opts.maxListed ?? 1000
@@ -90,7 +96,7 @@ export async function serveIntake(sidecar: Sidecar, at: ListenAddress, opts: Int
     const tooLong = async () => {
       await flush()
       lineNo++
-      note({ index: lineNo, reason: AcceptReason.LineTooLong, message: `line is longer than ${maxLine} characters; split it or raise the limit` })
+      note({ index: lineNo, reason: DropReason.LineTooLong, message: `line is longer than ${maxLine} characters; split it or raise the limit` })
     }
     try {
       const decoder = new StringDecoder('utf8')
@@ -117,13 +123,13 @@ export async function serveIntake(sidecar: Sidecar, at: ListenAddress, opts: Int
       if (!skipping && rest.length > 0) await push(rest.endsWith('\r') ? rest.slice(0, -1) : rest)
       await flush()
     } catch (err) {
-      const code = isSidecarError(err) ? err.code : 'internal'
+      const code = typeof (err as { code?: unknown })?.code === 'string' ? (err as { code: string }).code : 'internal'
       answer.error = { code, message: `${(err as Error).message}; lines after ${lineNo - batch.length} were not accepted` }
       res.setHeader('Connection', 'close')
       reply(res, 503, answer)
       return
     }
-    const full = answer.rejections.some((r) => r.reason === AcceptReason.WalFull)
+    const full = answer.rejections.some((r) => r.reason === DropReason.WalFull)
     if (full) res.setHeader('Retry-After', '1')
     reply(res, full ? 503 : 200, answer)
   }
@@ -154,11 +160,11 @@ function reply(res: ServerResponse, status: number, body: unknown): void {
 async function bind(server: Server, at: ListenAddress): Promise<void> {
   if (at.kind === 'unix') {
     mkdirSync(dirname(at.path), { recursive: true })
-    if (await socketAnswers(at.path)) throw new SidecarError(SidecarErrorCode.Listen, `${at.path}: another process is listening there (another sidecar?); stop it or choose another --listen`)
+    if (await socketAnswers(at.path)) throw new IntakeError(IntakeErrorCode.Listen, `${at.path}: another process is listening there (another sidecar?); stop it or choose another --listen`)
     rmSync(at.path, { force: true }) // a stale socket file left by a killed process
   }
   await new Promise<void>((resolve, reject) => {
-    const onError = (err: Error) => reject(new SidecarError(SidecarErrorCode.Listen, `cannot listen on ${formatListen(at)}: ${err.message}`, { cause: err }))
+    const onError = (err: Error) => reject(new IntakeError(IntakeErrorCode.Listen, `cannot listen on ${formatListen(at)}: ${err.message}`, { cause: err }))
     server.once('error', onError)
     const done = () => {
       server.off('error', onError)

@@ -9,7 +9,7 @@
  *
  * Bounds (for the store and for restart time):
  * - at most `MAX_SEGMENTS` segments are retained (fixed slots in the store, no key per write);
- * - retained bytes stay under 2 x the bytes of the live records + `SLACK_BYTES`: when they
+ * - retained bytes stay under 1.5 x the bytes of the live records + `SLACK_BYTES`: when they
  *   grow past it the oldest segment's live records are copied forward and it is dropped;
  * - each segment copies forward at most ~1/`SWEEP_DIVISOR` of the live records beyond the
  *   ones the bounds require, the oldest first (a steady sweep, no bursts).
@@ -18,7 +18,7 @@
  */
 export const MAX_SEGMENTS = 64
 export const SWEEP_DIVISOR = 48
-export const SLACK_BYTES = 16 * 1024 * 1024
+export const SLACK_BYTES = 4 * 1024 * 1024
 
 interface Copy {
   /** Segment holding the latest stored copy. */
@@ -134,7 +134,7 @@ export class ChangeLog {
     for (;;) {
       const oldest = this.oldest()
       if (!oldest || oldest.copy.g >= seq) break
-      const needed = oldest.copy.g < mustFrom || this.retained > 2 * this.liveBytes + SLACK_BYTES
+      const needed = oldest.copy.g < mustFrom || this.retained > 1.5 * this.liveBytes + SLACK_BYTES
       if (!needed && budget <= 0) break
       if (!needed) budget--
       this.write(oldest.table, oldest.key, seq, seg, sink)

@@ -112,10 +112,11 @@ export async function ensureTopology(nc: NatsConnection, jsm: JetStreamManager, 
     const history = bucket === Bucket.Checkpoints ? 1 : 64
     await kvm.create(kvName(opts, bucket), { history, replicas: opts.replicas ?? 1 })
     if (history === 1) {
-      // a bucket made before keeps 64 revisions of every chunk: bring it down to one
+      // a bucket made before keeps 64 revisions of every chunk: bring it down to one (best effort:
+      // a role that may not update streams leaves it at 64, still a fixed set of keys)
       const name = `KV_${kvName(opts, bucket)}`
-      const info = await jsm.streams.info(name)
-      if (info.config.max_msgs_per_subject !== 1) await jsm.streams.update(name, { ...info.config, max_msgs_per_subject: 1 })
+      const info = await jsm.streams.info(name).catch(() => undefined)
+      if (info && info.config.max_msgs_per_subject !== 1) await jsm.streams.update(name, { ...info.config, max_msgs_per_subject: 1 }).catch(() => undefined)
     }
   }
 }

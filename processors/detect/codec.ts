@@ -9,8 +9,8 @@ import type { ByteReader, ChunkWriter } from '../runner/index.js'
  *
  * Numbers are written as float64 (exact: -0, NaN and ±Infinity survive, which JSON would
  * change), number arrays as u8 or int32 when every element fits, otherwise float64. Anything
- * that is not a number, a number array or a plain object (a string, a boolean, null) is kept
- * as JSON text.
+ * that is not a number, an array or a plain object (a string, a boolean, null) is kept as
+ * JSON text; an array that is not all numbers has one shape per element.
  */
 export interface StateCodec {
   /** The shape of `value`, or the same `shape` when `value` still has it. */
@@ -19,7 +19,7 @@ export interface StateCodec {
   read(r: ByteReader, shape: Shape): unknown
 }
 
-export type Shape = NumShape | ArrShape | ObjShape | JsonShape
+export type Shape = NumShape | ArrShape | ObjShape | JsonShape | TupleShape
 interface NumShape {
   readonly t: 0
 }
@@ -33,6 +33,11 @@ interface ObjShape {
 }
 interface JsonShape {
   readonly t: 3
+}
+/** An array that is not all numbers (the ensemble's member states): one shape per element, fixed length. */
+interface TupleShape {
+  readonly t: 4
+  readonly of: readonly Shape[]
 }
 
 const NUM: NumShape = { t: 0 }
@@ -50,6 +55,7 @@ function isNumberArray(v: unknown): v is number[] {
 function derive(v: unknown): Shape {
   if (typeof v === 'number') return NUM
   if (isNumberArray(v)) return ARR
+  if (Array.isArray(v)) return { t: 4, of: v.map(derive) }
   if (isPlainObject(v)) {
     const keys = Object.keys(v)
     return { t: 2, keys, of: keys.map((k) => derive(v[k])) }
@@ -75,7 +81,12 @@ function fits(s: Shape, v: unknown): boolean {
       return n === s.keys.length
     }
     case 3:
-      return !(typeof v === 'number' || isNumberArray(v) || isPlainObject(v))
+      return !(typeof v === 'number' || Array.isArray(v) || isPlainObject(v))
+    case 4: {
+      if (!Array.isArray(v) || v.length !== s.of.length || isNumberArray(v)) return false
+      for (let i = 0; i < v.length; i++) if (!fits(s.of[i], v[i])) return false
+      return true
+    }
   }
 }
 
@@ -132,6 +143,11 @@ function write(w: ChunkWriter, s: Shape, v: unknown): void {
     }
     case 3:
       w.str(v === undefined ? '' : JSON.stringify(v))
+      return
+    case 4: {
+      const a = v as unknown[]
+      for (let i = 0; i < s.of.length; i++) write(w, s.of[i], a[i])
+    }
   }
 }
 
@@ -150,6 +166,8 @@ function read(r: ByteReader, s: Shape): unknown {
       const text = r.str()
       return text === '' ? undefined : (JSON.parse(text) as unknown)
     }
+    case 4:
+      return s.of.map((x) => read(r, x))
   }
 }
 
@@ -163,6 +181,11 @@ export const plainCodec: StateCodec = {
 /** A shape as bytes (in a segment's shape table). */
 export function writeShape(w: ChunkWriter, s: Shape): void {
   w.u8(s.t)
+  if (s.t === 4) {
+    w.u32(s.of.length)
+    for (const x of s.of) writeShape(w, x)
+    return
+  }
   if (s.t !== 2) return
   w.u32(s.keys.length)
   for (let i = 0; i < s.keys.length; i++) {
@@ -177,6 +200,11 @@ export function readShape(r: ByteReader, depth = 0): Shape {
   if (t === 0) return NUM
   if (t === 1) return ARR
   if (t === 3) return JSONV
+  if (t === 4) {
+    const of: Shape[] = []
+    for (let n = r.u32(); n > 0; n--) of.push(readShape(r, depth + 1))
+    return { t: 4, of }
+  }
   if (t !== 2) throw new RangeError(`unknown shape tag ${t}`)
   const n = r.u32()
   const keys: string[] = []
@@ -190,5 +218,6 @@ export function readShape(r: ByteReader, depth = 0): Shape {
 
 /** A stable text of a shape (to intern shapes per segment). */
 export function shapeId(s: Shape): string {
+  if (s.t === 4) return `[${s.of.map(shapeId).join(',')}]`
   return s.t === 2 ? `{${s.keys.map((k, i) => `${JSON.stringify(k)}:${shapeId(s.of[i])}`).join(',')}}` : String(s.t)
 }

@@ -1,5 +1,6 @@
 import { Observable, type OperatorFunction } from 'rxjs'
 import type { Fact, Rejection } from '../schemas/index.js'
+import type { ChunkWriter } from './runner/binary.js'
 
 /** A configuration value together with the KV revision it was read at. */
 export interface Versioned<C> {
@@ -34,6 +35,28 @@ export interface Stage<S, C, In extends Fact = Fact> {
   /** State must be JSON-serialisable: it is checkpointed with the consumer position. */
   serialize?(state: S): unknown
   deserialize?(raw: unknown): S
+  /**
+   * Incremental checkpoints (instead of `serialize`): each checkpoint writes only what changed.
+   * A stage with a journal keeps its own change log inside its state.
+   */
+  readonly journal?: StateJournal<S>
+}
+
+/**
+ * How a stage's state is checkpointed as a log of segments (see runner/changelog.ts): segment
+ * `seq` holds what changed since segment `seq - 1`, as frames; a restart reads the retained
+ * segments, oldest first.
+ */
+export interface StateJournal<S> {
+  /** Writes segment `seq` into `out` (synchronously, when an epoch is sealed); returns the oldest segment still needed. */
+  write(state: S, seq: number, out: ChunkWriter): { readonly keepFrom: number; readonly records: number }
+  /** Rebuilds a state from the frames of the retained segments, given oldest first. */
+  restore(): StateRestore<S>
+}
+
+export interface StateRestore<S> {
+  frame(seq: number, frame: Uint8Array): void
+  finish(): S
 }
 
 /** What a stage operator emits for each input: the input, its derived facts, or its rejection. */

@@ -18,6 +18,8 @@ export const RejectReason = {
   BadName: 'bad_name',
   /** A raw fact whose Nats-Msg-Id is not bound to the source of its subject (`<source>:…`). */
   MsgIdMismatch: 'msg_id_mismatch',
+  /** A new series of a source that already has `limits.maxSeriesPerSource` series (detect). */
+  CardinalityLimit: 'cardinality_limit',
   /** A notification that no retry could deliver (notify/). */
   Undeliverable: 'undeliverable',
 } as const

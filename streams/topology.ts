@@ -108,7 +108,16 @@ export async function ensureTopology(nc: NatsConnection, jsm: JetStreamManager, 
   }
   const kvm = new Kvm(nc)
   for (const bucket of Object.values(Bucket)) {
-    await kvm.create(kvName(opts, bucket), { history: 64, replicas: opts.replicas ?? 1 })
+    // checkpoints keep one revision per key (a fixed set of keys, processors/runner/checkpoint.ts)
+    const history = bucket === Bucket.Checkpoints ? 1 : 64
+    await kvm.create(kvName(opts, bucket), { history, replicas: opts.replicas ?? 1 })
+    if (history === 1) {
+      // a bucket made before keeps 64 revisions of every chunk: bring it down to one (best effort:
+      // a role that may not update streams leaves it at 64, still a fixed set of keys)
+      const name = `KV_${kvName(opts, bucket)}`
+      const info = await jsm.streams.info(name).catch(() => undefined)
+      if (info && info.config.max_msgs_per_subject !== 1) await jsm.streams.update(name, { ...info.config, max_msgs_per_subject: 1 }).catch(() => undefined)
+    }
   }
 }
 

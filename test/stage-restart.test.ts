@@ -1,10 +1,10 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { jetstream } from '@nats-io/jetstream'
+import { jetstream, jetstreamManager } from '@nats-io/jetstream'
 import { Kvm } from '@nats-io/kv'
 import { FactCodec, parseEdgeFact, type MetricFact } from '../schemas/index.js'
 import { DeadLetters, FactPublisher, kvName, Bucket } from '../streams/index.js'
 import { detectStage, defaultDetectorConfig, type DetectorConfig } from '../processors/detect/index.js'
-import { CheckpointStore, ConfigSource, StageRunner } from '../processors/runner/index.js'
+import { CheckpointStore, ConfigSource, MAX_SEGMENTS, StageRunner } from '../processors/runner/index.js'
 import { createFleet } from '../simulate/index.js'
 import { startTestNats, waitFor, type TestNats } from './support/servers.js'
 
@@ -46,7 +46,7 @@ async function anomalies(nats: TestNats): Promise<Map<string, string>> {
   return out
 }
 
-describe('a stage restarted mid-stream resumes from its checkpoint', () => {
+describe('a stage restarted mid-stream resumes from its (incremental) checkpoint', () => {
   let a: TestNats
   let b: TestNats
   const facts = inputs()
@@ -59,7 +59,7 @@ describe('a stage restarted mid-stream resumes from its checkpoint', () => {
     await b?.stop()
   })
 
-  it(`gives byte-identical anomalies to an uninterrupted run (${facts.length} inputs, crash half-way)`, async () => {
+  it(`gives byte-identical anomalies to an uninterrupted run (${facts.length} inputs, crashes at 1/2 and 2/3)`, async () => {
     expect(facts.length).toBeGreaterThan(5000)
     // Publish the facts where detect reads them (the scrubbed metric subjects), on both servers.
     for (const n of [a, b]) {
@@ -84,10 +84,25 @@ describe('a stage restarted mid-stream resumes from its checkpoint', () => {
     const crashedAt = rb1.stats.applied
     expect(crashedAt).toBeLessThan(facts.length)
     expect(rb1.stats.checkpoints).toBeGreaterThan(0)
+    // a second crash, from an incremental checkpoint (a log of binary segments)
     const rb2 = await runDetect(b, pb)
-    await waitFor('run B to finish after the restart', () => rb2.stats.applied >= facts.length || undefined, 60_000, 50)
-    await rb2.stop()
+    await waitFor('run B to get two thirds of the way', () => rb2.stats.applied >= (facts.length * 2) / 3 || undefined, 60_000, 5)
+    rb2.abort()
+    expect(rb2.stats.checkpoints).toBeGreaterThan(0)
+    const kv = await new Kvm(b.nc).open(kvName({}, Bucket.Checkpoints))
+    const stored = await new CheckpointStore(kv, 'stage.detect').open()
+    expect(stored?.kind).toBe('log')
+    const rb3 = await runDetect(b, pb)
+    await waitFor('run B to finish after the restarts', () => rb3.stats.applied >= facts.length || undefined, 60_000, 50)
+    await rb3.stop()
     await pb.close()
+    // the checkpoint bucket keeps one revision of a fixed set of keys: meta + slots x chunks
+    const info = await jetstreamManager(b.nc).then((m) => m.streams.info(`KV_${kvName({}, Bucket.Checkpoints)}`, { subjects_filter: '>' }))
+    expect(info.config.max_msgs_per_subject).toBe(1)
+    const subjects = Object.keys(info.state.subjects ?? {})
+    expect(subjects.length).toBeGreaterThan(1)
+    expect(subjects.length).toBeLessThanOrEqual(1 + MAX_SEGMENTS + 1)
+    expect(subjects.every((s) => /^\$KV\.[^.]+\.stage\.detect\.(meta|s\d+\.\d+)$/.test(s))).toBe(true)
 
     const [got, want] = await Promise.all([anomalies(b), anomalies(a)])
     expect(want.size).toBeGreaterThan(0)

@@ -99,7 +99,8 @@ groups:
 
   it('parses durations and limits', () => {
     const cfg = load('limits: { maxSeries: 10, maxLateness: 2m }\ndetectors: { seasonal: { enabled: true, period: 1w, slots: 168 } }')
-    expect(cfg.limits).toEqual({ maxSeries: 10, maxGroups: 10_000, maxLatenessMs: 120_000 })
+    expect(cfg.limits).toEqual({ maxSeries: 10, maxGroups: 10_000, maxLatenessMs: 120_000, maxSeriesPerSource: 1_000, idleAfterMs: 86_400_000 })
+    expect(load('limits: { maxSeriesPerSource: 50, idleAfter: 2h }').limits).toMatchObject({ maxSeriesPerSource: 50, idleAfterMs: 7_200_000 })
     expect(cfg.resolve('a', 'b')?.ensemble.periodMs).toBe(604_800_000)
   })
 })

@@ -42,6 +42,10 @@ export interface DetectorLimits {
   readonly maxSeries: number
   readonly maxGroups: number
   readonly maxLatenessMs: number
+  /** Series one source may have (new ones past it are refused with `cardinality_limit`). */
+  readonly maxSeriesPerSource: number
+  /** A source at its limit first drops its series idle this long (event time; 0: never). */
+  readonly idleAfterMs: number
 }
 
 /** A loaded, validated, precompiled and frozen detector config (the `ben-detectors` value). */
@@ -91,6 +95,8 @@ export function compileDetectorConfig(raw: unknown): Result<DetectorConfig> {
     maxSeries: spec.limits?.maxSeries ?? BUILTIN_DEFAULTS.limits.maxSeries,
     maxGroups: spec.limits?.maxGroups ?? BUILTIN_DEFAULTS.limits.maxGroups,
     maxLatenessMs: maxLat,
+    maxSeriesPerSource: spec.limits?.maxSeriesPerSource ?? BUILTIN_DEFAULTS.limits.maxSeriesPerSource,
+    idleAfterMs: spec.limits?.idleAfter ?? BUILTIN_DEFAULTS.limits.idleAfter,
   })
 
   const seriesCache = new Map<string, SeriesSettings | null>()

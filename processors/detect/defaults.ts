@@ -38,7 +38,7 @@ export interface BuiltinDefaults {
     readonly drift: Weighted<DriftParams>
   }
   readonly pca: Omit<PcaParams, 'dim'>
-  readonly limits: { readonly maxSeries: number; readonly maxGroups: number; readonly maxLateness: number }
+  readonly limits: { readonly maxSeries: number; readonly maxGroups: number; readonly maxLateness: number; readonly maxSeriesPerSource: number; readonly idleAfter: number }
 }
 
 export const BUILTIN_DEFAULTS: BuiltinDefaults = {
@@ -59,5 +59,5 @@ export const BUILTIN_DEFAULTS: BuiltinDefaults = {
     drift: { enabled: true, weight: 0, window: 288, bins: 16, threshold: 1, every: 8, boost: 2, halfLife: 144 },
   },
   pca: { components: 1, alpha: 0.01, eta: 0.01, threshold: 6, warmup: 60 },
-  limits: { maxSeries: 100_000, maxGroups: 10_000, maxLateness: 0 },
+  limits: { maxSeries: 100_000, maxGroups: 10_000, maxLateness: 0, maxSeriesPerSource: 1_000, idleAfter: 86_400_000 },
 }

@@ -172,6 +172,10 @@ export const LimitsSpec = z
     maxGroups: count.min(1).optional(),
     /** How far behind a series' latest ts a point may be and still be scored (ms). */
     maxLateness: z.union([z.literal(0), Duration]).optional(),
+    /** Series one source may have; a point of a new series past it is refused (`cardinality_limit`, to the DLQ). */
+    maxSeriesPerSource: count.min(1).optional(),
+    /** A source at its limit first drops its series idle this long (by the event time of the new point); 0: never. */
+    idleAfter: z.union([z.literal(0), Duration]).optional(),
   })
   .strict()
 

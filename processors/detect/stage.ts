@@ -4,7 +4,8 @@ import { runStage, type Emission, type Stage, type StepResult, type Versioned } 
 import type { DetectorConfig, GroupMember, SeriesSettings } from './config.js'
 import { emptyReading } from './detector.js'
 import { explainAnomaly, labelsKey, severityOf } from './explain.js'
-import { deserializeDetectState, makeRoom, newDetectState, serializeDetectState, type DetectState, type GroupRecord, type SeriesRecord } from './state.js'
+import { detectJournal } from './journal.js'
+import { addGroup, addSeries, deserializeDetectState, dropIdle, makeRoom, newDetectState, removeGroup, removeSeries, serializeDetectState, Table, type DetectState, type GroupRecord, type SeriesRecord } from './state.js'
 
 export const DETECT_STAGE = 'detect'
 export const DETECT_VERSION = '1.2.0'
@@ -18,6 +19,14 @@ function show(v: unknown): string {
   if (typeof v === 'number' || typeof v === 'boolean' || typeof v === 'bigint') return String(v)
   if (typeof v === 'string') return v.length > 80 ? v.slice(0, 80) + '…' : v
   return v === null ? 'null' : typeof v
+}
+
+/** ` {k=v, …}` for a refusal message (at most 5 labels, values cut). */
+function labelsText(labels: Labels): string {
+  const keys = Object.keys(labels)
+  if (keys.length === 0) return ''
+  const shown = keys.slice(0, 5).map((k) => `${show(k)}=${show(labels[k])}`)
+  return ` {${shown.join(', ')}${keys.length > 5 ? `, … ${keys.length - 5} more` : ''}}`
 }
 
 /** Why a metric fact cannot be scored, or null. Checks everything `step` relies on. */
@@ -43,6 +52,9 @@ function invalid(f: MetricFact): string | null {
  *   points at or after `lastTs - limits.maxLateness` are scored in arrival order; older ones
  *   are rejected (`invalid`, "out of order") and leave the state untouched.
  * - Series whose first matching rule has `enabled: false` produce nothing.
+ * - A source has at most `limits.maxSeriesPerSource` series: a point of a new series past it is
+ *   refused (`cardinality_limit`, to the DLQ), after the source's series idle for
+ *   `limits.idleAfter` (by the new point's event time) were dropped to make room.
  * - At most `limits.maxSeries` series (and `maxGroups` groups) are kept; see `makeRoom`.
  * - A new config revision whose settings differ for a series resets that series' detectors.
  */
@@ -53,6 +65,7 @@ export const detectStage: Stage<DetectState, DetectorConfig, MetricFact> = {
   accepts: (fact: Fact): fact is MetricFact => fact.kind === 'metric',
   serialize: serializeDetectState,
   deserialize: deserializeDetectState,
+  journal: detectJournal(),
   step(state, input, config): StepResult<DetectState> {
     const why = invalid(input)
     if (why) return { state, out: NONE, rejected: { reason: RejectReason.Invalid, message: `detect: metric fact ${show(input.id)}: ${why}` } }
@@ -72,13 +85,20 @@ export const detectStage: Stage<DetectState, DetectorConfig, MetricFact> = {
         return { state, out: NONE, rejected: { reason: RejectReason.Invalid, message: `detect: out of order: ${name} on ${input.source} at ts ${input.ts} is older than the series' latest point (${rec.lastTs}) by more than limits.maxLateness (${cfg.limits.maxLatenessMs} ms)` } }
       }
       if (!rec) {
-        state.evicted += makeRoom(state.series, cfg.limits.maxSeries)
-        rec = { key, source: input.source, metric: name, labels, lastTs: input.ts, settingsKey: settings.key, ens: settings.ensemble.init() }
-        state.series.set(key, rec)
+        const limit = cfg.limits.maxSeriesPerSource
+        const src = state.sources.get(input.source)
+        if (src && src.keys.size >= limit && dropIdle(state, input.source, input.ts, cfg.limits.idleAfterMs) === 0 && src.keys.size >= limit) {
+          state.refused++
+          return { state, out: NONE, rejected: { reason: RejectReason.CardinalityLimit, message: `detect: cardinality limit: ${input.source} already has ${src.keys.size} series (limits.maxSeriesPerSource ${limit}) and none idle for limits.idleAfter; new series ${show(name)}${labelsText(labels)} refused. Drop the label with many values at the source, or raise limits.maxSeriesPerSource in ben-detectors` } }
+        }
+        state.evicted += makeRoom(state.series, cfg.limits.maxSeries, (r) => removeSeries(state, r))
+        rec = { key, source: input.source, metric: name, labels, lastTs: input.ts, settingsKey: settings.key, ord: state.created++, ens: settings.ensemble.init() }
+        addSeries(state, rec)
       } else if (rec.settingsKey !== settings.key) {
         rec.settingsKey = settings.key
         rec.ens = settings.ensemble.init()
       }
+      state.journal.touch(Table.Series, key)
       const fact = scoreSeries(rec, settings, input, value, config)
       if (fact) (out ??= []).push(fact)
     }
@@ -111,10 +131,11 @@ function scoreGroup(state: DetectState, m: GroupMember, input: MetricFact, value
   let rec: GroupRecord | undefined = state.groups.get(key)
   const dim = g.metrics.length
   if (!rec || rec.settingsKey !== g.key) {
-    if (!rec) state.evicted += makeRoom(state.groups, config.value.limits.maxGroups)
-    rec = { key, source: input.source, group: g.name, lastTs: input.ts, settingsKey: g.key, values: new Array<number>(dim).fill(0), seen: new Array<number>(dim).fill(0), pca: g.pca.init() }
-    state.groups.set(key, rec)
+    if (!rec) state.evicted += makeRoom(state.groups, config.value.limits.maxGroups, (r) => removeGroup(state, r))
+    rec = { key, source: input.source, group: g.name, lastTs: input.ts, settingsKey: g.key, ord: rec ? rec.ord : state.created++, values: new Array<number>(dim).fill(0), seen: new Array<number>(dim).fill(0), pca: g.pca.init() }
+    addGroup(state, rec)
   }
+  state.journal.touch(Table.Groups, key)
   rec.values[m.index] = value
   rec.seen[m.index] = 1
   if (input.ts > rec.lastTs) rec.lastTs = input.ts

@@ -1,5 +1,6 @@
 import type { KV } from '@nats-io/kv'
 import { createHash } from 'node:crypto'
+import { MAX_SEGMENTS } from './changelog.js'
 
 /** What a stage saves: its state and, per input, the last stream sequence folded into it. */
 export interface Checkpoint {
@@ -12,30 +13,196 @@ export interface Checkpoint {
   readonly applied: number
 }
 
-interface Meta {
+/** Everything of a checkpoint but the state. */
+export type CheckpointHead = Omit<Checkpoint, 'state'>
+
+/** A stored checkpoint as read back: its head, and its state as JSON or as a log of segments. */
+export interface StoredCheckpoint extends CheckpointHead {
+  /** Number of the last segment written (the next one is `seq + 1`). */
+  readonly seq: number
+  readonly kind: SegmentKind
+  /** `json` only: the state value. */
+  readonly state?: unknown
+  /** `log` only: streams the retained segments' chunks, oldest segment first. */
+  replay(onChunk: (seq: number, chunk: Uint8Array) => void): Promise<void>
+}
+
+/** A new segment: `json` replaces the state; `log` adds to the retained segments from `keepFrom` on. */
+export interface Segment {
+  readonly seq: number
+  readonly kind: SegmentKind
+  readonly chunks: readonly Uint8Array[]
+  readonly keepFrom: number
+}
+
+export type SegmentKind = 'json' | 'log'
+
+interface SegRef {
+  readonly seq: number
+  readonly slot: number
+  readonly chunks: number
+  readonly bytes: number
+  readonly sha256: string
+}
+
+/** The `meta` value (format 2): the head, the retained segments in order, and the chunk count written per slot. */
+interface Meta extends CheckpointHead {
+  readonly format: 2
+  readonly kind: SegmentKind
+  readonly segments: readonly SegRef[]
+  readonly slots: Readonly<Record<string, number>>
+}
+
+/** Format 1 (before incremental checkpoints): one JSON document in chunks under a new generation each time. */
+interface LegacyMeta {
   readonly generation: number
   readonly chunks: number
   readonly sha256: string
-  readonly bytes: number
 }
 
 const CHUNK = 512 * 1024
+/** Slots a segment can be written to: one more than the segments kept, so a free one always exists. */
+const SLOTS = MAX_SEGMENTS + 1
+/** Chunk reads in flight while a checkpoint is loaded. */
+const PREFETCH = 8
+
+/** Splits bytes into KV-sized chunks. */
+export function chunked(body: Uint8Array, size = CHUNK): Uint8Array[] {
+  const out: Uint8Array[] = []
+  for (let i = 0; i < body.length; i += size) out.push(body.subarray(i, i + size))
+  return out.length ? out : [body]
+}
 
 /**
- * Checkpoints in KV `ben-checkpoints`. A state larger than one KV value is split into chunks
- * under a new generation; the small `meta` key is written last and names the generation, so a
- * crash mid-write leaves the previous checkpoint intact. Old generations are deleted after.
+ * Checkpoints in KV `ben-checkpoints` under a fixed set of keys: `<key>.meta` and
+ * `<key>.s<slot>.<chunk>` for at most `MAX_SEGMENTS + 1` slots. A segment is written into a slot
+ * the committed `meta` does not refer to, then `meta` is written naming it: a crash mid-write
+ * leaves the previous checkpoint intact, and no key is ever created per write (the bucket keeps
+ * one revision per key and never needs a delete marker). Stale chunks of a slot that was
+ * rewritten with fewer chunks are overwritten empty.
+ *
+ * A `json` stage writes its whole state as one segment each time; a `log` stage (a stage with a
+ * `journal`) writes what changed, and `meta` lists the segments a restart must read.
  */
 export class CheckpointStore {
+  /** Last meta this store wrote or read (saves are sequential). */
+  private last: Meta | undefined
+  private legacy: LegacyMeta | undefined
+
   constructor(
     private readonly kv: KV,
     private readonly key: string,
   ) {}
 
-  async load(): Promise<Checkpoint | undefined> {
+  /** The stored checkpoint, or undefined. Throws when a chunk is missing or corrupt. */
+  async open(): Promise<StoredCheckpoint | undefined> {
     const m = await this.kv.get(`${this.key}.meta`)
     if (!m || m.operation !== 'PUT') return undefined
-    const meta = JSON.parse(m.string()) as Meta
+    const raw = JSON.parse(m.string()) as Meta | LegacyMeta
+    if ('generation' in raw) return this.openLegacy(raw)
+    this.last = raw
+    const { stage, version, positions, applied, kind } = raw
+    const seq = raw.segments.length ? raw.segments[raw.segments.length - 1].seq : 0
+    const base = { stage, version, positions, applied, kind, seq, replay: (on: (seq: number, chunk: Uint8Array) => void) => this.replay(raw, on) }
+    if (kind === 'log') return base
+    const parts: Uint8Array[] = []
+    await this.replay(raw, (_s, c) => void parts.push(c))
+    return { ...base, state: JSON.parse(Buffer.concat(parts).toString('utf8')) }
+  }
+
+  /** The checkpoint of a `json` stage (its state parsed), or undefined. */
+  async load(): Promise<Checkpoint | undefined> {
+    const cp = await this.open()
+    if (!cp) return undefined
+    if (cp.kind !== 'json') throw new Error(`checkpoint ${this.key} is a log of segments: read it with open()`)
+    return { stage: cp.stage, version: cp.version, positions: cp.positions, state: cp.state, applied: cp.applied }
+  }
+
+  /** Saves a whole checkpoint as one `json` segment (or its JSON text, serialised when the snapshot was taken). */
+  async save(cp: Checkpoint | string): Promise<void> {
+    const c = typeof cp === 'string' ? (JSON.parse(cp) as Checkpoint) : cp
+    const body = Buffer.from(typeof cp === 'string' ? cp : JSON.stringify(cp), 'utf8')
+    const prev = this.last ?? (await this.readMeta())
+    const seq = (prev?.segments.at(-1)?.seq ?? 0) + 1
+    await this.append({ stage: c.stage, version: c.version, positions: c.positions, applied: c.applied }, { seq, kind: 'json', chunks: chunked(body), keepFrom: seq })
+  }
+
+  /** Writes a segment into a free slot, then `meta` (the commit point). */
+  async append(head: CheckpointHead, seg: Segment): Promise<{ bytes: number; retained: number }> {
+    const prev = this.last ?? (await this.readMeta())
+    const kept = seg.kind === 'log' && prev?.kind === 'log' ? prev.segments.filter((s) => s.seq >= seg.keepFrom && s.seq < seg.seq) : []
+    if (kept.length >= SLOTS) throw new Error(`checkpoint ${this.key}: ${kept.length} segments retained, at most ${SLOTS - 1}`)
+    const busy = new Set((prev?.segments ?? []).map((s) => s.slot))
+    let slot = 0
+    while (busy.has(slot)) slot++
+    const hash = createHash('sha256')
+    let bytes = 0
+    for (let i = 0; i < seg.chunks.length; i++) {
+      const c = seg.chunks[i]
+      hash.update(c)
+      bytes += c.length
+      await this.kv.put(`${this.key}.s${slot}.${i}`, c)
+    }
+    const slots: Record<string, number> = { ...(prev?.slots ?? {}) }
+    const stale = slots[slot] ?? 0
+    slots[slot] = seg.chunks.length
+    const ref: SegRef = { seq: seg.seq, slot, chunks: seg.chunks.length, bytes, sha256: hash.digest('hex') }
+    const meta: Meta = { format: 2, kind: seg.kind, ...head, segments: [...kept, ref], slots }
+    await this.kv.put(`${this.key}.meta`, JSON.stringify(meta))
+    this.last = meta
+    // after the commit: empty the chunks this slot no longer uses, and the format-1 keys
+    for (let i = seg.chunks.length; i < stale; i++) await this.kv.put(`${this.key}.s${slot}.${i}`, new Uint8Array(0))
+    if (this.legacy) {
+      const l = this.legacy
+      this.legacy = undefined
+      for (let i = 0; i < l.chunks; i++) await this.kv.purge(`${this.key}.g${l.generation}.${i}`).catch(() => undefined)
+    }
+    return { bytes, retained: meta.segments.reduce((n, s) => n + s.bytes, 0) }
+  }
+
+  async clear(): Promise<void> {
+    await this.kv.purge(`${this.key}.meta`).catch(() => undefined)
+    this.last = undefined
+  }
+
+  private async readMeta(): Promise<Meta | undefined> {
+    const m = await this.kv.get(`${this.key}.meta`)
+    if (!m || m.operation !== 'PUT') return undefined
+    const raw = JSON.parse(m.string()) as Meta | LegacyMeta
+    if ('generation' in raw) {
+      this.legacy = raw
+      return undefined
+    }
+    return raw
+  }
+
+  /** Streams the chunks of every segment of `meta`, a few reads ahead, checking each segment's SHA-256. */
+  private async replay(meta: Meta, on: (seq: number, chunk: Uint8Array) => void): Promise<void> {
+    const reads: Array<{ seg: SegRef; i: number }> = []
+    for (const seg of meta.segments) for (let i = 0; i < seg.chunks; i++) reads.push({ seg, i })
+    const fetch = (k: number): Promise<Uint8Array> =>
+      this.kv.get(`${this.key}.s${reads[k].seg.slot}.${reads[k].i}`).then((e) => {
+        if (!e || e.operation !== 'PUT') throw new Error(`checkpoint ${this.key} segment ${reads[k].seg.seq} is missing chunk ${reads[k].i}`)
+        return e.value
+      })
+    const inflight: Array<Promise<Uint8Array>> = []
+    let next = 0
+    let hash = createHash('sha256')
+    for (let k = 0; k < reads.length; k++) {
+      while (next < reads.length && next < k + PREFETCH) inflight.push(fetch(next++))
+      const chunk = await inflight.shift()!
+      const { seg, i } = reads[k]
+      hash.update(chunk)
+      on(seg.seq, chunk)
+      if (i === seg.chunks - 1) {
+        if (hash.digest('hex') !== seg.sha256) throw new Error(`checkpoint ${this.key} segment ${seg.seq} is corrupt (sha256 mismatch)`)
+        hash = createHash('sha256')
+      }
+    }
+  }
+
+  private async openLegacy(meta: LegacyMeta): Promise<StoredCheckpoint> {
+    this.legacy = meta
     const parts: Buffer[] = []
     for (let i = 0; i < meta.chunks; i++) {
       const e = await this.kv.get(`${this.key}.g${meta.generation}.${i}`)
@@ -43,25 +210,8 @@ export class CheckpointStore {
       parts.push(Buffer.from(e.value))
     }
     const body = Buffer.concat(parts)
-    const sha = createHash('sha256').update(body).digest('hex')
-    if (sha !== meta.sha256) throw new Error(`checkpoint ${this.key} generation ${meta.generation} is corrupt (sha256 mismatch)`)
-    return JSON.parse(body.toString('utf8')) as Checkpoint
-  }
-
-  /** Saves a checkpoint, or its JSON text (serialised when the snapshot was taken). */
-  async save(cp: Checkpoint | string): Promise<void> {
-    const body = Buffer.from(typeof cp === 'string' ? cp : JSON.stringify(cp), 'utf8')
-    const prev = await this.kv.get(`${this.key}.meta`)
-    const prevMeta = prev && prev.operation === 'PUT' ? (JSON.parse(prev.string()) as Meta) : undefined
-    const generation = (prevMeta?.generation ?? 0) + 1
-    const chunks = Math.max(1, Math.ceil(body.length / CHUNK))
-    for (let i = 0; i < chunks; i++) await this.kv.put(`${this.key}.g${generation}.${i}`, body.subarray(i * CHUNK, (i + 1) * CHUNK))
-    const meta: Meta = { generation, chunks, sha256: createHash('sha256').update(body).digest('hex'), bytes: body.length }
-    await this.kv.put(`${this.key}.meta`, JSON.stringify(meta))
-    if (prevMeta) for (let i = 0; i < prevMeta.chunks; i++) await this.kv.purge(`${this.key}.g${prevMeta.generation}.${i}`).catch(() => undefined)
-  }
-
-  async clear(): Promise<void> {
-    await this.kv.purge(`${this.key}.meta`).catch(() => undefined)
+    if (createHash('sha256').update(body).digest('hex') !== meta.sha256) throw new Error(`checkpoint ${this.key} generation ${meta.generation} is corrupt (sha256 mismatch)`)
+    const cp = JSON.parse(body.toString('utf8')) as Checkpoint
+    return { stage: cp.stage, version: cp.version, positions: cp.positions, applied: cp.applied, kind: 'json', seq: 0, state: cp.state, replay: () => Promise.resolve() }
   }
 }

@@ -1,10 +1,12 @@
 import type { NatsConnection } from '@nats-io/nats-core'
 import { jetstreamManager } from '@nats-io/jetstream'
 import type { Subscription } from 'rxjs'
+import { Counter } from 'prom-client'
 import type { Fact, FactCodec } from '../../schemas/index.js'
-import { ackUpTo, consumeFacts, metrics, repositionDurable, streamName, type DeadLetters, type Envelope, type FactPublisher, type Logger, type PublishOutcome, type StreamName, type TopologyOptions } from '../../streams/index.js'
+import { ackUpTo, consumeFacts, metrics, metricsRegistry, repositionDurable, streamName, type DeadLetters, type Envelope, type FactPublisher, type Logger, type PublishOutcome, type StreamName, type TopologyOptions } from '../../streams/index.js'
 import type { Stage } from '../stage.js'
-import type { CheckpointStore } from './checkpoint.js'
+import { ChunkWriter, FrameReader } from './binary.js'
+import { chunked, type CheckpointStore, type CheckpointHead, type Segment, type StoredCheckpoint } from './checkpoint.js'
 import type { ConfigSource } from './config-source.js'
 
 /** One input lane of a stage. Lanes are listed highest priority first. */
@@ -51,7 +53,20 @@ export interface RunnerStats {
   rejected: number
   checkpoints: number
   failedPublishes: number
+  /** The last checkpoint: bytes written, records in it (journal stages), ms to snapshot (synchronous) and to store, bytes the store retains. */
+  lastCheckpoint: { bytes: number; records: number; snapshotMs: number; storeMs: number; retainedBytes: number }
+  /** Checkpoint bytes written since start. */
+  checkpointBytes: number
+  /** Ms the last start took to read and restore the checkpoint. */
+  restoreMs: number
 }
+
+const checkpointBytes = new Counter({
+  name: 'ben_checkpoint_bytes_total',
+  help: 'Bytes of checkpoint segments written, by stage (incremental stages write what changed)',
+  labelNames: ['stage'] as const,
+  registers: [metricsRegistry],
+})
 
 /**
  * Wires a pure stage to JetStream with DESIGN.md's guarantees:
@@ -72,7 +87,11 @@ export interface RunnerStats {
  *   reason and its original bytes.
  */
 export class StageRunner<S, C, In extends Fact> {
-  readonly stats: RunnerStats = { applied: 0, skipped: 0, derived: 0, rejected: 0, checkpoints: 0, failedPublishes: 0 }
+  readonly stats: RunnerStats = { applied: 0, skipped: 0, derived: 0, rejected: 0, checkpoints: 0, failedPublishes: 0, lastCheckpoint: { bytes: 0, records: 0, snapshotMs: 0, storeMs: 0, retainedBytes: 0 }, checkpointBytes: 0, restoreMs: 0 }
+  /** Number of the last checkpoint segment written or read. */
+  private seq = 0
+  /** `reason\u0000source` already logged (one line per source and reason). */
+  private readonly told = new Set<string>()
   private state!: S
   private positions: Record<string, number> = {}
   private readonly queues: Envelope[][]
@@ -108,11 +127,14 @@ export class StageRunner<S, C, In extends Fact> {
 
   async start(): Promise<void> {
     const { stage, inputs } = this.opts
-    const cp = await this.deps.checkpoints.load()
+    const t0 = Date.now()
+    const cp = await this.deps.checkpoints.open()
+    if (cp) this.seq = cp.seq
     if (cp && cp.version === stage.version) {
-      this.state = stage.deserialize ? stage.deserialize(cp.state) : (cp.state as S)
+      this.state = await this.restore(cp)
       this.positions = { ...cp.positions }
       this.stats.applied = cp.applied
+      this.stats.restoreMs = Date.now() - t0
     } else {
       if (cp) this.opts.log?.warn({ stage: stage.name, from: cp.version, to: stage.version }, 'checkpoint from another stage version: starting from scratch')
       this.state = stage.initialState()
@@ -152,6 +174,25 @@ export class StageRunner<S, C, In extends Fact> {
     this.lastCheckpoint = Date.now()
     this.timer = setInterval(() => this.tick(), Math.max(10, Math.floor(this.everyMs / 2)))
     this.timer.unref()
+  }
+
+  /** The state of a stored checkpoint: the journal's segments replayed, or the JSON value. */
+  private async restore(cp: StoredCheckpoint): Promise<S> {
+    const { stage } = this.opts
+    if (cp.kind === 'json') return stage.deserialize ? stage.deserialize(cp.state) : (cp.state as S)
+    if (!stage.journal) throw new Error(`checkpoint of ${stage.name} is a log of segments but the stage has no journal`)
+    const rs = stage.journal.restore()
+    let seg = -1
+    const frames = new FrameReader((f) => rs.frame(seg, f))
+    await cp.replay((seq, chunk) => {
+      if (seq !== seg) {
+        if (!frames.complete) throw new Error(`checkpoint of ${stage.name}: segment ${seg} ends inside a frame`)
+        seg = seq
+      }
+      frames.push(chunk)
+    })
+    if (!frames.complete) throw new Error(`checkpoint of ${stage.name}: segment ${seg} ends inside a frame`)
+    return rs.finish()
   }
 
   /** Moves the positions of the lanes `input` replaced to it, and deletes their durables. */
@@ -302,6 +343,7 @@ export class StageRunner<S, C, In extends Fact> {
     this.state = result.state
     if (result.rejected) {
       this.stats.rejected++
+      this.tell(result.rejected, env.fact?.source)
       const r = env.raw
       epoch.outstanding++
       void this.deps.dlq.send({ subject: r.subject, headers: r.headers, data: r.data, stream: r.stream, seq: r.seq }, result.rejected).then((ok) => {
@@ -338,6 +380,16 @@ export class StageRunner<S, C, In extends Fact> {
 
   private readonly outCounter: { inc(): void }
 
+  /** Logs the first refusal of each reason per source (every one is counted and dead-lettered). */
+  private tell(r: { reason: string; message: string }, source: unknown): void {
+    const log = this.opts.log
+    if (!log || typeof source !== 'string') return
+    const k = `${r.reason}\u0000${source}`
+    if (this.told.has(k) || this.told.size >= TOLD_MAX) return
+    this.told.add(k)
+    log.warn({ stage: this.name, reason: r.reason, source }, `${r.message} (logged once per source and reason; every refusal goes to ben.dlq.${this.name})`)
+  }
+
   /** Seals the epoch (snapshot now) and commits it in the background; waits if two are already committing. */
   private async checkpoint(): Promise<void> {
     if (this.sealed >= 2) await this.commits
@@ -348,21 +400,33 @@ export class StageRunner<S, C, In extends Fact> {
     const { stage } = this.opts
     const epoch = this.epoch
     this.epoch = newEpoch()
-    this.lastCheckpoint = Date.now()
-    // Serialised now: the state object goes on changing while this epoch commits.
-    const snapshot = JSON.stringify({
-      stage: stage.name,
-      version: stage.version,
-      positions: this.positions,
-      state: stage.serialize ? stage.serialize(this.state) : this.state,
-      applied: this.stats.applied,
-    })
+    const t0 = Date.now()
+    this.lastCheckpoint = t0
+    // Snapshot now: the state object goes on changing while this epoch commits.
+    const head: CheckpointHead = { stage: stage.name, version: stage.version, positions: { ...this.positions }, applied: this.stats.applied }
+    const seq = ++this.seq
+    let segment: Segment
+    let records = 0
+    if (stage.journal) {
+      const w = new ChunkWriter()
+      const plan = stage.journal.write(this.state, seq, w)
+      records = plan.records
+      segment = { seq, kind: 'log', chunks: w.finish(), keepFrom: plan.keepFrom }
+    } else {
+      const body = JSON.stringify({ ...head, state: stage.serialize ? stage.serialize(this.state) : this.state })
+      segment = { seq, kind: 'json', chunks: chunked(Buffer.from(body, 'utf8')), keepFrom: seq }
+    }
+    const snapshotMs = Date.now() - t0
     this.sealed++
     this.commits = this.commits.then(async () => {
       try {
         await settled(epoch)
         if (this.failure) return
-        await this.deps.checkpoints.save(snapshot)
+        const t1 = Date.now()
+        const saved = await this.deps.checkpoints.append(head, segment)
+        this.stats.lastCheckpoint = { bytes: saved.bytes, records, snapshotMs, storeMs: Date.now() - t1, retainedBytes: saved.retained }
+        this.stats.checkpointBytes += saved.bytes
+        checkpointBytes.inc({ stage: stage.name }, saved.bytes)
         // One ack per lane: each lane's consumer is ack-all and its inputs are in order.
         for (const l of epoch.toAck.values()) ackUpTo(l, true)
         this.stats.checkpoints++
@@ -385,6 +449,9 @@ export class StageRunner<S, C, In extends Fact> {
     return this.failure
   }
 }
+
+/** Sources × reasons remembered for log-once (past it, refusals are only counted). */
+const TOLD_MAX = 10_000
 
 /** A stage whose oldest unapplied input is older than this warns (once). */
 const BEHIND_MS = 10_000

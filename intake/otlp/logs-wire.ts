@@ -2,7 +2,7 @@ import protobuf from 'protobufjs'
 import type { OtlpMapping } from './mapping.js'
 import { logFact, resourceContext, type Mapped } from './map.js'
 import { OtlpTypes } from './proto.js'
-import { anyToString, idHex, nanosPartsToMs, type KeyValue } from './values.js'
+import { anyToString, nanosPartsToMs, type KeyValue } from './values.js'
 
 /**
  * OTLP logs in protobuf → `event` facts in one pass over the bytes, the hot path of the OTLP

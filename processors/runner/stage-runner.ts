@@ -3,7 +3,7 @@ import { jetstreamManager } from '@nats-io/jetstream'
 import type { Subscription } from 'rxjs'
 import type { Fact, FactCodec } from '../../schemas/index.js'
 import { ackUpTo, consumeFacts, metrics, repositionDurable, streamName, type DeadLetters, type Envelope, type FactPublisher, type Logger, type PublishOutcome, type StreamName, type TopologyOptions } from '../../streams/index.js'
-import type { Stage } from '../stage.js'
+import { stageFeed, type Stage, type StageFeed } from '../stage.js'
 import type { CheckpointStore } from './checkpoint.js'
 import type { ConfigSource } from './config-source.js'
 
@@ -73,7 +73,8 @@ export interface RunnerStats {
  */
 export class StageRunner<S, C, In extends Fact> {
   readonly stats: RunnerStats = { applied: 0, skipped: 0, derived: 0, rejected: 0, checkpoints: 0, failedPublishes: 0 }
-  private state!: S
+  /** The stage operator (`runStage`, the one the marble tests run), fed one input at a time; its state is checkpointed. */
+  private feed!: StageFeed<S, In>
   private positions: Record<string, number> = {}
   private readonly queues: Envelope[][]
   private readonly subs: Subscription[] = []
@@ -109,15 +110,17 @@ export class StageRunner<S, C, In extends Fact> {
   async start(): Promise<void> {
     const { stage, inputs } = this.opts
     const cp = await this.deps.checkpoints.load()
+    let initial: S
     if (cp && cp.version === stage.version) {
-      this.state = stage.deserialize ? stage.deserialize(cp.state) : (cp.state as S)
+      initial = stage.deserialize ? stage.deserialize(cp.state) : (cp.state as S)
       this.positions = { ...cp.positions }
       this.stats.applied = cp.applied
     } else {
       if (cp) this.opts.log?.warn({ stage: stage.name, from: cp.version, to: stage.version }, 'checkpoint from another stage version: starting from scratch')
-      this.state = stage.initialState()
+      initial = stage.initialState()
       this.positions = {}
     }
+    this.feed = stageFeed(stage, () => this.opts.config.get(), initial)
     // Up to three epochs of inputs can be un-acked at once (one open, two committing).
     const maxAckPending = this.everyInputs * 4
     for (let i = 0; i < inputs.length; i++) {
@@ -176,6 +179,7 @@ export class StageRunner<S, C, In extends Fact> {
     await this.looping
     if (!this.failure && this.epoch.inputs > 0) this.seal()
     await this.commits.catch((err) => this.opts.log?.error({ stage: this.name, err: (err as Error).message }, 'final checkpoint failed'))
+    this.feed?.close()
     this.opts.config.close()
   }
 
@@ -276,7 +280,6 @@ export class StageRunner<S, C, In extends Fact> {
 
   /** Applies one input; returns a promise only when the publisher's window is full. */
   private apply(env: Envelope, lane: string): Promise<void> | undefined {
-    const { stage } = this.opts
     const last = this.positions[lane] ?? 0
     if (env.seq <= last) {
       // Already folded into the state (a redelivery of something checkpointed).
@@ -292,14 +295,9 @@ export class StageRunner<S, C, In extends Fact> {
     else epoch.toAck.set(lane, [env])
     this.stats.applied++
     // Dead-lettered by the consumer (it did not decode): only its place in the order counts.
-    if (env.deadLettered || env.skipped || !stage.accepts(env.fact)) return
-    let result
-    try {
-      result = stage.step(this.state, env.fact as In, this.opts.config.get())
-    } catch (err) {
-      result = { state: this.state, out: [], rejected: { reason: 'stage_error' as const, message: `${stage.name} failed on fact ${env.fact.id}: ${(err as Error).message}` } }
-    }
-    this.state = result.state
+    if (env.deadLettered || env.skipped) return
+    const result = this.feed.push(env.fact)
+    if (!result) return
     if (result.rejected) {
       this.stats.rejected++
       const r = env.raw
@@ -354,7 +352,7 @@ export class StageRunner<S, C, In extends Fact> {
       stage: stage.name,
       version: stage.version,
       positions: this.positions,
-      state: stage.serialize ? stage.serialize(this.state) : this.state,
+      state: stage.serialize ? stage.serialize(this.feed.state) : this.feed.state,
       applied: this.stats.applied,
     })
     this.sealed++

@@ -1,7 +1,7 @@
 import { filter, from, toArray, firstValueFrom } from 'rxjs'
 import { describe, expect, it } from 'vitest'
 import { Bucket, isSubsetOf, streamSubjects, Subjects } from '../streams/index.js'
-import { parseEdgeFact, type Fact, type RawFact } from '../schemas/index.js'
+import { parseEdgeFact, type Fact, type MetricFact, type RawFact } from '../schemas/index.js'
 import { generate, scenarioByName } from '../simulate/index.js'
 import { ISSUER } from './act/test-fixtures.js'
 import { actConfigOf, configCommands, PIPELINE, specOf, STAGE_NAMES, StateScope } from './pipeline.js'
@@ -54,7 +54,7 @@ describe('the stage graph', () => {
     const scrubbed = raw.map((f) => stepSafely(PIPELINE.scrub.stage, null, f, cfg).out[0])
     const dcfg = { bucket: Bucket.Detectors, revision: 0, value: PIPELINE.detect.config.fallback() }
     const stage = PIPELINE.detect.stage
-    const viaOperator = await firstValueFrom(from(scrubbed as Fact[]).pipe(filter((f): f is (typeof scrubbed)[number] => stage.accepts(f)), runStage(stage, () => dcfg), toArray()))
+    const viaOperator = await firstValueFrom(from(scrubbed as Fact[]).pipe(filter((f: Fact): f is MetricFact => stage.accepts(f)), runStage(stage, () => dcfg), toArray()))
     const feed = stageFeed(stage, () => dcfg)
     const viaFeed = scrubbed.map((f) => feed.push(f)).filter((e) => e !== undefined)
     expect(viaFeed.length).toBe(viaOperator.length)

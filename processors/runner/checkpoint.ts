@@ -30,21 +30,32 @@ export class CheckpointStore {
   constructor(
     private readonly kv: KV,
     private readonly key: string,
+    /**
+     * Read when `key` holds no checkpoint yet: a partition's first start resumes from the
+     * checkpoint of the whole stage (its state and positions; other partitions' sources in the
+     * state are never touched), so splitting a running stage neither loses nor re-derives.
+     */
+    private readonly fallbackKey?: string,
   ) {}
 
   async load(): Promise<Checkpoint | undefined> {
-    const m = await this.kv.get(`${this.key}.meta`)
+    const own = await this.loadKey(this.key)
+    return own || !this.fallbackKey ? own : this.loadKey(this.fallbackKey)
+  }
+
+  private async loadKey(key: string): Promise<Checkpoint | undefined> {
+    const m = await this.kv.get(`${key}.meta`)
     if (!m || m.operation !== 'PUT') return undefined
     const meta = JSON.parse(m.string()) as Meta
     const parts: Buffer[] = []
     for (let i = 0; i < meta.chunks; i++) {
-      const e = await this.kv.get(`${this.key}.g${meta.generation}.${i}`)
-      if (!e || e.operation !== 'PUT') throw new Error(`checkpoint ${this.key} generation ${meta.generation} is missing chunk ${i}`)
+      const e = await this.kv.get(`${key}.g${meta.generation}.${i}`)
+      if (!e || e.operation !== 'PUT') throw new Error(`checkpoint ${key} generation ${meta.generation} is missing chunk ${i}`)
       parts.push(Buffer.from(e.value))
     }
     const body = Buffer.concat(parts)
     const sha = createHash('sha256').update(body).digest('hex')
-    if (sha !== meta.sha256) throw new Error(`checkpoint ${this.key} generation ${meta.generation} is corrupt (sha256 mismatch)`)
+    if (sha !== meta.sha256) throw new Error(`checkpoint ${key} generation ${meta.generation} is corrupt (sha256 mismatch)`)
     return JSON.parse(body.toString('utf8')) as Checkpoint
   }
 

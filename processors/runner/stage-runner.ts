@@ -2,7 +2,7 @@ import type { NatsConnection } from '@nats-io/nats-core'
 import { jetstreamManager } from '@nats-io/jetstream'
 import type { Subscription } from 'rxjs'
 import type { Fact, FactCodec } from '../../schemas/index.js'
-import { ackUpTo, consumeFacts, metrics, repositionDurable, streamName, type DeadLetters, type Envelope, type FactPublisher, type Logger, type PublishOutcome, type StreamName, type TopologyOptions } from '../../streams/index.js'
+import { ackUpTo, consumeFacts, metrics, partitionLabel, partitionOfSubject, repositionDurable, streamName, type DeadLetters, type Partition, type Envelope, type FactPublisher, type Logger, type PublishOutcome, type StreamName, type TopologyOptions } from '../../streams/index.js'
 import { stageFeed, type Stage, type StageFeed } from '../stage.js'
 import type { CheckpointStore } from './checkpoint.js'
 import type { ConfigSource } from './config-source.js'
@@ -32,6 +32,12 @@ export interface StageRunnerOptions<S, C, In extends Fact> {
   readonly checkpointEvery?: { readonly inputs?: number; readonly ms?: number }
   /** Consumer name prefix (tests run several Bens on one server). Default `stage-`. */
   readonly durablePrefix?: string
+  /**
+   * The partition of the input this runner owns (default: all of it). Messages of other
+   * partitions (by the last subject token: the source) are passed over without being decoded;
+   * each partition has its own durables and checkpoint.
+   */
+  readonly partition?: Partition
   readonly log?: Logger
 }
 
@@ -126,7 +132,7 @@ export class StageRunner<S, C, In extends Fact> {
     for (let i = 0; i < inputs.length; i++) {
       const input = inputs[i]
       const stream = streamName(this.deps.topo, input.stream)
-      const durable = `${this.opts.durablePrefix ?? 'stage-'}${stage.name}-${input.lane}`
+      const durable = stageDurable(this.opts.durablePrefix, stage.name, input.lane, this.opts.partition)
       if (input.replaces?.length) await this.retire(stream, input)
       // Re-position the durable at the checkpoint: everything after it is applied again.
       await repositionDurable(this.deps.nc, { stream, durable, filterSubject: input.filterSubject, maxAckPending, ackWaitMs: 30_000, ackAll: true }, this.positions[input.lane] ?? 0)
@@ -135,6 +141,7 @@ export class StageRunner<S, C, In extends Fact> {
         durable,
         filterSubject: input.filterSubject,
         exclude: input.exclude,
+        skip: this.skip(),
         stage: stage.name,
         maxAckPending,
         ackAll: true,
@@ -167,8 +174,16 @@ export class StageRunner<S, C, In extends Fact> {
     for (const l of input.replaces ?? []) {
       delete this.positions[l]
       const jsm = await jetstreamManager(this.deps.nc)
-      await jsm.consumers.delete(stream, `${this.opts.durablePrefix ?? 'stage-'}${this.opts.stage.name}-${l}`).catch(() => undefined)
+      await jsm.consumers.delete(stream, stageDurable(this.opts.durablePrefix, this.opts.stage.name, l, this.opts.partition)).catch(() => undefined)
     }
+  }
+
+  /** Passes over the messages of other partitions. */
+  private skip(): ((subject: string) => boolean) | undefined {
+    const p = this.opts.partition
+    if (!p || p.count <= 1) return undefined
+    const { index, count } = p
+    return (subject) => partitionOfSubject(subject, count) !== index
   }
 
   /** Stops consuming, finishes the inputs in hand, writes a final checkpoint, acks. */
@@ -382,6 +397,12 @@ export class StageRunner<S, C, In extends Fact> {
   get failed(): Error | undefined {
     return this.failure
   }
+}
+
+/** The durable consumer of one lane of one partition of a stage: `stage-detect-metric`, `stage-detect-metric-p1of4`. */
+export function stageDurable(prefix: string | undefined, stage: string, lane: string, partition?: Partition): string {
+  const p = partition ? partitionLabel(partition) : ''
+  return `${prefix ?? 'stage-'}${stage}-${lane}${p ? `-${p}` : ''}`
 }
 
 /** A stage whose oldest unapplied input is older than this warns (once). */

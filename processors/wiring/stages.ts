@@ -1,5 +1,5 @@
 import { homePaths, Keyring, registerKey, TrustWatcher, type RuntimeContext, type ServiceFactory } from '../../infra/index.js'
-import { Bucket, type Subjects } from '../../streams/index.js'
+import { Bucket, type Partition, type Subjects } from '../../streams/index.js'
 import type { Fact } from '../../schemas/index.js'
 import type { CompiledPack } from '../policy/index.js'
 import type { ActConfig, KeyPair } from '../act/index.js'
@@ -16,7 +16,7 @@ export function laneInputs(spec: Pick<StageSpec, 'inputs'>, s: Subjects): LaneIn
 }
 
 /** A stage of the graph as a `ben up` service: its lanes, config, and output subjects from PIPELINE. */
-function graphService(name: Exclude<StageName, 'act'>): ServiceFactory {
+function graphService(name: Exclude<StageName, 'act'>, partition?: Partition): ServiceFactory {
   return (ctx) => {
     const spec = specOf(name)
     return stageService(ctx, {
@@ -24,8 +24,28 @@ function graphService(name: Exclude<StageName, 'act'>): ServiceFactory {
       inputs: laneInputs(spec, ctx.subjects),
       config: spec.config,
       subjectFor: (f: Fact) => spec.subjectFor(ctx.subjects, f),
+      partition: checkPartition(name, partition),
     })
   }
+}
+
+/** A stage without a partition key runs whole: only partition 0 of 1 exists. */
+function checkPartition(name: StageName, p: Partition | undefined): Partition | undefined {
+  if (!p || p.count <= 1) return undefined
+  if (PIPELINE[name].partitionKey === null) throw new Error(`stage ${name} keeps state across sources (${PIPELINE[name].state}) and runs as one partition; partition ${p.index} of ${p.count} does not exist`)
+  if (!Number.isInteger(p.index) || p.index < 0 || p.index >= p.count) throw new Error(`partition ${p.index} of ${p.count} does not exist (0..${p.count - 1})`)
+  return p
+}
+
+/** One unit of work: a stage, or one partition of it. */
+export interface StageUnit {
+  readonly stage: StageName
+  readonly partition?: Partition
+}
+
+/** The service that runs one unit (what a worker process runs, one per unit it owns). */
+export function unitService(u: StageUnit): ServiceFactory {
+  return u.stage === 'act' ? actService(undefined, checkPartition('act', u.partition)) : graphService(u.stage, u.partition)
 }
 
 /** scrub: raw FACTS → `ben.scrubbed.<kind>.<source>`. Alerts first. */
@@ -41,7 +61,7 @@ export const incidentService = (): ServiceFactory => graphService('incident')
  * act: decisions → signed commands on `ben.cmd.<target>`. Its config follows the policy pack
  * (verb settings, ttl) and signs with the issuer key of this `ben up`.
  */
-export function actService(key?: KeyPair): ServiceFactory {
+export function actService(key?: KeyPair, partition?: Partition): ServiceFactory {
   return async (ctx: RuntimeContext) => {
     // The issuer key of this Ben: made on first start under $BEN_HOME/keys, registered in ben-keys.
     let issuer = key ?? new Keyring(homePaths(ctx.env.home).keys).loadOrGenerate('issuer', 'issuer')
@@ -101,6 +121,7 @@ export function actService(key?: KeyPair): ServiceFactory {
       inputs: laneInputs(spec, ctx.subjects),
       config: acts,
       subjectFor: (f: Fact) => spec.subjectFor(ctx.subjects, f),
+      partition,
     })
     return {
       ...svc,

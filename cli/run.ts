@@ -1,4 +1,5 @@
 import type { Command } from 'commander'
+import { existsSync } from 'node:fs'
 import { hostname } from 'node:os'
 import { fileURLToPath } from 'node:url'
 import { createLogger, homePaths, openClickHouse, readEnv, type Logger } from '../infra/index.js'
@@ -10,7 +11,8 @@ import { CliError } from './output.js'
 
 /** The worker command line `ben up --workers N` and the orchestrator start for a slot. */
 export function workerCommand(natsUrl: string, home: string, prefix: string): (slot: WorkerSlot) => { cmd: string; args: string[]; env: NodeJS.ProcessEnv } {
-  const bin = fileURLToPath(new URL('../../bin/ben.js', import.meta.url))
+  // dist/cli/run.js (built) or cli/run.ts (tests run the sources): bin/ben.js at the package root
+  const bin = [new URL('../../bin/ben.js', import.meta.url), new URL('../bin/ben.js', import.meta.url)].map((u) => fileURLToPath(u)).find((f) => existsSync(f)) ?? 'ben'
   return (slot) => ({
     cmd: process.execPath,
     args: [bin, 'run', '--worker-id', slot.id, '--units', slot.units.map(unitKey).join(',')],

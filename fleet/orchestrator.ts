@@ -124,7 +124,7 @@ export async function startOrchestrator(ctx: RuntimeContext, o: OrchestratorOpti
       if (c.proc !== proc) return
       c.proc = undefined
       if (stopped) return
-      log.warn({ worker: c.slot.id, code, signal, stderr: stderr.trim().split('\n').slice(-3).join(' | ') }, `worker ${c.slot.id} exited (${signal ?? `code ${code}`}): starting it again`)
+      log.warn({ worker: c.slot.id, code, signal, stderr: stderr.trim().slice(-1500) }, `worker ${c.slot.id} exited (${signal ?? `code ${code}`}): starting it again`)
       void restart(c)
     })
     log.info({ worker: c.slot.id, pid: proc.pid, units: c.slot.units.map(unitKey) }, `worker ${c.slot.id} started`)

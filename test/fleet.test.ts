@@ -139,7 +139,7 @@ describe('partitions and workers: the same output whatever P and N', () => {
     expect(pb).toEqual(pa)
     // incidents: one partition, fed anomalies of several detect partitions in arrival order
     expect(Object.keys(b.incident ?? {}).sort()).toEqual(Object.keys(a.incident ?? {}).sort())
-  })
+  }, 1_200_000)
 
   it('a worker killed with SIGKILL has its units running again within seconds (orchestrator), and the output equals the uninterrupted run', async () => {
     expect(whole, 'the uninterrupted run above').toBeDefined()
@@ -147,7 +147,7 @@ describe('partitions and workers: the same output whatever P and N', () => {
     const second = facts.filter((f) => f.ts >= T0 + 120_000)
     const units = allUnits(4)
     const slots = deal(units, 2).map((us, i) => ({ id: `k${i + 1}`, units: us }))
-    const ctx = await workerContext(env(killed), process.env.BEN_TEST_LOG ? createLogger({ level: 'info', file: `${home.path}/orch.log` }) : silentLogger(), 'test-orchestrator')
+    const ctx = await workerContext(env(killed), process.env.BEN_TEST_LOG ? createLogger({ level: 'info', file: process.env.BEN_TEST_LOG }) : silentLogger(), 'test-orchestrator')
     const orch = await startOrchestrator(ctx, { slots, command: workerCommand(killed.server.url, home.path, 'ben') })
     const kv = await new Kvm(killed.nc).open(kvName({}, Bucket.Fleet))
     const holder = async (u: StageUnit) => {
@@ -156,9 +156,12 @@ describe('partitions and workers: the same output whatever P and N', () => {
       return l && l.until > Date.now() ? l.worker : undefined
     }
     try {
+      const say = (m: string) => process.stdout.write(`fleet kill test: ${m}\n`)
       await publish(killed, first)
+      say(`published ${first.length}`)
       await waitFor('both workers to hold their leases', async () => (await Promise.all(units.map(holder))).every((w) => w !== undefined), 180_000, 250)
       await waitFor('the first half to be processed', () => settled(killed, units), 600_000, 500)
+      say('first half processed')
       const victim = orch.children().find((c) => c.id === 'k1')!
       expect(victim.pid).toBeGreaterThan(0)
       const killedAt = Date.now()
@@ -167,6 +170,7 @@ describe('partitions and workers: the same output whatever P and N', () => {
       // processed again: a new k1 process holds every k1 lease and k1's durables took input after the kill
       await waitFor('k1 to be started again', () => orch.children().find((c) => c.id === 'k1' && c.pid && c.pid !== victim.pid), 60_000, 50)
       const respawnedAt = Date.now()
+      say(`k1 started again after ${respawnedAt - killedAt} ms`)
       const takenSince = async (u: StageUnit, t: number) => {
         const e = await kv.get(leaseKey(unitKey(u)))
         const l = e && e.operation === 'PUT' ? parseLease(e.string()) : undefined
@@ -175,6 +179,7 @@ describe('partitions and workers: the same output whatever P and N', () => {
       // processed again: the new k1 holds every k1 lease, and k1's durables have caught up with what was published after the kill
       await waitFor("k1's leases to be taken over", async () => (await Promise.all(slots[0].units.map((u) => takenSince(u, respawnedAt)))).every(Boolean), 120_000, 50)
       const leasesMs = Date.now() - killedAt
+      say(`k1 leases taken over after ${leasesMs} ms`)
       await waitFor("k1's units to catch up", () => settled(killed, slots[0].units), 600_000, 100)
       const recoveredMs = Date.now() - killedAt
       process.stdout.write(`fleet: SIGKILLed worker k1 (pid ${victim.pid}): its leases taken over by its successor after ${leasesMs} ms; its units caught up with the ${second.length} facts published after the kill after ${recoveredMs} ms\n`)
@@ -196,5 +201,5 @@ describe('partitions and workers: the same output whatever P and N', () => {
       await orch.stop()
       await ctx.close()
     }
-  })
+  }, 1_200_000)
 })

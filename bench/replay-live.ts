@@ -1,102 +1,52 @@
 /** bench:replay helpers: an in-process "live" recording, and the read-only baseline. */
-import { Bucket, decodeMessage, streamName, type FactPublisher, type PublishOutcome, type Subjects } from '../streams/index.js'
-import { FactCodec, type AnomalyFact, type CommandFact, type DecisionFact, type Fact, type IncidentFact, type MetricFact, type RawFact } from '../schemas/index.js'
-import { defaultManifest, scrubStage, versioned } from '../processors/scrub/index.js'
-import { defaultDetectorConfig, detectStage } from '../processors/detect/index.js'
-import { defaultPack, policyStage } from '../processors/policy/index.js'
-import { actConfig, actStage, defaultVerbs, type KeyPair } from '../processors/act/index.js'
-import { defaultIncidentConfig, incidentStage } from '../processors/incident/index.js'
-import type { Versioned } from '../processors/stage.js'
+import { decodeMessage, streamName, type FactPublisher, type PublishOutcome, type Subjects } from '../streams/index.js'
+import { FactCodec, type Fact, type RawFact } from '../schemas/index.js'
+import type { KeyPair } from '../processors/act/index.js'
+import { LocalPipeline } from '../processors/local-pipeline.js'
+import { STAGE_NAMES } from '../processors/pipeline.js'
 import { bySeq, mergeReaders, nextOf, openStreamReader, scrubbedMetrics, type ReplayDeps } from '../replay/index.js'
 
+/** Stats key of each stage's output. */
+const OUT = { scrub: 'scrubbed', detect: 'anomalies', policy: 'decisions', act: 'commands', incident: 'incidents' } as const
+
 /**
- * Runs the stages over each chunk the way `ben up` interleaves them: the raw chunk is stored,
- * then its scrubbed facts, anomalies, decisions, commands and incident facts, each group stored
- * in processing order before the next.
+ * Runs the stage graph over each chunk the way `ben up` interleaves it (LocalPipeline: every
+ * stage, its lanes highest first): the raw chunk is stored, then each stage's output in graph
+ * order (scrubbed facts, anomalies, decisions, commands, incident facts), each group stored in
+ * processing order before the next.
  */
 export class LiveRecorder {
   readonly stats = { raw: 0, scrubbed: 0, anomalies: 0, decisions: 0, commands: 0, incidents: 0, failed: 0 }
-  private detect = detectStage.initialState()
-  private policy = policyStage.initialState()
-  private act = actStage.initialState()
-  private incident = incidentStage.initialState()
-  private readonly scrubCfg = versioned(defaultManifest())
-  private readonly detectCfg = defaultDetectorConfig()
-  private readonly policyCfg: Versioned<ReturnType<typeof packValue>>
-  private readonly actCfg
-  private readonly incidentCfg = defaultIncidentConfig()
+  private readonly pipeline: LocalPipeline
 
   constructor(
     private readonly publisher: FactPublisher,
     private readonly subjects: Subjects,
     issuer: KeyPair,
   ) {
-    const pack = packValue()
-    this.policyCfg = { bucket: Bucket.Policy, revision: 0, value: pack }
-    const a = actConfig({ issuer, settings: pack.verbs, defaultTtlMs: pack.defaultTtlMs })
-    if (!a.ok) throw a.error
-    this.actCfg = { bucket: Bucket.Policy, revision: 0, value: a.value }
+    this.pipeline = new LocalPipeline(subjects, issuer)
   }
 
   private readonly count = (o: PublishOutcome) => {
     if (o.status === 'failed') this.stats.failed++
   }
 
-  private async store(facts: readonly Fact[], scrubbed = false): Promise<void> {
-    for (const f of facts) {
-      const subject = this.subjects.forFact(f, { scrubbed })
-      if (!this.publisher.trySend(f, subject, this.count)) await this.publisher.send(f, subject, this.count)
+  private async store(facts: ReadonlyArray<{ readonly fact: Fact; readonly subject: string }>): Promise<void> {
+    for (const { fact, subject } of facts) {
+      if (!this.publisher.trySend(fact, subject, this.count)) await this.publisher.send(fact, subject, this.count)
     }
     await this.publisher.flush()
   }
 
   async chunk(raw: readonly RawFact[]): Promise<void> {
-    await this.store(raw)
+    await this.store(raw.map((f) => ({ fact: f, subject: this.subjects.forFact(f) })))
     this.stats.raw += raw.length
-    const scrubbed: RawFact[] = []
-    for (const f of raw) scrubbed.push(...(scrubStage.step(null, f, this.scrubCfg).out as RawFact[]))
-    await this.store(scrubbed, true)
-    this.stats.scrubbed += scrubbed.length
-    const anomalies: AnomalyFact[] = []
-    for (const s of scrubbed) {
-      if (s.kind !== 'metric') continue
-      const r = detectStage.step(this.detect, s as MetricFact, this.detectCfg)
-      this.detect = r.state
-      anomalies.push(...(r.out as AnomalyFact[]))
+    const out = this.pipeline.run(raw)
+    for (const name of STAGE_NAMES) {
+      await this.store(out[name])
+      this.stats[OUT[name]] += out[name].length
     }
-    await this.store(anomalies)
-    const decisions: DecisionFact[] = []
-    for (const a of anomalies) {
-      const r = policyStage.step(this.policy, a, this.policyCfg)
-      this.policy = r.state
-      decisions.push(...(r.out as DecisionFact[]))
-    }
-    await this.store(decisions)
-    const commands: CommandFact[] = []
-    for (const d of decisions) {
-      const r = actStage.step(this.act, d, this.actCfg)
-      this.act = r.state
-      commands.push(...(r.out as CommandFact[]))
-    }
-    await this.store(commands)
-    const incidents: IncidentFact[] = []
-    for (const f of [...anomalies, ...decisions, ...commands]) {
-      const r = incidentStage.step(this.incident, f, this.incidentCfg)
-      this.incident = r.state
-      incidents.push(...(r.out as IncidentFact[]))
-    }
-    await this.store(incidents)
-    this.stats.anomalies += anomalies.length
-    this.stats.decisions += decisions.length
-    this.stats.commands += commands.length
-    this.stats.incidents += incidents.length
   }
-}
-
-function packValue() {
-  const r = defaultPack({ knownVerbs: defaultVerbs().keys() })
-  if (!r.ok) throw r.error
-  return r.value
 }
 
 /**

@@ -3,11 +3,7 @@ import { readFileSync } from 'node:fs'
 import type { Command } from 'commander'
 import { connect } from '../client/index.js'
 import { Bucket, kvName } from '../streams/index.js'
-import { loadManifest, defaultManifestText } from '../processors/scrub/index.js'
-import { loadDetectorConfig, defaultDetectorConfigPath } from '../processors/detect/index.js'
-import { loadPolicyPack, defaultPackPath } from '../processors/policy/index.js'
-import { defaultVerbs } from '../processors/act/index.js'
-import { ConfigKey } from '../processors/wiring/index.js'
+import { configCommands } from '../processors/pipeline.js'
 import { CliError, outputOf, outputOption, formatAlias, toJson } from './output.js'
 
 interface Kind {
@@ -19,41 +15,18 @@ interface Kind {
   builtin(): string
 }
 
-const KINDS: readonly Kind[] = [
-  {
-    command: 'manifest',
-    what: 'redaction manifest (scrub)',
-    bucket: Bucket.Redaction,
-    key: ConfigKey.Manifest,
-    validate: (t) => {
-      const r = loadManifest(t)
-      return r.ok ? undefined : r.error.message
-    },
-    builtin: () => defaultManifestText(),
+/** The configs with a command of their own, from the stage graph (processors/pipeline.ts). */
+const KINDS: readonly Kind[] = configCommands().map(({ config, command }) => ({
+  command: command.command,
+  what: command.what,
+  bucket: config.bucket,
+  key: config.key,
+  validate: (t) => {
+    const r = config.load(t)
+    return r.ok ? undefined : r.error.message
   },
-  {
-    command: 'detectors',
-    what: 'detector config (detect)',
-    bucket: Bucket.Detectors,
-    key: ConfigKey.Detectors,
-    validate: (t) => {
-      const r = loadDetectorConfig(t)
-      return r.ok ? undefined : r.error.message
-    },
-    builtin: () => readFileSync(defaultDetectorConfigPath(), 'utf8'),
-  },
-  {
-    command: 'policy',
-    what: 'policy pack (policy, act)',
-    bucket: Bucket.Policy,
-    key: ConfigKey.Pack,
-    validate: (t) => {
-      const r = loadPolicyPack(t, { knownVerbs: defaultVerbs().keys() })
-      return r.ok ? undefined : r.error.message
-    },
-    builtin: () => readFileSync(defaultPackPath(), 'utf8'),
-  },
-]
+  builtin: () => command.builtinText(),
+}))
 
 /** `ben manifest|detectors|policy apply|show|history`: versioned configs in KV, hot-reloaded. */
 export function registerConfigCommands(program: Command): void {

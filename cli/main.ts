@@ -18,6 +18,7 @@ import { registerReplay } from './replay.js'
 import { registerSidecar } from './sidecar.js'
 import { registerRebuild } from './rebuild.js'
 import { registerNotify } from './notify.js'
+import { registerRun } from './run.js'
 
 export function buildProgram(): Command {
   const program = new Command()
@@ -78,6 +79,7 @@ Start with:
   registerStatus(program)
   registerRebuild(program)
   registerNotify(program)
+  registerRun(program)
   return program
 }
 

@@ -1,6 +1,12 @@
-import { Projector, rebuildSubject, serveRebuilds, warnDetachedParts, type Projection } from '../projections/index.js'
+import { acksProjection, anomaliesProjection, commandsProjection, decisionsProjection, factsProjection, incidentEventsProjection, incidentsProjection, Projector, rebuildSubject, serveRebuilds, warnDetachedParts, type Projection } from '../projections/index.js'
 import { supervise, type ServiceFactory } from '../infra/index.js'
 import { streamName } from '../streams/index.js'
+
+/** The projections `ben up` runs, by name (ClickHouse is fed from the scrubbed stream: an unscrubbed fact never reaches it). */
+export function projectionsByName(): Map<string, Projection> {
+  const all = [factsProjection({ fromScrubbed: true }), anomaliesProjection, commandsProjection, decisionsProjection, acksProjection, incidentEventsProjection, incidentsProjection]
+  return new Map(all.map((p) => [p.name, p]))
+}
 
 /** The projectors of this process, for `ben rebuild`. */
 const running = new Set<Projector>()

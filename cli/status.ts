@@ -1,5 +1,8 @@
 import type { Command } from 'commander'
 import { connectNats, homePaths, locateBen, readEnv, runningForUser, userConfigDir } from '../infra/index.js'
+import { Kvm } from '@nats-io/kv'
+import { Bucket, kvName } from '../streams/index.js'
+import { readFleet, type FleetEntry } from '../fleet/index.js'
 import { addOutputOption, CliError, ExitCode, outputOf, toJson } from './output.js'
 
 const since = (iso: string): string => {
@@ -35,11 +38,14 @@ Examples:
     let answers = false
     let problem: string | undefined
     let rttMs: number | undefined
+    let fleet: FleetEntry[] = []
     if (url) {
       try {
         const nc = await connectNats(url, env, 'ben-status')
         rttMs = await nc.rtt()
         answers = true
+        // the fleet registry the orchestrator keeps (absent before any orchestrator ran)
+        fleet = await new Kvm(nc).open(kvName({}, Bucket.Fleet)).then((kv) => readFleet(kv)).catch(() => [])
         await nc.close()
       } catch (err) {
         problem = (err as Error).message
@@ -63,6 +69,7 @@ Examples:
       userRecords: userConfigDir(),
       otherBens: others.map((r) => ({ home: r.home, pid: r.pid, natsUrl: r.natsUrl, startedAt: r.startedAt })),
       problem: problem ?? null,
+      fleet,
     }
     if (format === 'json') process.stdout.write(toJson(doc) + '\n')
     else {
@@ -75,6 +82,11 @@ Examples:
       if (url) w(`  NATS        ${url}: ${answers ? `answers (${rttMs} ms)` : `does not answer: ${problem}`}`)
       if (e) w(`  ClickHouse  ${e.clickhouse.kind === 'embedded' ? `embedded chDB at ${e.clickhouse.location}` : e.clickhouse.location}`)
       for (const r of others) w(`  also        ${r.home} (pid ${r.pid}, ${r.natsUrl}): ben --home ${r.home} …`)
+      if (fleet.length) w(`  fleet       (registry in KV ${Bucket.Fleet}, kept by the orchestrator)`)
+      for (const f of fleet) {
+        const units = f.component === 'worker' ? ` units ${f.holding.length}/${f.units.length}${f.holding.length ? ` (${f.holding.join(',')})` : ''}` : ''
+        w(`    ${f.component.padEnd(8)} ${f.id.padEnd(20)} ${f.state.padEnd(10)} v${f.version} pid ${f.pid ?? '?'} seen ${since(f.lastSeen)} ago${f.restarts ? `, restarted ${f.restarts}×` : ''}${units}`)
+      }
     }
     if (!answers) throw new CliError(found.by === 'none' ? 'no running Ben found: start one with `ben up`' : `the Ben at ${found.home} does not answer${problem ? `: ${problem}` : ''}`, ExitCode.Unavailable)
   })

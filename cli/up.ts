@@ -1,9 +1,10 @@
 import type { Command } from 'commander'
 import { createLogger, homePaths, parseSidecarList, readEnv, secureStart, startBen, streamLimitsFromEnv, type ServiceFactory } from '../infra/index.js'
-import { acksProjection, anomaliesProjection, commandsProjection, decisionsProjection, factsProjection, incidentEventsProjection, incidentsProjection } from '../projections/index.js'
 import { actService, detectService, incidentService, policyService, scrubService } from '../processors/wiring/index.js'
 import { runSimulation } from '../simulate/index.js'
-import { projectorService, rebuildService } from './services.js'
+import { projectionsByName, projectorService, rebuildService } from './services.js'
+import { startOrchestrator } from '../fleet/index.js'
+import { workerCommand, workerSlots } from './run.js'
 import { printLive } from './live.js'
 import { addSimulationOptions, simulationOptions } from './sim-options.js'
 import { CliError } from './output.js'
@@ -14,22 +15,21 @@ import { checkConsoleOptions, isConsoleError, startConsole, type ConsoleHandle }
  * The services `ben up` runs: the processor chain (scrub → detect → policy → act) and the
  * projectors. ClickHouse is fed from the scrubbed stream: an unscrubbed fact never reaches it.
  */
-export function defaultServices(): ServiceFactory[] {
-  return [
-    projectorService(factsProjection({ fromScrubbed: true })),
-    projectorService(anomaliesProjection),
-    projectorService(decisionsProjection),
-    projectorService(commandsProjection),
-    projectorService(acksProjection),
-    projectorService(incidentEventsProjection),
-    projectorService(incidentsProjection),
-    rebuildService(),
-    scrubService(),
-    detectService(),
-    policyService(),
-    actService(),
-    incidentService(),
-  ]
+export function defaultServices(opts: { workers?: number; partitions?: number } = {}): ServiceFactory[] {
+  const projectors = [...projectionsByName().values()].map((p) => projectorService(p))
+  // --workers N: the stages run in N worker processes under the orchestrator; else in this process
+  const stages = opts.workers ? [] : [scrubService(), detectService(), policyService(), actService(), incidentService()]
+  return [...projectors, rebuildService(), ...stages, orchestratorService(opts.workers ?? 0, opts.partitions ?? opts.workers ?? 1)]
+}
+
+/** The orchestrator: the fleet registry, and with --workers the worker processes it starts and restarts. */
+function orchestratorService(workers: number, partitions: number): ServiceFactory {
+  return async (ctx) => {
+    const server = ctx.nc.getServer()
+    const url = server.includes('://') ? server : `nats://${server}`
+    const slots = workers ? workerSlots(workers, partitions) : []
+    return startOrchestrator(ctx, { slots, command: workerCommand(url, ctx.env.home, ctx.subjects.prefix) })
+  }
 }
 
 function simulatorService(o: Record<string, unknown>): ServiceFactory {
@@ -46,6 +46,8 @@ export function registerUp(program: Command): void {
     .description('start Ben: NATS (embedded nats-server unless BEN_NATS_URL), ClickHouse (embedded chDB unless BEN_CLICKHOUSE_URL), topology, migrations, projector; runs until Ctrl-C')
     .option('--log-level <level>', 'log level for $BEN_HOME/ben.log', undefined)
     .option('--simulate', 'also run a simulated fleet and its targets (what `npm start` does)')
+    .option('--workers <n>', 'run the stages in N worker processes (started, watched and restarted by the orchestrator) instead of in this process')
+    .option('--partitions <P>', 'with --workers: split scrub and detect into P partitions by source (default: N)')
     .option('--watch', 'print anomalies, decisions, commands and acks as they happen (on with --simulate)')
     .option('--verbose', 'with --watch: every explain, incident updates, low anomalies, lines not cut to the terminal')
     .option('--secure', 'NATS authorisation: one nkey user per role and sidecar; seeds and server config in $BEN_HOME/creds')
@@ -77,7 +79,7 @@ Examples:
   ben up --simulate --console 127.0.0.1:8080                           # open the printed URL in a browser
   BEN_NATS_URL=nats://nats-1:4222 BEN_CLICKHOUSE_URL=http://ch:8123 ben up`,
     )
-    .action(async (o: { logLevel?: string; simulate?: boolean; watch?: boolean; verbose?: boolean; secure?: boolean; sidecars?: string; console?: string; consoleTls?: string; insecureConsole?: boolean; consoleKey: string } & DoorFlags & Record<string, unknown>) => {
+    .action(async (o: { logLevel?: string; simulate?: boolean; watch?: boolean; verbose?: boolean; secure?: boolean; sidecars?: string; console?: string; consoleTls?: string; insecureConsole?: boolean; consoleKey: string; workers?: string; partitions?: string } & DoorFlags & Record<string, unknown>) => {
       const env = readEnv()
       if (o.sidecars !== undefined && !o.secure) throw new CliError('--sidecars needs --secure (credentials only mean something on a server that checks them)')
       if ((o.consoleTls || o.insecureConsole) && !o.console) throw new CliError('--console-tls and --insecure-console go with --console <host:port>')
@@ -85,7 +87,16 @@ Examples:
       if (consoleOpts) wrapConsoleError(() => checkConsoleOptions(consoleOpts))
       const secure = o.secure ? secureStart(env, parseSidecarList(o.sidecars)) : undefined
       const log = createLogger({ level: o.logLevel ?? env.logLevel, file: homePaths(env.home).log })
-      const services = defaultServices()
+      const count = (what: string, v: unknown): number | undefined => {
+        if (v === undefined) return undefined
+        const n = Number(v)
+        if (!Number.isInteger(n) || n < 1 || n > 1024) throw new CliError(`${what} must be a whole number from 1 to 1024, not '${String(v)}'`)
+        return n
+      }
+      const workers = count('--workers', o.workers)
+      const partitions = count('--partitions', o.partitions)
+      if (partitions !== undefined && workers === undefined) throw new CliError('--partitions goes with --workers (in one process the stages run whole)')
+      const services = defaultServices({ workers, partitions })
       if (o.simulate) services.push(simulatorService(o))
       checkDoorFlags(o)
       services.push(...upDoorServices(o))

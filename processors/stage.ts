@@ -1,4 +1,4 @@
-import { Observable, type OperatorFunction } from 'rxjs'
+import { Observable, Subject, filter, type OperatorFunction } from 'rxjs'
 import type { Fact, Rejection } from '../schemas/index.js'
 import type { ChunkWriter } from './runner/binary.js'
 
@@ -67,34 +67,85 @@ export interface Emission<In extends Fact = Fact> {
 }
 
 /**
+ * The one place where a throwing `step` becomes a rejection: the input is refused with reason
+ * `stage_error` (it goes to the DLQ), the state is left as it was, the stage goes on. The live
+ * runner (through `runStage`), replay, what-if and the benches all step through here.
+ */
+export function stepSafely<S, C, In extends Fact>(stage: Stage<S, C, In>, state: S, input: In, config: Versioned<C>): StepResult<S> {
+  try {
+    return stage.step(state, input, config)
+  } catch (err) {
+    return { state, out: [], rejected: { reason: 'stage_error', message: `${stage.name} failed on fact ${(input as { id?: unknown } | null)?.id}: ${(err as Error)?.message ?? String(err)}` } }
+  }
+}
+
+/** Where `runStage` leaves the state after each step, for a caller that checkpoints it. */
+export interface StateCell<S> {
+  state: S
+}
+
+/**
  * Lifts a stage into an RxJS operator. The config is read at each input from `config()`
- * (hot-reloaded by the runner); state lives in the subscription's closure. A throwing `step`
- * never errors the stream: the input is emitted as rejected with reason `stage_error`.
+ * (hot-reloaded by the runner); state lives in the subscription's closure (and in `cell`, when
+ * given, after every step: the live runner checkpoints it from there). A throwing `step` never
+ * errors the stream: the input is emitted as rejected with reason `stage_error`.
  */
 export function runStage<S, C, In extends Fact>(
   stage: Stage<S, C, In>,
   config: () => Versioned<C>,
   initial?: S,
+  cell?: StateCell<S>,
 ): OperatorFunction<In, Emission<In>> {
   return (source) =>
     new Observable<Emission<In>>((subscriber) => {
       let state = initial ?? stage.initialState()
+      if (cell) cell.state = state
       return source.subscribe({
         next(input) {
-          let result: StepResult<S>
-          try {
-            result = stage.step(state, input, config())
-          } catch (err) {
-            subscriber.next({ input, out: [], rejected: { reason: 'stage_error', message: `${stage.name} failed on fact ${input.id}: ${(err as Error).message}` } })
-            return
-          }
+          const result = stepSafely(stage, state, input, config())
           state = result.state
+          if (cell) cell.state = state
           subscriber.next(result.rejected ? { input, out: result.out, rejected: result.rejected } : { input, out: result.out })
         },
         error: (err) => subscriber.error(err),
         complete: () => subscriber.complete(),
       })
     })
+}
+
+/** A stage operator fed one fact at a time (see `stageFeed`). */
+export interface StageFeed<S, In extends Fact> {
+  /** Steps one fact: its emission, or undefined when the stage does not take it (`accepts`). */
+  push(f: Fact): Emission<In> | undefined
+  /** The state after the last step (what a checkpoint saves). */
+  readonly state: S
+  close(): void
+}
+
+/**
+ * The live composition of a stage: `filter(stage.accepts)` then `runStage` — the operator the
+ * marble tests run — behind a Subject. RxJS delivers synchronously, so each `push` returns its
+ * emission at once. The stage runner (JetStream) and the in-process pipeline (benches, golden
+ * tests) both step stages through this.
+ */
+export function stageFeed<S, C, In extends Fact>(stage: Stage<S, C, In>, config: () => Versioned<C>, initial?: S): StageFeed<S, In> {
+  const input = new Subject<Fact>()
+  const cell: StateCell<S> = { state: initial ?? stage.initialState() }
+  let emitted: Emission<In> | undefined
+  const sub = input.pipe(filter((f: Fact): f is In => stage.accepts(f)), runStage(stage, config, cell.state, cell)).subscribe((e) => {
+    emitted = e
+  })
+  return {
+    push(f) {
+      emitted = undefined
+      input.next(f)
+      return emitted
+    },
+    get state() {
+      return cell.state
+    },
+    close: () => sub.unsubscribe(),
+  }
 }
 
 /** Convenience for tests and offline tools: the facts a stage derives from a sequence. */

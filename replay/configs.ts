@@ -1,40 +1,23 @@
 import { Kvm } from '@nats-io/kv'
 import type { NatsConnection } from '@nats-io/nats-core'
 import { Bucket, kvName } from '../streams/index.js'
-import type { Result } from '../schemas/index.js'
 import type { Versioned } from '../processors/stage.js'
-import { defaultManifest, loadManifest, type CompiledManifest } from '../processors/scrub/index.js'
-import { defaultDetectorConfig, loadDetectorConfig, type DetectorConfig } from '../processors/detect/index.js'
-import { defaultPack, loadPolicyPack, type CompiledPack } from '../processors/policy/index.js'
-import { actConfig, defaultVerbs, type ActConfig, type KeyPair } from '../processors/act/index.js'
-import { defaultIncidentConfig, loadIncidentConfig, type IncidentConfig } from '../processors/incident/index.js'
-import { ConfigKey } from '../processors/wiring/index.js'
+import type { CompiledManifest } from '../processors/scrub/index.js'
+import type { DetectorConfig } from '../processors/detect/index.js'
+import type { CompiledPack } from '../processors/policy/index.js'
+import type { ActConfig, KeyPair } from '../processors/act/index.js'
+import type { IncidentConfig } from '../processors/incident/index.js'
+import { actConfigOf, PIPELINE, type ConfigSpec } from '../processors/pipeline.js'
 import { ReplayError, ReplayErrorCode } from './errors.js'
 
-/** How one stage's config is read: the same bucket, key, loader and default as `ben up`'s wiring. */
-export interface ConfigSpec<C> {
-  readonly bucket: Bucket
-  readonly key: string
-  load(text: string): Result<C, { message: string }>
-  fallback(): C
-}
+export type { ConfigSpec } from '../processors/pipeline.js'
 
-const knownVerbs = () => defaultVerbs().keys()
-
+/** Each stage's config as the stage graph describes it: the same bucket, key, loader and default as `ben up`. */
 export const ConfigSpecs = {
-  scrub: { bucket: Bucket.Redaction, key: ConfigKey.Manifest, load: (t: string) => loadManifest(t), fallback: () => defaultManifest() } as ConfigSpec<CompiledManifest>,
-  detect: { bucket: Bucket.Detectors, key: ConfigKey.Detectors, load: (t: string) => loadDetectorConfig(t), fallback: () => defaultDetectorConfig().value } as ConfigSpec<DetectorConfig>,
-  policy: {
-    bucket: Bucket.Policy,
-    key: ConfigKey.Pack,
-    load: (t: string) => loadPolicyPack(t, { knownVerbs: knownVerbs() }),
-    fallback: () => {
-      const r = defaultPack({ knownVerbs: knownVerbs() })
-      if (!r.ok) throw r.error
-      return r.value
-    },
-  } as ConfigSpec<CompiledPack>,
-  incident: { bucket: Bucket.Incidents, key: ConfigKey.Incidents, load: (t: string) => loadIncidentConfig(t), fallback: () => defaultIncidentConfig().value } as ConfigSpec<IncidentConfig>,
+  scrub: PIPELINE.scrub.config as ConfigSpec<CompiledManifest>,
+  detect: PIPELINE.detect.config as ConfigSpec<DetectorConfig>,
+  policy: PIPELINE.policy.config as ConfigSpec<CompiledPack>,
+  incident: PIPELINE.incident.config as ConfigSpec<IncidentConfig>,
 } as const
 
 interface Entry {
@@ -132,7 +115,7 @@ export class ActConfigs {
     let v = this.cache.get(revision)
     if (v) return v
     const p = this.packs.at(revision).value
-    const r = actConfig({ issuer: this.issuer, settings: p.verbs, defaultTtlMs: p.defaultTtlMs })
+    const r = actConfigOf(p, this.issuer)
     if (!r.ok) throw new ReplayError(ReplayErrorCode.ConfigMissing, `act config for ben-policy revision ${revision}: ${r.error.message}`)
     v = Object.freeze({ bucket: Bucket.Policy, revision, value: r.value })
     this.cache.set(revision, v)

@@ -1,9 +1,12 @@
 import type { CommandFact, DecisionFact, Fact, IncidentFact } from '../schemas/index.js'
-import { policyStage, type CompiledPack, type PolicyInput, type PolicyState } from '../processors/policy/index.js'
-import { actStage, type ActState } from '../processors/act/index.js'
-import { incidentStage, type IncidentConfig, type IncidentInput, type IncidentState } from '../processors/incident/index.js'
+import type { CompiledPack, PolicyInput, PolicyState } from '../processors/policy/index.js'
+import type { ActState } from '../processors/act/index.js'
+import type { IncidentConfig, IncidentInput, IncidentState } from '../processors/incident/index.js'
+import { stepSafely } from '../processors/stage.js'
+import { PIPELINE } from '../processors/pipeline.js'
 import type { ActConfigs, ConfigHistory } from './configs.js'
-import { safeStep } from './telemetry.js'
+
+const { policy: { stage: policyStage }, act: { stage: actStage }, incident: { stage: incidentStage } } = PIPELINE
 
 /** Where the control layer's rebuilt facts go. */
 export interface ControlOut {
@@ -162,7 +165,7 @@ export class Control {
       return
     }
     this.stats.incidentInputs++
-    const r = safeStep(incidentStage, this.incidentState, f as IncidentInput, this.incidents.at(revision))
+    const r = stepSafely(incidentStage, this.incidentState, f as IncidentInput, this.incidents.at(revision))
     this.incidentState = r.state
     for (const o of r.out as IncidentFact[]) {
       this.stats.incidents++
@@ -224,7 +227,7 @@ export class Control {
     }
     this.stats.policyInputs++
     this.policyRev = revision
-    const r = safeStep(policyStage, this.policyState, f as PolicyInput, this.packs.at(revision))
+    const r = stepSafely(policyStage, this.policyState, f as PolicyInput, this.packs.at(revision))
     this.policyState = r.state
     for (const d of r.out as DecisionFact[]) {
       this.stats.decisions++
@@ -236,7 +239,7 @@ export class Control {
 
   private act(d: DecisionFact): void {
     if (!this.acts) return
-    const r = safeStep(actStage, this.actState, d, this.acts.at(d.payload.packRevision))
+    const r = stepSafely(actStage, this.actState, d, this.acts.at(d.payload.packRevision))
     this.actState = r.state
     for (const c of r.out as CommandFact[]) {
       this.stats.commands++

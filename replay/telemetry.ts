@@ -1,8 +1,8 @@
 import type { AlertFact, AnomalyFact, Fact, MetricFact, RawFact } from '../schemas/index.js'
-import type { Stage, StepResult } from '../processors/stage.js'
-import { scrubStage, type CompiledManifest } from '../processors/scrub/index.js'
-import { detectStage, type DetectorConfig } from '../processors/detect/index.js'
-import type { DetectState } from '../processors/detect/index.js'
+import { stepSafely } from '../processors/stage.js'
+import { PIPELINE } from '../processors/pipeline.js'
+import type { CompiledManifest } from '../processors/scrub/index.js'
+import type { DetectorConfig, DetectState } from '../processors/detect/index.js'
 import type { ConfigHistory } from './configs.js'
 
 /** Where the telemetry layer's rebuilt facts go. */
@@ -23,14 +23,8 @@ export interface TelemetryStats {
   rejected: number
 }
 
-/** Runs a stage step the way the live runner does: a throw is a `stage_error` rejection. */
-export function safeStep<S, C, In extends Fact>(stage: Stage<S, C, In>, state: S, input: In, config: Parameters<Stage<S, C, In>['step']>[2]): StepResult<S> {
-  try {
-    return stage.step(state, input, config)
-  } catch (err) {
-    return { state, out: [], rejected: { reason: 'stage_error', message: `${stage.name} failed on fact ${input.id}: ${(err as Error).message}` } }
-  }
-}
+const scrubStage = PIPELINE.scrub.stage
+const detectStage = PIPELINE.detect.stage
 
 /**
  * The telemetry layer: scrub (unless the rebuild starts after it) and detect, the very stage
@@ -51,7 +45,7 @@ export class Telemetry {
   /** A raw fact from FACTS, stored at `timeMs`. */
   raw(f: RawFact, timeMs: number): void {
     if (!scrubStage.accepts(f)) return
-    const r = safeStep(scrubStage, null, f, this.scrub.at(this.scrub.revisionAt(timeMs)))
+    const r = stepSafely(scrubStage, null, f, this.scrub.at(this.scrub.revisionAt(timeMs)))
     this.stats.scrubbed++
     if (r.rejected) this.stats.rejected++
     for (const s of r.out as RawFact[]) {
@@ -63,7 +57,7 @@ export class Telemetry {
   /** A scrubbed fact (from the rebuild, or from ClickHouse when the rebuild starts after scrub). */
   metric(f: MetricFact, timeMs: number): void {
     if (!detectStage.accepts(f)) return
-    const r = safeStep(detectStage, this.detectState, f, this.detect.at(this.detect.revisionAt(timeMs)))
+    const r = stepSafely(detectStage, this.detectState, f, this.detect.at(this.detect.revisionAt(timeMs)))
     this.detectState = r.state
     this.stats.detected++
     if (r.rejected) this.stats.rejected++

@@ -83,6 +83,8 @@ export interface FactConsumerOptions {
    * them): they come through as `skipped` placeholders so that acks stay in order.
    */
   readonly exclude?: string
+  /** Messages for which this is true are passed over like `exclude`d ones (another partition's). */
+  readonly skip?: (subject: string) => boolean
   /** Stage name for metrics and the DLQ. */
   readonly stage: string
   readonly dlq: DeadLetters
@@ -128,7 +130,7 @@ export function consumeFacts(nc: NatsConnection, codec: FactCodec, subjects: Sub
       const gauge = inFlight.labels({ stage })
       for await (const m of messages) {
         if (stopped) break
-        if (opts.exclude && subjectMatches(opts.exclude, m.subject)) {
+        if ((opts.exclude && subjectMatches(opts.exclude, m.subject)) || opts.skip?.(m.subject)) {
           subscriber.next(new EnvelopeImpl(DEAD_LETTERED, m, gauge, opts.stream, false, true))
           continue
         }

@@ -11,3 +11,4 @@ export { followSubjects, type Delivered, type StartAt, type FollowOptions } from
 export { pendingFrom, startOfLast } from './position.js'
 export { subjectMatches, isSubsetOf, overlaps } from './subjects.js'
 export { consumerLag, type ConsumerLag } from './lag.js'
+export { partitionOf, partitionOfSubject, partitionLabel, WHOLE, type Partition } from './partition.js'

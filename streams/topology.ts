@@ -19,6 +19,8 @@ export const Bucket = {
   Keys: 'ben-keys',
   Checkpoints: 'ben-checkpoints',
   Incidents: 'ben-incidents',
+  /** The fleet: worker registry and partition leases (fleet/). */
+  Fleet: 'ben-fleet',
 } as const
 export type Bucket = (typeof Bucket)[keyof typeof Bucket]
 

@@ -92,10 +92,34 @@ export class CheckpointStore {
   constructor(
     private readonly kv: KV,
     private readonly key: string,
+    /**
+     * Read when `key` holds no checkpoint yet: a partition's first start resumes from the
+     * checkpoint of the whole stage (its state and positions; other partitions' sources in the
+     * state are never touched), so splitting a running stage neither loses nor re-derives.
+     * Its segments are copied under `key` first, so the partition's later segments build on them.
+     */
+    private readonly fallbackKey?: string,
   ) {}
 
   /** The stored checkpoint, or undefined. Throws when a chunk is missing or corrupt. */
   async open(): Promise<StoredCheckpoint | undefined> {
+    const own = await this.openOwn()
+    if (own || !this.fallbackKey) return own
+    const from = new CheckpointStore(this.kv, this.fallbackKey)
+    const meta = await from.readMeta()
+    if (!meta) return from.open() // none, or a format-1 checkpoint: one JSON state, nothing to build on
+    for (const seg of meta.segments) {
+      for (let i = 0; i < seg.chunks; i++) {
+        const e = await this.kv.get(`${this.fallbackKey}.s${seg.slot}.${i}`)
+        if (!e || e.operation !== 'PUT') throw new Error(`checkpoint ${this.fallbackKey} segment ${seg.seq} is missing chunk ${i}`)
+        await this.kv.put(`${this.key}.s${seg.slot}.${i}`, e.value)
+      }
+    }
+    await this.kv.put(`${this.key}.meta`, JSON.stringify(meta))
+    return this.openOwn()
+  }
+
+  private async openOwn(): Promise<StoredCheckpoint | undefined> {
     const m = await this.kv.get(`${this.key}.meta`)
     if (!m || m.operation !== 'PUT') return undefined
     const raw = JSON.parse(m.string()) as Meta | LegacyMeta

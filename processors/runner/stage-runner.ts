@@ -3,8 +3,8 @@ import { jetstreamManager } from '@nats-io/jetstream'
 import type { Subscription } from 'rxjs'
 import { Counter } from 'prom-client'
 import type { Fact, FactCodec } from '../../schemas/index.js'
-import { ackUpTo, consumeFacts, metrics, metricsRegistry, repositionDurable, streamName, type DeadLetters, type Envelope, type FactPublisher, type Logger, type PublishOutcome, type StreamName, type TopologyOptions } from '../../streams/index.js'
-import type { Stage } from '../stage.js'
+import { ackUpTo, consumeFacts, metrics, metricsRegistry, partitionLabel, partitionOfSubject, repositionDurable, streamName, type DeadLetters, type Partition, type Envelope, type FactPublisher, type Logger, type PublishOutcome, type StreamName, type TopologyOptions } from '../../streams/index.js'
+import { stageFeed, type Stage, type StageFeed } from '../stage.js'
 import { ChunkWriter, FrameReader } from './binary.js'
 import { chunked, type CheckpointStore, type CheckpointHead, type Segment, type StoredCheckpoint } from './checkpoint.js'
 import type { ConfigSource } from './config-source.js'
@@ -34,6 +34,12 @@ export interface StageRunnerOptions<S, C, In extends Fact> {
   readonly checkpointEvery?: { readonly inputs?: number; readonly ms?: number }
   /** Consumer name prefix (tests run several Bens on one server). Default `stage-`. */
   readonly durablePrefix?: string
+  /**
+   * The partition of the input this runner owns (default: all of it). Messages of other
+   * partitions (by the last subject token: the source) are passed over without being decoded;
+   * each partition has its own durables and checkpoint.
+   */
+  readonly partition?: Partition
   readonly log?: Logger
 }
 
@@ -92,7 +98,8 @@ export class StageRunner<S, C, In extends Fact> {
   private seq = 0
   /** `reason\u0000source` already logged (one line per source and reason). */
   private readonly told = new Set<string>()
-  private state!: S
+  /** The stage operator (`runStage`, the one the marble tests run), fed one input at a time; its state is checkpointed. */
+  private feed!: StageFeed<S, In>
   private positions: Record<string, number> = {}
   private readonly queues: Envelope[][]
   private readonly subs: Subscription[] = []
@@ -130,22 +137,24 @@ export class StageRunner<S, C, In extends Fact> {
     const t0 = Date.now()
     const cp = await this.deps.checkpoints.open()
     if (cp) this.seq = cp.seq
+    let initial: S
     if (cp && cp.version === stage.version) {
-      this.state = await this.restore(cp)
+      initial = await this.restore(cp)
       this.positions = { ...cp.positions }
       this.stats.applied = cp.applied
       this.stats.restoreMs = Date.now() - t0
     } else {
       if (cp) this.opts.log?.warn({ stage: stage.name, from: cp.version, to: stage.version }, 'checkpoint from another stage version: starting from scratch')
-      this.state = stage.initialState()
+      initial = stage.initialState()
       this.positions = {}
     }
+    this.feed = stageFeed(stage, () => this.opts.config.get(), initial)
     // Up to three epochs of inputs can be un-acked at once (one open, two committing).
     const maxAckPending = this.everyInputs * 4
     for (let i = 0; i < inputs.length; i++) {
       const input = inputs[i]
       const stream = streamName(this.deps.topo, input.stream)
-      const durable = `${this.opts.durablePrefix ?? 'stage-'}${stage.name}-${input.lane}`
+      const durable = stageDurable(this.opts.durablePrefix, stage.name, input.lane, this.opts.partition)
       if (input.replaces?.length) await this.retire(stream, input)
       // Re-position the durable at the checkpoint: everything after it is applied again.
       await repositionDurable(this.deps.nc, { stream, durable, filterSubject: input.filterSubject, maxAckPending, ackWaitMs: 30_000, ackAll: true }, this.positions[input.lane] ?? 0)
@@ -154,6 +163,7 @@ export class StageRunner<S, C, In extends Fact> {
         durable,
         filterSubject: input.filterSubject,
         exclude: input.exclude,
+        skip: this.skip(),
         stage: stage.name,
         maxAckPending,
         ackAll: true,
@@ -205,8 +215,16 @@ export class StageRunner<S, C, In extends Fact> {
     for (const l of input.replaces ?? []) {
       delete this.positions[l]
       const jsm = await jetstreamManager(this.deps.nc)
-      await jsm.consumers.delete(stream, `${this.opts.durablePrefix ?? 'stage-'}${this.opts.stage.name}-${l}`).catch(() => undefined)
+      await jsm.consumers.delete(stream, stageDurable(this.opts.durablePrefix, this.opts.stage.name, l, this.opts.partition)).catch(() => undefined)
     }
+  }
+
+  /** Passes over the messages of other partitions. */
+  private skip(): ((subject: string) => boolean) | undefined {
+    const p = this.opts.partition
+    if (!p || p.count <= 1) return undefined
+    const { index, count } = p
+    return (subject) => partitionOfSubject(subject, count) !== index
   }
 
   /** Stops consuming, finishes the inputs in hand, writes a final checkpoint, acks. */
@@ -217,6 +235,7 @@ export class StageRunner<S, C, In extends Fact> {
     await this.looping
     if (!this.failure && this.epoch.inputs > 0) this.seal()
     await this.commits.catch((err) => this.opts.log?.error({ stage: this.name, err: (err as Error).message }, 'final checkpoint failed'))
+    this.feed?.close()
     this.opts.config.close()
   }
 
@@ -317,7 +336,6 @@ export class StageRunner<S, C, In extends Fact> {
 
   /** Applies one input; returns a promise only when the publisher's window is full. */
   private apply(env: Envelope, lane: string): Promise<void> | undefined {
-    const { stage } = this.opts
     const last = this.positions[lane] ?? 0
     if (env.seq <= last) {
       // Already folded into the state (a redelivery of something checkpointed).
@@ -333,14 +351,9 @@ export class StageRunner<S, C, In extends Fact> {
     else epoch.toAck.set(lane, [env])
     this.stats.applied++
     // Dead-lettered by the consumer (it did not decode): only its place in the order counts.
-    if (env.deadLettered || env.skipped || !stage.accepts(env.fact)) return
-    let result
-    try {
-      result = stage.step(this.state, env.fact as In, this.opts.config.get())
-    } catch (err) {
-      result = { state: this.state, out: [], rejected: { reason: 'stage_error' as const, message: `${stage.name} failed on fact ${env.fact.id}: ${(err as Error).message}` } }
-    }
-    this.state = result.state
+    if (env.deadLettered || env.skipped) return
+    const result = this.feed.push(env.fact)
+    if (!result) return
     if (result.rejected) {
       this.stats.rejected++
       this.tell(result.rejected, env.fact?.source)
@@ -409,11 +422,11 @@ export class StageRunner<S, C, In extends Fact> {
     let records = 0
     if (stage.journal) {
       const w = new ChunkWriter()
-      const plan = stage.journal.write(this.state, seq, w)
+      const plan = stage.journal.write(this.feed.state, seq, w)
       records = plan.records
       segment = { seq, kind: 'log', chunks: w.finish(), keepFrom: plan.keepFrom }
     } else {
-      const body = JSON.stringify({ ...head, state: stage.serialize ? stage.serialize(this.state) : this.state })
+      const body = JSON.stringify({ ...head, state: stage.serialize ? stage.serialize(this.feed.state) : this.feed.state })
       segment = { seq, kind: 'json', chunks: chunked(Buffer.from(body, 'utf8')), keepFrom: seq }
     }
     const snapshotMs = Date.now() - t0
@@ -452,6 +465,12 @@ export class StageRunner<S, C, In extends Fact> {
 
 /** Sources × reasons remembered for log-once (past it, refusals are only counted). */
 const TOLD_MAX = 10_000
+
+/** The durable consumer of one lane of one partition of a stage: `stage-detect-metric`, `stage-detect-metric-p1of4`. */
+export function stageDurable(prefix: string | undefined, stage: string, lane: string, partition?: Partition): string {
+  const p = partition ? partitionLabel(partition) : ''
+  return `${prefix ?? 'stage-'}${stage}-${lane}${p ? `-${p}` : ''}`
+}
 
 /** A stage whose oldest unapplied input is older than this warns (once). */
 const BEHIND_MS = 10_000

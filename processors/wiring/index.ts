@@ -1,2 +1,2 @@
-export { stageService, lane, type StageServiceSpec } from './service.js'
-export { scrubService, detectService, policyService, actService, incidentService, ConfigKey } from './stages.js'
+export { stageService, stageServiceName, lane, type StageServiceSpec } from './service.js'
+export { scrubService, detectService, policyService, actService, incidentService, laneInputs, unitService, ConfigKey, type StageUnit } from './stages.js'

@@ -1,8 +1,8 @@
 import { supervise, type RuntimeContext, type Service, type Worker } from '../../infra/index.js'
-import { Bucket, kvName, streamName, type StreamName } from '../../streams/index.js'
+import { Bucket, kvName, partitionLabel, streamName, type Partition, type StreamName } from '../../streams/index.js'
 import type { Fact, Result } from '../../schemas/index.js'
 import type { Stage } from '../stage.js'
-import { CheckpointStore, ConfigSource, openBucket, StageRunner, type LaneInput } from '../runner/index.js'
+import { CheckpointStore, ConfigSource, openBucket, StageRunner, stageDurable, type LaneInput } from '../runner/index.js'
 
 export interface StageServiceSpec<S, C, In extends Fact> {
   readonly stage: Stage<S, C, In>
@@ -11,6 +11,14 @@ export interface StageServiceSpec<S, C, In extends Fact> {
   readonly config: { readonly bucket: Bucket; readonly key: string; load(text: string): Result<C, { message: string }>; fallback(): C } | ConfigSource<C>
   subjectFor(out: Fact): string
   readonly checkpointEvery?: { readonly inputs?: number; readonly ms?: number }
+  /** The partition this service runs (default: the whole input). */
+  readonly partition?: Partition
+}
+
+/** `stage:detect`, or `stage:detect#p1of4` for one partition. */
+export function stageServiceName(stage: string, partition?: Partition): string {
+  const p = partition ? partitionLabel(partition) : ''
+  return `stage:${stage}${p ? `#${p}` : ''}`
 }
 
 /**
@@ -28,12 +36,15 @@ export async function stageService<S, C, In extends Fact>(ctx: RuntimeContext, s
   // starts on it, so it is closed once, when the service stops.
   const closeConfig = config.close.bind(config)
   config.close = () => undefined
-  const checkpoints = new CheckpointStore(await openBucket(ctx.nc, kvName(ctx.topo, Bucket.Checkpoints)), `stage.${spec.stage.name}`)
+  const p = spec.partition ? partitionLabel(spec.partition) : ''
+  const base = `stage.${spec.stage.name}`
+  const checkpoints = new CheckpointStore(await openBucket(ctx.nc, kvName(ctx.topo, Bucket.Checkpoints)), p ? `${base}.${p}` : base, p ? base : undefined)
   const durablePrefix = 'stage-'
+  const name = stageServiceName(spec.stage.name, spec.partition)
   let runner: StageRunner<S, C, In> | undefined
   const start = async (): Promise<Worker> => {
     const r = new StageRunner<S, C, In>(
-      { stage: spec.stage, inputs: spec.inputs, config, subjectFor: spec.subjectFor, checkpointEvery: spec.checkpointEvery, durablePrefix, log: ctx.log },
+      { stage: spec.stage, inputs: spec.inputs, config, subjectFor: spec.subjectFor, checkpointEvery: spec.checkpointEvery, durablePrefix, partition: spec.partition, log: ctx.log },
       { nc: ctx.nc, codec: ctx.codec, topo: ctx.topo, publisher: ctx.publisher, dlq: ctx.dlq(spec.stage.name), checkpoints },
     )
     try {
@@ -48,14 +59,14 @@ export async function stageService<S, C, In extends Fact>(ctx: RuntimeContext, s
     return { stop: () => r.stop(), abort: () => r.abort(), failed: () => r.failed, progress: () => r.stats.applied + r.stats.skipped }
   }
   const supervised = await supervise({
-    name: `stage:${spec.stage.name}`,
+    name,
     nc: ctx.nc,
     log: ctx.log,
     start,
-    durables: spec.inputs.map((i) => ({ stream: streamName(ctx.topo, i.stream), durable: `${durablePrefix}${spec.stage.name}-${i.lane}` })),
+    durables: spec.inputs.map((i) => ({ stream: streamName(ctx.topo, i.stream), durable: stageDurable(durablePrefix, spec.stage.name, i.lane, spec.partition) })),
   })
   return {
-    name: `stage:${spec.stage.name}`,
+    name,
     runner: () => runner!,
     get restarts() {
       return supervised.restarts

@@ -1,82 +1,73 @@
 import { homePaths, Keyring, registerKey, TrustWatcher, type RuntimeContext, type ServiceFactory } from '../../infra/index.js'
-import { Bucket } from '../../streams/index.js'
+import { Bucket, type Partition, type Subjects } from '../../streams/index.js'
 import type { Fact } from '../../schemas/index.js'
-import { defaultManifest, loadManifest, scrubStage } from '../scrub/index.js'
-import { defaultDetectorConfig, detectStage, loadDetectorConfig } from '../detect/index.js'
-import { defaultPack, loadPolicyPack, policyStage, type CompiledPack } from '../policy/index.js'
-import { actConfig, actStage, defaultVerbs, type ActConfig, type KeyPair } from '../act/index.js'
-import { ConfigSource, openBucket } from '../runner/index.js'
-import { defaultIncidentConfig, incidentStage, loadIncidentConfig } from '../incident/index.js'
+import type { CompiledPack } from '../policy/index.js'
+import type { ActConfig, KeyPair } from '../act/index.js'
+import { ConfigSource, openBucket, type LaneInput } from '../runner/index.js'
+import { actConfigOf, PIPELINE, specOf, type StageName, type StageSpec } from '../pipeline.js'
 import { kvName } from '../../streams/index.js'
-import { lane, stageService } from './service.js'
+import { stageService } from './service.js'
 
-/** KV keys holding each stage's active config. */
-export const ConfigKey = { Manifest: 'manifest', Detectors: 'detectors', Pack: 'pack', Incidents: 'incidents' } as const
+export { ConfigKey } from '../pipeline.js'
 
-/** scrub: raw FACTS → `ben.scrubbed.<kind>.<source>`. Alerts first. */
-export function scrubService(): ServiceFactory {
+/** A stage's input lanes from the stage graph, with this Ben's subjects. */
+export function laneInputs(spec: Pick<StageSpec, 'inputs'>, s: Subjects): LaneInput[] {
+  return spec.inputs.map((l) => ({ lane: l.lane, stream: l.stream, filterSubject: l.filter(s), ...(l.exclude ? { exclude: l.exclude(s) } : {}), ...(l.replaces ? { replaces: l.replaces } : {}) }))
+}
+
+/** A stage of the graph as a `ben up` service: its lanes, config, and output subjects from PIPELINE. */
+function graphService(name: Exclude<StageName, 'act'>, partition?: Partition): ServiceFactory {
   return (ctx) => {
-    const s = ctx.subjects
+    const spec = specOf(name)
     return stageService(ctx, {
-      stage: scrubStage,
-      // The routine lane reads every raw subject but the alert lane's: metrics, events,
-      // diagnostics, and whatever else is stored in FACTS (an unknown or mistyped lane, a
-      // missing source), which is dead-lettered with the reason instead of being ignored.
-      inputs: [
-        lane('alert', 'FACTS', `${s.prefix}.fact.alert.>`),
-        { ...lane('routine', 'FACTS', s.factsAll), exclude: `${s.prefix}.fact.alert.>`, replaces: ['metric', 'event', 'diag'] },
-      ],
-      config: { bucket: Bucket.Redaction, key: ConfigKey.Manifest, load: (t) => loadManifest(t), fallback: () => defaultManifest() },
-      subjectFor: (f: Fact) => s.forFact(f, { scrubbed: true }),
+      stage: spec.stage,
+      inputs: laneInputs(spec, ctx.subjects),
+      config: spec.config,
+      subjectFor: (f: Fact) => spec.subjectFor(ctx.subjects, f),
+      partition: checkPartition(name, partition),
     })
   }
 }
 
+/** A stage without a partition key runs whole: only partition 0 of 1 exists. */
+function checkPartition(name: StageName, p: Partition | undefined): Partition | undefined {
+  if (!p || p.count <= 1) return undefined
+  if (PIPELINE[name].partitionKey === null) throw new Error(`stage ${name} keeps state across sources (${PIPELINE[name].state}) and runs as one partition; partition ${p.index} of ${p.count} does not exist`)
+  if (!Number.isInteger(p.index) || p.index < 0 || p.index >= p.count) throw new Error(`partition ${p.index} of ${p.count} does not exist (0..${p.count - 1})`)
+  return p
+}
+
+/** One unit of work: a stage, or one partition of it. */
+export interface StageUnit {
+  readonly stage: StageName
+  readonly partition?: Partition
+}
+
+/** The service that runs one unit (what a worker process runs, one per unit it owns). */
+export function unitService(u: StageUnit): ServiceFactory {
+  return u.stage === 'act' ? actService(undefined, checkPartition('act', u.partition)) : graphService(u.stage, u.partition)
+}
+
+/** scrub: raw FACTS → `ben.scrubbed.<kind>.<source>`. Alerts first. */
+export const scrubService = (): ServiceFactory => graphService('scrub')
 /** detect: scrubbed metrics → `ben.anomaly.<severity>.<source>`. */
-export function detectService(): ServiceFactory {
-  return (ctx) =>
-    stageService(ctx, {
-      stage: detectStage,
-      inputs: [lane('metric', 'DERIVED', `${ctx.subjects.prefix}.scrubbed.metric.>`)],
-      config: { bucket: Bucket.Detectors, key: ConfigKey.Detectors, load: (t) => loadDetectorConfig(t), fallback: () => defaultDetectorConfig().value },
-      subjectFor: (f: Fact) => ctx.subjects.forFact(f),
-    })
-}
-
-const loadPack = (t: string) => loadPolicyPack(t, { knownVerbs: defaultVerbs().keys() })
-const builtinPack = (): CompiledPack => {
-  const r = defaultPack({ knownVerbs: defaultVerbs().keys() })
-  if (!r.ok) throw r.error
-  return r.value
-}
-
+export const detectService = (): ServiceFactory => graphService('detect')
 /** policy: scrubbed alerts (first) and anomalies → `ben.decision.<outcome>.<source>`. */
-export function policyService(): ServiceFactory {
-  return (ctx) =>
-    stageService(ctx, {
-      stage: policyStage,
-      inputs: [lane('alert', 'DERIVED', `${ctx.subjects.prefix}.scrubbed.alert.>`), lane('anomaly', 'DERIVED', ctx.subjects.anomalyAll)],
-      config: { bucket: Bucket.Policy, key: ConfigKey.Pack, load: loadPack, fallback: builtinPack },
-      subjectFor: (f: Fact) => ctx.subjects.forFact(f),
-    })
-}
+export const policyService = (): ServiceFactory => graphService('policy')
+/** incident: anomalies, scrubbed alerts, decisions, commands, acks → `ben.incident.<source>`. */
+export const incidentService = (): ServiceFactory => graphService('incident')
 
 /**
  * act: decisions → signed commands on `ben.cmd.<target>`. Its config follows the policy pack
  * (verb settings, ttl) and signs with the issuer key of this `ben up`.
  */
-export function actService(key?: KeyPair): ServiceFactory {
+export function actService(key?: KeyPair, partition?: Partition): ServiceFactory {
   return async (ctx: RuntimeContext) => {
     // The issuer key of this Ben: made on first start under $BEN_HOME/keys, registered in ben-keys.
     let issuer = key ?? new Keyring(homePaths(ctx.env.home).keys).loadOrGenerate('issuer', 'issuer')
     await registerKey(await openBucket(ctx.nc, kvName(ctx.topo, Bucket.Keys)), issuer)
-    const packs = await ConfigSource.open<CompiledPack>(await openBucket(ctx.nc, kvName(ctx.topo, Bucket.Policy)), {
-      bucket: Bucket.Policy,
-      key: ConfigKey.Pack,
-      load: loadPack,
-      fallback: builtinPack,
-      log: ctx.log,
-    })
+    const spec = PIPELINE.act
+    const packs = await ConfigSource.open<CompiledPack>(await openBucket(ctx.nc, kvName(ctx.topo, spec.config.bucket)), { ...spec.config, log: ctx.log })
     // Revocations and rotations reach act through its ben-keys watch: a revoked issuer key
     // signs nothing more (decisions are held as `rejected` commands with reason revoked_key).
     const trust = await TrustWatcher.open(ctx.nc, kvName(ctx.topo, Bucket.Keys))
@@ -86,7 +77,7 @@ export function actService(key?: KeyPair): ServiceFactory {
     }
     let held: number | null = revokedAt()
     const toAct = (p: CompiledPack): ActConfig => {
-      const r = actConfig({ issuer, settings: p.verbs, defaultTtlMs: p.defaultTtlMs, issuerRevokedAt: held })
+      const r = actConfigOf(p, issuer, held)
       if (!r.ok) throw r.error
       return r.value
     }
@@ -126,10 +117,11 @@ export function actService(key?: KeyPair): ServiceFactory {
     }, 2000)
     rotation.unref()
     const svc = await stageService(ctx, {
-      stage: actStage,
-      inputs: [lane('decision', 'DERIVED', ctx.subjects.decisionAll)],
+      stage: spec.stage,
+      inputs: laneInputs(spec, ctx.subjects),
       config: acts,
-      subjectFor: (f: Fact) => ctx.subjects.forFact(f),
+      subjectFor: (f: Fact) => spec.subjectFor(ctx.subjects, f),
+      partition,
     })
     return {
       ...svc,
@@ -139,24 +131,5 @@ export function actService(key?: KeyPair): ServiceFactory {
         await svc.stop()
       },
     }
-  }
-}
-
-/** incident: anomalies, scrubbed alerts, decisions, commands, acks → `ben.incident.<source>`. */
-export function incidentService(): ServiceFactory {
-  return (ctx) => {
-    const s = ctx.subjects
-    return stageService(ctx, {
-      stage: incidentStage,
-      inputs: [
-        lane('alert', 'DERIVED', `${s.prefix}.scrubbed.alert.>`),
-        lane('anomaly', 'DERIVED', s.anomalyAll),
-        lane('decision', 'DERIVED', s.decisionAll),
-        lane('command', 'COMMANDS', s.cmdAll),
-        lane('ack', 'COMMANDS', s.ackAll),
-      ],
-      config: { bucket: Bucket.Incidents, key: ConfigKey.Incidents, load: (t) => loadIncidentConfig(t), fallback: () => defaultIncidentConfig().value },
-      subjectFor: (f: Fact) => s.forFact(f),
-    })
   }
 }

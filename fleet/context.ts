@@ -1,0 +1,47 @@
+import { jetstreamManager } from '@nats-io/jetstream'
+import { connectNats, homePaths, readEndpoints, isAlive, type BenEnv, type Logger, type RuntimeContext, type Warehouse } from '../infra/index.js'
+import { defaultRegistry, FactCodec } from '../schemas/index.js'
+import { DeadLetters, ensureTopology, FactPublisher, Subjects, type TopologyOptions } from '../streams/index.js'
+import { FleetError } from './errors.js'
+
+/** The NATS a worker joins: BEN_NATS_URL, else the running `ben up` of its BEN_HOME. */
+export function natsUrlOf(env: BenEnv): { url: string; prefix: string } {
+  if (env.natsUrl) return { url: env.natsUrl, prefix: env.prefix }
+  const e = readEndpoints(homePaths(env.home).endpoints)
+  if (e && isAlive(e.pid)) return { url: e.natsUrl, prefix: e.prefix }
+  throw new FleetError('not_running', `no NATS to join: set BEN_NATS_URL (or --server nats://…), or start \`ben up\` for BEN_HOME=${env.home}`)
+}
+
+/**
+ * What a worker process gets: the RuntimeContext of `ben up` without ClickHouse (stage workers
+ * need none; asking for it says so). The topology is ensured (idempotent), so a worker may come
+ * up before `ben up` has finished.
+ */
+export async function workerContext(env: BenEnv, log: Logger, name: string): Promise<RuntimeContext & { close(): Promise<void> }> {
+  const { url, prefix } = natsUrlOf(env)
+  const nc = await connectNats(url, env, name)
+  const subjects = new Subjects(prefix)
+  const topo: TopologyOptions = { subjects }
+  await ensureTopology(nc, await jetstreamManager(nc), topo)
+  const registry = defaultRegistry()
+  const codec = new FactCodec(registry)
+  const publisher = new FactPublisher(nc, subjects, codec)
+  return {
+    env,
+    nc,
+    subjects,
+    topo,
+    codec,
+    registry,
+    publisher,
+    get warehouse(): Warehouse {
+      throw new FleetError('no_clickhouse', 'this worker runs stages only and has no ClickHouse; projectors run in `ben up` (embedded chDB is one process) or with BEN_CLICKHOUSE_URL')
+    },
+    log,
+    dlq: (stage) => new DeadLetters(publisher, subjects, codec, stage),
+    async close() {
+      await publisher.close()
+      await nc.drain().catch(() => nc.close())
+    },
+  }
+}

@@ -101,26 +101,38 @@ function byHand(raw: readonly RawFact[]): Record<string, string[]> {
     const chunk = raw.slice(i, i + 500)
     const alertsFirst = [...chunk.filter((f) => f.kind === 'alert'), ...chunk.filter((f) => f.kind !== 'alert')]
     const scrubbed: Fact[] = []
-    for (const f of alertsFirst) for (const o of PIPELINE.scrub.stage.step(null, f, cfg.scrub).out) (scrubbed.push(o), rec('scrub', o, subjects.forFact(o, { scrubbed: true })))
+    for (const f of alertsFirst) for (const o of PIPELINE.scrub.stage.step(null, f, cfg.scrub).out) {
+        scrubbed.push(o)
+        rec('scrub', o, subjects.forFact(o, { scrubbed: true }))
+      }
     const anomalies: Fact[] = []
     for (const f of scrubbed) {
       if (f.kind !== 'metric') continue
       const r = PIPELINE.detect.stage.step(ds, f as never, cfg.detect)
       ds = r.state
-      for (const o of r.out) (anomalies.push(o), rec('detect', o, subjects.forFact(o)))
+      for (const o of r.out) {
+        anomalies.push(o)
+        rec('detect', o, subjects.forFact(o))
+      }
     }
     const alerts = scrubbed.filter((f) => f.kind === 'alert')
     const decisions: Fact[] = []
     for (const f of [...alerts, ...anomalies]) {
       const r = PIPELINE.policy.stage.step(ps, f as never, cfg.policy)
       ps = r.state
-      for (const o of r.out) (decisions.push(o), rec('policy', o, subjects.forFact(o)))
+      for (const o of r.out) {
+        decisions.push(o)
+        rec('policy', o, subjects.forFact(o))
+      }
     }
     const commands: Fact[] = []
     for (const f of decisions) {
       const r = PIPELINE.act.stage.step(as, f as never, cfg.act)
       as = r.state
-      for (const o of r.out) (commands.push(o), rec('act', o, subjects.forFact(o)))
+      for (const o of r.out) {
+        commands.push(o)
+        rec('act', o, subjects.forFact(o))
+      }
     }
     for (const f of [...alerts, ...anomalies, ...decisions, ...commands]) {
       const r = PIPELINE.incident.stage.step(is, f as never, cfg.incident)

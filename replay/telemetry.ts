@@ -1,4 +1,4 @@
-import type { AlertFact, AnomalyFact, Fact, MetricFact, RawFact } from '../schemas/index.js'
+import type { AlertFact, AnomalyFact, MetricFact, RawFact } from '../schemas/index.js'
 import { stepSafely } from '../processors/stage.js'
 import { PIPELINE } from '../processors/pipeline.js'
 import type { CompiledManifest } from '../processors/scrub/index.js'

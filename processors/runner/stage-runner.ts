@@ -248,8 +248,19 @@ export class StageRunner<S, C, In extends Fact> {
   }
 
   private async loop(): Promise<void> {
+    // Every stage, projector and consumer of a process shares its event loop: a long run of
+    // inputs applied without an await would hold back everything else (another stage's alert
+    // lane, PubAcks, deliveries). The loop yields to I/O after SLICE_MS of work; what arrived
+    // meanwhile is then taken highest lane first.
+    let sliceStart = performance.now()
+    let n = 0
     for (;;) {
       if (this.failure) return
+      if ((++n & 15) === 0 && performance.now() - sliceStart >= SLICE_MS) {
+        await yieldToIo()
+        sliceStart = performance.now()
+        continue
+      }
       const next = this.next()
       if (!next) {
         if (this.epoch.inputs > 0 && Date.now() - this.lastCheckpoint >= this.everyMs) {
@@ -385,6 +396,11 @@ export class StageRunner<S, C, In extends Fact> {
     return this.failure
   }
 }
+
+/** Longest run of work (ms) before the loop lets I/O and the other stages of the process in. */
+const SLICE_MS = 4
+
+const yieldToIo = (): Promise<void> => new Promise((r) => setImmediate(r))
 
 /** A stage whose oldest unapplied input is older than this warns (once). */
 const BEHIND_MS = 10_000

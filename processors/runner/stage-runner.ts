@@ -194,15 +194,20 @@ export class StageRunner<S, C, In extends Fact> {
   }
 
   /**
-   * Runs the loop if it is not running. A wake-up cannot be lost: the loop re-reads the queues
-   * after every await, and when it ends the queues are read once more (synchronously, after
-   * `running` is cleared) so that an envelope pushed while the loop was finishing its last
-   * await is picked up at once instead of waiting for the next push or a redelivery.
+   * Runs the loop if it is not running (scheduled, see below). A wake-up cannot be lost: `running`
+   * is set before the loop is scheduled, the loop re-reads the queues after every await, and when
+   * it ends the queues are read once more (synchronously, after `running` is cleared) so that an
+   * envelope pushed while the loop was finishing its last await is picked up at once instead of
+   * waiting for the next push or a redelivery.
    */
   private kick(): void {
     if (this.running || this.failure) return
     this.running = true
-    this.looping = this.loop()
+    // The loop starts after the I/O at hand: every message of the socket read that woke it is
+    // queued by then, and their derived facts leave in one socket write (nats.js flushes once per
+    // microtask turn: a loop run per message costs a write syscall per derived fact).
+    this.looping = new Promise<void>((r) => setImmediate(r))
+      .then(() => this.loop())
       .catch((err) => this.fail(err as Error))
       .finally(() => {
         this.running = false

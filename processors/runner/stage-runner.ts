@@ -90,6 +90,12 @@ export class StageRunner<S, C, In extends Fact> {
   private readonly behindGauge: { set(v: number): void }
   private readonly everyInputs: number
   private readonly everyMs: number
+  /**
+   * The time-based checkpoint interval: `everyMs`, stretched so that taking the snapshot (it is
+   * synchronous: every input waits meanwhile) uses at most 1 % of the time — a large state is
+   * not serialised every second for a trickle of inputs. Never more than MAX_CHECKPOINT_MS.
+   */
+  private checkpointMs: number
 
   constructor(
     private readonly opts: StageRunnerOptions<S, C, In>,
@@ -100,6 +106,7 @@ export class StageRunner<S, C, In extends Fact> {
     this.behindGauge = metrics.behindSeconds.labels({ stage: opts.stage.name })
     this.everyInputs = opts.checkpointEvery?.inputs ?? 5000
     this.everyMs = opts.checkpointEvery?.ms ?? 1000
+    this.checkpointMs = this.everyMs
   }
 
   get name(): string {
@@ -219,7 +226,7 @@ export class StageRunner<S, C, In extends Fact> {
   private tick(): void {
     this.watchLag()
     if (this.running) return
-    if (this.hasQueued() || (this.epoch.inputs > 0 && Date.now() - this.lastCheckpoint >= this.everyMs)) this.kick()
+    if (this.hasQueued() || (this.epoch.inputs > 0 && Date.now() - this.lastCheckpoint >= this.checkpointMs)) this.kick()
   }
 
   /**
@@ -268,7 +275,7 @@ export class StageRunner<S, C, In extends Fact> {
       }
       const next = this.next()
       if (!next) {
-        if (this.epoch.inputs > 0 && Date.now() - this.lastCheckpoint >= this.everyMs) {
+        if (this.epoch.inputs > 0 && Date.now() - this.lastCheckpoint >= this.checkpointMs) {
           await this.checkpoint()
           // Inputs may have arrived during that await: go round again.
           continue
@@ -366,6 +373,7 @@ export class StageRunner<S, C, In extends Fact> {
     this.epoch = newEpoch()
     this.lastCheckpoint = Date.now()
     // Serialised now: the state object goes on changing while this epoch commits.
+    const t0 = performance.now()
     const snapshot = JSON.stringify({
       stage: stage.name,
       version: stage.version,
@@ -373,6 +381,7 @@ export class StageRunner<S, C, In extends Fact> {
       state: stage.serialize ? stage.serialize(this.state) : this.state,
       applied: this.stats.applied,
     })
+    this.checkpointMs = Math.min(Math.max(this.everyMs, MAX_CHECKPOINT_MS), Math.max(this.everyMs, Math.round(100 * (performance.now() - t0))))
     this.sealed++
     this.commits = this.commits.then(async () => {
       try {
@@ -401,6 +410,9 @@ export class StageRunner<S, C, In extends Fact> {
     return this.failure
   }
 }
+
+/** The time-based checkpoint interval never stretches beyond this (acks wait for checkpoints). */
+const MAX_CHECKPOINT_MS = 10_000
 
 /** Longest run of work (ms) before the loop lets I/O and the other stages of the process in. */
 const SLICE_MS = 4

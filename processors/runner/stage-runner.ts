@@ -67,7 +67,9 @@ export interface RunnerStats {
  *   consumers are re-created at those positions + 1, so a restart neither loses nor
  *   double-counts: the output equals an uninterrupted run's.
  * - **Priority lanes.** Lanes are drained highest first: buffered alert-lane inputs are
- *   processed before anomaly-lane ones.
+ *   processed before anomaly-lane ones. The loop yields to I/O every few milliseconds of work,
+ *   so a lower lane's backlog (or another stage's in the same process) never holds an alert that
+ *   has arrived for longer than that; after a yield the highest lane is taken first again.
  * - **Bad input never stops the stage.** A rejected input goes to `ben.dlq.<stage>` with the
  *   reason and its original bytes.
  */

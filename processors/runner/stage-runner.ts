@@ -414,7 +414,7 @@ export class StageRunner<S, C, In extends Fact> {
 }
 
 /** The time-based checkpoint interval never stretches beyond this (acks wait for checkpoints). */
-const MAX_CHECKPOINT_MS = 10_000
+const MAX_CHECKPOINT_MS = 5_000
 
 /** Longest run of work (ms) before the loop lets I/O and the other stages of the process in. */
 const SLICE_MS = 4

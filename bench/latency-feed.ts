@@ -1,7 +1,7 @@
 /**
  * The load generator of bench:latency, in its own process (publishing does not share Ben's
- * event loop). Event time is publish time, so `stored − ts` of any derived fact is the time from
- * publish to that hop. Loads:
+ * event loop). Event time is stamped when the fact is handed to the publisher, so `stored − ts`
+ * of any derived fact is the time from publish to that hop. Loads:
  *
  * - `sparse`: 20 sources, 1 fact/s each;
  * - `bursty`: 1,000 facts every 5 s;
@@ -10,9 +10,15 @@
  *
  * Over every load: probe series (source web-1, `cpu.load` of a fresh job each, 20 points/s,
  * calm for 8 s, then a lasting jump: anomaly → decision → signed command → ack), and alerts
- * (source web-2, 2/s: the alert lane, alert → decision). Prints one JSON line at the end.
+ * (source web-2, 2/s: the alert lane, alert → decision).
+ *
+ * The routine load and the probes/alerts are different sources, as they would be in a fleet:
+ * each has its own NATS connection and publisher and its own loop, so a routine load the server
+ * cannot take as fast as it is offered slows the routine publisher only (its backlog is counted
+ * as `routineBehind`), never the probes' and alerts' publishing or their event time.
+ * Prints one JSON line at the end.
  */
-import { connect } from '@nats-io/transport-node'
+import { connect, type NatsConnection } from '@nats-io/transport-node'
 import { FactCodec, parseEdgeFact, type Fact } from '../schemas/index.js'
 import { FactPublisher, Subjects } from '../streams/index.js'
 
@@ -21,71 +27,101 @@ const arg = (name: string, dflt: string) => {
   return i >= 0 ? process.argv[i + 1] : dflt
 }
 
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms))
+
+class Sender {
+  sent = 0
+  failed = 0
+  private readonly publisher: FactPublisher
+  private readonly count = (o: { status: string }) => {
+    if (o.status === 'failed') this.failed++
+  }
+  constructor(readonly nc: NatsConnection) {
+    this.publisher = new FactPublisher(nc, new Subjects(), new FactCodec(), { window: 8192 })
+  }
+  /** Publishes an edge fact stamped with the time it is handed to the publisher. */
+  async send(edge: Record<string, unknown>): Promise<void> {
+    const r = parseEdgeFact({ ...edge, ts: Date.now() })
+    if (!r.ok) throw new Error(r.error.message)
+    this.sent++
+    const f: Fact = r.value
+    if (!this.publisher.trySend(f, undefined, this.count)) await this.publisher.send(f, undefined, this.count)
+  }
+  async close(): Promise<void> {
+    await this.publisher.close()
+    await this.nc.close()
+  }
+}
+
 async function main(): Promise<void> {
   const url = arg('url', 'nats://127.0.0.1:4222')
   const load = arg('load', 'sparse')
   const rate = Number(arg('rate', '10000'))
   const seconds = Number(arg('seconds', '20'))
-  const nc = await connect({ servers: url })
-  const publisher = new FactPublisher(nc, new Subjects(), new FactCodec(), { window: 8192 })
-  let sent = 0
-  let failed = 0
-  const count = (o: { status: string }) => {
-    if (o.status === 'failed') failed++
-  }
-  const send = async (edge: Record<string, unknown>) => {
-    const r = parseEdgeFact(edge)
-    if (!r.ok) return
-    sent++
-    const f: Fact = r.value
-    if (!publisher.trySend(f, undefined, count)) await publisher.send(f, undefined, count)
-  }
+  const bulk = new Sender(await connect({ servers: url, name: 'bench-routine' }))
+  const probes = new Sender(await connect({ servers: url, name: 'bench-probes' }))
   const start = Date.now()
   const end = start + seconds * 1000
   let n = 0
-  const routine = async (ts: number, i: number) => {
-    n++
-    await send({ lane: 'metric', source: `src-${i % 20}`, ts, name: 'mem.used', value: 50 + (n % 7), labels: { load } })
-  }
-  let lastProbe = start
-  let lastAlert = start
-  let lastSparse = start
-  let lastBurst = start - 5000
-  let debt = 0
-  let lastTick = start
-  let probeN = 0
-  while (Date.now() < end) {
-    const now = Date.now()
-    if (load === 'sparse') {
-      for (; lastSparse + 1000 <= now; lastSparse += 1000) for (let i = 0; i < 20; i++) await routine(now, i)
-    } else if (load === 'bursty') {
-      if (now - lastBurst >= 5000) {
-        lastBurst = now
-        for (let i = 0; i < 1000; i++) await routine(now, i)
+  const routine = (i: number) => bulk.send({ lane: 'metric', source: `src-${i % 20}`, name: 'mem.used', value: 50 + (++n % 7) + (n % 1_000_000) / 1e7, labels: { load } })
+  /** Routine facts the routine publisher could not offer in time (the server's pace, not Ben's). */
+  let routineBehind = 0
+
+  const routineLoop = async () => {
+    let lastTick = start
+    let debt = 0
+    let lastBurst = start - 5000
+    let lastSparse = start
+    while (Date.now() < end) {
+      const now = Date.now()
+      if (load === 'sparse') {
+        for (; lastSparse + 1000 <= now; lastSparse += 1000) for (let i = 0; i < 20; i++) await routine(i)
+      } else if (load === 'bursty') {
+        if (now - lastBurst >= 5000) {
+          lastBurst = now
+          for (let i = 0; i < 1000; i++) await routine(i)
+        }
+      } else {
+        debt += ((now - lastTick) * rate) / 1000
+        lastTick = now
+        // More than a second behind the offered rate: that much was not offered (counted).
+        if (debt > rate) {
+          routineBehind += Math.floor(debt - rate)
+          debt -= Math.floor(debt - rate)
+        }
+        // In slices, so that the loop keeps its pace and never runs unbounded.
+        for (let k = 0; debt >= 1 && k < 2000; debt--, k++) await routine(n)
       }
-    } else {
-      debt += ((now - lastTick) * rate) / 1000
-      lastTick = now
-      for (; debt >= 1; debt--) await routine(now, n)
+      await sleep(5)
     }
-    // Probes: a new series every 2 s; each calm (10 ± 0.3) for 8 s, then jumps to 100 for good.
-    for (let t = lastProbe + 50; t <= now; t += 50) {
+  }
+
+  const probeLoop = async () => {
+    let probeN = 0
+    let lastAlert = start
+    for (let tick = start + 50; Date.now() < end; tick += 50) {
+      const wait = tick - Date.now()
+      if (wait > 0) await sleep(wait)
+      // Probes: a new series every 2 s; each calm (10 ± 0.3) for 8 s, then jumps to 100 for good.
       probeN++
+      const t = Date.now()
       const series = Math.floor((t - start) / 2000)
       for (let k = Math.max(0, series - 5); k <= series; k++) {
         const age = t - start - k * 2000
-        await send({ lane: 'metric', source: 'web-1', ts: t, name: 'cpu.load', value: age >= 8000 ? 100 + (probeN % 3) : 10 + Math.sin(probeN + k) * 0.3, labels: { job: `probe-${load}-${k}` } })
+        await probes.send({ lane: 'metric', source: 'web-1', name: 'cpu.load', value: age >= 8000 ? 100 + (probeN % 3) : 10 + Math.sin(probeN + k) * 0.3, labels: { job: `probe-${load}-${k}` } })
       }
-      lastProbe = t
+      for (; lastAlert + 500 <= t; lastAlert += 500) {
+        await probes.send({ lane: 'alert', source: 'web-2', rule: 'bench.alert', severity: 'high', message: `bench alert ${probes.sent}`, attrs: { load } })
+      }
     }
-    for (; lastAlert + 500 <= now; lastAlert += 500) {
-      await send({ lane: 'alert', source: 'web-2', ts: now, rule: 'bench.alert', severity: 'high', message: `bench alert ${sent}`, attrs: { load } })
-    }
-    await new Promise((r) => setTimeout(r, 5))
   }
-  await publisher.close()
-  process.stdout.write(JSON.stringify({ sent, failed, seconds: (Date.now() - start) / 1000 }) + '\n')
-  await nc.close()
+
+  await Promise.all([routineLoop(), probeLoop()])
+  const elapsed = (Date.now() - start) / 1000
+  await Promise.all([bulk.close(), probes.close()])
+  process.stdout.write(
+    JSON.stringify({ sent: bulk.sent + probes.sent, routine: bulk.sent, probes: probes.sent, failed: bulk.failed + probes.failed, routineBehind, seconds: elapsed }) + '\n',
+  )
 }
 
 main().catch((err) => {

@@ -5,12 +5,18 @@
  * overload (a routine flood at 2× what the chain sustained under the steady load) where the
  * alert lane's publish → decision shows the lanes' priority. A hop's latency is the stream
  * time of the derived fact minus its event time (the feed stamps facts with their publish time).
- * Where the steady load is more than the chain sustains, the backlog growth is reported
- * instead of pretending to a latency. Prints a table, then one JSON line.
+ * A load is sustained when no stage's or projector's backlog (stored, not yet acknowledged) grows
+ * through the feed (least-squares slope under 2 % of the offered rate) and the feed could offer
+ * it; otherwise the phase says NOT sustained and reports the backlog growth, in total and per
+ * consumer, instead of the routine lane's latencies (the alert lane's are still shown: that is the
+ * lanes' promise). First, a same-run baseline: a raw four-hop JetStream relay (bench/latency-
+ * baseline.ts), the floor of a hop on this machine at this moment. BENCH_SECONDS (20),
+ * BENCH_STEADY_RATE (10,000), BENCH_LOADS (sparse,bursty,steady,flood). Prints tables, then one
+ * JSON line.
  */
 import { spawn } from 'node:child_process'
 import { mkdtempSync, rmSync } from 'node:fs'
-import { tmpdir } from 'node:os'
+import { cpus, loadavg, tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { build, type Histogram } from 'hdr-histogram-js'
@@ -21,14 +27,26 @@ import { printTable } from '../cli/output.js'
 import { followSubjects } from '../streams/index.js'
 import { runSimulation } from '../simulate/index.js'
 import type { Fact } from '../schemas/index.js'
+import { BASELINE_HOPS, relayBaseline, type BaselineFigures } from './latency-baseline.js'
 
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 20)
 const STEADY_RATE = Number(process.env.BENCH_STEADY_RATE ?? 10_000)
+/** Which phases to run (comma-separated; default all): sparse, bursty, steady, flood. */
+const LOADS = (process.env.BENCH_LOADS ?? 'sparse,bursty,steady,flood').split(',')
 const feedScript = join(fileURLToPath(new URL('.', import.meta.url)), 'latency-feed.js')
 const HOPS = ['scrubbed', 'anomaly', 'decision', 'command', 'ack', 'clickhouse', 'alert→decision'] as const
 type Hop = (typeof HOPS)[number]
 
-function feed(url: string, load: string, seconds: number, rate = 0): Promise<{ sent: number; failed: number; seconds: number }> {
+interface Fed {
+  readonly sent: number
+  readonly routine: number
+  readonly probes: number
+  readonly failed: number
+  readonly routineBehind: number
+  readonly seconds: number
+}
+
+function feed(url: string, load: string, seconds: number, rate = 0): Promise<Fed> {
   return new Promise((resolve, reject) => {
     const child = spawn(process.execPath, [feedScript, '--url', url, '--load', load, '--seconds', String(seconds), '--rate', String(rate)], { stdio: ['ignore', 'pipe', 'inherit'] })
     let out = ''
@@ -39,47 +57,96 @@ function feed(url: string, load: string, seconds: number, rate = 0): Promise<{ s
 
 const hist = (): Histogram => build({ lowestDiscernibleValue: 1, highestTrackableValue: 3_600_000, numberOfSignificantValueDigits: 3 })
 
-/** Inputs not delivered yet to scrub and detect (the backlog), and scrub's ack floor. */
-async function pending(r: Running): Promise<{ scrub: number; detect: number; scrubFloor: number }> {
-  const jsm = await jetstreamManager(r.ctx.nc)
-  const info = async (s: string, c: string) => jsm.consumers.info(s, c).catch(() => undefined)
-  const scrub = await info('FACTS', 'stage-scrub-routine')
-  const detect = await info('DERIVED', 'stage-detect-metric')
-  return { scrub: scrub?.num_pending ?? 0, detect: detect?.num_pending ?? 0, scrubFloor: scrub?.ack_floor.stream_seq ?? 0 }
+/** A stage's or projector's durable consumer, as far as the backlog goes. */
+interface ConsumerAt {
+  /** Stored and not yet settled by it: not delivered yet + delivered and not acknowledged. */
+  readonly backlog: number
+  /** Messages it has acknowledged so far (its ack floor, in delivered messages). */
+  readonly done: number
 }
 
-async function drain(r: Running, maxMs = 300_000): Promise<number> {
-  const t0 = Date.now()
-  for (;;) {
-    const p = await pending(r)
-    if (p.scrub + p.detect === 0 || Date.now() - t0 > maxMs) return Date.now() - t0
-    await new Promise((res) => setTimeout(res, 500))
+/** Every stage and projector consumer (`stage-*`, `proj-*`) on FACTS, DERIVED and COMMANDS. */
+async function consumers(r: Running): Promise<Map<string, ConsumerAt>> {
+  const jsm = await jetstreamManager(r.ctx.nc)
+  for (let attempt = 0; ; attempt++) {
+    try {
+      const out = new Map<string, ConsumerAt>()
+      for (const stream of ['FACTS', 'DERIVED', 'COMMANDS']) {
+        for await (const c of jsm.consumers.list(stream)) {
+          if (!c.name.startsWith('stage-') && !c.name.startsWith('proj-')) continue
+          out.set(c.name, { backlog: c.num_pending + c.num_ack_pending, done: c.ack_floor.consumer_seq })
+        }
+      }
+      return out
+    } catch (err) {
+      // A busy server may time a listing out: try again, a few times.
+      if (attempt >= 4) throw err
+      await new Promise((res) => setTimeout(res, 500))
+    }
   }
 }
 
+const total = (m: Map<string, ConsumerAt>) => [...m.values()].reduce((a, c) => a + c.backlog, 0)
+
+/** Waits until no stage or projector has anything left to deliver or to acknowledge. */
+async function drain(r: Running, maxMs = 300_000): Promise<number> {
+  const t0 = Date.now()
+  for (;;) {
+    if (total(await consumers(r)) === 0 || Date.now() - t0 > maxMs) return Date.now() - t0
+    await new Promise((res) => setTimeout(res, 250))
+  }
+}
+
+/** Least-squares slope of (t seconds, backlog) samples: how fast a backlog grows, per second. */
+function slope(samples: ReadonlyArray<readonly [number, number]>): number {
+  if (samples.length < 2) return 0
+  const n = samples.length
+  const mt = samples.reduce((a, s) => a + s[0], 0) / n
+  const mb = samples.reduce((a, s) => a + s[1], 0) / n
+  let num = 0
+  let den = 0
+  for (const [t, b] of samples) {
+    num += (t - mt) * (b - mb)
+    den += (t - mt) ** 2
+  }
+  return den === 0 ? 0 : num / den
+}
+
+type HopFigures = { n: number; p50: number; p99: number; max: number }
+
 interface Phase {
   readonly load: string
+  /** Routine facts/s offered (0: the load's own shape). */
   readonly rate: number
   readonly sent: number
   readonly seconds: number
-  readonly hops: Record<Hop, { n: number; p50: number; p99: number; max: number }>
-  /** Inputs of scrub + detect not yet done, at the end of the feed, and how fast that grew. */
-  readonly backlog: number
+  /** Routine facts/s the feed published (what the server took). */
+  readonly publishedPerS: number
+  /** Routine facts the feed could not publish at the offered pace. */
+  readonly notOffered: number
+  readonly hops: Record<Hop, HopFigures>
+  /** Backlog growth per consumer (facts/s, least squares over the feed), those that grew only. */
+  readonly growth: Record<string, number>
+  /** Total backlog growth (facts/s) and the backlog at the end of the feed. */
   readonly backlogPerS: number
-  /** Facts/s through scrub during the phase. */
+  readonly backlogAtEnd: number
+  /** Facts/s scrub's routine lane settled during the phase. */
   readonly scrubbedPerS: number
   readonly drainMs: number
+  readonly sustained: boolean
 }
+
+/** A stage keeps up when its backlog grows by less than this share of the offered load (and 50/s). */
+const GROWTH_TOLERANCE = 0.02
 
 async function phase(r: Running, load: string, rate: number): Promise<Phase> {
   const h = Object.fromEntries(HOPS.map((k) => [k, hist()])) as Record<Hop, Histogram>
   const rec = (hop: Hop, ms: number) => h[hop].recordValue(Math.max(1, Math.round(ms)))
   const t0 = Date.now()
-  // Scrubbed: the probes and alerts (web-1, web-2) only; the routine load is counted, not followed.
+  // Scrubbed: the probes (web-1) only; the routine load is counted, not followed.
   const scrubbedOf = (d: { result: { ok: boolean; value?: unknown }; time: number }) => d.result.ok && rec('scrubbed', d.time - (d.result.value as Fact).ts)
   const subs = [
     followSubjects(r.ctx.nc, r.ctx.registry, 'ben.scrubbed.*.web-1', { deliver: 'new' }).subscribe(scrubbedOf),
-    followSubjects(r.ctx.nc, r.ctx.registry, 'ben.scrubbed.*.web-2', { deliver: 'new' }).subscribe(scrubbedOf),
     followSubjects(r.ctx.nc, r.ctx.registry, 'ben.anomaly.>', { deliver: 'new' }).subscribe((d) => d.result.ok && rec('anomaly', d.time - (d.result.value as Fact).ts)),
     followSubjects(r.ctx.nc, r.ctx.registry, 'ben.decision.>', { deliver: 'new' }).subscribe((d) => {
       if (!d.result.ok) return
@@ -115,31 +182,62 @@ async function phase(r: Running, load: string, rate: number): Promise<Phase> {
       await new Promise((res) => setTimeout(res, 100))
     }
   })()
-  const before = await pending(r)
+  // The backlog of every consumer, sampled through the feed.
+  const before = await consumers(r)
+  const samples = new Map<string, Array<[number, number]>>()
+  let sampling = true
+  const sampler = (async () => {
+    while (sampling) {
+      await new Promise((res) => setTimeout(res, 1000))
+      const at = (Date.now() - t0) / 1000
+      for (const [name, c] of await consumers(r).catch(() => new Map<string, ConsumerAt>())) {
+        const s = samples.get(name) ?? []
+        s.push([at, c.backlog])
+        samples.set(name, s)
+      }
+    }
+  })()
   const fed = await feed(r.endpoints.natsUrl, load, SECONDS, rate)
-  const after = await pending(r)
+  sampling = false
+  await sampler
+  const after = await consumers(r)
   const feedSeconds = (Date.now() - t0) / 1000
-  const scrubbedPerS = Math.round((after.scrubFloor - before.scrubFloor) / feedSeconds)
+  const scrubbedPerS = Math.round(((after.get('stage-scrub-routine')?.done ?? 0) - (before.get('stage-scrub-routine')?.done ?? 0)) / feedSeconds)
   const drainMs = await drain(r)
   // What was published during the feed has come out of every hop (or the drain gave up).
   await new Promise((res) => setTimeout(res, 1500))
   polling = false
   await poll
   for (const s of subs) s.unsubscribe()
-  const backlog = after.scrub + after.detect
+  const publishedPerS = Math.round(fed.routine / fed.seconds)
+  const offered = rate > 0 ? rate : publishedPerS
+  const growth: Record<string, number> = {}
+  for (const [name, s] of samples) {
+    const g = Math.round(slope(s))
+    if (g > Math.max(50, GROWTH_TOLERANCE * offered)) growth[name] = g
+  }
+  const backlogPerS = Object.values(growth).reduce((a, g) => a + g, 0)
+  // Not sustained: a consumer's backlog grew, or the feed could not even offer the load.
+  const sustained = backlogPerS === 0 && fed.routineBehind <= GROWTH_TOLERANCE * offered * fed.seconds
   return {
     load,
     rate,
     sent: fed.sent,
     seconds: fed.seconds,
+    publishedPerS,
+    notOffered: fed.routineBehind,
     hops: Object.fromEntries(HOPS.map((k) => [k, { n: h[k].totalCount, p50: h[k].getValueAtPercentile(50), p99: h[k].getValueAtPercentile(99), max: h[k].maxValue }])) as Phase['hops'],
-    backlog,
-    // Growth under 1 % of what was sent is noise (a pull in flight), not a backlog.
-    backlogPerS: backlog - before.scrub - before.detect > fed.sent / 100 ? Math.round((backlog - before.scrub - before.detect) / fed.seconds) : 0,
+    growth,
+    backlogPerS,
+    backlogAtEnd: total(after),
     scrubbedPerS,
     drainMs,
+    sustained,
   }
 }
+
+/** Hops that belong to the routine lane (replaced by the backlog growth when the load is not sustained). */
+const ROUTINE_HOPS: readonly Hop[] = ['scrubbed', 'anomaly', 'decision', 'command', 'ack', 'clickhouse']
 
 async function main(): Promise<void> {
   const home = mkdtempSync(join(tmpdir(), 'ben-bench-lat-'))
@@ -147,52 +245,83 @@ async function main(): Promise<void> {
   // Targets that verify and ack the commands (hosts web-1, web-2); they publish no telemetry.
   const sim = await runSimulation({ nc: running.ctx.nc, subjects: running.ctx.subjects, codec: running.ctx.codec, topo: {} }, { hosts: 2, rate: 1, durationMs: 1, mode: 'backfill', scenarios: [], seed: 'bench' })
   const phases: Phase[] = []
+  let base: BaselineFigures
   try {
+    process.stderr.write(`bench:latency: baseline (raw JetStream relay, ${BASELINE_HOPS} hops, 20 msgs/s) for ${Math.ceil(SECONDS / 2)} s…\n`)
+    base = await relayBaseline(running.ctx.nc, Math.ceil(SECONDS / 2))
     for (const [load, rate] of [
       ['sparse', 0],
       ['bursty', 0],
       ['steady', STEADY_RATE],
     ] as const) {
+      if (!LOADS.includes(load)) continue
       process.stderr.write(`bench:latency: ${load} load for ${SECONDS} s…\n`)
       phases.push(await phase(running, load, rate))
     }
-    // Overload: a routine flood at 2× what the chain sustained under the steady load.
-    const steady = phases[2]
-    const capacity = Math.max(1000, steady.backlogPerS > 0 ? steady.scrubbedPerS : STEADY_RATE)
-    process.stderr.write(`bench:latency: flood at ${2 * capacity} facts/s (2× ${capacity}) for ${SECONDS} s…\n`)
-    phases.push(await phase(running, 'flood', 2 * capacity))
+    if (LOADS.includes('flood')) {
+      // Overload: a routine flood at 2× what the chain sustained under the steady load.
+      const steady = phases.find((p) => p.load === 'steady')
+      const capacity = Math.max(1000, !steady ? STEADY_RATE : steady.sustained ? steady.publishedPerS : steady.scrubbedPerS)
+      process.stderr.write(`bench:latency: flood at ${2 * capacity} facts/s (2× ${capacity}) for ${SECONDS} s…\n`)
+      phases.push(await phase(running, 'flood', 2 * capacity))
+    }
   } finally {
     await sim.stop()
     await running.stop()
     rmSync(home, { recursive: true, force: true })
   }
 
-  const cell = (x: { n: number; p50: number; p99: number; max: number }) => (x.n ? `${x.p50} / ${x.p99} / ${x.max} (${x.n})` : '—')
+  const cell = (x: HopFigures) => (x.n ? `${x.p50} / ${x.p99} / ${x.max} (${x.n})` : '—')
+  const growthText = (p: Phase) =>
+    `+${p.backlogPerS}/s (${Object.entries(p.growth)
+      .map(([c, g]) => `${c} +${g}/s`)
+      .join(', ')})`
+  const verdict = (p: Phase) =>
+    p.sustained
+      ? 'sustained'
+      : `NOT sustained: ${p.backlogPerS > 0 ? `backlog ${growthText(p)}` : 'no backlog growth'}; published ${p.publishedPerS}/s${p.rate ? ` of ${p.rate}/s offered` : ''}${p.notOffered ? ` (${p.notOffered} not offered: the feed could publish no faster on this machine)` : ''}; scrub settled ${p.scrubbedPerS}/s; drained in ${(p.drainMs / 1000).toFixed(1)} s`
   printTable(
-    ['load', ...HOPS.map((h) => `${h} ms p50/p99/max (n)`), 'backlog growth'],
-    phases.map((p) => [
-      `${p.load}${p.rate ? ` ${p.rate}/s` : ''}`,
-      ...HOPS.map((h) => cell(p.hops[h])),
-      p.backlogPerS > 0 ? `+${p.backlogPerS}/s (not sustained: ${p.scrubbedPerS}/s scrubbed; drained in ${(p.drainMs / 1000).toFixed(1)} s)` : 'none',
-    ]),
+    ['', ...BASE_COLS],
+    base.hops.map((x, i) => [`baseline: raw JetStream relay, publish → hop ${i + 1}`, cell(x)]),
   )
-  const fig: Record<string, unknown> = { bench: 'latency', seconds: SECONDS }
+  printTable(
+    ['load', ...HOPS.map((h) => `${h} ms p50/p99/max (n)`), 'verdict'],
+    phases.map((p) => [`${p.load}${p.rate ? ` ${p.rate}/s` : ''}`, ...HOPS.map((h) => (p.sustained || !ROUTINE_HOPS.includes(h) ? cell(p.hops[h]) : 'not sustained')), verdict(p)]),
+  )
+  const fig: Record<string, unknown> = { bench: 'latency', seconds: SECONDS, under_load: loadavg()[0] / cpus().length > 1, load_per_core: +(loadavg()[0] / cpus().length).toFixed(2) }
+  base.hops.forEach((x, i) => {
+    fig[`baseline_hop${i + 1}_p50_ms`] = x.p50
+    fig[`baseline_hop${i + 1}_p99_ms`] = x.p99
+  })
   for (const p of phases) {
     for (const h of HOPS) {
       const key = `${p.load}_${h.replace('→', '_to_')}`
+      // Not sustained: no latency for the routine lane's hops (it only grows with the run), the backlog instead.
+      const shown = p.sustained || !ROUTINE_HOPS.includes(h)
       fig[`${key}_n`] = p.hops[h].n
-      fig[`${key}_p50_ms`] = p.hops[h].p50
-      fig[`${key}_p99_ms`] = p.hops[h].p99
-      fig[`${key}_max_ms`] = p.hops[h].max
+      fig[`${key}_p50_ms`] = shown ? p.hops[h].p50 : null
+      fig[`${key}_p99_ms`] = shown ? p.hops[h].p99 : null
+      fig[`${key}_max_ms`] = shown ? p.hops[h].max : null
     }
     fig[`${p.load}_rate`] = p.rate
     fig[`${p.load}_sent`] = p.sent
+    fig[`${p.load}_published_per_s`] = p.publishedPerS
+    fig[`${p.load}_not_offered`] = p.notOffered
     fig[`${p.load}_scrubbed_per_s`] = p.scrubbedPerS
     fig[`${p.load}_backlog_growth_per_s`] = p.backlogPerS
-    fig[`${p.load}_sustained`] = p.backlogPerS <= 0
+    fig[`${p.load}_backlog_growth_by_consumer`] = p.growth
+    fig[`${p.load}_backlog_at_end`] = p.backlogAtEnd
+    fig[`${p.load}_drain_ms`] = p.drainMs
+    fig[`${p.load}_sustained`] = p.sustained
+    // Against the floor measured in the same run: publish → anomaly is two hops (scrub, detect).
+    if (p.sustained && p.hops.anomaly.n && base.hops[1].p99) fig[`${p.load}_anomaly_p99_vs_baseline_2hops`] = +(p.hops.anomaly.p99 / base.hops[1].p99).toFixed(2)
+    // Alert → decision is two hops too (scrub, policy); shown sustained or not (the lanes' promise).
+    if (p.hops['alert→decision'].n && base.hops[1].p99) fig[`${p.load}_alert_to_decision_p99_vs_baseline_2hops`] = +(p.hops['alert→decision'].p99 / base.hops[1].p99).toFixed(2)
   }
   process.stdout.write(JSON.stringify(fig) + '\n')
 }
+
+const BASE_COLS = ['ms p50 / p99 / max (n)']
 
 main().catch((err) => {
   process.stderr.write(`bench:latency failed: ${(err as Error).stack}\n`)

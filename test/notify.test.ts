@@ -11,7 +11,7 @@ import { defaultRegistry, FactCodec, type AnomalyFact } from '../schemas/index.j
 import { DeadLetters, FactPublisher } from '../streams/index.js'
 import { freePort, type RuntimeContext } from '../infra/index.js'
 import { notifyService, openNotifyBucket, parseNotifier, putNotifier } from '../notify/index.js'
-import { startTestNats, waitFor, type TestNats } from './support/servers.js'
+import { consumerSettled, startTestNats, waitFor, type TestNats } from './support/servers.js'
 import { readStream } from './support/sidecar.js'
 
 const SECRET = 'a-long-shared-secret-for-hmac'
@@ -107,11 +107,13 @@ describe('webhook notifications', () => {
 
     // a KV change applies without a restart: lower am's threshold, a low web anomaly now goes out
     await add({ name: 'am', url: `http://127.0.0.1:${port}/am`, format: 'alertmanager', minSeverity: 'low', source: 'web-*', kinds: ['anomaly'] })
+    // Each round publishes a low web anomaly and waits until notify has settled it (delivered or
+    // filtered out, then acked): the new config has applied once one of them reached am.
     await waitFor('the new config to apply', async () => {
       const f = anomaly('web-9', 'low')
       await publisher.publish(f, t.subjects.anomaly('low', f.source))
-      await new Promise((r) => setTimeout(r, 200))
+      await waitFor('notify to settle the anomaly', () => consumerSettled(t.nc, 'DERIVED', 'notify-anomaly'), 30_000, 10)
       return got.some((g) => g.path === '/am' && g.body.includes('"web-9"')) || undefined
-    }, 30_000, 10)
+    }, 60_000, 10)
   })
 })

@@ -136,10 +136,12 @@ describe('real time: sparse or bursty, no fact waits in a stage', () => {
     const [first, ...rest] = measured
     expect((await publisher.publishAll([first])).stored).toBe(1)
     await waitFor('the single fact to be processed', () => quiet(nc), 60_000, 50)
-    // Bursts of 50 facts, each followed by a pause (the load shape, not a synchronisation).
+    // Bursts of 50 facts, each followed by silence: the next burst is published only once every
+    // stage has processed and acknowledged this one, so the last fact of every burst is measured
+    // with nothing behind it to push it out (a lost wake-up would leave it waiting ~30 s).
     for (let i = 0; i < rest.length; i += 50) {
       expect((await publisher.publishAll(rest.slice(i, i + 50))).failed).toBe(0)
-      await new Promise((r) => setTimeout(r, 100))
+      await waitFor(`burst ${i / 50 + 1} to be processed and acknowledged by every stage`, () => quiet(nc), 60_000, 20)
     }
     // Silence: the last fact before it must not wait for a next one.
     await waitFor('the throttle command of the runaway', async () => (await readSince(nc, 'COMMANDS', since)).some((s) => s.subject.includes('.ack.')) || undefined, 60_000, 250).catch(() => undefined)

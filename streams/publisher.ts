@@ -39,6 +39,13 @@ export interface PublisherOptions {
    * sources' messages and leaves it off.
    */
   readonly verifyDuplicates?: boolean
+  /**
+   * A publish that no stream answers (503 no responders) is sent again with the same
+   * Nats-Msg-Id for up to this many ms before it is reported `no_stream`. On a cluster, a
+   * stream whose leader just died has no listener until its peers elect another. Default 0
+   * (a single server: no stream means a missing topology, reported at once).
+   */
+  readonly waitForStreamMs?: number
 }
 
 type Callback = (outcome: PublishOutcome) => void
@@ -121,6 +128,8 @@ interface Pending {
   cb: Callback
   /** A raw fact: a `duplicate` answer is checked against the subject of the message JetStream kept. */
   verify: boolean
+  /** When it first met no stream (waitForStreamMs): a 503 after this + the wait fails it. */
+  noStreamSince?: number
 }
 
 /**
@@ -141,6 +150,7 @@ export class FactPublisher {
   private readonly window: number
   private readonly ackTimeoutMs: number
   private readonly retries: number
+  private readonly waitForStreamMs: number
   private readonly waiters: Array<() => void> = []
   private readonly idleWaiters: Array<() => void> = []
   private readonly factPrefix: string
@@ -161,6 +171,7 @@ export class FactPublisher {
     this.window = opts.window ?? 4096
     this.ackTimeoutMs = opts.ackTimeoutMs ?? 5000
     this.retries = opts.retries ?? 5
+    this.waitForStreamMs = opts.waitForStreamMs ?? 0
     this.sub = nc.subscribe(`${this.inbox}.*`, { callback: (err, msg) => (err ? undefined : this.onAck(msg)) })
     this.sweeper = setInterval(() => {
       this.now = performance.now()
@@ -285,6 +296,16 @@ export class FactPublisher {
     const p = this.pending.get(token)
     if (!p) return // a late answer to a retried publish: already settled
     if (msg.headers?.code === 503) {
+      if (this.waitForStreamMs > 0) {
+        const since = (p.noStreamSince ??= this.now)
+        if (this.now - since < this.waitForStreamMs) {
+          // Sent again by the sweeper within about a quarter of the ack timeout; a send that met
+          // no stream does not count as an attempt (a `duplicate` on the next one is then real).
+          p.sentAt = this.now - this.ackTimeoutMs
+          p.attempts--
+          return
+        }
+      }
       this.settle(token, p, { id: p.id, status: 'failed', code: PublishFailure.NoStream, error: `no stream listens on ${p.subject}` })
       return
     }

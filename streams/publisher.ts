@@ -1,4 +1,8 @@
 import { createInbox, type Msg, type MsgHdrs, type NatsConnection, type Subscription } from '@nats-io/nats-core'
+import { preEncodedHeaders } from './headers.js'
+import { FrameWriter } from './frames.js'
+
+export { preEncodedHeaders }
 import { FactCodec, Header, type Fact } from '../schemas/index.js'
 import type { Subjects } from './subjects.js'
 import { PublishFailure } from './errors.js'
@@ -78,23 +82,6 @@ export function parsePubAck(data: Uint8Array): { seq?: number; duplicate: boolea
   }
 }
 
-/**
- * NATS headers as pre-encoded bytes. nats.js only calls `encode()` on the headers it is given
- * when publishing, so a fact's three headers are written as one small buffer instead of a
- * MsgHdrsImpl with its maps (measurably less garbage on the hot path).
- */
-class EncodedHeaders {
-  constructor(private readonly bytes: Uint8Array) {}
-  encode(): Uint8Array {
-    return this.bytes
-  }
-}
-
-/** A header block already encoded (`NATS/1.0\r\n…\r\n\r\n`), as nats.js takes headers. */
-export function preEncodedHeaders(block: Uint8Array): MsgHdrs {
-  return new EncodedHeaders(block) as unknown as MsgHdrs
-}
-
 const HEADER_PREFIX = 'NATS/1.0\r\n' + Header.MsgId + ': '
 
 /** The header block of a fact, as text: `Nats-Msg-Id`, `Ben-Schema`, `Ben-Schema-Fp`. */
@@ -122,7 +109,8 @@ interface Pending {
   id: string
   subject: string
   data: Uint8Array
-  headers: MsgHdrs
+  /** The encoded header block (`NATS/1.0…`), kept for a retry. */
+  headers: Uint8Array
   sentAt: number
   attempts: number
   cb: Callback
@@ -155,6 +143,7 @@ export class FactPublisher {
   private readonly idleWaiters: Array<() => void> = []
   private readonly factPrefix: string
   private readonly sweeper: NodeJS.Timeout
+  private readonly frames: FrameWriter
   private token = 0
   /** Coarse clock for ack timeouts, advanced by the sweeper (no clock read per fact). */
   private now = performance.now()
@@ -166,6 +155,7 @@ export class FactPublisher {
     private readonly codec = new FactCodec(),
     opts: PublisherOptions = {},
   ) {
+    this.frames = new FrameWriter(nc)
     this.inbox = createInbox((nc as { options?: { inboxPrefix?: string } }).options?.inboxPrefix)
     this.factPrefix = opts.verifyDuplicates === true ? `${subjects.prefix}.fact.` : '\u0000never'
     this.window = opts.window ?? 4096
@@ -205,22 +195,44 @@ export class FactPublisher {
   /** Sends at once if the window has room; false (nothing sent) when it is full. */
   trySend(fact: Fact, subject: string | undefined, cb: Callback): boolean {
     if (this.pending.size >= this.window && !this.closed) return false
-    const enc = this.codec.encode(fact)
-    this.enqueue(subject ?? this.subjects.forFact(fact), enc.data, factHeaders(factMsgId(fact), enc.schema, enc.fingerprint), enc.id, cb)
+    const subj = subject ?? this.subjects.forFact(fact)
+    const w = this.codec.writer(fact.kind)
+    const headerText = factHeaderBlock(factMsgId(fact), w.name, w.fingerprint)
+    if (this.closed || !this.frames.direct || this.nc.isClosed()) {
+      this.enqueue(subj, this.codec.encode(fact).data, Buffer.from(headerText, 'latin1'), fact.id, cb)
+      return true
+    }
+    // The hot path: the Avro bytes and headers are written straight into the outgoing frame.
+    const token = ++this.token
+    const framed = this.frames.writeEncoded(subj, `${this.inbox}.${token}`, headerText, this.codec, fact, this.maxPayload)
+    if (!framed) {
+      publishedBy.failed.inc()
+      cb({ id: fact.id, status: 'failed', code: PublishFailure.NotSent, error: `publish failed: the fact is larger than the server's max payload (${this.maxPayload} bytes with headers)` })
+      return true
+    }
+    if (this.pending.size === 0) this.lastAnswer = this.now
+    this.pending.set(token, { id: fact.id, subject: subj, data: framed.data, headers: framed.headers, sentAt: this.now, attempts: 1, cb, verify: subj.startsWith(this.factPrefix) })
     return true
   }
 
   /** Publishes already-encoded bytes (JSON edge facts, dead letters) with the same guarantees. */
   async sendRaw(subject: string, data: Uint8Array, headers: MsgHdrs, id: string, cb: Callback): Promise<void> {
     while (this.pending.size >= this.window && !this.closed) await this.slot()
-    this.enqueue(subject, data, headers, id, cb)
+    this.enqueue(subject, data, (headers as unknown as { encode(): Uint8Array }).encode(), id, cb)
+  }
+
+  /** `sendRaw` without waiting: false (nothing sent) when the window is full. */
+  trySendRaw(subject: string, data: Uint8Array, headers: MsgHdrs, id: string, cb: Callback): boolean {
+    if (this.pending.size >= this.window && !this.closed) return false
+    this.enqueue(subject, data, (headers as unknown as { encode(): Uint8Array }).encode(), id, cb)
+    return true
   }
 
   private slot(): Promise<void> {
     return new Promise<void>((r) => this.waiters.push(r))
   }
 
-  private enqueue(subject: string, data: Uint8Array, headers: MsgHdrs, id: string, cb: Callback): void {
+  private enqueue(subject: string, data: Uint8Array, headers: Uint8Array, id: string, cb: Callback): void {
     if (this.closed) {
       publishedBy.failed.inc()
       cb({ id, status: 'failed', code: PublishFailure.Closed, error: 'publisher is closed' })
@@ -285,7 +297,9 @@ export class FactPublisher {
 
   private transmit(token: number, p: Pending): void {
     try {
-      this.nc.publish(p.subject, p.data, { reply: `${this.inbox}.${token}`, headers: p.headers })
+      if (this.nc.isClosed()) throw new Error('the connection is closed')
+      if (p.headers.length + p.data.length > this.maxPayload) throw new Error(`the message is larger than the server's max payload (${this.maxPayload} bytes with headers)`)
+      this.frames.writeRaw(p.subject, `${this.inbox}.${token}`, p.headers, p.data)
     } catch (err) {
       this.settle(token, p, { id: p.id, status: 'failed', code: PublishFailure.NotSent, error: `publish failed: ${(err as Error).message}` })
     }

@@ -1,5 +1,6 @@
 // The nats.go baseline of bench:ingest: acknowledged JetStream publishes with PublishMsgAsync,
-// Nats-Msg-Id on every message, at most <window> PubAcks awaited at once. Reads the messages
+// Nats-Msg-Id on every message, at most <window> PubAcks awaited at once (a full window waits,
+// like Ben's publisher, instead of failing after 200 ms). Reads the messages
 // (subject, id, bytes) from a file written by the bench, publishes them all, waits for every
 // PubAck, and prints one JSON line with the outcome and the time taken (reading excluded).
 //
@@ -91,7 +92,7 @@ func main() {
 		m.Data = rec.data
 		m.Header.Set("Ben-Schema", os.Args[4])
 		m.Header.Set("Ben-Schema-Fp", os.Args[5])
-		f, err := js.PublishMsgAsync(m, nats.MsgId(rec.id))
+		f, err := js.PublishMsgAsync(m, nats.MsgId(rec.id), nats.StallWait(time.Minute))
 		if err != nil {
 			fmt.Fprintln(os.Stderr, "publish:", err)
 			os.Exit(1)

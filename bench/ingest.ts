@@ -53,6 +53,11 @@ function fact(run: string, i: number): RawFact {
 async function main(): Promise<void> {
   const dir = mkdtempSync(join(tmpdir(), 'ben-bench-'))
   const server = await startNatsServer({ storeDir: join(dir, 'nats') })
+  // A failed run stops its (detached) nats-server too.
+  stopOnFailure = async () => {
+    await server.stop()
+    rmSync(dir, { recursive: true, force: true })
+  }
   const nc = await connect({ servers: server.url })
   const subjects = new Subjects()
   const jsm = await jetstreamManager(nc)
@@ -158,9 +163,9 @@ async function main(): Promise<void> {
   }
   await publisher.close()
 
-  // Projector: everything in FACTS into ClickHouse.
+  // Projector: FACTS into ClickHouse from the start, timed over the first BENCH_PROJECT_N facts.
   const info = await jsm.streams.info('FACTS')
-  const total = info.state.messages
+  const total = Math.min(info.state.messages, Number(process.env.BENCH_PROJECT_N ?? 200_000))
   const wh = await openClickHouse(process.env.BEN_CLICKHOUSE_URL ? { url: process.env.BEN_CLICKHOUSE_URL } : { path: join(dir, 'ch') })
   await migrate(wh.client)
   const projector = new Projector(factsProjection(), wh.client)
@@ -168,6 +173,7 @@ async function main(): Promise<void> {
   t0 = performance.now()
   await projector.start(nc, codec, subjects, {}, new DeadLetters(dlqPub, subjects, codec, 'bench'))
   while (projector.stats.inserted + projector.stats.skippedExisting < total) await new Promise((r) => setTimeout(r, 20))
+  const projected = projector.stats.inserted + projector.stats.skippedExisting
   const projSecs = (performance.now() - t0) / 1000
   await projector.stop()
   await dlqPub.close()
@@ -197,7 +203,7 @@ async function main(): Promise<void> {
     single_publish_p50_us: lat.getValueAtPercentile(50),
     single_publish_p99_us: lat.getValueAtPercentile(99),
     projector_facts: total,
-    projector_facts_per_s: Math.round(total / projSecs),
+    projector_facts_per_s: Math.round(projected / projSecs),
     peak_rss_mb: Math.round(benPeakRss / 1048576),
     rss_before_publish_mb: Math.round(rssBefore / 1048576),
     clickhouse: wh.kind,
@@ -225,7 +231,11 @@ async function main(): Promise<void> {
   rmSync(dir, { recursive: true, force: true })
 }
 
-main().catch((err) => {
+let stopOnFailure: () => Promise<void> = async () => undefined
+for (const sig of ['SIGINT', 'SIGTERM'] as const) process.once(sig, () => void stopOnFailure().finally(() => process.exit(130)))
+
+main().catch(async (err) => {
   process.stderr.write(`bench:ingest failed: ${(err as Error).stack}\n`)
+  await stopOnFailure().catch(() => undefined)
   process.exit(1)
 })

@@ -39,7 +39,9 @@ describe('the publisher frames facts itself: JetStream stores exactly the facts 
     expect(report).toMatchObject({ stored: facts.length, duplicate: 0, failed: 0 })
     const jsm = await jetstreamManager(nats.nc)
     for (const f of facts.filter((_, i) => i % 37 === 0 || i % 100 === 7)) {
-      const m = await jsm.streams.getMessage('FACTS', { seq: seqs.get(f.id)! })
+      const got = await jsm.streams.getMessage('FACTS', { seq: seqs.get(f.id)! })
+      expect(got, `message of ${f.id}`).not.toBeNull()
+      const m = got!
       expect(m.subject).toBe(nats.subjects.forFact(f))
       expect(m.header.get(Header.MsgId)).toBe(factMsgId(f))
       const enc = codec.encode(f)

@@ -26,8 +26,8 @@ export interface Framed {
  * and four buffers copied together again. A chunk is never written twice: the header and payload
  * views of a frame stay valid for a retry for as long as they are referenced.
  *
- * Without access to nats.js's protocol handler (another client version), frames go through
- * `nc.publish` one by one, as before.
+ * Without access to nats.js's protocol handler (another client version), or with
+ * BEN_PUBLISHER_FRAMES=0 (to compare), frames go through `nc.publish` one by one, as before.
  */
 export class FrameWriter {
   private buf = Buffer.allocUnsafe(CHUNK)
@@ -40,7 +40,7 @@ export class FrameWriter {
 
   constructor(private readonly nc: NatsConnection) {
     const p = (nc as unknown as { protocol?: Partial<Protocol> }).protocol
-    this.protocol = typeof p?.sendCommand === 'function' ? (p as Protocol) : undefined
+    this.protocol = typeof p?.sendCommand === 'function' && process.env.BEN_PUBLISHER_FRAMES !== '0' ? (p as Protocol) : undefined
   }
 
   /**

@@ -2,9 +2,12 @@
  * bench:ingest — acknowledged, de-duplicated publish throughput of small facts: Ben's
  * publisher against the stock @nats-io/jetstream `js.publish` awaited in windows, on the
  * same nats-server in the same run; then the projector's facts/s into ClickHouse.
+ * The best client baseline that runs here is nats.go (`PublishMsgAsync` with `Nats-Msg-Id`,
+ * compiled at run time from bench/go/jspub.go); Ben and nats.go alternate in BENCH_ROUNDS rounds
+ * and the ratio is the median of the per-round ratios.
  * Prints a table, then one JSON line. Not a test: nothing here passes or fails.
  */
-import { mkdtempSync, rmSync } from 'node:fs'
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { connect } from '@nats-io/transport-node'
@@ -12,13 +15,34 @@ import { headers as natsHeaders } from '@nats-io/nats-core'
 import { jetstream, jetstreamManager } from '@nats-io/jetstream'
 import { build } from 'hdr-histogram-js'
 import { FactCodec, Header, parseEdgeFact, type RawFact } from '../schemas/index.js'
-import { DeadLetters, ensureTopology, FactPublisher, Subjects } from '../streams/index.js'
+import { DeadLetters, ensureTopology, factHeaders, factMsgId, FactPublisher, Subjects, type PublishOutcome, type PublishReport } from '../streams/index.js'
+import { buildGoBaseline } from './go-baseline.js'
 import { factsProjection, migrate, Projector } from '../projections/index.js'
 import { openClickHouse, startNatsServer } from '../infra/index.js'
 import { printTable } from '../cli/output.js'
 
 const N = Number(process.env.BENCH_N ?? 200_000)
 const WINDOW = Number(process.env.BENCH_WINDOW ?? 1000)
+/** Pending PubAcks for nats.go and Ben's publisher alike (nats.go's default is 4000). */
+const GO_WINDOW = Number(process.env.BENCH_GO_WINDOW ?? 4096)
+const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3)
+const log = (m: string) => process.stderr.write(`bench:ingest ${m}\n`)
+
+/** BENCH_PROFILE=file.cpuprofile: a CPU profile of Ben's publisher in the last round. */
+async function profiled<T>(on: boolean, run: () => Promise<T>): Promise<T> {
+  const file = process.env.BENCH_PROFILE
+  if (!on || !file) return run()
+  const { Session } = await import('node:inspector/promises')
+  const s = new Session()
+  s.connect()
+  await s.post('Profiler.enable')
+  await s.post('Profiler.start')
+  const r = await run()
+  const { profile } = await s.post('Profiler.stop')
+  writeFileSync(file, JSON.stringify(profile))
+  s.disconnect()
+  return r
+}
 
 function fact(run: string, i: number): RawFact {
   const r = parseEdgeFact({ lane: 'metric', source: `web-${i % 50}`, ts: 1_763_700_000_000 + i, name: 'cpu.load', value: (i % 1000) / 7, labels: { job: `batch-${i % 13}`, run }, id: `${run}-${i}` })
@@ -29,6 +53,11 @@ function fact(run: string, i: number): RawFact {
 async function main(): Promise<void> {
   const dir = mkdtempSync(join(tmpdir(), 'ben-bench-'))
   const server = await startNatsServer({ storeDir: join(dir, 'nats') })
+  // A failed run stops its (detached) nats-server too.
+  stopOnFailure = async () => {
+    await server.stop()
+    rmSync(dir, { recursive: true, force: true })
+  }
   const nc = await connect({ servers: server.url })
   const subjects = new Subjects()
   const jsm = await jetstreamManager(nc)
@@ -45,7 +74,7 @@ async function main(): Promise<void> {
     await p.close()
   }
 
-  // Stock client: js.publish with msgID, awaited in windows of WINDOW promises.
+  // Stock client: js.publish with msgID, awaited in windows of WINDOW promises (once: slow).
   const js = jetstream(nc)
   const stockFacts = Array.from({ length: N }, (_, i) => codec.encode(fact('stock', i)))
   let t0 = performance.now()
@@ -63,19 +92,65 @@ async function main(): Promise<void> {
   }
   const stockSecs = (performance.now() - t0) / 1000
   const stockRate = N / stockSecs
+  stockFacts.length = 0
 
-  // Ben's publisher: encode + publish + PubAcks through its window.
+  // Rounds, back to back: nats.go PublishMsgAsync (the best client baseline here), then Ben's
+  // publisher on facts (Avro encode + headers + publish + PubAcks), then Ben's publisher on
+  // pre-encoded bytes (what the Go client gets). Each round publishes distinct facts.
+  const go = buildGoBaseline()
+  if (!go.ok) process.stdout.write(`nats.go baseline skipped: ${go.reason}\n`)
   const rssBefore = process.memoryUsage().rss
   peakRss = rssBefore
-  const publisher = new FactPublisher(nc, subjects, codec)
-  const lat = build({ lowestDiscernibleValue: 1, highestTrackableValue: 60_000_000, numberOfSignificantValueDigits: 3 })
-  // Facts are built (validated from the edge shape) before timing, as the stock client's bytes are.
-  const benFacts = Array.from({ length: N }, (_, i) => fact('ben', i))
-  t0 = performance.now()
-  const report = await publisher.publishAll(benFacts)
-  const benSecs = (performance.now() - t0) / 1000
-  const benRate = N / benSecs
+  const publisher = new FactPublisher(nc, subjects, codec, { window: GO_WINDOW })
+  const rounds: Array<{ go?: number; ben: number; benRaw: number }> = []
+  let report: PublishReport | undefined
+  let benFacts: RawFact[] = []
+  for (let r = 0; r < ROUNDS; r++) {
+    let goRate: number | undefined
+    if (go.ok) {
+      const recs = Array.from({ length: N }, (_, i) => {
+        const f = fact(`go${r}`, i)
+        return { subject: subjects.forFact(f), id: factMsgId(f), data: codec.encode(f).data }
+      })
+      const o = await go.run(server.url, recs, GO_WINDOW, sample.schema, sample.fingerprint)
+      if (o.stored !== N || o.failed) throw new Error(`nats.go baseline stored ${o.stored} of ${N}, ${o.failed} failed`)
+      goRate = N / o.secs
+    }
+    // Facts are built (validated from the edge shape) before timing, as the Go client's bytes are.
+    benFacts = Array.from({ length: N }, (_, i) => fact(`ben${r}`, i))
+    global.gc?.()
+    t0 = performance.now()
+    report = await profiled(r === ROUNDS - 1, () => publisher.publishAll(benFacts))
+    const benRate = N / ((performance.now() - t0) / 1000)
+    if (report.stored !== N) throw new Error(`Ben stored ${report.stored} of ${N}: ${JSON.stringify(report.failures.slice(0, 3))}`)
+    const raw = Array.from({ length: N }, (_, i) => {
+      const f = fact(`raw${r}`, i)
+      const e = codec.encode(f)
+      return { subject: subjects.forFact(f), id: factMsgId(f), data: e.data }
+    })
+    global.gc?.()
+    t0 = performance.now()
+    let rawStored = 0
+    const count = (o: PublishOutcome) => void (o.status === 'stored' && rawStored++)
+    for (const m of raw) {
+      const h = factHeaders(m.id, sample.schema, sample.fingerprint)
+      if (!publisher.trySendRaw(m.subject, m.data, h, m.id, count)) await publisher.sendRaw(m.subject, m.data, h, m.id, count)
+    }
+    await publisher.flush()
+    const rawRate = N / ((performance.now() - t0) / 1000)
+    if (rawStored !== N) throw new Error(`Ben (pre-encoded) stored ${rawStored} of ${N}`)
+    rounds.push({ go: goRate, ben: benRate, benRaw: rawRate })
+    log(`round ${r + 1}: nats.go ${goRate ? Math.round(goRate) : '-'}  Ben ${Math.round(benRate)}  Ben pre-encoded ${Math.round(rawRate)} msgs/s`)
+  }
+  if (go.ok) go.close()
   const benPeakRss = peakRss
+  const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]
+  const benRate = median(rounds.map((r) => r.ben))
+  const benRawRate = median(rounds.map((r) => r.benRaw))
+  const goRate = go.ok ? median(rounds.map((r) => r.go!)) : undefined
+  const goRatio = go.ok ? median(rounds.map((r) => r.ben / r.go!)) : undefined
+  const goRawRatio = go.ok ? median(rounds.map((r) => r.benRaw / r.go!)) : undefined
+  const lat = build({ lowestDiscernibleValue: 1, highestTrackableValue: 60_000_000, numberOfSignificantValueDigits: 3 })
   // Re-publishing the same facts: all duplicates, none stored.
   t0 = performance.now()
   const dup = await publisher.publishAll(benFacts)
@@ -88,9 +163,9 @@ async function main(): Promise<void> {
   }
   await publisher.close()
 
-  // Projector: everything in FACTS into ClickHouse.
+  // Projector: FACTS into ClickHouse from the start, timed over the first BENCH_PROJECT_N facts.
   const info = await jsm.streams.info('FACTS')
-  const total = info.state.messages
+  const total = Math.min(info.state.messages, Number(process.env.BENCH_PROJECT_N ?? 200_000))
   const wh = await openClickHouse(process.env.BEN_CLICKHOUSE_URL ? { url: process.env.BEN_CLICKHOUSE_URL } : { path: join(dir, 'ch') })
   await migrate(wh.client)
   const projector = new Projector(factsProjection(), wh.client)
@@ -98,6 +173,7 @@ async function main(): Promise<void> {
   t0 = performance.now()
   await projector.start(nc, codec, subjects, {}, new DeadLetters(dlqPub, subjects, codec, 'bench'))
   while (projector.stats.inserted + projector.stats.skippedExisting < total) await new Promise((r) => setTimeout(r, 20))
+  const projected = projector.stats.inserted + projector.stats.skippedExisting
   const projSecs = (performance.now() - t0) / 1000
   await projector.stop()
   await dlqPub.close()
@@ -108,18 +184,26 @@ async function main(): Promise<void> {
     bench: 'ingest',
     facts: N,
     avro_bytes_per_fact: sample.data.length,
+    rounds: ROUNDS,
     ben_facts_per_s: Math.round(benRate),
+    ben_preencoded_per_s: Math.round(benRawRate),
+    go_facts_per_s: goRate === undefined ? null : Math.round(goRate),
+    go_window: GO_WINDOW,
+    ratio_vs_go: goRatio === undefined ? null : +goRatio.toFixed(2),
+    ratio_preencoded_vs_go: goRawRatio === undefined ? null : +goRawRatio.toFixed(2),
+    go_skipped: go.ok ? null : go.reason,
+    per_round: rounds.map((r) => ({ go: r.go ? Math.round(r.go) : null, ben: Math.round(r.ben), ben_preencoded: Math.round(r.benRaw) })),
     stock_facts_per_s: Math.round(stockRate),
     stock_window: WINDOW,
     ratio: +(benRate / stockRate).toFixed(2),
     ben_duplicate_republish_per_s: Math.round(N / dupSecs),
-    ben_stored: report.stored,
+    ben_stored: report!.stored,
     ben_duplicates_on_republish: dup.duplicate,
-    ben_failed: report.failed + dup.failed,
+    ben_failed: report!.failed + dup.failed,
     single_publish_p50_us: lat.getValueAtPercentile(50),
     single_publish_p99_us: lat.getValueAtPercentile(99),
     projector_facts: total,
-    projector_facts_per_s: Math.round(total / projSecs),
+    projector_facts_per_s: Math.round(projected / projSecs),
     peak_rss_mb: Math.round(benPeakRss / 1048576),
     rss_before_publish_mb: Math.round(rssBefore / 1048576),
     clickhouse: wh.kind,
@@ -129,7 +213,10 @@ async function main(): Promise<void> {
     [
       ['facts per run', N],
       ['Avro bytes per fact', fig.avro_bytes_per_fact],
-      ['Ben publisher (acked, de-duplicated)', `${fig.ben_facts_per_s.toLocaleString()} facts/s`],
+      ['Ben publisher (acked, de-duplicated), median of rounds', `${fig.ben_facts_per_s.toLocaleString()} facts/s`],
+      ['Ben publisher on pre-encoded bytes (sendRaw)', `${fig.ben_preencoded_per_s.toLocaleString()} facts/s`],
+      [`nats.go PublishMsgAsync + Nats-Msg-Id, ${GO_WINDOW} pending`, goRate === undefined ? `skipped: ${go.ok ? '' : go.reason}` : `${fig.go_facts_per_s!.toLocaleString()} msgs/s`],
+      ['ratio Ben / nats.go (median of per-round ratios)', goRatio === undefined ? '-' : `${fig.ratio_vs_go}× (pre-encoded ${fig.ratio_preencoded_vs_go}×)`],
       [`stock js.publish, windows of ${WINDOW}`, `${fig.stock_facts_per_s.toLocaleString()} facts/s`],
       ['ratio Ben / stock', `${fig.ratio}×`],
       ['republish of the same facts (all duplicates)', `${fig.ben_duplicate_republish_per_s.toLocaleString()} facts/s, ${dup.duplicate} duplicates`],
@@ -144,7 +231,11 @@ async function main(): Promise<void> {
   rmSync(dir, { recursive: true, force: true })
 }
 
-main().catch((err) => {
+let stopOnFailure: () => Promise<void> = async () => undefined
+for (const sig of ['SIGINT', 'SIGTERM'] as const) process.once(sig, () => void stopOnFailure().finally(() => process.exit(130)))
+
+main().catch(async (err) => {
   process.stderr.write(`bench:ingest failed: ${(err as Error).stack}\n`)
+  await stopOnFailure().catch(() => undefined)
   process.exit(1)
 })

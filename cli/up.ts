@@ -50,6 +50,7 @@ export function registerUp(program: Command): void {
     .option('--partitions <P>', 'with --workers: split scrub and detect into P partitions by source (default: N)')
     .option('--watch', 'print anomalies, decisions, commands and acks as they happen (on with --simulate)')
     .option('--verbose', 'with --watch: every explain, incident updates, low anomalies, lines not cut to the terminal')
+    .option('--cluster <nodes>', 'run this many nats-server nodes (3: streams with three replicas survive one node); ports and stores kept under $BEN_HOME/nats-cluster')
     .option('--secure', 'NATS authorisation: one nkey user per role and sidecar; seeds and server config in $BEN_HOME/creds')
     .option('--sidecars <ids>', 'with --secure: make credentials for these sidecars now (comma-separated ids)')
     .option('--console <host:port>', 'serve the web console there (e.g. 127.0.0.1:8080); the banner prints its login URL')
@@ -74,17 +75,22 @@ Examples:
   ben up
   ben up --simulate --sim-scenario cpu-runaway --sim-duration 300     # what npm start runs
   BEN_HOME=/var/lib/ben ben up
+  ben up --cluster 3                                                   # three nodes, R3 streams
   ben up --secure --sidecars web-1,web-2                               # sidecar: BEN_NATS_NKEY=$BEN_HOME/creds/sidecar-web-1.nk
   ben up --otlp 127.0.0.1:4318 --syslog 127.0.0.1:5514 --metrics 127.0.0.1:9464
   ben up --simulate --console 127.0.0.1:8080                           # open the printed URL in a browser
   BEN_NATS_URL=nats://nats-1:4222 BEN_CLICKHOUSE_URL=http://ch:8123 ben up`,
     )
-    .action(async (o: { logLevel?: string; simulate?: boolean; watch?: boolean; verbose?: boolean; secure?: boolean; sidecars?: string; console?: string; consoleTls?: string; insecureConsole?: boolean; consoleKey: string; workers?: string; partitions?: string } & DoorFlags & Record<string, unknown>) => {
+    .action(async (o: { logLevel?: string; simulate?: boolean; watch?: boolean; verbose?: boolean; secure?: boolean; cluster?: string; sidecars?: string; console?: string; consoleTls?: string; insecureConsole?: boolean; consoleKey: string; workers?: string; partitions?: string } & DoorFlags & Record<string, unknown>) => {
       const env = readEnv()
       if (o.sidecars !== undefined && !o.secure) throw new CliError('--sidecars needs --secure (credentials only mean something on a server that checks them)')
       if ((o.consoleTls || o.insecureConsole) && !o.console) throw new CliError('--console-tls and --insecure-console go with --console <host:port>')
       const consoleOpts = o.console ? { listen: o.console, tls: o.consoleTls, insecure: o.insecureConsole, operatorKey: o.consoleKey } : undefined
       if (consoleOpts) wrapConsoleError(() => checkConsoleOptions(consoleOpts))
+      const cluster = o.cluster === undefined ? undefined : Number(o.cluster)
+      if (cluster !== undefined && (!Number.isInteger(cluster) || cluster < 1 || cluster > 9)) throw new CliError(`--cluster ${o.cluster}: expected a number of nodes from 1 to 9 (3 for streams that survive one node)`)
+      if (cluster !== undefined && cluster > 1 && o.secure) throw new CliError('--cluster and --secure cannot be combined yet: run the cluster yourself with the generated auth configuration included (docs/scaling.md)')
+      if (cluster !== undefined && cluster > 1 && env.natsUrl) throw new CliError(`--cluster starts nats-server nodes here, but BEN_NATS_URL=${env.natsUrl} points at servers you run: use one or the other (for your servers set BEN_JS_REPLICAS=3)`)
       const secure = o.secure ? secureStart(env, parseSidecarList(o.sidecars)) : undefined
       const log = createLogger({ level: o.logLevel ?? env.logLevel, file: homePaths(env.home).log })
       const count = (what: string, v: unknown): number | undefined => {
@@ -103,7 +109,7 @@ Examples:
       // BEN_<STREAM>_MAX_AGE / _MAX_BYTES / _MAX_MSGS: retention of each stream (oldest dropped first).
       const limits = streamLimitsFromEnv()
       const topology = Object.keys(limits).length ? { limits } : undefined
-      const running = await startBen(secure?.env ?? env, log, services, { ...(topology ? { topology } : {}), ...(secure ? { natsConfigFile: secure.natsConfigFile } : {}) })
+      const running = await startBen(secure?.env ?? env, log, services, { ...(topology ? { topology } : {}), ...(secure ? { natsConfigFile: secure.natsConfigFile } : {}), ...(cluster ? { cluster } : {}) })
       secure?.started(running.endpoints.natsPid)
       // The supervisor restarts a dead nats-server: reloads go to the new one.
       running.onNatsRestart((pid) => secure?.started(pid))
@@ -124,7 +130,7 @@ Examples:
       // A closed terminal or pipe (EPIPE) must not kill ben up before it stops its nats-server.
       out.on('error', () => undefined)
       out.write(`Ben ${e.version} is up (pid ${e.pid})\n`)
-      out.write(`  NATS        ${e.natsUrl} (${running.natsOrigin})\n`)
+      out.write(`  NATS        ${e.natsUrl} (${running.natsOrigin}${running.cluster ? `, cluster of ${running.cluster.nodes.length} nodes, streams R${running.ctx.topo.replicas}` : ''})\n`)
       out.write(`  ClickHouse  ${e.clickhouse.kind === 'embedded' ? `embedded chDB at ${e.clickhouse.location}` : e.clickhouse.location}\n`)
       out.write(`  BEN_HOME    ${env.home} (endpoints in ${homePaths(env.home).endpoints})\n`)
       out.write(`  log         ${homePaths(env.home).log}\n`)
@@ -159,6 +165,7 @@ Examples:
         const force = (why: string) => {
           out.write(`\n${why}: exiting now\n`)
           running.nats?.terminate()
+          running.cluster?.terminate()
           log.flush?.()
           process.exit(130)
         }

@@ -1,3 +1,4 @@
+import { InfraError } from './errors.js'
 import { resolve, join } from 'node:path'
 
 /** Everything Ben reads from the environment, validated once and frozen. */
@@ -21,6 +22,8 @@ export interface BenEnv {
   readonly noContainers: boolean
   /** JetStream's storage limit for the embedded nats-server (BEN_JS_MAX_STORE, e.g. 20GB); default 1TB. */
   readonly jsMaxStore?: string
+  /** Replicas of Ben's streams and buckets on servers you run (BEN_JS_REPLICAS, 1–5); default 1, the embedded cluster's size with `--cluster`. */
+  readonly jsReplicas?: number
 }
 
 export function readEnv(env: NodeJS.ProcessEnv = process.env): BenEnv {
@@ -41,12 +44,22 @@ export function readEnv(env: NodeJS.ProcessEnv = process.env): BenEnv {
     logLevel: env.BEN_LOG_LEVEL || 'info',
     noContainers: env.BEN_NO_CONTAINERS === '1' || env.BEN_NO_CONTAINERS === 'true',
     jsMaxStore: env.BEN_JS_MAX_STORE || undefined,
+    jsReplicas: replicas(env.BEN_JS_REPLICAS),
   })
+}
+
+function replicas(v: string | undefined): number | undefined {
+  if (!v) return undefined
+  const n = Number(v)
+  if (!Number.isInteger(n) || n < 1 || n > 5) throw new InfraError('bad_config', `BEN_JS_REPLICAS=${v}: expected 1 to 5 (JetStream's limit; 3 survives one node, 5 two)`)
+  return n
 }
 
 export const homePaths = (home: string) =>
   Object.freeze({
     natsStore: join(home, 'nats'),
+    /** `ben up --cluster N`: node i's store under `n<i>`, the kept ports in `ports.json`. */
+    natsCluster: join(home, 'nats-cluster'),
     clickhouse: join(home, 'clickhouse'),
     endpoints: join(home, 'endpoints.json'),
     /** One `ben up` per BEN_HOME (pid and start time of the holder). */

@@ -32,6 +32,7 @@ export class SupervisedNats {
   private probeTimer: NodeJS.Timeout | undefined
   private probe: (() => Promise<ProbeResult>) | undefined
   private disabledSeen = 0
+  private hold: Promise<void> | undefined
   private readonly listeners: Array<(s: NatsServerHandle) => void> = []
   /** Servers started after the first (for tests and `ben up`'s status). */
   restarts = 0
@@ -64,6 +65,19 @@ export class SupervisedNats {
   /** Called with each replacement server (its pid changed). */
   onRestart(cb: (s: NatsServerHandle) => void): void {
     this.listeners.push(cb)
+  }
+
+  /**
+   * Until the returned function is called, a server that dies is not started again: a cluster
+   * node stays down for as long as a test (or an operator) needs, then comes back as usual.
+   */
+  holdRestarts(): () => void {
+    let release!: () => void
+    this.hold = new Promise<void>((r) => (release = r))
+    return () => {
+      this.hold = undefined
+      release()
+    }
   }
 
   /** Starts probing JetStream through a client connection (after it exists). */
@@ -112,6 +126,7 @@ export class SupervisedNats {
     try {
       while (!this.stopped) {
         await new Promise((r) => setTimeout(r, delay))
+        while (this.hold && !this.stopped) await Promise.race([this.hold, new Promise((r) => setTimeout(r, 250))])
         if (this.stopped) return
         try {
           const s = await startNatsServer({ ...this.opts, port: this.server.port, requirePort: true })

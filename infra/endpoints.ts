@@ -13,6 +13,8 @@ export interface Endpoints {
   readonly natsPid?: number
   /** Start time of that nats-server: nothing signals `natsPid` unless it still matches. */
   readonly natsStartTime?: string
+  /** `ben up --cluster N`: every node (natsUrl then lists all their URLs, comma-separated). */
+  readonly natsNodes?: ReadonlyArray<{ readonly url: string; readonly pid: number; readonly startTime: string }>
   readonly clickhouse: { readonly kind: 'embedded' | 'server'; readonly location: string }
   readonly prefix: string
   /** Subject of the read-only query service. */

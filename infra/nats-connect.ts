@@ -15,7 +15,8 @@ export async function connectNats(url: string, env: BenEnv, name = 'ben'): Promi
   const nkey = nkeyFile ? nkeyConnectOptions(nkeyFile) : undefined
   try {
     return await connect({
-      servers: url,
+      // A cluster: every node's URL, comma-separated (as the nats CLI takes them).
+      servers: url.split(',').map((u) => u.trim()).filter(Boolean),
       name,
       maxReconnectAttempts: -1,
       reconnectTimeWait: 250,

@@ -11,9 +11,11 @@ import { homePaths, type BenEnv } from './config.js'
 import { clickhouseContainer, dockerAnswers, natsContainer, type ContainerHandle } from './containers.js'
 import { readEndpoints, removeEndpoints, writeEndpoints, type Endpoints } from './endpoints.js'
 import { ProbeResult, SupervisedNats } from './embedded-nats.js'
+import { retryWhileForming, SupervisedCluster, waitForJetStream } from './nats-cluster.js'
 import { selfIdentity } from './process-identity.js'
 import { acquireUpLock } from './up-lock.js'
 import type { Logger } from './log.js'
+import { InfraError } from './errors.js'
 import { Keyring, registerKey } from './keyring.js'
 import { forgetForUser, recordForUser } from './locate.js'
 import { connectNats } from './nats-connect.js'
@@ -51,6 +53,8 @@ export interface Running {
   readonly operatorKey?: { readonly keyId: string; readonly file: string; readonly created: boolean }
   /** The supervised embedded nats-server (restarted when it dies), when Ben started one. */
   readonly nats?: SupervisedNats
+  /** The supervised embedded cluster (`ben up --cluster N`), when Ben started one. */
+  readonly cluster?: SupervisedCluster
   /** Called with the new pid each time the embedded nats-server is started again. */
   onNatsRestart(cb: (pid: number) => void): void
   stop(): Promise<void>
@@ -62,7 +66,10 @@ export interface Running {
  * migrations, the query service and the given services; records the endpoints under
  * $BEN_HOME. `stop()` stops consuming, drains, flushes and closes, in reverse order.
  */
-export async function startBen(env: BenEnv, log: Logger, services: readonly ServiceFactory[], opts: { topology?: Partial<TopologyOptions>; natsConfigFile?: string } = {}): Promise<Running> {
+export async function startBen(env: BenEnv, log: Logger, services: readonly ServiceFactory[], opts: { topology?: Partial<TopologyOptions>; natsConfigFile?: string; cluster?: number } = {}): Promise<Running> {
+  const clusterSize = opts.cluster ?? 1
+  if (clusterSize > 1 && env.natsUrl) throw new InfraError('bad_config', `--cluster ${clusterSize} starts nats-server nodes here, but BEN_NATS_URL points at servers you run: use one or the other (your servers: set BEN_JS_REPLICAS=3 for replicated streams)`)
+  if (clusterSize > 1 && opts.natsConfigFile) throw new InfraError('bad_config', '--cluster and --secure cannot be combined yet: run the cluster yourself with the generated auth configuration included (docs/scaling.md)')
   const paths = homePaths(env.home)
   mkdirSync(env.home, { recursive: true })
   const cleanups: Array<() => Promise<void>> = []
@@ -81,8 +88,15 @@ export async function startBen(env: BenEnv, log: Logger, services: readonly Serv
     let natsUrl = env.natsUrl
     let natsOrigin: Running['natsOrigin'] = 'configured'
     let server: SupervisedNats | undefined
+    let cluster: SupervisedCluster | undefined
     // A server configuration (`ben up --secure`) is for the embedded nats-server: no container.
-    if (!natsUrl && docker && !opts.natsConfigFile) {
+    if (!natsUrl && clusterSize > 1) {
+      // Nodes under $BEN_HOME/nats-cluster/n<i>, ports kept in its ports.json across restarts.
+      cluster = await SupervisedCluster.start({ storeDir: paths.natsCluster, size: clusterSize, bin: env.natsServerBin, maxFileStore: env.jsMaxStore, log })
+      cleanups.push(() => cluster!.stop())
+      natsUrl = cluster.url
+      natsOrigin = 'embedded'
+    } else if (!natsUrl && docker && !opts.natsConfigFile) {
       const c: ContainerHandle = await natsContainer()
       cleanups.push(() => c.stop())
       natsUrl = c.url
@@ -104,8 +118,13 @@ export async function startBen(env: BenEnv, log: Logger, services: readonly Serv
     server?.probeWith(() => probeJetStream(nc))
 
     const subjects = new Subjects(env.prefix)
-    const topo: TopologyOptions = { subjects, ...opts.topology }
-    await ensureTopology(nc, await jetstreamManager(nc), topo)
+    // Replicas: the embedded cluster's size, else BEN_JS_REPLICAS (servers you run), else 1.
+    const topo: TopologyOptions = { subjects, replicas: cluster ? clusterSize : (env.jsReplicas ?? 1), ...opts.topology }
+    if (cluster || (topo.replicas ?? 1) > 1) {
+      // A cluster that has just formed elects its leaders first, then takes replicated streams.
+      await waitForJetStream(nc, 120_000)
+      await retryWhileForming(async () => ensureTopology(nc, await jetstreamManager(nc), topo), 120_000)
+    } else await ensureTopology(nc, await jetstreamManager(nc), topo)
     const operatorKey = natsOrigin === 'configured' ? undefined : await ensureOperatorKey(nc, topo, paths.keys)
 
     // ClickHouse
@@ -122,7 +141,9 @@ export async function startBen(env: BenEnv, log: Logger, services: readonly Serv
 
     const registry = defaultRegistry()
     const codec = new FactCodec(registry)
-    const publisher = new FactPublisher(nc, subjects, codec)
+    // Replicated streams: a publish that meets no stream leader (an election after a node died)
+    // is sent again, with the same Nats-Msg-Id, until one answers.
+    const publisher = new FactPublisher(nc, subjects, codec, (topo.replicas ?? 1) > 1 ? { waitForStreamMs: 60_000 } : {})
     cleanups.push(() => publisher.close())
     const ctx: RuntimeContext = {
       env,
@@ -151,13 +172,15 @@ export async function startBen(env: BenEnv, log: Logger, services: readonly Serv
       log.info({ service: svc.name }, 'service started')
     }
 
-    const port = Number(new URL(natsUrl.replace(/^nats:/, 'http:')).port || 4222)
+    const port = Number(new URL(natsUrl.split(',')[0].replace(/^nats:/, 'http:')).port || 4222)
+    const first = server ?? cluster?.nodes[0]
     const endpoints: Endpoints = {
       natsUrl,
       natsPort: port,
       pid: process.pid,
-      natsPid: server?.pid,
-      natsStartTime: server?.identity.startTime,
+      natsPid: first?.pid,
+      natsStartTime: first?.identity.startTime,
+      ...(cluster ? { natsNodes: cluster.nodes.map((n) => ({ url: n.url, pid: n.pid, startTime: n.identity.startTime })) } : {}),
       startTime: selfIdentity().startTime,
       clickhouse: { kind: warehouse.kind, location: warehouse.location },
       prefix: env.prefix,
@@ -180,6 +203,14 @@ export async function startBen(env: BenEnv, log: Logger, services: readonly Serv
       if (userRecord) recordForUser(env.home, running.endpoints)
       for (const l of restartListeners) l(s.pid)
     })
+    cluster?.onRestart((i, s) => {
+      const nodes = [...(running.endpoints.natsNodes ?? [])]
+      nodes[i] = { url: s.url, pid: s.pid, startTime: s.identity.startTime }
+      running.endpoints = { ...running.endpoints, natsNodes: nodes, ...(i === 0 ? { natsPid: s.pid, natsStartTime: s.identity.startTime } : {}) }
+      writeEndpoints(paths.endpoints, running.endpoints)
+      if (userRecord) recordForUser(env.home, running.endpoints)
+      for (const l of restartListeners) l(s.pid)
+    })
     let stopping: Promise<void> | undefined
     return {
       ctx,
@@ -190,6 +221,7 @@ export async function startBen(env: BenEnv, log: Logger, services: readonly Serv
       userRecord,
       operatorKey,
       nats: server,
+      cluster,
       onNatsRestart: (cb) => void restartListeners.push(cb),
       stop: () => (stopping ??= cleanup()),
     }

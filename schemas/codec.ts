@@ -35,6 +35,24 @@ export class FactCodec {
     return { data: w.type.toBuffer(fact), id: fact.id, schema: w.name, fingerprint: w.fingerprint }
   }
 
+  /**
+   * Encodes into `buf` from `pos` without allocating the result (the publisher's hot path):
+   * the end position, or a negative number when `buf` is too small (its magnitude: the bytes
+   * missing). `writer` gives the schema name and fingerprint for the headers.
+   */
+  encodeInto(fact: Fact, buf: Buffer, pos: number): number {
+    const w = this.writers.get(fact.kind)
+    if (!w) throw new TypeError(`cannot encode fact of unknown kind ${String(fact.kind)}`)
+    return w.type.encode(fact, buf, pos)
+  }
+
+  /** The schema a fact of this kind is written with (name and fingerprint for its headers). */
+  writer(kind: Fact['kind']): { readonly name: string; readonly fingerprint: string } {
+    const w = this.writers.get(kind)
+    if (!w) throw new TypeError(`cannot encode fact of unknown kind ${String(kind)}`)
+    return w
+  }
+
   /** Decodes Avro bytes written under the schema with this fingerprint. Never throws. */
   decode(data: Uint8Array, fingerprint: string | undefined | null): Result<Fact> {
     return decodeWith(this.registry, data, fingerprint) as Result<Fact>

@@ -1,4 +1,8 @@
 import { createInbox, type Msg, type MsgHdrs, type NatsConnection, type Subscription } from '@nats-io/nats-core'
+import { preEncodedHeaders } from './headers.js'
+import { FrameWriter } from './frames.js'
+
+export { preEncodedHeaders }
 import { FactCodec, Header, type Fact } from '../schemas/index.js'
 import type { Subjects } from './subjects.js'
 import { PublishFailure } from './errors.js'
@@ -39,6 +43,13 @@ export interface PublisherOptions {
    * sources' messages and leaves it off.
    */
   readonly verifyDuplicates?: boolean
+  /**
+   * A publish that no stream answers (503 no responders) is sent again with the same
+   * Nats-Msg-Id for up to this many ms before it is reported `no_stream`. On a cluster, a
+   * stream whose leader just died has no listener until its peers elect another. Default 0
+   * (a single server: no stream means a missing topology, reported at once).
+   */
+  readonly waitForStreamMs?: number
 }
 
 type Callback = (outcome: PublishOutcome) => void
@@ -71,23 +82,6 @@ export function parsePubAck(data: Uint8Array): { seq?: number; duplicate: boolea
   }
 }
 
-/**
- * NATS headers as pre-encoded bytes. nats.js only calls `encode()` on the headers it is given
- * when publishing, so a fact's three headers are written as one small buffer instead of a
- * MsgHdrsImpl with its maps (measurably less garbage on the hot path).
- */
-class EncodedHeaders {
-  constructor(private readonly bytes: Uint8Array) {}
-  encode(): Uint8Array {
-    return this.bytes
-  }
-}
-
-/** A header block already encoded (`NATS/1.0\r\n…\r\n\r\n`), as nats.js takes headers. */
-export function preEncodedHeaders(block: Uint8Array): MsgHdrs {
-  return new EncodedHeaders(block) as unknown as MsgHdrs
-}
-
 const HEADER_PREFIX = 'NATS/1.0\r\n' + Header.MsgId + ': '
 
 /** The header block of a fact, as text: `Nats-Msg-Id`, `Ben-Schema`, `Ben-Schema-Fp`. */
@@ -115,12 +109,15 @@ interface Pending {
   id: string
   subject: string
   data: Uint8Array
-  headers: MsgHdrs
+  /** The encoded header block (`NATS/1.0…`), kept for a retry. */
+  headers: Uint8Array
   sentAt: number
   attempts: number
   cb: Callback
   /** A raw fact: a `duplicate` answer is checked against the subject of the message JetStream kept. */
   verify: boolean
+  /** When it first met no stream (waitForStreamMs): a 503 after this + the wait fails it. */
+  noStreamSince?: number
 }
 
 /**
@@ -141,10 +138,12 @@ export class FactPublisher {
   private readonly window: number
   private readonly ackTimeoutMs: number
   private readonly retries: number
+  private readonly waitForStreamMs: number
   private readonly waiters: Array<() => void> = []
   private readonly idleWaiters: Array<() => void> = []
   private readonly factPrefix: string
   private readonly sweeper: NodeJS.Timeout
+  private readonly frames: FrameWriter
   private token = 0
   /** Coarse clock for ack timeouts, advanced by the sweeper (no clock read per fact). */
   private now = performance.now()
@@ -156,11 +155,13 @@ export class FactPublisher {
     private readonly codec = new FactCodec(),
     opts: PublisherOptions = {},
   ) {
+    this.frames = new FrameWriter(nc)
     this.inbox = createInbox((nc as { options?: { inboxPrefix?: string } }).options?.inboxPrefix)
     this.factPrefix = opts.verifyDuplicates === true ? `${subjects.prefix}.fact.` : '\u0000never'
     this.window = opts.window ?? 4096
     this.ackTimeoutMs = opts.ackTimeoutMs ?? 5000
     this.retries = opts.retries ?? 5
+    this.waitForStreamMs = opts.waitForStreamMs ?? 0
     this.sub = nc.subscribe(`${this.inbox}.*`, { callback: (err, msg) => (err ? undefined : this.onAck(msg)) })
     this.sweeper = setInterval(() => {
       this.now = performance.now()
@@ -194,22 +195,44 @@ export class FactPublisher {
   /** Sends at once if the window has room; false (nothing sent) when it is full. */
   trySend(fact: Fact, subject: string | undefined, cb: Callback): boolean {
     if (this.pending.size >= this.window && !this.closed) return false
-    const enc = this.codec.encode(fact)
-    this.enqueue(subject ?? this.subjects.forFact(fact), enc.data, factHeaders(factMsgId(fact), enc.schema, enc.fingerprint), enc.id, cb)
+    const subj = subject ?? this.subjects.forFact(fact)
+    const w = this.codec.writer(fact.kind)
+    const headerText = factHeaderBlock(factMsgId(fact), w.name, w.fingerprint)
+    if (this.closed || !this.frames.direct || this.nc.isClosed()) {
+      this.enqueue(subj, this.codec.encode(fact).data, Buffer.from(headerText, 'latin1'), fact.id, cb)
+      return true
+    }
+    // The hot path: the Avro bytes and headers are written straight into the outgoing frame.
+    const token = ++this.token
+    const framed = this.frames.writeEncoded(subj, `${this.inbox}.${token}`, headerText, this.codec, fact, this.maxPayload)
+    if (!framed) {
+      publishedBy.failed.inc()
+      cb({ id: fact.id, status: 'failed', code: PublishFailure.NotSent, error: `publish failed: the fact is larger than the server's max payload (${this.maxPayload} bytes with headers)` })
+      return true
+    }
+    if (this.pending.size === 0) this.lastAnswer = this.now
+    this.pending.set(token, { id: fact.id, subject: subj, data: framed.data, headers: framed.headers, sentAt: this.now, attempts: 1, cb, verify: subj.startsWith(this.factPrefix) })
     return true
   }
 
   /** Publishes already-encoded bytes (JSON edge facts, dead letters) with the same guarantees. */
   async sendRaw(subject: string, data: Uint8Array, headers: MsgHdrs, id: string, cb: Callback): Promise<void> {
     while (this.pending.size >= this.window && !this.closed) await this.slot()
-    this.enqueue(subject, data, headers, id, cb)
+    this.enqueue(subject, data, (headers as unknown as { encode(): Uint8Array }).encode(), id, cb)
+  }
+
+  /** `sendRaw` without waiting: false (nothing sent) when the window is full. */
+  trySendRaw(subject: string, data: Uint8Array, headers: MsgHdrs, id: string, cb: Callback): boolean {
+    if (this.pending.size >= this.window && !this.closed) return false
+    this.enqueue(subject, data, (headers as unknown as { encode(): Uint8Array }).encode(), id, cb)
+    return true
   }
 
   private slot(): Promise<void> {
     return new Promise<void>((r) => this.waiters.push(r))
   }
 
-  private enqueue(subject: string, data: Uint8Array, headers: MsgHdrs, id: string, cb: Callback): void {
+  private enqueue(subject: string, data: Uint8Array, headers: Uint8Array, id: string, cb: Callback): void {
     if (this.closed) {
       publishedBy.failed.inc()
       cb({ id, status: 'failed', code: PublishFailure.Closed, error: 'publisher is closed' })
@@ -274,7 +297,9 @@ export class FactPublisher {
 
   private transmit(token: number, p: Pending): void {
     try {
-      this.nc.publish(p.subject, p.data, { reply: `${this.inbox}.${token}`, headers: p.headers })
+      if (this.nc.isClosed()) throw new Error('the connection is closed')
+      if (p.headers.length + p.data.length > this.maxPayload) throw new Error(`the message is larger than the server's max payload (${this.maxPayload} bytes with headers)`)
+      this.frames.writeRaw(p.subject, `${this.inbox}.${token}`, p.headers, p.data)
     } catch (err) {
       this.settle(token, p, { id: p.id, status: 'failed', code: PublishFailure.NotSent, error: `publish failed: ${(err as Error).message}` })
     }
@@ -285,6 +310,16 @@ export class FactPublisher {
     const p = this.pending.get(token)
     if (!p) return // a late answer to a retried publish: already settled
     if (msg.headers?.code === 503) {
+      if (this.waitForStreamMs > 0) {
+        const since = (p.noStreamSince ??= this.now)
+        if (this.now - since < this.waitForStreamMs) {
+          // Sent again by the sweeper within about a quarter of the ack timeout; a send that met
+          // no stream does not count as an attempt (a `duplicate` on the next one is then real).
+          p.sentAt = this.now - this.ackTimeoutMs
+          p.attempts--
+          return
+        }
+      }
       this.settle(token, p, { id: p.id, status: 'failed', code: PublishFailure.NoStream, error: `no stream listens on ${p.subject}` })
       return
     }

@@ -101,6 +101,7 @@ export async function ensureTopology(nc: NatsConnection, jsm: JetStreamManager, 
         c.max_bytes === cfg.max_bytes &&
         c.max_msgs === cfg.max_msgs &&
         c.duplicate_window === cfg.duplicate_window &&
+        c.num_replicas === cfg.num_replicas &&
         JSON.stringify(c.subjects) === JSON.stringify(cfg.subjects)
       if (!same) await jsm.streams.update(cfg.name, cfg)
     } catch (err) {

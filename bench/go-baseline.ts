@@ -1,0 +1,82 @@
+/**
+ * The nats.go baseline for bench:ingest: `bench/go/jspub.go` (PublishMsgAsync with Nats-Msg-Id)
+ * compiled at run time into a temp dir against Debian's golang-github-nats-io-go-nats-dev
+ * (GOPATH mode, /usr/share/gocode; BENCH_GOPATH to point elsewhere). When `go` or nats.go is
+ * missing, the baseline is skipped with the reason.
+ */
+import { spawn, spawnSync } from 'node:child_process'
+import { copyFileSync, existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { fileURLToPath } from 'node:url'
+
+export interface GoRecord {
+  readonly subject: string
+  readonly id: string
+  readonly data: Uint8Array
+}
+
+export interface GoOutcome {
+  readonly published: number
+  readonly stored: number
+  readonly duplicate: number
+  readonly failed: number
+  readonly secs: number
+}
+
+export type GoBaseline = { readonly ok: true; run(url: string, records: readonly GoRecord[], window: number, schema: string, fingerprint: string): Promise<GoOutcome>; close(): void } | { readonly ok: false; readonly reason: string }
+
+/** Compiles the baseline; `{ ok: false, reason }` when it cannot be built here. */
+export function buildGoBaseline(): GoBaseline {
+  const version = spawnSync('go', ['version'], { encoding: 'utf8' })
+  if (version.error || version.status !== 0) return { ok: false, reason: `\`go\` is not on PATH (${version.error?.message ?? version.stderr.trim()}); apt-get install golang-go golang-github-nats-io-go-nats-dev` }
+  const gopath = process.env.BENCH_GOPATH ?? '/usr/share/gocode'
+  if (!existsSync(join(gopath, 'src/github.com/nats-io/nats.go'))) return { ok: false, reason: `nats.go is not under ${gopath}/src/github.com/nats-io (apt-get install golang-github-nats-io-go-nats-dev, or BENCH_GOPATH)` }
+  const source = fileURLToPath(new URL('../../bench/go/jspub.go', import.meta.url))
+  if (!existsSync(source)) return { ok: false, reason: `${source} is missing (run the bench from the repository)` }
+  const dir = mkdtempSync(join(tmpdir(), 'ben-bench-go-'))
+  copyFileSync(source, join(dir, 'jspub.go'))
+  const bin = join(dir, 'jspub')
+  const env = { ...process.env, GOPATH: gopath, GO111MODULE: 'off', GOFLAGS: '', GOCACHE: process.env.GOCACHE ?? join(tmpdir(), 'ben-bench-gocache') }
+  const built = spawnSync('go', ['build', '-o', bin, 'jspub.go'], { cwd: dir, env, encoding: 'utf8' })
+  if (built.status !== 0) {
+    rmSync(dir, { recursive: true, force: true })
+    return { ok: false, reason: `the nats.go baseline does not compile here (${version.stdout.trim()}): ${built.stderr.trim().split('\n').slice(0, 3).join(' | ')}` }
+  }
+  let runs = 0
+  return {
+    ok: true,
+    async run(url, records, window, schema, fingerprint) {
+      const file = join(dir, `records-${runs++}.bin`)
+      writeFileSync(file, encodeRecords(records))
+      const out = await new Promise<string>((resolve, reject) => {
+        const child = spawn(bin, [url, file, String(window), schema, fingerprint], { stdio: ['ignore', 'pipe', 'pipe'] })
+        let stdout = ''
+        let stderr = ''
+        child.stdout.on('data', (b: Buffer) => (stdout += b.toString()))
+        child.stderr.on('data', (b: Buffer) => (stderr += b.toString()))
+        child.once('error', reject)
+        child.once('exit', (code) => (code === 0 ? resolve(stdout) : reject(new Error(`nats.go baseline exited ${code}: ${stderr.trim()}`))))
+      })
+      rmSync(file, { force: true })
+      return JSON.parse(out.trim().split('\n').pop()!) as GoOutcome
+    },
+    close: () => rmSync(dir, { recursive: true, force: true }),
+  }
+}
+
+/** [u32 len][subject][u32 len][id][u32 len][data]… little-endian, as jspub.go reads them. */
+function encodeRecords(records: readonly GoRecord[]): Buffer {
+  const parts: Buffer[] = []
+  const field = (b: Uint8Array) => {
+    const n = Buffer.alloc(4)
+    n.writeUInt32LE(b.length)
+    parts.push(n, Buffer.from(b.buffer, b.byteOffset, b.byteLength))
+  }
+  for (const r of records) {
+    field(Buffer.from(r.subject))
+    field(Buffer.from(r.id))
+    field(r.data)
+  }
+  return Buffer.concat(parts)
+}

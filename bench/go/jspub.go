@@ -1,0 +1,124 @@
+// The nats.go baseline of bench:ingest: acknowledged JetStream publishes with PublishMsgAsync,
+// Nats-Msg-Id on every message, at most <window> PubAcks awaited at once (a full window waits,
+// like Ben's publisher, instead of failing after 200 ms). Reads the messages
+// (subject, id, bytes) from a file written by the bench, publishes them all, waits for every
+// PubAck, and prints one JSON line with the outcome and the time taken (reading excluded).
+//
+//	go run jspub.go <urls> <file> <window> <Ben-Schema> <Ben-Schema-Fp>
+package main
+
+import (
+	"bufio"
+	"encoding/binary"
+	"encoding/json"
+	"fmt"
+	"io"
+	"os"
+	"strconv"
+	"time"
+
+	"github.com/nats-io/nats.go"
+)
+
+type record struct {
+	subject string
+	id      string
+	data    []byte
+}
+
+func readRecords(path string) ([]record, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	r := bufio.NewReaderSize(f, 1<<20)
+	var out []record
+	var n [4]byte
+	next := func() ([]byte, error) {
+		if _, err := io.ReadFull(r, n[:]); err != nil {
+			return nil, err
+		}
+		b := make([]byte, binary.LittleEndian.Uint32(n[:]))
+		_, err := io.ReadFull(r, b)
+		return b, err
+	}
+	for {
+		s, err := next()
+		if err == io.EOF {
+			return out, nil
+		}
+		if err != nil {
+			return nil, err
+		}
+		id, err := next()
+		if err != nil {
+			return nil, err
+		}
+		data, err := next()
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, record{string(s), string(id), data})
+	}
+}
+
+func main() {
+	if len(os.Args) != 6 {
+		fmt.Fprintln(os.Stderr, "usage: jspub <urls> <file> <window> <schema> <fingerprint>")
+		os.Exit(2)
+	}
+	window, _ := strconv.Atoi(os.Args[3])
+	recs, err := readRecords(os.Args[2])
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "read:", err)
+		os.Exit(1)
+	}
+	nc, err := nats.Connect(os.Args[1])
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "connect:", err)
+		os.Exit(1)
+	}
+	defer nc.Close()
+	js, err := nc.JetStream(nats.PublishAsyncMaxPending(window))
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "jetstream:", err)
+		os.Exit(1)
+	}
+	futures := make([]nats.PubAckFuture, 0, len(recs))
+	start := time.Now()
+	for _, rec := range recs {
+		m := nats.NewMsg(rec.subject)
+		m.Data = rec.data
+		m.Header.Set("Ben-Schema", os.Args[4])
+		m.Header.Set("Ben-Schema-Fp", os.Args[5])
+		f, err := js.PublishMsgAsync(m, nats.MsgId(rec.id), nats.StallWait(time.Minute))
+		if err != nil {
+			fmt.Fprintln(os.Stderr, "publish:", err)
+			os.Exit(1)
+		}
+		futures = append(futures, f)
+	}
+	select {
+	case <-js.PublishAsyncComplete():
+	case <-time.After(5 * time.Minute):
+		fmt.Fprintln(os.Stderr, "PubAcks did not all arrive within 5 minutes")
+		os.Exit(1)
+	}
+	stored, duplicate, failed := 0, 0, 0
+	for _, f := range futures {
+		select {
+		case ack := <-f.Ok():
+			if ack.Duplicate {
+				duplicate++
+			} else {
+				stored++
+			}
+		case <-f.Err():
+			failed++
+		}
+	}
+	secs := time.Since(start).Seconds()
+	out, _ := json.Marshal(map[string]interface{}{"published": len(recs), "stored": stored, "duplicate": duplicate, "failed": failed, "secs": secs})
+	fmt.Println(string(out))
+}

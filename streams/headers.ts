@@ -1,0 +1,18 @@
+import type { MsgHdrs } from '@nats-io/nats-core'
+
+/**
+ * NATS headers as pre-encoded bytes. nats.js only calls `encode()` on the headers it is given
+ * when publishing, so a fact's three headers are written as one small buffer instead of a
+ * MsgHdrsImpl with its maps (measurably less garbage on the hot path).
+ */
+class EncodedHeaders {
+  constructor(private readonly bytes: Uint8Array) {}
+  encode(): Uint8Array {
+    return this.bytes
+  }
+}
+
+/** A header block already encoded (`NATS/1.0\r\n…\r\n\r\n`), as nats.js takes headers. */
+export function preEncodedHeaders(block: Uint8Array): MsgHdrs {
+  return new EncodedHeaders(block) as unknown as MsgHdrs
+}

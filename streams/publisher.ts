@@ -121,6 +121,10 @@ interface Pending {
   cb: Callback
   /** A raw fact: a `duplicate` answer is checked against the subject of the message JetStream kept. */
   verify: boolean
+  /** Order of the first send: what was not acknowledged is sent again in this order after a reconnect. */
+  order: number
+  /** Sent at least once (a fact taken in while disconnected waits for the reconnect). */
+  sent: boolean
 }
 
 /**
@@ -146,6 +150,12 @@ export class FactPublisher {
   private readonly factPrefix: string
   private readonly sweeper: NodeJS.Timeout
   private token = 0
+  private order = 0
+  /**
+   * Between a disconnect and the reconnect: facts are taken in (the window still bounds them) but
+   * held, and the sweeper does not retry. See `resume`.
+   */
+  private offline = false
   /** Coarse clock for ack timeouts, advanced by the sweeper (no clock read per fact). */
   private now = performance.now()
   private closed = false
@@ -167,6 +177,38 @@ export class FactPublisher {
       this.sweep()
     }, Math.max(50, Math.floor(this.ackTimeoutMs / 4)))
     this.sweeper.unref()
+    void (async () => {
+      for await (const s of nc.status()) {
+        if (s.type === 'disconnect') this.offline = true
+        else if (s.type === 'reconnect') this.resume()
+      }
+    })().catch(() => undefined)
+  }
+
+  /**
+   * After a reconnect: sends again, in the order they were first sent, every fact not yet
+   * acknowledged, before anything newer. The client drops what it buffered while disconnected,
+   * and what was in flight when the server died is lost; the server stored a prefix of what
+   * was sent, and those come back `duplicate` (counted stored). Without this, facts published
+   * after the reconnect would be stored ahead of the ones retried later by the sweeper, and a
+   * source's facts would be out of order in the stream: detectors score series in stream order.
+   */
+  private resume(): void {
+    this.offline = false
+    this.now = performance.now()
+    const again = [...this.pending].sort((a, b) => a[1].order - b[1].order)
+    for (const [token, p] of again) {
+      this.pending.delete(token)
+      if (p.sent) {
+        p.attempts++
+        this.retriedTotal++
+      }
+      p.sent = true
+      p.sentAt = this.now
+      const fresh = ++this.token
+      this.pending.set(fresh, p)
+      this.transmit(fresh, p)
+    }
   }
 
   /** The largest message the server accepts (headers included). */
@@ -217,9 +259,9 @@ export class FactPublisher {
     }
     const token = ++this.token
     if (this.pending.size === 0) this.lastAnswer = this.now
-    const p: Pending = { id, subject, data, headers, sentAt: this.now, attempts: 1, cb, verify: subject.startsWith(this.factPrefix) }
+    const p: Pending = { id, subject, data, headers, sentAt: this.now, attempts: 1, cb, verify: subject.startsWith(this.factPrefix), order: ++this.order, sent: !this.offline }
     this.pending.set(token, p)
-    this.transmit(token, p)
+    if (p.sent) this.transmit(token, p)
   }
 
   /** Publishes every fact and reports the totals. */
@@ -342,6 +384,8 @@ export class FactPublisher {
   }
 
   private sweep(): void {
+    // Disconnected: nothing can be acknowledged; everything is sent again on the reconnect.
+    if (this.offline) return
     const now = this.now
     for (const [token, p] of this.pending) {
       if (now - p.sentAt < this.ackTimeoutMs) continue

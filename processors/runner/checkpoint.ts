@@ -10,6 +10,11 @@ export interface Checkpoint {
   readonly state: unknown
   /** Inputs applied since the stage first started (for `ben streams`-like reporting). */
   readonly applied: number
+  /**
+   * Sequence in the stage's output stream at or above every output acknowledged when the
+   * checkpoint was taken: outputs of later inputs are stored after it (absent: not tracked).
+   */
+  readonly outputSeq?: number
 }
 
 interface Meta {

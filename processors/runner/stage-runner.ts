@@ -1,8 +1,8 @@
 import type { NatsConnection } from '@nats-io/nats-core'
-import { jetstreamManager } from '@nats-io/jetstream'
+import { DeliverPolicy, jetstream, jetstreamManager } from '@nats-io/jetstream'
 import type { Subscription } from 'rxjs'
-import type { Fact, FactCodec } from '../../schemas/index.js'
-import { ackUpTo, consumeFacts, metrics, repositionDurable, streamName, type DeadLetters, type Envelope, type FactPublisher, type Logger, type PublishOutcome, type StreamName, type TopologyOptions } from '../../streams/index.js'
+import { Header, type Fact, type FactCodec } from '../../schemas/index.js'
+import { ackUpTo, consumeFacts, factMsgId, metrics, repositionDurable, streamName, type DeadLetters, type Envelope, type FactPublisher, type Logger, type PublishOutcome, type StreamName, type TopologyOptions } from '../../streams/index.js'
 import type { Stage } from '../stage.js'
 import type { CheckpointStore } from './checkpoint.js'
 import type { ConfigSource } from './config-source.js'
@@ -28,6 +28,12 @@ export interface StageRunnerOptions<S, C, In extends Fact> {
   readonly config: ConfigSource<C>
   /** Where each derived fact is published. */
   subjectFor(out: Fact): string
+  /**
+   * The stream and subjects this stage publishes to. Given, a restart does not publish again
+   * what it re-derives and finds already stored after its checkpoint (by fact id, however long
+   * ago: JetStream's duplicate window is not relied on).
+   */
+  readonly output?: { readonly stream: StreamName; readonly filterSubject: string }
   /** Checkpoint after this many inputs or this long, whichever first. Default 2,000 / 1 s. */
   readonly checkpointEvery?: { readonly inputs?: number; readonly ms?: number }
   /** Consumer name prefix (tests run several Bens on one server). Default `stage-`. */
@@ -51,6 +57,8 @@ export interface RunnerStats {
   rejected: number
   checkpoints: number
   failedPublishes: number
+  /** Re-derived outputs found already stored after the checkpoint (not published again). */
+  storedBefore: number
 }
 
 /**
@@ -72,7 +80,7 @@ export interface RunnerStats {
  *   reason and its original bytes.
  */
 export class StageRunner<S, C, In extends Fact> {
-  readonly stats: RunnerStats = { applied: 0, skipped: 0, derived: 0, rejected: 0, checkpoints: 0, failedPublishes: 0 }
+  readonly stats: RunnerStats = { applied: 0, skipped: 0, derived: 0, rejected: 0, checkpoints: 0, failedPublishes: 0, storedBefore: 0 }
   private state!: S
   private positions: Record<string, number> = {}
   private readonly queues: Envelope[][]
@@ -90,6 +98,10 @@ export class StageRunner<S, C, In extends Fact> {
   private readonly behindGauge: { set(v: number): void }
   private readonly everyInputs: number
   private readonly everyMs: number
+  /** Highest output stream sequence acknowledged so far (or the stream's last at start). */
+  private outSeq = 0
+  /** Message ids of outputs stored after the checkpoint this runner started from: not published again. */
+  private stored = new Set<string>()
 
   constructor(
     private readonly opts: StageRunnerOptions<S, C, In>,
@@ -113,10 +125,17 @@ export class StageRunner<S, C, In extends Fact> {
       this.state = stage.deserialize ? stage.deserialize(cp.state) : (cp.state as S)
       this.positions = { ...cp.positions }
       this.stats.applied = cp.applied
+      if (this.opts.output && cp.outputSeq !== undefined) await this.readStored(cp.outputSeq)
     } else {
       if (cp) this.opts.log?.warn({ stage: stage.name, from: cp.version, to: stage.version }, 'checkpoint from another stage version: starting from scratch')
       this.state = stage.initialState()
       this.positions = {}
+    }
+    if (this.opts.output) {
+      // Everything this runner publishes is stored after what the stream holds now.
+      const jsm = await jetstreamManager(this.deps.nc)
+      const info = await jsm.streams.info(streamName(this.deps.topo, this.opts.output.stream))
+      this.outSeq = Math.max(this.outSeq, info.state.last_seq)
     }
     // Up to three epochs of inputs can be un-acked at once (one open, two committing).
     const maxAckPending = this.everyInputs * 4
@@ -152,6 +171,32 @@ export class StageRunner<S, C, In extends Fact> {
     this.lastCheckpoint = Date.now()
     this.timer = setInterval(() => this.tick(), Math.max(10, Math.floor(this.everyMs / 2)))
     this.timer.unref()
+  }
+
+  /**
+   * Reads the ids of this stage's outputs stored after `after` (the output sequence saved with
+   * the checkpoint: everything derived from inputs after the checkpoint is stored above it).
+   * Those are the outputs a restart re-derives; they are not published again.
+   */
+  private async readStored(after: number): Promise<void> {
+    const out = this.opts.output!
+    const stream = streamName(this.deps.topo, out.stream)
+    const js = jetstream(this.deps.nc)
+    const c = await js.consumers.get(stream, { filter_subjects: out.filterSubject, opt_start_seq: after + 1, deliver_policy: DeliverPolicy.StartSequence, headers_only: true })
+    let left = (await c.info(true)).num_pending
+    while (left > 0) {
+      const it = await c.fetch({ max_messages: Math.min(left, 10_000), expires: 5000 })
+      let got = 0
+      for await (const m of it) {
+        got++
+        const id = m.headers?.get(Header.MsgId)
+        if (id) this.stored.add(id)
+        if (m.seq > this.outSeq) this.outSeq = m.seq
+      }
+      if (got === 0) break
+      left -= got
+    }
+    if (this.stored.size) this.opts.log?.info({ stage: this.name, stored: this.stored.size, after }, 'outputs stored after the checkpoint: re-derived, not published again')
   }
 
   /** Moves the positions of the lanes `input` replaced to it, and deletes their durables. */
@@ -314,15 +359,24 @@ export class StageRunner<S, C, In extends Fact> {
       if (o.status === 'failed') {
         this.stats.failedPublishes++
         this.fail(new Error(`derived fact ${o.id} was not stored: ${o.error}`))
-      } else this.outCounter.inc()
+      } else {
+        this.outCounter.inc()
+        if (o.seq !== undefined && o.seq > this.outSeq) this.outSeq = o.seq
+      }
       settle(epoch)
     }
-    for (let i = 0; i < result.out.length; i++) {
-      const f = result.out[i]
+    let out = result.out
+    if (this.stored.size) {
+      out = out.filter((f) => !this.stored.delete(factMsgId(f)))
+      this.stats.storedBefore += result.out.length - out.length
+      if (out.length === 0) return undefined
+    }
+    for (let i = 0; i < out.length; i++) {
+      const f = out[i]
       epoch.outstanding++
       this.stats.derived++
       const subject = this.opts.subjectFor(f)
-      if (!this.deps.publisher.trySend(f, subject, cb)) return this.sendRest(result.out, i, cb, epoch)
+      if (!this.deps.publisher.trySend(f, subject, cb)) return this.sendRest(out, i, cb, epoch)
     }
     return undefined
   }
@@ -356,6 +410,9 @@ export class StageRunner<S, C, In extends Fact> {
       positions: this.positions,
       state: stage.serialize ? stage.serialize(this.state) : this.state,
       applied: this.stats.applied,
+      // Every output acknowledged so far is at or below this; what the inputs after this
+      // checkpoint derive is stored above it.
+      outputSeq: this.opts.output ? this.outSeq : undefined,
     })
     this.sealed++
     this.commits = this.commits.then(async () => {

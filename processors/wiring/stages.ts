@@ -28,6 +28,7 @@ export function scrubService(): ServiceFactory {
       ],
       config: { bucket: Bucket.Redaction, key: ConfigKey.Manifest, load: (t) => loadManifest(t), fallback: () => defaultManifest() },
       subjectFor: (f: Fact) => s.forFact(f, { scrubbed: true }),
+      output: { stream: 'DERIVED', filterSubject: s.scrubbedAll },
     })
   }
 }
@@ -40,6 +41,7 @@ export function detectService(): ServiceFactory {
       inputs: [lane('metric', 'DERIVED', `${ctx.subjects.prefix}.scrubbed.metric.>`)],
       config: { bucket: Bucket.Detectors, key: ConfigKey.Detectors, load: (t) => loadDetectorConfig(t), fallback: () => defaultDetectorConfig().value },
       subjectFor: (f: Fact) => ctx.subjects.forFact(f),
+      output: { stream: 'DERIVED', filterSubject: ctx.subjects.anomalyAll },
     })
 }
 
@@ -58,6 +60,7 @@ export function policyService(): ServiceFactory {
       inputs: [lane('alert', 'DERIVED', `${ctx.subjects.prefix}.scrubbed.alert.>`), lane('anomaly', 'DERIVED', ctx.subjects.anomalyAll)],
       config: { bucket: Bucket.Policy, key: ConfigKey.Pack, load: loadPack, fallback: builtinPack },
       subjectFor: (f: Fact) => ctx.subjects.forFact(f),
+      output: { stream: 'DERIVED', filterSubject: ctx.subjects.decisionAll },
     })
 }
 
@@ -130,6 +133,7 @@ export function actService(key?: KeyPair): ServiceFactory {
       inputs: [lane('decision', 'DERIVED', ctx.subjects.decisionAll)],
       config: acts,
       subjectFor: (f: Fact) => ctx.subjects.forFact(f),
+      output: { stream: 'COMMANDS', filterSubject: ctx.subjects.cmdAll },
     })
     return {
       ...svc,
@@ -157,6 +161,7 @@ export function incidentService(): ServiceFactory {
       ],
       config: { bucket: Bucket.Incidents, key: ConfigKey.Incidents, load: (t) => loadIncidentConfig(t), fallback: () => defaultIncidentConfig().value },
       subjectFor: (f: Fact) => s.forFact(f),
+      output: { stream: 'DERIVED', filterSubject: s.incidentAll },
     })
   }
 }

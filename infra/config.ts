@@ -21,6 +21,8 @@ export interface BenEnv {
   readonly noContainers: boolean
   /** JetStream's storage limit for the embedded nats-server (BEN_JS_MAX_STORE, e.g. 20GB); default 1TB. */
   readonly jsMaxStore?: string
+  /** JetStream's duplicate window for Ben's streams, ms (BEN_DUPLICATE_WINDOW_MS); default 2 min. Idempotence does not rest on it. */
+  readonly duplicateWindowMs?: number
 }
 
 export function readEnv(env: NodeJS.ProcessEnv = process.env): BenEnv {
@@ -41,6 +43,7 @@ export function readEnv(env: NodeJS.ProcessEnv = process.env): BenEnv {
     logLevel: env.BEN_LOG_LEVEL || 'info',
     noContainers: env.BEN_NO_CONTAINERS === '1' || env.BEN_NO_CONTAINERS === 'true',
     jsMaxStore: env.BEN_JS_MAX_STORE || undefined,
+    duplicateWindowMs: /^[1-9]\d*$/.test(env.BEN_DUPLICATE_WINDOW_MS ?? '') ? Number(env.BEN_DUPLICATE_WINDOW_MS) : undefined,
   })
 }
 

@@ -105,7 +105,7 @@ export async function startBen(env: BenEnv, log: Logger, services: readonly Serv
     server?.probeWith(() => probeJetStream(nc))
 
     const subjects = new Subjects(env.prefix)
-    const topo: TopologyOptions = { subjects, ...opts.topology }
+    const topo: TopologyOptions = { subjects, duplicateWindowMs: env.duplicateWindowMs, ...opts.topology }
     await ensureTopology(nc, await jetstreamManager(nc), topo)
     const operatorKey = natsOrigin === 'configured' ? undefined : await ensureOperatorKey(nc, topo, paths.keys)
 

@@ -209,6 +209,8 @@ async function readIds(nc: NatsConnection, stream: string, filters: string[], in
     if (got === 0) break
     left -= got
   }
+  // Ordered consumers linger for 5 minutes: one left behind would keep `idle` false.
+  await jetstreamManager(nc).then(async (jsm) => jsm.consumers.delete(stream, (await c.info(true)).name)).catch(() => undefined)
   }
   return out
 }

@@ -196,6 +196,9 @@ export class StageRunner<S, C, In extends Fact> {
       if (got === 0) break
       left -= got
     }
+    // An ordered consumer lingers for 5 minutes unless deleted.
+    const info = await c.info(true)
+    await (await jetstreamManager(this.deps.nc)).consumers.delete(stream, info.name).catch(() => undefined)
     if (this.stored.size) this.opts.log?.info({ stage: this.name, stored: this.stored.size, after }, 'outputs stored after the checkpoint: re-derived, not published again')
   }
 

@@ -304,6 +304,8 @@ export class FactPublisher {
   }
 
   async close(): Promise<void> {
+    // Disconnected, nothing held can be acknowledged before the reconnect: fail it, not hang.
+    if (this.offline) this.failPending('the publisher was closed while disconnected from NATS')
     await this.flush()
     this.closed = true
     clearInterval(this.sweeper)

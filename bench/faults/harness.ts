@@ -99,11 +99,15 @@ export async function natsOf(home: string): Promise<NatsConnection> {
   return natsConnect({ servers: e.natsUrl, maxReconnectAttempts: -1, reconnectTimeWait: 250, timeout: 5000 })
 }
 
-/** Every consumer of every stream has delivered and settled everything (nothing pending). */
+/**
+ * Every durable consumer of every stream has delivered and settled everything (nothing pending).
+ * Ephemeral ones are left out: an ordered reader of a killed process lingers for minutes.
+ */
 export async function idle(nc: NatsConnection): Promise<boolean> {
   const jsm = await jetstreamManager(nc, { timeout: 5000 })
   for await (const s of jsm.streams.list()) {
     for await (const c of jsm.consumers.list(s.config.name)) {
+      if (!c.config.durable_name) continue
       if (c.num_pending > 0 || c.num_ack_pending > 0) return false
     }
   }

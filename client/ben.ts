@@ -1,7 +1,7 @@
 import type { NatsConnection } from '@nats-io/nats-core'
 import { defaultRegistry, FactCodec, parseEdgeFact, type AnomalyFact, type Fact, type IncidentFact, type Rejection } from '../schemas/index.js'
 import { DeadLetters, FactPublisher, followSubjects, Subjects, validatePattern, type Delivered, type FollowOptions, type PublishOutcome, type StartAt } from '../streams/index.js'
-import { chunkReply, runReadOnlyQuery, querySubject, type QueryChunk, type QueryReply } from '../projections/index.js'
+import { chunkReply, runReadOnlyQuery, querySubject, sqlString, type QueryChunk, type QueryReply } from '../projections/index.js'
 import { connectNats, homePaths, InfraError, isAlive, locateBen, openClickHouse, readEndpoints, readEnv, type BenEnv, type Warehouse } from '../infra/index.js'
 import { asSubscription, subscribeAnomalies, subscribeIncidents, type DerivedOptions, type Subscription } from './subscriptions.js'
 import { incidentReport, listIncidents, type IncidentListOptions, type IncidentReport, type IncidentSummary } from './incident-report.js'
@@ -49,6 +49,9 @@ export class QueryError extends Error {
 }
 
 /** Ben as a library: publish facts, follow subjects, query projections. */
+/** Facts looked up by id at once by `publish`. */
+const LOOKUP_CHUNK = 2000
+
 export class Ben {
   private readonly publisher: FactPublisher
   private warehouse: Warehouse | undefined
@@ -107,6 +110,19 @@ export class Ben {
       this.publisher.failPending('no PubAck: NATS stopped answering')
     }, Math.min(1000, stallMs / 4))
     watchdog.unref()
+    // Facts are held in small chunks and looked up by id among what Ben already holds, so that a
+    // republish later than JetStream's duplicate window is reported `duplicate` too.
+    let chunk: Fact[] = []
+    const sendChunk = async () => {
+      const held = chunk
+      chunk = []
+      const known = await this.storedIds(held)
+      for (const f of held) {
+        if (summary.stopped) return
+        if (known.has(`${f.source}\u0000${f.id}`)) count({ id: f.id, status: 'duplicate' })
+        else await this.publisher.send(f, undefined, count)
+      }
+    }
     try {
       for await (const input of inputs) {
         if (summary.stopped) break
@@ -121,8 +137,10 @@ export class Ben {
           onOutcome?.({ index: i, rejected: fact.error })
           continue
         }
-        await this.publisher.send('ok' in fact ? fact.value : fact, undefined, count)
+        chunk.push('ok' in fact ? fact.value : fact)
+        if (chunk.length >= LOOKUP_CHUNK) await sendChunk()
       }
+      if (chunk.length && !summary.stopped) await sendChunk()
       // The send that was waiting for a window slot when we gave up went out after it.
       if (summary.stopped) this.publisher.failPending('no PubAck: NATS stopped answering')
       await this.publisher.flush()
@@ -130,6 +148,40 @@ export class Ben {
       clearInterval(watchdog)
     }
     return summary
+  }
+
+  /** False once a lookup failed (no `ben up` to ask, no projection yet): JetStream's window only. */
+  private canLookUp = true
+
+  /**
+   * `<source>\0<id>` of these raw facts that the `facts` table already holds (scrubbed facts
+   * name their raw fact in their lineage). Empty when the warehouse cannot be asked.
+   */
+  private async storedIds(facts: readonly Fact[]): Promise<Set<string>> {
+    const found = new Set<string>()
+    if (!this.canLookUp || facts.length === 0) return found
+    const ids = new Set<string>()
+    const sources = new Set<string>()
+    let from = Infinity
+    let to = -Infinity
+    for (const f of facts) {
+      ids.add(f.id)
+      sources.add(f.source)
+      if (f.ts < from) from = f.ts
+      if (f.ts > to) to = f.ts
+    }
+    const idList = [...ids].map(sqlString).join(',')
+    const sql =
+      `SELECT DISTINCT source, arrayJoin(if(empty(lineage), [id], lineage)) AS rid FROM facts ` +
+      `WHERE source IN (${[...sources].map(sqlString).join(',')}) AND ts >= fromUnixTimestamp64Milli(toInt64(${Math.floor(from)})) AND ts <= fromUnixTimestamp64Milli(toInt64(${Math.ceil(to)})) ` +
+      `AND (id IN (${idList}) OR hasAny(lineage, [${idList}]))`
+    try {
+      const r = await this.query(sql, { maxRows: facts.length * 4, timeoutMs: 15_000 })
+      for (const [source, rid] of r.rows as Array<[string, string]>) found.add(`${source}\u0000${rid}`)
+    } catch {
+      this.canLookUp = false
+    }
+    return found
   }
 
   /**

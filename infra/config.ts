@@ -24,6 +24,8 @@ export interface BenEnv {
   readonly jsMaxStore?: string
   /** Replicas of Ben's streams and buckets on servers you run (BEN_JS_REPLICAS, 1–5); default 1, the embedded cluster's size with `--cluster`. */
   readonly jsReplicas?: number
+  /** JetStream's duplicate window for Ben's streams, ms (BEN_DUPLICATE_WINDOW_MS); default 2 min. Idempotence does not rest on it. */
+  readonly duplicateWindowMs?: number
 }
 
 export function readEnv(env: NodeJS.ProcessEnv = process.env): BenEnv {
@@ -45,6 +47,7 @@ export function readEnv(env: NodeJS.ProcessEnv = process.env): BenEnv {
     noContainers: env.BEN_NO_CONTAINERS === '1' || env.BEN_NO_CONTAINERS === 'true',
     jsMaxStore: env.BEN_JS_MAX_STORE || undefined,
     jsReplicas: replicas(env.BEN_JS_REPLICAS),
+    duplicateWindowMs: /^[1-9]\d*$/.test(env.BEN_DUPLICATE_WINDOW_MS ?? '') ? Number(env.BEN_DUPLICATE_WINDOW_MS) : undefined,
   })
 }
 

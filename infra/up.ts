@@ -119,7 +119,7 @@ export async function startBen(env: BenEnv, log: Logger, services: readonly Serv
 
     const subjects = new Subjects(env.prefix)
     // Replicas: the embedded cluster's size, else BEN_JS_REPLICAS (servers you run), else 1.
-    const topo: TopologyOptions = { subjects, replicas: cluster ? clusterSize : (env.jsReplicas ?? 1), ...opts.topology }
+    const topo: TopologyOptions = { subjects, replicas: cluster ? clusterSize : (env.jsReplicas ?? 1), duplicateWindowMs: env.duplicateWindowMs, ...opts.topology }
     if (cluster || (topo.replicas ?? 1) > 1) {
       // A cluster that has just formed elects its leaders first, then takes replicated streams.
       await waitForJetStream(nc, 120_000)

@@ -76,6 +76,8 @@ export interface StageSpec<S = unknown, C = unknown, In extends Fact = Fact, K =
   readonly outputs: readonly string[]
   /** Where a derived fact is published. */
   subjectFor(s: Subjects, f: Fact): string
+  /** Where its outputs are stored: a restart reads what is there after its checkpoint and does not publish it again. */
+  output(s: Subjects): { readonly stream: StreamName; readonly filterSubject: string }
   readonly state: StateScope
   /**
    * What an input is partitioned by (`source`: the last token of its subject, which is the
@@ -113,6 +115,7 @@ const scrub: StageSpec<null, CompiledManifest, RawFact> = {
   command: { command: 'manifest', what: 'redaction manifest (scrub)', builtinText: () => defaultManifestText() },
   outputs: ['ben.scrubbed.<lane>.<source>'],
   subjectFor: (s, f) => s.forFact(f, { scrubbed: true }),
+  output: (s) => ({ stream: 'DERIVED', filterSubject: s.scrubbedAll }),
   state: StateScope.None,
   partitionKey: 'source',
 }
@@ -125,6 +128,7 @@ const detect: StageSpec<DetectState, DetectorConfig, MetricFact> = {
   command: { command: 'detectors', what: 'detector config (detect)', builtinText: () => readFileSync(defaultDetectorConfigPath(), 'utf8') },
   outputs: ['ben.anomaly.<severity>.<source>'],
   subjectFor: (s, f) => s.forFact(f),
+  output: (s) => ({ stream: 'DERIVED', filterSubject: s.anomalyAll }),
   state: StateScope.PerSource,
   partitionKey: 'source',
 }
@@ -140,6 +144,7 @@ const policy: StageSpec<PolicyState, CompiledPack, PolicyInput> = {
   command: { command: 'policy', what: 'policy pack (policy, act)', builtinText: () => readFileSync(defaultPackPath(), 'utf8') },
   outputs: ['ben.decision.<outcome>.<source>'],
   subjectFor: (s, f) => s.forFact(f),
+  output: (s) => ({ stream: 'DERIVED', filterSubject: s.decisionAll }),
   // rate and blast-radius limits count across targets
   state: StateScope.Global,
   partitionKey: null,
@@ -153,6 +158,7 @@ const act: StageSpec<ActState, ActConfig, DecisionFact, CompiledPack> = {
   config: packSpec,
   outputs: ['ben.cmd.<target>'],
   subjectFor: (s, f) => s.forFact(f),
+  output: (s) => ({ stream: 'COMMANDS', filterSubject: s.cmdAll }),
   // its state is counters only, but whether commands depend on them is unproven: one partition
   state: StateScope.Global,
   partitionKey: null,
@@ -171,6 +177,7 @@ const incident: StageSpec<IncidentState, IncidentConfig, IncidentInput> = {
   config: { bucket: Bucket.Incidents, key: ConfigKey.Incidents, load: (t) => loadIncidentConfig(t), fallback: () => defaultIncidentConfig().value },
   outputs: ['ben.incident.<source>'],
   subjectFor: (s, f) => s.forFact(f),
+  output: (s) => ({ stream: 'DERIVED', filterSubject: s.incidentAll }),
   // the event-time watermark is the second-highest clock across sources
   state: StateScope.Global,
   partitionKey: null,

@@ -29,12 +29,12 @@ export interface ProjectorStats {
  * messages are acked only after the insert returns (ack after commit). Position is the durable
  * consumer's ack floor: a restart resumes where it stopped.
  *
- * Idempotence: a message may already be in the table only if it was delivered before — it is
- * marked redelivered, or its stream sequence is at or below the highest sequence this
- * projection has inserted (read from the table at start). Those ids are looked up and skipped.
- * Fresh messages above the high-water mark skip the lookup (it is most of the cost of a batch).
- * A republish of an old fact after JetStream's duplicate window is a new message: it is
- * inserted and ReplacingMergeTree collapses it with the first on merge (ORDER BY includes id).
+ * Idempotence by fact id, not by stream position: every id of a batch is looked up in the table
+ * (narrowed to the batch's event-time range, which the table's sort key and id bloom filter
+ * make cheap) and the ones found are skipped. A fact stored twice in the stream — republished,
+ * or re-derived after a restart, later than JetStream's duplicate window — is a new message
+ * with a higher sequence, and still gets one row. ReplacingMergeTree (ORDER BY includes id)
+ * stays as a second line.
  */
 export class Projector {
   readonly stats: ProjectorStats = { received: 0, inserted: 0, skippedExisting: 0, batches: 0, failures: 0 }
@@ -46,8 +46,6 @@ export class Projector {
   private readonly flushMs: number
   private streamName = ''
   private codec: FactCodec | undefined
-  /** Highest stream sequence inserted (-1 until read from the table). */
-  private highWater = -1
 
   constructor(
     private readonly projection: Projection,
@@ -119,7 +117,6 @@ export class Projector {
 
   /** Follows again from the first message of the stream (after the table was emptied). */
   async replay(): Promise<void> {
-    this.highWater = -1
     await this.follow?.(0)
   }
 
@@ -225,18 +222,21 @@ export class Projector {
       return
     }
     try {
-      if (this.highWater < 0) this.highWater = await this.readHighWater()
       const unique = new Map<string, Envelope>()
       const suspects: string[] = []
-      let top = this.highWater
+      let from = Infinity
+      let to = -Infinity
       for (const e of batch) {
-        if (e.deadLettered) continue
+        if (e.deadLettered || e.skipped) continue
         if (unique.has(e.fact.id)) continue
         unique.set(e.fact.id, e)
-        if (!p.upsert && (e.redelivered || e.seq <= this.highWater)) suspects.push(e.fact.id)
-        if (e.seq > top) top = e.seq
+        if (p.upsert || !p.handles(e.fact)) continue
+        suspects.push(e.fact.id)
+        const ts = e.fact.ts
+        if (ts < from) from = ts
+        if (ts > to) to = ts
       }
-      const existing = suspects.length ? await this.existingIds(suspects) : EMPTY_SET
+      const existing = suspects.length ? await this.existingIds(suspects, from, to) : EMPTY_SET
       const rows: unknown[][] = []
       for (const [id, e] of unique) {
         if (existing.has(id) || !p.handles(e.fact)) continue
@@ -244,7 +244,6 @@ export class Projector {
         rows.push(p.toRow(e.fact, { stream: this.streamName, seq: e.seq, codec: this.codec!, avro: fp ? { data: e.raw.data, fingerprint: fp } : undefined }))
       }
       if (rows.length) await this.client.insert({ table: p.table, values: rows, format: 'JSONCompactEachRow', columns: p.columns as [string, ...string[]] })
-      this.highWater = top
       this.stats.inserted += rows.length
       this.stats.skippedExisting += unique.size - rows.length
       this.stats.batches++
@@ -263,22 +262,17 @@ export class Projector {
     }
   }
 
-  private async readHighWater(): Promise<number> {
-    const rs = await this.client.query({
-      query: `SELECT max(stream_seq) AS hw FROM ${this.projection.table} WHERE stream = ${sqlString(this.streamName)}`,
-      format: 'JSONEachRow',
-    })
-    const [row] = await rs.json<{ hw: number | string }>()
-    return Number(row?.hw ?? 0)
-  }
-
-  /** Ids already in the table, asked in chunks that keep each query well under max_query_size. */
-  private async existingIds(ids: string[]): Promise<Set<string>> {
+  /**
+   * Ids already in the table among these facts with event times in [from, to] (ms), asked in
+   * chunks that keep each query well under max_query_size.
+   */
+  private async existingIds(ids: string[], from: number, to: number): Promise<Set<string>> {
     const found = new Set<string>()
     let chunk: string[] = []
     let bytes = 0
+    const range = Number.isFinite(from) && Number.isFinite(to) ? ` AND ts >= fromUnixTimestamp64Milli(toInt64(${Math.floor(from)})) AND ts <= fromUnixTimestamp64Milli(toInt64(${Math.ceil(to)}))` : ''
     const ask = async () => {
-      const rs = await this.client.query({ query: `SELECT id FROM ${this.projection.table} WHERE id IN (${chunk.join(',')})`, format: 'JSONCompactEachRow' })
+      const rs = await this.client.query({ query: `SELECT id FROM ${this.projection.table} WHERE id IN (${chunk.join(',')})${range}`, format: 'JSONCompactEachRow' })
       for (const [id] of await rs.json<[string]>()) found.add(id)
       chunk = []
       bytes = 0

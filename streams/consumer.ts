@@ -128,8 +128,24 @@ export function consumeFacts(nc: NatsConnection, codec: FactCodec, subjects: Sub
       // Raw facts are held to their arrival (JetStream store) time: only FACTS carries them.
       const rawStream = opts.stream.endsWith('FACTS')
       const gauge = inFlight.labels({ stage })
+      // Ack-all consumers settle in order, so a delivery that was lost in transit must not be
+      // passed over: the next ack would cover it. A durable numbers its deliveries 1, 2, 3…;
+      // when the numbering jumps (messages delivered into a connection that died with the
+      // server) or goes back (the restarted server's consumer state is older than what was
+      // received), the order is broken: end the stream, and the subscriber follows again from
+      // its checkpoint or ack floor (re-positioned, so delivery is in order again).
+      let lastDelivery = -1
       for await (const m of messages) {
         if (stopped) break
+        if (opts.ackAll) {
+          const d = m.info.deliverySequence
+          if (lastDelivery >= 0 && d !== lastDelivery + 1) {
+            consumerEvents.inc({ stage, type: 'delivery_gap' })
+            subscriber.error(new DeliveryGapError(`${opts.stream} consumer ${opts.durable}: delivery ${d} came after ${lastDelivery} (deliveries were lost or repeated in a reconnect); following again from the last settled position`))
+            return
+          }
+          lastDelivery = d
+        }
         if ((opts.exclude && subjectMatches(opts.exclude, m.subject)) || opts.skip?.(m.subject)) {
           subscriber.next(new EnvelopeImpl(DEAD_LETTERED, m, gauge, opts.stream, false, true))
           continue
@@ -167,6 +183,17 @@ export function consumeFacts(nc: NatsConnection, codec: FactCodec, subjects: Sub
     }
   })
 }
+
+/**
+ * An ack-all consumer's deliveries were not consecutive (lost in transit or repeated after a
+ * server restart): the stream ends with this, and its subscriber follows again from its position.
+ */
+export class DeliveryGapError extends Error {
+  override readonly name = 'DeliveryGapError'
+  readonly code = 'delivery_gap'
+}
+
+export const isDeliveryGap = (err: unknown): err is DeliveryGapError => err instanceof Error && (err as { code?: unknown }).code === 'delivery_gap'
 
 /** The `fact` of a dead-lettered envelope: nothing handles it (no stage, no projection). */
 const DEAD_LETTERED = Object.freeze({ id: '', kind: 'dead-lettered', lane: '', source: '', ts: 0, lineage: [], producer: '', config: {}, payload: {} }) as unknown as Fact

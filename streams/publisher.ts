@@ -118,6 +118,10 @@ interface Pending {
   verify: boolean
   /** When it first met no stream (waitForStreamMs): a 503 after this + the wait fails it. */
   noStreamSince?: number
+  /** Order of the first send: what was not acknowledged is sent again in this order after a reconnect. */
+  order: number
+  /** Sent at least once (a fact taken in while disconnected waits for the reconnect). */
+  sent: boolean
 }
 
 /**
@@ -145,6 +149,12 @@ export class FactPublisher {
   private readonly sweeper: NodeJS.Timeout
   private readonly frames: FrameWriter
   private token = 0
+  private order = 0
+  /**
+   * Between a disconnect and the reconnect: facts are taken in (the window still bounds them) but
+   * held, and the sweeper does not retry. See `resume`.
+   */
+  private offline = false
   /** Coarse clock for ack timeouts, advanced by the sweeper (no clock read per fact). */
   private now = performance.now()
   private closed = false
@@ -168,6 +178,38 @@ export class FactPublisher {
       this.sweep()
     }, Math.max(50, Math.floor(this.ackTimeoutMs / 4)))
     this.sweeper.unref()
+    void (async () => {
+      for await (const s of nc.status()) {
+        if (s.type === 'disconnect') this.offline = true
+        else if (s.type === 'reconnect') this.resume()
+      }
+    })().catch(() => undefined)
+  }
+
+  /**
+   * After a reconnect: sends again, in the order they were first sent, every fact not yet
+   * acknowledged, before anything newer. The client drops what it buffered while disconnected,
+   * and what was in flight when the server died is lost; the server stored a prefix of what
+   * was sent, and those come back `duplicate` (counted stored). Without this, facts published
+   * after the reconnect would be stored ahead of the ones retried later by the sweeper, and a
+   * source's facts would be out of order in the stream: detectors score series in stream order.
+   */
+  private resume(): void {
+    this.offline = false
+    this.now = performance.now()
+    const again = [...this.pending].sort((a, b) => a[1].order - b[1].order)
+    for (const [token, p] of again) {
+      this.pending.delete(token)
+      if (p.sent) {
+        p.attempts++
+        this.retriedTotal++
+      }
+      p.sent = true
+      p.sentAt = this.now
+      const fresh = ++this.token
+      this.pending.set(fresh, p)
+      this.transmit(fresh, p)
+    }
   }
 
   /** The largest message the server accepts (headers included). */
@@ -198,7 +240,7 @@ export class FactPublisher {
     const subj = subject ?? this.subjects.forFact(fact)
     const w = this.codec.writer(fact.kind)
     const headerText = factHeaderBlock(factMsgId(fact), w.name, w.fingerprint)
-    if (this.closed || !this.frames.direct || this.nc.isClosed()) {
+    if (this.closed || this.offline || !this.frames.direct || this.nc.isClosed()) {
       this.enqueue(subj, this.codec.encode(fact).data, Buffer.from(headerText, 'latin1'), fact.id, cb)
       return true
     }
@@ -211,7 +253,7 @@ export class FactPublisher {
       return true
     }
     if (this.pending.size === 0) this.lastAnswer = this.now
-    this.pending.set(token, { id: fact.id, subject: subj, data: framed.data, headers: framed.headers, sentAt: this.now, attempts: 1, cb, verify: subj.startsWith(this.factPrefix) })
+    this.pending.set(token, { id: fact.id, subject: subj, data: framed.data, headers: framed.headers, sentAt: this.now, attempts: 1, cb, verify: subj.startsWith(this.factPrefix), order: ++this.order, sent: true })
     return true
   }
 
@@ -240,9 +282,9 @@ export class FactPublisher {
     }
     const token = ++this.token
     if (this.pending.size === 0) this.lastAnswer = this.now
-    const p: Pending = { id, subject, data, headers, sentAt: this.now, attempts: 1, cb, verify: subject.startsWith(this.factPrefix) }
+    const p: Pending = { id, subject, data, headers, sentAt: this.now, attempts: 1, cb, verify: subject.startsWith(this.factPrefix), order: ++this.order, sent: !this.offline }
     this.pending.set(token, p)
-    this.transmit(token, p)
+    if (p.sent) this.transmit(token, p)
   }
 
   /** Publishes every fact and reports the totals. */
@@ -285,6 +327,8 @@ export class FactPublisher {
   }
 
   async close(): Promise<void> {
+    // Disconnected, nothing held can be acknowledged before the reconnect: fail it, not hang.
+    if (this.offline) this.failPending('the publisher was closed while disconnected from NATS')
     await this.flush()
     this.closed = true
     clearInterval(this.sweeper)
@@ -377,6 +421,8 @@ export class FactPublisher {
   }
 
   private sweep(): void {
+    // Disconnected: nothing can be acknowledged; everything is sent again on the reconnect.
+    if (this.offline) return
     const now = this.now
     for (const [token, p] of this.pending) {
       if (now - p.sentAt < this.ackTimeoutMs) continue

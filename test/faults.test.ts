@@ -2,7 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { spawn, type ChildProcess } from 'node:child_process'
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
-import { jetstreamManager } from '@nats-io/jetstream'
+import { jetstream, jetstreamManager } from '@nats-io/jetstream'
 import { connect } from '@nats-io/transport-node'
 import { inspectProcess, isInfraError, isSameProcess, startNatsServer } from '../infra/index.js'
 import { BenUp, benCli, compare, natsOf, natsServersOf, settle, shareKeys, until, writeFleetInput, type Snapshot } from '../bench/faults/harness.js'
@@ -13,12 +13,6 @@ import { tempDir } from './support/servers.js'
  * `ben up` as a child process against a real nats-server and chDB, injects one fault, and
  * compares what Ben stored and derived with an uninterrupted control run on the same input.
  */
-// The kill -9 case found a real defect that is not fixed yet: after a kill -9 of the embedded
-// nats-server during ingest, the derived facts differed from the control run in 1 of 3 quiet
-// runs (an anomaly and what followed from it were missing; every raw fact arrived once). It is
-// kept, and runs with BEN_FAULTS_NATS_KILL=1 (and in `npm run chaos`) until that is found.
-const NATS_KILL = process.env.BEN_FAULTS_NATS_KILL === '1'
-if (!NATS_KILL) console.log('test/faults.test.ts: skipping the kill -9 of nats-server case: derived facts after the restart differed from the control run in 1 of 3 runs (open defect, issue 15); BEN_FAULTS_NATS_KILL=1 runs it')
 
 describe('fault matrix', () => {
   const root = tempDir('ben-faults-')
@@ -26,6 +20,7 @@ describe('fault matrix', () => {
   const half = [join(root.path, 'a.ndjson'), join(root.path, 'b.ndjson')]
   let total = 0
   let control: Snapshot
+  let controlMessages = 0
   const controlHome = join(root.path, 'control')
   const running: BenUp[] = []
   const strays: ChildProcess[] = []
@@ -35,13 +30,12 @@ describe('fault matrix', () => {
     const lines = readFileSync(input, 'utf8').trimEnd().split('\n')
     writeFileSync(half[0], lines.slice(0, lines.length >> 1).join('\n') + '\n')
     writeFileSync(half[1], lines.slice(lines.length >> 1).join('\n') + '\n')
-    // The control run is what the kill -9 case compares with; no need for it without that case.
-    if (!NATS_KILL) return
     const up = await BenUp.start(controlHome)
     running.push(up)
     const r = await benCli(['publish', input], { BEN_HOME: controlHome })
     expect(r.code, r.stderr).toBe(0)
     control = await settle(controlHome, total)
+    controlMessages = await messagesIn(controlHome, 'DERIVED')
     await up.stop()
     expect(control.tables.facts.ids).toBe(total)
     // The input has a runaway: the comparison is about something.
@@ -55,7 +49,7 @@ describe('fault matrix', () => {
     root.remove()
   })
 
-  it.skipIf(!NATS_KILL)('kill -9 of the embedded nats-server during ingest, and consumers deleted behind Ben’s back: every fact once, derived facts identical to the control run', async () => {
+  it('kill -9 of the embedded nats-server during ingest, and consumers deleted behind Ben’s back: every fact once, derived facts identical to the control run', async () => {
     const home = join(root.path, 'killed-nats')
     mkdirSync(home, { recursive: true })
     shareKeys(controlHome, home)
@@ -87,6 +81,50 @@ describe('fault matrix', () => {
     // noticed first, the deleted consumer or the failed pull) and re-created the consumer.
     expect(log).toMatch(/"service":"stage:detect","reason":"(consumer stage-detect-metric on DERIVED was deleted|failed)/)
     await up.stop()
+  }, 400_000)
+
+  it('past JetStream’s duplicate window (1 s here): a restart that re-derives stores nothing twice, a republish is reported duplicate, raw telemetry copies add no row and are not counted twice', async () => {
+    const home = join(root.path, 'window')
+    mkdirSync(home, { recursive: true })
+    shareKeys(controlHome, home)
+    const env = { BEN_DUPLICATE_WINDOW_MS: '1000' }
+    const up1 = await BenUp.start(home, env)
+    running.push(up1)
+    expect((await benCli(['publish', input], { BEN_HOME: home })).code).toBe(0)
+    // Killed while the stages work through the input: the next start re-derives what came after
+    // their checkpoints, later than the window (the orphaned server says when it has passed).
+    up1.kill('SIGKILL')
+    await up1.exited
+    await windowPassed(home)
+    const up2 = await BenUp.start(home, env)
+    running.push(up2)
+    const first = await settle(home, total)
+    expect(compare(control, first)).toEqual([])
+    expect(await messagesIn(home, 'DERIVED')).toBe(controlMessages)
+
+    // The same lines again, after the window: reported duplicate, nothing stored.
+    await windowPassed(home)
+    const again = await benCli(['publish', input], { BEN_HOME: home })
+    expect(again.code, again.stderr).toBe(0)
+    expect(again.stdout).toContain(`stored 0, duplicate ${total},`)
+    expect(await messagesIn(home, 'FACTS')).toBe(total)
+
+    // Raw copies straight to NATS (no lookup, no message id): stored again in FACTS and re-derived
+    // by scrub, but no second row, and detect does not count a sample twice.
+    // (Telemetry lanes: an alert copied past the window would be decided again by policy.)
+    const tail = readFileSync(input, 'utf8').trimEnd().split('\n').slice(-300).filter((l) => !l.includes('"lane":"alert"'))
+    const nc = await natsOf(home)
+    const js = jetstream(nc)
+    for (const line of tail) {
+      const e = JSON.parse(line) as { lane: string; source: string }
+      await js.publish(`ben.fact.${e.lane}.${e.source}`, line)
+    }
+    await nc.close()
+    const second = await settle(home, total)
+    expect(await messagesIn(home, 'FACTS')).toBe(total + tail.length)
+    expect(compare(control, second)).toEqual([])
+    expect(second.tables.facts).toEqual({ rows: total, ids: total })
+    await up2.stop()
   }, 400_000)
 
   it('stale endpoints.json and locks naming an unrelated process: ben up starts and signals nothing', async () => {
@@ -168,3 +206,27 @@ describe('fault matrix', () => {
     }
   })
 })
+
+/** Messages stored in a stream of this BEN_HOME's running nats-server. */
+async function messagesIn(home: string, stream: string): Promise<number> {
+  const nc = await natsOf(home)
+  try {
+    return (await (await jetstreamManager(nc)).streams.info(stream)).state.messages
+  } finally {
+    await nc.close()
+  }
+}
+
+/** Waits until JetStream's duplicate window has passed: a probe with one message id is stored again. */
+async function windowPassed(home: string): Promise<void> {
+  const nc = await natsOf(home)
+  try {
+    const js = jetstream(nc)
+    const id = `window-probe-${Date.now()}`
+    // DLQ: a stream no stage or projector follows.
+    await js.publish('ben.dlq.window-probe', '{}', { msgID: id })
+    await until('the duplicate window to pass', async () => ((await js.publish('ben.dlq.window-probe', '{}', { msgID: id })).duplicate ? undefined : true), 60_000, 250)
+  } finally {
+    await nc.close()
+  }
+}

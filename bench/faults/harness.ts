@@ -12,7 +12,7 @@ import { connect as natsConnect } from '@nats-io/transport-node'
 import type { NatsConnection } from '@nats-io/nats-core'
 import { connect, type Ben } from '../../client/index.js'
 import { inspectProcess, runsNatsServer, type Endpoints } from '../../infra/index.js'
-import { packageRoot } from '../../schemas/index.js'
+import { FactCodec, Header, packageRoot, type IncidentFact } from '../../schemas/index.js'
 import { createFleet } from '../../simulate/index.js'
 
 export const BEN_JS = join(packageRoot(), 'bin', 'ben.js')
@@ -99,11 +99,15 @@ export async function natsOf(home: string): Promise<NatsConnection> {
   return natsConnect({ servers: e.natsUrl, maxReconnectAttempts: -1, reconnectTimeWait: 250, timeout: 5000 })
 }
 
-/** Every consumer of every stream has delivered and settled everything (nothing pending). */
+/**
+ * Every durable consumer of every stream has delivered and settled everything (nothing pending).
+ * Ephemeral ones are left out: an ordered reader of a killed process lingers for minutes.
+ */
 export async function idle(nc: NatsConnection): Promise<boolean> {
   const jsm = await jetstreamManager(nc, { timeout: 5000 })
   for await (const s of jsm.streams.list()) {
     for await (const c of jsm.consumers.list(s.config.name)) {
+      if (!c.config.durable_name) continue
       if (c.num_pending > 0 || c.num_ack_pending > 0) return false
     }
   }
@@ -113,8 +117,14 @@ export async function idle(nc: NatsConnection): Promise<boolean> {
 export interface Snapshot {
   /** Rows and distinct ids per ClickHouse table. */
   readonly tables: Record<string, { rows: number; ids: number }>
-  /** Derived facts on the bus (anomalies, decisions, incidents, commands): id → sha256 of the bytes. */
+  /**
+   * Derived facts on the bus: anomalies, decisions and commands by id → sha256 of the bytes;
+   * incident facts by id → what does not depend on the order in which the incident stage took
+   * in its five input lanes (see `incidentKey`).
+   */
   readonly derived: Map<string, string>
+  /** Each incident's final state: severity, last transition, and its members as a set. */
+  readonly incidents: Map<string, string>
   /** Scrubbed facts on the bus (distinct ids). */
   readonly scrubbed: number
 }
@@ -147,18 +157,39 @@ export async function settle(home: string, facts: number, timeoutMs = 180_000): 
       const o = r.objects()[0]
       tables[t] = { rows: Number(o.rows), ids: Number(o.ids) }
     }
-    const derived = await readIds(nc!, 'DERIVED', ['ben.anomaly.>', 'ben.decision.>', 'ben.incident.>'])
+    const derived = await readIds(nc!, 'DERIVED', ['ben.anomaly.>', 'ben.decision.>'])
     for (const [k, v] of await readIds(nc!, 'COMMANDS', ['ben.cmd.>'])) derived.set(k, v)
+    const incidents = new Map<string, string>()
+    for (const [k, v] of await readIds(nc!, 'DERIVED', ['ben.incident.>'], (f, id) => {
+      incidents.set(f.payload.incidentId, `${f.payload.severity} ${f.payload.transition} ${[...f.payload.factIds].sort().join(',')}`)
+      return incidentKey(f, id)
+    }))
+      derived.set(k, v)
     const scrubbed = (await readIds(nc!, 'DERIVED', ['ben.scrubbed.>'])).size
-    return { tables, derived, scrubbed }
+    return { tables, derived, incidents, scrubbed }
   } finally {
     await ben?.close().catch(() => undefined)
     await nc?.close().catch(() => undefined)
   }
 }
 
+/**
+ * What of an incident fact must match the control run. The incident stage reads five lanes
+ * (alerts, anomalies, decisions, commands, acks) from two streams, and takes them in the order
+ * they arrive: when a decision is stored before the next anomaly of the same runaway (a matter of
+ * how busy detect and policy were, with or without a fault), the update it triggers lists its
+ * members in another order, with another latest time and title. Replay reproduces that order
+ * from the record; a control run cannot. So an update is compared by what made it (its id, the
+ * input in its lineage), its incident and transition, and each incident by its final state.
+ */
+function incidentKey(f: IncidentFact, id: string): string {
+  return createHash('sha256').update(`${id} ${f.payload.incidentId} ${f.payload.transition} ${f.lineage.join(',')} ${f.source}`).digest('hex')
+}
+
+const codec = new FactCodec()
+
 /** Distinct fact ids on these subjects, each with a hash of its bytes (a duplicate with other bytes is a difference). */
-async function readIds(nc: NatsConnection, stream: string, filters: string[]): Promise<Map<string, string>> {
+async function readIds(nc: NatsConnection, stream: string, filters: string[], incident?: (f: IncidentFact, id: string) => string): Promise<Map<string, string>> {
   const js = jetstream(nc)
   const out = new Map<string, string>()
   // nats-server 2.9: one filter subject per consumer.
@@ -171,13 +202,19 @@ async function readIds(nc: NatsConnection, stream: string, filters: string[]): P
     for await (const m of it) {
       got++
       const id = m.headers?.get('Nats-Msg-Id') ?? `seq-${m.seq}`
-      const h = createHash('sha256').update(m.data).digest('hex')
+      let h = createHash('sha256').update(m.data).digest('hex')
+      if (incident) {
+        const d = codec.decode(m.data, m.headers?.get(Header.SchemaFp))
+        if (d.ok && d.value.kind === 'incident') h = incident(d.value, id)
+      }
       const prev = out.get(id)
       out.set(id, prev && prev !== h ? `${prev}|${h}` : h)
     }
     if (got === 0) break
     left -= got
   }
+  // Ordered consumers linger for 5 minutes: one left behind would keep `idle` false.
+  await jetstreamManager(nc).then(async (jsm) => jsm.consumers.delete(stream, (await c.info(true)).name)).catch(() => undefined)
   }
   return out
 }
@@ -202,6 +239,8 @@ export function compare(control: Snapshot, run: Snapshot): string[] {
   }
   for (const id of run.derived.keys()) if (!control.derived.has(id)) extra++
   if (missing || extra || changed) diffs.push(`derived facts: ${missing} missing, ${extra} extra, ${changed} with other content (control ${control.derived.size})`)
+  for (const [id, s] of control.incidents) if (run.incidents.get(id) !== s) diffs.push(`incident ${id}: ${run.incidents.get(id) ?? 'missing'}, control ${s}`)
+  for (const id of run.incidents.keys()) if (!control.incidents.has(id)) diffs.push(`incident ${id}: not in the control run`)
   return diffs
 }
 

@@ -77,6 +77,7 @@ export function detectJournal(): StateJournal<DetectState> {
     }
     w.f64(rec.lastTs)
     w.f64(rec.ord)
+    w.str(rec.lastId ?? '')
     w.u32(si)
     w.u32(index)
     plainCodec.write(w, shape, rec.ens)
@@ -94,6 +95,7 @@ export function detectJournal(): StateJournal<DetectState> {
     w.str(rec.group)
     w.f64(rec.lastTs)
     w.f64(rec.ord)
+    w.str(rec.lastId ?? '')
     w.u32(si)
     w.u32(index)
     plainCodec.write(w, shape, value)
@@ -187,12 +189,13 @@ export function detectJournal(): StateJournal<DetectState> {
               }
               const lastTs = r.f64()
               const ord = r.f64()
+              const lastId = r.str() || undefined
               const settingsKey = settings[r.u32()]
               const shape = shapes[r.u32()]
               if (settingsKey === undefined || shape === undefined) throw new RangeError(`checkpoint segment ${seq}: series ${key} refers to an undefined settings or shape entry`)
               const ens = plainCodec.read(r, shape) as EnsembleState
               series.delete(key)
-              series.set(key, { key, source, metric, labels: labels as Labels, lastTs, settingsKey, ord, ens })
+              series.set(key, { key, source, metric, labels: labels as Labels, lastTs, settingsKey, ord, ens, ...(lastId ? { lastId } : {}) })
               state.journal.restored(Table.Series, key, seq, bytes)
               return
             }
@@ -202,12 +205,13 @@ export function detectJournal(): StateJournal<DetectState> {
               const group = r.str()
               const lastTs = r.f64()
               const ord = r.f64()
+              const lastId = r.str() || undefined
               const settingsKey = settings[r.u32()]
               const shape = shapes[r.u32()]
               if (settingsKey === undefined || shape === undefined) throw new RangeError(`checkpoint segment ${seq}: group ${key} refers to an undefined settings or shape entry`)
               const v = plainCodec.read(r, shape) as Pick<GroupRecord, 'values' | 'seen' | 'pca'>
               groups.delete(key)
-              groups.set(key, { key, source, group, lastTs, settingsKey, ord, values: v.values, seen: v.seen, pca: v.pca })
+              groups.set(key, { key, source, group, lastTs, settingsKey, ord, values: v.values, seen: v.seen, pca: v.pca, ...(lastId ? { lastId } : {}) })
               state.journal.restored(Table.Groups, key, seq, bytes)
               return
             }

@@ -80,6 +80,9 @@ export const detectStage: Stage<DetectState, DetectorConfig, MetricFact> = {
     if (settings) {
       const key = input.source + '\u0000' + name + '\u0000' + labelsKey(labels)
       let rec = state.series.get(key)
+      // The same fact again (republished, or re-derived, after JetStream's duplicate window):
+      // already counted. Older points are refused as out of order just below.
+      if (rec && rec.lastId === input.id) return { state, out: NONE }
       if (rec && input.ts < rec.lastTs - cfg.limits.maxLatenessMs) {
         state.late++
         return { state, out: NONE, rejected: { reason: RejectReason.Invalid, message: `detect: out of order: ${name} on ${input.source} at ts ${input.ts} is older than the series' latest point (${rec.lastTs}) by more than limits.maxLateness (${cfg.limits.maxLatenessMs} ms)` } }
@@ -115,6 +118,7 @@ function scoreSeries(rec: SeriesRecord, settings: SeriesSettings, input: MetricF
   const r = ens.scratch
   ens.step(rec.ens, { ts: input.ts, value }, r)
   if (input.ts > rec.lastTs) rec.lastTs = input.ts
+  rec.lastId = input.id
   if (!r.anomaly) return null
   const threshold = ens.params.threshold
   const severity = severityOf(r.score, settings.severity)
@@ -134,6 +138,10 @@ function scoreGroup(state: DetectState, m: GroupMember, input: MetricFact, value
     if (!rec) state.evicted += makeRoom(state.groups, config.value.limits.maxGroups, (r) => removeGroup(state, r))
     rec = { key, source: input.source, group: g.name, lastTs: input.ts, settingsKey: g.key, ord: rec ? rec.ord : state.created++, values: new Array<number>(dim).fill(0), seen: new Array<number>(dim).fill(0), pca: g.pca.init() }
     addGroup(state, rec)
+  }
+  if (m.index === 0) {
+    if (rec.lastId === input.id) return null
+    rec.lastId = input.id
   }
   state.journal.touch(Table.Groups, key)
   rec.values[m.index] = value

@@ -11,6 +11,8 @@ export interface SeriesRecord {
   readonly labels: Labels
   /** Latest event time seen (ms). */
   lastTs: number
+  /** Id of the last point scored: the same fact delivered again (stored twice) is not counted twice. */
+  lastId?: string
   /** `SeriesSettings.key` (a 32-digit fingerprint) the state was built with; a different one resets the state. */
   settingsKey: string
   /** Creation order (the series Map's order, kept by a restore). */
@@ -24,6 +26,8 @@ export interface GroupRecord {
   readonly source: string
   readonly group: string
   lastTs: number
+  /** Id of the last point of the group's first metric (it paces the group): not scored twice. */
+  lastId?: string
   settingsKey: string
   ord: number
   /** Latest value of each member metric and whether it has been seen. */

@@ -1,9 +1,9 @@
 import type { NatsConnection } from '@nats-io/nats-core'
-import { jetstreamManager } from '@nats-io/jetstream'
+import { DeliverPolicy, jetstream, jetstreamManager } from '@nats-io/jetstream'
 import type { Subscription } from 'rxjs'
 import { Counter } from 'prom-client'
-import type { Fact, FactCodec } from '../../schemas/index.js'
-import { ackUpTo, consumeFacts, metrics, metricsRegistry, partitionLabel, partitionOfSubject, repositionDurable, streamName, type DeadLetters, type Partition, type Envelope, type FactPublisher, type Logger, type PublishOutcome, type StreamName, type TopologyOptions } from '../../streams/index.js'
+import { Header, type Fact, type FactCodec } from '../../schemas/index.js'
+import { ackUpTo, consumeFacts, factMsgId, metrics, metricsRegistry, partitionLabel, partitionOfSubject, repositionDurable, streamName, type DeadLetters, type Partition, type Envelope, type FactPublisher, type Logger, type PublishOutcome, type StreamName, type TopologyOptions } from '../../streams/index.js'
 import { stageFeed, type Stage, type StageFeed } from '../stage.js'
 import { ChunkWriter, FrameReader } from './binary.js'
 import { chunked, type CheckpointStore, type CheckpointHead, type Segment, type StoredCheckpoint } from './checkpoint.js'
@@ -30,6 +30,12 @@ export interface StageRunnerOptions<S, C, In extends Fact> {
   readonly config: ConfigSource<C>
   /** Where each derived fact is published. */
   subjectFor(out: Fact): string
+  /**
+   * The stream and subjects this stage publishes to. Given, a restart does not publish again
+   * what it re-derives and finds already stored after its checkpoint (by fact id, however long
+   * ago: JetStream's duplicate window is not relied on).
+   */
+  readonly output?: { readonly stream: StreamName; readonly filterSubject: string }
   /** Checkpoint after this many inputs or this long, whichever first. Default 2,000 / 1 s. */
   readonly checkpointEvery?: { readonly inputs?: number; readonly ms?: number }
   /** Consumer name prefix (tests run several Bens on one server). Default `stage-`. */
@@ -65,6 +71,8 @@ export interface RunnerStats {
   checkpointBytes: number
   /** Ms the last start took to read and restore the checkpoint. */
   restoreMs: number
+  /** Re-derived outputs found already stored after the checkpoint (not published again). */
+  storedBefore: number
 }
 
 const checkpointBytes = new Counter({
@@ -95,7 +103,7 @@ const checkpointBytes = new Counter({
  *   reason and its original bytes.
  */
 export class StageRunner<S, C, In extends Fact> {
-  readonly stats: RunnerStats = { applied: 0, skipped: 0, derived: 0, rejected: 0, checkpoints: 0, failedPublishes: 0, lastCheckpoint: { bytes: 0, records: 0, snapshotMs: 0, storeMs: 0, retainedBytes: 0 }, checkpointBytes: 0, restoreMs: 0 }
+  readonly stats: RunnerStats = { applied: 0, skipped: 0, derived: 0, rejected: 0, checkpoints: 0, failedPublishes: 0, lastCheckpoint: { bytes: 0, records: 0, snapshotMs: 0, storeMs: 0, retainedBytes: 0 }, checkpointBytes: 0, restoreMs: 0, storedBefore: 0 }
   /** Number of the last checkpoint segment written or read. */
   private seq = 0
   /** `reason\u0000source` already logged (one line per source and reason). */
@@ -124,6 +132,10 @@ export class StageRunner<S, C, In extends Fact> {
    * not serialised every second for a trickle of inputs. Never more than MAX_CHECKPOINT_MS.
    */
   private checkpointMs: number
+  /** Highest output stream sequence acknowledged so far (or the stream's last at start). */
+  private outSeq = 0
+  /** Message ids of outputs stored after the checkpoint this runner started from: not published again. */
+  private stored = new Set<string>()
 
   constructor(
     private readonly opts: StageRunnerOptions<S, C, In>,
@@ -151,11 +163,18 @@ export class StageRunner<S, C, In extends Fact> {
       initial = await this.restore(cp)
       this.positions = { ...cp.positions }
       this.stats.applied = cp.applied
+      if (this.opts.output && cp.outputSeq !== undefined) await this.readStored(cp.outputSeq)
       this.stats.restoreMs = Date.now() - t0
     } else {
       if (cp) this.opts.log?.warn({ stage: stage.name, from: cp.version, to: stage.version }, 'checkpoint from another stage version: starting from scratch')
       initial = stage.initialState()
       this.positions = {}
+    }
+    if (this.opts.output) {
+      // Everything this runner publishes is stored after what the stream holds now.
+      const jsm = await jetstreamManager(this.deps.nc)
+      const info = await jsm.streams.info(streamName(this.deps.topo, this.opts.output.stream))
+      this.outSeq = Math.max(this.outSeq, info.state.last_seq)
     }
     this.feed = stageFeed(stage, () => this.opts.config.get(), initial)
     // Up to three epochs of inputs can be un-acked at once (one open, two committing).
@@ -212,6 +231,35 @@ export class StageRunner<S, C, In extends Fact> {
     })
     if (!frames.complete) throw new Error(`checkpoint of ${stage.name}: segment ${seg} ends inside a frame`)
     return rs.finish()
+  }
+
+  /**
+   * Reads the ids of this stage's outputs stored after `after` (the output sequence saved with
+   * the checkpoint: everything derived from inputs after the checkpoint is stored above it).
+   * Those are the outputs a restart re-derives; they are not published again.
+   */
+  private async readStored(after: number): Promise<void> {
+    const out = this.opts.output!
+    const stream = streamName(this.deps.topo, out.stream)
+    const js = jetstream(this.deps.nc)
+    const c = await js.consumers.get(stream, { filter_subjects: out.filterSubject, opt_start_seq: after + 1, deliver_policy: DeliverPolicy.StartSequence, headers_only: true })
+    let left = (await c.info(true)).num_pending
+    while (left > 0) {
+      const it = await c.fetch({ max_messages: Math.min(left, 10_000), expires: 5000 })
+      let got = 0
+      for await (const m of it) {
+        got++
+        const id = m.headers?.get(Header.MsgId)
+        if (id) this.stored.add(id)
+        if (m.seq > this.outSeq) this.outSeq = m.seq
+      }
+      if (got === 0) break
+      left -= got
+    }
+    // An ordered consumer lingers for 5 minutes unless deleted.
+    const info = await c.info(true)
+    await (await jetstreamManager(this.deps.nc)).consumers.delete(stream, info.name).catch(() => undefined)
+    if (this.stored.size) this.opts.log?.info({ stage: this.name, stored: this.stored.size, after }, 'outputs stored after the checkpoint: re-derived, not published again')
   }
 
   /** Moves the positions of the lanes `input` replaced to it, and deletes their durables. */
@@ -394,15 +442,24 @@ export class StageRunner<S, C, In extends Fact> {
       if (o.status === 'failed') {
         this.stats.failedPublishes++
         this.fail(new Error(`derived fact ${o.id} was not stored: ${o.error}`))
-      } else this.outCounter.inc()
+      } else {
+        this.outCounter.inc()
+        if (o.seq !== undefined && o.seq > this.outSeq) this.outSeq = o.seq
+      }
       settle(epoch)
     }
-    for (let i = 0; i < result.out.length; i++) {
-      const f = result.out[i]
+    let out = result.out
+    if (this.stored.size) {
+      out = out.filter((f) => !this.stored.delete(factMsgId(f)))
+      this.stats.storedBefore += result.out.length - out.length
+      if (out.length === 0) return undefined
+    }
+    for (let i = 0; i < out.length; i++) {
+      const f = out[i]
       epoch.outstanding++
       this.stats.derived++
       const subject = this.opts.subjectFor(f)
-      if (!this.deps.publisher.trySend(f, subject, cb)) return this.sendRest(result.out, i, cb, epoch)
+      if (!this.deps.publisher.trySend(f, subject, cb)) return this.sendRest(out, i, cb, epoch)
     }
     return undefined
   }
@@ -442,7 +499,7 @@ export class StageRunner<S, C, In extends Fact> {
     this.lastCheckpoint = t0
     const p0 = performance.now()
     // Snapshot now: the state object goes on changing while this epoch commits.
-    const head: CheckpointHead = { stage: stage.name, version: stage.version, positions: { ...this.positions }, applied: this.stats.applied }
+    const head: CheckpointHead = { stage: stage.name, version: stage.version, positions: { ...this.positions }, applied: this.stats.applied, ...(this.opts.output ? { outputSeq: this.outSeq } : {}) }
     const seq = ++this.seq
     let segment: Segment
     let records = 0

@@ -10,6 +10,8 @@ export interface StageServiceSpec<S, C, In extends Fact> {
   /** The config: a KV bucket and key, its loader and the built-in default. */
   readonly config: { readonly bucket: Bucket; readonly key: string; load(text: string): Result<C, { message: string }>; fallback(): C } | ConfigSource<C>
   subjectFor(out: Fact): string
+  /** Where its outputs are stored (a restart does not publish again what is already there). */
+  readonly output?: { readonly stream: StreamName; readonly filterSubject: string }
   readonly checkpointEvery?: { readonly inputs?: number; readonly ms?: number }
   /** The partition this service runs (default: the whole input). */
   readonly partition?: Partition
@@ -44,7 +46,7 @@ export async function stageService<S, C, In extends Fact>(ctx: RuntimeContext, s
   let runner: StageRunner<S, C, In> | undefined
   const start = async (): Promise<Worker> => {
     const r = new StageRunner<S, C, In>(
-      { stage: spec.stage, inputs: spec.inputs, config, subjectFor: spec.subjectFor, checkpointEvery: spec.checkpointEvery, durablePrefix, partition: spec.partition, log: ctx.log },
+      { stage: spec.stage, inputs: spec.inputs, config, subjectFor: spec.subjectFor, output: spec.output, checkpointEvery: spec.checkpointEvery, durablePrefix, partition: spec.partition, log: ctx.log },
       { nc: ctx.nc, codec: ctx.codec, topo: ctx.topo, publisher: ctx.publisher, dlq: ctx.dlq(spec.stage.name), checkpoints },
     )
     try {

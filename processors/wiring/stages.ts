@@ -24,6 +24,7 @@ function graphService(name: Exclude<StageName, 'act'>, partition?: Partition): S
       inputs: laneInputs(spec, ctx.subjects),
       config: spec.config,
       subjectFor: (f: Fact) => spec.subjectFor(ctx.subjects, f),
+      output: spec.output(ctx.subjects),
       partition: checkPartition(name, partition),
     })
   }
@@ -121,6 +122,7 @@ export function actService(key?: KeyPair, partition?: Partition): ServiceFactory
       inputs: laneInputs(spec, ctx.subjects),
       config: acts,
       subjectFor: (f: Fact) => spec.subjectFor(ctx.subjects, f),
+      output: spec.output(ctx.subjects),
       partition,
     })
     return {

@@ -109,4 +109,12 @@ describe('a stage restarted mid-stream resumes from its (incremental) checkpoint
     expect(got.size).toBe(want.size)
     for (const [id, bytes] of want) expect(got.get(id), `anomaly ${id}`).toBe(bytes)
   })
+  it('a whole-state (json) checkpoint reads back the state it saved, and its head', async () => {
+    const kv = await new Kvm(a.nc).open(kvName({}, Bucket.Checkpoints))
+    const store = new CheckpointStore(kv, 'stage.json-roundtrip')
+    const state = { open: [['i1', { members: ['f1', 'f2'] }]], watermark: 42 }
+    await store.save({ stage: 'incident', version: '3', positions: { alert: 7, ack: 9 }, applied: 16, outputSeq: 120, state })
+    const back = await new CheckpointStore(kv, 'stage.json-roundtrip').load()
+    expect(back).toEqual({ stage: 'incident', version: '3', positions: { alert: 7, ack: 9 }, applied: 16, outputSeq: 120, state })
+  })
 })

@@ -136,7 +136,8 @@ export class CheckpointStore {
     if (kind === 'log') return base
     const parts: Uint8Array[] = []
     await this.replay(raw, (_s, c) => void parts.push(c))
-    return { ...base, state: JSON.parse(Buffer.concat(parts).toString('utf8')) }
+    // A `json` segment is the whole checkpoint document (head and state): its state is the stage's.
+    return { ...base, state: (JSON.parse(Buffer.concat(parts).toString('utf8')) as Checkpoint).state }
   }
 
   /** The checkpoint of a `json` stage (its state parsed), or undefined. */

@@ -99,7 +99,12 @@ async function main(): Promise<void> {
   const rows: Row[] = []
   let published = 0
   const publishChunk = async (i: number) => {
-    await until(`chunk ${i} to be published`, async () => ((await benCli(['publish', chunks[i]], { BEN_HOME: home, BEN_PUBLISH_STALL_MS: '5000' })).code === 0 ? true : undefined), 300_000, 1000)
+    await until(
+      `chunk ${i} to be published`,
+      async () => ((await benCli(['publish', chunks[i]], { BEN_HOME: home, BEN_PUBLISH_STALL_MS: '5000' })).code === 0 ? true : undefined),
+      300_000,
+      1000,
+    )
     published += readFileSync(chunks[i], 'utf8').trimEnd().split('\n').length
   }
   /**
@@ -198,7 +203,9 @@ async function main(): Promise<void> {
 
   const run = await settle(home, total, 300_000)
   const diffs = compare(control, run)
-  const logLines = readFileSync(join(home, 'ben.log'), 'utf8').split('\n').filter((l) => l && !l.includes('heartbeats_missed')).length
+  const logLines = readFileSync(join(home, 'ben.log'), 'utf8')
+    .split('\n')
+    .filter((l) => l && !l.includes('heartbeats_missed')).length
   await up.stop()
   const servers = natsServersOf(home).join(',')
   if (tmpfs) execFileSync('umount', [home])
@@ -226,7 +233,19 @@ async function main(): Promise<void> {
   if (diskNote) process.stdout.write(`${diskNote}\n`)
   const ok = lost === 0 && duplicated === 0 && diffs.length === 0 && stalled === 0 && !servers
   process.stdout.write(
-    JSON.stringify({ bench: 'chaos', seed, faults: rows.map((r) => ({ fault: r.fault, holdS: r.holdS, stallS: r.movingS, caughtUpS: r.caughtUpS })), facts: total, lost, duplicated, derivedDiffs: diffs, maxStallS: maxStall, stalledBeyondBound: stalled, diskFull: tmpfs, ok }) + '\n',
+    JSON.stringify({
+      bench: 'chaos',
+      seed,
+      faults: rows.map((r) => ({ fault: r.fault, holdS: r.holdS, stallS: r.movingS, caughtUpS: r.caughtUpS })),
+      facts: total,
+      lost,
+      duplicated,
+      derivedDiffs: diffs,
+      maxStallS: maxStall,
+      stalledBeyondBound: stalled,
+      diskFull: tmpfs,
+      ok,
+    }) + '\n',
   )
   process.exitCode = ok ? 0 : 1
 }

@@ -89,7 +89,15 @@ function naiveEwma(n: number): number {
     const x = xs[i]
     const z = Math.abs(x - s.mean) / Math.max(Math.sqrt(s.variance), 1e-9)
     const diff = x - s.mean
-    const res = { state: { ...s, mean: s.mean + 0.05 * diff, variance: 0.95 * (s.variance + diff * 0.05 * diff), history: s.history.length < 8 ? [...s.history, x] : [...s.history.slice(1), x] }, score: z / (1 + z) }
+    const res = {
+      state: {
+        ...s,
+        mean: s.mean + 0.05 * diff,
+        variance: 0.95 * (s.variance + diff * 0.05 * diff),
+        history: s.history.length < 8 ? [...s.history, x] : [...s.history.slice(1), x],
+      },
+      score: z / (1 + z),
+    }
     s = res.state
     acc += res.score
   }

@@ -24,14 +24,18 @@ export interface GoOutcome {
   readonly secs: number
 }
 
-export type GoBaseline = { readonly ok: true; run(url: string, records: readonly GoRecord[], window: number, schema: string, fingerprint: string): Promise<GoOutcome>; close(): void } | { readonly ok: false; readonly reason: string }
+export type GoBaseline =
+  | { readonly ok: true; run(url: string, records: readonly GoRecord[], window: number, schema: string, fingerprint: string): Promise<GoOutcome>; close(): void }
+  | { readonly ok: false; readonly reason: string }
 
 /** Compiles the baseline; `{ ok: false, reason }` when it cannot be built here. */
 export function buildGoBaseline(): GoBaseline {
   const version = spawnSync('go', ['version'], { encoding: 'utf8' })
-  if (version.error || version.status !== 0) return { ok: false, reason: `\`go\` is not on PATH (${version.error?.message ?? version.stderr.trim()}); apt-get install golang-go golang-github-nats-io-go-nats-dev` }
+  if (version.error || version.status !== 0)
+    return { ok: false, reason: `\`go\` is not on PATH (${version.error?.message ?? version.stderr.trim()}); apt-get install golang-go golang-github-nats-io-go-nats-dev` }
   const gopath = process.env.BENCH_GOPATH ?? '/usr/share/gocode'
-  if (!existsSync(join(gopath, 'src/github.com/nats-io/nats.go'))) return { ok: false, reason: `nats.go is not under ${gopath}/src/github.com/nats-io (apt-get install golang-github-nats-io-go-nats-dev, or BENCH_GOPATH)` }
+  if (!existsSync(join(gopath, 'src/github.com/nats-io/nats.go')))
+    return { ok: false, reason: `nats.go is not under ${gopath}/src/github.com/nats-io (apt-get install golang-github-nats-io-go-nats-dev, or BENCH_GOPATH)` }
   const source = fileURLToPath(new URL('../../bench/go/jspub.go', import.meta.url))
   if (!existsSync(source)) return { ok: false, reason: `${source} is missing (run the bench from the repository)` }
   const dir = mkdtempSync(join(tmpdir(), 'ben-bench-go-'))

@@ -45,7 +45,15 @@ async function profiled<T>(on: boolean, run: () => Promise<T>): Promise<T> {
 }
 
 function fact(run: string, i: number): RawFact {
-  const r = parseEdgeFact({ lane: 'metric', source: `web-${i % 50}`, ts: 1_763_700_000_000 + i, name: 'cpu.load', value: (i % 1000) / 7, labels: { job: `batch-${i % 13}`, run }, id: `${run}-${i}` })
+  const r = parseEdgeFact({
+    lane: 'metric',
+    source: `web-${i % 50}`,
+    ts: 1_763_700_000_000 + i,
+    name: 'cpu.load',
+    value: (i % 1000) / 7,
+    labels: { job: `batch-${i % 13}`, run },
+    id: `${run}-${i}`,
+  })
   if (!r.ok) throw new Error(r.error.message)
   return r.value
 }
@@ -70,7 +78,11 @@ async function main(): Promise<void> {
   // Warm up both paths (JIT, connections).
   {
     const p = new FactPublisher(nc, subjects, codec)
-    await p.publishAll((function* () { for (let i = 0; i < 5000; i++) yield fact('warm', i) })())
+    await p.publishAll(
+      (function* () {
+        for (let i = 0; i < 5000; i++) yield fact('warm', i)
+      })(),
+    )
     await p.close()
   }
 
@@ -215,7 +227,10 @@ async function main(): Promise<void> {
       ['Avro bytes per fact', fig.avro_bytes_per_fact],
       ['Ben publisher (acked, de-duplicated), median of rounds', `${fig.ben_facts_per_s.toLocaleString()} facts/s`],
       ['Ben publisher on pre-encoded bytes (sendRaw)', `${fig.ben_preencoded_per_s.toLocaleString()} facts/s`],
-      [`nats.go PublishMsgAsync + Nats-Msg-Id, ${GO_WINDOW} pending`, goRate === undefined ? `skipped: ${go.ok ? '' : go.reason}` : `${fig.go_facts_per_s!.toLocaleString()} msgs/s`],
+      [
+        `nats.go PublishMsgAsync + Nats-Msg-Id, ${GO_WINDOW} pending`,
+        goRate === undefined ? `skipped: ${go.ok ? '' : go.reason}` : `${fig.go_facts_per_s!.toLocaleString()} msgs/s`,
+      ],
       ['ratio Ben / nats.go (median of per-round ratios)', goRatio === undefined ? '-' : `${fig.ratio_vs_go}× (pre-encoded ${fig.ratio_preencoded_vs_go}×)`],
       [`stock js.publish, windows of ${WINDOW}`, `${fig.stock_facts_per_s.toLocaleString()} facts/s`],
       ['ratio Ben / stock', `${fig.ratio}×`],

@@ -108,7 +108,13 @@ async function main(): Promise<void> {
       const series = Math.floor((t - start) / 2000)
       for (let k = Math.max(0, series - 5); k <= series; k++) {
         const age = t - start - k * 2000
-        await probes.send({ lane: 'metric', source: 'web-1', name: 'cpu.load', value: age >= 8000 ? 100 + (probeN % 3) : 10 + Math.sin(probeN + k) * 0.3, labels: { job: `probe-${load}-${k}` } })
+        await probes.send({
+          lane: 'metric',
+          source: 'web-1',
+          name: 'cpu.load',
+          value: age >= 8000 ? 100 + (probeN % 3) : 10 + Math.sin(probeN + k) * 0.3,
+          labels: { job: `probe-${load}-${k}` },
+        })
       }
       for (; lastAlert + 500 <= t; lastAlert += 500) {
         await probes.send({ lane: 'alert', source: 'web-2', rule: 'bench.alert', severity: 'high', message: `bench alert ${probes.sent}`, attrs: { load } })

@@ -48,7 +48,9 @@ interface Fed {
 
 function feed(url: string, load: string, seconds: number, rate = 0): Promise<Fed> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [feedScript, '--url', url, '--load', load, '--seconds', String(seconds), '--rate', String(rate)], { stdio: ['ignore', 'pipe', 'inherit'] })
+    const child = spawn(process.execPath, [feedScript, '--url', url, '--load', load, '--seconds', String(seconds), '--rate', String(rate)], {
+      stdio: ['ignore', 'pipe', 'inherit'],
+    })
     let out = ''
     child.stdout.on('data', (b) => (out += b))
     child.on('exit', (code) => (code === 0 ? resolve(JSON.parse(out.trim().split('\n').pop()!)) : reject(new Error(`feed exited ${code}`))))
@@ -172,7 +174,10 @@ async function phase(r: Running, load: string, rate: number): Promise<Phase> {
   let polling = true
   const poll = (async () => {
     while (polling) {
-      const rs = await r.ctx.warehouse.client.query({ query: `SELECT toUnixTimestamp64Milli(ts) AS t FROM facts WHERE source = 'web-2' AND ts > fromUnixTimestamp64Milli(${chFrom})`, format: 'JSONEachRow' })
+      const rs = await r.ctx.warehouse.client.query({
+        query: `SELECT toUnixTimestamp64Milli(ts) AS t FROM facts WHERE source = 'web-2' AND ts > fromUnixTimestamp64Milli(${chFrom})`,
+        format: 'JSONEachRow',
+      })
       const now = Date.now()
       for (const row of await rs.json<{ t: string }>()) {
         const t = Number(row.t)
@@ -226,7 +231,9 @@ async function phase(r: Running, load: string, rate: number): Promise<Phase> {
     seconds: fed.seconds,
     publishedPerS,
     notOffered: fed.routineBehind,
-    hops: Object.fromEntries(HOPS.map((k) => [k, { n: h[k].totalCount, p50: h[k].getValueAtPercentile(50), p99: h[k].getValueAtPercentile(99), max: h[k].maxValue }])) as Phase['hops'],
+    hops: Object.fromEntries(
+      HOPS.map((k) => [k, { n: h[k].totalCount, p50: h[k].getValueAtPercentile(50), p99: h[k].getValueAtPercentile(99), max: h[k].maxValue }]),
+    ) as Phase['hops'],
     growth,
     backlogPerS,
     backlogAtEnd: total(after),
@@ -241,9 +248,16 @@ const ROUTINE_HOPS: readonly Hop[] = ['scrubbed', 'anomaly', 'decision', 'comman
 
 async function main(): Promise<void> {
   const home = mkdtempSync(join(tmpdir(), 'ben-bench-lat-'))
-  const running = await startBen({ ...readEnv({ BEN_HOME: home, BEN_NO_CONTAINERS: '1' }), natsUrl: undefined, clickhouseUrl: process.env.BEN_CLICKHOUSE_URL }, silentLogger(), defaultServices())
+  const running = await startBen(
+    { ...readEnv({ BEN_HOME: home, BEN_NO_CONTAINERS: '1' }), natsUrl: undefined, clickhouseUrl: process.env.BEN_CLICKHOUSE_URL },
+    silentLogger(),
+    defaultServices(),
+  )
   // Targets that verify and ack the commands (hosts web-1, web-2); they publish no telemetry.
-  const sim = await runSimulation({ nc: running.ctx.nc, subjects: running.ctx.subjects, codec: running.ctx.codec, topo: {} }, { hosts: 2, rate: 1, durationMs: 1, mode: 'backfill', scenarios: [], seed: 'bench' })
+  const sim = await runSimulation(
+    { nc: running.ctx.nc, subjects: running.ctx.subjects, codec: running.ctx.codec, topo: {} },
+    { hosts: 2, rate: 1, durationMs: 1, mode: 'backfill', scenarios: [], seed: 'bench' },
+  )
   const phases: Phase[] = []
   let base: BaselineFigures
   try {
@@ -288,7 +302,12 @@ async function main(): Promise<void> {
     ['load', ...HOPS.map((h) => `${h} ms p50/p99/max (n)`), 'verdict'],
     phases.map((p) => [`${p.load}${p.rate ? ` ${p.rate}/s` : ''}`, ...HOPS.map((h) => (p.sustained || !ROUTINE_HOPS.includes(h) ? cell(p.hops[h]) : 'not sustained')), verdict(p)]),
   )
-  const fig: Record<string, unknown> = { bench: 'latency', seconds: SECONDS, under_load: loadavg()[0] / cpus().length > 1, load_per_core: +(loadavg()[0] / cpus().length).toFixed(2) }
+  const fig: Record<string, unknown> = {
+    bench: 'latency',
+    seconds: SECONDS,
+    under_load: loadavg()[0] / cpus().length > 1,
+    load_per_core: +(loadavg()[0] / cpus().length).toFixed(2),
+  }
   base.hops.forEach((x, i) => {
     fig[`baseline_hop${i + 1}_p50_ms`] = x.p50
     fig[`baseline_hop${i + 1}_p99_ms`] = x.p99

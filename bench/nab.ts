@@ -38,7 +38,10 @@ function listCsv(dir: string): string[] {
 
 /** Score and label columns of a `timestamp,value,anomaly_score,label` file, with the timestamps. */
 function readScores(path: string): { ts: string[]; scores: number[]; labels: number[] } {
-  const lines = readFileSync(path, 'utf8').split('\n').slice(1).filter((l) => l !== '')
+  const lines = readFileSync(path, 'utf8')
+    .split('\n')
+    .slice(1)
+    .filter((l) => l !== '')
   const ts: string[] = []
   const scores: number[] = []
   const labels: number[] = []
@@ -124,7 +127,9 @@ async function main(): Promise<void> {
   console.log('')
   console.log(`${'profile'.padEnd(20)} ${'shipped threshold'.padStart(24)}   ${'optimised threshold'.padStart(30)}`)
   for (const r of results) {
-    console.log(`${r.profile.padEnd(20)} ${pad(r.shipped.normalised.toFixed(2), 7)} @ ${shippedThreshold} (TP ${r.shipped.tp} FP ${r.shipped.fp})   ${pad(r.best.normalised.toFixed(2), 7)} @ ${r.best.threshold.toFixed(4)}`)
+    console.log(
+      `${r.profile.padEnd(20)} ${pad(r.shipped.normalised.toFixed(2), 7)} @ ${shippedThreshold} (TP ${r.shipped.tp} FP ${r.shipped.fp})   ${pad(r.best.normalised.toFixed(2), 7)} @ ${r.best.threshold.toFixed(4)}`,
+    )
   }
   console.log('')
   console.log('leave one family out (standard): threshold optimised on the other families, scored on this one')
@@ -140,7 +145,9 @@ async function main(): Promise<void> {
   })
   const show = (x: number) => (Number.isNaN(x) ? '    n/a' : pad(x.toFixed(2), 7))
   for (const l of lofo) {
-    console.log(`${l.family.padEnd(24)} threshold ${l.threshold.toFixed(4)}  score ${show(l.score)} (FP ${l.fp}, raw ${l.raw.toFixed(3)})   at the shipped threshold ${show(l.shipped)} (FP ${l.shippedFp})`)
+    console.log(
+      `${l.family.padEnd(24)} threshold ${l.threshold.toFixed(4)}  score ${show(l.score)} (FP ${l.fp}, raw ${l.raw.toFixed(3)})   at the shipped threshold ${show(l.shipped)} (FP ${l.shippedFp})`,
+    )
   }
   console.log(`scored ${rows} rows in ${seconds.toFixed(2)} s (${Math.round(rows / seconds)} rows/s, detectCsv end to end)`)
   const round = (x: number) => (Number.isNaN(x) ? null : Math.round(x * 100) / 100)

@@ -24,7 +24,14 @@ type Ask = { type: 'status' } | { type: 'close' }
 
 async function main(): Promise<void> {
   const nc = await connect({ servers: arg('url'), maxReconnectAttempts: -1 })
-  const sc = await createSidecar({ id: arg('id'), nats: nc, walDir: arg('wal'), keyPair: generateKeyPair('sidecar'), manifest: defaultManifest({ hashKey: 'bench-hash-key-0123456789' }), registerKey: false })
+  const sc = await createSidecar({
+    id: arg('id'),
+    nats: nc,
+    walDir: arg('wal'),
+    keyPair: generateKeyPair('sidecar'),
+    manifest: defaultManifest({ hashKey: 'bench-hash-key-0123456789' }),
+    registerKey: false,
+  })
   await sc.online
   const ndjson = await serveNdjson(sc, { kind: 'tcp', host: '127.0.0.1', port: 0 })
   const otlp = await serveOtlp(sidecarSink(sc), { host: '127.0.0.1', port: 0 })
@@ -33,7 +40,14 @@ async function main(): Promise<void> {
     if (m.type === 'status') {
       const s = sc.status()
       const cpu = process.cpuUsage()
-      send({ type: 'status', deliveredSeq: s.drain.deliveredSeq, stored: s.drain.stored, accepted: s.intake.accepted, rejected: s.intake.rejected, cpuMicros: cpu.user + cpu.system })
+      send({
+        type: 'status',
+        deliveredSeq: s.drain.deliveredSeq,
+        stored: s.drain.stored,
+        accepted: s.intake.accepted,
+        rejected: s.intake.rejected,
+        cpuMicros: cpu.user + cpu.system,
+      })
     } else if (m.type === 'close') {
       void (async () => {
         await otlp.close()

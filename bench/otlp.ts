@@ -69,7 +69,10 @@ interface SidecarProc {
 let runNo = 0
 async function startSidecar(url: string): Promise<SidecarProc> {
   const id = `bench-otlp-${++runNo}`
-  const p: ChildProcess = fork(child, ['--url', url, '--id', id, '--wal', join(base, id, 'wal')], { execArgv: PROF ? ['--cpu-prof', '--cpu-prof-dir', PROF, '--cpu-prof-name', `sidecar-${id}.cpuprofile`] : [], stdio: ['ignore', 'inherit', 'inherit', 'ipc'] })
+  const p: ChildProcess = fork(child, ['--url', url, '--id', id, '--wal', join(base, id, 'wal')], {
+    execArgv: PROF ? ['--cpu-prof', '--cpu-prof-dir', PROF, '--cpu-prof-name', `sidecar-${id}.cpuprofile`] : [],
+    stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+  })
   const next = (type: string) =>
     new Promise<Record<string, unknown>>((resolve, reject) => {
       const onMsg = (m: Record<string, unknown>) => {
@@ -160,7 +163,10 @@ async function measure(ctx: { url: string; natsPid: number; jsm: JetStreamManage
     const secs = (performance.now() - t0) / 1000
     const row: Row = { name, secs, clientCpu: clientCpu() - c0, sidecarCpu: (last.cpuMicros - s0.cpuMicros) / 1e6, natsCpu: procCpu(ctx.natsPid) - n0, inJetStream: 0, note }
     row.inJetStream = await storedIn(ctx.jsm, subjects.fact('event', sc.id))
-    if (row.inJetStream !== N) throw new Error(`${name}: JetStream holds ${row.inJetStream} of ${N} records (sidecar: accepted ${last.accepted}, rejected ${JSON.stringify(last.rejected)}, stored ${last.stored})`)
+    if (row.inJetStream !== N)
+      throw new Error(
+        `${name}: JetStream holds ${row.inJetStream} of ${N} records (sidecar: accepted ${last.accepted}, rejected ${JSON.stringify(last.rejected)}, stored ${last.stored})`,
+      )
     rows.push(row)
     process.stderr.write(`  ${name}: ${Math.round(N / secs).toLocaleString('en-US')} records/s\n`)
   } finally {
@@ -177,23 +183,42 @@ async function ndjson(sc: SidecarProc, run: number): Promise<ClientRun> {
     let s = ''
     for (let j = 0; j < LINES; j++) {
       const i = b * LINES + j
-      s += JSON.stringify({ lane: 'event', ts: TS + run * N + i, type: 'log', message: message(i), attrs: { 'service.name': 'bench', 'host.name': 'bench-host', ...attrs(i), severity: 'INFO' } }) + '\n'
+      s +=
+        JSON.stringify({
+          lane: 'event',
+          ts: TS + run * N + i,
+          type: 'log',
+          message: message(i),
+          attrs: { 'service.name': 'bench', 'host.name': 'bench-host', ...attrs(i), severity: 'INFO' },
+        }) + '\n'
     }
     bodies.push(s)
   }
   const post = (body: string) =>
     new Promise<void>((resolve, reject) => {
-      const req = request({ host: '127.0.0.1', port: sc.ndjsonPort, method: 'POST', path: '/facts', agent, headers: { 'Content-Type': 'application/x-ndjson', 'Content-Length': Buffer.byteLength(body) } }, (res) => {
-        res.resume()
-        res.on('end', () => (res.statusCode === 200 ? resolve() : reject(new Error(`HTTP ${res.statusCode}`))))
-      })
+      const req = request(
+        {
+          host: '127.0.0.1',
+          port: sc.ndjsonPort,
+          method: 'POST',
+          path: '/facts',
+          agent,
+          headers: { 'Content-Type': 'application/x-ndjson', 'Content-Length': Buffer.byteLength(body) },
+        },
+        (res) => {
+          res.resume()
+          res.on('end', () => (res.statusCode === 200 ? resolve() : reject(new Error(`HTTP ${res.statusCode}`))))
+        },
+      )
       req.on('error', reject)
       req.end(body)
     })
   let next = 0
-  await Promise.all(Array.from({ length: 4 }, async () => {
-    while (next < bodies.length) await post(bodies[next++])
-  }))
+  await Promise.all(
+    Array.from({ length: 4 }, async () => {
+      while (next < bodies.length) await post(bodies[next++])
+    }),
+  )
   agent.destroy()
   return { note: `${LINES} lines a request, 4 requests at once` }
 }
@@ -203,17 +228,23 @@ async function otlp(sc: SidecarProc, run: number, clients: number, batch: number
     const exporter = new OTLPLogExporter({ url: `http://127.0.0.1:${sc.otlpPort}/v1/logs`, timeoutMillis: 600_000 })
     return new LoggerProvider({
       resource: resourceFromAttributes({ 'service.name': clients > 1 ? `bench-${c}` : 'bench', 'host.name': 'bench-host' }),
-      processors: [new BatchLogRecordProcessor({ exporter, maxExportBatchSize: batch, maxQueueSize: Math.ceil(N / clients), scheduledDelayMillis: 20, exportTimeoutMillis: 600_000 })],
+      processors: [
+        new BatchLogRecordProcessor({ exporter, maxExportBatchSize: batch, maxQueueSize: Math.ceil(N / clients), scheduledDelayMillis: 20, exportTimeoutMillis: 600_000 }),
+      ],
     })
   })
   const loggers = providers.map((p) => p.getLogger('bench'))
   const t0 = performance.now()
-  for (let i = 0; i < N; i++) loggers[i % clients].emit({ timestamp: TS + run * N + i, severityNumber: SeverityNumber.INFO, severityText: 'INFO', body: message(i), attributes: attrs(i) })
+  for (let i = 0; i < N; i++)
+    loggers[i % clients].emit({ timestamp: TS + run * N + i, severityNumber: SeverityNumber.INFO, severityText: 'INFO', body: message(i), attributes: attrs(i) })
   const emitted = (performance.now() - t0) / 1000
   // Each processor exports on its own (batch full, or every 20 ms), one batch at a time; the
   // caller waits for JetStream. A forceFlush here would bound the whole backlog by one export
   // timeout; shutdown() afterwards only stops the idle exporters.
-  return { note: `${clients} processor${clients > 1 ? 's' : ''} × batches of ${batch}; emit loop ${emitted.toFixed(2)} s`, stop: async () => void (await Promise.all(providers.map((p) => p.shutdown()))) }
+  return {
+    note: `${clients} processor${clients > 1 ? 's' : ''} × batches of ${batch}; emit loop ${emitted.toFixed(2)} s`,
+    stop: async () => void (await Promise.all(providers.map((p) => p.shutdown()))),
+  }
 }
 
 async function main(): Promise<void> {
@@ -253,7 +284,15 @@ async function main(): Promise<void> {
     bench: 'otlp',
     n: N,
     baselineRecordsPerSec: Math.round(baseline),
-    runs: rows.map((r) => ({ name: r.name, note: r.note, recordsPerSec: Math.round(N / r.secs), ratioToNdjson: Number((N / r.secs / baseline).toFixed(3)), sidecarRecordsPerCpuSec: Math.round(N / r.sidecarCpu), cpuSec: { clients: Number(r.clientCpu.toFixed(2)), sidecar: Number(r.sidecarCpu.toFixed(2)), natsServer: Number(r.natsCpu.toFixed(2)) }, inJetStream: r.inJetStream })),
+    runs: rows.map((r) => ({
+      name: r.name,
+      note: r.note,
+      recordsPerSec: Math.round(N / r.secs),
+      ratioToNdjson: Number((N / r.secs / baseline).toFixed(3)),
+      sidecarRecordsPerCpuSec: Math.round(N / r.sidecarCpu),
+      cpuSec: { clients: Number(r.clientCpu.toFixed(2)), sidecar: Number(r.sidecarCpu.toFixed(2)), natsServer: Number(r.natsCpu.toFixed(2)) },
+      inJetStream: r.inJetStream,
+    })),
   }
   process.stdout.write(JSON.stringify(json) + '\n')
 }

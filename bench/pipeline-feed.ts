@@ -52,7 +52,14 @@ async function main(): Promise<void> {
         for (let k = Math.max(0, series - 9); k <= series; k++) {
           const age = elapsed - k * 1000
           const jumped = age >= 8000
-          const r = parseEdgeFact({ lane: 'metric', source: 'probe', ts: t, name: 'probe.latency', value: jumped ? 100 + (probeN % 3) : 10 + Math.sin(probeN + k) * 0.3, labels: { series: String(k) } })
+          const r = parseEdgeFact({
+            lane: 'metric',
+            source: 'probe',
+            ts: t,
+            name: 'probe.latency',
+            value: jumped ? 100 + (probeN % 3) : 10 + Math.sin(probeN + k) * 0.3,
+            labels: { series: String(k) },
+          })
           if (r.ok && !publisher.trySend(r.value, undefined, count)) await publisher.send(r.value, undefined, count)
         }
         lastProbe = t

@@ -25,7 +25,9 @@ const feedScript = join(fileURLToPath(new URL('.', import.meta.url)), 'pipeline-
 
 function feed(url: string, rate: number, seconds: number, probe = false): Promise<{ sent: number; failed: number; seconds: number }> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [feedScript, '--url', url, '--rate', String(rate), '--seconds', String(seconds), ...(probe ? ['--probe'] : [])], { stdio: ['ignore', 'pipe', 'inherit'] })
+    const child = spawn(process.execPath, [feedScript, '--url', url, '--rate', String(rate), '--seconds', String(seconds), ...(probe ? ['--probe'] : [])], {
+      stdio: ['ignore', 'pipe', 'inherit'],
+    })
     let out = ''
     child.stdout.on('data', (b) => (out += b))
     child.on('exit', (code) => (code === 0 ? resolve(JSON.parse(out.trim().split('\n').pop()!)) : reject(new Error(`feed exited ${code}`))))
@@ -55,7 +57,12 @@ async function start(home: string, services: Parameters<typeof startBen>[2]): Pr
  * published first (Ben running without stages), then Ben restarts with `services` and the
  * facts it completes (rows in `facts`) are counted for SECONDS.
  */
-async function sustained(home: string, services: Parameters<typeof startBen>[2], label: string, backlogSeconds: number): Promise<{ completed: number; perSecond: number; published: number; running: Running }> {
+async function sustained(
+  home: string,
+  services: Parameters<typeof startBen>[2],
+  label: string,
+  backlogSeconds: number,
+): Promise<{ completed: number; perSecond: number; published: number; running: Running }> {
   const bare = await start(home, [])
   const fed = await feed(bare.endpoints.natsUrl, 0, backlogSeconds)
   await bare.stop()
@@ -143,10 +150,16 @@ async function main(): Promise<void> {
   printTable(
     ['what', 'figure'],
     [
-      [`scrub → detect → policy → act + incident + projection, ${SECONDS} s on a backlog`, `${fig.pipeline_facts_per_s.toLocaleString()} facts/s (${chain.completed} of a ${chain.published} backlog)`],
+      [
+        `scrub → detect → policy → act + incident + projection, ${SECONDS} s on a backlog`,
+        `${fig.pipeline_facts_per_s.toLocaleString()} facts/s (${chain.completed} of a ${chain.published} backlog)`,
+      ],
       ['baseline: projector only, same backlog', `${fig.baseline_projector_only_facts_per_s.toLocaleString()} facts/s`],
       ['pipeline / baseline', `${fig.ratio_to_baseline}×`],
-      [`publish → anomaly at ${LATENCY_RATE.toLocaleString()} facts/s`, `p50 ${fig.latency_p50_ms} ms, p99 ${fig.latency_p99_ms} ms, max ${fig.latency_max_ms} ms (${fig.latency_samples} anomalies)`],
+      [
+        `publish → anomaly at ${LATENCY_RATE.toLocaleString()} facts/s`,
+        `p50 ${fig.latency_p50_ms} ms, p99 ${fig.latency_p99_ms} ms, max ${fig.latency_max_ms} ms (${fig.latency_samples} anomalies)`,
+      ],
       ['RSS start / after sustained / end / peak', `${fig.rss_start_mb} / ${fig.rss_after_sustained_mb} / ${fig.rss_end_mb} / ${fig.rss_peak_mb} MiB`],
     ],
   )

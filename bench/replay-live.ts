@@ -57,7 +57,8 @@ export class LiveRecorder {
 export async function readOnly(deps: ReplayDeps, from: 'jetstream' | 'clickhouse'): Promise<number> {
   const codec = deps.codec ?? new FactCodec()
   const s = deps.subjects
-  const open = async (stream: 'FACTS' | 'DERIVED' | 'COMMANDS', filters: string[]) => mergeReaders(await Promise.all(filters.map((f) => openStreamReader(deps.nc, streamName({}, stream), f))), bySeq)
+  const open = async (stream: 'FACTS' | 'DERIVED' | 'COMMANDS', filters: string[]) =>
+    mergeReaders(await Promise.all(filters.map((f) => openStreamReader(deps.nc, streamName({}, stream), f))), bySeq)
   let n = 0
   const dbg = (m: string) => process.env.BENCH_DEBUG && process.stderr.write(`readOnly ${from}: ${m}\n`)
   if (from === 'jetstream') {
@@ -68,7 +69,10 @@ export async function readOnly(deps: ReplayDeps, from: 'jetstream' | 'clickhouse
     for (let r = await nextOf(rows); r; r = await nextOf(rows)) n++
   }
   dbg(`inputs ${n}`)
-  const derived = await open('DERIVED', from === 'jetstream' ? [s.scrubbedAll, s.anomalyAll, s.decisionAll, s.incidentAll] : [`${s.prefix}.scrubbed.alert.>`, s.anomalyAll, s.decisionAll, s.incidentAll])
+  const derived = await open(
+    'DERIVED',
+    from === 'jetstream' ? [s.scrubbedAll, s.anomalyAll, s.decisionAll, s.incidentAll] : [`${s.prefix}.scrubbed.alert.>`, s.anomalyAll, s.decisionAll, s.incidentAll],
+  )
   for (let i = await nextOf(derived); i; i = await nextOf(derived)) void i
   return n
 }

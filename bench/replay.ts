@@ -47,7 +47,14 @@ function* rawFacts(from: number, to: number, t0: number): Generator<RawFact> {
       const value = base * (1 + 0.08 * (h - 0.5)) * (runaway ? 10 : 1)
       edge = { lane: 'metric', source: src, ts, name: m === 0 ? 'cpu.load' : m === 1 ? 'mem.used_pct' : 'disk.io_ms', value, labels: m === 0 ? { job: `batch-${i % 3}` } : {} }
     } else {
-      edge = { lane: 'event', source: src, ts, type: 'app.log', message: `GET /api/v1/items/${i % 977} 200 in ${Math.round(h * 90)} ms for user-${i % 500}`, attrs: { path: `/api/v1/items/${i % 977}`, user: `user-${i % 500}` } }
+      edge = {
+        lane: 'event',
+        source: src,
+        ts,
+        type: 'app.log',
+        message: `GET /api/v1/items/${i % 977} 200 in ${Math.round(h * 90)} ms for user-${i % 500}`,
+        attrs: { path: `/api/v1/items/${i % 977}`, user: `user-${i % 500}` },
+      }
     }
     const r = parseEdgeFact(edge)
     if (!r.ok) throw new Error(r.error.message)
@@ -129,10 +136,22 @@ async function main(): Promise<void> {
     const window = { from: 0, to: Date.now() + 60_000 }
 
     log('measuring…')
-    const baseJs = await measure(() => 0, async () => void (await readOnly(deps, 'jetstream')))
-    const js = await measure(() => 0, () => profiled(size === N, () => replayWindow(deps, window, { read: 'jetstream' })))
-    const baseCh = await measure(() => 0, async () => void (await readOnly(deps, 'clickhouse')))
-    const ch = await measure(() => 0, () => replayWindow(deps, window, { read: 'clickhouse' }))
+    const baseJs = await measure(
+      () => 0,
+      async () => void (await readOnly(deps, 'jetstream')),
+    )
+    const js = await measure(
+      () => 0,
+      () => profiled(size === N, () => replayWindow(deps, window, { read: 'jetstream' })),
+    )
+    const baseCh = await measure(
+      () => 0,
+      async () => void (await readOnly(deps, 'clickhouse')),
+    )
+    const ch = await measure(
+      () => 0,
+      () => replayWindow(deps, window, { read: 'clickhouse' }),
+    )
     const rate = (p: Phase, n: number) => Math.round(n / p.secs)
     const jsN = js.result!.stats.inputFacts
     const chN = ch.result!.stats.inputFacts

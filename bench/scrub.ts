@@ -29,7 +29,7 @@ const KEY = 'bench-hash-key-0123456789abcdef'
 
 // a deterministic LCG for the bench inputs
 let seed = 12345
-const rnd = (): number => ((seed = (Math.imul(seed, 1103515245) + 12345) >>> 0) / 4294967296)
+const rnd = (): number => (seed = (Math.imul(seed, 1103515245) + 12345) >>> 0) / 4294967296
 const pick = <T>(xs: readonly T[]): T => xs[Math.floor(rnd() * xs.length)]
 const hex = (n: number): string => Array.from({ length: n }, () => '0123456789abcdef'[Math.floor(rnd() * 16)]).join('')
 const COMPONENTS = ['api', 'billing', 'gateway', 'worker', 'scheduler', 'ingest', 'payments', 'auth']
@@ -76,7 +76,11 @@ function facts(secretRate: number, lookAlikeRate: number): EventFact[] {
       lane: 'routine',
       kind: 'event',
       // flat strings, as Avro decoding yields
-      payload: { type: 'app.log', message: Buffer.from(line).toString(), attrs: { user: `user-${i % 500}`, path: `/api/v1/items/${i % 977}`, method: 'GET', status: String(200 + (i % 5)) } },
+      payload: {
+        type: 'app.log',
+        message: Buffer.from(line).toString(),
+        attrs: { user: `user-${i % 500}`, path: `/api/v1/items/${i % 977}`, method: 'GET', status: String(200 + (i % 5)) },
+      },
       lineage: [],
       producer: 'edge',
       config: {},
@@ -158,10 +162,14 @@ for (const r of rows) console.log(r.map((c, i) => (i >= 2 ? c.padStart(w[i]) : c
 const names = Object.keys(results.typical)
 const load = [loadBefore, loadavg()[0]].map((x) => +x.toFixed(1))
 const AIMS = { typical: 250_000, 'mixed-10%': 150_000 } as Record<string, number>
-console.log(`one thread (per core); load average ${load[0]} → ${load[1]} on ${availableParallelism()} CPUs (figures under load are low: compare the ratio to the baseline, and facts/CPU-s)`)
+console.log(
+  `one thread (per core); load average ${load[0]} → ${load[1]} on ${availableParallelism()} CPUs (figures under load are low: compare the ratio to the baseline, and facts/CPU-s)`,
+)
 for (const [wl, aim] of Object.entries(AIMS)) {
   const r = results[wl][names[0]]
-  console.log(`aim ${wl}: ≥ ${aim.toLocaleString('en')} facts/s — measured ${r.factsPerSec.toLocaleString('en')}/s wall, ${r.factsPerCpuSec.toLocaleString('en')}/CPU-s: ${r.factsPerCpuSec >= aim ? 'met per CPU-second' : 'NOT met'}`)
+  console.log(
+    `aim ${wl}: ≥ ${aim.toLocaleString('en')} facts/s — measured ${r.factsPerSec.toLocaleString('en')}/s wall, ${r.factsPerCpuSec.toLocaleString('en')}/CPU-s: ${r.factsPerCpuSec >= aim ? 'met per CPU-second' : 'NOT met'}`,
+  )
 }
 console.log(
   JSON.stringify({

@@ -39,7 +39,14 @@ const manifest = defaultManifest({ hashKey: 'bench-hash-key-0123456789' })
 
 /** Edge objects: 9 metrics, then an event with text for the scrubber to find. */
 function edge(run: number, i: number): Record<string, unknown> {
-  if (i % 10 === 9) return { lane: 'event', ts: TS + i, type: 'auth.login', message: `login ok for user${i % 500}@example.org from 10.0.${i % 250}.${run}`, attrs: { user: `user${i % 500}`, run: String(run) } }
+  if (i % 10 === 9)
+    return {
+      lane: 'event',
+      ts: TS + i,
+      type: 'auth.login',
+      message: `login ok for user${i % 500}@example.org from 10.0.${i % 250}.${run}`,
+      attrs: { user: `user${i % 500}`, run: String(run) },
+    }
   return { lane: 'metric', ts: TS + i, name: 'cpu.load', value: (i % 1000) / 7, labels: { job: `batch-${i % 13}`, run: String(run) } }
 }
 const batchOf = (run: number, b: number): Array<Record<string, unknown>> => Array.from({ length: BATCH }, (_, j) => edge(run, b * BATCH + j))
@@ -57,7 +64,16 @@ const never = new Promise<NatsConnection>(() => undefined)
 
 async function sidecar(nats: NatsConnection | Promise<NatsConnection>, fsync?: FsyncPolicy, maxWalBytes?: number): Promise<Sidecar> {
   const id = `bench-${++runNo}`
-  return createSidecar({ id, nats, walDir: join(base, id, 'wal'), keyPair: generateKeyPair('sidecar'), manifest, registerKey: false, ...(fsync ? { fsync } : {}), ...(maxWalBytes ? { maxWalBytes } : {}) })
+  return createSidecar({
+    id,
+    nats,
+    walDir: join(base, id, 'wal'),
+    keyPair: generateKeyPair('sidecar'),
+    manifest,
+    registerKey: false,
+    ...(fsync ? { fsync } : {}),
+    ...(maxWalBytes ? { maxWalBytes } : {}),
+  })
 }
 
 /** `producers` loops, each accepting its share of `n` facts in batches of 100. */
@@ -112,7 +128,12 @@ async function bare(nc: NatsConnection, n: number, name: string, prebuilt: boole
   const pre = prebuilt ? [...facts()] : undefined
   const t0 = performance.now()
   const rep = await publisher.publishAll(pre ?? facts())
-  rows.push({ name, facts: n, secs: (performance.now() - t0) / 1000, note: `${pre ? 'validated before timing' : 'zod-validated in the timed loop'}; stored ${rep.stored}, failed ${rep.failed}` })
+  rows.push({
+    name,
+    facts: n,
+    secs: (performance.now() - t0) / 1000,
+    note: `${pre ? 'validated before timing' : 'zod-validated in the timed loop'}; stored ${rep.stored}, failed ${rep.failed}`,
+  })
   await publisher.close()
 }
 
@@ -120,12 +141,22 @@ async function backlog(nc: NatsConnection): Promise<{ fill: Row; drain: Row }> {
   let connectNow: (c: NatsConnection) => void = () => undefined
   const sc = await sidecar(new Promise<NatsConnection>((r) => (connectNow = r)), undefined, 4 * 1024 * 1024 * 1024)
   const fillSecs = await feed(sc, runNo, DRAIN_N, 8)
-  const fill: Row = { name: `backlog: fill ${DRAIN_N.toLocaleString('en-US')} facts, NATS unreachable (8 producers)`, facts: DRAIN_N, secs: fillSecs, note: `${(sc.status().wal.depthBytes / 1e6).toFixed(0)} MB of WAL` }
+  const fill: Row = {
+    name: `backlog: fill ${DRAIN_N.toLocaleString('en-US')} facts, NATS unreachable (8 producers)`,
+    facts: DRAIN_N,
+    secs: fillSecs,
+    note: `${(sc.status().wal.depthBytes / 1e6).toFixed(0)} MB of WAL`,
+  }
   const t0 = performance.now()
   connectNow(nc)
   await until(() => sc.status().drain.deliveredSeq >= DRAIN_N)
   const s = sc.status()
-  const drain: Row = { name: `backlog: drain ${DRAIN_N.toLocaleString('en-US')} facts to JetStream`, facts: DRAIN_N, secs: (performance.now() - t0) / 1000, note: `stored ${s.drain.stored}, duplicates ${s.drain.duplicates}, resyncs ${s.drain.resyncs}` }
+  const drain: Row = {
+    name: `backlog: drain ${DRAIN_N.toLocaleString('en-US')} facts to JetStream`,
+    facts: DRAIN_N,
+    secs: (performance.now() - t0) / 1000,
+    note: `stored ${s.drain.stored}, duplicates ${s.drain.duplicates}, resyncs ${s.drain.resyncs}`,
+  }
   await sc.close()
   return { fill, drain }
 }

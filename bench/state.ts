@@ -40,7 +40,19 @@ const mb = (b: number): number => Math.round(b / 1048576)
 const log = (s: string): void => void process.stderr.write(`${s}\n`)
 
 function fact(s: number, p: number, value: number): MetricFact {
-  return { id: `b-${s}-${p}`, ts: T0 + p * 10_000, source: `host-${Math.floor(s / PER_SOURCE)}`, lane: 'routine', kind: 'metric', payload: { name: `m${s % 10}`, value, labels: { shard: String(Math.floor(s / 10) % 10) } }, lineage: [], producer: 'bench', config: {}, explain: null, redactions: [] } as MetricFact
+  return {
+    id: `b-${s}-${p}`,
+    ts: T0 + p * 10_000,
+    source: `host-${Math.floor(s / PER_SOURCE)}`,
+    lane: 'routine',
+    kind: 'metric',
+    payload: { name: `m${s % 10}`, value, labels: { shard: String(Math.floor(s / 10) % 10) } },
+    lineage: [],
+    producer: 'bench',
+    config: {},
+    explain: null,
+    redactions: [],
+  } as MetricFact
 }
 
 async function restoreFrom(url: string, key: string): Promise<{ ms: number; series: number; rssMb: number }> {
@@ -85,7 +97,7 @@ async function main(): Promise<void> {
       let state: DetectState | undefined = detectStage.initialState()
       const t0 = performance.now()
       let rnd = 12345
-      const next = (): number => ((rnd = (rnd * 1103515245 + 12345) % 2147483648) / 2147483648)
+      const next = (): number => (rnd = (rnd * 1103515245 + 12345) % 2147483648) / 2147483648
       for (let p = 0; p < POINTS; p++) {
         for (let s = 0; s < n; s++) state = detectStage.step(state, fact(s, p, 10 + (s % 13) + next()), cfg).state
         if (p % 100 === 99) log(`${n} series: ${p + 1}/${POINTS} points each (${((performance.now() - t0) / 1000).toFixed(0)} s)`)
@@ -147,8 +159,13 @@ async function main(): Promise<void> {
         bytesPerSeries: Math.round(first.bytes / series),
       }
       rows.push(row)
-      console.log(`${series} series: RSS ${row.rssMb} MB (heap ${row.heapMb} MB); first checkpoint ${row.firstCkptMb} MB in ${row.firstCkptMs} ms (${row.bytesPerSeries} B/series); steady checkpoint after ${EPOCH} inputs: ${row.steadyCkptRecords} records, ${row.steadyCkptMb} MB, snapshot ${row.steadySnapshotMs} ms + store ${row.steadyStoreMs} ms; retained ${row.retainedMb} MB; restart ${row.restartMs} ms (fresh process, RSS ${row.restartRssMb} MB, ${row.restoredSeries} series); ${row.kvSubjects} KV subjects`)
-      if (baseline) console.log(`  baseline (previous format, whole state as JSON): ${(baseline.bytes / 1048576).toFixed(1)} MB (${Math.round(baseline.bytes / series)} B/series), ${Math.round(baseline.ms)} ms to serialise — written at every checkpoint`)
+      console.log(
+        `${series} series: RSS ${row.rssMb} MB (heap ${row.heapMb} MB); first checkpoint ${row.firstCkptMb} MB in ${row.firstCkptMs} ms (${row.bytesPerSeries} B/series); steady checkpoint after ${EPOCH} inputs: ${row.steadyCkptRecords} records, ${row.steadyCkptMb} MB, snapshot ${row.steadySnapshotMs} ms + store ${row.steadyStoreMs} ms; retained ${row.retainedMb} MB; restart ${row.restartMs} ms (fresh process, RSS ${row.restartRssMb} MB, ${row.restoredSeries} series); ${row.kvSubjects} KV subjects`,
+      )
+      if (baseline)
+        console.log(
+          `  baseline (previous format, whole state as JSON): ${(baseline.bytes / 1048576).toFixed(1)} MB (${Math.round(baseline.bytes / series)} B/series), ${Math.round(baseline.ms)} ms to serialise — written at every checkpoint`,
+        )
     }
   } finally {
     await nc.close()

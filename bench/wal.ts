@@ -130,7 +130,14 @@ async function drain(): Promise<{ fill: Row; read: Row; tail: Row; ackEvery: num
 
 function printTable(list: readonly Row[]): void {
   const head = ['run', 'records', 'seconds', 'records/s', 'MB/s', 'fsyncs']
-  const body = list.map((r) => [r.name, String(r.records), r.secs.toFixed(2), Math.round(rate(r)).toLocaleString('en-US'), ((rate(r) * SIZE) / 1e6).toFixed(1), r.fsyncs === undefined ? '' : String(r.fsyncs)])
+  const body = list.map((r) => [
+    r.name,
+    String(r.records),
+    r.secs.toFixed(2),
+    Math.round(rate(r)).toLocaleString('en-US'),
+    ((rate(r) * SIZE) / 1e6).toFixed(1),
+    r.fsyncs === undefined ? '' : String(r.fsyncs),
+  ])
   const widths = head.map((h, i) => Math.max(h.length, ...body.map((b) => b[i].length)))
   const line = (cells: string[]): string => cells.map((c, i) => (i === 0 ? c.padEnd(widths[i]) : c.padStart(widths[i]))).join(' | ')
   process.stdout.write([line(head), widths.map((w) => '-'.repeat(w)).join('-+-'), ...body.map(line)].join('\n') + '\n')
@@ -139,9 +146,9 @@ function printTable(list: readonly Row[]): void {
 async function main(): Promise<void> {
   try {
     await naive('naive: appendFile + fsync per record', SYNC_N, true)
-    await appends("wal always, 1 in flight", { fsync: 'always' }, SYNC_N, 1, 1)
-    await appends("wal batch, 1 in flight", { fsync: 'batch' }, SYNC_N, 1, 1)
-    await appends("wal always, 64 in flight", { fsync: 'always' }, SYNC_N, 64, 1)
+    await appends('wal always, 1 in flight', { fsync: 'always' }, SYNC_N, 1, 1)
+    await appends('wal batch, 1 in flight', { fsync: 'batch' }, SYNC_N, 1, 1)
+    await appends('wal always, 64 in flight', { fsync: 'always' }, SYNC_N, 64, 1)
     await appends('wal batch, 64 in flight', { fsync: 'batch' }, N, 64, 1)
     await appends('wal batch, 1024 in flight', { fsync: 'batch' }, N, 1024, 1)
     await appends('wal batch, 100/call, 16 in flight', { fsync: 'batch' }, N * 5, 16, 100)

@@ -1,10 +1,13 @@
 #!/usr/bin/env node
-import('../dist/cli/main.js').then((m) => m.main(process.argv)).then(() => {
-  // A failed command ends now: a connection attempt to a server that does not answer must not
-  // keep the process alive after its message was printed.
-  if (process.exitCode) process.exit()
-}).catch((err) => {
-  process.stderr.write(`ben: ${String(err?.message ?? err).replace(/[\x00-\x08\x0b-\x1f\x7f-\x9f]/g, (c) => `\\x${c.charCodeAt(0).toString(16).padStart(2, '0')}`)}\n`)
-  if (process.argv.includes('--debug') || process.env.BEN_DEBUG) process.stderr.write(`${err?.stack}\n`)
-  process.exit(70)
-})
+import('../dist/cli/main.js')
+  .then((m) => m.main(process.argv))
+  .then(() => {
+    // A failed command ends now: a connection attempt to a server that does not answer must not
+    // keep the process alive after its message was printed.
+    if (process.exitCode) process.exit()
+  })
+  .catch((err) => {
+    process.stderr.write(`ben: ${String(err?.message ?? err).replace(/[\x00-\x08\x0b-\x1f\x7f-\x9f]/g, (c) => `\\x${c.charCodeAt(0).toString(16).padStart(2, '0')}`)}\n`)
+    if (process.argv.includes('--debug') || process.env.BEN_DEBUG) process.stderr.write(`${err?.stack}\n`)
+    process.exit(70)
+  })

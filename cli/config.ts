@@ -64,7 +64,8 @@ export function registerConfigCommands(program: Command): void {
       .command('show')
       .description(`print the active ${k.what} (or a given revision)`)
       .option('--revision <n>', 'a past revision')
-      .addOption(outputOption(['table', 'json'])).addOption(formatAlias(['table', 'json']))
+      .addOption(outputOption(['table', 'json']))
+      .addOption(formatAlias(['table', 'json']))
       .addHelpText('after', `\nExamples:\n  ben ${k.command} show\n  ben ${k.command} show --revision 3\n  ben ${k.command} show -o json`)
       .action(async (o: { revision?: string; format: string }) => {
         const format = outputOf(o)
@@ -84,7 +85,8 @@ export function registerConfigCommands(program: Command): void {
     cmd
       .command('history')
       .description(`list the stored revisions of the ${k.what}`)
-      .addOption(outputOption(['table', 'json'])).addOption(formatAlias(['table', 'json']))
+      .addOption(outputOption(['table', 'json']))
+      .addOption(formatAlias(['table', 'json']))
       .action(async (o: { format: string }) => {
         const format = outputOf(o)
         const ben = await connect()

@@ -30,12 +30,19 @@ export function addDoorOptions(cmd: Command, where: 'up' | 'sidecar'): Command {
   if (where === 'up') {
     cmd
       .option('--otlp-source-from <attrs>', 'resource attributes naming the source, first present wins (default host.name,service.instance.id,service.name)')
-      .option('--otlp-resource-keys <attrs>', "resource attributes copied into labels/attrs ('*' for all; default service.name,service.namespace,service.version,host.name,deployment.environment)")
+      .option(
+        '--otlp-resource-keys <attrs>',
+        "resource attributes copied into labels/attrs ('*' for all; default service.name,service.namespace,service.version,host.name,deployment.environment)",
+      )
   }
   return cmd
 }
 
-const list = (v: string) => v.split(',').map((s) => s.trim()).filter(Boolean)
+const list = (v: string) =>
+  v
+    .split(',')
+    .map((s) => s.trim())
+    .filter(Boolean)
 
 export function doorsConfig(o: DoorFlags): DoorsConfig {
   const mapping: Partial<OtlpMapping> = {
@@ -54,7 +61,11 @@ export function doorsConfig(o: DoorFlags): DoorsConfig {
     }
     scrapeOptions = { intervalMs: interval, ...(match ? { match } : {}) }
   }
-  return { ...(o.otlp ? { otlp: o.otlp, otlpOptions: { mapping } } : {}), ...(o.syslog ? { syslog: o.syslog } : {}), ...(o.scrape?.length ? { scrape: o.scrape, scrapeOptions } : {}) }
+  return {
+    ...(o.otlp ? { otlp: o.otlp, otlpOptions: { mapping } } : {}),
+    ...(o.syslog ? { syslog: o.syslog } : {}),
+    ...(o.scrape?.length ? { scrape: o.scrape, scrapeOptions } : {}),
+  }
 }
 
 const cliError = (err: unknown): unknown => (isIntakeError(err) || isTelemetryError(err) ? new CliError((err as Error).message, 2) : err)
@@ -80,7 +91,8 @@ export function upDoorServices(o: DoorFlags): ServiceFactory[] {
       const doors = await openDoors(publisherSink(ctx.publisher), { ...config, syslogOptions: { log: ctx.log } }).catch((err: unknown) => {
         throw cliError(err)
       })
-      const where = (d: { name: string; address: string }) => (d.name === 'otlp' ? `http://${d.address}/v1/logs, /v1/metrics` : d.name === 'syslog' ? `${d.address} (UDP and TCP)` : d.address)
+      const where = (d: { name: string; address: string }) =>
+        d.name === 'otlp' ? `http://${d.address}/v1/logs, /v1/metrics` : d.name === 'syslog' ? `${d.address} (UDP and TCP)` : d.address
       for (const d of doors) process.stdout.write(`  ${d.name.padEnd(11)} ${where(d)}\n`)
       return { name: `doors:${doors.map((d) => d.name).join(',')}`, stop: async () => void (await Promise.all(doors.map((d) => d.close()))) }
     })

@@ -24,12 +24,19 @@ export function failureOf(err: unknown): Failure {
   if (err instanceof CliError) return { exitCode: err.exitCode, line: line(message), unexpected: false }
   const code = typeof e?.code === 'string' ? e.code : undefined
   if (code !== undefined && e instanceof Error && e.constructor.name !== 'Error' && e.constructor.name !== 'SystemError') {
-    const exitCode = UNAVAILABLE.has(code) ? ExitCode.Unavailable : NOT_FOUND.has(code) ? ExitCode.NotFound : USAGE.has(code) || e.name === 'QueryError' ? ExitCode.Usage : ExitCode.Failed
+    const exitCode = UNAVAILABLE.has(code)
+      ? ExitCode.Unavailable
+      : NOT_FOUND.has(code)
+        ? ExitCode.NotFound
+        : USAGE.has(code) || e.name === 'QueryError'
+          ? ExitCode.Usage
+          : ExitCode.Failed
     return { exitCode, line: line(message), unexpected: false }
   }
   if (e && EXPECTED_NAMES.has(e.name)) return { exitCode: e.name === 'QueryError' ? ExitCode.Usage : ExitCode.Failed, line: line(message), unexpected: false }
   // Node's own errors on user-given things (a file that is not there, a port in use): expected.
-  if (code === 'ENOENT' || code === 'EACCES' || code === 'EISDIR' || code === 'ENOTDIR' || code === 'EADDRINUSE') return { exitCode: ExitCode.Usage, line: line(message), unexpected: false }
+  if (code === 'ENOENT' || code === 'EACCES' || code === 'EISDIR' || code === 'ENOTDIR' || code === 'EADDRINUSE')
+    return { exitCode: ExitCode.Usage, line: line(message), unexpected: false }
   return { exitCode: ExitCode.Internal, line: line(`${message || 'unexpected error'} (a bug: run again with --debug for the stack trace)`), unexpected: true }
 }
 

@@ -43,7 +43,16 @@ function printList(rows: IncidentSummary[], format: OutputFormat): void {
   printRecords(
     format,
     cols,
-    rows.map((r) => ({ id: r.id.slice(0, 8), severity: r.severity, status: r.status === 'open' ? `open (${r.transition})` : 'resolved', source: r.source, entity: entityText(r.entity), opened: iso(r.openedAt), updated: iso(r.updatedAt), title: r.title })),
+    rows.map((r) => ({
+      id: r.id.slice(0, 8),
+      severity: r.severity,
+      status: r.status === 'open' ? `open (${r.transition})` : 'resolved',
+      source: r.source,
+      entity: entityText(r.entity),
+      opened: iso(r.openedAt),
+      updated: iso(r.updatedAt),
+      title: r.title,
+    })),
   )
   if (format === 'table') process.stdout.write(`${rows.length} incident${rows.length === 1 ? '' : 's'}\n`)
 }

@@ -26,8 +26,12 @@ export function registerKeys(program: Command): void {
     .option('--owner <target>', 'for sidecar keys: the target this key speaks for')
     .option('--register', 'register the public key in ben-keys (the default; needs a running Ben)')
     .option('--no-register', 'only write the key file (register it later with `ben keys register`)')
-    .addOption(outputOption(['table', 'json'])).addOption(formatAlias(['table', 'json']))
-    .addHelpText('after', `\nExamples:\n  ben keys generate --role operator --name alice\n  ben keys generate --role sidecar --name web-3 --owner web-3\n  ben keys generate --role issuer --name spare --no-register`)
+    .addOption(outputOption(['table', 'json']))
+    .addOption(formatAlias(['table', 'json']))
+    .addHelpText(
+      'after',
+      `\nExamples:\n  ben keys generate --role operator --name alice\n  ben keys generate --role sidecar --name web-3 --owner web-3\n  ben keys generate --role issuer --name spare --no-register`,
+    )
     .action(async (o: { role: string; name?: string; owner?: string; register?: boolean; format: string }) => {
       const format = outputOf(o)
       const ring = keyring()
@@ -37,11 +41,17 @@ export function registerKeys(program: Command): void {
         try {
           await withKv(async (kv) => void (await registerKey(kv, k, { owner: o.owner ?? null })))
         } catch (err) {
-          throw new CliError(`${k.role} key ${k.keyId} written to ${ring.path(o.name ?? o.role)} but NOT registered (${(err as Error).message}); register it once Ben runs: ben keys register --name ${o.name ?? o.role}`, ExitCode.Unavailable)
+          throw new CliError(
+            `${k.role} key ${k.keyId} written to ${ring.path(o.name ?? o.role)} but NOT registered (${(err as Error).message}); register it once Ben runs: ben keys register --name ${o.name ?? o.role}`,
+            ExitCode.Unavailable,
+          )
         }
       }
       if (format === 'json') process.stdout.write(toJson({ ...publicKeyJson(k), file: ring.path(o.name ?? o.role), registered: Boolean(o.register) }) + '\n')
-      else process.stdout.write(`${k.role} key ${k.keyId} written to ${ring.path(o.name ?? o.role)}${o.register ? ' and registered in ben-keys' : ' (not registered yet: ben keys register --name ' + (o.name ?? o.role) + ')'}\n`)
+      else
+        process.stdout.write(
+          `${k.role} key ${k.keyId} written to ${ring.path(o.name ?? o.role)}${o.register ? ' and registered in ben-keys' : ' (not registered yet: ben keys register --name ' + (o.name ?? o.role) + ')'}\n`,
+        )
     })
   keys
     .command('register')
@@ -70,7 +80,10 @@ export function registerKeys(program: Command): void {
     .description('replace a key with a new one of the same role; the old key stays valid until --grace has passed')
     .requiredOption('--name <name>', 'key file name under $BEN_HOME/keys (e.g. issuer, operator)')
     .option('--grace <duration>', 'how long the old key stays valid (e.g. 1h, 30m; 0 = revoke now)', '1h')
-    .addHelpText('after', `\nThe new key is registered at once; the old one is refused from now + grace on. A running\n\`ben up\` signs with a rotated issuer key within a few seconds.\n\nExamples:\n  ben keys rotate --name issuer --grace 1h\n  ben keys rotate --name operator --grace 0`)
+    .addHelpText(
+      'after',
+      `\nThe new key is registered at once; the old one is refused from now + grace on. A running\n\`ben up\` signs with a rotated issuer key within a few seconds.\n\nExamples:\n  ben keys rotate --name issuer --grace 1h\n  ben keys rotate --name operator --grace 0`,
+    )
     .action(async (o: { name: string; grace: string }) => {
       const graceMs = parseDuration(o.grace)
       if (graceMs === undefined) throw new CliError(`--grace must be a duration like 30m or 1h (or 0), not '${o.grace}'`)
@@ -87,16 +100,27 @@ export function registerKeys(program: Command): void {
   keys
     .command('list')
     .description('registered keys (role, owner, revocation) and the key files on this machine')
-    .addOption(outputOption(['table', 'json'])).addOption(formatAlias(['table', 'json']))
+    .addOption(outputOption(['table', 'json']))
+    .addOption(formatAlias(['table', 'json']))
     .addHelpText('after', `\nExamples:\n  ben keys list\n  ben keys list -o json`)
     .action(async (o: { format: string }) => {
       const format = outputOf(o)
       const ring = keyring()
       const local = new Map(ring.names().map((n) => [ring.load(n).keyId, n]))
       const registered = await withKv((kv) => listKeys(kv))
-      const rows = registered.map((k) => ({ keyId: k.keyId, role: k.role, owner: k.owner, revokedAt: k.revokedAt ? new Date(k.revokedAt).toISOString() : null, localFile: local.get(k.keyId) ?? null }))
+      const rows = registered.map((k) => ({
+        keyId: k.keyId,
+        role: k.role,
+        owner: k.owner,
+        revokedAt: k.revokedAt ? new Date(k.revokedAt).toISOString() : null,
+        localFile: local.get(k.keyId) ?? null,
+      }))
       if (format === 'json') process.stdout.write(toJson(rows) + '\n')
-      else printTable(['key id', 'role', 'owner', 'revoked at', 'local file'], rows.map((r) => [r.keyId, r.role, r.owner ?? '', r.revokedAt ?? '', r.localFile ?? '']))
+      else
+        printTable(
+          ['key id', 'role', 'owner', 'revoked at', 'local file'],
+          rows.map((r) => [r.keyId, r.role, r.owner ?? '', r.revokedAt ?? '', r.localFile ?? '']),
+        )
     })
 }
 

@@ -36,7 +36,10 @@ export function describe(f: Fact, o: LiveOptions = {}): string | undefined {
     case 'decision': {
       const p = f.payload
       const cmd = p.command ? ` → ${e(p.command.verb)} on ${e(p.command.target)}` : ''
-      return c.cyan(`${t} DECISION ${p.outcome.padEnd(8)} ${e(f.source)}  rule ${e(p.rule ?? '(none)')}${cmd}${p.suppressed ? ` (repeat ×${p.suppressed})` : ''}`) + why(f.explain ?? p.reason)
+      return (
+        c.cyan(`${t} DECISION ${p.outcome.padEnd(8)} ${e(f.source)}  rule ${e(p.rule ?? '(none)')}${cmd}${p.suppressed ? ` (repeat ×${p.suppressed})` : ''}`) +
+        why(f.explain ?? p.reason)
+      )
     }
     case 'command': {
       const p = f.payload
@@ -48,7 +51,10 @@ export function describe(f: Fact, o: LiveOptions = {}): string | undefined {
     case 'ack': {
       const p = f.payload
       const ok = p.status === 'executed'
-      return (ok ? c.green : c.red)(`${t} ACK      ${p.status.padEnd(8)} ${e(p.verb)} on ${e(p.target)}  id ${shortId(p.commandId)}${p.reason ? ` (${e(p.reason)})` : ''}`) + why(f.explain)
+      return (
+        (ok ? c.green : c.red)(`${t} ACK      ${p.status.padEnd(8)} ${e(p.verb)} on ${e(p.target)}  id ${shortId(p.commandId)}${p.reason ? ` (${e(p.reason)})` : ''}`) +
+        why(f.explain)
+      )
     }
     case 'incident': {
       const p = f.payload

@@ -38,38 +38,59 @@ Examples:
   ben notify add oncall --url http://alertmanager-bridge:9099/hook --format alertmanager --min-severity high
   ben notify add audit --url https://hooks.example.com/ben --source 'web-*' --kinds incident --secret-file /etc/ben/hook.key`,
     )
-    .action(async (name: string, o: { url: string; format: string; minSeverity: string; source: string; kinds: string; secretFile?: string; retries: string; backoffMs: string; timeoutMs: string; externalUrl: string }) => {
-      let secret: string | undefined
-      if (o.secretFile) {
-        try {
-          secret = readFileSync(o.secretFile, 'utf8').split('\n')[0].trim()
-        } catch (err) {
-          throw new CliError(`cannot read --secret-file ${o.secretFile}: ${(err as Error).message}`)
+    .action(
+      async (
+        name: string,
+        o: {
+          url: string
+          format: string
+          minSeverity: string
+          source: string
+          kinds: string
+          secretFile?: string
+          retries: string
+          backoffMs: string
+          timeoutMs: string
+          externalUrl: string
+        },
+      ) => {
+        let secret: string | undefined
+        if (o.secretFile) {
+          try {
+            secret = readFileSync(o.secretFile, 'utf8').split('\n')[0].trim()
+          } catch (err) {
+            throw new CliError(`cannot read --secret-file ${o.secretFile}: ${(err as Error).message}`)
+          }
         }
-      }
-      const r = parseNotifier({
-        name,
-        url: o.url,
-        format: o.format,
-        minSeverity: o.minSeverity,
-        source: o.source,
-        kinds: o.kinds.split(',').map((k) => k.trim()).filter(Boolean),
-        retries: int('--retries', o.retries),
-        backoffMs: int('--backoff-ms', o.backoffMs),
-        timeoutMs: int('--timeout-ms', o.timeoutMs),
-        externalUrl: o.externalUrl,
-        ...(secret !== undefined ? { secret } : {}),
-      })
-      if (!r.ok) throw new CliError(`notifier ${name}: ${r.message}`)
-      const ben = await connect()
-      try {
-        const kv = await openNotifyBucket(ben.nc)
-        const revision = await putNotifier(kv, r.value)
-        process.stdout.write(`notifier ${name} saved (revision ${revision}): ${r.value.format} to ${r.value.url}, ${r.value.kinds.join('/')} at ${r.value.minSeverity} or above from ${r.value.source}${r.value.secret ? ', signed' : ''}\n`)
-      } finally {
-        await ben.close()
-      }
-    })
+        const r = parseNotifier({
+          name,
+          url: o.url,
+          format: o.format,
+          minSeverity: o.minSeverity,
+          source: o.source,
+          kinds: o.kinds
+            .split(',')
+            .map((k) => k.trim())
+            .filter(Boolean),
+          retries: int('--retries', o.retries),
+          backoffMs: int('--backoff-ms', o.backoffMs),
+          timeoutMs: int('--timeout-ms', o.timeoutMs),
+          externalUrl: o.externalUrl,
+          ...(secret !== undefined ? { secret } : {}),
+        })
+        if (!r.ok) throw new CliError(`notifier ${name}: ${r.message}`)
+        const ben = await connect()
+        try {
+          const kv = await openNotifyBucket(ben.nc)
+          const revision = await putNotifier(kv, r.value)
+          process.stdout.write(
+            `notifier ${name} saved (revision ${revision}): ${r.value.format} to ${r.value.url}, ${r.value.kinds.join('/')} at ${r.value.minSeverity} or above from ${r.value.source}${r.value.secret ? ', signed' : ''}\n`,
+          )
+        } finally {
+          await ben.close()
+        }
+      },
+    )
 
   cmd
     .command('list')
@@ -84,7 +105,11 @@ Examples:
         if (format === 'json') process.stdout.write(toJson({ notifiers: rows, problems }) + '\n')
         else {
           if (rows.length === 0) process.stdout.write('no notifiers (add one with `ben notify add <name> --url <url>`)\n')
-          else printTable(['name', 'format', 'url', 'kinds', 'min severity', 'source', 'signed', 'retries', 'revision'], rows.map((n) => [n.name, n.format, n.url, n.kinds.join(','), n.minSeverity, n.source, n.secret, n.retries, n.revision]))
+          else
+            printTable(
+              ['name', 'format', 'url', 'kinds', 'min severity', 'source', 'signed', 'retries', 'revision'],
+              rows.map((n) => [n.name, n.format, n.url, n.kinds.join(','), n.minSeverity, n.source, n.secret, n.retries, n.revision]),
+            )
           for (const p of problems) process.stdout.write(`  ignored ${p.key}: ${p.message}\n`)
         }
       } finally {

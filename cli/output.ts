@@ -114,7 +114,8 @@ export function colors(stream: { isTTY?: boolean } = process.stdout): ReturnType
 }
 
 /** Width of the terminal on stdout, or undefined when stdout is not a terminal. */
-export const terminalWidth = (out: NodeJS.WritableStream = process.stdout): number | undefined => ((out as NodeJS.WriteStream).isTTY ? (out as NodeJS.WriteStream).columns || 120 : undefined)
+export const terminalWidth = (out: NodeJS.WritableStream = process.stdout): number | undefined =>
+  (out as NodeJS.WriteStream).isTTY ? (out as NodeJS.WriteStream).columns || 120 : undefined
 
 const MAX_CELL_ON_TTY = 80
 
@@ -139,7 +140,10 @@ export function printTable(head: string[], rows: unknown[][], out: NodeJS.Writab
       .map((v, i) => (i === r.length - 1 ? style(v) : style(v) + ' '.repeat(width[i] - stringWidth(v) + 2)))
       .join('')
       .trimEnd() + '\n'
-  let buf = line(head.map((h) => h.toUpperCase()), c.bold)
+  let buf = line(
+    head.map((h) => h.toUpperCase()),
+    c.bold,
+  )
   for (const r of cells) {
     buf += line(r)
     if (buf.length > 65_536) {
@@ -156,7 +160,12 @@ const mdCell = (v: unknown) => cell(v, false).replace(/\|/g, '\\|')
  * Writes records in the format asked for: a compact table, a JSON array, NDJSON (one object
  * per line), text (tab-separated, no header: for cut/awk) or a Markdown table.
  */
-export function printRecords(format: OutputFormat, columns: Array<{ key: string; head?: string }>, records: ReadonlyArray<Record<string, unknown>>, out: NodeJS.WritableStream = process.stdout): void {
+export function printRecords(
+  format: OutputFormat,
+  columns: Array<{ key: string; head?: string }>,
+  records: ReadonlyArray<Record<string, unknown>>,
+  out: NodeJS.WritableStream = process.stdout,
+): void {
   switch (format) {
     case 'json':
       out.write(toJson(records) + '\n')

@@ -10,7 +10,8 @@ export function registerPublish(program: Command): void {
     .command('publish')
     .argument('[file]', "NDJSON file of facts in the edge shape; '-' or nothing for standard input", '-')
     .description('publish facts (NDJSON, edge shape) to JetStream, acknowledged and de-duplicated')
-    .addOption(outputOption(['table', 'json'])).addOption(formatAlias(['table', 'json']))
+    .addOption(outputOption(['table', 'json']))
+    .addOption(formatAlias(['table', 'json']))
     .option('--max-errors <n>', 'rejected lines listed at most', '20')
     .addHelpText(
       'after',
@@ -39,7 +40,10 @@ rejected (each is listed with its line number and reason), 1 when publishing fai
       })
       await opened
       const ben = await connect()
-      const bar = process.stderr.isTTY && format === 'table' ? new SingleBar({ format: 'publishing {value} facts | {rate}/s | stored {stored} dup {dup} rejected {rej}', hideCursor: true }, Presets.shades_classic) : undefined
+      const bar =
+        process.stderr.isTTY && format === 'table'
+          ? new SingleBar({ format: 'publishing {value} facts | {rate}/s | stored {stored} dup {dup} rejected {rej}', hideCursor: true }, Presets.shades_classic)
+          : undefined
       const lines: number[] = []
       const notJson: Array<{ line: number; reason: string; message: string }> = []
       let seen = 0
@@ -69,25 +73,40 @@ rejected (each is listed with its line number and reason), 1 when publishing fai
         }
       }
       try {
-        const summary = await ben.publish(objects(), (o) => {
-          seen++
-          if ('status' in o) {
-            if (o.status === 'stored') stored++
-            else if (o.status === 'duplicate') dup++
-          } else rej++
-          if (bar && seen % 500 === 0) {
-            const rate = Math.round(seen / ((performance.now() - t0) / 1000))
-            bar.setTotal(seen)
-            bar.update(seen, { rate, stored, dup, rej: notJson.length + rej })
-          }
-        }, { stallMs: Number(process.env.BEN_PUBLISH_STALL_MS) || 20_000 })
+        const summary = await ben.publish(
+          objects(),
+          (o) => {
+            seen++
+            if ('status' in o) {
+              if (o.status === 'stored') stored++
+              else if (o.status === 'duplicate') dup++
+            } else rej++
+            if (bar && seen % 500 === 0) {
+              const rate = Math.round(seen / ((performance.now() - t0) / 1000))
+              bar.setTotal(seen)
+              bar.update(seen, { rate, stored, dup, rej: notJson.length + rej })
+            }
+          },
+          { stallMs: Number(process.env.BEN_PUBLISH_STALL_MS) || 20_000 },
+        )
         bar?.stop()
         const rejected = [...notJson, ...summary.rejections.map((r) => ({ line: lines[r.index], reason: r.reason, message: r.message }))].sort((a, b) => a.line - b.line)
-        const result = { stored: summary.stored, duplicate: summary.duplicate, rejected: rejected.length, deadLettered: deadLettered + summary.deadLettered, failed: summary.failed, seconds: +((performance.now() - t0) / 1000).toFixed(3), ...(summary.stopped ? { stopped: summary.stopped } : {}), rejections: rejected, failures: summary.failures }
+        const result = {
+          stored: summary.stored,
+          duplicate: summary.duplicate,
+          rejected: rejected.length,
+          deadLettered: deadLettered + summary.deadLettered,
+          failed: summary.failed,
+          seconds: +((performance.now() - t0) / 1000).toFixed(3),
+          ...(summary.stopped ? { stopped: summary.stopped } : {}),
+          rejections: rejected,
+          failures: summary.failures,
+        }
         if (format === 'json') process.stdout.write(toJson(result) + '\n')
         else {
           process.stdout.write(`stored ${result.stored}, duplicate ${result.duplicate}, rejected ${result.rejected}, failed ${result.failed} in ${result.seconds} s\n`)
-          if (result.rejected > 0) process.stdout.write(`  rejected lines are in ${ben.subjects.prefix}.dlq.publish (${result.deadLettered} stored): ben tail '${ben.subjects.prefix}.dlq.>' --all\n`)
+          if (result.rejected > 0)
+            process.stdout.write(`  rejected lines are in ${ben.subjects.prefix}.dlq.publish (${result.deadLettered} stored): ben tail '${ben.subjects.prefix}.dlq.>' --all\n`)
           const max = Number(o.maxErrors)
           for (const r of rejected.slice(0, max)) process.stdout.write(`  line ${r.line}: ${r.reason}: ${oneLine(r.message)}\n`)
           if (rejected.length > max) process.stdout.write(`  … and ${rejected.length - max} more rejected lines (use -o json for all)\n`)

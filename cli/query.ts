@@ -18,12 +18,23 @@ function rowWriter(format: OutputFormat, out: NodeJS.WritableStream) {
         n++
       }
       if (format === 'text' && held.length) {
-        printRecords('text', columns.map((c) => ({ key: c.name })), held.splice(0), out)
+        printRecords(
+          'text',
+          columns.map((c) => ({ key: c.name })),
+          held.splice(0),
+          out,
+        )
       }
     },
     end() {
       if (format === 'json') out.write(n === 0 ? '[]\n' : ']\n')
-      else if (format === 'table' || format === 'markdown') printRecords(format, columns.map((c) => ({ key: c.name })), held, out)
+      else if (format === 'table' || format === 'markdown')
+        printRecords(
+          format,
+          columns.map((c) => ({ key: c.name })),
+          held,
+          out,
+        )
       return n
     },
   }

@@ -10,7 +10,10 @@ export function registerRebuild(program: Command): void {
     .argument('<table>', 'a projection table: facts, anomalies, decisions, commands, acks, incident_events, incidents')
     .description('re-project a ClickHouse table from JetStream (after a broken or detached part), saying what was missing')
     .option('--format <format>', 'text or json', 'text')
-    .addHelpText('after', `\nThe running \`ben up\` empties the table, follows the streams from their first message and\ndrops the table's detached parts once their rows are back. \`ben up\` warns at start when ClickHouse\nhas moved a part aside (system.detached_parts).\n\nExamples:\n  ben rebuild facts\n  ben rebuild anomalies --format json`)
+    .addHelpText(
+      'after',
+      `\nThe running \`ben up\` empties the table, follows the streams from their first message and\ndrops the table's detached parts once their rows are back. \`ben up\` warns at start when ClickHouse\nhas moved a part aside (system.detached_parts).\n\nExamples:\n  ben rebuild facts\n  ben rebuild anomalies --format json`,
+    )
     .action(async (table: string, o: { format: string }) => {
       const format = o.format === 'text' ? 'text' : parseFormat(o.format)
       const ben = await connect()
@@ -23,7 +26,9 @@ export function registerRebuild(program: Command): void {
           return
         }
         const restored = r.after - r.before
-        process.stdout.write(`rebuilt ${r.table} from JetStream (${r.projections.join(', ')}): ${r.before} rows before, ${r.after} after: ${restored >= 0 ? `${restored} were missing` : `${-restored} fewer (rows JetStream no longer holds)`}\n`)
+        process.stdout.write(
+          `rebuilt ${r.table} from JetStream (${r.projections.join(', ')}): ${r.before} rows before, ${r.after} after: ${restored >= 0 ? `${restored} were missing` : `${-restored} fewer (rows JetStream no longer holds)`}\n`,
+        )
         for (const d of r.detached) process.stdout.write(`  detached part ${d.name} (${d.reason || 'detached by hand'}, ${d.rows ?? '?'} rows): re-projected and dropped\n`)
         if (r.detached.length === 0) process.stdout.write('  no detached parts\n')
       } finally {

@@ -26,7 +26,11 @@ function text(r: ReplayResult & { incident?: { incidentId: string; sources: read
   const w = (s = '') => out.write(s + '\n')
   if (r.incident) w(`incident ${r.incident.incidentId} on ${r.incident.sources.join(', ')}, ${iso(r.window.from)} → ${iso(r.window.to)} (${r.incident.transitions} transitions)`)
   else w(`window ${iso(r.window.from)} → ${iso(r.window.to)}, sources: ${r.sources ? r.sources.join(', ') || '(none match)' : 'all'}`)
-  w(r.startedAfterScrub ? 'rebuilt from ClickHouse scrubbed facts: the rebuild started after scrub (detect, policy, act, incident re-run)' : 'rebuilt from JetStream FACTS raw facts (scrub, detect, policy, act, incident re-run)')
+  w(
+    r.startedAfterScrub
+      ? 'rebuilt from ClickHouse scrubbed facts: the rebuild started after scrub (detect, policy, act, incident re-run)'
+      : 'rebuilt from JetStream FACTS raw facts (scrub, detect, policy, act, incident re-run)',
+  )
   if (r.window.lookbackFrom !== null) w(`look-back from ${iso(r.window.lookbackFrom)}`)
   const c = r.counts
   if (r.identical) w(`identical (${c.compared} facts)`)
@@ -37,8 +41,13 @@ function text(r: ReplayResult & { incident?: { incidentId: string; sources: read
     for (const ch of r.whatIf.changes) {
       const a = ch.recorded
       const b = ch.whatIf
-      const desc = (s: typeof a) => (s ? `${s.outcome}${s.rule ? ` by ${s.rule}` : ''}${s.verb ? ` ${s.verb}${s.target ? ` on ${s.target}` : ''}` : ''}${s.suppressed ? ` (suppressed ×${s.suppressed})` : ''}${s.blocked ? ` [blocked: ${s.blocked}]` : ''}` : '(none)')
-      w(`  ${ch.status} ${ch.kind} ${short(ch.id)} ${ch.source} ${iso(ch.ts)} (input ${short(ch.input)}): ${ch.status === 'added' ? desc(b) : ch.status === 'removed' ? desc(a) : `${desc(a)} → ${desc(b)}`}`)
+      const desc = (s: typeof a) =>
+        s
+          ? `${s.outcome}${s.rule ? ` by ${s.rule}` : ''}${s.verb ? ` ${s.verb}${s.target ? ` on ${s.target}` : ''}` : ''}${s.suppressed ? ` (suppressed ×${s.suppressed})` : ''}${s.blocked ? ` [blocked: ${s.blocked}]` : ''}`
+          : '(none)'
+      w(
+        `  ${ch.status} ${ch.kind} ${short(ch.id)} ${ch.source} ${iso(ch.ts)} (input ${short(ch.input)}): ${ch.status === 'added' ? desc(b) : ch.status === 'removed' ? desc(a) : `${desc(a)} → ${desc(b)}`}`,
+      )
       if (b?.explain) w(`      what-if: ${b.explain}`)
       if (a?.explain && ch.status !== 'added') w(`      recorded: ${a.explain}`)
     }
@@ -124,7 +133,10 @@ Examples:
           throw new CliError(`cannot read ${o.whatIf}: ${(err as Error).message}`, 2)
         }
       }
-      const bar = !o.json && process.stderr.isTTY ? new SingleBar({ format: 'replay [{bar}] {percentage}% | {value}/{total} messages', stream: process.stderr, hideCursor: true }, Presets.shades_classic) : undefined
+      const bar =
+        !o.json && process.stderr.isTTY
+          ? new SingleBar({ format: 'replay [{bar}] {percentage}% | {value}/{total} messages', stream: process.stderr, hideCursor: true }, Presets.shades_classic)
+          : undefined
       let started = false
       const ben = await connect()
       try {
@@ -147,7 +159,9 @@ Examples:
         }
         const deps = replayDeps(ben)
         const now = Date.now()
-        const r = id ? await replayIncident(deps, id, options) : await replayWindow(deps, { from: parseTime(o.from!, now, '--from'), to: o.to ? parseTime(o.to, now, '--to') : now, source: o.source }, options)
+        const r = id
+          ? await replayIncident(deps, id, options)
+          : await replayWindow(deps, { from: parseTime(o.from!, now, '--from'), to: o.to ? parseTime(o.to, now, '--to') : now, source: o.source }, options)
         if (started) bar?.stop()
         if (o.json) process.stdout.write(toJson(jsonOf(r)) + '\n')
         else text(r, process.stdout)

@@ -59,7 +59,7 @@ export function registerRun(program: Command): void {
     .option('--partitions <list>', 'the partitions of the partitioned stages to own, e.g. 0-3 or 0,2 (default: all)')
     .option('--of <P>', 'how many partitions each partitioned stage (scrub, detect) is split into', '1')
     .option('--units <keys>', 'exact units, e.g. scrub.p0of2,detect.p0of2,policy (what `ben up --workers` uses)')
-    .option('--worker-id <id>', 'this worker\'s id in the fleet registry and its leases (default: <host>-<pid>)')
+    .option('--worker-id <id>', "this worker's id in the fleet registry and its leases (default: <host>-<pid>)")
     .option('--log-level <level>', 'log level (the log is $BEN_HOME/worker-<id>.log)')
     .addHelpText(
       'after',
@@ -91,15 +91,20 @@ Examples:
       }
       const byName = projectionsByName()
       for (const p of projectors) if (!byName.has(p)) throw new CliError(`unknown projector '${p}': one of ${[...byName.keys()].join(', ')}`)
-      if (projectors.length && !env.clickhouseUrl) throw new CliError('projectors need BEN_CLICKHOUSE_URL here: the embedded chDB belongs to the `ben up` process (which runs the projectors itself)')
+      if (projectors.length && !env.clickhouseUrl)
+        throw new CliError('projectors need BEN_CLICKHOUSE_URL here: the embedded chDB belongs to the `ben up` process (which runs the projectors itself)')
       const id = o.workerId ?? `${hostname()}-${process.pid}`
       const log = createLogger({ level: o.logLevel ?? env.logLevel, file: `${homePaths(env.home).log.replace(/ben\.log$/, '')}worker-${id.replace(/[^-\w.]/g, '_')}.log` })
       const base = await workerContext(env, log, `ben-worker-${id}`)
-      const warehouse = projectors.length ? await openClickHouse({ url: env.clickhouseUrl!, user: env.clickhouseUser, password: env.clickhousePassword, database: env.clickhouseDb }) : undefined
+      const warehouse = projectors.length
+        ? await openClickHouse({ url: env.clickhouseUrl!, user: env.clickhouseUser, password: env.clickhousePassword, database: env.clickhouseDb })
+        : undefined
       const ctx = warehouse ? { ...base, warehouse } : base
       const worker = units.length ? await startWorker(ctx, { id, units }) : undefined
       const projSvcs = await Promise.all(projectors.map((p) => projectorService(byName.get(p)!)(ctx)))
-      process.stdout.write(`worker ${id} (pid ${process.pid}) runs ${[...units.map(unitKey), ...projectors.map((p) => `projector:${p}`)].join(', ')} on ${base.nc.getServer()}; Ctrl-C to stop\n`)
+      process.stdout.write(
+        `worker ${id} (pid ${process.pid}) runs ${[...units.map(unitKey), ...projectors.map((p) => `projector:${p}`)].join(', ')} on ${base.nc.getServer()}; Ctrl-C to stop\n`,
+      )
       await untilSignal(log, async () => {
         await worker?.stop()
         for (const s of projSvcs) await s.stop()
@@ -120,7 +125,10 @@ Examples:
       const ctx = await workerContext(env, log, 'ben-orchestrator')
       const n = o.workers === undefined ? 0 : positive('--workers', o.workers, 1)
       const slots = n ? workerSlots(n, positive('--partitions', o.partitions, n)) : []
-      const orch = await startOrchestrator(ctx, { slots, command: workerCommand(ctx.nc.getServer().startsWith('nats://') ? ctx.nc.getServer() : `nats://${ctx.nc.getServer()}`, env.home, ctx.subjects.prefix) })
+      const orch = await startOrchestrator(ctx, {
+        slots,
+        command: workerCommand(ctx.nc.getServer().startsWith('nats://') ? ctx.nc.getServer() : `nats://${ctx.nc.getServer()}`, env.home, ctx.subjects.prefix),
+      })
       process.stdout.write(`orchestrator (pid ${process.pid}) keeps the fleet registry${n ? ` and ${n} workers` : ''}; \`ben status\` shows it; Ctrl-C to stop\n`)
       await untilSignal(log, async () => {
         await orch.stop()

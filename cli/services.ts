@@ -1,4 +1,17 @@
-import { acksProjection, anomaliesProjection, commandsProjection, decisionsProjection, factsProjection, incidentEventsProjection, incidentsProjection, Projector, rebuildSubject, serveRebuilds, warnDetachedParts, type Projection } from '../projections/index.js'
+import {
+  acksProjection,
+  anomaliesProjection,
+  commandsProjection,
+  decisionsProjection,
+  factsProjection,
+  incidentEventsProjection,
+  incidentsProjection,
+  Projector,
+  rebuildSubject,
+  serveRebuilds,
+  warnDetachedParts,
+  type Projection,
+} from '../projections/index.js'
 import { supervise, type ServiceFactory } from '../infra/index.js'
 import { streamName } from '../streams/index.js'
 

@@ -44,49 +44,57 @@ Examples:
   curl --unix-socket .ben/sidecar/web-3/sidecar.sock --data-binary @facts.ndjson http://sidecar/facts
   ben sidecar status`,
     )
-    .action(async (o: { id?: string; listen?: string; walDir?: string; fsync: string; maxWalBytes: string; whenFull: string; blockTimeout?: string; exec?: string[] } & DoorFlags) => {
-      if (!o.id) throw new CliError('ben sidecar: --id <id> is required (the source this sidecar speaks for)')
-      checkDoorFlags(o)
-      const blockTimeoutMs = o.blockTimeout !== undefined ? Number(o.blockTimeout) : undefined
-      if (blockTimeoutMs !== undefined && !(blockTimeoutMs >= 0)) throw new CliError(`--block-timeout must be a number of milliseconds, not '${o.blockTimeout}'`)
-      const d = await startSidecarDaemon({
-        id: o.id,
-        ...(o.listen ? { listen: o.listen } : {}),
-        ...(o.walDir ? { walDir: o.walDir } : {}),
-        fsync: oneOf('--fsync', o.fsync, Object.values(FsyncPolicy)),
-        maxWalBytes: parseSize(o.maxWalBytes),
-        whenFull: oneOf('--when-full', o.whenFull, Object.values(WhenFull)),
-        ...(blockTimeoutMs !== undefined ? { blockTimeoutMs } : {}),
-        exec: o.exec ?? [],
-        doors: doorsConfig(o),
-        ...(o.metrics ? { metrics: o.metrics } : {}),
-      }).catch((err: unknown) => {
-        throw isSidecarError(err) || (err as { name?: string })?.name === 'IntakeError' || (err as { name?: string })?.name === 'TelemetryError' ? new CliError((err as Error).message, 2) : err
-      })
-      const s = d.sidecar.status()
-      process.stdout.write(`sidecar ${o.id} listening on ${d.server.address} (key ${s.keyId}; WAL ${s.wal.dir}: ${s.wal.depthRecords} facts waiting)\n`)
-      for (const door of d.doors) process.stdout.write(`  ${door.name} on ${door.address}\n`)
-      if (d.metrics) process.stdout.write(`  metrics on ${d.metrics.address}/metrics\n`)
-      await new Promise<void>((resolve) => {
-        const stop = () => void d.stop().then(resolve, resolve)
-        process.once('SIGINT', stop)
-        process.once('SIGTERM', stop)
-      })
-      process.stdout.write(`sidecar ${o.id} stopped\n`)
-    })
+    .action(
+      async (o: { id?: string; listen?: string; walDir?: string; fsync: string; maxWalBytes: string; whenFull: string; blockTimeout?: string; exec?: string[] } & DoorFlags) => {
+        if (!o.id) throw new CliError('ben sidecar: --id <id> is required (the source this sidecar speaks for)')
+        checkDoorFlags(o)
+        const blockTimeoutMs = o.blockTimeout !== undefined ? Number(o.blockTimeout) : undefined
+        if (blockTimeoutMs !== undefined && !(blockTimeoutMs >= 0)) throw new CliError(`--block-timeout must be a number of milliseconds, not '${o.blockTimeout}'`)
+        const d = await startSidecarDaemon({
+          id: o.id,
+          ...(o.listen ? { listen: o.listen } : {}),
+          ...(o.walDir ? { walDir: o.walDir } : {}),
+          fsync: oneOf('--fsync', o.fsync, Object.values(FsyncPolicy)),
+          maxWalBytes: parseSize(o.maxWalBytes),
+          whenFull: oneOf('--when-full', o.whenFull, Object.values(WhenFull)),
+          ...(blockTimeoutMs !== undefined ? { blockTimeoutMs } : {}),
+          exec: o.exec ?? [],
+          doors: doorsConfig(o),
+          ...(o.metrics ? { metrics: o.metrics } : {}),
+        }).catch((err: unknown) => {
+          throw isSidecarError(err) || (err as { name?: string })?.name === 'IntakeError' || (err as { name?: string })?.name === 'TelemetryError'
+            ? new CliError((err as Error).message, 2)
+            : err
+        })
+        const s = d.sidecar.status()
+        process.stdout.write(`sidecar ${o.id} listening on ${d.server.address} (key ${s.keyId}; WAL ${s.wal.dir}: ${s.wal.depthRecords} facts waiting)\n`)
+        for (const door of d.doors) process.stdout.write(`  ${door.name} on ${door.address}\n`)
+        if (d.metrics) process.stdout.write(`  metrics on ${d.metrics.address}/metrics\n`)
+        await new Promise<void>((resolve) => {
+          const stop = () => void d.stop().then(resolve, resolve)
+          process.once('SIGINT', stop)
+          process.once('SIGTERM', stop)
+        })
+        process.stdout.write(`sidecar ${o.id} stopped\n`)
+      },
+    )
 
   cmd
     .command('status')
     .description('WAL depth, oldest unsent fact, last PubAck and commands of the sidecars under $BEN_HOME (from their status files)')
     .option('--id <id>', 'only this sidecar')
-    .addOption(outputOption(['table', 'json'])).addOption(formatAlias(['table', 'json']))
+    .addOption(outputOption(['table', 'json']))
+    .addOption(formatAlias(['table', 'json']))
     .action((opts: { id?: string; format: string }) => {
       // `ben sidecar --id x status` and `ben sidecar status --id x` both work
       const o = { ...opts, id: opts.id ?? (cmd.opts() as { id?: string }).id }
       const format = outputOf(o)
       const env = readEnv()
       const all = readStatuses(env.home, o.id)
-      if (all.length === 0) throw new CliError(o.id ? `no status for sidecar ${o.id} under ${env.home}/sidecar (has \`ben sidecar --id ${o.id}\` run with this BEN_HOME?)` : `no sidecar has run under ${env.home}`)
+      if (all.length === 0)
+        throw new CliError(
+          o.id ? `no status for sidecar ${o.id} under ${env.home}/sidecar (has \`ben sidecar --id ${o.id}\` run with this BEN_HOME?)` : `no sidecar has run under ${env.home}`,
+        )
       const now = Date.now()
       const rows = all.map((s) => ({ ...s, running: isAlive(s.pid) && now - s.at < 5000 }))
       if (format === 'json') {
@@ -105,7 +113,9 @@ Examples:
           s.drain.deliveredSeq,
           `${Math.round(s.wal.fullness * 100)}% of ${humanBytes(s.wal.maxBytes)}`,
           `${s.commands.executed}/${Object.values(s.commands.refused).reduce((a, b) => a + b, 0)}/${s.commands.failed}`,
-          s.commands.last ? `${s.commands.last.verb} ${s.commands.last.status}${s.commands.last.reason ? `: ${s.commands.last.reason}` : ''} (${ago(s.commands.last.at, now)})` : '',
+          s.commands.last
+            ? `${s.commands.last.verb} ${s.commands.last.status}${s.commands.last.reason ? `: ${s.commands.last.reason}` : ''} (${ago(s.commands.last.at, now)})`
+            : '',
         ]),
       )
     })

@@ -20,11 +20,13 @@ export function simulationOptions(o: Record<string, unknown>, prefix = ''): Simu
     return v
   }
   const names = (get('scenario') as string[] | string | undefined) ?? []
-  const scenarios = (Array.isArray(names) ? names : [names]).flatMap((n) => n.split(',')).map((n) => {
-    const r = scenarioByName(n.trim())
-    if (!r.ok) throw new CliError(r.error.message)
-    return r.value
-  })
+  const scenarios = (Array.isArray(names) ? names : [names])
+    .flatMap((n) => n.split(','))
+    .map((n) => {
+      const r = scenarioByName(n.trim())
+      if (!r.ok) throw new CliError(r.error.message)
+      return r.value
+    })
   return {
     hosts: Math.floor(num('hosts', 1)),
     rate: num('rate', 0.001),

@@ -44,13 +44,12 @@ function startProgress(sim: Sim, opts: ReturnType<typeof simulationOptions>): { 
 
 export function registerSimulate(program: Command): void {
   addSimulationOptions(
-    program
-      .command('simulate')
-      .description('run a simulated fleet against a running Ben: realistic telemetry, injected scenarios, targets that verify commands and ack them'),
+    program.command('simulate').description('run a simulated fleet against a running Ben: realistic telemetry, injected scenarios, targets that verify commands and ack them'),
   )
     .option('--quiet', 'do not print anomalies, decisions and commands as they happen, nor progress')
     .option('--verbose', 'every explain and incident update in the live lines')
-    .addOption(outputOption(['table', 'json'])).addOption(formatAlias(['table', 'json']))
+    .addOption(outputOption(['table', 'json']))
+    .addOption(formatAlias(['table', 'json']))
     .addHelpText(
       'after',
       `
@@ -69,7 +68,15 @@ Examples:
       const ben = await connect()
       const live = o.quiet ? undefined : printLive(ben.nc, ben.subjects, { verbose: Boolean(o.verbose) })
       const sim = await runSimulation({ nc: ben.nc, subjects: ben.subjects, codec: new FactCodec(), topo: {} }, opts)
-      if (format === 'table') process.stdout.write(`simulating ${opts.hosts} hosts at ${opts.rate} facts/s for ${opts.durationMs / 1000} s (${opts.mode}); scenarios: ${sim.fleet.scenarios().map((s) => `${s.kind} on ${s.source}${s.job ? `/${s.job}` : ''} at +${Math.round((s.startTs - sim.fleet.startTs) / 1000)} s`).join(', ') || 'none'}\n`)
+      if (format === 'table')
+        process.stdout.write(
+          `simulating ${opts.hosts} hosts at ${opts.rate} facts/s for ${opts.durationMs / 1000} s (${opts.mode}); scenarios: ${
+            sim.fleet
+              .scenarios()
+              .map((s) => `${s.kind} on ${s.source}${s.job ? `/${s.job}` : ''} at +${Math.round((s.startTs - sim.fleet.startTs) / 1000)} s`)
+              .join(', ') || 'none'
+          }\n`,
+        )
       const progress = o.quiet || format === 'json' ? undefined : startProgress(sim, opts)
       let interrupted = false
       const onSignal = () => {
@@ -86,7 +93,10 @@ Examples:
       live?.unsubscribe()
       const summary = { ...sim.stats, scenarios: sim.fleet.scenarios() }
       if (format === 'json') process.stdout.write(toJson(summary) + '\n')
-      else process.stdout.write(`published ${sim.stats.published} facts (stored ${sim.stats.stored}, duplicate ${sim.stats.duplicate}, failed ${sim.stats.failed}); commands handled ${sim.stats.commands}; acks ${toJson(sim.stats.acks)}\n`)
+      else
+        process.stdout.write(
+          `published ${sim.stats.published} facts (stored ${sim.stats.stored}, duplicate ${sim.stats.duplicate}, failed ${sim.stats.failed}); commands handled ${sim.stats.commands}; acks ${toJson(sim.stats.acks)}\n`,
+        )
       await ben.close()
     })
 }

@@ -45,7 +45,10 @@ Examples:
         rttMs = await nc.rtt()
         answers = true
         // the fleet registry the orchestrator keeps (absent before any orchestrator ran)
-        fleet = await new Kvm(nc).open(kvName({}, Bucket.Fleet)).then((kv) => readFleet(kv)).catch(() => [])
+        fleet = await new Kvm(nc)
+          .open(kvName({}, Bucket.Fleet))
+          .then((kv) => readFleet(kv))
+          .catch(() => [])
         await nc.close()
       } catch (err) {
         problem = (err as Error).message
@@ -85,9 +88,15 @@ Examples:
       if (fleet.length) w(`  fleet       (registry in KV ${Bucket.Fleet}, kept by the orchestrator)`)
       for (const f of fleet) {
         const units = f.component === 'worker' ? ` units ${f.holding.length}/${f.units.length}${f.holding.length ? ` (${f.holding.join(',')})` : ''}` : ''
-        w(`    ${f.component.padEnd(8)} ${f.id.padEnd(20)} ${f.state.padEnd(10)} v${f.version} pid ${f.pid ?? '?'} seen ${since(f.lastSeen)} ago${f.restarts ? `, restarted ${f.restarts}×` : ''}${units}`)
+        w(
+          `    ${f.component.padEnd(8)} ${f.id.padEnd(20)} ${f.state.padEnd(10)} v${f.version} pid ${f.pid ?? '?'} seen ${since(f.lastSeen)} ago${f.restarts ? `, restarted ${f.restarts}×` : ''}${units}`,
+        )
       }
     }
-    if (!answers) throw new CliError(found.by === 'none' ? 'no running Ben found: start one with `ben up`' : `the Ben at ${found.home} does not answer${problem ? `: ${problem}` : ''}`, ExitCode.Unavailable)
+    if (!answers)
+      throw new CliError(
+        found.by === 'none' ? 'no running Ben found: start one with `ben up`' : `the Ben at ${found.home} does not answer${problem ? `: ${problem}` : ''}`,
+        ExitCode.Unavailable,
+      )
   })
 }

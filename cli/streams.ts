@@ -8,7 +8,8 @@ export function registerStreams(program: Command): void {
   program
     .command('streams')
     .description('list streams and their consumers: messages, bytes, pending, redelivered, and how far behind each consumer is')
-    .addOption(outputOption(['table', 'json', 'ndjson'])).addOption(formatAlias(['table', 'json', 'ndjson']))
+    .addOption(outputOption(['table', 'json', 'ndjson']))
+    .addOption(formatAlias(['table', 'json', 'ndjson']))
     .addHelpText('after', `\nExamples:\n  ben streams\n  ben streams -o json`)
     .action(async (o: { format: string }) => {
       const format = outputOf(o)
@@ -32,7 +33,15 @@ export function registerStreams(program: Command): void {
               behindMs: lag.behindMs,
             })
           }
-          out.push({ stream: s.config.name, subjects: s.config.subjects, messages: s.state.messages, bytes: s.state.bytes, firstSeq: s.state.first_seq, lastSeq: s.state.last_seq, consumers })
+          out.push({
+            stream: s.config.name,
+            subjects: s.config.subjects,
+            messages: s.state.messages,
+            bytes: s.state.bytes,
+            firstSeq: s.state.first_seq,
+            lastSeq: s.state.last_seq,
+            consumers,
+          })
         }
         if (format === 'json' || format === 'ndjson') {
           process.stdout.write(format === 'json' ? toJson(out) + '\n' : out.map((s) => toJson(s) + '\n').join(''))
@@ -42,7 +51,9 @@ export function registerStreams(program: Command): void {
           ['stream', 'subjects', 'messages', 'bytes', 'consumers'],
           out.map((s) => [s.stream, (s.subjects as string[]).join(' '), s.messages, humanBytes(s.bytes as number), (s.consumers as unknown[]).length]),
         )
-        const rows = out.flatMap((s) => (s.consumers as Array<Record<string, unknown>>).map((c) => [s.stream, c.name, c.filter, c.pending, c.ackPending, c.redelivered, behind(c.behindMs as number)]))
+        const rows = out.flatMap((s) =>
+          (s.consumers as Array<Record<string, unknown>>).map((c) => [s.stream, c.name, c.filter, c.pending, c.ackPending, c.redelivered, behind(c.behindMs as number)]),
+        )
         if (rows.length) printTable(['stream', 'consumer', 'filter', 'pending', 'ack pending', 'redelivered', 'behind'], rows)
       } finally {
         await ben.close()

@@ -137,7 +137,9 @@ const num = (v: number) => (Number.isInteger(v) ? String(v) : v.toPrecision(4))
 
 function anomalyText(f: AnomalyFact): string {
   const p = f.payload
-  return oneLine(`${iso(f.ts)}  ${p.severity.toUpperCase().padEnd(8)} ${f.source}  ${p.metric}=${num(p.value)} score ${num(p.score)} (threshold ${num(p.threshold)})  ${f.explain ?? ''}`.trimEnd())
+  return oneLine(
+    `${iso(f.ts)}  ${p.severity.toUpperCase().padEnd(8)} ${f.source}  ${p.metric}=${num(p.value)} score ${num(p.score)} (threshold ${num(p.threshold)})  ${f.explain ?? ''}`.trimEnd(),
+  )
 }
 
 function incidentText(f: IncidentFact): string {

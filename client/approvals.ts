@@ -46,12 +46,19 @@ export async function listProposals(ben: Ben, limit = 100): Promise<Proposal[]> 
  * a target executed it, while an approval still waits for its ack, and once it was rejected.
  */
 export async function findProposal(ben: Ben, commandId: string): Promise<{ fact: CommandFact; attempt: number; refusedBefore?: string }> {
-  if (!/^[0-9a-f]{4,64}$/.test(commandId)) throw new ClientError(ClientErrorCode.BadOption, `'${oneLine(commandId)}' is not a command id (hex digits, at least 4, as \`ben up\` prints them, or \`ben query "SELECT command_id, verb, target FROM commands WHERE status = 'proposed'"\`)`)
-  const r = await ben.query(`SELECT command_id, schema_fp, avro, status, toUnixTimestamp64Milli(ts) AS t FROM commands WHERE startsWith(command_id, ${sqlString(commandId)}) ORDER BY ts`)
+  if (!/^[0-9a-f]{4,64}$/.test(commandId))
+    throw new ClientError(
+      ClientErrorCode.BadOption,
+      `'${oneLine(commandId)}' is not a command id (hex digits, at least 4, as \`ben up\` prints them, or \`ben query "SELECT command_id, verb, target FROM commands WHERE status = 'proposed'"\`)`,
+    )
+  const r = await ben.query(
+    `SELECT command_id, schema_fp, avro, status, toUnixTimestamp64Milli(ts) AS t FROM commands WHERE startsWith(command_id, ${sqlString(commandId)}) ORDER BY ts`,
+  )
   const rows = r.objects() as Array<{ command_id: string; schema_fp: string; avro: string; status: string; t: number | string }>
   if (rows.length === 0) throw new ClientError(ClientErrorCode.NotFound, `no command ${commandId} in the commands table (is it still being projected? try again in a second)`)
   const ids = [...new Set(rows.map((x) => x.command_id))]
-  if (ids.length > 1) throw new ClientError(ClientErrorCode.Ambiguous, `'${commandId}' names ${ids.length} commands (${ids.map((i) => i.slice(0, 12)).join(', ')}): give more digits`)
+  if (ids.length > 1)
+    throw new ClientError(ClientErrorCode.Ambiguous, `'${commandId}' names ${ids.length} commands (${ids.map((i) => i.slice(0, 12)).join(', ')}): give more digits`)
   const id = ids[0]
   if (rows.some((x) => x.status === 'rejected')) throw new ClientError(ClientErrorCode.AlreadyDecided, `command ${id} was already rejected`)
   const p = rows.find((x) => x.status === 'proposed')
@@ -59,11 +66,19 @@ export async function findProposal(ben: Ben, commandId: string): Promise<{ fact:
   const approvals = rows.filter((x) => x.status === 'approved')
   let refusedBefore: string | undefined
   if (approvals.length) {
-    const acks = (await ben.query(`SELECT status, reason, toUnixTimestamp64Milli(ts) AS t FROM acks WHERE command_id = ${sqlString(id)} ORDER BY ts`)).objects() as Array<{ status: string; reason: string; t: number | string }>
+    const acks = (await ben.query(`SELECT status, reason, toUnixTimestamp64Milli(ts) AS t FROM acks WHERE command_id = ${sqlString(id)} ORDER BY ts`)).objects() as Array<{
+      status: string
+      reason: string
+      t: number | string
+    }>
     if (acks.some((a) => a.status === 'executed')) throw new ClientError(ClientErrorCode.AlreadyDecided, `command ${id} was already approved and executed`)
     const lastApproval = Math.max(...approvals.map((a) => Number(a.t)))
     const after = acks.filter((a) => Number(a.t) >= lastApproval)
-    if (after.length === 0) throw new ClientError(ClientErrorCode.AlreadyDecided, `command ${id} was already approved; its target has not answered yet (\`ben query "SELECT status, reason FROM acks WHERE command_id = '${id}'"\`)`)
+    if (after.length === 0)
+      throw new ClientError(
+        ClientErrorCode.AlreadyDecided,
+        `command ${id} was already approved; its target has not answered yet (\`ben query "SELECT status, reason FROM acks WHERE command_id = '${id}'"\`)`,
+      )
     refusedBefore = oneLine(after[after.length - 1].reason || after[after.length - 1].status)
   }
   const d = decodeWith(defaultRegistry(), Buffer.from(p.avro, 'base64'), p.schema_fp)
@@ -76,12 +91,29 @@ export async function findProposal(ben: Ben, commandId: string): Promise<{ fact:
  * result as a fact: what `ben approve` / `ben reject` and the console both do. Targets refuse a
  * key that ben-keys does not trust, so that is checked before anything is signed.
  */
-export async function decideProposal(ben: Ben, commandId: string, key: KeyPair, verdict: Verdict, reason = '', now = Date.now(), keyName = 'operator'): Promise<{ proposal: CommandFact; fact: CommandFact; refusedBefore?: string }> {
-  if (key.role !== 'operator') throw new ClientError(ClientErrorCode.BadOption, `key ${key.keyId} is a ${key.role} key; approving and rejecting need an operator key (ben keys generate --role operator)`)
+export async function decideProposal(
+  ben: Ben,
+  commandId: string,
+  key: KeyPair,
+  verdict: Verdict,
+  reason = '',
+  now = Date.now(),
+  keyName = 'operator',
+): Promise<{ proposal: CommandFact; fact: CommandFact; refusedBefore?: string }> {
+  if (key.role !== 'operator')
+    throw new ClientError(ClientErrorCode.BadOption, `key ${key.keyId} is a ${key.role} key; approving and rejecting need an operator key (ben keys generate --role operator)`)
   if (verdict === 'reject' && !reason.trim()) throw new ClientError(ClientErrorCode.BadOption, 'a rejection needs a reason (it is recorded in the rejection fact)')
   const trusted = await readKey(await new Kvm(ben.nc).open(kvName({}, Bucket.Keys)), key.keyId)
-  if (!trusted) throw new ClientError(ClientErrorCode.BadOption, `operator key '${keyName}' (${key.keyId}) is not registered, so targets would refuse it: \`ben keys register --name ${keyName}\` first`)
-  if (trusted.revokedAt !== null && trusted.revokedAt <= now) throw new ClientError(ClientErrorCode.BadOption, `operator key '${keyName}' (${key.keyId}) was revoked at ${new Date(trusted.revokedAt).toISOString()}: use another operator key`)
+  if (!trusted)
+    throw new ClientError(
+      ClientErrorCode.BadOption,
+      `operator key '${keyName}' (${key.keyId}) is not registered, so targets would refuse it: \`ben keys register --name ${keyName}\` first`,
+    )
+  if (trusted.revokedAt !== null && trusted.revokedAt <= now)
+    throw new ClientError(
+      ClientErrorCode.BadOption,
+      `operator key '${keyName}' (${key.keyId}) was revoked at ${new Date(trusted.revokedAt).toISOString()}: use another operator key`,
+    )
   const found = await findProposal(ben, commandId)
   const r = verdict === 'approve' ? approve(found.fact, key, now, found.attempt) : reject(found.fact, key, now, reason)
   if (!r.ok) throw new ClientError(ClientErrorCode.Refused, r.error.message)

@@ -78,12 +78,20 @@ export class Ben {
     const url = opts.natsUrl ?? env.natsUrl ?? alive?.natsUrl
     if (!url) {
       const where = found?.by === 'none' ? `under ./.ben of ${process.cwd()}, nor recorded for this user` : `for BEN_HOME=${env.home}`
-      throw new InfraError('ben_not_running', `ben up is not running ${where}; start it with \`ben up\`, or name a Ben with --home DIR / BEN_HOME or --server nats://… / BEN_NATS_URL (\`ben status\` shows what is found)`)
+      throw new InfraError(
+        'ben_not_running',
+        `ben up is not running ${where}; start it with \`ben up\`, or name a Ben with --home DIR / BEN_HOME or --server nats://… / BEN_NATS_URL (\`ben status\` shows what is found)`,
+      )
     }
     const prefix = opts.prefix ?? alive?.prefix ?? env.prefix
     const nc = await connectNats(url, env, 'ben-client').catch((err: Error) => {
       // ben up is alive but its NATS does not answer: it is restarting a nats-server that died, or the server is wedged.
-      if (alive && !opts.natsUrl && !env.natsUrl) throw new InfraError('nats_unreachable', `${err.message}; ben up (pid ${alive.pid}) runs but its NATS does not answer: it restarts a dead nats-server within seconds, so try again shortly; if this persists see ${homePaths(env.home).log}`, { cause: err })
+      if (alive && !opts.natsUrl && !env.natsUrl)
+        throw new InfraError(
+          'nats_unreachable',
+          `${err.message}; ben up (pid ${alive.pid}) runs but its NATS does not answer: it restarts a dead nats-server within seconds, so try again shortly; if this persists see ${homePaths(env.home).log}`,
+          { cause: err },
+        )
       throw err
     })
     return new Ben(nc, new Subjects(prefix), env, alive?.querySubject ?? querySubject(prefix), opts.clickhouseUrl ?? env.clickhouseUrl)
@@ -93,7 +101,11 @@ export class Ben {
    * Publishes facts: edge-shape objects (validated and converted here) or Ben facts. Refused
    * inputs are reported with their position and reason; valid ones go on.
    */
-  async publish(inputs: Iterable<unknown> | AsyncIterable<unknown>, onOutcome?: (o: PublishOutcome | { index: number; rejected: Rejection }) => void, opts: { stallMs?: number } = {}): Promise<PublishSummary> {
+  async publish(
+    inputs: Iterable<unknown> | AsyncIterable<unknown>,
+    onOutcome?: (o: PublishOutcome | { index: number; rejected: Rejection }) => void,
+    opts: { stallMs?: number } = {},
+  ): Promise<PublishSummary> {
     const summary: PublishSummary = { stored: 0, duplicate: 0, failed: 0, rejected: 0, deadLettered: 0, rejections: [], failures: [] }
     let index = 0
     const count = (o: PublishOutcome) => {
@@ -104,11 +116,14 @@ export class Ben {
     // Bounded in time: when NATS acknowledges nothing for `stallMs` (server down or paused), the
     // facts in flight fail and the rest of the input is not read; the summary says so.
     const stallMs = opts.stallMs ?? 20_000
-    const watchdog = setInterval(() => {
-      if (summary.stopped || this.publisher.silentForMs < stallMs) return
-      summary.stopped = `NATS acknowledged nothing for ${Math.round(stallMs / 1000)} s (server down, paused or out of disk); stopped after input ${index}. Publishing the same input again stores only what is missing (ids come from the content)`
-      this.publisher.failPending('no PubAck: NATS stopped answering')
-    }, Math.min(1000, stallMs / 4))
+    const watchdog = setInterval(
+      () => {
+        if (summary.stopped || this.publisher.silentForMs < stallMs) return
+        summary.stopped = `NATS acknowledged nothing for ${Math.round(stallMs / 1000)} s (server down, paused or out of disk); stopped after input ${index}. Publishing the same input again stores only what is missing (ids come from the content)`
+        this.publisher.failPending('no PubAck: NATS stopped answering')
+      },
+      Math.min(1000, stallMs / 4),
+    )
     watchdog.unref()
     // Facts are held in small chunks and looked up by id among what Ben already holds, so that a
     // republish later than JetStream's duplicate window is reported `duplicate` too.
@@ -239,7 +254,11 @@ export class Ben {
    * them all: `onRows` is called with the columns known. `truncated` says the result was cut at
    * `maxRows` (default 1,000,000, what `ben up` holds at most for one query).
    */
-  async queryEach(sql: string, onRows: (rows: unknown[][], columns: Array<{ name: string; type: string }>) => void, opts: { maxRows?: number; timeoutMs?: number } = {}): Promise<{ columns: Array<{ name: string; type: string }>; rows: number; truncated: boolean }> {
+  async queryEach(
+    sql: string,
+    onRows: (rows: unknown[][], columns: Array<{ name: string; type: string }>) => void,
+    opts: { maxRows?: number; timeoutMs?: number } = {},
+  ): Promise<{ columns: Array<{ name: string; type: string }>; rows: number; truncated: boolean }> {
     let chunks: AsyncIterable<QueryChunk> | Iterable<QueryChunk>
     if (this.clickhouseUrl) {
       this.warehouse ??= await openClickHouse({ url: this.clickhouseUrl, user: this.env.clickhouseUser, password: this.env.clickhousePassword, database: this.env.clickhouseDb })
@@ -257,7 +276,10 @@ export class Ben {
       if (c.rows.length || c.columns) onRows(c.rows, columns)
       if (c.done) return { columns, rows, truncated: Boolean(c.truncated) }
     }
-    throw new QueryError('timeout', `the query's answer stopped after ${rows} rows without its end: \`ben up\` may have stopped, or the query took longer than ${Math.round((opts.timeoutMs ?? 30_000) / 1000)} s`)
+    throw new QueryError(
+      'timeout',
+      `the query's answer stopped after ${rows} rows without its end: \`ben up\` may have stopped, or the query took longer than ${Math.round((opts.timeoutMs ?? 30_000) / 1000)} s`,
+    )
   }
 
   /** A streamed query through `ben up`: chunks until the empty end-of-answer message. */

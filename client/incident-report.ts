@@ -116,7 +116,8 @@ async function resolveId(query: RunQuery, id: string): Promise<string> {
   const ids = r.rows.map((row) => String(row[0]))
   if (ids.includes(id)) return id
   if (ids.length === 0) throw new ClientError(ClientErrorCode.NotFound, `no incident has an id starting with '${id}' (see \`ben incidents list\`)`)
-  if (ids.length > 1) throw new ClientError(ClientErrorCode.Ambiguous, `'${id}' names ${ids.length > 5 ? 'more than 5' : ids.length} incidents (${ids.slice(0, 5).join(', ')}): give more of the id`)
+  if (ids.length > 1)
+    throw new ClientError(ClientErrorCode.Ambiguous, `'${id}' names ${ids.length > 5 ? 'more than 5' : ids.length} incidents (${ids.slice(0, 5).join(', ')}): give more of the id`)
   return ids[0]
 }
 
@@ -151,7 +152,8 @@ export async function incidentReport(query: RunQuery, codec: FactCodec, idOrPref
   if (latest?.kind === 'incident' && !byId.has(latest.id)) byId.set(latest.id, latest)
   const transitions = [...byId.values()]
   const incident = latest?.kind === 'incident' ? latest : transitions[transitions.length - 1]
-  if (!incident) throw new ClientError(ClientErrorCode.Undecodable, `incident ${incidentId} is listed but none of its transitions could be read: ${unreadable.map((u) => u.reason).join('; ')}`)
+  if (!incident)
+    throw new ClientError(ClientErrorCode.Undecodable, `incident ${incidentId} is listed but none of its transitions could be read: ${unreadable.map((u) => u.reason).join('; ')}`)
 
   const facts = new Map<string, Fact>()
   const asked = new Set<string>()
@@ -182,7 +184,14 @@ export async function incidentReport(query: RunQuery, codec: FactCodec, idOrPref
     const decisionIds = from.filter((f) => f.kind === 'decision').map((f) => f.id)
     const commandIds = [...new Set(from.flatMap((f) => (f.kind === 'command' ? [f.payload.commandId] : [])))].filter((c) => ID_RE.test(c))
     const links: Array<[string, string]> = []
-    for (let i = 0; i < signalIds.length; i += PAGE) links.push(['decisions', `hasAny(lineage, [${signalIds.slice(i, i + PAGE).map(sqlString).join(',')}])`])
+    for (let i = 0; i < signalIds.length; i += PAGE)
+      links.push([
+        'decisions',
+        `hasAny(lineage, [${signalIds
+          .slice(i, i + PAGE)
+          .map(sqlString)
+          .join(',')}])`,
+      ])
     for (let i = 0; i < decisionIds.length; i += PAGE) links.push(['commands', `decision_id IN ${list(decisionIds.slice(i, i + PAGE))}`])
     for (let i = 0; i < commandIds.length; i += PAGE) {
       links.push(['commands', `command_id IN ${list(commandIds.slice(i, i + PAGE))}`])

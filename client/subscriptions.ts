@@ -82,7 +82,14 @@ function compileSource(source: string | undefined): { token: string; test: ((s: 
     return { token: source, test: undefined }
   }
   if (!isToken(source.replaceAll('*', 'x'))) throw new ClientError(ClientErrorCode.BadOption, `source pattern '${source}' may hold '*' wildcards but no '.', '>' or spaces`)
-  const re = new RegExp('^' + source.split('*').map((p) => p.replace(GLOB_SPECIALS, '\\$&')).join('.*') + '$')
+  const re = new RegExp(
+    '^' +
+      source
+        .split('*')
+        .map((p) => p.replace(GLOB_SPECIALS, '\\$&'))
+        .join('.*') +
+      '$',
+  )
   return { token: '*', test: (s) => re.test(s) }
 }
 
@@ -182,7 +189,10 @@ function subscribeDerived<K extends DerivedKind>(ctx: SubscriptionContext, kind:
   if (!isToken(opts.name) || opts.name.includes('*') || !/^[A-Za-z0-9_-]+$/.test(opts.name)) {
     throw new ClientError(ClientErrorCode.BadOption, `durable name '${opts.name}' must be letters, digits, '-' or '_' (e.g. app-1)`)
   }
-  for (const [k, v] of [['ackWaitMs', opts.ackWaitMs], ['maxAckPending', opts.maxAckPending]] as const) {
+  for (const [k, v] of [
+    ['ackWaitMs', opts.ackWaitMs],
+    ['maxAckPending', opts.maxAckPending],
+  ] as const) {
     if (v !== undefined && !(Number.isInteger(v) && v > 0)) throw new ClientError(ClientErrorCode.BadOption, `${k} must be a positive whole number, not ${String(v)}`)
   }
   const spec: DurableSpec = {

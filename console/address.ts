@@ -23,7 +23,8 @@ export function parseListen(text: string): ListenAddress {
   }
   const port = Number(portText)
   if (!Number.isInteger(port) || port < 0 || port > 65535) throw new ConsoleError(ConsoleErrorCode.BadConfig, `--console port must be 0-65535, not '${portText}'`)
-  if (host !== 'localhost' && !isIP(host) && !/^[A-Za-z0-9.-]+$/.test(host)) throw new ConsoleError(ConsoleErrorCode.BadConfig, `--console host '${host}' is not an IP address or host name`)
+  if (host !== 'localhost' && !isIP(host) && !/^[A-Za-z0-9.-]+$/.test(host))
+    throw new ConsoleError(ConsoleErrorCode.BadConfig, `--console host '${host}' is not an IP address or host name`)
   return { host, port, loopback: isLoopback(host) }
 }
 

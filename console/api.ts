@@ -59,13 +59,20 @@ export interface FleetSource {
 }
 
 /** Sources (from recent facts), sidecars (from hello), and the pipeline's consumer lag. */
-export async function fleet(ben: Ben, hellos: ReadonlyMap<string, HelloSeen>): Promise<{ sources: FleetSource[]; sidecars: HelloSeen[]; components: HelloSeen[]; consumers: ConsumerLag[] }> {
+export async function fleet(
+  ben: Ben,
+  hellos: ReadonlyMap<string, HelloSeen>,
+): Promise<{ sources: FleetSource[]; sidecars: HelloSeen[]; components: HelloSeen[]; consumers: ConsumerLag[] }> {
   const hour = `now64(3) - INTERVAL 1 HOUR`
   const [base, labels, anomalies, open, consumers] = await Promise.all([
     ben.query(`SELECT source, toUnixTimestamp64Milli(max(ts)), countIf(ts >= ${hour}) FROM facts GROUP BY source ORDER BY source LIMIT 2000`),
     // Metric labels (job, device, …) of the last hour: what the fleet can be grouped by.
-    ben.query(`SELECT source, groupUniqArray(20)(concat(k, '=', v)) FROM (SELECT source, labels FROM facts WHERE kind = 'metric' AND ts >= ${hour}) ARRAY JOIN mapKeys(labels) AS k, mapValues(labels) AS v GROUP BY source LIMIT 2000`),
-    ben.query(`SELECT source, count(), max(multiIf(severity = 'critical', 3, severity = 'high', 2, severity = 'medium', 1, 0)) FROM anomalies WHERE ts >= ${hour} GROUP BY source LIMIT 2000`),
+    ben.query(
+      `SELECT source, groupUniqArray(20)(concat(k, '=', v)) FROM (SELECT source, labels FROM facts WHERE kind = 'metric' AND ts >= ${hour}) ARRAY JOIN mapKeys(labels) AS k, mapValues(labels) AS v GROUP BY source LIMIT 2000`,
+    ),
+    ben.query(
+      `SELECT source, count(), max(multiIf(severity = 'critical', 3, severity = 'high', 2, severity = 'medium', 1, 0)) FROM anomalies WHERE ts >= ${hour} GROUP BY source LIMIT 2000`,
+    ),
     ben.query(`SELECT source, count() FROM incidents FINAL WHERE transition != 'resolved' GROUP BY source LIMIT 2000`),
     consumerLag(ben),
   ])
@@ -74,7 +81,15 @@ export async function fleet(ben: Ben, hellos: ReadonlyMap<string, HelloSeen>): P
   const inc = new Map(open.rows.map((r) => [String(r[0]), Number(r[1])]))
   const sources = base.rows.map(([s, last, n]) => {
     const source = String(s)
-    return { source, lastSeen: Number(last), factsLastHour: Number(n), labels: lab.get(source) ?? [], anomaliesLastHour: an.get(source)?.n ?? 0, worstSeverity: an.get(source)?.worst ?? '', openIncidents: inc.get(source) ?? 0 }
+    return {
+      source,
+      lastSeen: Number(last),
+      factsLastHour: Number(n),
+      labels: lab.get(source) ?? [],
+      anomaliesLastHour: an.get(source)?.n ?? 0,
+      worstSeverity: an.get(source)?.worst ?? '',
+      openIncidents: inc.get(source) ?? 0,
+    }
   })
   const all = [...hellos.values()]
   return { sources, sidecars: all.filter((h) => h.component === 'sidecar'), components: all.filter((h) => h.component !== 'sidecar'), consumers }
@@ -116,7 +131,19 @@ export interface SeriesData {
   to: number
   stepMs: number
   series: Array<{ key: string; name: string; labels: string; points: Array<[number, number]> }>
-  anomalies: Array<{ id: string; ts: number; metric: string; labels: string; value: number; score: number; threshold: number; centre: number; spread: number; severity: string; explain: string }>
+  anomalies: Array<{
+    id: string
+    ts: number
+    metric: string
+    labels: string
+    value: number
+    score: number
+    threshold: number
+    centre: number
+    spread: number
+    severity: string
+    explain: string
+  }>
 }
 
 const labelText = (m: unknown) =>
@@ -166,7 +193,10 @@ export async function series(ben: Ben, source: string, windowMs: number): Promis
 
 /** Runs the replay of an incident (optionally what-if under a pasted pack) and shapes it for the page. */
 export async function replay(ben: Ben, home: string, incidentId: string, whatIf?: { name: string; text: string }): Promise<unknown> {
-  const r: ReplayResult & { incident?: unknown } = await replayIncident(replayDeps(ben, { home }), incidentId, { maxDiffs: 50, ...(whatIf ? { whatIf: { path: whatIf.name, text: whatIf.text } } : {}) })
+  const r: ReplayResult & { incident?: unknown } = await replayIncident(replayDeps(ben, { home }), incidentId, {
+    maxDiffs: 50,
+    ...(whatIf ? { whatIf: { path: whatIf.name, text: whatIf.text } } : {}),
+  })
   return {
     incident: r.incident ?? null,
     window: r.window,

@@ -38,7 +38,14 @@ export type FeedItem = { kind: FeedKind; fact?: Fact; dlq?: Omit<DeadLetter, 'da
 
 function globTest(source: string | undefined): (s: string) => boolean {
   if (!source || source === '*') return () => true
-  const re = new RegExp('^' + source.split('*').map((p) => p.replace(/[\\^$.|?+()[\]{}]/g, '\\$&')).join('.*') + '$')
+  const re = new RegExp(
+    '^' +
+      source
+        .split('*')
+        .map((p) => p.replace(/[\\^$.|?+()[\]{}]/g, '\\$&'))
+        .join('.*') +
+      '$',
+  )
   return (s) => re.test(s)
 }
 

@@ -114,7 +114,10 @@ export function checkConsoleOptions(opts: Pick<ConsoleOptions, 'listen' | 'tls' 
     }
   }
   if (!addr.loopback && !tls && !opts.insecure) {
-    throw new ConsoleError(ConsoleErrorCode.Exposed, `--console ${opts.listen} is not a loopback address: give --console-tls cert.pem,key.pem (or --insecure-console to serve plain HTTP anyway)`)
+    throw new ConsoleError(
+      ConsoleErrorCode.Exposed,
+      `--console ${opts.listen} is not a loopback address: give --console-tls cert.pem,key.pem (or --insecure-console to serve plain HTTP anyway)`,
+    )
   }
   return { addr, tls }
 }
@@ -150,7 +153,8 @@ export async function startConsole(opts: ConsoleOptions): Promise<ConsoleHandle>
 
   let replaying = false
   const operator = () => {
-    if (!keyring.has(keyName)) return { error: `no operator key '${keyName}' under ${keyring.dir}: create it with \`ben keys generate --role operator --name ${keyName} --register\`` }
+    if (!keyring.has(keyName))
+      return { error: `no operator key '${keyName}' under ${keyring.dir}: create it with \`ben keys generate --role operator --name ${keyName} --register\`` }
     const k = keyring.load(keyName)
     if (k.role !== 'operator') return { error: `key '${keyName}' is a ${k.role} key, not an operator key` }
     return { key: k }
@@ -166,7 +170,7 @@ export async function startConsole(opts: ConsoleOptions): Promise<ConsoleHandle>
 
     if (path === '/login') {
       if (method !== 'GET' && method !== 'POST') return text(res, 405, 'GET or POST')
-      const token = method === 'GET' ? (url.searchParams.get('token') ?? undefined) : new URLSearchParams(await body(req)).get('token') ?? undefined
+      const token = method === 'GET' ? (url.searchParams.get('token') ?? undefined) : (new URLSearchParams(await body(req)).get('token') ?? undefined)
       if (method === 'GET' && token === undefined) return html(res, 200, loginPage())
       const r = auth.login(client, token)
       if (!r.ok) {
@@ -204,10 +208,20 @@ export async function startConsole(opts: ConsoleOptions): Promise<ConsoleHandle>
     try {
       if (path === '/api/session' && method === 'GET') {
         const op = operator()
-        return json(res, 200, { csrf: session.csrf, version: VERSION, prefix: ben.subjects.prefix, operator: 'key' in op ? { name: keyName, keyId: op.key!.keyId } : { name: keyName, error: op.error } })
+        return json(res, 200, {
+          csrf: session.csrf,
+          version: VERSION,
+          prefix: ben.subjects.prefix,
+          operator: 'key' in op ? { name: keyName, keyId: op.key!.keyId } : { name: keyName, error: op.error },
+        })
       }
       if (path === '/api/feed' && method === 'GET') {
-        return serveFeed(req, res, feed(ben, parseFeedQuery(url.searchParams), () => counters.rejected++), counters)
+        return serveFeed(
+          req,
+          res,
+          feed(ben, parseFeedQuery(url.searchParams), () => counters.rejected++),
+          counters,
+        )
       }
       if (path === '/api/incidents' && method === 'GET') {
         const q = url.searchParams
@@ -228,7 +242,8 @@ export async function startConsole(opts: ConsoleOptions): Promise<ConsoleHandle>
         const b = parseJson(await body(req)) as { whatIf?: { name?: unknown; text?: unknown } }
         let whatIf: { name: string; text: string } | undefined
         if (b.whatIf !== undefined) {
-          if (typeof b.whatIf?.text !== 'string' || !b.whatIf.text.trim()) throw new ApiRefusal(400, 'what-if needs the text of a policy pack, detector config or redaction manifest')
+          if (typeof b.whatIf?.text !== 'string' || !b.whatIf.text.trim())
+            throw new ApiRefusal(400, 'what-if needs the text of a policy pack, detector config or redaction manifest')
           whatIf = { name: typeof b.whatIf.name === 'string' && b.whatIf.name ? b.whatIf.name : 'pasted.yaml', text: b.whatIf.text }
         }
         if (replaying) throw new ApiRefusal(409, 'a replay is already running; try again when it has finished')
@@ -258,13 +273,21 @@ export async function startConsole(opts: ConsoleOptions): Promise<ConsoleHandle>
         const { proposal, fact } = await decideProposal(ben, m[1], op.key, b.verdict, reason)
         counters.approvals++
         log.info({ command: proposal.payload.commandId, verdict: b.verdict, keyId: op.key.keyId }, 'console: command decided')
-        return json(res, 200, { verdict: b.verdict, commandId: proposal.payload.commandId, verb: proposal.payload.verb, target: proposal.payload.target, factId: fact.id, keyId: op.key.keyId })
+        return json(res, 200, {
+          verdict: b.verdict,
+          commandId: proposal.payload.commandId,
+          verb: proposal.payload.verb,
+          target: proposal.payload.target,
+          factId: fact.id,
+          keyId: op.key.keyId,
+        })
       }
       if (path === '/api/stats' && method === 'GET') return json(res, 200, counters)
       return json(res, method === 'GET' || method === 'POST' ? 404 : 405, { error: `no ${method} ${path}: the console's API reads, and only approves, rejects and replays` })
     } catch (err) {
       if (err instanceof ApiRefusal) return json(res, err.status, { error: err.message })
-      if (isClientError(err)) return json(res, err.code === 'not_found' ? 404 : err.code === 'already_decided' || err.code === 'refused' ? 409 : 400, { error: err.message, code: err.code })
+      if (isClientError(err))
+        return json(res, err.code === 'not_found' ? 404 : err.code === 'already_decided' || err.code === 'refused' ? 409 : 400, { error: err.message, code: err.code })
       if (isReplayError(err)) return json(res, 400, { error: err.message, code: err.code })
       log.error({ err: (err as Error).message, path }, 'console: request failed')
       return json(res, 500, { error: (err as Error).message })
@@ -304,7 +327,10 @@ export async function startConsole(opts: ConsoleOptions): Promise<ConsoleHandle>
 }
 
 function security(res: ServerResponse): void {
-  res.setHeader('content-security-policy', `default-src 'self'; script-src 'self' 'sha256-${IMPORT_MAP_HASH}'; style-src 'self' 'unsafe-inline'; img-src 'self' data:; connect-src 'self'; frame-ancestors 'none'; base-uri 'none'; form-action 'self'`)
+  res.setHeader(
+    'content-security-policy',
+    `default-src 'self'; script-src 'self' 'sha256-${IMPORT_MAP_HASH}'; style-src 'self' 'unsafe-inline'; img-src 'self' data:; connect-src 'self'; frame-ancestors 'none'; base-uri 'none'; form-action 'self'`,
+  )
   res.setHeader('x-content-type-options', 'nosniff')
   res.setHeader('referrer-policy', 'no-referrer')
   res.setHeader('x-frame-options', 'DENY')

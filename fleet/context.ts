@@ -35,7 +35,10 @@ export async function workerContext(env: BenEnv, log: Logger, name: string): Pro
     registry,
     publisher,
     get warehouse(): Warehouse {
-      throw new FleetError('no_clickhouse', 'this worker runs stages only and has no ClickHouse; projectors run in `ben up` (embedded chDB is one process) or with BEN_CLICKHOUSE_URL')
+      throw new FleetError(
+        'no_clickhouse',
+        'this worker runs stages only and has no ClickHouse; projectors run in `ben up` (embedded chDB is one process) or with BEN_CLICKHOUSE_URL',
+      )
     },
     log,
     dlq: (stage) => new DeadLetters(publisher, subjects, codec, stage),

@@ -8,7 +8,16 @@ import type { Subjects } from '../streams/index.js'
  * orchestrator that comes up late), on start and after every reconnect: returns the function
  * that stops re-announcing.
  */
-export function announceOnConnect(nc: NatsConnection, subjects: Subjects, registry: SchemaRegistry, component: string, instance: string, version: string, info: () => Record<string, string>, onError: (err: Error) => void): () => void {
+export function announceOnConnect(
+  nc: NatsConnection,
+  subjects: Subjects,
+  registry: SchemaRegistry,
+  component: string,
+  instance: string,
+  version: string,
+  info: () => Record<string, string>,
+  onError: (err: Error) => void,
+): () => void {
   const send = async () => {
     const ts = Date.now()
     const enc = encodeRecord(registry, 'ben.Hello', { component, instance, version, ts, info: info() })

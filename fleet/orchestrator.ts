@@ -64,7 +64,10 @@ interface Child {
  * expire unrenewed): a killed worker's units are processed again as soon as its successor has
  * taken over the leases, which the orchestrator frees at once when it saw the process die.
  */
-export async function startOrchestrator(ctx: RuntimeContext, o: OrchestratorOptions = {}): Promise<Service & { registry(): FleetEntry[]; children(): Array<{ id: string; pid?: number; restarts: number }> }> {
+export async function startOrchestrator(
+  ctx: RuntimeContext,
+  o: OrchestratorOptions = {},
+): Promise<Service & { registry(): FleetEntry[]; children(): Array<{ id: string; pid?: number; restarts: number }> }> {
   const kv: KV = await new Kvm(ctx.nc).open(kvName(ctx.topo, Bucket.Fleet))
   const quietMs = o.quietMs ?? 3000
   const log = ctx.log

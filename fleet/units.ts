@@ -22,7 +22,8 @@ function checkIndex(stage: StageName, index: number, count: number): Partition |
   if (!Number.isInteger(count) || count < 1 || count > 1024) throw new FleetError('bad_unit', `partition count ${count} is out of range (1..1024)`)
   if (!Number.isInteger(index) || index < 0 || index >= count) throw new FleetError('bad_unit', `partition ${index} of ${count} does not exist (0..${count - 1})`)
   if (count === 1) return undefined
-  if (PIPELINE[stage].partitionKey === null) throw new FleetError('bad_unit', `stage ${stage} keeps state across sources and runs as one partition: it has no partition ${index} of ${count}`)
+  if (PIPELINE[stage].partitionKey === null)
+    throw new FleetError('bad_unit', `stage ${stage} keeps state across sources and runs as one partition: it has no partition ${index} of ${count}`)
   return { index, count }
 }
 

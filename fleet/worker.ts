@@ -52,7 +52,16 @@ export async function startWorker(ctx: RuntimeContext, o: WorkerOptions): Promis
   let stopped = false
   let readyResolve!: () => void
   const ready = new Promise<void>((r) => (readyResolve = r))
-  const stopAnnouncing = announceOnConnect(ctx.nc, ctx.subjects, ctx.registry, 'worker', o.id, VERSION, () => ({ units: slots.map((s) => s.key).join(','), pid: String(process.pid), host: hostname(), leaseMs: String(leaseMs) }), (err) => log.warn({ err: err.message }, 'worker hello not stored'))
+  const stopAnnouncing = announceOnConnect(
+    ctx.nc,
+    ctx.subjects,
+    ctx.registry,
+    'worker',
+    o.id,
+    VERSION,
+    () => ({ units: slots.map((s) => s.key).join(','), pid: String(process.pid), host: hostname(), leaseMs: String(leaseMs) }),
+    (err) => log.warn({ err: err.message }, 'worker hello not stored'),
+  )
 
   const stopUnit = async (s: Slot, why: string) => {
     const svc = s.service

@@ -87,7 +87,13 @@ export const keyEntry = (keyId: string): string => `key.${keyId}`
 /** Registers (or re-registers) a public key in KV `ben-keys`. */
 export async function registerKey(kv: KV, key: PublicKey, opts: { owner?: string | null; validUntil?: number | null } = {}): Promise<TrustedKey> {
   const existing = await readKey(kv, key.keyId)
-  const trusted: TrustedKey = { keyId: key.keyId, role: key.role, publicKey: key.publicKey, owner: opts.owner ?? existing?.owner ?? null, revokedAt: opts.validUntil ?? existing?.revokedAt ?? null }
+  const trusted: TrustedKey = {
+    keyId: key.keyId,
+    role: key.role,
+    publicKey: key.publicKey,
+    owner: opts.owner ?? existing?.owner ?? null,
+    revokedAt: opts.validUntil ?? existing?.revokedAt ?? null,
+  }
   await kv.put(keyEntry(key.keyId), JSON.stringify(trustedKeyJson(trusted)))
   return trusted
 }

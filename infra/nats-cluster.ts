@@ -35,7 +35,8 @@ export class SupervisedCluster {
   ) {}
 
   static async start(opts: SupervisedClusterOptions): Promise<SupervisedCluster> {
-    if (!Number.isInteger(opts.size) || opts.size < 1 || opts.size > 9) throw new InfraError('bad_config', `--cluster ${opts.size}: a cluster has 1 to 9 nodes (3 for replicated streams that survive one node)`)
+    if (!Number.isInteger(opts.size) || opts.size < 1 || opts.size > 9)
+      throw new InfraError('bad_config', `--cluster ${opts.size}: a cluster has 1 to 9 nodes (3 for replicated streams that survive one node)`)
     mkdirSync(opts.storeDir, { recursive: true })
     const name = opts.name ?? 'ben'
     const file = join(opts.storeDir, 'ports.json')

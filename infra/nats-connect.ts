@@ -16,7 +16,10 @@ export async function connectNats(url: string, env: BenEnv, name = 'ben'): Promi
   try {
     return await connect({
       // A cluster: every node's URL, comma-separated (as the nats CLI takes them).
-      servers: url.split(',').map((u) => u.trim()).filter(Boolean),
+      servers: url
+        .split(',')
+        .map((u) => u.trim())
+        .filter(Boolean),
       name,
       maxReconnectAttempts: -1,
       reconnectTimeWait: 250,

@@ -27,7 +27,9 @@ export function inspectProcess(pid: number): ProcessInfo | undefined {
     // fields[0] is field 3 (state); starttime is field 22.
     const startTime = fields[19]
     if (!startTime || fields[0] === 'Z') return undefined
-    const cmdline = readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0').filter((s) => s.length > 0)
+    const cmdline = readFileSync(`/proc/${pid}/cmdline`, 'utf8')
+      .split('\0')
+      .filter((s) => s.length > 0)
     return { pid, startTime, cmdline }
   } catch {
     return undefined

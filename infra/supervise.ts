@@ -191,7 +191,13 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms))
 /** True when `p` settled within `ms`. */
 async function withTimeout(p: Promise<unknown>, ms: number): Promise<boolean> {
   let t: NodeJS.Timeout | undefined
-  const done = await Promise.race([p.then(() => true, () => true), new Promise<boolean>((r) => (t = setTimeout(() => r(false), ms)))])
+  const done = await Promise.race([
+    p.then(
+      () => true,
+      () => true,
+    ),
+    new Promise<boolean>((r) => (t = setTimeout(() => r(false), ms))),
+  ])
   clearTimeout(t)
   return done
 }

@@ -66,10 +66,20 @@ export interface Running {
  * migrations, the query service and the given services; records the endpoints under
  * $BEN_HOME. `stop()` stops consuming, drains, flushes and closes, in reverse order.
  */
-export async function startBen(env: BenEnv, log: Logger, services: readonly ServiceFactory[], opts: { topology?: Partial<TopologyOptions>; natsConfigFile?: string; cluster?: number } = {}): Promise<Running> {
+export async function startBen(
+  env: BenEnv,
+  log: Logger,
+  services: readonly ServiceFactory[],
+  opts: { topology?: Partial<TopologyOptions>; natsConfigFile?: string; cluster?: number } = {},
+): Promise<Running> {
   const clusterSize = opts.cluster ?? 1
-  if (clusterSize > 1 && env.natsUrl) throw new InfraError('bad_config', `--cluster ${clusterSize} starts nats-server nodes here, but BEN_NATS_URL points at servers you run: use one or the other (your servers: set BEN_JS_REPLICAS=3 for replicated streams)`)
-  if (clusterSize > 1 && opts.natsConfigFile) throw new InfraError('bad_config', '--cluster and --secure cannot be combined yet: run the cluster yourself with the generated auth configuration included (docs/scaling.md)')
+  if (clusterSize > 1 && env.natsUrl)
+    throw new InfraError(
+      'bad_config',
+      `--cluster ${clusterSize} starts nats-server nodes here, but BEN_NATS_URL points at servers you run: use one or the other (your servers: set BEN_JS_REPLICAS=3 for replicated streams)`,
+    )
+  if (clusterSize > 1 && opts.natsConfigFile)
+    throw new InfraError('bad_config', '--cluster and --secure cannot be combined yet: run the cluster yourself with the generated auth configuration included (docs/scaling.md)')
   const paths = homePaths(env.home)
   mkdirSync(env.home, { recursive: true })
   const cleanups: Array<() => Promise<void>> = []
@@ -104,7 +114,14 @@ export async function startBen(env: BenEnv, log: Logger, services: readonly Serv
     } else if (!natsUrl) {
       // A nats-server left behind by a killed `ben up` is stopped by the store lock (only once
       // proven to be that server) and started again here, under supervision, on the same port.
-      server = await SupervisedNats.start({ storeDir: paths.natsStore, port: previous?.natsPort ?? lastPort(paths.natsPort), bin: env.natsServerBin, configFile: opts.natsConfigFile, maxFileStore: env.jsMaxStore, log })
+      server = await SupervisedNats.start({
+        storeDir: paths.natsStore,
+        port: previous?.natsPort ?? lastPort(paths.natsPort),
+        bin: env.natsServerBin,
+        configFile: opts.natsConfigFile,
+        maxFileStore: env.jsMaxStore,
+        log,
+      })
       writeFileSync(paths.natsPort, String(server.port))
       cleanups.push(() => server!.stop())
       natsUrl = server.url
@@ -134,7 +151,9 @@ export async function startBen(env: BenEnv, log: Logger, services: readonly Serv
       cleanups.push(() => c.stop())
       chUrl = c.url
     }
-    const warehouse = await openClickHouse(chUrl ? { url: chUrl, user: env.clickhouseUser, password: env.clickhousePassword, database: env.clickhouseDb } : { path: paths.clickhouse })
+    const warehouse = await openClickHouse(
+      chUrl ? { url: chUrl, user: env.clickhouseUser, password: env.clickhousePassword, database: env.clickhouseDb } : { path: paths.clickhouse },
+    )
     cleanups.push(() => warehouse.close())
     const { applied } = await migrate(warehouse.client)
     if (applied.length) log.info({ applied }, 'migrations applied')
@@ -242,7 +261,9 @@ async function announce(ctx: RuntimeContext, origin: string, services: readonly 
   }
   const enc = encodeRecord(ctx.registry, 'ben.Hello', hello)
   const id = hashId('hello', hello.instance, String(hello.ts))
-  const outcome = await new Promise<{ status: string }>((resolve) => void ctx.publisher.sendRaw(ctx.subjects.hello('ben-up'), enc.data, factHeaders(id, enc.schema, enc.fingerprint), id, resolve))
+  const outcome = await new Promise<{ status: string }>(
+    (resolve) => void ctx.publisher.sendRaw(ctx.subjects.hello('ben-up'), enc.data, factHeaders(id, enc.schema, enc.fingerprint), id, resolve),
+  )
   if (outcome.status === 'failed') ctx.log.warn({ outcome }, 'could not announce ben up on HELLO')
 }
 

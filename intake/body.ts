@@ -10,12 +10,15 @@ export type BodyResult = { ok: true; body: Buffer } | { ok: false; status: numbe
  * all into memory; a corrupt one 400.
  */
 export async function readBody(req: IncomingMessage, maxBytes: number, maxDecoded: number): Promise<BodyResult> {
-  const encoding = String(req.headers['content-encoding'] ?? 'identity').toLowerCase().trim()
+  const encoding = String(req.headers['content-encoding'] ?? 'identity')
+    .toLowerCase()
+    .trim()
   if (encoding !== 'identity' && encoding !== 'gzip' && encoding !== 'deflate' && encoding !== '') {
     return { ok: false, status: 415, reason: DropReason.UnsupportedMedia, message: `Content-Encoding '${encoding}' is not supported: send gzip, deflate or none` }
   }
   const declared = Number(req.headers['content-length'] ?? NaN)
-  if (declared > maxBytes) return { ok: false, status: 413, reason: DropReason.TooLarge, message: `request body of ${declared} bytes is over the limit of ${maxBytes}; send smaller batches` }
+  if (declared > maxBytes)
+    return { ok: false, status: 413, reason: DropReason.TooLarge, message: `request body of ${declared} bytes is over the limit of ${maxBytes}; send smaller batches` }
   const chunks: Buffer[] = []
   let size = 0
   for await (const c of req) {
@@ -25,7 +28,9 @@ export async function readBody(req: IncomingMessage, maxBytes: number, maxDecode
   }
   const raw = chunks.length === 1 ? chunks[0] : Buffer.concat(chunks, size)
   if (encoding !== 'gzip' && encoding !== 'deflate') {
-    return raw.length > maxDecoded ? { ok: false, status: 413, reason: DropReason.TooLarge, message: `request body is over the limit of ${maxDecoded} bytes` } : { ok: true, body: raw }
+    return raw.length > maxDecoded
+      ? { ok: false, status: 413, reason: DropReason.TooLarge, message: `request body is over the limit of ${maxDecoded} bytes` }
+      : { ok: true, body: raw }
   }
   return new Promise<BodyResult>((resolve) => {
     ;(encoding === 'gzip' ? gunzip : inflate)(raw, { maxOutputLength: maxDecoded }, (err, out) => {

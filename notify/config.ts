@@ -13,13 +13,19 @@ const name = z.string().regex(/^[a-z0-9][a-z0-9_-]{0,62}$/, 'must be 1-63 charac
 export const NotifierConfig = z
   .object({
     name,
-    url: z.string().url().refine((u) => /^https?:\/\//.test(u), 'must be an http:// or https:// URL'),
+    url: z
+      .string()
+      .url()
+      .refine((u) => /^https?:\/\//.test(u), 'must be an http:// or https:// URL'),
     format: z.enum([NotifyFormat.Alertmanager, NotifyFormat.Json]).default(NotifyFormat.Json),
     /** Notify only at or above this severity. */
     minSeverity: z.enum(SEVERITIES).default('high'),
     /** Source glob (`*` any run of characters, `?` one); default every source. */
     source: z.string().min(1).max(256).default('*'),
-    kinds: z.array(z.enum([NotifyKind.Anomaly, NotifyKind.Incident, NotifyKind.Proposal])).min(1).default([NotifyKind.Anomaly, NotifyKind.Incident, NotifyKind.Proposal]),
+    kinds: z
+      .array(z.enum([NotifyKind.Anomaly, NotifyKind.Incident, NotifyKind.Proposal]))
+      .min(1)
+      .default([NotifyKind.Anomaly, NotifyKind.Incident, NotifyKind.Proposal]),
     /** HMAC-SHA256 key; the signature goes in `X-Ben-Signature: sha256=<hex>` over `<timestamp>.<body>`. */
     secret: z.string().min(16, 'must be at least 16 characters').optional(),
     /** Attempts after the first. */

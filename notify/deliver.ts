@@ -21,7 +21,8 @@ export async function deliver(c: NotifierConfig, body: string, id: string, opts:
       await res.arrayBuffer().catch(() => undefined)
       if (res.ok) return { ok: true, attempts: attempt + 1, status: res.status }
       last = `HTTP ${res.status}`
-      if (res.status >= 400 && res.status < 500 && res.status !== 408 && res.status !== 429) return { ok: false, attempts: attempt + 1, error: `${c.url} answered ${res.status}: not retried (a 4xx means the request itself is refused)` }
+      if (res.status >= 400 && res.status < 500 && res.status !== 408 && res.status !== 429)
+        return { ok: false, attempts: attempt + 1, error: `${c.url} answered ${res.status}: not retried (a 4xx means the request itself is refused)` }
     } catch (err) {
       const e = err as Error & { cause?: { code?: string; message?: string } }
       last = e.cause?.code ?? e.cause?.message ?? e.message
@@ -33,9 +34,13 @@ export async function deliver(c: NotifierConfig, body: string, id: string, opts:
 function sleep(ms: number, signal?: AbortSignal): Promise<void> {
   return new Promise((resolve) => {
     const t = setTimeout(resolve, ms)
-    signal?.addEventListener('abort', () => {
-      clearTimeout(t)
-      resolve()
-    }, { once: true })
+    signal?.addEventListener(
+      'abort',
+      () => {
+        clearTimeout(t)
+        resolve()
+      },
+      { once: true },
+    )
   })
 }

@@ -20,7 +20,18 @@ function summary(x: Notable): string {
 
 /** The plain JSON notification: what, where, how bad, why (explain) and the fact itself. */
 export function plainJson(x: Notable, notifier: string): Record<string, unknown> {
-  return { notifier, kind: x.kind, severity: x.severity, source: x.source, ts: x.fact.ts, summary: summary(x), explain: x.fact.explain, factId: x.fact.id, lineage: x.fact.lineage, payload: x.fact.payload }
+  return {
+    notifier,
+    kind: x.kind,
+    severity: x.severity,
+    source: x.source,
+    ts: x.fact.ts,
+    summary: summary(x),
+    explain: x.fact.explain,
+    factId: x.fact.id,
+    lineage: x.fact.lineage,
+    payload: x.fact.payload,
+  }
 }
 
 /**

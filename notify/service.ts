@@ -13,7 +13,12 @@ const STAGE = 'notify'
 
 const sentCounter = (() => {
   metricsRegistry.removeSingleMetric('ben_notify_total')
-  return new Counter({ name: 'ben_notify_total', help: 'Notifications by outcome (delivered, dead_letter) and kind', labelNames: ['outcome', 'kind'] as const, registers: [metricsRegistry] })
+  return new Counter({
+    name: 'ben_notify_total',
+    help: 'Notifications by outcome (delivered, dead_letter) and kind',
+    labelNames: ['outcome', 'kind'] as const,
+    registers: [metricsRegistry],
+  })
 })()
 
 export interface NotifyServiceOptions {
@@ -69,13 +74,30 @@ export function notifyService(opts: NotifyServiceOptions = {}): ServiceFactory {
             if (abort.signal.aborted) throw new Error('stopping')
             sentCounter.inc({ outcome: 'dead_letter', kind: x.kind })
             ctx.log.warn({ notifier: n.config.name, fact: env.fact.id, error: r.error }, 'notification undeliverable: sent to the DLQ')
-            await dlq.send({ subject: env.subject, data: Buffer.from(JSON.stringify({ notifier: n.config.name, body })), stream, seq: env.seq }, { reason: RejectReason.Undeliverable, message: `notifier ${n.config.name}: ${r.error}` })
+            await dlq.send(
+              { subject: env.subject, data: Buffer.from(JSON.stringify({ notifier: n.config.name, body })), stream, seq: env.seq },
+              { reason: RejectReason.Undeliverable, message: `notifier ${n.config.name}: ${r.error}` },
+            )
           }),
         )
       }
       env.ack()
     }
-    const sub: Subscription = merge(...inputs.map((i) => consumeFacts(ctx.nc, ctx.codec, ctx.subjects, { stream, durable: i.durable, filterSubject: i.filterSubject, deliver: 'new', ackWaitMs: 60_000, maxAckPending: 1000, stage: STAGE, dlq, log: ctx.log })))
+    const sub: Subscription = merge(
+      ...inputs.map((i) =>
+        consumeFacts(ctx.nc, ctx.codec, ctx.subjects, {
+          stream,
+          durable: i.durable,
+          filterSubject: i.filterSubject,
+          deliver: 'new',
+          ackWaitMs: 60_000,
+          maxAckPending: 1000,
+          stage: STAGE,
+          dlq,
+          log: ctx.log,
+        }),
+      ),
+    )
       .pipe(
         mergeMap(
           (env) =>

@@ -30,7 +30,11 @@ describe('the stage graph', () => {
       const spec = specOf(name)
       expect(spec.stage.name).toBe(name)
       expect(spec.inputs.length).toBeGreaterThan(0)
-      for (const l of spec.inputs) expect(streams[l.stream].some((s) => isSubsetOf(l.filter(subjects), s)), `${name}/${l.lane}`).toBe(true)
+      for (const l of spec.inputs)
+        expect(
+          streams[l.stream].some((s) => isSubsetOf(l.filter(subjects), s)),
+          `${name}/${l.lane}`,
+        ).toBe(true)
       expect(Object.values(Bucket)).toContain(spec.config.bucket)
       // a partitioned stage keeps no state across sources
       if (spec.partitionKey !== null) expect(spec.state).not.toBe(StateScope.Global)
@@ -41,20 +45,34 @@ describe('the stage graph', () => {
   })
 
   it('stepSafely: a throwing step is a stage_error rejection and the state is kept', () => {
-    const boom: Stage<number, null, Fact> = { name: 'boom', version: '1', initialState: () => 0, accepts: (f): f is Fact => true, step: () => { throw new Error('kaput') } }
+    const boom: Stage<number, null, Fact> = {
+      name: 'boom',
+      version: '1',
+      initialState: () => 0,
+      accepts: (f): f is Fact => true,
+      step: () => {
+        throw new Error('kaput')
+      },
+    }
     const r = stepSafely(boom, 41, { id: 'f1' } as Fact, { bucket: 'x', revision: 0, value: null })
     expect(r.state).toBe(41)
     expect(r.out).toEqual([])
     expect(r.rejected).toEqual({ reason: 'stage_error', message: 'boom failed on fact f1: kaput' })
   })
 
-  it('stageFeed (the live runner\'s composition) emits what filter(accepts) + runStage emits, and keeps the state it checkpoints', async () => {
+  it("stageFeed (the live runner's composition) emits what filter(accepts) + runStage emits, and keeps the state it checkpoints", async () => {
     const raw = fleetFacts(3)
     const cfg = { bucket: Bucket.Redaction, revision: 0, value: PIPELINE.scrub.config.fallback() }
     const scrubbed = raw.map((f) => stepSafely(PIPELINE.scrub.stage, null, f, cfg).out[0])
     const dcfg = { bucket: Bucket.Detectors, revision: 0, value: PIPELINE.detect.config.fallback() }
     const stage = PIPELINE.detect.stage
-    const viaOperator = await firstValueFrom(from(scrubbed as Fact[]).pipe(filter((f: Fact): f is MetricFact => stage.accepts(f)), runStage(stage, () => dcfg), toArray()))
+    const viaOperator = await firstValueFrom(
+      from(scrubbed as Fact[]).pipe(
+        filter((f: Fact): f is MetricFact => stage.accepts(f)),
+        runStage(stage, () => dcfg),
+        toArray(),
+      ),
+    )
     const feed = stageFeed(stage, () => dcfg)
     const viaFeed = scrubbed.map((f) => feed.push(f)).filter((e) => e !== undefined)
     expect(viaFeed.length).toBe(viaOperator.length)
@@ -90,7 +108,13 @@ function byHand(raw: readonly RawFact[]): Record<string, string[]> {
   const pack = PIPELINE.policy.config.fallback()
   const a = actConfigOf(pack, ISSUER)
   if (!a.ok) throw new Error(a.error.message)
-  const cfg = { scrub: v(Bucket.Redaction, PIPELINE.scrub.config.fallback()), detect: v(Bucket.Detectors, PIPELINE.detect.config.fallback()), policy: v(Bucket.Policy, pack), act: v(Bucket.Policy, a.value), incident: v(Bucket.Incidents, PIPELINE.incident.config.fallback()) }
+  const cfg = {
+    scrub: v(Bucket.Redaction, PIPELINE.scrub.config.fallback()),
+    detect: v(Bucket.Detectors, PIPELINE.detect.config.fallback()),
+    policy: v(Bucket.Policy, pack),
+    act: v(Bucket.Policy, a.value),
+    incident: v(Bucket.Incidents, PIPELINE.incident.config.fallback()),
+  }
   let ds = PIPELINE.detect.stage.initialState()
   let ps = PIPELINE.policy.stage.initialState()
   let as = PIPELINE.act.stage.initialState()
@@ -101,7 +125,8 @@ function byHand(raw: readonly RawFact[]): Record<string, string[]> {
     const chunk = raw.slice(i, i + 500)
     const alertsFirst = [...chunk.filter((f) => f.kind === 'alert'), ...chunk.filter((f) => f.kind !== 'alert')]
     const scrubbed: Fact[] = []
-    for (const f of alertsFirst) for (const o of PIPELINE.scrub.stage.step(null, f, cfg.scrub).out) {
+    for (const f of alertsFirst)
+      for (const o of PIPELINE.scrub.stage.step(null, f, cfg.scrub).out) {
         scrubbed.push(o)
         rec('scrub', o, subjects.forFact(o, { scrubbed: true }))
       }

@@ -75,7 +75,11 @@ export function stepSafely<S, C, In extends Fact>(stage: Stage<S, C, In>, state:
   try {
     return stage.step(state, input, config)
   } catch (err) {
-    return { state, out: [], rejected: { reason: 'stage_error', message: `${stage.name} failed on fact ${(input as { id?: unknown } | null)?.id}: ${(err as Error)?.message ?? String(err)}` } }
+    return {
+      state,
+      out: [],
+      rejected: { reason: 'stage_error', message: `${stage.name} failed on fact ${(input as { id?: unknown } | null)?.id}: ${(err as Error)?.message ?? String(err)}` },
+    }
   }
 }
 
@@ -90,12 +94,7 @@ export interface StateCell<S> {
  * given, after every step: the live runner checkpoints it from there). A throwing `step` never
  * errors the stream: the input is emitted as rejected with reason `stage_error`.
  */
-export function runStage<S, C, In extends Fact>(
-  stage: Stage<S, C, In>,
-  config: () => Versioned<C>,
-  initial?: S,
-  cell?: StateCell<S>,
-): OperatorFunction<In, Emission<In>> {
+export function runStage<S, C, In extends Fact>(stage: Stage<S, C, In>, config: () => Versioned<C>, initial?: S, cell?: StateCell<S>): OperatorFunction<In, Emission<In>> {
   return (source) =>
     new Observable<Emission<In>>((subscriber) => {
       let state = initial ?? stage.initialState()
@@ -132,9 +131,14 @@ export function stageFeed<S, C, In extends Fact>(stage: Stage<S, C, In>, config:
   const input = new Subject<Fact>()
   const cell: StateCell<S> = { state: initial ?? stage.initialState() }
   let emitted: Emission<In> | undefined
-  const sub = input.pipe(filter((f: Fact): f is In => stage.accepts(f)), runStage(stage, config, cell.state, cell)).subscribe((e) => {
-    emitted = e
-  })
+  const sub = input
+    .pipe(
+      filter((f: Fact): f is In => stage.accepts(f)),
+      runStage(stage, config, cell.state, cell),
+    )
+    .subscribe((e) => {
+      emitted = e
+    })
   return {
     push(f) {
       emitted = undefined
@@ -149,7 +153,12 @@ export function stageFeed<S, C, In extends Fact>(stage: Stage<S, C, In>, config:
 }
 
 /** Convenience for tests and offline tools: the facts a stage derives from a sequence. */
-export function stepAll<S, C, In extends Fact>(stage: Stage<S, C, In>, inputs: readonly In[], config: Versioned<C>, initial?: S): { state: S; out: Fact[]; rejected: Array<{ input: In; rejection: NonNullable<StepResult<S>['rejected']> }> } {
+export function stepAll<S, C, In extends Fact>(
+  stage: Stage<S, C, In>,
+  inputs: readonly In[],
+  config: Versioned<C>,
+  initial?: S,
+): { state: S; out: Fact[]; rejected: Array<{ input: In; rejection: NonNullable<StepResult<S>['rejected']> }> } {
   let state = initial ?? stage.initialState()
   const out: Fact[] = []
   const rejected: Array<{ input: In; rejection: NonNullable<StepResult<S>['rejected']> }> = []

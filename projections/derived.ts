@@ -17,7 +17,18 @@ export const anomaliesProjection: Projection = {
   toRow(f, meta) {
     if (f.kind !== 'anomaly') throw new TypeError('anomalies projection got ' + f.kind)
     const p = f.payload
-    return row(f, meta, [p.metric, p.value, p.score, p.threshold, p.detectors.map((d) => d.name), p.detectors.map((d) => d.score), p.baseline.centre, p.baseline.spread, p.severity, p.labels])
+    return row(f, meta, [
+      p.metric,
+      p.value,
+      p.score,
+      p.threshold,
+      p.detectors.map((d) => d.name),
+      p.detectors.map((d) => d.score),
+      p.baseline.centre,
+      p.baseline.spread,
+      p.severity,
+      p.labels,
+    ])
   },
 }
 
@@ -33,7 +44,20 @@ export const decisionsProjection: Projection = {
   toRow(f, meta) {
     if (f.kind !== 'decision') throw new TypeError('decisions projection got ' + f.kind)
     const p = f.payload
-    return row(f, meta, [p.outcome, p.rule, p.pack, p.packRevision, p.severity, p.command?.verb ?? '', p.command?.target ?? '', p.command?.args ?? '', JSON.stringify(p.limits), p.suppressed, p.reason, p.labels])
+    return row(f, meta, [
+      p.outcome,
+      p.rule,
+      p.pack,
+      p.packRevision,
+      p.severity,
+      p.command?.verb ?? '',
+      p.command?.target ?? '',
+      p.command?.args ?? '',
+      JSON.stringify(p.limits),
+      p.suppressed,
+      p.reason,
+      p.labels,
+    ])
   },
 }
 
@@ -49,7 +73,21 @@ export const commandsProjection: Projection = {
   toRow(f, meta) {
     if (f.kind !== 'command') throw new TypeError('commands projection got ' + f.kind)
     const p = f.payload
-    return row(f, meta, [p.commandId, p.status, p.target, p.verb, p.args, p.issuedAt, p.expiresAt, p.nonce, p.keyId, p.decisionId, p.signatures.map((s) => `${s.role}:${s.keyId}`), p.required, p.reason ?? ''])
+    return row(f, meta, [
+      p.commandId,
+      p.status,
+      p.target,
+      p.verb,
+      p.args,
+      p.issuedAt,
+      p.expiresAt,
+      p.nonce,
+      p.keyId,
+      p.decisionId,
+      p.signatures.map((s) => `${s.role}:${s.keyId}`),
+      p.required,
+      p.reason ?? '',
+    ])
   },
 }
 

@@ -61,7 +61,10 @@ export async function migrate(client: ClickHouseClient, migrations = loadMigrati
     const seen = done.get(m.version)
     if (seen !== undefined) {
       if (seen !== m.checksum) {
-        throw new MigrationError('checksum_mismatch', `migration ${m.version}_${m.name} changed after it was applied (checksum ${seen} → ${m.checksum}); add a new migration instead`)
+        throw new MigrationError(
+          'checksum_mismatch',
+          `migration ${m.version}_${m.name} changed after it was applied (checksum ${seen} → ${m.checksum}); add a new migration instead`,
+        )
       }
       continue
     }

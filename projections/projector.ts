@@ -3,7 +3,18 @@ import type { NatsConnection } from '@nats-io/nats-core'
 import { jetstreamManager } from '@nats-io/jetstream'
 import type { Subscription } from 'rxjs'
 import type { FactCodec } from '../schemas/index.js'
-import { ackUpTo, consumeFacts, metrics, repositionDurable, streamName, type DeadLetters, type Envelope, type Logger, type Subjects, type TopologyOptions } from '../streams/index.js'
+import {
+  ackUpTo,
+  consumeFacts,
+  metrics,
+  repositionDurable,
+  streamName,
+  type DeadLetters,
+  type Envelope,
+  type Logger,
+  type Subjects,
+  type TopologyOptions,
+} from '../streams/index.js'
 import type { Projection } from './projection.js'
 
 export interface ProjectorOptions {
@@ -198,9 +209,9 @@ export class Projector {
     const batch = this.buffer
     this.buffer = []
     if (batch.length) {
-        const gen = this.generation
-        this.chain = this.chain.then(() => this.write(batch, gen))
-      }
+      const gen = this.generation
+      this.chain = this.chain.then(() => this.write(batch, gen))
+    }
     await this.chain
   }
 
@@ -255,7 +266,8 @@ export class Projector {
     } catch (err) {
       this.stats.failures++
       const msg = (err as Error).message
-      if (msg !== this.lastInsertError) this.opts.log?.error({ projection: p.name, rows: batch.length, err: msg }, 'insert failed; following again from the last acknowledged batch (with back-off)')
+      if (msg !== this.lastInsertError)
+        this.opts.log?.error({ projection: p.name, rows: batch.length, err: msg }, 'insert failed; following again from the last acknowledged batch (with back-off)')
       this.lastInsertError = msg
       for (const e of batch) e.release()
       this.restart()
@@ -270,7 +282,10 @@ export class Projector {
     const found = new Set<string>()
     let chunk: string[] = []
     let bytes = 0
-    const range = Number.isFinite(from) && Number.isFinite(to) ? ` AND ts >= fromUnixTimestamp64Milli(toInt64(${Math.floor(from)})) AND ts <= fromUnixTimestamp64Milli(toInt64(${Math.ceil(to)}))` : ''
+    const range =
+      Number.isFinite(from) && Number.isFinite(to)
+        ? ` AND ts >= fromUnixTimestamp64Milli(toInt64(${Math.floor(from)})) AND ts <= fromUnixTimestamp64Milli(toInt64(${Math.ceil(to)}))`
+        : ''
     const ask = async () => {
       const rs = await this.client.query({ query: `SELECT id FROM ${this.projection.table} WHERE id IN (${chunk.join(',')})${range}`, format: 'JSONCompactEachRow' })
       for (const [id] of await rs.json<[string]>()) found.add(id)

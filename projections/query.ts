@@ -14,7 +14,14 @@ export interface QueryRequest {
 
 /** One message of a streamed reply: the first carries the columns; the last says `done`. */
 export type QueryChunk =
-  | { readonly ok: true; readonly columns?: Array<{ name: string; type: string }>; readonly rows: unknown[][]; readonly done: boolean; readonly truncated?: boolean; readonly elapsedMs?: number }
+  | {
+      readonly ok: true
+      readonly columns?: Array<{ name: string; type: string }>
+      readonly rows: unknown[][]
+      readonly done: boolean
+      readonly truncated?: boolean
+      readonly elapsedMs?: number
+    }
   | { readonly ok: false; readonly error: string; readonly code?: string }
 
 /** Rows bigger than this many bytes of JSON are sent in several chunks. */
@@ -44,7 +51,11 @@ export async function runReadOnlyQuery(client: ClickHouseClient, req: QueryReque
     try {
       body = JSON.parse(text) as typeof body
     } catch (err) {
-      return { ok: false, code: 'bad_reply', error: `ClickHouse answered something that is not one JSON document (${(err as Error).message}; it begins ${JSON.stringify(text.slice(0, 40))})` }
+      return {
+        ok: false,
+        code: 'bad_reply',
+        error: `ClickHouse answered something that is not one JSON document (${(err as Error).message}; it begins ${JSON.stringify(text.slice(0, 40))})`,
+      }
     }
     const max = req.maxRows ?? (req.stream ? STREAM_MAX_ROWS : 10_000)
     let rows = body.data.slice(0, max)

@@ -11,7 +11,14 @@ export interface RebuildRequest {
 }
 
 export type RebuildReply =
-  | { readonly ok: true; readonly table: string; readonly before: number; readonly after: number; readonly detached: readonly DetachedPart[]; readonly projections: readonly string[] }
+  | {
+      readonly ok: true
+      readonly table: string
+      readonly before: number
+      readonly after: number
+      readonly detached: readonly DetachedPart[]
+      readonly projections: readonly string[]
+    }
   | { readonly ok: false; readonly code: string; readonly error: string }
 
 async function count(client: ClickHouseClient, table: string): Promise<number> {
@@ -26,7 +33,12 @@ async function count(client: ClickHouseClient, table: string): Promise<number> {
  * detached parts of that table (whose rows are now back) are dropped. Says what was missing:
  * the rows before and after, and the detached parts found.
  */
-export async function rebuildTable(client: ClickHouseClient, projectors: readonly Projector[], table: string, opts: { log?: Logger; timeoutMs?: number } = {}): Promise<RebuildReply> {
+export async function rebuildTable(
+  client: ClickHouseClient,
+  projectors: readonly Projector[],
+  table: string,
+  opts: { log?: Logger; timeoutMs?: number } = {},
+): Promise<RebuildReply> {
   const mine = projectors.filter((p) => p.table === table)
   if (mine.length === 0) {
     const known = [...new Set(projectors.map((p) => p.table))].sort().join(', ')
@@ -43,12 +55,22 @@ export async function rebuildTable(client: ClickHouseClient, projectors: readonl
     let behind = 0
     for (const p of mine) behind += await p.behind()
     if (behind === 0) break
-    if (Date.now() > deadline) return { ok: false, code: 'timeout', error: `${table} is still ${behind} messages behind after ${Math.round((opts.timeoutMs ?? 600_000) / 1000)} s; it goes on catching up, run ben rebuild again to see the result` }
+    if (Date.now() > deadline)
+      return {
+        ok: false,
+        code: 'timeout',
+        error: `${table} is still ${behind} messages behind after ${Math.round((opts.timeoutMs ?? 600_000) / 1000)} s; it goes on catching up, run ben rebuild again to see the result`,
+      }
     await new Promise((r) => setTimeout(r, 200))
   }
   for (const p of mine) await p.flush()
   const after = await count(client, table)
-  if (detached.length) await dropDetachedParts(client, table, detached.map((d) => d.name))
+  if (detached.length)
+    await dropDetachedParts(
+      client,
+      table,
+      detached.map((d) => d.name),
+    )
   opts.log?.warn({ table, before, after }, `rebuilt ${table}: ${after - before} rows restored`)
   return { ok: true, table, before, after, detached, projections: mine.map((p) => p.name) }
 }

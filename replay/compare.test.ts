@@ -21,7 +21,16 @@ const anomaly: AnomalyFact = {
   source: 'web-1',
   lane: 'anomaly',
   kind: 'anomaly',
-  payload: { metric: 'cpu.load', value: 9.5, score: 0.97, threshold: 0.35, detectors: [{ name: 'spike', score: 0.97, raw: 40, threshold: 20 }], baseline: { centre: 0.8, spread: 0.1 }, severity: 'critical', labels: { job: 'batch-1' } },
+  payload: {
+    metric: 'cpu.load',
+    value: 9.5,
+    score: 0.97,
+    threshold: 0.35,
+    detectors: [{ name: 'spike', score: 0.97, raw: 40, threshold: 20 }],
+    baseline: { centre: 0.8, spread: 0.1 },
+    severity: 'critical',
+    labels: { job: 'batch-1' },
+  },
   lineage: ['m1'],
   producer: 'detect@1.0.0',
   config: { 'ben-detectors': 0 },
@@ -120,7 +129,10 @@ describe('peekIdTs', () => {
     expect(facts.length).toBeGreaterThanOrEqual(9)
     for (const f of facts) {
       const s = JSON.parse(readFileSync(join(dir, f), 'utf8')) as { fields: Array<{ name: string; type: unknown }> }
-      expect(s.fields.slice(0, 2).map((x) => [x.name, x.type]), f).toEqual([
+      expect(
+        s.fields.slice(0, 2).map((x) => [x.name, x.type]),
+        f,
+      ).toEqual([
         ['id', 'string'],
         ['ts', 'long'],
       ])

@@ -80,7 +80,10 @@ export class ConfigHistory<C> {
       const e = this.entries.find((x) => x.revision === revision)
       if (!e || e.text === null) {
         const kept = this.entries.length ? `revisions ${this.entries[0].revision}..${this.entries[this.entries.length - 1].revision} are kept` : 'it holds no revision'
-        throw new ReplayError(ReplayErrorCode.ConfigMissing, `${this.spec.bucket}/${this.spec.key} revision ${revision} is no longer in the KV history (${kept}); it cannot be replayed exactly`)
+        throw new ReplayError(
+          ReplayErrorCode.ConfigMissing,
+          `${this.spec.bucket}/${this.spec.key} revision ${revision} is no longer in the KV history (${kept}); it cannot be replayed exactly`,
+        )
       }
       const r = this.spec.load(e.text)
       if (!r.ok) throw new ReplayError(ReplayErrorCode.ConfigMissing, `${this.spec.bucket}/${this.spec.key} revision ${revision} does not load: ${r.error.message}`)

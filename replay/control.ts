@@ -6,7 +6,11 @@ import { stepSafely } from '../processors/stage.js'
 import { PIPELINE } from '../processors/pipeline.js'
 import type { ActConfigs, ConfigHistory } from './configs.js'
 
-const { policy: { stage: policyStage }, act: { stage: actStage }, incident: { stage: incidentStage } } = PIPELINE
+const {
+  policy: { stage: policyStage },
+  act: { stage: actStage },
+  incident: { stage: incidentStage },
+} = PIPELINE
 
 /** Where the control layer's rebuilt facts go. */
 export interface ControlOut {

@@ -1,6 +1,19 @@
 import { headers as natsHeaders } from '@nats-io/nats-core'
 import { decodeMessage, streamName } from '../streams/index.js'
-import { derivedId, FactCodec, Header, RAW_KINDS, type AlertFact, type AnomalyFact, type CommandFact, type DecisionFact, type Fact, type IncidentFact, type MetricFact, type RawFact } from '../schemas/index.js'
+import {
+  derivedId,
+  FactCodec,
+  Header,
+  RAW_KINDS,
+  type AlertFact,
+  type AnomalyFact,
+  type CommandFact,
+  type DecisionFact,
+  type Fact,
+  type IncidentFact,
+  type MetricFact,
+  type RawFact,
+} from '../schemas/index.js'
 import { ACT_STAGE, ACT_VERSION } from '../processors/act/index.js'
 import { Comparator } from './compare.js'
 import type { ActConfigs, ConfigHistory } from './configs.js'
@@ -87,16 +100,22 @@ export async function runEngine(deps: ReplayDeps, plan: EnginePlan, cfg: EngineC
   }
 
   let nowMs = 0
-  const control = new Control(cfg.policy, cfg.act, cfg.incident, {
-    decision: (d) => inScope(d.source) && (rebuilt(d), collect(d)),
-    command: (c) => inScope(c.source) && (rebuilt(c), collect(c)),
-    incident: (i) => {
-      if (!inScope(i.source)) return
-      rebuilt(i)
-      collect(i)
-      if (inWindow(i)) incidents.set(i.payload.incidentId, i)
+  const control = new Control(
+    cfg.policy,
+    cfg.act,
+    cfg.incident,
+    {
+      decision: (d) => inScope(d.source) && (rebuilt(d), collect(d)),
+      command: (c) => inScope(c.source) && (rebuilt(c), collect(c)),
+      incident: (i) => {
+        if (!inScope(i.source)) return
+        rebuilt(i)
+        collect(i)
+        if (inWindow(i)) incidents.set(i.payload.incidentId, i)
+      },
     },
-  }, () => cfg.policy.revisionAt(nowMs))
+    () => cfg.policy.revisionAt(nowMs),
+  )
   const telemetry = new Telemetry(cfg.scrub, cfg.detect, {
     scrubbed: (s) => {
       rebuilt(s)
@@ -115,13 +134,21 @@ export async function runEngine(deps: ReplayDeps, plan: EnginePlan, cfg: EngineC
   const many = plan.sources === null || plan.sources.size > MAX_FILTERS
   const list = plan.sources ? [...plan.sources] : []
   const start = Number.isFinite(plan.lookbackStart) ? { time: plan.lookbackStart - SKEW_MS } : {}
-  const open = (stream: 'FACTS' | 'DERIVED' | 'COMMANDS', filters: string[]) => Promise.all(filters.map((f) => openStreamReader(deps.nc, streamName(topo, stream), f, start))).then((rs) => mergeReaders(rs, bySeq))
+  const open = (stream: 'FACTS' | 'DERIVED' | 'COMMANDS', filters: string[]) =>
+    Promise.all(filters.map((f) => openStreamReader(deps.nc, streamName(topo, stream), f, start))).then((rs) => mergeReaders(rs, bySeq))
   const jet = plan.readFrom === 'jetstream'
   const raw: Reader = jet ? await open('FACTS', many ? [sub.factsAll] : list.map((s) => `${p}.fact.*.${s}`)) : EMPTY_READER
-  const derivedFilters = [...(jet ? (many ? [sub.scrubbedAll] : [...list.map((s) => `${p}.scrubbed.*.${s}`), `${p}.scrubbed.alert.>`]) : [`${p}.scrubbed.alert.>`]), sub.anomalyAll, sub.decisionAll, sub.incidentAll]
+  const derivedFilters = [
+    ...(jet ? (many ? [sub.scrubbedAll] : [...list.map((s) => `${p}.scrubbed.*.${s}`), `${p}.scrubbed.alert.>`]) : [`${p}.scrubbed.alert.>`]),
+    sub.anomalyAll,
+    sub.decisionAll,
+    sub.incidentAll,
+  ]
   const derived = await open('DERIVED', derivedFilters)
   const commands = mergeReaders([await open('COMMANDS', [sub.cmdAll]), await open('COMMANDS', [sub.ackAll])], bySeq)
-  const ch = jet ? undefined : scrubbedMetrics(deps.warehouse, codec, { derivedStream: streamName(topo, 'DERIVED'), sources: plan.sources ? list : null, sinceTs: plan.lookbackStart })
+  const ch = jet
+    ? undefined
+    : scrubbedMetrics(deps.warehouse, codec, { derivedStream: streamName(topo, 'DERIVED'), sources: plan.sources ? list : null, sinceTs: plan.lookbackStart })
   const total = raw.total + derived.total + commands.total
   let read = 0
   let inputFacts = 0

@@ -21,7 +21,11 @@ export interface IncidentScope {
 
 /** Finds an incident (full id or unique prefix) in `incident_events`: its sources and window. */
 export async function findIncident(deps: ReplayDeps, id: string): Promise<IncidentScope> {
-  if (!/^[0-9a-f]{4,64}$/.test(id)) throw new ReplayError(ReplayErrorCode.UnknownIncident, `'${id}' is not an incident id (hex digits, at least 4, as printed by \`ben query "SELECT incident_id, title FROM incidents"\`)`)
+  if (!/^[0-9a-f]{4,64}$/.test(id))
+    throw new ReplayError(
+      ReplayErrorCode.UnknownIncident,
+      `'${id}' is not an incident id (hex digits, at least 4, as printed by \`ben query "SELECT incident_id, title FROM incidents"\`)`,
+    )
   const rows = await queryObjects<{ incident_id: string; source: string; ts: number | string; opened: number | string }>(
     deps.warehouse,
     `SELECT incident_id, source, toUnixTimestamp64Milli(ts), toUnixTimestamp64Milli(opened_at) FROM incident_events WHERE startsWith(incident_id, ${sqlString(id)}) ORDER BY ts, id`,
@@ -29,7 +33,11 @@ export async function findIncident(deps: ReplayDeps, id: string): Promise<Incide
     100_000,
   )
   const ids = new Set(rows.map((r) => r.incident_id))
-  if (ids.size === 0) throw new ReplayError(ReplayErrorCode.UnknownIncident, `no incident ${id} in the incident_events table (is it still being projected? \`ben query "SELECT incident_id, title FROM incidents"\` lists them)`)
+  if (ids.size === 0)
+    throw new ReplayError(
+      ReplayErrorCode.UnknownIncident,
+      `no incident ${id} in the incident_events table (is it still being projected? \`ben query "SELECT incident_id, title FROM incidents"\` lists them)`,
+    )
   if (ids.size > 1) throw new ReplayError(ReplayErrorCode.AmbiguousIncident, `${id} names ${ids.size} incidents (${[...ids].slice(0, 5).join(', ')}…): give more of the id`)
   let from = Infinity
   let to = -Infinity
@@ -56,7 +64,8 @@ export async function replayIncident(deps: ReplayDeps, id: string, options: Repl
 
 /** Rebuilds any window, for the sources matching a glob (default all). */
 export async function replayWindow(deps: ReplayDeps, window: WindowSpec, options: ReplayOptions = {}): Promise<ReplayResult> {
-  if (!(Number.isFinite(window.from) && Number.isFinite(window.to) && window.from <= window.to)) throw new ReplayError(ReplayErrorCode.BadOptions, `the window must have from <= to (got ${window.from}..${window.to})`)
+  if (!(Number.isFinite(window.from) && Number.isFinite(window.to) && window.from <= window.to))
+    throw new ReplayError(ReplayErrorCode.BadOptions, `the window must have from <= to (got ${window.from}..${window.to})`)
   const sources = window.source && window.source !== '*' ? await matchingSources(deps, window.source) : null
   return replay(deps, { from: window.from, to: window.to, sources, collect: false }, options)
 }
@@ -101,7 +110,9 @@ async function replay(deps: ReplayDeps, scope: { from: number; to: number; sourc
   let whatIf: WhatIfConfig | undefined
   if (options.whatIf) {
     whatIf = loadWhatIf(options.whatIf.path, options.whatIf.text)
-    notes.push(`what-if: ${whatIf.path} (a ${whatIf.kind === 'policy' ? 'policy pack' : whatIf.kind === 'detectors' ? 'detector config' : 'redaction manifest'}) replaces every recorded revision of ${whatIf.kind === 'policy' ? 'ben-policy' : whatIf.kind === 'detectors' ? 'ben-detectors' : 'ben-redaction'}; rebuilt facts keep the recorded revision numbers so that unchanged ones keep their ids`)
+    notes.push(
+      `what-if: ${whatIf.path} (a ${whatIf.kind === 'policy' ? 'policy pack' : whatIf.kind === 'detectors' ? 'detector config' : 'redaction manifest'}) replaces every recorded revision of ${whatIf.kind === 'policy' ? 'ben-policy' : whatIf.kind === 'detectors' ? 'ben-detectors' : 'ben-redaction'}; rebuilt facts keep the recorded revision numbers so that unchanged ones keep their ids`,
+    )
   }
   const pre = deps.streamPrefix
   const [scrub, detect, policy, incident] = await Promise.all([
@@ -117,7 +128,9 @@ async function replay(deps: ReplayDeps, scope: { from: number; to: number; sourc
   const plan: EnginePlan = { from: scope.from, to: scope.to, lookbackStart, sources: scope.sources, readFrom, collect: scope.collect }
   const o = await runEngine(deps, plan, { scrub, detect, policy, incident, act }, { onProgress: options.onProgress, publishRun: options.publish?.run, maxDiffs: options.maxDiffs })
   if (o.control.stats.unresolved > 0) {
-    notes.push(`${o.control.stats.unresolved} recorded outputs named an input the replay did not have (${whatIf ? 'the what-if did not make it, ' : ''}older than the look-back, or not rebuilt)`)
+    notes.push(
+      `${o.control.stats.unresolved} recorded outputs named an input the replay did not have (${whatIf ? 'the what-if did not make it, ' : ''}older than the look-back, or not rebuilt)`,
+    )
   }
   if (options.publish) notes.push(`rebuilt facts were published on ${deps.subjects.prefix}.replay.${options.publish.run}.> (core NATS: no stream keeps them)`)
   const cmp = o.compare

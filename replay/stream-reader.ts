@@ -141,7 +141,8 @@ export async function openStreamReader(nc: NatsConnection, stream: string, filte
   if (info.state.messages === 0) return EMPTY_READER
   const js = jetstream(nc)
   const opts: Record<string, unknown> = { filter_subjects: filter }
-  if (start.time !== undefined && Number.isFinite(start.time) && start.time > 0) Object.assign(opts, { deliver_policy: DeliverPolicy.StartTime, opt_start_time: new Date(start.time).toISOString() })
+  if (start.time !== undefined && Number.isFinite(start.time) && start.time > 0)
+    Object.assign(opts, { deliver_policy: DeliverPolicy.StartTime, opt_start_time: new Date(start.time).toISOString() })
   else opts.deliver_policy = DeliverPolicy.All
   const c = await js.consumers.get(stream, opts)
   const ci = await c.info()

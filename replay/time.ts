@@ -24,6 +24,13 @@ export function parseTime(text: string, now: number, what = 'time'): number {
 
 /** A source glob: `*` any run of characters, `?` one; the rest literal. Compiled once. */
 export function globMatcher(pattern: string): (s: string) => boolean {
-  const re = new RegExp('^' + pattern.replace(/[.+^${}()|[\]\\]/g, '\\$&').replace(/\*/g, '.*').replace(/\?/g, '.') + '$')
+  const re = new RegExp(
+    '^' +
+      pattern
+        .replace(/[.+^${}()|[\]\\]/g, '\\$&')
+        .replace(/\*/g, '.*')
+        .replace(/\?/g, '.') +
+      '$',
+  )
   return (s) => re.test(s)
 }

@@ -55,7 +55,11 @@ export interface ScrubbedRow {
  * order (the order detect consumed them live), page by page: memory is one page. Rows whose
  * Avro does not decode are counted and skipped.
  */
-export function scrubbedMetrics(wh: Warehouse, codec: FactCodec, o: { derivedStream: string; sources: readonly string[] | null; sinceTs?: number }): Reader<ScrubbedRow> & { undecodable: number } {
+export function scrubbedMetrics(
+  wh: Warehouse,
+  codec: FactCodec,
+  o: { derivedStream: string; sources: readonly string[] | null; sinceTs?: number },
+): Reader<ScrubbedRow> & { undecodable: number } {
   let last = 0
   let page: unknown[][] = []
   let i = 0

@@ -77,7 +77,16 @@ function summary(f: Fact | undefined): Summary | undefined {
   if (f.kind === 'decision') {
     const p = (f as DecisionFact).payload
     const blocked = p.limits.filter((l) => !l.allowed).map((l) => `${l.name}: ${l.detail}`)
-    return { outcome: p.outcome, rule: p.rule, verb: p.command?.verb, target: p.command?.target, args: p.command?.args, suppressed: p.suppressed, blocked: blocked.length ? blocked.join('; ') : undefined, explain: f.explain ?? '' }
+    return {
+      outcome: p.outcome,
+      rule: p.rule,
+      verb: p.command?.verb,
+      target: p.command?.target,
+      args: p.command?.args,
+      suppressed: p.suppressed,
+      blocked: blocked.length ? blocked.join('; ') : undefined,
+      explain: f.explain ?? '',
+    }
   }
   if (f.kind === 'command') {
     const p = (f as CommandFact).payload

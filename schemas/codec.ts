@@ -64,10 +64,7 @@ export function decodeWith(registry: SchemaRegistry, data: Uint8Array, fingerpri
   if (!fingerprint) return fail(RejectReason.MissingHeader, `message has no ${Header.SchemaFp} header: cannot tell which Avro schema wrote it`)
   const writer = registry.byFingerprint(fingerprint)
   if (!writer) {
-    return fail(
-      RejectReason.UnknownSchema,
-      `unknown schema fingerprint ${fingerprint}: no registered schema has it (is the producer newer than this reader?)`,
-    )
+    return fail(RejectReason.UnknownSchema, `unknown schema fingerprint ${fingerprint}: no registered schema has it (is the producer newer than this reader?)`)
   }
   let resolver: avro.Resolver | null
   try {

@@ -23,7 +23,11 @@ const odd = fc.oneof(
 const mapKey = fc.oneof({ weight: 8, arbitrary: ascii(0, 6) }, { weight: 1, arbitrary: fc.constantFrom('__proto__', 'constructor', '1', 'toString') })
 const mapValue = fc.oneof({ weight: 6, arbitrary: ascii(0, 8) }, { weight: 1, arbitrary: fc.oneof(fc.integer(), fc.double(), fc.boolean()) })
 const map = fc.option(fc.dictionary(mapKey, mapValue, { maxKeys: 4 }), { nil: undefined })
-const common = { source: fc.constantFrom('web-3', 'db_1', 'a'.repeat(128)), ts: fc.integer({ min: 0, max: 10_413_791_999_999 }), id: fc.option(fc.stringMatching(/^[\x21-\x7e]{1,128}$/), { nil: undefined }) }
+const common = {
+  source: fc.constantFrom('web-3', 'db_1', 'a'.repeat(128)),
+  ts: fc.integer({ min: 0, max: 10_413_791_999_999 }),
+  id: fc.option(fc.stringMatching(/^[\x21-\x7e]{1,128}$/), { nil: undefined }),
+}
 const valid = fc.oneof(
   fc.record({ lane: fc.constant('metric'), ...common, name: ascii(1, 12), value: fc.double({ noNaN: true, noDefaultInfinity: true }), labels: map }),
   fc.record({ lane: fc.constant('event'), ...common, type: ascii(1, 12), message: ascii(0, 20), attrs: map }),

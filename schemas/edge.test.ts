@@ -93,11 +93,22 @@ describe('the JSON edge shape', () => {
   })
 
   it('refuses text a decoder replaced (U+FFFD), lone surrogates, and ts after 2299 (DateTime64), naming the field', () => {
-    const replaced = parseEdgeJson(Buffer.from([...Buffer.from('{"lane":"event","source":"web-3","ts":1,"type":"t","message":"ab'), 0xc3, 0x28, ...Buffer.from('","attrs":{}}')]).toString('utf8'))
+    const replaced = parseEdgeJson(
+      Buffer.from([...Buffer.from('{"lane":"event","source":"web-3","ts":1,"type":"t","message":"ab'), 0xc3, 0x28, ...Buffer.from('","attrs":{}}')]).toString('utf8'),
+    )
     expect(replaced).toMatchObject({ ok: false, error: { reason: 'invalid_text', message: expect.stringMatching(/^message: holds U\+FFFD at position 2/) } })
-    expect(parseEdgeFact({ ...examples[1], attrs: { user: 'a\ud800' } })).toMatchObject({ ok: false, error: { reason: 'invalid_text', message: expect.stringMatching(/^attrs\.user: holds a lone UTF-16 surrogate/) } })
-    expect(parseEdgeFact({ ...examples[0], labels: { 'j\ufffd': 'x' } })).toMatchObject({ ok: false, error: { reason: 'invalid_text', message: expect.stringMatching(/^labels key: /) } })
-    expect(parseEdgeFact({ ...examples[0], ts: Date.UTC(2300, 0, 1) })).toMatchObject({ ok: false, error: { reason: 'invalid', message: expect.stringMatching(/^ts: is after 2299-12-31/) } })
+    expect(parseEdgeFact({ ...examples[1], attrs: { user: 'a\ud800' } })).toMatchObject({
+      ok: false,
+      error: { reason: 'invalid_text', message: expect.stringMatching(/^attrs\.user: holds a lone UTF-16 surrogate/) },
+    })
+    expect(parseEdgeFact({ ...examples[0], labels: { 'j\ufffd': 'x' } })).toMatchObject({
+      ok: false,
+      error: { reason: 'invalid_text', message: expect.stringMatching(/^labels key: /) },
+    })
+    expect(parseEdgeFact({ ...examples[0], ts: Date.UTC(2300, 0, 1) })).toMatchObject({
+      ok: false,
+      error: { reason: 'invalid', message: expect.stringMatching(/^ts: is after 2299-12-31/) },
+    })
     expect(parseEdgeFact({ ...examples[0], ts: Date.UTC(2299, 11, 31, 23, 59, 59, 999) }).ok).toBe(true)
     expect(parseEdgeFact({ ...examples[1], message: 'caf\u00e9 \u4e2d\u6587 \ud83d\ude00' }).ok).toBe(true) // valid Unicode is kept as it is
   })

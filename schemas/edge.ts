@@ -16,15 +16,35 @@ const token = (what: string) =>
 
 const scalarToString = z.union([z.string(), z.number(), z.boolean()]).transform((v) => String(v))
 const stringMap = z.record(z.string(), scalarToString).default({})
-const epochMs = z.number().int('must be an integer (epoch milliseconds)').nonnegative().max(MAX_EVENT_TS, 'is after 2299-12-31T23:59:59.999Z, beyond what ClickHouse DateTime64 stores; send epoch milliseconds')
-const id = z.string().min(1).max(128).regex(/^[\x21-\x7e]+$/, 'must be printable ASCII without spaces').optional()
+const epochMs = z
+  .number()
+  .int('must be an integer (epoch milliseconds)')
+  .nonnegative()
+  .max(MAX_EVENT_TS, 'is after 2299-12-31T23:59:59.999Z, beyond what ClickHouse DateTime64 stores; send epoch milliseconds')
+const id = z
+  .string()
+  .min(1)
+  .max(128)
+  .regex(/^[\x21-\x7e]+$/, 'must be printable ASCII without spaces')
+  .optional()
 
 const common = { source: token('source'), ts: epochMs, id }
 
-export const EdgeMetric = z.object({ lane: z.literal('metric'), ...common, name: z.string().min(1).max(256), value: z.number().refine(Number.isFinite, 'must be a finite number'), labels: stringMap }).strict()
+export const EdgeMetric = z
+  .object({ lane: z.literal('metric'), ...common, name: z.string().min(1).max(256), value: z.number().refine(Number.isFinite, 'must be a finite number'), labels: stringMap })
+  .strict()
 export const EdgeEvent = z.object({ lane: z.literal('event'), ...common, type: z.string().min(1).max(256), message: z.string().max(65536), attrs: stringMap }).strict()
 export const EdgeDiag = z.object({ lane: z.literal('diag'), ...common, component: z.string().min(1).max(256), message: z.string().max(65536), attrs: stringMap }).strict()
-export const EdgeAlert = z.object({ lane: z.literal('alert'), ...common, rule: z.string().min(1).max(256), severity: z.enum(['low', 'medium', 'high', 'critical']), message: z.string().max(65536), attrs: stringMap }).strict()
+export const EdgeAlert = z
+  .object({
+    lane: z.literal('alert'),
+    ...common,
+    rule: z.string().min(1).max(256),
+    severity: z.enum(['low', 'medium', 'high', 'critical']),
+    message: z.string().max(65536),
+    attrs: stringMap,
+  })
+  .strict()
 
 export const EdgeFact = z.discriminatedUnion('lane', [EdgeMetric, EdgeEvent, EdgeDiag, EdgeAlert])
 export type EdgeFact = z.infer<typeof EdgeFact>
@@ -142,7 +162,19 @@ function fastRawFact(input: unknown): RawFact | undefined {
   if (id !== undefined && (typeof id !== 'string' || !ID_RE.test(id))) return undefined
   const fact = (kind: RawKind, payload: RawFact['payload']): RawFact =>
     // (the keys in toRawFact's order)
-    ({ ts, source, lane: laneOf(kind), lineage: [], producer: 'edge', config: {}, explain: null, redactions: [], id: (id as string | undefined) ?? contentId(kind, source, ts, payload), kind, payload }) as unknown as RawFact
+    ({
+      ts,
+      source,
+      lane: laneOf(kind),
+      lineage: [],
+      producer: 'edge',
+      config: {},
+      explain: null,
+      redactions: [],
+      id: (id as string | undefined) ?? contentId(kind, source, ts, payload),
+      kind,
+      payload,
+    }) as unknown as RawFact
   if (o.lane === 'metric') {
     const { name, value } = o
     if (!text(name, 1, 256) || typeof value !== 'number' || !Number.isFinite(value)) return undefined

@@ -16,12 +16,6 @@ export function hashId(...parts: readonly string[]): string {
  * under, the input fact ids and a discriminator (when one input yields several outputs).
  * Same inputs, same id: this is what makes re-derivation after a crash de-duplicate.
  */
-export function derivedId(
-  stage: string,
-  version: string,
-  revision: number | string,
-  inputIds: readonly string[],
-  discriminator = '',
-): string {
+export function derivedId(stage: string, version: string, revision: number | string, inputIds: readonly string[], discriminator = ''): string {
   return hashId(stage, version, String(revision), inputIds.join(','), discriminator)
 }

@@ -44,7 +44,11 @@ const iso = (ts: number): string => (Number.isFinite(ts) && Math.abs(ts) <= 8.64
 
 /** An event time beyond what ClickHouse stores, or too far ahead of its arrival; null when fine. */
 export function checkEventTime(ts: number, arrivedAt?: number, skewMs = maxFutureSkewMs()): Rejection | null {
-  if (ts > MAX_EVENT_TS) return { reason: RejectReason.Invalid, message: `ts: ${ts} is after 2299-12-31T23:59:59.999Z, beyond what ClickHouse DateTime64 stores; it would be clamped. Send epoch milliseconds` }
+  if (ts > MAX_EVENT_TS)
+    return {
+      reason: RejectReason.Invalid,
+      message: `ts: ${ts} is after 2299-12-31T23:59:59.999Z, beyond what ClickHouse DateTime64 stores; it would be clamped. Send epoch milliseconds`,
+    }
   if (arrivedAt !== undefined && ts > arrivedAt + skewMs) {
     return {
       reason: RejectReason.FutureTs,
@@ -58,7 +62,8 @@ const hex = (cp: number): string => `U+${cp.toString(16).toUpperCase().padStart(
 
 function kindOf(cp: number): string {
   if ((cp >= 0x200b && cp <= 0x200d) || cp === 0x2060 || cp === 0xfeff || cp === 0x00ad) return 'a zero-width character'
-  if (cp === 0x200e || cp === 0x200f || cp === 0x061c || (cp >= 0x202a && cp <= 0x202e) || (cp >= 0x2066 && cp <= 0x2069)) return 'a bidirectional-control character that reorders how the name reads'
+  if (cp === 0x200e || cp === 0x200f || cp === 0x061c || (cp >= 0x202a && cp <= 0x202e) || (cp >= 0x2066 && cp <= 0x2069))
+    return 'a bidirectional-control character that reorders how the name reads'
   if (cp >= 0xff01 && cp <= 0xff5e) return 'a fullwidth form of an ASCII character'
   return 'a non-ASCII character that can pass for another name'
 }
@@ -78,9 +83,11 @@ export function checkSourceName(s: string): string | null {
 /** Valid Unicode without U+FFFD: null when `s` is text Ben can store as it came. */
 export function checkText(field: string, s: string): string | null {
   if (textOk(s)) return null
-  if (!(s as unknown as { isWellFormed(): boolean }).isWellFormed()) return `${field}: holds a lone UTF-16 surrogate, which has no UTF-8 form; it would be replaced. Send valid Unicode`
+  if (!(s as unknown as { isWellFormed(): boolean }).isWellFormed())
+    return `${field}: holds a lone UTF-16 surrogate, which has no UTF-8 form; it would be replaced. Send valid Unicode`
   const at = s.indexOf('\uFFFD')
-  if (at >= 0) return `${field}: holds U+FFFD at position ${at}, the mark of bytes that were not valid UTF-8 (or were already replaced); Ben refuses text it would store rewritten. Send valid UTF-8`
+  if (at >= 0)
+    return `${field}: holds U+FFFD at position ${at}, the mark of bytes that were not valid UTF-8 (or were already replaced); Ben refuses text it would store rewritten. Send valid UTF-8`
   return null
 }
 

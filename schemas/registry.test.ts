@@ -103,7 +103,14 @@ describe('schema evolution', () => {
   it('refuses incompatible evolution with a message naming both schemas', () => {
     const reg = new SchemaRegistry()
     const w = reg.register(v1, { latest: false })
-    reg.register({ type: 'record', name: 'ben.Probe', fields: [{ name: 'id', type: 'string' }, { name: 'must', type: 'long' }] })
+    reg.register({
+      type: 'record',
+      name: 'ben.Probe',
+      fields: [
+        { name: 'id', type: 'string' },
+        { name: 'must', type: 'long' },
+      ],
+    })
     expect(() => reg.resolverFor(w)).toThrow(/cannot be read as/)
   })
 })
@@ -120,6 +127,9 @@ describe('FactCodec', () => {
     expect(codec.decode(enc.data, 'ffffffffffffffff')).toMatchObject({ ok: false, error: { reason: 'unknown_schema' } })
     expect(codec.decode(enc.data, undefined)).toMatchObject({ ok: false, error: { reason: 'missing_header' } })
     expect(codec.decode(enc.data.slice(0, 10), enc.fingerprint)).toMatchObject({ ok: false, error: { reason: 'malformed_avro', message: expect.stringMatching(/truncated/) } })
-    expect(codec.decode(Buffer.concat([Buffer.from(enc.data), Buffer.from([1, 2])]), enc.fingerprint)).toMatchObject({ ok: false, error: { reason: 'malformed_avro', message: expect.stringMatching(/trailing/) } })
+    expect(codec.decode(Buffer.concat([Buffer.from(enc.data), Buffer.from([1, 2])]), enc.fingerprint)).toMatchObject({
+      ok: false,
+      error: { reason: 'malformed_avro', message: expect.stringMatching(/trailing/) },
+    })
   })
 })

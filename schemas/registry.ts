@@ -31,11 +31,15 @@ export class SchemaRegistry {
     const reg = new SchemaRegistry()
     const history = join(dir, 'history')
     if (existsSync(history)) {
-      for (const f of readdirSync(history).filter((f) => f.endsWith('.avsc')).sort()) {
+      for (const f of readdirSync(history)
+        .filter((f) => f.endsWith('.avsc'))
+        .sort()) {
         reg.register(JSON.parse(readFileSync(join(history, f), 'utf8')), { latest: false })
       }
     }
-    for (const f of readdirSync(dir).filter((f) => f.endsWith('.avsc')).sort()) {
+    for (const f of readdirSync(dir)
+      .filter((f) => f.endsWith('.avsc'))
+      .sort()) {
       reg.register(JSON.parse(readFileSync(join(dir, f), 'utf8')), { latest: true })
     }
     return reg

@@ -36,9 +36,21 @@ export interface Redaction {
   readonly count: number
 }
 
-export interface MetricPayload { readonly name: string; readonly value: number; readonly labels: Labels }
-export interface EventPayload { readonly type: string; readonly message: string; readonly attrs: Labels }
-export interface DiagPayload { readonly component: string; readonly message: string; readonly attrs: Labels }
+export interface MetricPayload {
+  readonly name: string
+  readonly value: number
+  readonly labels: Labels
+}
+export interface EventPayload {
+  readonly type: string
+  readonly message: string
+  readonly attrs: Labels
+}
+export interface DiagPayload {
+  readonly component: string
+  readonly message: string
+  readonly attrs: Labels
+}
 export interface AlertPayload {
   readonly rule: string
   readonly severity: string
@@ -52,7 +64,10 @@ export interface DetectorScore {
   readonly raw: number
   readonly threshold: number
 }
-export interface Baseline { readonly centre: number; readonly spread: number }
+export interface Baseline {
+  readonly centre: number
+  readonly spread: number
+}
 export interface AnomalyPayload {
   readonly metric: string
   readonly value: number
@@ -64,8 +79,16 @@ export interface AnomalyPayload {
   readonly labels: Labels
 }
 
-export interface CommandIntent { readonly verb: string; readonly target: string; readonly args: string }
-export interface LimitCheck { readonly name: string; readonly allowed: boolean; readonly detail: string }
+export interface CommandIntent {
+  readonly verb: string
+  readonly target: string
+  readonly args: string
+}
+export interface LimitCheck {
+  readonly name: string
+  readonly allowed: boolean
+  readonly detail: string
+}
 export interface DecisionPayload {
   readonly outcome: string
   readonly rule: string
@@ -80,7 +103,11 @@ export interface DecisionPayload {
 }
 
 /** Avro `bytes` fields are Node Buffers on the way in (avsc checks Buffer.isBuffer). */
-export interface Signature { readonly keyId: string; readonly role: string; readonly sig: Uint8Array }
+export interface Signature {
+  readonly keyId: string
+  readonly role: string
+  readonly sig: Uint8Array
+}
 export interface CommandPayload {
   readonly status: string
   readonly commandId: string

@@ -2,7 +2,18 @@ import { jetstream, type JsMsg } from '@nats-io/jetstream'
 import type { NatsConnection } from '@nats-io/nats-core'
 import type { AckFact, CommandFact, FactCodec } from '../schemas/index.js'
 import { decodeMessage, ensureDurable, type FactPublisher, type Subjects } from '../streams/index.js'
-import { AckStatus, parseArgs, replayGuard, signAck, verifyCommand, type KeyPair, type ReplayGuard, type SignerRole, type TrustStore, type VerbRegistry } from '../processors/act/index.js'
+import {
+  AckStatus,
+  parseArgs,
+  replayGuard,
+  signAck,
+  verifyCommand,
+  type KeyPair,
+  type ReplayGuard,
+  type SignerRole,
+  type TrustStore,
+  type VerbRegistry,
+} from '../processors/act/index.js'
 import type { CommandJournal } from './journal.js'
 import type { CommandHandler, SidecarLogger } from './types.js'
 
@@ -175,7 +186,10 @@ export class CommandRunner {
       await Promise.race([
         Promise.resolve().then(() => handler(args, cmd)),
         new Promise<never>((_, reject) => {
-          timer = setTimeout(() => reject(Object.assign(new Error(`handler for ${verb} did not finish within ${this.o.handlerTimeoutMs} ms`), { name: 'Timeout' })), this.o.handlerTimeoutMs)
+          timer = setTimeout(
+            () => reject(Object.assign(new Error(`handler for ${verb} did not finish within ${this.o.handlerTimeoutMs} ms`), { name: 'Timeout' })),
+            this.o.handlerTimeoutMs,
+          )
         }),
       ])
     } finally {

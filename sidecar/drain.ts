@@ -271,7 +271,12 @@ export class Drainer {
       const pending = this.window.pending()
       if (pending.length === 0) return
       this.jsm ??= await jetstreamManager(this.nc, { checkAPI: false, timeout: 2000 })
-      const n = await storedPrefix(this.jsm, this.reconcileAt.stream, this.reconcileAt.subjects, pending.map((e) => ({ seq: e.seq, id: e.rec?.id ?? '', refused: e.refused })))
+      const n = await storedPrefix(
+        this.jsm,
+        this.reconcileAt.stream,
+        this.reconcileAt.subjects,
+        pending.map((e) => ({ seq: e.seq, id: e.rec?.id ?? '', refused: e.refused })),
+      )
       let found = 0
       for (let i = 0; i < n; i++) {
         const e = pending[i] // stored in JetStream, whatever happened to it meanwhile

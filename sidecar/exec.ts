@@ -26,7 +26,12 @@ export function execHandler(commandLine: string, timeoutMs = 55_000): CommandHan
       child.once('close', (code, signal) => {
         clearTimeout(timer)
         if (code === 0) resolve()
-        else reject(new Error(`'${commandLine}' ${signal ? `was killed by ${signal}` : `exited with ${code}`}${stderr.trim() ? `: ${stderr.trim().split('\n').slice(-3).join(' | ')}` : ''}`))
+        else
+          reject(
+            new Error(
+              `'${commandLine}' ${signal ? `was killed by ${signal}` : `exited with ${code}`}${stderr.trim() ? `: ${stderr.trim().split('\n').slice(-3).join(' | ')}` : ''}`,
+            ),
+          )
       })
       child.stdin!.on('error', () => undefined)
       child.stdin!.end(json + '\n')

@@ -69,7 +69,10 @@ describe('sidecar intake', () => {
     const tight = loadManifest('version: 1\nname: tight\nlimits: { maxFieldLength: 64, maxFields: 4, maxTotalLength: 128 }\n')
     if (!tight.ok) throw tight.error
     const strict = new Intake('web-3', new Subjects(), codec, () => versioned(tight.value, 2))
-    expect(strict.prepare({ lane: 'event', ts: TS, type: 't', message: 'y'.repeat(200), attrs: {} })).toMatchObject({ reason: AcceptReason.ScrubRefused, message: expect.stringContaining('scrub_too_large') })
+    expect(strict.prepare({ lane: 'event', ts: TS, type: 't', message: 'y'.repeat(200), attrs: {} })).toMatchObject({
+      reason: AcceptReason.ScrubRefused,
+      message: expect.stringContaining('scrub_too_large'),
+    })
   })
 
   it('never throws, and gives the same bytes for the same input (property)', () => {
@@ -115,7 +118,13 @@ describe('sidecar record', () => {
   it('refuses what would be stored rewritten or ahead of its arrival: U+FFFD from invalid UTF-8, ts after 2299, ts an hour ahead', () => {
     const line = Buffer.concat([Buffer.from('{"lane":"event","ts":1763700000000,"type":"t","message":"x'), Buffer.from([0xff]), Buffer.from('","attrs":{}}')]).toString('utf8')
     expect(intake.prepareLine(line)).toMatchObject({ reason: 'invalid', message: expect.stringMatching(/^message: holds U\+FFFD/) })
-    expect(intake.prepareLine(JSON.stringify({ lane: 'metric', ts: Date.UTC(2300, 0, 1), name: 'x', value: 1 }))).toMatchObject({ reason: 'invalid', message: expect.stringMatching(/^ts: .*2299/) })
-    expect(intake.prepareLine(JSON.stringify({ lane: 'metric', ts: Date.now() + 3_600_000, name: 'x', value: 1 }))).toMatchObject({ reason: 'invalid', message: expect.stringMatching(/BEN_MAX_FUTURE_SKEW/) })
+    expect(intake.prepareLine(JSON.stringify({ lane: 'metric', ts: Date.UTC(2300, 0, 1), name: 'x', value: 1 }))).toMatchObject({
+      reason: 'invalid',
+      message: expect.stringMatching(/^ts: .*2299/),
+    })
+    expect(intake.prepareLine(JSON.stringify({ lane: 'metric', ts: Date.now() + 3_600_000, name: 'x', value: 1 }))).toMatchObject({
+      reason: 'invalid',
+      message: expect.stringMatching(/BEN_MAX_FUTURE_SKEW/),
+    })
   })
 })

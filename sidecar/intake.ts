@@ -50,7 +50,10 @@ export class Intake {
       const source = (input as { source?: unknown }).source
       if (source === undefined) candidate = { ...(input as object), source: this.id }
       else if (source !== this.id) {
-        return { reason: AcceptReason.WrongSource, message: `source: '${typeof source === 'string' ? source : typeof source}' is not this sidecar's id '${this.id}'; a sidecar speaks only for itself (leave source out or set it to '${this.id}')` }
+        return {
+          reason: AcceptReason.WrongSource,
+          message: `source: '${typeof source === 'string' ? source : typeof source}' is not this sidecar's id '${this.id}'; a sidecar speaks only for itself (leave source out or set it to '${this.id}')`,
+        }
       }
     }
     const parsed = parseEdgeFact(candidate, undefined, { arrivedAt: Date.now() })

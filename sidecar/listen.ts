@@ -20,7 +20,10 @@ export function parseListen(spec: string): ListenAddress {
   const port = Number(m[3])
   if (port > 65535) throw new SidecarError(SidecarErrorCode.Listen, `--listen '${spec}': port ${port} is out of range`)
   if (!isLoopback(host)) {
-    throw new SidecarError(SidecarErrorCode.Listen, `--listen '${spec}': ${host || '(all interfaces)'} is not a loopback address; the sidecar's intake has no authentication, so it listens on 127.0.0.1, ::1, localhost or a Unix socket only`)
+    throw new SidecarError(
+      SidecarErrorCode.Listen,
+      `--listen '${spec}': ${host || '(all interfaces)'} is not a loopback address; the sidecar's intake has no authentication, so it listens on 127.0.0.1, ::1, localhost or a Unix socket only`,
+    )
   }
   return { kind: 'tcp', host: host === 'localhost' ? '127.0.0.1' : host, port }
 }

@@ -26,7 +26,8 @@ export async function createSidecar(options: SidecarOptions): Promise<Sidecar> {
   const o = checkOptions(options)
   const now = o.now ?? Date.now
   const keyPair = o.keyPair ?? new Keyring(o.keyDir ?? homePaths(readEnv().home).keys).loadOrGenerate(`sidecar-${o.id}`, 'sidecar')
-  if (keyPair.role !== 'sidecar') throw new SidecarError(SidecarErrorCode.Config, `sidecar ${o.id}: key ${keyPair.keyId} is a ${keyPair.role} key; acks are signed with a sidecar key`)
+  if (keyPair.role !== 'sidecar')
+    throw new SidecarError(SidecarErrorCode.Config, `sidecar ${o.id}: key ${keyPair.keyId} is a ${keyPair.role} key; acks are signed with a sidecar key`)
   const handled = handledVerbs(o.verbs ?? defaultVerbs(), o.handlers ?? {})
   const stateDir = o.stateDir ?? dirname(resolve(o.walDir))
   const manifest = o.manifest === undefined || o.manifest === 'kv' ? ManifestFollower.cached(join(stateDir, `manifest-${o.id}.json`), o.log) : ManifestFollower.fixed(o.manifest)
@@ -54,7 +55,8 @@ function checkOptions(o: SidecarOptions): SidecarOptions {
   }
   if (typeof o?.id !== 'string' || !isToken(o.id)) bad(`id must be a NATS subject token (1-128 characters, no '.', '*', '>' or spaces), got ${JSON.stringify(o?.id)}`)
   if (typeof o.walDir !== 'string' || o.walDir.length === 0) bad('walDir must be a directory path for the write-ahead log')
-  if (!o.nats || (typeof (o.nats as Promise<unknown>).then !== 'function' && typeof (o.nats as NatsConnection).publish !== 'function')) bad('nats must be a NatsConnection or a promise of one')
+  if (!o.nats || (typeof (o.nats as Promise<unknown>).then !== 'function' && typeof (o.nats as NatsConnection).publish !== 'function'))
+    bad('nats must be a NatsConnection or a promise of one')
   for (const [verb, h] of Object.entries(o.handlers ?? {})) if (typeof h !== 'function') bad(`handlers.${verb} must be a function (args, cmd) => void | Promise<void>`)
   if (o.handlerTimeoutMs !== undefined && !(o.handlerTimeoutMs > 0)) bad(`handlerTimeoutMs must be a positive number of milliseconds, got ${String(o.handlerTimeoutMs)}`)
   return Object.freeze({ ...o })
@@ -65,7 +67,11 @@ function handledVerbs(registry: VerbRegistry, handlers: Readonly<Record<string, 
   const specs = []
   for (const verb of Object.keys(handlers)) {
     const spec = registry.get(verb)
-    if (!spec) throw new SidecarError(SidecarErrorCode.UnknownVerb, `createSidecar: handler for '${verb}', a verb the registry does not define (known: ${[...registry.keys()].sort().join(', ')}); define it with defineVerb and pass verbs`)
+    if (!spec)
+      throw new SidecarError(
+        SidecarErrorCode.UnknownVerb,
+        `createSidecar: handler for '${verb}', a verb the registry does not define (known: ${[...registry.keys()].sort().join(', ')}); define it with defineVerb and pass verbs`,
+      )
     specs.push(spec)
   }
   return verbRegistry(specs)
@@ -110,7 +116,8 @@ class SidecarImpl implements Sidecar {
 
   accept(inputs: readonly unknown[]): Promise<AcceptResult> {
     if (this.closed) return Promise.reject(this.closedError('accept'))
-    if (!Array.isArray(inputs)) return Promise.reject(new SidecarError(SidecarErrorCode.Config, `sidecar ${this.id}: accept() takes an array of facts in the edge shape, got ${typeof inputs}`))
+    if (!Array.isArray(inputs))
+      return Promise.reject(new SidecarError(SidecarErrorCode.Config, `sidecar ${this.id}: accept() takes an array of facts in the edge shape, got ${typeof inputs}`))
     const prepared = new Array<Prepared>(inputs.length)
     for (let i = 0; i < inputs.length; i++) prepared[i] = this.intake.prepare(inputs[i])
     return this.commit(prepared, 0)
@@ -118,7 +125,8 @@ class SidecarImpl implements Sidecar {
 
   acceptLines(lines: readonly string[], firstLine = 1): Promise<AcceptResult> {
     if (this.closed) return Promise.reject(this.closedError('accept'))
-    if (!Array.isArray(lines)) return Promise.reject(new SidecarError(SidecarErrorCode.Config, `sidecar ${this.id}: acceptLines() takes an array of NDJSON lines, got ${typeof lines}`))
+    if (!Array.isArray(lines))
+      return Promise.reject(new SidecarError(SidecarErrorCode.Config, `sidecar ${this.id}: acceptLines() takes an array of NDJSON lines, got ${typeof lines}`))
     const prepared = new Array<Prepared | null>(lines.length)
     for (let i = 0; i < lines.length; i++) prepared[i] = typeof lines[i] !== 'string' || lines[i].trim() === '' ? null : this.intake.prepareLine(lines[i])
     return this.commit(prepared, firstLine)
@@ -138,7 +146,10 @@ class SidecarImpl implements Sidecar {
         await this.wal.append(records)
         this.drainer?.notify()
       } catch (err) {
-        if (!isWalFull(err)) throw isWalClosed(err) ? this.closedError('accept') : new SidecarError(SidecarErrorCode.Wal, `sidecar ${this.id}: the WAL refused the append: ${(err as Error).message}`, { cause: err })
+        if (!isWalFull(err))
+          throw isWalClosed(err)
+            ? this.closedError('accept')
+            : new SidecarError(SidecarErrorCode.Wal, `sidecar ${this.id}: the WAL refused the append: ${(err as Error).message}`, { cause: err })
         const message = `${(err as Error).message} (sidecar ${this.id}: nothing of this batch was written; send it again once the bus drains the backlog)`
         for (let i = 0; i < prepared.length; i++) if (prepared[i] !== null && isRecord(prepared[i]!)) rejected.push({ index: base + i, reason: AcceptReason.WalFull, message })
         rejected = rejected.sort((a, b) => a.index - b.index)
@@ -158,7 +169,20 @@ class SidecarImpl implements Sidecar {
     const oldest = d ? d.oldestPending() : w.oldestUnackedSeq !== undefined ? { seq: w.oldestUnackedSeq, appendedAt: w.oldestUnackedAppendedAt } : null
     // (a fact not read from the WAL yet is dated by the WAL's oldest unacked record: at most that old)
     const oldestAt = oldest ? (oldest.appendedAt ?? w.oldestUnackedAppendedAt) : undefined
-    const drain = d?.stats() ?? { connected: false, mode: this.closed ? 'stopped' : 'probing', inFlight: 0, stored: 0, duplicates: 0, resyncs: 0, deliveredSeq: w.ackedSeq, walAckedSeq: w.ackedSeq, lastPubAckAt: null, lastError: 'not connected to NATS yet', undecodable: 0, reconciled: 0 }
+    const drain = d?.stats() ?? {
+      connected: false,
+      mode: this.closed ? 'stopped' : 'probing',
+      inFlight: 0,
+      stored: 0,
+      duplicates: 0,
+      resyncs: 0,
+      deliveredSeq: w.ackedSeq,
+      walAckedSeq: w.ackedSeq,
+      lastPubAckAt: null,
+      lastError: 'not connected to NATS yet',
+      undecodable: 0,
+      reconciled: 0,
+    }
     return {
       id: this.id,
       pid: process.pid,
@@ -238,7 +262,14 @@ class SidecarImpl implements Sidecar {
     const o = this.o
     const prefix = { streamPrefix: o.streamPrefix }
     // Both of these may be refused to a sidecar's NATS user: the sidecar carries on without them.
-    await this.manifest.follow(nc, o.streamPrefix).catch((err: Error) => o.log?.warn({ err: err.message, revision: this.manifest.get().revision }, 'cannot follow ben-redaction (read access to the bucket?); scrubbing with the cached or built-in manifest'))
+    await this.manifest
+      .follow(nc, o.streamPrefix)
+      .catch((err: Error) =>
+        o.log?.warn(
+          { err: err.message, revision: this.manifest.get().revision },
+          'cannot follow ben-redaction (read access to the bucket?); scrubbing with the cached or built-in manifest',
+        ),
+      )
     if (this.closed) return this.manifest.close()
     if (!this.trust) {
       const trust = await TrustWatcher.open(nc, kvName(prefix, Bucket.Keys))
@@ -247,7 +278,10 @@ class SidecarImpl implements Sidecar {
     }
     if (o.registerKey !== false) {
       await registerKey(await new Kvm(nc).open(kvName(prefix, Bucket.Keys)), this.keyPair, { owner: this.id }).catch((err: Error) =>
-        o.log?.warn({ err: err.message, keyId: this.keyPair.keyId }, `cannot register the sidecar key in ben-keys; register it as an operator: ben keys register --name sidecar-${this.id} --owner ${this.id}`),
+        o.log?.warn(
+          { err: err.message, keyId: this.keyPair.keyId },
+          `cannot register the sidecar key in ben-keys; register it as an operator: ben keys register --name sidecar-${this.id} --owner ${this.id}`,
+        ),
       )
     }
     if (this.closed) return
@@ -278,20 +312,25 @@ class SidecarImpl implements Sidecar {
     this.runner = runner
     const w = this.wal.stats()
     const r = this.wal.recovery
-    await announce(nc, this.subjects, this.codec.registry, sidecarHello(this.id, VERSION, this.now(), {
-      verbs: [...this.verbs.keys()].sort().join(','),
-      keyId: this.keyPair.keyId,
-      walDepth: w.depthRecords,
-      walLastSeq: w.lastSeq,
-      walAckedSeq: w.ackedSeq,
-      walFsync: w.fsync,
-      walWhenFull: w.whenFull,
-      walMaxBytes: w.maxBytes,
-      walRecoveredRecords: r.records,
-      walTruncatedBytes: r.truncatedBytes,
-      manifestRevision: this.manifest.get().revision,
-      pid: process.pid,
-    })).catch((err) => o.log?.warn({ err: (err as Error).message }, 'sidecar hello not stored'))
+    await announce(
+      nc,
+      this.subjects,
+      this.codec.registry,
+      sidecarHello(this.id, VERSION, this.now(), {
+        verbs: [...this.verbs.keys()].sort().join(','),
+        keyId: this.keyPair.keyId,
+        walDepth: w.depthRecords,
+        walLastSeq: w.lastSeq,
+        walAckedSeq: w.ackedSeq,
+        walFsync: w.fsync,
+        walWhenFull: w.whenFull,
+        walMaxBytes: w.maxBytes,
+        walRecoveredRecords: r.records,
+        walTruncatedBytes: r.truncatedBytes,
+        manifestRevision: this.manifest.get().revision,
+        pid: process.pid,
+      }),
+    ).catch((err) => o.log?.warn({ err: (err as Error).message }, 'sidecar hello not stored'))
     o.log?.info({ id: this.id, keyId: this.keyPair.keyId, verbs: [...this.verbs.keys()] }, 'sidecar online')
   }
 }

@@ -8,7 +8,20 @@ import type { Rng } from './prng.js'
  */
 
 const USERS = ['alice', 'bob', 'carol', 'dave', 'erin', 'frank', 'grace', 'heidi', 'ivan', 'judy', 'mallory', 'oscar', 'peggy', 'trent', 'victor', 'walter'] as const
-const PATHS = ['/', '/login', '/logout', '/api/v1/orders', '/api/v1/orders/{id}', '/api/v1/cart', '/api/v1/search', '/api/v1/users/me', '/static/app.js', '/static/app.css', '/healthz', '/metrics'] as const
+const PATHS = [
+  '/',
+  '/login',
+  '/logout',
+  '/api/v1/orders',
+  '/api/v1/orders/{id}',
+  '/api/v1/cart',
+  '/api/v1/search',
+  '/api/v1/users/me',
+  '/static/app.js',
+  '/static/app.css',
+  '/healthz',
+  '/metrics',
+] as const
 const METHODS = ['GET', 'GET', 'GET', 'GET', 'POST', 'POST', 'PUT', 'DELETE'] as const
 const AGENTS = ['Mozilla/5.0 (X11; Linux x86_64) Firefox/128.0', 'Mozilla/5.0 (Macintosh) Safari/17.4', 'curl/8.5.0', 'okhttp/4.12.0', 'kube-probe/1.30'] as const
 const NETS = ['192.0.2', '198.51.100', '203.0.113'] as const
@@ -38,7 +51,14 @@ export function backgroundEvent(rng: Rng, host: HostInfo, ts: number): EdgeFact 
     const status = statusOf(rng)
     const dur = Math.max(1, Math.round(rng.exp(status >= 500 ? 900 : 45)))
     const client = ip(rng)
-    return ev('http.request', `${method} ${path} ${status} ${dur}ms`, { method, path, status: String(status), duration_ms: String(dur), client_ip: client, user_agent: rng.pick(AGENTS) })
+    return ev('http.request', `${method} ${path} ${status} ${dur}ms`, {
+      method,
+      path,
+      status: String(status),
+      duration_ms: String(dur),
+      client_ip: client,
+      user_agent: rng.pick(AGENTS),
+    })
   }
   if (u < 0.7) {
     const user = rng.pick(USERS)
@@ -47,7 +67,12 @@ export function backgroundEvent(rng: Rng, host: HostInfo, ts: number): EdgeFact 
     const okay = rng.chance(0.88)
     return okay
       ? ev('auth.login', `login ok for ${user} from ${from} via ${method}`, { user, client_ip: from, method, result: 'ok' })
-      : ev('auth.login', `login failed for ${user} from ${from} via ${method}: ${rng.pick(['bad credentials', 'account locked', 'mfa timeout'])}`, { user, client_ip: from, method, result: 'failed' })
+      : ev('auth.login', `login failed for ${user} from ${from} via ${method}: ${rng.pick(['bad credentials', 'account locked', 'mfa timeout'])}`, {
+          user,
+          client_ip: from,
+          method,
+          result: 'failed',
+        })
   }
   if (u < 0.75) {
     const user = rng.pick(USERS)
@@ -92,7 +117,7 @@ export function backgroundDiag(rng: Rng, host: HostInfo, ts: number): EdgeFact {
     return d('disk', n === 0 ? `smart ok on ${dev}` : `smart warning on ${dev}: reallocated sector count ${n}`, { device: dev, reallocated: String(n) })
   }
   if (u < 0.9) {
-    const avg = (rng.exp(0.6)).toFixed(2)
+    const avg = rng.exp(0.6).toFixed(2)
     return d('kernel', `memory pressure some avg10=${avg}`, { psi_avg10: avg })
   }
   const errs = rng.chance(0.92) ? 0 : rng.int(1, 20)

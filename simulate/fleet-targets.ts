@@ -8,7 +8,9 @@ import { createSimTarget, type SimTarget, type SimTargetOptions } from './target
  * simulator only: anyone who knows the seed knows the key.
  */
 export function simSidecarKey(seed: string | number, source: string): KeyPair {
-  const bytes = createHash('sha256').update(`ben.simulate.sidecar\u0000${String(seed)}\u0000${source}`).digest()
+  const bytes = createHash('sha256')
+    .update(`ben.simulate.sidecar\u0000${String(seed)}\u0000${source}`)
+    .digest()
   return generateKeyPair('sidecar', new Uint8Array(bytes))
 }
 
@@ -32,7 +34,10 @@ export interface FleetTargets {
  * Simulated targets for every host of a fleet, wired so an executed command changes what the
  * fleet generates (`fleet.applyEffect`): a throttle ends the job's runaway.
  */
-export function fleetTargets(fleet: Fleet, o: { readonly trust: TrustStore; readonly now: () => number; readonly keys?: ReadonlyMap<string, KeyPair> } & Pick<SimTargetOptions, 'verbs' | 'require' | 'handlers'>): FleetTargets {
+export function fleetTargets(
+  fleet: Fleet,
+  o: { readonly trust: TrustStore; readonly now: () => number; readonly keys?: ReadonlyMap<string, KeyPair> } & Pick<SimTargetOptions, 'verbs' | 'require' | 'handlers'>,
+): FleetTargets {
   const keys = new Map<string, KeyPair>()
   for (const source of fleet.sources) keys.set(source, o.keys?.get(source) ?? simSidecarKey(fleet.options.seed, source))
   const trust = trustSidecars(o.trust, keys)

@@ -34,19 +34,25 @@ describe('createFleet: determinism', () => {
 
   it('property: facts are in time order, inside [start, until), valid edge facts, and reproducible', () => {
     fc.assert(
-      fc.property(fc.integer(), fc.integer({ min: 1, max: 6 }), fc.double({ min: 0.5, max: 200, noNaN: true }), fc.integer({ min: 1, max: 4 }), (seed, hosts, rate, jobsPerHost) => {
-        const o = { hosts, seed, startTs: T0, rate, jobsPerHost }
-        const until = T0 + 20_000
-        const a = generate(o, until).facts
-        expect(json(generate(o, until).facts)).toBe(json(a))
-        let last = T0
-        for (const f of a) {
-          expect(f.ts).toBeGreaterThanOrEqual(last)
-          expect(f.ts).toBeLessThan(until)
-          last = f.ts
-          expect(parseEdgeFact(f).ok).toBe(true)
-        }
-      }),
+      fc.property(
+        fc.integer(),
+        fc.integer({ min: 1, max: 6 }),
+        fc.double({ min: 0.5, max: 200, noNaN: true }),
+        fc.integer({ min: 1, max: 4 }),
+        (seed, hosts, rate, jobsPerHost) => {
+          const o = { hosts, seed, startTs: T0, rate, jobsPerHost }
+          const until = T0 + 20_000
+          const a = generate(o, until).facts
+          expect(json(generate(o, until).facts)).toBe(json(a))
+          let last = T0
+          for (const f of a) {
+            expect(f.ts).toBeGreaterThanOrEqual(last)
+            expect(f.ts).toBeLessThan(until)
+            last = f.ts
+            expect(parseEdgeFact(f).ok).toBe(true)
+          }
+        },
+      ),
       { numRuns: 25 },
     )
   })
@@ -89,7 +95,11 @@ describe('createFleet: shape and realism', () => {
   })
 
   it('produces roughly the requested rate, mostly metrics', () => {
-    for (const [rate, hosts] of [[40, 4], [500, 25], [5, 2]] as const) {
+    for (const [rate, hosts] of [
+      [40, 4],
+      [500, 25],
+      [5, 2],
+    ] as const) {
       const seconds = rate >= 500 ? 60 : 600
       const fs = generate({ ...base, rate, hosts }, T0 + seconds * 1000).facts
       const perSecond = fs.length / seconds

@@ -67,7 +67,10 @@ export const FleetOptions = z.strictObject({
   durationMs: positiveMs('durationMs').optional(),
   /** Mean time between background (low severity) edge alerts, per host (default 30 min). */
   alertEveryMs: positiveMs('alertEveryMs').default(1_800_000),
-  prefix: z.string().regex(/^[a-z][a-z0-9-]{0,31}$/, 'prefix must be lowercase letters, digits and dashes').default('web'),
+  prefix: z
+    .string()
+    .regex(/^[a-z][a-z0-9-]{0,31}$/, 'prefix must be lowercase letters, digits and dashes')
+    .default('web'),
 })
 export type FleetOptionsInput = z.input<typeof FleetOptions>
 export type FleetOptions = z.output<typeof FleetOptions>

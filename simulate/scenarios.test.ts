@@ -109,7 +109,14 @@ describe('secret-leak', () => {
     const alerts = facts.filter((f) => f.lane === 'alert' && f.severity === 'high')
     expect(alerts).toHaveLength(1)
     const a = alerts[0]
-    expect(a).toMatchObject({ lane: 'alert', source: 'web-3', ts: truth.endTs, rule: 'dlp.secret', severity: 'high', attrs: { artifact: '/var/log/app.log', path: '/var/log/app.log' } })
+    expect(a).toMatchObject({
+      lane: 'alert',
+      source: 'web-3',
+      ts: truth.endTs,
+      rule: 'dlp.secret',
+      severity: 'high',
+      attrs: { artifact: '/var/log/app.log', path: '/var/log/app.log' },
+    })
     for (const s of truth.secrets ?? []) expect(JSON.stringify(a)).not.toContain(s.slice(0, 20))
   })
 
@@ -127,7 +134,8 @@ describe('drift', () => {
   const until = T0 + 16 * MIN
   const { fleet, facts } = generate({ ...base, dayMs: 6 * 3_600_000, scenarios: [spec] }, until)
   const plain = generate({ ...base, dayMs: 6 * 3_600_000 }, until).facts
-  const mem = (fs: readonly EdgeFact[], source: string) => fs.flatMap((f) => (f.lane === 'metric' && f.source === source && f.name === 'mem.used_pct' ? [{ ts: f.ts, value: f.value }] : []))
+  const mem = (fs: readonly EdgeFact[], source: string) =>
+    fs.flatMap((f) => (f.lane === 'metric' && f.source === source && f.name === 'mem.used_pct' ? [{ ts: f.ts, value: f.value }] : []))
   const windows = (s: ReadonlyArray<{ ts: number; value: number }>, from: number, to: number, n: number): number[] => {
     const w = (to - from) / n
     return Array.from({ length: n }, (_, k) => {

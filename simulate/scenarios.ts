@@ -72,7 +72,18 @@ export function resolveScenarios(o: FleetOptions, hosts: ReadonlyMap<string, Hos
         const peak = spec.peak ?? rng.range(8, 10)
         const starts = spec.repeat ? [startTs, startTs + spec.repeat.afterMs] : [startTs]
         starts.forEach((s, k) => {
-          const ep: Episode = { source, job, startTs: s, endTs: s + duration, peak, rampMs: 2 * intervalMs, halfLifeMs: Math.max(500, intervalMs), episode: k + 1, stopTs: s + duration, stoppedBy: null }
+          const ep: Episode = {
+            source,
+            job,
+            startTs: s,
+            endTs: s + duration,
+            peak,
+            rampMs: 2 * intervalMs,
+            halfLifeMs: Math.max(500, intervalMs),
+            episode: k + 1,
+            stopTs: s + duration,
+            stoppedBy: null,
+          }
           episodes.push(ep)
           host.addEpisode(ep)
           truths.push(ep)

@@ -1,6 +1,19 @@
 import { describe, expect, it } from 'vitest'
 import { FactCodec, type CommandFact, type CommandPayload, type EdgeFact } from '../schemas/index.js'
-import { approve, defineVerb, DEFAULT_VERBS, generateKeyPair, revokeKey, signCommand, trustKey, trustStore, verbRegistry, verifyAck, SetModeArgs, type KeyPair } from '../processors/act/index.js'
+import {
+  approve,
+  defineVerb,
+  DEFAULT_VERBS,
+  generateKeyPair,
+  revokeKey,
+  signCommand,
+  trustKey,
+  trustStore,
+  verbRegistry,
+  verifyAck,
+  SetModeArgs,
+  type KeyPair,
+} from '../processors/act/index.js'
 import { createFleet, createSimTarget, fleetTargets, simSidecarKey, type FleetEffect, type FleetOptionsInput } from './index.js'
 
 const T0 = 1_763_700_000_000
@@ -13,19 +26,40 @@ const TRUST = trustStore([ISSUER, OPERATOR])
 
 let n = 0
 /** A command fact as the act stage publishes it on ben.cmd.<target>. */
-function command(o: { verb?: string; args?: string; target?: string; issuedAt?: number; ttlMs?: number; key?: KeyPair; decisionId?: string; required?: Array<'issuer' | 'operator'> } = {}): CommandFact {
-  const payload: CommandPayload = signCommand(
-    { verb: o.verb ?? 'throttle_job', target: o.target ?? 'web-3', args: o.args ?? '{"factor":0.5,"job":"batch-7"}' },
-    o.key ?? ISSUER,
-    { issuedAt: o.issuedAt ?? T0, ttlMs: o.ttlMs ?? 60_000, decisionId: o.decisionId ?? `d-${++n}`, ...(o.required ? { required: o.required } : {}) },
-  )
+function command(
+  o: { verb?: string; args?: string; target?: string; issuedAt?: number; ttlMs?: number; key?: KeyPair; decisionId?: string; required?: Array<'issuer' | 'operator'> } = {},
+): CommandFact {
+  const payload: CommandPayload = signCommand({ verb: o.verb ?? 'throttle_job', target: o.target ?? 'web-3', args: o.args ?? '{"factor":0.5,"job":"batch-7"}' }, o.key ?? ISSUER, {
+    issuedAt: o.issuedAt ?? T0,
+    ttlMs: o.ttlMs ?? 60_000,
+    decisionId: o.decisionId ?? `d-${++n}`,
+    ...(o.required ? { required: o.required } : {}),
+  })
   return asFact(payload, o.issuedAt ?? T0)
 }
-const asFact = (payload: CommandPayload, ts: number): CommandFact => ({ id: `cmd-${payload.commandId}-${payload.status}`, ts, source: 'act', lane: 'control', kind: 'command', payload, lineage: [payload.decisionId], producer: 'act@1', config: {}, explain: 'test command' })
+const asFact = (payload: CommandPayload, ts: number): CommandFact => ({
+  id: `cmd-${payload.commandId}-${payload.status}`,
+  ts,
+  source: 'act',
+  lane: 'control',
+  kind: 'command',
+  payload,
+  lineage: [payload.decisionId],
+  producer: 'act@1',
+  config: {},
+  explain: 'test command',
+})
 
 function target(o: { now?: number; jobs?: readonly string[]; onEffect?: (e: FleetEffect) => void; trust?: typeof TRUST } = {}) {
   let now = o.now ?? T0 + 1_000
-  const t = createSimTarget({ id: 'web-3', keyPair: SIDECAR, trust: o.trust ?? TRUST, now: () => now, jobs: o.jobs ?? ['batch-7', 'batch-8', 'batch-9'], ...(o.onEffect ? { onEffect: o.onEffect } : {}) })
+  const t = createSimTarget({
+    id: 'web-3',
+    keyPair: SIDECAR,
+    trust: o.trust ?? TRUST,
+    now: () => now,
+    jobs: o.jobs ?? ['batch-7', 'batch-8', 'batch-9'],
+    ...(o.onEffect ? { onEffect: o.onEffect } : {}),
+  })
   return { t, at: (ts: number) => (now = ts) }
 }
 describe('createSimTarget', () => {
@@ -106,7 +140,11 @@ describe('createSimTarget', () => {
     expect(b.payload).toMatchObject({ status: 'failed' })
     expect(b.payload.reason).toContain('no handler')
 
-    const { t: t3 } = target({ onEffect: () => { throw new Error('fleet unreachable') } })
+    const { t: t3 } = target({
+      onEffect: () => {
+        throw new Error('fleet unreachable')
+      },
+    })
     const c = t3.handle(command())
     expect(c.payload).toMatchObject({ status: 'failed', reason: 'Error: fleet unreachable' })
     expect(t3.state().throttled).toEqual({})
@@ -124,8 +162,15 @@ describe('createSimTarget', () => {
 
 describe('fleetTargets: a throttle ends the runaway', () => {
   const MIN = 60_000
-  const opts: FleetOptionsInput = { hosts: 3, seed: 'e2e', startTs: T0, rate: 30, scenarios: [{ kind: 'cpu-runaway', host: 'web-2', job: 'batch-5', atMs: 2 * MIN, durationMs: 10 * MIN }] }
-  const cpu = (fs: readonly EdgeFact[]) => fs.flatMap((f) => (f.lane === 'metric' && f.source === 'web-2' && f.name === 'cpu.load' && f.labels.job === 'batch-5' ? [{ ts: f.ts, value: f.value }] : []))
+  const opts: FleetOptionsInput = {
+    hosts: 3,
+    seed: 'e2e',
+    startTs: T0,
+    rate: 30,
+    scenarios: [{ kind: 'cpu-runaway', host: 'web-2', job: 'batch-5', atMs: 2 * MIN, durationMs: 10 * MIN }],
+  }
+  const cpu = (fs: readonly EdgeFact[]) =>
+    fs.flatMap((f) => (f.lane === 'metric' && f.source === 'web-2' && f.name === 'cpu.load' && f.labels.job === 'batch-5' ? [{ ts: f.ts, value: f.value }] : []))
 
   function run(throttleAt: number | null): { facts: EdgeFact[]; fleet: ReturnType<typeof createFleet>; acks: string[] } {
     const fleet = createFleet(opts)

@@ -1,5 +1,17 @@
 import type { AckFact, CommandFact } from '../schemas/index.js'
-import { AckStatus, defaultVerbs, parseArgs, replayGuard, signAck, verifyCommand, type KeyPair, type ReplayGuard, type SignerRole, type TrustStore, type VerbRegistry } from '../processors/act/index.js'
+import {
+  AckStatus,
+  defaultVerbs,
+  parseArgs,
+  replayGuard,
+  signAck,
+  verifyCommand,
+  type KeyPair,
+  type ReplayGuard,
+  type SignerRole,
+  type TrustStore,
+  type VerbRegistry,
+} from '../processors/act/index.js'
 import { SimulateError, SimulateErrorCode } from './errors.js'
 import type { FleetEffect } from './fleet.js'
 
@@ -17,7 +29,11 @@ export interface SimTargetState {
 }
 
 /** Executes one verified command: the new state and the effect on the host, or throws (→ `failed`). */
-export type VerbHandler = (args: unknown, state: SimTargetState, ctx: { readonly target: string; readonly at: number; readonly commandId: string }) => { state: SimTargetState; effect: FleetEffect | null }
+export type VerbHandler = (
+  args: unknown,
+  state: SimTargetState,
+  ctx: { readonly target: string; readonly at: number; readonly commandId: string },
+) => { state: SimTargetState; effect: FleetEffect | null }
 
 export interface SimTargetOptions {
   /** The target id = the host's source (`web-3`); commands for another target are refused. */
@@ -48,7 +64,14 @@ export interface SimTarget {
   state(): SimTargetState
 }
 
-export const INITIAL_TARGET_STATE: SimTargetState = Object.freeze({ mode: 'normal', throttled: Object.freeze({}), quarantined: Object.freeze([]), executed: 0, failed: 0, refused: Object.freeze({}) })
+export const INITIAL_TARGET_STATE: SimTargetState = Object.freeze({
+  mode: 'normal',
+  throttled: Object.freeze({}),
+  quarantined: Object.freeze([]),
+  executed: 0,
+  failed: 0,
+  refused: Object.freeze({}),
+})
 
 const record = (args: unknown): Record<string, unknown> => args as Record<string, unknown>
 
@@ -62,12 +85,22 @@ function builtins(jobs: readonly string[] | undefined): Record<string, VerbHandl
       const job = String(record(args).job)
       const factor = Number(record(args).factor)
       if (jobs && !jobs.includes(job)) throw new SimulateError(SimulateErrorCode.NoSuchThing, `job ${job} does not run on ${c.target} (jobs: ${jobs.join(', ')})`)
-      return { state: { ...state, throttled: { ...state.throttled, [job]: factor } }, effect: { verb: 'throttle_job', source: c.target, at: c.at, commandId: c.commandId, job, factor } }
+      return {
+        state: { ...state, throttled: { ...state.throttled, [job]: factor } },
+        effect: { verb: 'throttle_job', source: c.target, at: c.at, commandId: c.commandId, job, factor },
+      }
     },
     quarantine_artifact: (args, state, c) => {
       const a = record(args) as { path?: string; sha256?: string }
       const name = a.path ?? a.sha256 ?? ''
-      const effect: FleetEffect = { verb: 'quarantine_artifact', source: c.target, at: c.at, commandId: c.commandId, ...(a.path !== undefined ? { path: a.path } : {}), ...(a.sha256 !== undefined ? { sha256: a.sha256 } : {}) }
+      const effect: FleetEffect = {
+        verb: 'quarantine_artifact',
+        source: c.target,
+        at: c.at,
+        commandId: c.commandId,
+        ...(a.path !== undefined ? { path: a.path } : {}),
+        ...(a.sha256 !== undefined ? { sha256: a.sha256 } : {}),
+      }
       return { state: { ...state, quarantined: [...state.quarantined, name] }, effect }
     },
   }
@@ -81,7 +114,8 @@ class SimTargetImpl implements SimTarget {
   private readonly handlers: Readonly<Record<string, VerbHandler>>
 
   constructor(private readonly o: SimTargetOptions) {
-    if (o.keyPair.role !== 'sidecar') throw new SimulateError(SimulateErrorCode.BadOptions, `simulated target ${o.id}: its key ${o.keyPair.keyId} is a ${o.keyPair.role} key; acks are signed with a sidecar key`)
+    if (o.keyPair.role !== 'sidecar')
+      throw new SimulateError(SimulateErrorCode.BadOptions, `simulated target ${o.id}: its key ${o.keyPair.keyId} is a ${o.keyPair.role} key; acks are signed with a sidecar key`)
     this.trust = o.trust
     this.seen = replayGuard({ capacity: o.replayCapacity ?? 100_000 })
     this.verbs = o.verbs ?? defaultVerbs()

@@ -141,7 +141,11 @@ export function consumeFacts(nc: NatsConnection, codec: FactCodec, subjects: Sub
           const d = m.info.deliverySequence
           if (lastDelivery >= 0 && d !== lastDelivery + 1) {
             consumerEvents.inc({ stage, type: 'delivery_gap' })
-            subscriber.error(new DeliveryGapError(`${opts.stream} consumer ${opts.durable}: delivery ${d} came after ${lastDelivery} (deliveries were lost or repeated in a reconnect); following again from the last settled position`))
+            subscriber.error(
+              new DeliveryGapError(
+                `${opts.stream} consumer ${opts.durable}: delivery ${d} came after ${lastDelivery} (deliveries were lost or repeated in a reconnect); following again from the last settled position`,
+              ),
+            )
             return
           }
           lastDelivery = d

@@ -53,7 +53,10 @@ export function decodeMessage(codec: FactCodec, subjects: Subjects, subject: str
 function checkMsgId(headers: MsgHdrs | undefined, f: Fact, source: string, subject: string): { ok: false; error: { reason: RejectReason; message: string } } | null {
   const mid = headers?.get(Header.MsgId)
   if (!mid || mid === f.id || (mid.length > source.length && mid.charCodeAt(source.length) === 0x3a && mid.startsWith(source))) return null
-  return fail(RejectReason.MsgIdMismatch, `Nats-Msg-Id '${mid}' of fact ${f.id} on ${subject} is not bound to source '${source}': JetStream de-duplicates by message id across sources, so a raw fact's message id must be '${source}:<id>' (or the fact id, or none)`)
+  return fail(
+    RejectReason.MsgIdMismatch,
+    `Nats-Msg-Id '${mid}' of fact ${f.id} on ${subject} is not bound to source '${source}': JetStream de-duplicates by message id across sources, so a raw fact's message id must be '${source}:<id>' (or the fact id, or none)`,
+  )
 }
 
 function firstNonSpace(data: Uint8Array): number {

@@ -23,14 +23,24 @@ export interface Delivered {
   readonly result: Result<unknown>
 }
 
-export type StartAt = { readonly deliver: 'new' } | { readonly deliver: 'all' } | { readonly deliver: 'since'; readonly time: Date } | { readonly deliver: 'last'; readonly count: number }
+export type StartAt =
+  | { readonly deliver: 'new' }
+  | { readonly deliver: 'all' }
+  | { readonly deliver: 'since'; readonly time: Date }
+  | { readonly deliver: 'last'; readonly count: number }
 
 /**
  * Follows every stream whose subjects overlap `pattern` with ordered (ephemeral, flow-
  * controlled) consumers, decoding Avro with the registry. Read-only: nothing is acked, no
  * durable state is left behind. Completes never; unsubscribe to stop.
  */
-export function followSubjects(nc: NatsConnection, registry: SchemaRegistry, pattern: string, start: StartAt = { deliver: 'new' }, options: FollowOptions = {}): Observable<Delivered> {
+export function followSubjects(
+  nc: NatsConnection,
+  registry: SchemaRegistry,
+  pattern: string,
+  start: StartAt = { deliver: 'new' },
+  options: FollowOptions = {},
+): Observable<Delivered> {
   return new Observable<Delivered>((subscriber) => {
     let inner: { unsubscribe(): void } | undefined
     let stopped = false
@@ -83,7 +93,9 @@ function followStream(nc: NatsConnection, registry: SchemaRegistry, s: StreamAt,
         const jsm = await jetstreamManager(nc)
         const filter = filterable ? pattern : undefined
         const pending =
-          start.deliver === 'new' ? 0 : await pendingFrom(jsm, s.name, filter, start.deliver === 'since' ? { time: start.time } : start.deliver === 'last' ? { seq: lastStart } : { all: true })
+          start.deliver === 'new'
+            ? 0
+            : await pendingFrom(jsm, s.name, filter, start.deliver === 'since' ? { time: start.time } : start.deliver === 'last' ? { seq: lastStart } : { all: true })
         if (pending === 0 || s.lastSeq === 0) {
           subscriber.complete()
           return
@@ -95,15 +107,14 @@ function followStream(nc: NatsConnection, registry: SchemaRegistry, s: StreamAt,
       if (stopped) messages.stop()
       for await (const m of messages) {
         const end = !follow && (m.info.pending === 0 || m.seq >= s.lastSeq)
-        if (filterable || subjectMatches(pattern, m.subject)) subscriber.next({
-          stream: s.name,
-          subject: m.subject,
-          seq: m.seq,
-          time: Math.floor(Number(m.info.timestampNanos) / 1e6),
-          result: m.headers?.get(Header.SchemaFp)
-            ? decodeWith(registry, m.data, m.headers.get(Header.SchemaFp))
-            : { ok: true, value: tryJson(m.data) },
-        })
+        if (filterable || subjectMatches(pattern, m.subject))
+          subscriber.next({
+            stream: s.name,
+            subject: m.subject,
+            seq: m.seq,
+            time: Math.floor(Number(m.info.timestampNanos) / 1e6),
+            result: m.headers?.get(Header.SchemaFp) ? decodeWith(registry, m.data, m.headers.get(Header.SchemaFp)) : { ok: true, value: tryJson(m.data) },
+          })
         if (end) {
           messages.stop()
           subscriber.complete()

@@ -1,7 +1,42 @@
 export { Subjects, validatePattern } from './subjects.js'
-export { ensureTopology, streamConfigs, streamSubjects, streamName, kvName, notifyBucketName, NOTIFY_BUCKET, StreamName, Bucket, type TopologyOptions, type StreamLimits } from './topology.js'
-export { FactPublisher, factMsgId, factHeaders, factHeaderBlock, preEncodedHeaders, parsePubAck, PublishStatus, type PublishOutcome, type PublishReport, type PublisherOptions } from './publisher.js'
-export { consumeFacts, DeliveryGapError, isDeliveryGap, ensureDurable, repositionDurable, toAsyncIterable, ackUpTo, type Envelope, type RawMessage, type FactConsumerOptions, type Logger } from './consumer.js'
+export {
+  ensureTopology,
+  streamConfigs,
+  streamSubjects,
+  streamName,
+  kvName,
+  notifyBucketName,
+  NOTIFY_BUCKET,
+  StreamName,
+  Bucket,
+  type TopologyOptions,
+  type StreamLimits,
+} from './topology.js'
+export {
+  FactPublisher,
+  factMsgId,
+  factHeaders,
+  factHeaderBlock,
+  preEncodedHeaders,
+  parsePubAck,
+  PublishStatus,
+  type PublishOutcome,
+  type PublishReport,
+  type PublisherOptions,
+} from './publisher.js'
+export {
+  consumeFacts,
+  DeliveryGapError,
+  isDeliveryGap,
+  ensureDurable,
+  repositionDurable,
+  toAsyncIterable,
+  ackUpTo,
+  type Envelope,
+  type RawMessage,
+  type FactConsumerOptions,
+  type Logger,
+} from './consumer.js'
 export { decodeMessage } from './decode.js'
 export { DeadLetters, type RejectedInput } from './dlq.js'
 export { PublishFailure } from './errors.js'

@@ -55,4 +55,3 @@ export const publishedBy = {
   duplicate: published.labels({ status: 'duplicate' }),
   failed: published.labels({ status: 'failed' }),
 } as const
-

@@ -14,7 +14,11 @@ export async function pendingFrom(jsm: JetStreamManager, stream: string, filter:
     inactive_threshold: nanos(10_000),
     mem_storage: true,
     ...(filter ? { filter_subject: filter } : {}),
-    ...('seq' in start ? { deliver_policy: DeliverPolicy.StartSequence, opt_start_seq: Math.max(1, start.seq) } : 'time' in start ? { deliver_policy: DeliverPolicy.StartTime, opt_start_time: start.time.toISOString() } : { deliver_policy: DeliverPolicy.All }),
+    ...('seq' in start
+      ? { deliver_policy: DeliverPolicy.StartSequence, opt_start_seq: Math.max(1, start.seq) }
+      : 'time' in start
+        ? { deliver_policy: DeliverPolicy.StartTime, opt_start_time: start.time.toISOString() }
+        : { deliver_policy: DeliverPolicy.All }),
   }
   const ci = await jsm.consumers.add(stream, cfg)
   void jsm.consumers.delete(stream, ci.name).catch(() => undefined)

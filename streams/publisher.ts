@@ -173,10 +173,13 @@ export class FactPublisher {
     this.retries = opts.retries ?? 5
     this.waitForStreamMs = opts.waitForStreamMs ?? 0
     this.sub = nc.subscribe(`${this.inbox}.*`, { callback: (err, msg) => (err ? undefined : this.onAck(msg)) })
-    this.sweeper = setInterval(() => {
-      this.now = performance.now()
-      this.sweep()
-    }, Math.max(50, Math.floor(this.ackTimeoutMs / 4)))
+    this.sweeper = setInterval(
+      () => {
+        this.now = performance.now()
+        this.sweep()
+      },
+      Math.max(50, Math.floor(this.ackTimeoutMs / 4)),
+    )
     this.sweeper.unref()
     void (async () => {
       for await (const s of nc.status()) {
@@ -249,11 +252,27 @@ export class FactPublisher {
     const framed = this.frames.writeEncoded(subj, `${this.inbox}.${token}`, headerText, this.codec, fact, this.maxPayload)
     if (!framed) {
       publishedBy.failed.inc()
-      cb({ id: fact.id, status: 'failed', code: PublishFailure.NotSent, error: `publish failed: the fact is larger than the server's max payload (${this.maxPayload} bytes with headers)` })
+      cb({
+        id: fact.id,
+        status: 'failed',
+        code: PublishFailure.NotSent,
+        error: `publish failed: the fact is larger than the server's max payload (${this.maxPayload} bytes with headers)`,
+      })
       return true
     }
     if (this.pending.size === 0) this.lastAnswer = this.now
-    this.pending.set(token, { id: fact.id, subject: subj, data: framed.data, headers: framed.headers, sentAt: this.now, attempts: 1, cb, verify: subj.startsWith(this.factPrefix), order: ++this.order, sent: true })
+    this.pending.set(token, {
+      id: fact.id,
+      subject: subj,
+      data: framed.data,
+      headers: framed.headers,
+      sentAt: this.now,
+      attempts: 1,
+      cb,
+      verify: subj.startsWith(this.factPrefix),
+      order: ++this.order,
+      sent: true,
+    })
     return true
   }
 
@@ -380,7 +399,13 @@ export class FactPublisher {
       void this.sameFact(msg.data, ack.seq, p.subject).then((same) => {
         this.verifying--
         this.pending.set(token, p)
-        if (same === false) this.settle(token, p, { id: p.id, status: 'failed', code: PublishFailure.IdConflict, error: `not stored: JetStream keeps another message under this fact's Nats-Msg-Id (seq ${ack.seq}, on another subject than ${p.subject}); another source used the id. Publish it with a different id` })
+        if (same === false)
+          this.settle(token, p, {
+            id: p.id,
+            status: 'failed',
+            code: PublishFailure.IdConflict,
+            error: `not stored: JetStream keeps another message under this fact's Nats-Msg-Id (seq ${ack.seq}, on another subject than ${p.subject}); another source used the id. Publish it with a different id`,
+          })
         else this.settle(token, p, { id: p.id, status, seq: ack.seq })
       })
       return

@@ -112,12 +112,20 @@ export class Subjects {
     if (lane === undefined) return { reason: 'bad_subject', message: `'${subject}' names no lane and no source: publish on ${shape}` }
     if (!(RAW_KINDS as readonly string[]).includes(lane)) {
       const near = RAW_KINDS.find((k) => lane.startsWith(k) || k.startsWith(lane))
-      return { reason: 'unknown_lane', message: `token ${base + 1} of '${subject}' ('${lane}') is not a lane: use one of ${RAW_KINDS.join(', ')}${near ? ` (did you mean '${near}'?)` : ''}` }
+      return {
+        reason: 'unknown_lane',
+        message: `token ${base + 1} of '${subject}' ('${lane}') is not a lane: use one of ${RAW_KINDS.join(', ')}${near ? ` (did you mean '${near}'?)` : ''}`,
+      }
     }
     if (tokens.length === base + 1) return { reason: 'bad_subject', message: `'${subject}' has no source token: publish on ${head}.${lane}.<source>` }
-    if (tokens.length > base + 2) return { reason: 'bad_subject', message: `'${subject}' has ${tokens.length - base - 2} token(s) after the source '${tokens[base + 1]}': a source is one token, publish on ${head}.${lane}.<source>` }
+    if (tokens.length > base + 2)
+      return {
+        reason: 'bad_subject',
+        message: `'${subject}' has ${tokens.length - base - 2} token(s) after the source '${tokens[base + 1]}': a source is one token, publish on ${head}.${lane}.<source>`,
+      }
     const source = tokens[base + 1]
-    if (!isToken(source)) return { reason: 'bad_subject', message: `token ${base + 2} of '${subject}' ('${source}') is not a valid source: at most 128 characters, no spaces or control characters` }
+    if (!isToken(source))
+      return { reason: 'bad_subject', message: `token ${base + 2} of '${subject}' ('${source}') is not a valid source: at most 128 characters, no spaces or control characters` }
     return null
   }
 

@@ -57,7 +57,8 @@ export function registerJetStreamCollectors(nc: NatsConnection, topo: TopologyOp
     const dlq: Snapshot['dlq'] = []
     const dlqInfo = await jsm.streams.info(streamName(topo, StreamName.Dlq), { subjects_filter: topo.subjects.dlqAll }).catch(() => undefined)
     const dlqPrefix = topo.subjects.dlqAll.slice(0, -1)
-    for (const [subject, n] of Object.entries(dlqInfo?.state.subjects ?? {})) dlq.push({ stage: subject.startsWith(dlqPrefix) ? subject.slice(dlqPrefix.length) : subject, messages: n })
+    for (const [subject, n] of Object.entries(dlqInfo?.state.subjects ?? {}))
+      dlq.push({ stage: subject.startsWith(dlqPrefix) ? subject.slice(dlqPrefix.length) : subject, messages: n })
     const checkpoints: Snapshot['checkpoints'] = []
     try {
       const kv = await new Kvm(nc).open(kvName(topo, Bucket.Checkpoints))
@@ -89,9 +90,17 @@ export function registerJetStreamCollectors(nc: NatsConnection, topo: TopologyOp
   gauge('ben_jetstream_up', '1 when the last JetStream read for these metrics succeeded', [], (g, s) => g.set(s.up))
   gauge('ben_stream_messages', 'Messages held by a stream', ['stream'], (g, s) => s.streams.forEach((x) => g.set({ stream: x.stream }, x.messages)))
   gauge('ben_stream_bytes', 'Bytes held by a stream', ['stream'], (g, s) => s.streams.forEach((x) => g.set({ stream: x.stream }, x.bytes)))
-  gauge('ben_consumer_pending', 'Messages not yet delivered to a durable consumer (lag), by stream and consumer (stage partition or projector)', ['stream', 'consumer'], (g, s) => s.consumers.forEach((x) => g.set({ stream: x.stream, consumer: x.consumer }, x.pending)))
-  gauge('ben_consumer_ack_pending', 'Messages delivered to a durable consumer and not yet acknowledged', ['stream', 'consumer'], (g, s) => s.consumers.forEach((x) => g.set({ stream: x.stream, consumer: x.consumer }, x.ackPending)))
-  gauge('ben_consumer_redelivered', 'Messages redelivered to a durable consumer (its acks are late or missing)', ['stream', 'consumer'], (g, s) => s.consumers.forEach((x) => g.set({ stream: x.stream, consumer: x.consumer }, x.redelivered)))
+  gauge('ben_consumer_pending', 'Messages not yet delivered to a durable consumer (lag), by stream and consumer (stage partition or projector)', ['stream', 'consumer'], (g, s) =>
+    s.consumers.forEach((x) => g.set({ stream: x.stream, consumer: x.consumer }, x.pending)),
+  )
+  gauge('ben_consumer_ack_pending', 'Messages delivered to a durable consumer and not yet acknowledged', ['stream', 'consumer'], (g, s) =>
+    s.consumers.forEach((x) => g.set({ stream: x.stream, consumer: x.consumer }, x.ackPending)),
+  )
+  gauge('ben_consumer_redelivered', 'Messages redelivered to a durable consumer (its acks are late or missing)', ['stream', 'consumer'], (g, s) =>
+    s.consumers.forEach((x) => g.set({ stream: x.stream, consumer: x.consumer }, x.redelivered)),
+  )
   gauge('ben_dlq_messages', 'Dead letters held in the DLQ stream, by stage', ['stage'], (g, s) => s.dlq.forEach((x) => g.set({ stage: x.stage }, x.messages)))
-  gauge('ben_checkpoint_age_seconds', 'Seconds since a stage partition last wrote its checkpoint', ['checkpoint'], (g, s) => s.checkpoints.forEach((x) => g.set({ checkpoint: x.key }, x.ageSeconds)))
+  gauge('ben_checkpoint_age_seconds', 'Seconds since a stage partition last wrote its checkpoint', ['checkpoint'], (g, s) =>
+    s.checkpoints.forEach((x) => g.set({ checkpoint: x.key }, x.ageSeconds)),
+  )
 }

@@ -23,7 +23,9 @@ export function registerSidecarCollectors(status: () => SidecarStatus, registry:
   g('ben_sidecar_wal_depth_records', 'Facts in the WAL not yet acknowledged by JetStream', (s) => s.wal.depthRecords)
   g('ben_sidecar_wal_depth_bytes', 'Bytes in the WAL not yet acknowledged by JetStream', (s) => s.wal.depthBytes)
   g('ben_sidecar_wal_fullness_ratio', 'WAL size over its bound (1 = full)', (s) => s.wal.fullness)
-  g('ben_sidecar_wal_oldest_unsent_age_seconds', 'Age of the oldest fact not yet acknowledged by JetStream (0 when none)', (s) => (s.wal.oldestUnsentAt ? Math.max(0, (now() - s.wal.oldestUnsentAt) / 1000) : 0))
+  g('ben_sidecar_wal_oldest_unsent_age_seconds', 'Age of the oldest fact not yet acknowledged by JetStream (0 when none)', (s) =>
+    s.wal.oldestUnsentAt ? Math.max(0, (now() - s.wal.oldestUnsentAt) / 1000) : 0,
+  )
   g('ben_sidecar_wal_refused', 'Facts refused because the WAL was full, since start', (s) => s.wal.refused)
   g('ben_sidecar_connected', '1 when the sidecar is connected to NATS', (s) => (s.connected ? 1 : 0))
   g('ben_sidecar_delivered', 'Facts JetStream stored from this sidecar since start', (s) => s.drain.stored)

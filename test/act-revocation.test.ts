@@ -59,7 +59,9 @@ describe('act and a revoked issuer key', () => {
 
     const rev = await ben(['keys', 'revoke', issuer.keyId], env)
     expect(rev.code, rev.stderr).toBe(0)
-    await waitFor('act to say it holds decisions', () => up.output().includes(`issuer key ${issuer.keyId} is revoked`) || undefined, 30_000).catch((e) => { throw new Error(`${(e as Error).message}\n${up.output()}\n${readFileSync(join(home.path, 'ben.log'), 'utf8').slice(-3000)}`) })
+    await waitFor('act to say it holds decisions', () => up.output().includes(`issuer key ${issuer.keyId} is revoked`) || undefined, 30_000).catch((e) => {
+      throw new Error(`${(e as Error).message}\n${up.output()}\n${readFileSync(join(home.path, 'ben.log'), 'utf8').slice(-3000)}`)
+    })
     const held = await decide('rev-d2')
     expect(held.payload).toMatchObject({ status: 'rejected', signatures: [] })
     expect(held.payload.reason).toMatch(new RegExp(`^revoked_key: issuer key ${issuer.keyId} is revoked`))
@@ -67,7 +69,11 @@ describe('act and a revoked issuer key', () => {
     const rot = await ben(['keys', 'rotate', '--name', 'issuer', '--grace', '0'], env)
     expect(rot.code, rot.stderr).toBe(0)
     const fresh = /new ([0-9a-f]{16})/.exec(rot.stdout)![1]
-    await waitFor('act to pick up the rotated key', () => readFileSync(join(home.path, 'ben.log'), 'utf8').includes('act now signs with the rotated issuer key') || undefined, 30_000)
+    await waitFor(
+      'act to pick up the rotated key',
+      () => readFileSync(join(home.path, 'ben.log'), 'utf8').includes('act now signs with the rotated issuer key') || undefined,
+      30_000,
+    )
     const again = await decide('rev-d3')
     expect(again.payload).toMatchObject({ status: 'issued', keyId: fresh })
   })

@@ -99,7 +99,17 @@ describe('NATS authorisation with the generated server configuration', () => {
   })
 
   it('refuses a sidecar publishing commands, derived facts or acks for others', async () => {
-    const forbidden = ['ben.cmd.a', 'ben.cmd.b', 'ben.anomaly.high.a', 'ben.decision.act.a', 'ben.ack.b', 'ben.dlq.scrub', 'ben.hello.processor', '$KV.ben-keys.key.x', '$JS.API.STREAM.DELETE.FACTS']
+    const forbidden = [
+      'ben.cmd.a',
+      'ben.cmd.b',
+      'ben.anomaly.high.a',
+      'ben.decision.act.a',
+      'ben.ack.b',
+      'ben.dlq.scrub',
+      'ben.hello.processor',
+      '$KV.ben-keys.key.x',
+      '$JS.API.STREAM.DELETE.FACTS',
+    ]
     for (const s of forbidden) a.nc.publish(s, 'x')
     a.nc.publish('ben.ack.a', 'x') // its own ack subject is allowed
     await a.nc.flush()
@@ -131,9 +141,14 @@ describe('NATS authorisation with the generated server configuration', () => {
     await sjsm.consumers.add('COMMANDS', { durable_name: durable, ack_policy: AckPolicy.Explicit, filter_subject: 'ben.cmd.a' })
     // the same name with a wider filter, another sidecar's consumer, a push consumer delivering elsewhere
     await expect(sjsm.consumers.add('COMMANDS', { durable_name: durable, ack_policy: AckPolicy.Explicit, filter_subject: 'ben.cmd.>' })).rejects.toThrow(/Permissions Violation/)
-    await expect(sjsm.consumers.add('COMMANDS', { durable_name: sidecarConsumerName('b'), ack_policy: AckPolicy.Explicit, filter_subject: 'ben.cmd.b' })).rejects.toThrow(/Permissions Violation/)
+    await expect(sjsm.consumers.add('COMMANDS', { durable_name: sidecarConsumerName('b'), ack_policy: AckPolicy.Explicit, filter_subject: 'ben.cmd.b' })).rejects.toThrow(
+      /Permissions Violation/,
+    )
     await expect(sjsm.consumers.info('COMMANDS', 'some-processor')).rejects.toThrow(/Permissions Violation/)
-    const forged = await a.nc.request(`$JS.API.CONSUMER.CREATE.COMMANDS.${durable}.ben.cmd.a`, JSON.stringify({ stream_name: 'COMMANDS', config: { durable_name: durable, name: durable, ack_policy: 'explicit', filter_subject: 'ben.cmd.b' } }))
+    const forged = await a.nc.request(
+      `$JS.API.CONSUMER.CREATE.COMMANDS.${durable}.ben.cmd.a`,
+      JSON.stringify({ stream_name: 'COMMANDS', config: { durable_name: durable, name: durable, ack_policy: 'explicit', filter_subject: 'ben.cmd.b' } }),
+    )
     expect(forged.json<{ error?: { err_code: number } }>().error?.err_code).toBe(10131)
     const clean = a.violations.length
 
@@ -194,7 +209,9 @@ describe('NATS authorisation with the generated server configuration', () => {
       for (const who of [proj, op]) {
         const wjsm = await jetstreamManager(who.nc)
         await expect(wjsm.consumers.delete('FACTS', stageConsumer)).rejects.toThrow(/Permissions Violation/)
-        await expect(wjsm.consumers.add('FACTS', { durable_name: stageConsumer, ack_policy: AckPolicy.All, filter_subject: 'ben.fact.metric.>' })).rejects.toThrow(/Permissions Violation/)
+        await expect(wjsm.consumers.add('FACTS', { durable_name: stageConsumer, ack_policy: AckPolicy.All, filter_subject: 'ben.fact.metric.>' })).rejects.toThrow(
+          /Permissions Violation/,
+        )
         await expect(wjsm.consumers.update('FACTS', stageConsumer, { max_ack_pending: 1 })).rejects.toThrow(/Permissions Violation/)
         who.nc.publish(`$JS.API.CONSUMER.MSG.NEXT.FACTS.${stageConsumer}`, JSON.stringify({ batch: 10, expires: 1_000_000_000 }), { reply: '_INBOX.x' })
         await who.nc.flush()
@@ -248,7 +265,10 @@ describe('ben up --secure, as a user runs it', () => {
     expect(up.output()).toMatch(/security {4}nkey users/)
     expect(up.output()).toMatch(/sidecar {5}web-1: BEN_NATS_NKEY=.*sidecar-web-1\.nk/)
     await expect(connect({ servers: up.endpoints().natsUrl, reconnect: false })).rejects.toThrow(/authorization/i)
-    const input = ['{"lane":"metric","source":"web-1","ts":1763700000000,"name":"cpu.load","value":0.5}', '{"lane":"event","source":"web-2","ts":1763700000100,"type":"auth.login","message":"ok","attrs":{}}'].join('\n')
+    const input = [
+      '{"lane":"metric","source":"web-1","ts":1763700000000,"name":"cpu.load","value":0.5}',
+      '{"lane":"event","source":"web-2","ts":1763700000100,"type":"auth.login","message":"ok","attrs":{}}',
+    ].join('\n')
     const p = await ben(['publish', '-'], env, input)
     expect(p.code, p.stderr).toBe(0)
     expect(p.stdout).toMatch(/stored 2, duplicate 0, rejected 0, failed 0/)

@@ -94,7 +94,9 @@ describe('ben without a running Ben: errors, exit codes, engines', () => {
 
   it('item 12: every package in the lockfile supports the Node the README and engines name', () => {
     const pkg = JSON.parse(readFileSync(join(packageRoot(), 'package.json'), 'utf8')) as { engines: { node: string } }
-    const lock = JSON.parse(readFileSync(join(packageRoot(), 'package-lock.json'), 'utf8')) as { packages: Record<string, { engines?: { node?: string } | string[]; dev?: boolean; optional?: boolean }> }
+    const lock = JSON.parse(readFileSync(join(packageRoot(), 'package-lock.json'), 'utf8')) as {
+      packages: Record<string, { engines?: { node?: string } | string[]; dev?: boolean; optional?: boolean }>
+    }
     const lowest = semver.minVersion(pkg.engines.node)!
     expect(lowest.version).toBe('20.19.0')
     const readme = readFileSync(join(packageRoot(), 'README.md'), 'utf8')
@@ -163,7 +165,15 @@ describe('ben as a newcomer meets it, against a running ben up', () => {
     expect(up.output()).toMatch(/operator\s+key [0-9a-f]{16} made and registered/)
     const started = await startSidecar()
     expect(started).toMatch(/sidecar web-7 listening/)
-    const alert = { lane: 'alert', source: 'web-7', ts: now, rule: 'dlp.secret', severity: 'high', message: 'secret material written to /var/log/app.log: aws_access_key', attrs: { path: '/var/log/app.log' } }
+    const alert = {
+      lane: 'alert',
+      source: 'web-7',
+      ts: now,
+      rule: 'dlp.secret',
+      severity: 'high',
+      message: 'secret material written to /var/log/app.log: aws_access_key',
+      attrs: { path: '/var/log/app.log' },
+    }
     expect((await ben(['publish', '-'], env, JSON.stringify(alert))).code).toBe(0)
     const id = await waitFor('the approve line in the live view', () => /^\s+ben approve ([0-9a-f]{8})\s+or\s+ben reject \1 --reason/m.exec(up.output())?.[1], 60_000)
     const live = up
@@ -230,7 +240,9 @@ describe('ben as a newcomer meets it, against a running ben up', () => {
   it('item 3: ben query streams every row as JSON or NDJSON, past the old 900 KB cut; --limit for every format', async () => {
     const n = 2500
     const pad = 'p'.repeat(200)
-    const lines = Array.from({ length: n }, (_, i) => JSON.stringify({ lane: 'metric', source: 'bulk-1', ts: now + i, name: 'bulk.value', value: i, labels: { pad, i: String(i) } }))
+    const lines = Array.from({ length: n }, (_, i) =>
+      JSON.stringify({ lane: 'metric', source: 'bulk-1', ts: now + i, name: 'bulk.value', value: i, labels: { pad, i: String(i) } }),
+    )
     const p = await ben(['publish', '-'], env, lines.join('\n'))
     expect(p.code, p.stdout + p.stderr).toBe(0)
     await waitFor(`${n} bulk facts projected`, async () => {
@@ -245,7 +257,10 @@ describe('ben as a newcomer meets it, against a running ben up', () => {
     expect(rows).toHaveLength(n)
     expect(rows.map((r) => Number(r.value))).toEqual(Array.from({ length: n }, (_, i) => i))
     const nd = await ben(['query', sql, '-o', 'ndjson'], env)
-    const ndRows = nd.stdout.trim().split('\n').map((l) => JSON.parse(l) as { value: number })
+    const ndRows = nd.stdout
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l) as { value: number })
     expect(ndRows).toHaveLength(n)
     expect(Number(ndRows[n - 1].value)).toBe(n - 1)
     const limited = await ben(['query', sql, '-o', 'json', '--limit', '7'], env)
@@ -258,7 +273,10 @@ describe('ben as a newcomer meets it, against a running ben up', () => {
   it('item 4: a reader that goes away ends the command quietly', async () => {
     for (const format of ['ndjson', 'table']) {
       const r = await new Promise<Run>((resolve) => {
-        const child = spawn(process.execPath, [BEN, 'query', "SELECT * FROM facts WHERE source = 'bulk-1'", '-o', format], { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] })
+        const child = spawn(process.execPath, [BEN, 'query', "SELECT * FROM facts WHERE source = 'bulk-1'", '-o', format], {
+          env: { ...process.env, ...env },
+          stdio: ['ignore', 'pipe', 'pipe'],
+        })
         let stderr = ''
         child.stderr.on('data', (b) => (stderr += b))
         // Like `| head -1`: read a little, then close the pipe.
@@ -316,7 +334,10 @@ describe('ben as a newcomer meets it, against a running ben up', () => {
   it('item 11: ben tail shows the last 10 first, like tail, then follows; --last N and --no-follow', async () => {
     const r = await ben(['tail', 'ben.fact.metric.bulk-1', '--no-follow'], env, undefined, 30_000)
     expect(r.code, r.stderr).toBe(0)
-    const got = r.stdout.trim().split('\n').map((l) => JSON.parse(l) as { fact: { payload: { value: number } } })
+    const got = r.stdout
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l) as { fact: { payload: { value: number } } })
     expect(got.map((g) => g.fact.payload.value)).toEqual([2490, 2491, 2492, 2493, 2494, 2495, 2496, 2497, 2498, 2499])
     const three = await ben(['tail', 'ben.fact.metric.bulk-1', '--last', '3', '--no-follow'], env)
     expect(three.stdout.trim().split('\n')).toHaveLength(3)
@@ -344,7 +365,12 @@ describe('ben as a newcomer meets it, against a running ben up', () => {
   it('item 7: one output flag, compact tables, colour only when wanted, no cut cells when piped', async () => {
     const nd = await ben(['streams', '-o', 'ndjson'], env)
     expect(nd.code).toBe(0)
-    expect(nd.stdout.trim().split('\n').map((l) => JSON.parse(l).stream)).toEqual(expect.arrayContaining(['FACTS', 'DERIVED', 'COMMANDS']))
+    expect(
+      nd.stdout
+        .trim()
+        .split('\n')
+        .map((l) => JSON.parse(l).stream),
+    ).toEqual(expect.arrayContaining(['FACTS', 'DERIVED', 'COMMANDS']))
     const md = await ben(['incidents', '-o', 'markdown'], env)
     expect(md.stdout).toMatch(/^\| id \| severity \| status \|/)
     const old = await ben(['query', 'SELECT 1 AS one', '--format', 'json'], env)
@@ -380,7 +406,10 @@ describe('ben as a newcomer meets it, against a running ben up', () => {
 
   async function startSidecar(): Promise<string> {
     mkdirSync(join(home.path, 'sidecar'), { recursive: true })
-    const child = spawn(process.execPath, [BEN, 'sidecar', '--id', 'web-7', '--exec', 'quarantine_artifact=/bin/true'], { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] })
+    const child = spawn(process.execPath, [BEN, 'sidecar', '--id', 'web-7', '--exec', 'quarantine_artifact=/bin/true'], {
+      env: { ...process.env, ...env },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    })
     sidecar = child
     let out = ''
     child.stdout!.on('data', (b) => (out += b))

@@ -60,7 +60,10 @@ describe('the ben CLI, run as a user runs it', () => {
     // Refused lines are dead-lettered like raw publishes are: reason and the line as given.
     const dlq = await ben(['tail', 'ben.dlq.publish', '--all', '--limit', '2'], env)
     expect(dlq.code, dlq.stderr).toBe(0)
-    const letters = dlq.stdout.trim().split('\n').map((l) => JSON.parse(l))
+    const letters = dlq.stdout
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l))
     expect(letters.map((l) => JSON.stringify(l)).join('\n')).toMatch(/not_json/)
     expect(letters.map((l) => JSON.stringify(l)).join('\n')).toMatch(/invalid/)
     expect(summary.rejections).toEqual([
@@ -75,7 +78,10 @@ describe('the ben CLI, run as a user runs it', () => {
   it('ben tail follows a stream as JSON lines, decoding Avro', async () => {
     const r = await ben(['tail', 'ben.fact.>', '--all', '--limit', '4'], env)
     expect(r.code).toBe(0)
-    const got = r.stdout.trim().split('\n').map((l) => JSON.parse(l))
+    const got = r.stdout
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l))
     expect(got.map((g) => g.fact.kind)).toEqual(['metric', 'event', 'diag', 'alert'])
     expect(got[0]).toMatchObject({ stream: 'FACTS', subject: 'ben.fact.metric.web-3', fact: { source: 'web-3', payload: { name: 'cpu.load', value: 0.73 } } })
   })

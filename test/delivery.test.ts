@@ -32,7 +32,9 @@ describe('delivery: everything stored in FACTS is processed or dead-lettered onc
   let running: Running
 
   beforeAll(async () => {
-    running = await startBen({ ...readEnv({ BEN_HOME: home.path, BEN_NO_CONTAINERS: '1' }), natsUrl: undefined, clickhouseUrl: process.env.BEN_CLICKHOUSE_URL }, silentLogger(), [scrubService()])
+    running = await startBen({ ...readEnv({ BEN_HOME: home.path, BEN_NO_CONTAINERS: '1' }), natsUrl: undefined, clickhouseUrl: process.env.BEN_CLICKHOUSE_URL }, silentLogger(), [
+      scrubService(),
+    ])
   }, 120_000)
 
   afterAll(async () => {
@@ -53,10 +55,13 @@ describe('delivery: everything stored in FACTS is processed or dead-lettered onc
     ]
     // Wildcards and empty tokens: stored only if the client and server let them through.
     for (const subject of ['ben.fact.metric.*', 'ben.fact..web-1', 'ben.fact.metric.>']) {
-      const stored = await js.publish(subject, metric('web-1', 0)).then(() => true, (err) => {
-        console.log(`not part of the sweep: publishing on '${subject}' is refused before FACTS (${(err as Error).message})`)
-        return false
-      })
+      const stored = await js.publish(subject, metric('web-1', 0)).then(
+        () => true,
+        (err) => {
+          console.log(`not part of the sweep: publishing on '${subject}' is refused before FACTS (${(err as Error).message})`)
+          return false
+        },
+      )
       if (stored) sweep.push({ subject, reason: 'bad_subject', names: subject.includes('..') ? /token 3 .* is empty/ : /is the wildcard/ })
     }
     for (const s of sweep) if (!s.subject.includes('*') && !s.subject.includes('>') && !s.subject.includes('..')) await js.publish(s.subject, metric('web-1', 1))
@@ -69,7 +74,12 @@ describe('delivery: everything stored in FACTS is processed or dead-lettered onc
     const hugeSeq = (await js.publish('ben.fact.event.web-3', huge)).seq
 
     // The lane is not blocked: scrub's consumers settle (nothing pending, nothing un-acked).
-    await waitFor('scrub to settle both lanes', async () => (await consumerSettled(nc, 'FACTS', 'stage-scrub-routine')) && (await consumerSettled(nc, 'FACTS', 'stage-scrub-alert')), 60_000, 100)
+    await waitFor(
+      'scrub to settle both lanes',
+      async () => (await consumerSettled(nc, 'FACTS', 'stage-scrub-routine')) && (await consumerSettled(nc, 'FACTS', 'stage-scrub-alert')),
+      60_000,
+      100,
+    )
     const letters = await deadLetters(nc)
     const bySubject = new Map<string, DeadLetter[]>()
     for (const l of letters) bySubject.set(l.subject, [...(bySubject.get(l.subject) ?? []), l])
@@ -100,7 +110,9 @@ describe('delivery: everything stored in FACTS is processed or dead-lettered onc
     // A restart (the stage re-positions at its checkpoint) dead-letters nothing again.
     const before = letters.length
     await running.stop()
-    running = await startBen({ ...readEnv({ BEN_HOME: home.path, BEN_NO_CONTAINERS: '1' }), natsUrl: undefined, clickhouseUrl: process.env.BEN_CLICKHOUSE_URL }, silentLogger(), [scrubService()])
+    running = await startBen({ ...readEnv({ BEN_HOME: home.path, BEN_NO_CONTAINERS: '1' }), natsUrl: undefined, clickhouseUrl: process.env.BEN_CLICKHOUSE_URL }, silentLogger(), [
+      scrubService(),
+    ])
     await js.publish('ben.fact.metric.web-1', metric('web-1', 3)).catch(() => undefined)
     const nc2 = running.ctx.nc
     await jetstream(nc2).publish('ben.fact.metric.web-1', metric('web-1', 3))

@@ -62,7 +62,12 @@ describe('door checks on raw NATS publishes, through scrub', () => {
     await js.publish('ben.fact.event.web-7', json({ ts: now, type: 't', message: 'caf\u00e9 \u4e2d\u6587 ok', attrs: {} }))
 
     const jsm = await jetstreamManager(nc)
-    await waitFor('six dead letters from scrub', async () => ((await jsm.streams.info('DLQ', { subjects_filter: 'ben.dlq.scrub' })).state.subjects?.['ben.dlq.scrub'] === 6 ? true : undefined), 60_000, 200)
+    await waitFor(
+      'six dead letters from scrub',
+      async () => ((await jsm.streams.info('DLQ', { subjects_filter: 'ben.dlq.scrub' })).state.subjects?.['ben.dlq.scrub'] === 6 ? true : undefined),
+      60_000,
+      200,
+    )
     const letters: DeadLetter[] = []
     const c = await jetstream(nc).consumers.get('DLQ')
     for await (const m of await c.fetch({ max_messages: 20, expires: 3000 })) {
@@ -76,7 +81,10 @@ describe('door checks on raw NATS publishes, through scrub', () => {
     expect(by('ben.fact.metric.w\u0435b-7', 'bad_name')[0]?.message).toMatch(/U\+0435 .*can pass for another name/)
     expect(by('ben.fact.metric.web\u200b-7', 'bad_name')[0]?.message).toMatch(/zero-width/)
     expect(by('ben.fact.metric.web-7', 'invalid').map((l) => l.message)).toEqual([expect.stringMatching(/after 2299-12-31.*DateTime64/)])
-    expect(by('ben.fact.metric.web-7', 'future_ts').map((l) => l.message)).toEqual([expect.stringMatching(/more than the allowed skew of 60 s/), expect.stringMatching(/more than the allowed skew of 60 s/)])
+    expect(by('ben.fact.metric.web-7', 'future_ts').map((l) => l.message)).toEqual([
+      expect.stringMatching(/more than the allowed skew of 60 s/),
+      expect.stringMatching(/more than the allowed skew of 60 s/),
+    ])
 
     const rows = await waitFor(
       'the valid facts in ClickHouse',
@@ -89,7 +97,10 @@ describe('door checks on raw NATS publishes, through scrub', () => {
       60_000,
       250,
     )
-    expect(rows).toEqual([['event', 1], ['metric', 5]])
+    expect(rows).toEqual([
+      ['event', 1],
+      ['metric', 5],
+    ])
     const message = await ben(['query', "SELECT message FROM facts WHERE source = 'web-7' AND kind = 'event'", '--format', 'json'], env)
     expect(JSON.parse(message.stdout)).toEqual([{ message: 'caf\u00e9 \u4e2d\u6587 ok' }])
     // the series was not blinded: detect dead-lettered none of the samples stamped now

@@ -59,10 +59,14 @@ describe('fault matrix', () => {
     expect((await benCli(['publish', half[0]], { BEN_HOME: home })).code).toBe(0)
     process.kill(first.natsPid!, 'SIGKILL')
     // The same port, a new pid: ben up started it again.
-    const second = await until('a new nats-server', () => {
-      const e = up.endpoints()
-      return e.natsPid !== first.natsPid && isSameProcess({ pid: e.natsPid, startTime: e.natsStartTime }) ? e : undefined
-    }, 60_000)
+    const second = await until(
+      'a new nats-server',
+      () => {
+        const e = up.endpoints()
+        return e.natsPid !== first.natsPid && isSameProcess({ pid: e.natsPid, startTime: e.natsStartTime }) ? e : undefined
+      },
+      60_000,
+    )
     expect(second.natsUrl).toBe(first.natsUrl)
     // A publish racing the restart may fail; publishing the same file again is the documented remedy.
     await until('the second half to be published', async () => ((await benCli(['publish', half[1]], { BEN_HOME: home })).code === 0 ? true : undefined), 90_000, 500)
@@ -112,7 +116,11 @@ describe('fault matrix', () => {
     // Raw copies straight to NATS (no lookup, no message id): stored again in FACTS and re-derived
     // by scrub, but no second row, and detect does not count a sample twice.
     // (Telemetry lanes: an alert copied past the window would be decided again by policy.)
-    const tail = readFileSync(input, 'utf8').trimEnd().split('\n').slice(-300).filter((l) => !l.includes('"lane":"alert"'))
+    const tail = readFileSync(input, 'utf8')
+      .trimEnd()
+      .split('\n')
+      .slice(-300)
+      .filter((l) => !l.includes('"lane":"alert"'))
     const nc = await natsOf(home)
     const js = jetstream(nc)
     for (const line of tail) {
@@ -137,7 +145,20 @@ describe('fault matrix', () => {
     const real = inspectProcess(pid)!
     // Every file names the bystander: as ben up (wrong start time), and as the nats-server
     // (its real start time, but not a nats-server command line).
-    writeFileSync(join(home, 'endpoints.json'), JSON.stringify({ natsUrl: 'nats://127.0.0.1:1', natsPort: 1, pid, natsPid: pid, clickhouse: { kind: 'embedded', location: '' }, prefix: 'ben', querySubject: 'ben.svc.query', startedAt: '', version: '0' }))
+    writeFileSync(
+      join(home, 'endpoints.json'),
+      JSON.stringify({
+        natsUrl: 'nats://127.0.0.1:1',
+        natsPort: 1,
+        pid,
+        natsPid: pid,
+        clickhouse: { kind: 'embedded', location: '' },
+        prefix: 'ben',
+        querySubject: 'ben.svc.query',
+        startedAt: '',
+        version: '0',
+      }),
+    )
     writeFileSync(join(home, 'up.lock'), JSON.stringify({ pid, startTime: '1' }))
     writeFileSync(join(home, 'nats', 'server.lock'), JSON.stringify({ owner: { pid, startTime: '1' }, server: { pid, startTime: real.startTime }, storeDir: join(home, 'nats') }))
     const up = await BenUp.start(home)

@@ -111,12 +111,17 @@ describe('partitions and workers: the same output whatever P and N', () => {
     for (const [i, us] of deal(units, workers).entries()) running.push(await startWorker(ctx, { id: `w${i + 1}`, units: us }))
     await Promise.all(running.map((w) => w.ready))
     await waitFor('every unit to settle', () => settled(nats, units), 600_000, 500)
-    const out = await waitFor('the derived facts to stop growing', async () => {
-      const a = await derived(nats)
-      await new Promise((r) => setTimeout(r, 1500))
-      const b = await derived(nats)
-      return a.length === b.length && (await settled(nats, units)) ? b : undefined
-    }, 600_000, 0)
+    const out = await waitFor(
+      'the derived facts to stop growing',
+      async () => {
+        const a = await derived(nats)
+        await new Promise((r) => setTimeout(r, 1500))
+        const b = await derived(nats)
+        return a.length === b.length && (await settled(nats, units)) ? b : undefined
+      },
+      600_000,
+      0,
+    )
     for (const w of running) await w.stop()
     await ctx.close()
     return out
@@ -182,15 +187,22 @@ describe('partitions and workers: the same output whatever P and N', () => {
       say(`k1 leases taken over after ${leasesMs} ms`)
       await waitFor("k1's units to catch up", () => settled(killed, slots[0].units), 600_000, 100)
       const recoveredMs = Date.now() - killedAt
-      process.stdout.write(`fleet: SIGKILLed worker k1 (pid ${victim.pid}): its leases taken over by its successor after ${leasesMs} ms; its units caught up with the ${second.length} facts published after the kill after ${recoveredMs} ms\n`)
+      process.stdout.write(
+        `fleet: SIGKILLed worker k1 (pid ${victim.pid}): its leases taken over by its successor after ${leasesMs} ms; its units caught up with the ${second.length} facts published after the kill after ${recoveredMs} ms\n`,
+      )
       expect(recoveredMs).toBeGreaterThan(0) // measured and reported; the 10 s aim is checked on a quiet machine, never here
       await waitFor('everything to be processed', () => settled(killed, units), 600_000, 500)
-      const out = await waitFor('the derived facts to stop growing', async () => {
-        const a = await derived(killed)
-        await new Promise((r) => setTimeout(r, 1500))
-        const b = await derived(killed)
-        return a.length === b.length && (await settled(killed, units)) ? b : undefined
-      }, 600_000, 0)
+      const out = await waitFor(
+        'the derived facts to stop growing',
+        async () => {
+          const a = await derived(killed)
+          await new Promise((r) => setTimeout(r, 1500))
+          const b = await derived(killed)
+          return a.length === b.length && (await settled(killed, units)) ? b : undefined
+        },
+        600_000,
+        0,
+      )
       const a = byKind(whole)
       const b = byKind(out)
       for (const kind of ['scrubbed', 'anomaly', 'decision', 'cmd']) expect(b[kind] ?? {}, kind).toEqual(a[kind] ?? {})

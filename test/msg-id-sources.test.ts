@@ -66,10 +66,18 @@ describe('message ids are bound to their source', () => {
       60_000,
       250,
     )
-    expect(rows).toEqual([['web-1', 1], ['web-2', 2]])
+    expect(rows).toEqual([
+      ['web-1', 1],
+      ['web-2', 2],
+    ])
 
     const jsm = await jetstreamManager(nc)
-    await waitFor('the forgery in the DLQ', async () => ((await jsm.streams.info('DLQ', { subjects_filter: 'ben.dlq.scrub' })).state.subjects?.['ben.dlq.scrub'] === 1 ? true : undefined), 30_000, 200)
+    await waitFor(
+      'the forgery in the DLQ',
+      async () => ((await jsm.streams.info('DLQ', { subjects_filter: 'ben.dlq.scrub' })).state.subjects?.['ben.dlq.scrub'] === 1 ? true : undefined),
+      30_000,
+      200,
+    )
     const c = await jetstream(nc).consumers.get('DLQ')
     const m = await c.next({ expires: 3000 })
     const letter = decodeWith(defaultRegistry(), m!.data, m!.headers?.get(Header.SchemaFp))

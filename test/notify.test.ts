@@ -52,7 +52,27 @@ afterAll(async () => {
 let n = 0
 function anomaly(source: string, severity: string): AnomalyFact {
   n++
-  return { id: `an-${n}`, ts: 1_763_700_000_000 + n, source, lane: 'anomaly', kind: 'anomaly', payload: { metric: 'cpu.load', value: 0.99, score: 0.97, threshold: 0.5, detectors: [{ name: 'ewma', score: 0.97, raw: 9, threshold: 3 }], baseline: { centre: 0.3, spread: 0.1 }, severity, labels: { job: 'batch-7' } }, lineage: ['m-1'], producer: 'detect@1', config: {}, explain: `cpu.load on ${source} is far above its baseline` }
+  return {
+    id: `an-${n}`,
+    ts: 1_763_700_000_000 + n,
+    source,
+    lane: 'anomaly',
+    kind: 'anomaly',
+    payload: {
+      metric: 'cpu.load',
+      value: 0.99,
+      score: 0.97,
+      threshold: 0.5,
+      detectors: [{ name: 'ewma', score: 0.97, raw: 9, threshold: 3 }],
+      baseline: { centre: 0.3, spread: 0.1 },
+      severity,
+      labels: { job: 'batch-7' },
+    },
+    lineage: ['m-1'],
+    producer: 'detect@1',
+    config: {},
+    explain: `cpu.load on ${source} is far above its baseline`,
+  }
 }
 
 describe('webhook notifications', () => {
@@ -68,7 +88,15 @@ describe('webhook notifications', () => {
     await add({ name: 'flaky', url: `http://127.0.0.1:${port}/flaky`, format: 'json', minSeverity: 'critical', secret: SECRET, retries: 4, backoffMs: 20 })
     await add({ name: 'gone', url: `http://127.0.0.1:${dead}/hook`, minSeverity: 'critical', source: 'db-*', retries: 2, backoffMs: 20 })
     const codec = new FactCodec(defaultRegistry())
-    const ctx = { nc: t.nc, subjects: t.subjects, topo: t.topo, codec, publisher, log: { info: () => undefined, warn: () => undefined, error: () => undefined, debug: () => undefined }, dlq: (stage: string) => new DeadLetters(publisher, t.subjects, codec, stage) } as unknown as RuntimeContext
+    const ctx = {
+      nc: t.nc,
+      subjects: t.subjects,
+      topo: t.topo,
+      codec,
+      publisher,
+      log: { info: () => undefined, warn: () => undefined, error: () => undefined, debug: () => undefined },
+      dlq: (stage: string) => new DeadLetters(publisher, t.subjects, codec, stage),
+    } as unknown as RuntimeContext
     const svc = await notifyService()(ctx)
     stopService = () => svc.stop()
     // the durables start at what is new: wait until they exist before publishing
@@ -81,7 +109,17 @@ describe('webhook notifications', () => {
 
     // am: web-1 (high) and web-3 (critical), not web-2 (low) nor db-1 (source); flaky: db-1 and web-3 (critical) after retries
     await waitFor('4 deliveries', () => (got.length >= 4 ? true : undefined), 60_000)
-    const am = got.filter((g) => g.path === '/am').map((g) => JSON.parse(g.body) as { version: string; status: string; receiver: string; alerts: Array<{ labels: Record<string, string>; annotations: Record<string, string>; startsAt: string }> })
+    const am = got
+      .filter((g) => g.path === '/am')
+      .map(
+        (g) =>
+          JSON.parse(g.body) as {
+            version: string
+            status: string
+            receiver: string
+            alerts: Array<{ labels: Record<string, string>; annotations: Record<string, string>; startsAt: string }>
+          },
+      )
     expect(am.map((a) => a.alerts[0].labels.source).sort()).toEqual(['web-1', 'web-3'])
     expect(am[0]).toMatchObject({ version: '4', status: 'firing', receiver: 'am' })
     expect(am[0].alerts[0].labels).toMatchObject({ alertname: 'ben_anomaly', metric: 'cpu.load' })
@@ -96,10 +134,14 @@ describe('webhook notifications', () => {
     expect(got.filter((g) => g.path === '/am').every((g) => g.headers['x-ben-signature'] === undefined)).toBe(true)
 
     // gone: db-1 is undeliverable → DLQ with the reason and the notifier
-    const letters = await waitFor('a dead letter', async () => {
-      const m = await readStream(t.nc, 'DLQ', `${t.subjects.prefix}.dlq.notify`).catch(() => [])
-      return m.length ? m : undefined
-    }, 60_000)
+    const letters = await waitFor(
+      'a dead letter',
+      async () => {
+        const m = await readStream(t.nc, 'DLQ', `${t.subjects.prefix}.dlq.notify`).catch(() => [])
+        return m.length ? m : undefined
+      },
+      60_000,
+    )
     expect(letters.length).toBe(1)
     const letter = letters[0].fact as unknown as { reason: string; message: string }
     expect(letter.reason).toBe('undeliverable')
@@ -109,11 +151,16 @@ describe('webhook notifications', () => {
     await add({ name: 'am', url: `http://127.0.0.1:${port}/am`, format: 'alertmanager', minSeverity: 'low', source: 'web-*', kinds: ['anomaly'] })
     // Each round publishes a low web anomaly and waits until notify has settled it (delivered or
     // filtered out, then acked): the new config has applied once one of them reached am.
-    await waitFor('the new config to apply', async () => {
-      const f = anomaly('web-9', 'low')
-      await publisher.publish(f, t.subjects.anomaly('low', f.source))
-      await waitFor('notify to settle the anomaly', () => consumerSettled(t.nc, 'DERIVED', 'notify-anomaly'), 30_000, 10)
-      return got.some((g) => g.path === '/am' && g.body.includes('"web-9"')) || undefined
-    }, 60_000, 10)
+    await waitFor(
+      'the new config to apply',
+      async () => {
+        const f = anomaly('web-9', 'low')
+        await publisher.publish(f, t.subjects.anomaly('low', f.source))
+        await waitFor('notify to settle the anomaly', () => consumerSettled(t.nc, 'DERIVED', 'notify-anomaly'), 30_000, 10)
+        return got.some((g) => g.path === '/am' && g.body.includes('"web-9"')) || undefined
+      },
+      60_000,
+      10,
+    )
   })
 })

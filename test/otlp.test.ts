@@ -32,7 +32,16 @@ beforeAll(async () => {
   t = await startTestNats()
   publisher = new FactPublisher(t.nc, t.subjects)
   door = await serveOtlp(publisherSink(publisher), { host: '127.0.0.1', port: 0 }, { maxBodyBytes: 1 << 20 })
-  diag.setLogger({ error: (m, ...a) => warnings.push(`${m} ${a.join(' ')}`), warn: (m, ...a) => warnings.push(`${m} ${a.join(' ')}`), info: () => undefined, debug: () => undefined, verbose: () => undefined }, DiagLogLevel.WARN)
+  diag.setLogger(
+    {
+      error: (m, ...a) => warnings.push(`${m} ${a.join(' ')}`),
+      warn: (m, ...a) => warnings.push(`${m} ${a.join(' ')}`),
+      info: () => undefined,
+      debug: () => undefined,
+      verbose: () => undefined,
+    },
+    DiagLogLevel.WARN,
+  )
 })
 afterAll(async () => {
   await door?.close()
@@ -44,15 +53,27 @@ afterAll(async () => {
 const url = (signal: string) => `http://127.0.0.1:${door.port}/v1/${signal}`
 
 async function emitLogs(exporter: LogRecordExporter, host: string, n: number, body = (i: number) => `request ${i} served`): Promise<void> {
-  const provider = new LoggerProvider({ resource: resourceFromAttributes({ 'host.name': host, 'service.name': 'checkout', 'k8s.pod.uid': 'not-copied' }), processors: [new BatchLogRecordProcessor({ exporter, maxExportBatchSize: 256, maxQueueSize: 4096, scheduledDelayMillis: 60_000 })] })
+  const provider = new LoggerProvider({
+    resource: resourceFromAttributes({ 'host.name': host, 'service.name': 'checkout', 'k8s.pod.uid': 'not-copied' }),
+    processors: [new BatchLogRecordProcessor({ exporter, maxExportBatchSize: 256, maxQueueSize: 4096, scheduledDelayMillis: 60_000 })],
+  })
   const logger = provider.getLogger('shop', '1.2.3')
-  for (let i = 0; i < n; i++) logger.emit({ timestamp: 1_763_700_000_000 + i, severityNumber: i % 2 ? SeverityNumber.ERROR : SeverityNumber.INFO, body: body(i), attributes: { 'http.route': '/pay', 'http.status_code': 200 + i, 'user.id': `u${i}` } })
+  for (let i = 0; i < n; i++)
+    logger.emit({
+      timestamp: 1_763_700_000_000 + i,
+      severityNumber: i % 2 ? SeverityNumber.ERROR : SeverityNumber.INFO,
+      body: body(i),
+      attributes: { 'http.route': '/pay', 'http.status_code': 200 + i, 'user.id': `u${i}` },
+    })
   await provider.forceFlush()
   await provider.shutdown()
 }
 
 async function recordOnce(exporter: PushMetricExporter, host: string): Promise<void> {
-  const provider = new MeterProvider({ resource: resourceFromAttributes({ 'host.name': host, 'service.name': 'checkout' }), readers: [new PeriodicExportingMetricReader({ exporter, exportIntervalMillis: 600_000 })] })
+  const provider = new MeterProvider({
+    resource: resourceFromAttributes({ 'host.name': host, 'service.name': 'checkout' }),
+    readers: [new PeriodicExportingMetricReader({ exporter, exportIntervalMillis: 600_000 })],
+  })
   const meter = provider.getMeter('shop')
   meter.createCounter('orders', { valueType: ValueType.INT }).add(7, { region: 'eu' })
   meter.createHistogram('latency_ms').record(12.5, { route: '/pay' })
@@ -76,7 +97,15 @@ describe('OTLP/HTTP intake with the OpenTelemetry JS SDK exporters', () => {
     expect(f.source).toBe('web-7-example')
     expect(f.payload).toMatchObject({ type: 'log', message: 'request 5 served' })
     const attrs = (f.payload as { attrs: Record<string, string> }).attrs
-    expect(attrs).toMatchObject({ 'http.route': '/pay', 'http.status_code': '205', 'user.id': 'u5', severity: 'ERROR', 'otel.scope': 'shop', 'service.name': 'checkout', 'host.name': 'web 7.example' })
+    expect(attrs).toMatchObject({
+      'http.route': '/pay',
+      'http.status_code': '205',
+      'user.id': 'u5',
+      severity: 'ERROR',
+      'otel.scope': 'shop',
+      'service.name': 'checkout',
+      'host.name': 'web 7.example',
+    })
     expect(attrs['k8s.pod.uid']).toBeUndefined()
     const g = json.find((m) => m.fact.ts === 1_763_700_000_004)!.fact
     expect((g.payload as { attrs: Record<string, string> }).attrs.severity).toBe('INFO')
@@ -86,10 +115,14 @@ describe('OTLP/HTTP intake with the OpenTelemetry JS SDK exporters', () => {
     await recordOnce(new MetricsProto({ url: url('metrics'), compression: 'gzip' as never }), 'db-1')
     await recordOnce(new MetricsJson({ url: url('metrics') }), 'db-2')
     for (const host of ['db-1', 'db-2']) {
-      const facts = await waitFor(`metric facts of ${host}`, async () => {
-        const m = await readStream(t.nc, 'FACTS', `ben.fact.metric.${host}`)
-        return m.length >= 4 ? m : undefined
-      }, 30_000)
+      const facts = await waitFor(
+        `metric facts of ${host}`,
+        async () => {
+          const m = await readStream(t.nc, 'FACTS', `ben.fact.metric.${host}`)
+          return m.length >= 4 ? m : undefined
+        },
+        30_000,
+      )
       const byName = Object.fromEntries(facts.map((m) => [(m.fact.payload as { name: string }).name, m.fact.payload as { value: number; labels: Record<string, string> }]))
       expect(Object.keys(byName).sort()).toEqual(['latency_ms.count', 'latency_ms.sum', 'orders', 'queue.depth'])
       expect(byName.orders).toMatchObject({ value: 7, labels: { region: 'eu', 'service.name': 'checkout' } })
@@ -100,7 +133,10 @@ describe('OTLP/HTTP intake with the OpenTelemetry JS SDK exporters', () => {
   })
 
   it('answers partial success for records that cannot be facts, and the SDK reads it (protobuf and JSON)', async () => {
-    for (const [exporter, host] of [[new LogsProto({ url: url('logs') }), 'partial-p'], [new LogsJson({ url: url('logs') }), 'partial-j']] as const) {
+    for (const [exporter, host] of [
+      [new LogsProto({ url: url('logs') }), 'partial-p'],
+      [new LogsJson({ url: url('logs') }), 'partial-j'],
+    ] as const) {
       warnings.length = 0
       const memory = new InMemoryLogRecordExporter()
       const provider = new LoggerProvider({ resource: resourceFromAttributes({ 'host.name': host }), processors: [new SimpleLogRecordProcessor({ exporter: memory })] })
@@ -119,7 +155,8 @@ describe('OTLP/HTTP intake with the OpenTelemetry JS SDK exporters', () => {
   })
 
   it('refuses what is not OTLP with a 4xx and a reason, counts it, and keeps serving', async () => {
-    const post = (body: Buffer | string, headers: Record<string, string>, signal = 'logs') => fetch(url(signal), { method: 'POST', body: typeof body === 'string' ? body : new Uint8Array(body), headers })
+    const post = (body: Buffer | string, headers: Record<string, string>, signal = 'logs') =>
+      fetch(url(signal), { method: 'POST', body: typeof body === 'string' ? body : new Uint8Array(body), headers })
     const garbage = Buffer.from([0x0a, 0xff, 0xff, 0xff, 0xff, 0x0f, 0x01, 0x02])
     const r1 = await post(garbage, { 'Content-Type': 'application/x-protobuf' })
     expect(r1.status).toBe(400)
@@ -142,7 +179,17 @@ describe('OTLP/HTTP intake with the OpenTelemetry JS SDK exporters', () => {
     const text = await metricsRegistry.metrics()
     for (const reason of ['malformed', 'unsupported_media', 'too_large']) expect(text).toMatch(new RegExp(`ben_intake_dropped_total\\{door="otlp",reason="${reason}"\\} [1-9]`))
     // still serving: a valid request after all that is stored
-    const ok = await post(JSON.stringify({ resourceLogs: [{ resource: { attributes: [{ key: 'host.name', value: { stringValue: 'after-bad' } }] }, scopeLogs: [{ logRecords: [{ timeUnixNano: '1763700200000123456', body: { stringValue: 'still here' } }] }] }] }), { 'Content-Type': 'application/json' })
+    const ok = await post(
+      JSON.stringify({
+        resourceLogs: [
+          {
+            resource: { attributes: [{ key: 'host.name', value: { stringValue: 'after-bad' } }] },
+            scopeLogs: [{ logRecords: [{ timeUnixNano: '1763700200000123456', body: { stringValue: 'still here' } }] }],
+          },
+        ],
+      }),
+      { 'Content-Type': 'application/json' },
+    )
     expect(ok.status).toBe(200)
     const stored = await waitFor('the fact after bad input', async () => (await readStream(t.nc, 'FACTS', 'ben.fact.event.after-bad'))[0], 30_000)
     expect(stored.fact.ts).toBe(1_763_700_200_000)
@@ -153,15 +200,22 @@ describe('OTLP/HTTP intake with the OpenTelemetry JS SDK exporters', () => {
     const sc = await createSidecar({ id: 'edge-9', nats: t.nc, walDir: join(dir.path, 'wal'), keyPair: generateKeyPair('sidecar') })
     const scDoor = await serveOtlp(sidecarSink(sc), { host: '127.0.0.1', port: 0 })
     try {
-      const provider = new LoggerProvider({ resource: resourceFromAttributes({ 'host.name': 'someone-else' }), processors: [new BatchLogRecordProcessor({ exporter: new LogsProto({ url: `http://127.0.0.1:${scDoor.port}/v1/logs` }), scheduledDelayMillis: 60_000 })] })
+      const provider = new LoggerProvider({
+        resource: resourceFromAttributes({ 'host.name': 'someone-else' }),
+        processors: [new BatchLogRecordProcessor({ exporter: new LogsProto({ url: `http://127.0.0.1:${scDoor.port}/v1/logs` }), scheduledDelayMillis: 60_000 })],
+      })
       const logger = provider.getLogger('app')
       for (let i = 0; i < 20; i++) logger.emit({ timestamp: 1_763_700_300_000 + i, body: `login ok for alice${i}@example.org` })
       await provider.forceFlush()
       await provider.shutdown()
-      const facts = await waitFor('20 facts from the sidecar', async () => {
-        const m = await readStream(t.nc, 'FACTS', 'ben.fact.event.edge-9')
-        return m.length >= 20 ? m : undefined
-      }, 30_000)
+      const facts = await waitFor(
+        '20 facts from the sidecar',
+        async () => {
+          const m = await readStream(t.nc, 'FACTS', 'ben.fact.event.edge-9')
+          return m.length >= 20 ? m : undefined
+        },
+        30_000,
+      )
       expect(facts.length).toBe(20)
       expect((await readStream(t.nc, 'FACTS', 'ben.fact.event.someone-else')).length).toBe(0)
       const p = facts[0].fact.payload as { message: string; attrs: Record<string, string> }
@@ -180,15 +234,30 @@ describe('OTLP/HTTP intake with the OpenTelemetry JS SDK exporters', () => {
     const { connect } = await import('node:net')
     const held = Array.from({ length: 12 }, () => connect(small.port, '127.0.0.1').on('error', () => undefined))
     try {
-      await waitFor('refused connections to be counted', async () => /ben_intake_dropped_total\{door="otlp",reason="too_many_connections"\} [1-9]/.test(await metricsRegistry.metrics()) || undefined, 30_000)
+      await waitFor(
+        'refused connections to be counted',
+        async () => /ben_intake_dropped_total\{door="otlp",reason="too_many_connections"\} [1-9]/.test(await metricsRegistry.metrics()) || undefined,
+        30_000,
+      )
     } finally {
       for (const s of held) s.destroy()
     }
-    const body = JSON.stringify({ resourceLogs: [{ resource: { attributes: [{ key: 'host.name', value: { stringValue: 'after-flood' } }] }, scopeLogs: [{ logRecords: [{ timeUnixNano: '1763700400000000000', body: { stringValue: 'served' } }] }] }] })
-    const ok = await waitFor('the door to serve again', async () => {
-      const r = await fetch(`http://127.0.0.1:${small.port}/v1/logs`, { method: 'POST', body, headers: { 'Content-Type': 'application/json' } }).catch(() => undefined)
-      return r?.status === 200 || undefined
-    }, 30_000)
+    const body = JSON.stringify({
+      resourceLogs: [
+        {
+          resource: { attributes: [{ key: 'host.name', value: { stringValue: 'after-flood' } }] },
+          scopeLogs: [{ logRecords: [{ timeUnixNano: '1763700400000000000', body: { stringValue: 'served' } }] }],
+        },
+      ],
+    })
+    const ok = await waitFor(
+      'the door to serve again',
+      async () => {
+        const r = await fetch(`http://127.0.0.1:${small.port}/v1/logs`, { method: 'POST', body, headers: { 'Content-Type': 'application/json' } }).catch(() => undefined)
+        return r?.status === 200 || undefined
+      },
+      30_000,
+    )
     expect(ok).toBe(true)
     await small.close()
   })

@@ -66,7 +66,9 @@ describe('end to end: simulated fleet → scrub → detect → policy → act �
     )
     expect(acks).toEqual([expect.objectContaining({ status: 'executed', verb: 'throttle_job', target: runaway.source })])
 
-    const anomalies = await rows(`SELECT severity, value, explain FROM anomalies WHERE source = '${runaway.source}' AND metric = 'cpu.load' AND labels['job'] = '${job}' AND severity IN ('high', 'critical') ORDER BY ts`)
+    const anomalies = await rows(
+      `SELECT severity, value, explain FROM anomalies WHERE source = '${runaway.source}' AND metric = 'cpu.load' AND labels['job'] = '${job}' AND severity IN ('high', 'critical') ORDER BY ts`,
+    )
     expect(anomalies.length).toBeGreaterThan(0)
     expect(String(anomalies[0].explain)).toMatch(/cpu\.load on web-3/)
 
@@ -84,7 +86,9 @@ describe('end to end: simulated fleet → scrub → detect → policy → act �
     const second = sim.fleet.scenarios().find((s) => s.kind === 'cpu-runaway' && s.episode === 2)!
     expect(second).toBeDefined()
     const suppressed = await waitFor('suppressed repeats during the second runaway', async () => {
-      const n = await one(`SELECT max(suppressed) AS n FROM decisions WHERE source = '${second.source}' AND rule = 'critical-cpu-throttle' AND ts >= fromUnixTimestamp64Milli(${second.startTs})`)
+      const n = await one(
+        `SELECT max(suppressed) AS n FROM decisions WHERE source = '${second.source}' AND rule = 'critical-cpu-throttle' AND ts >= fromUnixTimestamp64Milli(${second.startTs})`,
+      )
       return n > 0 ? n : undefined
     })
     expect(suppressed).toBeGreaterThan(0)
@@ -96,7 +100,9 @@ describe('end to end: simulated fleet → scrub → detect → policy → act �
     expect(secrets.length).toBeGreaterThanOrEqual(4)
     const leak = sim.fleet.scenarios().find((s) => s.kind === 'secret-leak')!
     // The leak was scrubbed and the alert led to a quarantine proposal.
-    await waitFor('the quarantine proposal', async () => ((await one(`SELECT count() AS n FROM commands WHERE verb = 'quarantine_artifact' AND status = 'proposed'`)) > 0 ? true : undefined))
+    await waitFor('the quarantine proposal', async () =>
+      (await one(`SELECT count() AS n FROM commands WHERE verb = 'quarantine_artifact' AND status = 'proposed'`)) > 0 ? true : undefined,
+    )
     const redacted = await rows(`SELECT redactions FROM facts WHERE source = '${leak.source}' AND kind = 'event' AND redactions != '[]'`)
     expect(redacted.length).toBeGreaterThan(0)
 
@@ -160,8 +166,23 @@ describe('end to end: simulated fleet → scrub → detect → policy → act �
     const command = (o: { key?: KeyPair; verb?: string; args?: string; issuedAt?: number; ttlMs?: number; target?: string } = {}): CommandFact => {
       const decisionId = derivedId('test', '1', 0, [`refusal-${++n}`])
       const key = o.key ?? issuer
-      const payload = signCommand({ verb: o.verb ?? 'set_mode', target: o.target ?? target, args: o.args ?? '{"mode":"degraded"}' }, key, { decisionId, issuedAt: o.issuedAt ?? Date.now(), ttlMs: o.ttlMs ?? 5 * MIN })
-      return { id: derivedId('test', '1', 0, [decisionId], 'cmd'), ts: payload.issuedAt, source: 'test', lane: 'control', kind: 'command', payload, lineage: [decisionId], producer: 'test@1', config: {}, explain: null }
+      const payload = signCommand({ verb: o.verb ?? 'set_mode', target: o.target ?? target, args: o.args ?? '{"mode":"degraded"}' }, key, {
+        decisionId,
+        issuedAt: o.issuedAt ?? Date.now(),
+        ttlMs: o.ttlMs ?? 5 * MIN,
+      })
+      return {
+        id: derivedId('test', '1', 0, [decisionId], 'cmd'),
+        ts: payload.issuedAt,
+        source: 'test',
+        lane: 'control',
+        kind: 'command',
+        payload,
+        lineage: [decisionId],
+        producer: 'test@1',
+        config: {},
+        explain: null,
+      }
     }
     const send = async (cmd: CommandFact) => {
       const s = await ben.publish([cmd])
@@ -194,12 +215,16 @@ describe('end to end: simulated fleet → scrub → detect → policy → act �
     })
 
     it.each([
-      ['a forged signature', () => {
-        const c = command()
-        const sig = Buffer.from(c.payload.signatures[0].sig)
-        sig[0] ^= 0xff
-        return { ...c, payload: { ...c.payload, signatures: [{ ...c.payload.signatures[0], sig }] } }
-      }, /^bad_signature/],
+      [
+        'a forged signature',
+        () => {
+          const c = command()
+          const sig = Buffer.from(c.payload.signatures[0].sig)
+          sig[0] ^= 0xff
+          return { ...c, payload: { ...c.payload, signatures: [{ ...c.payload.signatures[0], sig }] } }
+        },
+        /^bad_signature/,
+      ],
       ['an expired command', () => command({ issuedAt: Date.now() - 20 * MIN, ttlMs: MIN }), /^expired/],
       ['an unknown verb', () => command({ verb: 'reboot', args: '{}' }), /^unknown_verb/],
       ['a key nobody registered', () => command({ key: generateKeyPair('issuer') }), /^unknown_key/],
@@ -233,12 +258,17 @@ describe('end to end: simulated fleet → scrub → detect → policy → act �
       await revokeRegisteredKey(kv, key.keyId, Date.now() - 1000)
       // The target learns the registration and the revocation through its ben-keys watch: send
       // fresh commands until one is refused as revoked (observable), instead of sleeping.
-      const acks = await waitFor('a command signed with the revoked key refused as revoked', async () => {
-        const cmd = command({ key })
-        await send(cmd)
-        const a = await ackFor(cmd)
-        return String(a[0]?.reason).startsWith('revoked_key') ? a : undefined
-      }, 60_000, 100)
+      const acks = await waitFor(
+        'a command signed with the revoked key refused as revoked',
+        async () => {
+          const cmd = command({ key })
+          await send(cmd)
+          const a = await ackFor(cmd)
+          return String(a[0]?.reason).startsWith('revoked_key') ? a : undefined
+        },
+        60_000,
+        100,
+      )
       expect(acks).toEqual([expect.objectContaining({ status: 'refused' })])
       expect(String(acks[0].reason)).toMatch(/^revoked_key/)
     })
@@ -254,5 +284,4 @@ describe('end to end: simulated fleet → scrub → detect → policy → act �
       }
     })
   })
-
 })

@@ -29,7 +29,8 @@ const SOURCES = 10
 describe('priority lanes: an alert never queues behind a routine backlog', () => {
   const home = tempDir('ben-prio-')
   let running: Running | undefined
-  const start = (services: ServiceFactory[]) => startBen({ ...readEnv({ BEN_HOME: home.path, BEN_NO_CONTAINERS: '1' }), natsUrl: undefined, clickhouseUrl: process.env.BEN_CLICKHOUSE_URL }, silentLogger(), services)
+  const start = (services: ServiceFactory[]) =>
+    startBen({ ...readEnv({ BEN_HOME: home.path, BEN_NO_CONTAINERS: '1' }), natsUrl: undefined, clickhouseUrl: process.env.BEN_CLICKHOUSE_URL }, silentLogger(), services)
 
   afterAll(async () => {
     await running?.stop()
@@ -49,20 +50,41 @@ describe('priority lanes: an alert never queues behind a routine backlog', () =>
     const nc = running.ctx.nc
     // Scrub has started on the backlog (the routine lane is busy) when the alert comes.
     await waitFor('scrub to be working through the routine backlog', async () => ((await lastSeq(nc, 'DERIVED', 'ben.scrubbed.metric.web-0')) ?? 0) > 0 || undefined, 120_000, 20)
-    const alert = parseEdgeFact({ lane: 'alert', source: 'prio-1', ts: 1_763_700_999_000, rule: 'edr.exec', severity: 'high', message: 'unexpected binary', attrs: { path: '/tmp/x' } })
+    const alert = parseEdgeFact({
+      lane: 'alert',
+      source: 'prio-1',
+      ts: 1_763_700_999_000,
+      rule: 'edr.exec',
+      severity: 'high',
+      message: 'unexpected binary',
+      attrs: { path: '/tmp/x' },
+    })
     if (!alert.ok) throw new Error(alert.error.message)
     const publisher = new FactPublisher(nc, running.ctx.subjects, running.ctx.codec)
     expect((await publisher.publishAll([alert.value])).stored).toBe(1)
     await publisher.close()
 
     // Everything is processed in the end (the backlog too): then compare where each landed.
-    await waitFor('scrub and policy to settle every lane', async () => (await consumerSettled(nc, 'FACTS', 'stage-scrub-routine')) && (await consumerSettled(nc, 'FACTS', 'stage-scrub-alert')) && (await consumerSettled(nc, 'DERIVED', 'stage-policy-alert')), 300_000, 200)
+    await waitFor(
+      'scrub and policy to settle every lane',
+      async () =>
+        (await consumerSettled(nc, 'FACTS', 'stage-scrub-routine')) &&
+        (await consumerSettled(nc, 'FACTS', 'stage-scrub-alert')) &&
+        (await consumerSettled(nc, 'DERIVED', 'stage-policy-alert')),
+      300_000,
+      200,
+    )
     const routineSeqs = await Promise.all(Array.from({ length: SOURCES }, (_, i) => lastSeq(nc, 'DERIVED', `ben.scrubbed.metric.web-${i}`)))
     const lastRoutine = Math.max(...routineSeqs.map((s) => s ?? 0))
     const scrubbedAlert = await lastSeq(nc, 'DERIVED', 'ben.scrubbed.alert.prio-1')
-    const decisions = (await Promise.all(['ignore', 'alert', 'propose', 'act'].map((o) => lastSeq(nc, 'DERIVED', `ben.decision.${o}.prio-1`)))).filter((s): s is number => s !== undefined)
+    const decisions = (await Promise.all(['ignore', 'alert', 'propose', 'act'].map((o) => lastSeq(nc, 'DERIVED', `ben.decision.${o}.prio-1`)))).filter(
+      (s): s is number => s !== undefined,
+    )
     const scrubbedRoutine = (await (await jetstreamManager(nc)).streams.info('DERIVED', { subjects_filter: 'ben.scrubbed.metric.>' })).state.subjects ?? {}
-    expect(Object.values(scrubbedRoutine).reduce((a, b) => a + b, 0), 'the whole backlog was scrubbed in the end').toBe(BACKLOG)
+    expect(
+      Object.values(scrubbedRoutine).reduce((a, b) => a + b, 0),
+      'the whole backlog was scrubbed in the end',
+    ).toBe(BACKLOG)
     expect(scrubbedAlert, 'the alert was scrubbed').toBeDefined()
     expect(decisions, 'policy decided on the alert').toHaveLength(1)
     console.log(`priority: routine backlog ${BACKLOG}, last scrubbed routine fact at DERIVED seq ${lastRoutine}; alert scrubbed at ${scrubbedAlert}, decided at ${decisions[0]}`)

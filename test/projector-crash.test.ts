@@ -37,20 +37,30 @@ describe('projector crash and restart', () => {
     const env = { BEN_HOME: home.path, BEN_NATS_URL: nats.server.url, BEN_NO_CONTAINERS: '1' }
     up = await benUp(env)
     let client = await connect({ home: home.path, natsUrl: nats.server.url })
-    const seenBeforeKill = await waitFor('a partial projection', async () => {
-      const s = await stats(client)
-      return s.rows > 0 ? s.rows : undefined
-    }, 60_000, 20)
+    const seenBeforeKill = await waitFor(
+      'a partial projection',
+      async () => {
+        const s = await stats(client)
+        return s.rows > 0 ? s.rows : undefined
+      },
+      60_000,
+      20,
+    )
     await client.close()
     await up.stop('SIGKILL')
     expect(seenBeforeKill).toBeLessThan(N)
 
     up = await benUp(env)
     client = await connect({ home: home.path, natsUrl: nats.server.url })
-    const final = await waitFor('the full projection', async () => {
-      const s = await stats(client)
-      return s.rows >= N ? s : undefined
-    }, 60_000, 200).catch(async (err) => {
+    const final = await waitFor(
+      'the full projection',
+      async () => {
+        const s = await stats(client)
+        return s.rows >= N ? s : undefined
+      },
+      60_000,
+      200,
+    ).catch(async (err) => {
       const { readFileSync } = await import('node:fs')
       console.log('LOG', readFileSync(home.path + '/ben.log', 'utf8').slice(-3000), await stats(client), up?.output())
       throw err

@@ -33,8 +33,13 @@ beforeAll(async () => {
   ports = { metrics: await freePort(), otlp: await freePort(), prom: await freePort(), syslog: await freePort() }
   up = await benUp({ BEN_HOME: join(dir.path, 'home') }, ['--metrics', `127.0.0.1:${ports.metrics}`, '--otlp', `127.0.0.1:${ports.otlp}`, '--syslog', `127.0.0.1:${ports.syslog}`])
   const config = join(dir.path, 'prometheus.yml')
-  writeFileSync(config, `global:\n  scrape_interval: 1s\n  evaluation_interval: 1s\nrule_files:\n  - ${RULES}\nscrape_configs:\n  - job_name: ben\n    static_configs:\n      - targets: ['127.0.0.1:${ports.metrics}']\n`)
-  prom = spawn('prometheus', [`--config.file=${config}`, `--storage.tsdb.path=${join(dir.path, 'tsdb')}`, `--web.listen-address=127.0.0.1:${ports.prom}`, '--log.level=warn'], { stdio: ['ignore', 'pipe', 'pipe'] })
+  writeFileSync(
+    config,
+    `global:\n  scrape_interval: 1s\n  evaluation_interval: 1s\nrule_files:\n  - ${RULES}\nscrape_configs:\n  - job_name: ben\n    static_configs:\n      - targets: ['127.0.0.1:${ports.metrics}']\n`,
+  )
+  prom = spawn('prometheus', [`--config.file=${config}`, `--storage.tsdb.path=${join(dir.path, 'tsdb')}`, `--web.listen-address=127.0.0.1:${ports.prom}`, '--log.level=warn'], {
+    stdio: ['ignore', 'pipe', 'pipe'],
+  })
   prom.stdout!.on('data', (b) => (promLog += b))
   prom.stderr!.on('data', (b) => (promLog += b))
   await waitFor('Prometheus to be ready', async () => (await fetch(`http://127.0.0.1:${ports.prom}/-/ready`).catch(() => undefined))?.ok || undefined, 60_000, 250)
@@ -54,7 +59,11 @@ describe('Prometheus scrapes ben up --metrics', () => {
   it('sees Ben up, its intake, publishes, stages, lag and process stats, and loads the alerting rules', async () => {
     // facts in through the OTLP door (JSON, as any OTLP client may send)
     const records = Array.from({ length: 50 }, (_, i) => ({ timeUnixNano: String((1_763_700_000_000 + i) * 1e6), severityText: 'INFO', body: { stringValue: `hello ${i}` } }))
-    const r = await fetch(`http://127.0.0.1:${ports.otlp}/v1/logs`, { method: 'POST', headers: { 'Content-Type': 'application/json' }, body: JSON.stringify({ resourceLogs: [{ resource: { attributes: [{ key: 'host.name', value: { stringValue: 'prom-web-1' } }] }, scopeLogs: [{ logRecords: records }] }] }) })
+    const r = await fetch(`http://127.0.0.1:${ports.otlp}/v1/logs`, {
+      method: 'POST',
+      headers: { 'Content-Type': 'application/json' },
+      body: JSON.stringify({ resourceLogs: [{ resource: { attributes: [{ key: 'host.name', value: { stringValue: 'prom-web-1' } }] }, scopeLogs: [{ logRecords: records }] }] }),
+    })
     expect(r.status).toBe(200)
     // one bad request: counted as a drop
     expect((await fetch(`http://127.0.0.1:${ports.otlp}/v1/logs`, { method: 'POST', headers: { 'Content-Type': 'text/csv' }, body: 'a,b' })).status).toBe(415)
@@ -86,10 +95,15 @@ describe('Prometheus scrapes ben up --metrics', () => {
     const rules = (await (await fetch(`http://127.0.0.1:${ports.prom}/api/v1/rules`)).json()) as { data: { groups: Array<{ rules: Array<{ name: string; health: string }> }> } }
     const loaded = rules.data.groups.flatMap((g) => g.rules)
     expect(loaded.length).toBe(11)
-    await waitFor('every rule evaluated healthy', async () => {
-      const now = (await (await fetch(`http://127.0.0.1:${ports.prom}/api/v1/rules`)).json()) as typeof rules
-      return now.data.groups.flatMap((g) => g.rules).every((x) => x.health === 'ok') || undefined
-    }, 60_000, 500)
+    await waitFor(
+      'every rule evaluated healthy',
+      async () => {
+        const now = (await (await fetch(`http://127.0.0.1:${ports.prom}/api/v1/rules`)).json()) as typeof rules
+        return now.data.groups.flatMap((g) => g.rules).every((x) => x.health === 'ok') || undefined
+      },
+      60_000,
+      500,
+    )
     const { stdout } = await run('promtool', ['check', 'rules', RULES])
     expect(stdout).toContain('SUCCESS: 11 rules found')
   })

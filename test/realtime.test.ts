@@ -93,7 +93,8 @@ describe('real time: sparse or bursty, no fact waits in a stage', () => {
   let running: Running
   let sim: Simulation
   const codec = new FactCodec()
-  const start = () => startBen({ ...readEnv({ BEN_HOME: home.path, BEN_NO_CONTAINERS: '1' }), natsUrl: undefined, clickhouseUrl: process.env.BEN_CLICKHOUSE_URL }, silentLogger(), defaultServices())
+  const start = () =>
+    startBen({ ...readEnv({ BEN_HOME: home.path, BEN_NO_CONTAINERS: '1' }), natsUrl: undefined, clickhouseUrl: process.env.BEN_CLICKHOUSE_URL }, silentLogger(), defaultServices())
 
   beforeAll(async () => {
     running = await start()
@@ -144,14 +145,23 @@ describe('real time: sparse or bursty, no fact waits in a stage', () => {
       await waitFor(`burst ${i / 50 + 1} to be processed and acknowledged by every stage`, () => quiet(nc), 60_000, 20)
     }
     // Silence: the last fact before it must not wait for a next one.
-    await waitFor('the throttle command of the runaway', async () => (await readSince(nc, 'COMMANDS', since)).some((s) => s.subject.includes('.ack.')) || undefined, 60_000, 250).catch(() => undefined)
+    await waitFor(
+      'the throttle command of the runaway',
+      async () => (await readSince(nc, 'COMMANDS', since)).some((s) => s.subject.includes('.ack.')) || undefined,
+      60_000,
+      250,
+    ).catch(() => undefined)
     await waitFor('every stage to have processed and acknowledged everything', () => quiet(nc), 120_000, 100)
     await publisher.close()
 
     const { worst, count } = await hopLatencies(nc, since)
     console.log(`real-time hops (bound ${Math.round(BOUND_MS)} ms): ${JSON.stringify(Object.fromEntries([...worst].map(([h, w]) => [h, w.ms])))}`)
     const report = Object.fromEntries([...worst].map(([hop, w]) => [hop, { worstMs: w.ms, facts: count.get(hop) }]))
-    for (const hop of ['scrubbed', 'anomaly', 'decision', 'cmd', 'incident']) expect(count.get(hop) ?? 0, `no fact came out of ${hop}: ${JSON.stringify(report)} targets ${JSON.stringify(sim.stats)} ${[...sim.targets.keys()].join(',')} commands ${JSON.stringify((await readSince(nc, 'COMMANDS', since)).map((c) => [c.subject, (c.fact as { payload?: { status?: string } }).payload?.status]))}`).toBeGreaterThan(0)
+    for (const hop of ['scrubbed', 'anomaly', 'decision', 'cmd', 'incident'])
+      expect(
+        count.get(hop) ?? 0,
+        `no fact came out of ${hop}: ${JSON.stringify(report)} targets ${JSON.stringify(sim.stats)} ${[...sim.targets.keys()].join(',')} commands ${JSON.stringify((await readSince(nc, 'COMMANDS', since)).map((c) => [c.subject, (c.fact as { payload?: { status?: string } }).payload?.status]))}`,
+      ).toBeGreaterThan(0)
     for (const [hop, w] of worst) expect(w.ms, `${hop}: fact ${w.id} waited ${w.ms} ms (${JSON.stringify(report)})`).toBeLessThanOrEqual(BOUND_MS)
   }, 600_000)
 
@@ -162,7 +172,15 @@ describe('real time: sparse or bursty, no fact waits in a stage', () => {
     const nc = running.ctx.nc
     const publisher = new FactPublisher(nc, running.ctx.subjects, codec)
     const ts = Date.now()
-    const alert = parseEdgeFact({ lane: 'alert', source: 'rt-restart', ts, rule: 'edr.exec', severity: 'high', message: 'unexpected binary after restart', attrs: { path: '/tmp/x' } })
+    const alert = parseEdgeFact({
+      lane: 'alert',
+      source: 'rt-restart',
+      ts,
+      rule: 'edr.exec',
+      severity: 'high',
+      message: 'unexpected binary after restart',
+      attrs: { path: '/tmp/x' },
+    })
     if (!alert.ok) throw new Error(alert.error.message)
     const sent = Date.now()
     expect((await publisher.publishAll([alert.value])).stored).toBe(1)

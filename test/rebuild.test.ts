@@ -33,7 +33,9 @@ describe('ben rebuild after a broken ClickHouse part', () => {
     up = await benUp(env)
     // three publishes, so the table has more than one part
     for (let b = 0; b < 3; b++) {
-      const lines = Array.from({ length: N / 3 }, (_, i) => JSON.stringify({ lane: 'metric', source: `reb-${i % 5}`, ts: 1_763_700_000_000 + b * 1_000_000 + i, name: 'cpu.load', value: i }))
+      const lines = Array.from({ length: N / 3 }, (_, i) =>
+        JSON.stringify({ lane: 'metric', source: `reb-${i % 5}`, ts: 1_763_700_000_000 + b * 1_000_000 + i, name: 'cpu.load', value: i }),
+      )
       const p = await ben(['publish', '-'], env, lines.join('\n'))
       expect(p.code, p.stderr).toBe(0)
       await waitFor(`batch ${b} projected`, async () => ((await facts()) === ((b + 1) * N) / 3 ? true : undefined), 60_000, 250)
@@ -55,7 +57,14 @@ describe('ben rebuild after a broken ClickHouse part', () => {
     writeFileSync(join(dir, victim.name, data), 'not a ClickHouse column')
 
     up = await benUp(env)
-    await waitFor('the warning about the detached part', () => /ClickHouse table facts: 1 detached part \(broken-on-start_all_.*are missing from the projection; re-project them from JetStream with `ben rebuild facts`/.test(up!.output()) || undefined, 60_000)
+    await waitFor(
+      'the warning about the detached part',
+      () =>
+        /ClickHouse table facts: 1 detached part \(broken-on-start_all_.*are missing from the projection; re-project them from JetStream with `ben rebuild facts`/.test(
+          up!.output(),
+        ) || undefined,
+      60_000,
+    )
     const left = await facts()
     expect(left).toBe(N - victim.rows)
     expect(await query<{ name: string }>("SELECT name FROM system.detached_parts WHERE table = 'facts'")).toEqual([{ name: `broken-on-start_${victim.name}` }])

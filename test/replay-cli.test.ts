@@ -26,10 +26,19 @@ describe('ben replay, as a user runs it', () => {
   let env: Record<string, string>
 
   beforeAll(async () => {
-    run = await liveRun({ hosts: 2, rate: 60, durationMs: 3 * MIN, seed: 'cli', mode: 'backfill', scenarios: [{ kind: 'cpu-runaway', host: 'web-1', atMs: 50_000, durationMs: 30_000, repeat: { afterMs: 70_000 } }] })
+    run = await liveRun({
+      hosts: 2,
+      rate: 60,
+      durationMs: 3 * MIN,
+      seed: 'cli',
+      mode: 'backfill',
+      scenarios: [{ kind: 'cpu-runaway', host: 'web-1', atMs: 50_000, durationMs: 30_000, repeat: { afterMs: 70_000 } }],
+    })
     await run.quiet()
     env = { BEN_HOME: run.home }
-    const rows = await run.rows(`SELECT incident_id FROM incident_events WHERE source = 'web-1' AND has(fact_ids, (SELECT any(id) FROM decisions WHERE rule = 'critical-cpu-throttle' AND suppressed = 0)) LIMIT 1`)
+    const rows = await run.rows(
+      `SELECT incident_id FROM incident_events WHERE source = 'web-1' AND has(fact_ids, (SELECT any(id) FROM decisions WHERE rule = 'critical-cpu-throttle' AND suppressed = 0)) LIMIT 1`,
+    )
     runaway = String(rows[0]?.incident_id ?? '')
     expect(runaway, 'an incident holds the throttle decision').toMatch(/^[0-9a-f]{16,}$/)
   }, 180_000)
@@ -77,11 +86,20 @@ describe('ben replay, as a user runs it', () => {
     const j = await ben(['replay', runaway, '--what-if', file, '--json'], env)
     expect(j.stderr).toBe('')
     expect(j.code).toBe(1)
-    const doc = JSON.parse(j.stdout) as { identical: boolean; window: { from: number; to: number }; whatIf: { kind: string; changes: Array<{ status: string; kind: string; id: string; recorded?: { outcome: string; rule?: string }; whatIf?: { outcome: string; rule?: string; verb?: string } }> } }
+    const doc = JSON.parse(j.stdout) as {
+      identical: boolean
+      window: { from: number; to: number }
+      whatIf: {
+        kind: string
+        changes: Array<{ status: string; kind: string; id: string; recorded?: { outcome: string; rule?: string }; whatIf?: { outcome: string; rule?: string; verb?: string } }>
+      }
+    }
     expect(doc.identical).toBe(false)
     expect(doc.whatIf.kind).toBe('policy')
     const decisions = doc.whatIf.changes.filter((c) => c.kind === 'decision')
-    const inWindow = await run.rows(`SELECT id FROM decisions WHERE source = 'web-1' AND rule = 'critical-cpu-throttle' AND toUnixTimestamp64Milli(ts) BETWEEN ${doc.window.from} AND ${doc.window.to}`)
+    const inWindow = await run.rows(
+      `SELECT id FROM decisions WHERE source = 'web-1' AND rule = 'critical-cpu-throttle' AND toUnixTimestamp64Milli(ts) BETWEEN ${doc.window.from} AND ${doc.window.to}`,
+    )
     const expected = inWindow.map((r) => String(r.id))
     expect(expected.length).toBeGreaterThan(1)
     expect(decisions.map((d) => d.id).sort()).toEqual(expected.sort())
@@ -117,7 +135,9 @@ describe('ben replay, as a user runs it', () => {
   it('exit 1 with the fact, the field and both values when a recorded fact was tampered with', async () => {
     // Replace one recorded anomaly of the incident by a copy with another explanation.
     const codec = new FactCodec()
-    const [row] = await run.rows(`SELECT a.stream_seq AS seq, a.schema_fp AS fp, a.avro AS avro FROM anomalies a WHERE a.source = 'web-1' AND a.id IN (SELECT arrayJoin(fact_ids) FROM incident_events WHERE incident_id = '${runaway}') ORDER BY a.ts LIMIT 1`)
+    const [row] = await run.rows(
+      `SELECT a.stream_seq AS seq, a.schema_fp AS fp, a.avro AS avro FROM anomalies a WHERE a.source = 'web-1' AND a.id IN (SELECT arrayJoin(fact_ids) FROM incident_events WHERE incident_id = '${runaway}') ORDER BY a.ts LIMIT 1`,
+    )
     const d = codec.decode(Buffer.from(String(row.avro), 'base64'), String(row.fp))
     if (!d.ok) throw new Error(d.error.message)
     const original = d.value as AnomalyFact
@@ -138,6 +158,8 @@ describe('ben replay, as a user runs it', () => {
 
     const lib = await replayIncident(run.deps(), runaway)
     expect(lib.identical).toBe(false)
-    expect(lib.diffs).toEqual([expect.objectContaining({ status: 'changed', id: original.id, kind: 'anomaly', fields: [{ path: 'explain', recorded: 'nothing to see here', rebuilt: original.explain }] })])
+    expect(lib.diffs).toEqual([
+      expect.objectContaining({ status: 'changed', id: original.id, kind: 'anomaly', fields: [{ path: 'explain', recorded: 'nothing to see here', rebuilt: original.explain }] }),
+    ])
   })
 })

@@ -15,7 +15,14 @@ describe('replay after JetStream retention dropped the raw facts', () => {
     // is limited to its last 1,500 messages (as retention would drop them later). Limiting it
     // from the start would race the backfill against scrub: what scrub had not read yet would
     // be dropped before it was ever processed.
-    run = await liveRun({ hosts: 2, rate: 50, durationMs: 3 * MIN, seed: 'retention', mode: 'backfill', scenarios: [{ kind: 'cpu-runaway', host: 'web-2', atMs: 60_000, durationMs: 30_000 }] })
+    run = await liveRun({
+      hosts: 2,
+      rate: 50,
+      durationMs: 3 * MIN,
+      seed: 'retention',
+      mode: 'backfill',
+      scenarios: [{ kind: 'cpu-runaway', host: 'web-2', atMs: 60_000, durationMs: 30_000 }],
+    })
     await run.quiet()
     const jsm = await jetstreamManager(run.ben.nc)
     await jsm.streams.update('FACTS', { max_msgs: keep })

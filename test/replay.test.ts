@@ -20,7 +20,9 @@ describe('replay: live pipeline, then every incident rebuilt from the recorded f
   it('is identical for every incident — same ids, same bytes — over random small fleets', async () => {
     await fc.assert(
       fc.asyncProperty(fleet, async (f) => {
-        const scenarios: ScenarioSpec[] = [{ kind: 'cpu-runaway', host: `web-${f.runawayHost}`, atMs: 100_000, durationMs: 30_000, ...(f.repeat ? { repeat: { afterMs: 60_000 } } : {}) }]
+        const scenarios: ScenarioSpec[] = [
+          { kind: 'cpu-runaway', host: `web-${f.runawayHost}`, atMs: 100_000, durationMs: 30_000, ...(f.repeat ? { repeat: { afterMs: 60_000 } } : {}) },
+        ]
         if (f.leak) scenarios.push({ kind: 'secret-leak', host: `web-${f.hosts}`, atMs: 40_000 })
         const run = await liveRun({ hosts: f.hosts, rate: f.rate, durationMs: 200_000, seed: f.seed, mode: 'backfill', scenarios })
         try {

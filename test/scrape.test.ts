@@ -25,7 +25,9 @@ beforeAll(async () => {
   port = await freePort()
   const config = join(dir.path, 'prometheus.yml')
   writeFileSync(config, 'global:\n  scrape_interval: 1h\n')
-  prom = spawn('prometheus', [`--config.file=${config}`, `--storage.tsdb.path=${join(dir.path, 'tsdb')}`, `--web.listen-address=127.0.0.1:${port}`, '--log.level=warn'], { stdio: 'ignore' })
+  prom = spawn('prometheus', [`--config.file=${config}`, `--storage.tsdb.path=${join(dir.path, 'tsdb')}`, `--web.listen-address=127.0.0.1:${port}`, '--log.level=warn'], {
+    stdio: 'ignore',
+  })
   await waitFor('Prometheus to be ready', async () => (await fetch(`http://127.0.0.1:${port}/-/ready`).catch(() => undefined))?.ok || undefined, 60_000, 250)
 })
 afterAll(async () => {
@@ -46,10 +48,14 @@ describe('scrape mode', () => {
     expect(report.error).toBeUndefined()
     expect(report.samples).toBeGreaterThan(100)
     expect(report.accepted).toBeGreaterThan(100)
-    const facts = await waitFor('the scraped facts', async () => {
-      const m = await readStream(t.nc, 'FACTS', 'ben.fact.metric.prom-1')
-      return m.length >= report.accepted ? m : undefined
-    }, 30_000)
+    const facts = await waitFor(
+      'the scraped facts',
+      async () => {
+        const m = await readStream(t.nc, 'FACTS', 'ben.fact.metric.prom-1')
+        return m.length >= report.accepted ? m : undefined
+      },
+      30_000,
+    )
     const byName = (n: string) => facts.map((m) => m.fact.payload as { name: string; value: number; labels: Record<string, string> }).filter((p) => p.name === n)
     const build = (await (await fetch(`http://127.0.0.1:${port}/api/v1/status/buildinfo`)).json()) as { data: { version: string; goVersion: string } }
     expect(byName('prometheus_build_info')[0]).toMatchObject({ value: 1, labels: { version: build.data.version, goversion: build.data.goVersion } })

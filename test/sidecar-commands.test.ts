@@ -32,18 +32,41 @@ const dir = tempDir('ben-sidecar-cmd-')
 const codec = new FactCodec()
 
 let n = 0
-function command(o: { verb?: string; args?: string; target?: string; issuedAt?: number; ttlMs?: number; key?: KeyPair; required?: Array<'issuer' | 'operator'> } = {}): CommandFact {
+function command(
+  o: { verb?: string; args?: string; target?: string; issuedAt?: number; ttlMs?: number; key?: KeyPair; required?: Array<'issuer' | 'operator'> } = {},
+): CommandFact {
   const issuedAt = o.issuedAt ?? Date.now()
-  const payload = signCommand({ verb: o.verb ?? 'set_mode', target: o.target ?? 'web-3', args: o.args ?? '{"mode":"degraded"}' }, o.key ?? ISSUER, { issuedAt, ttlMs: o.ttlMs ?? 60_000, decisionId: `d-${++n}-${Date.now()}`, ...(o.required ? { required: o.required } : {}) })
+  const payload = signCommand({ verb: o.verb ?? 'set_mode', target: o.target ?? 'web-3', args: o.args ?? '{"mode":"degraded"}' }, o.key ?? ISSUER, {
+    issuedAt,
+    ttlMs: o.ttlMs ?? 60_000,
+    decisionId: `d-${++n}-${Date.now()}`,
+    ...(o.required ? { required: o.required } : {}),
+  })
   return asFact(payload, issuedAt)
 }
-const asFact = (payload: CommandPayload, ts: number, salt = ''): CommandFact => ({ id: `cmd-${payload.commandId}-${payload.status}${salt}`, ts, source: 'act', lane: 'control', kind: 'command', payload, lineage: [payload.decisionId], producer: 'act@1', config: {}, explain: 'test command' })
+const asFact = (payload: CommandPayload, ts: number, salt = ''): CommandFact => ({
+  id: `cmd-${payload.commandId}-${payload.status}${salt}`,
+  ts,
+  source: 'act',
+  lane: 'control',
+  kind: 'command',
+  payload,
+  lineage: [payload.decisionId],
+  producer: 'act@1',
+  config: {},
+  explain: 'test command',
+})
 
 async function send(cmd: CommandFact): Promise<void> {
   const o = await publisher.publish(cmd, 'ben.cmd.web-3') // on this target's subject whatever the payload says
   expect(o.status).toBe('stored')
 }
-const ackFor = (cmd: CommandFact, status?: string) => waitFor(`the ack of ${cmd.payload.verb} ${cmd.payload.commandId}`, () => acks.find((a) => a.payload.commandId === cmd.payload.commandId && (!status || a.payload.status === status)), 15_000)
+const ackFor = (cmd: CommandFact, status?: string) =>
+  waitFor(
+    `the ack of ${cmd.payload.verb} ${cmd.payload.commandId}`,
+    () => acks.find((a) => a.payload.commandId === cmd.payload.commandId && (!status || a.payload.status === status)),
+    15_000,
+  )
 
 const calls: Array<{ verb: string; args: unknown }> = []
 const handlers = {
@@ -129,12 +152,17 @@ describe('sidecar commands', () => {
       await revokeRegisteredKey(kv, ISSUER_2.keyId, Date.now())
       // Until the revocation has reached the sidecar's watch, a command may still run: send
       // fresh ones until one is refused (the observable sign that the watch has it).
-      const refused = await waitFor('a command signed with the revoked key to be refused', async () => {
-        const after = command({ key: ISSUER_2 })
-        await send(after)
-        const ack = await ackFor(after)
-        return ack.payload.status === 'refused' ? ack : undefined
-      }, 30_000, 50)
+      const refused = await waitFor(
+        'a command signed with the revoked key to be refused',
+        async () => {
+          const after = command({ key: ISSUER_2 })
+          await send(after)
+          const ack = await ackFor(after)
+          return ack.payload.status === 'refused' ? ack : undefined
+        },
+        30_000,
+        50,
+      )
       expect(refused.payload.reason).toMatch(/^revoked_key: /)
 
       // proposals are records, not instructions: no ack, nothing runs; the approved one executes
@@ -148,7 +176,12 @@ describe('sidecar commands', () => {
       expect(calls.at(-1)).toEqual({ verb: 'quarantine_artifact', args: { path: '/tmp/x' } })
 
       const s = sc.status().commands
-      expect(s).toMatchObject({ executed: 3, failed: 1, ignored: 1, refused: { bad_signature: 1, unknown_key: 1, expired: 1, replayed: 1, wrong_target: 1, unknown_verb: 2, revoked_key: 1 } })
+      expect(s).toMatchObject({
+        executed: 3,
+        failed: 1,
+        ignored: 1,
+        refused: { bad_signature: 1, unknown_key: 1, expired: 1, replayed: 1, wrong_target: 1, unknown_verb: 2, revoked_key: 1 },
+      })
       expect(s.last).toMatchObject({ verb: 'quarantine_artifact', status: 'executed' })
     } finally {
       await sc.close()

@@ -24,7 +24,13 @@ const TS = 1_763_700_000_000
 
 /** Builds dist/ (npx tsc -p tsconfig.build.json) when a sidecar source is newer than its output. */
 function ensureBuilt(): void {
-  const sources = [...readdirSync(join(root, 'sidecar')).filter((f) => f.endsWith('.ts') && !f.endsWith('.test.ts')).map((f) => [join(root, 'sidecar', f), join(root, 'dist', 'sidecar', f.replace(/\.ts$/, '.js'))]), [join(root, 'cli', 'sidecar.ts'), join(root, 'dist', 'cli', 'sidecar.js')], [join(root, 'cli', 'main.ts'), join(root, 'dist', 'cli', 'main.js')]]
+  const sources = [
+    ...readdirSync(join(root, 'sidecar'))
+      .filter((f) => f.endsWith('.ts') && !f.endsWith('.test.ts'))
+      .map((f) => [join(root, 'sidecar', f), join(root, 'dist', 'sidecar', f.replace(/\.ts$/, '.js'))]),
+    [join(root, 'cli', 'sidecar.ts'), join(root, 'dist', 'cli', 'sidecar.js')],
+    [join(root, 'cli', 'main.ts'), join(root, 'dist', 'cli', 'main.js')],
+  ]
   const stale = sources.some(([src, out]) => !existsSync(out) || statSync(out).mtimeMs < statSync(src).mtimeMs)
   if (!stale) return
   const tsc = createRequire(import.meta.url).resolve('typescript/bin/tsc')
@@ -46,7 +52,9 @@ function mulberry32(seed: number): () => number {
   }
 }
 
-const body = (b: number) => Array.from({ length: BATCH }, (_, j) => JSON.stringify({ lane: 'metric', ts: TS + b * BATCH + j, name: 'load', value: b * BATCH + j, labels: { batch: String(b) } })).join('\n') + '\n'
+const body = (b: number) =>
+  Array.from({ length: BATCH }, (_, j) => JSON.stringify({ lane: 'metric', ts: TS + b * BATCH + j, name: 'load', value: b * BATCH + j, labels: { batch: String(b) } })).join('\n') +
+  '\n'
 
 let t: TestNats
 const home = tempDir('ben-sidecar-crash-')
@@ -71,10 +79,15 @@ async function startDaemon(): Promise<ChildProcess> {
   let out = ''
   c.stdout!.on('data', (d) => (out += d))
   c.stderr!.on('data', (d) => (out += d))
-  await waitFor('the sidecar to listen', () => {
-    if (c.exitCode !== null) throw new Error(`ben sidecar exited with ${c.exitCode}: ${out}`)
-    return out.includes('listening on') || undefined
-  }, 30_000, 20)
+  await waitFor(
+    'the sidecar to listen',
+    () => {
+      if (c.exitCode !== null) throw new Error(`ben sidecar exited with ${c.exitCode}: ${out}`)
+      return out.includes('listening on') || undefined
+    },
+    30_000,
+    20,
+  )
   return c
 }
 
@@ -144,12 +157,17 @@ describe('sidecar daemon killed with SIGKILL while taking facts', () => {
     const status = await httpCall({ socketPath: sock }, 'GET', '/status')
     expect(status.json()).toMatchObject({ id: 's1', wal: { depthRecords: 0 }, listen: `unix:${sock}` })
     let last = ''
-    await waitFor('the status file to catch up', async () => {
-      const r = await ben(['sidecar', 'status', '--id', 's1', '--format', 'json'], { BEN_HOME: home.path })
-      last = `${r.code} ${r.stdout} ${r.stderr}`
-      const s = JSON.parse(r.stdout) as { running: boolean; connected: boolean; wal: { depthRecords: number; oldestUnsentSeq: number | null; lastSeq: number } }
-      return (r.code === 0 && s.running && s.connected && s.wal.depthRecords === 0 && s.wal.oldestUnsentSeq === null && s.wal.lastSeq >= accepted) || undefined
-    }, 10_000, 300).catch((err: Error) => {
+    await waitFor(
+      'the status file to catch up',
+      async () => {
+        const r = await ben(['sidecar', 'status', '--id', 's1', '--format', 'json'], { BEN_HOME: home.path })
+        last = `${r.code} ${r.stdout} ${r.stderr}`
+        const s = JSON.parse(r.stdout) as { running: boolean; connected: boolean; wal: { depthRecords: number; oldestUnsentSeq: number | null; lastSeq: number } }
+        return (r.code === 0 && s.running && s.connected && s.wal.depthRecords === 0 && s.wal.oldestUnsentSeq === null && s.wal.lastSeq >= accepted) || undefined
+      },
+      10_000,
+      300,
+    ).catch((err: Error) => {
       throw new Error(`${err.message}; last answer: ${last}`)
     })
     await kill(child)

@@ -17,7 +17,14 @@ const dir = tempDir('ben-sc-doors-')
 
 beforeAll(async () => {
   t = await startTestNats()
-  d = await startSidecarDaemon({ id: 'door-1', listen: '127.0.0.1:0', doors: { otlp: '127.0.0.1:0', syslog: '127.0.0.1:0' }, metrics: '127.0.0.1:0', env: { ...process.env, BEN_HOME: join(dir.path, 'home'), BEN_NATS_URL: t.server.url }, log: { info: () => undefined, warn: () => undefined, error: () => undefined, debug: () => undefined } as never })
+  d = await startSidecarDaemon({
+    id: 'door-1',
+    listen: '127.0.0.1:0',
+    doors: { otlp: '127.0.0.1:0', syslog: '127.0.0.1:0' },
+    metrics: '127.0.0.1:0',
+    env: { ...process.env, BEN_HOME: join(dir.path, 'home'), BEN_NATS_URL: t.server.url },
+    log: { info: () => undefined, warn: () => undefined, error: () => undefined, debug: () => undefined } as never,
+  })
 })
 afterAll(async () => {
   await d?.stop()
@@ -29,14 +36,25 @@ describe('ben sidecar --otlp --syslog --metrics', () => {
   it('takes OTLP and syslog into its WAL as its own facts, and shows its WAL on /metrics', async () => {
     const otlp = d.doors.find((x) => x.name === 'otlp')!
     const syslog = d.doors.find((x) => x.name === 'syslog')!
-    const body = { resourceLogs: [{ resource: { attributes: [{ key: 'host.name', value: { stringValue: 'elsewhere' } }] }, scopeLogs: [{ logRecords: [{ timeUnixNano: '1763700000000000000', body: { stringValue: 'via otlp from alice@example.org' } }] }] }] }
+    const body = {
+      resourceLogs: [
+        {
+          resource: { attributes: [{ key: 'host.name', value: { stringValue: 'elsewhere' } }] },
+          scopeLogs: [{ logRecords: [{ timeUnixNano: '1763700000000000000', body: { stringValue: 'via otlp from alice@example.org' } }] }],
+        },
+      ],
+    }
     const r = await fetch(`http://127.0.0.1:${otlp.port}/v1/logs`, { method: 'POST', headers: { 'Content-Type': 'application/json' }, body: JSON.stringify(body) })
     expect(r.status).toBe(200)
     await run('logger', ['--server', '127.0.0.1', '--port', String(syslog.port), '--udp', '--rfc5424', '-t', 'scdoor', 'via syslog'])
-    const facts = await waitFor('2 facts of door-1', async () => {
-      const m = await readStream(t.nc, 'FACTS', 'ben.fact.event.door-1')
-      return m.length >= 2 ? m : undefined
-    }, 30_000)
+    const facts = await waitFor(
+      '2 facts of door-1',
+      async () => {
+        const m = await readStream(t.nc, 'FACTS', 'ben.fact.event.door-1')
+        return m.length >= 2 ? m : undefined
+      },
+      30_000,
+    )
     expect(facts.map((m) => (m.fact.payload as { message: string }).message).sort()).toEqual([expect.stringMatching(/^via otlp from (?!alice@example\.org)/), 'via syslog'])
     expect(facts.every((m) => m.fact.producer === 'door-1')).toBe(true)
     const text = await (await fetch(`${d.metrics!.address}/metrics`)).text()

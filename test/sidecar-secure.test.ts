@@ -13,7 +13,16 @@ import type { NatsConnection } from '@nats-io/nats-core'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { FactCodec, Header, type AckFact, type CommandFact } from '../schemas/index.js'
 import { ensureTopology, FactPublisher, Subjects } from '../streams/index.js'
-import { ensureAuth, nkeyConnectOptions, registerKey, startNatsServer, watchPermissionViolations, type AuthSetup, type NatsServerHandle, type PermissionViolation } from '../infra/index.js'
+import {
+  ensureAuth,
+  nkeyConnectOptions,
+  registerKey,
+  startNatsServer,
+  watchPermissionViolations,
+  type AuthSetup,
+  type NatsServerHandle,
+  type PermissionViolation,
+} from '../infra/index.js'
 import { generateKeyPair, signCommand } from '../processors/act/index.js'
 import { createSidecar } from '../sidecar/index.js'
 import { tempDir, waitFor } from './support/servers.js'
@@ -49,7 +58,13 @@ describe('sidecar under the sidecar role', () => {
     watchPermissionViolations(nc, (v) => violations.push(v))
     const ran: unknown[] = []
     let goOnline: (c: NatsConnection) => void = () => undefined
-    const sc = await createSidecar({ id: 'web-3', nats: new Promise<NatsConnection>((r) => (goOnline = r)), walDir: join(home.path, 'sc', 'wal'), keyPair: SIDECAR, handlers: { set_mode: (a) => void ran.push(a) } })
+    const sc = await createSidecar({
+      id: 'web-3',
+      nats: new Promise<NatsConnection>((r) => (goOnline = r)),
+      walDir: join(home.path, 'sc', 'wal'),
+      keyPair: SIDECAR,
+      handlers: { set_mode: (a) => void ran.push(a) },
+    })
     const acks: AckFact[] = []
     const sub = admin.subscribe('ben.ack.web-3', {
       callback: (_e, m) => {
@@ -65,7 +80,18 @@ describe('sidecar under the sidecar role', () => {
       await sc.online
 
       const payload = signCommand({ verb: 'set_mode', target: 'web-3', args: '{"mode":"degraded"}' }, ISSUER, { issuedAt: Date.now(), ttlMs: 60_000, decisionId: 'secure-1' })
-      const cmd: CommandFact = { id: 'cmd-secure-1', ts: Date.now(), source: 'act', lane: 'control', kind: 'command', payload, lineage: [], producer: 'act@1', config: {}, explain: 'test' }
+      const cmd: CommandFact = {
+        id: 'cmd-secure-1',
+        ts: Date.now(),
+        source: 'act',
+        lane: 'control',
+        kind: 'command',
+        payload,
+        lineage: [],
+        producer: 'act@1',
+        config: {},
+        explain: 'test',
+      }
       const pub = new FactPublisher(admin, new Subjects(), codec)
       expect((await pub.publish(cmd)).status).toBe('stored')
       await pub.close()

@@ -18,7 +18,14 @@ import { httpCall, readStream, streamCount } from './support/sidecar.js'
 import { jetstreamManager } from '@nats-io/jetstream'
 
 const TS = 1_763_700_000_000
-const metric = (i: number, extra: Record<string, unknown> = {}): Record<string, unknown> => ({ lane: 'metric', ts: TS + i, name: 'cpu.load', value: i, labels: { n: String(i) }, ...extra })
+const metric = (i: number, extra: Record<string, unknown> = {}): Record<string, unknown> => ({
+  lane: 'metric',
+  ts: TS + i,
+  name: 'cpu.load',
+  value: i,
+  labels: { n: String(i) },
+  ...extra,
+})
 
 let t: TestNats
 const dirs: Array<{ remove(): void }> = []
@@ -138,7 +145,16 @@ describe('sidecar (in-process, real nats-server)', () => {
     const dir = temp()
     let connect: (nc: NatsConnection) => void = () => undefined
     const nats = new Promise<NatsConnection>((r) => (connect = r))
-    const sc = await createSidecar({ id: 's-full', nats, walDir: join(dir, 'wal'), keyPair: generateKeyPair('sidecar'), walSegmentBytes: 16 * 1024, maxWalBytes: 32 * 1024, whenFull: 'refuse', registerKey: false })
+    const sc = await createSidecar({
+      id: 's-full',
+      nats,
+      walDir: join(dir, 'wal'),
+      keyPair: generateKeyPair('sidecar'),
+      walSegmentBytes: 16 * 1024,
+      maxWalBytes: 32 * 1024,
+      whenFull: 'refuse',
+      registerKey: false,
+    })
     const tcp = await serveNdjson(sc, parseListen('127.0.0.1:0'))
     try {
       const accepted = new Set<string>()
@@ -179,7 +195,16 @@ describe('sidecar (in-process, real nats-server)', () => {
     const dir = temp()
     let connect: (nc: NatsConnection) => void = () => undefined
     const nats = new Promise<NatsConnection>((r) => (connect = r))
-    const sc = await createSidecar({ id: 's-block', nats, walDir: join(dir, 'wal'), keyPair: generateKeyPair('sidecar'), walSegmentBytes: 16 * 1024, maxWalBytes: 32 * 1024, whenFull: 'block', registerKey: false })
+    const sc = await createSidecar({
+      id: 's-block',
+      nats,
+      walDir: join(dir, 'wal'),
+      keyPair: generateKeyPair('sidecar'),
+      walSegmentBytes: 16 * 1024,
+      maxWalBytes: 32 * 1024,
+      whenFull: 'block',
+      registerKey: false,
+    })
     try {
       const pending: Array<Promise<{ accepted: number }>> = []
       let blocked = false

@@ -12,7 +12,14 @@ const codec = new FactCodec()
 
 /** Scrubbed-lane metric facts from a simulated fleet with a runaway (detect's input). */
 function inputs(): MetricFact[] {
-  const fleet = createFleet({ hosts: 3, seed: 'restart', startTs: 1_763_700_000_000, rate: 300, durationMs: 240_000, scenarios: [{ kind: 'cpu-runaway', atMs: 120_000, durationMs: 30_000 }] })
+  const fleet = createFleet({
+    hosts: 3,
+    seed: 'restart',
+    startTs: 1_763_700_000_000,
+    rate: 300,
+    durationMs: 240_000,
+    scenarios: [{ kind: 'cpu-runaway', atMs: 120_000, durationMs: 30_000 }],
+  })
   const out: MetricFact[] = []
   for (const e of fleet.next(1_763_700_000_000 + 240_000)) {
     if (e.lane !== 'metric') continue
@@ -26,7 +33,13 @@ async function runDetect(nats: TestNats, publisher: FactPublisher): Promise<Stag
   const kv = await new Kvm(nats.nc).open(kvName({}, Bucket.Checkpoints))
   const config = ConfigSource.fixed('ben-detectors', 0, defaultDetectorConfig().value)
   const runner = new StageRunner(
-    { stage: detectStage as never, inputs: [{ lane: 'metric', stream: 'DERIVED', filterSubject: 'ben.scrubbed.metric.>' }], config, subjectFor: (f) => nats.subjects.forFact(f), checkpointEvery: { inputs: 500, ms: 200 } },
+    {
+      stage: detectStage as never,
+      inputs: [{ lane: 'metric', stream: 'DERIVED', filterSubject: 'ben.scrubbed.metric.>' }],
+      config,
+      subjectFor: (f) => nats.subjects.forFact(f),
+      checkpointEvery: { inputs: 500, ms: 200 },
+    },
     { nc: nats.nc, codec, topo: nats.topo, publisher, dlq: new DeadLetters(publisher, nats.subjects, codec, 'detect'), checkpoints: new CheckpointStore(kv, 'stage.detect') },
   )
   await runner.start()

@@ -175,13 +175,18 @@ describe('subscribing to what Ben derives (anomalies, incidents) and reading inc
     const r = await runBen(['tail', 'anomalies', '--severity', 'high', '--source', 'filt-*', '--all', '--limit', '4'], env)
     expect(r.stderr).toBe('')
     expect(r.code).toBe(0)
-    const facts = r.stdout.trim().split('\n').map((l) => JSON.parse(l) as AnomalyFact)
+    const facts = r.stdout
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l) as AnomalyFact)
     expect(facts.map((f) => f.id).sort()).toEqual([...filt.a.slice(2), ...filt.b.slice(2)].map((f) => f.id).sort())
     expect(facts.every((f) => f.kind === 'anomaly' && (f.payload.severity === 'high' || f.payload.severity === 'critical'))).toBe(true)
 
     const t = await runBen(['tail', 'anomalies', '--severity', 'critical', '--source', 'other-c', '--all', '--limit', '1', '--format', 'text'], env)
     expect(t.code).toBe(0)
-    expect(t.stdout.trim()).toBe(`${new Date(filt.other[3].ts).toISOString()}  CRITICAL other-c  queue.depth=${filt.other[3].payload.value} score 0.8000 (threshold 0.5000)  ${filt.other[3].explain}`)
+    expect(t.stdout.trim()).toBe(
+      `${new Date(filt.other[3].ts).toISOString()}  CRITICAL other-c  queue.depth=${filt.other[3].payload.value} score 0.8000 (threshold 0.5000)  ${filt.other[3].explain}`,
+    )
 
     const bad = await runBen(['tail', 'anomalies', '--severity', 'urgent'], env)
     expect(bad.code).not.toBe(0)
@@ -193,7 +198,9 @@ describe('subscribing to what Ben derives (anomalies, incidents) and reading inc
 
     beforeAll(async () => {
       // An alert and a critical CPU anomaly about one job: the policy decides, act signs a throttle.
-      const s = await ben.publish([{ lane: 'alert', source: 'story-1', ts: T0 + 50_000, rule: 'edr.exec', severity: 'high', message: 'unexpected binary', attrs: { job: 'batch-7' } }])
+      const s = await ben.publish([
+        { lane: 'alert', source: 'story-1', ts: T0 + 50_000, rule: 'edr.exec', severity: 'high', message: 'unexpected binary', attrs: { job: 'batch-7' } },
+      ])
       expect(s.stored).toBe(1)
       const a = { ...anomaly('story-1', 'critical', { metric: 'cpu.load', labels: { job: 'batch-7' } }), ts: T0 + 50_100 }
       await publish([a])
@@ -260,11 +267,19 @@ describe('subscribing to what Ben derives (anomalies, incidents) and reading inc
     it('show --format json: { incident, narrative: { markdown, sentences }, facts } rebuilt exactly from Avro', async () => {
       const r = await runBen(['incidents', 'show', story.id, '--format', 'json'], env)
       expect(r.code).toBe(0)
-      const out = JSON.parse(r.stdout) as { incident: IncidentFact; narrative: { markdown: string; sentences: Array<{ text: string; factIds: string[] }> }; facts: Fact[]; transitions: IncidentFact[] }
+      const out = JSON.parse(r.stdout) as {
+        incident: IncidentFact
+        narrative: { markdown: string; sentences: Array<{ text: string; factIds: string[] }> }
+        facts: Fact[]
+        transitions: IncidentFact[]
+      }
       expect(out.incident).toMatchObject({ kind: 'incident', payload: { incidentId: story.id, severity: 'critical' } })
       const md = (await runBen(['incidents', 'show', story.id, '-o', 'markdown'], env)).stdout
       expect(md).toBe(out.narrative.markdown.endsWith('\n') ? out.narrative.markdown : out.narrative.markdown + '\n')
-      expect(out.facts.map((f) => f.kind), JSON.stringify(out.facts.map((f) => [f.kind, f.id.slice(0, 8)]))).toEqual(expect.arrayContaining(['alert', 'anomaly', 'decision', 'command']))
+      expect(
+        out.facts.map((f) => f.kind),
+        JSON.stringify(out.facts.map((f) => [f.kind, f.id.slice(0, 8)])),
+      ).toEqual(expect.arrayContaining(['alert', 'anomaly', 'decision', 'command']))
       expect(out.facts.find((f) => f.id === story.anomaly.id)).toEqual(story.anomaly)
       const ids = new Set([...out.facts, ...out.transitions, out.incident].map((f) => f.id))
       expect(out.narrative.sentences.length).toBeGreaterThan(5)

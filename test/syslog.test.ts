@@ -50,10 +50,14 @@ describe('syslog door with util-linux logger', () => {
     ]
     for (const c of cases) for (let i = 0; i < 5; i++) await logger([...c.args, '-t', c.app], `${c.app} message ${i} for alice@example.org`)
     for (const c of cases) {
-      const facts = await waitFor(`5 facts from ${c.app}`, async () => {
-        const f = await byApp(c.app)
-        return f.length >= 5 ? f : undefined
-      }, 30_000)
+      const facts = await waitFor(
+        `5 facts from ${c.app}`,
+        async () => {
+          const f = await byApp(c.app)
+          return f.length >= 5 ? f : undefined
+        },
+        30_000,
+      )
       expect(facts.length).toBe(5)
       expect(facts.every((f) => f.source === host)).toBe(true)
       expect(facts.map((f) => (f.payload as { message: string }).message).sort()).toEqual([0, 1, 2, 3, 4].map((i) => `${c.app} message ${i} for alice@example.org`))
@@ -84,14 +88,23 @@ describe('syslog door with util-linux logger', () => {
     for (const s of held) s.destroy()
     // The door frees the flood's slots as it sees them close: send until one after-flood message
     // is stored (logger succeeds even when the door closes a connection it has no room for).
-    await waitFor('a sender after the flood to get through', async () => {
-      await logger(['--tcp', '--rfc5424', '-t', 'afterflood'], 'after the flood').catch(() => undefined)
-      return (await byApp('afterflood')).length > 0 || undefined
-    }, 60_000, 500)
-    const valid = await waitFor('the valid messages', async () => {
-      const f = [...(await byApp('badmix')), ...(await byApp('afterflood'))]
-      return f.length >= 3 ? f : undefined
-    }, 30_000)
+    await waitFor(
+      'a sender after the flood to get through',
+      async () => {
+        await logger(['--tcp', '--rfc5424', '-t', 'afterflood'], 'after the flood').catch(() => undefined)
+        return (await byApp('afterflood')).length > 0 || undefined
+      },
+      60_000,
+      500,
+    )
+    const valid = await waitFor(
+      'the valid messages',
+      async () => {
+        const f = [...(await byApp('badmix')), ...(await byApp('afterflood'))]
+        return f.length >= 3 ? f : undefined
+      },
+      30_000,
+    )
     expect([...new Set(valid.map((f) => (f.payload as { message: string }).message))].sort()).toEqual(['after the flood', 'valid one', 'valid two'])
     expect(await counter('unparsable')).toBeGreaterThan(before.unp)
     expect(await counter('bad_frame')).toBeGreaterThanOrEqual(before.bad + 2)

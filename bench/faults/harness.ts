@@ -21,7 +21,14 @@ const START_TS = 1_763_700_000_000
 /** Edge-shape NDJSON from a seeded simulated fleet with a CPU runaway (so anomalies, decisions and commands exist). */
 export function writeFleetInput(file: string, opts: { hosts?: number; rate?: number; durationMs?: number; seed?: string } = {}): number {
   const durationMs = opts.durationMs ?? 240_000
-  const fleet = createFleet({ hosts: opts.hosts ?? 3, seed: opts.seed ?? 'faults', startTs: START_TS, rate: opts.rate ?? 60, durationMs, scenarios: [{ kind: 'cpu-runaway', atMs: durationMs / 2, durationMs: durationMs / 6 }] })
+  const fleet = createFleet({
+    hosts: opts.hosts ?? 3,
+    seed: opts.seed ?? 'faults',
+    startTs: START_TS,
+    rate: opts.rate ?? 60,
+    durationMs,
+    scenarios: [{ kind: 'cpu-runaway', atMs: durationMs / 2, durationMs: durationMs / 6 }],
+  })
   const lines: string[] = []
   for (const e of fleet.next(START_TS + durationMs)) lines.push(JSON.stringify(e))
   writeFileSync(file, lines.join('\n') + '\n')
@@ -144,7 +151,7 @@ export async function settle(home: string, facts: number, timeoutMs = 180_000): 
         nc ??= await natsOf(home)
         const r = await ben.query('SELECT count() AS n FROM facts', { timeoutMs: 10_000 })
         const n = Number(r.objects()[0].n)
-        if (n < facts) return (quiet = 0), undefined
+        if (n < facts) return ((quiet = 0), undefined)
         quiet = (await idle(nc)) ? quiet + 1 : 0
         return quiet >= 3 ? true : undefined
       },
@@ -183,7 +190,9 @@ export async function settle(home: string, facts: number, timeoutMs = 180_000): 
  * input in its lineage), its incident and transition, and each incident by its final state.
  */
 function incidentKey(f: IncidentFact, id: string): string {
-  return createHash('sha256').update(`${id} ${f.payload.incidentId} ${f.payload.transition} ${f.lineage.join(',')} ${f.source}`).digest('hex')
+  return createHash('sha256')
+    .update(`${id} ${f.payload.incidentId} ${f.payload.transition} ${f.lineage.join(',')} ${f.source}`)
+    .digest('hex')
 }
 
 const codec = new FactCodec()
@@ -194,27 +203,29 @@ async function readIds(nc: NatsConnection, stream: string, filters: string[], in
   const out = new Map<string, string>()
   // nats-server 2.9: one filter subject per consumer.
   for (const filter of filters) {
-  const c = await js.consumers.get(stream, { filter_subjects: filter })
-  let left = (await c.info(true)).num_pending
-  while (left > 0) {
-    const it = await c.fetch({ max_messages: Math.min(left, 5000), expires: 5000 })
-    let got = 0
-    for await (const m of it) {
-      got++
-      const id = m.headers?.get('Nats-Msg-Id') ?? `seq-${m.seq}`
-      let h = createHash('sha256').update(m.data).digest('hex')
-      if (incident) {
-        const d = codec.decode(m.data, m.headers?.get(Header.SchemaFp))
-        if (d.ok && d.value.kind === 'incident') h = incident(d.value, id)
+    const c = await js.consumers.get(stream, { filter_subjects: filter })
+    let left = (await c.info(true)).num_pending
+    while (left > 0) {
+      const it = await c.fetch({ max_messages: Math.min(left, 5000), expires: 5000 })
+      let got = 0
+      for await (const m of it) {
+        got++
+        const id = m.headers?.get('Nats-Msg-Id') ?? `seq-${m.seq}`
+        let h = createHash('sha256').update(m.data).digest('hex')
+        if (incident) {
+          const d = codec.decode(m.data, m.headers?.get(Header.SchemaFp))
+          if (d.ok && d.value.kind === 'incident') h = incident(d.value, id)
+        }
+        const prev = out.get(id)
+        out.set(id, prev && prev !== h ? `${prev}|${h}` : h)
       }
-      const prev = out.get(id)
-      out.set(id, prev && prev !== h ? `${prev}|${h}` : h)
+      if (got === 0) break
+      left -= got
     }
-    if (got === 0) break
-    left -= got
-  }
-  // Ordered consumers linger for 5 minutes: one left behind would keep `idle` false.
-  await jetstreamManager(nc).then(async (jsm) => jsm.consumers.delete(stream, (await c.info(true)).name)).catch(() => undefined)
+    // Ordered consumers linger for 5 minutes: one left behind would keep `idle` false.
+    await jetstreamManager(nc)
+      .then(async (jsm) => jsm.consumers.delete(stream, (await c.info(true)).name))
+      .catch(() => undefined)
   }
   return out
 }

@@ -39,7 +39,19 @@ describe('permission sets', () => {
   it('a sidecar publishes only its own facts, ack and hello among Ben subjects, and subscribes only its commands and inbox', () => {
     const p = sidecarPermissions('web-3')
     for (const s of ['ben.fact.metric.web-3', 'ben.fact.alert.web-3', 'ben.ack.web-3', 'ben.hello.sidecar.web-3']) expect(allowed(p.publish, s), s).toBe(true)
-    for (const s of ['ben.fact.metric.web-4', 'ben.cmd.web-3', 'ben.anomaly.high.web-3', 'ben.scrubbed.metric.web-3', 'ben.ack.web-4', 'ben.dlq.scrub', 'ben.svc.query', '$KV.ben-keys.key.x', '$JS.API.STREAM.CREATE.FACTS', '$JS.API.CONSUMER.MSG.NEXT.COMMANDS.sidecar-web-4', '$JS.ACK.COMMANDS.act.1.1.1.1.1'])
+    for (const s of [
+      'ben.fact.metric.web-4',
+      'ben.cmd.web-3',
+      'ben.anomaly.high.web-3',
+      'ben.scrubbed.metric.web-3',
+      'ben.ack.web-4',
+      'ben.dlq.scrub',
+      'ben.svc.query',
+      '$KV.ben-keys.key.x',
+      '$JS.API.STREAM.CREATE.FACTS',
+      '$JS.API.CONSUMER.MSG.NEXT.COMMANDS.sidecar-web-4',
+      '$JS.ACK.COMMANDS.act.1.1.1.1.1',
+    ])
       expect(allowed(p.publish, s), s).toBe(false)
     expect(p.subscribe).toEqual(['ben.cmd.web-3', '_INBOX_web-3.>'])
     // no wildcard that reaches another sidecar: every Ben subject it may publish names web-3
@@ -57,8 +69,18 @@ describe('permission sets', () => {
 
   it('the operator publishes facts and commands but no derived facts, acks or checkpoints, and creates no streams', () => {
     const p = operatorPermissions()
-    for (const s of ['ben.fact.metric.x', 'ben.cmd.web-3', 'ben.svc.query', '$KV.ben-policy.pack', '$KV.ben-keys.key.1', '$JS.API.STREAM.INFO.FACTS']) expect(allowed(p.publish, s), s).toBe(true)
-    for (const s of ['ben.anomaly.high.x', 'ben.scrubbed.metric.x', 'ben.ack.web-3', '$KV.ben-checkpoints.stage.scrub', '$JS.API.STREAM.CREATE.X', '$JS.API.STREAM.DELETE.FACTS', '$JS.API.STREAM.PURGE.FACTS']) expect(allowed(p.publish, s), s).toBe(false)
+    for (const s of ['ben.fact.metric.x', 'ben.cmd.web-3', 'ben.svc.query', '$KV.ben-policy.pack', '$KV.ben-keys.key.1', '$JS.API.STREAM.INFO.FACTS'])
+      expect(allowed(p.publish, s), s).toBe(true)
+    for (const s of [
+      'ben.anomaly.high.x',
+      'ben.scrubbed.metric.x',
+      'ben.ack.web-3',
+      '$KV.ben-checkpoints.stage.scrub',
+      '$JS.API.STREAM.CREATE.X',
+      '$JS.API.STREAM.DELETE.FACTS',
+      '$JS.API.STREAM.PURGE.FACTS',
+    ])
+      expect(allowed(p.publish, s), s).toBe(false)
   })
 
   it('a projector publishes no facts at all, only dead letters', () => {

@@ -32,7 +32,8 @@ export function readSeed(file: string): Uint8Array {
     throw new InfraError('bad_config', `cannot read the nkey seed file ${file}: ${(cause as Error).message}`, { cause })
   }
   const seed = text.trim()
-  if (!/^SU[A-Z2-7]{56}$/.test(seed)) throw new InfraError('bad_config', `${file} does not hold a user nkey seed (one line, SU…, 58 characters); regenerate it or point BEN_NATS_NKEY at the right file`)
+  if (!/^SU[A-Z2-7]{56}$/.test(seed))
+    throw new InfraError('bad_config', `${file} does not hold a user nkey seed (one line, SU…, 58 characters); regenerate it or point BEN_NATS_NKEY at the right file`)
   return new TextEncoder().encode(seed)
 }
 

@@ -47,7 +47,16 @@ export const STAGE_CONSUMERS = [
   'stage-incident-command',
   'stage-incident-ack',
 ] as const
-export const PROJECTOR_CONSUMERS = ['proj-facts', 'proj-facts-scrubbed', 'proj-anomalies', 'proj-decisions', 'proj-commands', 'proj-acks', 'proj-incident-events', 'proj-incidents'] as const
+export const PROJECTOR_CONSUMERS = [
+  'proj-facts',
+  'proj-facts-scrubbed',
+  'proj-anomalies',
+  'proj-decisions',
+  'proj-commands',
+  'proj-acks',
+  'proj-incident-events',
+  'proj-incidents',
+] as const
 
 /** Every JetStream API and ack subject through which a consumer can be changed, drained or removed. */
 export function consumerControlSubjects(consumer: string): string[] {

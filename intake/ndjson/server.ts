@@ -64,7 +64,8 @@ export async function serveNdjson(sidecar: NdjsonTarget, at: ListenAddress, opts
     if (path === '/facts' && req.method === 'POST') return postFacts(req, res)
     if (path === '/status' && req.method === 'GET') return reply(res, 200, { ...sidecar.status(), ...(opts.statusExtra?.() ?? {}) })
     if (path === '/healthz' && req.method === 'GET') return reply(res, 200, { ok: true })
-    if (path === '/facts' || path === '/status' || path === '/healthz') return reply(res, 405, { error: { code: 'method_not_allowed', message: `${req.method} ${path} is not supported` } })
+    if (path === '/facts' || path === '/status' || path === '/healthz')
+      return reply(res, 405, { error: { code: 'method_not_allowed', message: `${req.method} ${path} is not supported` } })
     reply(res, 404, { error: { code: 'not_found', message: `no ${path} here: POST /facts (NDJSON), GET /status, GET /healthz` } })
   }
 
@@ -160,7 +161,8 @@ function reply(res: ServerResponse, status: number, body: unknown): void {
 async function bind(server: Server, at: ListenAddress): Promise<void> {
   if (at.kind === 'unix') {
     mkdirSync(dirname(at.path), { recursive: true })
-    if (await socketAnswers(at.path)) throw new IntakeError(IntakeErrorCode.Listen, `${at.path}: another process is listening there (another sidecar?); stop it or choose another --listen`)
+    if (await socketAnswers(at.path))
+      throw new IntakeError(IntakeErrorCode.Listen, `${at.path}: another process is listening there (another sidecar?); stop it or choose another --listen`)
     rmSync(at.path, { force: true }) // a stale socket file left by a killed process
   }
   await new Promise<void>((resolve, reject) => {

@@ -38,7 +38,10 @@ function same(bytes: Uint8Array): boolean {
 
 async function sdkRequest(): Promise<Uint8Array> {
   const exporter = new InMemoryLogRecordExporter()
-  const provider = new LoggerProvider({ resource: resourceFromAttributes({ 'service.name': 'shop', 'host.name': 'web 3.example', 'deployment.environment': 'prod', 'k8s.pod.uid': 7 }), processors: [new BatchLogRecordProcessor({ exporter })] })
+  const provider = new LoggerProvider({
+    resource: resourceFromAttributes({ 'service.name': 'shop', 'host.name': 'web 3.example', 'deployment.environment': 'prod', 'k8s.pod.uid': 7 }),
+    processors: [new BatchLogRecordProcessor({ exporter })],
+  })
   const a = provider.getLogger('checkout', '1.2.0')
   const b = provider.getLogger('')
   a.emit({ timestamp: NOW - 5, severityNumber: 9, severityText: 'INFO', body: 'order 17 paid', attributes: { user: 'ana', amount: 12.5, items: 3, ok: true } })
@@ -65,7 +68,13 @@ const anyValue: fc.Arbitrary<Record<string, unknown>> = fc.letrec<{ v: Record<st
     fc.array(fc.record({ key: text, value: tie('v') }), { maxLength: 2 }).map((values) => ({ kvlistValue: { values } })),
   ),
 })).v
-const kvs = fc.array(fc.record({ key: fc.oneof(text, fc.constantFrom('host.name', 'service.name', 'event.name', 'severity')), value: fc.option(anyValue, { nil: undefined }) }, { requiredKeys: ['key'] }), { maxLength: 3 })
+const kvs = fc.array(
+  fc.record(
+    { key: fc.oneof(text, fc.constantFrom('host.name', 'service.name', 'event.name', 'severity')), value: fc.option(anyValue, { nil: undefined }) },
+    { requiredKeys: ['key'] },
+  ),
+  { maxLength: 3 },
+)
 const nanos = fc.bigInt({ min: 0n, max: (1n << 64n) - 1n }).map((n) => n.toString())
 const logRecord = fc.record(
   {
@@ -87,7 +96,10 @@ const request = fc.record({
     fc.record(
       {
         resource: fc.record({ attributes: kvs }),
-        scopeLogs: fc.array(fc.record({ scope: fc.record({ name: text, version: text }, { requiredKeys: [] }), logRecords: fc.array(logRecord, { maxLength: 3 }) }, { requiredKeys: [] }), { maxLength: 2 }),
+        scopeLogs: fc.array(
+          fc.record({ scope: fc.record({ name: text, version: text }, { requiredKeys: [] }), logRecords: fc.array(logRecord, { maxLength: 3 }) }, { requiredKeys: [] }),
+          { maxLength: 2 },
+        ),
         schemaUrl: text,
       },
       { requiredKeys: [] },
@@ -113,13 +125,21 @@ describe('mapLogsProto (the OTLP door reads logs in one pass)', () => {
     const bytes = await sdkRequest()
     const whole = mapLogsProto(bytes, MAPPINGS[0], undefined, NOW)
     expect(whole.facts).toHaveLength(5)
-    expect(whole.facts[0]).toMatchObject({ source: 'web-3-example', type: 'log', message: 'order 17 paid', attrs: { 'otel.scope': 'checkout', amount: '12.5', items: '3', ok: 'true', severity: 'INFO' } })
+    expect(whole.facts[0]).toMatchObject({
+      source: 'web-3-example',
+      type: 'log',
+      message: 'order 17 paid',
+      attrs: { 'otel.scope': 'checkout', amount: '12.5', items: '3', ok: 'true', severity: 'INFO' },
+    })
     same(bytes)
     fc.assert(fc.property(damaged(bytes), same), { numRuns: 500 })
   })
 
   it('maps random requests exactly as protobufjs + mapLogs, whole and damaged', () => {
-    fc.assert(fc.property(request, (o) => same(encode(o))), { numRuns: 300 })
+    fc.assert(
+      fc.property(request, (o) => same(encode(o))),
+      { numRuns: 300 },
+    )
     fc.assert(fc.property(request.map(encode).chain(damaged), same), { numRuns: 500 })
   })
 

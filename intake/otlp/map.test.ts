@@ -29,18 +29,75 @@ describe('OTLP values', () => {
 describe('mapLogs / mapMetrics', () => {
   it('maps a protobuf-decoded request the same as its JSON form', () => {
     const json = {
-      resourceLogs: [{ resource: { attributes: [{ key: 'service.name', value: { stringValue: 'api' } }, { key: 'host.name', value: { stringValue: 'h.1' } }] }, scopeLogs: [{ scope: { name: 's' }, logRecords: [{ timeUnixNano: '1763700000000000001', severityNumber: 17, body: { kvlistValue: { values: [{ key: 'a', value: { intValue: '7' } }] } }, attributes: [{ key: 'tags', value: { arrayValue: { values: [{ stringValue: 'x' }, { boolValue: true }] } } }], traceId: '0102030405060708090a0b0c0d0e0f10' }] }] }],
+      resourceLogs: [
+        {
+          resource: {
+            attributes: [
+              { key: 'service.name', value: { stringValue: 'api' } },
+              { key: 'host.name', value: { stringValue: 'h.1' } },
+            ],
+          },
+          scopeLogs: [
+            {
+              scope: { name: 's' },
+              logRecords: [
+                {
+                  timeUnixNano: '1763700000000000001',
+                  severityNumber: 17,
+                  body: { kvlistValue: { values: [{ key: 'a', value: { intValue: '7' } }] } },
+                  attributes: [{ key: 'tags', value: { arrayValue: { values: [{ stringValue: 'x' }, { boolValue: true }] } } }],
+                  traceId: '0102030405060708090a0b0c0d0e0f10',
+                },
+              ],
+            },
+          ],
+        },
+      ],
     }
-    const proto = OtlpTypes.LogsRequest.decode(OtlpTypes.LogsRequest.encode(OtlpTypes.LogsRequest.fromObject({ ...json, resourceLogs: [{ ...json.resourceLogs[0], scopeLogs: [{ ...json.resourceLogs[0].scopeLogs[0], logRecords: [{ ...json.resourceLogs[0].scopeLogs[0].logRecords[0], traceId: Buffer.from('0102030405060708090a0b0c0d0e0f10', 'hex') }] }] }] })).finish())
+    const proto = OtlpTypes.LogsRequest.decode(
+      OtlpTypes.LogsRequest.encode(
+        OtlpTypes.LogsRequest.fromObject({
+          ...json,
+          resourceLogs: [
+            {
+              ...json.resourceLogs[0],
+              scopeLogs: [
+                {
+                  ...json.resourceLogs[0].scopeLogs[0],
+                  logRecords: [{ ...json.resourceLogs[0].scopeLogs[0].logRecords[0], traceId: Buffer.from('0102030405060708090a0b0c0d0e0f10', 'hex') }],
+                },
+              ],
+            },
+          ],
+        }),
+      ).finish(),
+    )
     const a = mapLogs(json, M, undefined, 5)
     const b = mapLogs(proto as never, M, undefined, 5)
-    expect(a.facts).toEqual([{ lane: 'event', source: 'h-1', ts: 1_763_700_000_000, type: 'log', message: '{"a":7}', attrs: { 'service.name': 'api', 'host.name': 'h.1', 'otel.scope': 's', tags: '["x",true]', severity: 'ERROR', trace_id: '0102030405060708090a0b0c0d0e0f10' } }])
+    expect(a.facts).toEqual([
+      {
+        lane: 'event',
+        source: 'h-1',
+        ts: 1_763_700_000_000,
+        type: 'log',
+        message: '{"a":7}',
+        attrs: { 'service.name': 'api', 'host.name': 'h.1', 'otel.scope': 's', tags: '["x",true]', severity: 'ERROR', trace_id: '0102030405060708090a0b0c0d0e0f10' },
+      },
+    ])
     expect(b.facts).toEqual(a.facts)
   })
   it('drops points with no recorded value and says which', () => {
-    const m = mapMetrics({ resourceMetrics: [{ scopeMetrics: [{ metrics: [{ name: 'g', gauge: { dataPoints: [{ asDouble: 1, timeUnixNano: '1000000' }, { flags: 1 }] } }, { name: 'empty' }] }] }] }, M, 'sc', 9)
+    const m = mapMetrics(
+      { resourceMetrics: [{ scopeMetrics: [{ metrics: [{ name: 'g', gauge: { dataPoints: [{ asDouble: 1, timeUnixNano: '1000000' }, { flags: 1 }] } }, { name: 'empty' }] }] }] },
+      M,
+      'sc',
+      9,
+    )
     expect(m.records).toBe(3)
     expect(m.facts).toEqual([{ lane: 'metric', source: 'sc', ts: 1, name: 'g', value: 1, labels: {} }])
-    expect(m.dropped.map((d) => [d.record, d.reason])).toEqual([[1, 'no_value'], [2, 'no_value']])
+    expect(m.dropped.map((d) => [d.record, d.reason])).toEqual([
+      [1, 'no_value'],
+      [2, 'no_value'],
+    ])
   })
 })

@@ -20,7 +20,33 @@ interface Scope {
   name?: string | null
 }
 
-const SEVERITY = ['', 'TRACE', 'TRACE2', 'TRACE3', 'TRACE4', 'DEBUG', 'DEBUG2', 'DEBUG3', 'DEBUG4', 'INFO', 'INFO2', 'INFO3', 'INFO4', 'WARN', 'WARN2', 'WARN3', 'WARN4', 'ERROR', 'ERROR2', 'ERROR3', 'ERROR4', 'FATAL', 'FATAL2', 'FATAL3', 'FATAL4']
+const SEVERITY = [
+  '',
+  'TRACE',
+  'TRACE2',
+  'TRACE3',
+  'TRACE4',
+  'DEBUG',
+  'DEBUG2',
+  'DEBUG3',
+  'DEBUG4',
+  'INFO',
+  'INFO2',
+  'INFO3',
+  'INFO4',
+  'WARN',
+  'WARN2',
+  'WARN3',
+  'WARN4',
+  'ERROR',
+  'ERROR2',
+  'ERROR3',
+  'ERROR4',
+  'FATAL',
+  'FATAL2',
+  'FATAL3',
+  'FATAL4',
+]
 
 function sourceOf(resource: Resource | null | undefined, m: OtlpMapping, fixed: string | undefined): string {
   if (fixed) return fixed
@@ -97,7 +123,14 @@ export function mapLogs(req: LogsRequest, m: OtlpMapping, fixedSource: string | 
         if (scope) attrs['otel.scope'] = scope
         attributesInto(attrs, r.attributes)
         const ts = nanosToMs(r.timeUnixNano) || nanosToMs(r.observedTimeUnixNano) || receivedAt
-        logFact(out, out.records++, source, attrs, { severityText: r.severityText, severityNumber: r.severityNumber, traceId: r.traceId, spanId: r.spanId, eventName: r.eventName, ts, message: anyToString(r.body) }, m)
+        logFact(
+          out,
+          out.records++,
+          source,
+          attrs,
+          { severityText: r.severityText, severityNumber: r.severityNumber, traceId: r.traceId, spanId: r.spanId, eventName: r.eventName, ts, message: anyToString(r.body) },
+          m,
+        )
       }
     }
   }

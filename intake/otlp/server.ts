@@ -44,8 +44,21 @@ interface Signal {
   mapProto?(bytes: Uint8Array, m: OtlpMapping, source: string | undefined, now: number): Mapped
 }
 const SIGNALS: Record<string, Signal> = {
-  '/v1/logs': { request: OtlpTypes.LogsRequest, response: OtlpTypes.LogsResponse, rejectedField: 'rejectedLogRecords', noun: 'log records', map: (r, m, s, n) => mapLogs(r as never, m, s, n), mapProto: mapLogsProto },
-  '/v1/metrics': { request: OtlpTypes.MetricsRequest, response: OtlpTypes.MetricsResponse, rejectedField: 'rejectedDataPoints', noun: 'data points', map: (r, m, s, n) => mapMetrics(r as never, m, s, n) },
+  '/v1/logs': {
+    request: OtlpTypes.LogsRequest,
+    response: OtlpTypes.LogsResponse,
+    rejectedField: 'rejectedLogRecords',
+    noun: 'log records',
+    map: (r, m, s, n) => mapLogs(r as never, m, s, n),
+    mapProto: mapLogsProto,
+  },
+  '/v1/metrics': {
+    request: OtlpTypes.MetricsRequest,
+    response: OtlpTypes.MetricsResponse,
+    rejectedField: 'rejectedDataPoints',
+    noun: 'data points',
+    map: (r, m, s, n) => mapMetrics(r as never, m, s, n),
+  },
 }
 
 /**
@@ -138,12 +151,21 @@ export async function serveOtlp(sink: IntakeSink, at: HostPort, opts: OtlpOption
     countOutcome(DOOR, mapped.records, [], undefined, mapped.dropped)
     if (retryable) {
       res.setHeader('Retry-After', '1')
-      return status(res, json, 503, GRPC.Unavailable, `${rejected.size} of ${mapped.records} ${signal.noun} could not be stored now (the WAL is full or JetStream does not answer); send the request again`)
+      return status(
+        res,
+        json,
+        503,
+        GRPC.Unavailable,
+        `${rejected.size} of ${mapped.records} ${signal.noun} could not be stored now (the WAL is full or JetStream does not answer); send the request again`,
+      )
     }
     const answer: Record<string, unknown> = {}
     if (rejected.size > 0) {
       const first = [...rejected.entries()].slice(0, 5).map(([i, why]) => `#${i}: ${why}`)
-      answer.partialSuccess = { [signal.rejectedField]: rejected.size, errorMessage: `${rejected.size} of ${mapped.records} ${signal.noun} rejected; ${first.join('; ')}${rejected.size > 5 ? '; …' : ''}` }
+      answer.partialSuccess = {
+        [signal.rejectedField]: rejected.size,
+        errorMessage: `${rejected.size} of ${mapped.records} ${signal.noun} rejected; ${first.join('; ')}${rejected.size > 5 ? '; …' : ''}`,
+      }
     }
     send(res, json, 200, signal.response, answer)
   }

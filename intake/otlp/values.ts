@@ -69,7 +69,8 @@ export interface KeyValue {
   value?: AnyValue | null
 }
 
-const has = (o: object, k: string): boolean => Object.prototype.hasOwnProperty.call(o, k) && (o as Record<string, unknown>)[k] !== null && (o as Record<string, unknown>)[k] !== undefined
+const has = (o: object, k: string): boolean =>
+  Object.prototype.hasOwnProperty.call(o, k) && (o as Record<string, unknown>)[k] !== null && (o as Record<string, unknown>)[k] !== undefined
 
 /**
  * An AnyValue as plain JS (for JSON of arrays and maps). Own properties only: protobufjs puts

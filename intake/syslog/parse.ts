@@ -3,7 +3,32 @@
  * Pure: no I/O; `receivedAt` stands in for a missing or unreadable timestamp.
  */
 
-export const FACILITY = ['kern', 'user', 'mail', 'daemon', 'auth', 'syslog', 'lpr', 'news', 'uucp', 'cron', 'authpriv', 'ftp', 'ntp', 'audit', 'alert', 'clock', 'local0', 'local1', 'local2', 'local3', 'local4', 'local5', 'local6', 'local7'] as const
+export const FACILITY = [
+  'kern',
+  'user',
+  'mail',
+  'daemon',
+  'auth',
+  'syslog',
+  'lpr',
+  'news',
+  'uucp',
+  'cron',
+  'authpriv',
+  'ftp',
+  'ntp',
+  'audit',
+  'alert',
+  'clock',
+  'local0',
+  'local1',
+  'local2',
+  'local3',
+  'local4',
+  'local5',
+  'local6',
+  'local7',
+] as const
 export const SEVERITY = ['emerg', 'alert', 'crit', 'err', 'warning', 'notice', 'info', 'debug'] as const
 
 export interface SyslogMessage {
@@ -66,7 +91,21 @@ function parse5424(pri: number, s: string): ParseResult {
   if (s[at] === ' ') at++
   let message = s.slice(at)
   if (message.charCodeAt(0) === 0xfeff) message = message.slice(1)
-  return { ok: true, value: { format: 'rfc5424', facility: pri >> 3, severity: pri & 7, ts, hostname: nil(hostname), app: nil(app), procid: nil(procid), msgid: nil(msgid), structured, message: trimEnd(message) } }
+  return {
+    ok: true,
+    value: {
+      format: 'rfc5424',
+      facility: pri >> 3,
+      severity: pri & 7,
+      ts,
+      hostname: nil(hostname),
+      app: nil(app),
+      procid: nil(procid),
+      msgid: nil(msgid),
+      structured,
+      message: trimEnd(message),
+    },
+  }
 }
 
 /** `[id k="v" ...][id2 ...]` from `at`; returns the index after it, or what is wrong. */
@@ -166,5 +205,12 @@ export function syslogToEdge(m: SyslogMessage, receivedAt: number, fixedSource: 
   if (m.msgid) attrs.msgid = m.msgid
   if (m.hostname) attrs.hostname = m.hostname
   const source = fixedSource ?? (m.hostname ? m.hostname.replace(UNSAFE, '-').slice(0, 128) : defaultSource)
-  return { lane: 'event', source, ts: m.ts !== undefined && m.ts >= 0 ? Math.floor(m.ts) : receivedAt, type: `syslog.${FACILITY[m.facility] ?? 'unknown'}`, message: m.message, attrs }
+  return {
+    lane: 'event',
+    source,
+    ts: m.ts !== undefined && m.ts >= 0 ? Math.floor(m.ts) : receivedAt,
+    type: `syslog.${FACILITY[m.facility] ?? 'unknown'}`,
+    message: m.message,
+    attrs,
+  }
 }

@@ -125,7 +125,9 @@ export async function serveSyslog(sink: IntakeSink, at: HostPort, opts: SyslogOp
         while (queue.length) {
           const batch = queue.length > 2048 ? queue.splice(0, 2048) : queue
           if (batch === queue) queue = []
-          const frames: Framed[] = batch.map((b) => (b.length > maxFrame ? { kind: 'fault', reason: 'too_large', message: `datagram of ${b.length} bytes` } : { kind: 'frame', text: b.toString('utf8') }))
+          const frames: Framed[] = batch.map((b) =>
+            b.length > maxFrame ? { kind: 'fault', reason: 'too_large', message: `datagram of ${b.length} bytes` } : { kind: 'frame', text: b.toString('utf8') },
+          )
           await deliver(frames.length, toFacts(frames)).catch((err: Error) => opts.log?.warn({ door: DOOR, err: err.message }, 'syslog delivery failed'))
         }
       } finally {

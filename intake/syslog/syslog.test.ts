@@ -7,12 +7,34 @@ const NOW = Date.UTC(2026, 11, 3, 12, 0, 0)
 
 describe('parseSyslog', () => {
   it('reads the RFC 5424 examples (section 6.5)', () => {
-    const a = parseSyslog('<34>1 2003-10-11T22:14:15.003Z mymachine.example.com su - ID47 - \ufeff\'su root\' failed for lonvick on /dev/pts/8', NOW)
-    expect(a).toEqual({ ok: true, value: { format: 'rfc5424', facility: 4, severity: 2, ts: Date.UTC(2003, 9, 11, 22, 14, 15, 3), hostname: 'mymachine.example.com', app: 'su', procid: undefined, msgid: 'ID47', structured: {}, message: "'su root' failed for lonvick on /dev/pts/8" } })
-    const b = parseSyslog('<165>1 2003-10-11T22:14:15.003Z mymachine.example.com evntslog - ID47 [exampleSDID@32473 iut="3" eventSource="Application" eventID="1011"][examplePriority@32473 class="high"] An application event', NOW)
-    expect(b.ok && b.value.structured).toEqual({ 'sd.exampleSDID@32473.iut': '3', 'sd.exampleSDID@32473.eventSource': 'Application', 'sd.exampleSDID@32473.eventID': '1011', 'sd.examplePriority@32473.class': 'high' })
+    const a = parseSyslog("<34>1 2003-10-11T22:14:15.003Z mymachine.example.com su - ID47 - \ufeff'su root' failed for lonvick on /dev/pts/8", NOW)
+    expect(a).toEqual({
+      ok: true,
+      value: {
+        format: 'rfc5424',
+        facility: 4,
+        severity: 2,
+        ts: Date.UTC(2003, 9, 11, 22, 14, 15, 3),
+        hostname: 'mymachine.example.com',
+        app: 'su',
+        procid: undefined,
+        msgid: 'ID47',
+        structured: {},
+        message: "'su root' failed for lonvick on /dev/pts/8",
+      },
+    })
+    const b = parseSyslog(
+      '<165>1 2003-10-11T22:14:15.003Z mymachine.example.com evntslog - ID47 [exampleSDID@32473 iut="3" eventSource="Application" eventID="1011"][examplePriority@32473 class="high"] An application event',
+      NOW,
+    )
+    expect(b.ok && b.value.structured).toEqual({
+      'sd.exampleSDID@32473.iut': '3',
+      'sd.exampleSDID@32473.eventSource': 'Application',
+      'sd.exampleSDID@32473.eventID': '1011',
+      'sd.examplePriority@32473.class': 'high',
+    })
     expect(b.ok && b.value.message).toBe('An application event')
-    const c = parseSyslog('<165>1 2003-08-24T05:14:15.000003-07:00 192.0.2.1 myproc 8710 - - %% It\'s time to make the do-nuts.', NOW)
+    const c = parseSyslog("<165>1 2003-08-24T05:14:15.000003-07:00 192.0.2.1 myproc 8710 - - %% It's time to make the do-nuts.", NOW)
     expect(c.ok && c.value.ts).toBe(Date.UTC(2003, 7, 24, 12, 14, 15, 0))
     expect(c.ok && c.value.procid).toBe('8710')
     const d = parseSyslog('<13>1 - - - - - [a b="x\\"y\\]z"]', NOW)
@@ -20,8 +42,19 @@ describe('parseSyslog', () => {
   })
 
   it('reads RFC 3164 messages, with and without a host, and the bare <PRI>text form', () => {
-    const a = parseSyslog('<34>Oct 11 22:14:15 mymachine su: \'su root\' failed for lonvick on /dev/pts/8', NOW)
-    expect(a.ok && { ...a.value, ts: undefined }).toEqual({ format: 'rfc3164', facility: 4, severity: 2, ts: undefined, hostname: 'mymachine', app: 'su', procid: undefined, msgid: undefined, structured: {}, message: "'su root' failed for lonvick on /dev/pts/8" })
+    const a = parseSyslog("<34>Oct 11 22:14:15 mymachine su: 'su root' failed for lonvick on /dev/pts/8", NOW)
+    expect(a.ok && { ...a.value, ts: undefined }).toEqual({
+      format: 'rfc3164',
+      facility: 4,
+      severity: 2,
+      ts: undefined,
+      hostname: 'mymachine',
+      app: 'su',
+      procid: undefined,
+      msgid: undefined,
+      structured: {},
+      message: "'su root' failed for lonvick on /dev/pts/8",
+    })
     expect(a.ok && new Date(a.value.ts!).getMonth()).toBe(9)
     const b = parseSyslog('<13>Dec  3 11:59:00 sshd[4711]: Accepted publickey for alice', NOW)
     expect(b.ok && [b.value.hostname, b.value.app, b.value.procid, b.value.message]).toEqual([undefined, 'sshd', '4711', 'Accepted publickey for alice'])
@@ -30,7 +63,14 @@ describe('parseSyslog', () => {
   })
 
   it('refuses what is not syslog, with the reason', () => {
-    for (const [text, why] of [['hello', /PRI/], ['<999>1 - - - - - -', /0-191/], ['<13>1 2003-10-11T22:14:15Z host', /cut off/], ['<13>1 yesterday h a p m - x', /RFC 3339/], ['<13>1 - h a p m [x y="z"', /not closed/], ['<13>1 - h a p m [x y="z" w', /name="value"/]] as const) {
+    for (const [text, why] of [
+      ['hello', /PRI/],
+      ['<999>1 - - - - - -', /0-191/],
+      ['<13>1 2003-10-11T22:14:15Z host', /cut off/],
+      ['<13>1 yesterday h a p m - x', /RFC 3339/],
+      ['<13>1 - h a p m [x y="z"', /not closed/],
+      ['<13>1 - h a p m [x y="z" w', /name="value"/],
+    ] as const) {
       const r = parseSyslog(text, NOW)
       expect(r.ok).toBe(false)
       if (!r.ok) expect(r.message).toMatch(why)
@@ -38,17 +78,26 @@ describe('parseSyslog', () => {
   })
 
   it('never throws, whatever the input', () => {
-    fc.assert(fc.property(fc.string({ maxLength: 300 }), (s) => {
-      parseSyslog(s, NOW)
-      parseSyslog(`<13>1 ${s}`, NOW)
-      parseSyslog(`<13>${s}`, NOW)
-    }))
+    fc.assert(
+      fc.property(fc.string({ maxLength: 300 }), (s) => {
+        parseSyslog(s, NOW)
+        parseSyslog(`<13>1 ${s}`, NOW)
+        parseSyslog(`<13>${s}`, NOW)
+      }),
+    )
   })
 
   it('maps to an event fact: type by facility, source from the host (or the sidecar id)', () => {
     const p = parseSyslog('<38>1 2026-12-03T10:00:00Z web.7 sshd 99 LOGIN - failed password for bob', NOW)
     if (!p.ok) throw new Error(p.message)
-    expect(syslogToEdge(p.value, NOW, undefined, 'syslog')).toEqual({ lane: 'event', source: 'web-7', ts: Date.UTC(2026, 11, 3, 10), type: 'syslog.auth', message: 'failed password for bob', attrs: { severity: 'info', facility: 'auth', format: 'rfc5424', app: 'sshd', procid: '99', msgid: 'LOGIN', hostname: 'web.7' } })
+    expect(syslogToEdge(p.value, NOW, undefined, 'syslog')).toEqual({
+      lane: 'event',
+      source: 'web-7',
+      ts: Date.UTC(2026, 11, 3, 10),
+      type: 'syslog.auth',
+      message: 'failed password for bob',
+      attrs: { severity: 'info', facility: 'auth', format: 'rfc5424', app: 'sshd', procid: '99', msgid: 'LOGIN', hostname: 'web.7' },
+    })
     expect(syslogToEdge(p.value, NOW, 'sc-1', 'syslog').source).toBe('sc-1')
   })
 })

@@ -11,7 +11,14 @@ const reasonOf = (r: ReturnType<typeof verifyAck>): string => (r.ok ? 'ok' : r.e
 describe('signAck / verifyAck', () => {
   it('signs an ack fact that verifies and round-trips through Avro', () => {
     const ack = signAck(cmd, 'executed', null, SIDECAR, T0 + 2_000)
-    expect(ack).toMatchObject({ kind: 'ack', lane: 'control', source: 'web-3', ts: T0 + 2_000, lineage: [cmd.id], payload: { commandId: cmd.payload.commandId, status: 'executed', keyId: SIDECAR.keyId } })
+    expect(ack).toMatchObject({
+      kind: 'ack',
+      lane: 'control',
+      source: 'web-3',
+      ts: T0 + 2_000,
+      lineage: [cmd.id],
+      payload: { commandId: cmd.payload.commandId, status: 'executed', keyId: SIDECAR.keyId },
+    })
     expect(ack.explain).toContain('web-3 executed throttle_job')
     expect(reasonOf(verifyAck(ack.payload, TRUST, T0 + 3_000))).toBe('ok')
     expect(signAck(cmd, 'executed', null, SIDECAR, T0 + 2_000)).toEqual(ack)
@@ -39,7 +46,12 @@ describe('signAck / verifyAck', () => {
     const forged2 = { ...cmd, id: 'forged-2', payload: { ...cmd.payload, signatures: [{ ...cmd.payload.signatures[0], sig: Buffer.alloc(64, 2) }] } }
     const sameIdOtherSig = { ...forged1, payload: { ...forged1.payload, signatures: [{ ...cmd.payload.signatures[0], sig: Buffer.alloc(64, 3) }] } }
     const a1 = signAck(forged1, 'refused', 'bad_signature: x', SIDECAR, T0)
-    const ids = new Set([a1.id, signAck(forged2, 'refused', 'bad_signature: x', SIDECAR, T0).id, signAck(sameIdOtherSig, 'refused', 'bad_signature: x', SIDECAR, T0).id, signAck(forged1, 'refused', 'revoked_key: y', SIDECAR, T0).id])
+    const ids = new Set([
+      a1.id,
+      signAck(forged2, 'refused', 'bad_signature: x', SIDECAR, T0).id,
+      signAck(sameIdOtherSig, 'refused', 'bad_signature: x', SIDECAR, T0).id,
+      signAck(forged1, 'refused', 'revoked_key: y', SIDECAR, T0).id,
+    ])
     expect(ids.size).toBe(4)
     expect(signAck(forged1, 'refused', 'bad_signature: x', SIDECAR, T0 + 5).id).toBe(a1.id)
     // executed stays one fact per command and key, however often it is re-sent

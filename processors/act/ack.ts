@@ -22,7 +22,12 @@ export function signAck(cmd: CommandFact, status: AckStatus, reason: string | nu
   const c = cmd.payload
   const unsigned = { commandId: c.commandId, target: c.target, verb: c.verb, status, reason, keyId: targetKey.keyId }
   const payload: AckPayload = { ...unsigned, sig: signBytes(ackBytes(unsigned), targetKey) }
-  const what = status === AckStatus.Executed ? `executed ${c.verb}` : status === AckStatus.Refused ? `refused ${c.verb}: ${reason ?? 'no reason given'}` : `failed to execute ${c.verb}: ${reason ?? 'no reason given'}`
+  const what =
+    status === AckStatus.Executed
+      ? `executed ${c.verb}`
+      : status === AckStatus.Refused
+        ? `refused ${c.verb}: ${reason ?? 'no reason given'}`
+        : `failed to execute ${c.verb}: ${reason ?? 'no reason given'}`
   return {
     id: status === AckStatus.Executed ? hashId('ack', c.commandId, status, targetKey.keyId) : hashId('ack', c.commandId, status, targetKey.keyId, attemptOf(cmd), reason ?? ''),
     ts,
@@ -40,7 +45,9 @@ export function signAck(cmd: CommandFact, status: AckStatus, reason: string | nu
 /** What makes one attempt at a command distinct: the fact id, nonce, issuer key and every signature. */
 function attemptOf(cmd: CommandFact): string {
   const c = cmd.payload
-  const sigs = Array.isArray(c.signatures) ? c.signatures.map((s) => `${String(s?.keyId)}:${String(s?.role)}:${s?.sig instanceof Uint8Array ? Buffer.from(s.sig).toString('hex') : '?'}`).join(',') : '?'
+  const sigs = Array.isArray(c.signatures)
+    ? c.signatures.map((s) => `${String(s?.keyId)}:${String(s?.role)}:${s?.sig instanceof Uint8Array ? Buffer.from(s.sig).toString('hex') : '?'}`).join(',')
+    : '?'
   return `${String(cmd.id)}|${String(c.nonce)}|${String(c.keyId)}|${sigs}`
 }
 
@@ -53,8 +60,10 @@ export function verifyAck(ack: AckPayload, trust: TrustStore, now: number): Veri
     const k = lookupKey(trust, ack.keyId, now)
     if (!k.ok) return k
     if (k.value.role !== 'sidecar') return refuse(VerifyReason.UnknownKey, `key ${ack.keyId} is registered as ${k.value.role}; acks are signed by sidecar keys`)
-    if (k.value.owner !== null && k.value.owner !== ack.target) return refuse(VerifyReason.WrongTarget, `key ${ack.keyId} belongs to ${k.value.owner} and cannot answer for ${ack.target}`)
-    if (!verifyBytes(ack.sig, ackBytes(ack), k.value.publicKey)) return refuse(VerifyReason.BadSignature, `ack for command ${ack.commandId} does not match its signature by ${ack.keyId}: altered or forged`)
+    if (k.value.owner !== null && k.value.owner !== ack.target)
+      return refuse(VerifyReason.WrongTarget, `key ${ack.keyId} belongs to ${k.value.owner} and cannot answer for ${ack.target}`)
+    if (!verifyBytes(ack.sig, ackBytes(ack), k.value.publicKey))
+      return refuse(VerifyReason.BadSignature, `ack for command ${ack.commandId} does not match its signature by ${ack.keyId}: altered or forged`)
     return { ok: true }
   } catch (err) {
     return refuse(VerifyReason.BadSignature, `malformed ack: ${(err as Error).message}`)

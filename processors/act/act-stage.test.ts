@@ -18,15 +18,39 @@ describe('act stage', () => {
     const { out, state } = stepAll(actStage, [decision('d1', T0)], CFG)
     expect(out).toHaveLength(1)
     const f = out[0] as CommandFact
-    expect(f).toMatchObject({ id: derivedId('act', '1', 2, ['d1'], 'issued'), ts: T0, source: 'web-3', lane: 'control', kind: 'command', lineage: ['d1'], producer: 'act@1', config: { 'ben-policy': 3, 'ben-keys': 2 } })
-    expect(f.payload).toMatchObject({ status: 'issued', commandId: commandIdOf('d1'), target: 'web-3', verb: 'throttle_job', issuedAt: T0, expiresAt: T0 + 300_000, keyId: ISSUER.keyId, decisionId: 'd1', required: ['issuer'], reason: null })
+    expect(f).toMatchObject({
+      id: derivedId('act', '1', 2, ['d1'], 'issued'),
+      ts: T0,
+      source: 'web-3',
+      lane: 'control',
+      kind: 'command',
+      lineage: ['d1'],
+      producer: 'act@1',
+      config: { 'ben-policy': 3, 'ben-keys': 2 },
+    })
+    expect(f.payload).toMatchObject({
+      status: 'issued',
+      commandId: commandIdOf('d1'),
+      target: 'web-3',
+      verb: 'throttle_job',
+      issuedAt: T0,
+      expiresAt: T0 + 300_000,
+      keyId: ISSUER.keyId,
+      decisionId: 'd1',
+      required: ['issuer'],
+      reason: null,
+    })
     expect(f.payload.signatures).toHaveLength(1)
     expect(f.explain).toContain('issued throttle_job on web-3')
     expect(state).toEqual({ issued: 1, proposed: 0, rejected: 0, skipped: 0 })
   })
 
   it('propose, and verbs marked human, → a proposed command that needs an operator', () => {
-    const { out } = stepAll(actStage, [decision('d1', T0, { outcome: 'propose' }), decision('d2', T0, { verb: 'quarantine_artifact', args: '{"sha256":"' + 'a'.repeat(64) + '"}' })], CFG)
+    const { out } = stepAll(
+      actStage,
+      [decision('d1', T0, { outcome: 'propose' }), decision('d2', T0, { verb: 'quarantine_artifact', args: '{"sha256":"' + 'a'.repeat(64) + '"}' })],
+      CFG,
+    )
     const ps = out.map((f) => (f as CommandFact).payload)
     expect(ps.map((p) => [p.status, p.required])).toEqual([
       ['proposed', ['issuer', 'operator']],
@@ -36,7 +60,11 @@ describe('act stage', () => {
   })
 
   it('ignore, alert and suppressed repeats → nothing', () => {
-    const r = stepAll(actStage, [decision('a', T0, { outcome: 'ignore', command: null }), decision('b', T0, { outcome: 'alert' }), decision('c', T0, { suppressed: 2, command: null })], CFG)
+    const r = stepAll(
+      actStage,
+      [decision('a', T0, { outcome: 'ignore', command: null }), decision('b', T0, { outcome: 'alert' }), decision('c', T0, { suppressed: 2, command: null })],
+      CFG,
+    )
     expect(r.out).toEqual([])
     expect(r.state.skipped).toBe(3)
   })
@@ -89,15 +117,31 @@ describe('act stage', () => {
 describe('act operator (marbles)', () => {
   it('happy and reject paths', () => {
     scheduler().run(({ cold, expectObservable }) => {
-      const src = cold('-a-b-c-d|', { a: decision('a', T0), b: decision('b', T0, { outcome: 'propose' }), c: decision('c', T0, { outcome: 'alert' }), d: decision('d', T0, { command: null }) })
-      expectObservable(src.pipe(act(() => CFG), map(summary))).toBe('-a-b-c-d|', { a: 'issued', b: 'proposed', c: 'none', d: 'rejected:invalid' })
+      const src = cold('-a-b-c-d|', {
+        a: decision('a', T0),
+        b: decision('b', T0, { outcome: 'propose' }),
+        c: decision('c', T0, { outcome: 'alert' }),
+        d: decision('d', T0, { command: null }),
+      })
+      expectObservable(
+        src.pipe(
+          act(() => CFG),
+          map(summary),
+        ),
+      ).toBe('-a-b-c-d|', { a: 'issued', b: 'proposed', c: 'none', d: 'rejected:invalid' })
     })
   })
 
   it('unsubscribing stops the upstream', () => {
     scheduler().run(({ cold, expectObservable, expectSubscriptions }) => {
       const src = cold('-a-b-|', { a: decision('a', T0), b: decision('b', T0) })
-      expectObservable(src.pipe(act(() => CFG), map(summary)), '^-!').toBe('-a', { a: 'issued' })
+      expectObservable(
+        src.pipe(
+          act(() => CFG),
+          map(summary),
+        ),
+        '^-!',
+      ).toBe('-a', { a: 'issued' })
       expectSubscriptions(src.subscriptions).toBe('^-!')
     })
   })
@@ -109,8 +153,18 @@ describe('act operator (marbles)', () => {
         const r = verifyCommand((e.out[0] as CommandFact).payload, TRUST, { target: 'web-3', now, seen: replayGuard() })
         return r.ok ? 'ok' : r.error.reason
       }
-      expectObservable(src.pipe(act(() => CFG), map(at(T0 + 299_999)))).toBe('-a-b|', { a: 'ok', b: 'not_yet_valid' })
-      expectObservable(src.pipe(act(() => CFG), map(at(T0 + 300_000)))).toBe('-a-b|', { a: 'expired', b: 'not_yet_valid' })
+      expectObservable(
+        src.pipe(
+          act(() => CFG),
+          map(at(T0 + 299_999)),
+        ),
+      ).toBe('-a-b|', { a: 'ok', b: 'not_yet_valid' })
+      expectObservable(
+        src.pipe(
+          act(() => CFG),
+          map(at(T0 + 300_000)),
+        ),
+      ).toBe('-a-b|', { a: 'expired', b: 'not_yet_valid' })
     })
   })
 })
@@ -124,8 +178,40 @@ describe('policy → act → target', () => {
   const ACFG = { bucket: 'ben-keys', revision: 1, value: acfg.value }
 
   it('a critical cpu anomaly is throttled; a secret leak waits for an operator, then runs', () => {
-    const an: AnomalyFact = { id: 'a1', ts: T0, source: 'web-3', lane: 'anomaly', kind: 'anomaly', payload: { metric: 'cpu.load', value: 0.99, score: 0.97, threshold: 0.5, detectors: [{ name: 'ewma', score: 0.97, raw: 9, threshold: 3 }], baseline: { centre: 0.3, spread: 0.1 }, severity: 'critical', labels: { job: 'batch-7' } }, lineage: [], producer: 'detect@1', config: {}, explain: null }
-    const al: AlertFact = { id: 's1', ts: T0 + 1, source: 'web-3', lane: 'alert', kind: 'alert', payload: { rule: 'secret.leak', severity: 'high', message: 'key in artifact', attrs: { path: '/srv/.env' } }, lineage: [], producer: 'edge', config: {}, explain: null, redactions: [] }
+    const an: AnomalyFact = {
+      id: 'a1',
+      ts: T0,
+      source: 'web-3',
+      lane: 'anomaly',
+      kind: 'anomaly',
+      payload: {
+        metric: 'cpu.load',
+        value: 0.99,
+        score: 0.97,
+        threshold: 0.5,
+        detectors: [{ name: 'ewma', score: 0.97, raw: 9, threshold: 3 }],
+        baseline: { centre: 0.3, spread: 0.1 },
+        severity: 'critical',
+        labels: { job: 'batch-7' },
+      },
+      lineage: [],
+      producer: 'detect@1',
+      config: {},
+      explain: null,
+    }
+    const al: AlertFact = {
+      id: 's1',
+      ts: T0 + 1,
+      source: 'web-3',
+      lane: 'alert',
+      kind: 'alert',
+      payload: { rule: 'secret.leak', severity: 'high', message: 'key in artifact', attrs: { path: '/srv/.env' } },
+      lineage: [],
+      producer: 'edge',
+      config: {},
+      explain: null,
+      redactions: [],
+    }
     const decisions = stepAll(policyStage, [an, al], pcfg).out as DecisionFact[]
     const cmds = stepAll(actStage, decisions, ACFG).out as CommandFact[]
     expect(cmds.map((c) => [c.payload.verb, c.payload.status])).toEqual([
@@ -147,7 +233,15 @@ describe('policy → act → target', () => {
 })
 
 const decisionArb = fc
-  .record({ n: fc.nat(1000), ts: fc.integer({ min: 0, max: 4e12 }), outcome: fc.constantFrom('ignore', 'alert', 'propose', 'act'), verb: fc.constantFrom('throttle_job', 'set_mode', 'quarantine_artifact', 'reboot'), target: fc.constantFrom('web-3', 'db-1', 'bad.target'), args: fc.constantFrom('{"factor":0.5,"job":"j"}', '{"mode":"degraded"}', '{"path":"/x"}', '{', '{}'), suppressed: fc.constantFrom(0, 0, 0, 1) })
+  .record({
+    n: fc.nat(1000),
+    ts: fc.integer({ min: 0, max: 4e12 }),
+    outcome: fc.constantFrom('ignore', 'alert', 'propose', 'act'),
+    verb: fc.constantFrom('throttle_job', 'set_mode', 'quarantine_artifact', 'reboot'),
+    target: fc.constantFrom('web-3', 'db-1', 'bad.target'),
+    args: fc.constantFrom('{"factor":0.5,"job":"j"}', '{"mode":"degraded"}', '{"path":"/x"}', '{', '{}'),
+    suppressed: fc.constantFrom(0, 0, 0, 1),
+  })
   .map((r) => decision(`d${r.n}`, r.ts, r))
 
 describe('act properties', () => {
@@ -167,7 +261,9 @@ describe('act properties', () => {
   it('step never throws, whatever it is given', () => {
     const junk = fc.oneof(
       fc.anything(),
-      decisionArb.chain((d) => fc.record({ k: fc.constantFrom('outcome', 'command', 'suppressed', 'rule'), v: fc.anything() }).map(({ k, v }) => ({ ...d, payload: { ...d.payload, [k]: v } }))),
+      decisionArb.chain((d) =>
+        fc.record({ k: fc.constantFrom('outcome', 'command', 'suppressed', 'rule'), v: fc.anything() }).map(({ k, v }) => ({ ...d, payload: { ...d.payload, [k]: v } })),
+      ),
       decisionArb.chain((d) => fc.record({ k: fc.constantFrom('id', 'ts', 'source', 'config', 'payload'), v: fc.anything() }).map(({ k, v }) => ({ ...d, [k]: v }))),
     )
     fc.assert(

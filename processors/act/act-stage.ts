@@ -33,11 +33,27 @@ export interface ActConfig {
 export const DEFAULT_TTL_MS = 300_000
 
 /** Builds and freezes an act config. Typical: `actConfig({ issuer, settings: pack.verbs, defaultTtlMs: pack.defaultTtlMs })`. */
-export function actConfig(o: { issuer: KeyPair; verbs?: VerbRegistry; settings?: Readonly<Record<string, VerbSettings>>; defaultTtlMs?: number | null; issuerRevokedAt?: number | null }): Result<ActConfig, ActError> {
-  if (o.issuer.role !== 'issuer') return { ok: false, error: new ActError(ActErrorCode.WrongRole, `the act stage signs with an issuer key; key ${o.issuer.keyId} is a ${o.issuer.role} key`) }
+export function actConfig(o: {
+  issuer: KeyPair
+  verbs?: VerbRegistry
+  settings?: Readonly<Record<string, VerbSettings>>
+  defaultTtlMs?: number | null
+  issuerRevokedAt?: number | null
+}): Result<ActConfig, ActError> {
+  if (o.issuer.role !== 'issuer')
+    return { ok: false, error: new ActError(ActErrorCode.WrongRole, `the act stage signs with an issuer key; key ${o.issuer.keyId} is a ${o.issuer.role} key`) }
   const ttl = o.defaultTtlMs ?? DEFAULT_TTL_MS
   if (!(Number.isSafeInteger(ttl) && ttl > 0)) return { ok: false, error: new ActError(ActErrorCode.BadConfig, `defaultTtlMs must be a positive integer number of ms, got ${ttl}`) }
-  return { ok: true, value: Object.freeze({ issuer: o.issuer, verbs: o.verbs ?? defaultVerbs(), settings: Object.freeze({ ...(o.settings ?? {}) }), defaultTtlMs: ttl, issuerRevokedAt: o.issuerRevokedAt ?? null }) }
+  return {
+    ok: true,
+    value: Object.freeze({
+      issuer: o.issuer,
+      verbs: o.verbs ?? defaultVerbs(),
+      settings: Object.freeze({ ...(o.settings ?? {}) }),
+      defaultTtlMs: ttl,
+      issuerRevokedAt: o.issuerRevokedAt ?? null,
+    }),
+  }
 }
 
 /** Counters only; the stage keeps no other memory (ids make re-derivation idempotent). */
@@ -91,7 +107,8 @@ function step(state: ActState, d: DecisionFact, config: Versioned<ActConfig>): S
   if (p === null || typeof p !== 'object') return invalid(state, `decision ${show((d as { id?: unknown } | null)?.id)} has no payload`)
   if (p.outcome !== 'act' && p.outcome !== 'propose') return { state: { ...state, skipped: state.skipped + 1 }, out: [] }
   if (typeof p.suppressed === 'number' && p.suppressed > 0) return { state: { ...state, skipped: state.skipped + 1 }, out: [] }
-  if (typeof d.id !== 'string' || !Number.isSafeInteger(d.ts) || typeof d.source !== 'string') return invalid(state, `decision ${show(d.id)}: id, ts or source is missing or malformed`)
+  if (typeof d.id !== 'string' || !Number.isSafeInteger(d.ts) || typeof d.source !== 'string')
+    return invalid(state, `decision ${show(d.id)}: id, ts or source is missing or malformed`)
   const c = p.command
   if (c === null || typeof c !== 'object' || typeof c.verb !== 'string' || typeof c.target !== 'string' || typeof c.args !== 'string') {
     return invalid(state, `decision ${d.id} has outcome ${p.outcome} but no well-formed command (verb, target, args); the policy pack must name a verb`)
@@ -111,7 +128,14 @@ function step(state: ActState, d: DecisionFact, config: Versioned<ActConfig>): S
   if (!isToken(c.target)) return rejectedCommand(state, d, config, base, VerifyReason.WrongTarget, `target '${c.target}' is not a subject token (no '.', '*', '>', spaces)`)
 
   if (cfg.issuerRevokedAt !== null && cfg.issuerRevokedAt !== undefined) {
-    return rejectedCommand(state, d, config, base, VerifyReason.RevokedKey, `issuer key ${cfg.issuer.keyId} is revoked in ben-keys (from ${iso(cfg.issuerRevokedAt)}), so act signs nothing with it; rotate it (ben keys rotate --name issuer) and re-run the decision`)
+    return rejectedCommand(
+      state,
+      d,
+      config,
+      base,
+      VerifyReason.RevokedKey,
+      `issuer key ${cfg.issuer.keyId} is revoked in ben-keys (from ${iso(cfg.issuerRevokedAt)}), so act signs nothing with it; rotate it (ben keys rotate --name issuer) and re-run the decision`,
+    )
   }
   const settings = Object.hasOwn(cfg.settings, c.verb) ? cfg.settings[c.verb] : undefined
   const human = p.outcome === 'propose' || settings?.human === true
@@ -119,11 +143,7 @@ function step(state: ActState, d: DecisionFact, config: Versioned<ActConfig>): S
   const ttlMs = settings?.ttlMs ?? cfg.defaultTtlMs
   const payload = signCommand(c, cfg.issuer, { issuedAt: d.ts, ttlMs, decisionId: d.id, required })
   const proposed = payload.status === CommandStatus.Proposed
-  const why = proposed
-    ? p.outcome === 'propose'
-      ? 'the policy proposed it for a human'
-      : `${c.verb} needs ${required.join(' and ')} signatures`
-    : 'the policy decided to act'
+  const why = proposed ? (p.outcome === 'propose' ? 'the policy proposed it for a human' : `${c.verb} needs ${required.join(' and ')} signatures`) : 'the policy decided to act'
   const explain = proposed
     ? `Decision ${d.id} (rule '${show(p.rule)}') leads to a proposal: ${c.verb} on ${c.target} with ${c.args}, signed by issuer key ${cfg.issuer.keyId}. It waits for an operator to approve it because ${why}, and lapses at ${iso(payload.expiresAt)}.`
     : `Decision ${d.id} (rule '${show(p.rule)}') issued ${c.verb} on ${c.target} with ${c.args} because ${why}; signed by issuer key ${cfg.issuer.keyId}, valid from ${iso(payload.issuedAt)} until ${iso(payload.expiresAt)}.`

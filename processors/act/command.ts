@@ -69,10 +69,14 @@ const iso = (ts: number): string => (Number.isFinite(ts) && Math.abs(ts) <= 8.64
 
 function checkProposal(proposal: CommandFact, key: KeyPair, ts: number, what: string): ActError | null {
   const p = proposal.payload
-  if (p.status !== CommandStatus.Proposed) return new ActError(ActErrorCode.NotProposed, `cannot ${what} command ${p.commandId}: its status is '${p.status}', only a 'proposed' command waits for an operator`)
+  if (p.status !== CommandStatus.Proposed)
+    return new ActError(ActErrorCode.NotProposed, `cannot ${what} command ${p.commandId}: its status is '${p.status}', only a 'proposed' command waits for an operator`)
   if (key.role !== 'operator') return new ActError(ActErrorCode.WrongRole, `cannot ${what} with key ${key.keyId}: it is a ${key.role} key; use an operator key`)
   if (what === 'approve' && ts >= p.expiresAt) {
-    return new ActError(ActErrorCode.ProposalExpired, `cannot approve command ${p.commandId}: it expired at ${iso(p.expiresAt)}; the decision must be made again (or give the verb a longer ttl in the pack)`)
+    return new ActError(
+      ActErrorCode.ProposalExpired,
+      `cannot approve command ${p.commandId}: it expired at ${iso(p.expiresAt)}; the decision must be made again (or give the verb a longer ttl in the pack)`,
+    )
   }
   return null
 }
@@ -91,7 +95,10 @@ export function approve(proposal: CommandFact, operatorKey: KeyPair, ts: number,
     value: {
       ...proposal,
       // A later attempt (after a target refused an approval) is a new fact, not a duplicate.
-      id: attempt > 0 ? derivedId(ACT_STAGE, ACT_VERSION, 'approve', [proposal.id], `${operatorKey.keyId}#${attempt}`) : derivedId(ACT_STAGE, ACT_VERSION, 'approve', [proposal.id], operatorKey.keyId),
+      id:
+        attempt > 0
+          ? derivedId(ACT_STAGE, ACT_VERSION, 'approve', [proposal.id], `${operatorKey.keyId}#${attempt}`)
+          : derivedId(ACT_STAGE, ACT_VERSION, 'approve', [proposal.id], operatorKey.keyId),
       ts,
       payload: { ...p, status: CommandStatus.Approved, reason: null },
       lineage: [proposal.id],

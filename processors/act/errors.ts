@@ -27,7 +27,8 @@ export interface VerifyError {
 export type Verified = { readonly ok: true } | { readonly ok: false; readonly error: VerifyError }
 
 /** A value in a message without calling its toString (which may be missing or throw). */
-export const show = (v: unknown): string => (typeof v === 'string' ? v : typeof v === 'number' || typeof v === 'boolean' || v === null || v === undefined ? String(v) : `(${typeof v})`)
+export const show = (v: unknown): string =>
+  typeof v === 'string' ? v : typeof v === 'number' || typeof v === 'boolean' || v === null || v === undefined ? String(v) : `(${typeof v})`
 
 export const refuse = (reason: VerifyReason, message: string): { ok: false; error: VerifyError } => ({ ok: false, error: { reason, message } })
 

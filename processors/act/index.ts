@@ -19,6 +19,19 @@ export {
   type KeyRole,
   type PublicKey,
 } from './keys.js'
-export { defineVerb, verbRegistry, defaultVerbs, parseArgs, DEFAULT_VERBS, SIGNER_ROLES, SetModeArgs, ThrottleJobArgs, QuarantineArtifactArgs, type VerbSpec, type VerbRegistry, type SignerRole } from './verbs.js'
+export {
+  defineVerb,
+  verbRegistry,
+  defaultVerbs,
+  parseArgs,
+  DEFAULT_VERBS,
+  SIGNER_ROLES,
+  SetModeArgs,
+  ThrottleJobArgs,
+  QuarantineArtifactArgs,
+  type VerbSpec,
+  type VerbRegistry,
+  type SignerRole,
+} from './verbs.js'
 export { commandBytes, ackBytes, rejectionBytes, SignedType } from './signing.js'
 export { VerifyReason, ActError, ActErrorCode, isActError, type VerifyError, type Verified } from './errors.js'

@@ -77,8 +77,13 @@ export function loadKeyPair(text: string): Result<KeyPair, ActError> {
   if (!p.success) return { ok: false, error: new ActError(ActErrorCode.BadKey, `key pair: ${issues(p.error)}`) }
   const publicKey = fromB64(p.data.publicKey)
   const secretKey = fromB64(p.data.secretKey)
-  if (keyIdOf(publicKey) !== p.data.keyId) return { ok: false, error: new ActError(ActErrorCode.BadKey, `key pair: keyId ${p.data.keyId} is not sha256(publicKey) (${keyIdOf(publicKey)}); the file was edited or mixed up`) }
-  if (bytesToHex(ed.getPublicKey(secretKey)) !== bytesToHex(publicKey)) return { ok: false, error: new ActError(ActErrorCode.BadKey, `key pair ${p.data.keyId}: the secret key does not belong to the public key`) }
+  if (keyIdOf(publicKey) !== p.data.keyId)
+    return {
+      ok: false,
+      error: new ActError(ActErrorCode.BadKey, `key pair: keyId ${p.data.keyId} is not sha256(publicKey) (${keyIdOf(publicKey)}); the file was edited or mixed up`),
+    }
+  if (bytesToHex(ed.getPublicKey(secretKey)) !== bytesToHex(publicKey))
+    return { ok: false, error: new ActError(ActErrorCode.BadKey, `key pair ${p.data.keyId}: the secret key does not belong to the public key`) }
   return { ok: true, value: Object.freeze({ keyId: p.data.keyId, role: p.data.role, publicKey, secretKey }) }
 }
 
@@ -87,7 +92,8 @@ export function parsePublicKey(value: unknown): Result<PublicKey, ActError> {
   const p = PublicKeyJson.safeParse(value)
   if (!p.success) return { ok: false, error: new ActError(ActErrorCode.BadKey, `public key: ${issues(p.error)}`) }
   const publicKey = fromB64(p.data.publicKey)
-  if (keyIdOf(publicKey) !== p.data.keyId) return { ok: false, error: new ActError(ActErrorCode.BadKey, `public key: keyId ${p.data.keyId} is not sha256(publicKey) (${keyIdOf(publicKey)})`) }
+  if (keyIdOf(publicKey) !== p.data.keyId)
+    return { ok: false, error: new ActError(ActErrorCode.BadKey, `public key: keyId ${p.data.keyId} is not sha256(publicKey) (${keyIdOf(publicKey)})`) }
   return { ok: true, value: Object.freeze({ keyId: p.data.keyId, role: p.data.role, publicKey }) }
 }
 

@@ -48,7 +48,11 @@ export function revokeKey(store: TrustStore, keyId: string, at: number): TrustSt
 export function lookupKey(store: TrustStore, keyId: string, now: number): { ok: true; value: TrustedKey } | { ok: false; error: VerifyError } {
   const k = store.keys.get(keyId)
   if (!k) return refuse(VerifyReason.UnknownKey, `key ${keyId} is not registered in ben-keys; register its public key or re-sign with a registered one`)
-  if (k.revokedAt !== null && now >= k.revokedAt) return refuse(VerifyReason.RevokedKey, `key ${keyId} (${k.role}) was revoked at ${Math.abs(k.revokedAt) <= 8.64e15 ? new Date(k.revokedAt).toISOString() : k.revokedAt}; re-sign with a current key`)
+  if (k.revokedAt !== null && now >= k.revokedAt)
+    return refuse(
+      VerifyReason.RevokedKey,
+      `key ${keyId} (${k.role}) was revoked at ${Math.abs(k.revokedAt) <= 8.64e15 ? new Date(k.revokedAt).toISOString() : k.revokedAt}; re-sign with a current key`,
+    )
   return { ok: true, value: k }
 }
 
@@ -58,10 +62,15 @@ export const trustedKeyJson = (k: TrustedKey) => ({ ...publicKeyJson(k), owner: 
 
 /** Parses one KV entry (already-parsed JSON). */
 export function parseTrustedKey(value: unknown): Result<TrustedKey, ActError> {
-  const pk = parsePublicKey(value !== null && typeof value === 'object' ? { keyId: (value as PublicKey).keyId, role: (value as PublicKey).role, publicKey: (value as { publicKey?: unknown }).publicKey } : value)
+  const pk = parsePublicKey(
+    value !== null && typeof value === 'object'
+      ? { keyId: (value as PublicKey).keyId, role: (value as PublicKey).role, publicKey: (value as { publicKey?: unknown }).publicKey }
+      : value,
+  )
   if (!pk.ok) return { ok: false, error: new ActError(ActErrorCode.BadTrustStore, pk.error.message) }
   const extra = TrustedKeyJson.safeParse(value)
-  if (!extra.success) return { ok: false, error: new ActError(ActErrorCode.BadTrustStore, `key ${pk.value.keyId}: ${extra.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ')}`) }
+  if (!extra.success)
+    return { ok: false, error: new ActError(ActErrorCode.BadTrustStore, `key ${pk.value.keyId}: ${extra.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ')}`) }
   return { ok: true, value: Object.freeze({ ...pk.value, ...extra.data }) }
 }
 

@@ -29,7 +29,10 @@ export const ThrottleJobArgs = z.strictObject({
 export const QuarantineArtifactArgs = z
   .strictObject({
     path: z.string().min(1).max(4096).optional(),
-    sha256: z.string().regex(/^[0-9a-f]{64}$/, 'sha256 must be 64 lowercase hex digits').optional(),
+    sha256: z
+      .string()
+      .regex(/^[0-9a-f]{64}$/, 'sha256 must be 64 lowercase hex digits')
+      .optional(),
   })
   .refine((a) => a.path !== undefined || a.sha256 !== undefined, 'name the artifact by path or sha256 (or both)')
 

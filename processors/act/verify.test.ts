@@ -2,23 +2,13 @@ import fc from 'fast-check'
 import { describe, expect, it } from 'vitest'
 import type { CommandFact, CommandPayload } from '../../schemas/index.js'
 import { stepAll } from '../stage.js'
-import {
-  actStage,
-  approve,
-  cosign,
-  reject,
-  replayGuard,
-  revokeKey,
-  signCommand,
-  verifyCommand,
-  VerifyReason,
-  type VerifyContext,
-} from './index.js'
+import { actStage, approve, cosign, reject, replayGuard, revokeKey, signCommand, verifyCommand, VerifyReason, type VerifyContext } from './index.js'
 import { config, decision, ISSUER, OPERATOR, OPERATOR_2, STRANGER, TRUST } from './test-fixtures.js'
 
 const T0 = 1_763_700_000_000
 const intent = { verb: 'throttle_job', target: 'web-3', args: '{"factor":0.5,"job":"batch-7"}' }
-const issued = (o: Partial<Parameters<typeof signCommand>[2]> = {}, i = intent, key = ISSUER): CommandPayload => signCommand(i, key, { issuedAt: T0, ttlMs: 60_000, decisionId: 'd1', ...o })
+const issued = (o: Partial<Parameters<typeof signCommand>[2]> = {}, i = intent, key = ISSUER): CommandPayload =>
+  signCommand(i, key, { issuedAt: T0, ttlMs: 60_000, decisionId: 'd1', ...o })
 const ctx = (o: Partial<VerifyContext> = {}): VerifyContext => ({ target: 'web-3', now: T0 + 1_000, seen: replayGuard(), ...o })
 const reasonOf = (cmd: CommandPayload, c: VerifyContext = ctx(), trust = TRUST): string => {
   const r = verifyCommand(cmd, trust, c)

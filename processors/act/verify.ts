@@ -43,7 +43,12 @@ export function verifyCommand(cmd: CommandPayload, trust: TrustStore, ctx: Verif
 
 function check(cmd: CommandPayload, trust: TrustStore, ctx: VerifyContext): Verified {
   if (cmd.status !== CommandStatus.Issued && cmd.status !== CommandStatus.Approved) {
-    const why = cmd.status === CommandStatus.Proposed ? 'it is a proposal waiting for an operator to approve it' : cmd.status === CommandStatus.Rejected ? `an operator rejected it (${cmd.reason ?? 'no reason given'})` : `its status is '${show(cmd.status)}'`
+    const why =
+      cmd.status === CommandStatus.Proposed
+        ? 'it is a proposal waiting for an operator to approve it'
+        : cmd.status === CommandStatus.Rejected
+          ? `an operator rejected it (${cmd.reason ?? 'no reason given'})`
+          : `its status is '${show(cmd.status)}'`
     return refuse(VerifyReason.NotApproved, `command ${cmd.commandId} is not executable: ${why}`)
   }
   const sigs = Array.isArray(cmd.signatures) ? cmd.signatures : []
@@ -54,8 +59,10 @@ function check(cmd: CommandPayload, trust: TrustStore, ctx: VerifyContext): Veri
   for (const s of sigs) {
     const k = lookupKey(trust, s.keyId, ctx.now)
     if (!k.ok) return k
-    if (s.keyId === cmd.keyId && k.value.role !== 'issuer') return refuse(VerifyReason.UnknownKey, `key ${s.keyId} signs as the issuer but is registered as ${k.value.role}; only issuer keys issue commands`)
-    if (!verifyBytes(s.sig, bytes, k.value.publicKey)) return refuse(VerifyReason.BadSignature, `signature by ${s.keyId} (${k.value.role}) does not match command ${cmd.commandId}: the command was altered or the signature forged`)
+    if (s.keyId === cmd.keyId && k.value.role !== 'issuer')
+      return refuse(VerifyReason.UnknownKey, `key ${s.keyId} signs as the issuer but is registered as ${k.value.role}; only issuer keys issue commands`)
+    if (!verifyBytes(s.sig, bytes, k.value.publicKey))
+      return refuse(VerifyReason.BadSignature, `signature by ${s.keyId} (${k.value.role}) does not match command ${cmd.commandId}: the command was altered or the signature forged`)
     const role = k.value.role
     if (!have.has(role)) have.set(role, new Set())
     have.get(role)!.add(s.keyId)
@@ -67,7 +74,8 @@ function check(cmd: CommandPayload, trust: TrustStore, ctx: VerifyContext): Veri
 
   if (cmd.target !== ctx.target) return refuse(VerifyReason.WrongTarget, `command ${cmd.commandId} is for ${cmd.target}, not for ${ctx.target}`)
   const skew = ctx.maxSkewMs ?? 5000
-  if (ctx.now < cmd.issuedAt - skew) return refuse(VerifyReason.NotYetValid, `command ${cmd.commandId} is issued at ${iso(cmd.issuedAt)}, after now (${iso(ctx.now)}) by more than ${skew} ms; check the clocks`)
+  if (ctx.now < cmd.issuedAt - skew)
+    return refuse(VerifyReason.NotYetValid, `command ${cmd.commandId} is issued at ${iso(cmd.issuedAt)}, after now (${iso(ctx.now)}) by more than ${skew} ms; check the clocks`)
   if (ctx.now >= cmd.expiresAt) return refuse(VerifyReason.Expired, `command ${cmd.commandId} expired at ${iso(cmd.expiresAt)} (now ${iso(ctx.now)})`)
 
   const required = new Set<string>(['issuer'])
@@ -76,11 +84,20 @@ function check(cmd: CommandPayload, trust: TrustStore, ctx: VerifyContext): Veri
   for (const r of ctx.require?.[cmd.verb] ?? []) required.add(r)
   for (const r of required) {
     if (!ROLE_SET.has(r)) return refuse(VerifyReason.TooFewSignatures, `command ${cmd.commandId} requires a '${r}' signature, a role this target does not know`)
-    if (!have.get(r)?.size) return refuse(VerifyReason.TooFewSignatures, `${cmd.verb} needs signatures from ${[...required].join(' and ')}; the ${r} signature is missing${r === 'operator' ? ' (an operator must approve it)' : ''}`)
+    if (!have.get(r)?.size)
+      return refuse(
+        VerifyReason.TooFewSignatures,
+        `${cmd.verb} needs signatures from ${[...required].join(' and ')}; the ${r} signature is missing${r === 'operator' ? ' (an operator must approve it)' : ''}`,
+      )
   }
 
   if (ctx.seen.seen(cmd.commandId, cmd.nonce, cmd.expiresAt)) {
-    return refuse(VerifyReason.Replayed, cmd.expiresAt <= ctx.seen.floor ? `command ${cmd.commandId} is older than what the replay guard still remembers; refused to be safe` : `command ${cmd.commandId} (nonce ${cmd.nonce}) was already accepted`)
+    return refuse(
+      VerifyReason.Replayed,
+      cmd.expiresAt <= ctx.seen.floor
+        ? `command ${cmd.commandId} is older than what the replay guard still remembers; refused to be safe`
+        : `command ${cmd.commandId} (nonce ${cmd.nonce}) was already accepted`,
+    )
   }
   ctx.seen.remember(cmd.commandId, cmd.nonce, cmd.expiresAt, ctx.now)
   return { ok: true }

@@ -25,7 +25,10 @@ describe('loadDetectorConfig', () => {
 
   it('ships the level member and reads minAge as a duration', () => {
     expect(defaultDetectorConfig().value.resolve('web-3', 'cpu.load')?.ensemble.names).toContain('level')
-    const members = load("detectors: { range: { enabled: true, minAge: 1d }, level: { enabled: true, minAge: '30m' } }").resolve('a', 'b')?.params.members as Record<string, { minAge?: number }>
+    const members = load("detectors: { range: { enabled: true, minAge: 1d }, level: { enabled: true, minAge: '30m' } }").resolve('a', 'b')?.params.members as Record<
+      string,
+      { minAge?: number }
+    >
     expect(members.range.minAge).toBe(86_400_000)
     expect(members.level.minAge).toBe(1_800_000)
     expect(loadDetectorConfig('detectors: { level: { minAge: soon } }').ok).toBe(false)

@@ -79,7 +79,8 @@ export function compileDetectorConfig(raw: unknown): Result<DetectorConfig> {
   const parsed = DetectorConfigSpec.safeParse(raw)
   if (!parsed.success) return fail(RejectReason.Invalid, `detector config: ${describeIssues(parsed.error)} (fix the field(s) named; see processors/detect/default-detectors.yaml)`)
   const spec = parsed.data
-  const severityErr = checkSeverity(spec.ensemble?.severity, 'ensemble.severity') ?? spec.rules?.map((r, i) => checkSeverity(r.ensemble?.severity, `rules.${i}.ensemble.severity`)).find(Boolean)
+  const severityErr =
+    checkSeverity(spec.ensemble?.severity, 'ensemble.severity') ?? spec.rules?.map((r, i) => checkSeverity(r.ensemble?.severity, `rules.${i}.ensemble.severity`)).find(Boolean)
   if (severityErr) return fail(RejectReason.Invalid, `detector config: ${severityErr}`)
 
   const base = { ensemble: spec.ensemble, detectors: spec.detectors }
@@ -170,7 +171,13 @@ function resolveSettings(rule: string, base: Layer, over: RuleSpec | undefined):
   }
   const key = hashId(canonicalJson({ ens, members }))
   // the high/critical cut-offs are the floors of extreme readings and spikes; they change no state, so they are not in the key
-  return Object.freeze({ rule, key, params: deepFreeze({ ens: { ...ens }, members }), ensemble: buildEnsemble({ ...ens, critical: severity.critical, high: severity.high, medium: severity.medium }, members as MemberParams), severity: Object.freeze(severity) })
+  return Object.freeze({
+    rule,
+    key,
+    params: deepFreeze({ ens: { ...ens }, members }),
+    ensemble: buildEnsemble({ ...ens, critical: severity.critical, high: severity.high, medium: severity.medium }, members as MemberParams),
+    severity: Object.freeze(severity),
+  })
 }
 
 function strip(e: EnsembleSpec | undefined): Partial<EnsembleSpec> | undefined {

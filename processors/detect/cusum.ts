@@ -30,49 +30,53 @@ export interface CusumState {
  */
 export function cusumDetector(p: CusumParams): Detector<CusumState> {
   const { alpha, k, h, clip, warmup, minSpread, relSpread } = p
-  return defineDetector('cusum', () => ({ n: 0, mean: 0, variance: 0, pos: 0, neg: 0 }), (s: CusumState, point: Point, out: Reading, scale: number) => {
-    const x = point.value
-    const thr = h * scale
-    if (s.n === 0) {
-      s.n = 1
-      s.mean = x
-      firstReading(out, x, thr, minSpread, relSpread)
-      return
-    }
-    const mean = s.mean
-    const sd = flooredSpread(Math.sqrt(s.variance), mean, minSpread, relSpread)
-    const diff = x - mean
-    let u = diff / sd
-    if (u > clip) u = clip
-    else if (u < -clip) u = -clip
-    const ready = s.n >= warmup
-    let pos = s.pos + u - k
-    let neg = s.neg - u - k
-    if (pos < 0) pos = 0
-    if (neg < 0) neg = 0
-    if (!ready) pos = neg = 0
-    const raw = capRaw(pos > neg ? pos : neg)
-    out.raw = raw
-    out.threshold = thr
-    out.score = scoreOf(raw, thr)
-    out.centre = mean
-    out.spread = sd
-    out.direction = pos > neg ? 1 : neg > pos ? -1 : 0
-    out.anomaly = ready && raw >= thr
-    // running average until 1/n falls below alpha: unbiased early estimates
-    const a = s.n < 1 / alpha ? 1 / (s.n + 1) : alpha
-    const incr = a * diff
-    s.variance = (1 - a) * (s.variance + diff * incr)
-    if (!(s.variance < 1e300)) s.variance = 1e300
-    if (out.anomaly) {
-      s.pos = 0
-      s.neg = 0
-      s.mean = x
-    } else {
-      s.pos = pos
-      s.neg = neg
-      s.mean = mean + incr
-    }
-    s.n++
-  })
+  return defineDetector(
+    'cusum',
+    () => ({ n: 0, mean: 0, variance: 0, pos: 0, neg: 0 }),
+    (s: CusumState, point: Point, out: Reading, scale: number) => {
+      const x = point.value
+      const thr = h * scale
+      if (s.n === 0) {
+        s.n = 1
+        s.mean = x
+        firstReading(out, x, thr, minSpread, relSpread)
+        return
+      }
+      const mean = s.mean
+      const sd = flooredSpread(Math.sqrt(s.variance), mean, minSpread, relSpread)
+      const diff = x - mean
+      let u = diff / sd
+      if (u > clip) u = clip
+      else if (u < -clip) u = -clip
+      const ready = s.n >= warmup
+      let pos = s.pos + u - k
+      let neg = s.neg - u - k
+      if (pos < 0) pos = 0
+      if (neg < 0) neg = 0
+      if (!ready) pos = neg = 0
+      const raw = capRaw(pos > neg ? pos : neg)
+      out.raw = raw
+      out.threshold = thr
+      out.score = scoreOf(raw, thr)
+      out.centre = mean
+      out.spread = sd
+      out.direction = pos > neg ? 1 : neg > pos ? -1 : 0
+      out.anomaly = ready && raw >= thr
+      // running average until 1/n falls below alpha: unbiased early estimates
+      const a = s.n < 1 / alpha ? 1 / (s.n + 1) : alpha
+      const incr = a * diff
+      s.variance = (1 - a) * (s.variance + diff * incr)
+      if (!(s.variance < 1e300)) s.variance = 1e300
+      if (out.anomaly) {
+        s.pos = 0
+        s.neg = 0
+        s.mean = x
+      } else {
+        s.pos = pos
+        s.neg = neg
+        s.mean = mean + incr
+      }
+      s.n++
+    },
+  )
 }

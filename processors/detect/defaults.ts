@@ -42,7 +42,16 @@ export interface BuiltinDefaults {
 }
 
 export const BUILTIN_DEFAULTS: BuiltinDefaults = {
-  ensemble: { combine: 'max', threshold: 0.5, warmup: 30, refractory: 0, refractoryDamp: 1, calibrate: 0, calibrateHalfLife: 2880, severity: { medium: 0.8, high: 0.94, critical: 0.985 } },
+  ensemble: {
+    combine: 'max',
+    threshold: 0.5,
+    warmup: 30,
+    refractory: 0,
+    refractoryDamp: 1,
+    calibrate: 0,
+    calibrateHalfLife: 2880,
+    severity: { medium: 0.8, high: 0.94, critical: 0.985 },
+  },
   detectors: {
     ewma: { enabled: true, weight: 1, alpha: 0.05, threshold: 6, warmup: 30, minSpread: 0, relSpread: 0.001 },
     cusum: { enabled: true, weight: 1, alpha: 0.01, k: 0.5, h: 10, clip: 4, warmup: 60, minSpread: 0, relSpread: 0.001 },

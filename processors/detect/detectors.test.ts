@@ -94,7 +94,7 @@ describe('detectors on synthetic series', () => {
     const hits = flagged(drift as Detector<unknown>, pts).hits
     expect(hits.length).toBe(1)
     expect(hits[0]).toBeGreaterThan(800)
-    const members = { ewma: { ...(ewmaParams()), weight: 1 }, drift: { window: 288, bins: 16, threshold: 1, every: 8, boost: 2, halfLife: 144, weight: 0 } }
+    const members = { ewma: { ...ewmaParams(), weight: 1 }, drift: { window: 288, bins: 16, threshold: 1, every: 8, boost: 2, halfLife: 144, weight: 0 } }
     const ens = buildEnsemble({ combine: 'max', threshold: 0.5, warmup: 30, refractory: 0, refractoryDamp: 1, calibrate: 0, calibrateHalfLife: 2880 }, members)
     const s = ens.init()
     const r = ens.newReading()

@@ -91,7 +91,20 @@ export function driftDetector(p: DriftParams): Detector<DriftState> {
   const { window, bins, threshold, every } = p
   return defineDetector(
     'drift',
-    () => ({ n: 0, buf: new Array<number>(window).fill(0), head: 0, filled: 0, lo: 0, hi: 0, ref: new Array<number>(bins + 2).fill(0), cur: new Array<number>(bins + 2).fill(0), ready: 0, rebase: 0, sinceCheck: 0, kl: 0 }),
+    () => ({
+      n: 0,
+      buf: new Array<number>(window).fill(0),
+      head: 0,
+      filled: 0,
+      lo: 0,
+      hi: 0,
+      ref: new Array<number>(bins + 2).fill(0),
+      cur: new Array<number>(bins + 2).fill(0),
+      ready: 0,
+      rebase: 0,
+      sinceCheck: 0,
+      kl: 0,
+    }),
     (s: DriftState, point: Point, out: Reading, _scale: number) => {
       const x = point.value
       // slide the recent window

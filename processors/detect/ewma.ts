@@ -24,34 +24,38 @@ export interface EwmaState {
  */
 export function ewmaDetector(p: EwmaParams): Detector<EwmaState> {
   const { alpha, threshold, warmup, minSpread, relSpread } = p
-  return defineDetector('ewma', () => ({ n: 0, mean: 0, variance: 0 }), (s: EwmaState, point: Point, out: Reading, scale: number) => {
-    const x = point.value
-    const thr = threshold * scale
-    if (s.n === 0) {
-      s.n = 1
-      s.mean = x
-      s.variance = 0
-      firstReading(out, x, thr, minSpread, relSpread)
-      return
-    }
-    const mean = s.mean
-    const sd = flooredSpread(Math.sqrt(s.variance), mean, minSpread, relSpread)
-    const diff = x - mean
-    const z = capRaw((diff < 0 ? -diff : diff) / sd)
-    const ready = s.n >= warmup
-    out.raw = ready ? z : 0
-    out.threshold = thr
-    out.score = ready ? scoreOf(z, thr) : 0
-    out.centre = mean
-    out.spread = sd
-    out.direction = diff > 0 ? 1 : diff < 0 ? -1 : 0
-    out.anomaly = ready && z >= thr
-    // running average until 1/n falls below alpha: unbiased early estimates
-    const a = s.n < 1 / alpha ? 1 / (s.n + 1) : alpha
-    const incr = a * diff
-    s.mean = mean + incr
-    s.variance = (1 - a) * (s.variance + diff * incr)
-    if (!(s.variance < 1e300)) s.variance = 1e300
-    s.n++
-  })
+  return defineDetector(
+    'ewma',
+    () => ({ n: 0, mean: 0, variance: 0 }),
+    (s: EwmaState, point: Point, out: Reading, scale: number) => {
+      const x = point.value
+      const thr = threshold * scale
+      if (s.n === 0) {
+        s.n = 1
+        s.mean = x
+        s.variance = 0
+        firstReading(out, x, thr, minSpread, relSpread)
+        return
+      }
+      const mean = s.mean
+      const sd = flooredSpread(Math.sqrt(s.variance), mean, minSpread, relSpread)
+      const diff = x - mean
+      const z = capRaw((diff < 0 ? -diff : diff) / sd)
+      const ready = s.n >= warmup
+      out.raw = ready ? z : 0
+      out.threshold = thr
+      out.score = ready ? scoreOf(z, thr) : 0
+      out.centre = mean
+      out.spread = sd
+      out.direction = diff > 0 ? 1 : diff < 0 ? -1 : 0
+      out.anomaly = ready && z >= thr
+      // running average until 1/n falls below alpha: unbiased early estimates
+      const a = s.n < 1 / alpha ? 1 / (s.n + 1) : alpha
+      const incr = a * diff
+      s.mean = mean + incr
+      s.variance = (1 - a) * (s.variance + diff * incr)
+      if (!(s.variance < 1e300)) s.variance = 1e300
+      s.n++
+    },
+  )
 }

@@ -38,33 +38,37 @@ export interface FlatState {
 export function flatDetector(p: FlatParams): Detector<FlatState> {
   const { threshold, minRun, warmup } = p
   const decay = Math.pow(0.5, 1 / Math.max(1, p.halfLife))
-  const det = defineDetector('flat', (): FlatState => ({ n: 0, prev: 0, run: 0, longest: 0, changes: 0, told: 0 }), (s: FlatState, point: Point, out: Reading, scale: number) => {
-    const x = point.value
-    const thr = threshold * scale
-    if (s.n > 0 && x === s.prev) s.run++
-    else {
-      if (s.run > s.longest) s.longest = s.run
-      if (s.n > 0 && s.changes < warmup) s.changes++
-      s.run = 0
-      s.told = 0
-    }
-    s.longest *= decay
-    const yardstick = s.longest > minRun ? s.longest : minRun
-    const ratio = s.run / yardstick
-    let raw = 0
-    if (s.told === 0 && s.changes >= warmup && ratio >= thr) {
-      raw = ratio
-      s.told = 1
-    }
-    out.raw = raw
-    out.threshold = thr
-    out.score = scoreOf(raw, thr)
-    out.centre = x
-    out.spread = yardstick
-    out.direction = 0
-    out.anomaly = raw > 0
-    s.prev = x
-    s.n++
-  })
+  const det = defineDetector(
+    'flat',
+    (): FlatState => ({ n: 0, prev: 0, run: 0, longest: 0, changes: 0, told: 0 }),
+    (s: FlatState, point: Point, out: Reading, scale: number) => {
+      const x = point.value
+      const thr = threshold * scale
+      if (s.n > 0 && x === s.prev) s.run++
+      else {
+        if (s.run > s.longest) s.longest = s.run
+        if (s.n > 0 && s.changes < warmup) s.changes++
+        s.run = 0
+        s.told = 0
+      }
+      s.longest *= decay
+      const yardstick = s.longest > minRun ? s.longest : minRun
+      const ratio = s.run / yardstick
+      let raw = 0
+      if (s.told === 0 && s.changes >= warmup && ratio >= thr) {
+        raw = ratio
+        s.told = 1
+      }
+      out.raw = raw
+      out.threshold = thr
+      out.score = scoreOf(raw, thr)
+      out.centre = x
+      out.spread = yardstick
+      out.direction = 0
+      out.anomaly = raw > 0
+      s.prev = x
+      s.n++
+    },
+  )
   return Object.freeze({ ...det, selfCalibrated: true })
 }

@@ -85,7 +85,10 @@ describe('detect on the simulated fleet, shipped default config', () => {
   })
 
   it('flags a runaway that comes back as critical again', () => {
-    const { series, truth } = runFleet({ hosts: 5, seed: '7', startTs: START, rate: 300, durationMs: 90_000, scenarios: [{ kind: 'cpu-runaway', repeat: { afterMs: 60_000 } }] }, 180_000)
+    const { series, truth } = runFleet(
+      { hosts: 5, seed: '7', startTs: START, rate: 300, durationMs: 90_000, scenarios: [{ kind: 'cpu-runaway', repeat: { afterMs: 60_000 } }] },
+      180_000,
+    )
     expect(truth.map((t) => t.episode)).toEqual([1, 2])
     const s = [...series.values()].find((x) => x.source === truth[0].source && x.metric === 'cpu.load' && x.labels.job === truth[0].job)
     for (const t of truth) {
@@ -152,7 +155,10 @@ describe('detect on the simulated fleet, shipped default config', () => {
       expect(hit?.payload.severity, metric).toMatch(/^(high|critical)$/)
       expect(hit?.explain, metric).toMatch(/σ above its baseline of .*: a sudden spike/)
       // the points after it are judged as if it had not been there
-      expect(out.map((f) => f.lineage[0]).filter((id) => id !== spiked[at].id), metric).toEqual(plain)
+      expect(
+        out.map((f) => f.lineage[0]).filter((id) => id !== spiked[at].id),
+        metric,
+      ).toEqual(plain)
     }
   })
 

@@ -7,6 +7,14 @@ const ALWAYS: NameTest = () => true
 export function compileGlob(pattern: string | undefined): NameTest {
   if (pattern === undefined || pattern === '*') return ALWAYS
   if (!/[*?]/.test(pattern)) return (name) => name === pattern
-  const re = new RegExp('^' + pattern.replace(/[.+^${}()|[\]\\]/g, '\\$&').replace(/\*/g, '.*').replace(/\?/g, '.') + '$', 's')
+  const re = new RegExp(
+    '^' +
+      pattern
+        .replace(/[.+^${}()|[\]\\]/g, '\\$&')
+        .replace(/\*/g, '.*')
+        .replace(/\?/g, '.') +
+      '$',
+    's',
+  )
   return (name) => re.test(name)
 }

@@ -21,6 +21,17 @@ export { newDetectState, serializeDetectState, deserializeDetectState, type Dete
 export { severityOf, labelsKey } from './explain.js'
 export { detectCsv, type DetectCsvOptions, type DetectCsvSummary } from './offline.js'
 export { parseTimestamp } from './csv.js'
-export { NAB_PROFILES, optimiseThreshold, scoreFile, sweepScores, scaledSigmoid, probationLength, type NabFile, type NabProfile, type FileResult, type Optimum } from './nab-scorer.js'
+export {
+  NAB_PROFILES,
+  optimiseThreshold,
+  scoreFile,
+  sweepScores,
+  scaledSigmoid,
+  probationLength,
+  type NabFile,
+  type NabProfile,
+  type FileResult,
+  type Optimum,
+} from './nab-scorer.js'
 export { DetectError, DetectErrorCode, isDetectError, isBadDetectorConfig } from './errors.js'
 export { prng, gaussian, series as syntheticSeries, type SeriesSpec, type SyntheticPoint } from './synthetic.js'

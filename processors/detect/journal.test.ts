@@ -58,7 +58,11 @@ const arbPoint = fc.record({
   name: fc.constantFrom('cpu.load', 'mem.used'),
   job: fc.constantFrom('a', 'b'),
   dt: fc.oneof({ weight: 20, arbitrary: fc.integer({ min: 0, max: 60_000 }) }, fc.integer({ min: -120_000, max: 0 })),
-  value: fc.oneof({ weight: 40, arbitrary: fc.double({ min: 9, max: 11, noNaN: true }) }, { weight: 2, arbitrary: fc.double({ min: 100, max: 1e4, noNaN: true }) }, fc.constantFrom(Number.NaN, -0, 0, 1e300)),
+  value: fc.oneof(
+    { weight: 40, arbitrary: fc.double({ min: 9, max: 11, noNaN: true }) },
+    { weight: 2, arbitrary: fc.double({ min: 100, max: 1e4, noNaN: true }) },
+    fc.constantFrom(Number.NaN, -0, 0, 1e300),
+  ),
 })
 const SMALL = cfgOf(`
 ensemble: { warmup: 10 }
@@ -76,33 +80,39 @@ describe('detect journal (incremental checkpoints)', () => {
     let emitted = 0
     let refused = 0
     fc.assert(
-      fc.property(fc.array(arbPoint, { minLength: 100, maxLength: 600 }), fc.array(fc.nat(), { minLength: 1, maxLength: 30 }), fc.array(fc.nat(), { maxLength: 4 }), fc.constantFrom(0, 1), (xs, seals, restarts, c) => {
-        let ts = T0
-        const facts = xs.map((x, k) => metric(`f${k}`, (ts += x.dt), x.value, x.source, x.name, { job: x.job }))
-        const whole = stepAll(detectStage, facts, CONFIGS[c])
-        emitted += whole.out.length
-        refused += whole.rejected.filter((r) => r.rejection.reason === RejectReason.CardinalityLimit).length
-        const sealAt = new Set(seals.map((s) => s % facts.length))
-        const restartAt = new Set(restarts.map((s) => s % facts.length))
-        const log = new MemoryLog()
-        let state = detectStage.initialState()
-        const out: string[] = []
-        for (let i = 0; i < facts.length; i++) {
-          if (restartAt.has(i)) {
-            // a crash: whatever was not sealed is lost, and applied again from the last seal
-            log.seal(state)
-            state = log.restore()
+      fc.property(
+        fc.array(arbPoint, { minLength: 100, maxLength: 600 }),
+        fc.array(fc.nat(), { minLength: 1, maxLength: 30 }),
+        fc.array(fc.nat(), { maxLength: 4 }),
+        fc.constantFrom(0, 1),
+        (xs, seals, restarts, c) => {
+          let ts = T0
+          const facts = xs.map((x, k) => metric(`f${k}`, (ts += x.dt), x.value, x.source, x.name, { job: x.job }))
+          const whole = stepAll(detectStage, facts, CONFIGS[c])
+          emitted += whole.out.length
+          refused += whole.rejected.filter((r) => r.rejection.reason === RejectReason.CardinalityLimit).length
+          const sealAt = new Set(seals.map((s) => s % facts.length))
+          const restartAt = new Set(restarts.map((s) => s % facts.length))
+          const log = new MemoryLog()
+          let state = detectStage.initialState()
+          const out: string[] = []
+          for (let i = 0; i < facts.length; i++) {
+            if (restartAt.has(i)) {
+              // a crash: whatever was not sealed is lost, and applied again from the last seal
+              log.seal(state)
+              state = log.restore()
+            }
+            const r = detectStage.step(state, facts[i], CONFIGS[c])
+            state = r.state
+            out.push(...r.out.map((f) => JSON.stringify(f)))
+            if (sealAt.has(i)) log.seal(state)
           }
-          const r = detectStage.step(state, facts[i], CONFIGS[c])
-          state = r.state
-          out.push(...r.out.map((f) => JSON.stringify(f)))
-          if (sealAt.has(i)) log.seal(state)
-        }
-        expect(out).toEqual(whole.out.map((f) => JSON.stringify(f)))
-        expect(JSON.stringify(detectStage.serialize!(state))).toBe(JSON.stringify(detectStage.serialize!(whole.state)))
-        log.seal(state)
-        expect(JSON.stringify(detectStage.serialize!(log.restore()))).toBe(JSON.stringify(detectStage.serialize!(whole.state)))
-      }),
+          expect(out).toEqual(whole.out.map((f) => JSON.stringify(f)))
+          expect(JSON.stringify(detectStage.serialize!(state))).toBe(JSON.stringify(detectStage.serialize!(whole.state)))
+          log.seal(state)
+          expect(JSON.stringify(detectStage.serialize!(log.restore()))).toBe(JSON.stringify(detectStage.serialize!(whole.state)))
+        },
+      ),
       { numRuns: 60 },
     )
     expect(emitted).toBeGreaterThan(0)
@@ -112,7 +122,8 @@ describe('detect journal (incremental checkpoints)', () => {
   it('a crash between seals re-applies the inputs after the last seal and re-derives the same facts', () => {
     const cfg = defaultDetectorConfig()
     const facts: MetricFact[] = []
-    for (let i = 0; i < 3000; i++) for (let s = 0; s < 4; s++) facts.push(metric(`p${i}-${s}`, T0 + i * 1000, i > 2500 && s === 1 ? 40 : 10 + Math.sin(i * (s + 1)), `h${s}`, 'cpu.load', {}))
+    for (let i = 0; i < 3000; i++)
+      for (let s = 0; s < 4; s++) facts.push(metric(`p${i}-${s}`, T0 + i * 1000, i > 2500 && s === 1 ? 40 : 10 + Math.sin(i * (s + 1)), `h${s}`, 'cpu.load', {}))
     const whole = stepAll(detectStage, facts, cfg)
     expect(whole.out.length).toBeGreaterThan(0)
     const log = new MemoryLog()
@@ -141,7 +152,9 @@ describe('detect journal (incremental checkpoints)', () => {
     let state = detectStage.initialState()
     const log = new MemoryLog()
     const series = 960
-    for (let p = 0; p < 20; p++) for (let s = 0; s < series; s++) state = detectStage.step(state, metric(`w${p}-${s}`, T0 + p * 1000, 5 + (s % 7), `src-${s % 100}`, `m${s % 10}`, { k: String(Math.floor(s / 100)) }), cfg).state
+    for (let p = 0; p < 20; p++)
+      for (let s = 0; s < series; s++)
+        state = detectStage.step(state, metric(`w${p}-${s}`, T0 + p * 1000, 5 + (s % 7), `src-${s % 100}`, `m${s % 10}`, { k: String(Math.floor(s / 100)) }), cfg).state
     log.seal(state, 512 * 1024)
     const full = log.lastBytes
     expect(log.lastRecords).toBe(series)

@@ -74,7 +74,10 @@ describe('level detector (records of the mean of the last points)', () => {
   })
 
   it('is low on its own in the ensemble, and a bigger record outranks a smaller one', () => {
-    const ens = buildEnsemble({ combine: 'max', threshold: 0.5, warmup: 0, refractory: 0, refractoryDamp: 1, calibrate: 0, calibrateHalfLife: 2880, medium: 0.8 }, { level: { ...params, weight: 1 } })
+    const ens = buildEnsemble(
+      { combine: 'max', threshold: 0.5, warmup: 0, refractory: 0, refractoryDamp: 1, calibrate: 0, calibrateHalfLife: 2880, medium: 0.8 },
+      { level: { ...params, weight: 1 } },
+    )
     const scoreAt = (size: number): number => {
       const st = ens.init()
       const out = ens.newReading()

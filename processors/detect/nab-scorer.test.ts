@@ -36,7 +36,17 @@ describe('NAB scoring', () => {
   })
 
   it('normalises to 100 for the perfect detector and 0 for the null detector', () => {
-    const perfect = [file(2000, [[1000, 1099], [1500, 1599]], [1000, 1500]), file(2000, [], [])]
+    const perfect = [
+      file(
+        2000,
+        [
+          [1000, 1099],
+          [1500, 1599],
+        ],
+        [1000, 1500],
+      ),
+      file(2000, [], []),
+    ]
     expect(optimiseThreshold(perfect, std).normalised).toBeCloseTo(100, 10)
     const silent = [file(2000, [[1000, 1099]], [])]
     expect(optimiseThreshold(silent, std)).toMatchObject({ normalised: 0, nullScore: -1, perfectScore: 1 })
@@ -63,11 +73,17 @@ describe('NAB scoring', () => {
 
   it('the sweep equals scoring every distinct threshold one by one, on random files', () => {
     let seed = 42
-    const rnd = () => ((seed = (seed * 1103515245 + 12345) % 2147483648) / 2147483648)
+    const rnd = () => (seed = (seed * 1103515245 + 12345) % 2147483648) / 2147483648
     const files: NabFile[] = Array.from({ length: 4 }, (_, k) => ({
       name: `r${k}`,
       scores: Array.from({ length: 1500 }, () => (rnd() < 0.02 ? Math.round(rnd() * 20) / 20 : 0)),
-      windows: k === 3 ? [] : [[400 + k * 100, 480 + k * 100], [1000, 1100]],
+      windows:
+        k === 3
+          ? []
+          : [
+              [400 + k * 100, 480 + k * 100],
+              [1000, 1100],
+            ],
     }))
     for (const p of Object.values(NAB_PROFILES)) {
       const best = optimiseThreshold(files, p)

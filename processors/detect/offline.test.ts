@@ -43,7 +43,9 @@ describe('detectCsv', () => {
   it('takes streams, epoch-ms timestamps and a config; bad rows score 0', async () => {
     const cfg = loadDetectorConfig('detectors: { cusum: { enabled: false }, mad: { enabled: false } }')
     if (!cfg.ok) throw new Error(cfg.error.message)
-    const body = ['timestamp,value', ...Array.from({ length: 100 }, (_, i) => `${1_700_000_000_000 + i * 60_000},${i === 50 ? 'oops' : i === 80 ? 100 : 10 + (i % 3) * 0.1}`)].join('\r\n')
+    const body = ['timestamp,value', ...Array.from({ length: 100 }, (_, i) => `${1_700_000_000_000 + i * 60_000},${i === 50 ? 'oops' : i === 80 ? 100 : 10 + (i % 3) * 0.1}`)].join(
+      '\r\n',
+    )
     const out = new PassThrough()
     const chunks: Buffer[] = []
     out.on('data', (c: Buffer) => chunks.push(c))
@@ -63,13 +65,30 @@ describe('detectCsv', () => {
     writeFileSync(input, 'timestamp,value\n' + pts.map((p) => `${p.ts},${p.value}`).join('\n') + '\n')
     const output = join(dir, 'labels.scores.csv')
     const summary = await detectCsv({ input, output, metric: 'm', source: 'csv' })
-    const rows = readFileSync(output, 'utf8').trim().split('\n').slice(1).map((l) => l.split(','))
+    const rows = readFileSync(output, 'utf8')
+      .trim()
+      .split('\n')
+      .slice(1)
+      .map((l) => l.split(','))
     const labelled = rows.flatMap((r, i) => (r[3] === '1' ? [i] : []))
     const threshold = defaultDetectorConfig().value.resolve('csv', 'm')?.ensemble.params.threshold ?? NaN
     expect(summary.threshold).toBe(threshold)
     // label 1 <=> score >= the shipped threshold
     rows.forEach((r) => expect(r[3] === '1').toBe(Number(r[2]) >= threshold))
-    const facts: MetricFact[] = pts.map((p, i) => ({ id: `f${i}`, ts: p.ts, source: 'csv', lane: 'metric', kind: 'metric', payload: { name: 'm', value: p.value }, lineage: [], producer: 'test', config: {} }) as unknown as MetricFact)
+    const facts: MetricFact[] = pts.map(
+      (p, i) =>
+        ({
+          id: `f${i}`,
+          ts: p.ts,
+          source: 'csv',
+          lane: 'metric',
+          kind: 'metric',
+          payload: { name: 'm', value: p.value },
+          lineage: [],
+          producer: 'test',
+          config: {},
+        }) as unknown as MetricFact,
+    )
     const emitted = stepAll(detectStage, facts, defaultDetectorConfig()).out.map((f) => Number(f.lineage[0].slice(1)))
     expect(labelled.length).toBeGreaterThanOrEqual(2)
     expect(labelled).toEqual(emitted)

@@ -63,7 +63,9 @@ export async function detectCsv(opts: DetectCsvOptions): Promise<DetectCsvSummar
   const input = typeof opts.input === 'string' ? createReadStream(opts.input, { encoding: 'utf8' }) : opts.input
   const ownOutput = typeof opts.output === 'string'
   const output = typeof opts.output === 'string' ? createWriteStream(opts.output, { encoding: 'utf8' }) : opts.output
-  const outputError = new Promise<never>((_, reject) => output.once('error', (err: Error) => reject(new DetectError(DetectErrorCode.BadCsv, `cannot write scores: ${(err as Error).message}`, { cause: err }))))
+  const outputError = new Promise<never>((_, reject) =>
+    output.once('error', (err: Error) => reject(new DetectError(DetectErrorCode.BadCsv, `cannot write scores: ${(err as Error).message}`, { cause: err }))),
+  )
   outputError.catch(() => undefined)
   const lines = createInterface({ input, crlfDelay: Infinity })
 

@@ -58,7 +58,12 @@ describe('flat detector (stuck values)', () => {
   })
 
   it('says nothing about a series that is flat by nature (a constant, or resting at 0 for long runs)', () => {
-    expect(run(flat, Array.from({ length: 3000 }, (_, i) => ({ ts: i, value: 5 }))).hits).toEqual([])
+    expect(
+      run(
+        flat,
+        Array.from({ length: 3000 }, (_, i) => ({ ts: i, value: 5 })),
+      ).hits,
+    ).toEqual([])
     const g = gaussian(9)
     // bursts of activity, then rests of 100-200 points at 0: rests like those are its routine
     const rest: Point[] = []

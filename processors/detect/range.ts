@@ -56,49 +56,53 @@ export function rangeDetector(p: RangeParams): Detector<RangeState> {
   const { threshold, alpha, warmup, minZ } = p
   const minAge = p.minAge ?? 0
   const decay = 1 - Math.pow(0.5, 1 / Math.max(1, p.halfLife))
-  const det = defineDetector('range', (): RangeState => ({ n: 0, mean: 0, hi: 0, lo: 0, variance: 0, t0: 0 }), (s: RangeState, point: Point, out: Reading, scale: number) => {
-    const x = point.value
-    const thr = threshold * scale
-    if (s.n === 0) {
-      s.t0 = point.ts
-      s.mean = x
-      s.hi = x
-      s.lo = x
-    }
-    const m = s.mean
-    const absMean = m < 0 ? -m : m
-    let span = s.hi - s.lo
-    const floor = absMean * 1e-3 > 1e-9 ? absMean * 1e-3 : 1e-9
-    if (span < floor) span = floor
-    const dev = x - m
-    const ready = s.n >= warmup && (minAge === 0 || point.ts - s.t0 >= minAge) && dev * dev >= minZ * minZ * s.variance
-    let raw = 0
-    let dir = 0
-    if (ready) {
-      if (x > s.hi) {
-        raw = capRaw((x - s.hi) / span)
-        dir = 1
-      } else if (x < s.lo) {
-        raw = capRaw((s.lo - x) / span)
-        dir = -1
+  const det = defineDetector(
+    'range',
+    (): RangeState => ({ n: 0, mean: 0, hi: 0, lo: 0, variance: 0, t0: 0 }),
+    (s: RangeState, point: Point, out: Reading, scale: number) => {
+      const x = point.value
+      const thr = threshold * scale
+      if (s.n === 0) {
+        s.t0 = point.ts
+        s.mean = x
+        s.hi = x
+        s.lo = x
       }
-    }
-    out.raw = raw
-    out.threshold = thr
-    out.score = scoreOf(raw, thr)
-    out.centre = (s.hi + s.lo) / 2
-    out.spread = span / 2
-    out.direction = dir
-    out.anomaly = ready && raw >= thr
-    const a = s.n < 1 / alpha ? 1 / (s.n + 1) : alpha
-    const incr = a * dev
-    const mean = m + incr
-    s.mean = mean
-    s.variance = (1 - a) * (s.variance + dev * incr)
-    if (!(s.variance < 1e300)) s.variance = 1e300
-    s.hi = x > s.hi ? x : s.hi - (s.hi - mean) * decay
-    s.lo = x < s.lo ? x : s.lo + (mean - s.lo) * decay
-    s.n++
-  })
+      const m = s.mean
+      const absMean = m < 0 ? -m : m
+      let span = s.hi - s.lo
+      const floor = absMean * 1e-3 > 1e-9 ? absMean * 1e-3 : 1e-9
+      if (span < floor) span = floor
+      const dev = x - m
+      const ready = s.n >= warmup && (minAge === 0 || point.ts - s.t0 >= minAge) && dev * dev >= minZ * minZ * s.variance
+      let raw = 0
+      let dir = 0
+      if (ready) {
+        if (x > s.hi) {
+          raw = capRaw((x - s.hi) / span)
+          dir = 1
+        } else if (x < s.lo) {
+          raw = capRaw((s.lo - x) / span)
+          dir = -1
+        }
+      }
+      out.raw = raw
+      out.threshold = thr
+      out.score = scoreOf(raw, thr)
+      out.centre = (s.hi + s.lo) / 2
+      out.spread = span / 2
+      out.direction = dir
+      out.anomaly = ready && raw >= thr
+      const a = s.n < 1 / alpha ? 1 / (s.n + 1) : alpha
+      const incr = a * dev
+      const mean = m + incr
+      s.mean = mean
+      s.variance = (1 - a) * (s.variance + dev * incr)
+      if (!(s.variance < 1e300)) s.variance = 1e300
+      s.hi = x > s.hi ? x : s.hi - (s.hi - mean) * decay
+      s.lo = x < s.lo ? x : s.lo + (mean - s.lo) * decay
+      s.n++
+    },
+  )
   return Object.freeze({ ...det, selfCalibrated: true })
 }

@@ -12,10 +12,13 @@ const UNIT_MS: Readonly<Record<string, number>> = { ms: 1, s: 1000, m: 60_000, h
 /** A duration: milliseconds as a number, or a string like `500ms`, `30s`, `5m`, `1h`, `1d`, `1w`. */
 export const Duration = z.union([
   z.number().positive('must be a positive number of milliseconds'),
-  z.string().regex(DURATION_RE, "must be a duration like '5m', '1h' or '1d' (units ms, s, m, h, d, w)").transform((s) => {
-    const m = DURATION_RE.exec(s) as RegExpExecArray
-    return Number(m[1]) * (UNIT_MS[m[2]] as number)
-  }),
+  z
+    .string()
+    .regex(DURATION_RE, "must be a duration like '5m', '1h' or '1d' (units ms, s, m, h, d, w)")
+    .transform((s) => {
+      const m = DURATION_RE.exec(s) as RegExpExecArray
+      return Number(m[1]) * (UNIT_MS[m[2]] as number)
+    }),
 ])
 
 const frac = (what: string) => z.number().gt(0, `${what} must be > 0`).max(1, `${what} must be <= 1`)
@@ -113,9 +116,24 @@ export const DriftSpec = z
   })
   .strict()
 
-export const DetectorsSpec = z.object({ ewma: EwmaSpec.optional(), cusum: CusumSpec.optional(), mad: MadSpec.optional(), seasonal: SeasonalSpec.optional(), shift: ShiftSpec.optional(), spike: SpikeSpec.optional(), range: RangeSpec.optional(), flat: FlatSpec.optional(), level: LevelSpec.optional(), drift: DriftSpec.optional() }).strict()
+export const DetectorsSpec = z
+  .object({
+    ewma: EwmaSpec.optional(),
+    cusum: CusumSpec.optional(),
+    mad: MadSpec.optional(),
+    seasonal: SeasonalSpec.optional(),
+    shift: ShiftSpec.optional(),
+    spike: SpikeSpec.optional(),
+    range: RangeSpec.optional(),
+    flat: FlatSpec.optional(),
+    level: LevelSpec.optional(),
+    drift: DriftSpec.optional(),
+  })
+  .strict()
 
-export const SeveritySpec = z.object({ medium: frac('severity.medium').optional(), high: frac('severity.high').optional(), critical: frac('severity.critical').optional() }).strict()
+export const SeveritySpec = z
+  .object({ medium: frac('severity.medium').optional(), high: frac('severity.high').optional(), critical: frac('severity.critical').optional() })
+  .strict()
 
 export const EnsembleSpec = z
   .object({
@@ -156,11 +174,18 @@ export const PcaSpec = z
 
 export const GroupSpec = z
   .object({
-    name: z.string().min(1).max(128).regex(/^[A-Za-z0-9_.:-]+$/, 'must use letters, digits, _ . : - only'),
+    name: z
+      .string()
+      .min(1)
+      .max(128)
+      .regex(/^[A-Za-z0-9_.:-]+$/, 'must use letters, digits, _ . : - only'),
     match: z.object({ source: pattern.optional() }).strict().optional(),
     metrics: z.array(z.string().min(1).max(256)).min(2, 'a group needs at least 2 metrics').max(64),
     pca: PcaSpec.optional(),
-    ensemble: z.object({ threshold: frac('threshold').optional(), severity: SeveritySpec.optional() }).strict().optional(),
+    ensemble: z
+      .object({ threshold: frac('threshold').optional(), severity: SeveritySpec.optional() })
+      .strict()
+      .optional(),
   })
   .strict()
   .refine((g) => new Set(g.metrics).size === g.metrics.length, { message: 'metrics must not repeat', path: ['metrics'] })

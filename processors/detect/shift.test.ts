@@ -38,7 +38,16 @@ describe('shift detector', () => {
   })
 
   it('ignores one or two spikes and stationary noise, and sees downward shifts', () => {
-    const spikes = series({ n: 1000, seed: 9, noise: 1, spikes: [[500, 40], [700, 40], [701, 40]] })
+    const spikes = series({
+      n: 1000,
+      seed: 9,
+      noise: 1,
+      spikes: [
+        [500, 40],
+        [700, 40],
+        [701, 40],
+      ],
+    })
     expect(run(spikes).hits).toEqual([])
     expect(run(series({ n: 3000, seed: 2, noise: 1 })).hits).toEqual([])
     const down = run(jumped(500, -25))

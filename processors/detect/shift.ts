@@ -93,60 +93,65 @@ export function shiftDetector(p: ShiftParams): Detector<ShiftState> {
     }
     return m > 0 ? capRaw(m / sd) : 0
   }
-  const det = defineDetector('shift', (): ShiftState => ({ n: 0, mean: 0, variance: 0, pending: [], episode: 0, calmMean: 0, calmVariance: 0 }), (s: ShiftState, point: Point, out: Reading, scale: number) => {
-    const x = point.value
-    const thr = threshold * scale
-    const pending = s.pending
-    const mean = s.mean
-    const sd = flooredSpread(Math.sqrt(s.variance), mean, minSpread, relSpread)
-    const ready = s.n >= warmup && s.n > 0 && pending.length === lag
-    let raw = 0
-    let dir = 0
-    let centre = mean
-    let spread = sd
-    if (ready) {
-      raw = sustained(x, pending, mean, sd)
-      dir = lastDir
-    }
-    if (s.episode !== 0) {
-      const calmSd = flooredSpread(Math.sqrt(s.calmVariance), s.calmMean, minSpread, relSpread)
-      if (sd <= 2 * calmSd) s.episode = 0 // the learning baseline is calm again: it is enough
-      else if (s.episode === 1) {
-        const off = x - s.calmMean
-        if ((off < 0 ? -off : off) <= settle * calmSd) s.episode = 2
-      } else if (s.episode === 2 && ready) {
-        const calmRaw = sustained(x, pending, s.calmMean, calmSd)
-        if (calmRaw >= extreme && calmRaw > raw) {
-          raw = calmRaw
-          dir = lastDir
-          centre = s.calmMean
-          spread = calmSd
-          // one repeat is news; a series that keeps jumping between two levels has a pattern
-          s.episode = 3
+  const det = defineDetector(
+    'shift',
+    (): ShiftState => ({ n: 0, mean: 0, variance: 0, pending: [], episode: 0, calmMean: 0, calmVariance: 0 }),
+    (s: ShiftState, point: Point, out: Reading, scale: number) => {
+      const x = point.value
+      const thr = threshold * scale
+      const pending = s.pending
+      const mean = s.mean
+      const sd = flooredSpread(Math.sqrt(s.variance), mean, minSpread, relSpread)
+      const ready = s.n >= warmup && s.n > 0 && pending.length === lag
+      let raw = 0
+      let dir = 0
+      let centre = mean
+      let spread = sd
+      if (ready) {
+        raw = sustained(x, pending, mean, sd)
+        dir = lastDir
+      }
+      if (s.episode !== 0) {
+        const calmSd = flooredSpread(Math.sqrt(s.calmVariance), s.calmMean, minSpread, relSpread)
+        if (sd <= 2 * calmSd)
+          s.episode = 0 // the learning baseline is calm again: it is enough
+        else if (s.episode === 1) {
+          const off = x - s.calmMean
+          if ((off < 0 ? -off : off) <= settle * calmSd) s.episode = 2
+        } else if (s.episode === 2 && ready) {
+          const calmRaw = sustained(x, pending, s.calmMean, calmSd)
+          if (calmRaw >= extreme && calmRaw > raw) {
+            raw = calmRaw
+            dir = lastDir
+            centre = s.calmMean
+            spread = calmSd
+            // one repeat is news; a series that keeps jumping between two levels has a pattern
+            s.episode = 3
+          }
         }
       }
-    }
-    if (s.episode === 0 && extreme > 0 && raw >= extreme && settle > 0) {
-      // an extreme shift: remember the calm baseline it left
-      s.calmMean = mean
-      s.calmVariance = s.variance
-      s.episode = 1
-    }
-    const score = scoreOf(raw, thr)
-    const floor = saturate(raw, extreme)
-    out.raw = raw
-    out.threshold = thr
-    out.score = floor > score ? floor : score
-    out.centre = centre
-    out.spread = spread
-    out.direction = raw > 0 ? dir : 0
-    out.anomaly = ready && (raw >= thr || floor > 0)
-    // the oldest candidate point is old enough to be learned once `lag` newer ones wait behind it
-    if (lag === 0) learn(s, x)
-    else {
-      pending.push(x)
-      if (pending.length > lag) learn(s, pending.shift() as number)
-    }
-  })
+      if (s.episode === 0 && extreme > 0 && raw >= extreme && settle > 0) {
+        // an extreme shift: remember the calm baseline it left
+        s.calmMean = mean
+        s.calmVariance = s.variance
+        s.episode = 1
+      }
+      const score = scoreOf(raw, thr)
+      const floor = saturate(raw, extreme)
+      out.raw = raw
+      out.threshold = thr
+      out.score = floor > score ? floor : score
+      out.centre = centre
+      out.spread = spread
+      out.direction = raw > 0 ? dir : 0
+      out.anomaly = ready && (raw >= thr || floor > 0)
+      // the oldest candidate point is old enough to be learned once `lag` newer ones wait behind it
+      if (lag === 0) learn(s, x)
+      else {
+        pending.push(x)
+        if (pending.length > lag) learn(s, pending.shift() as number)
+      }
+    },
+  )
   return Object.freeze({ ...det, extreme: extreme > 0 ? extreme : 0 })
 }

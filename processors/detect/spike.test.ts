@@ -83,7 +83,12 @@ describe('spike detector, shipped default config (stage)', () => {
 
   it('the next spikes are reported too, whatever self-calibration says, until they are a pattern', () => {
     // 30σ at 1800 (high), then 100σ at 1900, 2000 (critical), 2100 (the fourth: a pattern)
-    const bumps = new Map([[1800, 15], [1900, 50], [2000, 50], [2100, 50]])
+    const bumps = new Map([
+      [1800, 15],
+      [1900, 50],
+      [2000, 50],
+      [2100, 50],
+    ])
     const fs = calm(2400, [], 3).map((p, i) => fact(i, p.value + (bumps.get(i) ?? 0)))
     const got = stepAll(detectStage, fs, defaultDetectorConfig()).out as AnomalyFact[]
     expect(got.map((f) => [f.lineage[0], f.payload.severity])).toEqual([
@@ -145,13 +150,26 @@ describe('spike detector', () => {
 
   it('outliers below the threshold count as the series showing spikes: after three, only a much larger one is news', () => {
     // 6σ, 15σ and a 30σ spike (reported): the series has shown three; 60σ is 2x the largest, 300σ 10x
-    const { hits } = run(calm(3000, [[1600, 3], [1700, 7.5], [1900, 15], [2300, 30], [2600, 150]]))
+    const { hits } = run(
+      calm(3000, [
+        [1600, 3],
+        [1700, 7.5],
+        [1900, 15],
+        [2300, 30],
+        [2600, 150],
+      ]),
+    )
     expect(hits).toEqual([1900, 2600])
   })
 
   it('a spike does not poison the baseline: the points after it are judged as before, and a second spike is seen at full size', () => {
     const clean = run(calm(2400))
-    const { hits, readings, states } = run(calm(2400, [[1800, 90], [1850, 90]]))
+    const { hits, readings, states } = run(
+      calm(2400, [
+        [1800, 90],
+        [1850, 90],
+      ]),
+    )
     expect(hits).toEqual([1800, 1850])
     // the baseline after the spike is the baseline without it (clipped at 3 sd when learned)
     const sdWith = Math.sqrt(states[1840].variance)
@@ -163,13 +181,26 @@ describe('spike detector', () => {
   })
 
   it('a spike on top of a moderate bump is still one; a run that creeps over the threshold is not', () => {
-    const { hits } = run(calm(2200, [[1800, 5], [1801, 50], [2000, 8.5], [2001, 10.5], [2002, 11]]))
+    const { hits } = run(
+      calm(2200, [
+        [1800, 5],
+        [1801, 50],
+        [2000, 8.5],
+        [2001, 10.5],
+        [2002, 11],
+      ]),
+    )
     expect(hits).toEqual([1801])
   })
 
   it('a burst of two reports once and leaves the baseline as it was', () => {
     const clean = run(calm(2200))
-    const { hits, states } = run(calm(2200, [[1800, 80], [1801, 70]]))
+    const { hits, states } = run(
+      calm(2200, [
+        [1800, 80],
+        [1801, 70],
+      ]),
+    )
     expect(hits).toEqual([1800])
     expect(Math.sqrt(states[1900].variance) / Math.sqrt(clean.states[1900].variance)).toBeLessThan(1.1)
   })
@@ -196,7 +227,13 @@ describe('spike detector', () => {
   })
 
   it('says nothing during its warm-up, but remembers the outliers it saw', () => {
-    const { hits, states } = run(calm(1600, [[400, 100], [800, 100], [1200, 100]]))
+    const { hits, states } = run(
+      calm(1600, [
+        [400, 100],
+        [800, 100],
+        [1200, 100],
+      ]),
+    )
     expect(hits).toEqual([])
     expect(states[1599].seen).toBeGreaterThan(2)
   })

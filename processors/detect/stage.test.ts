@@ -59,21 +59,37 @@ describe('detect operator (marbles)', () => {
       const warm = stepAll(detectStage, facts.slice(0, 30), cfg).state
       const values = Object.fromEntries(facts.slice(30).map((f, i) => ['abcdef'[i], f]))
       const src = cold('a-b-c-d-e-f|', values)
-      expectObservable(src.pipe(detect(() => cfg, warm), map(summary))).toBe('a-b-c-d-e-f|', { a: '-', b: '-', c: 'A:critical', d: '-', e: '-', f: '-' })
+      expectObservable(
+        src.pipe(
+          detect(() => cfg, warm),
+          map(summary),
+        ),
+      ).toBe('a-b-c-d-e-f|', { a: '-', b: '-', c: 'A:critical', d: '-', e: '-', f: '-' })
     })
   })
 
   it('rejects NaN and Infinity with a reason and keeps going', () => {
     scheduler().run(({ cold, expectObservable }) => {
       const src = cold('abc|', { a: metric(0, 1), b: metric(1, Number.NaN), c: metric(2, Number.POSITIVE_INFINITY) })
-      expectObservable(src.pipe(detect(() => cfg), map(summary))).toBe('abc|', { a: '-', b: 'R:invalid', c: 'R:invalid' })
+      expectObservable(
+        src.pipe(
+          detect(() => cfg),
+          map(summary),
+        ),
+      ).toBe('abc|', { a: '-', b: 'R:invalid', c: 'R:invalid' })
     })
   })
 
   it('unsubscribing stops the upstream', () => {
     scheduler().run(({ cold, expectObservable, expectSubscriptions }) => {
       const src = cold('a-b-c-d-e|', { a: metric(0, 1), b: metric(1, 1), c: metric(2, 1), d: metric(3, 1), e: metric(4, 1) })
-      expectObservable(src.pipe(detect(() => cfg), map(summary)), '^--!').toBe('a-b', { a: '-', b: '-' })
+      expectObservable(
+        src.pipe(
+          detect(() => cfg),
+          map(summary),
+        ),
+        '^--!',
+      ).toBe('a-b', { a: '-', b: '-' })
       expectSubscriptions(src.subscriptions).toBe('^--!')
     })
   })
@@ -85,7 +101,12 @@ describe('detect operator (marbles)', () => {
       const late3 = metric(101, 1.2, { ts: base[7].ts - 180_000 })
       const src = cold('(abcdefgh)-x-y|', { ...Object.fromEntries(base.map((f, i) => ['abcdefgh'[i], f])), x: late1, y: late3 })
       const warm = stepAll(detectStage, noisy(22), cfg).state
-      expectObservable(src.pipe(detect(() => cfg, warm), map(summary))).toBe('(abcdefgh)-x-y|', { a: '-', b: '-', c: '-', d: '-', e: '-', f: '-', g: '-', h: '-', x: '-', y: 'R:invalid' })
+      expectObservable(
+        src.pipe(
+          detect(() => cfg, warm),
+          map(summary),
+        ),
+      ).toBe('(abcdefgh)-x-y|', { a: '-', b: '-', c: '-', d: '-', e: '-', f: '-', g: '-', h: '-', x: '-', y: 'R:invalid' })
     })
   })
 })
@@ -97,7 +118,15 @@ describe('detectStage', () => {
     expect(out).toHaveLength(1)
     const a = out[0] as AnomalyFact
     expect(a.id).toBe(derivedId('detect', detectStage.version, 3, [facts[30].id]))
-    expect(a).toMatchObject({ kind: 'anomaly', lane: 'anomaly', ts: facts[30].ts, source: 'web-3', lineage: [facts[30].id], producer: `detect@${detectStage.version}`, config: { 'ben-detectors': 3 } })
+    expect(a).toMatchObject({
+      kind: 'anomaly',
+      lane: 'anomaly',
+      ts: facts[30].ts,
+      source: 'web-3',
+      lineage: [facts[30].id],
+      producer: `detect@${detectStage.version}`,
+      config: { 'ben-detectors': 3 },
+    })
     expect(a.payload).toMatchObject({ metric: 'cpu.load', value: 9.7, threshold: 0.5, labels: { job: 'batch-7' }, severity: 'critical' })
     expect(a.payload.score).toBeGreaterThan(0.985)
     expect(a.payload.score).toBeLessThanOrEqual(1)
@@ -124,7 +153,11 @@ describe('detectStage', () => {
   it('keeps series apart by source, name and labels', () => {
     const a = noisy(40, 30, { labels: { job: 'a' } })
     const b = noisy(40, -1, { labels: { job: 'b' } }).map((f) => ({ ...f, id: f.id + 'b' }))
-    const { state, out } = stepAll(detectStage, a.flatMap((f, i) => [f, b[i]]), cfg)
+    const { state, out } = stepAll(
+      detectStage,
+      a.flatMap((f, i) => [f, b[i]]),
+      cfg,
+    )
     expect(state.series.size).toBe(2)
     expect(out.map((f) => f.lineage[0])).toEqual([a[30].id])
   })
@@ -238,7 +271,13 @@ describe('properties', () => {
   })
 
   it('step never throws, whatever the input', () => {
-    const junk = fc.record({ id: fc.oneof(fc.string(), fc.anything()), ts: fc.oneof(fc.double(), fc.anything()), source: fc.oneof(fc.string(), fc.anything()), kind: fc.constant('metric'), payload: fc.oneof(fc.anything(), fc.record({ name: fc.anything(), value: fc.anything(), labels: fc.anything() })) })
+    const junk = fc.record({
+      id: fc.oneof(fc.string(), fc.anything()),
+      ts: fc.oneof(fc.double(), fc.anything()),
+      source: fc.oneof(fc.string(), fc.anything()),
+      kind: fc.constant('metric'),
+      payload: fc.oneof(fc.anything(), fc.record({ name: fc.anything(), value: fc.anything(), labels: fc.anything() })),
+    })
     fc.assert(
       fc.property(fc.array(junk, { maxLength: 50 }), (xs) => {
         let state = detectStage.initialState()

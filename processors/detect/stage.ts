@@ -5,7 +5,21 @@ import type { DetectorConfig, GroupMember, SeriesSettings } from './config.js'
 import { emptyReading } from './detector.js'
 import { explainAnomaly, labelsKey, severityOf } from './explain.js'
 import { detectJournal } from './journal.js'
-import { addGroup, addSeries, deserializeDetectState, dropIdle, makeRoom, newDetectState, removeGroup, removeSeries, serializeDetectState, Table, type DetectState, type GroupRecord, type SeriesRecord } from './state.js'
+import {
+  addGroup,
+  addSeries,
+  deserializeDetectState,
+  dropIdle,
+  makeRoom,
+  newDetectState,
+  removeGroup,
+  removeSeries,
+  serializeDetectState,
+  Table,
+  type DetectState,
+  type GroupRecord,
+  type SeriesRecord,
+} from './state.js'
 
 export const DETECT_STAGE = 'detect'
 export const DETECT_VERSION = '1.2.0'
@@ -85,14 +99,28 @@ export const detectStage: Stage<DetectState, DetectorConfig, MetricFact> = {
       if (rec && rec.lastId === input.id) return { state, out: NONE }
       if (rec && input.ts < rec.lastTs - cfg.limits.maxLatenessMs) {
         state.late++
-        return { state, out: NONE, rejected: { reason: RejectReason.Invalid, message: `detect: out of order: ${name} on ${input.source} at ts ${input.ts} is older than the series' latest point (${rec.lastTs}) by more than limits.maxLateness (${cfg.limits.maxLatenessMs} ms)` } }
+        return {
+          state,
+          out: NONE,
+          rejected: {
+            reason: RejectReason.Invalid,
+            message: `detect: out of order: ${name} on ${input.source} at ts ${input.ts} is older than the series' latest point (${rec.lastTs}) by more than limits.maxLateness (${cfg.limits.maxLatenessMs} ms)`,
+          },
+        }
       }
       if (!rec) {
         const limit = cfg.limits.maxSeriesPerSource
         const src = state.sources.get(input.source)
         if (src && src.keys.size >= limit && dropIdle(state, input.source, input.ts, cfg.limits.idleAfterMs) === 0 && src.keys.size >= limit) {
           state.refused++
-          return { state, out: NONE, rejected: { reason: RejectReason.CardinalityLimit, message: `detect: cardinality limit: ${input.source} already has ${src.keys.size} series (limits.maxSeriesPerSource ${limit}) and none idle for limits.idleAfter; new series ${show(name)}${labelsText(labels)} refused. Drop the label with many values at the source, or raise limits.maxSeriesPerSource in ben-detectors` } }
+          return {
+            state,
+            out: NONE,
+            rejected: {
+              reason: RejectReason.CardinalityLimit,
+              message: `detect: cardinality limit: ${input.source} already has ${src.keys.size} series (limits.maxSeriesPerSource ${limit}) and none idle for limits.idleAfter; new series ${show(name)}${labelsText(labels)} refused. Drop the label with many values at the source, or raise limits.maxSeriesPerSource in ben-detectors`,
+            },
+          }
         }
         state.evicted += makeRoom(state.series, cfg.limits.maxSeries, (r) => removeSeries(state, r))
         rec = { key, source: input.source, metric: name, labels, lastTs: input.ts, settingsKey: settings.key, ord: state.created++, ens: settings.ensemble.init() }
@@ -124,7 +152,13 @@ function scoreSeries(rec: SeriesRecord, settings: SeriesSettings, input: MetricF
   const severity = severityOf(r.score, settings.severity)
   const subject = { metric: rec.metric, source: input.source, value }
   const parts = explainAnomaly(subject, ens.names, ens.weights, r.readings, r.top, r.score, threshold, severity, r.scale, ens.periodMs)
-  return anomalyFact(input, config, '', { metric: rec.metric, value, score: r.score, threshold, detectors: parts.detectors, baseline: parts.baseline, severity, labels: rec.labels }, parts.explain)
+  return anomalyFact(
+    input,
+    config,
+    '',
+    { metric: rec.metric, value, score: r.score, threshold, detectors: parts.detectors, baseline: parts.baseline, severity, labels: rec.labels },
+    parts.explain,
+  )
 }
 
 const groupReading = emptyReading()
@@ -136,7 +170,17 @@ function scoreGroup(state: DetectState, m: GroupMember, input: MetricFact, value
   const dim = g.metrics.length
   if (!rec || rec.settingsKey !== g.key) {
     if (!rec) state.evicted += makeRoom(state.groups, config.value.limits.maxGroups, (r) => removeGroup(state, r))
-    rec = { key, source: input.source, group: g.name, lastTs: input.ts, settingsKey: g.key, ord: rec ? rec.ord : state.created++, values: new Array<number>(dim).fill(0), seen: new Array<number>(dim).fill(0), pca: g.pca.init() }
+    rec = {
+      key,
+      source: input.source,
+      group: g.name,
+      lastTs: input.ts,
+      settingsKey: g.key,
+      ord: rec ? rec.ord : state.created++,
+      values: new Array<number>(dim).fill(0),
+      seen: new Array<number>(dim).fill(0),
+      pca: g.pca.init(),
+    }
     addGroup(state, rec)
   }
   if (m.index === 0) {

@@ -83,11 +83,32 @@ export interface SerializedDetectState {
   readonly created?: number
 }
 
-export const newDetectState = (): DetectState => ({ series: new Map(), groups: new Map(), evicted: 0, late: 0, refused: 0, idle: 0, created: 0, sources: new Map(), journal: new ChangeLog(2) })
+export const newDetectState = (): DetectState => ({
+  series: new Map(),
+  groups: new Map(),
+  evicted: 0,
+  late: 0,
+  refused: 0,
+  idle: 0,
+  created: 0,
+  sources: new Map(),
+  journal: new ChangeLog(2),
+})
 
 export function serializeDetectState(s: DetectState): SerializedDetectState {
   // a JSON round trip gives a deep, plain copy that cannot alias the live state
-  return JSON.parse(JSON.stringify({ v: STATE_VERSION, series: [...s.series.values()], groups: [...s.groups.values()], evicted: s.evicted, late: s.late, refused: s.refused, idle: s.idle, created: s.created })) as SerializedDetectState
+  return JSON.parse(
+    JSON.stringify({
+      v: STATE_VERSION,
+      series: [...s.series.values()],
+      groups: [...s.groups.values()],
+      evicted: s.evicted,
+      late: s.late,
+      refused: s.refused,
+      idle: s.idle,
+      created: s.created,
+    }),
+  ) as SerializedDetectState
 }
 
 /** Restores a serialised state; anything unreadable gives a fresh state (detectors re-learn). Every record is marked changed. */

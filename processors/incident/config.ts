@@ -18,11 +18,7 @@ const duration = (what: string) =>
     return ms
   })
 const count = (what: string, min: number, max: number) =>
-  z
-    .number()
-    .int(`${what} must be a whole number`)
-    .min(min, `${what} must be at least ${min}`)
-    .max(max, `${what} must be at most ${max}`)
+  z.number().int(`${what} must be a whole number`).min(min, `${what} must be at least ${min}`).max(max, `${what} must be at most ${max}`)
 const LABEL_RE = /^[A-Za-z_][A-Za-z0-9_.-]{0,63}$/
 const label = z
   .string()
@@ -70,7 +66,8 @@ export interface IncidentConfig {
 function issuesOf(e: z.ZodError): string[] {
   return e.issues.map((i) => {
     const path = i.path.length ? i.path.join('.') : '(config)'
-    if (i.code === 'unrecognized_keys') return `incident config: unknown field(s) ${i.keys.map((k) => `'${k}'`).join(', ')}; known: ${Object.keys(IncidentConfigSpec.shape).join(', ')}`
+    if (i.code === 'unrecognized_keys')
+      return `incident config: unknown field(s) ${i.keys.map((k) => `'${k}'`).join(', ')}; known: ${Object.keys(IncidentConfigSpec.shape).join(', ')}`
     return `incident config ${path}: ${i.message}`
   })
 }

@@ -9,13 +9,19 @@ import { alert, anomaly, cfg, decision, MIN, T0 } from './test-fixtures.js'
 const C = cfg()
 const scheduler = () => new TestScheduler((actual, expected) => expect(actual).toEqual(expected))
 /** Per emission: the transitions it produced (`,`-joined), `none`, or the rejection reason. */
-const summary = (e: Emission<IncidentInput>): string => (e.rejected ? `rejected:${e.rejected.reason}` : e.out.map((f) => (f as IncidentFact).payload.transition).join(',') || 'none')
+const summary = (e: Emission<IncidentInput>): string =>
+  e.rejected ? `rejected:${e.rejected.reason}` : e.out.map((f) => (f as IncidentFact).payload.transition).join(',') || 'none'
 
 describe('incident operator (marbles)', () => {
   it('happy path: an anomaly opens, an alert about the same job and the linked decision update', () => {
     scheduler().run(({ cold, expectObservable }) => {
       const src = cold('-a-b-c|', { a: anomaly('a1', T0), b: alert('s1', T0 + 1000), c: decision('d1', T0 + 2000, { basis: ['a1'] }) })
-      expectObservable(src.pipe(incident(() => C), map(summary))).toBe('-a-b-c|', { a: 'opened', b: 'updated', c: 'updated' })
+      expectObservable(
+        src.pipe(
+          incident(() => C),
+          map(summary),
+        ),
+      ).toBe('-a-b-c|', { a: 'opened', b: 'updated', c: 'updated' })
     })
   })
 
@@ -23,7 +29,12 @@ describe('incident operator (marbles)', () => {
     scheduler().run(({ cold, expectObservable }) => {
       const bad = { ...anomaly('bad', T0), payload: { ...anomaly('bad', T0).payload, severity: 'urgent' } } as AnomalyFact
       const src = cold('-a-x-b|', { a: anomaly('a1', T0), x: bad, b: anomaly('a2', T0 + 1000) })
-      expectObservable(src.pipe(incident(() => C), map(summary))).toBe('-a-x-b|', { a: 'opened', x: 'rejected:invalid', b: 'updated' })
+      expectObservable(
+        src.pipe(
+          incident(() => C),
+          map(summary),
+        ),
+      ).toBe('-a-x-b|', { a: 'opened', x: 'rejected:invalid', b: 'updated' })
     })
   })
 
@@ -35,7 +46,12 @@ describe('incident operator (marbles)', () => {
         c: anomaly('z1', T0 + 25 * MIN, { source: 'db-1' }),
         d: anomaly('a3', T0 + 25 * MIN + 1),
       })
-      expectObservable(src.pipe(incident(() => C), map(summary))).toBe('abcd|', { a: 'opened', b: 'updated', c: 'opened', d: 'resolved,opened' })
+      expectObservable(
+        src.pipe(
+          incident(() => C),
+          map(summary),
+        ),
+      ).toBe('abcd|', { a: 'opened', b: 'updated', c: 'opened', d: 'resolved,opened' })
     })
   })
 
@@ -58,7 +74,13 @@ describe('incident operator (marbles)', () => {
   it('unsubscribing stops the upstream', () => {
     scheduler().run(({ cold, expectObservable, expectSubscriptions }) => {
       const src = cold('-a-b-c-|', { a: anomaly('a1', T0), b: anomaly('a2', T0 + 1), c: anomaly('a3', T0 + 2) })
-      expectObservable(src.pipe(incident(() => C), map(summary)), '^--!').toBe('-a-', { a: 'opened' })
+      expectObservable(
+        src.pipe(
+          incident(() => C),
+          map(summary),
+        ),
+        '^--!',
+      ).toBe('-a-', { a: 'opened' })
       expectSubscriptions(src.subscriptions).toBe('^--!')
     })
   })

@@ -98,7 +98,12 @@ describe('incident stage: lifecycle', () => {
 
   it('an incident opened by a command alone has severity low', () => {
     const { out } = run([commandFor(decision('d1', T0))])
-    expect(inc(out[0]).payload).toMatchObject({ transition: 'opened', severity: 'low', entity: { source: 'web-3', job: 'batch-7' }, title: 'Low incident on web-3 (job batch-7); throttle_job issued.' })
+    expect(inc(out[0]).payload).toMatchObject({
+      transition: 'opened',
+      severity: 'low',
+      entity: { source: 'web-3', job: 'batch-7' },
+      title: 'Low incident on web-3 (job batch-7); throttle_job issued.',
+    })
   })
 
   it('resolves when a later fact of its source (any entity) passes lastActivity + quietPeriod, at the end of the quiet period', () => {
@@ -148,7 +153,10 @@ describe('incident stage: lifecycle', () => {
 
   it('at most maxOpen incidents: the one quiet the longest is resolved early, and says so', () => {
     const c = cfg({ maxOpen: 2 })
-    const { out, state } = run([anomaly('a', T0, { source: 'h1' }), anomaly('b', T0 + 1, { source: 'h2' }), anomaly('a2', T0 + 2, { source: 'h1' }), anomaly('c', T0 + 3, { source: 'h3' })], c)
+    const { out, state } = run(
+      [anomaly('a', T0, { source: 'h1' }), anomaly('b', T0 + 1, { source: 'h2' }), anomaly('a2', T0 + 2, { source: 'h1' }), anomaly('c', T0 + 3, { source: 'h3' })],
+      c,
+    )
     expect(out.map((f) => `${inc(f).payload.transition}:${f.source}`)).toEqual(['opened:h1', 'opened:h2', 'updated:h1', 'resolved:h2', 'opened:h3'])
     expect(out[3].explain).toContain('2 incidents were open and this one had been quiet the longest')
     expect(state.counts.forced).toBe(1)
@@ -188,7 +196,12 @@ describe('incident stage: bounds', () => {
     expect(state.ids.size).toBeLessThanOrEqual(32)
     expect(state.counts.forgotten).toBe(200 - state.ids.size)
     const n = state.ids.size / 2
-    expect([...state.ids.keys()].sort()).toEqual(facts.slice(100 - n).flatMap((f) => [f.id, f.lineage[0]]).sort())
+    expect([...state.ids.keys()].sort()).toEqual(
+      facts
+        .slice(100 - n)
+        .flatMap((f) => [f.id, f.lineage[0]])
+        .sort(),
+    )
     // Event time, not arrival, decides: a late arrival with an old ts is the first to go.
     let s = state
     const before = s.counts.forgotten

@@ -5,7 +5,20 @@ import { deserializeIncidentState, serializeIncidentState } from './checkpoint.j
 import type { IncidentConfig } from './config.js'
 import { entityFromKey, entityOf, type Entity } from './entity.js'
 import { openedExplain, ResolveReason, resolvedExplain, severityName, titleOf, updatedExplain, type Via } from './explain.js'
-import { addFactId, advanceClock, clockOf, indexOpen, initialIncidentState, MAX_SIGNALS, PRUNE_EVERY, pruneIds, rememberId, unindexOpen, type IncidentState, type OpenIncident } from './state.js'
+import {
+  addFactId,
+  advanceClock,
+  clockOf,
+  indexOpen,
+  initialIncidentState,
+  MAX_SIGNALS,
+  PRUNE_EVERY,
+  pruneIds,
+  rememberId,
+  unindexOpen,
+  type IncidentState,
+  type OpenIncident,
+} from './state.js'
 import { argsLabels, isIncidentInput, viewOf, type IncidentInput, type InputView } from './view.js'
 
 export const INCIDENT_STAGE = 'incident'

@@ -18,7 +18,11 @@ export interface Section {
 
 const SPECIAL = /[\\`*_[\]<>~&|#]/g
 /** Escapes Markdown punctuation in free text and folds whitespace (facts may hold anything). */
-export const escapeMd = (text: string): string => text.replace(/\s+/g, ' ').trim().replace(SPECIAL, (c) => `\\${c}`)
+export const escapeMd = (text: string): string =>
+  text
+    .replace(/\s+/g, ' ')
+    .trim()
+    .replace(SPECIAL, (c) => `\\${c}`)
 
 const MAX_CITED = 4
 

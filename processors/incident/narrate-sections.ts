@@ -31,7 +31,9 @@ export function seenAnomaly(f: AnomalyFact): Block {
   ]
   const ds = Array.isArray(p.detectors) ? p.detectors : []
   if (ds.length > 0) {
-    const parts = ds.map((d) => `${str(d?.name)} ${fmt(num(d?.raw))} against ${fmt(num(d?.threshold))} (score ${fmt(num(d?.score))}${num(d?.raw) >= num(d?.threshold) ? ', fired' : ''})`)
+    const parts = ds.map(
+      (d) => `${str(d?.name)} ${fmt(num(d?.raw))} against ${fmt(num(d?.threshold))} (score ${fmt(num(d?.score))}${num(d?.raw) >= num(d?.threshold) ? ', fired' : ''})`,
+    )
     out.push(say(`Detectors: ${parts.join('; ')}.`, [f.id]))
   }
   if (typeof f.explain === 'string' && f.explain.trim()) out.push(say(`The detector said: “${clip(f.explain, 400)}”`, [f.id]))
@@ -79,7 +81,12 @@ export function suppressedRepeats(ds: readonly DecisionFact[]): Block[] {
     const max = Math.max(...g.map((d) => num(d.payload.suppressed)))
     const n = g.length
     const when = n === 1 ? `at ${iso(g[0].ts)}` : `between ${iso(g[0].ts)} and ${iso(g[n - 1].ts)}`
-    return [say(`${n} ${n === 1 ? 'repeat' : 'repeats'} of rule '${str(p.rule)}' (pack '${str(p.pack)}', revision ${String(p.packRevision)}) ${n === 1 ? 'was' : 'were'} suppressed ${when}, up to suppressed count ${fmt(max)}; no new command came of them.`, g.map((d) => d.id))]
+    return [
+      say(
+        `${n} ${n === 1 ? 'repeat' : 'repeats'} of rule '${str(p.rule)}' (pack '${str(p.pack)}', revision ${String(p.packRevision)}) ${n === 1 ? 'was' : 'were'} suppressed ${when}, up to suppressed count ${fmt(max)}; no new command came of them.`,
+        g.map((d) => d.id),
+      ),
+    ]
   })
 }
 
@@ -106,9 +113,10 @@ export function done(c: CommandFact, known: ReadonlySet<string>): Block {
       text = `${at} was approved: co-signed by ${listText((p.signatures ?? []).filter((s) => s?.role !== 'issuer').map((s) => `${str(s?.role)} key ${str(s?.keyId)}`)) || 'no operator'}; it may execute until ${iso(num(p.expiresAt))}.`
       break
     case 'rejected':
-      text = (p.signatures ?? []).length === 0
-        ? `${at} for decision ${short(str(p.decisionId))} could not be built: ${stop(clip(str(p.reason, 'no reason given'), 300))} Nothing was signed or sent.`
-        : `${at} was rejected: ${stop(clip(str(p.reason, 'no reason given'), 300))} It will not execute.`
+      text =
+        (p.signatures ?? []).length === 0
+          ? `${at} for decision ${short(str(p.decisionId))} could not be built: ${stop(clip(str(p.reason, 'no reason given'), 300))} Nothing was signed or sent.`
+          : `${at} was rejected: ${stop(clip(str(p.reason, 'no reason given'), 300))} It will not execute.`
       break
     default:
       text = `${at} has status ${str(p.status)}.`
@@ -124,7 +132,12 @@ export function answered(a: AckFact, commands: readonly CommandFact[]): Block {
   const p = a.payload
   const verb = ACK_WORDS[str(p.status)] ?? `answered ${str(p.status)} to`
   const reason = typeof p.reason === 'string' && p.reason ? `: ${clip(p.reason, 300)}` : ''
-  return [say(`At ${iso(a.ts)}, ${str(p.target)} ${verb} ${str(p.verb)} (command ${str(p.commandId)})${reason}; the answer is signed with key ${str(p.keyId)}.`, [a.id, ...commands.map((c) => c.id)])]
+  return [
+    say(`At ${iso(a.ts)}, ${str(p.target)} ${verb} ${str(p.verb)} (command ${str(p.commandId)})${reason}; the answer is signed with key ${str(p.keyId)}.`, [
+      a.id,
+      ...commands.map((c) => c.id),
+    ]),
+  ]
 }
 
 export function unanswered(c: CommandFact): Block {

@@ -74,7 +74,9 @@ describe('narrate: golden scenario', () => {
 
   it('stays complete when factIds were bounded: lineage brings back the decision, command and ack', () => {
     const bounded = { ...web3, payload: { ...web3.payload, factIds: [facts[2].id] } }
-    const text = narrate(all, bounded).sentences.map((s) => s.text).join('\n')
+    const text = narrate(all, bounded)
+      .sentences.map((s) => s.text)
+      .join('\n')
     expect(text).toContain('web-3 executed throttle_job')
     expect(text).toContain("rule 'critical-cpu-throttle'")
   })
@@ -88,7 +90,9 @@ describe('narrate: other shapes', () => {
     const a2 = anomaly('a2', T0 + 2000)
     const cmd = commandFor(p)
     const { facts, latest } = story([a, p, cmd, a2, s])
-    const text = narrate(facts, latest[0]).sentences.map((x) => x.text).join('\n')
+    const text = narrate(facts, latest[0])
+      .sentences.map((x) => x.text)
+      .join('\n')
     expect(text).toContain('was proposed for decision d1')
     expect(text).toContain('it needs issuer and operator signatures')
     expect(text).toContain(`No operator approved or rejected command ${cmd.payload.commandId} among these facts.`)
@@ -98,7 +102,14 @@ describe('narrate: other shapes', () => {
 
   it('a decision blocked by a limit: the limit, its detail, and that no command was signed', () => {
     const base = decision('d1', T0 + 1000, { basis: ['a1'], outcome: 'alert' })
-    const blocked = { ...base, payload: { ...base.payload, limits: [{ name: 'rate-limit', allowed: false, detail: '1 per 10m for throttle_job on web-3 is used up; the next token comes at 2025-11-21T04:50:00.000Z' }], reason: 'downgraded to alert' } }
+    const blocked = {
+      ...base,
+      payload: {
+        ...base.payload,
+        limits: [{ name: 'rate-limit', allowed: false, detail: '1 per 10m for throttle_job on web-3 is used up; the next token comes at 2025-11-21T04:50:00.000Z' }],
+        reason: 'downgraded to alert',
+      },
+    }
     const { facts, latest } = story([anomaly('a1', T0), blocked])
     expect(latest[0].payload.title).toBe('Critical cpu.load anomaly on web-3 (job batch-7); throttle_job blocked by rate-limit.')
     const n = narrate(facts, latest[0])
@@ -113,7 +124,9 @@ describe('narrate: other shapes', () => {
     const d2 = decision('d2', T0 + 1, { labels: { job: 'batch-7' } })
     const c2 = commandFor(d2)
     const { facts, latest } = story([d1, c1, d2, c2, ackFor(c2, T0 + 5, 'refused', 'expired')])
-    const text = narrate(facts, latest[0]).sentences.map((x) => x.text).join('\n')
+    const text = narrate(facts, latest[0])
+      .sentences.map((x) => x.text)
+      .join('\n')
     expect(text).toContain(`No answer from web-3 to command ${c1.payload.commandId} is among these facts.`)
     expect(text).toContain(`web-3 refused throttle_job (command ${c2.payload.commandId}): expired`)
   })
@@ -135,7 +148,9 @@ const ts = fc.integer({ min: 0, max: 60 * MIN }).map((t) => T0 + t)
 const sev = fc.constantFrom('low', 'medium', 'high', 'critical')
 const job = fc.constantFrom('batch-7', 'batch-8')
 const input: fc.Arbitrary<IncidentInput> = fc.oneof(
-  fc.record({ n: fc.nat(12), ts, severity: sev, job, source: fc.constantFrom('web-3', 'web-4') }).map((r) => anomaly(`a${r.n}`, r.ts, { severity: r.severity, source: r.source, labels: { job: r.job } })),
+  fc
+    .record({ n: fc.nat(12), ts, severity: sev, job, source: fc.constantFrom('web-3', 'web-4') })
+    .map((r) => anomaly(`a${r.n}`, r.ts, { severity: r.severity, source: r.source, labels: { job: r.job } })),
   fc.record({ n: fc.nat(12), ts, severity: sev, job }).map((r) => alert(`s${r.n}`, r.ts, { severity: r.severity, attrs: { job: r.job } })),
   fc.record({ n: fc.nat(12), ts, b: fc.nat(12), suppressed: fc.constantFrom(0, 3) }).map((r) => decision(`d${r.n}`, r.ts, { basis: [`a${r.b}`], suppressed: r.suppressed })),
   fc.record({ i: fc.nat(2), ts, which: fc.constantFrom('d', 'c', 'k') }).map(({ i, ts: t, which }) => ({ ...POOL[i][which], ts: t }) as IncidentInput),

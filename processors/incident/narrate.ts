@@ -54,7 +54,12 @@ function lifecycle(transitions: readonly IncidentFact[], signals: readonly Fact[
   if (updates.length > 0) {
     const n = updates.length
     const when = n === 1 ? `at ${iso(updates[0].ts)}` : `between ${iso(updates[0].ts)} and ${iso(updates[n - 1].ts)}`
-    blocks.push([say(`It was updated ${n === 1 ? 'once' : `${n} times`}, ${when}, once for each fact that joined it.`, updates.map((t) => t.id))])
+    blocks.push([
+      say(
+        `It was updated ${n === 1 ? 'once' : `${n} times`}, ${when}, once for each fact that joined it.`,
+        updates.map((t) => t.id),
+      ),
+    ])
   }
   const resolved = transitions.find((t) => t.payload.transition === 'resolved')
   if (resolved) blocks.push([say(`Resolved at ${iso(resolved.ts)}.${explain(resolved)}`, basis(resolved))])
@@ -104,7 +109,12 @@ export function narrate(facts: readonly Fact[], incident: IncidentFact): Narrati
     [say(String(fp.title), [final.id])],
     [
       say(status, opened && opened.id !== final.id ? [opened.id, final.id] : [final.id]),
-      countParts.length > 0 ? say(`It gathers ${listText(countParts)}.`, signals.map((f) => f.id)) : say('None of its facts are among the facts given.', [final.id]),
+      countParts.length > 0
+        ? say(
+            `It gathers ${listText(countParts)}.`,
+            signals.map((f) => f.id),
+          )
+        : say('None of its facts are among the facts given.', [final.id]),
     ],
   ]
 
@@ -119,11 +129,17 @@ export function narrate(facts: readonly Fact[], incident: IncidentFact): Narrati
   const doneBlocks: Block[] = commands.map((c) => done(c, known))
   const settled = new Set(commands.filter((c) => c.payload.status !== 'proposed').map((c) => c.payload.commandId))
   for (const c of commands) {
-    if (c.payload.status === 'proposed' && !settled.has(c.payload.commandId)) doneBlocks.push([{ text: `No operator approved or rejected command ${c.payload.commandId} among these facts.`, factIds: [c.id] }])
+    if (c.payload.status === 'proposed' && !settled.has(c.payload.commandId))
+      doneBlocks.push([{ text: `No operator approved or rejected command ${c.payload.commandId} among these facts.`, factIds: [c.id] }])
   }
   if (commands.length === 0 && decisions.length > 0) doneBlocks.push([say('No command was signed for this incident.', [final.id, ...real.map((d) => d.id)])])
 
-  const answeredBlocks: Block[] = acks.map((a) => answered(a, commands.filter((c) => c.payload.commandId === a.payload.commandId)))
+  const answeredBlocks: Block[] = acks.map((a) =>
+    answered(
+      a,
+      commands.filter((c) => c.payload.commandId === a.payload.commandId),
+    ),
+  )
   const acked = new Set(acks.map((a) => a.payload.commandId))
   for (const c of commands) if ((c.payload.status === 'issued' || c.payload.status === 'approved') && !acked.has(c.payload.commandId)) answeredBlocks.push(unanswered(c))
 

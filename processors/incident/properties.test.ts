@@ -24,7 +24,9 @@ const n = fc.nat(15)
 const input: fc.Arbitrary<IncidentInput> = fc.oneof(
   fc.record({ n, ts, source: sources, severity: severities, labels }).map((r) => anomaly(`a${r.n}`, r.ts, { ...r, lineage: [`m${r.n}`] })),
   fc.record({ n, ts, source: sources, severity: severities, attrs: labels }).map((r) => alert(`s${r.n}`, r.ts, r)),
-  fc.record({ n, ts, source: sources, severity: severities, labels, b: n, suppressed: fc.constantFrom(0, 0, 2) }).map((r) => decision(`d${r.n}`, r.ts, { ...r, basis: [`a${r.b}`] })),
+  fc
+    .record({ n, ts, source: sources, severity: severities, labels, b: n, suppressed: fc.constantFrom(0, 0, 2) })
+    .map((r) => decision(`d${r.n}`, r.ts, { ...r, basis: [`a${r.b}`] })),
   fc.record({ i: fc.nat(3), ts, which: fc.constantFrom('d', 'c', 'k') }).map(({ i, ts: t, which }) => ({ ...POOL[i][which], ts: t }) as IncidentInput),
 )
 const inputs = fc.array(input, { maxLength: 40 })
@@ -107,9 +109,18 @@ describe('incident properties', () => {
   it('step never throws, whatever it is given: bad input is rejected and later facts still work', () => {
     const junk = fc.oneof(
       fc.anything(),
-      fc.record({ id: fc.anything(), ts: fc.anything(), source: fc.anything(), kind: fc.constantFrom('anomaly', 'alert', 'decision', 'command', 'ack', 'metric'), lineage: fc.anything(), payload: fc.anything() }),
+      fc.record({
+        id: fc.anything(),
+        ts: fc.anything(),
+        source: fc.anything(),
+        kind: fc.constantFrom('anomaly', 'alert', 'decision', 'command', 'ack', 'metric'),
+        lineage: fc.anything(),
+        payload: fc.anything(),
+      }),
       input.chain((f) =>
-        fc.record({ k: fc.constantFrom('severity', 'labels', 'attrs', 'metric', 'decisionId', 'commandId', 'status', 'command', 'limits', 'score', 'args'), v: fc.anything() }).map(({ k, v }) => ({ ...f, payload: { ...(f.payload as object), [k]: v } })),
+        fc
+          .record({ k: fc.constantFrom('severity', 'labels', 'attrs', 'metric', 'decisionId', 'commandId', 'status', 'command', 'limits', 'score', 'args'), v: fc.anything() })
+          .map(({ k, v }) => ({ ...f, payload: { ...(f.payload as object), [k]: v } })),
       ),
       input,
     )

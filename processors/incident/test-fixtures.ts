@@ -20,7 +20,11 @@ export function cfg(spec: Record<string, unknown> = {}, revision = 4): Versioned
   return { bucket: 'ben-incidents', revision, value: r.value }
 }
 
-export function anomaly(id: string, ts: number, o: { source?: string; metric?: string; value?: number; score?: number; severity?: string; labels?: Record<string, string>; lineage?: string[]; explain?: string } = {}): AnomalyFact {
+export function anomaly(
+  id: string,
+  ts: number,
+  o: { source?: string; metric?: string; value?: number; score?: number; severity?: string; labels?: Record<string, string>; lineage?: string[]; explain?: string } = {},
+): AnomalyFact {
   const score = o.score ?? 0.97
   return {
     id,
@@ -48,14 +52,23 @@ export function anomaly(id: string, ts: number, o: { source?: string; metric?: s
   }
 }
 
-export function alert(id: string, ts: number, o: { source?: string; rule?: string; severity?: string; attrs?: Record<string, string>; message?: string; lineage?: string[] } = {}): AlertFact {
+export function alert(
+  id: string,
+  ts: number,
+  o: { source?: string; rule?: string; severity?: string; attrs?: Record<string, string>; message?: string; lineage?: string[] } = {},
+): AlertFact {
   return {
     id,
     ts,
     source: o.source ?? 'web-3',
     lane: 'alert',
     kind: 'alert',
-    payload: { rule: o.rule ?? 'edr.exec', severity: o.severity ?? 'high', message: o.message ?? 'unexpected binary /tmp/x started', attrs: o.attrs ?? { job: 'batch-7', path: '/tmp/x' } },
+    payload: {
+      rule: o.rule ?? 'edr.exec',
+      severity: o.severity ?? 'high',
+      message: o.message ?? 'unexpected binary /tmp/x started',
+      attrs: o.attrs ?? { job: 'batch-7', path: '/tmp/x' },
+    },
     lineage: o.lineage ?? [],
     producer: 'scrub@1',
     config: { 'ben-redaction': 1 },
@@ -69,7 +82,11 @@ const LIMITS: LimitCheck[] = [
   { name: 'rate-limit', allowed: true, detail: '1 per 10m for throttle_job on web-3: token taken, 0 left' },
 ]
 
-export function decision(id: string, ts: number, o: { source?: string; basis?: string[]; outcome?: string; labels?: Record<string, string>; suppressed?: number; severity?: string; command?: null } = {}): DecisionFact {
+export function decision(
+  id: string,
+  ts: number,
+  o: { source?: string; basis?: string[]; outcome?: string; labels?: Record<string, string>; suppressed?: number; severity?: string; command?: null } = {},
+): DecisionFact {
   const outcome = o.outcome ?? 'act'
   return {
     id,
@@ -109,7 +126,8 @@ export function commandFor(d: DecisionFact): CommandFact {
   return r.out[0] as CommandFact
 }
 
-export const ackFor = (c: CommandFact, ts: number, status: 'executed' | 'refused' | 'failed' = 'executed', reason: string | null = null): AckFact => signAck(c, status, reason, SIDECAR, ts)
+export const ackFor = (c: CommandFact, ts: number, status: 'executed' | 'refused' | 'failed' = 'executed', reason: string | null = null): AckFact =>
+  signAck(c, status, reason, SIDECAR, ts)
 
 /**
  * The golden scenario: an edge alert and two anomalies on web-3 job batch-7, a policy decision
@@ -124,7 +142,25 @@ export function goldenScenario(): IncidentInput[] {
   const d = decision(derivedId('policy', '1', 3, [x2.id]), x2.ts, { basis: [x2.id] })
   const c = commandFor(d)
   const k = ackFor(c, T0 + 2 * MIN + 5_000)
-  const peer = anomaly(hashId('golden', 'anomaly-cache'), T0 + 29 * MIN, { source: 'cache-1', metric: 'mem.used', value: 0.88, score: 0.55, severity: 'medium', labels: {}, lineage: [hashId('golden', 'metric-4')], explain: 'mem.used on cache-1 was 0.88, 3.9σ above its EWMA baseline of 0.7 ± 0.05 (score 0.55 ≥ 0.5, medium).' })
-  const later = anomaly(hashId('golden', 'anomaly-db'), T0 + 30 * MIN, { source: 'db-1', metric: 'disk.used', value: 0.91, score: 0.6, severity: 'medium', labels: {}, lineage: [hashId('golden', 'metric-3')], explain: 'disk.used on db-1 was 0.91, 4.1σ above its EWMA baseline of 0.7 ± 0.05 (score 0.6 ≥ 0.5, medium).' })
+  const peer = anomaly(hashId('golden', 'anomaly-cache'), T0 + 29 * MIN, {
+    source: 'cache-1',
+    metric: 'mem.used',
+    value: 0.88,
+    score: 0.55,
+    severity: 'medium',
+    labels: {},
+    lineage: [hashId('golden', 'metric-4')],
+    explain: 'mem.used on cache-1 was 0.88, 3.9σ above its EWMA baseline of 0.7 ± 0.05 (score 0.55 ≥ 0.5, medium).',
+  })
+  const later = anomaly(hashId('golden', 'anomaly-db'), T0 + 30 * MIN, {
+    source: 'db-1',
+    metric: 'disk.used',
+    value: 0.91,
+    score: 0.6,
+    severity: 'medium',
+    labels: {},
+    lineage: [hashId('golden', 'metric-3')],
+    explain: 'disk.used on db-1 was 0.91, 4.1σ above its EWMA baseline of 0.7 ± 0.05 (score 0.6 ≥ 0.5, medium).',
+  })
   return [a, x1, x2, d, c, k, peer, later]
 }

@@ -1,4 +1,15 @@
-import { RejectReason, SEVERITY_ORDER, type AckFact, type AlertFact, type AnomalyFact, type CommandFact, type DecisionFact, type Fact, type Rejection, type Result } from '../../schemas/index.js'
+import {
+  RejectReason,
+  SEVERITY_ORDER,
+  type AckFact,
+  type AlertFact,
+  type AnomalyFact,
+  type CommandFact,
+  type DecisionFact,
+  type Fact,
+  type Rejection,
+  type Result,
+} from '../../schemas/index.js'
 import { clip, fmt } from './describe.js'
 
 /** The facts the incident stage correlates. */
@@ -38,7 +49,10 @@ const NONE: readonly string[] = Object.freeze([])
 
 function bad(id: unknown, what: string): { ok: false; error: Rejection } {
   const name = isStr(id) ? id : '(no id)'
-  return { ok: false, error: { reason: RejectReason.Invalid, message: `incident cannot take fact ${clip(name, 80)}: ${what}; fix the producer (the fact goes to the DLQ, the stage goes on)` } }
+  return {
+    ok: false,
+    error: { reason: RejectReason.Invalid, message: `incident cannot take fact ${clip(name, 80)}: ${what}; fix the producer (the fact goes to the DLQ, the stage goes on)` },
+  }
 }
 
 function fields(p: Record<string, unknown>, strings: readonly string[]): string | undefined {
@@ -54,7 +68,10 @@ export function viewOf(x: unknown): Result<InputView, Rejection> {
   if (typeof ts !== 'number' || !Number.isSafeInteger(ts)) return bad(id, `ts must be an integer number of epoch ms, got ${clip(String(ts), 40)}`)
   if (!isStr(source) || source.length === 0) return bad(id, 'source must be a non-empty string')
   if (!isStr(kind) || !INPUT_KINDS.includes(kind)) {
-    return { ok: false, error: { reason: RejectReason.KindMismatch, message: `incident takes anomaly, alert, decision, command and ack facts; fact ${clip(id, 80)} is a ${clip(String(kind), 40)}` } }
+    return {
+      ok: false,
+      error: { reason: RejectReason.KindMismatch, message: `incident takes anomaly, alert, decision, command and ack facts; fact ${clip(id, 80)} is a ${clip(String(kind), 40)}` },
+    }
   }
   if (!Array.isArray(lineage) || !lineage.every(isStr)) return bad(id, 'lineage must be an array of fact ids')
   if (!isObj(p)) return bad(id, `a ${kind} fact needs a payload object`)
@@ -69,7 +86,18 @@ export function viewOf(x: unknown): Result<InputView, Rejection> {
       if (!isNum(p.value) || !isNum(p.score)) return bad(id, 'payload.value and payload.score must be finite numbers')
       if (!isObj(p.labels)) return bad(id, 'payload.labels must be a map')
       const signal = `${p.metric} anomaly`
-      return ok({ fact, rank, labels: p.labels, links: lin, remember: lin, key: false, control: false, signal, action: null, what: `anomaly ${id} (${p.metric} was ${fmt(p.value)}, score ${fmt(p.score)}, ${p.severity})` })
+      return ok({
+        fact,
+        rank,
+        labels: p.labels,
+        links: lin,
+        remember: lin,
+        key: false,
+        control: false,
+        signal,
+        action: null,
+        what: `anomaly ${id} (${p.metric} was ${fmt(p.value)}, score ${fmt(p.score)}, ${p.severity})`,
+      })
     }
     case 'alert': {
       const e = fields(p, ['rule', 'severity', 'message'])
@@ -77,7 +105,18 @@ export function viewOf(x: unknown): Result<InputView, Rejection> {
       const rank = rankOf(p.severity)
       if (rank < 0) return bad(id, `severity '${clip(String(p.severity), 40)}' is not low, medium, high or critical`)
       if (!isObj(p.attrs)) return bad(id, 'payload.attrs must be a map')
-      return ok({ fact, rank, labels: p.attrs, links: lin, remember: lin, key: false, control: false, signal: `${p.rule} alert`, action: null, what: `alert ${id} (${p.rule}, ${p.severity}: ${clip(p.message as string, 80)})` })
+      return ok({
+        fact,
+        rank,
+        labels: p.attrs,
+        links: lin,
+        remember: lin,
+        key: false,
+        control: false,
+        signal: `${p.rule} alert`,
+        action: null,
+        what: `alert ${id} (${p.rule}, ${p.severity}: ${clip(p.message as string, 80)})`,
+      })
     }
     case 'decision': {
       const e = fields(p, ['outcome', 'rule', 'severity'])
@@ -99,12 +138,34 @@ export function viewOf(x: unknown): Result<InputView, Rejection> {
       const e = fields(p, ['status', 'commandId', 'decisionId', 'verb', 'target', 'args'])
       if (e) return bad(id, e)
       const links = [p.decisionId as string, ...lin]
-      return ok({ fact, rank: -1, labels: p.args, links, remember: [...lin, p.commandId as string], key: true, control: true, signal: null, action: `${p.verb} ${p.status}`, what: `command ${p.commandId} (${p.verb} on ${p.target}, ${p.status})` })
+      return ok({
+        fact,
+        rank: -1,
+        labels: p.args,
+        links,
+        remember: [...lin, p.commandId as string],
+        key: true,
+        control: true,
+        signal: null,
+        action: `${p.verb} ${p.status}`,
+        what: `command ${p.commandId} (${p.verb} on ${p.target}, ${p.status})`,
+      })
     }
     case 'ack': {
       const e = fields(p, ['status', 'commandId', 'verb', 'target'])
       if (e) return bad(id, e)
-      return ok({ fact, rank: -1, labels: undefined, links: [p.commandId as string, ...lin], remember: lin, key: true, control: true, signal: null, action: `${p.verb} ${p.status}`, what: `ack ${id} (${p.target} ${p.status} ${p.verb} for command ${p.commandId})` })
+      return ok({
+        fact,
+        rank: -1,
+        labels: undefined,
+        links: [p.commandId as string, ...lin],
+        remember: lin,
+        key: true,
+        control: true,
+        signal: null,
+        action: `${p.verb} ${p.status}`,
+        what: `ack ${id} (${p.target} ${p.status} ${p.verb} for command ${p.commandId})`,
+      })
     }
     default:
       return bad(id, `unexpected kind ${kind}`)

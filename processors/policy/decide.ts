@@ -99,11 +99,19 @@ export function decide(s: PolicyState, pack: CompiledPack, rule: CompiledRule, f
       const name = `${LimitName.BlastRadius}:${l.name}`
       if (n >= l.max) {
         const frees = (oldestInWindow(times, ts, l.windowMs) ?? ts) + l.windowMs
-        limits.push({ name, allowed: false, detail: `${n} of at most ${l.max} commands (${l.verbs.map((m) => m.pattern).join(', ')}) already in the last ${formatDuration(l.windowMs)} across all targets; a slot frees at ${iso(frees)}` })
+        limits.push({
+          name,
+          allowed: false,
+          detail: `${n} of at most ${l.max} commands (${l.verbs.map((m) => m.pattern).join(', ')}) already in the last ${formatDuration(l.windowMs)} across all targets; a slot frees at ${iso(frees)}`,
+        })
         blocked = true
         break
       }
-      limits.push({ name, allowed: true, detail: `${n} of at most ${l.max} commands (${l.verbs.map((m) => m.pattern).join(', ')}) in the last ${formatDuration(l.windowMs)} across all targets` })
+      limits.push({
+        name,
+        allowed: true,
+        detail: `${n} of at most ${l.max} commands (${l.verbs.map((m) => m.pattern).join(', ')}) in the last ${formatDuration(l.windowMs)} across all targets`,
+      })
     }
     let bucket: Bucket | undefined
     const bkey = `${rule.name} ${verb} ${target}`
@@ -114,7 +122,11 @@ export function decide(s: PolicyState, pack: CompiledPack, rule: CompiledRule, f
         bucket = take(b, capacity, intervalMs)
         limits.push({ name: LimitName.RateLimit, allowed: true, detail: `${text} for ${verb} on ${target}: token taken, ${Math.max(0, Math.floor(bucket.tokens + EPS))} left` })
       } else {
-        limits.push({ name: LimitName.RateLimit, allowed: false, detail: `${text} for ${verb} on ${target} is used up; the next token comes at ${iso(nextTokenAt(b, intervalMs))}` })
+        limits.push({
+          name: LimitName.RateLimit,
+          allowed: false,
+          detail: `${text} for ${verb} on ${target} is used up; the next token comes at ${iso(nextTokenAt(b, intervalMs))}`,
+        })
         blocked = true
       }
     }

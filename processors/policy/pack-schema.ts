@@ -73,9 +73,7 @@ export const PackSchema = z.strictObject({
   description: z.string().max(4096).optional(),
   unmatched: z.enum(['ignore', 'alert'], { message: "unmatched must be 'ignore' (no decision) or 'alert'" }).default('ignore'),
   defaults: z.strictObject({ suppress: duration.optional(), ttl: positiveDuration.optional() }).default({}),
-  verbs: z
-    .record(verb, z.strictObject({ human: z.boolean().default(false), ttl: positiveDuration.optional(), signatures: z.array(role).default([]) }))
-    .default({}),
+  verbs: z.record(verb, z.strictObject({ human: z.boolean().default(false), ttl: positiveDuration.optional(), signatures: z.array(role).default([]) })).default({}),
   forbid: z.strictObject({ verbs: z.array(pattern).default([]), targets: z.array(pattern).default([]) }).default({ verbs: [], targets: [] }),
   blastRadius: z
     .array(z.strictObject({ name: name('blast-radius limit name'), verbs: z.array(pattern).min(1).default(['*']), max: z.number().int().min(1), window: positiveDuration }))

@@ -71,7 +71,15 @@ export interface LoadOptions {
 }
 
 const fmtMs = (ms: number): string =>
-  ms % 86_400_000 === 0 ? `${ms / 86_400_000}d` : ms % 3_600_000 === 0 ? `${ms / 3_600_000}h` : ms % 60_000 === 0 ? `${ms / 60_000}m` : ms % 1000 === 0 ? `${ms / 1000}s` : `${ms}ms`
+  ms % 86_400_000 === 0
+    ? `${ms / 86_400_000}d`
+    : ms % 3_600_000 === 0
+      ? `${ms / 3_600_000}h`
+      : ms % 60_000 === 0
+        ? `${ms / 60_000}m`
+        : ms % 1000 === 0
+          ? `${ms / 1000}s`
+          : `${ms}ms`
 export { fmtMs as formatDuration }
 
 /** Parses, validates and compiles a policy pack (YAML or JSON text). The result is frozen. */
@@ -97,7 +105,7 @@ export function compilePolicyPack(raw: unknown, options: LoadOptions = {}): Resu
 
 /** Zod issues as lines that name the rule (`rule 'x' (rules[2]) then.verb: …`). */
 function describe(error: z.ZodError, raw: unknown): string[] {
-  const rules = raw !== null && typeof raw === 'object' && Array.isArray((raw as { rules?: unknown }).rules) ? ((raw as { rules: unknown[] }).rules) : []
+  const rules = raw !== null && typeof raw === 'object' && Array.isArray((raw as { rules?: unknown }).rules) ? (raw as { rules: unknown[] }).rules : []
   return error.issues.map((i) => {
     const path = i.path.map(String)
     if (path[0] === 'rules' && path.length >= 2) {
@@ -135,7 +143,14 @@ function compile(p: RawPack, options: LoadOptions, issues: string[]): CompiledPa
     blastNames.add(b.name)
     return Object.freeze({ name: b.name, verbs: Object.freeze(b.verbs.map(compileGlob)), max: b.max, windowMs: b.window })
   })
-  const defaultRule = compileRule({ name: '(default)', when: {}, then: { outcome: 'alert' }, suppress: p.defaults.suppress }, -1, 'default rule', p.defaults.suppress ?? 0, null, issues)
+  const defaultRule = compileRule(
+    { name: '(default)', when: {}, then: { outcome: 'alert' }, suppress: p.defaults.suppress },
+    -1,
+    'default rule',
+    p.defaults.suppress ?? 0,
+    null,
+    issues,
+  )
   return Object.freeze({
     name: p.name,
     description: p.description ?? null,
@@ -150,7 +165,14 @@ function compile(p: RawPack, options: LoadOptions, issues: string[]): CompiledPa
   })
 }
 
-function compileRule(r: RawRule | (Omit<RawRule, 'when'> & { when: Partial<RawRule['when']> }), index: number, label: string, defaultSuppress: number, known: Set<string> | null, issues: string[]): CompiledRule {
+function compileRule(
+  r: RawRule | (Omit<RawRule, 'when'> & { when: Partial<RawRule['when']> }),
+  index: number,
+  label: string,
+  defaultSuppress: number,
+  known: Set<string> | null,
+  issues: string[],
+): CompiledRule {
   const w = r.when
   const t = r.then
   const acts = t.outcome === 'act' || t.outcome === 'propose'

@@ -23,7 +23,12 @@ describe('policy operator (marbles)', () => {
   it('happy path: one decision per fact, in order, state carried between facts', () => {
     scheduler().run(({ cold, expectObservable }) => {
       const src = cold('-a-b-c|', { a: anomaly('a', 0), b: alert('b', 1_000), c: anomaly('c', 2_000, { severity: 'low' }) })
-      expectObservable(src.pipe(policy(() => cfg), map(summary))).toBe('-a-b-c|', { a: 'a:act', b: 'b:propose', c: 'c:none' })
+      expectObservable(
+        src.pipe(
+          policy(() => cfg),
+          map(summary),
+        ),
+      ).toBe('-a-b-c|', { a: 'a:act', b: 'b:propose', c: 'c:none' })
     })
   })
 
@@ -31,7 +36,12 @@ describe('policy operator (marbles)', () => {
     scheduler().run(({ cold, expectObservable }) => {
       const bad = { ...anomaly('bad', 0), ts: 1.5 } as AnomalyFact
       const src = cold('-x-a|', { x: bad, a: anomaly('a', 0) })
-      expectObservable(src.pipe(policy(() => cfg), map(summary))).toBe('-x-a|', { x: 'bad:invalid', a: 'a:act' })
+      expectObservable(
+        src.pipe(
+          policy(() => cfg),
+          map(summary),
+        ),
+      ).toBe('-x-a|', { x: 'bad:invalid', a: 'a:act' })
     })
   })
 
@@ -39,7 +49,12 @@ describe('policy operator (marbles)', () => {
     scheduler().run(({ cold, expectObservable }) => {
       const MIN = 60_000
       const src = cold('abcd|', { a: anomaly('a', 0), b: anomaly('b', 1 * MIN), c: anomaly('c', 9 * MIN), d: anomaly('d', 10 * MIN) })
-      expectObservable(src.pipe(policy(() => cfg), map(summary))).toBe('abcd|', { a: 'a:act', b: 'b:act+1', c: 'c:act+2', d: 'd:act' })
+      expectObservable(
+        src.pipe(
+          policy(() => cfg),
+          map(summary),
+        ),
+      ).toBe('abcd|', { a: 'a:act', b: 'b:act+1', c: 'c:act+2', d: 'd:act' })
     })
   })
 
@@ -62,7 +77,13 @@ describe('policy operator (marbles)', () => {
   it('unsubscribing stops the upstream', () => {
     scheduler().run(({ cold, expectObservable, expectSubscriptions }) => {
       const src = cold('-a-b-c-|', { a: anomaly('a', 0), b: anomaly('b', 1), c: anomaly('c', 2) })
-      expectObservable(src.pipe(policy(() => cfg), map(summary)), '^--!').toBe('-a-', { a: 'a:act' })
+      expectObservable(
+        src.pipe(
+          policy(() => cfg),
+          map(summary),
+        ),
+        '^--!',
+      ).toBe('-a-', { a: 'a:act' })
       expectSubscriptions(src.subscriptions).toBe('^--!')
     })
   })
@@ -72,8 +93,26 @@ const severities = fc.constantFrom('low', 'medium', 'high', 'critical')
 const sources = fc.constantFrom('web-1', 'web-2', 'db-1', 'edge-7')
 const labels = fc.dictionary(fc.constantFrom('job', 'path', 'team'), fc.string({ maxLength: 8 }), { maxKeys: 3 })
 const anomalyArb: fc.Arbitrary<AnomalyFact> = fc
-  .record({ n: fc.nat(10_000), ts: fc.integer({ min: 0, max: 7_200_000 }), source: sources, severity: severities, score: fc.double({ min: 0, max: 1, noNaN: true }), metric: fc.constantFrom('cpu.load', 'mem.used', 'latency'), det: fc.constantFrom('ewma', 'mad', 'drift'), labels })
-  .map((r) => anomaly(`a${r.n}`, r.ts, { source: r.source, severity: r.severity, score: r.score, metric: r.metric, labels: r.labels, detectors: [{ name: r.det, score: r.score, raw: 5, threshold: 3 }] }))
+  .record({
+    n: fc.nat(10_000),
+    ts: fc.integer({ min: 0, max: 7_200_000 }),
+    source: sources,
+    severity: severities,
+    score: fc.double({ min: 0, max: 1, noNaN: true }),
+    metric: fc.constantFrom('cpu.load', 'mem.used', 'latency'),
+    det: fc.constantFrom('ewma', 'mad', 'drift'),
+    labels,
+  })
+  .map((r) =>
+    anomaly(`a${r.n}`, r.ts, {
+      source: r.source,
+      severity: r.severity,
+      score: r.score,
+      metric: r.metric,
+      labels: r.labels,
+      detectors: [{ name: r.det, score: r.score, raw: 5, threshold: 3 }],
+    }),
+  )
 const alertArb: fc.Arbitrary<AlertFact> = fc
   .record({ n: fc.nat(10_000), ts: fc.integer({ min: 0, max: 7_200_000 }), source: sources, severity: severities, rule: fc.constantFrom('secret.leak', 'edr.exec'), attrs: labels })
   .map((r) => alert(`s${r.n}`, r.ts, r))
@@ -118,7 +157,9 @@ describe('policy properties', () => {
     const junk = fc.oneof(
       fc.anything(),
       fc.record({ id: fc.anything(), ts: fc.anything(), source: fc.anything(), kind: fc.constantFrom('anomaly', 'alert'), lane: fc.anything(), payload: fc.anything() }),
-      anomalyArb.chain((a) => fc.record({ k: fc.constantFrom('score', 'metric', 'labels', 'detectors', 'severity'), v: fc.anything() }).map(({ k, v }) => ({ ...a, payload: { ...a.payload, [k]: v } }))),
+      anomalyArb.chain((a) =>
+        fc.record({ k: fc.constantFrom('score', 'metric', 'labels', 'detectors', 'severity'), v: fc.anything() }).map(({ k, v }) => ({ ...a, payload: { ...a.payload, [k]: v } })),
+      ),
     )
     fc.assert(
       fc.property(fc.array(junk, { maxLength: 10 }), (xs) => {

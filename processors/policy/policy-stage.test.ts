@@ -23,7 +23,15 @@ describe('policy stage with the default pack', () => {
     const f = d[0]
     expect(f.id).toBe(derivedId('policy', POLICY_VERSION, 3, ['a1']))
     expect(f).toMatchObject({ ts: 1_000, source: 'web-3', lane: 'anomaly', kind: 'decision', lineage: ['a1'], producer: 'policy@1', config: { 'ben-policy': 3 } })
-    expect(f.payload).toMatchObject({ outcome: 'act', rule: 'critical-cpu-throttle', pack: 'default', packRevision: 3, severity: 'critical', suppressed: 0, labels: { job: 'batch-7' } })
+    expect(f.payload).toMatchObject({
+      outcome: 'act',
+      rule: 'critical-cpu-throttle',
+      pack: 'default',
+      packRevision: 3,
+      severity: 'critical',
+      suppressed: 0,
+      labels: { job: 'batch-7' },
+    })
     expect(f.payload.command).toEqual({ verb: 'throttle_job', target: 'web-3', args: '{"factor":0.5,"job":"batch-7"}' })
     expect(f.payload.limits.map((l) => [l.name, l.allowed])).toEqual([
       ['forbidden', true],
@@ -136,7 +144,11 @@ rules:
     const d = run([at('1', 0, 'a'), at('2', 10 * MIN, 'b'), at('3', 20 * MIN, 'c'), at('4', 30 * MIN, 'd'), at('5', 60 * MIN + 1, 'e'), at('6', 61 * MIN, 'f')], P).d
     expect(d.map((x) => x.payload.outcome)).toEqual(['act', 'act', 'act', 'alert', 'act', 'alert'])
     const blocked = d[3].payload.limits.find((l) => l.name === 'blast-radius:fleet')
-    expect(blocked).toEqual({ name: 'blast-radius:fleet', allowed: false, detail: '3 of at most 3 commands (throttle_job) already in the last 1h across all targets; a slot frees at 1970-01-01T01:00:00.000Z' })
+    expect(blocked).toEqual({
+      name: 'blast-radius:fleet',
+      allowed: false,
+      detail: '3 of at most 3 commands (throttle_job) already in the last 1h across all targets; a slot frees at 1970-01-01T01:00:00.000Z',
+    })
     // Rate limit is not consulted (nor consumed) once the blast radius blocks.
     expect(d[3].payload.limits.map((l) => l.name)).toEqual(['forbidden', 'blast-radius:fleet'])
   })
@@ -153,7 +165,10 @@ rules:
   })
 
   it('a late fact does not widen the budget', () => {
-    const d = run([anomaly('1', 50 * MIN, { source: 'a' }), anomaly('2', 51 * MIN, { source: 'b' }), anomaly('3', 52 * MIN, { source: 'c' }), anomaly('late', 0, { source: 'd' })], P).d
+    const d = run(
+      [anomaly('1', 50 * MIN, { source: 'a' }), anomaly('2', 51 * MIN, { source: 'b' }), anomaly('3', 52 * MIN, { source: 'c' }), anomaly('late', 0, { source: 'd' })],
+      P,
+    ).d
     expect(d.map((x) => x.payload.outcome)).toEqual(['act', 'act', 'act', 'alert'])
   })
 })
@@ -178,7 +193,9 @@ rules:
       ['web-3', 'alert', 1],
     ])
     const first = d[0].id
-    expect(d[1].payload.limits).toEqual([{ name: 'suppression', allowed: false, detail: `repeat 1 of decision ${first} (rule 'hot', web-3) inside its 10m window until 1970-01-01T00:10:00.000Z` }])
+    expect(d[1].payload.limits).toEqual([
+      { name: 'suppression', allowed: false, detail: `repeat 1 of decision ${first} (rule 'hot', web-3) inside its 10m window until 1970-01-01T00:10:00.000Z` },
+    ])
     expect(d[2].explain).toContain('folded into that decision')
     expect(d[2].explain).toContain('2 repeats so far')
     expect(d[6].payload.limits[0].detail).toContain(`decision ${d[5].id}`)

@@ -32,7 +32,8 @@ function mergeLabels(a: Labels, b: Readonly<Record<string, string>>): Labels {
 
 function step(state: PolicyState, input: PolicyInput, config: Versioned<CompiledPack>): StepResult<PolicyState> {
   const v = viewOf(input)
-  if (!v.ok) return { state, out: [], rejected: { reason: RejectReason.Invalid, message: `policy cannot evaluate fact ${show((input as { id?: unknown } | null)?.id)}: ${v.error}` } }
+  if (!v.ok)
+    return { state, out: [], rejected: { reason: RejectReason.Invalid, message: `policy cannot evaluate fact ${show((input as { id?: unknown } | null)?.id)}: ${v.error}` } }
   const f = v.value
   const pack = config.value
   let s: PolicyState = { ...state, steps: state.steps + 1, watermark: input.ts > state.watermark ? input.ts : state.watermark }

@@ -128,10 +128,13 @@ function readSharded<V>(raw: unknown, read: (v: Record<string, unknown>) => V | 
 export function deserializePolicyState(raw: unknown): PolicyState {
   if (!isRecord(raw)) return initialPolicyState()
   const buckets = readSharded<Bucket>(raw.buckets, (b) => ({ tokens: num(b.tokens), at: num(b.at), fullAt: num(b.fullAt) }))
-  const open = readSharded<OpenDecision>(raw.open, (o) => (typeof o.id === 'string' && typeof o.outcome === 'string' ? { id: o.id, outcome: o.outcome, ts: num(o.ts), until: num(o.until), count: num(o.count) } : undefined))
+  const open = readSharded<OpenDecision>(raw.open, (o) =>
+    typeof o.id === 'string' && typeof o.outcome === 'string' ? { id: o.id, outcome: o.outcome, ts: num(o.ts), until: num(o.until), count: num(o.count) } : undefined,
+  )
   const windows: Record<string, number[]> = {}
   if (isRecord(raw.windows)) {
-    for (const [k, w] of Object.entries(raw.windows)) if (k !== '__proto__' && Array.isArray(w)) windows[k] = w.filter((t): t is number => typeof t === 'number' && Number.isFinite(t)).sort((a, b) => a - b)
+    for (const [k, w] of Object.entries(raw.windows))
+      if (k !== '__proto__' && Array.isArray(w)) windows[k] = w.filter((t): t is number => typeof t === 'number' && Number.isFinite(t)).sort((a, b) => a - b)
   }
   return { buckets, windows, open, watermark: num(raw.watermark), steps: num(raw.steps), unmatched: num(raw.unmatched) }
 }

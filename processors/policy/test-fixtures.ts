@@ -3,7 +3,11 @@ import type { AlertFact, AnomalyFact, DetectorScore } from '../../schemas/index.
 import type { Versioned } from '../stage.js'
 import { loadPolicyPack, type CompiledPack } from './pack.js'
 
-export function anomaly(id: string, ts: number, o: { source?: string; metric?: string; score?: number; severity?: string; labels?: Record<string, string>; detectors?: DetectorScore[] } = {}): AnomalyFact {
+export function anomaly(
+  id: string,
+  ts: number,
+  o: { source?: string; metric?: string; score?: number; severity?: string; labels?: Record<string, string>; detectors?: DetectorScore[] } = {},
+): AnomalyFact {
   return {
     id,
     ts,

@@ -53,7 +53,8 @@ class View implements FactView {
 }
 
 /** A value in a message without calling its toString (which may be missing or throw). */
-export const show = (v: unknown): string => (typeof v === 'string' ? v : typeof v === 'number' || typeof v === 'boolean' || v === null || v === undefined ? String(v) : `(${typeof v})`)
+export const show = (v: unknown): string =>
+  typeof v === 'string' ? v : typeof v === 'number' || typeof v === 'boolean' || v === null || v === undefined ? String(v) : `(${typeof v})`
 
 const HOUR_MS = 3_600_000
 const hourOf = (ts: number): number => Math.floor((((ts % 86_400_000) + 86_400_000) % 86_400_000) / HOUR_MS)
@@ -90,7 +91,23 @@ export function viewOf(f: AnomalyFact | AlertFact): { ok: true; value: FactView 
     if (typeof p.metric !== 'string') return { ok: false, error: 'payload.metric: not a string' }
     if (p.labels !== undefined && !isLabels(p.labels)) return { ok: false, error: 'payload.labels: must map names to strings' }
     const labels = p.labels ?? {}
-    return { ok: true, value: new View('anomaly', lane, f.source, severity as Severity, rank, p.score, typeof p.value === 'number' ? p.value : null, p.metric, firedDetectors(f), null, labels, hour) }
+    return {
+      ok: true,
+      value: new View(
+        'anomaly',
+        lane,
+        f.source,
+        severity as Severity,
+        rank,
+        p.score,
+        typeof p.value === 'number' ? p.value : null,
+        p.metric,
+        firedDetectors(f),
+        null,
+        labels,
+        hour,
+      ),
+    }
   }
   if (f.kind === 'alert') {
     const p = f.payload

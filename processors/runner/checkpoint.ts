@@ -132,7 +132,16 @@ export class CheckpointStore {
     this.last = raw
     const { stage, version, positions, applied, kind, outputSeq } = raw
     const seq = raw.segments.length ? raw.segments[raw.segments.length - 1].seq : 0
-    const base = { stage, version, positions, applied, kind, seq, ...(outputSeq !== undefined ? { outputSeq } : {}), replay: (on: (seq: number, chunk: Uint8Array) => void) => this.replay(raw, on) }
+    const base = {
+      stage,
+      version,
+      positions,
+      applied,
+      kind,
+      seq,
+      ...(outputSeq !== undefined ? { outputSeq } : {}),
+      replay: (on: (seq: number, chunk: Uint8Array) => void) => this.replay(raw, on),
+    }
     if (kind === 'log') return base
     const parts: Uint8Array[] = []
     await this.replay(raw, (_s, c) => void parts.push(c))
@@ -145,7 +154,14 @@ export class CheckpointStore {
     const cp = await this.open()
     if (!cp) return undefined
     if (cp.kind !== 'json') throw new Error(`checkpoint ${this.key} is a log of segments: read it with open()`)
-    return { stage: cp.stage, version: cp.version, positions: cp.positions, state: cp.state, applied: cp.applied, ...(cp.outputSeq !== undefined ? { outputSeq: cp.outputSeq } : {}) }
+    return {
+      stage: cp.stage,
+      version: cp.version,
+      positions: cp.positions,
+      state: cp.state,
+      applied: cp.applied,
+      ...(cp.outputSeq !== undefined ? { outputSeq: cp.outputSeq } : {}),
+    }
   }
 
   /** Saves a whole checkpoint as one `json` segment (or its JSON text, serialised when the snapshot was taken). */
@@ -154,7 +170,10 @@ export class CheckpointStore {
     const body = Buffer.from(typeof cp === 'string' ? cp : JSON.stringify(cp), 'utf8')
     const prev = this.last ?? (await this.readMeta())
     const seq = (prev?.segments.at(-1)?.seq ?? 0) + 1
-    await this.append({ stage: c.stage, version: c.version, positions: c.positions, applied: c.applied, ...(c.outputSeq !== undefined ? { outputSeq: c.outputSeq } : {}) }, { seq, kind: 'json', chunks: chunked(body), keepFrom: seq })
+    await this.append(
+      { stage: c.stage, version: c.version, positions: c.positions, applied: c.applied, ...(c.outputSeq !== undefined ? { outputSeq: c.outputSeq } : {}) },
+      { seq, kind: 'json', chunks: chunked(body), keepFrom: seq },
+    )
   }
 
   /** Writes a segment into a free slot, then `meta` (the commit point). */
@@ -242,6 +261,16 @@ export class CheckpointStore {
     const body = Buffer.concat(parts)
     if (createHash('sha256').update(body).digest('hex') !== meta.sha256) throw new Error(`checkpoint ${this.key} generation ${meta.generation} is corrupt (sha256 mismatch)`)
     const cp = JSON.parse(body.toString('utf8')) as Checkpoint
-    return { stage: cp.stage, version: cp.version, positions: cp.positions, applied: cp.applied, ...(cp.outputSeq !== undefined ? { outputSeq: cp.outputSeq } : {}), kind: 'json', seq: 0, state: cp.state, replay: () => Promise.resolve() }
+    return {
+      stage: cp.stage,
+      version: cp.version,
+      positions: cp.positions,
+      applied: cp.applied,
+      ...(cp.outputSeq !== undefined ? { outputSeq: cp.outputSeq } : {}),
+      kind: 'json',
+      seq: 0,
+      state: cp.state,
+      replay: () => Promise.resolve(),
+    }
   }
 }

@@ -3,7 +3,25 @@ import { DeliverPolicy, jetstream, jetstreamManager } from '@nats-io/jetstream'
 import type { Subscription } from 'rxjs'
 import { Counter } from 'prom-client'
 import { Header, type Fact, type FactCodec } from '../../schemas/index.js'
-import { ackUpTo, consumeFacts, factMsgId, metrics, metricsRegistry, partitionLabel, partitionOfSubject, repositionDurable, streamName, type DeadLetters, type Partition, type Envelope, type FactPublisher, type Logger, type PublishOutcome, type StreamName, type TopologyOptions } from '../../streams/index.js'
+import {
+  ackUpTo,
+  consumeFacts,
+  factMsgId,
+  metrics,
+  metricsRegistry,
+  partitionLabel,
+  partitionOfSubject,
+  repositionDurable,
+  streamName,
+  type DeadLetters,
+  type Partition,
+  type Envelope,
+  type FactPublisher,
+  type Logger,
+  type PublishOutcome,
+  type StreamName,
+  type TopologyOptions,
+} from '../../streams/index.js'
 import { stageFeed, type Stage, type StageFeed } from '../stage.js'
 import { ChunkWriter, FrameReader } from './binary.js'
 import { chunked, type CheckpointStore, type CheckpointHead, type Segment, type StoredCheckpoint } from './checkpoint.js'
@@ -103,7 +121,18 @@ const checkpointBytes = new Counter({
  *   reason and its original bytes.
  */
 export class StageRunner<S, C, In extends Fact> {
-  readonly stats: RunnerStats = { applied: 0, skipped: 0, derived: 0, rejected: 0, checkpoints: 0, failedPublishes: 0, lastCheckpoint: { bytes: 0, records: 0, snapshotMs: 0, storeMs: 0, retainedBytes: 0 }, checkpointBytes: 0, restoreMs: 0, storedBefore: 0 }
+  readonly stats: RunnerStats = {
+    applied: 0,
+    skipped: 0,
+    derived: 0,
+    rejected: 0,
+    checkpoints: 0,
+    failedPublishes: 0,
+    lastCheckpoint: { bytes: 0, records: 0, snapshotMs: 0, storeMs: 0, retainedBytes: 0 },
+    checkpointBytes: 0,
+    restoreMs: 0,
+    storedBefore: 0,
+  }
   /** Number of the last checkpoint segment written or read. */
   private seq = 0
   /** `reason\u0000source` already logged (one line per source and reason). */
@@ -185,7 +214,11 @@ export class StageRunner<S, C, In extends Fact> {
       const durable = stageDurable(this.opts.durablePrefix, stage.name, input.lane, this.opts.partition)
       if (input.replaces?.length) await this.retire(stream, input)
       // Re-position the durable at the checkpoint: everything after it is applied again.
-      await repositionDurable(this.deps.nc, { stream, durable, filterSubject: input.filterSubject, maxAckPending, ackWaitMs: 30_000, ackAll: true }, this.positions[input.lane] ?? 0)
+      await repositionDurable(
+        this.deps.nc,
+        { stream, durable, filterSubject: input.filterSubject, maxAckPending, ackWaitMs: 30_000, ackAll: true },
+        this.positions[input.lane] ?? 0,
+      )
       const sub = consumeFacts(this.deps.nc, this.deps.codec, this.deps.topo.subjects, {
         stream,
         durable,
@@ -499,7 +532,13 @@ export class StageRunner<S, C, In extends Fact> {
     this.lastCheckpoint = t0
     const p0 = performance.now()
     // Snapshot now: the state object goes on changing while this epoch commits.
-    const head: CheckpointHead = { stage: stage.name, version: stage.version, positions: { ...this.positions }, applied: this.stats.applied, ...(this.opts.output ? { outputSeq: this.outSeq } : {}) }
+    const head: CheckpointHead = {
+      stage: stage.name,
+      version: stage.version,
+      positions: { ...this.positions },
+      applied: this.stats.applied,
+      ...(this.opts.output ? { outputSeq: this.outSeq } : {}),
+    }
     const seq = ++this.seq
     let segment: Segment
     let records = 0

@@ -55,9 +55,13 @@ export function checkFact(m: ManifestImpl, f: RawFact): Rejection | null {
     const v = map[k]
     if (typeof v !== 'string') return scrubRejection(ScrubRejectCode.Malformed, `fact ${f.id}: payload.${mapName} entry ${entries} is not a string`)
     if (++entries > maxFields) {
-      return scrubRejection(ScrubRejectCode.TooManyFields, `fact ${f.id}: payload.${mapName} has more than ${maxFields} entries (limits.maxFields); reduce them at the source or raise the limit`)
+      return scrubRejection(
+        ScrubRejectCode.TooManyFields,
+        `fact ${f.id}: payload.${mapName} has more than ${maxFields} entries (limits.maxFields); reduce them at the source or raise the limit`,
+      )
     }
-    if (v.length > maxFieldLength || k.length > maxFieldLength) return tooLarge(f.id, `payload.${mapName} entry ${entries - 1} is ${Math.max(v.length, k.length)} characters`, `limits.maxFieldLength ${maxFieldLength}`)
+    if (v.length > maxFieldLength || k.length > maxFieldLength)
+      return tooLarge(f.id, `payload.${mapName} entry ${entries - 1} is ${Math.max(v.length, k.length)} characters`, `limits.maxFieldLength ${maxFieldLength}`)
     total += v.length + k.length
   }
   if (total > maxTotalLength) return tooLarge(f.id, `payload holds ${total} characters`, `limits.maxTotalLength ${maxTotalLength}`)
@@ -65,13 +69,17 @@ export function checkFact(m: ManifestImpl, f: RawFact): Rejection | null {
 }
 
 function tooLarge(id: string, what: string, limit: string): Rejection {
-  return scrubRejection(ScrubRejectCode.TooLarge, `fact ${id}: ${what}, over ${limit}; it is not scanned and not passed on unredacted. Raise the limit in the manifest or split the input at the source`)
+  return scrubRejection(
+    ScrubRejectCode.TooLarge,
+    `fact ${id}: ${what}, over ${limit}; it is not scanned and not passed on unredacted. Raise the limit in the manifest or split the input at the source`,
+  )
 }
 
 function validRedactions(r: unknown): r is Redaction[] {
   if (!Array.isArray(r)) return false
   for (const x of r) {
-    if (!isRecord(x) || typeof x.field !== 'string' || typeof x.rule !== 'string' || !Number.isInteger(x.count) || (x.count as number) < 0 || (x.count as number) > 2 ** 31 - 1) return false
+    if (!isRecord(x) || typeof x.field !== 'string' || typeof x.rule !== 'string' || !Number.isInteger(x.count) || (x.count as number) < 0 || (x.count as number) > 2 ** 31 - 1)
+      return false
   }
   return true
 }

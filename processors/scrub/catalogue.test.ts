@@ -126,14 +126,26 @@ describe('catalogue as manifest data', () => {
 
 describe('scrubFact', () => {
   it('scrubs a JSON line or an object with the stage code and says what it redacted', () => {
-    const line = JSON.stringify({ lane: 'event', source: 'web-3', ts: 1763700000000, type: 'log', message: `deploy with GITHUB_TOKEN=ghp_${'a1B2c3D4e5'.repeat(3)}A1b2C3`, attrs: { password: 'hunter2', note: 'ok' } })
+    const line = JSON.stringify({
+      lane: 'event',
+      source: 'web-3',
+      ts: 1763700000000,
+      type: 'log',
+      message: `deploy with GITHUB_TOKEN=ghp_${'a1B2c3D4e5'.repeat(3)}A1b2C3`,
+      attrs: { password: 'hunter2', note: 'ok' },
+    })
     const r = scrubFact(line, m)
     expect(r.ok).toBe(true)
     if (!r.ok) return
     const p = r.fact.payload as { message: string; attrs: Record<string, string> }
     expect(p.message).toBe('deploy with GITHUB_TOKEN=[github-pat]')
     expect(p.attrs).toEqual({ password: '[credential]', note: 'ok' })
-    expect(r.redactions).toEqual(expect.arrayContaining([{ field: 'message', rule: 'github-pat', count: 1 }, { field: 'attrs.password', rule: 'credential', count: 1 }]))
+    expect(r.redactions).toEqual(
+      expect.arrayContaining([
+        { field: 'message', rule: 'github-pat', count: 1 },
+        { field: 'attrs.password', rule: 'credential', count: 1 },
+      ]),
+    )
     expect(scrubFact('not json').ok).toBe(false)
   })
 

@@ -29,7 +29,10 @@ export const CatalogueEntry = z
     keywords: z.array(z.string().min(2).max(64)).min(1).max(32).optional(),
     body: z.string().min(1).max(2048).optional(),
     pattern: z.string().min(1).max(4096).optional(),
-    flags: z.string().regex(/^[imsu]*$/, 'may only contain the flags i, m, s, u').default(''),
+    flags: z
+      .string()
+      .regex(/^[imsu]*$/, 'may only contain the flags i, m, s, u')
+      .default(''),
     /** For keyword formats: the most characters between the keyword and the secret (same line). */
     within: z.number().int().min(0).max(200).default(40),
     verify: z.enum(CHECKS).optional(),
@@ -41,7 +44,11 @@ export const CatalogueEntry = z
   })
   .strict()
   .superRefine((e, ctx) => {
-    const shapes = [e.prefix !== undefined && e.body !== undefined && e.pattern === undefined, e.prefix === undefined && e.keywords !== undefined && e.body !== undefined && e.pattern === undefined, e.prefix === undefined && e.keywords !== undefined && e.pattern !== undefined && e.body === undefined]
+    const shapes = [
+      e.prefix !== undefined && e.body !== undefined && e.pattern === undefined,
+      e.prefix === undefined && e.keywords !== undefined && e.body !== undefined && e.pattern === undefined,
+      e.prefix === undefined && e.keywords !== undefined && e.pattern !== undefined && e.body === undefined,
+    ]
     if (shapes.filter(Boolean).length !== 1) ctx.addIssue({ code: 'custom', message: 'give exactly one of {prefix, body}, {keywords, body} or {keywords, pattern}' })
   })
 export type CatalogueEntry = z.infer<typeof CatalogueEntry>

@@ -39,12 +39,83 @@ export function cardValid(s: string): boolean {
 
 /** IBAN lengths by country (ISO 13616 registry). */
 const IBAN_LENGTH: Readonly<Record<string, number>> = {
-  AD: 24, AE: 23, AL: 28, AT: 20, AZ: 28, BA: 20, BE: 16, BG: 22, BH: 22, BR: 29, BY: 28, CH: 21, CR: 22, CY: 28,
-  CZ: 24, DE: 22, DK: 18, DO: 28, EE: 20, EG: 29, ES: 24, FI: 18, FO: 18, FR: 27, GB: 22, GE: 22, GI: 23, GL: 18,
-  GR: 27, GT: 28, HR: 21, HU: 28, IE: 22, IL: 23, IQ: 23, IS: 26, IT: 27, JO: 30, KW: 30, KZ: 20, LB: 28, LC: 32,
-  LI: 21, LT: 20, LU: 20, LV: 21, MC: 27, MD: 24, ME: 22, MK: 19, MR: 27, MT: 31, MU: 30, NL: 18, NO: 15, PK: 24,
-  PL: 28, PS: 29, PT: 25, QA: 29, RO: 24, RS: 22, SA: 24, SC: 31, SE: 24, SI: 19, SK: 24, SM: 27, ST: 25, SV: 28,
-  TL: 23, TN: 24, TR: 26, UA: 29, VA: 22, VG: 24, XK: 20,
+  AD: 24,
+  AE: 23,
+  AL: 28,
+  AT: 20,
+  AZ: 28,
+  BA: 20,
+  BE: 16,
+  BG: 22,
+  BH: 22,
+  BR: 29,
+  BY: 28,
+  CH: 21,
+  CR: 22,
+  CY: 28,
+  CZ: 24,
+  DE: 22,
+  DK: 18,
+  DO: 28,
+  EE: 20,
+  EG: 29,
+  ES: 24,
+  FI: 18,
+  FO: 18,
+  FR: 27,
+  GB: 22,
+  GE: 22,
+  GI: 23,
+  GL: 18,
+  GR: 27,
+  GT: 28,
+  HR: 21,
+  HU: 28,
+  IE: 22,
+  IL: 23,
+  IQ: 23,
+  IS: 26,
+  IT: 27,
+  JO: 30,
+  KW: 30,
+  KZ: 20,
+  LB: 28,
+  LC: 32,
+  LI: 21,
+  LT: 20,
+  LU: 20,
+  LV: 21,
+  MC: 27,
+  MD: 24,
+  ME: 22,
+  MK: 19,
+  MR: 27,
+  MT: 31,
+  MU: 30,
+  NL: 18,
+  NO: 15,
+  PK: 24,
+  PL: 28,
+  PS: 29,
+  PT: 25,
+  QA: 29,
+  RO: 24,
+  RS: 22,
+  SA: 24,
+  SC: 31,
+  SE: 24,
+  SI: 19,
+  SK: 24,
+  SM: 27,
+  ST: 25,
+  SV: 28,
+  TL: 23,
+  TN: 24,
+  TR: 26,
+  UA: 29,
+  VA: 22,
+  VG: 24,
+  XK: 20,
 }
 
 /** IBAN: known country, the country's length, ISO 7064 mod-97 = 1. Spaces and dashes are ignored. */
@@ -201,8 +272,10 @@ export function entropy(s: string, start = 0, end = s.length): number {
   return h
 }
 
-const PLACEHOLDER_WORDS = /example|sample|placeholder|changeme|change_me|change-me|your[_-]?(?:api|secret|token|key|pass|own|access|client)|yourkey|yoursecret|redacted|dummy|xxxxx|\*\*\*|<[a-z _-]*>|insert[_-]?(?:here|your)|_here\b|replace[_-]?me|not[_-]?a[_-]?(?:real|secret)|foobar|lorem|\.\.\./i
-const VARIABLE_REF = /^(?:\$\{|\$\(|\$[A-Za-z_]|%[A-Za-z_(][^%]*%?|\{\{|\{%|#\{|@\{|<%|\[\[|env[.:([]|process\.env|os\.(?:environ|getenv)|getenv|var\.|vars\.|local\.|secrets?\.|config\.|settings\.|params?\.|props?\.|this\.|self\.|ENV\[|System\.getenv|vault:|ref\+|!Ref|arn:|projects\/[^/]+\/secrets)/i
+const PLACEHOLDER_WORDS =
+  /example|sample|placeholder|changeme|change_me|change-me|your[_-]?(?:api|secret|token|key|pass|own|access|client)|yourkey|yoursecret|redacted|dummy|xxxxx|\*\*\*|<[a-z _-]*>|insert[_-]?(?:here|your)|_here\b|replace[_-]?me|not[_-]?a[_-]?(?:real|secret)|foobar|lorem|\.\.\./i
+const VARIABLE_REF =
+  /^(?:\$\{|\$\(|\$[A-Za-z_]|%[A-Za-z_(][^%]*%?|\{\{|\{%|#\{|@\{|<%|\[\[|env[.:([]|process\.env|os\.(?:environ|getenv)|getenv|var\.|vars\.|local\.|secrets?\.|config\.|settings\.|params?\.|props?\.|this\.|self\.|ENV\[|System\.getenv|vault:|ref\+|!Ref|arn:|projects\/[^/]+\/secrets)/i
 
 /**
  * A value that stands for a secret rather than being one: a variable or template reference

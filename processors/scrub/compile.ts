@@ -44,7 +44,9 @@ export function compileManifest(raw: unknown, opts: CompileOptions = {}): Result
 
   // --- the hash key -------------------------------------------------------------------------
   const hashRules = m.fields.flatMap((r, i) => (r.rule === 'hash' ? [i] : []))
-  const hashDetectors = detectorEntries(m).filter(([, c]) => c.enabled && c.action === 'hash').map(([n]) => n)
+  const hashDetectors = detectorEntries(m)
+    .filter(([, c]) => c.enabled && c.action === 'hash')
+    .map(([n]) => n)
   let key: Buffer | null = null
   let hashing: 'keyed' | 'masked' | 'unused' = 'unused'
   if (hashRules.length > 0 || hashDetectors.length > 0) {
@@ -54,15 +56,25 @@ export function compileManifest(raw: unknown, opts: CompileOptions = {}): Result
     if (given !== undefined && given !== '') {
       key = typeof given === 'string' ? Buffer.from(given, 'utf8') : Buffer.from(given)
       if (key.length < MIN_KEY_BYTES) {
-        return { ok: false, error: new ManifestError(ScrubErrorCode.HashKeyMissing, [`hash key is ${key.length} bytes, fewer than ${MIN_KEY_BYTES} (used by ${users}): use a longer random key`]) }
+        return {
+          ok: false,
+          error: new ManifestError(ScrubErrorCode.HashKeyMissing, [`hash key is ${key.length} bytes, fewer than ${MIN_KEY_BYTES} (used by ${users}): use a longer random key`]),
+        }
       }
       hashing = 'keyed'
     } else if (m.missingHashKey === 'mask') {
       hashing = 'masked'
-      warnings.push(`no hash key (${m.hashKeyEnv ? `environment variable ${m.hashKeyEnv} is not set` : 'no hashKeyEnv and no key given'}): ${users} mask instead of hashing, so those values are not joinable`)
+      warnings.push(
+        `no hash key (${m.hashKeyEnv ? `environment variable ${m.hashKeyEnv} is not set` : 'no hashKeyEnv and no key given'}): ${users} mask instead of hashing, so those values are not joinable`,
+      )
     } else {
       const how = m.hashKeyEnv ? `set the environment variable ${m.hashKeyEnv}` : `add hashKeyEnv: <ENV_VAR> to the manifest`
-      return { ok: false, error: new ManifestError(ScrubErrorCode.HashKeyMissing, [`${users} need(s) a hash key but none is available: ${how}, pass one at compile time, or set missingHashKey: mask`]) }
+      return {
+        ok: false,
+        error: new ManifestError(ScrubErrorCode.HashKeyMissing, [
+          `${users} need(s) a hash key but none is available: ${how}, pass one at compile time, or set missingHashKey: mask`,
+        ]),
+      }
     }
   }
 
@@ -180,18 +192,7 @@ export function compileManifest(raw: unknown, opts: CompileOptions = {}): Result
   }
 
   if (issues.length > 0) return { ok: false, error: new ManifestError(ScrubErrorCode.ManifestRule, issues) }
-  const impl = new ManifestImpl(
-    m.name,
-    m.description ?? null,
-    m.unknownFields,
-    hashing,
-    Object.freeze({ ...m.limits }),
-    Object.freeze(warnings),
-    engine,
-    exact,
-    globs,
-    scanGlobs,
-  )
+  const impl = new ManifestImpl(m.name, m.description ?? null, m.unknownFields, hashing, Object.freeze({ ...m.limits }), Object.freeze(warnings), engine, exact, globs, scanGlobs)
   return ok(Object.freeze(impl))
 }
 
@@ -224,7 +225,11 @@ function detectorEntries(m: Manifest): Array<[(typeof DETECTOR_NAMES)[number], D
   return DETECTOR_NAMES.map((n) => [n, m.detectors[n] ?? { enabled: true, action: 'mask', allow: [], allowPatterns: [] }])
 }
 
-function compileAllow(cfg: { allow: readonly string[]; allowPatterns: readonly string[] }, at: string, issues: string[]): { allowExact: ReadonlySet<string> | null; allowRe: RegExp | null } {
+function compileAllow(
+  cfg: { allow: readonly string[]; allowPatterns: readonly string[] },
+  at: string,
+  issues: string[],
+): { allowExact: ReadonlySet<string> | null; allowRe: RegExp | null } {
   const parts: string[] = []
   cfg.allowPatterns.forEach((p, i) => {
     try {
@@ -239,4 +244,3 @@ function compileAllow(cfg: { allow: readonly string[]; allowPatterns: readonly s
     allowRe: parts.length > 0 ? new RegExp(`^(?:${parts.join('|')})$`) : null,
   }
 }
-

@@ -108,7 +108,17 @@ export class ManifestImpl implements CompiledManifest {
     const scan = rule.rule === 'allow' || rule.rule === 'truncate' ? (rule.scan ?? scanned) : false
     const maxLength = rule.rule === 'truncate' ? rule.maxLength : 0
     const label = r.action === Action.Mask ? 'mask' : rule.rule
-    return Object.freeze({ action: r.action, scan, maxLength, placeholder: r.placeholder, unknown: false, keySecret, rule: label, secretKey: scan ? secretKey : KeyClass.None, path })
+    return Object.freeze({
+      action: r.action,
+      scan,
+      maxLength,
+      placeholder: r.placeholder,
+      unknown: false,
+      keySecret,
+      rule: label,
+      secretKey: scan ? secretKey : KeyClass.None,
+      path,
+    })
   }
 
   /** A summary safe to log: never the hash key. */

@@ -62,7 +62,14 @@ function run(manifest: CompiledManifest, s: Sample): { out: string; detectors: s
   const r = scrubFact(fact, versioned(manifest, 1))
   if (!r.ok) return { out: '', detectors: ['(refused)'] }
   const p = (r.fact as RawFact & { payload: { message: string; attrs: Record<string, string> } }).payload
-  const detectors = [...new Set(r.redactions.map((x) => x.rule).filter((rule) => !FIELD_RULES.has(rule)).map((rule) => (rule.startsWith('key-') ? rule.slice(4) : rule)))]
+  const detectors = [
+    ...new Set(
+      r.redactions
+        .map((x) => x.rule)
+        .filter((rule) => !FIELD_RULES.has(rule))
+        .map((rule) => (rule.startsWith('key-') ? rule.slice(4) : rule)),
+    ),
+  ]
   // placeholders name their kind (`[rubygems-api-key]`): that name is not a leak of the secret
   const out = [p.message, ...Object.keys(p.attrs), ...Object.values(p.attrs)].join('\n').replace(/\[[a-z0-9-]+(?::hmac:[0-9a-f]{16})?\]/g, '[]')
   return { out, detectors }
@@ -129,7 +136,8 @@ export function formatCorpusReport(r: CorpusReport): string {
     '',
     'detector                          fired  on negatives',
   ]
-  for (const [d, c] of Object.entries(r.detectors).sort((a, b) => b[1].fired - a[1].fired)) lines.push(`${d.padEnd(32)} ${String(c.fired).padStart(6)}  ${String(c.onNegatives).padStart(6)}`)
+  for (const [d, c] of Object.entries(r.detectors).sort((a, b) => b[1].fired - a[1].fired))
+    lines.push(`${d.padEnd(32)} ${String(c.fired).padStart(6)}  ${String(c.onNegatives).padStart(6)}`)
   if (r.misses.length > 0) lines.push('', 'misses:', ...r.misses.map((m) => `  ${m}`))
   if (Object.keys(r.falseAlarmTypes).length > 0) lines.push('', 'false alarms:', ...Object.entries(r.falseAlarmTypes).map(([t, n]) => `  ${t}: ${n}`))
   return lines.join('\n')

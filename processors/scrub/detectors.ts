@@ -256,7 +256,8 @@ export const BUILTIN_DETECTORS: Readonly<Record<DetectorName, DetectorSpec>> = {
   },
   credential: {
     name: 'credential',
-    description: 'values assigned to secret-named keys in any syntax (password=, awsSecretKey := "…", <password>…</password>, setProperty("db.password", "…"), JSON/YAML/TOML/.properties/env/export); placeholders and variable references are kept',
+    description:
+      'values assigned to secret-named keys in any syntax (password=, awsSecretKey := "…", <password>…</password>, setProperty("db.password", "…"), JSON/YAML/TOML/.properties/env/export); placeholders and variable references are kept',
     source: GENERIC_WORDS,
     flags: 'gi',
     feature: 0,

@@ -29,9 +29,7 @@ const AllowRule = z.object({ path, rule: z.literal('allow'), scan, kinds }).stri
 const DropRule = z.object({ path, rule: z.literal('drop'), kinds }).strict()
 const MaskRule = z.object({ path, rule: z.literal('mask'), placeholder: placeholder.optional(), kinds }).strict()
 const HashRule = z.object({ path, rule: z.literal('hash'), kinds }).strict()
-const TruncateRule = z
-  .object({ path, rule: z.literal('truncate'), maxLength: z.number().int('must be an integer').min(1).max(1_048_576), scan, kinds })
-  .strict()
+const TruncateRule = z.object({ path, rule: z.literal('truncate'), maxLength: z.number().int('must be an integer').min(1).max(1_048_576), scan, kinds }).strict()
 
 export const FieldRule = z.discriminatedUnion('rule', [AllowRule, DropRule, MaskRule, HashRule, TruncateRule])
 export type FieldRule = z.infer<typeof FieldRule>
@@ -62,7 +60,10 @@ export const CustomDetector = z
       .regex(/^[a-z][a-z0-9-]{0,31}$/, 'must be lowercase letters, digits and dashes, starting with a letter (it becomes the placeholder [name])')
       .refine((n) => !(DETECTOR_NAMES as readonly string[]).includes(n), 'must not reuse a built-in detector name'),
     pattern: z.string().min(1).max(4096),
-    flags: z.string().regex(/^[imsu]*$/, 'may only contain the flags i, m, s, u').default(''),
+    flags: z
+      .string()
+      .regex(/^[imsu]*$/, 'may only contain the flags i, m, s, u')
+      .default(''),
     /** Optional literal that must occur in the text for the pattern to run (a cheap prefilter). */
     trigger: z.string().min(1).max(64).optional(),
     enabled: z.boolean().default(true),

@@ -33,12 +33,47 @@ const text = fc.array(chunk, { maxLength: 5 }).map((xs) => xs.join(' '))
 const map = fc.dictionary(fc.oneof(fc.string({ maxLength: 12 }), fc.constantFrom('user', 'note', 'alpha', 'password', 'a@b.co')), text, { maxKeys: 5 })
 const ts = fc.integer({ min: 0, max: 2 ** 47 })
 const id = fc.string({ minLength: 1, maxLength: 20 })
-const base = { source: fc.constant('web-3'), lineage: fc.constant([]), producer: fc.constant('edge'), config: fc.constant({}), explain: fc.constant(null), redactions: fc.constant([]) }
+const base = {
+  source: fc.constant('web-3'),
+  lineage: fc.constant([]),
+  producer: fc.constant('edge'),
+  config: fc.constant({}),
+  explain: fc.constant(null),
+  redactions: fc.constant([]),
+}
 const rawFact: fc.Arbitrary<RawFact> = fc.oneof(
-  fc.record({ ...base, id, ts, lane: fc.constant('routine'), kind: fc.constant('event' as const), payload: fc.record({ type: fc.string({ maxLength: 10 }), message: text, attrs: map }) }),
-  fc.record({ ...base, id, ts, lane: fc.constant('routine'), kind: fc.constant('diag' as const), payload: fc.record({ component: fc.string({ maxLength: 10 }), message: text, attrs: map }) }),
-  fc.record({ ...base, id, ts, lane: fc.constant('alert'), kind: fc.constant('alert' as const), payload: fc.record({ rule: fc.string({ maxLength: 10 }), severity: fc.constant('high'), message: text, attrs: map }) }),
-  fc.record({ ...base, id, ts, lane: fc.constant('routine'), kind: fc.constant('metric' as const), payload: fc.record({ name: fc.string({ maxLength: 10 }), value: fc.double({ noNaN: true }), labels: map }) }),
+  fc.record({
+    ...base,
+    id,
+    ts,
+    lane: fc.constant('routine'),
+    kind: fc.constant('event' as const),
+    payload: fc.record({ type: fc.string({ maxLength: 10 }), message: text, attrs: map }),
+  }),
+  fc.record({
+    ...base,
+    id,
+    ts,
+    lane: fc.constant('routine'),
+    kind: fc.constant('diag' as const),
+    payload: fc.record({ component: fc.string({ maxLength: 10 }), message: text, attrs: map }),
+  }),
+  fc.record({
+    ...base,
+    id,
+    ts,
+    lane: fc.constant('alert'),
+    kind: fc.constant('alert' as const),
+    payload: fc.record({ rule: fc.string({ maxLength: 10 }), severity: fc.constant('high'), message: text, attrs: map }),
+  }),
+  fc.record({
+    ...base,
+    id,
+    ts,
+    lane: fc.constant('routine'),
+    kind: fc.constant('metric' as const),
+    payload: fc.record({ name: fc.string({ maxLength: 10 }), value: fc.double({ noNaN: true }), labels: map }),
+  }),
 )
 
 describe('scrub properties', () => {
@@ -59,11 +94,18 @@ describe('scrub properties', () => {
 
   it('never throws, on arbitrary values or arbitrary facts', () => {
     fc.assert(
-      fc.property(fc.oneof(fc.anything(), rawFact, rawFact.map((f) => ({ ...f, payload: { ...f.payload, attrs: { x: 1 } } }))), (x) => {
-        const r = scrubStage.step(null, x as RawFact, defaults)
-        expect(r.out.length + (r.rejected ? 1 : 0)).toBe(1)
-        if (r.rejected) expect(r.rejected.reason).not.toBe('stage_error')
-      }),
+      fc.property(
+        fc.oneof(
+          fc.anything(),
+          rawFact,
+          rawFact.map((f) => ({ ...f, payload: { ...f.payload, attrs: { x: 1 } } })),
+        ),
+        (x) => {
+          const r = scrubStage.step(null, x as RawFact, defaults)
+          expect(r.out.length + (r.rejected ? 1 : 0)).toBe(1)
+          if (r.rejected) expect(r.rejected.reason).not.toBe('stage_error')
+        },
+      ),
       { numRuns: 400, seed: 2 },
     )
   })
@@ -73,7 +115,19 @@ describe('scrub properties', () => {
     fc.assert(
       fc.property(fc.string({ maxLength: 40 }), sep, secretClause, sep, fc.string({ maxLength: 40 }), (pre, s1, clause, s2, post) => {
         const message = `${pre}${s1}${clause.text}${s2}${post}`
-        const f: RawFact = { id: 'e', ts: 1, source: 's', lane: 'routine', kind: 'event', payload: { type: 't', message, attrs: { detail: message } }, lineage: [], producer: 'edge', config: {}, explain: null, redactions: [] }
+        const f: RawFact = {
+          id: 'e',
+          ts: 1,
+          source: 's',
+          lane: 'routine',
+          kind: 'event',
+          payload: { type: 't', message, attrs: { detail: message } },
+          lineage: [],
+          producer: 'edge',
+          config: {},
+          explain: null,
+          redactions: [],
+        }
         for (const c of [defaults, strict]) {
           const r = scrubStage.step(null, f, c)
           const out = JSON.stringify(r.out[0]?.payload ?? null)

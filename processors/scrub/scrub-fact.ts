@@ -4,9 +4,7 @@ import type { CompiledManifest } from './compiled.js'
 import { defaultManifest, versioned } from './default-manifest.js'
 import { scrubStage } from './scrub-stage.js'
 
-export type ScrubFactResult =
-  | { readonly ok: true; readonly fact: RawFact; readonly redactions: readonly Redaction[] }
-  | { readonly ok: false; readonly error: Rejection }
+export type ScrubFactResult = { readonly ok: true; readonly fact: RawFact; readonly redactions: readonly Redaction[] } | { readonly ok: false; readonly error: Rejection }
 
 let fallback: Versioned<CompiledManifest> | undefined
 const RAW = new Set<string>(RAW_KINDS)

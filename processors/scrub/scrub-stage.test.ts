@@ -69,11 +69,23 @@ describe('scrubStage', () => {
     expect(attrs.note).toHaveLength(30)
     expect(attrs.trace).toBe('4111111111111111') // allowed and not scanned: the operator's explicit choice
     expect(attrs.other).toBe('kept')
-    expect(out.redactions.map((r) => `${r.field}:${r.rule}`).sort()).toEqual(['attrs.client_secret:drop', 'attrs.note:truncate', 'attrs.session:mask', 'attrs.user:hash', 'type:mask'])
+    expect(out.redactions.map((r) => `${r.field}:${r.rule}`).sort()).toEqual([
+      'attrs.client_secret:drop',
+      'attrs.note:truncate',
+      'attrs.session:mask',
+      'attrs.user:hash',
+      'type:mask',
+    ])
   })
 
   it('prefers an exact path over a wildcard, and the more specific wildcard', () => {
-    const c = cfg({ fields: [{ path: 'attrs.*', rule: 'drop' }, { path: 'attrs.user*', rule: 'mask' }, { path: 'attrs.user_agent', rule: 'allow' }] })
+    const c = cfg({
+      fields: [
+        { path: 'attrs.*', rule: 'drop' },
+        { path: 'attrs.user*', rule: 'mask' },
+        { path: 'attrs.user_agent', rule: 'allow' },
+      ],
+    })
     const attrs = payloadOf(only(event('ok', { user_agent: 'curl/8', user_id: '42', host: 'h' }), c)).attrs
     expect(attrs).toEqual({ user_agent: 'curl/8', user_id: '[redacted]' })
   })
@@ -85,7 +97,7 @@ describe('scrubStage', () => {
     expect(a.user).toBe(b.user)
     const r = compileManifest(rule, { hashKey: 'another-key-entirely-0123456789' })
     if (!r.ok) throw r.error
-    const c = (payloadOf(only(event('a', { user: 'alice' }), versioned(r.value, 3))).attrs as Record<string, string>)
+    const c = payloadOf(only(event('a', { user: 'alice' }), versioned(r.value, 3))).attrs as Record<string, string>
     expect(c.user).toMatch(/^hmac:[0-9a-f]{16}$/)
     expect(c.user).not.toBe(a.user)
   })
@@ -131,7 +143,11 @@ describe('scrubStage', () => {
       ['login ok, pwd: S3cr3t!pass, retry', 'login ok, pwd: [credential], retry'],
       ['onepassword_token = A3-NFIQV0-C0Q9XM700HQ-YSVZ2-591XD-CB29T', 'onepassword_token = [onepassword-secret-key]'],
     ]) {
-      const c = cfg({ detectors: { catalogue: [{ name: 'onepassword-secret-key', prefix: 'A3-', body: '[A-Z0-9]{6}-(?:[A-Z0-9]{11}|[A-Z0-9]{6}-[A-Z0-9]{5})-[A-Z0-9]{5}-[A-Z0-9]{5}-[A-Z0-9]{5}' }] } })
+      const c = cfg({
+        detectors: {
+          catalogue: [{ name: 'onepassword-secret-key', prefix: 'A3-', body: '[A-Z0-9]{6}-(?:[A-Z0-9]{11}|[A-Z0-9]{6}-[A-Z0-9]{5})-[A-Z0-9]{5}-[A-Z0-9]{5}-[A-Z0-9]{5}' }],
+        },
+      })
       const out = only(event(message), c)
       expect(payloadOf(out).message).toBe(expected)
       expect(out.redactions.map((r) => r.rule)).not.toContain('unstable')

@@ -41,11 +41,22 @@ function isRaw(f: Fact): f is RawFact {
  */
 export function scrubStep(input: RawFact, config: Versioned<CompiledManifest>): StepResult<null> {
   if (!isRaw(input)) {
-    return { state: null, out: [], rejected: scrubRejection(ScrubRejectCode.Malformed, `scrub takes metric, event, diag and alert facts, not '${String((input as { kind?: unknown } | null)?.kind)}'`) }
+    return {
+      state: null,
+      out: [],
+      rejected: scrubRejection(ScrubRejectCode.Malformed, `scrub takes metric, event, diag and alert facts, not '${String((input as { kind?: unknown } | null)?.kind)}'`),
+    }
   }
   const { revision, bucket } = config
   if (!Number.isSafeInteger(revision) || revision < 0) {
-    return { state: null, out: [], rejected: { reason: RejectReason.StageError, message: `scrub: config revision ${String(revision)} is not a non-negative integer; the runner passed a bad Versioned manifest` } }
+    return {
+      state: null,
+      out: [],
+      rejected: {
+        reason: RejectReason.StageError,
+        message: `scrub: config revision ${String(revision)} is not a non-negative integer; the runner passed a bad Versioned manifest`,
+      },
+    }
   }
   const m = implOf(config.value)
   const bad = checkFact(m, input)

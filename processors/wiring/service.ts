@@ -29,7 +29,10 @@ export function stageServiceName(stage: string, partition?: Partition): string {
  * failed, whose consumer was deleted, or that stalls with input waiting is replaced by a fresh
  * one from the last checkpoint, with back-off while NATS or the disk is not back yet.
  */
-export async function stageService<S, C, In extends Fact>(ctx: RuntimeContext, spec: StageServiceSpec<S, C, In>): Promise<Service & { runner(): StageRunner<S, C, In>; readonly restarts: number }> {
+export async function stageService<S, C, In extends Fact>(
+  ctx: RuntimeContext,
+  spec: StageServiceSpec<S, C, In>,
+): Promise<Service & { runner(): StageRunner<S, C, In>; readonly restarts: number }> {
   const config =
     spec.config instanceof ConfigSource
       ? spec.config
@@ -46,7 +49,17 @@ export async function stageService<S, C, In extends Fact>(ctx: RuntimeContext, s
   let runner: StageRunner<S, C, In> | undefined
   const start = async (): Promise<Worker> => {
     const r = new StageRunner<S, C, In>(
-      { stage: spec.stage, inputs: spec.inputs, config, subjectFor: spec.subjectFor, output: spec.output, checkpointEvery: spec.checkpointEvery, durablePrefix, partition: spec.partition, log: ctx.log },
+      {
+        stage: spec.stage,
+        inputs: spec.inputs,
+        config,
+        subjectFor: spec.subjectFor,
+        output: spec.output,
+        checkpointEvery: spec.checkpointEvery,
+        durablePrefix,
+        partition: spec.partition,
+        log: ctx.log,
+      },
       { nc: ctx.nc, codec: ctx.codec, topo: ctx.topo, publisher: ctx.publisher, dlq: ctx.dlq(spec.stage.name), checkpoints },
     )
     try {

@@ -12,7 +12,13 @@ export { ConfigKey } from '../pipeline.js'
 
 /** A stage's input lanes from the stage graph, with this Ben's subjects. */
 export function laneInputs(spec: Pick<StageSpec, 'inputs'>, s: Subjects): LaneInput[] {
-  return spec.inputs.map((l) => ({ lane: l.lane, stream: l.stream, filterSubject: l.filter(s), ...(l.exclude ? { exclude: l.exclude(s) } : {}), ...(l.replaces ? { replaces: l.replaces } : {}) }))
+  return spec.inputs.map((l) => ({
+    lane: l.lane,
+    stream: l.stream,
+    filterSubject: l.filter(s),
+    ...(l.exclude ? { exclude: l.exclude(s) } : {}),
+    ...(l.replaces ? { replaces: l.replaces } : {}),
+  }))
 }
 
 /** A stage of the graph as a `ben up` service: its lanes, config, and output subjects from PIPELINE. */
@@ -33,7 +39,8 @@ function graphService(name: Exclude<StageName, 'act'>, partition?: Partition): S
 /** A stage without a partition key runs whole: only partition 0 of 1 exists. */
 function checkPartition(name: StageName, p: Partition | undefined): Partition | undefined {
   if (!p || p.count <= 1) return undefined
-  if (PIPELINE[name].partitionKey === null) throw new Error(`stage ${name} keeps state across sources (${PIPELINE[name].state}) and runs as one partition; partition ${p.index} of ${p.count} does not exist`)
+  if (PIPELINE[name].partitionKey === null)
+    throw new Error(`stage ${name} keeps state across sources (${PIPELINE[name].state}) and runs as one partition; partition ${p.index} of ${p.count} does not exist`)
   if (!Number.isInteger(p.index) || p.index < 0 || p.index >= p.count) throw new Error(`partition ${p.index} of ${p.count} does not exist (0..${p.count - 1})`)
   return p
 }
@@ -86,7 +93,10 @@ export function actService(key?: KeyPair, partition?: Partition): ServiceFactory
     packs.onChange((v) => acts.set(v.revision, toAct(v.value)))
     const sayHeld = () =>
       held !== null
-        ? ctx.log.warn({ keyId: issuer.keyId, revokedAt: new Date(held).toISOString() }, `act holds decisions: issuer key ${issuer.keyId} is revoked in ben-keys and signs nothing; rotate it with \`ben keys rotate --name issuer\``)
+        ? ctx.log.warn(
+            { keyId: issuer.keyId, revokedAt: new Date(held).toISOString() },
+            `act holds decisions: issuer key ${issuer.keyId} is revoked in ben-keys and signs nothing; rotate it with \`ben keys rotate --name issuer\``,
+          )
         : ctx.log.info({ keyId: issuer.keyId }, `act signs with issuer key ${issuer.keyId}`)
     if (held !== null) sayHeld()
     const recheck = () => {

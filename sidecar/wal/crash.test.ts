@@ -31,8 +31,28 @@ function ensureBuilt(): void {
   // Same compiler options as tsconfig.json, limited to this folder (other folders may be mid-edit).
   execFileSync(
     process.execPath,
-    [tsc, '--target', 'ES2022', '--module', 'NodeNext', '--moduleResolution', 'NodeNext', '--lib', 'ES2023,ESNext.Disposable', '--types', 'node',
-      '--strict', '--skipLibCheck', '--declaration', '--sourceMap', '--rootDir', root, '--outDir', join(root, 'dist'), join(here, 'index.ts')],
+    [
+      tsc,
+      '--target',
+      'ES2022',
+      '--module',
+      'NodeNext',
+      '--moduleResolution',
+      'NodeNext',
+      '--lib',
+      'ES2023,ESNext.Disposable',
+      '--types',
+      'node',
+      '--strict',
+      '--skipLibCheck',
+      '--declaration',
+      '--sourceMap',
+      '--rootDir',
+      root,
+      '--outDir',
+      join(root, 'dist'),
+      join(here, 'index.ts'),
+    ],
     { cwd: root, stdio: 'pipe' },
   )
 }
@@ -155,4 +175,3 @@ describe('Wal crash safety', () => {
     )
   })
 })
-

@@ -56,8 +56,7 @@ export const isWalFull = (err: unknown): err is WalFullError => err instanceof W
 export const isWalCorrupt = (err: unknown): err is WalCorruptError => err instanceof WalCorruptError
 export const isWalClosed = (err: unknown): err is WalError => err instanceof WalError && err.code === WalErrorCode.Closed
 
-export const walClosed = (dir: string, what: string): WalError =>
-  new WalError(WalErrorCode.Closed, `WAL ${dir} is closed (or closing): ${what} refused. Open it again to continue`)
+export const walClosed = (dir: string, what: string): WalError => new WalError(WalErrorCode.Closed, `WAL ${dir} is closed (or closing): ${what} refused. Open it again to continue`)
 
 export const walIoFailure = (dir: string, what: string, err: unknown): WalError =>
   new WalError(

@@ -99,11 +99,17 @@ export class Reader {
     this.offset = hint.offset
     if (hint.seq < seq) {
       // Skip forward from the indexed record (at most INDEX_EVERY - 1 frames).
-      const scan = await scanFrames(this.fh!, this.offset, seg.bytes, (_b, f, at) => {
-        this.offset = at
-        this.nextSeq = f.seq
-        return f.seq < seq
-      }, MIN_CHUNK)
+      const scan = await scanFrames(
+        this.fh!,
+        this.offset,
+        seg.bytes,
+        (_b, f, at) => {
+          this.offset = at
+          this.nextSeq = f.seq
+          return f.seq < seq
+        },
+        MIN_CHUNK,
+      )
       if (this.nextSeq !== seq) throw new WalCorruptError(`WAL segment ${seg.path}: record ${seq} not found from byte ${hint.offset} (${scan.end})`, seg.path, scan.offset)
     }
     return true

@@ -74,7 +74,8 @@ export async function recover(dir: string): Promise<Recovered> {
         valid = scan.offset
         seg.last = expected - 1
         if (scan.end !== ScanEnd.End && !isLast) {
-          const why = scan.end === ScanEnd.Stopped ? `expected seq ${expected} there` : scan.end === ScanEnd.Bad ? 'its checksum does not match' : 'it runs past the end of the file'
+          const why =
+            scan.end === ScanEnd.Stopped ? `expected seq ${expected} there` : scan.end === ScanEnd.Bad ? 'its checksum does not match' : 'it runs past the end of the file'
           throw corrupt(seg, scan.offset, `the record at this offset is damaged (${why})`)
         }
       }
@@ -117,4 +118,3 @@ function corrupt(seg: Segment, offset: number, what: string): WalCorruptError {
     offset,
   )
 }
-

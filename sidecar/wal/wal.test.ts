@@ -29,7 +29,10 @@ const rec = (i: number, size = 40): Uint8Array => {
   for (let j = 12; j < size; j++) b[j] = (i + j) & 0xff
   return b
 }
-const segmentFiles = (dir: string): string[] => readdirSync(dir).filter((f) => f.endsWith('.wal')).sort()
+const segmentFiles = (dir: string): string[] =>
+  readdirSync(dir)
+    .filter((f) => f.endsWith('.wal'))
+    .sort()
 
 async function take(it: AsyncIterator<WalRecord>, n: number): Promise<WalRecord[]> {
   const out: WalRecord[] = []

@@ -68,7 +68,11 @@ class WalImpl implements Wal, TailHost {
     this.persistedAck = this.targetAck = recovered.report.ackedSeq
     this.firstUnacked = recovered.firstUnacked
     this.writer = new SegmentWriter(config.dir, this.segments, config.segmentBytes, this.visible + 1)
-    this.space = new Space(config, this.segments.reduce((n, s) => n + s.bytes, 0), (a) => this.admit(a))
+    this.space = new Space(
+      config,
+      this.segments.reduce((n, s) => n + s.bytes, 0),
+      (a) => this.admit(a),
+    )
     this.reader = new Reader(this)
   }
 
@@ -312,4 +316,3 @@ class WalImpl implements Wal, TailHost {
     }
   }
 }
-

@@ -14,14 +14,25 @@ export interface HeadlessBrowser {
 
 /** Starts headless chromium with a fresh profile, no network side-traffic, no sandbox (root in CI). */
 export async function launchBrowser(): Promise<HeadlessBrowser> {
-  if (!existsSync(CHROMIUM)) throw new Error(`no chromium at ${CHROMIUM}: install Debian's (apt-get install -y chromium) or set BEN_CHROMIUM; the console tests drive a real browser`)
+  if (!existsSync(CHROMIUM))
+    throw new Error(`no chromium at ${CHROMIUM}: install Debian's (apt-get install -y chromium) or set BEN_CHROMIUM; the console tests drive a real browser`)
   const profile = join(tmpdir(), `ben-chromium-${process.pid}-${Date.now()}`)
   mkdirSync(profile, { recursive: true })
   const browser = await puppeteer.launch({
     executablePath: CHROMIUM,
     headless: true,
     userDataDir: profile,
-    args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--disable-dev-shm-usage'],
+    args: [
+      '--headless',
+      '--no-sandbox',
+      '--disable-gpu',
+      '--disable-quic',
+      '--no-first-run',
+      '--disable-background-networking',
+      '--disable-component-update',
+      '--disable-sync',
+      '--disable-dev-shm-usage',
+    ],
   })
   return {
     browser,

@@ -49,13 +49,16 @@ export interface HttpAnswer {
 /** An HTTP request to the sidecar's intake: `socketPath` for a Unix socket, else host/port. */
 export function httpCall(to: { socketPath: string } | { host: string; port: number }, method: string, path: string, body?: string): Promise<HttpAnswer> {
   return new Promise((resolve, reject) => {
-    const req = request({ ...to, method, path, headers: body !== undefined ? { 'Content-Type': 'application/x-ndjson', 'Content-Length': Buffer.byteLength(body) } : {} }, (res) => {
-      let text = ''
-      res.setEncoding('utf8')
-      res.on('data', (c: string) => (text += c))
-      res.on('end', () => resolve({ status: res.statusCode ?? 0, headers: res.headers, body: text, json: <T>() => JSON.parse(text) as T }))
-      res.on('error', reject)
-    })
+    const req = request(
+      { ...to, method, path, headers: body !== undefined ? { 'Content-Type': 'application/x-ndjson', 'Content-Length': Buffer.byteLength(body) } : {} },
+      (res) => {
+        let text = ''
+        res.setEncoding('utf8')
+        res.on('data', (c: string) => (text += c))
+        res.on('end', () => resolve({ status: res.statusCode ?? 0, headers: res.headers, body: text, json: <T>() => JSON.parse(text) as T }))
+        res.on('error', reject)
+      },
+    )
     req.on('error', reject)
     req.end(body)
   })

@@ -18,13 +18,21 @@ export interface SecretFormat {
 const f = (id: string, word: string, distinctive: boolean, make: (r: Rng) => string, secretOf?: (text: string) => string): SecretFormat =>
   secretOf ? { id, word, distinctive, make, secretOf } : { id, word, distinctive, make }
 /** After the last occurrence of `marker`. */
-const after = (marker: string) => (t: string): string => t.slice(t.lastIndexOf(marker) + marker.length)
-const pre = (prefix: string, alphabet: string, n: number) => (r: Rng): string => prefix + draw(r, alphabet, n)
+const after =
+  (marker: string) =>
+  (t: string): string =>
+    t.slice(t.lastIndexOf(marker) + marker.length)
+const pre =
+  (prefix: string, alphabet: string, n: number) =>
+  (r: Rng): string =>
+    prefix + draw(r, alphabet, n)
 /** GitHub/npm documented layout: 30 random base62 characters and a 6-character base62 CRC-32 of them. */
-const checksummed = (prefix: string) => (r: Rng): string => {
-  const body = draw(r, ALNUM, 30)
-  return prefix + body + base62(crc32Plain(body), 6)
-}
+const checksummed =
+  (prefix: string) =>
+  (r: Rng): string => {
+    const body = draw(r, ALNUM, 30)
+    return prefix + body + base62(crc32Plain(body), 6)
+  }
 
 export const FORMATS: readonly SecretFormat[] = [
   // source control and CI
@@ -57,7 +65,13 @@ export const FORMATS: readonly SecretFormat[] = [
   f('slack-incoming-webhook', 'slack', true, (r) => `https://hooks.slack.com/services/T${draw(r, UPNUM, 8)}/B${draw(r, UPNUM, 10)}/${draw(r, ALNUM, 24)}`, after('/services/')),
   f('discord-webhook', 'discord', true, (r) => `https://discord.com/api/webhooks/${draw(r, DIGIT, 18)}/${draw(r, B64URLSAFE, 68)}`, after('/webhooks/')),
   f('telegram-bot', 'telegram', true, (r) => `${between(r, 100000000, 9999999999)}:AA${draw(r, B64URLSAFE, 33)}`),
-  f('teams-webhook', 'teams', true, (r) => `https://contoso.webhook.office.com/webhookb2/${uuid4(r)}@${uuid4(r)}/IncomingWebhook/${hex(r, 32)}/${uuid4(r)}`, after('/IncomingWebhook/')),
+  f(
+    'teams-webhook',
+    'teams',
+    true,
+    (r) => `https://contoso.webhook.office.com/webhookb2/${uuid4(r)}@${uuid4(r)}/IncomingWebhook/${hex(r, 32)}/${uuid4(r)}`,
+    after('/IncomingWebhook/'),
+  ),
   // payments
   f('stripe-live-secret', 'stripe', true, pre('sk_live_', ALNUM, 24)),
   f('stripe-test-secret', 'stripe', true, pre('sk_test_', ALNUM, 99)),
@@ -91,8 +105,20 @@ export const FORMATS: readonly SecretFormat[] = [
   f('google-oauth-secret', 'google', true, pre('GOCSPX-', B64URLSAFE, 28)),
   f('google-access-token', 'google', true, pre('ya29.', B64URLSAFE, 120)),
   f('azure-ad-client-secret', 'azure', true, (r) => `${draw(r, ALNUM, 3)}${between(r, 7, 8)}Q~${draw(r, ALNUM + '_~.-', 34)}`),
-  f('azure-storage-connection', 'azure', true, (r) => `DefaultEndpointsProtocol=https;AccountName=${draw(r, LOWNUM, 10)};AccountKey=${draw(r, B64STD, 86)}==;EndpointSuffix=core.windows.net`, (t) => t.slice(t.indexOf('AccountKey=') + 11, t.indexOf(';EndpointSuffix'))),
-  f('azure-sas-url', 'azure', true, (r) => `https://${draw(r, LOWNUM, 8)}.blob.core.windows.net/c/f.txt?sv=2022-11-02&ss=b&srt=o&sp=r&se=2026-01-01T00:00:00Z&sig=${draw(r, ALNUM, 43)}%3D`, after('&sig=')),
+  f(
+    'azure-storage-connection',
+    'azure',
+    true,
+    (r) => `DefaultEndpointsProtocol=https;AccountName=${draw(r, LOWNUM, 10)};AccountKey=${draw(r, B64STD, 86)}==;EndpointSuffix=core.windows.net`,
+    (t) => t.slice(t.indexOf('AccountKey=') + 11, t.indexOf(';EndpointSuffix')),
+  ),
+  f(
+    'azure-sas-url',
+    'azure',
+    true,
+    (r) => `https://${draw(r, LOWNUM, 8)}.blob.core.windows.net/c/f.txt?sv=2022-11-02&ss=b&srt=o&sp=r&se=2026-01-01T00:00:00Z&sig=${draw(r, ALNUM, 43)}%3D`,
+    after('&sig='),
+  ),
   f('digitalocean-pat', 'digitalocean', true, pre('dop_v1_', HEXL, 64)),
   f('digitalocean-oauth', 'digitalocean', true, pre('doo_v1_', HEXL, 64)),
   f('alibaba-key-id', 'alibaba', true, pre('LTAI', ALNUM, 20)),

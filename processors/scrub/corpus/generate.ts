@@ -63,13 +63,7 @@ export const CONTEXTS: readonly Template[] = [
   ['log-line', (i, s) => `2025-06-01T10:00:00Z INFO ${i} client configured with api_key=${s} (retries=3)`, false],
 ]
 
-const BARE: readonly ((s: string) => string)[] = [
-  (s) => `found ${s} in the build output`,
-  (s) => s,
-  (s) => `rotate ${s} now`,
-  (s) => `"${s}"`,
-  (s) => `leaked: ${s}.`,
-]
+const BARE: readonly ((s: string) => string)[] = [(s) => `found ${s} in the build output`, (s) => s, (s) => `rotate ${s} now`, (s) => `"${s}"`, (s) => `leaked: ${s}.`]
 
 /** Things that look like secrets, or sit where secrets sit, and are not: nothing may be redacted. */
 const NEGATIVES: readonly (readonly [string, (r: Rng) => string])[] = [
@@ -125,8 +119,20 @@ const PII: readonly (readonly [string, (r: Rng) => string])[] = [
   ['phone-jp', (r) => `03-${between(r, 1000, 9999)}-${between(r, 1000, 9999)}`],
   ['phone-intl', (r) => `+44 7700 ${between(r, 100000, 999999)}`],
   ['phone-us', (r) => `(${between(r, 201, 989)}) ${between(r, 200, 999)}-${between(r, 1000, 9999)}`],
-  ['iban-dash', (r) => ibanOf('DE', draw(r, DIGIT, 18)).match(/.{1,4}/g)!.join('-')],
-  ['iban-space', (r) => ibanOf('FR', draw(r, DIGIT, 23)).match(/.{1,4}/g)!.join(' ')],
+  [
+    'iban-dash',
+    (r) =>
+      ibanOf('DE', draw(r, DIGIT, 18))
+        .match(/.{1,4}/g)!
+        .join('-'),
+  ],
+  [
+    'iban-space',
+    (r) =>
+      ibanOf('FR', draw(r, DIGIT, 23))
+        .match(/.{1,4}/g)!
+        .join(' '),
+  ],
   ['card-visa', (r) => withLuhn(`4${draw(r, DIGIT, 14)}`)],
   ['card-uatp', (r) => withLuhn(`1${draw(r, DIGIT, 13)}`)],
 ]
@@ -147,17 +153,53 @@ export function buildCorpus(spec: CorpusSpec = {}): Sample[] {
     for (let k = 0; k < per; k++) {
       for (const [id, make, heldCtx] of CONTEXTS) {
         const s = fmt.make(r)
-        out.push({ message: make(fmt.word, s), attrs: {}, secret: secretOf(fmt, s), format: fmt.id, context: id, kind: 'context', distinctive: fmt.distinctive, heldOut: heldFormat || heldCtx })
+        out.push({
+          message: make(fmt.word, s),
+          attrs: {},
+          secret: secretOf(fmt, s),
+          format: fmt.id,
+          context: id,
+          kind: 'context',
+          distinctive: fmt.distinctive,
+          heldOut: heldFormat || heldCtx,
+        })
       }
       const s = fmt.make(r)
-      out.push({ message: 'config loaded', attrs: { [`${fmt.word}_token`]: s }, secret: secretOf(fmt, s), format: fmt.id, context: 'attr-key', kind: 'attr', distinctive: fmt.distinctive, heldOut: heldFormat })
+      out.push({
+        message: 'config loaded',
+        attrs: { [`${fmt.word}_token`]: s },
+        secret: secretOf(fmt, s),
+        format: fmt.id,
+        context: 'attr-key',
+        kind: 'attr',
+        distinctive: fmt.distinctive,
+        heldOut: heldFormat,
+      })
       const s2 = fmt.make(r)
       const [cid, cmake] = CONTEXTS[(fi + k) % CONTEXTS.length]
-      out.push({ message: 'config loaded', attrs: { detail: cmake(fmt.word, s2) }, secret: secretOf(fmt, s2), format: fmt.id, context: `attr-line:${cid}`, kind: 'attr', distinctive: fmt.distinctive, heldOut: heldFormat })
+      out.push({
+        message: 'config loaded',
+        attrs: { detail: cmake(fmt.word, s2) },
+        secret: secretOf(fmt, s2),
+        format: fmt.id,
+        context: `attr-line:${cid}`,
+        kind: 'attr',
+        distinctive: fmt.distinctive,
+        heldOut: heldFormat,
+      })
       if (fmt.distinctive) {
         BARE.forEach((b, bi) => {
           const s3 = fmt.make(r)
-          out.push({ message: b(s3), attrs: {}, secret: secretOf(fmt, s3), format: fmt.id, context: `bare-${bi}`, kind: 'bare', distinctive: true, heldOut: heldFormat || bi === 4 })
+          out.push({
+            message: b(s3),
+            attrs: {},
+            secret: secretOf(fmt, s3),
+            format: fmt.id,
+            context: `bare-${bi}`,
+            kind: 'bare',
+            distinctive: true,
+            heldOut: heldFormat || bi === 4,
+          })
         })
       }
     }
@@ -165,7 +207,17 @@ export function buildCorpus(spec: CorpusSpec = {}): Sample[] {
   for (let k = 0; k < per * 4; k++) {
     NEGATIVES.forEach(([type, make], ni) => {
       out.push({ message: make(r), attrs: {}, secret: '', format: type, context: type, kind: 'negative', distinctive: false, heldOut: ni % 5 === 4 })
-      if (k === 0) out.push({ message: 'config loaded', attrs: { setting: make(r) }, secret: '', format: type, context: `attr:${type}`, kind: 'negative', distinctive: false, heldOut: ni % 5 === 4 })
+      if (k === 0)
+        out.push({
+          message: 'config loaded',
+          attrs: { setting: make(r) },
+          secret: '',
+          format: type,
+          context: `attr:${type}`,
+          kind: 'negative',
+          distinctive: false,
+          heldOut: ni % 5 === 4,
+        })
     })
     PII.forEach(([type, make], pi) => {
       const s = make(r)

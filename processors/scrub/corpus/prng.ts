@@ -7,7 +7,7 @@ export type Rng = () => number
 
 /** xorshift32, seeded: the same seed gives the same corpus. */
 export function seeded(seed: number): Rng {
-  let x = (seed | 0) || 0x9e3779b9
+  let x = seed | 0 || 0x9e3779b9
   return () => {
     x ^= x << 13
     x ^= x >>> 17

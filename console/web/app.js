@@ -13,11 +13,7 @@ const MAX_HELD = 2000
 let csrf = ''
 
 async function api(path, init = {}) {
-  const headers = {
-    accept: 'application/json',
-    ...(init.body ? { 'content-type': 'application/json' } : {}),
-    ...(init.method && init.method !== 'GET' ? { 'x-csrf-token': csrf } : {}),
-  }
+  const headers = { accept: 'application/json', ...(init.body ? { 'content-type': 'application/json' } : {}), ...(init.method && init.method !== 'GET' ? { 'x-csrf-token': csrf } : {}) }
   const res = await fetch(path, { ...init, headers, credentials: 'same-origin' })
   if (res.status === 401) {
     location.href = '/'
@@ -99,15 +95,7 @@ function feedLine(item) {
     case 'decision':
       return { ts: f.ts, source: f.source, severity: p.severity, text: `${p.outcome}${p.rule ? ` by ${p.rule}` : ''}: ${f.explain || p.reason}`, id: f.id }
     case 'command':
-      return {
-        ts: f.ts,
-        source: p.target,
-        severity: '',
-        text: `${p.status} ${p.verb} → ${p.target}: ${f.explain || ''}`,
-        id: f.id,
-        commandId: p.commandId,
-        proposed: p.status === 'proposed',
-      }
+      return { ts: f.ts, source: p.target, severity: '', text: `${p.status} ${p.verb} → ${p.target}: ${f.explain || ''}`, id: f.id, commandId: p.commandId, proposed: p.status === 'proposed' }
     case 'ack':
       return { ts: f.ts, source: p.target, severity: '', text: `${p.status} ${p.verb} on ${p.target}${p.reason ? ` (${p.reason})` : ''}`, id: f.id }
     case 'incident':
@@ -181,76 +169,29 @@ function LivePage() {
   return html`<section>
     <${Heading}>Live<//>
     <form class="filters" onSubmit=${apply} aria-label="feed filters">
-      <fieldset>
-        <legend>Show</legend>
-        ${KINDS.map(
-          (k) =>
-            html`<label class="check"
-              ><input type="checkbox" checked=${draft.kinds.includes(k)} onChange=${() => toggleKind(k)} /> ${k === 'dlq'
-                ? 'dead letters'
-                : k === 'anomaly'
-                  ? 'anomalies'
-                  : k + 's'}</label
-            >`,
-        )}
+      <fieldset><legend>Show</legend>
+        ${KINDS.map((k) => html`<label class="check"><input type="checkbox" checked=${draft.kinds.includes(k)} onChange=${() => toggleKind(k)} /> ${k === 'dlq' ? 'dead letters' : k === 'anomaly' ? 'anomalies' : k + 's'}</label>`)}
       </fieldset>
-      <label
-        >Source
-        <input
-          name="source"
-          placeholder="web-* or web-3"
-          value=${draft.source}
-          onInput=${(e) => {
-            const v = e.target.value
-            setDraft((d) => ({ ...d, source: v }))
-          }}
-      /></label>
-      <label
-        >Min. severity
-        <select
-          name="severity"
-          value=${draft.severity}
-          onChange=${(e) => {
-            const v = e.target.value
-            setDraft((d) => ({ ...d, severity: v }))
-          }}
-        >
-          <option value="">any</option>
-          ${SEVERITIES.map((s) => html`<option value=${s}>${s}</option>`)}
-        </select></label
-      >
-      <label
-        >From
-        <select
-          name="since"
-          value=${draft.since}
-          onChange=${(e) => {
-            const v = e.target.value
-            setDraft((d) => ({ ...d, since: v }))
-          }}
-        >
-          <option value="new">now on</option>
-          <option value="5m">5 min ago</option>
-          <option value="15m">15 min ago</option>
-          <option value="60m">1 h ago</option>
-          <option value="1440m">1 day ago</option>
-        </select></label
-      >
+      <label>Source <input name="source" placeholder="web-* or web-3" value=${draft.source} onInput=${(e) => { const v = e.target.value; setDraft((d) => ({ ...d, source: v })) }} /></label>
+      <label>Min. severity <select name="severity" value=${draft.severity} onChange=${(e) => { const v = e.target.value; setDraft((d) => ({ ...d, severity: v })) }}>
+        <option value="">any</option>${SEVERITIES.map((s) => html`<option value=${s}>${s}</option>`)}
+      </select></label>
+      <label>From <select name="since" value=${draft.since} onChange=${(e) => { const v = e.target.value; setDraft((d) => ({ ...d, since: v })) }}>
+        <option value="new">now on</option><option value="5m">5 min ago</option><option value="15m">15 min ago</option><option value="60m">1 h ago</option><option value="1440m">1 day ago</option>
+      </select></label>
       <button type="submit">Apply</button>
       <button type="button" class=${paused ? 'primary' : ''} aria-pressed=${paused} onClick=${togglePause}>${paused ? `Resume (${held} held)` : 'Pause'}</button>
     </form>
     <p class="status" role="status" aria-live="polite">Feed ${status}; ${items.length} shown${paused ? `, paused with ${held} held` : ''}.</p>
     <ol class="feed" aria-label="live feed, newest first">
-      ${items.map(
-        ({ kind, line, key }) =>
-          html`<li key=${key} class=${`item item-${kind}`} data-kind=${kind}>
-            <time>${iso(line.ts).slice(11)}</time> <${Kind} k=${kind} /> <${Sev} s=${line.severity} />
-            ${kind === 'dlq' ? html`<span class="src">${line.source}</span>` : html`<${SourceLink} s=${line.source} />`}
-            <span class="text">${line.text}</span>
-            ${line.incidentId ? html` <a href=${`#/incident/${line.incidentId}`}>incident ${short(line.incidentId)}</a>` : null}
-            ${line.proposed ? html` <a href="#/approvals">needs approval</a>` : null} ${kind !== 'dlq' ? html` <${FactLink} id=${line.id} />` : null}
-          </li>`,
-      )}
+      ${items.map(({ kind, line, key }) => html`<li key=${key} class=${`item item-${kind}`} data-kind=${kind}>
+        <time>${iso(line.ts).slice(11)}</time> <${Kind} k=${kind} /> <${Sev} s=${line.severity} />
+        ${kind === 'dlq' ? html`<span class="src">${line.source}</span>` : html`<${SourceLink} s=${line.source} />`}
+        <span class="text">${line.text}</span>
+        ${line.incidentId ? html` <a href=${`#/incident/${line.incidentId}`}>incident ${short(line.incidentId)}</a>` : null}
+        ${line.proposed ? html` <a href="#/approvals">needs approval</a>` : null}
+        ${kind !== 'dlq' ? html` <${FactLink} id=${line.id} />` : null}
+      </li>`)}
     </ol>
   </section>`
 }
@@ -268,48 +209,14 @@ function IncidentsPage() {
     <${Heading}>Incidents<//>
     <form class="filters" onSubmit=${(e) => e.preventDefault()}>
       <label class="check"><input type="checkbox" checked=${f.open} onChange=${(e) => setF({ ...f, open: e.target.checked })} /> open only</label>
-      <label
-        >Min. severity
-        <select value=${f.severity} onChange=${(e) => setF({ ...f, severity: e.target.value })}>
-          <option value="">any</option>
-          ${SEVERITIES.map((s) => html`<option value=${s}>${s}</option>`)}
-        </select></label
-      >
+      <label>Min. severity <select value=${f.severity} onChange=${(e) => setF({ ...f, severity: e.target.value })}><option value="">any</option>${SEVERITIES.map((s) => html`<option value=${s}>${s}</option>`)}</select></label>
       <label>Source <input value=${f.source} placeholder="web-*" onChange=${(e) => setF({ ...f, source: e.target.value })} /></label>
     </form>
     <${Problem} text=${error} />
-    ${data
-      ? html`<div class="scroll">
-          <table class="incidents">
-            <caption>
-              ${data.length} incidents, most recently active first
-            </caption>
-            <thead>
-              <tr>
-                <th scope="col">incident</th>
-                <th scope="col">severity</th>
-                <th scope="col">status</th>
-                <th scope="col">source</th>
-                <th scope="col">updated</th>
-                <th scope="col">title</th>
-              </tr>
-            </thead>
-            <tbody>
-              ${data.map(
-                (r) =>
-                  html`<tr key=${r.id}>
-                    <td><a href=${`#/incident/${r.id}`}>${short(r.id)}</a></td>
-                    <td><${Sev} s=${r.severity} /></td>
-                    <td>${r.status}</td>
-                    <td><${SourceLink} s=${r.source} /></td>
-                    <td>${iso(r.updatedAt)}</td>
-                    <td>${r.title}</td>
-                  </tr>`,
-              )}
-            </tbody>
-          </table>
-        </div>`
-      : html`<p>Loading…</p>`}
+    ${data ? html`<div class="scroll"><table class="incidents"><caption>${data.length} incidents, most recently active first</caption>
+      <thead><tr><th scope="col">incident</th><th scope="col">severity</th><th scope="col">status</th><th scope="col">source</th><th scope="col">updated</th><th scope="col">title</th></tr></thead>
+      <tbody>${data.map((r) => html`<tr key=${r.id}><td><a href=${`#/incident/${r.id}`}>${short(r.id)}</a></td><td><${Sev} s=${r.severity} /></td><td>${r.status}</td><td><${SourceLink} s=${r.source} /></td><td>${iso(r.updatedAt)}</td><td>${r.title}</td></tr>`)}</tbody>
+    </table></div>` : html`<p>Loading…</p>`}
   </section>`
 }
 
@@ -342,75 +249,29 @@ function factSummary(f) {
 function IncidentPage({ id }) {
   const { data, error } = useLoad(() => api(`/api/incidents/${encodeURIComponent(id)}`), [id])
   if (error) return html`<section><${Heading}>Incident ${short(id)}<//><${Problem} text=${error} /></section>`
-  if (!data)
-    return html`<section>
-      <${Heading}>Incident ${short(id)}<//>
-      <p>Loading…</p>
-    </section>`
+  if (!data) return html`<section><${Heading}>Incident ${short(id)}<//><p>Loading…</p></section>`
   const inc = data.incident
   const p = inc.payload
   const byKind = Object.fromEntries(STAGES.map(([k]) => [k, data.facts.filter((f) => f.kind === k)]))
   return html`<section>
     <${Heading}>Incident ${short(p.incidentId)}: ${p.title}<//>
     <dl class="meta">
-      <dt>severity</dt>
-      <dd><${Sev} s=${p.severity} /></dd>
-      <dt>status</dt>
-      <dd>${p.transition === 'resolved' ? 'resolved' : `open (${p.transition})`}</dd>
-      <dt>source</dt>
-      <dd><${SourceLink} s=${inc.source} /></dd>
-      <dt>entity</dt>
-      <dd>
-        ${Object.entries(p.entity)
-          .map(([k, v]) => `${k}=${v}`)
-          .join(' ')}
-      </dd>
-      <dt>opened</dt>
-      <dd>${iso(p.openedAt)}</dd>
-      <dt>updated</dt>
-      <dd>${iso(p.updatedAt)}</dd>
+      <dt>severity</dt><dd><${Sev} s=${p.severity} /></dd>
+      <dt>status</dt><dd>${p.transition === 'resolved' ? 'resolved' : `open (${p.transition})`}</dd>
+      <dt>source</dt><dd><${SourceLink} s=${inc.source} /></dd>
+      <dt>entity</dt><dd>${Object.entries(p.entity).map(([k, v]) => `${k}=${v}`).join(' ')}</dd>
+      <dt>opened</dt><dd>${iso(p.openedAt)}</dd><dt>updated</dt><dd>${iso(p.updatedAt)}</dd>
     </dl>
     <h2>Timeline</h2>
-    <p class="flow">
-      ${STAGES.map(
-        ([k, label, one], i) =>
-          html`${i ? ' → ' : ''}<a
-              href=${`#stage-${k}`}
-              onClick=${(e) => {
-                e.preventDefault()
-                document.getElementById(`stage-${k}`).scrollIntoView()
-              }}
-              >${byKind[k].length} ${byKind[k].length === 1 ? one : label}</a
-            >`,
-      )}
-    </p>
+    <p class="flow">${STAGES.map(([k, label, one], i) => html`${i ? ' → ' : ''}<a href=${`#stage-${k}`} onClick=${(e) => { e.preventDefault(); document.getElementById(`stage-${k}`).scrollIntoView() }}>${byKind[k].length} ${byKind[k].length === 1 ? one : label}</a>`)}</p>
     <div class="timeline">
-      ${STAGES.map(
-        ([k, label]) =>
-          html`<section class="lane" id=${`stage-${k}`} aria-label=${label}>
-            <h3><${Kind} k=${k} /> ${label}</h3>
-            ${byKind[k].length
-              ? html`<ol>
-                  ${byKind[k].map(
-                    (f) =>
-                      html`<li key=${f.id}>
-                        <time>${iso(f.ts).slice(11)}</time> <${FactLink} id=${f.id} /> ${factSummary(f)}${f.explain && f.kind !== 'alert'
-                          ? html`<details>
-                              <summary>explain</summary>
-                              <div class="explain">${f.explain}</div>
-                            </details>`
-                          : null}
-                      </li>`,
-                  )}
-                </ol>`
-              : html`<p class="none">none</p>`}
-          </section>`,
-      )}
+      ${STAGES.map(([k, label]) => html`<section class="lane" id=${`stage-${k}`} aria-label=${label}>
+        <h3><${Kind} k=${k} /> ${label}</h3>
+        ${byKind[k].length ? html`<ol>${byKind[k].map((f) => html`<li key=${f.id}><time>${iso(f.ts).slice(11)}</time> <${FactLink} id=${f.id} /> ${factSummary(f)}${f.explain && f.kind !== 'alert' ? html`<details><summary>explain</summary><div class="explain">${f.explain}</div></details>` : null}</li>`)}</ol>` : html`<p class="none">none</p>`}
+      </section>`)}
     </div>
     <h2>Narrative</h2>
-    <ol class="narrative">
-      ${data.narrative.sentences.map((s, i) => html`<li key=${i}>${s.text} ${s.factIds.map((fid) => html`<${FactLink} id=${fid} /> `)}</li>`)}
-    </ol>
+    <ol class="narrative">${data.narrative.sentences.map((s, i) => html`<li key=${i}>${s.text} ${s.factIds.map((fid) => html`<${FactLink} id=${fid} /> `)}</li>`)}</ol>
     <${ReplayPanel} id=${p.incidentId} />
   </section>`
 }
@@ -419,44 +280,15 @@ function ReplayResult({ r }) {
   if (!r) return null
   const c = r.counts
   return html`<div class="result" role="status">
-    <p class=${r.identical ? 'ok' : 'warn'}>
-      <strong>${r.identical ? `identical (${c.compared} facts)` : `different: ${c.changed} changed, ${c.missing} missing, ${c.extra} extra (of ${c.compared})`}</strong> —
-      ${r.stats.inputFacts} facts replayed from ${r.readFrom}${r.startedAfterScrub ? ' (after scrub)' : ''} in ${(r.stats.elapsedMs / 1000).toFixed(1)} s
-    </p>
-    ${!r.identical && !r.whatIf
-      ? html`<ul class="diffs">
-          ${r.diffs.map(
-            (d) =>
-              html`<li>
-                ${d.status} ${d.kind} <${FactLink} id=${d.id} /> ${d.source}:
-                ${d.fields.map((x) => `${x.path}: ${JSON.stringify(x.recorded)} → ${JSON.stringify(x.rebuilt)}`).join('; ')}
-              </li>`,
-          )}
-        </ul>`
-      : null}
-    ${r.whatIf
-      ? html`<p>What-if <code>${r.whatIf.path}</code> (${r.whatIf.kind}): ${r.whatIf.changes.length} decisions/commands would differ.</p>
-          <ul class="diffs">
-            ${r.whatIf.changes.map(
-              (ch) =>
-                html`<li>
-                  ${ch.status} ${ch.kind} ${short(ch.id)} on ${ch.source}: ${desc(ch.recorded)} →
-                  ${desc(ch.whatIf)}${ch.whatIf && ch.whatIf.explain ? html`<div class="explain">${ch.whatIf.explain}</div>` : null}
-                </li>`,
-            )}
-          </ul>`
-      : null}
-    ${r.notes.length
-      ? html`<ul class="notes">
-          ${r.notes.map((n) => html`<li>note: ${n}</li>`)}
-        </ul>`
-      : null}
+    <p class=${r.identical ? 'ok' : 'warn'}><strong>${r.identical ? `identical (${c.compared} facts)` : `different: ${c.changed} changed, ${c.missing} missing, ${c.extra} extra (of ${c.compared})`}</strong>
+      — ${r.stats.inputFacts} facts replayed from ${r.readFrom}${r.startedAfterScrub ? ' (after scrub)' : ''} in ${(r.stats.elapsedMs / 1000).toFixed(1)} s</p>
+    ${!r.identical && !r.whatIf ? html`<ul class="diffs">${r.diffs.map((d) => html`<li>${d.status} ${d.kind} <${FactLink} id=${d.id} /> ${d.source}: ${d.fields.map((x) => `${x.path}: ${JSON.stringify(x.recorded)} → ${JSON.stringify(x.rebuilt)}`).join('; ')}</li>`)}</ul>` : null}
+    ${r.whatIf ? html`<p>What-if <code>${r.whatIf.path}</code> (${r.whatIf.kind}): ${r.whatIf.changes.length} decisions/commands would differ.</p>
+      <ul class="diffs">${r.whatIf.changes.map((ch) => html`<li>${ch.status} ${ch.kind} ${short(ch.id)} on ${ch.source}: ${desc(ch.recorded)} → ${desc(ch.whatIf)}${ch.whatIf && ch.whatIf.explain ? html`<div class="explain">${ch.whatIf.explain}</div>` : null}</li>`)}</ul>` : null}
+    ${r.notes.length ? html`<ul class="notes">${r.notes.map((n) => html`<li>note: ${n}</li>`)}</ul>` : null}
   </div>`
 }
-const desc = (s) =>
-  s
-    ? `${s.outcome}${s.rule ? ` by ${s.rule}` : ''}${s.verb ? ` ${s.verb}${s.target ? ` on ${s.target}` : ''}` : ''}${s.suppressed ? ` (suppressed ×${s.suppressed})` : ''}${s.blocked ? ` [blocked: ${s.blocked}]` : ''}`
-    : '(none)'
+const desc = (s) => (s ? `${s.outcome}${s.rule ? ` by ${s.rule}` : ''}${s.verb ? ` ${s.verb}${s.target ? ` on ${s.target}` : ''}` : ''}${s.suppressed ? ` (suppressed ×${s.suppressed})` : ''}${s.blocked ? ` [blocked: ${s.blocked}]` : ''}` : '(none)')
 
 function ReplayPanel({ id }) {
   const [busy, setBusy] = useState('')
@@ -490,10 +322,8 @@ function ReplayPanel({ id }) {
     <h2>What-if</h2>
     <label for="pack">A policy pack, detector config or redaction manifest (YAML), pasted or uploaded</label>
     <textarea id="pack" rows="8" value=${pack.text} onInput=${(e) => setPack({ ...pack, text: e.target.value })} spellcheck="false"></textarea>
-    <div class="row">
-      <label>Upload <input type="file" accept=".yaml,.yml,.json,text/yaml" onChange=${load} /></label>
-      <button type="button" onClick=${() => run('whatif')} disabled=${!!busy || !pack.text.trim()}>${busy === 'whatif' ? 'Running…' : 'Run what-if'}</button>
-    </div>
+    <div class="row"><label>Upload <input type="file" accept=".yaml,.yml,.json,text/yaml" onChange=${load} /></label>
+    <button type="button" onClick=${() => run('whatif')} disabled=${!!busy || !pack.text.trim()}>${busy === 'whatif' ? 'Running…' : 'Run what-if'}</button></div>
     <${Problem} text=${error} />
     <${ReplayResult} r=${whatIfResult} />
   </section>`
@@ -518,94 +348,23 @@ function FleetPage() {
   return html`<section>
     <${Heading}>Fleet<//>
     <${Problem} text=${error} />
-    <label
-      >Group by
-      <select value=${by} onChange=${(e) => setBy(e.target.value)}>
-        <option value="">nothing</option>
-        <option value="prefix">name prefix</option>
-        ${keys.map((k) => html`<option value=${k}>label ${k}</option>`)}
-      </select></label
-    >
-    ${Object.entries(groups)
-      .sort(([a], [b]) => a.localeCompare(b))
-      .map(
-        ([g, ss]) =>
-          html`<section class="group" aria-label=${g}>
-            <h2>${g} <small>(${ss.length})</small></h2>
-            <ul class="cards">
-              ${ss.map(
-                (s) =>
-                  html`<li class=${`card ${s.openIncidents ? 'hot' : ''}`} key=${s.source}>
-                    <h3><${SourceLink} s=${s.source} /></h3>
-                    <p>last seen ${ago(s.lastSeen)} <small>(${iso(s.lastSeen)})</small></p>
-                    <p>${s.factsLastHour} facts, ${s.anomaliesLastHour} anomalies in the last hour ${s.worstSeverity ? html`(worst <${Sev} s=${s.worstSeverity} />)` : ''}</p>
-                    <p>${s.openIncidents ? html`<strong>${s.openIncidents} open incident${s.openIncidents > 1 ? 's' : ''}</strong>` : 'no open incident'}</p>
-                    ${s.labels.length ? html`<p class="labels">${s.labels.slice(0, 6).join(' ')}</p>` : null}
-                  </li>`,
-              )}
-            </ul>
-          </section>`,
-      )}
+    <label>Group by <select value=${by} onChange=${(e) => setBy(e.target.value)}><option value="">nothing</option><option value="prefix">name prefix</option>${keys.map((k) => html`<option value=${k}>label ${k}</option>`)}</select></label>
+    ${Object.entries(groups).sort(([a], [b]) => a.localeCompare(b)).map(([g, ss]) => html`<section class="group" aria-label=${g}><h2>${g} <small>(${ss.length})</small></h2>
+      <ul class="cards">${ss.map((s) => html`<li class=${`card ${s.openIncidents ? 'hot' : ''}`} key=${s.source}>
+        <h3><${SourceLink} s=${s.source} /></h3>
+        <p>last seen ${ago(s.lastSeen)} <small>(${iso(s.lastSeen)})</small></p>
+        <p>${s.factsLastHour} facts, ${s.anomaliesLastHour} anomalies in the last hour ${s.worstSeverity ? html`(worst <${Sev} s=${s.worstSeverity} />)` : ''}</p>
+        <p>${s.openIncidents ? html`<strong>${s.openIncidents} open incident${s.openIncidents > 1 ? 's' : ''}</strong>` : 'no open incident'}</p>
+        ${s.labels.length ? html`<p class="labels">${s.labels.slice(0, 6).join(' ')}</p>` : null}
+      </li>`)}</ul></section>`)}
     <h2>Sidecars</h2>
-    ${data.sidecars.length
-      ? html`<div class="scroll">
-          <table>
-            <thead>
-              <tr>
-                <th scope="col">sidecar</th>
-                <th scope="col">version</th>
-                <th scope="col">hello</th>
-                <th scope="col">WAL depth</th>
-                <th scope="col">WAL lag (seq)</th>
-                <th scope="col">verbs</th>
-              </tr>
-            </thead>
-            <tbody>
-              ${data.sidecars.map(
-                (h) =>
-                  html`<tr>
-                    <td><${SourceLink} s=${h.instance} /></td>
-                    <td>${h.version}</td>
-                    <td>${ago(h.ts)}</td>
-                    <td>${h.info.walDepth ?? ''}</td>
-                    <td>${h.info.walLastSeq !== undefined ? Number(h.info.walLastSeq) - Number(h.info.walAckedSeq || 0) : ''}</td>
-                    <td>${h.info.verbs ?? ''}</td>
-                  </tr>`,
-              )}
-            </tbody>
-          </table>
-        </div>`
-      : html`<p>No sidecar has said hello.</p>`}
+    ${data.sidecars.length ? html`<div class="scroll"><table><thead><tr><th scope="col">sidecar</th><th scope="col">version</th><th scope="col">hello</th><th scope="col">WAL depth</th><th scope="col">WAL lag (seq)</th><th scope="col">verbs</th></tr></thead>
+      <tbody>${data.sidecars.map((h) => html`<tr><td><${SourceLink} s=${h.instance} /></td><td>${h.version}</td><td>${ago(h.ts)}</td><td>${h.info.walDepth ?? ''}</td><td>${h.info.walLastSeq !== undefined ? Number(h.info.walLastSeq) - Number(h.info.walAckedSeq || 0) : ''}</td><td>${h.info.verbs ?? ''}</td></tr>`)}</tbody></table></div>` : html`<p>No sidecar has said hello.</p>`}
     <h2>Ben</h2>
-    <ul>
-      ${data.components.map((h) => html`<li>${h.component} ${h.instance} ${h.version}, started ${ago(h.ts)} (${(h.info.services ?? '').split(',').join(', ')})</li>`)}
-    </ul>
+    <ul>${data.components.map((h) => html`<li>${h.component} ${h.instance} ${h.version}, started ${ago(h.ts)} (${(h.info.services ?? '').split(',').join(', ')})</li>`)}</ul>
     <h2>Pipeline lag</h2>
-    <div class="scroll">
-      <table>
-        <thead>
-          <tr>
-            <th scope="col">stream</th>
-            <th scope="col">consumer</th>
-            <th scope="col">pending</th>
-            <th scope="col">ack pending</th>
-            <th scope="col">redelivered</th>
-          </tr>
-        </thead>
-        <tbody>
-          ${data.consumers.map(
-            (c) =>
-              html`<tr>
-                <td>${c.stream}</td>
-                <td>${c.consumer}</td>
-                <td class=${c.pending > 1000 ? 'warn' : ''}>${c.pending}</td>
-                <td>${c.ackPending}</td>
-                <td>${c.redelivered}</td>
-              </tr>`,
-          )}
-        </tbody>
-      </table>
-    </div>
+    <div class="scroll"><table><thead><tr><th scope="col">stream</th><th scope="col">consumer</th><th scope="col">pending</th><th scope="col">ack pending</th><th scope="col">redelivered</th></tr></thead>
+      <tbody>${data.consumers.map((c) => html`<tr><td>${c.stream}</td><td>${c.consumer}</td><td class=${c.pending > 1000 ? 'warn' : ''}>${c.pending}</td><td>${c.ackPending}</td><td>${c.redelivered}</td></tr>`)}</tbody></table></div>
   </section>`
 }
 
@@ -660,51 +419,19 @@ function SourcePage({ source }) {
   const { data, error } = useLoad(() => api(`/api/sources/${encodeURIComponent(source)}?window=${win}`), [source, win])
   const withAnomalies = data ? data.series.map((s) => ({ s, a: data.anomalies.filter((a) => a.metric === s.name && a.labels === s.labels) })) : []
   withAnomalies.sort((x, y) => y.a.length - x.a.length || x.s.key.localeCompare(y.s.key))
-  const scores =
-    data && data.anomalies.length
-      ? {
-          data: [data.anomalies.map((a) => a.ts / 1000), data.anomalies.map((a) => a.score), data.anomalies.map((a) => a.threshold)],
-          opts: {
-            series: [
-              {},
-              { label: 'score', stroke: '#b91c1c', width: 0, points: { show: true, size: 7, fill: '#b91c1c' } },
-              { label: 'threshold', stroke: '#6b7280', dash: [4, 4] },
-            ],
-            axes: [{}, { size: 60 }],
-          },
-        }
-      : null
+  const scores = data && data.anomalies.length ? { data: [data.anomalies.map((a) => a.ts / 1000), data.anomalies.map((a) => a.score), data.anomalies.map((a) => a.threshold)], opts: { series: [{}, { label: 'score', stroke: '#b91c1c', width: 0, points: { show: true, size: 7, fill: '#b91c1c' } }, { label: 'threshold', stroke: '#6b7280', dash: [4, 4] }], axes: [{}, { size: 60 }] } } : null
   return html`<section>
     <${Heading}>Source ${source}<//>
-    <label
-      >Window
-      <select value=${win} onChange=${(e) => setWin(e.target.value)}>
-        <option value="15">15 min</option>
-        <option value="30">30 min</option>
-        <option value="60">1 h</option>
-        <option value="360">6 h</option>
-        <option value="1440">1 day</option>
-      </select></label
-    >
+    <label>Window <select value=${win} onChange=${(e) => setWin(e.target.value)}><option value="15">15 min</option><option value="30">30 min</option><option value="60">1 h</option><option value="360">6 h</option><option value="1440">1 day</option></select></label>
     <${Problem} text=${error} />
-    ${data
-      ? html`<p>
-            ${iso(data.from)} → ${iso(data.to)} (ending at the source's last fact), ${data.series.length} series averaged per ${data.stepMs / 1000} s, ${data.anomalies.length}
-            anomalies.
-          </p>
-          ${scores ? html`<${Chart} title="anomaly scores and thresholds" opts=${scores.opts} data=${scores.data} />` : null}
-          ${withAnomalies.map(({ s, a }) => {
-            const c = seriesChart(s, a, data.stepMs)
-            return html`<${Chart} key=${s.key} title=${`${s.key}${a.length ? ` — ${a.length} anomalies` : ''}`} opts=${c.opts} data=${c.data} />`
-          })}
-          <h2>Anomalies</h2>
-          <ol class="feed">
-            ${data.anomalies
-              .slice(-100)
-              .reverse()
-              .map((a) => html`<li key=${a.id}><time>${iso(a.ts).slice(11)}</time> <${Sev} s=${a.severity} /> <${FactLink} id=${a.id} /> ${a.explain}</li>`)}
-          </ol>`
-      : html`<p>Loading…</p>`}
+    ${data ? html`<p>${iso(data.from)} → ${iso(data.to)} (ending at the source's last fact), ${data.series.length} series averaged per ${data.stepMs / 1000} s, ${data.anomalies.length} anomalies.</p>
+      ${scores ? html`<${Chart} title="anomaly scores and thresholds" opts=${scores.opts} data=${scores.data} />` : null}
+      ${withAnomalies.map(({ s, a }) => {
+        const c = seriesChart(s, a, data.stepMs)
+        return html`<${Chart} key=${s.key} title=${`${s.key}${a.length ? ` — ${a.length} anomalies` : ''}`} opts=${c.opts} data=${c.data} />`
+      })}
+      <h2>Anomalies</h2>
+      <ol class="feed">${data.anomalies.slice(-100).reverse().map((a) => html`<li key=${a.id}><time>${iso(a.ts).slice(11)}</time> <${Sev} s=${a.severity} /> <${FactLink} id=${a.id} /> ${a.explain}</li>`)}</ol>` : html`<p>Loading…</p>`}
   </section>`
 }
 
@@ -733,29 +460,18 @@ function ApprovalsPage({ session }) {
     <p>${op.keyId ? html`Signing as operator key <code>${op.name}</code> (${op.keyId}); the key stays on the server.` : html`<span class="error">${op.error}</span>`}</p>
     <p role="status" class="ok">${msg}</p>
     <${Problem} text=${err || error} />
-    ${!data
-      ? html`<p>Loading…</p>`
-      : data.length === 0
-        ? html`<p>No command is waiting for approval.</p>`
-        : html`<ul class="cards">
-            ${data.map(
-              (p) =>
-                html`<li class="card proposal" key=${p.commandId}>
-                  <h2>${p.verb} on <${SourceLink} s=${p.target} /></h2>
-                  <p>command <code>${short(p.commandId)}</code>, proposed ${iso(p.ts)}, expires ${iso(p.expiresAt)}</p>
-                  <p><code>${p.args}</code></p>
-                  <p class="explain">${p.explain}</p>
-                  <p>decision <${FactLink} id=${p.decisionId} /></p>
-                  <div class="row">
-                    <button type="button" class="primary" onClick=${() => decide(p, 'approve')} disabled=${!op.keyId}>Approve</button>
-                    <label
-                      >Reason <input value=${reasons[p.commandId] || ''} onInput=${(e) => setReasons({ ...reasons, [p.commandId]: e.target.value })} placeholder="why reject"
-                    /></label>
-                    <button type="button" class="danger" onClick=${() => decide(p, 'reject')} disabled=${!op.keyId || !(reasons[p.commandId] || '').trim()}>Reject</button>
-                  </div>
-                </li>`,
-            )}
-          </ul>`}
+    ${!data ? html`<p>Loading…</p>` : data.length === 0 ? html`<p>No command is waiting for approval.</p>` : html`<ul class="cards">${data.map((p) => html`<li class="card proposal" key=${p.commandId}>
+      <h2>${p.verb} on <${SourceLink} s=${p.target} /></h2>
+      <p>command <code>${short(p.commandId)}</code>, proposed ${iso(p.ts)}, expires ${iso(p.expiresAt)}</p>
+      <p><code>${p.args}</code></p>
+      <p class="explain">${p.explain}</p>
+      <p>decision <${FactLink} id=${p.decisionId} /></p>
+      <div class="row">
+        <button type="button" class="primary" onClick=${() => decide(p, 'approve')} disabled=${!op.keyId}>Approve</button>
+        <label>Reason <input value=${reasons[p.commandId] || ''} onInput=${(e) => setReasons({ ...reasons, [p.commandId]: e.target.value })} placeholder="why reject" /></label>
+        <button type="button" class="danger" onClick=${() => decide(p, 'reject')} disabled=${!op.keyId || !(reasons[p.commandId] || '').trim()}>Reject</button>
+      </div>
+    </li>`)}</ul>`}
   </section>`
 }
 
@@ -765,29 +481,11 @@ function FactPage({ id }) {
   const f = data.fact
   return html`<section>
     <${Heading}>${f.kind} ${short(f.id)}<//>
-    <dl class="meta">
-      <dt>id</dt>
-      <dd><code>${f.id}</code></dd>
-      <dt>time</dt>
-      <dd>${iso(f.ts)}</dd>
-      <dt>source</dt>
-      <dd><${SourceLink} s=${f.source} /></dd>
-      <dt>producer</dt>
-      <dd>${f.producer}</dd>
-      <dt>table</dt>
-      <dd>${data.table}</dd>
-      ${f.kind === 'incident'
-        ? html`<dt>incident</dt>
-            <dd><a href=${`#/incident/${f.payload.incidentId}`}>${short(f.payload.incidentId)}</a></dd>`
-        : null}
-    </dl>
+    <dl class="meta"><dt>id</dt><dd><code>${f.id}</code></dd><dt>time</dt><dd>${iso(f.ts)}</dd><dt>source</dt><dd><${SourceLink} s=${f.source} /></dd><dt>producer</dt><dd>${f.producer}</dd><dt>table</dt><dd>${data.table}</dd>
+      ${f.kind === 'incident' ? html`<dt>incident</dt><dd><a href=${`#/incident/${f.payload.incidentId}`}>${short(f.payload.incidentId)}</a></dd>` : null}</dl>
     ${f.explain ? html`<p class="explain">${f.explain}</p>` : null}
     <h2>Lineage</h2>
-    ${f.lineage.length
-      ? html`<ul>
-          ${f.lineage.map((l) => html`<li><${FactLink} id=${l} /></li>`)}
-        </ul>`
-      : html`<p>none: a raw fact</p>`}
+    ${f.lineage.length ? html`<ul>${f.lineage.map((l) => html`<li><${FactLink} id=${l} /></li>`)}</ul>` : html`<p>none: a raw fact</p>`}
     <h2>Payload</h2>
     <pre>${JSON.stringify(f.payload, null, 2)}</pre>
   </section>`
@@ -807,13 +505,10 @@ function App() {
   const [session, setSession] = useState(null)
   const [error, setError] = useState('')
   useEffect(() => {
-    api('/api/session').then(
-      (s) => {
-        csrf = s.csrf
-        setSession(s)
-      },
-      (e) => setError(e.message),
-    )
+    api('/api/session').then((s) => {
+      csrf = s.csrf
+      setSession(s)
+    }, (e) => setError(e.message))
   }, [])
   const logout = useCallback(async () => {
     await fetch('/logout', { method: 'POST', headers: { 'x-csrf-token': csrf } })
@@ -822,36 +517,17 @@ function App() {
   if (!session) return html`<main id="main"><${Problem} text=${error} />${error ? null : html`<p>Loading…</p>`}</main>`
   const [page, arg] = route
   const content =
-    page === 'incident'
-      ? html`<${IncidentPage} id=${arg} key=${arg} />`
-      : page === 'incidents'
-        ? html`<${IncidentsPage} />`
-        : page === 'fleet'
-          ? html`<${FleetPage} />`
-          : page === 'source'
-            ? html`<${SourcePage} source=${arg} key=${arg} />`
-            : page === 'approvals'
-              ? html`<${ApprovalsPage} session=${session} />`
-              : page === 'fact'
-                ? html`<${FactPage} id=${arg} key=${arg} />`
-                : html`<${LivePage} />`
+    page === 'incident' ? html`<${IncidentPage} id=${arg} key=${arg} />` :
+    page === 'incidents' ? html`<${IncidentsPage} />` :
+    page === 'fleet' ? html`<${FleetPage} />` :
+    page === 'source' ? html`<${SourcePage} source=${arg} key=${arg} />` :
+    page === 'approvals' ? html`<${ApprovalsPage} session=${session} />` :
+    page === 'fact' ? html`<${FactPage} id=${arg} key=${arg} />` :
+    html`<${LivePage} />`
   const current = page === 'incident' ? 'incidents' : page === 'source' ? 'fleet' : page || 'live'
-  return html`<a
-      class="skip"
-      href="#main"
-      onClick=${(e) => {
-        e.preventDefault()
-        document.getElementById('main').focus()
-      }}
-      >Skip to content</a
-    >
-    <header>
-      <span class="brand">Ben</span>
-      <nav aria-label="main">
-        <ul>
-          ${NAV.map(([k, label]) => html`<li><a href=${`#/${k}`} aria-current=${current === k ? 'page' : undefined}>${label}</a></li>`)}
-        </ul>
-      </nav>
+  return html`<a class="skip" href="#main" onClick=${(e) => { e.preventDefault(); document.getElementById('main').focus() }}>Skip to content</a>
+    <header><span class="brand">Ben</span>
+      <nav aria-label="main"><ul>${NAV.map(([k, label]) => html`<li><a href=${`#/${k}`} aria-current=${current === k ? 'page' : undefined}>${label}</a></li>`)}</ul></nav>
       <button type="button" class="link" onClick=${logout}>Log out</button>
     </header>
     <main id="main" tabindex="-1">${content}</main>`

@@ -111,16 +111,18 @@ describe('partitions and workers: the same output whatever P and N', () => {
     for (const [i, us] of deal(units, workers).entries()) running.push(await startWorker(ctx, { id: `w${i + 1}`, units: us }))
     await Promise.all(running.map((w) => w.ready))
     await waitFor('every unit to settle', () => settled(nats, units), 600_000, 500)
+    let lastCount = -1
     const out = await waitFor(
       'the derived facts to stop growing',
       async () => {
-        const a = await derived(nats)
-        await new Promise((r) => setTimeout(r, 1500))
+        // settled, and the same count on two polls in a row (the poll interval is the only wait)
         const b = await derived(nats)
-        return a.length === b.length && (await settled(nats, units)) ? b : undefined
+        const same = b.length === lastCount
+        lastCount = b.length
+        return same && (await settled(nats, units)) ? b : undefined
       },
       600_000,
-      0,
+      500,
     )
     for (const w of running) await w.stop()
     await ctx.close()
@@ -192,16 +194,18 @@ describe('partitions and workers: the same output whatever P and N', () => {
       )
       expect(recoveredMs).toBeGreaterThan(0) // measured and reported; the 10 s aim is checked on a quiet machine, never here
       await waitFor('everything to be processed', () => settled(killed, units), 600_000, 500)
+      let lastCount = -1
       const out = await waitFor(
         'the derived facts to stop growing',
         async () => {
-          const a = await derived(killed)
-          await new Promise((r) => setTimeout(r, 1500))
+          // settled, and the same count on two polls in a row (the poll interval is the only wait)
           const b = await derived(killed)
-          return a.length === b.length && (await settled(killed, units)) ? b : undefined
+          const same = b.length === lastCount
+          lastCount = b.length
+          return same && (await settled(killed, units)) ? b : undefined
         },
         600_000,
-        0,
+        500,
       )
       const a = byKind(whole)
       const b = byKind(out)

@@ -7,7 +7,8 @@
  * and the ratio is the median of the per-round ratios.
  * Prints a table, then one JSON line. Not a test: nothing here passes or fails.
  */
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
+import { profiled } from './profile.js'
+import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { connect } from '@nats-io/transport-node'
@@ -27,22 +28,6 @@ const WINDOW = Number(process.env.BENCH_WINDOW ?? 1000)
 const GO_WINDOW = Number(process.env.BENCH_GO_WINDOW ?? 4096)
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3)
 const log = (m: string) => process.stderr.write(`bench:ingest ${m}\n`)
-
-/** BENCH_PROFILE=file.cpuprofile: a CPU profile of Ben's publisher in the last round. */
-async function profiled<T>(on: boolean, run: () => Promise<T>): Promise<T> {
-  const file = process.env.BENCH_PROFILE
-  if (!on || !file) return run()
-  const { Session } = await import('node:inspector/promises')
-  const s = new Session()
-  s.connect()
-  await s.post('Profiler.enable')
-  await s.post('Profiler.start')
-  const r = await run()
-  const { profile } = await s.post('Profiler.stop')
-  writeFileSync(file, JSON.stringify(profile))
-  s.disconnect()
-  return r
-}
 
 function fact(run: string, i: number): RawFact {
   const r = parseEdgeFact({

@@ -12,6 +12,7 @@
  *   npm run build && node dist/bench/replay.js          (BENCH_N=200000 for a quick run)
  * Prints a table, then one JSON line {"bench":"replay",...}.
  */
+import { profiled } from './profile.js'
 import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
@@ -68,23 +69,6 @@ interface Phase {
   readonly peakRssMb: number
   readonly peakHeapMb: number
   readonly result?: ReplayResult
-}
-
-/** BENCH_PROFILE=file.cpuprofile: a CPU profile of the last JetStream replay phase only. */
-async function profiled<T>(on: boolean, run: () => Promise<T>): Promise<T> {
-  const file = process.env.BENCH_PROFILE
-  if (!on || !file) return run()
-  const { Session } = await import('node:inspector/promises')
-  const { writeFileSync } = await import('node:fs')
-  const s = new Session()
-  s.connect()
-  await s.post('Profiler.enable')
-  await s.post('Profiler.start')
-  const r = await run()
-  const { profile } = await s.post('Profiler.stop')
-  writeFileSync(file, JSON.stringify(profile))
-  s.disconnect()
-  return r
 }
 
 async function measure(facts: () => number, run: () => Promise<ReplayResult | void>): Promise<Phase> {

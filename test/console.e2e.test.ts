@@ -149,14 +149,16 @@ describe('the console in a real browser (Debian chromium, headless): live feed, 
         f.dispatchEvent(new Event('change', { bubbles: true }))
       })
       await page.click('form.filters button[type=submit]')
-      // One read of the list: the feed re-renders as it re-subscribes, so a count and a later read could see two lists.
+      // The list shown before the filter stays until the re-subscribed feed replaces it: wait for a
+      // read (one read: a count and a later read could see two lists) where the filtered feed shows.
+      // A filter that does not work never gets there, and the wait fails.
       const items = await waitFor(
-        'critical web-3 anomalies',
+        'only critical web-3 items, anomalies among them',
         async () => {
           const seen = await page.$$eval('li.item-anomaly, li.item-decision', (els) =>
             els.map((e) => ({ anomaly: e.classList.contains('item-anomaly'), text: e.textContent ?? '' })),
           )
-          return seen.some((x) => x.anomaly) ? seen.map((x) => x.text) : undefined
+          return seen.some((x) => x.anomaly) && seen.every((x) => x.text.includes('web-3') && x.text.toLowerCase().includes('critical')) ? seen.map((x) => x.text) : undefined
         },
         2 * MIN,
         500,

@@ -9,7 +9,7 @@
  *   ← { type: 'close' }   → { type: 'closed' }, then exits
  */
 import { connect } from '@nats-io/transport-node'
-import { generateKeyPair } from '../processors/act/index.js'
+import { generateKeyPair } from '../keys/index.js'
 import { defaultManifest } from '../processors/scrub/index.js'
 import { createSidecar } from '../sidecar/index.js'
 import { serveNdjson, serveOtlp, sidecarSink } from '../intake/index.js'

@@ -1,7 +1,7 @@
 /** bench:replay helpers: an in-process "live" recording, and the read-only baseline. */
 import { decodeMessage, streamName, type FactPublisher, type PublishOutcome, type Subjects } from '../streams/index.js'
 import { FactCodec, type Fact, type RawFact } from '../schemas/index.js'
-import type { KeyPair } from '../processors/act/index.js'
+import type { KeyPair } from '../keys/index.js'
 import { LocalPipeline } from '../processors/local-pipeline.js'
 import { STAGE_NAMES } from '../processors/pipeline.js'
 import { bySeq, mergeReaders, nextOf, openStreamReader, scrubbedMetrics, type ReplayDeps } from '../replay/index.js'

@@ -26,7 +26,7 @@ import { jetstreamManager } from '@nats-io/jetstream'
 import { FactCodec, parseEdgeFact, type RawFact } from '../schemas/index.js'
 import { ensureTopology, FactPublisher, Subjects } from '../streams/index.js'
 import { startNatsServer } from '../infra/index.js'
-import { generateKeyPair } from '../processors/act/index.js'
+import { generateKeyPair } from '../keys/index.js'
 import { defaultManifest } from '../processors/scrub/index.js'
 import { createSidecar, type Sidecar, type FsyncPolicy } from '../sidecar/index.js'
 

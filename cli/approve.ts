@@ -1,6 +1,7 @@
 import type { Command } from 'commander'
 import { connect, decideProposal, isClientError } from '../client/index.js'
-import { homePaths, Keyring, readEnv } from '../infra/index.js'
+import { homePaths, readEnv } from '../infra/index.js'
+import { Keyring } from '../keys/index.js'
 import { CliError, ExitCode, oneLine } from './output.js'
 
 /** A client's refusal as the CLI's exit code: a missing command is 4, one the act stage or JetStream refused 1, anything the user can correct 2. */

@@ -1,6 +1,6 @@
 import { subjectMatches, type Subjects } from '../streams/index.js'
 import type { Fact, RawFact } from '../schemas/index.js'
-import type { KeyPair } from './act/index.js'
+import type { KeyPair } from '../keys/index.js'
 import { stageFeed, type StageFeed, type Versioned } from './stage.js'
 import { actConfigOf, PIPELINE, specOf, STAGE_NAMES, type StageName } from './pipeline.js'
 

@@ -5,7 +5,8 @@ import type { Stage } from './stage.js'
 import { defaultManifest, defaultManifestText, loadManifest, scrubStage, type CompiledManifest } from './scrub/index.js'
 import { defaultDetectorConfig, defaultDetectorConfigPath, detectStage, loadDetectorConfig, type DetectorConfig, type DetectState } from './detect/index.js'
 import { defaultPack, defaultPackPath, loadPolicyPack, policyStage, type CompiledPack, type PolicyInput, type PolicyState } from './policy/index.js'
-import { actConfig, actStage, defaultVerbs, type ActConfig, type ActState, type KeyPair } from './act/index.js'
+import { actConfig, actStage, type ActConfig, type ActState } from './act/index.js'
+import { defaultVerbs, type KeyPair } from '../keys/index.js'
 import { defaultIncidentConfig, incidentStage, loadIncidentConfig, type IncidentConfig, type IncidentInput, type IncidentState } from './incident/index.js'
 
 /**

@@ -1,5 +1,6 @@
 import type { Ben } from '../client/index.js'
-import { homePaths, Keyring, readEnv } from '../infra/index.js'
+import { homePaths, readEnv } from '../infra/index.js'
+import { Keyring } from '../keys/index.js'
 import { benWarehouse } from './warehouse.js'
 import type { ReplayDeps } from './types.js'
 

@@ -14,7 +14,7 @@ import {
   type MetricFact,
   type RawFact,
 } from '../schemas/index.js'
-import { ACT_STAGE, ACT_VERSION } from '../processors/act/index.js'
+import { ACT_STAGE, ACT_VERSION } from '../keys/index.js'
 import { Comparator } from './compare.js'
 import type { ActConfigs, ConfigHistory } from './configs.js'
 import { Control } from './control.js'

@@ -1,7 +1,7 @@
 import type { NatsConnection } from '@nats-io/nats-core'
 import type { Fact, FactCodec, IncidentFact } from '../schemas/index.js'
 import type { Subjects } from '../streams/index.js'
-import type { KeyPair } from '../processors/act/index.js'
+import type { KeyPair } from '../keys/index.js'
 import type { Narrative } from '../processors/incident/index.js'
 import type { CompareCounts, FactDiff } from './compare.js'
 import type { ControlStats } from './control.js'

@@ -2,18 +2,7 @@ import { jetstream, type JsMsg } from '@nats-io/jetstream'
 import type { NatsConnection } from '@nats-io/nats-core'
 import type { AckFact, CommandFact, FactCodec } from '../schemas/index.js'
 import { decodeMessage, ensureDurable, type FactPublisher, type Subjects } from '../streams/index.js'
-import {
-  AckStatus,
-  parseArgs,
-  replayGuard,
-  signAck,
-  verifyCommand,
-  type KeyPair,
-  type ReplayGuard,
-  type SignerRole,
-  type TrustStore,
-  type VerbRegistry,
-} from '../processors/act/index.js'
+import { AckStatus, parseArgs, replayGuard, signAck, verifyCommand, type KeyPair, type ReplayGuard, type SignerRole, type TrustStore, type VerbRegistry } from '../keys/index.js'
 import type { CommandJournal } from './journal.js'
 import type { CommandHandler, SidecarLogger } from './types.js'
 

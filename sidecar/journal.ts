@@ -1,6 +1,6 @@
 import { appendFileSync, closeSync, fsyncSync, mkdirSync, openSync, readFileSync, renameSync, writeSync } from 'node:fs'
 import { dirname } from 'node:path'
-import type { AckStatus } from '../processors/act/index.js'
+import type { AckStatus } from '../keys/index.js'
 
 /** What the sidecar remembers about a command it accepted (verified) for execution. */
 export interface JournalEntry {

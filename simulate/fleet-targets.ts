@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto'
-import { generateKeyPair, trustKey, type KeyPair, type TrustStore } from '../processors/act/index.js'
+import { generateKeyPair, trustKey, type KeyPair, type TrustStore } from '../keys/index.js'
 import type { Fleet } from './fleet.js'
 import { createSimTarget, type SimTarget, type SimTargetOptions } from './target.js'
 

@@ -13,7 +13,7 @@ import {
   verifyAck,
   SetModeArgs,
   type KeyPair,
-} from '../processors/act/index.js'
+} from '../keys/index.js'
 import { createFleet, createSimTarget, fleetTargets, simSidecarKey, type FleetEffect, type FleetOptionsInput } from './index.js'
 
 const T0 = 1_763_700_000_000

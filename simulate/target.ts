@@ -11,7 +11,7 @@ import {
   type SignerRole,
   type TrustStore,
   type VerbRegistry,
-} from '../processors/act/index.js'
+} from '../keys/index.js'
 import { SimulateError, SimulateErrorCode } from './errors.js'
 import type { FleetEffect } from './fleet.js'
 

@@ -8,19 +8,17 @@ import { join } from 'node:path'
 import {
   ensureAuth,
   nkeyConnectOptions,
-  registerKey,
   sidecarConsumerName,
   sidecarCredentials,
   startNatsServer,
-  TrustWatcher,
   watchPermissionViolations,
   type AuthSetup,
   type NatsServerHandle,
   type PermissionViolation,
 } from '../infra/index.js'
+import { registerKey, TrustWatcher, generateKeyPair } from '../keys/index.js'
 import { ensureTopology, Subjects } from '../streams/index.js'
 import { FactCodec, Header, type RawFact } from '../schemas/index.js'
-import { generateKeyPair } from '../processors/act/index.js'
 import { metricFact } from './support/facts.js'
 import { ben, benUp, type Background } from './support/cli.js'
 import { tempDir, waitFor } from './support/servers.js'

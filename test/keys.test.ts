@@ -1,7 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { Kvm } from '@nats-io/kv'
-import { readKey } from '../infra/index.js'
-import { trustStore, lookupKey } from '../processors/act/index.js'
+import { readKey, trustStore, lookupKey } from '../keys/index.js'
 import { ben } from './support/cli.js'
 import { startTestNats, tempDir, type TestNats } from './support/servers.js'
 

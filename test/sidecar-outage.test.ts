@@ -6,7 +6,7 @@
 import { join } from 'node:path'
 import type { NatsConnection } from '@nats-io/nats-core'
 import { afterAll, describe, expect, it } from 'vitest'
-import { generateKeyPair } from '../processors/act/index.js'
+import { generateKeyPair } from '../keys/index.js'
 import { defaultManifest } from '../processors/scrub/index.js'
 import { createSidecar } from '../sidecar/index.js'
 import { tempDir, waitFor } from './support/servers.js'

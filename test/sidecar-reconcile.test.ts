@@ -7,7 +7,7 @@
 import { cpSync, readdirSync } from 'node:fs'
 import { join } from 'node:path'
 import { afterAll, describe, expect, it } from 'vitest'
-import { generateKeyPair } from '../processors/act/index.js'
+import { generateKeyPair } from '../keys/index.js'
 import { defaultManifest } from '../processors/scrub/index.js'
 import { createSidecar } from '../sidecar/index.js'
 import { startTestNats, tempDir, waitFor, type TestNats } from './support/servers.js'

@@ -13,17 +13,8 @@ import type { NatsConnection } from '@nats-io/nats-core'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { FactCodec, Header, type AckFact, type CommandFact } from '../schemas/index.js'
 import { ensureTopology, FactPublisher, Subjects } from '../streams/index.js'
-import {
-  ensureAuth,
-  nkeyConnectOptions,
-  registerKey,
-  startNatsServer,
-  watchPermissionViolations,
-  type AuthSetup,
-  type NatsServerHandle,
-  type PermissionViolation,
-} from '../infra/index.js'
-import { generateKeyPair, signCommand } from '../processors/act/index.js'
+import { ensureAuth, nkeyConnectOptions, startNatsServer, watchPermissionViolations, type AuthSetup, type NatsServerHandle, type PermissionViolation } from '../infra/index.js'
+import { registerKey, generateKeyPair, signCommand } from '../keys/index.js'
 import { createSidecar } from '../sidecar/index.js'
 import { tempDir, waitFor } from './support/servers.js'
 import { readStream } from './support/sidecar.js'

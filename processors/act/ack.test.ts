@@ -1,7 +1,8 @@
 import { describe, expect, it } from 'vitest'
 import { FactCodec, type CommandFact } from '../../schemas/index.js'
 import { stepAll } from '../stage.js'
-import { actStage, generateKeyPair, revokeKey, signAck, trustKey, verifyAck, VerifyReason } from './index.js'
+import { actStage } from './index.js'
+import { generateKeyPair, revokeKey, signAck, trustKey, verifyAck, VerifyReason } from '../../keys/index.js'
 import { config, decision, ISSUER, SIDECAR, TRUST } from './test-fixtures.js'
 
 const T0 = 1_763_700_000_000

@@ -5,7 +5,8 @@ import { describe, expect, it } from 'vitest'
 import { derivedId, FactCodec, type AlertFact, type AnomalyFact, type CommandFact, type DecisionFact } from '../../schemas/index.js'
 import { defaultPack, policyStage } from '../policy/index.js'
 import { stepAll, type Emission } from '../stage.js'
-import { act, actConfig, actStage, approve, commandIdOf, replayGuard, verifyCommand } from './index.js'
+import { act, actConfig, actStage } from './index.js'
+import { approve, commandIdOf, replayGuard, verifyCommand } from '../../keys/index.js'
 import { config, decision, ISSUER, OPERATOR, TRUST } from './test-fixtures.js'
 
 const T0 = 1_763_700_000_000

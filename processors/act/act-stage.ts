@@ -1,10 +1,10 @@
 import type { OperatorFunction } from 'rxjs'
 import { derivedId, isToken, RejectReason, type CommandFact, type CommandPayload, type DecisionFact, type Fact, type Result } from '../../schemas/index.js'
 import { runStage, type Emission, type Stage, type StepResult, type Versioned } from '../stage.js'
-import { ACT_PRODUCER, ACT_STAGE, ACT_VERSION, CommandStatus, commandIdOf, nonceOf, normaliseRequired, signCommand } from './command.js'
-import { ActError, ActErrorCode, show, VerifyReason } from './errors.js'
-import type { KeyPair } from './keys.js'
-import { defaultVerbs, parseArgs, type VerbRegistry } from './verbs.js'
+import { ACT_PRODUCER, ACT_STAGE, ACT_VERSION, CommandStatus, commandIdOf, nonceOf, normaliseRequired, signCommand } from '../../keys/index.js'
+import { ActError, ActErrorCode, show, VerifyReason } from '../../keys/index.js'
+import type { KeyPair } from '../../keys/index.js'
+import { defaultVerbs, parseArgs, type VerbRegistry } from '../../keys/index.js'
 
 /** Per-verb settings; the policy pack's `verbs` section (CompiledPack.verbs) has this shape. */
 export interface VerbSettings {

@@ -2,8 +2,8 @@
 import type { DecisionFact } from '../../schemas/index.js'
 import type { Versioned } from '../stage.js'
 import { actConfig, type ActConfig, type VerbSettings } from './act-stage.js'
-import { generateKeyPair } from './keys.js'
-import { trustKey, trustStore } from './trust.js'
+import { generateKeyPair } from '../../keys/index.js'
+import { trustKey, trustStore } from '../../keys/index.js'
 
 const seed = (n: number): Uint8Array => new Uint8Array(32).fill(n)
 export const ISSUER = generateKeyPair('issuer', seed(1))

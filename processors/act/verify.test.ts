@@ -2,7 +2,8 @@ import fc from 'fast-check'
 import { describe, expect, it } from 'vitest'
 import type { CommandFact, CommandPayload } from '../../schemas/index.js'
 import { stepAll } from '../stage.js'
-import { actStage, approve, cosign, reject, replayGuard, revokeKey, signCommand, verifyCommand, VerifyReason, type VerifyContext } from './index.js'
+import { actStage } from './index.js'
+import { approve, cosign, reject, replayGuard, revokeKey, signCommand, verifyCommand, VerifyReason, type VerifyContext } from '../../keys/index.js'
 import { config, decision, ISSUER, OPERATOR, OPERATOR_2, STRANGER, TRUST } from './test-fixtures.js'
 
 const T0 = 1_763_700_000_000

@@ -1,5 +1,6 @@
 /** Fact builders and the golden scenario for the incident tests (not part of the public door). */
-import { actConfig, actStage, generateKeyPair, signAck } from '../act/index.js'
+import { actConfig, actStage } from '../act/index.js'
+import { generateKeyPair, signAck } from '../../keys/index.js'
 import { derivedId, hashId, type AckFact, type AlertFact, type AnomalyFact, type CommandFact, type DecisionFact, type LimitCheck } from '../../schemas/index.js'
 import type { Versioned } from '../stage.js'
 import { compileIncidentConfig, type IncidentConfig } from './config.js'

@@ -1,5 +1,5 @@
 import { z } from 'zod'
-import type { Result } from '../../schemas/index.js'
+import type { Result } from '../schemas/index.js'
 import { ActError, ActErrorCode, refuse, VerifyReason, type VerifyError } from './errors.js'
 import { parsePublicKey, publicKeyJson, type PublicKey } from './keys.js'
 

@@ -1,4 +1,4 @@
-import { CodedError } from '../../schemas/index.js'
+import { CodedError } from '../schemas/index.js'
 /**
  * Stable reasons a target refuses a command (`verifyCommand`) or a reader refuses an ack
  * (`verifyAck`). They label metrics and acks, so the set is fixed; never reuse a code.

@@ -2,20 +2,9 @@ import { Kvm, type KV } from '@nats-io/kv'
 import type { NatsConnection } from '@nats-io/nats-core'
 import { chmodSync, existsSync, mkdirSync, readdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
-import {
-  generateKeyPair,
-  loadKeyPair,
-  parseTrustedKey,
-  serializeKeyPair,
-  trustedKeyJson,
-  trustStore,
-  type KeyPair,
-  type KeyRole,
-  type PublicKey,
-  type TrustedKey,
-  type TrustStore,
-} from '../processors/act/index.js'
-import { InfraError } from './errors.js'
+import { InfraError } from '../infra/errors.js'
+import { generateKeyPair, loadKeyPair, serializeKeyPair, type KeyPair, type KeyRole, type PublicKey } from './keys.js'
+import { parseTrustedKey, trustedKeyJson, trustStore, type TrustedKey, type TrustStore } from './trust.js'
 
 /**
  * Key files live under `$BEN_HOME/keys/<name>.key.json` (mode 0600): the secret halves never

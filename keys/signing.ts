@@ -1,5 +1,5 @@
-import { canonicalJson } from '../../schemas/index.js'
-import type { AckPayload, CommandPayload } from '../../schemas/index.js'
+import { canonicalJson } from '../schemas/index.js'
+import type { AckPayload, CommandPayload } from '../schemas/index.js'
 
 /**
  * The exact bytes that are signed. Each kind of signature has its own `type` tag (domain

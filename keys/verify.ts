@@ -1,4 +1,4 @@
-import type { CommandPayload } from '../../schemas/index.js'
+import type { CommandPayload } from '../schemas/index.js'
 import { CommandStatus } from './command.js'
 import { refuse, show, VerifyReason, type Verified } from './errors.js'
 import { verifyBytes } from './keys.js'

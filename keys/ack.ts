@@ -1,4 +1,4 @@
-import { hashId, type AckFact, type AckPayload, type CommandFact } from '../../schemas/index.js'
+import { hashId, type AckFact, type AckPayload, type CommandFact } from '../schemas/index.js'
 import { refuse, VerifyReason, type Verified } from './errors.js'
 import { signBytes, verifyBytes, type KeyPair } from './keys.js'
 import { ackBytes } from './signing.js'

@@ -2,7 +2,7 @@ import * as ed from '@noble/ed25519'
 import { sha256, sha512 } from '@noble/hashes/sha2.js'
 import { bytesToHex } from '@noble/hashes/utils.js'
 import { z } from 'zod'
-import type { Result } from '../../schemas/index.js'
+import type { Result } from '../schemas/index.js'
 import { ActError, ActErrorCode } from './errors.js'
 
 // @noble/ed25519 v3: the synchronous API needs a SHA-512 implementation wired in.

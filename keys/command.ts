@@ -1,4 +1,4 @@
-import { derivedId, hashId, type CommandFact, type CommandIntent, type CommandPayload, type Result, type Signature } from '../../schemas/index.js'
+import { derivedId, hashId, type CommandFact, type CommandIntent, type CommandPayload, type Result, type Signature } from '../schemas/index.js'
 import { ActError, ActErrorCode } from './errors.js'
 import { signBytes, type KeyPair } from './keys.js'
 import { commandBytes, rejectionBytes } from './signing.js'

@@ -47,3 +47,8 @@ export class ActError extends CodedError<ActErrorCode> {
   override name = 'ActError'
 }
 export const isActError = (err: unknown): err is ActError => err instanceof ActError
+
+/** The key files and the key registry refused a request: a missing or malformed key, a bad or taken name, an unregistered key id. Same code as a bad configuration elsewhere (`ben` exits 2). */
+export class KeyringError extends CodedError<'bad_config'> {
+  override name = 'KeyringError'
+}

@@ -33,5 +33,5 @@ export {
   type SignerRole,
 } from './verbs.js'
 export { commandBytes, ackBytes, rejectionBytes, SignedType } from './signing.js'
-export { VerifyReason, ActError, ActErrorCode, isActError, show, refuse, type VerifyError, type Verified } from './errors.js'
+export { VerifyReason, ActError, ActErrorCode, isActError, KeyringError, show, refuse, type VerifyError, type Verified } from './errors.js'
 export { Keyring, registerKey, revokeRegisteredKey, readKey, listKeys, keyEntry, TrustWatcher } from './keyring.js'

@@ -2,7 +2,7 @@ import { Kvm, type KV } from '@nats-io/kv'
 import type { NatsConnection } from '@nats-io/nats-core'
 import { chmodSync, existsSync, mkdirSync, readdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
-import { InfraError } from '../infra/errors.js'
+import { KeyringError } from './errors.js'
 import { generateKeyPair, loadKeyPair, serializeKeyPair, type KeyPair, type KeyRole, type PublicKey } from './keys.js'
 import { parseTrustedKey, trustedKeyJson, trustStore, type TrustedKey, type TrustStore } from './trust.js'
 
@@ -28,17 +28,17 @@ export class Keyring {
     try {
       text = readFileSync(file, 'utf8')
     } catch {
-      throw new InfraError('bad_config', `no key named '${name}' in ${this.dir}; create it with \`ben keys generate --role <role> --name ${name}\``)
+      throw new KeyringError('bad_config', `no key named '${name}' in ${this.dir}; create it with \`ben keys generate --role <role> --name ${name}\``)
     }
     const r = loadKeyPair(text)
-    if (!r.ok) throw new InfraError('bad_config', `key file ${file} is not a valid key pair: ${r.error.message}`)
+    if (!r.ok) throw new KeyringError('bad_config', `key file ${file} is not a valid key pair: ${r.error.message}`)
     return r.value
   }
 
   /** Writes a new key pair; refuses to overwrite an existing one. */
   generate(name: string, role: KeyRole): KeyPair {
-    if (!/^[A-Za-z0-9_-]{1,64}$/.test(name)) throw new InfraError('bad_config', `key name '${name}' must be 1-64 letters, digits, '-' or '_'`)
-    if (this.has(name)) throw new InfraError('bad_config', `a key named '${name}' already exists at ${this.path(name)}`)
+    if (!/^[A-Za-z0-9_-]{1,64}$/.test(name)) throw new KeyringError('bad_config', `key name '${name}' must be 1-64 letters, digits, '-' or '_'`)
+    if (this.has(name)) throw new KeyringError('bad_config', `a key named '${name}' already exists at ${this.path(name)}`)
     const k = generateKeyPair(role)
     mkdirSync(this.dir, { recursive: true, mode: 0o700 })
     writeFileSync(this.path(name), serializeKeyPair(k) + '\n', { mode: 0o600 })
@@ -90,7 +90,7 @@ export async function registerKey(kv: KV, key: PublicKey, opts: { owner?: string
 /** Marks a key revoked from `at` (event time, ms): refused everywhere from then on. */
 export async function revokeRegisteredKey(kv: KV, keyId: string, at: number): Promise<TrustedKey> {
   const k = await readKey(kv, keyId)
-  if (!k) throw new InfraError('bad_config', `key ${keyId} is not registered in ben-keys`)
+  if (!k) throw new KeyringError('bad_config', `key ${keyId} is not registered in ben-keys`)
   const revoked = { ...k, revokedAt: k.revokedAt !== null ? Math.min(k.revokedAt, at) : at }
   await kv.put(keyEntry(keyId), JSON.stringify(trustedKeyJson(revoked)))
   return revoked

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest'
 import { lookupKey, parseTrustStore, revokeKey, serializeTrustStore, trustStore, VerifyReason } from './index.js'
-import { ISSUER, OPERATOR, SIDECAR, TRUST } from '../processors/act/test-fixtures.js'
+import { ISSUER, OPERATOR, SIDECAR, TRUST } from '../test/fixtures/act.js'
 
 describe('trust store', () => {
   it('is an immutable value: revoking returns a new store', () => {

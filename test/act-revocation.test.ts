@@ -10,7 +10,7 @@ import { connect } from '@nats-io/transport-node'
 import type { NatsConnection } from '@nats-io/nats-core'
 import { FactCodec, Header, type CommandFact } from '../schemas/index.js'
 import { FactPublisher, Subjects } from '../streams/index.js'
-import { decision } from '../processors/act/test-fixtures.js'
+import { decision } from './fixtures/act.js'
 import { ben, benUp, type Background } from './support/cli.js'
 import { tempDir, waitFor } from './support/servers.js'
 

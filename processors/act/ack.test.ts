@@ -3,7 +3,7 @@ import { FactCodec, type CommandFact } from '../../schemas/index.js'
 import { stepAll } from '../stage.js'
 import { actStage } from './index.js'
 import { generateKeyPair, revokeKey, signAck, trustKey, verifyAck, VerifyReason } from '../../keys/index.js'
-import { config, decision, ISSUER, SIDECAR, TRUST } from './test-fixtures.js'
+import { config, decision, ISSUER, SIDECAR, TRUST } from '../../test/fixtures/act.js'
 
 const T0 = 1_763_700_000_000
 const cmd = stepAll(actStage, [decision('d1', T0)], config()).out[0] as CommandFact

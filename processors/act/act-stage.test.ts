@@ -7,7 +7,7 @@ import { defaultPack, policyStage } from '../policy/index.js'
 import { stepAll, type Emission } from '../stage.js'
 import { act, actConfig, actStage } from './index.js'
 import { approve, commandIdOf, replayGuard, verifyCommand } from '../../keys/index.js'
-import { config, decision, ISSUER, OPERATOR, TRUST } from './test-fixtures.js'
+import { config, decision, ISSUER, OPERATOR, TRUST } from '../../test/fixtures/act.js'
 
 const T0 = 1_763_700_000_000
 const CFG = config()

@@ -4,7 +4,7 @@ import type { CommandFact, CommandPayload } from '../../schemas/index.js'
 import { stepAll } from '../stage.js'
 import { actStage } from './index.js'
 import { approve, cosign, reject, replayGuard, revokeKey, signCommand, verifyCommand, VerifyReason, type VerifyContext } from '../../keys/index.js'
-import { config, decision, ISSUER, OPERATOR, OPERATOR_2, STRANGER, TRUST } from './test-fixtures.js'
+import { config, decision, ISSUER, OPERATOR, OPERATOR_2, STRANGER, TRUST } from '../../test/fixtures/act.js'
 
 const T0 = 1_763_700_000_000
 const intent = { verb: 'throttle_job', target: 'web-3', args: '{"factor":0.5,"job":"batch-7"}' }

@@ -4,7 +4,7 @@ import { describe, expect, it } from 'vitest'
 import type { AnomalyFact, IncidentFact } from '../../schemas/index.js'
 import type { Emission, Versioned } from '../stage.js'
 import { incident, type IncidentConfig, type IncidentInput } from './index.js'
-import { alert, anomaly, cfg, decision, MIN, T0 } from './test-fixtures.js'
+import { alert, anomaly, cfg, decision, MIN, T0 } from '../../test/fixtures/incident.js'
 
 const C = cfg()
 const scheduler = () => new TestScheduler((actual, expected) => expect(actual).toEqual(expected))

@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest'
 import { derivedId, FactCodec, type Fact, type IncidentFact } from '../../schemas/index.js'
 import { stepAll } from '../stage.js'
 import { defaultIncidentConfig, incidentIdOf, incidentStage, type IncidentInput } from './index.js'
-import { ackFor, alert, anomaly, cfg, commandFor, decision, MIN, T0 } from './test-fixtures.js'
+import { ackFor, alert, anomaly, cfg, commandFor, decision, MIN, T0 } from '../../test/fixtures/incident.js'
 
 const C = cfg()
 const run = (facts: readonly unknown[], c = C) => stepAll(incidentStage, facts as IncidentInput[], c)

@@ -6,7 +6,7 @@ import type { Fact, IncidentFact } from '../../schemas/index.js'
 import { stepAll } from '../stage.js'
 import { defaultIncidentConfig, incidentStage, narrate, type IncidentInput, type Narrative } from './index.js'
 import { escapeMd } from './markdown.js'
-import { ackFor, alert, anomaly, cfg, commandFor, decision, goldenScenario, MIN, T0 } from './test-fixtures.js'
+import { ackFor, alert, anomaly, cfg, commandFor, decision, goldenScenario, MIN, T0 } from '../../test/fixtures/incident.js'
 
 const GOLDEN = fileURLToPath(new URL('./__golden__/narrative.md', import.meta.url))
 

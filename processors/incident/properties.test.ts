@@ -3,7 +3,7 @@ import { describe, expect, it } from 'vitest'
 import { FactCodec, type Fact, type IncidentFact } from '../../schemas/index.js'
 import { stepAll } from '../stage.js'
 import { incidentStage, type IncidentInput } from './index.js'
-import { ackFor, alert, anomaly, cfg, commandFor, decision, MIN, T0 } from './test-fixtures.js'
+import { ackFor, alert, anomaly, cfg, commandFor, decision, MIN, T0 } from '../../test/fixtures/incident.js'
 
 const DEFAULT = cfg()
 const TIGHT = cfg({ quietPeriod: '2m', maxDuration: '10m', maxFacts: 4, maxOpen: 3, maxIds: 16 }, 7)

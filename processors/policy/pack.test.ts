@@ -3,7 +3,7 @@ import { defaultPack, isPolicyError, loadPolicyPack, parseDuration, PolicyErrorC
 import { compileGlob, compileSubject } from './pattern.js'
 import { compileArgs, compileTemplate, render, renderArgs } from './template.js'
 import { viewOf } from './view.js'
-import { anomaly } from './test-fixtures.js'
+import { anomaly } from '../../test/fixtures/policy.js'
 
 const errorsOf = (text: string, opts = {}): string[] => {
   const r = loadPolicyPack(text, opts)

@@ -5,7 +5,7 @@ import { describe, expect, it } from 'vitest'
 import { FactCodec, type AlertFact, type AnomalyFact, type DecisionFact } from '../../schemas/index.js'
 import { stepAll, type Emission } from '../stage.js'
 import { defaultPack, policy, policyStage, type PolicyInput } from './index.js'
-import { alert, anomaly } from './test-fixtures.js'
+import { alert, anomaly } from '../../test/fixtures/policy.js'
 
 const dp = defaultPack()
 if (!dp.ok) throw dp.error

@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest'
 import { derivedId, FactCodec, type DecisionFact, type Fact } from '../../schemas/index.js'
 import { stepAll } from '../stage.js'
 import { defaultPack, deserializePolicyState, policyStage, POLICY_VERSION, type CompiledPack } from './index.js'
-import { alert, anomaly, pack } from './test-fixtures.js'
+import { alert, anomaly, pack } from '../../test/fixtures/policy.js'
 import type { Versioned } from '../stage.js'
 
 const decisions = (out: readonly Fact[]): DecisionFact[] => out.filter((f): f is DecisionFact => f.kind === 'decision')

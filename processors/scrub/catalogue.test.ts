@@ -3,7 +3,7 @@ import { metricsRegistry } from '../../streams/index.js'
 import { crc32TokenValid, jwtStructureValid } from './checks.js'
 import { classifyKey, KeyClass } from './generic.js'
 import { compileManifest, defaultManifest, detectSecrets, redactString, scrubFact } from './index.js'
-import { TEST_KEY } from './fixtures.js'
+import { TEST_KEY } from '../../test/fixtures/scrub.js'
 
 const m = defaultManifest({ hashKey: TEST_KEY })
 const SECRET = 'q8Mf4Rb2Tx1LzN7vKd3WpY6sHc9Ge5Aj'

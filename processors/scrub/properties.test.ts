@@ -3,7 +3,7 @@ import { describe, expect, it } from 'vitest'
 import { FactCodec, type RawFact } from '../../schemas/index.js'
 import { buildCorpus } from './corpus/generate.js'
 import { defaultManifest, scrubStage, versioned } from './index.js'
-import { cfg, TEST_KEY } from './fixtures.js'
+import { cfg, TEST_KEY } from '../../test/fixtures/scrub.js'
 
 const codec = new FactCodec()
 const bytes = (f: RawFact): string => Buffer.from(codec.encode(f).data).toString('hex')

@@ -3,7 +3,7 @@ import { map } from 'rxjs'
 import { TestScheduler } from 'rxjs/testing'
 import { derivedId, FactCodec, type EventFact, type RawFact } from '../../schemas/index.js'
 import { compileManifest, REDACTION_BUCKET, scrub, scrubStage, SCRUB_PRODUCER, SCRUB_VERSION, TRUNCATION_MARK, versioned } from './index.js'
-import { alert, cfg, diag, event, metric, payloadOf } from './fixtures.js'
+import { alert, cfg, diag, event, metric, payloadOf } from '../../test/fixtures/scrub.js'
 
 const step = (f: RawFact, c = cfg()) => scrubStage.step(null, f, c)
 const only = (f: RawFact, c = cfg()): RawFact => {

@@ -2,8 +2,7 @@ import type { JsMsg } from '@nats-io/jetstream'
 import type { NatsConnection } from '@nats-io/nats-core'
 import { Observable } from 'rxjs'
 import { Header, isToken, SEVERITY_ORDER, type AnomalyFact, type Fact, type FactCodec, type IncidentFact, type Severity } from '../schemas/index.js'
-import { followSubjects, toAsyncIterable, type StartAt, type Subjects } from '../streams/index.js'
-import { durableIterator, durableObservable, type DurableSpec } from './durable.js'
+import { followSubjects, toAsyncIterable, type StartAt, type Subjects, durableIterator, durableObservable, type DurableSpec } from '../streams/index.js'
 import { ClientError, ClientErrorCode } from './errors.js'
 
 /** A stream of decoded records that is both an Observable and an async iterable. */

@@ -1,5 +1,5 @@
 import { headers as natsHeaders } from '@nats-io/nats-core'
-import { decodeMessage, streamName } from '../streams/index.js'
+import { decodeMessage, streamName, bySeq, EMPTY_READER, mergeReaders, openStreamReader, type Item, type Reader } from '../streams/index.js'
 import {
   derivedId,
   FactCodec,
@@ -19,7 +19,6 @@ import { Comparator } from './compare.js'
 import type { ActConfigs, ConfigHistory } from './configs.js'
 import { Control } from './control.js'
 import { peekIdTs } from './peek.js'
-import { bySeq, EMPTY_READER, mergeReaders, openStreamReader, type Item, type Reader } from './stream-reader.js'
 import { Telemetry } from './telemetry.js'
 import type { ReplayDeps } from './types.js'
 import { scrubbedMetrics } from './warehouse.js'

@@ -9,5 +9,5 @@ export { replayDeps } from './deps.js'
 export { parseDuration, parseTime } from './time.js'
 export { ReplayError, ReplayErrorCode, isReplayError } from './errors.js'
 /** Low-level readers (benches, tools): ordered snapshot readers over JetStream, paged scrubbed metrics from ClickHouse. */
-export { openStreamReader, mergeReaders, nextOf, bySeq, byTime, type Item, type Reader } from './stream-reader.js'
+export { openStreamReader, mergeReaders, nextOf, bySeq, byTime, type Item, type Reader } from '../streams/index.js'
 export { scrubbedMetrics } from './warehouse.js'

@@ -2,7 +2,7 @@ import type { ClickHouseClient } from '@clickhouse/client'
 import type { Ben } from '../client/index.js'
 import { sqlString } from '../projections/index.js'
 import type { Fact, FactCodec } from '../schemas/index.js'
-import type { Reader } from './stream-reader.js'
+import type { Reader } from '../streams/index.js'
 
 /** Read access to the projections: through `ben up`'s query service, or a ClickHouse client. */
 export interface Warehouse {

@@ -1,7 +1,7 @@
 import { AckPolicy, DeliverPolicy, jetstream, jetstreamManager, type ConsumerConfig, type ConsumerMessages, type JsMsg } from '@nats-io/jetstream'
 import { nanos, type NatsConnection } from '@nats-io/nats-core'
 import { Observable } from 'rxjs'
-import { ClientError, ClientErrorCode } from './errors.js'
+import { ClientError, ClientErrorCode } from '../client/errors.js'
 
 /** A durable pull consumer to open: where, what, and where a new one starts. */
 export interface DurableSpec {

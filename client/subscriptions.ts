@@ -1,8 +1,17 @@
-import type { JsMsg } from '@nats-io/jetstream'
 import type { NatsConnection } from '@nats-io/nats-core'
-import { Observable } from 'rxjs'
+import { catchError, Observable, throwError } from 'rxjs'
 import { Header, isToken, SEVERITY_ORDER, type AnomalyFact, type Fact, type FactCodec, type IncidentFact, type Severity } from '../schemas/index.js'
-import { followSubjects, toAsyncIterable, type StartAt, type Subjects, durableIterator, durableObservable, type DurableSpec } from '../streams/index.js'
+import {
+  followSubjects,
+  toAsyncIterable,
+  type StartAt,
+  type Subjects,
+  durableIterator,
+  durableObservable,
+  type DurableSpec,
+  isStreamsError,
+  type StreamMessage,
+} from '../streams/index.js'
 import { ClientError, ClientErrorCode } from './errors.js'
 
 /** A stream of decoded records that is both an Observable and an async iterable. */
@@ -201,8 +210,23 @@ function subscribeDerived<K extends DerivedKind>(ctx: SubscriptionContext, kind:
     ackWaitMs: opts.ackWaitMs ?? 30_000,
     maxAckPending: opts.maxAckPending ?? 1,
   }
-  const accept = (m: JsMsg) => decode(m.subject, m.seq, m.data, m.headers?.get(Header.SchemaFp) || undefined)
-  return Object.assign(durableObservable(ctx.nc, spec, accept), { [Symbol.asyncIterator]: () => durableIterator(ctx.nc, spec, accept) })
+  const accept = (m: StreamMessage) => decode(m.subject, m.seq, m.data, m.headers?.get(Header.SchemaFp) || undefined)
+  const facts = durableObservable(ctx.nc, spec, accept).pipe(catchError((err: unknown) => throwError(() => asClientError(err))))
+  return Object.assign(facts, { [Symbol.asyncIterator]: () => clientErrors(durableIterator(ctx.nc, spec, accept)) })
+}
+
+/** The library's callers branch on `isClientError`: streams' refusals (no stream, durable conflict) keep their code under that name. */
+function asClientError(err: unknown): unknown {
+  return isStreamsError(err) ? new ClientError(err.code, err.message, { cause: err }) : err
+}
+
+function clientErrors<T>(it: AsyncIterator<T> & AsyncIterable<T>): AsyncIterator<T> & AsyncIterable<T> {
+  const self: AsyncIterator<T> & AsyncIterable<T> = {
+    next: () => it.next().catch((err: unknown) => Promise.reject(asClientError(err))),
+    return: () => (it.return ? it.return() : Promise.resolve({ done: true, value: undefined })),
+    [Symbol.asyncIterator]: () => self,
+  }
+  return self
 }
 
 /** Decoded anomaly facts from `<prefix>.anomaly.<severity>.<source>`, filtered and optionally durable. */

@@ -1,7 +1,7 @@
 import { AckPolicy, DeliverPolicy, jetstream, jetstreamManager, type ConsumerConfig, type ConsumerMessages, type JsMsg } from '@nats-io/jetstream'
-import { nanos, type NatsConnection } from '@nats-io/nats-core'
+import { nanos, type MsgHdrs, type NatsConnection } from '@nats-io/nats-core'
 import { Observable } from 'rxjs'
-import { ClientError, ClientErrorCode } from '../client/errors.js'
+import { StreamsError, StreamsErrorCode } from './errors.js'
 
 /** A durable pull consumer to open: where, what, and where a new one starts. */
 export interface DurableSpec {
@@ -20,7 +20,16 @@ export interface DurableSpec {
  * What to do with one message: `T` to hand to the subscriber, or `null` to skip it (it is
  * acked: consumed but not of interest, or reported as undecodable by the caller).
  */
-export type Accept<T> = (m: JsMsg) => T | null
+export type Accept<T> = (m: StreamMessage) => T | null
+
+/** One delivered message as a caller of the durable sees it (never the JetStream message itself: acking stays here). */
+export interface StreamMessage {
+  readonly subject: string
+  /** Stream sequence. */
+  readonly seq: number
+  readonly data: Uint8Array
+  readonly headers?: MsgHdrs
+}
 
 /** Finds the stream, creates the durable (or checks the existing one) and starts pulling. */
 async function openDurable(nc: NatsConnection, spec: DurableSpec): Promise<ConsumerMessages> {
@@ -29,15 +38,15 @@ async function openDurable(nc: NatsConnection, spec: DurableSpec): Promise<Consu
   try {
     stream = await jsm.streams.find(spec.filter)
   } catch (err) {
-    throw new ClientError(ClientErrorCode.NoStream, `no stream holds '${spec.filter}': is \`ben up\` running on this NATS?`, { cause: err })
+    throw new StreamsError(StreamsErrorCode.NoStream, `no stream holds '${spec.filter}': is \`ben up\` running on this NATS?`, { cause: err })
   }
   const ackWait = nanos(spec.ackWaitMs)
   const existing = await jsm.consumers.info(stream, spec.consumer).catch(() => undefined)
   if (existing) {
     const have = existing.config.filter_subject ?? ''
     if (have !== spec.filter) {
-      throw new ClientError(
-        ClientErrorCode.DurableConflict,
+      throw new StreamsError(
+        StreamsErrorCode.DurableConflict,
         `durable consumer '${spec.consumer}' on ${stream} follows '${have || '(everything)'}', not '${spec.filter}': use another name for these filters, or delete that consumer`,
       )
     }

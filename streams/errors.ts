@@ -1,3 +1,4 @@
+import { CodedError } from '../schemas/index.js'
 /** Why a publish failed. Stable codes: callers branch on them, never on message text. */
 export const PublishFailure = {
   /** No PubAck within the ack timeout, after every retry. */
@@ -19,3 +20,17 @@ export const PublishFailure = {
   Abandoned: 'abandoned',
 } as const
 export type PublishFailure = (typeof PublishFailure)[keyof typeof PublishFailure]
+
+/** Stable codes of streams' own refusals (opening a durable consumer). Never reused. */
+export const StreamsErrorCode = {
+  /** No JetStream stream holds the subjects asked for (is the topology there?). */
+  NoStream: 'no_stream',
+  /** A durable consumer of that name exists with another subject filter. */
+  DurableConflict: 'durable_conflict',
+} as const
+export type StreamsErrorCode = (typeof StreamsErrorCode)[keyof typeof StreamsErrorCode]
+
+export class StreamsError extends CodedError<StreamsErrorCode> {
+  override name = 'StreamsError'
+}
+export const isStreamsError = (err: unknown): err is StreamsError => err instanceof StreamsError

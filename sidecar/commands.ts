@@ -1,7 +1,6 @@
-import { jetstream, type JsMsg } from '@nats-io/jetstream'
 import type { NatsConnection } from '@nats-io/nats-core'
 import type { AckFact, CommandFact, FactCodec } from '../schemas/index.js'
-import { decodeMessage, ensureDurable, type FactPublisher, type Subjects } from '../streams/index.js'
+import { decodeMessage, ensureDurable, pullDurable, type FactPublisher, type PulledMessage, type Subjects } from '../streams/index.js'
 import { AckStatus, parseArgs, replayGuard, signAck, verifyCommand, type KeyPair, type ReplayGuard, type SignerRole, type TrustStore, type VerbRegistry } from '../keys/index.js'
 import type { CommandJournal } from './journal.js'
 import type { CommandHandler, SidecarLogger } from './types.js'
@@ -71,8 +70,7 @@ export class CommandRunner {
   async start(): Promise<void> {
     const { nc, stream } = this.o
     await ensureDurable(nc, { stream, durable: this.durable, filterSubject: this.o.subjects.cmd(this.o.id), maxAckPending: 64, ackWaitMs: 30_000, deliver: 'all' })
-    const consumer = await jetstream(nc).consumers.get(stream, this.durable)
-    const messages = await consumer.consume({ max_messages: 16 })
+    const messages = await pullDurable(nc, stream, this.durable, { maxMessages: 16 })
     this.stopFn = () => messages.stop()
     if (this.stopped) messages.stop()
     this.loop = (async () => {
@@ -96,7 +94,7 @@ export class CommandRunner {
     await this.loop
   }
 
-  private async onMessage(m: JsMsg): Promise<void> {
+  private async onMessage(m: PulledMessage): Promise<void> {
     const r = decodeMessage(this.o.codec, this.o.subjects, m.subject, m.headers, m.data)
     if (!r.ok || r.value.kind !== 'command') {
       this.undecodable++
@@ -123,7 +121,7 @@ export class CommandRunner {
   }
 
   /** Verify, run, journal: the ack this command earns. */
-  private async decide(cmd: CommandFact, m: JsMsg): Promise<AckFact> {
+  private async decide(cmd: CommandFact, m: PulledMessage): Promise<AckFact> {
     const c = cmd.payload
     const { journal, keyPair } = this.o
     const now = this.o.now()
@@ -166,7 +164,7 @@ export class CommandRunner {
     return signAck(cmd, status, reason, keyPair, this.o.now())
   }
 
-  private async run(verb: string, args: unknown, cmd: CommandFact, m: JsMsg): Promise<void> {
+  private async run(verb: string, args: unknown, cmd: CommandFact, m: PulledMessage): Promise<void> {
     const handler = this.o.handlers[verb]
     if (!handler) throw new Error(`no handler for ${verb}`) // verify refuses unhandled verbs first
     const heartbeat = setInterval(() => m.working(), 10_000)

@@ -9,7 +9,8 @@ import { sidecarHome, statusPath, writeStatusFile } from './status.js'
 import type { Sidecar } from './types.js'
 import { metricsRegistry } from '../streams/index.js'
 import { openDoors, parseHostPort, serveNdjson, sidecarSink, type Door, type DoorsConfig, type NdjsonServer } from '../intake/index.js'
-import { registerSidecarCollectors, serveMetrics, type MetricsServer } from '../telemetry/index.js'
+import { serveMetrics, type MetricsServer } from '../telemetry/index.js'
+import { registerSidecarCollectors } from './collectors.js'
 
 export interface DaemonOptions {
   readonly id: string

@@ -2,4 +2,3 @@
 export { serveMetrics, type MetricsServer } from './server.js'
 export { registerJetStreamCollectors } from './collectors.js'
 export { TelemetryError, TelemetryErrorCode, isTelemetryError } from './errors.js'
-export { registerSidecarCollectors } from './sidecar.js'

@@ -1,5 +1,5 @@
 import { Gauge, type Registry } from 'prom-client'
-import type { SidecarStatus } from '../sidecar/index.js'
+import type { SidecarStatus } from './types.js'
 
 /**
  * A sidecar's WAL and drain as gauges, read from its status when Prometheus scrapes. One

@@ -1,6 +1,5 @@
 import { parseEdgeFact, type RawFact } from '../schemas/index.js'
 import type { FactPublisher, PublishOutcome } from '../streams/index.js'
-import type { Sidecar } from '../sidecar/index.js'
 import { DropReason } from './errors.js'
 
 export interface SinkRejection {
@@ -27,8 +26,14 @@ export interface IntakeSink {
   accept(inputs: readonly unknown[]): Promise<SinkResult>
 }
 
+/** What `sidecarSink` needs of a sidecar: its id and its accept (validate, scrub, WAL). */
+export interface SidecarTarget {
+  readonly id: string
+  accept(inputs: readonly unknown[]): Promise<{ readonly accepted: number; readonly rejected: readonly SinkRejection[] }>
+}
+
 /** The sidecar's own path: validate (source = its id), scrub, append to the WAL. */
-export function sidecarSink(sidecar: Sidecar): IntakeSink {
+export function sidecarSink(sidecar: SidecarTarget): IntakeSink {
   return {
     source: sidecar.id,
     async accept(inputs) {

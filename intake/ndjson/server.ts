@@ -3,14 +3,21 @@ import { connect } from 'node:net'
 import { chmodSync, mkdirSync, rmSync } from 'node:fs'
 import { dirname } from 'node:path'
 import { StringDecoder } from 'node:string_decoder'
-import type { AcceptRejection, AcceptResult, SidecarStatus } from '../../sidecar/types.js'
 import { DropReason, IntakeError, IntakeErrorCode } from '../errors.js'
 import { formatListen, type ListenAddress } from '../listen.js'
 
+/** One refused line: its 1-based number, a reason code and what was wrong (the sidecar's `AcceptRejection`). */
+export interface LineRejection {
+  readonly index: number
+  readonly reason: string
+  readonly message: string
+}
+
 /** What the NDJSON door hands lines to: the sidecar (validate, scrub, WAL) and its status. */
 export interface NdjsonTarget {
-  acceptLines(lines: readonly string[], firstLine?: number): Promise<AcceptResult>
-  status(): SidecarStatus
+  acceptLines(lines: readonly string[], firstLine?: number): Promise<{ readonly accepted: number; readonly rejected: readonly LineRejection[] }>
+  /** Served as JSON on GET /status. */
+  status(): object
 }
 
 export interface NdjsonOptions {
@@ -71,7 +78,7 @@ export async function serveNdjson(sidecar: NdjsonTarget, at: ListenAddress, opts
 
   async function postFacts(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const answer: FactsAnswer = { accepted: 0, rejected: 0, rejections: [], truncated: false }
-    const note = (r: AcceptRejection) => {
+    const note = (r: LineRejection) => {
       answer.rejected++
       if (answer.rejections.length < maxListed) answer.rejections.push({ line: r.index, reason: r.reason, message: r.message })
       else answer.truncated = true

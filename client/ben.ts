@@ -1,10 +1,21 @@
 import type { NatsConnection } from '@nats-io/nats-core'
 import { defaultRegistry, FactCodec, parseEdgeFact, type AnomalyFact, type Fact, type IncidentFact, type Rejection } from '../schemas/index.js'
 import { DeadLetters, FactPublisher, followSubjects, Subjects, validatePattern, type Delivered, type FollowOptions, type PublishOutcome, type StartAt } from '../streams/index.js'
-import { chunkReply, runReadOnlyQuery, querySubject, sqlString, type QueryChunk, type QueryReply } from '../projections/index.js'
+import {
+  chunkReply,
+  incidentReport,
+  listIncidents,
+  runReadOnlyQuery,
+  querySubject,
+  sqlString,
+  type IncidentListOptions,
+  type IncidentReport,
+  type IncidentSummary,
+  type QueryChunk,
+  type QueryReply,
+} from '../projections/index.js'
 import { connectNats, homePaths, InfraError, isAlive, locateBen, openClickHouse, readEndpoints, readEnv, type BenEnv, type Warehouse } from '../infra/index.js'
 import { asSubscription, subscribeAnomalies, subscribeIncidents, type DerivedOptions, type Subscription } from './subscriptions.js'
-import { incidentReport, listIncidents, type IncidentListOptions, type IncidentReport, type IncidentSummary } from './incident-report.js'
 
 export interface ConnectOptions {
   /** NATS URL; default BEN_NATS_URL, else the running `ben up` under BEN_HOME. */

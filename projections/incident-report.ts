@@ -1,7 +1,7 @@
 import { narrate, type Narrative } from '../processors/incident/index.js'
-import { sqlString } from '../projections/index.js'
+import { sqlString } from './projector.js'
 import { isToken, SEVERITY_ORDER, type Fact, type FactCodec, type IncidentFact, type Severity } from '../schemas/index.js'
-import { ClientError, ClientErrorCode } from './errors.js'
+import { ClientError, ClientErrorCode } from '../client/errors.js'
 
 /** Runs one read-only SQL statement (`Ben.query`). */
 export type RunQuery = (sql: string) => Promise<{ readonly rows: unknown[][]; readonly truncated: boolean }>

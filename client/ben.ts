@@ -4,6 +4,7 @@ import { DeadLetters, FactPublisher, followSubjects, Subjects, validatePattern, 
 import {
   chunkReply,
   incidentReport,
+  isReportError,
   listIncidents,
   runReadOnlyQuery,
   querySubject,
@@ -16,6 +17,7 @@ import {
 } from '../projections/index.js'
 import { connectNats, homePaths, InfraError, isAlive, locateBen, openClickHouse, readEndpoints, readEnv, type BenEnv, type Warehouse } from '../infra/index.js'
 import { asSubscription, subscribeAnomalies, subscribeIncidents, type DerivedOptions, type Subscription } from './subscriptions.js'
+import { ClientError } from './errors.js'
 
 export interface ConnectOptions {
   /** NATS URL; default BEN_NATS_URL, else the running `ben up` under BEN_HOME. */
@@ -244,12 +246,12 @@ export class Ben {
 
   /** The latest state of each incident, most recently active first (from the `incidents` table). */
   listIncidents(opts: IncidentListOptions = {}): Promise<IncidentSummary[]> {
-    return listIncidents((sql) => this.query(sql, { maxRows: 100_000 }), opts)
+    return listIncidents((sql) => this.query(sql, { maxRows: 100_000 }), opts).catch(asClientError)
   }
 
   /** One incident (by id or a unique id prefix), the facts it cites, and its narrative. */
   incidentReport(id: string): Promise<IncidentReport> {
-    return incidentReport((sql) => this.query(sql, { maxRows: 100_000 }), this.codec, id)
+    return incidentReport((sql) => this.query(sql, { maxRows: 100_000 }), this.codec, id).catch(asClientError)
   }
 
   /** Runs a read-only query: directly against a ClickHouse server, or through `ben up`. */
@@ -345,3 +347,8 @@ function isFact(v: unknown): v is Fact {
 }
 
 export const connect = (opts?: ConnectOptions): Promise<Ben> => Ben.connect(opts)
+
+/** The library's callers branch on `isClientError`: the incident reads' refusals keep their code under that name. */
+function asClientError(err: unknown): never {
+  throw isReportError(err) ? new ClientError(err.code, err.message, { cause: err }) : err
+}

@@ -1,7 +1,7 @@
 import { narrate, type Narrative } from '../processors/incident/index.js'
 import { sqlString } from './projector.js'
 import { isToken, SEVERITY_ORDER, type Fact, type FactCodec, type IncidentFact, type Severity } from '../schemas/index.js'
-import { ClientError, ClientErrorCode } from '../client/errors.js'
+import { ReportError, ReportErrorCode } from './errors.js'
 
 /** Runs one read-only SQL statement (`Ben.query`). */
 export type RunQuery = (sql: string) => Promise<{ readonly rows: unknown[][]; readonly truncated: boolean }>
@@ -56,7 +56,7 @@ const ms = (v: unknown) => Number(v)
 
 function sourceCondition(source: string): string {
   if (!source.includes('*')) {
-    if (!isToken(source)) throw new ClientError(ClientErrorCode.BadOption, `source '${source}' is not a source id (use '*' as a wildcard, e.g. 'web-*')`)
+    if (!isToken(source)) throw new ReportError(ReportErrorCode.BadOption, `source '${source}' is not a source id (use '*' as a wildcard, e.g. 'web-*')`)
     return `source = ${sqlString(source)}`
   }
   const like = source.replace(/[\\%_]/g, '\\$&').replaceAll('*', '%')
@@ -69,17 +69,17 @@ export async function listIncidents(query: RunQuery, opts: IncidentListOptions =
   if (opts.open) where.push(`transition != 'resolved'`)
   if (opts.since !== undefined) {
     const t = new Date(opts.since).getTime()
-    if (Number.isNaN(t)) throw new ClientError(ClientErrorCode.BadOption, `since is not a valid time: ${String(opts.since)}`)
+    if (Number.isNaN(t)) throw new ReportError(ReportErrorCode.BadOption, `since is not a valid time: ${String(opts.since)}`)
     where.push(`updated_at >= fromUnixTimestamp64Milli(toInt64(${Math.floor(t)}))`)
   }
   if (opts.severity !== undefined) {
     const min = SEVERITY_ORDER[opts.severity]
-    if (min === undefined) throw new ClientError(ClientErrorCode.BadOption, `severity must be one of ${Object.keys(SEVERITY_ORDER).join(', ')}, not '${opts.severity}'`)
+    if (min === undefined) throw new ReportError(ReportErrorCode.BadOption, `severity must be one of ${Object.keys(SEVERITY_ORDER).join(', ')}, not '${opts.severity}'`)
     where.push(`severity IN ${list(Object.keys(SEVERITY_ORDER).filter((s) => SEVERITY_ORDER[s as Severity] >= min))}`)
   }
   if (opts.source !== undefined && opts.source !== '*') where.push(sourceCondition(opts.source))
   const limit = opts.limit ?? 100
-  if (!Number.isInteger(limit) || limit <= 0) throw new ClientError(ClientErrorCode.BadOption, `limit must be a positive whole number, not ${limit}`)
+  if (!Number.isInteger(limit) || limit <= 0) throw new ReportError(ReportErrorCode.BadOption, `limit must be a positive whole number, not ${limit}`)
   const sql =
     `SELECT incident_id, severity, transition, source, entity, toUnixTimestamp64Milli(opened_at), toUnixTimestamp64Milli(updated_at), length(fact_ids), title ` +
     `FROM incidents FINAL ${where.length ? `WHERE ${where.join(' AND ')} ` : ''}ORDER BY updated_at DESC, incident_id LIMIT ${limit}`
@@ -111,13 +111,13 @@ async function allRows(query: RunQuery, sql: string): Promise<unknown[][]> {
 
 /** Finds the one incident an id or id prefix names. */
 async function resolveId(query: RunQuery, id: string): Promise<string> {
-  if (id.length < 4 || !ID_RE.test(id)) throw new ClientError(ClientErrorCode.BadOption, `'${id}' is not an incident id: give the id or at least its first 4 characters`)
+  if (id.length < 4 || !ID_RE.test(id)) throw new ReportError(ReportErrorCode.BadOption, `'${id}' is not an incident id: give the id or at least its first 4 characters`)
   const r = await query(`SELECT DISTINCT incident_id FROM incidents WHERE startsWith(incident_id, ${sqlString(id)}) ORDER BY incident_id LIMIT 6`)
   const ids = r.rows.map((row) => String(row[0]))
   if (ids.includes(id)) return id
-  if (ids.length === 0) throw new ClientError(ClientErrorCode.NotFound, `no incident has an id starting with '${id}' (see \`ben incidents list\`)`)
+  if (ids.length === 0) throw new ReportError(ReportErrorCode.NotFound, `no incident has an id starting with '${id}' (see \`ben incidents list\`)`)
   if (ids.length > 1)
-    throw new ClientError(ClientErrorCode.Ambiguous, `'${id}' names ${ids.length > 5 ? 'more than 5' : ids.length} incidents (${ids.slice(0, 5).join(', ')}): give more of the id`)
+    throw new ReportError(ReportErrorCode.Ambiguous, `'${id}' names ${ids.length > 5 ? 'more than 5' : ids.length} incidents (${ids.slice(0, 5).join(', ')}): give more of the id`)
   return ids[0]
 }
 
@@ -153,7 +153,7 @@ export async function incidentReport(query: RunQuery, codec: FactCodec, idOrPref
   const transitions = [...byId.values()]
   const incident = latest?.kind === 'incident' ? latest : transitions[transitions.length - 1]
   if (!incident)
-    throw new ClientError(ClientErrorCode.Undecodable, `incident ${incidentId} is listed but none of its transitions could be read: ${unreadable.map((u) => u.reason).join('; ')}`)
+    throw new ReportError(ReportErrorCode.Undecodable, `incident ${incidentId} is listed but none of its transitions could be read: ${unreadable.map((u) => u.reason).join('; ')}`)
 
   const facts = new Map<string, Fact>()
   const asked = new Set<string>()

@@ -8,3 +8,4 @@ export { anomaliesProjection, decisionsProjection, commandsProjection, acksProje
 export { detachedParts, dropDetachedParts, describeDetached, type DetachedPart } from './parts.js'
 export { rebuildTable, serveRebuilds, warnDetachedParts, rebuildSubject, type RebuildReply, type RebuildRequest } from './rebuild.js'
 export { incidentReport, listIncidents, type IncidentListOptions, type IncidentReport, type IncidentSummary, type RunQuery } from './incident-report.js'
+export { ReportError, ReportErrorCode, isReportError } from './errors.js'

@@ -3,14 +3,14 @@ import { defaultRegistry, FactCodec, parseEdgeFact, type AnomalyFact, type Fact,
 import { DeadLetters, FactPublisher, followSubjects, Subjects, validatePattern, type Delivered, type FollowOptions, type PublishOutcome, type StartAt } from '../streams/index.js'
 import {
   chunkReply,
-  incidentReport,
+  incidentRecord,
   isReportError,
   listIncidents,
   runReadOnlyQuery,
   querySubject,
   sqlString,
   type IncidentListOptions,
-  type IncidentReport,
+  type IncidentRecord,
   type IncidentSummary,
   type QueryChunk,
   type QueryReply,
@@ -18,6 +18,7 @@ import {
 import { connectNats, homePaths, InfraError, isAlive, locateBen, openClickHouse, readEndpoints, readEnv, type BenEnv, type Warehouse } from '../infra/index.js'
 import { asSubscription, subscribeAnomalies, subscribeIncidents, type DerivedOptions, type Subscription } from './subscriptions.js'
 import { ClientError } from './errors.js'
+import { narrate, type Narrative } from '../processors/incident/index.js'
 
 export interface ConnectOptions {
   /** NATS URL; default BEN_NATS_URL, else the running `ben up` under BEN_HOME. */
@@ -251,7 +252,10 @@ export class Ben {
 
   /** One incident (by id or a unique id prefix), the facts it cites, and its narrative. */
   incidentReport(id: string): Promise<IncidentReport> {
-    return incidentReport((sql) => this.query(sql, { maxRows: 100_000 }), this.codec, id).catch(asClientError)
+    return incidentRecord((sql) => this.query(sql, { maxRows: 100_000 }), this.codec, id).then(
+      (r) => ({ ...r, narrative: narrate([...r.facts, ...r.transitions], r.incident) }),
+      asClientError,
+    )
   }
 
   /** Runs a read-only query: directly against a ClickHouse server, or through `ben up`. */
@@ -351,4 +355,9 @@ export const connect = (opts?: ConnectOptions): Promise<Ben> => Ben.connect(opts
 /** The library's callers branch on `isClientError`: the incident reads' refusals keep their code under that name. */
 function asClientError(err: unknown): never {
   throw isReportError(err) ? new ClientError(err.code, err.message, { cause: err }) : err
+}
+
+/** An incident with its narrative: what was seen, decided, signed and answered. */
+export interface IncidentReport extends IncidentRecord {
+  readonly narrative: Narrative
 }

@@ -1,5 +1,5 @@
-export { Ben, connect, QueryError, type ConnectOptions, type PublishSummary, type QueryResult } from './ben.js'
+export { Ben, connect, QueryError, type ConnectOptions, type IncidentReport, type PublishSummary, type QueryResult } from './ben.js'
 export type { Subscription, DerivedOptions, Since, RejectedDelivery } from './subscriptions.js'
-export type { IncidentListOptions, IncidentReport, IncidentSummary } from '../projections/index.js'
+export type { IncidentListOptions, IncidentSummary } from '../projections/index.js'
 export { ClientError, ClientErrorCode, isClientError } from './errors.js'
 export { listProposals, findProposal, decideProposal, type Proposal, type Verdict } from './approvals.js'

@@ -1,4 +1,3 @@
-import { narrate, type Narrative } from '../processors/incident/index.js'
 import { sqlString } from './projector.js'
 import { isToken, SEVERITY_ORDER, type Fact, type FactCodec, type IncidentFact, type Severity } from '../schemas/index.js'
 import { ReportError, ReportErrorCode } from './errors.js'
@@ -35,14 +34,14 @@ export interface IncidentSummary {
   readonly facts: number
 }
 
-export interface IncidentReport {
+/** An incident as the tables hold it; the client adds the narrative (processors/incident's `narrate`). */
+export interface IncidentRecord {
   /** The incident's latest transition fact. */
   readonly incident: IncidentFact
   /** All its transition facts, in stream order. */
   readonly transitions: IncidentFact[]
   /** The facts it cites or that link to them (alerts, anomalies, decisions, commands, acks), by event time. */
   readonly facts: Fact[]
-  readonly narrative: Narrative
   /** Rows that were found but did not decode (never expected: a schema missing from the registry). */
   readonly unreadable: Array<{ id: string; table: string; reason: string }>
 }
@@ -128,11 +127,11 @@ const kindCond = (t: string) => (t === 'facts' ? ` AND kind = 'alert'` : '')
  * Reads one incident back from ClickHouse: its transitions (`incident_events`, plus the latest
  * row of `incidents`), the facts its transitions cite and lineage names, then what links to
  * those (decisions on them, commands from those decisions, acks and approvals of those
- * commands), a few rounds deep; each rebuilt exactly from its `avro` column. Then `narrate`.
+ * commands), a few rounds deep; each rebuilt exactly from its `avro` column.
  */
-export async function incidentReport(query: RunQuery, codec: FactCodec, idOrPrefix: string): Promise<IncidentReport> {
+export async function incidentRecord(query: RunQuery, codec: FactCodec, idOrPrefix: string): Promise<IncidentRecord> {
   const incidentId = await resolveId(query, idOrPrefix)
-  const unreadable: IncidentReport['unreadable'] = []
+  const unreadable: IncidentRecord['unreadable'] = []
   const decode = (table: string, row: unknown[]): Fact | undefined => {
     const [id, fp, avro] = row
     const r = codec.decode(Buffer.from(String(avro), 'base64'), String(fp))
@@ -203,5 +202,5 @@ export async function incidentReport(query: RunQuery, codec: FactCodec, idOrPref
     wanted = new Set(fresh.flatMap((f) => f.lineage))
   }
   const all = [...facts.values()].sort((a, b) => a.ts - b.ts || (a.id < b.id ? -1 : a.id > b.id ? 1 : 0))
-  return { incident, transitions, facts: all, narrative: narrate([...all, ...transitions], incident), unreadable }
+  return { incident, transitions, facts: all, unreadable }
 }

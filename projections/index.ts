@@ -7,5 +7,5 @@ export { runReadOnlyQuery, serveQueries, querySubject, chunkReply, STREAM_MAX_RO
 export { anomaliesProjection, decisionsProjection, commandsProjection, acksProjection, incidentEventsProjection, incidentsProjection } from './derived.js'
 export { detachedParts, dropDetachedParts, describeDetached, type DetachedPart } from './parts.js'
 export { rebuildTable, serveRebuilds, warnDetachedParts, rebuildSubject, type RebuildReply, type RebuildRequest } from './rebuild.js'
-export { incidentReport, listIncidents, type IncidentListOptions, type IncidentReport, type IncidentSummary, type RunQuery } from './incident-report.js'
+export { incidentRecord, listIncidents, type IncidentListOptions, type IncidentRecord, type IncidentSummary, type RunQuery } from './incident-report.js'
 export { ReportError, ReportErrorCode, isReportError } from './errors.js'

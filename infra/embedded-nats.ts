@@ -32,6 +32,7 @@ export class SupervisedNats {
   private probeTimer: NodeJS.Timeout | undefined
   private probe: (() => Promise<ProbeResult>) | undefined
   private disabledSeen = 0
+  private lastProbe: ProbeResult = ProbeResult.Ok
   private hold: Promise<void> | undefined
   private readonly listeners: Array<(s: NatsServerHandle) => void> = []
   /** Servers started after the first (for tests and `ben up`'s status). */
@@ -91,6 +92,9 @@ export class SupervisedNats {
   private async runProbe(): Promise<void> {
     if (!this.probe || this.stopped || this.restarting) return
     const r = await this.probe().catch(() => ProbeResult.Unreachable)
+    // One line per change of what the probe sees, not one per probe.
+    if (r !== this.lastProbe) this.opts.log.info({ pid: this.server.pid, from: this.lastProbe, to: r }, `JetStream probe of the embedded nats-server: ${r}`)
+    this.lastProbe = r
     if (r === ProbeResult.Ok || r === ProbeResult.Unreachable) {
       this.disabledSeen = 0
       return

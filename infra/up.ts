@@ -132,7 +132,14 @@ export async function startBen(
       // A drain needs the server: bounded, then closed regardless.
       await withTimeout(nc.drain(), 5000).catch(() => nc.close())
     })
-    server?.probeWith(() => probeJetStream(nc))
+    if (server) {
+      // Its own connection: after a full disk, nats-server 2.9 can wedge the connection that was
+      // publishing (not even a PING is answered on it) while it answers others. Probed through the
+      // busy one, the server looked paused (left alone) instead of stuck (restarted).
+      const probeNc = await connectNats(natsUrl, env, 'ben-up-probe')
+      cleanups.push(() => probeNc.close())
+      server.probeWith(() => probeJetStream(probeNc))
+    }
 
     const subjects = new Subjects(env.prefix)
     // Replicas: the embedded cluster's size, else BEN_JS_REPLICAS (servers you run), else 1.

@@ -342,7 +342,8 @@ export class StageRunner<S, C, In extends Fact> {
    */
   abort(): void {
     this.stopped = true
-    this.fail(new Error('aborted'))
+    // Not logged: whoever aborts says why (the supervisor, once per change of state).
+    this.fail(new Error('aborted'), false)
     if (this.timer) clearInterval(this.timer)
   }
 
@@ -578,10 +579,10 @@ export class StageRunner<S, C, In extends Fact> {
     })
   }
 
-  private fail(err: Error): void {
+  private fail(err: Error, say = true): void {
     if (this.failure) return
     this.failure = err
-    this.opts.log?.error({ stage: this.name, err: err.message }, 'stage runner stopped: it resumes from its last checkpoint on restart')
+    if (say) this.opts.log?.error({ stage: this.name, err: err.message }, 'stage runner stopped: it resumes from its last checkpoint on restart')
     for (const s of this.subs) s.unsubscribe()
   }
 

@@ -162,7 +162,8 @@ export class SupervisedNats {
   terminate(): void {
     this.stopped = true
     if (this.probeTimer) clearInterval(this.probeTimer)
-    signalIfSame(this.server.identity, 'SIGTERM')
+    // A server whose JetStream is stuck (after a full disk) ignores SIGTERM: it would outlive us.
+    signalIfSame(this.server.identity, this.lastProbe === ProbeResult.JetStreamStuck || this.lastProbe === ProbeResult.JetStreamDisabled ? 'SIGKILL' : 'SIGTERM')
   }
 
   /** Stops supervising, then the server. */

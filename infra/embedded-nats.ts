@@ -12,7 +12,7 @@ export interface SupervisedNatsOptions extends NatsServerOptions {
   readonly minBackoffMs?: number
   /** Default 5 s: a stall ends within seconds of the cause clearing. */
   readonly maxBackoffMs?: number
-  /** Probe period (JetStream disabled after a full disk). Default 5 s. */
+  /** Probe period (JetStream disabled or stuck after a full disk). Default 3 s. */
   readonly probeEveryMs?: number
   /** Consecutive "JetStream disabled" probes before a restart. Default 2. */
   readonly disabledProbes?: number
@@ -85,7 +85,7 @@ export class SupervisedNats {
   probeWith(probe: () => Promise<ProbeResult>): void {
     this.probe = probe
     if (this.probeTimer) return
-    this.probeTimer = setInterval(() => void this.runProbe(), this.opts.probeEveryMs ?? 5000)
+    this.probeTimer = setInterval(() => void this.runProbe(), this.opts.probeEveryMs ?? 3000)
     this.probeTimer.unref()
   }
 

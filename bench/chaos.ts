@@ -1,5 +1,5 @@
 /**
- * `npm run chaos [-- --seed 7 --faults 8]`: a seeded fault campaign against `ben up`, compared
+ * `npm run chaos [-- --seed 7 --faults 8 --duration 240 --only 'disk full']`: a seeded fault campaign against `ben up`, compared
  * with an uninterrupted control run on the same input. Faults: SIGKILL of the embedded
  * nats-server, SIGKILL of `ben up` (restarted after a pause), SIGSTOP/SIGCONT of either, and a
  * full disk (BEN_HOME on a small tmpfs filled to the last byte, then freed; skipped with the
@@ -59,7 +59,7 @@ async function main(): Promise<void> {
   const random = rng(seed)
   const root = mkdtempSync(join(tmpdir(), 'ben-chaos-'))
   const input = join(root, 'input.ndjson')
-  const total = writeFleetInput(input, { hosts: 3, rate: 60, durationMs: 240_000, seed: `chaos-${seed}` })
+  const total = writeFleetInput(input, { hosts: 3, rate: 60, durationMs: arg('duration', 240) * 1000, seed: `chaos-${seed}` })
   const lines = readFileSync(input, 'utf8').trimEnd().split('\n')
   const chunks: string[] = []
   for (let i = 0; i <= faults; i++) {
@@ -147,7 +147,11 @@ async function main(): Promise<void> {
     }
   }
 
-  const kinds = Object.values(Fault).filter((f) => tmpfs || f !== Fault.DiskFull)
+  // `--only 'disk full'`: one kind of fault, `faults` times.
+  const only = process.argv.includes('--only') ? process.argv[process.argv.indexOf('--only') + 1] : undefined
+  if (only !== undefined && !Object.values(Fault).includes(only as Fault)) throw new Error(`--only ${only}: one of ${Object.values(Fault).join(', ')}`)
+  const kinds = Object.values(Fault).filter((f) => (tmpfs || f !== Fault.DiskFull) && (only === undefined || f === only))
+  if (!kinds.length) throw new Error(`no fault to inject${diskNote ? `: ${diskNote}` : ''}`)
   const order = [...kinds].sort(() => random() - 0.5)
   await publishChunk(0)
   for (let n = 1; n <= faults; n++) {

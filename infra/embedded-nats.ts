@@ -12,7 +12,7 @@ export interface SupervisedNatsOptions extends NatsServerOptions {
   readonly minBackoffMs?: number
   /** Default 5 s: a stall ends within seconds of the cause clearing. */
   readonly maxBackoffMs?: number
-  /** Probe period (JetStream disabled after a full disk). Default 5 s. */
+  /** Probe period (JetStream disabled or stuck after a full disk). Default 3 s. */
   readonly probeEveryMs?: number
   /** Consecutive "JetStream disabled" probes before a restart. Default 2. */
   readonly disabledProbes?: number
@@ -32,6 +32,7 @@ export class SupervisedNats {
   private probeTimer: NodeJS.Timeout | undefined
   private probe: (() => Promise<ProbeResult>) | undefined
   private disabledSeen = 0
+  private lastProbe: ProbeResult = ProbeResult.Ok
   private hold: Promise<void> | undefined
   private readonly listeners: Array<(s: NatsServerHandle) => void> = []
   /** Servers started after the first (for tests and `ben up`'s status). */
@@ -84,13 +85,16 @@ export class SupervisedNats {
   probeWith(probe: () => Promise<ProbeResult>): void {
     this.probe = probe
     if (this.probeTimer) return
-    this.probeTimer = setInterval(() => void this.runProbe(), this.opts.probeEveryMs ?? 5000)
+    this.probeTimer = setInterval(() => void this.runProbe(), this.opts.probeEveryMs ?? 3000)
     this.probeTimer.unref()
   }
 
   private async runProbe(): Promise<void> {
     if (!this.probe || this.stopped || this.restarting) return
     const r = await this.probe().catch(() => ProbeResult.Unreachable)
+    // One line per change of what the probe sees, not one per probe.
+    if (r !== this.lastProbe) this.opts.log.info({ pid: this.server.pid, from: this.lastProbe, to: r }, `JetStream probe of the embedded nats-server: ${r}`)
+    this.lastProbe = r
     if (r === ProbeResult.Ok || r === ProbeResult.Unreachable) {
       this.disabledSeen = 0
       return
@@ -158,7 +162,8 @@ export class SupervisedNats {
   terminate(): void {
     this.stopped = true
     if (this.probeTimer) clearInterval(this.probeTimer)
-    signalIfSame(this.server.identity, 'SIGTERM')
+    // A server whose JetStream is stuck (after a full disk) ignores SIGTERM: it would outlive us.
+    signalIfSame(this.server.identity, this.lastProbe === ProbeResult.JetStreamStuck || this.lastProbe === ProbeResult.JetStreamDisabled ? 'SIGKILL' : 'SIGTERM')
   }
 
   /** Stops supervising, then the server. */

@@ -10,7 +10,7 @@ import { nkeyConnectOptions, nkeySeedFile } from './auth/connect-auth.js'
  * seed (BEN_NATS_NKEY, else `$BEN_HOME/creds/operator.nk` when no other credentials are set)
  * authenticates as that identity; a sidecar's seed also sets its inbox prefix `_INBOX_<id>`.
  */
-export async function connectNats(url: string, env: BenEnv, name = 'ben'): Promise<NatsConnection> {
+export async function connectNats(url: string, env: BenEnv, name = 'ben', extra: { timeout?: number; maxReconnectAttempts?: number } = {}): Promise<NatsConnection> {
   const nkeyFile = nkeySeedFile(env)
   const nkey = nkeyFile ? nkeyConnectOptions(nkeyFile) : undefined
   try {
@@ -30,6 +30,7 @@ export async function connectNats(url: string, env: BenEnv, name = 'ben'): Promi
       ...(env.natsCreds ? { authenticator: credsAuthenticator(readFileSync(env.natsCreds)) } : {}),
       ...(env.natsUser ? { user: env.natsUser, pass: env.natsPassword } : {}),
       ...(env.natsToken ? { token: env.natsToken } : {}),
+      ...extra,
     })
   } catch (cause) {
     throw new InfraError('nats_unreachable', `cannot reach NATS at ${url}: ${(cause as Error).message}`, { cause })

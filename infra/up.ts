@@ -132,7 +132,24 @@ export async function startBen(
       // A drain needs the server: bounded, then closed regardless.
       await withTimeout(nc.drain(), 5000).catch(() => nc.close())
     })
-    server?.probeWith(() => probeJetStream(nc))
+    // A fresh connection per probe: after a full disk, nats-server 2.9 wedges every connection
+    // that has made a JetStream request (not even a PING is answered on it) while it still
+    // accepts and answers new ones. Probed through a connection in use, the stuck server looked
+    // paused (left alone) instead of stuck (restarted).
+    const probeUrl = natsUrl
+    server?.probeWith(async () => {
+      let pnc: NatsConnection
+      try {
+        pnc = await connectNats(probeUrl, env, 'ben-up-probe', { timeout: 3000, maxReconnectAttempts: 0 })
+      } catch {
+        return ProbeResult.Unreachable
+      }
+      try {
+        return await probeJetStream(pnc)
+      } finally {
+        void pnc.close().catch(() => undefined)
+      }
+    })
 
     const subjects = new Subjects(env.prefix)
     // Replicas: the embedded cluster's size, else BEN_JS_REPLICAS (servers you run), else 1.

@@ -173,13 +173,16 @@ export class FactPublisher {
     this.retries = opts.retries ?? 5
     this.waitForStreamMs = opts.waitForStreamMs ?? 0
     this.sub = nc.subscribe(`${this.inbox}.*`, { callback: (err, msg) => (err ? undefined : this.onAck(msg)) })
-    this.sweeper = setInterval(
-      () => {
-        this.now = performance.now()
-        this.sweep()
-      },
-      Math.max(50, Math.floor(this.ackTimeoutMs / 4)),
-    )
+    const period = Math.max(50, Math.floor(this.ackTimeoutMs / 4))
+    this.sweeper = setInterval(() => {
+      const now = performance.now()
+      // The process did not run for `stalled` ms (a long synchronous task, a starved CPU): that
+      // time does not count against the PubAcks awaited, whose answers may be waiting unread.
+      const stalled = now - this.now - 2 * period
+      if (stalled > 0) for (const p of this.pending.values()) p.sentAt += stalled
+      this.now = now
+      this.sweep()
+    }, period)
     this.sweeper.unref()
     void (async () => {
       for await (const s of nc.status()) {
@@ -445,12 +448,36 @@ export class FactPublisher {
     if (this.pending.size === 0 && this.verifying === 0) for (const r of this.idleWaiters.splice(0)) r()
   }
 
+  /**
+   * Finds the PubAcks overdue. The sweep runs in the timers phase, before the socket is read: an
+   * answer may be waiting there unread. A retry later than JetStream's duplicate window would
+   * store the fact a second time, so the overdue ones are retried (or failed) only after the
+   * socket has been read (`setImmediate`: after the poll phase), and only if still unanswered.
+   */
   private sweep(): void {
     // Disconnected: nothing can be acknowledged; everything is sent again on the reconnect.
+    if (this.offline || this.overdue) return
+    const now = this.now
+    const due: number[] = []
+    for (const [token, p] of this.pending) if (now - p.sentAt >= this.ackTimeoutMs) due.push(token)
+    if (!due.length) return
+    this.overdue = true
+    setImmediate(() => {
+      this.overdue = false
+      this.retry(due)
+    })
+  }
+
+  /** A sweep is waiting for the socket to be read before it retries. */
+  private overdue = false
+
+  private retry(due: readonly number[]): void {
     if (this.offline) return
     const now = this.now
-    for (const [token, p] of this.pending) {
-      if (now - p.sentAt < this.ackTimeoutMs) continue
+    for (const token of due) {
+      const p = this.pending.get(token)
+      // Answered meanwhile, or sent again on a reconnect (under another token).
+      if (!p) continue
       if (p.attempts > this.retries) {
         this.settle(token, p, { id: p.id, status: 'failed', code: PublishFailure.Timeout, error: `no PubAck after ${p.attempts} attempts of ${this.ackTimeoutMs} ms` })
         continue

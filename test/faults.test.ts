@@ -104,7 +104,8 @@ describe('fault matrix', () => {
     running.push(up2)
     const first = await settle(home, total)
     expect(compare(control, first)).toEqual([])
-    expect(await messagesIn(home, 'DERIVED')).toBe(controlMessages)
+    const derived = await messagesIn(home, 'DERIVED')
+    expect(derived, derived === controlMessages ? '' : `stored twice: ${JSON.stringify(await storedTwice(home, 'DERIVED')).slice(0, 3000)}`).toBe(controlMessages)
 
     // The same lines again, after the window: reported duplicate, nothing stored.
     await windowPassed(home)
@@ -247,6 +248,29 @@ async function windowPassed(home: string): Promise<void> {
     // DLQ: a stream no stage or projector follows.
     await js.publish('ben.dlq.window-probe', '{}', { msgID: id })
     await until('the duplicate window to pass', async () => ((await js.publish('ben.dlq.window-probe', '{}', { msgID: id })).duplicate ? undefined : true), 60_000, 250)
+  } finally {
+    await nc.close()
+  }
+}
+
+/** Message ids stored more than once in a stream, with their sequences and subjects (what a failure says). */
+async function storedTwice(home: string, stream: string): Promise<Array<[string, string[]]>> {
+  const nc = await natsOf(home)
+  try {
+    const c = await jetstream(nc).consumers.get(stream, { headers_only: true })
+    const seen = new Map<string, string[]>()
+    let left = (await c.info(true)).num_pending
+    while (left > 0) {
+      let got = 0
+      for await (const m of await c.fetch({ max_messages: Math.min(left, 5000), expires: 5000 })) {
+        got++
+        const id = m.headers?.get('Nats-Msg-Id') ?? `seq-${m.seq}`
+        seen.set(id, [...(seen.get(id) ?? []), `${m.seq} ${m.subject} ${m.time.toISOString()}`])
+      }
+      if (got === 0) break
+      left -= got
+    }
+    return [...seen].filter(([, l]) => l.length > 1)
   } finally {
     await nc.close()
   }

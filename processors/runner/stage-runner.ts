@@ -50,8 +50,8 @@ export interface StageRunnerOptions<S, C, In extends Fact> {
   subjectFor(out: Fact): string
   /**
    * The stream and subjects this stage publishes to. Given, a restart does not publish again
-   * what it re-derives and finds already stored after its checkpoint (by fact id, however long
-   * ago: JetStream's duplicate window is not relied on).
+   * what it re-derives and finds already stored after its checkpoint, or at all when it has no
+   * checkpoint yet (by fact id, however long ago: JetStream's duplicate window is not relied on).
    */
   readonly output?: { readonly stream: StreamName; readonly filterSubject: string }
   /** Checkpoint after this many inputs or this long, whichever first. Default 2,000 / 1 s. */
@@ -198,6 +198,9 @@ export class StageRunner<S, C, In extends Fact> {
       if (cp) this.opts.log?.warn({ stage: stage.name, from: cp.version, to: stage.version }, 'checkpoint from another stage version: starting from scratch')
       initial = stage.initialState()
       this.positions = {}
+      // No checkpoint (killed before its first one was committed): everything it stored is
+      // re-derived from the start. (Another version derives other ids: nothing to find.)
+      if (this.opts.output && !cp) await this.readStored(0)
     }
     if (this.opts.output) {
       // Everything this runner publishes is stored after what the stream holds now.
@@ -339,7 +342,8 @@ export class StageRunner<S, C, In extends Fact> {
    */
   abort(): void {
     this.stopped = true
-    this.fail(new Error('aborted'))
+    // Not logged: whoever aborts says why (the supervisor, once per change of state).
+    this.fail(new Error('aborted'), false)
     if (this.timer) clearInterval(this.timer)
   }
 
@@ -575,10 +579,10 @@ export class StageRunner<S, C, In extends Fact> {
     })
   }
 
-  private fail(err: Error): void {
+  private fail(err: Error, say = true): void {
     if (this.failure) return
     this.failure = err
-    this.opts.log?.error({ stage: this.name, err: err.message }, 'stage runner stopped: it resumes from its last checkpoint on restart')
+    if (say) this.opts.log?.error({ stage: this.name, err: err.message }, 'stage runner stopped: it resumes from its last checkpoint on restart')
     for (const s of this.subs) s.unsubscribe()
   }
 

@@ -64,7 +64,7 @@ export function parsePubAck(data: Uint8Array): { seq?: number; duplicate: boolea
   // read on the bytes (no string per PubAck): `"seq":` then digits; `"duplicate"` is rare
   const b = Buffer.isBuffer(data) ? data : Buffer.from(data.buffer, data.byteOffset, data.byteLength)
   const at = b.indexOf(SEQ_KEY)
-  if (at >= 0 && b.indexOf(ERROR_START) !== 0) {
+  if (at >= 0 && !(b.length >= ERROR_START.length && b.compare(ERROR_START, 0, ERROR_START.length, 0, ERROR_START.length) === 0)) {
     let seq = 0
     let i = at + SEQ_KEY.length
     while (b[i] === 32) i++

@@ -20,7 +20,8 @@
  *
  *   npm run build && npm run bench:otlp
  *   BENCH_N (default 200,000) records per run; BENCH_CLIENTS (default 4); BENCH_BATCH (default
- *   2048) the main run's maxExportBatchSize; BENCH_PROF=<dir> writes the sidecar's --cpu-prof there.
+ *   2048) the main run's maxExportBatchSize; BENCH_EMIT_SLICE (default 1000) records emitted between
+ *   two turns of the client's event loop; BENCH_PROF=<dir> writes the sidecar's --cpu-prof there.
  */
 import { fork, type ChildProcess } from 'node:child_process'
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs'
@@ -41,6 +42,8 @@ const N = Number(process.env.BENCH_N ?? 200_000)
 const CLIENTS = Number(process.env.BENCH_CLIENTS ?? 4)
 const BATCH = Number(process.env.BENCH_BATCH ?? 2048)
 const PROF = process.env.BENCH_PROF
+/** Records emitted between two turns of the client's event loop. */
+const EMIT_SLICE = Number(process.env.BENCH_EMIT_SLICE ?? 1000)
 const TS = Date.now() - 3_600_000
 const base = mkdtempSync(join(process.env.BENCH_DIR ?? tmpdir(), 'ben-bench-otlp-'))
 const child = join(fileURLToPath(new URL('.', import.meta.url)), 'otlp-sidecar.js')
@@ -235,8 +238,12 @@ async function otlp(sc: SidecarProc, run: number, clients: number, batch: number
   })
   const loggers = providers.map((p) => p.getLogger('bench'))
   const t0 = performance.now()
-  for (let i = 0; i < N; i++)
+  // As a program logs: in slices, the event loop free in between, so the processors export while
+  // records are still being emitted (one synchronous loop would leave the sidecar idle until its end).
+  for (let i = 0; i < N; i++) {
     loggers[i % clients].emit({ timestamp: TS + run * N + i, severityNumber: SeverityNumber.INFO, severityText: 'INFO', body: message(i), attributes: attrs(i) })
+    if (i % EMIT_SLICE === EMIT_SLICE - 1) await new Promise((r) => setImmediate(r))
+  }
   const emitted = (performance.now() - t0) / 1000
   // Each processor exports on its own (batch full, or every 20 ms), one batch at a time; the
   // caller waits for JetStream. A forceFlush here would bound the whole backlog by one export

@@ -3,7 +3,7 @@ import type { NatsConnection } from '@nats-io/nats-core'
 import { FactPublisher, PublishFailure, type PublishOutcome, type Subjects } from '../streams/index.js'
 import type { FactCodec } from '../schemas/index.js'
 import type { Wal, WalRecord } from './wal/index.js'
-import { parseRecord, sendableHeaders } from './record.js'
+import { parseRecord, seqHeaderLine, sendableHeaders } from './record.js'
 import { reconcileFailure, storedPrefix } from './reconcile.js'
 import { DrainWindow, EntryState, type Entry } from './window.js'
 import { Wakeup } from './wakeup.js'
@@ -28,6 +28,8 @@ import type { DrainOptions, DrainStats, ReconcileTarget, SidecarLogger } from '.
 export class Drainer {
   private readonly publisher: FactPublisher
   private readonly maxInFlight: number
+  /** A PubAck wakes the loop once no more than this many are awaited (room for a read). */
+  private readonly lowWater: number
   private readonly pubWindow: number
   private readonly ackEvery: number
   private readonly readBatch: number
@@ -65,6 +67,7 @@ export class Drainer {
     private readonly reconcileAt?: ReconcileTarget,
   ) {
     this.maxInFlight = opts.maxInFlight ?? 4096
+    this.lowWater = Math.max(0, this.maxInFlight - (opts.readBatch ?? 1024))
     this.pubWindow = this.maxInFlight * 4
     this.ackEvery = opts.ackEvery ?? 4096
     this.readBatch = opts.readBatch ?? 1024
@@ -216,7 +219,10 @@ export class Drainer {
     e.gen = gen
     e.refused = false
     this.inflight++
-    void this.publisher.sendRaw(rec.subject, rec.data, sendableHeaders(rec, e.seq), rec.id, (o) => this.outcome(e, gen, o))
+    const cb = (o: PublishOutcome) => this.outcome(e, gen, o)
+    // the stored header block plus the WAL seq, written straight into the outgoing frame
+    if (!this.publisher.trySendStored(rec.subject, rec.data, rec.headers, seqHeaderLine(e.seq), rec.id, cb))
+      void this.publisher.sendRaw(rec.subject, rec.data, sendableHeaders(rec, e.seq), rec.id, cb)
   }
 
   private outcome(e: Entry, gen: number, o: PublishOutcome): void {
@@ -233,12 +239,15 @@ export class Drainer {
     if (o.status === 'duplicate') this.c.duplicates++
     else this.c.stored++
     this.c.lastPubAckAt = Date.now()
+    let wake = this.inflight <= this.lowWater
     if (this.mode === 'probe' && gen === this.gen) {
       this.mode = 'flow'
       this.backoff = this.retryMinMs
+      wake = true
     }
     this.advance()
-    this.wake()
+    // The loop refills the window in bursts: woken when it has room for a read, not per PubAck.
+    if (wake) this.wake()
   }
 
   /** Forget what is in flight: everything not acknowledged is sent again, oldest first, after a probe. */

@@ -3,7 +3,7 @@ import type { Subjects } from '../streams/index.js'
 import type { Versioned } from '../processors/stage.js'
 import { scrubStage, type CompiledManifest } from '../processors/scrub/index.js'
 import { AcceptReason } from './errors.js'
-import { frameRecord } from './record.js'
+import { frameFact } from './record.js'
 
 /** Why one input was refused (its position is added by the caller). */
 export interface Refusal {
@@ -91,7 +91,7 @@ export class Intake {
       redactions: s.redactions,
     } as RawFact
     try {
-      return frameRecord(this.subjectOf[raw.kind], this.codec.encode(fact))
+      return frameFact(this.subjectOf[raw.kind], this.codec, fact)
     } catch (err) {
       return { reason: AcceptReason.Invalid, message: `cannot encode fact ${raw.id}: ${(err as Error).message}` }
     }

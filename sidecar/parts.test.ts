@@ -9,7 +9,8 @@ import { isSidecarError } from './errors.js'
 import type { JetStreamManager } from '@nats-io/jetstream'
 import type { CommandFact } from '../schemas/index.js'
 import { storedPrefix } from './reconcile.js'
-import { frameRecord, parseRecord, sendableHeaders, SEQ_HEADER } from './record.js'
+import { frameFact, frameRecord, parseRecord, sendableHeaders, SEQ_HEADER } from './record.js'
+import { FactCodec, parseEdgeFact, type RawFact } from '../schemas/index.js'
 
 describe('--listen', () => {
   it('takes Unix socket paths and loopback host:port', () => {
@@ -126,5 +127,21 @@ describe('reconcile: what already landed', () => {
     const rec = parseRecord(frameRecord('ben.fact.metric.s', { data: new Uint8Array([7]), id: 'f1', schema: 'ben.Metric', fingerprint: 'ab' }))!
     const h = (sendableHeaders(rec, 42) as unknown as { encode(): Uint8Array }).encode()
     expect(Buffer.from(h).toString('latin1')).toBe('NATS/1.0\r\nNats-Msg-Id: s:f1\r\nBen-Schema: ben.Metric\r\nBen-Schema-Fp: ab\r\nBen-Sidecar-Seq: 42\r\n\r\n')
+  })
+  it('frames a fact in one pass exactly as frameRecord frames its Avro bytes, across chunk boundaries and for facts larger than a chunk', () => {
+    const codec = new FactCodec()
+    const edge = [
+      { lane: 'metric', source: 's', ts: 1, name: 'cpu', value: 0.5, labels: { job: 'j' } },
+      { lane: 'event', source: 's', ts: 2, type: 'log', message: 'é'.repeat(60_000), attrs: { a: 'b'.repeat(400_000) } },
+      { lane: 'diag', source: 's', ts: 3, component: 'disk', message: 'x', attrs: { big: 'x'.repeat(1_500_000) } },
+      { lane: 'alert', source: 's', ts: 4, rule: 'r', severity: 'high', message: 'm', attrs: { p: '/tmp/x' } },
+    ]
+    const facts = edge.map((e) => (parseEdgeFact(e) as { ok: true; value: RawFact }).value)
+    expect(facts.every((f) => f !== undefined)).toBe(true)
+    for (let round = 0; round < 12; round++)
+      for (const f of facts) {
+        const subject = `ben.fact.${f.kind}.s`
+        expect(frameFact(subject, codec, f).equals(frameRecord(subject, codec.encode(f)))).toBe(true)
+      }
   })
 })

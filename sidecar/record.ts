@@ -1,6 +1,6 @@
 import type { MsgHdrs } from '@nats-io/nats-core'
-import type { Encoded } from '../schemas/index.js'
-import { factHeaderBlock, preEncodedHeaders } from '../streams/index.js'
+import type { Encoded, Fact } from '../schemas/index.js'
+import { factHeaderBlock, preEncodedHeaders, withHeaderLines } from '../streams/index.js'
 
 /**
  * What the sidecar stores in one WAL record: everything the drainer needs to publish the fact
@@ -53,6 +53,55 @@ export function frameRecord(subject: string, enc: Encoded): Buffer {
   return out
 }
 
+/** Records are cut from chunks of this size (each a view of it; the WAL copies them when it writes). */
+const ARENA_BYTES = 1024 * 1024
+let arena = Buffer.allocUnsafe(ARENA_BYTES)
+let arenaAt = 0
+
+/** What frameFact needs of the codec: the schema of a kind and an encoder into a buffer. */
+export interface FactEncoder {
+  writer(kind: Fact['kind']): { readonly name: string; readonly fingerprint: string }
+  encodeInto(fact: Fact, buf: Buffer, pos: number): number
+}
+
+/**
+ * `frameRecord(subject, codec.encode(fact))` without the Avro bytes apart: the record's head and
+ * the fact's Avro bytes written once, into a chunk shared by the records framed after it.
+ */
+export function frameFact(subject: string, codec: FactEncoder, fact: Fact): Buffer {
+  const w = codec.writer(fact.kind)
+  const id = `${subject.slice(subject.lastIndexOf('.') + 1)}:${fact.id}`
+  const hdr = factHeaderBlock(id, w.name, w.fingerprint)
+  const subjectBytes = Buffer.byteLength(subject, 'utf8')
+  if (subjectBytes > 0xffff || id.length > 0xffff || hdr.length > 0xffff) throw new RangeError(`sidecar record: subject, id or headers of fact ${id} longer than 65535 bytes`)
+  const head = 1 + 2 + subjectBytes + 2 + id.length + 2 + hdr.length
+  for (let want = head + 256; ; ) {
+    if (arena.length - arenaAt < want) {
+      arena = Buffer.allocUnsafe(Math.max(ARENA_BYTES, want))
+      arenaAt = 0
+    }
+    const b = arena
+    const start = arenaAt
+    let o = start
+    b[o++] = RECORD_VERSION
+    b.writeUInt16LE(subjectBytes, o)
+    o += 2
+    o += b.write(subject, o, 'utf8')
+    b.writeUInt16LE(id.length, o)
+    o += 2
+    o += b.write(id, o, 'latin1')
+    b.writeUInt16LE(hdr.length, o)
+    o += 2
+    o += b.write(hdr, o, 'latin1')
+    const end = codec.encodeInto(fact, b, o)
+    if (end >= 0) {
+      arenaAt = end
+      return b.subarray(start, end)
+    }
+    want = (b.length - start - end) * 2 // (end is minus the bytes missing) a fresh chunk with room to spare
+  }
+}
+
 /** Reads a record back; null when the bytes are not a record of this version (a bug or foreign data). */
 export function parseRecord(bytes: Uint8Array): SidecarRecord | null {
   const b = Buffer.isBuffer(bytes) ? bytes : Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength)
@@ -82,11 +131,8 @@ export const SEQ_HEADER = 'Ben-Sidecar-Seq'
 
 /** The record's header block plus `Ben-Sidecar-Seq: <seq>`, ready for `publish(…, { headers })`. */
 export function sendableHeaders(rec: SidecarRecord, seq: number): MsgHdrs {
-  const h = rec.headers
-  const keep = h.length - 2 // the block ends with an empty line: insert before it
-  const extra = `${SEQ_HEADER}: ${seq}\r\n\r\n`
-  const out = Buffer.allocUnsafe(keep + extra.length)
-  out.set(h.subarray(0, keep), 0)
-  out.write(extra, keep, 'latin1')
-  return preEncodedHeaders(out)
+  return preEncodedHeaders(withHeaderLines(rec.headers, seqHeaderLine(seq)))
 }
+
+/** The `Ben-Sidecar-Seq: <seq>` header line (with its CRLF). */
+export const seqHeaderLine = (seq: number): string => `${SEQ_HEADER}: ${seq}\r\n`

@@ -93,6 +93,36 @@ export class FrameWriter {
     this.queue()
   }
 
+  /**
+   * A message whose header block is `block` (bytes ready to send, ending with its empty line)
+   * with `lines` (`Name: value\r\n`, latin1) added before that empty line: written straight into
+   * the chunk, no block built apart. Where the header block and payload landed (for a retry), or
+   * undefined when frames go through `nc.publish` (the caller sends it another way).
+   */
+  writeWithLines(subject: string, reply: string, block: Uint8Array, lines: string, data: Uint8Array): Framed | undefined {
+    if (!this.protocol) return undefined
+    const keep = block.length - 2
+    const hlen = keep + lines.length + 2
+    const line = `HPUB ${subject} ${reply} ${hlen} ${hlen + data.length}\r\n`
+    this.reserve(line.length * 3 + hlen + data.length + 2)
+    const b = this.buf
+    let at = this.at
+    at += b.write(line, at, 'utf8')
+    const h = at
+    b.set(block, at) // whole, then its closing empty line is overwritten by the lines
+    at += keep
+    at += b.write(lines, at, 'latin1')
+    b.writeUInt16LE(CRLF, at)
+    at += 2
+    const d = at
+    b.set(data, at)
+    at += data.length
+    b.writeUInt16LE(CRLF, at)
+    this.at = at + 2
+    this.queue()
+    return { headers: b.subarray(h, d), data: b.subarray(d, at) }
+  }
+
   /** Whether frames go out in chunks (false: through `nc.publish`, one by one). */
   get direct(): boolean {
     return this.protocol !== undefined

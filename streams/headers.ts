@@ -16,3 +16,17 @@ class EncodedHeaders {
 export function preEncodedHeaders(block: Uint8Array): MsgHdrs {
   return new EncodedHeaders(block) as unknown as MsgHdrs
 }
+
+/**
+ * A header block (`NATS/1.0\r\n…\r\n\r\n`) with more lines (`Name: value\r\n`, latin1) added
+ * before its closing empty line.
+ */
+export function withHeaderLines(block: Uint8Array, lines: string): Buffer {
+  const keep = block.length - 2 // the block ends with an empty line: insert before it
+  const out = Buffer.allocUnsafe(keep + lines.length + 2)
+  out.set(block.subarray(0, keep), 0)
+  out.write(lines, keep, 'latin1')
+  out[out.length - 2] = 0x0d
+  out[out.length - 1] = 0x0a
+  return out
+}

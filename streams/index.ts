@@ -18,6 +18,7 @@ export {
   factHeaders,
   factHeaderBlock,
   preEncodedHeaders,
+  withHeaderLines,
   parsePubAck,
   PublishStatus,
   type PublishOutcome,

@@ -1,8 +1,8 @@
 import { createInbox, type Msg, type MsgHdrs, type NatsConnection, type Subscription } from '@nats-io/nats-core'
-import { preEncodedHeaders } from './headers.js'
+import { preEncodedHeaders, withHeaderLines } from './headers.js'
 import { FrameWriter } from './frames.js'
 
-export { preEncodedHeaders }
+export { preEncodedHeaders, withHeaderLines }
 import { FactCodec, Header, type Fact } from '../schemas/index.js'
 import type { Subjects } from './subjects.js'
 import { PublishFailure } from './errors.js'
@@ -61,19 +61,21 @@ type Callback = (outcome: PublishOutcome) => void
 const DUPLICATE = /"duplicate":\s*true/
 
 export function parsePubAck(data: Uint8Array): { seq?: number; duplicate: boolean; error?: string } {
-  const text = Buffer.from(data.buffer, data.byteOffset, data.byteLength).toString('latin1')
-  const at = text.indexOf('"seq":')
-  if (at >= 0 && !text.startsWith('{"error"')) {
+  // read on the bytes (no string per PubAck): `"seq":` then digits; `"duplicate"` is rare
+  const b = Buffer.isBuffer(data) ? data : Buffer.from(data.buffer, data.byteOffset, data.byteLength)
+  const at = b.indexOf(SEQ_KEY)
+  if (at >= 0 && !(b.length >= ERROR_START.length && b.compare(ERROR_START, 0, ERROR_START.length, 0, ERROR_START.length) === 0)) {
     let seq = 0
-    let i = at + 6
-    while (text.charCodeAt(i) === 32) i++
-    for (; i < text.length; i++) {
-      const c = text.charCodeAt(i) - 48
+    let i = at + SEQ_KEY.length
+    while (b[i] === 32) i++
+    for (; i < b.length; i++) {
+      const c = b[i] - 48
       if (c < 0 || c > 9) break
       seq = seq * 10 + c
     }
-    return { seq, duplicate: DUPLICATE.test(text) }
+    return { seq, duplicate: b.indexOf(DUPLICATE_KEY) >= 0 && DUPLICATE.test(b.toString('latin1')) }
   }
+  const text = b.toString('latin1')
   try {
     const v = JSON.parse(text) as { error?: { description?: string; code?: number } }
     return { duplicate: false, error: `JetStream refused: ${v.error?.description ?? v.error?.code ?? text.slice(0, 120)}` }
@@ -81,6 +83,9 @@ export function parsePubAck(data: Uint8Array): { seq?: number; duplicate: boolea
     return { duplicate: false, error: `unreadable PubAck: ${text.slice(0, 120)}` }
   }
 }
+const SEQ_KEY = Buffer.from('"seq":', 'latin1')
+const ERROR_START = Buffer.from('{"error"', 'latin1')
+const DUPLICATE_KEY = Buffer.from('"duplicate"', 'latin1')
 
 const HEADER_PREFIX = 'NATS/1.0\r\n' + Header.MsgId + ': '
 
@@ -289,6 +294,35 @@ export class FactPublisher {
   trySendRaw(subject: string, data: Uint8Array, headers: MsgHdrs, id: string, cb: Callback): boolean {
     if (this.pending.size >= this.window && !this.closed) return false
     this.enqueue(subject, data, (headers as unknown as { encode(): Uint8Array }).encode(), id, cb)
+    return true
+  }
+
+  /**
+   * `trySendRaw` for bytes stored ready to send: `block` is the header block (ending with its
+   * empty line) and `lines` more header lines (`Name: value\r\n`) to add to it — the sidecar's
+   * stored headers and its WAL seq — written straight into the outgoing frame.
+   */
+  trySendStored(subject: string, data: Uint8Array, block: Uint8Array, lines: string, id: string, cb: Callback): boolean {
+    if (this.pending.size >= this.window && !this.closed) return false
+    if (this.closed || this.offline || !this.frames.direct || this.nc.isClosed() || block.length + lines.length + data.length > this.maxPayload) {
+      this.enqueue(subject, data, withHeaderLines(block, lines), id, cb)
+      return true
+    }
+    const token = ++this.token
+    const framed = this.frames.writeWithLines(subject, `${this.inbox}.${token}`, block, lines, data)!
+    if (this.pending.size === 0) this.lastAnswer = this.now
+    this.pending.set(token, {
+      id,
+      subject,
+      data: framed.data,
+      headers: framed.headers,
+      sentAt: this.now,
+      attempts: 1,
+      cb,
+      verify: subject.startsWith(this.factPrefix),
+      order: ++this.order,
+      sent: true,
+    })
     return true
   }
 

@@ -174,7 +174,7 @@ function keyValueInto(r: protobuf.Reader, into: Record<string, string>): void {
     const t = r.uint32()
     switch (t >>> 3) {
       case 1:
-        key = r.string()
+        key = keyString(r)
         break
       case 2:
         value = anyValue(r, 5)
@@ -185,6 +185,39 @@ function keyValueInto(r: protobuf.Reader, into: Record<string, string>): void {
   }
   leave(r, outer)
   if (key) into[key] = value
+}
+
+/**
+ * Attribute keys seen lately, by their bytes: a record's keys are mostly the ones before it, and
+ * the same string object each time is a property key V8 has already internalized (a fresh string
+ * per record costs a string-table lookup on every store, and garbage).
+ */
+const KEYS_KEPT = 64
+const keptBytes: Uint8Array[] = []
+const keptStrings: string[] = []
+
+/** `r.string()` for an attribute key: the same answer, the string of a key seen lately when its bytes are the same. */
+function keyString(r: protobuf.Reader): string {
+  const start = r.pos
+  const len = r.uint32()
+  const from = r.pos
+  const buf = r.buf
+  if (len <= 64 && from + len <= r.len) {
+    next: for (let i = 0; i < keptBytes.length; i++) {
+      const k = keptBytes[i]
+      if (k.length !== len) continue
+      for (let j = 0; j < len; j++) if (k[j] !== buf[from + j]) continue next
+      r.pos = from + len
+      return keptStrings[i]
+    }
+  }
+  r.pos = start
+  const s = r.string()
+  if (len <= 64 && from + len <= r.len && keptBytes.length < KEYS_KEPT) {
+    keptBytes.push(Uint8Array.prototype.slice.call(buf, from, from + len))
+    keptStrings.push(s)
+  }
+  return s
 }
 
 /** An AnyValue as a string: read in place when it is one string_value, else decoded and turned into one as mapLogs does. */

@@ -38,6 +38,12 @@ export interface WalOptions {
   readonly blockTimeoutMs?: number
   /** Wall clock for the per-record append time (tests inject one). Default Date.now. */
   readonly now?: () => number
+  /**
+   * Records written lately are kept in memory, up to this many payload bytes, and read() serves
+   * them from there (the drain reads what was just appended: no file read, no CRC check of bytes
+   * written a moment ago); acked ones are dropped. Default 32 MiB; 0 reads everything from the files.
+   */
+  readonly recentBytes?: number
 }
 
 export interface WalConfig {
@@ -49,6 +55,7 @@ export interface WalConfig {
   readonly whenFull: WhenFull
   readonly blockTimeoutMs: number | undefined
   readonly now: () => number
+  readonly recentBytes: number
 }
 
 export const WalDefaults = {
@@ -57,6 +64,7 @@ export const WalDefaults = {
   fsync: FsyncPolicy.Batch,
   fsyncIntervalMs: 100,
   whenFull: WhenFull.Block,
+  recentBytes: 32 * 1024 * 1024,
 } as const
 
 const MIN_SEGMENT_BYTES = SEGMENT_HEADER_BYTES + FRAME_HEADER_BYTES + 1
@@ -87,5 +95,7 @@ export function resolveWalConfig(o: WalOptions): WalConfig {
   }
   const now = o.now ?? Date.now
   if (typeof now !== 'function') bad('now', 'must be a function returning epoch milliseconds')
-  return Object.freeze({ dir: o.dir, segmentBytes, maxBytes, fsync, fsyncIntervalMs, whenFull, blockTimeoutMs, now })
+  const recentBytes = o.recentBytes ?? WalDefaults.recentBytes
+  if (!Number.isSafeInteger(recentBytes) || recentBytes < 0) bad('recentBytes', `must be an integer ≥ 0 (bytes kept in memory for reads; 0: none), got ${String(o.recentBytes)}`)
+  return Object.freeze({ dir: o.dir, segmentBytes, maxBytes, fsync, fsyncIntervalMs, whenFull, blockTimeoutMs, now, recentBytes })
 }

@@ -119,7 +119,7 @@ const round: fc.Arbitrary<Round> = fc.record({
 describe('Wal crash safety', () => {
   beforeAll(() => ensureBuilt(), 120_000)
 
-  it('property: after SIGKILL, every reported append is recovered in order exactly once', { timeout: 60_000 }, async () => {
+  it('property: after SIGKILL, every reported append is recovered in order exactly once', { timeout: 180_000 }, async () => {
     await fc.assert(
       fc.asyncProperty(fc.array(round, { minLength: 1, maxLength: 2 }), async (rounds) => {
         const dir = mkdtempSync(join(tmpdir(), 'ben-wal-crash-'))

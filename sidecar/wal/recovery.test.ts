@@ -15,8 +15,8 @@ function tempDir(): string {
   dirs.push(d)
   return d
 }
-async function open(dir: string): Promise<Wal> {
-  const w = await openWal({ dir, segmentBytes: 1024 })
+async function open(dir: string, recentBytes?: number): Promise<Wal> {
+  const w = await openWal({ dir, segmentBytes: 1024, ...(recentBytes !== undefined ? { recentBytes } : {}) })
   opened.push(w)
   return w
 }
@@ -187,7 +187,7 @@ describe('Wal corruption', () => {
 
   it('damage found later by a reader is an error, not a silent skip', async () => {
     const dir = tempDir()
-    const wal = await open(dir)
+    const wal = await open(dir, 0) // (records kept in memory would be read from there, as written)
     await wal.append(Array.from({ length: 5 }, (_, i) => rec(i + 1)))
     const bytes = readFileSync(seg(dir, 1))
     bytes[16 + FRAME + 40] ^= 0xff

@@ -10,7 +10,7 @@ import { findSegment, locate, type Segment } from './segment.js'
 import { Space, type Admission } from './space.js'
 import type { AppendResult, TailOptions, Wal, WalRecord, WalRecovery, WalStats } from './types.js'
 import { AppendSignal, tailRecords, type TailHost } from './tail.js'
-import { SegmentWriter } from './writer.js'
+import { SegmentWriter, type Written } from './writer.js'
 
 /** A group commit writes at most this many bytes of frames at once (bigger single calls still go whole). */
 const MAX_BATCH_BYTES = 8 * 1024 * 1024
@@ -55,6 +55,14 @@ class WalImpl implements Wal, TailHost {
   private closing: Promise<void> | undefined
   private failure: WalError | undefined
   private idleWaiters: (() => void)[] = []
+  /**
+   * The records written lately and not acked yet, oldest first, consecutive seqs: the drain reads
+   * what was just appended from here, not from the file (no read, no CRC check of bytes this
+   * process wrote a moment ago). Views of the frames written; bounded by config.recentBytes.
+   */
+  private recent: Written[] = []
+  private recentHead = 0
+  private recentBytes = 0
   private readonly c = { appended: 0, appendedBytes: 0, acked: 0, segmentsDeleted: 0 }
 
   constructor(
@@ -115,6 +123,8 @@ class WalImpl implements Wal, TailHost {
       return Promise.reject(new TypeError(`Wal.read takes a seq and a count (integers), got ${String(fromSeq)}, ${String(max)}`))
     }
     if (this.state === 'closed') return Promise.reject(walClosed(this.config.dir, 'read'))
+    const start = this.recentIndex(fromSeq)
+    if (start >= 0 && max > 0) return Promise.resolve<WalRecord[]>(this.recent.slice(start, Math.min(this.recent.length, start + max)))
     const p = this.readChain.then(() => readRetrying(this.reader, fromSeq, max))
     this.readChain = p.catch(() => undefined)
     return p
@@ -219,10 +229,11 @@ class WalImpl implements Wal, TailHost {
 
   private async writeBatch(batch: Admission[]): Promise<void> {
     const sync = this.config.fsync !== 'interval'
+    const written: Written[] = []
     let out
     try {
       await this.reclaim(true)
-      out = await this.writer.write(batch, sync)
+      out = await this.writer.write(batch, sync, written)
     } catch (err) {
       const failure = this.fail('write', err)
       for (const a of batch) {
@@ -232,6 +243,7 @@ class WalImpl implements Wal, TailHost {
       return
     }
     this.firstUnacked ??= { seq: out.firstSeq, segBase: out.firstSegBase, offset: out.firstOffset, appendedAt: batch[0].at }
+    this.remember(written)
     this.visible = out.lastSeq
     let seq = out.firstSeq
     for (const a of batch) {
@@ -254,6 +266,42 @@ class WalImpl implements Wal, TailHost {
     }
   }
 
+  // --- records written lately (read() and ack() use them instead of the file) ---
+
+  private remember(written: readonly Written[]): void {
+    if (this.config.recentBytes === 0) return
+    for (const w of written) {
+      this.recent.push(w)
+      this.recentBytes += w.data.length
+    }
+    while (this.recentBytes > this.config.recentBytes && this.recentHead < this.recent.length) this.recentBytes -= this.recent[this.recentHead++].data.length
+    this.compactRecent()
+  }
+
+  /** Forgets the records up to `seq` (acked). */
+  private forgetUpTo(seq: number): void {
+    while (this.recentHead < this.recent.length && this.recent[this.recentHead].seq <= seq) this.recentBytes -= this.recent[this.recentHead++].data.length
+    this.compactRecent()
+  }
+
+  private compactRecent(): void {
+    if (this.recentHead === this.recent.length) {
+      this.recent = []
+      this.recentHead = 0
+    } else if (this.recentHead > 4096 && this.recentHead * 2 > this.recent.length) {
+      this.recent = this.recent.slice(this.recentHead)
+      this.recentHead = 0
+    }
+  }
+
+  /** Where record `seq` is in `recent`, or -1 when it is not kept in memory. */
+  private recentIndex(seq: number): number {
+    if (this.recentHead === this.recent.length) return -1
+    const first = this.recent[this.recentHead].seq
+    const i = this.recentHead + (seq - first)
+    return seq >= first && i < this.recent.length ? i : -1
+  }
+
   private fail(what: string, err: unknown): WalError {
     this.failure ??= walIoFailure(this.config.dir, what, err)
     return this.failure
@@ -267,9 +315,12 @@ class WalImpl implements Wal, TailHost {
     await writeCheckpoint(this.config.dir, target)
     this.c.acked += target - this.persistedAck
     this.persistedAck = target
+    this.forgetUpTo(target)
     const seq = target + 1
     if (!this.firstUnacked || this.firstUnacked.seq < seq) {
+      const kept = this.recent[this.recentIndex(seq)] as Written | undefined
       if (seq > this.visible) this.firstUnacked = undefined
+      else if (kept) this.firstUnacked = { seq, segBase: kept.segBase, offset: kept.offset, appendedAt: kept.appendedAt }
       else {
         const seg = this.segments[findSegment(this.segments, seq)]
         const at = seg ? await locate(seg, seq) : undefined
@@ -299,6 +350,9 @@ class WalImpl implements Wal, TailHost {
 
   private async doClose(): Promise<void> {
     this.state = 'closing'
+    this.recent = []
+    this.recentHead = 0
+    this.recentBytes = 0
     this.space.closeAll(walClosed(this.config.dir, 'append'))
     if (this.writing) await new Promise<void>((r) => this.idleWaiters.push(r))
     clearTimeout(this.syncTimer)

@@ -14,6 +14,15 @@ export interface WriteCall {
   readonly at: number
 }
 
+/** Where a record just written landed, with its bytes (a view of the buffer that was written). */
+export interface Written {
+  readonly seq: number
+  readonly appendedAt: number
+  readonly data: Uint8Array
+  readonly segBase: number
+  readonly offset: number
+}
+
 export interface WriteOutcome {
   readonly firstSeq: number
   readonly lastSeq: number
@@ -59,8 +68,12 @@ export class SegmentWriter {
     return this.active
   }
 
-  /** Writes every record of `calls` in order; fsyncs the data (and any new file's directory entry) when `sync`. */
-  async write(calls: readonly WriteCall[], sync: boolean): Promise<WriteOutcome> {
+  /**
+   * Writes every record of `calls` in order; fsyncs the data (and any new file's directory entry)
+   * when `sync`. `written`, when given, receives each record as written (its bytes are views of
+   * the frames written, which the WAL owns: the caller's buffers may be reused after the append).
+   */
+  async write(calls: readonly WriteCall[], sync: boolean, written?: Written[]): Promise<WriteOutcome> {
     const firstSeq = this.nextSeq
     const groups = this.plan(calls)
     let bytes = 0
@@ -77,8 +90,11 @@ export class SegmentWriter {
       const offsets: number[] = []
       for (const { call, from, to } of g.calls) {
         for (let i = from; i < to; i++) {
-          offsets.push(g.start + off)
-          off = encodeFrame(buf, off, seq++, call.at, call.records[i])
+          const at = off
+          offsets.push(g.start + at)
+          off = encodeFrame(buf, off, seq, call.at, call.records[i])
+          written?.push({ seq, appendedAt: call.at, data: buf.subarray(at + FRAME_HEADER_BYTES, off), segBase: g.seg.base, offset: g.start + at })
+          seq++
         }
       }
       await writeAll(this.fh!, buf, g.start)

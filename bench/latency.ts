@@ -3,7 +3,8 @@
  * scrubbed, anomaly, decision, command, ack, and a ClickHouse row, under three loads (sparse:
  * 20 sources × 1 fact/s; bursty: 1,000 facts every 5 s; steady: 10,000 facts/s), then an
  * overload (a routine flood at 2× what the chain sustained under the steady load) where the
- * alert lane's publish → decision shows the lanes' priority. A hop's latency is the stream
+ * alert lane's publish → decision shows the lanes' priority (hop by hop: stored in FACTS, out of
+ * scrub, out of policy). A hop's latency is the stream
  * time of the derived fact minus its event time (the feed stamps facts with their publish time).
  * A load is sustained when no stage's or projector's backlog (stored, not yet acknowledged) grows
  * through the feed (least-squares slope under 2 % of the offered rate) and the feed could offer
@@ -11,7 +12,8 @@
  * consumer, instead of the routine lane's latencies (the alert lane's are still shown: that is the
  * lanes' promise). First, a same-run baseline: a raw four-hop JetStream relay (bench/latency-
  * baseline.ts), the floor of a hop on this machine at this moment. BENCH_SECONDS (20),
- * BENCH_STEADY_RATE (10,000), BENCH_LOADS (sparse,bursty,steady,flood). Prints tables, then one
+ * BENCH_STEADY_RATE (10,000), BENCH_FLOOD_RATE (2× the steady load's),
+ * BENCH_LOADS (sparse,bursty,steady,flood). Prints tables, then one
  * JSON line.
  */
 import { spawn } from 'node:child_process'
@@ -31,10 +33,12 @@ import { BASELINE_HOPS, relayBaseline, type BaselineFigures } from './latency-ba
 
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 20)
 const STEADY_RATE = Number(process.env.BENCH_STEADY_RATE ?? 10_000)
+/** The flood's rate (facts/s); default 0: 2× what the chain sustained under the steady load. */
+const FLOOD_RATE = Number(process.env.BENCH_FLOOD_RATE ?? 0)
 /** Which phases to run (comma-separated; default all): sparse, bursty, steady, flood. */
 const LOADS = (process.env.BENCH_LOADS ?? 'sparse,bursty,steady,flood').split(',')
 const feedScript = join(fileURLToPath(new URL('.', import.meta.url)), 'latency-feed.js')
-const HOPS = ['scrubbed', 'anomaly', 'decision', 'command', 'ack', 'clickhouse', 'alert→decision'] as const
+const HOPS = ['scrubbed', 'anomaly', 'decision', 'command', 'ack', 'clickhouse', 'alert→stored', 'alert→scrubbed', 'alert→decision'] as const
 type Hop = (typeof HOPS)[number]
 
 interface Fed {
@@ -149,6 +153,9 @@ async function phase(r: Running, load: string, rate: number): Promise<Phase> {
   const scrubbedOf = (d: { result: { ok: boolean; value?: unknown }; time: number }) => d.result.ok && rec('scrubbed', d.time - (d.result.value as Fact).ts)
   const subs = [
     followSubjects(r.ctx.nc, r.ctx.registry, 'ben.scrubbed.*.web-1', { deliver: 'new' }).subscribe(scrubbedOf),
+    // The alert lane hop by hop (web-2): stored in FACTS, out of scrub, out of policy (below).
+    followSubjects(r.ctx.nc, r.ctx.registry, 'ben.fact.alert.web-2', { deliver: 'new' }).subscribe((d) => d.result.ok && rec('alert→stored', d.time - (d.result.value as Fact).ts)),
+    followSubjects(r.ctx.nc, r.ctx.registry, 'ben.scrubbed.alert.web-2', { deliver: 'new' }).subscribe((d) => d.result.ok && rec('alert→scrubbed', d.time - (d.result.value as Fact).ts)),
     followSubjects(r.ctx.nc, r.ctx.registry, 'ben.anomaly.>', { deliver: 'new' }).subscribe((d) => d.result.ok && rec('anomaly', d.time - (d.result.value as Fact).ts)),
     followSubjects(r.ctx.nc, r.ctx.registry, 'ben.decision.>', { deliver: 'new' }).subscribe((d) => {
       if (!d.result.ok) return
@@ -275,8 +282,8 @@ async function main(): Promise<void> {
     if (LOADS.includes('flood')) {
       // Overload: a routine flood at 2× what the chain sustained under the steady load.
       const steady = phases.find((p) => p.load === 'steady')
-      const capacity = Math.max(1000, !steady ? STEADY_RATE : steady.sustained ? steady.publishedPerS : steady.scrubbedPerS)
-      process.stderr.write(`bench:latency: flood at ${2 * capacity} facts/s (2× ${capacity}) for ${SECONDS} s…\n`)
+      const capacity = FLOOD_RATE > 0 ? FLOOD_RATE / 2 : Math.max(1000, !steady ? STEADY_RATE : steady.sustained ? steady.publishedPerS : steady.scrubbedPerS)
+      process.stderr.write(`bench:latency: flood at ${2 * capacity} facts/s (${FLOOD_RATE > 0 ? 'BENCH_FLOOD_RATE' : `2× ${capacity}`}) for ${SECONDS} s…\n`)
       phases.push(await phase(running, 'flood', 2 * capacity))
     }
   } finally {

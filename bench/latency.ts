@@ -7,8 +7,9 @@
  * scrub, out of policy). A hop's latency is the stream
  * time of the derived fact minus its event time (the feed stamps facts with their publish time).
  * A load is sustained when no stage's or projector's backlog (stored, not yet acknowledged) grows
- * through the feed (least-squares slope under 2 % of the offered rate) and the feed could offer
- * it; otherwise the phase says NOT sustained and reports the backlog growth, in total and per
+ * through the feed (least-squares slope under 2 % of the offered rate), the routine lane's
+ * latency does not climb through it (the probes' publish → scrubbed median in the last quarter of
+ * the feed at most 1 s above the first quarter's) and the feed could offer it; otherwise the phase says NOT sustained and reports the backlog growth, in total and per
  * consumer, instead of the routine lane's latencies (the alert lane's are still shown: that is the
  * lanes' promise). First, a same-run baseline: a raw four-hop JetStream relay (bench/latency-
  * baseline.ts), the floor of a hop on this machine at this moment. BENCH_SECONDS (20),
@@ -21,6 +22,7 @@ import { mkdtempSync, rmSync } from 'node:fs'
 import { cpus, loadavg, tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
+import { monitorEventLoopDelay } from 'node:perf_hooks'
 import { build, type Histogram } from 'hdr-histogram-js'
 import { jetstreamManager } from '@nats-io/jetstream'
 import { readEnv, silentLogger, startBen, type Running } from '../infra/index.js'
@@ -140,7 +142,16 @@ interface Phase {
   readonly scrubbedPerS: number
   readonly drainMs: number
   readonly sustained: boolean
+  /** Ben's event-loop delay through the feed (ms): what any input waits before its callback runs. */
+  readonly loopDelay: { p50: number; p99: number; max: number }
+  /** Median publish → scrubbed of the probes (routine lane) in the first and the last quarter of the feed. */
+  readonly climb?: { firstMs: number; lastMs: number }
+  /** The routine lane's latency climbed through the feed by more than CLIMB_MS: not sustained. */
+  readonly climbing: boolean
 }
+
+/** A routine-lane latency that grows by more than this through a feed is work piling up. */
+const CLIMB_MS = 1000
 
 /** A stage keeps up when its backlog grows by less than this share of the offered load (and 50/s). */
 const GROWTH_TOLERANCE = 0.02
@@ -150,7 +161,14 @@ async function phase(r: Running, load: string, rate: number): Promise<Phase> {
   const rec = (hop: Hop, ms: number) => h[hop].recordValue(Math.max(1, Math.round(ms)))
   const t0 = Date.now()
   // Scrubbed: the probes (web-1) only; the routine load is counted, not followed.
-  const scrubbedOf = (d: { result: { ok: boolean; value?: unknown }; time: number }) => d.result.ok && rec('scrubbed', d.time - (d.result.value as Fact).ts)
+  // …each with its publish time, to see whether the routine lane's latency climbs through the feed.
+  const probeTrend: Array<[number, number]> = []
+  const scrubbedOf = (d: { result: { ok: boolean; value?: unknown }; time: number }) => {
+    if (!d.result.ok) return
+    const ts = (d.result.value as Fact).ts
+    rec('scrubbed', d.time - ts)
+    probeTrend.push([ts, d.time - ts])
+  }
   const subs = [
     followSubjects(r.ctx.nc, r.ctx.registry, 'ben.scrubbed.*.web-1', { deliver: 'new' }).subscribe(scrubbedOf),
     // The alert lane hop by hop (web-2): stored in FACTS, out of scrub, out of policy (below).
@@ -209,7 +227,12 @@ async function phase(r: Running, load: string, rate: number): Promise<Phase> {
       }
     }
   })()
+  // Ben's event loop (every stage and projector runs in this process): how long a ready callback waits.
+  const eld = monitorEventLoopDelay({ resolution: 10 })
+  eld.enable()
   const fed = await feed(r.endpoints.natsUrl, load, SECONDS, rate)
+  eld.disable()
+  const loopDelay = { p50: Math.round(eld.percentile(50) / 1e6), p99: Math.round(eld.percentile(99) / 1e6), max: Math.round(eld.max / 1e6) }
   sampling = false
   await sampler
   const after = await consumers(r)
@@ -230,7 +253,21 @@ async function phase(r: Running, load: string, rate: number): Promise<Phase> {
   }
   const backlogPerS = Object.values(growth).reduce((a, g) => a + g, 0)
   // Not sustained: a consumer's backlog grew, or the feed could not even offer the load.
-  const sustained = backlogPerS === 0 && fed.routineBehind <= GROWTH_TOLERANCE * offered * fed.seconds
+  // Climbing: the routine lane's publish → scrubbed (probes) in the last quarter of the feed is more
+  // than CLIMB_MS above the first quarter's (medians): work piles up, whatever the backlog's slope.
+  const quarter = (k: number) => {
+    const from = t0 + (k * fed.seconds * 1000) / 4
+    const xs = probeTrend
+      .filter(([ts]) => ts >= from && ts < from + (fed.seconds * 1000) / 4)
+      .map(([, ms]) => ms)
+      .sort((a, b) => a - b)
+    return xs.length ? xs[Math.floor(xs.length / 2)] : undefined
+  }
+  const first = quarter(0)
+  const last = quarter(3)
+  const climb = first === undefined || last === undefined ? undefined : { firstMs: first, lastMs: last }
+  const climbing = climb !== undefined && climb.lastMs - climb.firstMs > CLIMB_MS
+  const sustained = backlogPerS === 0 && !climbing && fed.routineBehind <= GROWTH_TOLERANCE * offered * fed.seconds
   return {
     load,
     rate,
@@ -247,6 +284,9 @@ async function phase(r: Running, load: string, rate: number): Promise<Phase> {
     scrubbedPerS,
     drainMs,
     sustained,
+    loopDelay,
+    climb,
+    climbing,
   }
 }
 
@@ -300,14 +340,19 @@ async function main(): Promise<void> {
   const verdict = (p: Phase) =>
     p.sustained
       ? 'sustained'
-      : `NOT sustained: ${p.backlogPerS > 0 ? `backlog ${growthText(p)}` : 'no backlog growth'}; published ${p.publishedPerS}/s${p.rate ? ` of ${p.rate}/s offered` : ''}${p.notOffered ? ` (${p.notOffered} not offered: the feed could publish no faster on this machine)` : ''}; scrub settled ${p.scrubbedPerS}/s; drained in ${(p.drainMs / 1000).toFixed(1)} s`
+      : `NOT sustained: ${p.backlogPerS > 0 ? `backlog ${growthText(p)}` : 'no backlog growth'}${p.climbing && p.climb ? `; routine latency climbs (publish → scrubbed p50 ${p.climb.firstMs} ms in the first quarter, ${p.climb.lastMs} ms in the last)` : ''}; published ${p.publishedPerS}/s${p.rate ? ` of ${p.rate}/s offered` : ''}${p.notOffered ? ` (${p.notOffered} not offered: the feed could publish no faster on this machine)` : ''}; scrub settled ${p.scrubbedPerS}/s; drained in ${(p.drainMs / 1000).toFixed(1)} s`
   printTable(
     ['', ...BASE_COLS],
     base.hops.map((x, i) => [`baseline: raw JetStream relay, publish → hop ${i + 1}`, cell(x)]),
   )
   printTable(
-    ['load', ...HOPS.map((h) => `${h} ms p50/p99/max (n)`), 'verdict'],
-    phases.map((p) => [`${p.load}${p.rate ? ` ${p.rate}/s` : ''}`, ...HOPS.map((h) => (p.sustained || !ROUTINE_HOPS.includes(h) ? cell(p.hops[h]) : 'not sustained')), verdict(p)]),
+    ['load', ...HOPS.map((h) => `${h} ms p50/p99/max (n)`), 'event loop delay ms p50/p99/max', 'verdict'],
+    phases.map((p) => [
+      `${p.load}${p.rate ? ` ${p.rate}/s` : ''}`,
+      ...HOPS.map((h) => (p.sustained || !ROUTINE_HOPS.includes(h) ? cell(p.hops[h]) : 'not sustained')),
+      `${p.loopDelay.p50} / ${p.loopDelay.p99} / ${p.loopDelay.max}`,
+      verdict(p),
+    ]),
   )
   const fig: Record<string, unknown> = {
     bench: 'latency',
@@ -339,6 +384,14 @@ async function main(): Promise<void> {
     fig[`${p.load}_backlog_at_end`] = p.backlogAtEnd
     fig[`${p.load}_drain_ms`] = p.drainMs
     fig[`${p.load}_sustained`] = p.sustained
+    fig[`${p.load}_latency_climbing`] = p.climbing
+    fig[`${p.load}_event_loop_delay_p50_ms`] = p.loopDelay.p50
+    fig[`${p.load}_event_loop_delay_p99_ms`] = p.loopDelay.p99
+    fig[`${p.load}_event_loop_delay_max_ms`] = p.loopDelay.max
+    if (p.climb) {
+      fig[`${p.load}_scrubbed_p50_first_quarter_ms`] = p.climb.firstMs
+      fig[`${p.load}_scrubbed_p50_last_quarter_ms`] = p.climb.lastMs
+    }
     // Against the floor measured in the same run: publish → anomaly is two hops (scrub, detect).
     if (p.sustained && p.hops.anomaly.n && base.hops[1].p99) fig[`${p.load}_anomaly_p99_vs_baseline_2hops`] = +(p.hops.anomaly.p99 / base.hops[1].p99).toFixed(2)
     // Alert → decision is two hops too (scrub, policy); shown sustained or not (the lanes' promise).

@@ -103,8 +103,12 @@ describe('priority lanes: an alert never queues behind a routine backlog', () =>
  */
 class HeldPublisher extends FactPublisher {
   private held = true
-  private readonly opened = new Promise<void>((r) => (this.open = () => ((this.held = false), r())))
-  open!: () => void
+  private release: () => void = () => undefined
+  private readonly opened = new Promise<void>((r) => (this.release = r))
+  open(): void {
+    this.held = false
+    this.release()
+  }
   override trySend(fact: Fact, subject: string | undefined, cb: (o: PublishOutcome) => void): boolean {
     return this.held ? false : super.trySend(fact, subject, cb)
   }

@@ -31,12 +31,15 @@ import { printTable } from '../cli/output.js'
 import { followSubjects } from '../streams/index.js'
 import { runSimulation } from '../simulate/index.js'
 import type { Fact } from '../schemas/index.js'
+import { profiled } from './profile.js'
 import { BASELINE_HOPS, relayBaseline, type BaselineFigures } from './latency-baseline.js'
 
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 20)
 const STEADY_RATE = Number(process.env.BENCH_STEADY_RATE ?? 10_000)
 /** The flood's rate (facts/s); default 0: 2× what the chain sustained under the steady load. */
 const FLOOD_RATE = Number(process.env.BENCH_FLOOD_RATE ?? 0)
+/** BENCH_PROFILE=file.cpuprofile with BENCH_PROFILE_LOAD=<load>: a CPU profile of Ben's process during that phase. */
+const PROFILE_LOAD = process.env.BENCH_PROFILE_LOAD
 /** Which phases to run (comma-separated; default all): sparse, bursty, steady, flood. */
 const LOADS = (process.env.BENCH_LOADS ?? 'sparse,bursty,steady,flood').split(',')
 const feedScript = join(fileURLToPath(new URL('.', import.meta.url)), 'latency-feed.js')
@@ -317,14 +320,14 @@ async function main(): Promise<void> {
     ] as const) {
       if (!LOADS.includes(load)) continue
       process.stderr.write(`bench:latency: ${load} load for ${SECONDS} s…\n`)
-      phases.push(await phase(running, load, rate))
+      phases.push(await profiled(PROFILE_LOAD === load, () => phase(running, load, rate)))
     }
     if (LOADS.includes('flood')) {
       // Overload: a routine flood at 2× what the chain sustained under the steady load.
       const steady = phases.find((p) => p.load === 'steady')
       const capacity = FLOOD_RATE > 0 ? FLOOD_RATE / 2 : Math.max(1000, !steady ? STEADY_RATE : steady.sustained ? steady.publishedPerS : steady.scrubbedPerS)
       process.stderr.write(`bench:latency: flood at ${2 * capacity} facts/s (${FLOOD_RATE > 0 ? 'BENCH_FLOOD_RATE' : `2× ${capacity}`}) for ${SECONDS} s…\n`)
-      phases.push(await phase(running, 'flood', 2 * capacity))
+      phases.push(await profiled(PROFILE_LOAD === 'flood', () => phase(running, 'flood', 2 * capacity)))
     }
   } finally {
     await sim.stop()

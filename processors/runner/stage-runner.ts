@@ -239,6 +239,7 @@ export class StageRunner<S, C, In extends Fact> {
         maxAckPending,
         ackAll: true,
         batch: input.urgent ? URGENT_BATCH : 1000,
+        ...(input.urgent ? { sliceMs: 0 } : {}),
         dlq: this.deps.dlq,
         log: this.opts.log,
       }).subscribe({

@@ -176,7 +176,9 @@ async function phase(r: Running, load: string, rate: number): Promise<Phase> {
     followSubjects(r.ctx.nc, r.ctx.registry, 'ben.scrubbed.*.web-1', { deliver: 'new' }).subscribe(scrubbedOf),
     // The alert lane hop by hop (web-2): stored in FACTS, out of scrub, out of policy (below).
     followSubjects(r.ctx.nc, r.ctx.registry, 'ben.fact.alert.web-2', { deliver: 'new' }).subscribe((d) => d.result.ok && rec('alert→stored', d.time - (d.result.value as Fact).ts)),
-    followSubjects(r.ctx.nc, r.ctx.registry, 'ben.scrubbed.alert.web-2', { deliver: 'new' }).subscribe((d) => d.result.ok && rec('alert→scrubbed', d.time - (d.result.value as Fact).ts)),
+    followSubjects(r.ctx.nc, r.ctx.registry, 'ben.scrubbed.alert.web-2', { deliver: 'new' }).subscribe(
+      (d) => d.result.ok && rec('alert→scrubbed', d.time - (d.result.value as Fact).ts),
+    ),
     followSubjects(r.ctx.nc, r.ctx.registry, 'ben.anomaly.>', { deliver: 'new' }).subscribe((d) => d.result.ok && rec('anomaly', d.time - (d.result.value as Fact).ts)),
     followSubjects(r.ctx.nc, r.ctx.registry, 'ben.decision.>', { deliver: 'new' }).subscribe((d) => {
       if (!d.result.ok) return

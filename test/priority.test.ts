@@ -150,34 +150,47 @@ describe('the alert lane does not wait for the routine lane', () => {
       },
     )
     try {
-      expect(laneInputs(spec as never, nats.subjects).filter((l) => l.urgent).map((l) => l.lane), 'scrub\'s alert lane is urgent').toEqual(['alert'])
+      expect(
+        laneInputs(spec as never, nats.subjects)
+          .filter((l) => l.urgent)
+          .map((l) => l.lane),
+        "scrub's alert lane is urgent",
+      ).toEqual(['alert'])
       const ROUTINE = 200
       expect((await plain.publishAll(metricFacts(ROUTINE))).stored).toBe(ROUTINE)
       await runner.start()
       // The routine lane has applied its first input and waits for the window with its output.
       await waitFor('the routine lane to wait for the publisher window', () => runner.stats.applied >= 1 || undefined, 60_000, 20)
-      const alert = parseEdgeFact({ lane: 'alert', source: 'prio-2', ts: 1_763_700_999_000, rule: 'edr.exec', severity: 'high', message: 'unexpected binary', attrs: { path: '/tmp/x' } })
+      const alert = parseEdgeFact({
+        lane: 'alert',
+        source: 'prio-2',
+        ts: 1_763_700_999_000,
+        rule: 'edr.exec',
+        severity: 'high',
+        message: 'unexpected binary',
+        attrs: { path: '/tmp/x' },
+      })
       if (!alert.ok) throw new Error(alert.error.message)
       expect((await plain.publishAll([alert.value])).stored).toBe(1)
       const jsm = await jetstreamManager(nats.nc)
       const scrubbedAlert = await waitFor(
         'the alert to come out of scrub while the routine lane waits',
-        () => jsm.streams.getMessage('DERIVED', { last_by_subj: 'ben.scrubbed.alert.prio-2' }).then((m) => m ?? undefined, () => undefined),
+        () =>
+          jsm.streams.getMessage('DERIVED', { last_by_subj: 'ben.scrubbed.alert.prio-2' }).then(
+            (m) => m ?? undefined,
+            () => undefined,
+          ),
         60_000,
         50,
       )
       expect(scrubbedAlert.seq, 'the scrubbed alert is stored').toBeGreaterThan(0)
-      const scrubbedRoutine = async () => Object.values((await jsm.streams.info('DERIVED', { subjects_filter: 'ben.scrubbed.metric.>' })).state.subjects ?? {}).reduce((a, b) => a + b, 0)
+      const scrubbedRoutine = async () =>
+        Object.values((await jsm.streams.info('DERIVED', { subjects_filter: 'ben.scrubbed.metric.>' })).state.subjects ?? {}).reduce((a, b) => a + b, 0)
       const routineNow = await scrubbedRoutine()
       expect(routineNow, 'no routine output left while the window was held: the alert did not wait for it').toBe(0)
       // The window opens: the routine lane goes on, and all of it comes out.
       held.open()
-      await waitFor(
-        'the routine lane to be scrubbed once the window opens',
-        async () => (await scrubbedRoutine()) === ROUTINE || undefined,
-        120_000,
-        100,
-      )
+      await waitFor('the routine lane to be scrubbed once the window opens', async () => (await scrubbedRoutine()) === ROUTINE || undefined, 120_000, 100)
       expect(runner.failed, 'the runner did not fail').toBeUndefined()
     } finally {
       held.open()

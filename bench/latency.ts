@@ -3,15 +3,18 @@
  * scrubbed, anomaly, decision, command, ack, and a ClickHouse row, under three loads (sparse:
  * 20 sources × 1 fact/s; bursty: 1,000 facts every 5 s; steady: 10,000 facts/s), then an
  * overload (a routine flood at 2× what the chain sustained under the steady load) where the
- * alert lane's publish → decision shows the lanes' priority. A hop's latency is the stream
+ * alert lane's publish → decision shows the lanes' priority (hop by hop: stored in FACTS, out of
+ * scrub, out of policy). A hop's latency is the stream
  * time of the derived fact minus its event time (the feed stamps facts with their publish time).
  * A load is sustained when no stage's or projector's backlog (stored, not yet acknowledged) grows
- * through the feed (least-squares slope under 2 % of the offered rate) and the feed could offer
- * it; otherwise the phase says NOT sustained and reports the backlog growth, in total and per
+ * through the feed (least-squares slope under 2 % of the offered rate), the routine lane's
+ * latency does not climb through it (the probes' publish → scrubbed median in the last quarter of
+ * the feed at most 1 s above the first quarter's) and the feed could offer it; otherwise the phase says NOT sustained and reports the backlog growth, in total and per
  * consumer, instead of the routine lane's latencies (the alert lane's are still shown: that is the
  * lanes' promise). First, a same-run baseline: a raw four-hop JetStream relay (bench/latency-
  * baseline.ts), the floor of a hop on this machine at this moment. BENCH_SECONDS (20),
- * BENCH_STEADY_RATE (10,000), BENCH_LOADS (sparse,bursty,steady,flood). Prints tables, then one
+ * BENCH_STEADY_RATE (10,000), BENCH_FLOOD_RATE (2× the steady load's),
+ * BENCH_LOADS (sparse,bursty,steady,flood). Prints tables, then one
  * JSON line.
  */
 import { spawn } from 'node:child_process'
@@ -19,6 +22,7 @@ import { mkdtempSync, rmSync } from 'node:fs'
 import { cpus, loadavg, tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
+import { monitorEventLoopDelay } from 'node:perf_hooks'
 import { build, type Histogram } from 'hdr-histogram-js'
 import { jetstreamManager } from '@nats-io/jetstream'
 import { readEnv, silentLogger, startBen, type Running } from '../infra/index.js'
@@ -27,14 +31,19 @@ import { printTable } from '../cli/output.js'
 import { followSubjects } from '../streams/index.js'
 import { runSimulation } from '../simulate/index.js'
 import type { Fact } from '../schemas/index.js'
+import { profiled } from './profile.js'
 import { BASELINE_HOPS, relayBaseline, type BaselineFigures } from './latency-baseline.js'
 
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 20)
 const STEADY_RATE = Number(process.env.BENCH_STEADY_RATE ?? 10_000)
+/** The flood's rate (facts/s); default 0: 2× what the chain sustained under the steady load. */
+const FLOOD_RATE = Number(process.env.BENCH_FLOOD_RATE ?? 0)
+/** BENCH_PROFILE=file.cpuprofile with BENCH_PROFILE_LOAD=<load>: a CPU profile of Ben's process during that phase. */
+const PROFILE_LOAD = process.env.BENCH_PROFILE_LOAD
 /** Which phases to run (comma-separated; default all): sparse, bursty, steady, flood. */
 const LOADS = (process.env.BENCH_LOADS ?? 'sparse,bursty,steady,flood').split(',')
 const feedScript = join(fileURLToPath(new URL('.', import.meta.url)), 'latency-feed.js')
-const HOPS = ['scrubbed', 'anomaly', 'decision', 'command', 'ack', 'clickhouse', 'alert→decision'] as const
+const HOPS = ['scrubbed', 'anomaly', 'decision', 'command', 'ack', 'clickhouse', 'alert→stored', 'alert→scrubbed', 'alert→decision'] as const
 type Hop = (typeof HOPS)[number]
 
 interface Fed {
@@ -136,7 +145,16 @@ interface Phase {
   readonly scrubbedPerS: number
   readonly drainMs: number
   readonly sustained: boolean
+  /** Ben's event-loop delay through the feed (ms): what any input waits before its callback runs. */
+  readonly loopDelay: { p50: number; p99: number; max: number }
+  /** Median publish → scrubbed of the probes (routine lane) in the first and the last quarter of the feed. */
+  readonly climb?: { firstMs: number; lastMs: number }
+  /** The routine lane's latency climbed through the feed by more than CLIMB_MS: not sustained. */
+  readonly climbing: boolean
 }
+
+/** A routine-lane latency that grows by more than this through a feed is work piling up. */
+const CLIMB_MS = 1000
 
 /** A stage keeps up when its backlog grows by less than this share of the offered load (and 50/s). */
 const GROWTH_TOLERANCE = 0.02
@@ -146,9 +164,21 @@ async function phase(r: Running, load: string, rate: number): Promise<Phase> {
   const rec = (hop: Hop, ms: number) => h[hop].recordValue(Math.max(1, Math.round(ms)))
   const t0 = Date.now()
   // Scrubbed: the probes (web-1) only; the routine load is counted, not followed.
-  const scrubbedOf = (d: { result: { ok: boolean; value?: unknown }; time: number }) => d.result.ok && rec('scrubbed', d.time - (d.result.value as Fact).ts)
+  // …each with its publish time, to see whether the routine lane's latency climbs through the feed.
+  const probeTrend: Array<[number, number]> = []
+  const scrubbedOf = (d: { result: { ok: boolean; value?: unknown }; time: number }) => {
+    if (!d.result.ok) return
+    const ts = (d.result.value as Fact).ts
+    rec('scrubbed', d.time - ts)
+    probeTrend.push([ts, d.time - ts])
+  }
   const subs = [
     followSubjects(r.ctx.nc, r.ctx.registry, 'ben.scrubbed.*.web-1', { deliver: 'new' }).subscribe(scrubbedOf),
+    // The alert lane hop by hop (web-2): stored in FACTS, out of scrub, out of policy (below).
+    followSubjects(r.ctx.nc, r.ctx.registry, 'ben.fact.alert.web-2', { deliver: 'new' }).subscribe((d) => d.result.ok && rec('alert→stored', d.time - (d.result.value as Fact).ts)),
+    followSubjects(r.ctx.nc, r.ctx.registry, 'ben.scrubbed.alert.web-2', { deliver: 'new' }).subscribe(
+      (d) => d.result.ok && rec('alert→scrubbed', d.time - (d.result.value as Fact).ts),
+    ),
     followSubjects(r.ctx.nc, r.ctx.registry, 'ben.anomaly.>', { deliver: 'new' }).subscribe((d) => d.result.ok && rec('anomaly', d.time - (d.result.value as Fact).ts)),
     followSubjects(r.ctx.nc, r.ctx.registry, 'ben.decision.>', { deliver: 'new' }).subscribe((d) => {
       if (!d.result.ok) return
@@ -202,7 +232,12 @@ async function phase(r: Running, load: string, rate: number): Promise<Phase> {
       }
     }
   })()
+  // Ben's event loop (every stage and projector runs in this process): how long a ready callback waits.
+  const eld = monitorEventLoopDelay({ resolution: 10 })
+  eld.enable()
   const fed = await feed(r.endpoints.natsUrl, load, SECONDS, rate)
+  eld.disable()
+  const loopDelay = { p50: Math.round(eld.percentile(50) / 1e6), p99: Math.round(eld.percentile(99) / 1e6), max: Math.round(eld.max / 1e6) }
   sampling = false
   await sampler
   const after = await consumers(r)
@@ -223,7 +258,21 @@ async function phase(r: Running, load: string, rate: number): Promise<Phase> {
   }
   const backlogPerS = Object.values(growth).reduce((a, g) => a + g, 0)
   // Not sustained: a consumer's backlog grew, or the feed could not even offer the load.
-  const sustained = backlogPerS === 0 && fed.routineBehind <= GROWTH_TOLERANCE * offered * fed.seconds
+  // Climbing: the routine lane's publish → scrubbed (probes) in the last quarter of the feed is more
+  // than CLIMB_MS above the first quarter's (medians): work piles up, whatever the backlog's slope.
+  const quarter = (k: number) => {
+    const from = t0 + (k * fed.seconds * 1000) / 4
+    const xs = probeTrend
+      .filter(([ts]) => ts >= from && ts < from + (fed.seconds * 1000) / 4)
+      .map(([, ms]) => ms)
+      .sort((a, b) => a - b)
+    return xs.length ? xs[Math.floor(xs.length / 2)] : undefined
+  }
+  const first = quarter(0)
+  const last = quarter(3)
+  const climb = first === undefined || last === undefined ? undefined : { firstMs: first, lastMs: last }
+  const climbing = climb !== undefined && climb.lastMs - climb.firstMs > CLIMB_MS
+  const sustained = backlogPerS === 0 && !climbing && fed.routineBehind <= GROWTH_TOLERANCE * offered * fed.seconds
   return {
     load,
     rate,
@@ -240,6 +289,9 @@ async function phase(r: Running, load: string, rate: number): Promise<Phase> {
     scrubbedPerS,
     drainMs,
     sustained,
+    loopDelay,
+    climb,
+    climbing,
   }
 }
 
@@ -270,14 +322,14 @@ async function main(): Promise<void> {
     ] as const) {
       if (!LOADS.includes(load)) continue
       process.stderr.write(`bench:latency: ${load} load for ${SECONDS} s…\n`)
-      phases.push(await phase(running, load, rate))
+      phases.push(await profiled(PROFILE_LOAD === load, () => phase(running, load, rate)))
     }
     if (LOADS.includes('flood')) {
       // Overload: a routine flood at 2× what the chain sustained under the steady load.
       const steady = phases.find((p) => p.load === 'steady')
-      const capacity = Math.max(1000, !steady ? STEADY_RATE : steady.sustained ? steady.publishedPerS : steady.scrubbedPerS)
-      process.stderr.write(`bench:latency: flood at ${2 * capacity} facts/s (2× ${capacity}) for ${SECONDS} s…\n`)
-      phases.push(await phase(running, 'flood', 2 * capacity))
+      const capacity = FLOOD_RATE > 0 ? FLOOD_RATE / 2 : Math.max(1000, !steady ? STEADY_RATE : steady.sustained ? steady.publishedPerS : steady.scrubbedPerS)
+      process.stderr.write(`bench:latency: flood at ${2 * capacity} facts/s (${FLOOD_RATE > 0 ? 'BENCH_FLOOD_RATE' : `2× ${capacity}`}) for ${SECONDS} s…\n`)
+      phases.push(await profiled(PROFILE_LOAD === 'flood', () => phase(running, 'flood', 2 * capacity)))
     }
   } finally {
     await sim.stop()
@@ -293,14 +345,19 @@ async function main(): Promise<void> {
   const verdict = (p: Phase) =>
     p.sustained
       ? 'sustained'
-      : `NOT sustained: ${p.backlogPerS > 0 ? `backlog ${growthText(p)}` : 'no backlog growth'}; published ${p.publishedPerS}/s${p.rate ? ` of ${p.rate}/s offered` : ''}${p.notOffered ? ` (${p.notOffered} not offered: the feed could publish no faster on this machine)` : ''}; scrub settled ${p.scrubbedPerS}/s; drained in ${(p.drainMs / 1000).toFixed(1)} s`
+      : `NOT sustained: ${p.backlogPerS > 0 ? `backlog ${growthText(p)}` : 'no backlog growth'}${p.climbing && p.climb ? `; routine latency climbs (publish → scrubbed p50 ${p.climb.firstMs} ms in the first quarter, ${p.climb.lastMs} ms in the last)` : ''}; published ${p.publishedPerS}/s${p.rate ? ` of ${p.rate}/s offered` : ''}${p.notOffered ? ` (${p.notOffered} not offered: the feed could publish no faster on this machine)` : ''}; scrub settled ${p.scrubbedPerS}/s; drained in ${(p.drainMs / 1000).toFixed(1)} s`
   printTable(
     ['', ...BASE_COLS],
     base.hops.map((x, i) => [`baseline: raw JetStream relay, publish → hop ${i + 1}`, cell(x)]),
   )
   printTable(
-    ['load', ...HOPS.map((h) => `${h} ms p50/p99/max (n)`), 'verdict'],
-    phases.map((p) => [`${p.load}${p.rate ? ` ${p.rate}/s` : ''}`, ...HOPS.map((h) => (p.sustained || !ROUTINE_HOPS.includes(h) ? cell(p.hops[h]) : 'not sustained')), verdict(p)]),
+    ['load', ...HOPS.map((h) => `${h} ms p50/p99/max (n)`), 'event loop delay ms p50/p99/max', 'verdict'],
+    phases.map((p) => [
+      `${p.load}${p.rate ? ` ${p.rate}/s` : ''}`,
+      ...HOPS.map((h) => (p.sustained || !ROUTINE_HOPS.includes(h) ? cell(p.hops[h]) : 'not sustained')),
+      `${p.loopDelay.p50} / ${p.loopDelay.p99} / ${p.loopDelay.max}`,
+      verdict(p),
+    ]),
   )
   const fig: Record<string, unknown> = {
     bench: 'latency',
@@ -332,6 +389,14 @@ async function main(): Promise<void> {
     fig[`${p.load}_backlog_at_end`] = p.backlogAtEnd
     fig[`${p.load}_drain_ms`] = p.drainMs
     fig[`${p.load}_sustained`] = p.sustained
+    fig[`${p.load}_latency_climbing`] = p.climbing
+    fig[`${p.load}_event_loop_delay_p50_ms`] = p.loopDelay.p50
+    fig[`${p.load}_event_loop_delay_p99_ms`] = p.loopDelay.p99
+    fig[`${p.load}_event_loop_delay_max_ms`] = p.loopDelay.max
+    if (p.climb) {
+      fig[`${p.load}_scrubbed_p50_first_quarter_ms`] = p.climb.firstMs
+      fig[`${p.load}_scrubbed_p50_last_quarter_ms`] = p.climb.lastMs
+    }
     // Against the floor measured in the same run: publish → anomaly is two hops (scrub, detect).
     if (p.sustained && p.hops.anomaly.n && base.hops[1].p99) fig[`${p.load}_anomaly_p99_vs_baseline_2hops`] = +(p.hops.anomaly.p99 / base.hops[1].p99).toFixed(2)
     // Alert → decision is two hops too (scrub, policy); shown sustained or not (the lanes' promise).

@@ -52,6 +52,8 @@ export interface LaneSpec {
   exclude?(s: Subjects): string
   /** Lanes this one replaced (their durables are deleted; see LaneInput.replaces). */
   readonly replaces?: readonly string[]
+  /** The alert lane on the way to a decision: applied at once, on a connection of its own (see LaneInput.urgent). */
+  readonly urgent?: true
 }
 
 /** What a stage's state is keyed by: whether splitting its input by source changes nothing. */
@@ -109,7 +111,7 @@ const scrub: StageSpec<null, CompiledManifest, RawFact> = {
   // diagnostics, and whatever else is stored in FACTS (an unknown or mistyped lane, a
   // missing source), which is dead-lettered with the reason instead of being ignored.
   inputs: [
-    { lane: 'alert', stream: 'FACTS', filter: (s) => `${s.prefix}.fact.alert.>` },
+    { lane: 'alert', stream: 'FACTS', filter: (s) => `${s.prefix}.fact.alert.>`, urgent: true },
     { lane: 'routine', stream: 'FACTS', filter: (s) => s.factsAll, exclude: (s) => `${s.prefix}.fact.alert.>`, replaces: ['metric', 'event', 'diag'] },
   ],
   config: { bucket: Bucket.Redaction, key: ConfigKey.Manifest, load: (t) => loadManifest(t), fallback: () => defaultManifest() },
@@ -138,7 +140,7 @@ const policy: StageSpec<PolicyState, CompiledPack, PolicyInput> = {
   name: policyStage.name,
   stage: policyStage,
   inputs: [
-    { lane: 'alert', stream: 'DERIVED', filter: (s) => `${s.prefix}.scrubbed.alert.>` },
+    { lane: 'alert', stream: 'DERIVED', filter: (s) => `${s.prefix}.scrubbed.alert.>`, urgent: true },
     { lane: 'anomaly', stream: 'DERIVED', filter: (s) => s.anomalyAll },
   ],
   config: packSpec,

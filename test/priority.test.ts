@@ -1,11 +1,15 @@
 import { afterAll, describe, expect, it } from 'vitest'
 import { jetstreamManager } from '@nats-io/jetstream'
+import { Kvm } from '@nats-io/kv'
 import type { NatsConnection } from '@nats-io/nats-core'
-import { FactPublisher } from '../streams/index.js'
-import { parseEdgeFact } from '../schemas/index.js'
+import { Bucket, DeadLetters, FactPublisher, kvName, type PublishOutcome } from '../streams/index.js'
+import { FactCodec, parseEdgeFact, type Fact, type RawFact } from '../schemas/index.js'
 import { readEnv, silentLogger, startBen, type Running, type ServiceFactory } from '../infra/index.js'
-import { detectService, policyService, scrubService } from '../processors/wiring/index.js'
-import { consumerSettled, tempDir, waitFor } from './support/servers.js'
+import { detectService, laneInputs, policyService, scrubService } from '../processors/wiring/index.js'
+import { acquireAlertLink, CheckpointStore, ConfigSource, StageRunner } from '../processors/runner/index.js'
+import { PIPELINE } from '../processors/pipeline.js'
+import { defaultManifest, type CompiledManifest } from '../processors/scrub/index.js'
+import { consumerSettled, startTestNats, tempDir, waitFor } from './support/servers.js'
 import { metricFacts } from './support/facts.js'
 
 /** Stream sequence of the last message on an exact subject, or undefined. */
@@ -91,4 +95,110 @@ describe('priority lanes: an alert never queues behind a routine backlog', () =>
     expect(scrubbedAlert!, 'the alert came out of scrub before the routine backlog drained').toBeLessThan(lastRoutine)
     expect(decisions[0], 'the alert came out of policy before the routine backlog drained').toBeLessThan(lastRoutine)
   }, 600_000)
+})
+
+/**
+ * A publisher whose window stays full until `open()`: the routine lane's outputs wait, as they do
+ * when a flood fills the window of the shared publisher.
+ */
+class HeldPublisher extends FactPublisher {
+  private held = true
+  private release: () => void = () => undefined
+  private readonly opened = new Promise<void>((r) => (this.release = r))
+  open(): void {
+    this.held = false
+    this.release()
+  }
+  override trySend(fact: Fact, subject: string | undefined, cb: (o: PublishOutcome) => void): boolean {
+    return this.held ? false : super.trySend(fact, subject, cb)
+  }
+  override async send(fact: Fact, subject: string | undefined, cb: (o: PublishOutcome) => void): Promise<void> {
+    await this.opened
+    return super.send(fact, subject, cb)
+  }
+}
+
+/**
+ * Issue 8, item 3, inside one stage: the routine lane waits for its publisher's window (held full
+ * here, as a flood holds it), and an alert that arrives meanwhile is applied and its scrubbed fact
+ * stored through the alert link while the routine lane still waits. Without that, the alert would
+ * wait for the window like everything else (the assertion on the scrubbed alert times out).
+ */
+describe('the alert lane does not wait for the routine lane', () => {
+  it('an alert is scrubbed while the routine lane waits for a full publisher window', async () => {
+    const nats = await startTestNats()
+    const codec = new FactCodec()
+    const held = new HeldPublisher(nats.nc, nats.subjects, codec)
+    const plain = new FactPublisher(nats.nc, nats.subjects, codec)
+    const { link, release } = await acquireAlertLink(nats.nc, nats.subjects, codec)
+    const spec = PIPELINE.scrub
+    const runner = new StageRunner<null, CompiledManifest, RawFact>(
+      {
+        stage: spec.stage,
+        inputs: laneInputs(spec as never, nats.subjects),
+        config: ConfigSource.fixed(Bucket.Redaction, 0, defaultManifest()),
+        subjectFor: (f) => spec.subjectFor(nats.subjects, f),
+      },
+      {
+        nc: nats.nc,
+        codec,
+        topo: nats.topo,
+        publisher: held,
+        dlq: new DeadLetters(plain, nats.subjects, codec, 'scrub'),
+        checkpoints: new CheckpointStore(await new Kvm(nats.nc).open(kvName({}, Bucket.Checkpoints)), 'stage.scrub'),
+        alert: link,
+      },
+    )
+    try {
+      expect(
+        laneInputs(spec as never, nats.subjects)
+          .filter((l) => l.urgent)
+          .map((l) => l.lane),
+        "scrub's alert lane is urgent",
+      ).toEqual(['alert'])
+      const ROUTINE = 200
+      expect((await plain.publishAll(metricFacts(ROUTINE))).stored).toBe(ROUTINE)
+      await runner.start()
+      // The routine lane has applied its first input and waits for the window with its output.
+      await waitFor('the routine lane to wait for the publisher window', () => runner.stats.applied >= 1 || undefined, 60_000, 20)
+      const alert = parseEdgeFact({
+        lane: 'alert',
+        source: 'prio-2',
+        ts: 1_763_700_999_000,
+        rule: 'edr.exec',
+        severity: 'high',
+        message: 'unexpected binary',
+        attrs: { path: '/tmp/x' },
+      })
+      if (!alert.ok) throw new Error(alert.error.message)
+      expect((await plain.publishAll([alert.value])).stored).toBe(1)
+      const jsm = await jetstreamManager(nats.nc)
+      const scrubbedAlert = await waitFor(
+        'the alert to come out of scrub while the routine lane waits',
+        () =>
+          jsm.streams.getMessage('DERIVED', { last_by_subj: 'ben.scrubbed.alert.prio-2' }).then(
+            (m) => m ?? undefined,
+            () => undefined,
+          ),
+        60_000,
+        50,
+      )
+      expect(scrubbedAlert.seq, 'the scrubbed alert is stored').toBeGreaterThan(0)
+      const scrubbedRoutine = async () =>
+        Object.values((await jsm.streams.info('DERIVED', { subjects_filter: 'ben.scrubbed.metric.>' })).state.subjects ?? {}).reduce((a, b) => a + b, 0)
+      const routineNow = await scrubbedRoutine()
+      expect(routineNow, 'no routine output left while the window was held: the alert did not wait for it').toBe(0)
+      // The window opens: the routine lane goes on, and all of it comes out.
+      held.open()
+      await waitFor('the routine lane to be scrubbed once the window opens', async () => (await scrubbedRoutine()) === ROUTINE || undefined, 120_000, 100)
+      expect(runner.failed, 'the runner did not fail').toBeUndefined()
+    } finally {
+      held.open()
+      await runner.stop()
+      await release()
+      await held.close()
+      await plain.close()
+      await nats.stop()
+    }
+  }, 300_000)
 })

@@ -3,3 +3,4 @@ export { ConfigSource, openBucket, type ConfigSourceOptions } from './config-sou
 export { CheckpointStore, chunked, type Checkpoint, type CheckpointHead, type StoredCheckpoint, type Segment, type SegmentKind } from './checkpoint.js'
 export { ChangeLog, MAX_SEGMENTS, SWEEP_DIVISOR, SLACK_BYTES, type SegmentSink, type SegmentPlan } from './changelog.js'
 export { ChunkWriter, FrameReader, ByteReader } from './binary.js'
+export { acquireAlertLink, type AlertLink } from './alert-link.js'

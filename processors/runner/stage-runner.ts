@@ -26,6 +26,7 @@ import { stageFeed, type Stage, type StageFeed } from '../stage.js'
 import { ChunkWriter, FrameReader } from './binary.js'
 import { chunked, type CheckpointStore, type CheckpointHead, type Segment, type StoredCheckpoint } from './checkpoint.js'
 import type { ConfigSource } from './config-source.js'
+import type { AlertLink } from './alert-link.js'
 
 /** One input lane of a stage. Lanes are listed highest priority first. */
 export interface LaneInput {
@@ -40,6 +41,12 @@ export interface LaneInput {
    * re-derives the same ids).
    */
   readonly replaces?: readonly string[]
+  /**
+   * The alert lane's promise: an input of this lane is applied as soon as it arrives — also while
+   * the loop waits (a yield, a full publisher window, a checkpoint) — and it is consumed, and its
+   * derived facts published, through `RunnerDeps.alert` (a connection of its own) when given.
+   */
+  readonly urgent?: boolean
 }
 
 export interface StageRunnerOptions<S, C, In extends Fact> {
@@ -74,6 +81,8 @@ export interface RunnerDeps {
   readonly publisher: FactPublisher
   readonly dlq: DeadLetters
   readonly checkpoints: CheckpointStore
+  /** The alert link (alert-link.ts): urgent lanes consume and publish through it. Default: `nc` and `publisher`. */
+  readonly alert?: AlertLink
 }
 
 export interface RunnerStats {
@@ -171,6 +180,7 @@ export class StageRunner<S, C, In extends Fact> {
     private readonly deps: RunnerDeps,
   ) {
     this.queues = opts.inputs.map(() => [])
+    this.urgentLanes = opts.inputs.flatMap((l, i) => (l.urgent ? [i] : []))
     this.outCounter = metrics.factsOut.labels({ stage: opts.stage.name })
     this.behindGauge = metrics.behindSeconds.labels({ stage: opts.stage.name })
     this.everyInputs = opts.checkpointEvery?.inputs ?? 5000
@@ -222,7 +232,7 @@ export class StageRunner<S, C, In extends Fact> {
         { stream, durable, filterSubject: input.filterSubject, maxAckPending, ackWaitMs: 30_000, ackAll: true },
         this.positions[input.lane] ?? 0,
       )
-      const sub = consumeFacts(this.deps.nc, this.deps.codec, this.deps.topo.subjects, {
+      const sub = consumeFacts(input.urgent ? (this.deps.alert?.nc ?? this.deps.nc) : this.deps.nc, this.deps.codec, this.deps.topo.subjects, {
         stream,
         durable,
         filterSubject: input.filterSubject,
@@ -231,13 +241,15 @@ export class StageRunner<S, C, In extends Fact> {
         stage: stage.name,
         maxAckPending,
         ackAll: true,
-        batch: 1000,
+        batch: input.urgent ? URGENT_BATCH : 1000,
+        ...(input.urgent ? { sliceMs: 0 } : {}),
         dlq: this.deps.dlq,
         log: this.opts.log,
       }).subscribe({
         next: (env) => {
           this.queues[i].push(env)
-          this.kick()
+          if (input.urgent) this.urgentArrived()
+          else this.kick()
         },
         error: (err) => this.fail(err as Error),
         // A consumer that ends while the runner runs is a failure: the supervisor restarts it.
@@ -354,13 +366,21 @@ export class StageRunner<S, C, In extends Fact> {
    * envelope pushed while the loop was finishing its last await is picked up at once instead of
    * waiting for the next push or a redelivery.
    */
-  private kick(): void {
+  private kick(now = false): void {
     if (this.running || this.failure) return
     this.running = true
     // The loop starts after the I/O at hand: every message of the socket read that woke it is
     // queued by then, and their derived facts leave in one socket write (nats.js flushes once per
-    // microtask turn: a loop run per message costs a write syscall per derived fact).
-    this.looping = new Promise<void>((r) => setImmediate(r))
+    // microtask turn: a loop run per message costs a write syscall per derived fact). An urgent
+    // input (`now`) starts it at once, ahead of the other stages' slices and reads.
+    this.looping = (
+      now
+        ? Promise.resolve()
+        : new Promise<void>((r) => {
+            setImmediate(r)
+            this.unpark = r
+          })
+    )
       .then(() => this.loop())
       .catch((err) => this.fail(err as Error))
       .finally(() => {
@@ -416,23 +436,76 @@ export class StageRunner<S, C, In extends Fact> {
     for (;;) {
       if (this.failure) return
       if ((++n & 15) === 0 && performance.now() - sliceStart >= SLICE_MS) {
-        await yieldToIo()
+        await this.park(yieldToIo())
         sliceStart = performance.now()
         continue
       }
       const next = this.next()
       if (!next) {
         if (this.epoch.inputs > 0 && Date.now() - this.lastCheckpoint >= this.checkpointMs) {
-          await this.checkpoint()
+          await this.park(this.checkpoint())
           // Inputs may have arrived during that await: go round again.
           continue
         }
         return
       }
       const wait = this.apply(next.env, next.lane)
-      if (wait) await wait
-      if (this.epoch.inputs >= this.everyInputs) await this.checkpoint()
+      if (wait) await this.park(wait)
+      if (this.epoch.inputs >= this.everyInputs) await this.park(this.checkpoint())
     }
+  }
+
+  /**
+   * An urgent input arrived: the loop starts at once if it is not running; if it is waiting (see
+   * `park`), the input is applied now. The loop is never inside `apply` when this runs (one thread:
+   * deliveries come between its awaits).
+   */
+  private urgentArrived(): void {
+    if (!this.running) this.kick(true)
+    else this.unpark?.()
+  }
+
+  /** Resolves the wait in `park` when an urgent input arrives. */
+  private unpark: (() => void) | undefined
+
+  /**
+   * Awaits `p` (a yield, the publisher's window, a checkpoint commit) but applies urgent inputs
+   * that arrive meanwhile, at once: an alert does not wait for the routine lane's window or
+   * checkpoint. Applying between two inputs is what the loop does anyway; an urgent input applied
+   * while a routine input's outputs wait for the window is stored before them (another connection,
+   * another subject; restart dedupe holds: anything published after a seal is stored above it).
+   */
+  private async park(p: Promise<void>): Promise<void> {
+    if (!this.urgentLanes.length) return p
+    let done = false
+    const settled = p.then(() => void (done = true))
+    // Handled here (awaited below): a rejection while an urgent input is applied is not unhandled.
+    settled.catch(() => undefined)
+    for (;;) {
+      if (!this.hasUrgent()) {
+        await Promise.race([settled, new Promise<void>((r) => (this.unpark = r))])
+        this.unpark = undefined
+      }
+      if (done) return
+      for (const i of this.urgentLanes) {
+        const q = this.queues[i]
+        const lane = this.opts.inputs[i].lane
+        while (q.length && !this.stopped && !this.failure) {
+          const wait = this.apply(q.shift()!, lane)
+          if (wait) await wait
+        }
+      }
+      if (this.stopped || this.failure) return settled
+    }
+  }
+
+  /** Indexes of the urgent lanes. */
+  private readonly urgentLanes: number[]
+
+  private hasUrgent(): boolean {
+    if (this.stopped || this.failure) return false
+    for (const i of this.urgentLanes) if (this.queues[i].length) return true
+    return false
   }
 
   private next(): { env: Envelope; lane: string } | undefined {
@@ -491,22 +564,29 @@ export class StageRunner<S, C, In extends Fact> {
       this.stats.storedBefore += result.out.length - out.length
       if (out.length === 0) return undefined
     }
+    // Outputs of an urgent input leave through the alert link: never behind queued routine outputs.
+    const publisher = this.deps.alert && this.urgentLanes.length && this.isUrgent(lane) ? this.deps.alert.publisher : this.deps.publisher
     for (let i = 0; i < out.length; i++) {
       const f = out[i]
       epoch.outstanding++
       this.stats.derived++
       const subject = this.opts.subjectFor(f)
-      if (!this.deps.publisher.trySend(f, subject, cb)) return this.sendRest(out, i, cb, epoch)
+      if (!publisher.trySend(f, subject, cb)) return this.sendRest(publisher, out, i, cb, epoch)
     }
     return undefined
   }
 
-  private async sendRest(out: readonly Fact[], from: number, cb: (o: PublishOutcome) => void, epoch: Epoch): Promise<void> {
-    await this.deps.publisher.send(out[from], this.opts.subjectFor(out[from]), cb)
+  private isUrgent(lane: string): boolean {
+    for (const i of this.urgentLanes) if (this.opts.inputs[i].lane === lane) return true
+    return false
+  }
+
+  private async sendRest(publisher: FactPublisher, out: readonly Fact[], from: number, cb: (o: PublishOutcome) => void, epoch: Epoch): Promise<void> {
+    await publisher.send(out[from], this.opts.subjectFor(out[from]), cb)
     for (let i = from + 1; i < out.length; i++) {
       epoch.outstanding++
       this.stats.derived++
-      await this.deps.publisher.send(out[i], this.opts.subjectFor(out[i]), cb)
+      await publisher.send(out[i], this.opts.subjectFor(out[i]), cb)
     }
   }
 
@@ -602,6 +682,9 @@ export function stageDurable(prefix: string | undefined, stage: string, lane: st
 
 /** The time-based checkpoint interval never stretches beyond this (acks wait for checkpoints). */
 const MAX_CHECKPOINT_MS = 5_000
+
+/** Pull batch of an urgent lane: a handful in flight, so the server never has a flood of them queued for one pull. */
+const URGENT_BATCH = 64
 
 /** Longest run of work (ms) before the loop lets I/O and the other stages of the process in. */
 const SLICE_MS = 4

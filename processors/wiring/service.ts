@@ -2,7 +2,7 @@ import { supervise, type RuntimeContext, type Service, type Worker } from '../..
 import { Bucket, kvName, partitionLabel, streamName, type Partition, type StreamName } from '../../streams/index.js'
 import type { Fact, Result } from '../../schemas/index.js'
 import type { Stage } from '../stage.js'
-import { CheckpointStore, ConfigSource, openBucket, StageRunner, stageDurable, type LaneInput } from '../runner/index.js'
+import { acquireAlertLink, CheckpointStore, ConfigSource, openBucket, StageRunner, stageDurable, type LaneInput } from '../runner/index.js'
 
 export interface StageServiceSpec<S, C, In extends Fact> {
   readonly stage: Stage<S, C, In>
@@ -46,6 +46,10 @@ export async function stageService<S, C, In extends Fact>(
   const checkpoints = new CheckpointStore(await openBucket(ctx.nc, kvName(ctx.topo, Bucket.Checkpoints)), p ? `${base}.${p}` : base, p ? base : undefined)
   const durablePrefix = 'stage-'
   const name = stageServiceName(spec.stage.name, spec.partition)
+  // A stage with an urgent (alert) lane consumes and publishes it on the process's alert link.
+  const alert = spec.inputs.some((i) => i.urgent)
+    ? await acquireAlertLink(ctx.nc, ctx.subjects, ctx.codec, (ctx.topo.replicas ?? 1) > 1 ? { waitForStreamMs: 60_000 } : {})
+    : undefined
   let runner: StageRunner<S, C, In> | undefined
   const start = async (): Promise<Worker> => {
     const r = new StageRunner<S, C, In>(
@@ -60,7 +64,7 @@ export async function stageService<S, C, In extends Fact>(
         partition: spec.partition,
         log: ctx.log,
       },
-      { nc: ctx.nc, codec: ctx.codec, topo: ctx.topo, publisher: ctx.publisher, dlq: ctx.dlq(spec.stage.name), checkpoints },
+      { nc: ctx.nc, codec: ctx.codec, topo: ctx.topo, publisher: ctx.publisher, dlq: ctx.dlq(spec.stage.name), checkpoints, ...(alert ? { alert: alert.link } : {}) },
     )
     try {
       await r.start()
@@ -79,6 +83,9 @@ export async function stageService<S, C, In extends Fact>(
     log: ctx.log,
     start,
     durables: spec.inputs.map((i) => ({ stream: streamName(ctx.topo, i.stream), durable: stageDurable(durablePrefix, spec.stage.name, i.lane, spec.partition) })),
+  }).catch(async (err: unknown) => {
+    await alert?.release()
+    throw err
   })
   return {
     name,
@@ -88,6 +95,7 @@ export async function stageService<S, C, In extends Fact>(
     },
     async stop() {
       await supervised.stop()
+      await alert?.release()
       closeConfig()
     },
   }

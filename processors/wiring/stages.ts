@@ -20,6 +20,7 @@ export function laneInputs(spec: Pick<StageSpec, 'inputs'>, s: Subjects): LaneIn
     filterSubject: l.filter(s),
     ...(l.exclude ? { exclude: l.exclude(s) } : {}),
     ...(l.replaces ? { replaces: l.replaces } : {}),
+    ...(l.urgent ? { urgent: true } : {}),
   }))
 }
 

@@ -135,7 +135,9 @@ async function main(): Promise<void> {
       }
       global.gc?.()
       const mem = process.memoryUsage()
-      log(`${n} series: RSS ${mb(mem.rss)} MB, heap ${mb(mem.heapUsed)} MB, array buffers ${mb(mem.arrayBuffers)} MB (${Math.round((mem.heapUsed + mem.arrayBuffers) / n)} B/series)`)
+      log(
+        `${n} series: RSS ${mb(mem.rss)} MB, heap ${mb(mem.heapUsed)} MB, array buffers ${mb(mem.arrayBuffers)} MB (${Math.round((mem.heapUsed + mem.arrayBuffers) / n)} B/series)`,
+      )
       const key = `bench.s${n}`
       const store = new CheckpointStore(kv, key)
       const head = { stage: 'detect', version: 'bench', positions: { metric: 0 }, applied: 0 }

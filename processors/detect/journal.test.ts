@@ -194,7 +194,8 @@ describe('detect journal (incremental checkpoints)', () => {
     const log = new MemoryLog()
     const facts = (from: number, to: number): MetricFact[] => {
       const out: MetricFact[] = []
-      for (let p = from; p < to; p++) for (let s = 0; s < 20; s++) out.push(metric(`l${p}-${s}`, T0 + p * 60_000, 10 + (s % 3) + (p % 5) / 7 + (s === 3 && p >= 180 ? 100 : 0), `h${s % 4}`, `m${s % 5}`, {}))
+      for (let p = from; p < to; p++)
+        for (let s = 0; s < 20; s++) out.push(metric(`l${p}-${s}`, T0 + p * 60_000, 10 + (s % 3) + (p % 5) / 7 + (s === 3 && p >= 180 ? 100 : 0), `h${s % 4}`, `m${s % 5}`, {}))
       return out
     }
     const first = facts(0, 150)

@@ -17,8 +17,6 @@
  * segment may still hold a copy of the key they delete.
  */
 export const MAX_SEGMENTS = 64
-/** Kept for callers of the previous design (a steady sweep of 1/48 of the records); no longer used. */
-export const SWEEP_DIVISOR = 48
 export const SLACK_BYTES = 4 * 1024 * 1024
 
 interface Copy {

@@ -10,7 +10,12 @@
  * - the first checkpoint (every series new: the whole state) and steady checkpoints after
  *   5,000 inputs on random series (the runner's default epoch): bytes written, records, time
  *   to snapshot (synchronous, the stage waits) and to store;
- * - a restart: a fresh process opens the checkpoint and restores the state (time, its RSS);
+ * - churn: BENCH_CHURN series (default 100) take every input between checkpoints, for 80
+ *   checkpoints (past the 64 segments kept): bytes written per checkpoint (what changed, plus
+ *   compactions), the largest, and what is retained;
+ * - a restart: a fresh process opens the checkpoint and restores the state (time split into KV
+ *   reads and frames, its RSS), then decodes every series (deferred to each series' next point
+ *   by the lazy restore: its time and the RSS after);
  * - the KV subjects the checkpoint bucket holds.
  *
  * Baseline in the same run (first size only): the previous checkpoint, the whole state as one
@@ -35,6 +40,9 @@ const SIZES = (process.env.BENCH_SERIES ?? '10000,100000').split(',').map(Number
 const POINTS = Number(process.env.BENCH_POINTS ?? 600)
 const PER_SOURCE = 100
 const EPOCH = 5000
+/** Series changing between checkpoints in the churn phase, and how many checkpoints it lasts. */
+const CHURN = Number(process.env.BENCH_CHURN ?? 100)
+const CHURN_CHECKPOINTS = 80
 const T0 = 1_763_700_000_000
 const mb = (b: number): number => Math.round(b / 1048576)
 const log = (s: string): void => void process.stderr.write(`${s}\n`)
@@ -55,7 +63,19 @@ function fact(s: number, p: number, value: number): MetricFact {
   } as MetricFact
 }
 
-async function restoreFrom(url: string, key: string): Promise<{ ms: number; series: number; rssMb: number }> {
+interface Restart {
+  ms: number
+  /** Of which: reading the chunks from KV, and reading the frames (the stage's restore). */
+  readMs: number
+  frameMs: number
+  series: number
+  rssMb: number
+  /** After the restart: decoding every series' detector state (a lazy restore defers it to each series' next point). */
+  decodeAllMs: number
+  decodedRssMb: number
+}
+
+async function restoreFrom(url: string, key: string): Promise<Restart> {
   const t0 = performance.now()
   const nc = await connect({ servers: url })
   const kv = await new Kvm(nc).open(kvName({}, Bucket.Checkpoints))
@@ -63,20 +83,31 @@ async function restoreFrom(url: string, key: string): Promise<{ ms: number; seri
   if (!cp || cp.kind !== 'log') throw new Error('no incremental checkpoint to restore')
   const rs = detectStage.journal!.restore()
   let seg = -1
+  let frameMs = 0
   const frames = new FrameReader((f) => rs.frame(seg, f))
   await cp.replay((seq, chunk) => {
     seg = seq
+    const f0 = performance.now()
     frames.push(chunk)
+    frameMs += performance.now() - f0
   })
+  const f1 = performance.now()
   const state = rs.finish()
+  frameMs += performance.now() - f1
   const ms = performance.now() - t0
   await nc.close()
-  return { ms: Math.round(ms), series: state.series.size, rssMb: mb(process.memoryUsage().rss) }
+  const rssMb = mb(process.memoryUsage().rss)
+  const d0 = performance.now()
+  let n = 0
+  for (const rec of state.series.values()) n += rec.ens.n > 0 ? 1 : 0
+  const decodeAllMs = Math.round(performance.now() - d0)
+  global.gc?.()
+  return { ms: Math.round(ms), readMs: Math.round(ms - frameMs), frameMs: Math.round(frameMs), series: n, rssMb, decodeAllMs, decodedRssMb: mb(process.memoryUsage().rss) }
 }
 
-function child(url: string, key: string): Promise<{ ms: number; series: number; rssMb: number }> {
+function child(url: string, key: string): Promise<Restart> {
   return new Promise((resolve, reject) => {
-    const p = spawn(process.execPath, [fileURLToPath(import.meta.url), '--restore', url, key], { stdio: ['ignore', 'pipe', 'inherit'] })
+    const p = spawn(process.execPath, ['--expose-gc', fileURLToPath(import.meta.url), '--restore', url, key], { stdio: ['ignore', 'pipe', 'inherit'] })
     let out = ''
     p.stdout.on('data', (d: Buffer) => (out += d.toString()))
     p.on('exit', (code) => (code === 0 ? resolve(JSON.parse(out.trim().split('\n').at(-1)!)) : reject(new Error(`restore process exited ${code}`))))
@@ -104,6 +135,9 @@ async function main(): Promise<void> {
       }
       global.gc?.()
       const mem = process.memoryUsage()
+      log(
+        `${n} series: RSS ${mb(mem.rss)} MB, heap ${mb(mem.heapUsed)} MB, array buffers ${mb(mem.arrayBuffers)} MB (${Math.round((mem.heapUsed + mem.arrayBuffers) / n)} B/series)`,
+      )
       const key = `bench.s${n}`
       const store = new CheckpointStore(kv, key)
       const head = { stage: 'detect', version: 'bench', positions: { metric: 0 }, applied: 0 }
@@ -115,7 +149,7 @@ async function main(): Promise<void> {
         const chunks = w.finish()
         const snapshotMs = performance.now() - ts
         const t1 = performance.now()
-        const saved = await store.append(head, { seq, kind: 'log', chunks, keepFrom: plan.keepFrom })
+        const saved = await store.append(head, { seq, kind: 'log', chunks, keepFrom: plan.keepFrom, keep: plan.keep })
         return { bytes: saved.bytes, records: plan.records, snapshotMs, storeMs: performance.now() - t1, retained: saved.retained }
       }
       const first = await checkpoint()
@@ -129,6 +163,18 @@ async function main(): Promise<void> {
       }
       steady.sort((a, b) => a.bytes - b.bytes)
       const med = steady[Math.floor(steady.length / 2)]
+      // churn: a few series change between checkpoints (CHURN of them, EPOCH inputs over them)
+      const churn: Array<Awaited<ReturnType<typeof checkpoint>>> = []
+      const hot = Array.from({ length: Math.min(CHURN, n) }, () => Math.floor(next() * n))
+      for (let k = 0; k < CHURN_CHECKPOINTS; k++) {
+        for (let i = 0; i < EPOCH; i++) state = detectStage.step(state, fact(hot[i % hot.length], p + Math.floor(i / hot.length), 10 + next()), cfg).state
+        p += Math.ceil(EPOCH / hot.length)
+        churn.push(await checkpoint())
+      }
+      const churnBytes = churn.map((c) => c.bytes).sort((a, b) => a - b)
+      const churnMed = churnBytes[Math.floor(churnBytes.length / 2)]
+      const churnMax = churnBytes[churnBytes.length - 1]
+      const churnRecords = Math.max(...churn.map((c) => c.records))
       let baseline: { bytes: number; ms: number } | undefined
       if (n === SIZES[0]) {
         const tb = performance.now()
@@ -152,15 +198,31 @@ async function main(): Promise<void> {
         steadySnapshotMs: Math.round(med.snapshotMs),
         steadyStoreMs: Math.round(med.storeMs),
         retainedMb: +(med.retained / 1048576).toFixed(1),
+        churnSeries: Math.min(CHURN, n),
+        churnCkptKb: Math.round(churnMed / 1024),
+        churnCkptMaxKb: Math.round(churnMax / 1024),
+        churnCkptMaxRecords: churnRecords,
+        churnSnapshotMs: Math.round(Math.max(...churn.map((c) => c.snapshotMs))),
+        churnRetainedMb: +(churn[churn.length - 1].retained / 1048576).toFixed(1),
         restartMs: restart.ms,
+        restartReadMs: restart.readMs,
+        restartFrameMs: restart.frameMs,
         restartRssMb: restart.rssMb,
         restoredSeries: restart.series,
+        decodeAllMs: restart.decodeAllMs,
+        decodedRssMb: restart.decodedRssMb,
         kvSubjects: Object.keys(info.state.subjects ?? {}).length,
         bytesPerSeries: Math.round(first.bytes / series),
       }
       rows.push(row)
       console.log(
         `${series} series: RSS ${row.rssMb} MB (heap ${row.heapMb} MB); first checkpoint ${row.firstCkptMb} MB in ${row.firstCkptMs} ms (${row.bytesPerSeries} B/series); steady checkpoint after ${EPOCH} inputs: ${row.steadyCkptRecords} records, ${row.steadyCkptMb} MB, snapshot ${row.steadySnapshotMs} ms + store ${row.steadyStoreMs} ms; retained ${row.retainedMb} MB; restart ${row.restartMs} ms (fresh process, RSS ${row.restartRssMb} MB, ${row.restoredSeries} series); ${row.kvSubjects} KV subjects`,
+      )
+      console.log(
+        `  churn (${row.churnSeries} series change between checkpoints, ${EPOCH} inputs each time, ${CHURN_CHECKPOINTS} checkpoints): ${row.churnCkptKb} KB written per checkpoint (median; max ${row.churnCkptMaxKb} KB, ${row.churnCkptMaxRecords} records, snapshot <= ${row.churnSnapshotMs} ms); retained ${row.churnRetainedMb} MB`,
+      )
+      console.log(
+        `  restart ${row.restartMs} ms = KV reads ${row.restartReadMs} ms + frames ${row.restartFrameMs} ms; decoding every series afterwards (done lazily, at each series' next point) ${row.decodeAllMs} ms, RSS then ${row.decodedRssMb} MB`,
       )
       if (baseline)
         console.log(

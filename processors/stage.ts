@@ -49,7 +49,7 @@ export interface Stage<S, C, In extends Fact = Fact> {
  */
 export interface StateJournal<S> {
   /** Writes segment `seq` into `out` (synchronously, when an epoch is sealed); returns the oldest segment still needed. */
-  write(state: S, seq: number, out: ChunkWriter): { readonly keepFrom: number; readonly records: number }
+  write(state: S, seq: number, out: ChunkWriter): { readonly keepFrom: number; readonly keep?: readonly number[]; readonly records: number }
   /** Rebuilds a state from the frames of the retained segments, given oldest first. */
   restore(): StateRestore<S>
 }

@@ -43,7 +43,7 @@ describe('act stage', () => {
     })
     expect(f.payload.signatures).toHaveLength(1)
     expect(f.explain).toContain('issued throttle_job on web-3')
-    expect(state).toEqual({ issued: 1, proposed: 0, rejected: 0, skipped: 0 })
+    expect(state).toMatchObject({ issued: 1, proposed: 0, rejected: 0, skipped: 0, seenCount: 1, duplicates: 0 })
   })
 
   it('propose, and verbs marked human, → a proposed command that needs an operator', () => {
@@ -112,6 +112,23 @@ describe('act stage', () => {
       const back = codec.decode(e.data, e.fingerprint)
       expect(back.ok && back.value).toEqual(f)
     }
+  })
+})
+
+describe('act de-duplication by decision id', () => {
+  it('the same decision again (stored twice after the duplicate window) makes no second command, across a checkpoint too', () => {
+    const ds = [decision('d1', T0), decision('d2', T0 + 1, { outcome: 'propose' }), decision('d3', T0 + 2, { outcome: 'alert' })]
+    const once = stepAll(actStage, ds, CFG)
+    const twice = stepAll(actStage, [ds[0], ds[1], ds[0], ds[2], ds[1]], CFG)
+    expect(JSON.stringify(twice.out)).toBe(JSON.stringify(once.out))
+    expect(twice.out).toHaveLength(2)
+    expect(twice.state.duplicates).toBe(2)
+    expect(twice.state.issued).toBe(1)
+    const head = stepAll(actStage, ds.slice(0, 1), CFG)
+    const restored = actStage.deserialize!(JSON.parse(JSON.stringify(actStage.serialize!(head.state))))
+    const tail = stepAll(actStage, [ds[0], ds[1]], CFG, restored)
+    expect(tail.out.map((f) => f.id)).toEqual([once.out[1].id])
+    expect(tail.state.duplicates).toBe(1)
   })
 })
 

@@ -1,6 +1,7 @@
 import type { OperatorFunction } from 'rxjs'
 import { derivedId, isToken, RejectReason, type CommandFact, type CommandPayload, type DecisionFact, type Fact, type Result } from '../../schemas/index.js'
 import { runStage, type Emission, type Stage, type StepResult, type Versioned } from '../stage.js'
+import { sget, shardOf, sset, type Sharded } from '../policy/index.js'
 import { ACT_PRODUCER, ACT_STAGE, ACT_VERSION, CommandStatus, commandIdOf, nonceOf, normaliseRequired, signCommand } from '../../keys/index.js'
 import { ActError, ActErrorCode, show, VerifyReason } from '../../keys/index.js'
 import type { KeyPair } from '../../keys/index.js'
@@ -56,15 +57,44 @@ export function actConfig(o: {
   }
 }
 
-/** Counters only; the stage keeps no other memory (ids make re-derivation idempotent). */
+/** Counters, and the decisions already turned into commands. */
 export interface ActState {
   readonly issued: number
   readonly proposed: number
   readonly rejected: number
   /** Decisions that asked for no command (ignore, alert) or were folded repeats. */
   readonly skipped: number
+  /**
+   * Ids of the decisions turned into commands, with their event time (sharded, copy-on-write):
+   * the same decision again (stored a second time after JetStream's duplicate window) makes no
+   * second command, which a target would refuse as a replay. At most ACT_SEEN_MAX (the oldest
+   * sixteenth by event time is forgotten past it).
+   */
+  readonly seen: Sharded<number>
+  readonly seenCount: number
+  /** Decisions skipped because their id was already turned into a command. */
+  readonly duplicates: number
 }
-export const initialActState = (): ActState => ({ issued: 0, proposed: 0, rejected: 0, skipped: 0 })
+export const initialActState = (): ActState => ({ issued: 0, proposed: 0, rejected: 0, skipped: 0, seen: {}, seenCount: 0, duplicates: 0 })
+
+/** Decision ids remembered for de-duplication at most. */
+export const ACT_SEEN_MAX = 20_000
+
+function remember(s: ActState, id: string, ts: number): ActState {
+  let seen = sset(s.seen, id, ts)
+  let seenCount = s.seenCount + 1
+  if (seenCount > ACT_SEEN_MAX) {
+    const all: Array<[string, number]> = []
+    for (const shard of Object.values(seen)) for (const [k, t] of Object.entries(shard)) all.push([k, t])
+    all.sort((a, b) => a[1] - b[1] || (a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0))
+    const drop = new Set(all.slice(0, Math.ceil(all.length / 16)).map((e) => e[0]))
+    const out: Record<string, Record<string, number>> = {}
+    for (const [sh, shard] of Object.entries(seen)) for (const [k, t] of Object.entries(shard)) if (!drop.has(k)) (out[sh] ??= {})[k] = t
+    seen = out
+    seenCount = all.length - drop.size
+  }
+  return { ...s, seen, seenCount }
+}
 
 const iso = (ts: number): string => (Number.isFinite(ts) && Math.abs(ts) <= 8.64e15 ? new Date(ts).toISOString() : String(ts))
 const invalid = (state: ActState, message: string): StepResult<ActState> => ({ state, out: [], rejected: { reason: RejectReason.Invalid, message } })
@@ -103,6 +133,13 @@ function rejectedCommand(state: ActState, d: DecisionFact, config: Versioned<Act
 }
 
 function step(state: ActState, d: DecisionFact, config: Versioned<ActConfig>): StepResult<ActState> {
+  const id = (d as { id?: unknown } | null)?.id
+  if (typeof id === 'string' && sget(state.seen, id) !== undefined) return { state: { ...state, duplicates: state.duplicates + 1 }, out: [] }
+  const r = build(state, d, config)
+  return r.out.length > 0 ? { ...r, state: remember(r.state, d.id, d.ts) } : r
+}
+
+function build(state: ActState, d: DecisionFact, config: Versioned<ActConfig>): StepResult<ActState> {
   const p = d?.payload
   if (p === null || typeof p !== 'object') return invalid(state, `decision ${show((d as { id?: unknown } | null)?.id)} has no payload`)
   if (p.outcome !== 'act' && p.outcome !== 'propose') return { state: { ...state, skipped: state.skipped + 1 }, out: [] }
@@ -168,7 +205,17 @@ export const actStage: Stage<ActState, ActConfig, DecisionFact> = {
   serialize: (s) => s,
   deserialize: (raw) => {
     const r = (raw ?? {}) as Record<string, unknown>
-    return { issued: num(r.issued), proposed: num(r.proposed), rejected: num(r.rejected), skipped: num(r.skipped) }
+    const seen: Record<string, Record<string, number>> = {}
+    let seenCount = 0
+    if (r.seen !== null && typeof r.seen === 'object')
+      for (const shard of Object.values(r.seen as Record<string, unknown>))
+        if (shard !== null && typeof shard === 'object')
+          for (const [id, t] of Object.entries(shard as Record<string, unknown>))
+            if (id !== '__proto__' && typeof t === 'number' && Number.isFinite(t)) {
+              ;(seen[shardOf(id)] ??= {})[id] = t
+              seenCount++
+            }
+    return { issued: num(r.issued), proposed: num(r.proposed), rejected: num(r.rejected), skipped: num(r.skipped), seen, seenCount, duplicates: num(r.duplicates) }
   },
 }
 

@@ -17,6 +17,8 @@ export interface StateCodec {
   shapeOf(value: unknown, hint?: Shape): Shape
   write(w: ChunkWriter, shape: Shape, value: unknown): void
   read(r: ByteReader, shape: Shape): unknown
+  /** Reads past a value without building it (a lazy restore checks its bytes this way). */
+  skip(r: ByteReader, shape: Shape): void
 }
 
 export type Shape = NumShape | ArrShape | ObjShape | JsonShape | TupleShape
@@ -120,11 +122,12 @@ function writeArray(w: ChunkWriter, a: readonly number[]): void {
 function readArray(r: ByteReader): number[] {
   const n = r.u32()
   const e = r.u8()
-  const a: number[] = []
-  if (e === Elem.U8) for (let i = 0; i < n; i++) a.push(r.u8())
-  else if (e === Elem.I32) for (let i = 0; i < n; i++) a.push(r.i32())
-  else if (e === Elem.F64) for (let i = 0; i < n; i++) a.push(r.f64())
-  else throw new RangeError(`unknown array encoding ${e}`)
+  if (e !== Elem.U8 && e !== Elem.I32 && e !== Elem.F64) throw new RangeError(`unknown array encoding ${e}`)
+  // filled in place (no growth): the detectors' arrays have fixed lengths
+  const a: number[] = new Array<number>(n).fill(0)
+  if (e === Elem.U8) for (let i = 0; i < n; i++) a[i] = r.u8()
+  else if (e === Elem.I32) for (let i = 0; i < n; i++) a[i] = r.i32()
+  else for (let i = 0; i < n; i++) a[i] = r.f64()
   return a
 }
 
@@ -171,11 +174,38 @@ function read(r: ByteReader, s: Shape): unknown {
   }
 }
 
+/** Reads past a value of shape `s` without building it (checks that it lies within the frame). */
+function skip(r: ByteReader, s: Shape): void {
+  switch (s.t) {
+    case 0:
+      r.skip(8)
+      return
+    case 1: {
+      const n = r.u32()
+      const e = r.u8()
+      if (e === Elem.U8) r.skip(n)
+      else if (e === Elem.I32) r.skip(4 * n)
+      else if (e === Elem.F64) r.skip(8 * n)
+      else throw new RangeError(`unknown array encoding ${e}`)
+      return
+    }
+    case 2:
+      for (let i = 0; i < s.of.length; i++) skip(r, s.of[i])
+      return
+    case 3:
+      r.skip(r.u32())
+      return
+    case 4:
+      for (let i = 0; i < s.of.length; i++) skip(r, s.of[i])
+  }
+}
+
 /** The codec of plain-data states. */
 export const plainCodec: StateCodec = {
   shapeOf: (value, hint) => (hint && fits(hint, value) ? hint : derive(value)),
   write,
   read,
+  skip,
 }
 
 /** A shape as bytes (in a segment's shape table). */

@@ -24,6 +24,57 @@ import { indexSeries, newDetectState, Table, type DetectState, type GroupRecord,
  */
 const Frame = { Header: 0, Series: 1, Group: 2, Tombstone: 3, Settings: 4, Shape: 5 } as const
 
+/**
+ * A series read back from a checkpoint. Its detector state stays in its stored bytes (checked,
+ * not decoded) until the series' next point needs it: a restart reads only each record's head,
+ * and a series that gets no point until the next checkpoints is copied forward byte for byte.
+ * Decoded, it is the very state an eager restore builds, so outputs do not change.
+ */
+export class StoredSeries implements SeriesRecord {
+  lastId?: string
+  private decoded: EnsembleState | undefined
+
+  constructor(
+    readonly key: string,
+    readonly source: string,
+    readonly metric: string,
+    readonly labels: Labels,
+    public lastTs: number,
+    public settingsKey: string,
+    public ord: number,
+    lastId: string | undefined,
+    /** The stored detector state (with `shape`), until decoded. */
+    private bytes: Uint8Array | undefined,
+    readonly shape: Shape,
+  ) {
+    if (lastId !== undefined) this.lastId = lastId
+  }
+
+  get ens(): EnsembleState {
+    if (this.decoded === undefined) {
+      this.decoded = plainCodec.read(new ByteReader(this.bytes!), this.shape) as EnsembleState
+      this.bytes = undefined
+    }
+    return this.decoded
+  }
+
+  set ens(v: EnsembleState) {
+    this.decoded = v
+    this.bytes = undefined
+  }
+
+  /** The stored bytes of the detector state while it is not decoded. */
+  get packed(): Uint8Array | undefined {
+    return this.bytes
+  }
+
+  /** The plain record (same fields, same order as a series built by the stage). */
+  toJSON(): SeriesRecord {
+    const { key, source, metric, labels, lastTs, settingsKey, ord, lastId } = this
+    return { key, source, metric, labels, lastTs, settingsKey, ord, ens: this.ens, ...(lastId !== undefined ? { lastId } : {}) }
+  }
+}
+
 interface SegmentTables {
   readonly settings: Map<string, number>
   readonly shapes: Map<Shape, number>
@@ -49,6 +100,9 @@ export function detectJournal(): StateJournal<DetectState> {
     const hint = shapeCache.get(cacheKey)
     const shape = plainCodec.shapeOf(value, hint)
     if (shape !== hint) shapeCache.set(cacheKey, shape)
+    return { shape, index: shapeIndex(w, t, shape) }
+  }
+  const shapeIndex = (w: ChunkWriter, t: SegmentTables, shape: Shape): number => {
     let i = t.shapes.get(shape)
     if (i === undefined) {
       t.shapes.set(shape, (i = t.shapes.size))
@@ -58,12 +112,14 @@ export function detectJournal(): StateJournal<DetectState> {
       writeShape(w, shape)
       w.endFrame()
     }
-    return { shape, index: i }
+    return i
   }
 
   const writeSeries = (w: ChunkWriter, t: SegmentTables, rec: SeriesRecord): void => {
     const si = settingsRef(w, t, rec.settingsKey)
-    const { shape, index } = shapeRef(w, t, rec.settingsKey, rec.ens)
+    // a restored series not stepped since: its stored bytes, as they are
+    const packed = rec instanceof StoredSeries ? rec.packed : undefined
+    const { shape, index } = packed ? { shape: (rec as StoredSeries).shape, index: shapeIndex(w, t, (rec as StoredSeries).shape) } : shapeRef(w, t, rec.settingsKey, rec.ens)
     w.beginFrame()
     w.u8(Frame.Series)
     w.str(rec.key)
@@ -80,7 +136,8 @@ export function detectJournal(): StateJournal<DetectState> {
     w.str(rec.lastId ?? '')
     w.u32(si)
     w.u32(index)
-    plainCodec.write(w, shape, rec.ens)
+    if (packed) w.raw(packed)
+    else plainCodec.write(w, shape, rec.ens)
     w.endFrame()
   }
 
@@ -141,12 +198,12 @@ export function detectJournal(): StateJournal<DetectState> {
         },
         w.bytes - start,
       )
-      return { keepFrom: plan.keepFrom, records: plan.records }
+      return { keepFrom: plan.keepFrom, keep: plan.keep, records: plan.records }
     },
 
     restore(): StateRestore<DetectState> {
       const state = newDetectState()
-      const series = new Map<string, SeriesRecord>()
+      const series = new Map<string, StoredSeries>()
       const groups = new Map<string, GroupRecord>()
       let seg = -1
       let settings: string[] = []
@@ -193,9 +250,10 @@ export function detectJournal(): StateJournal<DetectState> {
               const settingsKey = settings[r.u32()]
               const shape = shapes[r.u32()]
               if (settingsKey === undefined || shape === undefined) throw new RangeError(`checkpoint segment ${seq}: series ${key} refers to an undefined settings or shape entry`)
-              const ens = plainCodec.read(r, shape) as EnsembleState
-              series.delete(key)
-              series.set(key, { key, source, metric, labels: labels as Labels, lastTs, settingsKey, ord, ens, ...(lastId ? { lastId } : {}) })
+              const packed = r.rest()
+              plainCodec.skip(r, shape)
+              if (!r.done) throw new RangeError(`checkpoint segment ${seq}: series ${key} has ${frame.length - r.pos} bytes more than its state`)
+              series.set(key, new StoredSeries(key, source, metric, labels as Labels, lastTs, settingsKey, ord, lastId, packed, shape))
               state.journal.restored(Table.Series, key, seq, bytes)
               return
             }

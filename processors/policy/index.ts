@@ -9,3 +9,4 @@ export { initialPolicyState, deserializePolicyState, PRUNE_EVERY, PRUNE_GRACE_MS
 export { PolicyError, PolicyErrorCode, isPolicyError } from './errors.js'
 export { TEMPLATE_VARS } from './template.js'
 export type { Matcher } from './pattern.js'
+export { sget, sset, sfilter, shardOf, ssize, type Sharded } from './sharded.js'

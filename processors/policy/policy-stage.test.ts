@@ -228,6 +228,20 @@ describe('state, determinism and the wire', () => {
     expect(JSON.stringify([...head.out, ...tail.out])).toBe(JSON.stringify(whole))
   })
 
+  it('the same fact again (a copy stored after the duplicate window) is not decided twice, across a checkpoint too, and is counted', () => {
+    const twice = [...facts.slice(0, 3), facts[0], facts[2], ...facts.slice(3)]
+    const once = stepAll(policyStage, facts, DEFAULT)
+    const r = stepAll(policyStage, twice, DEFAULT)
+    expect(JSON.stringify(r.out)).toBe(JSON.stringify(once.out))
+    expect(r.state.duplicates).toBe(2)
+    expect(r.state.steps).toBe(once.state.steps)
+    const head = stepAll(policyStage, facts.slice(0, 3), DEFAULT)
+    const restored = deserializePolicyState(JSON.parse(JSON.stringify(policyStage.serialize!(head.state))))
+    const tail = stepAll(policyStage, [facts[1], ...facts.slice(3)], DEFAULT, restored)
+    expect(JSON.stringify([...head.out, ...tail.out])).toBe(JSON.stringify(once.out))
+    expect(tail.state.duplicates).toBe(1)
+  })
+
   it('does not mutate the state it is given', () => {
     const s0 = policyStage.initialState()
     const s1 = stepAll(policyStage, facts.slice(0, 1), DEFAULT).state

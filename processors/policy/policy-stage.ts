@@ -6,6 +6,7 @@ import { explainDecision } from './explain.js'
 import { firstMatchingRule } from './match.js'
 import type { CompiledPack } from './pack.js'
 import { deserializePolicyState, initialPolicyState, prune, PRUNE_EVERY, type PolicyState } from './state.js'
+import { sget, sset } from './sharded.js'
 import { show, viewOf } from './view.js'
 
 export const POLICY_STAGE = 'policy'
@@ -36,7 +37,14 @@ function step(state: PolicyState, input: PolicyInput, config: Versioned<Compiled
     return { state, out: [], rejected: { reason: RejectReason.Invalid, message: `policy cannot evaluate fact ${show((input as { id?: unknown } | null)?.id)}: ${v.error}` } }
   const f = v.value
   const pack = config.value
-  let s: PolicyState = { ...state, steps: state.steps + 1, watermark: input.ts > state.watermark ? input.ts : state.watermark }
+  // The same fact again (a copy stored after JetStream's duplicate window): already decided.
+  if (sget(state.seen, input.id) !== undefined) return { state: { ...state, duplicates: state.duplicates + 1 }, out: [] }
+  let s: PolicyState = {
+    ...state,
+    steps: state.steps + 1,
+    watermark: input.ts > state.watermark ? input.ts : state.watermark,
+    seen: sset(state.seen, input.id, input.ts),
+  }
   if (s.steps % PRUNE_EVERY === 0) s = prune(s, pack)
 
   let rule = firstMatchingRule(pack.rules, f)

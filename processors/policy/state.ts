@@ -1,5 +1,5 @@
 import type { CompiledPack } from './pack.js'
-import { sfilter, shardOf, type Sharded } from './sharded.js'
+import { sfilter, shardOf, ssize, type Sharded } from './sharded.js'
 
 /**
  * The policy stage's state: plain JSON, updated copy-on-write (a step never mutates the state
@@ -18,6 +18,14 @@ export interface PolicyState {
   readonly steps: number
   /** Facts that matched no rule while the pack said `unmatched: ignore` (no decision written). */
   readonly unmatched: number
+  /**
+   * Ids of the inputs evaluated, with their event time (sharded): the same fact again (a raw
+   * copy stored after JetStream's duplicate window, re-derived by scrub) is not decided twice.
+   * Kept while within PRUNE_GRACE_MS of the watermark, at most SEEN_MAX (oldest forgotten first).
+   */
+  readonly seen: Sharded<number>
+  /** Inputs skipped because their id was already evaluated. */
+  readonly duplicates: number
 }
 
 export interface Bucket {
@@ -41,7 +49,7 @@ export interface OpenDecision {
 /** Own-property lookup: state keys come from pack names, which may be e.g. `constructor`. */
 export const own = <V>(rec: Readonly<Record<string, V>>, key: string): V | undefined => (Object.hasOwn(rec, key) ? rec[key] : undefined)
 
-export const initialPolicyState = (): PolicyState => ({ buckets: {}, windows: {}, open: {}, watermark: 0, steps: 0, unmatched: 0 })
+export const initialPolicyState = (): PolicyState => ({ buckets: {}, windows: {}, open: {}, watermark: 0, steps: 0, unmatched: 0, seen: {}, duplicates: 0 })
 
 /** A bucket at `ts`: refilled by the event time elapsed since it was last touched. */
 export function refill(b: Bucket | undefined, capacity: number, intervalMs: number, ts: number): Bucket {
@@ -91,6 +99,8 @@ export function admit(times: readonly number[] | undefined, ts: number): number[
 export const PRUNE_GRACE_MS = 3_600_000
 /** Pruning runs every this many steps; it never changes a decision, only forgets dead entries. */
 export const PRUNE_EVERY = 256
+/** Input ids remembered for de-duplication at most (checked at each pruning). */
+export const SEEN_MAX = 50_000
 
 /** Forgets full buckets, expired windows and closed suppression windows. */
 export function prune(s: PolicyState, pack: CompiledPack): PolicyState {
@@ -104,7 +114,19 @@ export function prune(s: PolicyState, pack: CompiledPack): PolicyState {
     const kept = ts.filter((t) => t > horizon - l.windowMs)
     if (kept.length) windows[l.name] = kept
   }
-  return { ...s, buckets, open, windows }
+  let seen = sfilter(s.seen, (t) => t > horizon)
+  const n = ssize(seen)
+  if (n > SEEN_MAX) {
+    // the oldest (event time, ties by id) beyond the cap are forgotten
+    const all: Array<[string, number]> = []
+    for (const shard of Object.values(seen)) for (const [id, t] of Object.entries(shard)) all.push([id, t])
+    all.sort((a, b) => b[1] - a[1] || (a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0))
+    const keep = new Set(all.slice(0, SEEN_MAX).map((e) => e[0]))
+    const out: Record<string, Record<string, number>> = {}
+    for (const [sh, shard] of Object.entries(seen)) for (const [id, t] of Object.entries(shard)) if (keep.has(id)) (out[sh] ??= {})[id] = t
+    seen = out
+  }
+  return { ...s, buckets, open, windows, seen }
 }
 
 const isRecord = (v: unknown): v is Record<string, unknown> => v !== null && typeof v === 'object' && !Array.isArray(v)
@@ -136,5 +158,9 @@ export function deserializePolicyState(raw: unknown): PolicyState {
     for (const [k, w] of Object.entries(raw.windows))
       if (k !== '__proto__' && Array.isArray(w)) windows[k] = w.filter((t): t is number => typeof t === 'number' && Number.isFinite(t)).sort((a, b) => a - b)
   }
-  return { buckets, windows, open, watermark: num(raw.watermark), steps: num(raw.steps), unmatched: num(raw.unmatched) }
+  const seen: Record<string, Record<string, number>> = {}
+  if (isRecord(raw.seen))
+    for (const shard of Object.values(raw.seen))
+      if (isRecord(shard)) for (const [id, t] of Object.entries(shard)) if (id !== '__proto__' && typeof t === 'number' && Number.isFinite(t)) (seen[shardOf(id)] ??= {})[id] = t
+  return { buckets, windows, open, watermark: num(raw.watermark), steps: num(raw.steps), unmatched: num(raw.unmatched), seen, duplicates: num(raw.duplicates) }
 }

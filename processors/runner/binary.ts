@@ -208,6 +208,17 @@ export class ByteReader {
     return v
   }
 
+  /** Moves past `n` bytes (a RangeError when they run past the end of the frame). */
+  skip(n: number): void {
+    if (this.pos + n > this.b.length) throw new RangeError('value runs past the end of its frame')
+    this.pos += n
+  }
+
+  /** The bytes from the current position to the end of the frame (a view, no copy). */
+  rest(): Uint8Array {
+    return this.b.subarray(this.pos)
+  }
+
   str(): string {
     const n = this.u32()
     if (this.pos + n > this.b.length) throw new RangeError('string runs past the end of its frame')

@@ -2,22 +2,21 @@
  * Bookkeeping of an incrementally checkpointed keyed state (a log of segments).
  *
  * Segment `seq` holds the records that changed since segment `seq - 1` (and tombstones of the
- * keys removed), plus a few unchanged records copied forward ("sweep"): every live record is
- * rewritten at least once within `MAX_SEGMENTS - 1` segments, so only the last segments are
- * kept, and the oldest ones are dropped as soon as everything they hold has a newer copy. A
- * restart reads the retained segments oldest first; later copies win, tombstones delete.
+ * keys removed). A restart reads the retained segments oldest first; later copies win,
+ * tombstones delete. Nothing unchanged is written unless a bound requires it, so a segment's
+ * cost follows what changed:
  *
- * Bounds (for the store and for restart time):
- * - at most `MAX_SEGMENTS` segments are retained (fixed slots in the store, no key per write);
- * - retained bytes stay under 1.5 x the bytes of the live records + `SLACK_BYTES`: when they
- *   grow past it the oldest segment's live records are copied forward and it is dropped;
- * - each segment copies forward at most ~1/`SWEEP_DIVISOR` of the live records beyond the
- *   ones the bounds require, the oldest first (a steady sweep, no bursts).
+ * - at most `MAX_SEGMENTS` segments are retained (fixed slots in the store, no key per write):
+ *   past it, the segment with the fewest live bytes has its live records copied forward and is
+ *   dropped (under light churn: a small recent segment, never the big base one);
+ * - retained bytes stay under 1.5 x the bytes of the live records + `SLACK_BYTES`: past it, the
+ *   segment with the most garbage per live byte is compacted the same way.
  *
- * A segment's cost therefore follows what changed, plus that steady 1/48 of the state.
+ * Any retained segment may be dropped, not only the oldest (`SegmentPlan.keep` lists the ones a
+ * restart reads). A dropped segment's tombstones are copied forward while an older retained
+ * segment may still hold a copy of the key they delete.
  */
 export const MAX_SEGMENTS = 64
-export const SWEEP_DIVISOR = 48
 export const SLACK_BYTES = 4 * 1024 * 1024
 
 interface Copy {
@@ -32,6 +31,8 @@ interface Seg {
   /** Bytes and count of the latest copies it holds. */
   liveBytes: number
   live: number
+  /** Tombstones it holds: table → keys. */
+  tombs?: Array<Set<string>>
 }
 
 /** Writes one record (or a tombstone) into the segment being built; returns its size in bytes. */
@@ -43,7 +44,11 @@ export interface SegmentSink {
 export interface SegmentPlan {
   /** Oldest segment still needed once this one is stored. */
   readonly keepFrom: number
+  /** Every segment a restart reads once this one is stored (this one included), ascending. */
+  readonly keep: readonly number[]
+  /** Records written (changed ones and those copied forward by a compaction). */
   readonly records: number
+  /** Records copied forward unchanged (compaction). */
   readonly swept: number
   readonly tombstones: number
 }
@@ -51,7 +56,7 @@ export interface SegmentPlan {
 export class ChangeLog {
   private readonly dirty: Set<string>[] = []
   private readonly removed: Set<string>[] = []
-  /** Per table, key → latest stored copy; iteration order is oldest copy first. */
+  /** Per table, key → latest stored copy. */
   private readonly stored: Map<string, Copy>[] = []
   private readonly segs = new Map<number, Seg>()
   private retained = 0
@@ -100,9 +105,15 @@ export class ChangeLog {
     return this.retained
   }
 
+  /** Number of retained segments. */
+  get segments(): number {
+    return this.segs.size
+  }
+
   /**
-   * Builds segment `seq`: tombstones, then every changed record, then the sweep. `headerBytes`
-   * are the bytes the caller wrote before (they count towards the segment).
+   * Builds segment `seq`: tombstones, then every changed record, then whatever the bounds
+   * require copied forward. `headerBytes` are the bytes the caller wrote before (they count
+   * towards the segment).
    */
   seal(seq: number, sink: SegmentSink, headerBytes = 0): SegmentPlan {
     const seg: Seg = { bytes: headerBytes, liveBytes: 0, live: 0 }
@@ -111,10 +122,8 @@ export class ChangeLog {
     let tombstones = 0
     for (let t = 0; t < this.tables; t++) {
       for (const key of this.removed[t]) {
-        this.drop(t, key)
-        const b = sink.tombstone(t, key)
-        seg.bytes += b
-        this.retained += b
+        this.detach(t, key)
+        this.writeTombstone(t, key, seg, sink)
         tombstones++
       }
       this.removed[t].clear()
@@ -127,23 +136,21 @@ export class ChangeLog {
       }
       this.dirty[t].clear()
     }
-    // the sweep: the oldest copies, a steady share, plus whatever the bounds require
-    let budget = Math.ceil(this.storedRecords / SWEEP_DIVISOR)
-    const mustFrom = seq - (MAX_SEGMENTS - 2)
+    // segments nothing refers to (every copy superseded) go first: they cost nothing to drop
     let swept = 0
+    for (const [g, s] of [...this.segs]) if (g !== seq && s.live === 0) tombstones += this.dropSegment(g, seg, sink)
+    // then the bounds, by compaction: copy a segment's live records forward, drop it
     for (;;) {
-      const oldest = this.oldest()
-      if (!oldest || oldest.copy.g >= seq) break
-      const needed = oldest.copy.g < mustFrom || this.retained > 1.5 * this.liveBytes + SLACK_BYTES
-      if (!needed && budget <= 0) break
-      if (!needed) budget--
-      this.write(oldest.table, oldest.key, seq, seg, sink)
-      swept++
-      this.release()
+      const tooMany = this.segs.size > MAX_SEGMENTS
+      const tooBig = this.retained > 1.5 * this.liveBytes + SLACK_BYTES
+      if (!tooMany && !tooBig) break
+      const victim = this.victim(seq, tooMany)
+      if (victim === undefined) break
+      swept += this.copyForward(victim, seq, seg, sink)
+      tombstones += this.dropSegment(victim, seg, sink)
     }
-    this.release()
-    const first = this.oldest()
-    return { keepFrom: first ? first.copy.g : seq, records: records + swept, swept, tombstones }
+    const keep = [...this.segs.keys()].sort((a, b) => a - b)
+    return { keepFrom: keep[0] ?? seq, keep, records: records + swept, swept, tombstones }
   }
 
   /** Restore: a record read from segment `seq` (later copies replace earlier ones). */
@@ -158,26 +165,31 @@ export class ChangeLog {
     this.liveBytes += bytes
   }
 
-  /** Restore: a tombstone (or the header) read from segment `seq`. */
+  /** Restore: a tombstone read from segment `seq`. */
   restoredTombstone(table: number, key: string, seq: number, bytes: number): void {
     this.restoredBytes(seq, bytes)
     this.detach(table, key)
+    this.tombOf(this.seg(seq), table).add(key)
   }
 
+  /** Restore: other bytes (the header, tables) of segment `seq`. */
   restoredBytes(seq: number, bytes: number): void {
     this.seg(seq).bytes += bytes
     this.retained += bytes
   }
 
-  /** After a restore: forget segments nothing refers to any more. */
-  restoredAll(): void {
-    this.release()
-  }
+  /** After a restore (nothing to do: every retained segment was read and stays retained). */
+  restoredAll(): void {}
 
   private seg(seq: number): Seg {
     let s = this.segs.get(seq)
     if (!s) this.segs.set(seq, (s = { bytes: 0, liveBytes: 0, live: 0 }))
     return s
+  }
+
+  private tombOf(seg: Seg, t: number): Set<string> {
+    seg.tombs ??= []
+    return (seg.tombs[t] ??= new Set())
   }
 
   private write(t: number, key: string, seq: number, seg: Seg, sink: SegmentSink): void {
@@ -191,8 +203,11 @@ export class ChangeLog {
     this.liveBytes += b
   }
 
-  private drop(t: number, key: string): void {
-    this.detach(t, key)
+  private writeTombstone(t: number, key: string, seg: Seg, sink: SegmentSink): void {
+    const b = sink.tombstone(t, key)
+    seg.bytes += b
+    this.retained += b
+    this.tombOf(seg, t).add(key)
   }
 
   /** Forgets the stored copy of `key` (it has a newer one, or was removed). */
@@ -208,34 +223,52 @@ export class ChangeLog {
     this.liveBytes -= c.b
   }
 
-  /** The oldest stored copy over all tables. */
-  private oldest(): { table: number; key: string; copy: Copy } | undefined {
-    let best: { table: number; key: string; copy: Copy } | undefined
-    for (let t = 0; t < this.tables; t++) {
-      const first = this.stored[t].entries().next()
-      if (first.done) continue
-      const [key, copy] = first.value
-      if (!best || copy.g < best.copy.g) best = { table: t, key, copy }
+  /** The segment to compact: the fewest live bytes (too many segments), or the most garbage per live byte (too many bytes). */
+  private victim(current: number, byCount: boolean): number | undefined {
+    let best: number | undefined
+    let score = Infinity
+    for (const [g, s] of this.segs) {
+      if (g === current) continue
+      const x = byCount ? s.liveBytes : (s.liveBytes + 1) / (s.bytes - s.liveBytes + 1)
+      if (x < score || (x === score && best !== undefined && g < best)) {
+        score = x
+        best = g
+      }
     }
     return best
   }
 
-  /** Drops the segments older than the oldest live copy. */
-  private release(): void {
-    const first = this.oldest()
-    const from = first ? first.copy.g : Infinity
-    for (const [seq, s] of this.segs) {
-      if (seq >= from) continue
-      // a segment newer than every live copy (the one being written) stays
-      if (first === undefined && seq === this.newest()) continue
-      this.retained -= s.bytes
-      this.segs.delete(seq)
-    }
+  /** Copies the live records of segment `g` into the segment being written. */
+  private copyForward(g: number, seq: number, seg: Seg, sink: SegmentSink): number {
+    const s = this.segs.get(g)
+    if (!s || s.live === 0) return 0
+    const keys: Array<[number, string]> = []
+    for (let t = 0; t < this.tables; t++) for (const [key, c] of this.stored[t]) if (c.g === g) keys.push([t, key])
+    for (const [t, key] of keys) this.write(t, key, seq, seg, sink)
+    return keys.length
   }
 
-  private newest(): number {
-    let n = -Infinity
-    for (const k of this.segs.keys()) if (k > n) n = k
+  /**
+   * Drops segment `g` (no live copy left in it). Its tombstones are copied forward when an older
+   * retained segment may still hold a copy of their key (and the key has no newer live copy).
+   */
+  private dropSegment(g: number, seg: Seg, sink: SegmentSink): number {
+    const s = this.segs.get(g)
+    if (!s) return 0
+    this.segs.delete(g)
+    this.retained -= s.bytes
+    let n = 0
+    if (s.tombs) {
+      let older = false
+      for (const k of this.segs.keys()) if (k < g) older = true
+      if (older)
+        for (let t = 0; t < s.tombs.length; t++)
+          for (const key of s.tombs[t] ?? []) {
+            if (this.stored[t].has(key)) continue
+            this.writeTombstone(t, key, seg, sink)
+            n++
+          }
+    }
     return n
   }
 }

@@ -32,12 +32,13 @@ export interface StoredCheckpoint extends CheckpointHead {
   replay(onChunk: (seq: number, chunk: Uint8Array) => void): Promise<void>
 }
 
-/** A new segment: `json` replaces the state; `log` adds to the retained segments from `keepFrom` on. */
+/** A new segment: `json` replaces the state; `log` adds to the retained segments listed in `keep` (absent: those from `keepFrom` on). */
 export interface Segment {
   readonly seq: number
   readonly kind: SegmentKind
   readonly chunks: readonly Uint8Array[]
   readonly keepFrom: number
+  readonly keep?: readonly number[]
 }
 
 export type SegmentKind = 'json' | 'log'
@@ -179,7 +180,8 @@ export class CheckpointStore {
   /** Writes a segment into a free slot, then `meta` (the commit point). */
   async append(head: CheckpointHead, seg: Segment): Promise<{ bytes: number; retained: number }> {
     const prev = this.last ?? (await this.readMeta())
-    const kept = seg.kind === 'log' && prev?.kind === 'log' ? prev.segments.filter((s) => s.seq >= seg.keepFrom && s.seq < seg.seq) : []
+    const keep = seg.keep ? new Set(seg.keep) : undefined
+    const kept = seg.kind === 'log' && prev?.kind === 'log' ? prev.segments.filter((s) => (keep ? keep.has(s.seq) : s.seq >= seg.keepFrom) && s.seq < seg.seq) : []
     if (kept.length >= SLOTS) throw new Error(`checkpoint ${this.key}: ${kept.length} segments retained, at most ${SLOTS - 1}`)
     const busy = new Set((prev?.segments ?? []).map((s) => s.slot))
     let slot = 0

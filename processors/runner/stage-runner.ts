@@ -630,7 +630,7 @@ export class StageRunner<S, C, In extends Fact> {
       const w = new ChunkWriter()
       const plan = stage.journal.write(this.feed.state, seq, w)
       records = plan.records
-      segment = { seq, kind: 'log', chunks: w.finish(), keepFrom: plan.keepFrom }
+      segment = { seq, kind: 'log', chunks: w.finish(), keepFrom: plan.keepFrom, keep: plan.keep }
     } else {
       const body = JSON.stringify({ ...head, state: stage.serialize ? stage.serialize(this.feed.state) : this.feed.state })
       segment = { seq, kind: 'json', chunks: chunked(Buffer.from(body, 'utf8')), keepFrom: seq }

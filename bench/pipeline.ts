@@ -24,6 +24,7 @@ import { homePaths, readEnv, silentLogger, startBen, type Running } from '../inf
 import { defaultServices } from '../cli/up.js'
 import { printTable } from '../cli/output.js'
 import { followSubjects } from '../streams/index.js'
+import { specOf, STAGE_NAMES } from '../processors/pipeline.js'
 import type { AnomalyFact } from '../schemas/index.js'
 
 const FACTS = Number(process.env.BENCH_FACTS ?? 200_000)
@@ -33,6 +34,8 @@ const LATENCY = process.env.BENCH_LATENCY !== '0'
 const LATENCY_RATE = Number(process.env.BENCH_LATENCY_RATE ?? 10_000)
 /** Event time of the backlog's first fact (fixed: every run publishes the same facts). */
 const START_TS = Date.UTC(2026, 0, 5, 9)
+/** Facts per second of event time in the backlog: 200,000 facts span 100 s of the fleet's life. */
+const FLEET_RATE = Number(process.env.BENCH_FLEET_RATE ?? 2000)
 const feedScript = join(fileURLToPath(new URL('.', import.meta.url)), 'pipeline-feed.js')
 
 function feed(url: string, args: string[]): Promise<{ sent: number; failed: number; seconds: number }> {
@@ -53,8 +56,16 @@ async function start(home: string, services: Parameters<typeof startBen>[2]): Pr
   return startBen({ ...readEnv({ BEN_HOME: home, BEN_NO_CONTAINERS: '1' }), natsUrl: undefined, clickhouseUrl: process.env.BEN_CLICKHOUSE_URL }, silentLogger(), services)
 }
 
-/** Every stage consumer has nothing pending nor un-acked, every projector nothing pending. */
-async function drained(r: Running): Promise<boolean> {
+/** The stage durables of the graph with P partitions (each lane of each unit has one). */
+function stageDurables(partitions: number): number {
+  return STAGE_NAMES.reduce((n, s) => n + specOf(s).inputs.length * (specOf(s).partitionKey && partitions > 1 ? partitions : 1), 0)
+}
+
+/**
+ * Every stage durable exists and has nothing pending nor un-acked, every projector nothing
+ * pending (`started`: only that every stage durable exists, i.e. every unit runs).
+ */
+async function drained(r: Running, partitions: number, started = false): Promise<boolean> {
   const jsm = await jetstreamManager(r.ctx.nc)
   let stages = 0
   for (const stream of ['FACTS', 'DERIVED', 'COMMANDS']) {
@@ -62,11 +73,12 @@ async function drained(r: Running): Promise<boolean> {
       const stage = c.name.startsWith('stage-')
       if (!stage && !c.name.startsWith('proj-')) continue
       if (stage) stages++
+      if (started) continue
       if (c.num_pending > 0 || (stage && c.num_ack_pending > 0)) return false
     }
   }
-  // the stages' durables exist once their workers run
-  return stages > 0
+  // every unit's durables exist once its worker runs it
+  return stages >= stageDurables(partitions)
 }
 
 /** Per kind of derived fact: how many, and a digest of (id, bytes) sorted by id. */
@@ -118,30 +130,48 @@ interface Run {
  * One run: a fresh Ben, the backlog published with no stages running, then Ben again with
  * `services`, timed until it has drained (or TIMEOUT_S, then the rate counts the facts table).
  */
-async function run(label: string, services: Parameters<typeof startBen>[2], opts: { workers: number; digest: boolean; keys?: string; keep?: boolean }): Promise<Run & { running?: Running; home: string }> {
+async function run(
+  label: string,
+  services: Parameters<typeof startBen>[2],
+  opts: { workers: number; digest: boolean; keys?: string; keep?: boolean },
+): Promise<Run & { running?: Running; home: string }> {
   const home = mkdtempSync(join(tmpdir(), 'ben-bench-pipe-'))
   // the same issuer key in every run: the signed commands are the same bytes
   if (opts.keys && existsSync(opts.keys)) cpSync(opts.keys, homePaths(home).keys, { recursive: true })
   const bare = await start(home, [])
-  const fed = await feed(bare.endpoints.natsUrl, ['--rate', '0', '--count', String(FACTS), '--start-ts', String(START_TS)])
+  const fed = await feed(bare.endpoints.natsUrl, ['--rate', '0', '--count', String(FACTS), '--start-ts', String(START_TS), '--fleet-rate', String(FLEET_RATE)])
   await bare.stop()
   if (fed.failed) throw new Error(`${fed.failed} facts of the backlog were not stored`)
   const running = await start(home, services)
-  const t0 = performance.now()
+  const partitions = Math.max(1, opts.workers)
+  // The clock starts once every unit runs (worker processes take a while to start): what was
+  // projected by then is not counted.
+  let t0 = performance.now()
+  let before = 0
+  if (opts.workers >= 0) {
+    while (!(await drained(running, partitions, true))) {
+      if (performance.now() - t0 > TIMEOUT_S * 1000) throw new Error(`${label}: the stages did not start in ${TIMEOUT_S} s`)
+      await new Promise((res) => setTimeout(res, 100))
+    }
+    t0 = performance.now()
+    before = await rows(running, 'facts')
+  }
   const deadline = t0 + TIMEOUT_S * 1000
   let done = false
   let completed = 0
   while (performance.now() < deadline) {
     await new Promise((res) => setTimeout(res, 250))
     completed = await rows(running, 'facts')
-    if (completed >= fed.sent && (opts.workers < 0 || (await drained(running)))) {
+    if (completed >= fed.sent && (opts.workers < 0 || (await drained(running, partitions)))) {
       done = true
       break
     }
   }
   const seconds = (performance.now() - t0) / 1000
-  const perSecond = Math.round((done ? fed.sent : completed) / seconds)
-  process.stderr.write(`${label}: ${fed.sent} facts, ${done ? 'drained' : `NOT drained (${completed} in the facts table)`} in ${seconds.toFixed(1)} s: ${perSecond.toLocaleString()} facts/s\n`)
+  const perSecond = Math.round(((done ? fed.sent : completed) - before) / seconds)
+  process.stderr.write(
+    `${label}: ${fed.sent} facts (${before} projected before every unit ran), ${done ? 'drained' : `NOT drained (${completed} in the facts table)`} in ${seconds.toFixed(1)} s: ${perSecond.toLocaleString()} facts/s\n`,
+  )
   const derived = opts.digest && done ? await derivedDigest(running) : undefined
   const r = { label, workers: opts.workers, facts: fed.sent, seconds: +seconds.toFixed(2), perSecond, drained: done, derived, home }
   if (opts.keep) return { ...r, running }
@@ -184,7 +214,12 @@ async function main(): Promise<void> {
   let lat: Awaited<ReturnType<typeof latency>> | undefined
   for (const w of WORKERS) {
     const keep = LATENCY && w === 2
-    const r = await run(`${w} worker${w > 1 ? 's' : ''} (--workers ${w}, ${w} partitions)`, defaultServices({ workers: w, partitions: w }), { workers: w, digest: true, keys, keep })
+    const r = await run(`${w} worker${w > 1 ? 's' : ''} (--workers ${w}, ${w} partitions)`, defaultServices({ workers: w, partitions: w }), {
+      workers: w,
+      digest: true,
+      keys,
+      keep,
+    })
     runs.push(r)
     if (r.running) {
       lat = await latency(r.running)
@@ -224,9 +259,22 @@ async function main(): Promise<void> {
         r.label,
         r.perSecond.toLocaleString(),
         r.drained ? `${r.seconds} s` : `not in ${r.seconds} s`,
-        r.derived ? `${JSON.stringify(r.derived) === JSON.stringify(ref) ? 'same' : 'DIFFERENT'} (${Object.entries(r.derived).map(([k, v]) => `${k} ${v.n}`).join(', ')})` : '-',
+        r.derived
+          ? `${JSON.stringify(r.derived) === JSON.stringify(ref) ? 'same' : 'DIFFERENT'} (${Object.entries(r.derived)
+              .map(([k, v]) => `${k} ${v.n}`)
+              .join(', ')})`
+          : '-',
       ]),
-      ...(lat ? [[`publish → anomaly at ${LATENCY_RATE.toLocaleString()} facts/s, 2 workers`, '', '', `p50 ${lat.p50} ms, p99 ${lat.p99} ms, max ${lat.max} ms (${lat.samples} anomalies)`]] : []),
+      ...(lat
+        ? [
+            [
+              `publish → anomaly at ${LATENCY_RATE.toLocaleString()} facts/s, 2 workers`,
+              '',
+              '',
+              `p50 ${lat.p50} ms, p99 ${lat.p99} ms, max ${lat.max} ms (${lat.samples} anomalies)`,
+            ],
+          ]
+        : []),
     ],
   )
   process.stdout.write(JSON.stringify(fig) + '\n')

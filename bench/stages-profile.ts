@@ -28,28 +28,41 @@ async function main(): Promise<void> {
   })
   await bare.stop()
   const all = { scrub: scrubService(), detect: detectService(), policy: policyService(), incident: incidentService(), act: actService() } as const
-  const running = await startBen(env, silentLogger(), which.map((w) => all[w as keyof typeof all]))
+  const running = await startBen(
+    env,
+    silentLogger(),
+    which.map((w) => all[w as keyof typeof all]),
+  )
   const t0 = performance.now()
   const cpu0 = process.cpuUsage()
   await profiled(true, async () => {
-  const jsm = await jetstreamManager(running.ctx.nc)
-  const durables: Array<[string, string]> = []
-  if (which.includes('scrub')) durables.push(['FACTS', 'stage-scrub-routine'])
-  if (which.includes('detect')) durables.push(['DERIVED', 'stage-detect-metric'])
-  for (;;) {
-    await new Promise((r) => setTimeout(r, 250))
-    let pending = 0
-    for (const [s, d] of durables) {
-      const i = await jsm.consumers.info(s, d).catch(() => undefined)
-      pending += i ? i.num_pending + i.num_ack_pending : 1
+    const jsm = await jetstreamManager(running.ctx.nc)
+    const durables: Array<[string, string]> = []
+    if (which.includes('scrub')) durables.push(['FACTS', 'stage-scrub-routine'])
+    if (which.includes('detect')) durables.push(['DERIVED', 'stage-detect-metric'])
+    for (;;) {
+      await new Promise((r) => setTimeout(r, 250))
+      let pending = 0
+      for (const [s, d] of durables) {
+        const i = await jsm.consumers.info(s, d).catch(() => undefined)
+        pending += i ? i.num_pending + i.num_ack_pending : 1
+      }
+      if (pending === 0) break
     }
-    if (pending === 0) break
-  }
   })
   const cpu = process.cpuUsage(cpu0)
   const secs = (performance.now() - t0) / 1000
   const cpuUs = cpu.user + cpu.system
-  process.stdout.write(JSON.stringify({ sent, seconds: +secs.toFixed(2), perSecond: Math.round(sent / secs), cpuUsPerFact: +(cpuUs / sent).toFixed(1), factsPerCpuSecond: Math.round(sent / (cpuUs / 1e6)), stages: which }) + '\n')
+  process.stdout.write(
+    JSON.stringify({
+      sent,
+      seconds: +secs.toFixed(2),
+      perSecond: Math.round(sent / secs),
+      cpuUsPerFact: +(cpuUs / sent).toFixed(1),
+      factsPerCpuSecond: Math.round(sent / (cpuUs / 1e6)),
+      stages: which,
+    }) + '\n',
+  )
   await running.stop()
   rmSync(home, { recursive: true, force: true })
 }

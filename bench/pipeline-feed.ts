@@ -27,7 +27,7 @@ async function main(): Promise<void> {
   const publisher = new FactPublisher(nc, new Subjects(), new FactCodec(), { window: 8192 })
   const start = Date.now()
   const end = count > 0 ? Infinity : start + seconds * 1000
-  // A backlog (--count) spans minutes of event time with a CPU runaway and a secret leak in it,
+  // A backlog (--count) spans minutes of event time with a CPU runaway, a drift and a secret leak in it,
   // so that detect, policy, act and incident have work (their outputs are compared across runs).
   const fleetRate = Number(arg('fleet-rate', rate > 0 ? String(rate) : '50000'))
   const span = count > 0 ? (count / fleetRate) * 1000 : 0
@@ -35,10 +35,11 @@ async function main(): Promise<void> {
     count > 0
       ? [
           { kind: 'cpu-runaway' as const, atMs: Math.round(span * 0.3), durationMs: Math.round(span * 0.4) },
-          { kind: 'secret-leak' as const, atMs: Math.round(span * 0.5), durationMs: Math.round(span * 0.2) },
+          { kind: 'secret-leak' as const, atMs: Math.round(span * 0.5) },
+          { kind: 'drift' as const, atMs: Math.round(span * 0.2), durationMs: Math.round(span * 0.6) },
         ]
       : []
-  const fleet = createFleet({ hosts: 50, seed: 'bench', startTs: startTs || start, rate: fleetRate, dayMs: 3_600_000, scenarios })
+  const fleet = createFleet({ hosts: Number(arg('hosts', '50')), seed: 'bench', startTs: startTs || start, rate: fleetRate, dayMs: 3_600_000, scenarios })
   let sent = 0
   let failed = 0
   const tally = (o: { status: string }) => {

@@ -34,8 +34,8 @@ const LATENCY = process.env.BENCH_LATENCY !== '0'
 const LATENCY_RATE = Number(process.env.BENCH_LATENCY_RATE ?? 10_000)
 /** Event time of the backlog's first fact (fixed: every run publishes the same facts). */
 const START_TS = Date.UTC(2026, 0, 5, 9)
-/** Facts per second of event time in the backlog: 200,000 facts span 100 s of the fleet's life. */
-const FLEET_RATE = Number(process.env.BENCH_FLEET_RATE ?? 2000)
+/** Seconds of event time the backlog spans (ten hosts): long enough for the detectors to learn each series and flag the scenarios. */
+const SPAN_S = Number(process.env.BENCH_SPAN_S ?? 400)
 const feedScript = join(fileURLToPath(new URL('.', import.meta.url)), 'pipeline-feed.js')
 
 function feed(url: string, args: string[]): Promise<{ sent: number; failed: number; seconds: number }> {
@@ -139,7 +139,7 @@ async function run(
   // the same issuer key in every run: the signed commands are the same bytes
   if (opts.keys && existsSync(opts.keys)) cpSync(opts.keys, homePaths(home).keys, { recursive: true })
   const bare = await start(home, [])
-  const fed = await feed(bare.endpoints.natsUrl, ['--rate', '0', '--count', String(FACTS), '--start-ts', String(START_TS), '--fleet-rate', String(FLEET_RATE)])
+  const fed = await feed(bare.endpoints.natsUrl, ['--rate', '0', '--count', String(FACTS), '--start-ts', String(START_TS), '--fleet-rate', String(FACTS / SPAN_S), '--hosts', '10'])
   await bare.stop()
   if (fed.failed) throw new Error(`${fed.failed} facts of the backlog were not stored`)
   const running = await start(home, services)

@@ -1,33 +1,46 @@
 /**
- * bench:pipeline — facts/s sustained through scrub → detect → policy → act (+ incident) with
- * projection into ClickHouse, for 60 s, against a baseline in the same run (the same facts
- * through the projector alone, no stages); then the latency from publish to anomaly fact at
- * 10,000 facts/s (p50, p99), with RSS at start and end. Prints a table, then one JSON line.
+ * bench:pipeline — facts/s through the whole chain (scrub → detect → policy → act + incident,
+ * and the projectors into ClickHouse) with the stages in 1, 2 and 4 worker processes (`ben up
+ * --workers N`, P = N partitions), on one backlog published before each run (the same facts
+ * every time), against a baseline in the same run: the same backlog through the facts
+ * projector alone. Each run ends when every stage and projector consumer has nothing pending
+ * and the facts table holds the backlog; the derived facts (scrubbed, anomaly, decision, cmd,
+ * incident) of every run are compared with the first run's: identical whatever the worker
+ * count. Then the latency from publish to anomaly fact at 10,000 facts/s (p50, p99) against the
+ * 2-worker Ben. Prints a table, then one JSON line.
+ *
+ * BENCH_FACTS (backlog size), BENCH_WORKERS (`1,2,4`), BENCH_LATENCY=0 (no latency phase),
+ * BENCH_TIMEOUT_S (longest a run may take to drain).
  */
 import { spawn } from 'node:child_process'
-import { mkdtempSync, rmSync } from 'node:fs'
+import { createHash } from 'node:crypto'
+import { cpSync, existsSync, mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { build } from 'hdr-histogram-js'
-import { jetstreamManager } from '@nats-io/jetstream'
-import { readEnv, silentLogger, startBen, type Running } from '../infra/index.js'
+import { jetstream, jetstreamManager } from '@nats-io/jetstream'
+import { homePaths, readEnv, silentLogger, startBen, type Running } from '../infra/index.js'
 import { defaultServices } from '../cli/up.js'
 import { printTable } from '../cli/output.js'
 import { followSubjects } from '../streams/index.js'
+import { specOf, STAGE_NAMES } from '../processors/pipeline.js'
 import type { AnomalyFact } from '../schemas/index.js'
 
-const SECONDS = Number(process.env.BENCH_SECONDS ?? 60)
+const FACTS = Number(process.env.BENCH_FACTS ?? 200_000)
+const WORKERS = (process.env.BENCH_WORKERS ?? '1,2,4').split(',').map(Number)
+const TIMEOUT_S = Number(process.env.BENCH_TIMEOUT_S ?? 900)
+const LATENCY = process.env.BENCH_LATENCY !== '0'
 const LATENCY_RATE = Number(process.env.BENCH_LATENCY_RATE ?? 10_000)
-/** Seconds of flat-out publishing that make the backlog (must outlast SECONDS of processing). */
-const BACKLOG_SECONDS = Number(process.env.BENCH_BACKLOG_SECONDS ?? 15)
+/** Event time of the backlog's first fact (fixed: every run publishes the same facts). */
+const START_TS = Date.UTC(2026, 0, 5, 9)
+/** Seconds of event time the backlog spans (ten hosts): long enough for the detectors to learn each series and flag the scenarios. */
+const SPAN_S = Number(process.env.BENCH_SPAN_S ?? 400)
 const feedScript = join(fileURLToPath(new URL('.', import.meta.url)), 'pipeline-feed.js')
 
-function feed(url: string, rate: number, seconds: number, probe = false): Promise<{ sent: number; failed: number; seconds: number }> {
+function feed(url: string, args: string[]): Promise<{ sent: number; failed: number; seconds: number }> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [feedScript, '--url', url, '--rate', String(rate), '--seconds', String(seconds), ...(probe ? ['--probe'] : [])], {
-      stdio: ['ignore', 'pipe', 'inherit'],
-    })
+    const child = spawn(process.execPath, [feedScript, '--url', url, ...args], { stdio: ['ignore', 'pipe', 'inherit'] })
     let out = ''
     child.stdout.on('data', (b) => (out += b))
     child.on('exit', (code) => (code === 0 ? resolve(JSON.parse(out.trim().split('\n').pop()!)) : reject(new Error(`feed exited ${code}`))))
@@ -39,131 +52,233 @@ async function rows(r: Running, table: string): Promise<number> {
   return Number((await rs.json<{ n: string }>())[0].n)
 }
 
-async function ackFloor(r: Running, stream: string, consumer: string): Promise<number> {
-  const jsm = await jetstreamManager(r.ctx.nc)
-  try {
-    return (await jsm.consumers.info(stream, consumer)).ack_floor.stream_seq
-  } catch {
-    return 0
-  }
-}
-
 async function start(home: string, services: Parameters<typeof startBen>[2]): Promise<Running> {
   return startBen({ ...readEnv({ BEN_HOME: home, BEN_NO_CONTAINERS: '1' }), natsUrl: undefined, clickhouseUrl: process.env.BEN_CLICKHOUSE_URL }, silentLogger(), services)
 }
 
-/**
- * Sustained throughput without the load generator competing for the two cores: a backlog is
- * published first (Ben running without stages), then Ben restarts with `services` and the
- * facts it completes (rows in `facts`) are counted for SECONDS.
- */
-async function sustained(
-  home: string,
-  services: Parameters<typeof startBen>[2],
-  label: string,
-  backlogSeconds: number,
-): Promise<{ completed: number; perSecond: number; published: number; running: Running }> {
-  const bare = await start(home, [])
-  const fed = await feed(bare.endpoints.natsUrl, 0, backlogSeconds)
-  await bare.stop()
-  const running = await start(home, services)
-  const t0 = performance.now()
-  // Count for SECONDS, or until the backlog is done (then the rate is over the time it took).
-  let completed = 0
-  while (performance.now() - t0 < SECONDS * 1000) {
-    await new Promise((res) => setTimeout(res, 500))
-    completed = await rows(running, 'facts')
-    if (completed >= fed.sent) break
-  }
-  const secs = (performance.now() - t0) / 1000
-  process.stderr.write(`${label}: backlog ${fed.sent}, completed ${completed} in ${secs.toFixed(1)} s\n`)
-  return { completed, perSecond: Math.round(completed / secs), published: fed.sent, running }
+/** The stage durables of the graph with P partitions (each lane of each unit has one). */
+function stageDurables(partitions: number): number {
+  return STAGE_NAMES.reduce((n, s) => n + specOf(s).inputs.length * (specOf(s).partitionKey && partitions > 1 ? partitions : 1), 0)
 }
 
-async function main(): Promise<void> {
-  const rssStart = process.memoryUsage().rss
-
-  // Baseline: the same backlog into the facts table by the projector alone (no stages).
-  const homeA = mkdtempSync(join(tmpdir(), 'ben-bench-pipe-a-'))
-  const { projectorService } = await import('../cli/services.js')
-  const { factsProjection } = await import('../projections/index.js')
-  const baseline = await sustained(homeA, [projectorService(factsProjection())], 'baseline (projector only)', BACKLOG_SECONDS)
-  await baseline.running.stop()
-  rmSync(homeA, { recursive: true, force: true })
-
-  // The whole chain.
-  const home = mkdtempSync(join(tmpdir(), 'ben-bench-pipe-'))
-  const chain = await sustained(home, defaultServices(), 'pipeline', BACKLOG_SECONDS)
-  const running = chain.running
-  const rssPipelineStart = process.memoryUsage().rss
-  let peak = rssPipelineStart
-  const rssTimer = setInterval(() => (peak = Math.max(peak, process.memoryUsage().rss)), 200)
-  const detectFloor = await ackFloor(running, 'DERIVED', 'stage-detect-metric')
-  const rssAfterSustained = process.memoryUsage().rss
-
-  // Let the backlog drain before timing latency.
-  const drainDeadline = Date.now() + 300_000
-  for (;;) {
-    const jsm = await jetstreamManager(running.ctx.nc)
-    const pending = (await jsm.consumers.info('FACTS', 'stage-scrub-routine')).num_pending + (await jsm.consumers.info('DERIVED', 'stage-detect-metric')).num_pending
-    if (pending === 0 || Date.now() > drainDeadline) break
-    await new Promise((r) => setTimeout(r, 1000))
+/**
+ * Every stage durable exists and has nothing pending nor un-acked, every projector nothing
+ * pending (`started`: only that every stage durable exists, i.e. every unit runs).
+ */
+async function drained(r: Running, partitions: number, started = false): Promise<boolean> {
+  const jsm = await jetstreamManager(r.ctx.nc)
+  let stages = 0
+  for (const stream of ['FACTS', 'DERIVED', 'COMMANDS']) {
+    for await (const c of jsm.consumers.list(stream)) {
+      const stage = c.name.startsWith('stage-')
+      if (!stage && !c.name.startsWith('proj-')) continue
+      if (stage) stages++
+      if (started) continue
+      if (c.num_pending > 0 || (stage && c.num_ack_pending > 0)) return false
+    }
   }
+  // every unit's durables exist once its worker runs it
+  return stages >= stageDurables(partitions)
+}
 
-  // Latency: publish → anomaly fact, at LATENCY_RATE facts/s with probe spikes.
+/** Per kind of derived fact: how many, and a digest of (id, bytes) sorted by id. */
+async function derivedDigest(r: Running): Promise<Record<string, { n: number; digest: string }>> {
+  const byKind = new Map<string, Array<[string, string]>>()
+  const jsm = await jetstreamManager(r.ctx.nc)
+  for (const stream of ['DERIVED', 'COMMANDS']) {
+    const info = await jsm.streams.info(stream)
+    let left = info.state.messages
+    if (left === 0) continue
+    const c = await jetstream(r.ctx.nc).consumers.get(stream)
+    while (left > 0) {
+      const it = await c.fetch({ max_messages: Math.min(left, 10_000), expires: 10_000 })
+      let got = 0
+      for await (const m of it) {
+        got++
+        const kind = m.subject.split('.')[1]
+        if (kind === 'ack') continue
+        let l = byKind.get(kind)
+        if (!l) byKind.set(kind, (l = []))
+        l.push([m.headers?.get('Nats-Msg-Id') ?? '', createHash('sha256').update(m.data).digest('hex')])
+      }
+      if (got === 0) break
+      left -= got
+    }
+  }
+  const out: Record<string, { n: number; digest: string }> = {}
+  for (const [kind, l] of [...byKind].sort()) {
+    l.sort((a, b) => (a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0))
+    const h = createHash('sha256')
+    // incidents are compared by id: their bodies carry the arrival order across partitions
+    for (const [id, body] of l) h.update(kind === 'incident' ? `${id}\n` : `${id} ${body}\n`)
+    out[kind] = { n: l.length, digest: h.digest('hex').slice(0, 16) }
+  }
+  return out
+}
+
+interface Run {
+  readonly label: string
+  readonly workers: number
+  readonly facts: number
+  readonly seconds: number
+  readonly perSecond: number
+  readonly drained: boolean
+  readonly derived?: Record<string, { n: number; digest: string }>
+}
+
+/**
+ * One run: a fresh Ben, the backlog published with no stages running, then Ben again with
+ * `services`, timed until it has drained (or TIMEOUT_S, then the rate counts the facts table).
+ */
+async function run(
+  label: string,
+  services: Parameters<typeof startBen>[2],
+  opts: { workers: number; digest: boolean; keys?: string; keep?: boolean },
+): Promise<Run & { running?: Running; home: string }> {
+  const home = mkdtempSync(join(tmpdir(), 'ben-bench-pipe-'))
+  // the same issuer key in every run: the signed commands are the same bytes
+  if (opts.keys && existsSync(opts.keys)) cpSync(opts.keys, homePaths(home).keys, { recursive: true })
+  const bare = await start(home, [])
+  const fed = await feed(bare.endpoints.natsUrl, ['--rate', '0', '--count', String(FACTS), '--start-ts', String(START_TS), '--fleet-rate', String(FACTS / SPAN_S), '--hosts', '10'])
+  await bare.stop()
+  if (fed.failed) throw new Error(`${fed.failed} facts of the backlog were not stored`)
+  const running = await start(home, services)
+  const partitions = Math.max(1, opts.workers)
+  // The clock starts once every unit runs (worker processes take a while to start): what was
+  // projected by then is not counted.
+  let t0 = performance.now()
+  let before = 0
+  if (opts.workers >= 0) {
+    while (!(await drained(running, partitions, true))) {
+      if (performance.now() - t0 > TIMEOUT_S * 1000) throw new Error(`${label}: the stages did not start in ${TIMEOUT_S} s`)
+      await new Promise((res) => setTimeout(res, 100))
+    }
+    t0 = performance.now()
+    before = await rows(running, 'facts')
+  }
+  const deadline = t0 + TIMEOUT_S * 1000
+  let done = false
+  let completed = 0
+  while (performance.now() < deadline) {
+    await new Promise((res) => setTimeout(res, 250))
+    completed = await rows(running, 'facts')
+    if (completed >= fed.sent && (opts.workers < 0 || (await drained(running, partitions)))) {
+      done = true
+      break
+    }
+  }
+  const seconds = (performance.now() - t0) / 1000
+  const perSecond = Math.round(((done ? fed.sent : completed) - before) / seconds)
+  process.stderr.write(
+    `${label}: ${fed.sent} facts (${before} projected before every unit ran), ${done ? 'drained' : `NOT drained (${completed} in the facts table)`} in ${seconds.toFixed(1)} s: ${perSecond.toLocaleString()} facts/s\n`,
+  )
+  const derived = opts.digest && done ? await derivedDigest(running) : undefined
+  const r = { label, workers: opts.workers, facts: fed.sent, seconds: +seconds.toFixed(2), perSecond, drained: done, derived, home }
+  if (opts.keep) return { ...r, running }
+  await running.stop()
+  rmSync(home, { recursive: true, force: true, maxRetries: 5 })
+  return r
+}
+
+async function latency(running: Running): Promise<{ sent: number; samples: number; p50: number; p99: number; max: number }> {
   const hist = build({ lowestDiscernibleValue: 1, highestTrackableValue: 600_000, numberOfSignificantValueDigits: 3 })
   const sub = followSubjects(running.ctx.nc, running.ctx.registry, 'ben.anomaly.*.probe', { deliver: 'new' }).subscribe((d) => {
     if (!d.result.ok) return
     const a = d.result.value as AnomalyFact
     hist.recordValue(Math.max(1, Date.now() - a.ts))
   })
-  const lat = await feed(running.endpoints.natsUrl, LATENCY_RATE, 30, true)
+  const lat = await feed(running.endpoints.natsUrl, ['--rate', String(LATENCY_RATE), '--seconds', '30', '--probe'])
   await new Promise((r) => setTimeout(r, 3000))
   sub.unsubscribe()
-  clearInterval(rssTimer)
-  const rssEnd = process.memoryUsage().rss
-  await running.stop()
-  rmSync(home, { recursive: true, force: true })
+  return { sent: lat.sent, samples: hist.totalCount, p50: hist.getValueAtPercentile(50), p99: hist.getValueAtPercentile(99), max: hist.maxValue }
+}
 
+async function main(): Promise<void> {
+  const rssStart = process.memoryUsage().rss
+  const { projectorService } = await import('../cli/services.js')
+  const { factsProjection } = await import('../projections/index.js')
+  const { decodeStats } = await import('../streams/decode-cache.js')
+
+  // Baseline: the same backlog into the facts table by the projector alone (no stages).
+  const baseline = await run('baseline: facts projector alone', [projectorService(factsProjection())], { workers: -1, digest: false })
+
+  // The stages in this process (no workers), then in 1, 2, 4 worker processes.
+  const runs: Run[] = []
+  const inProcess = await run('stages in the ben up process', defaultServices(), { workers: 0, digest: true, keep: true })
+  const keys = join(tmpdir(), `ben-bench-keys-${process.pid}`)
+  cpSync(homePaths(inProcess.home).keys, keys, { recursive: true })
+  await inProcess.running!.stop()
+  rmSync(inProcess.home, { recursive: true, force: true, maxRetries: 5 })
+  runs.push(inProcess)
+  const decodes = { ...decodeStats }
+  let lat: Awaited<ReturnType<typeof latency>> | undefined
+  for (const w of WORKERS) {
+    const keep = LATENCY && w === 2
+    const r = await run(`${w} worker${w > 1 ? 's' : ''} (--workers ${w}, ${w} partitions)`, defaultServices({ workers: w, partitions: w }), {
+      workers: w,
+      digest: true,
+      keys,
+      keep,
+    })
+    runs.push(r)
+    if (r.running) {
+      lat = await latency(r.running)
+      await r.running.stop()
+      rmSync(r.home, { recursive: true, force: true, maxRetries: 5 })
+    }
+  }
+  rmSync(keys, { recursive: true, force: true })
+
+  const ref = runs.find((r) => r.derived)?.derived
+  const same = runs.every((r) => !r.derived || JSON.stringify(r.derived) === JSON.stringify(ref))
   const mb = (n: number) => Math.round(n / 1048576)
+  const curve = Object.fromEntries(runs.filter((r) => r.workers > 0).map((r) => [String(r.workers), r.perSecond]))
   const fig = {
     bench: 'pipeline',
-    seconds: SECONDS,
-    pipeline_facts_per_s: chain.perSecond,
-    pipeline_completed: chain.completed,
-    pipeline_published: chain.published,
+    facts: FACTS,
     baseline_projector_only_facts_per_s: baseline.perSecond,
-    ratio_to_baseline: +(chain.perSecond / Math.max(1, baseline.perSecond)).toFixed(2),
-    detect_ack_floor: detectFloor,
-    latency_rate: LATENCY_RATE,
-    latency_published: lat.sent,
-    latency_samples: hist.totalCount,
-    latency_p50_ms: hist.getValueAtPercentile(50),
-    latency_p99_ms: hist.getValueAtPercentile(99),
-    latency_max_ms: hist.maxValue,
-    rss_start_mb: mb(rssPipelineStart),
-    rss_after_sustained_mb: mb(rssAfterSustained),
-    rss_end_mb: mb(rssEnd),
-    rss_peak_mb: mb(peak),
+    in_process_facts_per_s: inProcess.perSecond,
+    workers_facts_per_s: curve,
+    ratio_to_baseline: Object.fromEntries(runs.map((r) => [r.workers === 0 ? 'in_process' : String(r.workers), +(r.perSecond / Math.max(1, baseline.perSecond)).toFixed(2)])),
+    all_drained: runs.every((r) => r.drained),
+    derived_identical: same,
+    derived: ref ? Object.fromEntries(Object.entries(ref).map(([k, v]) => [k, v.n])) : {},
+    decode_shared_hits_in_process: decodes.hits,
+    decode_misses_in_process: decodes.misses,
+    ...(lat
+      ? { latency_rate: LATENCY_RATE, latency_published: lat.sent, latency_samples: lat.samples, latency_p50_ms: lat.p50, latency_p99_ms: lat.p99, latency_max_ms: lat.max }
+      : {}),
     rss_process_start_mb: mb(rssStart),
+    rss_end_mb: mb(process.memoryUsage().rss),
   }
   printTable(
-    ['what', 'figure'],
+    ['what', 'facts/s', 'drained in', 'derived facts'],
     [
-      [
-        `scrub → detect → policy → act + incident + projection, ${SECONDS} s on a backlog`,
-        `${fig.pipeline_facts_per_s.toLocaleString()} facts/s (${chain.completed} of a ${chain.published} backlog)`,
-      ],
-      ['baseline: projector only, same backlog', `${fig.baseline_projector_only_facts_per_s.toLocaleString()} facts/s`],
-      ['pipeline / baseline', `${fig.ratio_to_baseline}×`],
-      [
-        `publish → anomaly at ${LATENCY_RATE.toLocaleString()} facts/s`,
-        `p50 ${fig.latency_p50_ms} ms, p99 ${fig.latency_p99_ms} ms, max ${fig.latency_max_ms} ms (${fig.latency_samples} anomalies)`,
-      ],
-      ['RSS start / after sustained / end / peak', `${fig.rss_start_mb} / ${fig.rss_after_sustained_mb} / ${fig.rss_end_mb} / ${fig.rss_peak_mb} MiB`],
+      [baseline.label, baseline.perSecond.toLocaleString(), `${baseline.seconds} s`, ''],
+      ...runs.map((r) => [
+        r.label,
+        r.perSecond.toLocaleString(),
+        r.drained ? `${r.seconds} s` : `not in ${r.seconds} s`,
+        r.derived
+          ? `${JSON.stringify(r.derived) === JSON.stringify(ref) ? 'same' : 'DIFFERENT'} (${Object.entries(r.derived)
+              .map(([k, v]) => `${k} ${v.n}`)
+              .join(', ')})`
+          : '-',
+      ]),
+      ...(lat
+        ? [
+            [
+              `publish → anomaly at ${LATENCY_RATE.toLocaleString()} facts/s, 2 workers`,
+              '',
+              '',
+              `p50 ${lat.p50} ms, p99 ${lat.p99} ms, max ${lat.max} ms (${lat.samples} anomalies)`,
+            ],
+          ]
+        : []),
     ],
   )
   process.stdout.write(JSON.stringify(fig) + '\n')
+  if (!same) process.exitCode = 1
 }
 
 main().catch((err) => {

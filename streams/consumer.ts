@@ -3,6 +3,7 @@ import { nanos, type MsgHdrs, type NatsConnection } from '@nats-io/nats-core'
 import { Observable } from 'rxjs'
 import { Header, type Fact, type FactCodec, type Rejection } from '../schemas/index.js'
 import { decodeMessage } from './decode.js'
+import { sharedDecodes } from './decode-cache.js'
 import type { DeadLetters, RejectedInput } from './dlq.js'
 import { consumerEvents, factsIn, inFlight } from './metrics.js'
 import { subjectMatches, type Subjects } from './subjects.js'
@@ -110,6 +111,7 @@ export function consumeFacts(nc: NatsConnection, codec: FactCodec, subjects: Sub
   return new Observable<Envelope>((subscriber) => {
     let stopped = false
     let stop: (() => void) | undefined
+    let closeDecodes: (() => void) | undefined
     const { stage, log } = opts
     ;(async () => {
       await ensureDurable(nc, opts)
@@ -131,6 +133,10 @@ export function consumeFacts(nc: NatsConnection, codec: FactCodec, subjects: Sub
           } else log?.debug({ stage, status: s.type }, 'consumer status')
         }
       })().catch(() => undefined)
+      // Every consumer of this stream in this process decodes a message once between them.
+      const decodes = sharedDecodes(nc, opts.stream)
+      closeDecodes = () => decodes.close()
+      if (stopped) closeDecodes()
       const received = factsIn.labels({ stage })
       // Raw facts are held to their arrival (JetStream store) time: only FACTS carries them.
       const rawStream = opts.stream.endsWith('FACTS')
@@ -170,7 +176,7 @@ export function consumeFacts(nc: NatsConnection, codec: FactCodec, subjects: Sub
           continue
         }
         received.inc()
-        const r = decodeMessage(codec, subjects, m.subject, m.headers, m.data, rawStream ? m.info.timestampNanos / 1e6 : undefined)
+        const r = decodes.decode(m.seq, m.subject, m.data, () => decodeMessage(codec, subjects, m.subject, m.headers, m.data, rawStream ? m.info.timestampNanos / 1e6 : undefined))
         if (!r.ok) {
           log?.warn({ stage, subject: m.subject, seq: m.seq, reason: r.error.reason }, r.error.message)
           const input = { subject: m.subject, headers: m.headers, data: m.data, stream: opts.stream, seq: m.seq }
@@ -199,6 +205,7 @@ export function consumeFacts(nc: NatsConnection, codec: FactCodec, subjects: Sub
     return () => {
       stopped = true
       stop?.()
+      closeDecodes?.()
     }
   })
 }

@@ -4,7 +4,6 @@ import type { Subscription } from 'rxjs'
 import { Counter } from 'prom-client'
 import { Header, type Fact, type FactCodec } from '../../schemas/index.js'
 import {
-  ackUpTo,
   consumeFacts,
   factMsgId,
   metrics,
@@ -27,6 +26,7 @@ import { ChunkWriter, FrameReader } from './binary.js'
 import { chunked, type CheckpointStore, type CheckpointHead, type Segment, type StoredCheckpoint } from './checkpoint.js'
 import type { ConfigSource } from './config-source.js'
 import type { AlertLink } from './alert-link.js'
+import { AckRun, BATCH_MAX, LaneQueue } from './batch.js'
 
 /** One input lane of a stage. Lanes are listed highest priority first. */
 export interface LaneInput {
@@ -149,7 +149,7 @@ export class StageRunner<S, C, In extends Fact> {
   /** The stage operator (`runStage`, the one the marble tests run), fed one input at a time; its state is checkpointed. */
   private feed!: StageFeed<S, In>
   private positions: Record<string, number> = {}
-  private readonly queues: Envelope[][]
+  private readonly queues: LaneQueue[]
   private readonly subs: Subscription[] = []
   private epoch: Epoch = newEpoch()
   private sealed = 0
@@ -179,7 +179,7 @@ export class StageRunner<S, C, In extends Fact> {
     private readonly opts: StageRunnerOptions<S, C, In>,
     private readonly deps: RunnerDeps,
   ) {
-    this.queues = opts.inputs.map(() => [])
+    this.queues = opts.inputs.map(() => new LaneQueue())
     this.urgentLanes = opts.inputs.flatMap((l, i) => (l.urgent ? [i] : []))
     this.outCounter = metrics.factsOut.labels({ stage: opts.stage.name })
     this.behindGauge = metrics.behindSeconds.labels({ stage: opts.stage.name })
@@ -402,7 +402,7 @@ export class StageRunner<S, C, In extends Fact> {
    */
   private watchLag(): void {
     let oldest = Infinity
-    for (const q of this.queues) if (q.length) oldest = Math.min(oldest, q[0].storedAt)
+    for (const q of this.queues) if (q.length) oldest = Math.min(oldest, q.peek()!.storedAt)
     const now = Date.now()
     const ms = oldest === Infinity ? 0 : Math.max(0, now - oldest)
     this.behindGauge.set(ms / 1000)
@@ -432,15 +432,14 @@ export class StageRunner<S, C, In extends Fact> {
     // lane, PubAcks, deliveries). The loop yields to I/O after SLICE_MS of work; what arrived
     // meanwhile is then taken highest lane first.
     let sliceStart = performance.now()
-    let n = 0
     for (;;) {
       if (this.failure) return
-      if ((++n & 15) === 0 && performance.now() - sliceStart >= SLICE_MS) {
+      if (performance.now() - sliceStart >= SLICE_MS) {
         await this.park(yieldToIo())
         sliceStart = performance.now()
         continue
       }
-      const next = this.next()
+      const next = this.nextBatch()
       if (!next) {
         if (this.epoch.inputs > 0 && Date.now() - this.lastCheckpoint >= this.checkpointMs) {
           await this.park(this.checkpoint())
@@ -449,9 +448,16 @@ export class StageRunner<S, C, In extends Fact> {
         }
         return
       }
-      const wait = this.apply(next.env, next.lane)
-      if (wait) await this.park(wait)
-      if (this.epoch.inputs >= this.everyInputs) await this.park(this.checkpoint())
+      // A batch of one lane is stepped in one go: its derived facts leave in one socket write.
+      // A batch of an urgent lane is not parked: `park` would apply the lane's later inputs ahead
+      // of this batch's rest, out of order.
+      const hold = next.urgent ? (p: Promise<void>) => p : (p: Promise<void>) => this.park(p)
+      for (const env of next.envs) {
+        if (this.failure) return
+        const wait = this.apply(env, next.lane)
+        if (wait) await hold(wait)
+        if (this.epoch.inputs >= this.everyInputs) await hold(this.checkpoint())
+      }
     }
   }
 
@@ -491,8 +497,10 @@ export class StageRunner<S, C, In extends Fact> {
         const q = this.queues[i]
         const lane = this.opts.inputs[i].lane
         while (q.length && !this.stopped && !this.failure) {
-          const wait = this.apply(q.shift()!, lane)
-          if (wait) await wait
+          for (const env of q.take(BATCH_MAX)) {
+            const wait = this.apply(env, lane)
+            if (wait) await wait
+          }
         }
       }
       if (this.stopped || this.failure) return settled
@@ -508,11 +516,12 @@ export class StageRunner<S, C, In extends Fact> {
     return false
   }
 
-  private next(): { env: Envelope; lane: string } | undefined {
+  /** Up to BATCH_MAX inputs of the highest lane that has any. */
+  private nextBatch(): { envs: Envelope[]; lane: string; urgent: boolean } | undefined {
     if (this.stopped) return undefined
     for (let i = 0; i < this.queues.length; i++) {
       const q = this.queues[i]
-      if (q.length) return { env: q.shift()!, lane: this.opts.inputs[i].lane }
+      if (q.length) return { envs: q.take(BATCH_MAX), lane: this.opts.inputs[i].lane, urgent: this.opts.inputs[i].urgent === true }
     }
     return undefined
   }
@@ -529,9 +538,7 @@ export class StageRunner<S, C, In extends Fact> {
     const epoch = this.epoch
     this.positions[lane] = env.seq
     epoch.inputs++
-    const acks = epoch.toAck.get(lane)
-    if (acks) acks.push(env)
-    else epoch.toAck.set(lane, [env])
+    epoch.toAck.add(lane, env)
     this.stats.applied++
     // Dead-lettered by the consumer (it did not decode): only its place in the order counts.
     if (env.deadLettered || env.skipped) return
@@ -649,7 +656,7 @@ export class StageRunner<S, C, In extends Fact> {
         this.stats.checkpointBytes += saved.bytes
         checkpointBytes.inc({ stage: stage.name }, saved.bytes)
         // One ack per lane: each lane's consumer is ack-all and its inputs are in order.
-        for (const l of epoch.toAck.values()) ackUpTo(l, true)
+        epoch.toAck.ack()
         this.stats.checkpoints++
       } catch (err) {
         this.fail(err as Error)
@@ -700,12 +707,12 @@ const CAUGHT_UP_MS = 1_000
 interface Epoch {
   inputs: number
   outstanding: number
-  /** Inputs to acknowledge once the epoch is committed, by lane. */
-  toAck: Map<string, Envelope[]>
+  /** Inputs to acknowledge once the epoch is committed (the highest of each lane). */
+  toAck: AckRun
   waiters: Array<() => void>
 }
 
-const newEpoch = (): Epoch => ({ inputs: 0, outstanding: 0, toAck: new Map(), waiters: [] })
+const newEpoch = (): Epoch => ({ inputs: 0, outstanding: 0, toAck: new AckRun(), waiters: [] })
 
 function settle(e: Epoch): void {
   e.outstanding--

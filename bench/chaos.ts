@@ -205,7 +205,7 @@ async function main(): Promise<void> {
     process.stdout.write(`fault ${n}: ${fault} for ${(holdMs / 1000).toFixed(1)} s; moving again ${r.moving} s and caught up ${r.caughtUp} s after it cleared\n`)
   }
 
-  const run = await settle(home, total, 300_000)
+  const run = await settle(home, total, 300_000, control.consumers)
   const diffs = compare(control, run)
   const logLines = readFileSync(join(home, 'ben.log'), 'utf8')
     .split('\n')

@@ -110,15 +110,22 @@ export async function natsOf(home: string): Promise<NatsConnection> {
  * Every durable consumer of every stream has delivered and settled everything (nothing pending).
  * Ephemeral ones are left out: an ordered reader of a killed process lingers for minutes.
  */
-export async function idle(nc: NatsConnection): Promise<boolean> {
+/**
+ * Every durable consumer is drained, and every one named in `expected` exists: a consumer deleted
+ * behind Ben's back (and not yet re-created by its supervisor) is not "idle", it is missing.
+ */
+export async function idle(nc: NatsConnection, expected: readonly string[] = [], seen?: Set<string>): Promise<boolean> {
   const jsm = await jetstreamManager(nc, { timeout: 5000 })
+  const present = new Set<string>()
   for await (const s of jsm.streams.list()) {
     for await (const c of jsm.consumers.list(s.config.name)) {
       if (!c.config.durable_name) continue
+      present.add(`${s.config.name}/${c.config.durable_name}`)
+      seen?.add(`${s.config.name}/${c.config.durable_name}`)
       if (c.num_pending > 0 || c.num_ack_pending > 0) return false
     }
   }
-  return true
+  return expected.every((name) => present.has(name))
 }
 
 export interface Snapshot {
@@ -134,14 +141,20 @@ export interface Snapshot {
   readonly incidents: Map<string, string>
   /** Scrubbed facts on the bus (distinct ids). */
   readonly scrubbed: number
+  /** The durable consumers (stream/name) that existed when it settled. */
+  readonly consumers: readonly string[]
 }
 
 const TABLES = ['facts', 'anomalies', 'decisions', 'commands', 'incident_events'] as const
 
-/** Waits until the pipeline has taken in `facts` facts and every consumer is idle twice in a row, then snapshots it. */
-export async function settle(home: string, facts: number, timeoutMs = 180_000): Promise<Snapshot> {
+/**
+ * Waits until the pipeline has taken in `facts` facts and every consumer is idle three polls in a
+ * row, with every consumer in `expected` (a control run's `consumers`) present, then snapshots it.
+ */
+export async function settle(home: string, facts: number, timeoutMs = 180_000, expected: readonly string[] = []): Promise<Snapshot> {
   let ben: Ben | undefined
   let nc: NatsConnection | undefined
+  const seen = new Set<string>()
   try {
     let quiet = 0
     await until(
@@ -152,7 +165,7 @@ export async function settle(home: string, facts: number, timeoutMs = 180_000): 
         const r = await ben.query('SELECT count() AS n FROM facts', { timeoutMs: 10_000 })
         const n = Number(r.objects()[0].n)
         if (n < facts) return ((quiet = 0), undefined)
-        quiet = (await idle(nc)) ? quiet + 1 : 0
+        quiet = (await idle(nc, expected, seen)) ? quiet + 1 : 0
         return quiet >= 3 ? true : undefined
       },
       timeoutMs,
@@ -173,7 +186,7 @@ export async function settle(home: string, facts: number, timeoutMs = 180_000): 
     }))
       derived.set(k, v)
     const scrubbed = (await readIds(nc!, 'DERIVED', ['ben.scrubbed.>'])).size
-    return { tables, derived, incidents, scrubbed }
+    return { tables, derived, incidents, scrubbed, consumers: [...seen].sort() }
   } finally {
     await ben?.close().catch(() => undefined)
     await nc?.close().catch(() => undefined)

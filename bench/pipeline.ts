@@ -246,7 +246,14 @@ async function main(): Promise<void> {
     decode_shared_hits_in_process: decodes.hits,
     decode_misses_in_process: decodes.misses,
     ...(lat
-      ? { latency_rate: LATENCY_RATE, latency_published: lat.sent, latency_samples: lat.samples, latency_p50_ms: lat.p50, latency_p99_ms: lat.p99, latency_max_ms: lat.max }
+      ? {
+          latency_rate: LATENCY_RATE,
+          latency_published: lat.sent,
+          latency_samples: lat.samples,
+          latency_p50_ms: lat.samples ? lat.p50 : null,
+          latency_p99_ms: lat.samples ? lat.p99 : null,
+          latency_max_ms: lat.samples ? lat.max : null,
+        }
       : {}),
     rss_process_start_mb: mb(rssStart),
     rss_end_mb: mb(process.memoryUsage().rss),
@@ -271,7 +278,9 @@ async function main(): Promise<void> {
               `publish → anomaly at ${LATENCY_RATE.toLocaleString()} facts/s, 2 workers`,
               '',
               '',
-              `p50 ${lat.p50} ms, p99 ${lat.p99} ms, max ${lat.max} ms (${lat.samples} anomalies)`,
+              lat.samples
+                ? `p50 ${lat.p50} ms, p99 ${lat.p99} ms, max ${lat.max} ms (${lat.samples} anomalies)`
+                : 'no probe anomaly came out while the feed ran: the chain did not keep up, no latency',
             ],
           ]
         : []),

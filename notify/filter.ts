@@ -1,4 +1,4 @@
-import type { Fact } from '../schemas/index.js'
+import { compileGlob, type Fact, type NameTest } from '../schemas/index.js'
 import { SEVERITIES, type NotifierConfig, type NotifyKind, type Severity } from './config.js'
 
 /** What a notification is about, read once from the fact. */
@@ -27,24 +27,14 @@ export function notable(fact: Fact): Notable | undefined {
   }
 }
 
-/** `*` any run, `?` one character; compiled once per notifier. */
-export function globToRegExp(glob: string): RegExp {
-  return new RegExp(
-    `^${glob
-      .replace(/[.+^${}()|[\]\\]/g, '\\$&')
-      .replace(/\*/g, '.*')
-      .replace(/\?/g, '.')}$`,
-  )
-}
-
 export interface CompiledNotifier {
   readonly config: NotifierConfig
-  readonly source: RegExp
+  readonly source: NameTest
   readonly minRank: number
 }
 
-export const compileNotifier = (config: NotifierConfig): CompiledNotifier => ({ config, source: globToRegExp(config.source), minRank: rank(config.minSeverity) })
+export const compileNotifier = (config: NotifierConfig): CompiledNotifier => ({ config, source: compileGlob(config.source), minRank: rank(config.minSeverity) })
 
 export function matches(n: CompiledNotifier, x: Notable): boolean {
-  return n.config.kinds.includes(x.kind) && rank(x.severity) >= n.minRank && n.source.test(x.source)
+  return n.config.kinds.includes(x.kind) && rank(x.severity) >= n.minRank && n.source(x.source)
 }

@@ -1,11 +1,11 @@
 import { jetstreamManager } from '@nats-io/jetstream'
 import { sqlString } from '../projections/index.js'
+import { compileGlob } from '../schemas/index.js'
 import { streamName } from '../streams/index.js'
 import { narrate } from '../processors/incident/index.js'
 import { ActConfigs, ConfigHistory, ConfigSpecs } from './configs.js'
 import { runEngine, type EnginePlan } from './engine.js'
 import { ReplayError, ReplayErrorCode } from './errors.js'
-import { globMatcher } from './time.js'
 import { ReadFrom, type ReplayDeps, type ReplayOptions, type ReplayResult, type WindowSpec } from './types.js'
 import { queryObjects } from './warehouse.js'
 import { loadWhatIf, whatIfReport, type WhatIfConfig } from './what-if.js'
@@ -72,7 +72,7 @@ export async function replayWindow(deps: ReplayDeps, window: WindowSpec, options
 
 /** Sources known to FACTS (per-subject counts) or to ClickHouse, matching a glob. */
 async function matchingSources(deps: ReplayDeps, pattern: string): Promise<Set<string>> {
-  const match = globMatcher(pattern)
+  const match = compileGlob(pattern)
   const found = new Set<string>()
   try {
     const jsm = await jetstreamManager(deps.nc)

@@ -21,16 +21,3 @@ export function parseTime(text: string, now: number, what = 'time'): number {
   if (Number.isFinite(ms)) return ms
   throw new ReplayError(ReplayErrorCode.BadOptions, `${what} '${text}' is not a time: write ISO-8601 (2025-11-21T10:00:00Z), epoch milliseconds, 'now' or '-1h'`)
 }
-
-/** A source glob: `*` any run of characters, `?` one; the rest literal. Compiled once. */
-export function globMatcher(pattern: string): (s: string) => boolean {
-  const re = new RegExp(
-    '^' +
-      pattern
-        .replace(/[.+^${}()|[\]\\]/g, '\\$&')
-        .replace(/\*/g, '.*')
-        .replace(/\?/g, '.') +
-      '$',
-  )
-  return (s) => re.test(s)
-}

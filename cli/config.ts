@@ -1,8 +1,7 @@
-import { Kvm } from '@nats-io/kv'
 import { readFileSync } from 'node:fs'
 import type { Command } from 'commander'
 import { connect } from '../client/index.js'
-import { Bucket, kvName } from '../streams/index.js'
+import { Bucket, kvName, openBucket } from '../streams/index.js'
 import { configCommands } from '../processors/pipeline.js'
 import { CliError, outputOf, outputOption, formatAlias, toJson } from './output.js'
 
@@ -53,7 +52,7 @@ export function registerConfigCommands(program: Command): void {
         }
         const ben = await connect()
         try {
-          const kv = await new Kvm(ben.nc).open(kvName({}, k.bucket))
+          const kv = await openBucket(ben.nc, kvName({}, k.bucket))
           const revision = await kv.put(k.key, text)
           process.stdout.write(`${file} is now revision ${revision} of ${k.bucket}/${k.key}; running stages switch to it with the next fact\n`)
         } finally {
@@ -71,7 +70,7 @@ export function registerConfigCommands(program: Command): void {
         const format = outputOf(o)
         const ben = await connect()
         try {
-          const kv = await new Kvm(ben.nc).open(kvName({}, k.bucket))
+          const kv = await openBucket(ben.nc, kvName({}, k.bucket))
           const e = await kv.get(k.key, o.revision ? { revision: Number(o.revision) } : undefined)
           const found = e && e.operation === 'PUT'
           const text = found ? e.string() : k.builtin()
@@ -91,7 +90,7 @@ export function registerConfigCommands(program: Command): void {
         const format = outputOf(o)
         const ben = await connect()
         try {
-          const kv = await new Kvm(ben.nc).open(kvName({}, k.bucket))
+          const kv = await openBucket(ben.nc, kvName({}, k.bucket))
           const out: Array<{ revision: number; created: string; bytes: number }> = []
           for await (const e of await kv.history({ key: k.key })) if (e.operation === 'PUT') out.push({ revision: e.revision, created: e.created.toISOString(), bytes: e.length })
           if (format === 'json') process.stdout.write(toJson(out) + '\n')

@@ -1,10 +1,9 @@
-import { Kvm } from '@nats-io/kv'
 import type { Command } from 'commander'
 import { connect } from '../client/index.js'
 import { parseDuration } from '../schemas/index.js'
 import { homePaths, readEnv } from '../infra/index.js'
 import { Keyring, listKeys, readKey, registerKey, revokeRegisteredKey, KEY_ROLES, publicKeyJson, type KeyRole } from '../keys/index.js'
-import { Bucket, kvName } from '../streams/index.js'
+import { Bucket, kvName, openBucket, type KV } from '../streams/index.js'
 import { CliError, ExitCode, outputOf, outputOption, formatAlias, printTable, toJson } from './output.js'
 import { parseSince } from './tail.js'
 
@@ -124,10 +123,10 @@ export function registerKeys(program: Command): void {
     })
 }
 
-async function withKv<T>(fn: (kv: Awaited<ReturnType<Kvm['open']>>) => Promise<T>): Promise<T> {
+async function withKv<T>(fn: (kv: KV) => Promise<T>): Promise<T> {
   const ben = await connect()
   try {
-    return await fn(await new Kvm(ben.nc).open(kvName({}, Bucket.Keys)))
+    return await fn(await openBucket(ben.nc, kvName({}, Bucket.Keys)))
   } finally {
     await ben.close()
   }

@@ -1,7 +1,6 @@
 import type { Command } from 'commander'
 import { connectNats, homePaths, locateBen, readEnv, runningForUser, userConfigDir } from '../infra/index.js'
-import { Kvm } from '@nats-io/kv'
-import { Bucket, kvName } from '../streams/index.js'
+import { Bucket, kvName, openBucket } from '../streams/index.js'
 import { readFleet, type FleetEntry } from '../fleet/index.js'
 import { addOutputOption, CliError, ExitCode, outputOf, toJson } from './output.js'
 
@@ -45,8 +44,7 @@ Examples:
         rttMs = await nc.rtt()
         answers = true
         // the fleet registry the orchestrator keeps (absent before any orchestrator ran)
-        fleet = await new Kvm(nc)
-          .open(kvName({}, Bucket.Fleet))
+        fleet = await openBucket(nc, kvName({}, Bucket.Fleet))
           .then((kv) => readFleet(kv))
           .catch(() => [])
         await nc.close()

@@ -1,7 +1,6 @@
-import { jetstreamManager } from '@nats-io/jetstream'
 import type { Command } from 'commander'
 import { connect } from '../client/index.js'
-import { consumerLag } from '../streams/index.js'
+import { StreamAdmin } from '../streams/index.js'
 import { humanBytes, outputOf, outputOption, formatAlias, printTable, toJson } from './output.js'
 
 export function registerStreams(program: Command): void {
@@ -15,12 +14,12 @@ export function registerStreams(program: Command): void {
       const format = outputOf(o)
       const ben = await connect()
       try {
-        const jsm = await jetstreamManager(ben.nc)
+        const admin = await StreamAdmin.open(ben.nc)
         const out: Array<Record<string, unknown>> = []
-        for await (const s of jsm.streams.list()) {
+        for await (const s of admin.streams()) {
           const consumers: Array<Record<string, unknown>> = []
-          for await (const c of jsm.consumers.list(s.config.name)) {
-            const lag = await consumerLag(jsm, c)
+          for await (const c of admin.consumers(s.config.name)) {
+            const lag = await admin.lag(c)
             consumers.push({
               name: c.name,
               durable: Boolean(c.config.durable_name),

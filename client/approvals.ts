@@ -1,8 +1,7 @@
 import { approve, reject, type KeyPair, readKey } from '../keys/index.js'
 import { sqlString } from '../projections/index.js'
 import { defaultRegistry, decodeWith, type CommandFact } from '../schemas/index.js'
-import { Kvm } from '@nats-io/kv'
-import { Bucket, kvName } from '../streams/index.js'
+import { Bucket, kvName, openBucket } from '../streams/index.js'
 import type { Ben } from './ben.js'
 import { ClientError, ClientErrorCode } from './errors.js'
 
@@ -102,7 +101,7 @@ export async function decideProposal(
   if (key.role !== 'operator')
     throw new ClientError(ClientErrorCode.BadOption, `key ${key.keyId} is a ${key.role} key; approving and rejecting need an operator key (ben keys generate --role operator)`)
   if (verdict === 'reject' && !reason.trim()) throw new ClientError(ClientErrorCode.BadOption, 'a rejection needs a reason (it is recorded in the rejection fact)')
-  const trusted = await readKey(await new Kvm(ben.nc).open(kvName({}, Bucket.Keys)), key.keyId)
+  const trusted = await readKey(await openBucket(ben.nc, kvName({}, Bucket.Keys)), key.keyId)
   if (!trusted)
     throw new ClientError(
       ClientErrorCode.BadOption,

@@ -1,8 +1,8 @@
-import { jetstreamManager } from '@nats-io/jetstream'
 import type { Ben } from '../client/index.js'
 import { sqlString } from '../projections/index.js'
 import { replayDeps, replayIncident, type ReplayResult } from '../replay/index.js'
 import { isToken, type Fact } from '../schemas/index.js'
+import { StreamAdmin } from '../streams/index.js'
 
 /** JSON for the browser: bytes as base64, bigint as text. */
 export function jsonText(value: unknown): string {
@@ -114,10 +114,10 @@ export interface ConsumerLag {
 }
 
 async function consumerLag(ben: Ben): Promise<ConsumerLag[]> {
-  const jsm = await jetstreamManager(ben.nc)
+  const admin = await StreamAdmin.open(ben.nc)
   const out: ConsumerLag[] = []
-  for await (const s of jsm.streams.list()) {
-    for await (const c of jsm.consumers.list(s.config.name)) {
+  for await (const s of admin.streams()) {
+    for await (const c of admin.consumers(s.config.name)) {
       if (!c.config.durable_name) continue
       out.push({ stream: s.config.name, consumer: c.name, pending: c.num_pending, ackPending: c.num_ack_pending, redelivered: c.num_redelivered })
     }

@@ -1,7 +1,6 @@
-import { jetstreamManager } from '@nats-io/jetstream'
 import { connectNats, homePaths, readEndpoints, isAlive, type BenEnv, type Logger, type RuntimeContext, type Warehouse } from '../infra/index.js'
 import { defaultRegistry, FactCodec } from '../schemas/index.js'
-import { DeadLetters, ensureTopology, FactPublisher, Subjects, type TopologyOptions } from '../streams/index.js'
+import { DeadLetters, FactPublisher, StreamAdmin, Subjects, type TopologyOptions } from '../streams/index.js'
 import { FleetError } from './errors.js'
 
 /** The NATS a worker joins: BEN_NATS_URL, else the running `ben up` of its BEN_HOME. */
@@ -22,7 +21,7 @@ export async function workerContext(env: BenEnv, log: Logger, name: string): Pro
   const nc = await connectNats(url, env, name)
   const subjects = new Subjects(prefix)
   const topo: TopologyOptions = { subjects }
-  await ensureTopology(nc, await jetstreamManager(nc), topo)
+  await (await StreamAdmin.open(nc)).ensureTopology(topo)
   const registry = defaultRegistry()
   const codec = new FactCodec(registry)
   const publisher = new FactPublisher(nc, subjects, codec)

@@ -1,7 +1,6 @@
-import { jetstream } from '@nats-io/jetstream'
-import { headers, type NatsConnection } from '@nats-io/nats-core'
-import { encodeRecord, hashId, Header, type SchemaRegistry } from '../schemas/index.js'
-import type { Subjects } from '../streams/index.js'
+import type { NatsConnection } from '@nats-io/nats-core'
+import type { SchemaRegistry } from '../schemas/index.js'
+import { publishHello, type Subjects } from '../streams/index.js'
 
 /**
  * Announces a part of Ben on `ben.hello.<component>.<instance>` (kept in HELLO for an
@@ -18,14 +17,7 @@ export function announceOnConnect(
   info: () => Record<string, string>,
   onError: (err: Error) => void,
 ): () => void {
-  const send = async () => {
-    const ts = Date.now()
-    const enc = encodeRecord(registry, 'ben.Hello', { component, instance, version, ts, info: info() })
-    const h = headers()
-    h.set(Header.Schema, enc.schema)
-    h.set(Header.SchemaFp, enc.fingerprint)
-    await jetstream(nc).publish(subjects.hello(`${component}.${instance}`), enc.data, { headers: h, msgID: hashId('hello', component, instance, String(ts)), timeout: 10_000 })
-  }
+  const send = () => publishHello(nc, subjects, registry, { component, instance, version, ts: Date.now(), info: info() })
   let stopped = false
   void send().catch(onError)
   void (async () => {

@@ -1,4 +1,4 @@
-import type { KV } from '@nats-io/kv'
+import type { KV } from '../streams/index.js'
 
 /** A partition lease in KV `ben-fleet`, key `lease.<unit>`: who owns the unit, until when. */
 export interface Lease {

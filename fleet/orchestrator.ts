@@ -1,8 +1,7 @@
-import { Kvm, type KV } from '@nats-io/kv'
 import { spawn, type ChildProcess } from 'node:child_process'
 import { hostname } from 'node:os'
 import type { Subscription } from 'rxjs'
-import { Bucket, followSubjects, kvName } from '../streams/index.js'
+import { Bucket, followSubjects, kvName, openBucket, type KV } from '../streams/index.js'
 import type { Hello } from '../schemas/index.js'
 import type { RuntimeContext, Service } from '../infra/index.js'
 import type { StageUnit } from '../processors/wiring/index.js'
@@ -68,7 +67,7 @@ export async function startOrchestrator(
   ctx: RuntimeContext,
   o: OrchestratorOptions = {},
 ): Promise<Service & { registry(): FleetEntry[]; children(): Array<{ id: string; pid?: number; restarts: number }> }> {
-  const kv: KV = await new Kvm(ctx.nc).open(kvName(ctx.topo, Bucket.Fleet))
+  const kv: KV = await openBucket(ctx.nc, kvName(ctx.topo, Bucket.Fleet))
   const quietMs = o.quietMs ?? 3000
   const log = ctx.log
   const seen = new Map<string, Seen>()

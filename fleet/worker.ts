@@ -1,6 +1,5 @@
-import { Kvm, type KV } from '@nats-io/kv'
 import { hostname } from 'node:os'
-import { Bucket, kvName } from '../streams/index.js'
+import { Bucket, kvName, openBucket, type KV } from '../streams/index.js'
 import { VERSION, type RuntimeContext, type Service } from '../infra/index.js'
 import { unitService, type StageUnit } from '../processors/wiring/index.js'
 import { announceOnConnect } from './hello.js'
@@ -46,7 +45,7 @@ interface Slot {
 export async function startWorker(ctx: RuntimeContext, o: WorkerOptions): Promise<WorkerHandle> {
   const leaseMs = o.leaseMs ?? 5000
   const renewMs = o.renewMs ?? 1000
-  const kv: KV = await new Kvm(ctx.nc).open(kvName(ctx.topo, Bucket.Fleet))
+  const kv: KV = await openBucket(ctx.nc, kvName(ctx.topo, Bucket.Fleet))
   const slots: Slot[] = o.units.map((u) => ({ unit: u, key: unitKey(u), state: 'idle', busy: false }))
   const log = ctx.log
   let stopped = false

@@ -1,11 +1,11 @@
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
-import { jetstreamManager } from '@nats-io/jetstream'
 import type { NatsConnection } from '@nats-io/nats-core'
 import { SupervisedNats, type SupervisedNatsOptions } from './embedded-nats.js'
 import type { NatsServerHandle } from './nats-server.js'
 import { freePort } from './ports.js'
 import { InfraError } from './errors.js'
+import { StreamAdmin } from '../streams/index.js'
 
 export interface SupervisedClusterOptions extends Omit<SupervisedNatsOptions, 'storeDir' | 'port' | 'requirePort' | 'cluster' | 'logFile'> {
   /** Root of the cluster's stores: node i keeps its JetStream under `<storeDir>/n<i>`. */
@@ -138,8 +138,7 @@ export async function waitForJetStream(nc: NatsConnection, timeoutMs = 60_000): 
   let last = ''
   while (Date.now() < deadline) {
     try {
-      const jsm = await jetstreamManager(nc, { timeout: 5000 })
-      await jsm.getAccountInfo()
+      await (await StreamAdmin.open(nc, { timeoutMs: 5000 })).accountInfo()
       return
     } catch (err) {
       last = (err as Error).message

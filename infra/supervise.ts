@@ -1,6 +1,6 @@
-import { jetstreamManager, JetStreamApiCodes, JetStreamApiError } from '@nats-io/jetstream'
 import type { NatsConnection } from '@nats-io/nats-core'
 import type { Logger } from './log.js'
+import { isConsumerNotFound, StreamAdmin } from '../streams/index.js'
 
 /** One running instance of a supervised part (a stage runner, a projector). */
 export interface Worker {
@@ -129,9 +129,9 @@ export async function supervise(opts: SupervisorOptions): Promise<Supervised> {
     }
     if (now - lastConsumerCheck < consumerEvery) return
     lastConsumerCheck = now
-    let jsm
+    let admin
     try {
-      jsm = await jetstreamManager(opts.nc, { timeout: 3000 })
+      admin = await StreamAdmin.open(opts.nc, { timeoutMs: 3000 })
     } catch {
       return // NATS is down: its own supervisor brings it back; the consumers resume after.
     }
@@ -139,11 +139,11 @@ export async function supervise(opts: SupervisorOptions): Promise<Supervised> {
     let marks = ''
     for (const d of opts.durables) {
       try {
-        const info = await jsm.consumers.info(d.stream, d.durable)
+        const info = await admin.consumer(d.stream, d.durable)
         if (info.num_pending > 0 || info.num_ack_pending > 0) waiting = true
         marks += `${info.delivered.stream_seq}/${info.ack_floor.stream_seq};`
       } catch (err) {
-        if (err instanceof JetStreamApiError && err.code === JetStreamApiCodes.ConsumerNotFound) {
+        if (isConsumerNotFound(err)) {
           if (!stopped && !restarting) restart(`consumer ${d.durable} on ${d.stream} was deleted: re-creating it`)
           return
         }

@@ -1,10 +1,8 @@
-import { jetstreamManager, JetStreamApiCodes, JetStreamApiError } from '@nats-io/jetstream'
-import { Kvm } from '@nats-io/kv'
 import { NoRespondersError, type NatsConnection } from '@nats-io/nats-core'
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs'
 import { defaultRegistry, encodeRecord, FactCodec, hashId, type SchemaRegistry } from '../schemas/index.js'
 import { hostname } from 'node:os'
-import { Bucket, DeadLetters, ensureTopology, FactPublisher, factHeaders, kvName, Subjects, type TopologyOptions } from '../streams/index.js'
+import { Bucket, DeadLetters, factHeaders, FactPublisher, isJetStreamNotEnabled, kvName, openBucket, StreamAdmin, Subjects, type TopologyOptions } from '../streams/index.js'
 import { migrate, querySubject, serveQueries } from '../projections/index.js'
 import { openClickHouse, type Warehouse } from './clickhouse.js'
 import { homePaths, type BenEnv } from './config.js'
@@ -157,8 +155,8 @@ export async function startBen(
     if (cluster || (topo.replicas ?? 1) > 1) {
       // A cluster that has just formed elects its leaders first, then takes replicated streams.
       await waitForJetStream(nc, 120_000)
-      await retryWhileForming(async () => ensureTopology(nc, await jetstreamManager(nc), topo), 120_000)
-    } else await ensureTopology(nc, await jetstreamManager(nc), topo)
+      await retryWhileForming(async () => (await StreamAdmin.open(nc)).ensureTopology(topo), 120_000)
+    } else await (await StreamAdmin.open(nc)).ensureTopology(topo)
     const operatorKey = natsOrigin === 'configured' ? undefined : await ensureOperatorKey(nc, topo, paths.keys)
 
     // ClickHouse
@@ -294,7 +292,7 @@ async function ensureOperatorKey(nc: NatsConnection, topo: TopologyOptions, dir:
   const created = !ring.has('operator')
   const key = ring.loadOrGenerate('operator', 'operator')
   if (key.role !== 'operator') return undefined
-  await registerKey(await new Kvm(nc).open(kvName(topo, Bucket.Keys)), key)
+  await registerKey(await openBucket(nc, kvName(topo, Bucket.Keys)), key)
   return { keyId: key.keyId, file: ring.path('operator'), created }
 }
 
@@ -331,13 +329,11 @@ async function probeJetStream(nc: NatsConnection): Promise<ProbeResult> {
     return ProbeResult.Unreachable
   }
   try {
-    const jsm = await jetstreamManager(nc, { timeout: 3000 })
-    await jsm.getAccountInfo()
+    await (await StreamAdmin.open(nc, { timeoutMs: 3000 })).accountInfo()
     return ProbeResult.Ok
   } catch (err) {
-    if (err instanceof JetStreamApiError && err.code === JetStreamApiCodes.JetStreamNotEnabledForAccount) return ProbeResult.JetStreamDisabled
     const e = err as Error
-    if (e.name === 'JetStreamNotEnabled' || e instanceof NoRespondersError || e.cause instanceof NoRespondersError) return ProbeResult.JetStreamDisabled
+    if (isJetStreamNotEnabled(err) || e instanceof NoRespondersError || e.cause instanceof NoRespondersError) return ProbeResult.JetStreamDisabled
     // The server answers but its JetStream API does not (seen after a full disk on 2.9).
     return ProbeResult.JetStreamStuck
   }

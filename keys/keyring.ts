@@ -1,4 +1,4 @@
-import { Kvm, type KV } from '@nats-io/kv'
+import { openBucket, type KV } from '../streams/index.js'
 import type { NatsConnection } from '@nats-io/nats-core'
 import { chmodSync, existsSync, mkdirSync, readdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
@@ -122,7 +122,7 @@ export class TrustWatcher {
   private readonly listeners: Array<(s: TrustStore, changed: TrustedKey) => void> = []
 
   static async open(nc: NatsConnection, bucket: string): Promise<TrustWatcher> {
-    const kv = await new Kvm(nc).open(bucket)
+    const kv = await openBucket(nc, bucket)
     const w = new TrustWatcher()
     const it = await kv.watch({ key: 'key.>' })
     w.stopper = () => it.stop()

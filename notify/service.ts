@@ -1,7 +1,6 @@
-import { KvWatchInclude, type KV } from '@nats-io/kv'
 import { mergeMap, merge, type Subscription } from 'rxjs'
 import type { ServiceFactory } from '../infra/index.js'
-import { consumeFacts, StreamName, streamName, metricsRegistry, type Envelope } from '../streams/index.js'
+import { consumeFacts, KvWatchInclude, metricsRegistry, StreamName, streamName, type Envelope, type KV } from '../streams/index.js'
 import { Counter } from 'prom-client'
 import { RejectReason } from '../schemas/index.js'
 import { deliver } from './deliver.js'

@@ -1,13 +1,12 @@
-import { Kvm, type KV } from '@nats-io/kv'
 import type { NatsConnection } from '@nats-io/nats-core'
-import { notifyBucketName, type TopologyOptions } from '../streams/index.js'
+import { createBucket, notifyBucketName, type KV, type TopologyOptions } from '../streams/index.js'
 import { parseNotifier, type NotifierConfig } from './config.js'
 
 /** The KV bucket of notifier configs: key = notifier name, value = its JSON (validated on write and on read). */
 export { NOTIFY_BUCKET, notifyBucketName } from '../streams/index.js'
 
 export async function openNotifyBucket(nc: NatsConnection, topo: Pick<TopologyOptions, 'streamPrefix'> = {}): Promise<KV> {
-  return new Kvm(nc).create(notifyBucketName(topo), { history: 16 })
+  return createBucket(nc, notifyBucketName(topo), { history: 16 })
 }
 
 export interface StoredNotifier {

@@ -1,6 +1,5 @@
 import type { ClickHouseClient } from '@clickhouse/client'
 import type { NatsConnection } from '@nats-io/nats-core'
-import { jetstreamManager } from '@nats-io/jetstream'
 import type { Subscription } from 'rxjs'
 import type { FactCodec } from '../schemas/index.js'
 import {
@@ -8,6 +7,7 @@ import {
   consumeFacts,
   metrics,
   repositionDurable,
+  StreamAdmin,
   streamName,
   type DeadLetters,
   type Envelope,
@@ -134,8 +134,7 @@ export class Projector {
   /** Messages of the stream not yet written and acknowledged by this projector. */
   async behind(): Promise<number> {
     if (!this.durable) return 0
-    const jsm = await jetstreamManager(this.durable.nc)
-    const i = await jsm.consumers.info(this.durable.stream, this.durable.name)
+    const i = await (await StreamAdmin.open(this.durable.nc)).consumer(this.durable.stream, this.durable.name)
     return i.num_pending + i.num_ack_pending + this.buffer.length
   }
 

@@ -1,6 +1,5 @@
-import { Kvm } from '@nats-io/kv'
 import type { NatsConnection } from '@nats-io/nats-core'
-import { Bucket, kvName } from '../streams/index.js'
+import { Bucket, kvName, openBucket } from '../streams/index.js'
 import type { Versioned } from '../processors/stage.js'
 import type { CompiledManifest } from '../processors/scrub/index.js'
 import type { DetectorConfig } from '../processors/detect/index.js'
@@ -49,7 +48,7 @@ export class ConfigHistory<C> {
   static async open<C>(nc: NatsConnection, streamPrefix: string | undefined, spec: ConfigSpec<C>, override?: C): Promise<ConfigHistory<C>> {
     const entries: Entry[] = []
     try {
-      const kv = await new Kvm(nc).open(kvName({ streamPrefix }, spec.bucket))
+      const kv = await openBucket(nc, kvName({ streamPrefix }, spec.bucket))
       const it = await kv.history({ key: spec.key })
       for await (const e of it) {
         entries.push({ revision: e.revision, created: e.created.getTime(), text: e.operation === 'PUT' ? e.string() : null })

@@ -1,7 +1,6 @@
-import { jetstreamManager } from '@nats-io/jetstream'
 import { sqlString } from '../projections/index.js'
 import { compileGlob } from '../schemas/index.js'
-import { streamName } from '../streams/index.js'
+import { StreamAdmin, streamName } from '../streams/index.js'
 import { narrate } from '../processors/incident/index.js'
 import { ActConfigs, ConfigHistory, ConfigSpecs } from './configs.js'
 import { runEngine, type EnginePlan } from './engine.js'
@@ -75,8 +74,8 @@ async function matchingSources(deps: ReplayDeps, pattern: string): Promise<Set<s
   const match = compileGlob(pattern)
   const found = new Set<string>()
   try {
-    const jsm = await jetstreamManager(deps.nc)
-    const info = await jsm.streams.info(streamName({ streamPrefix: deps.streamPrefix }, 'FACTS'), { subjects_filter: deps.subjects.factsAll })
+    const admin = await StreamAdmin.open(deps.nc)
+    const info = await admin.stream(streamName({ streamPrefix: deps.streamPrefix }, 'FACTS'), deps.subjects.factsAll)
     for (const s of Object.keys(info.state.subjects ?? {})) found.add(s.slice(s.lastIndexOf('.') + 1))
   } catch {
     // FACTS unreadable: ClickHouse still knows the sources
@@ -89,10 +88,10 @@ async function matchingSources(deps: ReplayDeps, pattern: string): Promise<Set<s
 async function replay(deps: ReplayDeps, scope: { from: number; to: number; sources: Set<string> | null; collect: boolean }, options: ReplayOptions): Promise<ReplayResult> {
   const notes: string[] = []
   const lookbackStart = options.lookbackMs !== undefined ? scope.from - options.lookbackMs : -Infinity
-  const jsm = await jetstreamManager(deps.nc)
+  const admin = await StreamAdmin.open(deps.nc)
   const topo = { streamPrefix: deps.streamPrefix }
-  const facts = await jsm.streams.info(streamName(topo, 'FACTS')).catch(() => undefined)
-  const derived = await jsm.streams.info(streamName(topo, 'DERIVED')).catch(() => undefined)
+  const facts = await admin.stream(streamName(topo, 'FACTS')).catch(() => undefined)
+  const derived = await admin.stream(streamName(topo, 'DERIVED')).catch(() => undefined)
   if (!derived) throw new ReplayError(ReplayErrorCode.NoData, `stream ${streamName(topo, 'DERIVED')} is not there: nothing was recorded to compare with`)
   const dropped = !facts || facts.state.first_seq > 1
   const complete = !dropped || (Number.isFinite(lookbackStart) && Date.parse(facts!.state.first_ts) <= lookbackStart - 5 * 60_000)

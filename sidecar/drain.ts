@@ -1,6 +1,5 @@
-import { jetstreamManager, type JetStreamManager } from '@nats-io/jetstream'
 import type { NatsConnection } from '@nats-io/nats-core'
-import { FactPublisher, PublishFailure, type PublishOutcome, type Subjects } from '../streams/index.js'
+import { FactPublisher, PublishFailure, StreamAdmin, type PublishOutcome, type Subjects } from '../streams/index.js'
 import type { FactCodec } from '../schemas/index.js'
 import type { Wal, WalRecord } from './wal/index.js'
 import { parseRecord, seqHeaderLine, sendableHeaders } from './record.js'
@@ -52,7 +51,7 @@ export class Drainer {
   private lastWarnAt = 0
   /** Look for already-stored facts before the next probe (at start, and after sends whose fate is unknown). */
   private needReconcile = true
-  private jsm: JetStreamManager | undefined
+  private admin: StreamAdmin | undefined
   private reconcileOff = false
   private reconcileFailures = 0
   private readonly c = { stored: 0, duplicates: 0, resyncs: 0, undecodable: 0, reconciled: 0, lastPubAckAt: null as number | null, lastError: null as string | null }
@@ -279,9 +278,9 @@ export class Drainer {
       if (this.window.size < this.maxInFlight) await this.readMore(this.maxInFlight - this.window.size)
       const pending = this.window.pending()
       if (pending.length === 0) return
-      this.jsm ??= await jetstreamManager(this.nc, { checkAPI: false, timeout: 2000 })
+      this.admin ??= await StreamAdmin.open(this.nc, { checkAPI: false, timeoutMs: 2000 })
       const n = await storedPrefix(
-        this.jsm,
+        this.admin,
         this.reconcileAt.stream,
         this.reconcileAt.subjects,
         pending.map((e) => ({ seq: e.seq, id: e.rec?.id ?? '', refused: e.refused })),

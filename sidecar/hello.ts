@@ -1,7 +1,6 @@
-import { jetstream } from '@nats-io/jetstream'
-import { headers, type NatsConnection } from '@nats-io/nats-core'
-import { encodeRecord, hashId, Header, type Hello, type SchemaRegistry } from '../schemas/index.js'
-import type { Subjects } from '../streams/index.js'
+import type { NatsConnection } from '@nats-io/nats-core'
+import type { Hello, SchemaRegistry } from '../schemas/index.js'
+import { publishHello, type Subjects } from '../streams/index.js'
 
 /** The hello's component token: announcements go to `ben.hello.sidecar.<id>`. */
 export const HELLO_COMPONENT = 'sidecar'
@@ -15,13 +14,5 @@ export function sidecarHello(id: string, version: string, ts: number, info: Read
 
 /** Publishes the hello (Avro, with Ben-Schema headers) and waits for JetStream to store it. */
 export async function announce(nc: NatsConnection, subjects: Subjects, registry: SchemaRegistry, hello: Hello): Promise<void> {
-  const enc = encodeRecord(registry, 'ben.Hello', hello)
-  const h = headers()
-  h.set(Header.Schema, enc.schema)
-  h.set(Header.SchemaFp, enc.fingerprint)
-  await jetstream(nc).publish(subjects.hello(`${HELLO_COMPONENT}.${hello.instance}`), enc.data, {
-    headers: h,
-    msgID: hashId('hello', HELLO_COMPONENT, hello.instance, String(hello.ts)),
-    timeout: 10_000,
-  })
+  await publishHello(nc, subjects, registry, hello)
 }

@@ -1,10 +1,10 @@
 import { mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs'
 import { dirname } from 'node:path'
 import type { NatsConnection } from '@nats-io/nats-core'
-import { Bucket, kvName } from '../streams/index.js'
+import { Bucket, kvName, openBucket } from '../streams/index.js'
 import type { Versioned } from '../processors/stage.js'
 import { defaultManifest, loadManifest, REDACTION_BUCKET, versioned, type CompiledManifest } from '../processors/scrub/index.js'
-import { ConfigSource, openBucket } from '../processors/runner/index.js'
+import { ConfigSource } from '../processors/runner/index.js'
 import type { SidecarLogger } from './types.js'
 
 /** The KV key of the active redaction manifest (the spine's scrub reads the same). */

@@ -6,7 +6,6 @@ import { isLoopback, parseListen } from './listen.js'
 import { CommandJournal } from './journal.js'
 import { execHandlers } from './exec.js'
 import { isSidecarError } from './errors.js'
-import type { JetStreamManager } from '@nats-io/jetstream'
 import type { CommandFact } from '../schemas/index.js'
 import { storedPrefix } from './reconcile.js'
 import { frameFact, frameRecord, parseRecord, sendableHeaders, SEQ_HEADER } from './record.js'
@@ -95,16 +94,13 @@ describe('--exec handlers', () => {
 })
 
 describe('reconcile: what already landed', () => {
-  const fake = (last: Record<string, { seq: number; id: string } | undefined>) =>
-    ({
-      direct: {
-        getMessage: async (_stream: string, q: { last_by_subj: string }) => {
-          const v = last[q.last_by_subj]
-          if (!v) return null
-          return { header: { get: (k: string) => (k === SEQ_HEADER ? String(v.seq) : k === 'Nats-Msg-Id' ? v.id : '') } }
-        },
-      },
-    }) as unknown as JetStreamManager
+  const fake = (last: Record<string, { seq: number; id: string } | undefined>) => ({
+    lastHeaders: async (_stream: string, subject: string) => {
+      const v = last[subject]
+      if (!v) return null
+      return { get: (k: string) => (k === SEQ_HEADER ? String(v.seq) : k === 'Nats-Msg-Id' ? v.id : '') }
+    },
+  })
   const pending = ['y', 'z', 'a', 'b', 'x', 'c'].map((id, i) => ({ seq: 15 + i, id, refused: false }))
   const subjects = ['m', 'e']
 

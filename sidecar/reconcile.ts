@@ -1,4 +1,4 @@
-import type { JetStreamManager } from '@nats-io/jetstream'
+import type { StoredHeaders } from '../streams/index.js'
 import { Header } from '../schemas/index.js'
 import { SEQ_HEADER } from './record.js'
 
@@ -24,7 +24,12 @@ export interface Unconfirmed {
  * prefix length (0 when nothing matches). Throws when the stream cannot be read (no direct
  * access, no permission): the caller then relies on the duplicate window.
  */
-export async function storedPrefix(jsm: JetStreamManager, stream: string, subjects: readonly string[], pending: readonly Unconfirmed[]): Promise<number> {
+export async function storedPrefix(
+  store: { lastHeaders(stream: string, subject: string): Promise<StoredHeaders | null> },
+  stream: string,
+  subjects: readonly string[],
+  pending: readonly Unconfirmed[],
+): Promise<number> {
   if (pending.length === 0) return 0
   let limit = pending.findIndex((p) => p.refused)
   if (limit < 0) limit = pending.length
@@ -33,10 +38,10 @@ export async function storedPrefix(jsm: JetStreamManager, stream: string, subjec
   for (const subject of subjects) {
     // direct get with the subject in the request subject, so a sidecar's permissions can allow
     // exactly its own subjects: $JS.API.DIRECT.GET.<stream>.<prefix>.fact.*.<id>
-    const m = await jsm.direct.getMessage(stream, { last_by_subj: subject })
-    const at = Number(m?.header?.get(SEQ_HEADER)) - first
+    const m = await store.lastHeaders(stream, subject)
+    const at = Number(m?.get(SEQ_HEADER)) - first
     if (!Number.isSafeInteger(at) || at < 0 || at >= limit) continue
-    if (pending[at].seq === first + at && pending[at].id === m?.header?.get(Header.MsgId) && at > upto) upto = at
+    if (pending[at].seq === first + at && pending[at].id === m?.get(Header.MsgId) && at > upto) upto = at
   }
   return upto + 1
 }

@@ -1,10 +1,9 @@
 import { dirname, join, resolve } from 'node:path'
 import type { NatsConnection } from '@nats-io/nats-core'
 import { defaultRegistry, FactCodec, isToken, RAW_KINDS } from '../schemas/index.js'
-import { Bucket, FactPublisher, kvName, StreamName, streamName, Subjects } from '../streams/index.js'
+import { Bucket, FactPublisher, kvName, openBucket, StreamName, streamName, Subjects } from '../streams/index.js'
 import { homePaths, readEnv, VERSION } from '../infra/index.js'
 import { Keyring, registerKey, TrustWatcher, defaultVerbs, verbRegistry, type KeyPair, type VerbRegistry } from '../keys/index.js'
-import { Kvm } from '@nats-io/kv'
 import { isWalClosed, isWalFull, openWal, type Wal } from './wal/index.js'
 import { AcceptReason, SidecarError, SidecarErrorCode } from './errors.js'
 import { Intake, isRecord, type Prepared } from './intake.js'
@@ -277,7 +276,7 @@ class SidecarImpl implements Sidecar {
       this.trust = trust
     }
     if (o.registerKey !== false) {
-      await registerKey(await new Kvm(nc).open(kvName(prefix, Bucket.Keys)), this.keyPair, { owner: this.id }).catch((err: Error) =>
+      await registerKey(await openBucket(nc, kvName(prefix, Bucket.Keys)), this.keyPair, { owner: this.id }).catch((err: Error) =>
         o.log?.warn(
           { err: err.message, keyId: this.keyPair.keyId },
           `cannot register the sidecar key in ben-keys; register it as an operator: ben keys register --name sidecar-${this.id} --owner ${this.id}`,

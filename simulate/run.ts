@@ -1,8 +1,7 @@
-import { Kvm } from '@nats-io/kv'
 import type { NatsConnection } from '@nats-io/nats-core'
 import type { Subscription } from 'rxjs'
 import { parseEdgeFact, type CommandFact, type FactCodec } from '../schemas/index.js'
-import { Bucket, consumeFacts, DeadLetters, FactPublisher, kvName, Subjects, type Logger, type TopologyOptions } from '../streams/index.js'
+import { Bucket, consumeFacts, DeadLetters, FactPublisher, kvName, openBucket, Subjects, type Logger, type TopologyOptions } from '../streams/index.js'
 import { registerKey, TrustWatcher } from '../keys/index.js'
 import { createFleet, type Fleet } from './fleet.js'
 import { fleetTargets } from './fleet-targets.js'
@@ -81,7 +80,7 @@ export async function runSimulation(deps: SimulationDeps, opts: SimulationOption
   let trust: TrustWatcher | undefined
   let cmdSub: Subscription | undefined
   if (opts.targets !== false) {
-    const kv = await new Kvm(deps.nc).open(kvName(deps.topo, Bucket.Keys))
+    const kv = await openBucket(deps.nc, kvName(deps.topo, Bucket.Keys))
     trust = await TrustWatcher.open(deps.nc, kvName(deps.topo, Bucket.Keys))
     const made = fleetTargets(fleet, { trust: trust.get(), now: () => Date.now() })
     targets = new Map(made.targets)

@@ -1,8 +1,6 @@
-import { jetstreamManager, type JetStreamManager } from '@nats-io/jetstream'
-import { Kvm } from '@nats-io/kv'
 import type { NatsConnection } from '@nats-io/nats-core'
 import { Gauge, type Registry } from 'prom-client'
-import { Bucket, StreamName, kvName, streamName, type TopologyOptions } from '../streams/index.js'
+import { Bucket, kvName, openBucket, StreamAdmin, StreamName, streamName, type TopologyOptions } from '../streams/index.js'
 
 interface Snapshot {
   readonly streams: Array<{ stream: string; messages: number; bytes: number }>
@@ -21,7 +19,7 @@ interface Snapshot {
  * tail`, subscriptions) are left out.
  */
 export function registerJetStreamCollectors(nc: NatsConnection, topo: TopologyOptions, registry: Registry, now: () => number = Date.now): void {
-  let jsm: JetStreamManager | undefined
+  let admin: StreamAdmin | undefined
   let inFlight: Promise<Snapshot> | undefined
   let last: { at: number; snap: Snapshot } | undefined
   const snapshot = (): Promise<Snapshot> => {
@@ -41,27 +39,27 @@ export function registerJetStreamCollectors(nc: NatsConnection, topo: TopologyOp
     return inFlight
   }
   const read = async (): Promise<Snapshot> => {
-    jsm ??= await jetstreamManager(nc)
+    admin ??= await StreamAdmin.open(nc)
     const streams: Snapshot['streams'] = []
     const consumers: Snapshot['consumers'] = []
     for (const logical of Object.values(StreamName)) {
       const name = streamName(topo, logical)
-      const info = await jsm.streams.info(name).catch(() => undefined)
+      const info = await admin.stream(name).catch(() => undefined)
       if (!info) continue
       streams.push({ stream: logical, messages: info.state.messages, bytes: info.state.bytes })
-      for await (const c of jsm.consumers.list(name)) {
+      for await (const c of admin.consumers(name)) {
         if (!c.config.durable_name) continue
         consumers.push({ stream: logical, consumer: c.name, pending: c.num_pending, ackPending: c.num_ack_pending, redelivered: c.num_redelivered })
       }
     }
     const dlq: Snapshot['dlq'] = []
-    const dlqInfo = await jsm.streams.info(streamName(topo, StreamName.Dlq), { subjects_filter: topo.subjects.dlqAll }).catch(() => undefined)
+    const dlqInfo = await admin.stream(streamName(topo, StreamName.Dlq), topo.subjects.dlqAll).catch(() => undefined)
     const dlqPrefix = topo.subjects.dlqAll.slice(0, -1)
     for (const [subject, n] of Object.entries(dlqInfo?.state.subjects ?? {}))
       dlq.push({ stage: subject.startsWith(dlqPrefix) ? subject.slice(dlqPrefix.length) : subject, messages: n })
     const checkpoints: Snapshot['checkpoints'] = []
     try {
-      const kv = await new Kvm(nc).open(kvName(topo, Bucket.Checkpoints))
+      const kv = await openBucket(nc, kvName(topo, Bucket.Checkpoints))
       const t = now()
       for await (const key of await kv.keys('>')) {
         if (!key.endsWith('.meta')) continue

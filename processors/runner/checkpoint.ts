@@ -1,4 +1,4 @@
-import type { KV } from '@nats-io/kv'
+import type { KV } from '../../streams/index.js'
 import { createHash } from 'node:crypto'
 import { MAX_SEGMENTS } from './changelog.js'
 

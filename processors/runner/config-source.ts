@@ -1,7 +1,5 @@
-import { Kvm, type KV } from '@nats-io/kv'
-import type { NatsConnection } from '@nats-io/nats-core'
 import { Counter } from 'prom-client'
-import { metricsRegistry, type Logger } from '../../streams/index.js'
+import { metricsRegistry, type KV, type Logger } from '../../streams/index.js'
 import type { Result } from '../../schemas/index.js'
 import type { Versioned } from '../stage.js'
 
@@ -90,8 +88,4 @@ export class ConfigSource<C> {
     this.opts.log?.info({ bucket: this.opts.bucket, revision }, 'config revision active')
     for (const l of this.listeners) l(this.current)
   }
-}
-
-export async function openBucket(nc: NatsConnection, name: string): Promise<KV> {
-  return new Kvm(nc).open(name)
 }

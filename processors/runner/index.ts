@@ -1,5 +1,5 @@
 export { StageRunner, stageDurable, type LaneInput, type StageRunnerOptions, type RunnerDeps, type RunnerStats } from './stage-runner.js'
-export { ConfigSource, openBucket, type ConfigSourceOptions } from './config-source.js'
+export { ConfigSource, type ConfigSourceOptions } from './config-source.js'
 export { CheckpointStore, chunked, type Checkpoint, type CheckpointHead, type StoredCheckpoint, type Segment, type SegmentKind } from './checkpoint.js'
 export { ChangeLog, MAX_SEGMENTS, SLACK_BYTES, type SegmentSink, type SegmentPlan } from './changelog.js'
 export { ChunkWriter, FrameReader, ByteReader } from './binary.js'

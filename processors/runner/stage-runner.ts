@@ -1,8 +1,7 @@
 import type { NatsConnection } from '@nats-io/nats-core'
-import { DeliverPolicy, jetstream, jetstreamManager } from '@nats-io/jetstream'
 import type { Subscription } from 'rxjs'
 import { Counter } from 'prom-client'
-import { Header, type Fact, type FactCodec } from '../../schemas/index.js'
+import type { Fact, FactCodec } from '../../schemas/index.js'
 import {
   consumeFacts,
   factMsgId,
@@ -10,7 +9,10 @@ import {
   metricsRegistry,
   partitionLabel,
   partitionOfSubject,
+  lastSeq,
   repositionDurable,
+  storedMsgIds,
+  StreamAdmin,
   streamName,
   type DeadLetters,
   type Partition,
@@ -214,9 +216,7 @@ export class StageRunner<S, C, In extends Fact> {
     }
     if (this.opts.output) {
       // Everything this runner publishes is stored after what the stream holds now.
-      const jsm = await jetstreamManager(this.deps.nc)
-      const info = await jsm.streams.info(streamName(this.deps.topo, this.opts.output.stream))
-      this.outSeq = Math.max(this.outSeq, info.state.last_seq)
+      this.outSeq = Math.max(this.outSeq, await lastSeq(this.deps.nc, streamName(this.deps.topo, this.opts.output.stream)))
     }
     this.feed = stageFeed(stage, () => this.opts.config.get(), initial)
     // Up to three epochs of inputs can be un-acked at once (one open, two committing).
@@ -289,24 +289,10 @@ export class StageRunner<S, C, In extends Fact> {
   private async readStored(after: number): Promise<void> {
     const out = this.opts.output!
     const stream = streamName(this.deps.topo, out.stream)
-    const js = jetstream(this.deps.nc)
-    const c = await js.consumers.get(stream, { filter_subjects: out.filterSubject, opt_start_seq: after + 1, deliver_policy: DeliverPolicy.StartSequence, headers_only: true })
-    let left = (await c.info(true)).num_pending
-    while (left > 0) {
-      const it = await c.fetch({ max_messages: Math.min(left, 10_000), expires: 5000 })
-      let got = 0
-      for await (const m of it) {
-        got++
-        const id = m.headers?.get(Header.MsgId)
-        if (id) this.stored.add(id)
-        if (m.seq > this.outSeq) this.outSeq = m.seq
-      }
-      if (got === 0) break
-      left -= got
-    }
-    // An ordered consumer lingers for 5 minutes unless deleted.
-    const info = await c.info(true)
-    await (await jetstreamManager(this.deps.nc)).consumers.delete(stream, info.name).catch(() => undefined)
+    await storedMsgIds(this.deps.nc, stream, out.filterSubject, after, (id, seq) => {
+      if (id) this.stored.add(id)
+      if (seq > this.outSeq) this.outSeq = seq
+    })
     if (this.stored.size) this.opts.log?.info({ stage: this.name, stored: this.stored.size, after }, 'outputs stored after the checkpoint: re-derived, not published again')
   }
 
@@ -319,8 +305,9 @@ export class StageRunner<S, C, In extends Fact> {
     }
     for (const l of input.replaces ?? []) {
       delete this.positions[l]
-      const jsm = await jetstreamManager(this.deps.nc)
-      await jsm.consumers.delete(stream, stageDurable(this.opts.durablePrefix, this.opts.stage.name, l, this.opts.partition)).catch(() => undefined)
+      await (await StreamAdmin.open(this.deps.nc))
+        .deleteConsumer(stream, stageDurable(this.opts.durablePrefix, this.opts.stage.name, l, this.opts.partition))
+        .catch(() => undefined)
     }
   }
 

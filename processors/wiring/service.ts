@@ -1,8 +1,8 @@
 import { supervise, type RuntimeContext, type Service, type Worker } from '../../infra/index.js'
-import { Bucket, kvName, partitionLabel, streamName, type Partition, type StreamName } from '../../streams/index.js'
+import { Bucket, kvName, openBucket, partitionLabel, streamName, type Partition, type StreamName } from '../../streams/index.js'
 import type { Fact, Result } from '../../schemas/index.js'
 import type { Stage } from '../stage.js'
-import { acquireAlertLink, CheckpointStore, ConfigSource, openBucket, StageRunner, stageDurable, type LaneInput } from '../runner/index.js'
+import { acquireAlertLink, CheckpointStore, ConfigSource, StageRunner, stageDurable, type LaneInput } from '../runner/index.js'
 
 export interface StageServiceSpec<S, C, In extends Fact> {
   readonly stage: Stage<S, C, In>

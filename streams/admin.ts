@@ -1,0 +1,124 @@
+import { DeliverPolicy, jetstream, jetstreamManager, JetStreamApiCodes, JetStreamApiError, type ConsumerInfo, type JetStreamManager, type StreamInfo } from '@nats-io/jetstream'
+import type { NatsConnection } from '@nats-io/nats-core'
+import { Header } from '../schemas/index.js'
+import { consumerLag, type ConsumerLag } from './lag.js'
+import { ensureTopology, type TopologyOptions } from './topology.js'
+
+export type { ConsumerInfo, StreamInfo }
+
+/** The headers of a stored message, read without its body. */
+export interface StoredHeaders {
+  get(name: string): string | undefined
+}
+
+/**
+ * What the rest of Ben asks JetStream about its streams and consumers (info, lists, lag, a
+ * consumer deleted, the last message of a subject): one door, so nothing outside `streams/`
+ * opens a JetStream manager of its own.
+ */
+export class StreamAdmin {
+  private constructor(
+    private readonly nc: NatsConnection,
+    private readonly jsm: JetStreamManager,
+  ) {}
+
+  /**
+   * Opens the JetStream API on a connection. `checkAPI` (default true) asks the server for
+   * account info first, so a server without JetStream fails here; `timeoutMs` bounds each request.
+   */
+  static async open(nc: NatsConnection, opts: { readonly timeoutMs?: number; readonly checkAPI?: boolean } = {}): Promise<StreamAdmin> {
+    const jsm = await jetstreamManager(nc, { ...(opts.timeoutMs !== undefined ? { timeout: opts.timeoutMs } : {}), ...(opts.checkAPI === false ? { checkAPI: false } : {}) })
+    return new StreamAdmin(nc, jsm)
+  }
+
+  /** Asks for the account's JetStream info: throws when JetStream does not answer (see `isJetStreamNotEnabled`). */
+  async accountInfo(): Promise<void> {
+    await this.jsm.getAccountInfo()
+  }
+
+  /** Creates or updates Ben's streams and KV buckets (`ensureTopology`). */
+  ensureTopology(topo: TopologyOptions): Promise<void> {
+    return ensureTopology(this.nc, this.jsm, topo)
+  }
+
+  /** A stream's config and state; `subjectsFilter` fills `state.subjects` with per-subject counts. */
+  stream(name: string, subjectsFilter?: string): Promise<StreamInfo> {
+    return subjectsFilter === undefined ? this.jsm.streams.info(name) : this.jsm.streams.info(name, { subjects_filter: subjectsFilter })
+  }
+
+  /** Every stream of the account. */
+  async *streams(): AsyncGenerator<StreamInfo> {
+    for await (const s of this.jsm.streams.list()) yield s
+  }
+
+  /** Every consumer of a stream (durable and ephemeral). */
+  async *consumers(stream: string): AsyncGenerator<ConsumerInfo> {
+    for await (const c of this.jsm.consumers.list(stream)) yield c
+  }
+
+  /** One consumer's info; throws when it is not there (`isConsumerNotFound`). */
+  consumer(stream: string, name: string): Promise<ConsumerInfo> {
+    return this.jsm.consumers.info(stream, name)
+  }
+
+  /** Deletes a consumer; a consumer already gone is not an error. */
+  async deleteConsumer(stream: string, name: string): Promise<void> {
+    await this.jsm.consumers.delete(stream, name).catch((err: unknown) => {
+      if (!isConsumerNotFound(err)) throw err
+    })
+  }
+
+  /** How far behind a consumer is (`consumerLag`). */
+  lag(info: ConsumerInfo, now = Date.now()): Promise<ConsumerLag> {
+    return consumerLag(this.jsm, info, now)
+  }
+
+  /**
+   * The headers of the last message stored on `subject` (a direct get with the subject in the
+   * request subject, so permissions can allow exactly it), or null when there is none.
+   */
+  async lastHeaders(stream: string, subject: string): Promise<StoredHeaders | null> {
+    const m = await this.jsm.direct.getMessage(stream, { last_by_subj: subject })
+    if (!m) return null
+    return { get: (name) => m.header?.get(name) }
+  }
+}
+
+/** The last sequence a stream holds (0 when empty). */
+export async function lastSeq(nc: NatsConnection, stream: string): Promise<number> {
+  const info = await (await StreamAdmin.open(nc)).stream(stream)
+  return info.state.last_seq
+}
+
+/**
+ * Reads the `Nats-Msg-Id` of every message stored on `filter` after sequence `after`, headers
+ * only, through an ordered consumer deleted at the end: `each(id, seq)` for each of them.
+ */
+export async function storedMsgIds(nc: NatsConnection, stream: string, filter: string, after: number, each: (id: string | undefined, seq: number) => void): Promise<void> {
+  const c = await jetstream(nc).consumers.get(stream, { filter_subjects: filter, opt_start_seq: after + 1, deliver_policy: DeliverPolicy.StartSequence, headers_only: true })
+  let left = (await c.info(true)).num_pending
+  while (left > 0) {
+    const it = await c.fetch({ max_messages: Math.min(left, 10_000), expires: 5000 })
+    let got = 0
+    for await (const m of it) {
+      got++
+      each(m.headers?.get(Header.MsgId) || undefined, m.seq)
+    }
+    if (got === 0) break
+    left -= got
+  }
+  // An ordered consumer lingers for 5 minutes unless deleted.
+  const info = await c.info(true)
+  await (await StreamAdmin.open(nc)).deleteConsumer(stream, info.name).catch(() => undefined)
+}
+
+/** True for the JetStream API's "consumer not found". */
+export function isConsumerNotFound(err: unknown): boolean {
+  return err instanceof JetStreamApiError && err.code === JetStreamApiCodes.ConsumerNotFound
+}
+
+/** True when the server answers but JetStream is not enabled for the account. */
+export function isJetStreamNotEnabled(err: unknown): boolean {
+  if (err instanceof JetStreamApiError && err.code === JetStreamApiCodes.JetStreamNotEnabledForAccount) return true
+  return (err as Error | null)?.name === 'JetStreamNotEnabled'
+}

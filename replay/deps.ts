@@ -1,7 +1,7 @@
 import type { Ben } from '../client/index.js'
 import { homePaths, readEnv } from '../infra/index.js'
 import { Keyring } from '../keys/index.js'
-import { benWarehouse } from './warehouse.js'
+import { benWarehouse } from '../projections/index.js'
 import type { ReplayDeps } from './types.js'
 
 /**

@@ -6,7 +6,7 @@ import { ActConfigs, ConfigHistory, ConfigSpecs } from './configs.js'
 import { runEngine, type EnginePlan } from './engine.js'
 import { ReplayError, ReplayErrorCode } from './errors.js'
 import { ReadFrom, type ReplayDeps, type ReplayOptions, type ReplayResult, type WindowSpec } from './types.js'
-import { queryObjects } from './warehouse.js'
+import { queryObjects } from '../projections/index.js'
 import { loadWhatIf, whatIfReport, type WhatIfConfig } from './what-if.js'
 
 /** What `replayIncident` found out about the incident before replaying it. */

@@ -6,7 +6,7 @@ import type { Narrative } from '../processors/incident/index.js'
 import type { CompareCounts, FactDiff } from './compare.js'
 import type { ControlStats } from './control.js'
 import type { TelemetryStats } from './telemetry.js'
-import type { Warehouse } from './warehouse.js'
+import type { Warehouse } from '../projections/index.js'
 import type { WhatIfReport } from './what-if.js'
 
 /** What a replay reads from and where it finds the issuer key. */

@@ -1,6 +1,5 @@
 import type { ClickHouseClient } from '@clickhouse/client'
-import type { Ben } from '../client/index.js'
-import { sqlString } from '../projections/index.js'
+import { sqlString } from './projector.js'
 import type { Fact, FactCodec } from '../schemas/index.js'
 import type { Reader } from '../streams/index.js'
 
@@ -12,8 +11,13 @@ export interface Warehouse {
   readonly pageRows: number
 }
 
+/** What `benWarehouse` needs of a connected Ben (`Ben.query`). */
+export interface QueriesProjections {
+  query(sql: string, opts: { maxRows?: number; timeoutMs?: number }): Promise<{ readonly rows: unknown[][]; readonly truncated: boolean }>
+}
+
 /** Through a connected Ben (the query service of `ben up`, or its direct ClickHouse URL). */
-export function benWarehouse(ben: Ben): Warehouse {
+export function benWarehouse(ben: QueriesProjections): Warehouse {
   return {
     pageRows: 2000,
     async rows(sql, maxRows) {

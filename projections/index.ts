@@ -9,4 +9,15 @@ export { detachedParts, dropDetachedParts, describeDetached, type DetachedPart }
 export { rebuildTable, serveRebuilds, warnDetachedParts, rebuildSubject, type RebuildReply, type RebuildRequest } from './rebuild.js'
 export { incidentRecord, listIncidents, type IncidentListOptions, type IncidentRecord, type IncidentSummary, type RunQuery } from './incident-report.js'
 export { ReportError, ReportErrorCode, isReportError } from './errors.js'
-export { benWarehouse, clientWarehouse, queryObjects, scrubbedMetrics, type QueriesProjections, type ScrubbedRow, type Warehouse } from './warehouse.js'
+export {
+  benWarehouse,
+  clientWarehouse,
+  factSources,
+  incidentTransitions,
+  queryObjects,
+  scrubbedMetrics,
+  type IncidentTransition,
+  type QueriesProjections,
+  type ScrubbedRow,
+  type Warehouse,
+} from './warehouse.js'

@@ -115,3 +115,28 @@ export function scrubbedMetrics(
   }
   return state
 }
+
+/** One row of `incident_events`: which incident, whose, when, and when it opened (ms). */
+export interface IncidentTransition {
+  readonly incidentId: string
+  readonly source: string
+  readonly ts: number
+  readonly openedAt: number
+}
+
+/** The transitions of every incident whose id starts with `idPrefix`, oldest first (at most 100,000). */
+export async function incidentTransitions(wh: Warehouse, idPrefix: string): Promise<IncidentTransition[]> {
+  const rows = await queryObjects<{ incident_id: string; source: string; ts: number | string; opened: number | string }>(
+    wh,
+    `SELECT incident_id, source, toUnixTimestamp64Milli(ts), toUnixTimestamp64Milli(opened_at) FROM incident_events WHERE startsWith(incident_id, ${sqlString(idPrefix)}) ORDER BY ts, id`,
+    ['incident_id', 'source', 'ts', 'opened'],
+    100_000,
+  )
+  return rows.map((r) => ({ incidentId: r.incident_id, source: r.source, ts: Number(r.ts), openedAt: Number(r.opened) }))
+}
+
+/** Every source the `facts` table holds (at most 1,000,000). */
+export async function factSources(wh: Warehouse): Promise<string[]> {
+  const r = await wh.rows('SELECT DISTINCT source FROM facts', 1_000_000)
+  return (r.rows as Array<[string]>).map(([s]) => s)
+}

@@ -1,4 +1,3 @@
-import { sqlString } from '../projections/index.js'
 import { compileGlob } from '../schemas/index.js'
 import { StreamAdmin, streamName } from '../streams/index.js'
 import { narrate } from '../processors/incident/index.js'
@@ -6,7 +5,7 @@ import { ActConfigs, ConfigHistory, ConfigSpecs } from './configs.js'
 import { runEngine, type EnginePlan } from './engine.js'
 import { ReplayError, ReplayErrorCode } from './errors.js'
 import { ReadFrom, type ReplayDeps, type ReplayOptions, type ReplayResult, type WindowSpec } from './types.js'
-import { queryObjects } from '../projections/index.js'
+import { factSources, incidentTransitions } from '../projections/index.js'
 import { loadWhatIf, whatIfReport, type WhatIfConfig } from './what-if.js'
 
 /** What `replayIncident` found out about the incident before replaying it. */
@@ -25,13 +24,8 @@ export async function findIncident(deps: ReplayDeps, id: string): Promise<Incide
       ReplayErrorCode.UnknownIncident,
       `'${id}' is not an incident id (hex digits, at least 4, as printed by \`ben query "SELECT incident_id, title FROM incidents"\`)`,
     )
-  const rows = await queryObjects<{ incident_id: string; source: string; ts: number | string; opened: number | string }>(
-    deps.warehouse,
-    `SELECT incident_id, source, toUnixTimestamp64Milli(ts), toUnixTimestamp64Milli(opened_at) FROM incident_events WHERE startsWith(incident_id, ${sqlString(id)}) ORDER BY ts, id`,
-    ['incident_id', 'source', 'ts', 'opened'],
-    100_000,
-  )
-  const ids = new Set(rows.map((r) => r.incident_id))
+  const rows = await incidentTransitions(deps.warehouse, id)
+  const ids = new Set(rows.map((r) => r.incidentId))
   if (ids.size === 0)
     throw new ReplayError(
       ReplayErrorCode.UnknownIncident,
@@ -41,8 +35,8 @@ export async function findIncident(deps: ReplayDeps, id: string): Promise<Incide
   let from = Infinity
   let to = -Infinity
   for (const r of rows) {
-    from = Math.min(from, Number(r.opened), Number(r.ts))
-    to = Math.max(to, Number(r.ts))
+    from = Math.min(from, r.openedAt, r.ts)
+    to = Math.max(to, r.ts)
   }
   return { incidentId: [...ids][0], sources: [...new Set(rows.map((r) => r.source))].sort(), from, to, transitions: rows.length }
 }
@@ -80,8 +74,7 @@ async function matchingSources(deps: ReplayDeps, pattern: string): Promise<Set<s
   } catch {
     // FACTS unreadable: ClickHouse still knows the sources
   }
-  const rows = await deps.warehouse.rows('SELECT DISTINCT source FROM facts', 1_000_000).catch(() => ({ rows: [] as unknown[][] }))
-  for (const [s] of rows.rows as Array<[string]>) found.add(s)
+  for (const s of await factSources(deps.warehouse).catch(() => [])) found.add(s)
   return new Set([...found].filter(match))
 }
 

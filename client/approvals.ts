@@ -1,5 +1,5 @@
 import { approve, reject, type KeyPair, readKey } from '../keys/index.js'
-import { sqlString } from '../projections/index.js'
+import { commandAcks, commandRows, pendingProposals, type Proposal } from '../projections/index.js'
 import { defaultRegistry, decodeWith, type CommandFact } from '../schemas/index.js'
 import { Bucket, kvName, openBucket } from '../streams/index.js'
 import type { Ben } from './ben.js'
@@ -7,34 +7,11 @@ import { ClientError, ClientErrorCode } from './errors.js'
 
 export type Verdict = 'approve' | 'reject'
 
-/** A command waiting for an operator, as the `commands` projection shows it. */
-export interface Proposal {
-  readonly commandId: string
-  readonly ts: number
-  readonly target: string
-  readonly verb: string
-  readonly args: string
-  readonly expiresAt: number
-  readonly decisionId: string
-  readonly explain: string
-}
+export type { Proposal }
 
 /** Proposed commands with no approval or rejection yet, newest first. */
 export async function listProposals(ben: Ben, limit = 100): Promise<Proposal[]> {
-  const r = await ben.query(
-    `SELECT command_id, toUnixTimestamp64Milli(ts), target, verb, args, toUnixTimestamp64Milli(expires_at), decision_id, explain FROM commands ` +
-      `WHERE status = 'proposed' AND command_id NOT IN (SELECT command_id FROM commands WHERE status IN ('approved', 'rejected')) ORDER BY ts DESC LIMIT ${Math.max(1, Math.floor(limit))}`,
-  )
-  return r.rows.map(([commandId, ts, target, verb, args, expiresAt, decisionId, explain]) => ({
-    commandId: String(commandId),
-    ts: Number(ts),
-    target: String(target),
-    verb: String(verb),
-    args: String(args),
-    expiresAt: Number(expiresAt),
-    decisionId: String(decisionId),
-    explain: String(explain),
-  }))
+  return pendingProposals((sql) => ben.query(sql), limit)
 }
 
 /**
@@ -49,12 +26,10 @@ export async function findProposal(ben: Ben, commandId: string): Promise<{ fact:
       ClientErrorCode.BadOption,
       `'${oneLine(commandId)}' is not a command id (hex digits, at least 4, as \`ben up\` prints them, or \`ben query "SELECT command_id, verb, target FROM commands WHERE status = 'proposed'"\`)`,
     )
-  const r = await ben.query(
-    `SELECT command_id, schema_fp, avro, status, toUnixTimestamp64Milli(ts) AS t FROM commands WHERE startsWith(command_id, ${sqlString(commandId)}) ORDER BY ts`,
-  )
-  const rows = r.objects() as Array<{ command_id: string; schema_fp: string; avro: string; status: string; t: number | string }>
+  const run = (sql: string) => ben.query(sql)
+  const rows = await commandRows(run, commandId)
   if (rows.length === 0) throw new ClientError(ClientErrorCode.NotFound, `no command ${commandId} in the commands table (is it still being projected? try again in a second)`)
-  const ids = [...new Set(rows.map((x) => x.command_id))]
+  const ids = [...new Set(rows.map((x) => x.commandId))]
   if (ids.length > 1)
     throw new ClientError(ClientErrorCode.Ambiguous, `'${commandId}' names ${ids.length} commands (${ids.map((i) => i.slice(0, 12)).join(', ')}): give more digits`)
   const id = ids[0]
@@ -64,14 +39,10 @@ export async function findProposal(ben: Ben, commandId: string): Promise<{ fact:
   const approvals = rows.filter((x) => x.status === 'approved')
   let refusedBefore: string | undefined
   if (approvals.length) {
-    const acks = (await ben.query(`SELECT status, reason, toUnixTimestamp64Milli(ts) AS t FROM acks WHERE command_id = ${sqlString(id)} ORDER BY ts`)).objects() as Array<{
-      status: string
-      reason: string
-      t: number | string
-    }>
+    const acks = await commandAcks(run, id)
     if (acks.some((a) => a.status === 'executed')) throw new ClientError(ClientErrorCode.AlreadyDecided, `command ${id} was already approved and executed`)
-    const lastApproval = Math.max(...approvals.map((a) => Number(a.t)))
-    const after = acks.filter((a) => Number(a.t) >= lastApproval)
+    const lastApproval = Math.max(...approvals.map((a) => a.ts))
+    const after = acks.filter((a) => a.ts >= lastApproval)
     if (after.length === 0)
       throw new ClientError(
         ClientErrorCode.AlreadyDecided,
@@ -79,7 +50,7 @@ export async function findProposal(ben: Ben, commandId: string): Promise<{ fact:
       )
     refusedBefore = oneLine(after[after.length - 1].reason || after[after.length - 1].status)
   }
-  const d = decodeWith(defaultRegistry(), Buffer.from(p.avro, 'base64'), p.schema_fp)
+  const d = decodeWith(defaultRegistry(), Buffer.from(p.avro, 'base64'), p.schemaFp)
   if (!d.ok) throw new ClientError(ClientErrorCode.Undecodable, `cannot read command ${id}: ${d.error.message}`)
   return { fact: d.value as CommandFact, attempt: approvals.length, ...(refusedBefore ? { refusedBefore } : {}) }
 }

@@ -21,3 +21,4 @@ export {
   type ScrubbedRow,
   type Warehouse,
 } from './warehouse.js'
+export { pendingProposals, commandRows, commandAcks, type Proposal, type CommandRow, type AckRow } from './commands-query.js'

@@ -8,7 +8,7 @@ import {
   listIncidents,
   runReadOnlyQuery,
   querySubject,
-  sqlString,
+  storedRawIds,
   type IncidentListOptions,
   type IncidentRecord,
   type IncidentSummary,
@@ -187,30 +187,13 @@ export class Ben {
    * name their raw fact in their lineage). Empty when the warehouse cannot be asked.
    */
   private async storedIds(facts: readonly Fact[]): Promise<Set<string>> {
-    const found = new Set<string>()
-    if (!this.canLookUp || facts.length === 0) return found
-    const ids = new Set<string>()
-    const sources = new Set<string>()
-    let from = Infinity
-    let to = -Infinity
-    for (const f of facts) {
-      ids.add(f.id)
-      sources.add(f.source)
-      if (f.ts < from) from = f.ts
-      if (f.ts > to) to = f.ts
-    }
-    const idList = [...ids].map(sqlString).join(',')
-    const sql =
-      `SELECT DISTINCT source, arrayJoin(if(empty(lineage), [id], lineage)) AS rid FROM facts ` +
-      `WHERE source IN (${[...sources].map(sqlString).join(',')}) AND ts >= fromUnixTimestamp64Milli(toInt64(${Math.floor(from)})) AND ts <= fromUnixTimestamp64Milli(toInt64(${Math.ceil(to)})) ` +
-      `AND (id IN (${idList}) OR hasAny(lineage, [${idList}]))`
+    if (!this.canLookUp || facts.length === 0) return new Set()
     try {
-      const r = await this.query(sql, { maxRows: facts.length * 4, timeoutMs: 15_000 })
-      for (const [source, rid] of r.rows as Array<[string, string]>) found.add(`${source}\u0000${rid}`)
+      return await storedRawIds((sql) => this.query(sql, { maxRows: facts.length * 4, timeoutMs: 15_000 }), facts)
     } catch {
       this.canLookUp = false
+      return new Set()
     }
-    return found
   }
 
   /**

@@ -22,3 +22,4 @@ export {
   type Warehouse,
 } from './warehouse.js'
 export { pendingProposals, commandRows, commandAcks, type Proposal, type CommandRow, type AckRow } from './commands-query.js'
+export { storedRawIds } from './facts-query.js'

@@ -23,3 +23,4 @@ export {
 } from './warehouse.js'
 export { pendingProposals, commandRows, commandAcks, type Proposal, type CommandRow, type AckRow } from './commands-query.js'
 export { storedRawIds } from './facts-query.js'
+export { factRowById, fleetSources, sourceSeries, FACT_BY_ID_TABLES, type FleetSource, type SeriesData } from './console-query.js'

@@ -2,6 +2,8 @@
  * Rooms with one door each (issue 12.5), checked by `npm run lint`:
  * - no import cycle between top-level folders (the graph is collapsed to them first);
  * - only streams/ speaks JetStream (`@nats-io/jetstream`, `@nats-io/kv`, `@nats-io/obj`); tests and benches may, to set up and measure.
+ * - only projections/ (and infra/, which opens the client) imports the ClickHouse client or chDB;
+ *   SQL strings outside projections/ fail eslint (eslint.config.js).
  * Test files and fixtures are left out: a test may reach across folders to build its case.
  * @type {import('dependency-cruiser').IConfiguration}
  */
@@ -23,10 +25,17 @@ module.exports = {
       from: { pathNot: '^(streams|bench)/' },
       to: { path: '@nats-io/(jetstream|kv|obj)(/|$)' },
     },
+    {
+      name: 'clickhouse-only-in-projections',
+      comment: 'Only projections/ talks to ClickHouse (and infra/, which opens the client): add a query helper to projections/ and import it from projections/index.ts.',
+      severity: 'error',
+      from: { pathNot: '^(projections|infra|bench)/' },
+      to: { path: '(@clickhouse/client|(^|/)chdb)(/|$)' },
+    },
   ],
   options: {
     doNotFollow: { path: 'node_modules' },
-    exclude: { path: '^(node_modules|dist|test)/|\\.test\\.ts$' },
+    exclude: { path: '^(dist|test)/|\\.test\\.ts$' },
     tsPreCompilationDeps: true,
     tsConfig: { fileName: 'tsconfig.json' },
   },

@@ -4,6 +4,7 @@
  * - only streams/ speaks JetStream (`@nats-io/jetstream`, `@nats-io/kv`, `@nats-io/obj`); tests and benches may, to set up and measure.
  * - only projections/ (and infra/, which opens the client) imports the ClickHouse client or chDB;
  *   SQL strings outside projections/ fail eslint (eslint.config.js).
+ * - the scrub corpus generator (bench/corpus/) imports nothing outside itself.
  * Test files and fixtures are left out: a test may reach across folders to build its case.
  * @type {import('dependency-cruiser').IConfiguration}
  */
@@ -31,6 +32,14 @@ module.exports = {
       severity: 'error',
       from: { pathNot: '^(projections|infra|bench)/' },
       to: { path: '(@clickhouse/client|(^|/)chdb)(/|$)' },
+    },
+    {
+      name: 'corpus-shares-nothing',
+      comment:
+        'The labelled scrub corpus (bench/corpus/) is outside data, written from public documentation: it shares no code with what it tests (non-negotiable 6). Keep it self-contained.',
+      severity: 'error',
+      from: { path: '^bench/corpus/' },
+      to: { pathNot: '^bench/corpus/|^node:|^(crypto|fs|path|os|util|buffer|zlib)$' },
     },
   ],
   options: {

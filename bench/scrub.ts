@@ -16,7 +16,8 @@
  * Prints a table and a final JSON line {"bench":"scrub",...}.
  */
 import type { EventFact } from '../schemas/index.js'
-import { buildCorpus, defaultManifest, scrubStage, versioned } from '../processors/scrub/index.js'
+import { defaultManifest, scrubStage, versioned } from '../processors/scrub/index.js'
+import { buildCorpus } from './corpus/generate.js'
 import { BUILTIN_DETECTORS, DETECTOR_NAMES } from '../processors/scrub/detectors.js'
 import { catalogueSpec, CatalogueEntry } from '../processors/scrub/catalogue.js'
 import { defaultManifestText } from '../processors/scrub/default-manifest.js'

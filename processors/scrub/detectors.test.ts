@@ -1,7 +1,7 @@
 import fc from 'fast-check'
 import { describe, expect, it } from 'vitest'
 import { cardValid, ibanValid, ipv4Valid, ipv6Valid, luhnValid } from './checks.js'
-import { buildCorpus } from './corpus/generate.js'
+import { buildCorpus } from '../../bench/corpus/generate.js'
 import { compileManifest, detectSecrets, redactString, type CompiledManifest } from './index.js'
 
 function manifest(obj: unknown = {}, prefilter = true): CompiledManifest {

@@ -20,5 +20,3 @@ export { Manifest, FieldRule, RULE_NAMES, type RuleName } from './manifest-schem
 export { scrubFact, type ScrubFactResult } from './scrub-fact.js'
 export { classifyKey, KeyClass } from './generic.js'
 export { CatalogueEntry } from './catalogue.js'
-export { buildCorpus, type Sample as CorpusSample } from './corpus/generate.js'
-export { corpusReport, formatCorpusReport, leaked, type CorpusReport } from './corpus-report.js'

@@ -1,7 +1,7 @@
 import fc from 'fast-check'
 import { describe, expect, it } from 'vitest'
 import { FactCodec, type RawFact } from '../../schemas/index.js'
-import { buildCorpus } from './corpus/generate.js'
+import { buildCorpus } from '../../bench/corpus/generate.js'
 import { defaultManifest, scrubStage, versioned } from './index.js'
 import { cfg, TEST_KEY } from '../../test/fixtures/scrub.js'
 

@@ -1,11 +1,7 @@
 import { pathToFileURL } from 'node:url'
-import type { RawFact } from '../../schemas/index.js'
-import { loadManifest } from './compile.js'
-import type { CompiledManifest } from './compiled.js'
+import type { RawFact } from '../schemas/index.js'
+import { defaultManifestText, loadManifest, scrubFact, versioned, type CompiledManifest } from '../processors/scrub/index.js'
 import { buildCorpus, type Sample } from './corpus/generate.js'
-import { defaultManifestText } from './default-manifest.js'
-import { versioned } from './default-manifest.js'
-import { scrubFact } from './scrub-fact.js'
 
 /** Rules of the field-rule kind (not detectors): they never count as findings. */
 const FIELD_RULES = new Set(['allow', 'drop', 'mask', 'hash', 'truncate', 'deny-unknown', 'unstable'])
@@ -143,7 +139,7 @@ export function formatCorpusReport(r: CorpusReport): string {
   return lines.join('\n')
 }
 
-// `node dist/processors/scrub/corpus-report.js [perPair] [seed]` prints the report and a JSON line.
+// `node dist/bench/corpus.js [perPair] [seed]` (`npm run bench:corpus`) prints the report and a JSON line.
 if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) {
   const report = corpusReport({ perPair: Number(process.argv[2] ?? 2), seed: Number(process.argv[3] ?? 2025) })
   console.log(formatCorpusReport(report))

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest'
-import { corpusReport, formatCorpusReport, leaked } from './corpus-report.js'
+import { corpusReport, formatCorpusReport, leaked } from './corpus.js'
 import { buildCorpus } from './corpus/generate.js'
 import { FORMATS } from './corpus/formats.js'
 

@@ -51,3 +51,4 @@ export { partitionOf, partitionOfSubject, partitionLabel, WHOLE, type Partition 
 export { openStreamReader, mergeReaders, nextOf, bySeq, byTime, EMPTY_READER, type Item, type Reader } from './stream-reader.js'
 export { durableObservable, durableIterator, type DurableSpec, type Accept, type StreamMessage } from './durable.js'
 export { pullDurable, type Pull, type PulledMessage } from './pull.js'
+export { kvLatest, type KvLatest } from './kv-latest.js'

@@ -10,7 +10,9 @@ import type { ByteReader, ChunkWriter } from '../runner/index.js'
  * Numbers are written as float64 (exact: -0, NaN and ±Infinity survive, which JSON would
  * change), number arrays as u8 or int32 when every element fits, otherwise float64. Anything
  * that is not a number, an array or a plain object (a string, a boolean, null) is kept as
- * JSON text; an array that is not all numbers has one shape per element.
+ * JSON text; an array that is not all numbers has one shape per element. A `Uint8Array` or
+ * `Uint16Array` (compact state, such as the drift detector's bins) is written as its elements,
+ * little-endian, and read back as the same kind of array.
  */
 export interface StateCodec {
   /** The shape of `value`, or the same `shape` when `value` still has it. */
@@ -21,7 +23,7 @@ export interface StateCodec {
   skip(r: ByteReader, shape: Shape): void
 }
 
-export type Shape = NumShape | ArrShape | ObjShape | JsonShape | TupleShape
+export type Shape = NumShape | ArrShape | ObjShape | JsonShape | TupleShape | TypedShape
 interface NumShape {
   readonly t: 0
 }
@@ -42,7 +44,15 @@ interface TupleShape {
   readonly of: readonly Shape[]
 }
 
+/** A typed array of unsigned integers: `e` 0 = Uint8Array, 1 = Uint16Array. */
+interface TypedShape {
+  readonly t: 5
+  readonly e: 0 | 1
+}
+
 const NUM: NumShape = { t: 0 }
+const U8S: TypedShape = { t: 5, e: 0 }
+const U16S: TypedShape = { t: 5, e: 1 }
 const ARR: ArrShape = { t: 1 }
 const JSONV: JsonShape = { t: 3 }
 
@@ -56,6 +66,8 @@ function isNumberArray(v: unknown): v is number[] {
 
 function derive(v: unknown): Shape {
   if (typeof v === 'number') return NUM
+  if (v instanceof Uint8Array) return U8S
+  if (v instanceof Uint16Array) return U16S
   if (isNumberArray(v)) return ARR
   if (Array.isArray(v)) return { t: 4, of: v.map(derive) }
   if (isPlainObject(v)) {
@@ -89,6 +101,8 @@ function fits(s: Shape, v: unknown): boolean {
       for (let i = 0; i < v.length; i++) if (!fits(s.of[i], v[i])) return false
       return true
     }
+    case 5:
+      return s.e === 0 ? v instanceof Uint8Array : v instanceof Uint16Array
   }
 }
 
@@ -150,6 +164,17 @@ function write(w: ChunkWriter, s: Shape, v: unknown): void {
     case 4: {
       const a = v as unknown[]
       for (let i = 0; i < s.of.length; i++) write(w, s.of[i], a[i])
+      return
+    }
+    case 5: {
+      const a = v as Uint8Array | Uint16Array
+      w.u32(a.length)
+      if (s.e === 0) w.raw(a as Uint8Array)
+      else
+        for (let i = 0; i < a.length; i++) {
+          w.u8(a[i] & 0xff)
+          w.u8(a[i] >>> 8)
+        }
     }
   }
 }
@@ -171,6 +196,19 @@ function read(r: ByteReader, s: Shape): unknown {
     }
     case 4:
       return s.of.map((x) => read(r, x))
+    case 5: {
+      const n = r.u32()
+      if (s.e === 0) {
+        const rest = r.rest()
+        r.skip(n)
+        return rest.slice(0, n)
+      }
+      const rest = r.rest()
+      r.skip(2 * n)
+      const a = new Uint16Array(n)
+      for (let i = 0; i < n; i++) a[i] = rest[2 * i] | (rest[2 * i + 1] << 8)
+      return a
+    }
   }
 }
 
@@ -197,6 +235,9 @@ function skip(r: ByteReader, s: Shape): void {
       return
     case 4:
       for (let i = 0; i < s.of.length; i++) skip(r, s.of[i])
+      return
+    case 5:
+      r.skip(r.u32() * (s.e === 0 ? 1 : 2))
   }
 }
 
@@ -211,6 +252,10 @@ export const plainCodec: StateCodec = {
 /** A shape as bytes (in a segment's shape table). */
 export function writeShape(w: ChunkWriter, s: Shape): void {
   w.u8(s.t)
+  if (s.t === 5) {
+    w.u8(s.e)
+    return
+  }
   if (s.t === 4) {
     w.u32(s.of.length)
     for (const x of s.of) writeShape(w, x)
@@ -230,6 +275,11 @@ export function readShape(r: ByteReader, depth = 0): Shape {
   if (t === 0) return NUM
   if (t === 1) return ARR
   if (t === 3) return JSONV
+  if (t === 5) {
+    const e = r.u8()
+    if (e !== 0 && e !== 1) throw new RangeError(`unknown typed array element ${e}`)
+    return e === 0 ? U8S : U16S
+  }
   if (t === 4) {
     const of: Shape[] = []
     for (let n = r.u32(); n > 0; n--) of.push(readShape(r, depth + 1))
@@ -249,5 +299,6 @@ export function readShape(r: ByteReader, depth = 0): Shape {
 /** A stable text of a shape (to intern shapes per segment). */
 export function shapeId(s: Shape): string {
   if (s.t === 4) return `[${s.of.map(shapeId).join(',')}]`
+  if (s.t === 5) return `u${s.e === 0 ? 8 : 16}`
   return s.t === 2 ? `{${s.keys.map((k, i) => `${JSON.stringify(k)}:${shapeId(s.of[i])}`).join(',')}}` : String(s.t)
 }

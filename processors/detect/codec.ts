@@ -201,7 +201,10 @@ function read(r: ByteReader, s: Shape): unknown {
       if (s.e === 0) {
         const rest = r.rest()
         r.skip(n)
-        return rest.slice(0, n)
+        // a copy, and a plain Uint8Array (a Buffer's slice would be a view that keeps the chunk alive)
+        const a = new Uint8Array(n)
+        a.set(rest.subarray(0, n))
+        return a
       }
       const rest = r.rest()
       r.skip(2 * n)

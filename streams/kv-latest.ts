@@ -10,8 +10,12 @@ export interface KvLatest {
   readonly operation: 'PUT' | 'DEL' | 'PURGE'
 }
 
-/** Bytes asked for per pull: a few checkpoint chunks in flight, bounded memory. */
-const PULL_BYTES = 16 * 1024 * 1024
+/**
+ * Messages asked for per pull: 32 checkpoint chunks (16 MB) in flight at most. By count, not
+ * bytes: a pull bounded by `max_bytes` stalled on nats-server 2.9 once fewer bytes were left
+ * in it than the next message had.
+ */
+const PULL_MESSAGES = 32
 
 /**
  * The latest entry of every key of `kv` that matches `keyFilter` (a KV key with `*` / `>`
@@ -32,17 +36,20 @@ export function kvLatest(kv: KV, keyFilter: string): AsyncIterable<KvLatest> | u
       const c = await bucket.js.consumers.get(bucket.stream, { filter_subjects: `${bucket.prefix}.${keyFilter}`, deliver_policy: DeliverPolicy.LastPerSubject })
       let messages: ConsumerMessages | undefined
       try {
-        if ((await c.info(true)).num_pending === 0) return
-        messages = await c.consume({ max_bytes: PULL_BYTES })
+        // the keys matching when the consumer was created: the end (a message's own `pending`
+        // does not count down to 0 under last_per_subject on nats-server 2.9)
+        let left = (await c.info(true)).num_pending
+        if (left === 0) return
+        messages = await c.consume({ max_messages: PULL_MESSAGES })
         const skip = bucket.prefix.length + 1
         for await (const m of messages) {
           const op = m.headers?.get('KV-Operation')
           yield { key: m.subject.slice(skip), value: m.data, revision: m.seq, operation: op === 'DEL' || op === 'PURGE' ? op : 'PUT' }
-          if (m.info.pending === 0) return
+          if (--left === 0 || m.info.pending === 0) return
         }
       } finally {
         messages?.stop()
-        await c.delete().catch(() => undefined)
+        void c.delete().catch(() => undefined)
       }
     },
   }

@@ -10,9 +10,9 @@ import type { ByteReader, ChunkWriter } from '../runner/index.js'
  * Numbers are written as float64 (exact: -0, NaN and ±Infinity survive, which JSON would
  * change), number arrays as u8 or int32 when every element fits, otherwise float64. Anything
  * that is not a number, an array or a plain object (a string, a boolean, null) is kept as
- * JSON text; an array that is not all numbers has one shape per element. A `Uint8Array` or
- * `Uint16Array` (compact state, such as the drift detector's bins) is written as its elements,
- * little-endian, and read back as the same kind of array.
+ * JSON text; an array that is not all numbers has one shape per element. A `Uint8Array`,
+ * `Uint16Array` or `Float64Array` (compact state: the drift detector's bins and values) is
+ * written as its elements, little-endian, and read back as the same kind of array.
  */
 export interface StateCodec {
   /** The shape of `value`, or the same `shape` when `value` still has it. */
@@ -44,15 +44,20 @@ interface TupleShape {
   readonly of: readonly Shape[]
 }
 
-/** A typed array of unsigned integers: `e` 0 = Uint8Array, 1 = Uint16Array. */
+/** A typed array: `e` 0 = Uint8Array, 1 = Uint16Array, 2 = Float64Array. */
 interface TypedShape {
   readonly t: 5
-  readonly e: 0 | 1
+  readonly e: 0 | 1 | 2
 }
 
 const NUM: NumShape = { t: 0 }
 const U8S: TypedShape = { t: 5, e: 0 }
 const U16S: TypedShape = { t: 5, e: 1 }
+const F64S: TypedShape = { t: 5, e: 2 }
+const TYPED = [U8S, U16S, F64S] as const
+/** Bytes per element of each typed array kind. */
+const WIDTH = [1, 2, 8] as const
+const typedKind = (v: unknown): 0 | 1 | 2 | -1 => (v instanceof Uint8Array ? 0 : v instanceof Uint16Array ? 1 : v instanceof Float64Array ? 2 : -1)
 const ARR: ArrShape = { t: 1 }
 const JSONV: JsonShape = { t: 3 }
 
@@ -66,8 +71,8 @@ function isNumberArray(v: unknown): v is number[] {
 
 function derive(v: unknown): Shape {
   if (typeof v === 'number') return NUM
-  if (v instanceof Uint8Array) return U8S
-  if (v instanceof Uint16Array) return U16S
+  const k = typedKind(v)
+  if (k !== -1) return TYPED[k]
   if (isNumberArray(v)) return ARR
   if (Array.isArray(v)) return { t: 4, of: v.map(derive) }
   if (isPlainObject(v)) {
@@ -102,7 +107,7 @@ function fits(s: Shape, v: unknown): boolean {
       return true
     }
     case 5:
-      return s.e === 0 ? v instanceof Uint8Array : v instanceof Uint16Array
+      return typedKind(v) === s.e
   }
 }
 
@@ -167,9 +172,10 @@ function write(w: ChunkWriter, s: Shape, v: unknown): void {
       return
     }
     case 5: {
-      const a = v as Uint8Array | Uint16Array
+      const a = v as Uint8Array | Uint16Array | Float64Array
       w.u32(a.length)
       if (s.e === 0) w.raw(a as Uint8Array)
+      else if (s.e === 2) for (let i = 0; i < a.length; i++) w.f64(a[i])
       else
         for (let i = 0; i < a.length; i++) {
           w.u8(a[i] & 0xff)
@@ -206,6 +212,14 @@ function read(r: ByteReader, s: Shape): unknown {
         a.set(rest.subarray(0, n))
         return a
       }
+      if (s.e === 2) {
+        const rest = r.rest()
+        r.skip(8 * n)
+        const view = new DataView(rest.buffer, rest.byteOffset, 8 * n)
+        const a = new Float64Array(n)
+        for (let i = 0; i < n; i++) a[i] = view.getFloat64(8 * i, true)
+        return a
+      }
       const rest = r.rest()
       r.skip(2 * n)
       const a = new Uint16Array(n)
@@ -240,7 +254,7 @@ function skip(r: ByteReader, s: Shape): void {
       for (let i = 0; i < s.of.length; i++) skip(r, s.of[i])
       return
     case 5:
-      r.skip(r.u32() * (s.e === 0 ? 1 : 2))
+      r.skip(r.u32() * WIDTH[s.e])
   }
 }
 
@@ -280,8 +294,8 @@ export function readShape(r: ByteReader, depth = 0): Shape {
   if (t === 3) return JSONV
   if (t === 5) {
     const e = r.u8()
-    if (e !== 0 && e !== 1) throw new RangeError(`unknown typed array element ${e}`)
-    return e === 0 ? U8S : U16S
+    if (e !== 0 && e !== 1 && e !== 2) throw new RangeError(`unknown typed array element ${e}`)
+    return TYPED[e]
   }
   if (t === 4) {
     const of: Shape[] = []
@@ -302,6 +316,6 @@ export function readShape(r: ByteReader, depth = 0): Shape {
 /** A stable text of a shape (to intern shapes per segment). */
 export function shapeId(s: Shape): string {
   if (s.t === 4) return `[${s.of.map(shapeId).join(',')}]`
-  if (s.t === 5) return `u${s.e === 0 ? 8 : 16}`
+  if (s.t === 5) return ['u8', 'u16', 'f64'][s.e]
   return s.t === 2 ? `{${s.keys.map((k, i) => `${JSON.stringify(k)}:${shapeId(s.of[i])}`).join(',')}}` : String(s.t)
 }

@@ -19,7 +19,20 @@ import { deserializeDetectState, serializeDetectState, type DetectState } from '
 function referenceDrift(p: DriftParams) {
   const { window, bins, threshold, every } = p
   const binOf = (x: number, lo: number, hi: number): number => (x < lo ? 0 : x >= hi ? bins + 1 : Math.min(bins, 1 + Math.floor(((x - lo) / (hi - lo)) * bins)))
-  const init = () => ({ n: 0, buf: new Array<number>(window).fill(0), head: 0, filled: 0, lo: 0, hi: 0, ref: new Array<number>(bins + 2).fill(0), cur: new Array<number>(bins + 2).fill(0), ready: 0, rebase: 0, sinceCheck: 0, kl: 0 })
+  const init = () => ({
+    n: 0,
+    buf: new Array<number>(window).fill(0),
+    head: 0,
+    filled: 0,
+    lo: 0,
+    hi: 0,
+    ref: new Array<number>(bins + 2).fill(0),
+    cur: new Array<number>(bins + 2).fill(0),
+    ready: 0,
+    rebase: 0,
+    sinceCheck: 0,
+    kl: 0,
+  })
   type S = ReturnType<typeof init>
   const rebuild = (s: S): void => {
     let lo = Infinity
@@ -93,7 +106,8 @@ const PARAMS: DriftParams[] = [
   { window: 50, bins: 300, threshold: 0.5, every: 1, boost: 2, halfLife: 10 },
 ]
 
-const plainBins = (s: unknown): string => JSON.stringify(s, (_k, v: unknown) => (v instanceof Uint8Array || v instanceof Uint16Array ? Array.from(v) : v))
+const plainBins = (s: unknown): string =>
+  JSON.stringify(s, (_k, v: unknown) => (v instanceof Uint8Array || v instanceof Uint16Array || v instanceof Float64Array ? Array.from(v) : v))
 
 describe('drift window as bins', () => {
   it('gives the readings of the values-in-the-window reference on every point, drifts and rebuilds included', () => {
@@ -122,7 +136,8 @@ describe('drift window as bins', () => {
     const s = d.init()
     const out = emptyReading()
     for (let i = 0; i < p.window - 1; i++) d.step(s, { ts: 0, value: 10 + (i % 7) }, out, 1)
-    expect(s.raw.length).toBe(p.window - 1)
+    expect(s.raw).toBeInstanceOf(Float64Array)
+    expect(s.raw.length).toBe(p.window)
     d.step(s, { ts: 0, value: 10 }, out, 1)
     expect(s.raw.length).toBe(0)
     expect(s.bins.byteLength).toBe(p.window)
@@ -208,7 +223,19 @@ detectors:
   const facts: MetricFact[] = []
   for (let k = 0; k < 900; k++)
     for (let i = 0; i < names.length; i++)
-      facts.push({ id: `f${k}-${i}`, ts: T0 + k * 60_000, source: 'web-1', lane: 'routine', kind: 'metric', payload: { name: names[i], value: values[i][k], labels: {} }, lineage: [], producer: 'edge', config: {}, explain: null, redactions: [] } as MetricFact)
+      facts.push({
+        id: `f${k}-${i}`,
+        ts: T0 + k * 60_000,
+        source: 'web-1',
+        lane: 'routine',
+        kind: 'metric',
+        payload: { name: names[i], value: values[i][k], labels: {} },
+        lineage: [],
+        producer: 'edge',
+        config: {},
+        explain: null,
+        redactions: [],
+      } as MetricFact)
 
   /** The state after `k` points per series, its drift members replaced by what the old code held (the values of the window). */
   function oldFormAt(k: number): DetectState {

@@ -44,11 +44,15 @@ export interface DriftState {
   kl: number
   /**
    * The values the next rebuild reads, oldest first: the first window (before the first
-   * reference) and the window after a drift (while `rebase` counts down). Empty otherwise, so a
+   * reference: `filled` of them so far) and the window after a drift (while `rebase` counts
+   * down: `window - rebase` so far). `window` long while it collects, empty otherwise, so a
    * settled series keeps one byte per window value instead of eight.
    */
-  raw: number[]
+  raw: Float64Array
 }
+
+/** The `raw` of a state that collects nothing (shared: never written, it has no room). */
+const NO_VALUES = new Float64Array(0)
 
 /** Laplace smoothing of bin probabilities. */
 const SMOOTH = 0.5
@@ -74,7 +78,7 @@ const noBin = (a: BinArray): number => (a instanceof Uint8Array ? 0xff : 0xffff)
  */
 function rebuild(s: DriftState, bins: number, window: number): void {
   const values = s.raw
-  const n = values.length
+  const n = window
   let lo = Infinity
   let hi = -Infinity
   for (let i = 0; i < n; i++) {
@@ -96,7 +100,7 @@ function rebuild(s: DriftState, bins: number, window: number): void {
     s.bins[(s.head + j) % window] = b === b ? b : none
   }
   for (let i = 0; i < bins + 2; i++) s.cur[i] = s.ref[i]
-  s.raw = []
+  s.raw = NO_VALUES
   s.ready = 1
   s.sinceCheck = 0
   s.kl = 0
@@ -123,10 +127,12 @@ export function upgradeDriftState(old: unknown): unknown {
   const rebase = num('rebase')
   const lo = num('lo')
   const hi = num('hi')
-  let raw: number[] = []
+  let raw = NO_VALUES
   let binsOut = binArray(bins, 0)
-  if (!ready) raw = buf.slice(0, filled)
-  else {
+  if (!ready) {
+    raw = new Float64Array(window)
+    for (let j = 0; j < filled; j++) raw[j] = buf[j]
+  } else {
     binsOut = binArray(bins, window)
     const none = noBin(binsOut)
     for (let i = 0; i < window; i++) {
@@ -135,7 +141,8 @@ export function upgradeDriftState(old: unknown): unknown {
     }
     // the values since the drift was found: the last `window - rebase`, oldest first
     const since = rebase > 0 ? window - rebase : 0
-    for (let j = 0; j < since; j++) raw.push(buf[(((head - since + j) % window) + window) % window])
+    if (rebase > 0) raw = new Float64Array(window)
+    for (let j = 0; j < since; j++) raw[j] = buf[(((head - since + j) % window) + window) % window]
   }
   return {
     n: num('n'),
@@ -208,7 +215,7 @@ export function driftDetector(p: DriftParams): Detector<DriftState> {
       rebase: 0,
       sinceCheck: 0,
       kl: 0,
-      raw: [],
+      raw: NO_VALUES,
     }),
     (s: DriftState, point: Point, out: Reading, _scale: number) => {
       const x = point.value
@@ -220,6 +227,11 @@ export function driftDetector(p: DriftParams): Detector<DriftState> {
           delete o.buf
         }
         typedBins(s, bins)
+        const raw = s.raw as unknown
+        if (!ArrayBuffer.isView(raw)) {
+          const v = Array.isArray(raw) ? (raw as number[]) : raw && typeof raw === 'object' ? Object.values(raw as Record<string, number>) : []
+          s.raw = v.length ? Float64Array.from(v) : NO_VALUES
+        }
       }
       let b = 0
       if (s.ready) {
@@ -232,7 +244,11 @@ export function driftDetector(p: DriftParams): Detector<DriftState> {
         b = binOf(x, s.lo, s.hi, bins)
         s.bins[s.head] = b === b ? b : none
       }
-      if (!s.ready || s.rebase > 0) s.raw.push(x)
+      // collecting the window a rebuild will read: the value's place is the count so far
+      if (!s.ready || s.rebase > 0) {
+        if (s.raw.length !== window) s.raw = new Float64Array(window)
+        s.raw[s.ready ? window - s.rebase : s.filled] = x
+      }
       s.head = s.head + 1 === window ? 0 : s.head + 1
       if (s.filled < window) s.filled++
       s.n++

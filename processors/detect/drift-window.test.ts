@@ -138,6 +138,10 @@ describe('drift window as bins', () => {
     for (let i = 0; i < p.window - 1; i++) d.step(s, { ts: 0, value: 10 + (i % 7) }, out, 1)
     expect(s.raw).toBeInstanceOf(Float64Array)
     expect(s.raw.length).toBe(p.window)
+    const young = d.init()
+    for (let i = 0; i < 40; i++) d.step(young, { ts: 0, value: i }, out, 1)
+    // a young series holds room for what it has seen (doubling), not the whole window
+    expect(young.raw.length).toBe(64)
     d.step(s, { ts: 0, value: 10 }, out, 1)
     expect(s.raw.length).toBe(0)
     expect(s.bins.byteLength).toBe(p.window)
@@ -164,6 +168,12 @@ describe('drift window as bins', () => {
         // the old state as a checkpoint held it (JSON: plain arrays, plain numbers)
         const old = JSON.parse(JSON.stringify(rs)) as Record<string, unknown>
         const s = (viaStep ? old : upgradeDriftState(old)) as DriftState
+        if (!viaStep) {
+          // the same state a live run of the compact form has at that point
+          const live = d.init()
+          for (let i = 0; i < at; i++) d.step(live, { ts: 0, value: xs[i] }, emptyReading(), 1)
+          if (plainBins(s) !== plainBins(live)) return false
+        }
         const out = emptyReading()
         for (let i = at; i < xs.length; i++) {
           const want = ref.step(rs, xs[i])

@@ -45,14 +45,22 @@ export interface DriftState {
   /**
    * The values the next rebuild reads, oldest first: the first window (before the first
    * reference: `filled` of them so far) and the window after a drift (while `rebase` counts
-   * down: `window - rebase` so far). `window` long while it collects, empty otherwise, so a
-   * settled series keeps one byte per window value instead of eight.
+   * down: `window - rebase` so far). Room for what has come (doubling, at most `window`) while
+   * it collects, empty otherwise, so a settled series keeps one byte per window value instead
+   * of eight.
    */
   raw: Float64Array
 }
 
 /** The `raw` of a state that collects nothing (shared: never written, it has no room). */
 const NO_VALUES = new Float64Array(0)
+
+/** `raw` with room for index `at`: doubled (at least 16), at most the window (a young series holds few values). */
+function grown(raw: Float64Array, at: number, window: number): Float64Array {
+  const next = new Float64Array(Math.min(window, Math.max(16, 2 * raw.length, at + 1)))
+  next.set(raw.subarray(0, Math.min(raw.length, at)))
+  return next
+}
 
 /** Laplace smoothing of bin probabilities. */
 const SMOOTH = 0.5
@@ -127,12 +135,15 @@ export function upgradeDriftState(old: unknown): unknown {
   const rebase = num('rebase')
   const lo = num('lo')
   const hi = num('hi')
-  let raw = NO_VALUES
+  // the values collected so far, in an array grown as a live run grows it
+  let raw: Float64Array = NO_VALUES
+  const put = (at: number, v: number): void => {
+    if (at >= raw.length) raw = grown(raw, at, window)
+    raw[at] = v
+  }
   let binsOut = binArray(bins, 0)
-  if (!ready) {
-    raw = new Float64Array(window)
-    for (let j = 0; j < filled; j++) raw[j] = buf[j]
-  } else {
+  if (!ready) for (let j = 0; j < filled; j++) put(j, buf[j])
+  else {
     binsOut = binArray(bins, window)
     const none = noBin(binsOut)
     for (let i = 0; i < window; i++) {
@@ -141,8 +152,7 @@ export function upgradeDriftState(old: unknown): unknown {
     }
     // the values since the drift was found: the last `window - rebase`, oldest first
     const since = rebase > 0 ? window - rebase : 0
-    if (rebase > 0) raw = new Float64Array(window)
-    for (let j = 0; j < since; j++) raw[j] = buf[(((head - since + j) % window) + window) % window]
+    for (let j = 0; j < since; j++) put(j, buf[(((head - since + j) % window) + window) % window])
   }
   return {
     n: num('n'),
@@ -246,8 +256,9 @@ export function driftDetector(p: DriftParams): Detector<DriftState> {
       }
       // collecting the window a rebuild will read: the value's place is the count so far
       if (!s.ready || s.rebase > 0) {
-        if (s.raw.length !== window) s.raw = new Float64Array(window)
-        s.raw[s.ready ? window - s.rebase : s.filled] = x
+        const at = s.ready ? window - s.rebase : s.filled
+        if (at >= s.raw.length) s.raw = grown(s.raw, at, window)
+        s.raw[at] = x
       }
       s.head = s.head + 1 === window ? 0 : s.head + 1
       if (s.filled < window) s.filled++

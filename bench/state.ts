@@ -118,7 +118,17 @@ async function restoreFrom(url: string, key: string, mode: ReadMode): Promise<Om
   for (const rec of state.series.values()) n += rec.ens.n > 0 ? 1 : 0
   const decodeAllMs = Math.round(performance.now() - d0)
   global.gc?.()
-  return { ms: Math.round(ms), readBytes, cpuMs: Math.round((cpu.user + cpu.system) / 1000), readMs: Math.round(ms - frameMs), frameMs: Math.round(frameMs), series: n, rssMb, decodeAllMs, decodedRssMb: mb(process.memoryUsage().rss) }
+  return {
+    ms: Math.round(ms),
+    readBytes,
+    cpuMs: Math.round((cpu.user + cpu.system) / 1000),
+    readMs: Math.round(ms - frameMs),
+    frameMs: Math.round(frameMs),
+    series: n,
+    rssMb,
+    decodeAllMs,
+    decodedRssMb: mb(process.memoryUsage().rss),
+  }
 }
 
 function child(url: string, key: string, mode: ReadMode, serverPid: number): Promise<Restart> {
@@ -127,7 +137,11 @@ function child(url: string, key: string, mode: ReadMode, serverPid: number): Pro
     const p = spawn(process.execPath, ['--expose-gc', fileURLToPath(import.meta.url), '--restore', url, key, mode], { stdio: ['ignore', 'pipe', 'inherit'] })
     let out = ''
     p.stdout.on('data', (d: Buffer) => (out += d.toString()))
-    p.on('exit', (code) => (code === 0 ? resolve({ ...(JSON.parse(out.trim().split('\n').at(-1)!) as Restart), serverCpuMs: procCpuMs(serverPid) - s0 }) : reject(new Error(`restore process exited ${code}`))))
+    p.on('exit', (code) =>
+      code === 0
+        ? resolve({ ...(JSON.parse(out.trim().split('\n').at(-1)!) as Restart), serverCpuMs: procCpuMs(serverPid) - s0 })
+        : reject(new Error(`restore process exited ${code}`)),
+    )
   })
 }
 
@@ -255,9 +269,7 @@ async function main(): Promise<void> {
       console.log(
         `  restart (median of ${RESTARTS}: ${row.restartMsAll}) ${row.restartMs} ms = KV reads ${row.restartReadMs} ms (${row.restartReadMb} MB) + frames ${row.restartFrameMs} ms, CPU ${row.restartCpuMs} ms + nats-server ${row.restartServerCpuMs} ms; baseline one kv.get per chunk (same run, alternating: ${row.baselineRestartMsAll}) ${row.baselineRestartMs} ms = KV reads ${row.baselineRestartReadMs} ms, CPU ${row.baselineRestartCpuMs} ms + nats-server ${row.baselineRestartServerCpuMs} ms (ratio ${(row.restartMs / row.baselineRestartMs).toFixed(2)})`,
       )
-      console.log(
-        `  decoding every series afterwards (done lazily, at each series' next point) ${row.decodeAllMs} ms, RSS then ${row.decodedRssMb} MB`,
-      )
+      console.log(`  decoding every series afterwards (done lazily, at each series' next point) ${row.decodeAllMs} ms, RSS then ${row.decodedRssMb} MB`)
       if (baseline)
         console.log(
           `  baseline (previous format, whole state as JSON): ${(baseline.bytes / 1048576).toFixed(1)} MB (${Math.round(baseline.bytes / series)} B/series), ${Math.round(baseline.ms)} ms to serialise — written at every checkpoint`,

@@ -35,6 +35,7 @@ import { Bucket, ensureTopology, kvName, Subjects } from '../streams/index.js'
 import { startNatsServer } from '../infra/index.js'
 import { defaultDetectorConfig, detectStage, serializeDetectState, type DetectState } from '../processors/detect/index.js'
 import { CheckpointStore, ChunkWriter, FrameReader } from '../processors/runner/index.js'
+import { procCpuMs } from './proc.js'
 
 const SIZES = (process.env.BENCH_SERIES ?? '10000,100000').split(',').map(Number)
 const POINTS = Number(process.env.BENCH_POINTS ?? 600)
@@ -43,6 +44,8 @@ const EPOCH = 5000
 /** Series changing between checkpoints in the churn phase, and how many checkpoints it lasts. */
 const CHURN = Number(process.env.BENCH_CHURN ?? 100)
 const CHURN_CHECKPOINTS = 80
+/** Restarts measured per size (each read mode), the median reported. */
+const RESTARTS = Number(process.env.BENCH_RESTARTS ?? 3)
 const T0 = 1_763_700_000_000
 const mb = (b: number): number => Math.round(b / 1048576)
 const log = (s: string): void => void process.stderr.write(`${s}\n`)
@@ -65,6 +68,11 @@ function fact(s: number, p: number, value: number): MetricFact {
 
 interface Restart {
   ms: number
+  /** CPU of the restarting process, and of the nats-server while it restarted (ms). */
+  cpuMs: number
+  serverCpuMs: number
+  /** Checkpoint bytes read from KV. */
+  readBytes: number
   /** Of which: reading the chunks from KV, and reading the frames (the stage's restore). */
   readMs: number
   frameMs: number
@@ -75,17 +83,24 @@ interface Restart {
   decodedRssMb: number
 }
 
-async function restoreFrom(url: string, key: string): Promise<Restart> {
+/** How a restart reads the chunks: in bulk (the stage's way) or one `kv.get` per chunk (the baseline: a KV the bulk reader does not know). */
+type ReadMode = 'bulk' | 'each'
+
+async function restoreFrom(url: string, key: string, mode: ReadMode): Promise<Omit<Restart, 'serverCpuMs'>> {
   const t0 = performance.now()
+  const c0 = process.cpuUsage()
   const nc = await connect({ servers: url })
-  const kv = await new Kvm(nc).open(kvName({}, Bucket.Checkpoints))
+  const bucket = await new Kvm(nc).open(kvName({}, Bucket.Checkpoints))
+  const kv = mode === 'bulk' ? bucket : ({ get: (k: string) => bucket.get(k) } as unknown as typeof bucket)
   const cp = await new CheckpointStore(kv, key).open()
   if (!cp || cp.kind !== 'log') throw new Error('no incremental checkpoint to restore')
   const rs = detectStage.journal!.restore()
   let seg = -1
   let frameMs = 0
   const frames = new FrameReader((f) => rs.frame(seg, f))
+  let readBytes = 0
   await cp.replay((seq, chunk) => {
+    readBytes += chunk.length
     seg = seq
     const f0 = performance.now()
     frames.push(chunk)
@@ -95,6 +110,7 @@ async function restoreFrom(url: string, key: string): Promise<Restart> {
   const state = rs.finish()
   frameMs += performance.now() - f1
   const ms = performance.now() - t0
+  const cpu = process.cpuUsage(c0)
   await nc.close()
   const rssMb = mb(process.memoryUsage().rss)
   const d0 = performance.now()
@@ -102,15 +118,30 @@ async function restoreFrom(url: string, key: string): Promise<Restart> {
   for (const rec of state.series.values()) n += rec.ens.n > 0 ? 1 : 0
   const decodeAllMs = Math.round(performance.now() - d0)
   global.gc?.()
-  return { ms: Math.round(ms), readMs: Math.round(ms - frameMs), frameMs: Math.round(frameMs), series: n, rssMb, decodeAllMs, decodedRssMb: mb(process.memoryUsage().rss) }
+  return {
+    ms: Math.round(ms),
+    readBytes,
+    cpuMs: Math.round((cpu.user + cpu.system) / 1000),
+    readMs: Math.round(ms - frameMs),
+    frameMs: Math.round(frameMs),
+    series: n,
+    rssMb,
+    decodeAllMs,
+    decodedRssMb: mb(process.memoryUsage().rss),
+  }
 }
 
-function child(url: string, key: string): Promise<Restart> {
+function child(url: string, key: string, mode: ReadMode, serverPid: number): Promise<Restart> {
+  const s0 = procCpuMs(serverPid)
   return new Promise((resolve, reject) => {
-    const p = spawn(process.execPath, ['--expose-gc', fileURLToPath(import.meta.url), '--restore', url, key], { stdio: ['ignore', 'pipe', 'inherit'] })
+    const p = spawn(process.execPath, ['--expose-gc', fileURLToPath(import.meta.url), '--restore', url, key, mode], { stdio: ['ignore', 'pipe', 'inherit'] })
     let out = ''
     p.stdout.on('data', (d: Buffer) => (out += d.toString()))
-    p.on('exit', (code) => (code === 0 ? resolve(JSON.parse(out.trim().split('\n').at(-1)!)) : reject(new Error(`restore process exited ${code}`))))
+    p.on('exit', (code) =>
+      code === 0
+        ? resolve({ ...(JSON.parse(out.trim().split('\n').at(-1)!) as Restart), serverCpuMs: procCpuMs(serverPid) - s0 })
+        : reject(new Error(`restore process exited ${code}`)),
+    )
   })
 }
 
@@ -184,7 +215,12 @@ async function main(): Promise<void> {
       }
       const series = state!.series.size
       state = undefined
-      const restart = await child(server.url, key)
+      // restarts alternating with the baseline (one kv.get per chunk): medians of RESTARTS each
+      const runs: Record<ReadMode, Restart[]> = { bulk: [], each: [] }
+      for (let k = 0; k < RESTARTS; k++) for (const mode of ['bulk', 'each'] as const) runs[mode].push(await child(server.url, key, mode, server.pid))
+      const median = (rs: Restart[]): Restart => [...rs].sort((a, b) => a.ms - b.ms)[Math.floor(rs.length / 2)]
+      const restart = median(runs.bulk)
+      const each = median(runs.each)
       const info = await (await jetstreamManager(nc)).streams.info(`KV_${kvName({}, Bucket.Checkpoints)}`, { subjects_filter: `$KV.${kvName({}, Bucket.Checkpoints)}.${key}.>` })
       const row = {
         series,
@@ -207,6 +243,15 @@ async function main(): Promise<void> {
         restartMs: restart.ms,
         restartReadMs: restart.readMs,
         restartFrameMs: restart.frameMs,
+        restartMsAll: runs.bulk.map((r) => r.ms).join(' '),
+        restartReadMb: +(restart.readBytes / 1048576).toFixed(1),
+        restartCpuMs: restart.cpuMs,
+        restartServerCpuMs: restart.serverCpuMs,
+        baselineRestartMs: each.ms,
+        baselineRestartCpuMs: each.cpuMs,
+        baselineRestartServerCpuMs: each.serverCpuMs,
+        baselineRestartReadMs: each.readMs,
+        baselineRestartMsAll: runs.each.map((r) => r.ms).join(' '),
         restartRssMb: restart.rssMb,
         restoredSeries: restart.series,
         decodeAllMs: restart.decodeAllMs,
@@ -222,8 +267,9 @@ async function main(): Promise<void> {
         `  churn (${row.churnSeries} series change between checkpoints, ${EPOCH} inputs each time, ${CHURN_CHECKPOINTS} checkpoints): ${row.churnCkptKb} KB written per checkpoint (median; max ${row.churnCkptMaxKb} KB, ${row.churnCkptMaxRecords} records, snapshot <= ${row.churnSnapshotMs} ms); retained ${row.churnRetainedMb} MB`,
       )
       console.log(
-        `  restart ${row.restartMs} ms = KV reads ${row.restartReadMs} ms + frames ${row.restartFrameMs} ms; decoding every series afterwards (done lazily, at each series' next point) ${row.decodeAllMs} ms, RSS then ${row.decodedRssMb} MB`,
+        `  restart (median of ${RESTARTS}: ${row.restartMsAll}) ${row.restartMs} ms = KV reads ${row.restartReadMs} ms (${row.restartReadMb} MB) + frames ${row.restartFrameMs} ms, CPU ${row.restartCpuMs} ms + nats-server ${row.restartServerCpuMs} ms; baseline one kv.get per chunk (same run, alternating: ${row.baselineRestartMsAll}) ${row.baselineRestartMs} ms = KV reads ${row.baselineRestartReadMs} ms, CPU ${row.baselineRestartCpuMs} ms + nats-server ${row.baselineRestartServerCpuMs} ms (ratio ${(row.restartMs / row.baselineRestartMs).toFixed(2)})`,
       )
+      console.log(`  decoding every series afterwards (done lazily, at each series' next point) ${row.decodeAllMs} ms, RSS then ${row.decodedRssMb} MB`)
       if (baseline)
         console.log(
           `  baseline (previous format, whole state as JSON): ${(baseline.bytes / 1048576).toFixed(1)} MB (${Math.round(baseline.bytes / series)} B/series), ${Math.round(baseline.ms)} ms to serialise — written at every checkpoint`,
@@ -239,7 +285,7 @@ async function main(): Promise<void> {
 }
 
 if (process.argv[2] === '--restore') {
-  restoreFrom(process.argv[3], process.argv[4]).then(
+  restoreFrom(process.argv[3], process.argv[4], process.argv[5] === 'each' ? 'each' : 'bulk').then(
     (r) => console.log(JSON.stringify(r)),
     (err) => {
       console.error(err)

@@ -10,7 +10,9 @@ import type { ByteReader, ChunkWriter } from '../runner/index.js'
  * Numbers are written as float64 (exact: -0, NaN and ±Infinity survive, which JSON would
  * change), number arrays as u8 or int32 when every element fits, otherwise float64. Anything
  * that is not a number, an array or a plain object (a string, a boolean, null) is kept as
- * JSON text; an array that is not all numbers has one shape per element.
+ * JSON text; an array that is not all numbers has one shape per element. A `Uint8Array`,
+ * `Uint16Array` or `Float64Array` (compact state: the drift detector's bins and values) is
+ * written as its elements, little-endian, and read back as the same kind of array.
  */
 export interface StateCodec {
   /** The shape of `value`, or the same `shape` when `value` still has it. */
@@ -21,7 +23,7 @@ export interface StateCodec {
   skip(r: ByteReader, shape: Shape): void
 }
 
-export type Shape = NumShape | ArrShape | ObjShape | JsonShape | TupleShape
+export type Shape = NumShape | ArrShape | ObjShape | JsonShape | TupleShape | TypedShape
 interface NumShape {
   readonly t: 0
 }
@@ -42,7 +44,20 @@ interface TupleShape {
   readonly of: readonly Shape[]
 }
 
+/** A typed array: `e` 0 = Uint8Array, 1 = Uint16Array, 2 = Float64Array. */
+interface TypedShape {
+  readonly t: 5
+  readonly e: 0 | 1 | 2
+}
+
 const NUM: NumShape = { t: 0 }
+const U8S: TypedShape = { t: 5, e: 0 }
+const U16S: TypedShape = { t: 5, e: 1 }
+const F64S: TypedShape = { t: 5, e: 2 }
+const TYPED = [U8S, U16S, F64S] as const
+/** Bytes per element of each typed array kind. */
+const WIDTH = [1, 2, 8] as const
+const typedKind = (v: unknown): 0 | 1 | 2 | -1 => (v instanceof Uint8Array ? 0 : v instanceof Uint16Array ? 1 : v instanceof Float64Array ? 2 : -1)
 const ARR: ArrShape = { t: 1 }
 const JSONV: JsonShape = { t: 3 }
 
@@ -56,6 +71,8 @@ function isNumberArray(v: unknown): v is number[] {
 
 function derive(v: unknown): Shape {
   if (typeof v === 'number') return NUM
+  const k = typedKind(v)
+  if (k !== -1) return TYPED[k]
   if (isNumberArray(v)) return ARR
   if (Array.isArray(v)) return { t: 4, of: v.map(derive) }
   if (isPlainObject(v)) {
@@ -89,6 +106,8 @@ function fits(s: Shape, v: unknown): boolean {
       for (let i = 0; i < v.length; i++) if (!fits(s.of[i], v[i])) return false
       return true
     }
+    case 5:
+      return typedKind(v) === s.e
   }
 }
 
@@ -150,6 +169,18 @@ function write(w: ChunkWriter, s: Shape, v: unknown): void {
     case 4: {
       const a = v as unknown[]
       for (let i = 0; i < s.of.length; i++) write(w, s.of[i], a[i])
+      return
+    }
+    case 5: {
+      const a = v as Uint8Array | Uint16Array | Float64Array
+      w.u32(a.length)
+      if (s.e === 0) w.raw(a as Uint8Array)
+      else if (s.e === 2) for (let i = 0; i < a.length; i++) w.f64(a[i])
+      else
+        for (let i = 0; i < a.length; i++) {
+          w.u8(a[i] & 0xff)
+          w.u8(a[i] >>> 8)
+        }
     }
   }
 }
@@ -171,6 +202,30 @@ function read(r: ByteReader, s: Shape): unknown {
     }
     case 4:
       return s.of.map((x) => read(r, x))
+    case 5: {
+      const n = r.u32()
+      if (s.e === 0) {
+        const rest = r.rest()
+        r.skip(n)
+        // a copy, and a plain Uint8Array (a Buffer's slice would be a view that keeps the chunk alive)
+        const a = new Uint8Array(n)
+        a.set(rest.subarray(0, n))
+        return a
+      }
+      if (s.e === 2) {
+        const rest = r.rest()
+        r.skip(8 * n)
+        const view = new DataView(rest.buffer, rest.byteOffset, 8 * n)
+        const a = new Float64Array(n)
+        for (let i = 0; i < n; i++) a[i] = view.getFloat64(8 * i, true)
+        return a
+      }
+      const rest = r.rest()
+      r.skip(2 * n)
+      const a = new Uint16Array(n)
+      for (let i = 0; i < n; i++) a[i] = rest[2 * i] | (rest[2 * i + 1] << 8)
+      return a
+    }
   }
 }
 
@@ -197,6 +252,9 @@ function skip(r: ByteReader, s: Shape): void {
       return
     case 4:
       for (let i = 0; i < s.of.length; i++) skip(r, s.of[i])
+      return
+    case 5:
+      r.skip(r.u32() * WIDTH[s.e])
   }
 }
 
@@ -211,6 +269,10 @@ export const plainCodec: StateCodec = {
 /** A shape as bytes (in a segment's shape table). */
 export function writeShape(w: ChunkWriter, s: Shape): void {
   w.u8(s.t)
+  if (s.t === 5) {
+    w.u8(s.e)
+    return
+  }
   if (s.t === 4) {
     w.u32(s.of.length)
     for (const x of s.of) writeShape(w, x)
@@ -230,6 +292,11 @@ export function readShape(r: ByteReader, depth = 0): Shape {
   if (t === 0) return NUM
   if (t === 1) return ARR
   if (t === 3) return JSONV
+  if (t === 5) {
+    const e = r.u8()
+    if (e !== 0 && e !== 1 && e !== 2) throw new RangeError(`unknown typed array element ${e}`)
+    return TYPED[e]
+  }
   if (t === 4) {
     const of: Shape[] = []
     for (let n = r.u32(); n > 0; n--) of.push(readShape(r, depth + 1))
@@ -249,5 +316,6 @@ export function readShape(r: ByteReader, depth = 0): Shape {
 /** A stable text of a shape (to intern shapes per segment). */
 export function shapeId(s: Shape): string {
   if (s.t === 4) return `[${s.of.map(shapeId).join(',')}]`
+  if (s.t === 5) return ['u8', 'u16', 'f64'][s.e]
   return s.t === 2 ? `{${s.keys.map((k, i) => `${JSON.stringify(k)}:${shapeId(s.of[i])}`).join(',')}}` : String(s.t)
 }

@@ -1,6 +1,7 @@
 /**
- * The one detector contract. A detector is a pair of pure-by-contract functions over a plain,
- * JSON-serialisable state:
+ * The one detector contract. A detector is a pair of pure-by-contract functions over a plain
+ * state (numbers, arrays, objects; a `Uint8Array`/`Uint16Array`/`Float64Array` where a
+ * compact array is worth it, which the checkpoint codec and `cloneState` keep as such):
  *
  * - `update(state, point)` is the pure form: it never touches `state` and returns a new one
  *   together with the score (what the issue asks for, and what tests use);
@@ -118,10 +119,11 @@ export function capRaw(x: number): number {
   return x > RAW_CAP ? RAW_CAP : x === x ? x : 0
 }
 
-/** Deep copy of a plain JSON state (objects, arrays, numbers, strings, booleans, null). */
+/** Deep copy of a plain state (objects, arrays, typed arrays, numbers, strings, booleans, null). */
 export function cloneState<S>(state: S): S {
   if (state === null || typeof state !== 'object') return state
   if (Array.isArray(state)) return state.map(cloneState) as S
+  if (state instanceof Uint8Array || state instanceof Uint16Array || state instanceof Float64Array) return state.slice() as S
   const out: Record<string, unknown> = {}
   for (const k of Object.keys(state)) out[k] = cloneState((state as Record<string, unknown>)[k])
   return out as S

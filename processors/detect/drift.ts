@@ -15,10 +15,20 @@ export interface DriftParams {
   readonly halfLife: number
 }
 
+/**
+ * The bin of each value in the recent window, under the current edges: one byte per value
+ * (two when `bins + 2` reaches 255; the top value marks a value that falls in no bin).
+ */
+export type BinArray = Uint8Array | Uint16Array
+
 export interface DriftState {
   n: number
-  /** Ring buffer of the last `window` values. */
-  buf: number[]
+  /**
+   * Ring buffer of the last `window` values, as their bins under the current edges (empty until
+   * the first reference exists). Sliding the recent histogram needs only the bin of the value
+   * that leaves it; the values themselves are needed only to rebuild the edges, see `raw`.
+   */
+  bins: BinArray
   head: number
   filled: number
   /** Histogram edges and counts: reference and recent (same edges). */
@@ -32,6 +42,24 @@ export interface DriftState {
   rebase: number
   sinceCheck: number
   kl: number
+  /**
+   * The values the next rebuild reads, oldest first: the first window (before the first
+   * reference: `filled` of them so far) and the window after a drift (while `rebase` counts
+   * down: `window - rebase` so far). Room for what has come (doubling, at most `window`) while
+   * it collects, empty otherwise, so a settled series keeps one byte per window value instead
+   * of eight.
+   */
+  raw: Float64Array
+}
+
+/** The `raw` of a state that collects nothing (shared: never written, it has no room). */
+const NO_VALUES = new Float64Array(0)
+
+/** `raw` with room for index `at`: doubled (at least 16), at most the window (a young series holds few values). */
+function grown(raw: Float64Array, at: number, window: number): Float64Array {
+  const next = new Float64Array(Math.min(window, Math.max(16, 2 * raw.length, at + 1)))
+  next.set(raw.subarray(0, Math.min(raw.length, at)))
+  return next
 }
 
 /** Laplace smoothing of bin probabilities. */
@@ -44,13 +72,25 @@ function binOf(x: number, lo: number, hi: number, bins: number): number {
   return b > bins ? bins : b
 }
 
-/** Rebuilds edges and both histograms from the values in the ring buffer. */
-function rebuild(s: DriftState, bins: number): void {
-  const n = s.filled
+/** A bin array for `bins` bins (plus the two overflow bins and the no-bin mark). */
+export function binArray(bins: number, length: number): BinArray {
+  return bins + 2 < 0xff ? new Uint8Array(length) : new Uint16Array(length)
+}
+
+/** The no-bin mark of an array: a bin index past every histogram (NaN edges, absurd spans). */
+const noBin = (a: BinArray): number => (a instanceof Uint8Array ? 0xff : 0xffff)
+
+/**
+ * Rebuilds edges and both histograms from the window's values (`raw`, oldest first), and the bin
+ * of each value in the ring: the value `raw[j]` sits at ring position `(head + j) % window`.
+ */
+function rebuild(s: DriftState, bins: number, window: number): void {
+  const values = s.raw
+  const n = window
   let lo = Infinity
   let hi = -Infinity
   for (let i = 0; i < n; i++) {
-    const v = s.buf[i]
+    const v = values[i]
     if (v < lo) lo = v
     if (v > hi) hi = v
   }
@@ -59,11 +99,92 @@ function rebuild(s: DriftState, bins: number): void {
   s.lo = lo - pad
   s.hi = hi - lo + 2 * pad > tiny ? hi + pad : s.lo + tiny
   s.ref.fill(0)
-  for (let i = 0; i < n; i++) s.ref[binOf(s.buf[i], s.lo, s.hi, bins)]++
+  if (s.bins.length !== window) s.bins = binArray(bins, window)
+  const none = noBin(s.bins)
+  for (let j = 0; j < n; j++) {
+    const b = binOf(values[j], s.lo, s.hi, bins)
+    // NaN (a span past float64): counted nowhere, as before (an array index that is not one)
+    if (b === b) s.ref[b]++
+    s.bins[(s.head + j) % window] = b === b ? b : none
+  }
   for (let i = 0; i < bins + 2; i++) s.cur[i] = s.ref[i]
+  s.raw = NO_VALUES
   s.ready = 1
   s.sinceCheck = 0
   s.kl = 0
+}
+
+/**
+ * A drift state saved before the window was kept as bins (`buf`: the values themselves), in the
+ * current form: the bins of the values under the state's edges, and the values a pending
+ * rebuild needs. Same numbers from here on as if it had never been saved. Anything else is
+ * returned as it is.
+ */
+export function upgradeDriftState(old: unknown): unknown {
+  if (old === null || typeof old !== 'object') return old
+  const o = old as Record<string, unknown>
+  if (!Array.isArray(o.buf) || !Array.isArray(o.ref) || o.bins !== undefined) return old
+  const buf = o.buf as number[]
+  const window = buf.length
+  const ref = o.ref as number[]
+  const bins = ref.length - 2
+  const num = (k: string): number => (typeof o[k] === 'number' ? (o[k] as number) : 0)
+  const head = num('head')
+  const filled = num('filled')
+  const ready = num('ready')
+  const rebase = num('rebase')
+  const lo = num('lo')
+  const hi = num('hi')
+  // the values collected so far, in an array grown as a live run grows it
+  let raw: Float64Array = NO_VALUES
+  const put = (at: number, v: number): void => {
+    if (at >= raw.length) raw = grown(raw, at, window)
+    raw[at] = v
+  }
+  let binsOut = binArray(bins, 0)
+  if (!ready) for (let j = 0; j < filled; j++) put(j, buf[j])
+  else {
+    binsOut = binArray(bins, window)
+    const none = noBin(binsOut)
+    for (let i = 0; i < window; i++) {
+      const b = binOf(buf[i], lo, hi, bins)
+      binsOut[i] = b === b ? b : none
+    }
+    // the values since the drift was found: the last `window - rebase`, oldest first
+    const since = rebase > 0 ? window - rebase : 0
+    for (let j = 0; j < since; j++) put(j, buf[(((head - since + j) % window) + window) % window])
+  }
+  return {
+    n: num('n'),
+    bins: binsOut,
+    head,
+    filled,
+    lo,
+    hi,
+    ref,
+    cur: o.cur,
+    ready,
+    rebase,
+    sinceCheck: num('sinceCheck'),
+    kl: num('kl'),
+    raw,
+  } satisfies Record<keyof DriftState, unknown>
+}
+
+/** A drift state whose bins came back as a plain array (JSON), as a bin array again. */
+function typedBins(s: DriftState, bins: number): void {
+  const a = s.bins as unknown
+  if (Array.isArray(a)) {
+    const t = binArray(bins, a.length)
+    for (let i = 0; i < a.length; i++) t[i] = a[i] as number
+    s.bins = t
+  } else if (a && typeof a === 'object' && !ArrayBuffer.isView(a)) {
+    // a typed array through JSON without a replacer: {"0": b0, "1": b1, ...}
+    const v = Object.values(a as Record<string, number>)
+    const t = binArray(bins, v.length)
+    for (let i = 0; i < v.length; i++) t[i] = v[i]
+    s.bins = t
+  }
 }
 
 /** D(cur ‖ ref) with Laplace smoothing, in nats. */
@@ -93,7 +214,7 @@ export function driftDetector(p: DriftParams): Detector<DriftState> {
     'drift',
     () => ({
       n: 0,
-      buf: new Array<number>(window).fill(0),
+      bins: binArray(bins, 0),
       head: 0,
       filled: 0,
       lo: 0,
@@ -104,12 +225,41 @@ export function driftDetector(p: DriftParams): Detector<DriftState> {
       rebase: 0,
       sinceCheck: 0,
       kl: 0,
+      raw: NO_VALUES,
     }),
     (s: DriftState, point: Point, out: Reading, _scale: number) => {
       const x = point.value
-      // slide the recent window
-      if (s.ready && s.filled === window) s.cur[binOf(s.buf[s.head], s.lo, s.hi, bins)]--
-      s.buf[s.head] = x
+      if (!ArrayBuffer.isView(s.bins)) {
+        // a state saved in another form (the values as `buf`, or bins through JSON): upgraded in place
+        const o = s as unknown as { buf?: unknown }
+        if (o.buf !== undefined) {
+          Object.assign(s, upgradeDriftState({ ...s }))
+          delete o.buf
+        }
+        typedBins(s, bins)
+        const raw = s.raw as unknown
+        if (!ArrayBuffer.isView(raw)) {
+          const v = Array.isArray(raw) ? (raw as number[]) : raw && typeof raw === 'object' ? Object.values(raw as Record<string, number>) : []
+          s.raw = v.length ? Float64Array.from(v) : NO_VALUES
+        }
+      }
+      let b = 0
+      if (s.ready) {
+        // slide the recent window: the bin of the value that leaves it, then the new value's
+        const none = s.bins instanceof Uint8Array ? 0xff : 0xffff
+        if (s.filled === window) {
+          const old = s.bins[s.head]
+          if (old !== none) s.cur[old]--
+        }
+        b = binOf(x, s.lo, s.hi, bins)
+        s.bins[s.head] = b === b ? b : none
+      }
+      // collecting the window a rebuild will read: the value's place is the count so far
+      if (!s.ready || s.rebase > 0) {
+        const at = s.ready ? window - s.rebase : s.filled
+        if (at >= s.raw.length) s.raw = grown(s.raw, at, window)
+        s.raw[at] = x
+      }
       s.head = s.head + 1 === window ? 0 : s.head + 1
       if (s.filled < window) s.filled++
       s.n++
@@ -119,14 +269,14 @@ export function driftDetector(p: DriftParams): Detector<DriftState> {
       out.direction = 0
       out.anomaly = false
       if (!s.ready) {
-        if (s.filled === window) rebuild(s, bins)
+        if (s.filled === window) rebuild(s, bins, window)
         out.raw = 0
         out.score = 0
         return
       }
-      s.cur[binOf(x, s.lo, s.hi, bins)]++
+      if (b === b) s.cur[b]++
       if (s.rebase > 0) {
-        if (--s.rebase === 0) rebuild(s, bins)
+        if (--s.rebase === 0) rebuild(s, bins, window)
         out.raw = 0
         out.score = 0
         return

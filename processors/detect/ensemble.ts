@@ -1,6 +1,6 @@
 import { cusumDetector, type CusumParams } from './cusum.js'
 import { emptyReading, saturate, scoreOf, type Detector, type DetectorName, type Point, type Reading } from './detector.js'
-import { driftDetector, type DriftParams } from './drift.js'
+import { driftDetector, upgradeDriftState, type DriftParams } from './drift.js'
 import { ewmaDetector, type EwmaParams } from './ewma.js'
 import { madDetector, type MadParams } from './mad.js'
 import { flatDetector, type FlatParams } from './flat.js'
@@ -99,6 +99,18 @@ export interface Ensemble {
   newReading(): EnsembleReading
   /** A reading owned by this ensemble, reused by callers that step one point at a time. */
   readonly scratch: EnsembleReading
+}
+
+/**
+ * An ensemble state read back from a checkpoint, in the current form of each member (a drift
+ * state saved with its window as values gets its window as bins). The same object when nothing
+ * needed it; never throws on a state of unknown form (the member's step copes, or the settings
+ * fingerprint resets it).
+ */
+export function reviveEnsembleState(ens: EnsembleState): EnsembleState {
+  if (!ens || !Array.isArray(ens.members)) return ens
+  for (let i = 0; i < ens.members.length; i++) ens.members[i] = upgradeDriftState(ens.members[i])
+  return ens
 }
 
 /** Builds the detectors once (at config load); stepping a point allocates nothing. */

@@ -2,7 +2,7 @@ import type { Labels } from '../../schemas/index.js'
 import { ByteReader, type ChunkWriter } from '../runner/index.js'
 import type { StateJournal, StateRestore } from '../stage.js'
 import { plainCodec, readShape, writeShape, type Shape } from './codec.js'
-import type { EnsembleState } from './ensemble.js'
+import { reviveEnsembleState, type EnsembleState } from './ensemble.js'
 import { indexSeries, newDetectState, Table, type DetectState, type GroupRecord, type SeriesRecord } from './state.js'
 
 /**
@@ -52,7 +52,7 @@ export class StoredSeries implements SeriesRecord {
 
   get ens(): EnsembleState {
     if (this.decoded === undefined) {
-      this.decoded = plainCodec.read(new ByteReader(this.bytes!), this.shape) as EnsembleState
+      this.decoded = reviveEnsembleState(plainCodec.read(new ByteReader(this.bytes!), this.shape) as EnsembleState)
       this.bytes = undefined
     }
     return this.decoded

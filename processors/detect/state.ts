@@ -1,6 +1,6 @@
 import type { Labels } from '../../schemas/index.js'
 import { ChangeLog } from '../runner/index.js'
-import type { EnsembleState } from './ensemble.js'
+import { reviveEnsembleState, type EnsembleState } from './ensemble.js'
 import type { PcaState } from './pca.js'
 
 /** One univariate series: (source, metric name, labels). */
@@ -96,20 +96,26 @@ export const newDetectState = (): DetectState => ({
 })
 
 export function serializeDetectState(s: DetectState): SerializedDetectState {
-  // a JSON round trip gives a deep, plain copy that cannot alias the live state
+  // a JSON round trip gives a deep, plain copy that cannot alias the live state (typed arrays
+  // as plain arrays: the detectors take either back)
   return JSON.parse(
-    JSON.stringify({
-      v: STATE_VERSION,
-      series: [...s.series.values()],
-      groups: [...s.groups.values()],
-      evicted: s.evicted,
-      late: s.late,
-      refused: s.refused,
-      idle: s.idle,
-      created: s.created,
-    }),
+    JSON.stringify(
+      {
+        v: STATE_VERSION,
+        series: [...s.series.values()],
+        groups: [...s.groups.values()],
+        evicted: s.evicted,
+        late: s.late,
+        refused: s.refused,
+        idle: s.idle,
+        created: s.created,
+      },
+      plainTyped,
+    ),
   ) as SerializedDetectState
 }
+
+const plainTyped = (_k: string, v: unknown): unknown => (v instanceof Uint8Array || v instanceof Uint16Array || v instanceof Float64Array ? Array.from(v) : v)
 
 /** Restores a serialised state; anything unreadable gives a fresh state (detectors re-learn). Every record is marked changed. */
 export function deserializeDetectState(raw: unknown): DetectState {
@@ -119,7 +125,8 @@ export function deserializeDetectState(raw: unknown): DetectState {
   if (r.v !== STATE_VERSION || !Array.isArray(r.series) || !Array.isArray(r.groups)) return s
   const copy = JSON.parse(JSON.stringify(r)) as SerializedDetectState
   let ord = 0
-  for (const rec of copy.series) if (rec && typeof rec.key === 'string') addSeries(s, { ...rec, ord: typeof rec.ord === 'number' ? rec.ord : ord++ })
+  for (const rec of copy.series)
+    if (rec && typeof rec.key === 'string') addSeries(s, { ...rec, ens: reviveEnsembleState(rec.ens), ord: typeof rec.ord === 'number' ? rec.ord : ord++ })
   for (const rec of copy.groups) if (rec && typeof rec.key === 'string') addGroup(s, { ...rec, ord: typeof rec.ord === 'number' ? rec.ord : ord++ })
   s.evicted = typeof copy.evicted === 'number' ? copy.evicted : 0
   s.late = typeof copy.late === 'number' ? copy.late : 0

@@ -1,5 +1,6 @@
 import type { KV } from '../../streams/index.js'
 import { createHash } from 'node:crypto'
+import { kvLatest, type KvLatest } from '../../streams/index.js'
 import { MAX_SEGMENTS } from './changelog.js'
 
 /** What a stage saves: its state and, per input, the last stream sequence folded into it. */
@@ -227,28 +228,57 @@ export class CheckpointStore {
     return raw
   }
 
-  /** Streams the chunks of every segment of `meta`, a few reads ahead, checking each segment's SHA-256. */
+  /**
+   * Streams the chunks of every segment of `meta`, checking each segment's SHA-256. A segment's
+   * chunks are read in bulk (`kvLatest`: one ordered consumer per segment over its slot's keys,
+   * the latest entry of each, as `kv.get` would return it); a bucket the bulk reader does not
+   * know is read key by key, a few reads ahead.
+   */
   private async replay(meta: Meta, on: (seq: number, chunk: Uint8Array) => void): Promise<void> {
-    const reads: Array<{ seg: SegRef; i: number }> = []
-    for (const seg of meta.segments) for (let i = 0; i < seg.chunks; i++) reads.push({ seg, i })
-    const fetch = (k: number): Promise<Uint8Array> =>
-      this.kv.get(`${this.key}.s${reads[k].seg.slot}.${reads[k].i}`).then((e) => {
-        if (!e || e.operation !== 'PUT') throw new Error(`checkpoint ${this.key} segment ${reads[k].seg.seq} is missing chunk ${reads[k].i}`)
+    for (const seg of meta.segments) {
+      const hash = createHash('sha256')
+      const emit = (chunk: Uint8Array): void => {
+        hash.update(chunk)
+        on(seg.seq, chunk)
+      }
+      const bulk = kvLatest(this.kv, `${this.key}.s${seg.slot}.*`)
+      if (bulk) await this.readBulk(seg, bulk, emit)
+      else await this.readEach(seg, emit)
+      if (hash.digest('hex') !== seg.sha256) throw new Error(`checkpoint ${this.key} segment ${seg.seq} is corrupt (sha256 mismatch)`)
+    }
+  }
+
+  /** A segment's chunks from the bulk reader, passed on in chunk order as soon as each is next (entries come in revision order). */
+  private async readBulk(seg: SegRef, entries: AsyncIterable<KvLatest>, emit: (chunk: Uint8Array) => void): Promise<void> {
+    const prefix = `${this.key}.s${seg.slot}.`
+    const waiting = new Map<number, Uint8Array>()
+    let next = 0
+    for await (const e of entries) {
+      const i = Number(e.key.slice(prefix.length))
+      // chunks past the segment's count are stale ones of an earlier, longer segment in this slot
+      if (!Number.isInteger(i) || i < next || i >= seg.chunks) continue
+      if (e.operation !== 'PUT') throw new Error(`checkpoint ${this.key} segment ${seg.seq} is missing chunk ${i}`)
+      waiting.set(i, e.value)
+      for (let c = waiting.get(next); c !== undefined; c = waiting.get(next)) {
+        waiting.delete(next++)
+        emit(c)
+      }
+    }
+    if (next < seg.chunks) throw new Error(`checkpoint ${this.key} segment ${seg.seq} is missing chunk ${next}`)
+  }
+
+  /** A segment's chunks one `kv.get` each, a few reads ahead. */
+  private async readEach(seg: SegRef, emit: (chunk: Uint8Array) => void): Promise<void> {
+    const fetch = (i: number): Promise<Uint8Array> =>
+      this.kv.get(`${this.key}.s${seg.slot}.${i}`).then((e) => {
+        if (!e || e.operation !== 'PUT') throw new Error(`checkpoint ${this.key} segment ${seg.seq} is missing chunk ${i}`)
         return e.value
       })
     const inflight: Array<Promise<Uint8Array>> = []
     let next = 0
-    let hash = createHash('sha256')
-    for (let k = 0; k < reads.length; k++) {
-      while (next < reads.length && next < k + PREFETCH) inflight.push(fetch(next++))
-      const chunk = await inflight.shift()!
-      const { seg, i } = reads[k]
-      hash.update(chunk)
-      on(seg.seq, chunk)
-      if (i === seg.chunks - 1) {
-        if (hash.digest('hex') !== seg.sha256) throw new Error(`checkpoint ${this.key} segment ${seg.seq} is corrupt (sha256 mismatch)`)
-        hash = createHash('sha256')
-      }
+    for (let i = 0; i < seg.chunks; i++) {
+      while (next < seg.chunks && next < i + PREFETCH) inflight.push(fetch(next++))
+      emit(await inflight.shift()!)
     }
   }
 

@@ -31,7 +31,7 @@
  *   2048) the main run's maxExportBatchSize; BENCH_EMIT_SLICE (default 1000) records emitted between
  *   two turns of the client's event loop; BENCH_PROF=<dir> writes the sidecar's --cpu-prof there
  *   (BENCH_PROF_CLIENT=1: the client's too); BENCH_GO_WINDOW (default 4096, the drain's) PubAcks
- *   nats.go awaits at once.
+ *   nats.go awaits at once; BENCH_ONLY=otlp runs the main OTLP run alone (for profiles).
  */
 import { fork, type ChildProcess } from 'node:child_process'
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs'
@@ -52,6 +52,8 @@ const PROF = process.env.BENCH_PROF
 const EMIT_SLICE = Number(process.env.BENCH_EMIT_SLICE ?? 1000)
 /** PubAcks nats.go awaits at once: the sidecar drain's maxInFlight. */
 const GO_WINDOW = Number(process.env.BENCH_GO_WINDOW ?? 4096)
+/** BENCH_ONLY=otlp: the main OTLP run alone, no baselines (to profile the sidecar; not a result). */
+const ONLY_OTLP = process.env.BENCH_ONLY === 'otlp'
 const base = mkdtempSync(join(process.env.BENCH_DIR ?? tmpdir(), 'ben-bench-otlp-'))
 const here = fileURLToPath(new URL('.', import.meta.url))
 const FACTS = streamName({}, StreamName.Facts)
@@ -258,11 +260,13 @@ async function main(): Promise<void> {
   const ctx: Ctx = { url: server.url, natsPid: server.pid, nc, jsm }
   try {
     await ensureTopology(nc, jsm, { subjects })
-    await measure(ctx, NDJSON, 'ndjson', ndjson(1))
+    if (!ONLY_OTLP) await measure(ctx, NDJSON, 'ndjson', ndjson(1))
     const main = await measure(ctx, OTLP, 'otlp', otlp(2, CLIENTS, BATCH))
-    if (go.ok) await ceiling(ctx, go, main)
-    await measure(ctx, OTLP, 'otlp', otlp(3, 1, 512))
-    await measure(ctx, NDJSON, 'ndjson', ndjson(4)) // the baseline again, after the JIT has seen everything
+    if (!ONLY_OTLP) {
+      if (go.ok) await ceiling(ctx, go, main)
+      await measure(ctx, OTLP, 'otlp', otlp(3, 1, 512))
+      await measure(ctx, NDJSON, 'ndjson', ndjson(4)) // the baseline again, after the JIT has seen everything
+    }
   } finally {
     if (go.ok) go.close()
     await nc.close()
@@ -274,7 +278,8 @@ async function main(): Promise<void> {
 
 function report(goSkipped: string | undefined): void {
   const rate = (r: Row) => N / r.secs
-  const baseline = Math.max(...rows.filter((r) => r.kind === 'ndjson').map(rate))
+  const ndjsonRates = rows.filter((r) => r.kind === 'ndjson').map(rate)
+  const baseline = ndjsonRates.length > 0 ? Math.max(...ndjsonRates) : NaN
   const ceil = rows.find((r) => r.kind === 'ceiling')
   const us = (secs: number) => (secs === 0 ? '-' : ((secs * 1e6) / N).toFixed(1))
   const head = ['run', 'records/s', '× NDJSON', '× nats.go', 'µs CPU/record: client', 'sidecar', 'nats-server', 'all', 'sidecar busy', 'note']

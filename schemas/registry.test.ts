@@ -55,7 +55,11 @@ describe('the shipped schemas', () => {
 
   it('write exactly the bytes stock avsc writes, with the same fingerprints (the ASCII fast path for strings)', () => {
     const dir = join(packageRoot(), 'schemas')
-    const text = fc.oneof(fc.string({ maxLength: 80 }), fc.string({ unit: 'binary', maxLength: 80 }), fc.constantFrom('', 'é', 'a'.repeat(63), 'a'.repeat(64), `${'a'.repeat(62)}é`))
+    const text = fc.oneof(
+      fc.string({ maxLength: 80 }),
+      fc.string({ unit: 'binary', maxLength: 80 }),
+      fc.constantFrom('', 'é', 'a'.repeat(63), 'a'.repeat(64), `${'a'.repeat(62)}é`),
+    )
     for (const f of readdirSync(dir).filter((f) => f.endsWith('.avsc'))) {
       const schema = JSON.parse(readFileSync(join(dir, f), 'utf8'))
       const stock = avro.Type.forSchema(schema)

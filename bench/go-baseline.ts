@@ -1,5 +1,5 @@
 /**
- * The nats.go baseline for bench:ingest: `bench/go/jspub.go` (PublishMsgAsync with Nats-Msg-Id)
+ * The nats.go baseline for bench:ingest and bench:otlp: `bench/go/jspub.go` (PublishMsgAsync with Nats-Msg-Id)
  * compiled at run time into a temp dir against Debian's golang-github-nats-io-go-nats-dev
  * (GOPATH mode, /usr/share/gocode; BENCH_GOPATH to point elsewhere). When `go` or nats.go is
  * missing, the baseline is skipped with the reason.
@@ -13,6 +13,8 @@ import { fileURLToPath } from 'node:url'
 export interface GoRecord {
   readonly subject: string
   readonly id: string
+  /** More header lines (`Name: value\r\n`), besides Nats-Msg-Id and the schema's two. */
+  readonly headers?: string
   readonly data: Uint8Array
 }
 
@@ -22,10 +24,17 @@ export interface GoOutcome {
   readonly duplicate: number
   readonly failed: number
   readonly secs: number
+  /** CPU seconds (user + system) the nats.go process spent publishing. */
+  readonly cpuSecs: number
 }
 
 export type GoBaseline =
-  | { readonly ok: true; run(url: string, records: readonly GoRecord[], window: number, schema: string, fingerprint: string): Promise<GoOutcome>; close(): void }
+  | {
+      readonly ok: true
+      /** Publishes `records`; `schema` and `fingerprint`, when not empty, set Ben-Schema and Ben-Schema-Fp on every message. */
+      run(url: string, records: readonly GoRecord[], window: number, schema: string, fingerprint: string): Promise<GoOutcome>
+      close(): void
+    }
   | { readonly ok: false; readonly reason: string }
 
 /** Compiles the baseline; `{ ok: false, reason }` when it cannot be built here. */
@@ -69,7 +78,7 @@ export function buildGoBaseline(): GoBaseline {
   }
 }
 
-/** [u32 len][subject][u32 len][id][u32 len][data]… little-endian, as jspub.go reads them. */
+/** [u32 len][subject][u32 len][id][u32 len][header lines][u32 len][data]… little-endian, as jspub.go reads them. */
 function encodeRecords(records: readonly GoRecord[]): Buffer {
   const parts: Buffer[] = []
   const field = (b: Uint8Array) => {
@@ -80,6 +89,7 @@ function encodeRecords(records: readonly GoRecord[]): Buffer {
   for (const r of records) {
     field(Buffer.from(r.subject))
     field(Buffer.from(r.id))
+    field(Buffer.from(r.headers ?? '', 'latin1'))
     field(r.data)
   }
   return Buffer.concat(parts)

@@ -1,18 +1,26 @@
 /**
  * bench:otlp — OTLP logs through the sidecar into JetStream, with the OpenTelemetry JS SDK's
- * BatchLogRecordProcessor and protobuf exporter as the client, against the same records sent as
- * NDJSON to the sidecar's NDJSON door (the baseline), in the same run, on the same nats-server.
+ * BatchLogRecordProcessor and protobuf exporter as the client, against two baselines measured in
+ * the same run on the same nats-server:
  *
- * Each run starts a fresh sidecar in its own process (bench/otlp-sidecar.ts: fsync batch, the
- * default manifest, so every record is validated and scrubbed) and times from the first record
- * sent to the last one acknowledged by JetStream; then it counts the records JetStream holds on
- * the sidecar's subject (stream info, not the sidecar's own counters) and fails if any is
- * missing (the SDK drops silently when its queue overflows: its queue holds them all here).
+ * - the same records sent as NDJSON to the sidecar's NDJSON door;
+ * - the ceiling: what nats-server itself takes of this work. The main OTLP run's messages, read
+ *   back from JetStream (same subjects but for the source token, same header lines, same Avro
+ *   bytes, a distinct Nats-Msg-Id each), published again by nats.go's PublishMsgAsync with the
+ *   drain's window of PubAcks (bench/go/jspub.go, compiled at run time as bench:ingest does).
+ *   No intake in front of JetStream can store these messages faster than that.
+ *
+ * Each run starts a fresh sidecar (bench/otlp-sidecar.ts: fsync batch, the default manifest, so
+ * every record is validated and scrubbed) and a fresh client (bench/otlp-client.ts), each in its
+ * own process, and times from the first record sent to the last one acknowledged by JetStream;
+ * then it counts the records JetStream holds on the sidecar's subject (stream info, not the
+ * sidecar's own counters) and fails if any is missing (the SDK drops silently when its queue
+ * overflows: its queue holds them all here).
  *
  * Besides records/s (wall, which depends on what else runs on the machine) it prints the CPU
- * seconds each process spent in the run — the clients (this process), the sidecar and
- * nats-server — and the sidecar's records per CPU-second, which does not. A run whose sidecar
- * was busy much less than one core is limited by its client (or by nats-server), not the sidecar.
+ * each process spent per record — the client (the SDK exporter, the NDJSON poster or nats.go),
+ * the sidecar and nats-server — which does not. On 2 cores the three must share 2 CPU-seconds a
+ * second: 50,000 records/s leaves 40 µs per record for all of them.
  *
  * The SDK's batch processor exports one batch at a time and waits for the answer: one processor
  * is a round trip per batch. The main OTLP run has BENCH_CLIENTS processors (one per service of
@@ -21,22 +29,20 @@
  *   npm run build && npm run bench:otlp
  *   BENCH_N (default 200,000) records per run; BENCH_CLIENTS (default 4); BENCH_BATCH (default
  *   2048) the main run's maxExportBatchSize; BENCH_EMIT_SLICE (default 1000) records emitted between
- *   two turns of the client's event loop; BENCH_PROF=<dir> writes the sidecar's --cpu-prof there.
+ *   two turns of the client's event loop; BENCH_PROF=<dir> writes the sidecar's --cpu-prof there
+ *   (BENCH_PROF_CLIENT=1: the client's too); BENCH_GO_WINDOW (default 4096, the drain's) PubAcks
+ *   nats.go awaits at once; BENCH_ONLY=otlp runs the main OTLP run alone (for profiles).
  */
 import { fork, type ChildProcess } from 'node:child_process'
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs'
-import { Agent, request } from 'node:http'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
-import { connect } from '@nats-io/transport-node'
-import { jetstreamManager, type JetStreamManager } from '@nats-io/jetstream'
-import { OTLPLogExporter } from '@opentelemetry/exporter-logs-otlp-proto'
-import { resourceFromAttributes } from '@opentelemetry/resources'
-import { BatchLogRecordProcessor, LoggerProvider } from '@opentelemetry/sdk-logs'
-import { SeverityNumber } from '@opentelemetry/api'
+import { connect, type NatsConnection } from '@nats-io/transport-node'
+import { DeliverPolicy, jetstream, jetstreamManager, type JetStreamManager } from '@nats-io/jetstream'
 import { startNatsServer } from '../infra/index.js'
 import { ensureTopology, streamName, StreamName, Subjects } from '../streams/index.js'
+import { buildGoBaseline, type GoBaseline, type GoRecord } from './go-baseline.js'
 
 const N = Number(process.env.BENCH_N ?? 200_000)
 const CLIENTS = Number(process.env.BENCH_CLIENTS ?? 4)
@@ -44,14 +50,49 @@ const BATCH = Number(process.env.BENCH_BATCH ?? 2048)
 const PROF = process.env.BENCH_PROF
 /** Records emitted between two turns of the client's event loop. */
 const EMIT_SLICE = Number(process.env.BENCH_EMIT_SLICE ?? 1000)
-const TS = Date.now() - 3_600_000
+/** PubAcks nats.go awaits at once: the sidecar drain's maxInFlight. */
+const GO_WINDOW = Number(process.env.BENCH_GO_WINDOW ?? 4096)
+/** BENCH_ONLY=otlp: the main OTLP run alone, no baselines (to profile the sidecar; not a result). */
+const ONLY_OTLP = process.env.BENCH_ONLY === 'otlp'
 const base = mkdtempSync(join(process.env.BENCH_DIR ?? tmpdir(), 'ben-bench-otlp-'))
-const child = join(fileURLToPath(new URL('.', import.meta.url)), 'otlp-sidecar.js')
+const here = fileURLToPath(new URL('.', import.meta.url))
 const FACTS = streamName({}, StreamName.Facts)
 const subjects = new Subjects()
 
-const message = (i: number) => `login ok for user${i % 500}@example.org from 10.0.${i % 250}.7`
-const attrs = (i: number) => ({ user: `user${i % 500}`, route: '/login', status: String(200 + (i % 3)) })
+/** A child process spoken to over IPC: asks and the answer of a type. */
+interface Child {
+  readonly pid: number
+  ask(m: object, answer: string): Promise<Record<string, unknown>>
+  next(answer: string): Promise<Record<string, unknown>>
+}
+
+function forkChild(file: string, args: string[], prof: string | undefined): Child {
+  const p: ChildProcess = fork(join(here, file), args, {
+    execArgv: prof ? ['--cpu-prof', '--cpu-prof-dir', PROF!, '--cpu-prof-name', `${prof}.cpuprofile`] : [],
+    stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+  })
+  const next = (type: string) =>
+    new Promise<Record<string, unknown>>((resolve, reject) => {
+      const onMsg = (m: Record<string, unknown>) => {
+        if (m.type !== type) return
+        p.off('message', onMsg)
+        p.off('exit', onExit)
+        resolve(m)
+      }
+      const onExit = (code: number | null) => reject(new Error(`bench:otlp: ${file} exited (code ${code}) before '${type}'`))
+      p.on('message', onMsg)
+      p.once('exit', onExit)
+    })
+  return {
+    pid: p.pid!,
+    next,
+    ask: (m, answer) => {
+      const r = next(answer)
+      p.send(m)
+      return r
+    },
+  }
+}
 
 interface Status {
   deliveredSeq: number
@@ -72,37 +113,14 @@ interface SidecarProc {
 let runNo = 0
 async function startSidecar(url: string): Promise<SidecarProc> {
   const id = `bench-otlp-${++runNo}`
-  const p: ChildProcess = fork(child, ['--url', url, '--id', id, '--wal', join(base, id, 'wal')], {
-    execArgv: PROF ? ['--cpu-prof', '--cpu-prof-dir', PROF, '--cpu-prof-name', `sidecar-${id}.cpuprofile`] : [],
-    stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
-  })
-  const next = (type: string) =>
-    new Promise<Record<string, unknown>>((resolve, reject) => {
-      const onMsg = (m: Record<string, unknown>) => {
-        if (m.type !== type) return
-        p.off('message', onMsg)
-        p.off('exit', onExit)
-        resolve(m)
-      }
-      const onExit = (code: number | null) => reject(new Error(`the bench sidecar exited (code ${code}) before '${type}'`))
-      p.on('message', onMsg)
-      p.once('exit', onExit)
-    })
-  const ready = await next('ready')
+  const c = forkChild('otlp-sidecar.js', ['--url', url, '--id', id, '--wal', join(base, id, 'wal')], PROF ? `sidecar-${id}` : undefined)
+  const ready = await c.next('ready')
   return {
     id,
     ndjsonPort: ready.ndjsonPort as number,
     otlpPort: ready.otlpPort as number,
-    status: () => {
-      const r = next('status')
-      p.send({ type: 'status' })
-      return r as unknown as Promise<Status>
-    },
-    close: async () => {
-      const exited = new Promise((r) => p.once('exit', r))
-      p.send({ type: 'close' })
-      await exited
-    },
+    status: () => c.ask({ type: 'status' }, 'status') as unknown as Promise<Status>,
+    close: async () => void (await c.ask({ type: 'close' }, 'closed')),
   }
 }
 
@@ -113,20 +131,19 @@ function procCpu(pid: number): number {
   return (Number(fields[11]) + Number(fields[12])) / 100
 }
 
-const clientCpu = () => {
-  const c = process.cpuUsage()
-  return (c.user + c.system) / 1e6
-}
-
 /** Records JetStream holds on a subject. */
 async function storedIn(jsm: JetStreamManager, subject: string): Promise<number> {
   const info = await jsm.streams.info(FACTS, { subjects_filter: subject })
   return Object.values(info.state.subjects ?? {}).reduce((a, b) => a + b, 0)
 }
 
+type Kind = 'ndjson' | 'otlp' | 'ceiling'
+
 interface Row {
   name: string
+  kind: Kind
   secs: number
+  /** CPU seconds of the client process, the sidecar (0 for the ceiling: none) and nats-server. */
   clientCpu: number
   sidecarCpu: number
   natsCpu: number
@@ -144,27 +161,30 @@ async function until(what: () => Promise<boolean>, deadlineMs: number, why: stri
   }
 }
 
-/** Runs one client against a fresh sidecar and measures it to the last PubAck. */
-interface ClientRun {
-  readonly note: string
-  /** Stops the client once everything is in JetStream (outside the timing). */
-  readonly stop?: () => Promise<void>
+interface Ctx {
+  readonly url: string
+  readonly natsPid: number
+  readonly nc: NatsConnection
+  readonly jsm: JetStreamManager
 }
 
-async function measure(ctx: { url: string; natsPid: number; jsm: JetStreamManager }, name: string, client: (sc: SidecarProc) => Promise<ClientRun>): Promise<void> {
+/** One client process against a fresh sidecar, measured to the last PubAck. Returns the sidecar's id. */
+async function measure(ctx: Ctx, name: string, kind: 'ndjson' | 'otlp', ask: (sc: SidecarProc) => object): Promise<string> {
   const sc = await startSidecar(ctx.url)
-  let run: ClientRun | undefined
+  const client = forkChild('otlp-client.js', [], PROF && process.env.BENCH_PROF_CLIENT ? `client-${sc.id}` : undefined)
   try {
+    await client.next('ready')
     const s0 = await sc.status()
+    const c0 = (await client.ask({ type: 'cpu' }, 'cpu')).micros as number
     const n0 = procCpu(ctx.natsPid)
-    const c0 = clientCpu()
     const t0 = performance.now()
-    run = await client(sc)
-    const note = run.note
+    const { note } = (await client.ask(ask(sc), 'sent')) as { note: string }
     let last = s0
     await until(async () => (last = await sc.status()).deliveredSeq >= N, 1_800_000, `the sidecar's delivery of ${N} records`)
     const secs = (performance.now() - t0) / 1000
-    const row: Row = { name, secs, clientCpu: clientCpu() - c0, sidecarCpu: (last.cpuMicros - s0.cpuMicros) / 1e6, natsCpu: procCpu(ctx.natsPid) - n0, inJetStream: 0, note }
+    const natsCpu = procCpu(ctx.natsPid) - n0
+    const c1 = (await client.ask({ type: 'cpu' }, 'cpu')).micros as number
+    const row: Row = { name, kind, secs, clientCpu: (c1 - c0) / 1e6, sidecarCpu: (last.cpuMicros - s0.cpuMicros) / 1e6, natsCpu, inJetStream: 0, note }
     row.inJetStream = await storedIn(ctx.jsm, subjects.fact('event', sc.id))
     if (row.inJetStream !== N)
       throw new Error(
@@ -173,131 +193,133 @@ async function measure(ctx: { url: string; natsPid: number; jsm: JetStreamManage
     rows.push(row)
     process.stderr.write(`  ${name}: ${Math.round(N / secs).toLocaleString('en-US')} records/s\n`)
   } finally {
-    await run?.stop?.()
+    await client.ask({ type: 'stop' }, 'stopped')
     await sc.close()
   }
+  return sc.id
 }
 
-async function ndjson(sc: SidecarProc, run: number): Promise<ClientRun> {
-  const agent = new Agent({ keepAlive: true, maxSockets: 4 })
-  const LINES = 1000
-  const bodies: string[] = []
-  for (let b = 0; b < N / LINES; b++) {
-    let s = ''
-    for (let j = 0; j < LINES; j++) {
-      const i = b * LINES + j
-      s +=
-        JSON.stringify({
-          lane: 'event',
-          ts: TS + run * N + i,
-          type: 'log',
-          message: message(i),
-          attrs: { 'service.name': 'bench', 'host.name': 'bench-host', ...attrs(i), severity: 'INFO' },
-        }) + '\n'
+/**
+ * The messages a sidecar stored on `ben.fact.event.<from>`, as nats.go is to send them again on
+ * `ben.fact.event.<to>`: the same header lines and bytes, the Nats-Msg-Id's source part changed.
+ */
+async function storedMessages(nc: NatsConnection, from: string, to: string): Promise<GoRecord[]> {
+  const c = await jetstream(nc).consumers.get(FACTS, { filter_subjects: subjects.fact('event', from), deliver_policy: DeliverPolicy.All })
+  const out: GoRecord[] = []
+  const msgs = await c.consume({ max_messages: 4096 })
+  for await (const m of msgs) {
+    let lines = ''
+    let id = ''
+    for (const k of m.headers?.keys() ?? []) {
+      if (k === 'Nats-Msg-Id') id = m.headers!.get(k)
+      else lines += `${k}: ${m.headers!.get(k)}\r\n`
     }
-    bodies.push(s)
+    if (!id.startsWith(`${from}:`)) throw new Error(`bench:otlp: stored message ${m.seq} has Nats-Msg-Id '${id}', not one of ${from}'s`)
+    out.push({ subject: subjects.fact('event', to), id: `${to}${id.slice(from.length)}`, headers: lines, data: m.data.slice() })
+    if (out.length === N) break
   }
-  const post = (body: string) =>
-    new Promise<void>((resolve, reject) => {
-      const req = request(
-        {
-          host: '127.0.0.1',
-          port: sc.ndjsonPort,
-          method: 'POST',
-          path: '/facts',
-          agent,
-          headers: { 'Content-Type': 'application/x-ndjson', 'Content-Length': Buffer.byteLength(body) },
-        },
-        (res) => {
-          res.resume()
-          res.on('end', () => (res.statusCode === 200 ? resolve() : reject(new Error(`HTTP ${res.statusCode}`))))
-        },
-      )
-      req.on('error', reject)
-      req.end(body)
-    })
-  let next = 0
-  await Promise.all(
-    Array.from({ length: 4 }, async () => {
-      while (next < bodies.length) await post(bodies[next++])
-    }),
-  )
-  agent.destroy()
-  return { note: `${LINES} lines a request, 4 requests at once` }
+  await msgs.close()
+  return out
 }
 
-async function otlp(sc: SidecarProc, run: number, clients: number, batch: number): Promise<ClientRun> {
-  const providers = Array.from({ length: clients }, (_, c) => {
-    const exporter = new OTLPLogExporter({ url: `http://127.0.0.1:${sc.otlpPort}/v1/logs`, timeoutMillis: 600_000 })
-    return new LoggerProvider({
-      resource: resourceFromAttributes({ 'service.name': clients > 1 ? `bench-${c}` : 'bench', 'host.name': 'bench-host' }),
-      processors: [
-        new BatchLogRecordProcessor({ exporter, maxExportBatchSize: batch, maxQueueSize: Math.ceil(N / clients), scheduledDelayMillis: 20, exportTimeoutMillis: 600_000 }),
-      ],
-    })
-  })
-  const loggers = providers.map((p) => p.getLogger('bench'))
-  const t0 = performance.now()
-  // As a program logs: in slices, the event loop free in between, so the processors export while
-  // records are still being emitted (one synchronous loop would leave the sidecar idle until its end).
-  for (let i = 0; i < N; i++) {
-    loggers[i % clients].emit({ timestamp: TS + run * N + i, severityNumber: SeverityNumber.INFO, severityText: 'INFO', body: message(i), attributes: attrs(i) })
-    if (i % EMIT_SLICE === EMIT_SLICE - 1) await new Promise((r) => setImmediate(r))
+/** nats.go publishing the main OTLP run's messages again: nats-server's own limit for this work. */
+async function ceiling(ctx: Ctx, go: Extract<GoBaseline, { ok: true }>, from: string): Promise<void> {
+  const to = from.replace('otlp', 'ceil')
+  const recs = await storedMessages(ctx.nc, from, to)
+  const n0 = procCpu(ctx.natsPid)
+  const o = await go.run(ctx.url, recs, GO_WINDOW, '', '')
+  const natsCpu = procCpu(ctx.natsPid) - n0
+  if (o.stored !== N || o.failed) throw new Error(`nats.go ceiling stored ${o.stored} of ${N}, ${o.failed} failed, ${o.duplicate} duplicates`)
+  const bytes = recs.reduce((a, r) => a + r.data.length + r.headers!.length, 0)
+  const row: Row = {
+    name: 'ceiling: nats.go PublishMsgAsync of those messages',
+    kind: 'ceiling',
+    secs: o.secs,
+    clientCpu: o.cpuSecs,
+    sidecarCpu: 0,
+    natsCpu,
+    inJetStream: await storedIn(ctx.jsm, subjects.fact('event', to)),
+    note: `${GO_WINDOW} PubAcks awaited at once; ~${Math.round(bytes / N)} B of headers + Avro a message`,
   }
-  const emitted = (performance.now() - t0) / 1000
-  // Each processor exports on its own (batch full, or every 20 ms), one batch at a time; the
-  // caller waits for JetStream. A forceFlush here would bound the whole backlog by one export
-  // timeout; shutdown() afterwards only stops the idle exporters.
-  return {
-    note: `${clients} processor${clients > 1 ? 's' : ''} × batches of ${batch}; emit loop ${emitted.toFixed(2)} s`,
-    stop: async () => void (await Promise.all(providers.map((p) => p.shutdown()))),
-  }
+  if (row.inJetStream !== N) throw new Error(`nats.go ceiling: JetStream holds ${row.inJetStream} of ${N}`)
+  rows.push(row)
+  process.stderr.write(`  ${row.name}: ${Math.round(N / o.secs).toLocaleString('en-US')} records/s\n`)
 }
+
+const ndjson = (run: number) => (sc: SidecarProc) => ({ type: 'ndjson', port: sc.ndjsonPort, run, n: N })
+const otlp = (run: number, clients: number, batch: number) => (sc: SidecarProc) => ({ type: 'otlp', port: sc.otlpPort, run, n: N, clients, batch, slice: EMIT_SLICE })
+const OTLP = 'OTLP/HTTP protobuf, SDK batch processor → JetStream'
+const NDJSON = 'NDJSON POST /facts → JetStream'
 
 async function main(): Promise<void> {
+  const go = buildGoBaseline()
+  if (!go.ok) process.stdout.write(`nats.go ceiling skipped: ${go.reason}\n`)
   const server = await startNatsServer({ storeDir: join(base, 'nats') })
   const nc = await connect({ servers: server.url, maxReconnectAttempts: -1 })
   const jsm = await jetstreamManager(nc)
-  const ctx = { url: server.url, natsPid: server.pid, jsm }
+  const ctx: Ctx = { url: server.url, natsPid: server.pid, nc, jsm }
   try {
     await ensureTopology(nc, jsm, { subjects })
-    await measure(ctx, 'NDJSON POST /facts → JetStream', (sc) => ndjson(sc, 1))
-    await measure(ctx, 'OTLP/HTTP protobuf, SDK batch processor → JetStream', (sc) => otlp(sc, 2, CLIENTS, BATCH))
-    await measure(ctx, 'OTLP/HTTP protobuf, SDK batch processor → JetStream', (sc) => otlp(sc, 3, 1, 512))
-    await measure(ctx, 'NDJSON POST /facts → JetStream', (sc) => ndjson(sc, 4)) // the baseline again, after the JIT has seen everything
+    if (!ONLY_OTLP) await measure(ctx, NDJSON, 'ndjson', ndjson(1))
+    const main = await measure(ctx, OTLP, 'otlp', otlp(2, CLIENTS, BATCH))
+    if (!ONLY_OTLP) {
+      if (go.ok) await ceiling(ctx, go, main)
+      await measure(ctx, OTLP, 'otlp', otlp(3, 1, 512))
+      await measure(ctx, NDJSON, 'ndjson', ndjson(4)) // the baseline again, after the JIT has seen everything
+    }
   } finally {
+    if (go.ok) go.close()
     await nc.close()
     await server.stop()
     rmSync(base, { recursive: true, force: true })
   }
-  const baseline = Math.max(N / rows[0].secs, N / rows[3].secs)
-  const head = ['run', 'records/s', '× NDJSON', 'sidecar rec/CPU-s', 'CPU s: clients', 'sidecar', 'nats-server', 'sidecar busy', 'note']
+  report(go.ok ? undefined : go.reason)
+}
+
+function report(goSkipped: string | undefined): void {
+  const rate = (r: Row) => N / r.secs
+  const ndjsonRates = rows.filter((r) => r.kind === 'ndjson').map(rate)
+  const baseline = ndjsonRates.length > 0 ? Math.max(...ndjsonRates) : NaN
+  const ceil = rows.find((r) => r.kind === 'ceiling')
+  const us = (secs: number) => (secs === 0 ? '-' : ((secs * 1e6) / N).toFixed(1))
+  const head = ['run', 'records/s', '× NDJSON', '× nats.go', 'µs CPU/record: client', 'sidecar', 'nats-server', 'all', 'sidecar busy', 'note']
   const body = rows.map((r) => [
     r.name,
-    Math.round(N / r.secs).toLocaleString('en-US'),
-    (N / r.secs / baseline).toFixed(2),
-    Math.round(N / r.sidecarCpu).toLocaleString('en-US'),
-    r.clientCpu.toFixed(1),
-    r.sidecarCpu.toFixed(1),
-    r.natsCpu.toFixed(1),
-    `${Math.round((r.sidecarCpu / r.secs) * 100)}%`,
+    Math.round(rate(r)).toLocaleString('en-US'),
+    (rate(r) / baseline).toFixed(2),
+    ceil ? (rate(r) / rate(ceil)).toFixed(2) : '-',
+    us(r.clientCpu),
+    us(r.sidecarCpu),
+    us(r.natsCpu),
+    us(r.clientCpu + r.sidecarCpu + r.natsCpu),
+    r.kind === 'ceiling' ? '-' : `${Math.round((r.sidecarCpu / r.secs) * 100)}%`,
     r.note,
   ])
   const widths = head.map((h, i) => Math.max(h.length, ...body.map((b) => b[i].length)))
   const line = (cells: string[]) => cells.map((c, i) => (i === 0 || i === cells.length - 1 ? c.padEnd(widths[i]) : c.padStart(widths[i]))).join(' | ')
-  process.stdout.write(`${N.toLocaleString('en-US')} records a run, each counted in JetStream; wall time from the first record sent to the last PubAck\n`)
+  process.stdout.write(
+    `${N.toLocaleString('en-US')} records a run, each counted in JetStream; wall time from the first record sent to the last PubAck; ` +
+      `CPU from each process's own counters (client: the SDK exporter, the NDJSON poster or nats.go)\n`,
+  )
   process.stdout.write([line(head), widths.map((w) => '-'.repeat(w)).join('-+-'), ...body.map(line)].join('\n') + '\n')
   const json = {
     bench: 'otlp',
     n: N,
     baselineRecordsPerSec: Math.round(baseline),
+    ceilingRecordsPerSec: ceil ? Math.round(rate(ceil)) : null,
+    ceilingSkipped: goSkipped ?? null,
     runs: rows.map((r) => ({
       name: r.name,
+      kind: r.kind,
       note: r.note,
-      recordsPerSec: Math.round(N / r.secs),
-      ratioToNdjson: Number((N / r.secs / baseline).toFixed(3)),
-      sidecarRecordsPerCpuSec: Math.round(N / r.sidecarCpu),
-      cpuSec: { clients: Number(r.clientCpu.toFixed(2)), sidecar: Number(r.sidecarCpu.toFixed(2)), natsServer: Number(r.natsCpu.toFixed(2)) },
+      recordsPerSec: Math.round(rate(r)),
+      ratioToNdjson: Number((rate(r) / baseline).toFixed(3)),
+      ratioToCeiling: ceil ? Number((rate(r) / rate(ceil)).toFixed(3)) : null,
+      cpuMicrosPerRecord: {
+        client: Number(((r.clientCpu * 1e6) / N).toFixed(2)),
+        sidecar: Number(((r.sidecarCpu * 1e6) / N).toFixed(2)),
+        natsServer: Number(((r.natsCpu * 1e6) / N).toFixed(2)),
+      },
       inJetStream: r.inJetStream,
     })),
   }

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest'
 import avro from 'avsc'
+import fc from 'fast-check'
 import { readFileSync, readdirSync } from 'node:fs'
 import { join } from 'node:path'
 import { crc64Avro, fingerprintHex } from './fingerprint.js'
@@ -50,6 +51,36 @@ describe('the shipped schemas', () => {
     const enc = new FactCodec(reg).encode(metric)
     const stock = avro.Type.forSchema(JSON.parse(readFileSync(join(packageRoot(), 'schemas', 'metric.avsc'), 'utf8')))
     expect(stock.fromBuffer(Buffer.from(enc.data))).toMatchObject({ id: 'f1', payload: { name: 'cpu.load', value: 0.73 } })
+  })
+
+  it('write exactly the bytes stock avsc writes, with the same fingerprints (the ASCII fast path for strings)', () => {
+    const dir = join(packageRoot(), 'schemas')
+    const text = fc.oneof(
+      fc.string({ maxLength: 80 }),
+      fc.string({ unit: 'binary', maxLength: 80 }),
+      fc.constantFrom('', 'é', 'a'.repeat(63), 'a'.repeat(64), `${'a'.repeat(62)}é`),
+    )
+    for (const f of readdirSync(dir).filter((f) => f.endsWith('.avsc'))) {
+      const schema = JSON.parse(readFileSync(join(dir, f), 'utf8'))
+      const stock = avro.Type.forSchema(schema)
+      const ours = reg.latest((stock as unknown as { name: string }).name)
+      expect(ours.fingerprint, f).toBe(fingerprintHex(JSON.stringify(stock.schema())))
+      for (let i = 0; i < 50; i++) {
+        const v = stock.random()
+        expect(Buffer.from(ours.type.toBuffer(v)).equals(stock.toBuffer(v)), f).toBe(true)
+      }
+    }
+    // every string field, any text: ids, sources, keys and values of maps, array items, unions
+    const stock = avro.Type.forSchema(JSON.parse(readFileSync(join(dir, 'event.avsc'), 'utf8')))
+    const ours = reg.latest('ben.Event').type
+    fc.assert(
+      fc.property(text, text, fc.dictionary(text, text, { maxKeys: 4 }), fc.array(text, { maxLength: 3 }), fc.option(text), (id, message, attrs, lineage, explain) => {
+        const v = { ...metric, id, kind: 'event', payload: { type: 'log', message, attrs }, lineage, explain }
+        const small = Buffer.alloc(40) // too small: both answer how many bytes are missing
+        expect(Buffer.from(ours.toBuffer(v)).equals(stock.toBuffer(v))).toBe(true)
+        expect(ours.encode(v, small, 0)).toBe(stock.encode(v, Buffer.alloc(40), 0))
+      }),
+    )
   })
 
   it('declare the envelope fields every fact has (DESIGN.md "The fact")', () => {

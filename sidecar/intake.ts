@@ -1,7 +1,7 @@
 import { parseEdgeFact, RAW_KINDS, type FactCodec, type RawFact, type RawKind } from '../schemas/index.js'
 import type { Subjects } from '../streams/index.js'
 import type { Versioned } from '../processors/stage.js'
-import { scrubStage, type CompiledManifest } from '../processors/scrub/index.js'
+import { scrubContentSafely, type CompiledManifest } from '../processors/scrub/index.js'
 import { AcceptReason } from './errors.js'
 import { frameFact } from './record.js'
 
@@ -74,9 +74,9 @@ export class Intake {
 
   private scrubAndFrame(raw: RawFact): Prepared {
     const config = this.manifest()
-    const r = scrubStage.step(null, raw, config)
-    if (r.rejected) return { reason: AcceptReason.ScrubRefused, message: r.rejected.message }
-    const s = r.out[0] as RawFact
+    // the scrub stage's own code, without the derived id it would hash (the fact keeps its edge id)
+    const s = scrubContentSafely(raw, config)
+    if ('rejected' in s) return { reason: AcceptReason.ScrubRefused, message: s.rejected.message }
     const fact = {
       id: raw.id,
       ts: raw.ts,

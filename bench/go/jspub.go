@@ -1,10 +1,13 @@
-// The nats.go baseline of bench:ingest: acknowledged JetStream publishes with PublishMsgAsync,
-// Nats-Msg-Id on every message, at most <window> PubAcks awaited at once (a full window waits,
-// like Ben's publisher, instead of failing after 200 ms). Reads the messages
-// (subject, id, bytes) from a file written by the bench, publishes them all, waits for every
-// PubAck, and prints one JSON line with the outcome and the time taken (reading excluded).
+// The nats.go baseline of bench:ingest and bench:otlp: acknowledged JetStream publishes with
+// PublishMsgAsync, Nats-Msg-Id on every message, at most <window> PubAcks awaited at once (a full
+// window waits, like Ben's publisher, instead of failing after 200 ms). Reads the messages
+// (subject, id, more header lines, bytes) from a file written by the bench, publishes them all,
+// waits for every PubAck, and prints one JSON line with the outcome, the time taken and the CPU
+// time this process spent doing it (reading excluded from both).
 //
 //	go run jspub.go <urls> <file> <window> <Ben-Schema> <Ben-Schema-Fp>
+//
+// An empty <Ben-Schema> or <Ben-Schema-Fp> sets no such header (the records' own lines do).
 package main
 
 import (
@@ -15,6 +18,8 @@ import (
 	"io"
 	"os"
 	"strconv"
+	"strings"
+	"syscall"
 	"time"
 
 	"github.com/nats-io/nats.go"
@@ -23,7 +28,29 @@ import (
 type record struct {
 	subject string
 	id      string
+	headers [][2]string
 	data    []byte
+}
+
+// "Name: value\r\n" lines → pairs.
+func headerLines(b []byte) [][2]string {
+	var out [][2]string
+	for _, l := range strings.Split(string(b), "\r\n") {
+		if k, v, ok := strings.Cut(l, ": "); ok {
+			out = append(out, [2]string{k, v})
+		}
+	}
+	return out
+}
+
+// User + system CPU seconds this process has used.
+func cpuSecs() float64 {
+	var ru syscall.Rusage
+	if syscall.Getrusage(syscall.RUSAGE_SELF, &ru) != nil {
+		return 0
+	}
+	tv := func(t syscall.Timeval) float64 { return float64(t.Sec) + float64(t.Usec)/1e6 }
+	return tv(ru.Utime) + tv(ru.Stime)
 }
 
 func readRecords(path string) ([]record, error) {
@@ -55,11 +82,15 @@ func readRecords(path string) ([]record, error) {
 		if err != nil {
 			return nil, err
 		}
+		hdr, err := next()
+		if err != nil {
+			return nil, err
+		}
 		data, err := next()
 		if err != nil {
 			return nil, err
 		}
-		out = append(out, record{string(s), string(id), data})
+		out = append(out, record{string(s), string(id), headerLines(hdr), data})
 	}
 }
 
@@ -86,12 +117,20 @@ func main() {
 		os.Exit(1)
 	}
 	futures := make([]nats.PubAckFuture, 0, len(recs))
+	cpu0 := cpuSecs()
 	start := time.Now()
 	for _, rec := range recs {
 		m := nats.NewMsg(rec.subject)
 		m.Data = rec.data
-		m.Header.Set("Ben-Schema", os.Args[4])
-		m.Header.Set("Ben-Schema-Fp", os.Args[5])
+		if os.Args[4] != "" {
+			m.Header.Set("Ben-Schema", os.Args[4])
+		}
+		if os.Args[5] != "" {
+			m.Header.Set("Ben-Schema-Fp", os.Args[5])
+		}
+		for _, h := range rec.headers {
+			m.Header.Set(h[0], h[1])
+		}
 		f, err := js.PublishMsgAsync(m, nats.MsgId(rec.id), nats.StallWait(time.Minute))
 		if err != nil {
 			fmt.Fprintln(os.Stderr, "publish:", err)
@@ -119,6 +158,7 @@ func main() {
 		}
 	}
 	secs := time.Since(start).Seconds()
-	out, _ := json.Marshal(map[string]interface{}{"published": len(recs), "stored": stored, "duplicate": duplicate, "failed": failed, "secs": secs})
+	cpu := cpuSecs() - cpu0
+	out, _ := json.Marshal(map[string]interface{}{"published": len(recs), "stored": stored, "duplicate": duplicate, "failed": failed, "secs": secs, "cpuSecs": cpu})
 	fmt.Println(string(out))
 }

@@ -2,7 +2,7 @@ import protobuf from 'protobufjs'
 import type { OtlpMapping } from './mapping.js'
 import { logFact, resourceContext, type Mapped } from './map.js'
 import { OtlpTypes } from './proto.js'
-import { anyToString, nanosPartsToMs, type KeyValue } from './values.js'
+import { anyToString, copyOfBase, nanosPartsToMs, type KeyValue } from './values.js'
 
 /**
  * OTLP logs in protobuf → `event` facts in one pass over the bytes, the hot path of the OTLP
@@ -111,7 +111,7 @@ function scopeLogs(r: protobuf.Reader, source: string, base: Readonly<Record<str
 
 function logRecord(r: protobuf.Reader, source: string, base: Readonly<Record<string, string>>, scope: string | undefined, m: OtlpMapping, receivedAt: number, out: Mapped): void {
   const outer = enter(r, 3)
-  const attrs: Record<string, string> = { ...base }
+  const attrs = copyOfBase(base)
   if (scope) attrs['otel.scope'] = scope
   let time = 0
   let observed = 0

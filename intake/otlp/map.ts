@@ -1,7 +1,7 @@
 import { DropReason } from '../errors.js'
 import type { OtlpMapping } from './mapping.js'
 import { toToken } from './mapping.js'
-import { attributesInto, findAttribute, idHex, int64, isSet, nanosToMs, anyToString, type KeyValue } from './values.js'
+import { attributesInto, copyOfBase, findAttribute, idHex, int64, isSet, nanosToMs, anyToString, type KeyValue } from './values.js'
 
 /** What one request mapped to: edge objects, the record each came from, and records refused here. */
 export interface Mapped {
@@ -119,7 +119,7 @@ export function mapLogs(req: LogsRequest, m: OtlpMapping, fixedSource: string | 
     for (const sl of rl.scopeLogs ?? []) {
       const scope = sl.scope?.name || undefined
       for (const r of sl.logRecords ?? []) {
-        const attrs: Record<string, string> = { ...base }
+        const attrs = copyOfBase(base)
         if (scope) attrs['otel.scope'] = scope
         attributesInto(attrs, r.attributes)
         const ts = nanosToMs(r.timeUnixNano) || nanosToMs(r.observedTimeUnixNano) || receivedAt
@@ -171,7 +171,7 @@ export function mapMetrics(req: MetricsRequest, m: OtlpMapping, fixedSource: str
       for (const metric of sm.metrics ?? []) {
         const name = metric.name ?? ''
         const emit = (record: number, p: Point, n: string, value: number, extra?: Record<string, string>) => {
-          const labels: Record<string, string> = { ...base }
+          const labels = copyOfBase(base)
           attributesInto(labels, p.attributes)
           if (extra) Object.assign(labels, extra)
           out.facts.push({ lane: 'metric', source, ts: nanosToMs(p.timeUnixNano) || receivedAt, name: n, value, labels })

@@ -104,6 +104,18 @@ export function anyToString(v: AnyValue | null | undefined): string {
 /** True when a oneof member or optional field is set (own property, not null). */
 export const isSet = has
 
+/**
+ * A copy of a resource's string map, for a record to add its own keys to: the same keys in the
+ * same order as `{ ...base }`, but V8 adds properties to an object made by a spread at many
+ * times the cost (about 6 µs a log record here, more than the rest of its decoding).
+ */
+export function copyOfBase(base: Readonly<Record<string, string>>): Record<string, string> {
+  const out: Record<string, string> = {}
+  const keys = Object.keys(base)
+  for (let i = 0; i < keys.length; i++) out[keys[i]] = base[keys[i]]
+  return out
+}
+
 /** Attributes into a string map (later keys of the same name win, as in OTLP). */
 export function attributesInto(into: Record<string, string>, kvs: readonly KeyValue[] | null | undefined): void {
   if (!kvs) return

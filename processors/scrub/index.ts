@@ -7,7 +7,7 @@
  *   facts$.pipe(scrub(() => current))                    // Emission: scrubbed fact or rejection
  * Each scrubbed fact is published on `ben.scrubbed.<kind>.<source>`; rejections go to `ben.dlq.scrub`.
  */
-export { scrubStage, scrubStep, scrub, SCRUB_STAGE, SCRUB_VERSION, SCRUB_PRODUCER, REDACTION_BUCKET } from './scrub-stage.js'
+export { scrubStage, scrubStep, scrubContentSafely, type Scrubbed, scrub, SCRUB_STAGE, SCRUB_VERSION, SCRUB_PRODUCER, REDACTION_BUCKET } from './scrub-stage.js'
 export { loadManifest, compileManifest, type CompileOptions } from './compile.js'
 export type { CompiledManifest } from './compiled.js'
 export { MASK_PLACEHOLDER } from './compiled.js'

@@ -1,5 +1,5 @@
 import type { OperatorFunction } from 'rxjs'
-import { derivedId, RAW_KINDS, RejectReason, type Fact, type RawFact, type Redaction } from '../../schemas/index.js'
+import { derivedId, RAW_KINDS, RejectReason, type Fact, type RawFact, type Redaction, type Rejection } from '../../schemas/index.js'
 import { runStage, type Emission, type Stage, type StepResult, type Versioned } from '../stage.js'
 import { implOf, type CompiledManifest } from './compiled.js'
 import { checkFact, scrubPayload, tally } from './apply.js'
@@ -31,6 +31,14 @@ function isRaw(f: Fact): f is RawFact {
   return f !== null && typeof f === 'object' && RAW.has((f as { kind?: unknown }).kind as string)
 }
 
+/** What scrubbing gives besides the derived fact's identity: the redacted payload and its record. */
+export interface Scrubbed {
+  readonly payload: RawFact['payload']
+  readonly config: Readonly<Record<string, number>>
+  readonly explain: string | null
+  readonly redactions: readonly Redaction[]
+}
+
 /**
  * Applies a redaction manifest to one raw fact (metric, event, diag or alert) and derives the
  * scrubbed fact: same kind, redacted payload, id = derivedId('scrub', version, revision,
@@ -40,18 +48,36 @@ function isRaw(f: Fact): f is RawFact {
  * large for the manifest's limits, malformed) is rejected, never passed on unredacted.
  */
 export function scrubStep(input: RawFact, config: Versioned<CompiledManifest>): StepResult<null> {
+  const s = scrubContent(input, config)
+  if ('rejected' in s) return { state: null, out: [], rejected: s.rejected }
+  const out = {
+    // the source is part of the id: raw fact ids are unique per source only (Nats-Msg-Id is <source>:<id>)
+    id: derivedId(SCRUB_STAGE, SCRUB_VERSION, config.revision, [input.id], input.source),
+    ts: input.ts,
+    source: input.source,
+    lane: input.lane,
+    kind: input.kind,
+    payload: s.payload,
+    lineage: [input.id],
+    producer: SCRUB_PRODUCER,
+    config: s.config,
+    explain: s.explain,
+    redactions: s.redactions,
+  } as RawFact
+  return { state: null, out: [out] }
+}
+
+/**
+ * `scrubStep` without the derived fact around it (no derived id to hash): for the sidecar, whose
+ * scrubbed fact keeps its edge id. The same checks, the same payload and redaction record.
+ */
+export function scrubContent(input: RawFact, config: Versioned<CompiledManifest>): Scrubbed | { readonly rejected: Rejection } {
   if (!isRaw(input)) {
-    return {
-      state: null,
-      out: [],
-      rejected: scrubRejection(ScrubRejectCode.Malformed, `scrub takes metric, event, diag and alert facts, not '${String((input as { kind?: unknown } | null)?.kind)}'`),
-    }
+    return { rejected: scrubRejection(ScrubRejectCode.Malformed, `scrub takes metric, event, diag and alert facts, not '${String((input as { kind?: unknown } | null)?.kind)}'`) }
   }
   const { revision, bucket } = config
   if (!Number.isSafeInteger(revision) || revision < 0) {
     return {
-      state: null,
-      out: [],
       rejected: {
         reason: RejectReason.StageError,
         message: `scrub: config revision ${String(revision)} is not a non-negative integer; the runner passed a bad Versioned manifest`,
@@ -60,25 +86,37 @@ export function scrubStep(input: RawFact, config: Versioned<CompiledManifest>): 
   }
   const m = implOf(config.value)
   const bad = checkFact(m, input)
-  if (bad !== null) return { state: null, out: [], rejected: bad }
+  if (bad !== null) return { rejected: bad }
   tally.reset()
   const payload = scrubPayload(m, input)
   const carried = input.redactions ?? NO_REDACTIONS
-  const out = {
-    // the source is part of the id: raw fact ids are unique per source only (Nats-Msg-Id is <source>:<id>)
-    id: derivedId(SCRUB_STAGE, SCRUB_VERSION, revision, [input.id], input.source),
-    ts: input.ts,
-    source: input.source,
-    lane: input.lane,
-    kind: input.kind,
+  return {
     payload,
-    lineage: [input.id],
-    producer: SCRUB_PRODUCER,
     config: configOf(bucket, revision),
     explain: tally.explain(carried.length),
     redactions: tally.size === 0 && carried.length === 0 ? [] : tally.redactions(carried),
-  } as RawFact
-  return { state: null, out: [out] }
+  }
+}
+
+/** A bug in scrub, not a bad fact: resets the shared scratch space and refuses this one input. */
+function stageError(err: unknown, input: unknown, config: Versioned<CompiledManifest>): Rejection {
+  tally.reset()
+  try {
+    implOf(config.value).counts.fill(0)
+  } catch {
+    /* not a compiled manifest: nothing to reset */
+  }
+  const id = typeof (input as { id?: unknown } | null)?.id === 'string' ? (input as RawFact).id : '?'
+  return { reason: RejectReason.StageError, message: `scrub failed on fact ${id}: ${(err as Error)?.message ?? String(err)}` }
+}
+
+/** `scrubContent` that never throws (a bug becomes the refusal of that one input, as in the stage). */
+export function scrubContentSafely(input: RawFact, config: Versioned<CompiledManifest>): Scrubbed | { readonly rejected: Rejection } {
+  try {
+    return scrubContent(input, config)
+  } catch (err) {
+    return { rejected: stageError(err, input, config) }
+  }
 }
 
 export const scrubStage: Stage<null, CompiledManifest, RawFact> = {
@@ -90,15 +128,7 @@ export const scrubStage: Stage<null, CompiledManifest, RawFact> = {
     try {
       return scrubStep(input, config)
     } catch (err) {
-      // a bug, not a bad fact: reset the shared scratch space and refuse this one input
-      tally.reset()
-      try {
-        implOf(config.value).counts.fill(0)
-      } catch {
-        /* not a compiled manifest: nothing to reset */
-      }
-      const id = typeof (input as { id?: unknown } | null)?.id === 'string' ? (input as RawFact).id : '?'
-      return { state, out: [], rejected: { reason: RejectReason.StageError, message: `scrub failed on fact ${id}: ${(err as Error)?.message ?? String(err)}` } }
+      return { state, out: [], rejected: stageError(err, input, config) }
     }
   },
   serialize: () => null,

@@ -177,7 +177,8 @@ async function messagesMoved(r: Running): Promise<{ writes: number; deliveries: 
   for (const stream of ['FACTS', 'DERIVED', 'COMMANDS'])
     for await (const c of jsm.consumers.list(stream)) {
       deliveries += c.delivered.consumer_seq
-      if (process.env.BENCH_CONSUMERS === '1') process.stderr.write(`  ${stream} ${c.name}: delivered ${c.delivered.consumer_seq} (stream seq ${c.delivered.stream_seq}), redelivered ${c.num_redelivered}\n`)
+      if (process.env.BENCH_CONSUMERS === '1')
+        process.stderr.write(`  ${stream} ${c.name}: delivered ${c.delivered.consumer_seq} (stream seq ${c.delivered.stream_seq}), redelivered ${c.num_redelivered}\n`)
     }
   return { writes, deliveries }
 }
@@ -213,7 +214,14 @@ async function ceiling(): Promise<Ceiling | undefined> {
   try {
     const natsPid = bare.endpoints.natsPid
     const nats0 = natsPid ? procCpu(natsPid) : 0
-    const out = await runGo<{ inputs: number; stored: number; failed: number; secs: number; cpu_s: number }>(prog.bin, [bare.endpoints.natsUrl, 'FACTS', 'ben', String(sent), '256', '8'])
+    const out = await runGo<{ inputs: number; stored: number; failed: number; secs: number; cpu_s: number }>(prog.bin, [
+      bare.endpoints.natsUrl,
+      'FACTS',
+      'ben',
+      String(sent),
+      '256',
+      '8',
+    ])
     const nats1 = natsPid ? procCpu(natsPid) : 0
     if (out.stored !== sent || out.failed) throw new Error(`ceiling: ${out.stored} of ${sent} outputs stored, ${out.failed} failed`)
     const msgs = await messagesMoved(bare)
@@ -372,7 +380,9 @@ async function main(): Promise<void> {
         }
       : {}),
     cpu_us_per_fact: Object.fromEntries([baseline, ...runs].map((r) => [r.workers < 0 ? 'projector_alone' : r.workers === 0 ? 'in_process' : String(r.workers), r.cpuUsPerFact])),
-    write_syscalls_per_fact: Object.fromEntries([baseline, ...runs].map((r) => [r.workers < 0 ? 'projector_alone' : r.workers === 0 ? 'in_process' : String(r.workers), r.writesPerFact])),
+    write_syscalls_per_fact: Object.fromEntries(
+      [baseline, ...runs].map((r) => [r.workers < 0 ? 'projector_alone' : r.workers === 0 ? 'in_process' : String(r.workers), r.writesPerFact]),
+    ),
     msgs_per_fact: Object.fromEntries(runs.map((r) => [r.workers === 0 ? 'in_process' : String(r.workers), r.msgsPerFact])),
     all_drained: runs.every((r) => r.drained),
     derived_identical: same,
@@ -400,7 +410,7 @@ async function main(): Promise<void> {
       ...(ceil
         ? [
             [
-              'ceiling: nats.go doing scrub\'s JetStream work only',
+              "ceiling: nats.go doing scrub's JetStream work only",
               ceil.perSecond.toLocaleString(),
               '100 %',
               `${ceil.cpuUsPerFact.client} (Go) / ${ceil.cpuUsPerFact.nats}`,

@@ -27,7 +27,9 @@ class WireHeaders implements MsgHdrs {
   private full: (MsgHdrs & { encode(): Uint8Array }) | undefined
 
   constructor(
-    private readonly bytes: Uint8Array,
+    /** The message's bytes: the header block is its first `hdr` bytes. */
+    private readonly rdata: Uint8Array,
+    private readonly hdr: number,
     private readonly decodeFull: () => MsgHdrs,
   ) {}
 
@@ -37,7 +39,7 @@ class WireHeaders implements MsgHdrs {
 
   /** The value of the first line named exactly `k` (trimmed, as nats.js), or undefined. */
   private find(k: string, last: boolean): string | undefined {
-    const s = (this.text ??= Buffer.from(this.bytes.buffer, this.bytes.byteOffset, this.bytes.byteLength).toString('utf8'))
+    const s = (this.text ??= Buffer.from(this.rdata.buffer, this.rdata.byteOffset, this.hdr).toString('utf8'))
     let found: string | undefined
     // line 0 is the status line (`NATS/1.0`); then `Name: value` lines, CRLF-separated
     let at = s.indexOf('\r\n')
@@ -97,7 +99,7 @@ class WireHeaders implements MsgHdrs {
     return this.real()[Symbol.iterator]()
   }
   encode(): Uint8Array {
-    return this.full ? this.full.encode() : this.bytes
+    return this.full ? this.full.encode() : this.rdata.subarray(0, this.hdr)
   }
 }
 
@@ -107,11 +109,13 @@ export function wireHeaders(m: JsMsg): MsgHdrs | undefined {
   const hdr = core?._msg?.hdr
   if (!core || core._headers || typeof hdr !== 'number' || !(core._rdata instanceof Uint8Array)) return m.headers
   if (hdr < 0) return undefined
-  return new WireHeaders(core._rdata.subarray(0, hdr), () => m.headers!)
+  return new WireHeaders(core._rdata, hdr, () => m.headers!)
 }
 
 /** Dot positions of the ack subject being read (one thread: reused, no array per message). */
 const DOTS = new Int32Array(13)
+/** The same, mapped onto the new form's token places (reused likewise). */
+const AT = new Int32Array(11)
 
 /** The decimal number in s[from, to) (what parseInt gives for the digits nats-server writes). */
 function num(s: string, from: number, to: number): number {
@@ -137,12 +141,21 @@ class DeliveryInfo {
   readonly deliverySequence: number
   readonly timestampNanos: number
   readonly pending: number
+  /** Dots before the domain, hash, stream, consumer and count tokens (d1, d2 -1 in the old form). */
+  private readonly d1: number
+  private readonly d2: number
+  private readonly d3: number
+  private readonly d4: number
+  private readonly d5: number
   constructor(
     private readonly s: string,
-    /** Index of the stream token's leading dot, and of the domain's (-1 in the old form). */
-    private readonly at: Int32Array,
+    d: Int32Array,
   ) {
-    const d = at
+    this.d1 = d[1]
+    this.d2 = d[2]
+    this.d3 = d[3]
+    this.d4 = d[4]
+    this.d5 = d[5]
     this.deliveryCount = num(s, d[5] + 1, d[6])
     this.redelivered = this.deliveryCount > 1
     this.streamSequence = num(s, d[6] + 1, d[7])
@@ -151,17 +164,17 @@ class DeliveryInfo {
     this.pending = num(s, d[9] + 1, d[10])
   }
   get domain(): string {
-    const d = this.at[1] < 0 ? '' : this.s.slice(this.at[1] + 1, this.at[2])
+    const d = this.d1 < 0 ? '' : this.s.slice(this.d1 + 1, this.d2)
     return d === '_' ? '' : d
   }
   get account_hash(): string {
-    return this.at[1] < 0 ? '' : this.s.slice(this.at[2] + 1, this.at[3])
+    return this.d1 < 0 ? '' : this.s.slice(this.d2 + 1, this.d3)
   }
   get stream(): string {
-    return this.s.slice(this.at[3] + 1, this.at[4])
+    return this.s.slice(this.d3 + 1, this.d4)
   }
   get consumer(): string {
-    return this.s.slice(this.at[4] + 1, this.at[5])
+    return this.s.slice(this.d4 + 1, this.d5)
   }
 }
 
@@ -180,7 +193,7 @@ export function primeInfo(m: JsMsg): void {
   for (let i = 3; i >= 0 && n < 13; i = s.indexOf('.', i + 1)) DOTS[n++] = i
   // n dots: n + 1 tokens. Positions in the new form: dots 0..10 (after $JS, ACK, domain, hash,
   // stream, consumer, count, sseq, dseq, ts, pending); the old form lacks domain and hash.
-  const at = new Int32Array(11)
+  const at = AT
   if (n === 8) {
     // old form, 9 tokens: no domain, no hash; the end of the subject closes `pending`
     at[0] = DOTS[0]

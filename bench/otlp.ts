@@ -24,7 +24,7 @@
  *   two turns of the client's event loop; BENCH_PROF=<dir> writes the sidecar's --cpu-prof there.
  */
 import { fork, type ChildProcess } from 'node:child_process'
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs'
+import { mkdtempSync, rmSync } from 'node:fs'
 import { Agent, request } from 'node:http'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
@@ -37,6 +37,7 @@ import { BatchLogRecordProcessor, LoggerProvider } from '@opentelemetry/sdk-logs
 import { SeverityNumber } from '@opentelemetry/api'
 import { startNatsServer } from '../infra/index.js'
 import { ensureTopology, streamName, StreamName, Subjects } from '../streams/index.js'
+import { procCpu } from './proc-cpu.js'
 
 const N = Number(process.env.BENCH_N ?? 200_000)
 const CLIENTS = Number(process.env.BENCH_CLIENTS ?? 4)
@@ -104,13 +105,6 @@ async function startSidecar(url: string): Promise<SidecarProc> {
       await exited
     },
   }
-}
-
-/** utime + stime of a process in seconds (Linux /proc; clock ticks are 100 a second). */
-function procCpu(pid: number): number {
-  const f = readFileSync(`/proc/${pid}/stat`, 'utf8')
-  const fields = f.slice(f.lastIndexOf(')') + 2).split(' ')
-  return (Number(fields[11]) + Number(fields[12])) / 100
 }
 
 const clientCpu = () => {

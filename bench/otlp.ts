@@ -34,7 +34,7 @@
  *   nats.go awaits at once; BENCH_ONLY=otlp runs the main OTLP run alone (for profiles).
  */
 import { fork, type ChildProcess } from 'node:child_process'
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs'
+import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
@@ -43,6 +43,7 @@ import { DeliverPolicy, jetstream, jetstreamManager, type JetStreamManager } fro
 import { startNatsServer } from '../infra/index.js'
 import { ensureTopology, streamName, StreamName, Subjects } from '../streams/index.js'
 import { buildGoBaseline, type GoBaseline, type GoRecord } from './go-baseline.js'
+import { procCpu } from './proc-cpu.js'
 
 const N = Number(process.env.BENCH_N ?? 200_000)
 const CLIENTS = Number(process.env.BENCH_CLIENTS ?? 4)
@@ -124,12 +125,6 @@ async function startSidecar(url: string): Promise<SidecarProc> {
   }
 }
 
-/** utime + stime of a process in seconds (Linux /proc; clock ticks are 100 a second). */
-function procCpu(pid: number): number {
-  const f = readFileSync(`/proc/${pid}/stat`, 'utf8')
-  const fields = f.slice(f.lastIndexOf(')') + 2).split(' ')
-  return (Number(fields[11]) + Number(fields[12])) / 100
-}
 
 /** Records JetStream holds on a subject. */
 async function storedIn(jsm: JetStreamManager, subject: string): Promise<number> {

@@ -5,7 +5,8 @@ import { Header, type Fact, type FactCodec, type Rejection } from '../schemas/in
 import { decodeMessage } from './decode.js'
 import { sharedDecodes } from './decode-cache.js'
 import type { DeadLetters, RejectedInput } from './dlq.js'
-import { consumerEvents, factsIn, inFlight } from './metrics.js'
+import { consumerEvents, factsIn, inFlight, tally } from './metrics.js'
+import { primeInfo, wireHeaders } from './wire.js'
 import { subjectMatches, type Subjects } from './subjects.js'
 
 /** Consumer notifications worth a warning; the rest (heartbeats, expired pulls) are routine. */
@@ -137,10 +138,10 @@ export function consumeFacts(nc: NatsConnection, codec: FactCodec, subjects: Sub
       const decodes = sharedDecodes(nc, opts.stream)
       closeDecodes = () => decodes.close()
       if (stopped) closeDecodes()
-      const received = factsIn.labels({ stage })
+      const received = tally(factsIn, { stage })
       // Raw facts are held to their arrival (JetStream store) time: only FACTS carries them.
       const rawStream = opts.stream.endsWith('FACTS')
-      const gauge = inFlight.labels({ stage })
+      const gauge = tally(inFlight, { stage })
       // Ack-all consumers settle in order, so a delivery that was lost in transit must not be
       // passed over: the next ack would cover it. A durable numbers its deliveries 1, 2, 3…;
       // when the numbering jumps (messages delivered into a connection that died with the
@@ -153,6 +154,7 @@ export function consumeFacts(nc: NatsConnection, codec: FactCodec, subjects: Sub
       let n = 0
       for await (const m of messages) {
         if (stopped) break
+        primeInfo(m)
         if (sliceMs > 0 && (++n & 15) === 0 && performance.now() - sliceStart >= sliceMs) {
           await new Promise<void>((r) => setImmediate(r))
           sliceStart = performance.now()
@@ -176,7 +178,9 @@ export function consumeFacts(nc: NatsConnection, codec: FactCodec, subjects: Sub
           continue
         }
         received.inc()
-        const r = decodes.decode(m.seq, m.subject, m.data, () => decodeMessage(codec, subjects, m.subject, m.headers, m.data, rawStream ? m.info.timestampNanos / 1e6 : undefined))
+        const r = decodes.decode(m.seq, m.subject, m.data, () =>
+          decodeMessage(codec, subjects, m.subject, wireHeaders(m), m.data, rawStream ? m.info.timestampNanos / 1e6 : undefined),
+        )
         if (!r.ok) {
           log?.warn({ stage, subject: m.subject, seq: m.seq, reason: r.error.reason }, r.error.message)
           const input = { subject: m.subject, headers: m.headers, data: m.data, stream: opts.stream, seq: m.seq }
@@ -268,7 +272,9 @@ class EnvelopeImpl implements Envelope {
   }
   get raw(): RawMessage {
     const m = this.m
-    return (this.rawCache ??= { stream: this.stream, subject: m.subject, seq: m.seq, data: m.data, headers: m.headers, fingerprint: m.headers?.get(Header.SchemaFp) || undefined })
+    if (this.rawCache) return this.rawCache
+    const headers = wireHeaders(m)
+    return (this.rawCache = { stream: this.stream, subject: m.subject, seq: m.seq, data: m.data, headers, fingerprint: headers?.get(Header.SchemaFp) || undefined })
   }
 
   private settle(): boolean {

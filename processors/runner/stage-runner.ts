@@ -183,7 +183,7 @@ export class StageRunner<S, C, In extends Fact> {
   ) {
     this.queues = opts.inputs.map(() => new LaneQueue())
     this.urgentLanes = opts.inputs.flatMap((l, i) => (l.urgent ? [i] : []))
-    this.outCounter = metrics.factsOut.labels({ stage: opts.stage.name })
+    this.outCounter = metrics.tally(metrics.factsOut, { stage: opts.stage.name })
     this.behindGauge = metrics.behindSeconds.labels({ stage: opts.stage.name })
     this.everyInputs = opts.checkpointEvery?.inputs ?? 5000
     this.everyMs = opts.checkpointEvery?.ms ?? 1000

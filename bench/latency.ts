@@ -18,11 +18,11 @@
  * JSON line.
  */
 import { spawn } from 'node:child_process'
-import { mkdtempSync, rmSync } from 'node:fs'
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs'
 import { cpus, loadavg, tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
-import { monitorEventLoopDelay } from 'node:perf_hooks'
+import { monitorEventLoopDelay, PerformanceObserver } from 'node:perf_hooks'
 import { build, type Histogram } from 'hdr-histogram-js'
 import { jetstreamManager } from '@nats-io/jetstream'
 import { readEnv, silentLogger, startBen, type Running } from '../infra/index.js'
@@ -43,7 +43,7 @@ const PROFILE_LOAD = process.env.BENCH_PROFILE_LOAD
 /** Which phases to run (comma-separated; default all): sparse, bursty, steady, flood. */
 const LOADS = (process.env.BENCH_LOADS ?? 'sparse,bursty,steady,flood').split(',')
 const feedScript = join(fileURLToPath(new URL('.', import.meta.url)), 'latency-feed.js')
-const HOPS = ['scrubbed', 'anomaly', 'decision', 'command', 'ack', 'clickhouse', 'alert→stored', 'alert→scrubbed', 'alert→decision'] as const
+const HOPS = ['stored', 'scrubbed', 'anomaly', 'decision', 'command', 'ack', 'clickhouse', 'alert→stored', 'alert→scrubbed', 'alert→decision'] as const
 type Hop = (typeof HOPS)[number]
 
 interface Fed {
@@ -145,6 +145,14 @@ interface Phase {
   readonly scrubbedPerS: number
   readonly drainMs: number
   readonly sustained: boolean
+  /**
+   * CPU per fact offered (µs) through the feed and its drain: Ben's process (every stage and
+   * projector, and this bench's followers) and the nats-server; wall-clock figures under load mean
+   * little, CPU per fact does.
+   */
+  readonly cpu: { benUsPerFact: number; natsUsPerFact: number }
+  /** Ben's process's garbage collection through the feed: pauses in all (ms, and per second of feed) and the longest. */
+  readonly gc: { ms: number; msPerS: number; maxMs: number }
   /** Ben's event-loop delay through the feed (ms): what any input waits before its callback runs. */
   readonly loopDelay: { p50: number; p99: number; max: number }
   /** Median publish → scrubbed of the probes (routine lane) in the first and the last quarter of the feed. */
@@ -174,6 +182,8 @@ async function phase(r: Running, load: string, rate: number): Promise<Phase> {
   }
   const subs = [
     followSubjects(r.ctx.nc, r.ctx.registry, 'ben.scrubbed.*.web-1', { deliver: 'new' }).subscribe(scrubbedOf),
+    // The probes' first hop: stored in FACTS (the server's part, before any stage).
+    followSubjects(r.ctx.nc, r.ctx.registry, 'ben.fact.metric.web-1', { deliver: 'new' }).subscribe((d) => d.result.ok && rec('stored', d.time - (d.result.value as Fact).ts)),
     // The alert lane hop by hop (web-2): stored in FACTS, out of scrub, out of policy (below).
     followSubjects(r.ctx.nc, r.ctx.registry, 'ben.fact.alert.web-2', { deliver: 'new' }).subscribe((d) => d.result.ok && rec('alert→stored', d.time - (d.result.value as Fact).ts)),
     followSubjects(r.ctx.nc, r.ctx.registry, 'ben.scrubbed.alert.web-2', { deliver: 'new' }).subscribe(
@@ -235,7 +245,17 @@ async function phase(r: Running, load: string, rate: number): Promise<Phase> {
   // Ben's event loop (every stage and projector runs in this process): how long a ready callback waits.
   const eld = monitorEventLoopDelay({ resolution: 10 })
   eld.enable()
+  const cpu0 = { ben: benCpu(), nats: natsCpu(r) }
+  const gc = { ms: 0, maxMs: 0 }
+  const gcObs = new PerformanceObserver((list) => {
+    for (const e of list.getEntries()) {
+      gc.ms += e.duration
+      gc.maxMs = Math.max(gc.maxMs, e.duration)
+    }
+  })
+  gcObs.observe({ entryTypes: ['gc'] })
   const fed = await feed(r.endpoints.natsUrl, load, SECONDS, rate)
+  gcObs.disconnect()
   eld.disable()
   const loopDelay = { p50: Math.round(eld.percentile(50) / 1e6), p99: Math.round(eld.percentile(99) / 1e6), max: Math.round(eld.max / 1e6) }
   sampling = false
@@ -244,6 +264,10 @@ async function phase(r: Running, load: string, rate: number): Promise<Phase> {
   const feedSeconds = (Date.now() - t0) / 1000
   const scrubbedPerS = Math.round(((after.get('stage-scrub-routine')?.done ?? 0) - (before.get('stage-scrub-routine')?.done ?? 0)) / feedSeconds)
   const drainMs = await drain(r)
+  const cpu = {
+    benUsPerFact: Math.round(((benCpu() - cpu0.ben) * 1e6) / Math.max(1, fed.sent)),
+    natsUsPerFact: Math.round(((natsCpu(r) - cpu0.nats) * 1e6) / Math.max(1, fed.sent)),
+  }
   // What was published during the feed has come out of every hop (or the drain gave up).
   await new Promise((res) => setTimeout(res, 1500))
   polling = false
@@ -290,8 +314,29 @@ async function phase(r: Running, load: string, rate: number): Promise<Phase> {
     drainMs,
     sustained,
     loopDelay,
+    cpu,
+    gc: { ms: Math.round(gc.ms), msPerS: Math.round(gc.ms / fed.seconds), maxMs: Math.round(gc.maxMs) },
     climb,
     climbing,
+  }
+}
+
+/** CPU seconds of this process (Ben runs in it). */
+function benCpu(): number {
+  const c = process.cpuUsage()
+  return (c.user + c.system) / 1e6
+}
+
+/** utime + stime of the embedded nats-server in seconds (Linux /proc; 100 clock ticks a second); NaN if unknown. */
+function natsCpu(r: Running): number {
+  const pid = r.endpoints.natsPid
+  if (!pid) return NaN
+  try {
+    const f = readFileSync(`/proc/${pid}/stat`, 'utf8')
+    const fields = f.slice(f.lastIndexOf(')') + 2).split(' ')
+    return (Number(fields[11]) + Number(fields[12])) / 100
+  } catch {
+    return NaN
   }
 }
 
@@ -351,11 +396,13 @@ async function main(): Promise<void> {
     base.hops.map((x, i) => [`baseline: raw JetStream relay, publish → hop ${i + 1}`, cell(x)]),
   )
   printTable(
-    ['load', ...HOPS.map((h) => `${h} ms p50/p99/max (n)`), 'event loop delay ms p50/p99/max', 'verdict'],
+    ['load', ...HOPS.map((h) => `${h} ms p50/p99/max (n)`), 'event loop delay ms p50/p99/max', 'CPU µs/fact ben / nats-server', 'GC ms/s, longest', 'verdict'],
     phases.map((p) => [
       `${p.load}${p.rate ? ` ${p.rate}/s` : ''}`,
       ...HOPS.map((h) => (p.sustained || !ROUTINE_HOPS.includes(h) ? cell(p.hops[h]) : 'not sustained')),
       `${p.loopDelay.p50} / ${p.loopDelay.p99} / ${p.loopDelay.max}`,
+      `${p.cpu.benUsPerFact} / ${p.cpu.natsUsPerFact}`,
+      `${p.gc.msPerS}, ${p.gc.maxMs}`,
       verdict(p),
     ]),
   )
@@ -393,6 +440,10 @@ async function main(): Promise<void> {
     fig[`${p.load}_event_loop_delay_p50_ms`] = p.loopDelay.p50
     fig[`${p.load}_event_loop_delay_p99_ms`] = p.loopDelay.p99
     fig[`${p.load}_event_loop_delay_max_ms`] = p.loopDelay.max
+    fig[`${p.load}_ben_cpu_us_per_fact`] = p.cpu.benUsPerFact
+    fig[`${p.load}_gc_ms_per_s`] = p.gc.msPerS
+    fig[`${p.load}_gc_longest_ms`] = p.gc.maxMs
+    fig[`${p.load}_nats_cpu_us_per_fact`] = Number.isFinite(p.cpu.natsUsPerFact) ? p.cpu.natsUsPerFact : null
     if (p.climb) {
       fig[`${p.load}_scrubbed_p50_first_quarter_ms`] = p.climb.firstMs
       fig[`${p.load}_scrubbed_p50_last_quarter_ms`] = p.climb.lastMs

@@ -94,6 +94,14 @@ export interface FactConsumerOptions {
    * read in between instead of after all of it.
    */
   readonly sliceMs?: number
+  /**
+   * Flow control: called before each delivery is decoded; a promise holds the consumer until it
+   * resolves — nothing more is decoded, and no further pull goes out (nats.js issues the next pull
+   * as its iterator is read), so a subscriber that is behind holds at most one pull batch of raw
+   * bytes instead of max-ack-pending decoded facts (issue 8: under a flood the process was parsing
+   * and collecting megabytes of deliveries it could not apply yet, and the alert lane waited).
+   */
+  readonly ready?: () => Promise<void> | undefined
   /** Stage name for metrics and the DLQ. */
   readonly stage: string
   readonly dlq: DeadLetters
@@ -154,6 +162,12 @@ export function consumeFacts(nc: NatsConnection, codec: FactCodec, subjects: Sub
       let n = 0
       for await (const m of messages) {
         if (stopped) break
+        const held = opts.ready?.()
+        if (held) {
+          await held
+          if (stopped) break
+          sliceStart = performance.now()
+        }
         primeInfo(m)
         if (sliceMs > 0 && (++n & 15) === 0 && performance.now() - sliceStart >= sliceMs) {
           await new Promise<void>((r) => setImmediate(r))

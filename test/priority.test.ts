@@ -2,8 +2,8 @@ import { afterAll, describe, expect, it } from 'vitest'
 import { jetstreamManager } from '@nats-io/jetstream'
 import { Kvm } from '@nats-io/kv'
 import type { NatsConnection } from '@nats-io/nats-core'
-import { Bucket, DeadLetters, FactPublisher, kvName, type PublishOutcome } from '../streams/index.js'
-import { FactCodec, parseEdgeFact, type Fact, type RawFact } from '../schemas/index.js'
+import { Bucket, DeadLetters, FactPublisher, kvName } from '../streams/index.js'
+import { FactCodec, parseEdgeFact, type RawFact } from '../schemas/index.js'
 import { readEnv, silentLogger, startBen, type Running, type ServiceFactory } from '../infra/index.js'
 import { detectService, laneInputs, policyService, scrubService } from '../processors/wiring/index.js'
 import { acquireAlertLink, CheckpointStore, ConfigSource, StageRunner } from '../processors/runner/index.js'
@@ -11,6 +11,7 @@ import { PIPELINE } from '../processors/pipeline.js'
 import { defaultManifest, type CompiledManifest } from '../processors/scrub/index.js'
 import { consumerSettled, startTestNats, tempDir, waitFor } from './support/servers.js'
 import { metricFacts } from './support/facts.js'
+import { HeldPublisher } from './support/held-publisher.js'
 
 /** Stream sequence of the last message on an exact subject, or undefined. */
 async function lastSeq(nc: NatsConnection, stream: string, subject: string): Promise<number | undefined> {
@@ -96,27 +97,6 @@ describe('priority lanes: an alert never queues behind a routine backlog', () =>
     expect(decisions[0], 'the alert came out of policy before the routine backlog drained').toBeLessThan(lastRoutine)
   }, 600_000)
 })
-
-/**
- * A publisher whose window stays full until `open()`: the routine lane's outputs wait, as they do
- * when a flood fills the window of the shared publisher.
- */
-class HeldPublisher extends FactPublisher {
-  private held = true
-  private release: () => void = () => undefined
-  private readonly opened = new Promise<void>((r) => (this.release = r))
-  open(): void {
-    this.held = false
-    this.release()
-  }
-  override trySend(fact: Fact, subject: string | undefined, cb: (o: PublishOutcome) => void): boolean {
-    return this.held ? false : super.trySend(fact, subject, cb)
-  }
-  override async send(fact: Fact, subject: string | undefined, cb: (o: PublishOutcome) => void): Promise<void> {
-    await this.opened
-    return super.send(fact, subject, cb)
-  }
-}
 
 /**
  * Issue 8, item 3, inside one stage: the routine lane waits for its publisher's window (held full

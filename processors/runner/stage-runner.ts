@@ -29,6 +29,7 @@ import { chunked, type CheckpointStore, type CheckpointHead, type Segment, type 
 import type { ConfigSource } from './config-source.js'
 import type { AlertLink } from './alert-link.js'
 import { AckRun, BATCH_MAX, LaneQueue } from './batch.js'
+import { FairRound } from './fair.js'
 
 /** One input lane of a stage. Lanes are listed highest priority first. */
 export interface LaneInput {
@@ -49,6 +50,12 @@ export interface LaneInput {
    * derived facts published, through `RunnerDeps.alert` (a connection of its own) when given.
    */
   readonly urgent?: boolean
+  /**
+   * Sources are served fairly inside this lane (fair.ts): a stage whose state is per source may
+   * apply one source's inputs ahead of another's earlier ones (each source's in order), so a
+   * quiet source's fact does not wait behind another source's burst. Never for an urgent lane.
+   */
+  readonly fair?: boolean
 }
 
 export interface StageRunnerOptions<S, C, In extends Fact> {
@@ -182,6 +189,8 @@ export class StageRunner<S, C, In extends Fact> {
     private readonly deps: RunnerDeps,
   ) {
     this.queues = opts.inputs.map(() => new LaneQueue())
+    this.rounds = opts.inputs.map((l) => (l.fair && !l.urgent ? new FairRound(ROUND_MAX) : undefined))
+    this.roomWaiters = opts.inputs.map(() => [])
     this.urgentLanes = opts.inputs.flatMap((l, i) => (l.urgent ? [i] : []))
     this.outCounter = metrics.tally(metrics.factsOut, { stage: opts.stage.name })
     this.behindGauge = metrics.behindSeconds.labels({ stage: opts.stage.name })
@@ -242,7 +251,7 @@ export class StageRunner<S, C, In extends Fact> {
         maxAckPending,
         ackAll: true,
         batch: input.urgent ? URGENT_BATCH : 1000,
-        ...(input.urgent ? { sliceMs: 0 } : {}),
+        ...(input.urgent ? { sliceMs: 0 } : { ready: () => this.room(i) }),
         dlq: this.deps.dlq,
         log: this.opts.log,
       }).subscribe({
@@ -323,6 +332,7 @@ export class StageRunner<S, C, In extends Fact> {
   async stop(): Promise<void> {
     this.stopped = true
     for (const s of this.subs) s.unsubscribe()
+    this.makeRoom(true)
     if (this.timer) clearInterval(this.timer)
     await this.looping
     if (!this.failure && this.epoch.inputs > 0) this.seal()
@@ -390,6 +400,7 @@ export class StageRunner<S, C, In extends Fact> {
   private watchLag(): void {
     let oldest = Infinity
     for (const q of this.queues) if (q.length) oldest = Math.min(oldest, q.peek()!.storedAt)
+    for (const r of this.rounds) if (r?.pending) oldest = Math.min(oldest, r.oldest())
     const now = Date.now()
     const ms = oldest === Infinity ? 0 : Math.max(0, now - oldest)
     this.behindGauge.set(ms / 1000)
@@ -402,14 +413,26 @@ export class StageRunner<S, C, In extends Fact> {
     }
   }
 
+  /** Inputs received and not applied yet (queued, or waiting in a fair round). */
+  get backlog(): number {
+    return this.queued()
+  }
+
   private queued(): number {
     let n = 0
     for (const q of this.queues) n += q.length
+    for (const r of this.rounds) n += r?.pending ?? 0
     return n
   }
 
   private hasQueued(): boolean {
     for (const q of this.queues) if (q.length) return true
+    return this.inRound()
+  }
+
+  /** A fair lane's round has inputs not applied yet: no epoch may be sealed (fair.ts). */
+  private inRound(): boolean {
+    for (const r of this.rounds) if (r?.pending) return true
     return false
   }
 
@@ -441,10 +464,12 @@ export class StageRunner<S, C, In extends Fact> {
       const hold = next.urgent ? (p: Promise<void>) => p : (p: Promise<void>) => this.park(p)
       for (const env of next.envs) {
         if (this.failure) return
-        const wait = this.apply(env, next.lane)
+        const wait = this.apply(env, next.lane, next.fair)
         if (wait) await hold(wait)
-        if (this.epoch.inputs >= this.everyInputs) await hold(this.checkpoint())
+        if (!next.fair && this.epoch.inputs >= this.everyInputs && !this.inRound()) await hold(this.checkpoint())
       }
+      // A fair batch is applied whole before a seal, and only at the end of its round (fair.ts).
+      if (next.fair && this.epoch.inputs >= this.everyInputs && !this.inRound()) await hold(this.checkpoint())
     }
   }
 
@@ -494,6 +519,25 @@ export class StageRunner<S, C, In extends Fact> {
     }
   }
 
+  /**
+   * Flow control of a routine lane's consumer (consumeFacts' `ready`): with QUEUE_HIGH inputs of
+   * the lane queued, the consumer waits until the loop has taken it below QUEUE_LOW.
+   */
+  private room(i: number): Promise<void> | undefined {
+    if (this.queues[i].length < QUEUE_HIGH || this.stopped || this.failure) return undefined
+    return new Promise((r) => this.roomWaiters[i].push(r))
+  }
+
+  private readonly roomWaiters: Array<Array<() => void>>
+
+  /** Lets the consumers of lanes whose queue went below QUEUE_LOW (all of them: `all`) go on. */
+  private makeRoom(all = false): void {
+    for (let i = 0; i < this.roomWaiters.length; i++) {
+      const w = this.roomWaiters[i]
+      if (w.length && (all || this.queues[i].length < QUEUE_LOW)) for (const r of w.splice(0)) r()
+    }
+  }
+
   /** Indexes of the urgent lanes. */
   private readonly urgentLanes: number[]
 
@@ -503,27 +547,54 @@ export class StageRunner<S, C, In extends Fact> {
     return false
   }
 
-  /** Up to BATCH_MAX inputs of the highest lane that has any. */
-  private nextBatch(): { envs: Envelope[]; lane: string; urgent: boolean } | undefined {
-    if (this.stopped) return undefined
+  /**
+   * Up to BATCH_MAX inputs of the highest lane that has any; of a fair lane, the next FAIR_STEP of
+   * its round. Stopping, nothing more is taken, but an open round is finished (the final checkpoint
+   * must cover a prefix of each lane).
+   */
+  private nextBatch(): { envs: Envelope[]; lane: string; urgent: boolean; fair: boolean } | undefined {
     for (let i = 0; i < this.queues.length; i++) {
       const q = this.queues[i]
-      if (q.length) return { envs: q.take(BATCH_MAX), lane: this.opts.inputs[i].lane, urgent: this.opts.inputs[i].urgent === true }
+      const { lane, urgent } = this.opts.inputs[i]
+      const round = this.rounds[i]
+      if (round) {
+        if (!this.stopped) round.fill(q, this.positions[lane] ?? 0, this.again)
+        if (round.pending) {
+          this.makeRoom()
+          return { envs: round.take(FAIR_STEP), lane, urgent: false, fair: true }
+        }
+      } else if (q.length && !this.stopped) {
+        const envs = q.take(BATCH_MAX)
+        this.makeRoom()
+        return { envs, lane, urgent: urgent === true, fair: false }
+      }
     }
     return undefined
   }
 
-  /** Applies one input; returns a promise only when the publisher's window is full. */
-  private apply(env: Envelope, lane: string): Promise<void> | undefined {
+  /** The fair rounds of the lanes that have one (fair.ts). */
+  private readonly rounds: Array<FairRound | undefined>
+
+  /** A redelivery of an input already folded into the state (or already in a fair round). */
+  private readonly again = (env: Envelope): void => {
+    env.ack()
+    this.stats.skipped++
+  }
+
+  /**
+   * Applies one input; returns a promise only when the publisher's window is full. `fair`: an input
+   * of a fair round, checked for redelivery when it joined the round (it may come after a later
+   * input of another source).
+   */
+  private apply(env: Envelope, lane: string, fair = false): Promise<void> | undefined {
     const last = this.positions[lane] ?? 0
-    if (env.seq <= last) {
+    if (!fair && env.seq <= last) {
       // Already folded into the state (a redelivery of something checkpointed).
-      env.ack()
-      this.stats.skipped++
+      this.again(env)
       return
     }
     const epoch = this.epoch
-    this.positions[lane] = env.seq
+    if (env.seq > last) this.positions[lane] = env.seq
     epoch.inputs++
     epoch.toAck.add(lane, env)
     this.stats.applied++
@@ -656,6 +727,7 @@ export class StageRunner<S, C, In extends Fact> {
   private fail(err: Error, say = true): void {
     if (this.failure) return
     this.failure = err
+    this.makeRoom(true)
     if (say) this.opts.log?.error({ stage: this.name, err: err.message }, 'stage runner stopped: it resumes from its last checkpoint on restart')
     for (const s of this.subs) s.unsubscribe()
   }
@@ -676,6 +748,17 @@ export function stageDurable(prefix: string | undefined, stage: string, lane: st
 
 /** The time-based checkpoint interval never stretches beyond this (acks wait for checkpoints). */
 const MAX_CHECKPOINT_MS = 5_000
+
+/** A routine lane's consumer waits with this many of its inputs queued (flow control)… */
+const QUEUE_HIGH = 1024
+/** …until the loop has taken the queue below this. */
+const QUEUE_LOW = 512
+
+/** Inputs a fair round accepts (fair.ts): between two rounds an epoch may be sealed. */
+const ROUND_MAX = 2048
+
+/** Inputs of a fair round applied per step of the loop (the loop yields between steps after SLICE_MS). */
+const FAIR_STEP = 32
 
 /** Pull batch of an urgent lane: a handful in flight, so the server never has a flood of them queued for one pull. */
 const URGENT_BATCH = 64

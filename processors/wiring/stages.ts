@@ -13,7 +13,7 @@ import { stageService } from './service.js'
 export { ConfigKey } from '../pipeline.js'
 
 /** A stage's input lanes from the stage graph, with this Ben's subjects. */
-export function laneInputs(spec: Pick<StageSpec, 'inputs'>, s: Subjects): LaneInput[] {
+export function laneInputs(spec: Pick<StageSpec, 'inputs'> & Partial<Pick<StageSpec, 'partitionKey'>>, s: Subjects): LaneInput[] {
   return spec.inputs.map((l) => ({
     lane: l.lane,
     stream: l.stream,
@@ -21,6 +21,8 @@ export function laneInputs(spec: Pick<StageSpec, 'inputs'>, s: Subjects): LaneIn
     ...(l.exclude ? { exclude: l.exclude(s) } : {}),
     ...(l.replaces ? { replaces: l.replaces } : {}),
     ...(l.urgent ? { urgent: true } : {}),
+    // State per source (partitioned by source): sources are served fairly inside the lane.
+    ...(spec.partitionKey === 'source' && !l.urgent ? { fair: true } : {}),
   }))
 }
 

@@ -50,8 +50,11 @@ export class BenUp {
   }
 
   /** Starts it and waits until it has recorded its endpoints (it is then serving). */
-  static async start(home: string, env: NodeJS.ProcessEnv = {}, timeoutMs = 90_000): Promise<BenUp> {
-    const child = spawn(process.execPath, [BEN_JS, 'up'], { env: { ...process.env, BEN_NO_CONTAINERS: '1', ...env, BEN_HOME: home }, stdio: ['ignore', 'pipe', 'pipe'] })
+  static async start(home: string, env: NodeJS.ProcessEnv = {}, timeoutMs = 90_000, opts: { args?: readonly string[]; wrap?: readonly string[] } = {}): Promise<BenUp> {
+    // `wrap`: a command that execs the rest (e.g. setpriv dropping capabilities), so the pid stays ben up's.
+    const argv = [process.execPath, BEN_JS, 'up', ...(opts.args ?? [])]
+    const [cmd, ...rest] = [...(opts.wrap ?? []), ...argv]
+    const child = spawn(cmd, rest, { env: { ...process.env, BEN_NO_CONTAINERS: '1', ...env, BEN_HOME: home }, stdio: ['ignore', 'pipe', 'pipe'] })
     const b = new BenUp(home, child)
     await until(
       'ben up to record its endpoints',
@@ -91,6 +94,25 @@ export function natsServersOf(home: string): number[] {
     if (!/^\d+$/.test(d)) continue
     const p = inspectProcess(Number(d))
     if (p && matches(p.cmdline)) out.push(p.pid)
+  }
+  return out
+}
+
+/** Worker processes (`ben run --worker-id …`) of this BEN_HOME, by /proc: their pids, parent or not. */
+export function workersOf(home: string): Array<{ pid: number; ppid: number; id: string }> {
+  const out: Array<{ pid: number; ppid: number; id: string }> = []
+  for (const d of readdirSync('/proc')) {
+    if (!/^\d+$/.test(d)) continue
+    const p = inspectProcess(Number(d))
+    const i = p?.cmdline.indexOf('--worker-id') ?? -1
+    if (!p || i < 0 || p.cmdline[1] !== BEN_JS || p.cmdline[2] !== 'run') continue
+    try {
+      if (!readFileSync(`/proc/${p.pid}/environ`, 'latin1').split('\0').includes(`BEN_HOME=${home}`)) continue
+      const stat = readFileSync(`/proc/${p.pid}/stat`, 'latin1')
+      out.push({ pid: p.pid, ppid: Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]), id: p.cmdline[i + 1] })
+    } catch {
+      // gone meanwhile
+    }
   }
   return out
 }

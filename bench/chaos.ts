@@ -1,18 +1,26 @@
 /**
- * `npm run chaos [-- --seed 7 --faults 8 --duration 240 --only 'disk full']`: a seeded fault campaign against `ben up`, compared
- * with an uninterrupted control run on the same input. Faults: SIGKILL of the embedded
- * nats-server, SIGKILL of `ben up` (restarted after a pause), SIGSTOP/SIGCONT of either, and a
- * full disk (BEN_HOME on a small tmpfs filled to the last byte, then freed; skipped with the
- * reason when the mount is not allowed). Between faults the input is published in chunks, the
+ * `npm run chaos [-- --seed 7 --faults 14 --duration 240 --only 'disk full']`: a seeded fault
+ * campaign against `ben up`, compared with an uninterrupted control run on the same input.
+ * Phase 1 (stages in `ben up`): SIGKILL of the embedded nats-server, SIGKILL of `ben up`
+ * (restarted after a pause), SIGSTOP/SIGCONT of either, SIGSTOP of `ben up` for longer than
+ * JetStream's 2-minute duplicate window (once), a full disk (BEN_HOME on a small tmpfs filled to
+ * the last byte, then freed), ClickHouse unwritable (its directories lose their write bits; `ben
+ * up` runs under setpriv without CAP_DAC_OVERRIDE so that root obeys them), and a corrupted
+ * ClickHouse part (Ben stopped, a part of `facts` damaged, started again, `ben rebuild facts`; once).
+ * Phase 2, the same BEN_HOME under `ben up --workers 2`: SIGKILL and SIGSTOP of a worker, SIGKILL of
+ * `ben up` (its workers must not outlive it), SIGKILL of nats-server. Each kind once per phase in a
+ * seeded order; `--faults N` adds random phase-2 faults up to N. Mounts need root: without it the
+ * disk faults are skipped with the reason. Between faults the input is published in chunks, the
  * way a user would (`ben publish`, repeated until it succeeds).
  *
  * Checks: 0 facts lost, 0 duplicated rows, derived facts (anomalies, decisions, incidents,
  * commands) identical to the control run, and after each fault clears, the time until the
  * pipeline has taken in everything published so far and every consumer is idle (the stall).
- * Prints a table and one JSON line. Bounded: every wait has a deadline.
+ * Prints a table and one JSON line; exit 0 only when every check passed. Bounded: every wait has
+ * a deadline; the mounts are removed and `ben up` stopped whatever happens.
  */
 import { execFileSync } from 'node:child_process'
-import { chmodSync, closeSync, existsSync, mkdirSync, mkdtempSync, openSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync, writeSync } from 'node:fs'
+import { chmodSync, cpSync, closeSync, existsSync, mkdirSync, mkdtempSync, openSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync, writeSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import Table from 'cli-table3'
@@ -236,15 +244,16 @@ async function main(): Promise<void> {
           break
         case Fault.KillUp:
         case Fault.KillUpWorkers: {
+          const orphans = workersOf(home)
           up.kill('SIGKILL')
           await up.exited
           await sleep(holdMs)
-          const orphans = workersOf(home)
           up = await start()
           if (workers) {
             // The killed ben up's workers must not outlive it (they would hold their leases forever).
-            const left = await until('the old workers to exit', () => (orphans.some((w) => workersOf(home).some((x) => x.pid === w.pid)) ? undefined : true), 60_000, 500).catch(() => false)
-            note = left ? `${orphans.length} old workers exited` : `old workers still running: ${orphans.map((w) => w.pid).join(',')}`
+            const alive = () => orphans.filter((w) => workersOf(home).some((x) => x.pid === w.pid))
+            const gone = await until('the old workers to exit', () => (alive().length ? undefined : true), 60_000, 500).catch(() => false)
+            note = gone ? `its ${orphans.length} workers exited with it` : `old workers still running: ${alive().map((w) => w.pid).join(',')}`
           }
           break
         }
@@ -386,6 +395,14 @@ async function main(): Promise<void> {
       await Promise.race([up.exited, sleep(60_000)])
       up.kill('SIGKILL')
     }
+    const failed = process.exitCode !== 0
+    if (failed) {
+      // Kept for a post-mortem: the logs (the tmpfs goes away).
+      mkdirSync(join(root, 'logs'), { recursive: true })
+      for (const f of existsSync(home) ? readdirSync(home).filter((f) => f.endsWith('.log')) : []) cpSync(join(home, f), join(root, 'logs', f))
+      if (existsSync(join(home, 'nats', 'nats-server.log'))) cpSync(join(home, 'nats', 'nats-server.log'), join(root, 'logs', 'nats-server.log'))
+      process.stderr.write(`chaos: logs kept in ${join(root, 'logs')}\n`)
+    }
     for (const m of mounted) {
       try {
         execFileSync('umount', [m], { stdio: 'pipe' })
@@ -393,10 +410,12 @@ async function main(): Promise<void> {
         execFileSync('umount', ['-l', m], { stdio: 'pipe' })
       }
     }
-    rmSync(root, { recursive: true, force: true })
+    if (failed) rmSync(home, { recursive: true, force: true })
+    else rmSync(root, { recursive: true, force: true })
   }
 }
 
+process.exitCode = 2
 main().catch((err) => {
   process.stderr.write(`chaos: ${(err as Error).stack ?? err}\n`)
   process.exit(2)

@@ -170,7 +170,7 @@ describe('fault matrix', () => {
     await up2.stop()
   }, 400_000)
 
-  it.skipIf(tmpfsProbe !== undefined)('disk full and freed (BEN_HOME on a 128 MB tmpfs filled to the last byte): ben publish ends instead of hanging, and once space is back every fact is stored once, derived facts identical', async () => {
+  it.skipIf(tmpfsProbe !== undefined)('disk full and freed (BEN_HOME on a 128 MB tmpfs filled to the last byte): ben publish ends instead of hanging, Ctrl-C stops ben up, and once space is back every fact is stored once, derived facts identical', async () => {
     const home = join(root.path, 'disk-full')
     mkdirSync(home, { recursive: true })
     execFileSync('mount', ['-t', 'tmpfs', '-o', 'size=128m', 'tmpfs', home], { stdio: 'pipe' })
@@ -194,8 +194,15 @@ describe('fault matrix', () => {
       // While the disk is full: the publish ends (stored, or failed with a message), it does not hang.
       const during = await benCli(['publish', half[1]], { BEN_HOME: home, BEN_PUBLISH_STALL_MS: '3000' }, 150_000)
       expect(during.code === 0 || /\S/.test(during.stderr), `exit ${during.code} without a message`).toBe(true)
+      // Ctrl-C while the disk is still full: ben up stops (it took minutes once), and its
+      // nats-server (wedged after ENOSPC, deaf to SIGTERM) does not outlive it.
+      up.kill('SIGINT')
+      const stopped = await Promise.race([up.exited.then(() => true), new Promise<false>((r) => setTimeout(() => r(false), 180_000))])
+      expect(stopped, 'ben up did not stop on SIGINT with the disk full').toBe(true)
+      await until('its nats-server to be gone', () => (natsServersOf(home).length === 0 ? true : undefined), 60_000, 500)
       rmSync(filler)
-      // Space is back: publishing the same file again stores what is missing (the documented remedy).
+      // Space is back: started again, publishing the same file again stores what is missing (the documented remedy).
+      up = await BenUp.start(home)
       await until('the second half to be published', async () => ((await benCli(['publish', half[1]], { BEN_HOME: home, BEN_PUBLISH_STALL_MS: '5000' })).code === 0 ? true : undefined), 240_000, 1000)
       const run = await settle(home, total, 300_000, control.consumers)
       expect(compare(control, run)).toEqual([])

@@ -6,7 +6,7 @@ import { join } from 'node:path'
 import { jetstream, jetstreamManager } from '@nats-io/jetstream'
 import { connect } from '@nats-io/transport-node'
 import { inspectProcess, isInfraError, isSameProcess, startNatsServer } from '../infra/index.js'
-import { BenUp, benCli, compare, natsOf, natsServersOf, settle, shareKeys, until, writeFleetInput, type Snapshot } from '../bench/faults/harness.js'
+import { BenUp, benCli, compare, natsOf, natsServersOf, settle, shareKeys, until, workersOf, writeFleetInput, type Snapshot } from '../bench/faults/harness.js'
 import { tempDir } from './support/servers.js'
 
 /**
@@ -218,6 +218,25 @@ describe('fault matrix', () => {
       unmount(home)
     }
   }, 600_000)
+
+  it('kill -9 of ben up --workers 1: its worker does not outlive it (an orphan would hold its leases and run unsupervised)', async () => {
+    const home = join(root.path, 'workers')
+    const up = await BenUp.start(home, {}, 90_000, { args: ['--workers', '1'] })
+    running.push(up)
+    const [worker] = await until('the worker to start', () => (workersOf(home).length === 1 ? workersOf(home) : undefined), 90_000, 500)
+    expect(worker.ppid).toBe(up.pid)
+    const nats = up.endpoints().natsPid!
+    up.kill('SIGKILL')
+    await up.exited
+    try {
+      await until('the worker to exit after its ben up', () => (workersOf(home).some((w) => w.pid === worker.pid) ? undefined : true), 90_000, 500)
+      expect(readFileSync(join(home, `worker-${worker.id}.log`), 'utf8')).toContain('the process that started this worker is gone: stopping')
+    } finally {
+      for (const w of workersOf(home)) process.kill(w.pid, 'SIGKILL')
+      // The orphaned nats-server (the next ben up would replace it): ours, by its store.
+      if (natsServersOf(home).includes(nats)) process.kill(nats, 'SIGKILL')
+    }
+  }, 300_000)
 
   it('stale endpoints.json and locks naming an unrelated process: ben up starts and signals nothing', async () => {
     const home = join(root.path, 'stale')

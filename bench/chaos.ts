@@ -253,7 +253,11 @@ async function main(): Promise<void> {
             // The killed ben up's workers must not outlive it (they would hold their leases forever).
             const alive = () => orphans.filter((w) => workersOf(home).some((x) => x.pid === w.pid))
             const gone = await until('the old workers to exit', () => (alive().length ? undefined : true), 60_000, 500).catch(() => false)
-            note = gone ? `its ${orphans.length} workers exited with it` : `old workers still running: ${alive().map((w) => w.pid).join(',')}`
+            note = gone
+              ? `its ${orphans.length} workers exited with it`
+              : `old workers still running: ${alive()
+                  .map((w) => w.pid)
+                  .join(',')}`
           }
           break
         }
@@ -336,7 +340,9 @@ async function main(): Promise<void> {
       const r = await recovery(cleared || Date.now(), publishing)
       await publishing
       rows.push({ n, fault, holdS: +(holdMs / 1000).toFixed(1), movingS: r.moving, caughtUpS: r.caughtUp, note })
-      process.stdout.write(`fault ${n}: ${fault} for ${(holdMs / 1000).toFixed(1)} s; moving again ${r.moving} s and caught up ${r.caughtUp} s after it cleared${note ? `; ${note}` : ''}\n`)
+      process.stdout.write(
+        `fault ${n}: ${fault} for ${(holdMs / 1000).toFixed(1)} s; moving again ${r.moving} s and caught up ${r.caughtUp} s after it cleared${note ? `; ${note}` : ''}\n`,
+      )
     }
 
     const run = await settle(home, total, 300_000, control.consumers)
@@ -358,7 +364,11 @@ async function main(): Promise<void> {
     const maxStall = numeric.length ? Math.max(...numeric) : 0
     const stalled = rows.filter((r) => typeof r.movingS !== 'number' || r.movingS > stallBoundS || typeof r.caughtUpS !== 'number').length
 
-    const table = new Table({ head: ['#', 'fault', 'held (s)', `stall after it cleared (s, bound ${stallBoundS})`, 'caught up after (s)', 'note'], colWidths: [null, null, null, null, null, 60], wordWrap: true })
+    const table = new Table({
+      head: ['#', 'fault', 'held (s)', `stall after it cleared (s, bound ${stallBoundS})`, 'caught up after (s)', 'note'],
+      colWidths: [null, null, null, null, null, 60],
+      wordWrap: true,
+    })
     for (const r of rows) table.push([r.n, r.fault, r.holdS, r.movingS, r.caughtUpS, r.note])
     process.stdout.write(table.toString() + '\n')
     const summary = new Table({ head: ['check', 'faulted run', 'control'] })

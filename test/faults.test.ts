@@ -170,54 +170,63 @@ describe('fault matrix', () => {
     await up2.stop()
   }, 400_000)
 
-  it.skipIf(tmpfsProbe !== undefined)('disk full and freed (BEN_HOME on a 128 MB tmpfs filled to the last byte): ben publish ends instead of hanging, Ctrl-C stops ben up, and once space is back every fact is stored once, derived facts identical', async () => {
-    const home = join(root.path, 'disk-full')
-    mkdirSync(home, { recursive: true })
-    execFileSync('mount', ['-t', 'tmpfs', '-o', 'size=128m', 'tmpfs', home], { stdio: 'pipe' })
-    let up: BenUp | undefined
-    try {
-      shareKeys(controlHome, home)
-      up = await BenUp.start(home)
-      const first = await benCli(['publish', half[0]], { BEN_HOME: home })
-      expect(first.code, first.stderr).toBe(0)
-      const filler = join(home, 'filler')
-      const fd = openSync(filler, 'w')
-      let full = false
+  it.skipIf(tmpfsProbe !== undefined)(
+    'disk full and freed (BEN_HOME on a 128 MB tmpfs filled to the last byte): ben publish ends instead of hanging, Ctrl-C stops ben up, and once space is back every fact is stored once, derived facts identical',
+    async () => {
+      const home = join(root.path, 'disk-full')
+      mkdirSync(home, { recursive: true })
+      execFileSync('mount', ['-t', 'tmpfs', '-o', 'size=128m', 'tmpfs', home], { stdio: 'pipe' })
+      let up: BenUp | undefined
       try {
-        for (;;) writeSync(fd, Buffer.alloc(1 << 20))
-      } catch (err) {
-        full = (err as NodeJS.ErrnoException).code === 'ENOSPC'
-      } finally {
-        closeSync(fd)
-      }
-      expect(full).toBe(true)
-      // While the disk is full: the publish ends (stored, or failed with a message), it does not hang.
-      const during = await benCli(['publish', half[1]], { BEN_HOME: home, BEN_PUBLISH_STALL_MS: '3000' }, 150_000)
-      expect(during.code === 0 || /\S/.test(during.stderr), `exit ${during.code} without a message`).toBe(true)
-      // Ctrl-C while the disk is still full: ben up stops (it took minutes once), and its
-      // nats-server (wedged after ENOSPC, deaf to SIGTERM) does not outlive it.
-      up.kill('SIGINT')
-      const stopped = await Promise.race([up.exited.then(() => true), new Promise<false>((r) => setTimeout(() => r(false), 180_000))])
-      expect(stopped, 'ben up did not stop on SIGINT with the disk full').toBe(true)
-      await until('its nats-server to be gone', () => (natsServersOf(home).length === 0 ? true : undefined), 60_000, 500)
-      rmSync(filler)
-      // Space is back: started again, publishing the same file again stores what is missing (the documented remedy).
-      up = await BenUp.start(home)
-      await until('the second half to be published', async () => ((await benCli(['publish', half[1]], { BEN_HOME: home, BEN_PUBLISH_STALL_MS: '5000' })).code === 0 ? true : undefined), 240_000, 1000)
-      const run = await settle(home, total, 300_000, control.consumers)
-      expect(compare(control, run)).toEqual([])
-      expect(run.tables.facts).toEqual({ rows: total, ids: total })
-    } finally {
-      // Whatever failed: ben up and its nats-server stopped, then the mount removed.
-      if (up) {
+        shareKeys(controlHome, home)
+        up = await BenUp.start(home)
+        const first = await benCli(['publish', half[0]], { BEN_HOME: home })
+        expect(first.code, first.stderr).toBe(0)
+        const filler = join(home, 'filler')
+        const fd = openSync(filler, 'w')
+        let full = false
+        try {
+          for (;;) writeSync(fd, Buffer.alloc(1 << 20))
+        } catch (err) {
+          full = (err as NodeJS.ErrnoException).code === 'ENOSPC'
+        } finally {
+          closeSync(fd)
+        }
+        expect(full).toBe(true)
+        // While the disk is full: the publish ends (stored, or failed with a message), it does not hang.
+        const during = await benCli(['publish', half[1]], { BEN_HOME: home, BEN_PUBLISH_STALL_MS: '3000' }, 150_000)
+        expect(during.code === 0 || /\S/.test(during.stderr), `exit ${during.code} without a message`).toBe(true)
+        // Ctrl-C while the disk is still full: ben up stops (it took minutes once), and its
+        // nats-server (wedged after ENOSPC, deaf to SIGTERM) does not outlive it.
         up.kill('SIGINT')
-        await Promise.race([up.exited, new Promise((r) => setTimeout(r, 60_000))])
-        up.kill('SIGKILL')
+        const stopped = await Promise.race([up.exited.then(() => true), new Promise<false>((r) => setTimeout(() => r(false), 180_000))])
+        expect(stopped, 'ben up did not stop on SIGINT with the disk full').toBe(true)
+        await until('its nats-server to be gone', () => (natsServersOf(home).length === 0 ? true : undefined), 60_000, 500)
+        rmSync(filler)
+        // Space is back: started again, publishing the same file again stores what is missing (the documented remedy).
+        up = await BenUp.start(home)
+        await until(
+          'the second half to be published',
+          async () => ((await benCli(['publish', half[1]], { BEN_HOME: home, BEN_PUBLISH_STALL_MS: '5000' })).code === 0 ? true : undefined),
+          240_000,
+          1000,
+        )
+        const run = await settle(home, total, 300_000, control.consumers)
+        expect(compare(control, run)).toEqual([])
+        expect(run.tables.facts).toEqual({ rows: total, ids: total })
+      } finally {
+        // Whatever failed: ben up and its nats-server stopped, then the mount removed.
+        if (up) {
+          up.kill('SIGINT')
+          await Promise.race([up.exited, new Promise((r) => setTimeout(r, 60_000))])
+          up.kill('SIGKILL')
+        }
+        for (const pid of natsServersOf(home)) process.kill(pid, 'SIGKILL')
+        unmount(home)
       }
-      for (const pid of natsServersOf(home)) process.kill(pid, 'SIGKILL')
-      unmount(home)
-    }
-  }, 600_000)
+    },
+    600_000,
+  )
 
   it('kill -9 of ben up --workers 1: its worker does not outlive it (an orphan would hold its leases and run unsupervised)', async () => {
     const home = join(root.path, 'workers')

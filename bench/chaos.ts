@@ -46,8 +46,6 @@ type Fault = (typeof Fault)[keyof typeof Fault]
 /** In-process stages first (`ben up`), then the same home under `ben up --workers 2`. */
 const PHASE1: readonly Fault[] = [Fault.KillNats, Fault.KillUp, Fault.PauseNats, Fault.PauseUp, Fault.DiskFull, Fault.ChUnwritable, Fault.CorruptPart, Fault.PauseLong]
 const PHASE2: readonly Fault[] = [Fault.KillWorker, Fault.PauseWorker, Fault.KillUpWorkers, Fault.KillNatsWorkers]
-/** Slow faults run once however many faults are asked for. */
-const SLOW: readonly Fault[] = [Fault.PauseLong, Fault.CorruptPart]
 
 function arg(name: string, fallback: number): number {
   const i = process.argv.indexOf(`--${name}`)
@@ -79,7 +77,7 @@ interface Row {
   note: string
 }
 
-/** `--only F`: that kind `faults` times; else every kind once per phase (seeded order), then random fast ones up to `faults`. */
+/** `--only F`: that kind `faults` times; else every kind once per phase (seeded order), then random phase-2 ones up to `faults` (so the slow ones, the long pause and the broken part, run once). */
 function plan(random: () => number, faults: number, only: Fault | undefined, allowed: (f: Fault) => boolean): Fault[] {
   const shuffle = (l: readonly Fault[]) => [...l].sort(() => random() - 0.5)
   if (only) return Array.from({ length: faults }, () => only)

@@ -51,6 +51,22 @@ async function untilSignal(log: Logger, stop: () => Promise<void>): Promise<void
   })
 }
 
+/**
+ * A worker started by `ben up --workers` (or `ben orchestrator`) reads a stdin pipe its parent
+ * holds: end of file means the parent is gone (SIGKILL included), and the worker stops as on
+ * SIGTERM, so its leases go to the workers of the next `ben up` instead of to an orphan.
+ */
+function watchParent(log: Logger): void {
+  const gone = () => {
+    log.warn({ ppid: process.ppid }, 'the process that started this worker is gone: stopping')
+    process.kill(process.pid, 'SIGTERM')
+  }
+  process.stdin.once('end', gone)
+  process.stdin.once('error', gone)
+  process.stdin.resume()
+  ;(process.stdin as unknown as { unref?: () => void }).unref?.()
+}
+
 export function registerRun(program: Command): void {
   program
     .command('run')
@@ -105,6 +121,7 @@ Examples:
       process.stdout.write(
         `worker ${id} (pid ${process.pid}) runs ${[...units.map(unitKey), ...projectors.map((p) => `projector:${p}`)].join(', ')} on ${base.nc.getServer()}; Ctrl-C to stop\n`,
       )
+      if (process.env.BEN_PARENT_WATCH === 'stdin') watchParent(log)
       await untilSignal(log, async () => {
         await worker?.stop()
         for (const s of projSvcs) await s.stop()

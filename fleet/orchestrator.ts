@@ -116,7 +116,10 @@ export async function startOrchestrator(
   const launch = (c: Child) => {
     if (stopped || !o.command) return
     const { cmd, args, env } = o.command(c.slot)
-    const proc = spawn(cmd, args, { env, stdio: ['ignore', 'ignore', 'pipe'] })
+    // stdin a pipe we never write: it closes when this process dies (even by SIGKILL), and a worker
+    // started with BEN_PARENT_WATCH=stdin then stops, rather than outliving us holding its leases.
+    const proc = spawn(cmd, args, { env: { ...env, BEN_PARENT_WATCH: 'stdin' }, stdio: ['pipe', 'ignore', 'pipe'] })
+    proc.stdin?.on('error', () => undefined)
     c.proc = proc
     c.startedAt = Date.now()
     c.restarting = false

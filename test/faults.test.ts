@@ -1,12 +1,46 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { spawn, type ChildProcess } from 'node:child_process'
-import { mkdirSync, readFileSync, writeFileSync } from 'node:fs'
+import { execFileSync } from 'node:child_process'
+import { closeSync, mkdirSync, openSync, readFileSync, rmSync, writeFileSync, writeSync } from 'node:fs'
 import { join } from 'node:path'
 import { jetstream, jetstreamManager } from '@nats-io/jetstream'
 import { connect } from '@nats-io/transport-node'
 import { inspectProcess, isInfraError, isSameProcess, startNatsServer } from '../infra/index.js'
-import { BenUp, benCli, compare, natsOf, natsServersOf, settle, shareKeys, until, writeFleetInput, type Snapshot } from '../bench/faults/harness.js'
+import { BenUp, benCli, compare, natsOf, natsServersOf, settle, shareKeys, until, workersOf, writeFleetInput, type Snapshot } from '../bench/faults/harness.js'
 import { tempDir } from './support/servers.js'
+
+/**
+ * A full disk needs a small filesystem of its own: a tmpfs, which only root may mount (CI runs as
+ * root). Probed once; when it cannot be mounted the case says why it is skipped.
+ */
+const tmpfsProbe = ((): string | undefined => {
+  if (process.platform !== 'linux') return `not Linux (${process.platform})`
+  if (process.getuid?.() !== 0) return 'not root: mounting a tmpfs needs root'
+  const dir = tempDir('ben-tmpfs-probe-')
+  try {
+    execFileSync('mount', ['-t', 'tmpfs', '-o', 'size=1m', 'tmpfs', dir.path], { stdio: 'pipe' })
+    execFileSync('umount', [dir.path], { stdio: 'pipe' })
+    return undefined
+  } catch (err) {
+    return `cannot mount a tmpfs: ${(err as Error).message.split('\n')[0]}`
+  } finally {
+    dir.remove()
+  }
+})()
+if (tmpfsProbe) console.warn(`fault matrix: the disk-full case is skipped: ${tmpfsProbe}`)
+
+/** Unmounts, lazily when something still holds the mount (a process killed late). */
+function unmount(dir: string): void {
+  try {
+    execFileSync('umount', [dir], { stdio: 'pipe' })
+  } catch {
+    try {
+      execFileSync('umount', ['-l', dir], { stdio: 'pipe' })
+    } catch {
+      // not mounted
+    }
+  }
+}
 
 /**
  * The fault matrix (short cases; `npm run chaos` runs the long, random campaign). Each case runs
@@ -135,6 +169,83 @@ describe('fault matrix', () => {
     expect(second.tables.facts).toEqual({ rows: total, ids: total })
     await up2.stop()
   }, 400_000)
+
+  it.skipIf(tmpfsProbe !== undefined)(
+    'disk full and freed (BEN_HOME on a 128 MB tmpfs filled to the last byte): ben publish ends instead of hanging, Ctrl-C stops ben up, and once space is back every fact is stored once, derived facts identical',
+    async () => {
+      const home = join(root.path, 'disk-full')
+      mkdirSync(home, { recursive: true })
+      execFileSync('mount', ['-t', 'tmpfs', '-o', 'size=128m', 'tmpfs', home], { stdio: 'pipe' })
+      let up: BenUp | undefined
+      try {
+        shareKeys(controlHome, home)
+        up = await BenUp.start(home)
+        const first = await benCli(['publish', half[0]], { BEN_HOME: home })
+        expect(first.code, first.stderr).toBe(0)
+        const filler = join(home, 'filler')
+        const fd = openSync(filler, 'w')
+        let full = false
+        try {
+          for (;;) writeSync(fd, Buffer.alloc(1 << 20))
+        } catch (err) {
+          full = (err as NodeJS.ErrnoException).code === 'ENOSPC'
+        } finally {
+          closeSync(fd)
+        }
+        expect(full).toBe(true)
+        // While the disk is full: the publish ends (stored, or failed with a message), it does not hang.
+        const during = await benCli(['publish', half[1]], { BEN_HOME: home, BEN_PUBLISH_STALL_MS: '3000' }, 150_000)
+        expect(during.code === 0 || /\S/.test(during.stderr), `exit ${during.code} without a message`).toBe(true)
+        // Ctrl-C while the disk is still full: ben up stops (it took minutes once), and its
+        // nats-server (wedged after ENOSPC, deaf to SIGTERM) does not outlive it.
+        up.kill('SIGINT')
+        const stopped = await Promise.race([up.exited.then(() => true), new Promise<false>((r) => setTimeout(() => r(false), 180_000))])
+        expect(stopped, 'ben up did not stop on SIGINT with the disk full').toBe(true)
+        await until('its nats-server to be gone', () => (natsServersOf(home).length === 0 ? true : undefined), 60_000, 500)
+        rmSync(filler)
+        // Space is back: started again, publishing the same file again stores what is missing (the documented remedy).
+        up = await BenUp.start(home)
+        await until(
+          'the second half to be published',
+          async () => ((await benCli(['publish', half[1]], { BEN_HOME: home, BEN_PUBLISH_STALL_MS: '5000' })).code === 0 ? true : undefined),
+          240_000,
+          1000,
+        )
+        const run = await settle(home, total, 300_000, control.consumers)
+        expect(compare(control, run)).toEqual([])
+        expect(run.tables.facts).toEqual({ rows: total, ids: total })
+      } finally {
+        // Whatever failed: ben up and its nats-server stopped, then the mount removed.
+        if (up) {
+          up.kill('SIGINT')
+          await Promise.race([up.exited, new Promise((r) => setTimeout(r, 60_000))])
+          up.kill('SIGKILL')
+        }
+        for (const pid of natsServersOf(home)) process.kill(pid, 'SIGKILL')
+        unmount(home)
+      }
+    },
+    600_000,
+  )
+
+  it('kill -9 of ben up --workers 1: its worker does not outlive it (an orphan would hold its leases and run unsupervised)', async () => {
+    const home = join(root.path, 'workers')
+    const up = await BenUp.start(home, {}, 90_000, { args: ['--workers', '1'] })
+    running.push(up)
+    const [worker] = await until('the worker to start', () => (workersOf(home).length === 1 ? workersOf(home) : undefined), 90_000, 500)
+    expect(worker.ppid).toBe(up.pid)
+    const nats = up.endpoints().natsPid!
+    up.kill('SIGKILL')
+    await up.exited
+    try {
+      await until('the worker to exit after its ben up', () => (workersOf(home).some((w) => w.pid === worker.pid) ? undefined : true), 90_000, 500)
+      expect(readFileSync(join(home, `worker-${worker.id}.log`), 'utf8')).toContain('the process that started this worker is gone: stopping')
+    } finally {
+      for (const w of workersOf(home)) process.kill(w.pid, 'SIGKILL')
+      // The orphaned nats-server (the next ben up would replace it): ours, by its store.
+      if (natsServersOf(home).includes(nats)) process.kill(nats, 'SIGKILL')
+    }
+  }, 300_000)
 
   it('stale endpoints.json and locks naming an unrelated process: ben up starts and signals nothing', async () => {
     const home = join(root.path, 'stale')

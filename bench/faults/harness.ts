@@ -50,8 +50,11 @@ export class BenUp {
   }
 
   /** Starts it and waits until it has recorded its endpoints (it is then serving). */
-  static async start(home: string, env: NodeJS.ProcessEnv = {}, timeoutMs = 90_000): Promise<BenUp> {
-    const child = spawn(process.execPath, [BEN_JS, 'up'], { env: { ...process.env, BEN_NO_CONTAINERS: '1', ...env, BEN_HOME: home }, stdio: ['ignore', 'pipe', 'pipe'] })
+  static async start(home: string, env: NodeJS.ProcessEnv = {}, timeoutMs = 90_000, opts: { args?: readonly string[]; wrap?: readonly string[] } = {}): Promise<BenUp> {
+    // `wrap`: a command that execs the rest (e.g. setpriv dropping capabilities), so the pid stays ben up's.
+    const argv = [process.execPath, BEN_JS, 'up', ...(opts.args ?? [])]
+    const [cmd, ...rest] = [...(opts.wrap ?? []), ...argv]
+    const child = spawn(cmd, rest, { env: { ...process.env, BEN_NO_CONTAINERS: '1', ...env, BEN_HOME: home }, stdio: ['ignore', 'pipe', 'pipe'] })
     const b = new BenUp(home, child)
     await until(
       'ben up to record its endpoints',
@@ -95,6 +98,25 @@ export function natsServersOf(home: string): number[] {
   return out
 }
 
+/** Worker processes (`ben run --worker-id …`) of this BEN_HOME, by /proc: their pids, parent or not. */
+export function workersOf(home: string): Array<{ pid: number; ppid: number; id: string }> {
+  const out: Array<{ pid: number; ppid: number; id: string }> = []
+  for (const d of readdirSync('/proc')) {
+    if (!/^\d+$/.test(d)) continue
+    const p = inspectProcess(Number(d))
+    const i = p?.cmdline.indexOf('--worker-id') ?? -1
+    if (!p || i < 0 || p.cmdline[1] !== BEN_JS || p.cmdline[2] !== 'run') continue
+    try {
+      if (!readFileSync(`/proc/${p.pid}/environ`, 'latin1').split('\0').includes(`BEN_HOME=${home}`)) continue
+      const stat = readFileSync(`/proc/${p.pid}/stat`, 'latin1')
+      out.push({ pid: p.pid, ppid: Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]), id: p.cmdline[i + 1] })
+    } catch {
+      // gone meanwhile
+    }
+  }
+  return out
+}
+
 /** The issuer key of `from` in `to`, so that signed commands are comparable between two homes. */
 export function shareKeys(from: string, to: string): void {
   if (existsSync(join(from, 'keys'))) cpSync(join(from, 'keys'), join(to, 'keys'), { recursive: true })
@@ -116,15 +138,19 @@ export async function natsOf(home: string): Promise<NatsConnection> {
  */
 export async function idle(nc: NatsConnection, expected: readonly string[] = [], seen?: Set<string>): Promise<boolean> {
   const jsm = await jetstreamManager(nc, { timeout: 5000 })
-  const present = new Set<string>()
+  const all: Array<{ name: string; busy: boolean }> = []
   for await (const s of jsm.streams.list()) {
     for await (const c of jsm.consumers.list(s.config.name)) {
       if (!c.config.durable_name) continue
-      present.add(`${s.config.name}/${c.config.durable_name}`)
-      seen?.add(`${s.config.name}/${c.config.durable_name}`)
-      if (c.num_pending > 0 || c.num_ack_pending > 0) return false
+      all.push({ name: `${s.config.name}/${c.config.durable_name}`, busy: c.num_pending > 0 || c.num_ack_pending > 0 })
     }
   }
+  const present = new Set(all.map((c) => c.name))
+  for (const n of present) seen?.add(n)
+  // A whole stage's durable (`stage-detect-metric`) is superseded once the stage runs in partitions
+  // (`stage-detect-metric-p0of2`, after `ben up --workers 2`): nobody reads it any more.
+  const superseded = (n: string) => [...present].some((o) => o.startsWith(`${n}-p`) && /-p\d+of\d+$/.test(o))
+  if (all.some((c) => c.busy && !superseded(c.name))) return false
   return expected.every((name) => present.has(name))
 }
 

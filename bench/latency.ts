@@ -18,7 +18,7 @@
  * JSON line.
  */
 import { spawn } from 'node:child_process'
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs'
+import { mkdtempSync, rmSync } from 'node:fs'
 import { cpus, loadavg, tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
@@ -33,6 +33,7 @@ import { runSimulation } from '../simulate/index.js'
 import type { Fact } from '../schemas/index.js'
 import { profiled } from './profile.js'
 import { BASELINE_HOPS, relayBaseline, type BaselineFigures } from './latency-baseline.js'
+import { procCpu, selfCpu } from './proc-cpu.js'
 
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 20)
 const STEADY_RATE = Number(process.env.BENCH_STEADY_RATE ?? 10_000)
@@ -245,7 +246,7 @@ async function phase(r: Running, load: string, rate: number): Promise<Phase> {
   // Ben's event loop (every stage and projector runs in this process): how long a ready callback waits.
   const eld = monitorEventLoopDelay({ resolution: 10 })
   eld.enable()
-  const cpu0 = { ben: benCpu(), nats: natsCpu(r) }
+  const cpu0 = { ben: selfCpu(), nats: natsCpu(r) }
   const gc = { ms: 0, maxMs: 0 }
   const gcObs = new PerformanceObserver((list) => {
     for (const e of list.getEntries()) {
@@ -265,7 +266,7 @@ async function phase(r: Running, load: string, rate: number): Promise<Phase> {
   const scrubbedPerS = Math.round(((after.get('stage-scrub-routine')?.done ?? 0) - (before.get('stage-scrub-routine')?.done ?? 0)) / feedSeconds)
   const drainMs = await drain(r)
   const cpu = {
-    benUsPerFact: Math.round(((benCpu() - cpu0.ben) * 1e6) / Math.max(1, fed.sent)),
+    benUsPerFact: Math.round(((selfCpu() - cpu0.ben) * 1e6) / Math.max(1, fed.sent)),
     natsUsPerFact: Math.round(((natsCpu(r) - cpu0.nats) * 1e6) / Math.max(1, fed.sent)),
   }
   // What was published during the feed has come out of every hop (or the drain gave up).
@@ -322,22 +323,11 @@ async function phase(r: Running, load: string, rate: number): Promise<Phase> {
 }
 
 /** CPU seconds of this process (Ben runs in it). */
-function benCpu(): number {
-  const c = process.cpuUsage()
-  return (c.user + c.system) / 1e6
-}
 
-/** utime + stime of the embedded nats-server in seconds (Linux /proc; 100 clock ticks a second); NaN if unknown. */
+/** CPU seconds of the embedded nats-server; NaN if unknown. */
 function natsCpu(r: Running): number {
   const pid = r.endpoints.natsPid
-  if (!pid) return NaN
-  try {
-    const f = readFileSync(`/proc/${pid}/stat`, 'utf8')
-    const fields = f.slice(f.lastIndexOf(')') + 2).split(' ')
-    return (Number(fields[11]) + Number(fields[12])) / 100
-  } catch {
-    return NaN
-  }
+  return pid ? procCpu(pid) : NaN
 }
 
 /** Hops that belong to the routine lane (replaced by the backlog growth when the load is not sustained). */

@@ -125,7 +125,6 @@ async function startSidecar(url: string): Promise<SidecarProc> {
   }
 }
 
-
 /** Records JetStream holds on a subject. */
 async function storedIn(jsm: JetStreamManager, subject: string): Promise<number> {
   const info = await jsm.streams.info(FACTS, { subjects_filter: subject })

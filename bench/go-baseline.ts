@@ -28,42 +28,64 @@ export type GoBaseline =
   | { readonly ok: true; run(url: string, records: readonly GoRecord[], window: number, schema: string, fingerprint: string): Promise<GoOutcome>; close(): void }
   | { readonly ok: false; readonly reason: string }
 
-/** Compiles the baseline; `{ ok: false, reason }` when it cannot be built here. */
-export function buildGoBaseline(): GoBaseline {
+/** A Go program of bench/go compiled against Debian's nats.go: its binary (in `dir`, removed by the caller), or why not. */
+export type GoProgram = { readonly ok: true; readonly bin: string; readonly dir: string } | { readonly ok: false; readonly reason: string }
+
+/** Compiles `bench/go/<file>` into a temp dir (GOPATH mode); `{ ok: false, reason }` when it cannot be built here. */
+export function compileGo(file: string): GoProgram {
   const version = spawnSync('go', ['version'], { encoding: 'utf8' })
   if (version.error || version.status !== 0)
     return { ok: false, reason: `\`go\` is not on PATH (${version.error?.message ?? version.stderr.trim()}); apt-get install golang-go golang-github-nats-io-go-nats-dev` }
   const gopath = process.env.BENCH_GOPATH ?? '/usr/share/gocode'
   if (!existsSync(join(gopath, 'src/github.com/nats-io/nats.go')))
     return { ok: false, reason: `nats.go is not under ${gopath}/src/github.com/nats-io (apt-get install golang-github-nats-io-go-nats-dev, or BENCH_GOPATH)` }
-  const source = fileURLToPath(new URL('../../bench/go/jspub.go', import.meta.url))
+  const source = fileURLToPath(new URL(`../../bench/go/${file}`, import.meta.url))
   if (!existsSync(source)) return { ok: false, reason: `${source} is missing (run the bench from the repository)` }
   const dir = mkdtempSync(join(tmpdir(), 'ben-bench-go-'))
-  copyFileSync(source, join(dir, 'jspub.go'))
-  const bin = join(dir, 'jspub')
+  copyFileSync(source, join(dir, file))
+  const bin = join(dir, file.replace(/\.go$/, ''))
   const env = { ...process.env, GOPATH: gopath, GO111MODULE: 'off', GOFLAGS: '', GOCACHE: process.env.GOCACHE ?? join(tmpdir(), 'ben-bench-gocache') }
-  const built = spawnSync('go', ['build', '-o', bin, 'jspub.go'], { cwd: dir, env, encoding: 'utf8' })
+  const built = spawnSync('go', ['build', '-o', bin, file], { cwd: dir, env, encoding: 'utf8' })
   if (built.status !== 0) {
     rmSync(dir, { recursive: true, force: true })
-    return { ok: false, reason: `the nats.go baseline does not compile here (${version.stdout.trim()}): ${built.stderr.trim().split('\n').slice(0, 3).join(' | ')}` }
+    return { ok: false, reason: `${file} does not compile here (${version.stdout.trim()}): ${built.stderr.trim().split('\n').slice(0, 3).join(' | ')}` }
   }
+  return { ok: true, bin, dir }
+}
+
+/** Runs a compiled program; its last stdout line, parsed as JSON. */
+export function runGo<T>(bin: string, args: readonly string[]): Promise<T> {
+  return new Promise<T>((resolve, reject) => {
+    const child = spawn(bin, args, { stdio: ['ignore', 'pipe', 'pipe'] })
+    let stdout = ''
+    let stderr = ''
+    child.stdout.on('data', (b: Buffer) => (stdout += b.toString()))
+    child.stderr.on('data', (b: Buffer) => (stderr += b.toString()))
+    child.once('error', reject)
+    child.once('exit', (code) => {
+      if (code !== 0) return reject(new Error(`${bin} exited ${code}: ${stderr.trim()}`))
+      try {
+        resolve(JSON.parse(stdout.trim().split('\n').pop()!) as T)
+      } catch (err) {
+        reject(err as Error)
+      }
+    })
+  })
+}
+
+/** Compiles the baseline; `{ ok: false, reason }` when it cannot be built here. */
+export function buildGoBaseline(): GoBaseline {
+  const prog = compileGo('jspub.go')
+  if (!prog.ok) return prog
+  const { bin, dir } = prog
   let runs = 0
   return {
     ok: true,
     async run(url, records, window, schema, fingerprint) {
       const file = join(dir, `records-${runs++}.bin`)
       writeFileSync(file, encodeRecords(records))
-      const out = await new Promise<string>((resolve, reject) => {
-        const child = spawn(bin, [url, file, String(window), schema, fingerprint], { stdio: ['ignore', 'pipe', 'pipe'] })
-        let stdout = ''
-        let stderr = ''
-        child.stdout.on('data', (b: Buffer) => (stdout += b.toString()))
-        child.stderr.on('data', (b: Buffer) => (stderr += b.toString()))
-        child.once('error', reject)
-        child.once('exit', (code) => (code === 0 ? resolve(stdout) : reject(new Error(`nats.go baseline exited ${code}: ${stderr.trim()}`))))
-      })
-      rmSync(file, { force: true })
-      return JSON.parse(out.trim().split('\n').pop()!) as GoOutcome
+      const out = await runGo<GoOutcome>(bin, [url, file, String(window), schema, fingerprint]).finally(() => rmSync(file, { force: true }))
+      return out
     },
     close: () => rmSync(dir, { recursive: true, force: true }),
   }

@@ -1,4 +1,4 @@
-import { writeFileSync } from 'node:fs'
+import { readFileSync, writeFileSync } from 'node:fs'
 
 /**
  * BENCH_PROFILE=file.cpuprofile: a CPU profile of `run` when `on` (the phase a bench chooses to
@@ -17,4 +17,11 @@ export async function profiled<T>(on: boolean, run: () => Promise<T>): Promise<T
   writeFileSync(file, JSON.stringify(profile))
   s.disconnect()
   return r
+}
+
+/** utime + stime of a process in seconds (Linux /proc; clock ticks are 100 a second). */
+export function procCpuSeconds(pid: number): number {
+  const f = readFileSync(`/proc/${pid}/stat`, 'utf8')
+  const fields = f.slice(f.lastIndexOf(')') + 2).split(' ')
+  return (Number(fields[11]) + Number(fields[12])) / 100
 }

@@ -37,7 +37,7 @@ func main() {
 		fail(err)
 	}
 	defer nc.Close()
-	js, err := nc.JetStream()
+	js, err := nc.JetStream(nats.MaxWait(time.Minute))
 	if err != nil {
 		fail(err)
 	}
@@ -51,7 +51,7 @@ func main() {
 		stream, filter := parts[0], parts[1]
 		info, err := js.StreamInfo(stream)
 		if err != nil {
-			fail(err)
+			fail(fmt.Errorf("stream info %s: %w", stream, err))
 		}
 		last := info.State.LastSeq
 		if info.State.Msgs == 0 {
@@ -79,7 +79,11 @@ func main() {
 			}
 		}, nats.OrderedConsumer(), nats.BindStream(stream), nats.DeliverAll())
 		if err != nil {
-			fail(err)
+			fail(fmt.Errorf("subscribe %s %s: %w", stream, filter, err))
+		}
+		// a filter nothing matches delivers nothing: done at once
+		if ci, err := sub.ConsumerInfo(); err == nil && ci.NumPending == 0 && ci.Delivered.Consumer == 0 {
+			finish()
 		}
 		wg.Add(1)
 		go func() {

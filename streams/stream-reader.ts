@@ -168,7 +168,7 @@ const DOT = 0x2e
  * the reply bytes, right to left, into `out` ([stream seq, consumer seq, time ns, pending]);
  * false when it is not a JetStream delivery (flow control, heartbeat).
  */
-function ackInfo(r: Uint8Array, out: Float64Array): boolean {
+export function ackInfo(r: Uint8Array, out: Float64Array): boolean {
   // "$JS.ACK."
   if (r.length < 20 || r[0] !== 0x24 || r[4] !== 0x41 || r[5] !== 0x43 || r[6] !== 0x4b) return false
   let dots = 0
@@ -186,7 +186,9 @@ function ackInfo(r: Uint8Array, out: Float64Array): boolean {
       continue
     }
     let v = 0
-    for (let j = i + 1; j < end; j++) v = v * 10 + (r[j] - 48)
+    // the time (ns, past 2^53) is rounded as parseInt rounds it; the counters are exact
+    if (k === 3) v = Number(utf8(r, i + 1, end))
+    else for (let j = i + 1; j < end; j++) v = v * 10 + (r[j] - 48)
     out[--k] = v
     end = i
   }

@@ -135,10 +135,7 @@ async function main(): Promise<void> {
     const window = { from: 0, to: Date.now() + 60_000 }
 
     log('measuring…')
-    const baseJs = await measure(
-      server.pid,
-      async () => void (await readOnly(deps, 'jetstream')),
-    )
+    const baseJs = await measure(server.pid, async () => void (await readOnly(deps, 'jetstream')))
     let goPhase: { secs: number; cpuSecs: number; serverCpuSecs: number; messages: number } | undefined
     if (goRead.ok) {
       const s0 = procCpuSeconds(server.pid)
@@ -148,18 +145,9 @@ async function main(): Promise<void> {
       })
       if (out) goPhase = { secs: out.secs, cpuSecs: out.cpu_secs, serverCpuSecs: procCpuSeconds(server.pid) - s0, messages: out.messages }
     }
-    const js = await measure(
-      server.pid,
-      () => profiled(size === N, () => replayWindow(deps, window, { read: 'jetstream' })),
-    )
-    const baseCh = await measure(
-      server.pid,
-      async () => void (await readOnly(deps, 'clickhouse')),
-    )
-    const ch = await measure(
-      server.pid,
-      () => replayWindow(deps, window, { read: 'clickhouse' }),
-    )
+    const js = await measure(server.pid, () => profiled(size === N, () => replayWindow(deps, window, { read: 'jetstream' })))
+    const baseCh = await measure(server.pid, async () => void (await readOnly(deps, 'clickhouse')))
+    const ch = await measure(server.pid, () => replayWindow(deps, window, { read: 'clickhouse' }))
     const rate = (p: Phase, n: number) => Math.round(n / p.secs)
     const jsN = js.result!.stats.inputFacts
     const chN = ch.result!.stats.inputFacts
@@ -191,7 +179,13 @@ async function main(): Promise<void> {
     })
     rows.push(
       [`${size.toLocaleString()} raw facts recorded (live, in process)`, `${recordSecs.toFixed(1)} s`, '', '', ''],
-      [`  JetStream: read only (baseline)`, `${rate(baseJs, jsN).toLocaleString()} facts/s`, `${us(baseJs.cpuSecs, jsN)} + ${us(baseJs.serverCpuSecs, jsN)} µs`, `${baseJs.peakRssMb} MiB`, `${baseJs.peakHeapMb} MiB`],
+      [
+        `  JetStream: read only (baseline)`,
+        `${rate(baseJs, jsN).toLocaleString()} facts/s`,
+        `${us(baseJs.cpuSecs, jsN)} + ${us(baseJs.serverCpuSecs, jsN)} µs`,
+        `${baseJs.peakRssMb} MiB`,
+        `${baseJs.peakHeapMb} MiB`,
+      ],
       [
         `  JetStream: nats.go ordered consumers, same subjects`,
         goPhase ? `${Math.round(jsN / goPhase.secs).toLocaleString()} facts/s` : 'not run',
@@ -199,11 +193,29 @@ async function main(): Promise<void> {
         '',
         '',
       ],
-      [`  JetStream: replay (scrub→incident + compare)`, `${rate(js, jsN).toLocaleString()} facts/s`, `${us(js.cpuSecs, jsN)} + ${us(js.serverCpuSecs, jsN)} µs`, `${js.peakRssMb} MiB`, `${js.peakHeapMb} MiB`],
+      [
+        `  JetStream: replay (scrub→incident + compare)`,
+        `${rate(js, jsN).toLocaleString()} facts/s`,
+        `${us(js.cpuSecs, jsN)} + ${us(js.serverCpuSecs, jsN)} µs`,
+        `${js.peakRssMb} MiB`,
+        `${js.peakHeapMb} MiB`,
+      ],
       [`    replay / read only`, `${ratio(js, baseJs)}×`, '', '', ''],
       [`    identical`, `${js.result!.identical} (${js.result!.counts.compared.toLocaleString()} facts)`, '', '', ''],
-      [`  ClickHouse: read only (baseline)`, `${rate(baseCh, chN).toLocaleString()} facts/s`, `${us(baseCh.cpuSecs, chN)} + ${us(baseCh.serverCpuSecs, chN)} µs`, `${baseCh.peakRssMb} MiB`, `${baseCh.peakHeapMb} MiB`],
-      [`  ClickHouse: replay (detect→incident + compare)`, `${rate(ch, chN).toLocaleString()} facts/s`, `${us(ch.cpuSecs, chN)} + ${us(ch.serverCpuSecs, chN)} µs`, `${ch.peakRssMb} MiB`, `${ch.peakHeapMb} MiB`],
+      [
+        `  ClickHouse: read only (baseline)`,
+        `${rate(baseCh, chN).toLocaleString()} facts/s`,
+        `${us(baseCh.cpuSecs, chN)} + ${us(baseCh.serverCpuSecs, chN)} µs`,
+        `${baseCh.peakRssMb} MiB`,
+        `${baseCh.peakHeapMb} MiB`,
+      ],
+      [
+        `  ClickHouse: replay (detect→incident + compare)`,
+        `${rate(ch, chN).toLocaleString()} facts/s`,
+        `${us(ch.cpuSecs, chN)} + ${us(ch.serverCpuSecs, chN)} µs`,
+        `${ch.peakRssMb} MiB`,
+        `${ch.peakHeapMb} MiB`,
+      ],
       [`    identical`, `${ch.result!.identical} (${ch.result!.counts.compared.toLocaleString()} facts)`, '', '', ''],
     )
   }

@@ -28,11 +28,11 @@ describe('ackInfo', () => {
   const out = new Float64Array(4)
   it('reads stream seq, consumer seq, time and pending from the old reply form', () => {
     expect(ackInfo(enc('$JS.ACK.FACTS.abcDEF123.1.98765.4321.1733300000123456789.17'), out)).toBe(true)
-    expect([...out]).toEqual([98765, 4321, 1733300000123456789, 17])
+    expect([...out]).toEqual([98765, 4321, Number('1733300000123456789'), 17])
   })
   it('reads them from the form with domain, account hash and a random token', () => {
     expect(ackInfo(enc('$JS.ACK.hub.ACCHASH.DERIVED.cons.1.12.3.1733300000000000000.0.rnd42'), out)).toBe(true)
-    expect([...out]).toEqual([12, 3, 1733300000000000000, 0])
+    expect([...out]).toEqual([12, 3, Number('1733300000000000000'), 0])
   })
   it('refuses what is not a JetStream delivery (flow control, inboxes)', () => {
     expect(ackInfo(enc('$JS.FC.FACTS.cons.abcd'), out)).toBe(false)

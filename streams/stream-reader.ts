@@ -229,7 +229,7 @@ export async function openStreamReader(nc: NatsConnection, stream: string, filte
   let ended = false
   let resetting = false
   const delivery = new Float64Array(4)
-  let out: Buffered<Item>
+  const out: Buffered<Item> = new Buffered<Item>(0, () => finish())
 
   const finish = () => {
     if (ended) return
@@ -317,7 +317,6 @@ export async function openStreamReader(nc: NatsConnection, stream: string, filte
     if (!ended && !resetting && Date.now() - lastHeard > 3 * HEARTBEAT_MS) void reset()
   }, HEARTBEAT_MS)
   watchdog.unref?.()
-  out = new Buffered<Item>(0, () => finish())
   let total: number
   try {
     total = Math.min(await create(), lastSeq)

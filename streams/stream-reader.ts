@@ -97,6 +97,7 @@ export class Buffered<T> implements Reader<T> {
   private ended = false
   private wake: (() => void) | undefined
   private space: (() => void) | undefined
+  private full: Promise<void> | undefined
 
   constructor(
     public total: number,
@@ -111,7 +112,9 @@ export class Buffered<T> implements Reader<T> {
       this.wake = undefined
       w()
     }
-    if (this.buf.length - this.head >= HIGH) return new Promise<void>((r) => (this.space = r))
+    // one promise while full: every push past the high mark gets the same one (a producer that
+    // does not wait, like a push consumer, must not leave earlier promises unresolved)
+    if (this.buf.length - this.head >= HIGH) return (this.full ??= new Promise<void>((r) => (this.space = r)))
     return undefined
   }
 
@@ -136,6 +139,7 @@ export class Buffered<T> implements Reader<T> {
     if (this.space && this.buf.length - this.head <= LOW) {
       const s = this.space
       this.space = undefined
+      this.full = undefined
       s()
     }
   }
@@ -150,6 +154,8 @@ export class Buffered<T> implements Reader<T> {
     this.buf = []
     this.head = 0
     this.space?.()
+    this.space = undefined
+    this.full = undefined
     this.onClose()
   }
 }

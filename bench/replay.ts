@@ -3,8 +3,11 @@
  * incident + compare with the recorded facts) for a window of BENCH_N raw facts (default
  * 1,000,000), from JetStream (raw facts, scrub re-run) and from ClickHouse (scrubbed facts, the
  * rebuild starts after scrub), with peak memory; against a baseline in the same run that only
- * reads (and decodes) the same messages. Memory is measured at a quarter of the window and at
- * the whole window: it should not grow with it.
+ * reads (and decodes) the same messages with the same reader (an ordered push consumer per
+ * filter), and a nats.go reference (ordered consumers over the same subjects, bench/go/jsread.go,
+ * when Go and Debian's nats.go are there). Each phase prints CPU µs per fact of this process (all
+ * threads) and of the nats-server: under load, compare those. Memory is measured at a quarter
+ * of the window and at the whole window: it should not grow with it.
  *
  * The "live" recording is made in this process with the same stage objects, chunk by chunk
  * (raw chunk stored, then its derived facts), as a running `ben up` interleaves them.
@@ -13,6 +16,8 @@
  * Prints a table, then one JSON line {"bench":"replay",...}.
  */
 import { profiled } from './profile.js'
+import { procCpu } from './proc-cpu.js'
+import { compileGo, runGo } from './go-baseline.js'
 import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
@@ -65,13 +70,16 @@ function* rawFacts(from: number, to: number, t0: number): Generator<RawFact> {
 
 interface Phase {
   readonly secs: number
+  /** CPU seconds of this process (every thread) and of the nats-server over the phase. */
+  readonly cpuSecs: number
+  readonly serverCpuSecs: number
   readonly facts: number
   readonly peakRssMb: number
   readonly peakHeapMb: number
   readonly result?: ReplayResult
 }
 
-async function measure(facts: () => number, run: () => Promise<ReplayResult | void>): Promise<Phase> {
+async function measure(serverPid: number, run: () => Promise<ReplayResult | void>): Promise<Phase> {
   global.gc?.()
   let peakRss = process.memoryUsage().rss
   let peakHeap = process.memoryUsage().heapUsed
@@ -80,11 +88,15 @@ async function measure(facts: () => number, run: () => Promise<ReplayResult | vo
     peakRss = Math.max(peakRss, m.rss)
     peakHeap = Math.max(peakHeap, m.heapUsed)
   }, 25)
+  const c0 = process.cpuUsage()
+  const s0 = procCpu(serverPid)
   const t0 = performance.now()
   const result = (await run()) ?? undefined
   const secs = (performance.now() - t0) / 1000
+  const c = process.cpuUsage(c0)
+  const serverCpuSecs = procCpu(serverPid) - s0
   clearInterval(timer)
-  return { secs, facts: facts(), peakRssMb: Math.round(peakRss / 1048576), peakHeapMb: Math.round(peakHeap / 1048576), result }
+  return { secs, cpuSecs: (c.user + c.system) / 1e6, serverCpuSecs, facts: 0, peakRssMb: Math.round(peakRss / 1048576), peakHeapMb: Math.round(peakHeap / 1048576), result }
 }
 
 async function main(): Promise<void> {
@@ -104,6 +116,10 @@ async function main(): Promise<void> {
   const deps: ReplayDeps = { nc, subjects, warehouse: clientWarehouse(wh.client), issuer, codec }
   const t0 = Date.now() - Math.ceil(N / SOURCES) * 1000 - 60_000
 
+  // The nats.go reference: ordered consumers over the same subjects as the read-only baseline.
+  const goRead = compileGo('jsread.go')
+  if (!goRead.ok) log(`no nats.go reference read: ${goRead.reason}`)
+  const goArgs = [`FACTS=${subjects.factsAll}`, ...[subjects.scrubbedAll, subjects.anomalyAll, subjects.decisionAll, subjects.incidentAll].map((f) => `DERIVED=${f}`)]
   const rows: unknown[][] = []
   const fig: Record<string, unknown> = { bench: 'replay', facts: N, sources: SOURCES }
   let loaded = 0
@@ -120,29 +136,37 @@ async function main(): Promise<void> {
     const window = { from: 0, to: Date.now() + 60_000 }
 
     log('measuring…')
-    const baseJs = await measure(
-      () => 0,
-      async () => void (await readOnly(deps, 'jetstream')),
-    )
-    const js = await measure(
-      () => 0,
-      () => profiled(size === N, () => replayWindow(deps, window, { read: 'jetstream' })),
-    )
-    const baseCh = await measure(
-      () => 0,
-      async () => void (await readOnly(deps, 'clickhouse')),
-    )
-    const ch = await measure(
-      () => 0,
-      () => replayWindow(deps, window, { read: 'clickhouse' }),
-    )
+    const baseJs = await measure(server.pid, async () => void (await readOnly(deps, 'jetstream')))
+    let goPhase: { secs: number; cpuSecs: number; serverCpuSecs: number; messages: number } | undefined
+    if (goRead.ok) {
+      const s0 = procCpu(server.pid)
+      const out = await runGo<{ messages: number; secs: number; cpu_secs: number }>(goRead.bin, [server.url, ...goArgs]).catch((err: Error) => {
+        log(`the nats.go reference read failed (the figures go on without it): ${err.message}`)
+        return undefined
+      })
+      if (out) goPhase = { secs: out.secs, cpuSecs: out.cpu_secs, serverCpuSecs: procCpu(server.pid) - s0, messages: out.messages }
+    }
+    const js = await measure(server.pid, () => profiled(size === N, () => replayWindow(deps, window, { read: 'jetstream' })))
+    const baseCh = await measure(server.pid, async () => void (await readOnly(deps, 'clickhouse')))
+    const ch = await measure(server.pid, () => replayWindow(deps, window, { read: 'clickhouse' }))
     const rate = (p: Phase, n: number) => Math.round(n / p.secs)
     const jsN = js.result!.stats.inputFacts
     const chN = ch.result!.stats.inputFacts
     const tag = size === N ? '' : `_at_${size}`
+    const us = (secs: number, n: number) => Math.round((secs * 1e6 * 10) / n) / 10
+    const ratio = (a: Phase, b: Phase) => Math.round((b.secs / a.secs) * 100) / 100
     Object.assign(fig, {
       [`jetstream_facts_per_s${tag}`]: rate(js, jsN),
       [`jetstream_read_only_facts_per_s${tag}`]: rate(baseJs, jsN),
+      [`jetstream_vs_read_only${tag}`]: ratio(js, baseJs),
+      [`jetstream_cpu_us_per_fact${tag}`]: us(js.cpuSecs, jsN),
+      [`jetstream_server_cpu_us_per_fact${tag}`]: us(js.serverCpuSecs, jsN),
+      [`jetstream_read_only_cpu_us_per_fact${tag}`]: us(baseJs.cpuSecs, jsN),
+      [`jetstream_read_only_server_cpu_us_per_fact${tag}`]: us(baseJs.serverCpuSecs, jsN),
+      [`go_read_facts_per_s${tag}`]: goPhase ? Math.round(jsN / goPhase.secs) : null,
+      [`go_read_msgs_per_s${tag}`]: goPhase ? Math.round(goPhase.messages / goPhase.secs) : null,
+      [`go_read_cpu_us_per_fact${tag}`]: goPhase ? us(goPhase.cpuSecs, jsN) : null,
+      [`go_read_server_cpu_us_per_fact${tag}`]: goPhase ? us(goPhase.serverCpuSecs, jsN) : null,
       [`jetstream_identical${tag}`]: js.result!.identical,
       [`jetstream_compared${tag}`]: js.result!.counts.compared,
       [`jetstream_peak_rss_mb${tag}`]: js.peakRssMb,
@@ -155,17 +179,50 @@ async function main(): Promise<void> {
       [`clickhouse_peak_heap_mb${tag}`]: ch.peakHeapMb,
     })
     rows.push(
-      [`${size.toLocaleString()} raw facts recorded (live, in process)`, `${recordSecs.toFixed(1)} s`, '', ''],
-      [`  JetStream: read only (baseline)`, `${rate(baseJs, jsN).toLocaleString()} facts/s`, `${baseJs.peakRssMb} MiB`, `${baseJs.peakHeapMb} MiB`],
-      [`  JetStream: replay (scrub→incident + compare)`, `${rate(js, jsN).toLocaleString()} facts/s`, `${js.peakRssMb} MiB`, `${js.peakHeapMb} MiB`],
-      [`    identical`, `${js.result!.identical} (${js.result!.counts.compared.toLocaleString()} facts)`, '', ''],
-      [`  ClickHouse: read only (baseline)`, `${rate(baseCh, chN).toLocaleString()} facts/s`, `${baseCh.peakRssMb} MiB`, `${baseCh.peakHeapMb} MiB`],
-      [`  ClickHouse: replay (detect→incident + compare)`, `${rate(ch, chN).toLocaleString()} facts/s`, `${ch.peakRssMb} MiB`, `${ch.peakHeapMb} MiB`],
-      [`    identical`, `${ch.result!.identical} (${ch.result!.counts.compared.toLocaleString()} facts)`, '', ''],
+      [`${size.toLocaleString()} raw facts recorded (live, in process)`, `${recordSecs.toFixed(1)} s`, '', '', ''],
+      [
+        `  JetStream: read only (baseline)`,
+        `${rate(baseJs, jsN).toLocaleString()} facts/s`,
+        `${us(baseJs.cpuSecs, jsN)} + ${us(baseJs.serverCpuSecs, jsN)} µs`,
+        `${baseJs.peakRssMb} MiB`,
+        `${baseJs.peakHeapMb} MiB`,
+      ],
+      [
+        `  JetStream: nats.go ordered consumers, same subjects`,
+        goPhase ? `${Math.round(jsN / goPhase.secs).toLocaleString()} facts/s` : 'not run',
+        goPhase ? `${us(goPhase.cpuSecs, jsN)} + ${us(goPhase.serverCpuSecs, jsN)} µs` : '',
+        '',
+        '',
+      ],
+      [
+        `  JetStream: replay (scrub→incident + compare)`,
+        `${rate(js, jsN).toLocaleString()} facts/s`,
+        `${us(js.cpuSecs, jsN)} + ${us(js.serverCpuSecs, jsN)} µs`,
+        `${js.peakRssMb} MiB`,
+        `${js.peakHeapMb} MiB`,
+      ],
+      [`    replay / read only`, `${ratio(js, baseJs)}×`, '', '', ''],
+      [`    identical`, `${js.result!.identical} (${js.result!.counts.compared.toLocaleString()} facts)`, '', '', ''],
+      [
+        `  ClickHouse: read only (baseline)`,
+        `${rate(baseCh, chN).toLocaleString()} facts/s`,
+        `${us(baseCh.cpuSecs, chN)} + ${us(baseCh.serverCpuSecs, chN)} µs`,
+        `${baseCh.peakRssMb} MiB`,
+        `${baseCh.peakHeapMb} MiB`,
+      ],
+      [
+        `  ClickHouse: replay (detect→incident + compare)`,
+        `${rate(ch, chN).toLocaleString()} facts/s`,
+        `${us(ch.cpuSecs, chN)} + ${us(ch.serverCpuSecs, chN)} µs`,
+        `${ch.peakRssMb} MiB`,
+        `${ch.peakHeapMb} MiB`,
+      ],
+      [`    identical`, `${ch.result!.identical} (${ch.result!.counts.compared.toLocaleString()} facts)`, '', '', ''],
     )
   }
   Object.assign(fig, { recorded: live.stats })
-  printTable(['what', 'figure', 'peak RSS', 'peak heap'], rows)
+  printTable(['what', 'figure', 'CPU per fact: Ben (all threads) + nats-server', 'peak RSS', 'peak heap'], rows)
+  if (goRead.ok) rmSync(goRead.dir, { recursive: true, force: true })
   process.stdout.write(JSON.stringify(fig) + '\n')
   await projector.stop()
   await publisher.close()

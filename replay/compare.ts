@@ -64,6 +64,7 @@ export class Comparator {
   private readonly recordedPending = new Map<string, RecordedBytes>()
   private readonly maxDiffs: number
   private readonly maxPending: number
+  private scratch = Buffer.allocUnsafe(64 * 1024)
 
   constructor(private readonly opts: ComparatorOptions) {
     this.maxDiffs = opts.maxDiffs ?? 1000
@@ -129,8 +130,14 @@ export class Comparator {
   private pair(r: RecordedBytes, f: Fact): void {
     if (!this.opts.inWindow(f)) return
     this.count(f.kind, 'compared')
-    const enc = this.opts.codec.encode(f)
-    if (Buffer.from(enc.data.buffer, enc.data.byteOffset, enc.data.byteLength).equals(Buffer.from(r.data.buffer, r.data.byteOffset, r.data.byteLength))) {
+    // encoded into one scratch buffer, compared in place: no buffer per fact
+    let end = this.opts.codec.encodeInto(f, this.scratch, 0)
+    while (end < 0) {
+      this.scratch = Buffer.allocUnsafe(Math.max(this.scratch.length * 2, this.scratch.length - end))
+      end = this.opts.codec.encodeInto(f, this.scratch, 0)
+    }
+    const rd = r.data
+    if (end === rd.length && this.scratch.compare(rd, 0, rd.length, 0, end) === 0) {
       // equal Avro bytes: the same fact (bytes written under another schema version could only
       // coincide if both schemas encode these values identically, which means the same values)
       this.count(f.kind, 'identical')

@@ -1,8 +1,12 @@
-import type { MsgHdrs } from '@nats-io/nats-core'
 import { checkEventTime, checkRawFact, fail, FactCodec, Header, parseEdgeJson, RejectReason, type Fact, type RawFact, type Result } from '../schemas/index.js'
 import type { Subjects } from './subjects.js'
 
 const OPEN_BRACE = 0x7b
+
+/** What is read of a message's headers: nats.js's MsgHdrs or a lazy reader of the header bytes. */
+export interface HeaderGetter {
+  get(name: string): string
+}
 
 /**
  * Turns a message into a fact. Avro when it carries `Ben-Schema-Fp`; JSON in the edge shape
@@ -15,7 +19,7 @@ const OPEN_BRACE = 0x7b
  * ≤ 2299 and, given `arrivedAtMs` (the message's JetStream store time, so replay decides the
  * same), no further ahead of its arrival than BEN_MAX_FUTURE_SKEW.
  */
-export function decodeMessage(codec: FactCodec, subjects: Subjects, subject: string, headers: MsgHdrs | undefined, data: Uint8Array, arrivedAtMs?: number): Result<Fact> {
+export function decodeMessage(codec: FactCodec, subjects: Subjects, subject: string, headers: HeaderGetter | undefined, data: Uint8Array, arrivedAtMs?: number): Result<Fact> {
   const fp = headers?.get(Header.SchemaFp)
   const raw = subjects.parseRaw(subject)
   if (!raw) {
@@ -50,7 +54,7 @@ export function decodeMessage(codec: FactCodec, subjects: Subjects, subject: str
  * another source (or any other form than that or the bare fact id) is refused: it could only
  * have been chosen to take an id that belongs to someone else.
  */
-function checkMsgId(headers: MsgHdrs | undefined, f: Fact, source: string, subject: string): { ok: false; error: { reason: RejectReason; message: string } } | null {
+function checkMsgId(headers: HeaderGetter | undefined, f: Fact, source: string, subject: string): { ok: false; error: { reason: RejectReason; message: string } } | null {
   const mid = headers?.get(Header.MsgId)
   if (!mid || mid === f.id || (mid.length > source.length && mid.charCodeAt(source.length) === 0x3a && mid.startsWith(source))) return null
   return fail(

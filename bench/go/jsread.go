@@ -1,0 +1,112 @@
+// The nats.go reference of bench:replay's plain read: one ordered consumer (nats.go's
+// OrderedConsumer: ephemeral push, flow control, heartbeats) per <stream>=<filter> argument,
+// all read at once, each up to the stream's last message when it started. Counts messages and
+// bytes, touches every payload, and prints one JSON line: messages, bytes, seconds, and this
+// process's CPU seconds.
+//
+//	go run jsread.go <urls> FACTS=ben.fact.> DERIVED=ben.scrubbed.> ...
+package main
+
+import (
+	"encoding/json"
+	"fmt"
+	"os"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"time"
+
+	"github.com/nats-io/nats.go"
+)
+
+func cpu() float64 {
+	var ru syscall.Rusage
+	syscall.Getrusage(syscall.RUSAGE_SELF, &ru)
+	return float64(ru.Utime.Nano()+ru.Stime.Nano()) / 1e9
+}
+
+func fail(err error) {
+	fmt.Fprintln(os.Stderr, err)
+	os.Exit(1)
+}
+
+func main() {
+	nc, err := nats.Connect(os.Args[1])
+	if err != nil {
+		fail(err)
+	}
+	defer nc.Close()
+	js, err := nc.JetStream(nats.MaxWait(time.Minute))
+	if err != nil {
+		fail(err)
+	}
+	var msgs, bytes int64
+	var sum uint32
+	var wg sync.WaitGroup
+	// every stream's last sequence first: a request answered behind a flood of deliveries waits
+	lasts := map[string]*nats.StreamInfo{}
+	for _, arg := range os.Args[2:] {
+		stream := strings.SplitN(arg, "=", 2)[0]
+		if lasts[stream] != nil {
+			continue
+		}
+		info, err := js.StreamInfo(stream)
+		if err != nil {
+			fail(fmt.Errorf("stream info %s: %w", stream, err))
+		}
+		lasts[stream] = info
+	}
+	c0 := cpu()
+	t0 := time.Now()
+	for _, arg := range os.Args[2:] {
+		parts := strings.SplitN(arg, "=", 2)
+		stream, filter := parts[0], parts[1]
+		info := lasts[stream]
+		last := info.State.LastSeq
+		if info.State.Msgs == 0 {
+			continue
+		}
+		done := make(chan struct{})
+		var once sync.Once
+		finish := func() { once.Do(func() { close(done) }) }
+		sub, err := js.Subscribe(filter, func(m *nats.Msg) {
+			meta, err := m.Metadata()
+			if err != nil {
+				return
+			}
+			if meta.Sequence.Stream > last {
+				finish()
+				return
+			}
+			atomic.AddInt64(&msgs, 1)
+			atomic.AddInt64(&bytes, int64(len(m.Data)))
+			if len(m.Data) > 0 {
+				atomic.AddUint32(&sum, uint32(m.Data[len(m.Data)-1]))
+			}
+			if meta.NumPending == 0 || meta.Sequence.Stream >= last {
+				finish()
+			}
+		}, nats.OrderedConsumer(), nats.BindStream(stream), nats.DeliverAll())
+		if err != nil {
+			fail(fmt.Errorf("subscribe %s %s: %w", stream, filter, err))
+		}
+		// a filter nothing matches delivers nothing: done at once
+		if ci, err := sub.ConsumerInfo(); err == nil && ci.NumPending == 0 && ci.Delivered.Consumer == 0 {
+			finish()
+		}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			select {
+			case <-done:
+			case <-time.After(10 * time.Minute):
+			}
+			sub.Unsubscribe()
+		}()
+	}
+	wg.Wait()
+	secs := time.Since(t0).Seconds()
+	out, _ := json.Marshal(map[string]interface{}{"messages": msgs, "bytes": bytes, "secs": secs, "cpu_secs": cpu() - c0, "check": sum})
+	fmt.Println(string(out))
+}

@@ -1,6 +1,6 @@
 import { startNatsServer, type NatsServerHandle, type NatsServerOptions } from './nats-server.js'
 import type { Logger } from './log.js'
-import { signalIfSame, type ProcessIdentity } from './process-identity.js'
+import { signalIfSame, terminateSync, type ProcessIdentity } from './process-identity.js'
 
 /** How the JetStream of the supervised server answers a probe. */
 export const ProbeResult = { Ok: 'ok', JetStreamDisabled: 'jetstream_disabled', JetStreamStuck: 'jetstream_stuck', Unreachable: 'unreachable' } as const
@@ -158,12 +158,16 @@ export class SupervisedNats {
     }
   }
 
-  /** Last resort before the process exits: stop supervising, SIGTERM the server, do not wait. */
+  /**
+   * Last resort before the process exits: stop supervising, SIGTERM the server and SIGKILL it if
+   * it is still there 2 s later. A server whose JetStream is stuck (after a full disk) ignores
+   * SIGTERM, and the probe may not have seen it stuck yet: it must not outlive us.
+   */
   terminate(): void {
     this.stopped = true
     if (this.probeTimer) clearInterval(this.probeTimer)
-    // A server whose JetStream is stuck (after a full disk) ignores SIGTERM: it would outlive us.
-    signalIfSame(this.server.identity, this.lastProbe === ProbeResult.JetStreamStuck || this.lastProbe === ProbeResult.JetStreamDisabled ? 'SIGKILL' : 'SIGTERM')
+    if (this.lastProbe === ProbeResult.JetStreamStuck || this.lastProbe === ProbeResult.JetStreamDisabled) signalIfSame(this.server.identity, 'SIGKILL')
+    else terminateSync(this.server.identity)
   }
 
   /** Stops supervising, then the server. */

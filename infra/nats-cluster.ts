@@ -86,7 +86,7 @@ export class SupervisedCluster {
     this.nodes.forEach((n, i) => n.onRestart((s) => cb(i, s)))
   }
 
-  /** Last resort before the process exits: SIGTERM every node, do not wait. */
+  /** Last resort before the process exits: every node SIGTERMed, SIGKILLed if still there 2 s later. */
   terminate(): void {
     for (const n of this.nodes) n.terminate()
   }

@@ -77,6 +77,19 @@ export function signalIfSame(id: ProcessIdentity, signal: NodeJS.Signals, expect
   }
 }
 
+/**
+ * For a process about to exit, which cannot wait on timers: SIGTERM, up to `graceMs` for it to
+ * go (blocking), then SIGKILL. A nats-server wedged after a full disk ignores SIGTERM and would
+ * otherwise outlive the ben up that started it.
+ */
+export function terminateSync(id: ProcessIdentity, graceMs = 2000): void {
+  if (!signalIfSame(id, 'SIGTERM')) return
+  const nap = new Int32Array(new SharedArrayBuffer(4))
+  const deadline = Date.now() + graceMs
+  while (Date.now() < deadline && isSameProcess(id)) Atomics.wait(nap, 0, 0, 50)
+  if (isSameProcess(id)) signalIfSame(id, 'SIGKILL')
+}
+
 /** Stops a proven process: SIGTERM, then SIGKILL after `graceMs`. Resolves when it is gone (or was never ours). */
 export async function stopProcess(id: ProcessIdentity, expect: (cmdline: readonly string[]) => boolean, graceMs = 5000): Promise<boolean> {
   if (!signalIfSame(id, 'SIGTERM', expect)) return false

@@ -18,6 +18,7 @@ import { build } from 'hdr-histogram-js'
 import { FactCodec, Header, parseEdgeFact, type RawFact } from '../schemas/index.js'
 import { DeadLetters, ensureTopology, factHeaders, factMsgId, FactPublisher, Subjects, type PublishOutcome, type PublishReport } from '../streams/index.js'
 import { buildGoBaseline } from './go-baseline.js'
+import { procCpu, selfCpu } from './proc-cpu.js'
 import { factsProjection, migrate, Projector } from '../projections/index.js'
 import { openClickHouse, startNatsServer } from '../infra/index.js'
 import { printTable } from '../cli/output.js'
@@ -99,26 +100,34 @@ async function main(): Promise<void> {
   const rssBefore = process.memoryUsage().rss
   peakRss = rssBefore
   const publisher = new FactPublisher(nc, subjects, codec, { window: GO_WINDOW })
-  const rounds: Array<{ go?: number; ben: number; benRaw: number }> = []
+  const rounds: Array<{ go?: number; ben: number; benRaw: number; cpu: RoundCpu }> = []
   let report: PublishReport | undefined
   let benFacts: RawFact[] = []
   for (let r = 0; r < ROUNDS; r++) {
     let goRate: number | undefined
+    const cpu: RoundCpu = { goClient: NaN, goServer: NaN, ben: 0, benServer: 0, benRaw: 0, benRawServer: 0 }
     if (go.ok) {
       const recs = Array.from({ length: N }, (_, i) => {
         const f = fact(`go${r}`, i)
         return { subject: subjects.forFact(f), id: factMsgId(f), data: codec.encode(f).data }
       })
+      const s0 = procCpu(server.pid)
       const o = await go.run(server.url, recs, GO_WINDOW, sample.schema, sample.fingerprint)
+      cpu.goServer = ((procCpu(server.pid) - s0) * 1e6) / N
+      cpu.goClient = (o.cpuSecs * 1e6) / N
       if (o.stored !== N || o.failed) throw new Error(`nats.go baseline stored ${o.stored} of ${N}, ${o.failed} failed`)
       goRate = N / o.secs
     }
     // Facts are built (validated from the edge shape) before timing, as the Go client's bytes are.
     benFacts = Array.from({ length: N }, (_, i) => fact(`ben${r}`, i))
     global.gc?.()
+    let c0 = selfCpu()
+    let s0 = procCpu(server.pid)
     t0 = performance.now()
     report = await profiled(r === ROUNDS - 1, () => publisher.publishAll(benFacts))
     const benRate = N / ((performance.now() - t0) / 1000)
+    cpu.ben = ((selfCpu() - c0) * 1e6) / N
+    cpu.benServer = ((procCpu(server.pid) - s0) * 1e6) / N
     if (report.stored !== N) throw new Error(`Ben stored ${report.stored} of ${N}: ${JSON.stringify(report.failures.slice(0, 3))}`)
     const raw = Array.from({ length: N }, (_, i) => {
       const f = fact(`raw${r}`, i)
@@ -126,6 +135,8 @@ async function main(): Promise<void> {
       return { subject: subjects.forFact(f), id: factMsgId(f), data: e.data }
     })
     global.gc?.()
+    c0 = selfCpu()
+    s0 = procCpu(server.pid)
     t0 = performance.now()
     let rawStored = 0
     const count = (o: PublishOutcome) => void (o.status === 'stored' && rawStored++)
@@ -135,9 +146,15 @@ async function main(): Promise<void> {
     }
     await publisher.flush()
     const rawRate = N / ((performance.now() - t0) / 1000)
+    cpu.benRaw = ((selfCpu() - c0) * 1e6) / N
+    cpu.benRawServer = ((procCpu(server.pid) - s0) * 1e6) / N
     if (rawStored !== N) throw new Error(`Ben (pre-encoded) stored ${rawStored} of ${N}`)
-    rounds.push({ go: goRate, ben: benRate, benRaw: rawRate })
-    log(`round ${r + 1}: nats.go ${goRate ? Math.round(goRate) : '-'}  Ben ${Math.round(benRate)}  Ben pre-encoded ${Math.round(rawRate)} msgs/s`)
+    rounds.push({ go: goRate, ben: benRate, benRaw: rawRate, cpu })
+    const us = (x: number) => (Number.isNaN(x) ? '-' : x.toFixed(1))
+    log(
+      `round ${r + 1}: nats.go ${goRate ? Math.round(goRate) : '-'}  Ben ${Math.round(benRate)}  Ben pre-encoded ${Math.round(rawRate)} msgs/s;` +
+        ` CPU µs/fact client/nats-server: nats.go ${us(cpu.goClient)}/${us(cpu.goServer)}  Ben ${us(cpu.ben)}/${us(cpu.benServer)}  pre-encoded ${us(cpu.benRaw)}/${us(cpu.benRawServer)}`,
+    )
   }
   if (go.ok) go.close()
   const benPeakRss = peakRss
@@ -147,6 +164,15 @@ async function main(): Promise<void> {
   const goRate = go.ok ? median(rounds.map((r) => r.go!)) : undefined
   const goRatio = go.ok ? median(rounds.map((r) => r.ben / r.go!)) : undefined
   const goRawRatio = go.ok ? median(rounds.map((r) => r.benRaw / r.go!)) : undefined
+  const cpuMedian = (k: keyof RoundCpu) => +median(rounds.map((r) => r.cpu[k])).toFixed(1)
+  const cpuFig = {
+    go_client: cpuMedian('goClient'),
+    go_server: cpuMedian('goServer'),
+    ben: cpuMedian('ben'),
+    ben_server: cpuMedian('benServer'),
+    ben_preencoded: cpuMedian('benRaw'),
+    ben_preencoded_server: cpuMedian('benRawServer'),
+  }
   const lat = build({ lowestDiscernibleValue: 1, highestTrackableValue: 60_000_000, numberOfSignificantValueDigits: 3 })
   // Re-publishing the same facts: all duplicates, none stored.
   t0 = performance.now()
@@ -190,6 +216,8 @@ async function main(): Promise<void> {
     ratio_preencoded_vs_go: goRawRatio === undefined ? null : +goRawRatio.toFixed(2),
     go_skipped: go.ok ? null : go.reason,
     per_round: rounds.map((r) => ({ go: r.go ? Math.round(r.go) : null, ben: Math.round(r.ben), ben_preencoded: Math.round(r.benRaw) })),
+    cpu_us_per_fact: cpuFig,
+    cpu_ratio_vs_go: +(cpuFig.go_client / cpuFig.ben).toFixed(2),
     stock_facts_per_s: Math.round(stockRate),
     stock_window: WINDOW,
     ratio: +(benRate / stockRate).toFixed(2),
@@ -217,6 +245,9 @@ async function main(): Promise<void> {
         goRate === undefined ? `skipped: ${go.ok ? '' : go.reason}` : `${fig.go_facts_per_s!.toLocaleString()} msgs/s`,
       ],
       ['ratio Ben / nats.go (median of per-round ratios)', goRatio === undefined ? '-' : `${fig.ratio_vs_go}× (pre-encoded ${fig.ratio_preencoded_vs_go}×)`],
+      ['CPU µs/fact, client / nats-server (median of rounds): Ben facts', `${cpuFig.ben} / ${cpuFig.ben_server}`],
+      ['  Ben pre-encoded', `${cpuFig.ben_preencoded} / ${cpuFig.ben_preencoded_server}`],
+      ['  nats.go (pre-encoded bytes, same headers)', `${cpuFig.go_client} / ${cpuFig.go_server}`],
       [`stock js.publish, windows of ${WINDOW}`, `${fig.stock_facts_per_s.toLocaleString()} facts/s`],
       ['ratio Ben / stock', `${fig.ratio}×`],
       ['republish of the same facts (all duplicates)', `${fig.ben_duplicate_republish_per_s.toLocaleString()} facts/s, ${dup.duplicate} duplicates`],
@@ -229,6 +260,16 @@ async function main(): Promise<void> {
   await nc.close()
   await server.stop()
   rmSync(dir, { recursive: true, force: true })
+}
+
+/** CPU µs per fact of one round: the publishing client's and nats-server's, per variant. */
+interface RoundCpu {
+  goClient: number
+  goServer: number
+  ben: number
+  benServer: number
+  benRaw: number
+  benRawServer: number
 }
 
 let stopOnFailure: () => Promise<void> = async () => undefined

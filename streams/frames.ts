@@ -7,6 +7,11 @@ interface Protocol {
 }
 
 const CHUNK = 256 * 1024
+
+/** The reply subject `reply` (bytes) + `token`, as text (frames through `nc.publish`). */
+export function replyText(reply: Uint8Array, token: number): string {
+  return Buffer.from(reply.buffer, reply.byteOffset, reply.byteLength).toString('utf8') + String(token)
+}
 const CRLF = 0x0a0d // little-endian "\r\n"
 
 /** Writes a value's bytes into `buf` from `pos`: the end, or negative when `buf` is too small. */
@@ -14,11 +19,61 @@ export interface Encoder<T> {
   encodeInto(value: T, buf: Buffer, pos: number): number
 }
 
-/** Where a frame's header block and payload landed (stable bytes, kept for a retry). */
-export interface Framed {
-  readonly headers: Uint8Array
-  readonly data: Uint8Array
+/**
+ * Where the last frame landed in its chunk (the header block at `h`, the payload from `d` to
+ * `e`): stable bytes, kept for a retry for as long as `chunk` is referenced. One object per
+ * writer, overwritten by each frame: no allocation per message.
+ */
+export interface FramePosition {
+  chunk: Buffer
+  h: number
+  d: number
+  e: number
 }
+
+/**
+ * Writes `s` into `b` at `at` as UTF-8 (`latin1`: one byte a UTF-16 unit, as Buffer's 'latin1'):
+ * the bytes written. Short ASCII strings (subjects, ids, header lines) are copied in a loop, which
+ * costs less than Buffer#write's call; anything else is Buffer#write's, so the bytes are the same.
+ * `b` must have room for the string's longest encoding (3 bytes a unit).
+ */
+export function putString(b: Buffer, at: number, s: string, latin1: boolean): number {
+  const n = s.length
+  if (n > 64) return b.write(s, at, latin1 ? 'latin1' : 'utf8')
+  for (let i = 0; i < n; i++) {
+    const c = s.charCodeAt(i)
+    if (c >= 0x80) return b.write(s, at, latin1 ? 'latin1' : 'utf8')
+    b[at + i] = c
+  }
+  return n
+}
+
+/** Writes a non-negative integer's decimal digits into `b` at `at`: the bytes written. */
+export function putUint(b: Buffer, at: number, v: number): number {
+  let digits = 1
+  for (let x = v; x >= 10; x = Math.floor(x / 10)) digits++
+  for (let i = digits - 1; i >= 0; i--) {
+    b[at + i] = 48 + (v % 10)
+    v = Math.floor(v / 10)
+  }
+  return digits
+}
+
+/** Copies `src[from, to)` into `b` at `at` (a loop for the short payloads of facts). */
+function putBytes(b: Buffer, at: number, src: Uint8Array, from: number, to: number): void {
+  if (to - from > 128) {
+    b.set(src.subarray(from, to), at)
+    return
+  }
+  for (let i = from; i < to; i++) b[at++] = src[i]
+}
+
+/** Space for an HPUB line: `HPUB <subject> <reply prefix><token> <hlen> <total>\r\n`. */
+function lineRoom(subject: string, reply: Uint8Array): number {
+  return 5 + subject.length * 3 + 1 + reply.length + 16 + 1 + 10 + 1 + 10 + 2
+}
+
+const HPUB = Buffer.from('HPUB ', 'latin1')
 
 /**
  * HPUB frames written back to back into 256 KiB chunks and handed to the connection as one
@@ -43,50 +98,71 @@ export class FrameWriter {
     this.protocol = typeof p?.sendCommand === 'function' && process.env.BEN_PUBLISHER_FRAMES !== '0' ? (p as Protocol) : undefined
   }
 
+  /** Where the last frame landed (overwritten by the next). */
+  readonly last: FramePosition = { chunk: this.buf, h: 0, d: 0, e: 0 }
+
   /**
-   * A fact: its header block (latin1 text) and its Avro bytes written by `codec.encodeInto`
-   * (end position, or negative when the buffer is too small). Undefined when the message would
-   * exceed `maxPayload` (nothing written).
+   * A fact: its header block is `head` (bytes), then the message id (latin1) — `idA`, or
+   * `idA:idB` when `idB` is given (a raw fact's `<source>:<id>`) — then `tail` (bytes, ending with
+   * the empty line); its payload is written by `codec.encodeInto` (end position, or negative when
+   * the buffer is too small). The HPUB line's reply subject is `reply` (bytes) then `token`'s
+   * digits. Where the frame landed, or undefined when the message would exceed `maxPayload`
+   * (nothing written).
    */
-  writeEncoded<T>(subject: string, reply: string, headerText: string, codec: Encoder<T>, value: T, maxPayload: number): Framed | undefined {
+  writeEncoded<T>(
+    subject: string,
+    reply: Uint8Array,
+    token: number,
+    head: Uint8Array,
+    idA: string,
+    idB: string | undefined,
+    tail: Uint8Array,
+    codec: Encoder<T>,
+    value: T,
+    maxPayload: number,
+  ): FramePosition | undefined {
     let dlen = codec.encodeInto(value, this.scratch, 0)
     while (dlen < 0) {
       this.scratch = Buffer.allocUnsafe(Math.max(this.scratch.length * 2, this.scratch.length - dlen))
       dlen = codec.encodeInto(value, this.scratch, 0)
     }
-    const hlen = headerText.length
+    const hlen = head.length + idA.length + (idB === undefined ? 0 : idB.length + 1) + tail.length
     if (hlen + dlen > maxPayload) return undefined
-    const line = `HPUB ${subject} ${reply} ${hlen} ${hlen + dlen}\r\n`
-    this.reserve(line.length * 3 + hlen + dlen + 2)
+    this.reserve(lineRoom(subject, reply) + hlen + dlen + 2)
     const b = this.buf
-    let at = this.at
-    at += b.write(line, at, 'utf8')
+    let at = this.line(b, this.at, subject, reply, token, hlen, hlen + dlen)
     const h = at
-    at += b.write(headerText, at, 'latin1')
+    putBytes(b, at, head, 0, head.length)
+    at += head.length
+    at += putString(b, at, idA, true)
+    if (idB !== undefined) {
+      b[at++] = 0x3a // ':'
+      at += putString(b, at, idB, true)
+    }
+    putBytes(b, at, tail, 0, tail.length)
+    at += tail.length
     const d = at
-    this.scratch.copy(b, at, 0, dlen)
+    putBytes(b, at, this.scratch, 0, dlen)
     at += dlen
     b.writeUInt16LE(CRLF, at)
     this.at = at + 2
     this.queue()
-    return { headers: b.subarray(h, d), data: b.subarray(d, d + dlen) }
+    return this.landed(h, d, d + dlen)
   }
 
   /** A message whose header block and payload are bytes already (raw edge facts, retries). */
-  writeRaw(subject: string, reply: string, headers: Uint8Array, data: Uint8Array): void {
+  writeRaw(subject: string, reply: Uint8Array, token: number, headers: Uint8Array, data: Uint8Array): void {
     if (!this.protocol) {
-      this.nc.publish(subject, data, { reply, headers: preEncodedHeaders(headers) })
+      this.nc.publish(subject, data, { reply: replyText(reply, token), headers: preEncodedHeaders(headers) })
       return
     }
     const hlen = headers.length
-    const line = `HPUB ${subject} ${reply} ${hlen} ${hlen + data.length}\r\n`
-    this.reserve(line.length * 3 + hlen + data.length + 2)
+    this.reserve(lineRoom(subject, reply) + hlen + data.length + 2)
     const b = this.buf
-    let at = this.at
-    at += b.write(line, at, 'utf8')
-    b.set(headers, at)
+    let at = this.line(b, this.at, subject, reply, token, hlen, hlen + data.length)
+    putBytes(b, at, headers, 0, hlen)
     at += hlen
-    b.set(data, at)
+    putBytes(b, at, data, 0, data.length)
     at += data.length
     b.writeUInt16LE(CRLF, at)
     this.at = at + 2
@@ -96,31 +172,55 @@ export class FrameWriter {
   /**
    * A message whose header block is `block` (bytes ready to send, ending with its empty line)
    * with `lines` (`Name: value\r\n`, latin1) added before that empty line: written straight into
-   * the chunk, no block built apart. Where the header block and payload landed (for a retry), or
-   * undefined when frames go through `nc.publish` (the caller sends it another way).
+   * the chunk, no block built apart. Where the frame landed (for a retry), or undefined when
+   * frames go through `nc.publish` (the caller sends it another way).
    */
-  writeWithLines(subject: string, reply: string, block: Uint8Array, lines: string, data: Uint8Array): Framed | undefined {
+  writeWithLines(subject: string, reply: Uint8Array, token: number, block: Uint8Array, lines: string, data: Uint8Array): FramePosition | undefined {
     if (!this.protocol) return undefined
     const keep = block.length - 2
     const hlen = keep + lines.length + 2
-    const line = `HPUB ${subject} ${reply} ${hlen} ${hlen + data.length}\r\n`
-    this.reserve(line.length * 3 + hlen + data.length + 2)
+    this.reserve(lineRoom(subject, reply) + hlen + data.length + 2)
     const b = this.buf
-    let at = this.at
-    at += b.write(line, at, 'utf8')
+    let at = this.line(b, this.at, subject, reply, token, hlen, hlen + data.length)
     const h = at
-    b.set(block, at) // whole, then its closing empty line is overwritten by the lines
+    putBytes(b, at, block, 0, keep)
     at += keep
-    at += b.write(lines, at, 'latin1')
+    at += putString(b, at, lines, true)
     b.writeUInt16LE(CRLF, at)
     at += 2
     const d = at
-    b.set(data, at)
+    putBytes(b, at, data, 0, data.length)
     at += data.length
     b.writeUInt16LE(CRLF, at)
     this.at = at + 2
     this.queue()
-    return { headers: b.subarray(h, d), data: b.subarray(d, at) }
+    return this.landed(h, d, at)
+  }
+
+  /** `HPUB <subject> <reply><token> <hlen> <total>\r\n` at `at`: where it ends. */
+  private line(b: Buffer, at: number, subject: string, reply: Uint8Array, token: number, hlen: number, total: number): number {
+    putBytes(b, at, HPUB, 0, HPUB.length)
+    at += HPUB.length
+    at += putString(b, at, subject, false)
+    b[at++] = 0x20
+    putBytes(b, at, reply, 0, reply.length)
+    at += reply.length
+    at += putUint(b, at, token)
+    b[at++] = 0x20
+    at += putUint(b, at, hlen)
+    b[at++] = 0x20
+    at += putUint(b, at, total)
+    b.writeUInt16LE(CRLF, at)
+    return at + 2
+  }
+
+  private landed(h: number, d: number, e: number): FramePosition {
+    const p = this.last
+    p.chunk = this.buf
+    p.h = h
+    p.d = d
+    p.e = e
+    return p
   }
 
   /** Whether frames go out in chunks (false: through `nc.publish`, one by one). */

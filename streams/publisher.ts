@@ -1,6 +1,6 @@
 import { createInbox, type Msg, type MsgHdrs, type NatsConnection, type Subscription } from '@nats-io/nats-core'
 import { preEncodedHeaders, withHeaderLines } from './headers.js'
-import { FrameWriter } from './frames.js'
+import { FrameWriter, type FramePosition } from './frames.js'
 
 export { preEncodedHeaders, withHeaderLines }
 import { FactCodec, Header, type Fact } from '../schemas/index.js'
@@ -102,8 +102,15 @@ export function factHeaderBlock(id: string, schema: string, fingerprint: string)
  * id (a hash of stage, version, config and inputs).
  */
 export function factMsgId(f: Pick<Fact, 'kind' | 'id' | 'source'>): string {
-  return f.kind === 'metric' || f.kind === 'event' || f.kind === 'diag' || f.kind === 'alert' ? `${f.source}:${f.id}` : f.id
+  return msgIdHasSource(f.kind) ? `${f.source}:${f.id}` : f.id
 }
+
+/** Whether a fact of this kind is a raw fact, whose `Nats-Msg-Id` is `<source>:<id>`. */
+function msgIdHasSource(kind: Fact['kind']): boolean {
+  return kind === 'metric' || kind === 'event' || kind === 'diag' || kind === 'alert'
+}
+
+const HEAD = Buffer.from(HEADER_PREFIX, 'latin1')
 
 /** The headers for a fact: `Nats-Msg-Id`, `Ben-Schema`, `Ben-Schema-Fp`. */
 export function factHeaders(id: string, schema: string, fingerprint: string): MsgHdrs {
@@ -113,9 +120,15 @@ export function factHeaders(id: string, schema: string, fingerprint: string): Ms
 interface Pending {
   id: string
   subject: string
-  data: Uint8Array
-  /** The encoded header block (`NATS/1.0…`), kept for a retry. */
-  headers: Uint8Array
+  /**
+   * The encoded header block (`NATS/1.0…`) is `buf[h, d)`, kept for a retry; the payload is
+   * `data`, or `buf[d, e)` (a frame in the writer's chunk: no view made unless it is retried).
+   */
+  buf: Uint8Array
+  h: number
+  d: number
+  e: number
+  data: Uint8Array | undefined
   sentAt: number
   attempts: number
   cb: Callback
@@ -142,6 +155,10 @@ interface Pending {
 export class FactPublisher {
   /** Under the connection's inbox prefix: a sidecar may only subscribe to its own inbox. */
   private readonly inbox: string
+  /** `<inbox>.` as bytes: a PubAck's reply subject is this and a token. */
+  private readonly replyPrefix: Buffer
+  /** By fact kind: the header lines after the message id (`Ben-Schema`, `Ben-Schema-Fp`, empty line). */
+  private readonly tails = new Map<string, Buffer>()
   private readonly sub: Subscription
   private readonly pending = new Map<number, Pending>()
   private readonly window: number
@@ -172,6 +189,7 @@ export class FactPublisher {
   ) {
     this.frames = new FrameWriter(nc)
     this.inbox = createInbox((nc as { options?: { inboxPrefix?: string } }).options?.inboxPrefix)
+    this.replyPrefix = Buffer.from(`${this.inbox}.`, 'utf8')
     this.factPrefix = opts.verifyDuplicates === true ? `${subjects.prefix}.fact.` : '\u0000never'
     this.window = opts.window ?? 4096
     this.ackTimeoutMs = opts.ackTimeoutMs ?? 5000
@@ -249,15 +267,28 @@ export class FactPublisher {
   trySend(fact: Fact, subject: string | undefined, cb: Callback): boolean {
     if (this.pending.size >= this.window && !this.closed) return false
     const subj = subject ?? this.subjects.forFact(fact)
-    const w = this.codec.writer(fact.kind)
-    const headerText = factHeaderBlock(factMsgId(fact), w.name, w.fingerprint)
     if (this.closed || this.offline || !this.frames.direct || this.nc.isClosed()) {
-      this.enqueue(subj, this.codec.encode(fact).data, Buffer.from(headerText, 'latin1'), fact.id, cb)
+      const w = this.codec.writer(fact.kind)
+      this.enqueue(subj, this.codec.encode(fact).data, Buffer.from(factHeaderBlock(factMsgId(fact), w.name, w.fingerprint), 'latin1'), fact.id, cb)
       return true
     }
-    // The hot path: the Avro bytes and headers are written straight into the outgoing frame.
+    // The hot path: the Avro bytes and headers are written straight into the outgoing frame, the
+    // header block from its fixed parts (the same bytes as factHeaderBlock's).
     const token = ++this.token
-    const framed = this.frames.writeEncoded(subj, `${this.inbox}.${token}`, headerText, this.codec, fact, this.maxPayload)
+    const sourced = msgIdHasSource(fact.kind)
+    const tail = this.tails.get(fact.kind) ?? this.tailOf(fact.kind)
+    const framed = this.frames.writeEncoded(
+      subj,
+      this.replyPrefix,
+      token,
+      HEAD,
+      sourced ? fact.source : fact.id,
+      sourced ? fact.id : undefined,
+      tail,
+      this.codec,
+      fact,
+      this.maxPayload,
+    )
     if (!framed) {
       publishedBy.failed.inc()
       cb({
@@ -268,20 +299,37 @@ export class FactPublisher {
       })
       return true
     }
+    this.track(token, fact.id, subj, framed, cb)
+    return true
+  }
+
+  /** The header lines after the message id for facts of this kind. */
+  private tailOf(kind: Fact['kind']): Buffer {
+    const w = this.codec.writer(kind)
+    const block = factHeaderBlock('', w.name, w.fingerprint)
+    const tail = Buffer.from(block.slice(HEADER_PREFIX.length), 'latin1')
+    this.tails.set(kind, tail)
+    return tail
+  }
+
+  /** Awaits the PubAck of a frame just written. */
+  private track(token: number, id: string, subject: string, framed: FramePosition, cb: Callback): void {
     if (this.pending.size === 0) this.lastAnswer = this.now
     this.pending.set(token, {
-      id: fact.id,
-      subject: subj,
-      data: framed.data,
-      headers: framed.headers,
+      id,
+      subject,
+      buf: framed.chunk,
+      h: framed.h,
+      d: framed.d,
+      e: framed.e,
+      data: undefined,
       sentAt: this.now,
       attempts: 1,
       cb,
-      verify: subj.startsWith(this.factPrefix),
+      verify: subject.startsWith(this.factPrefix),
       order: ++this.order,
       sent: true,
     })
-    return true
   }
 
   /** Publishes already-encoded bytes (JSON edge facts, dead letters) with the same guarantees. */
@@ -309,20 +357,7 @@ export class FactPublisher {
       return true
     }
     const token = ++this.token
-    const framed = this.frames.writeWithLines(subject, `${this.inbox}.${token}`, block, lines, data)!
-    if (this.pending.size === 0) this.lastAnswer = this.now
-    this.pending.set(token, {
-      id,
-      subject,
-      data: framed.data,
-      headers: framed.headers,
-      sentAt: this.now,
-      attempts: 1,
-      cb,
-      verify: subject.startsWith(this.factPrefix),
-      order: ++this.order,
-      sent: true,
-    })
+    this.track(token, id, subject, this.frames.writeWithLines(subject, this.replyPrefix, token, block, lines, data)!, cb)
     return true
   }
 
@@ -338,7 +373,21 @@ export class FactPublisher {
     }
     const token = ++this.token
     if (this.pending.size === 0) this.lastAnswer = this.now
-    const p: Pending = { id, subject, data, headers, sentAt: this.now, attempts: 1, cb, verify: subject.startsWith(this.factPrefix), order: ++this.order, sent: !this.offline }
+    const p: Pending = {
+      id,
+      subject,
+      buf: headers,
+      h: 0,
+      d: headers.length,
+      e: headers.length,
+      data,
+      sentAt: this.now,
+      attempts: 1,
+      cb,
+      verify: subject.startsWith(this.factPrefix),
+      order: ++this.order,
+      sent: !this.offline,
+    }
     this.pending.set(token, p)
     if (p.sent) this.transmit(token, p)
   }
@@ -398,8 +447,9 @@ export class FactPublisher {
   private transmit(token: number, p: Pending): void {
     try {
       if (this.nc.isClosed()) throw new Error('the connection is closed')
-      if (p.headers.length + p.data.length > this.maxPayload) throw new Error(`the message is larger than the server's max payload (${this.maxPayload} bytes with headers)`)
-      this.frames.writeRaw(p.subject, `${this.inbox}.${token}`, p.headers, p.data)
+      const data = p.data ?? p.buf.subarray(p.d, p.e)
+      if (p.d - p.h + data.length > this.maxPayload) throw new Error(`the message is larger than the server's max payload (${this.maxPayload} bytes with headers)`)
+      this.frames.writeRaw(p.subject, this.replyPrefix, token, p.buf.subarray(p.h, p.d), data)
     } catch (err) {
       this.settle(token, p, { id: p.id, status: 'failed', code: PublishFailure.NotSent, error: `publish failed: ${(err as Error).message}` })
     }

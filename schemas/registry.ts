@@ -20,41 +20,91 @@ interface Tap {
   pos: number
 }
 const AvroString = (avro.types as unknown as { StringType: new () => { _write(tap: Tap, val: unknown): void } }).StringType
+const AvroMap = (avro.types as unknown as { MapType: new (schema: unknown, opts: unknown) => { valuesType: { _write(tap: Tap, val: unknown): void }; _write(tap: Tap, val: unknown): void } }).MapType
 
 /**
- * avsc's string type, writing short ASCII strings (most of a fact's: ids, sources, keys, labels)
- * in one pass: avsc measures every string's UTF-8 length with Buffer.byteLength first. The same
- * bytes (a one-byte zig-zag length, then the characters); anything else is avsc's own write.
+ * Writes an ASCII string shorter than 8192 characters the way avsc does (a zig-zag varint length,
+ * one or two bytes here, then the characters) in one pass: avsc measures every string's UTF-8
+ * length with Buffer.byteLength first. False (nothing written that counts) for any other string,
+ * or when the buffer is too small: the caller then writes it avsc's way.
+ */
+function writeAscii(tap: Tap, val: string): boolean {
+  const n = val.length
+  if (n >= 8192) return false
+  const lenBytes = n < 64 ? 1 : 2
+  const buf = tap.buf
+  const at = tap.pos + lenBytes
+  if (at + n > buf.length) return false
+  for (let i = 0; i < n; i++) {
+    const c = val.charCodeAt(i)
+    if (c >= 0x80) return false
+    buf[at + i] = c
+  }
+  if (lenBytes === 1) buf[at - 1] = n << 1
+  else {
+    const m = n << 1
+    buf[at - 2] = (m & 0x7f) | 0x80
+    buf[at - 1] = m >> 7
+  }
+  tap.pos = at + n
+  return true
+}
+
+/**
+ * avsc's string type, writing ASCII strings (most of a fact's: ids, sources, keys, labels) in one
+ * pass (writeAscii). The same bytes; anything else is avsc's own write.
  */
 class AsciiFastString extends AvroString {
   override _write(tap: Tap, val: unknown): void {
-    if (typeof val === 'string' && val.length < 64) {
-      const n = val.length
-      const buf = tap.buf
-      const at = tap.pos + 1
-      if (at + n <= buf.length) {
-        let i = 0
-        for (; i < n; i++) {
-          const c = val.charCodeAt(i)
-          if (c >= 0x80) break
-          buf[at + i] = c
-        }
-        if (i === n) {
-          buf[at - 1] = n << 1
-          tap.pos = at + n
-          return
-        }
-      }
-    }
+    if (typeof val === 'string' && writeAscii(tap, val)) return
     super._write(tap, val)
   }
 }
 
-/** Plain `string` schemas get AsciiFastString (the same type to avsc: typeName, schema, reads). */
-const typeHook = (schema: unknown): avro.Type | undefined =>
-  schema === 'string' || (schema !== null && typeof schema === 'object' && (schema as { type?: unknown }).type === 'string' && !('logicalType' in schema))
-    ? (new AsciiFastString() as unknown as avro.Type)
-    : undefined
+/**
+ * avsc's map type, writing ASCII keys in one pass (writeAscii); the same bytes: a block count,
+ * the entries, a zero count. Anything it does not take on is avsc's own write.
+ */
+class AsciiKeyMap extends AvroMap {
+  override _write(tap: Tap, val: unknown): void {
+    if (val === null || typeof val !== 'object' || Array.isArray(val)) return super._write(tap, val)
+    const o = val as Record<string, unknown>
+    const keys = Object.keys(o)
+    const n = keys.length
+    const values = this.valuesType
+    if (n) {
+      writeLong(tap, n)
+      for (let i = 0; i < n; i++) {
+        const key = keys[i]
+        if (!writeAscii(tap, key)) (tap as unknown as { writeString(s: string): void }).writeString(key)
+        values._write(tap, o[key])
+      }
+    }
+    writeLong(tap, 0)
+  }
+}
+
+/** avsc's Tap#writeLong for the small non-negative counts of maps (one or two bytes), else its own. */
+function writeLong(tap: Tap, n: number): void {
+  if (n < 64) {
+    if (tap.pos < tap.buf.length) tap.buf[tap.pos] = n << 1
+    tap.pos++
+    return
+  }
+  ;(tap as unknown as { writeLong(n: number): void }).writeLong(n)
+}
+
+/**
+ * Plain `string` schemas get AsciiFastString, maps get AsciiKeyMap (the same types to avsc:
+ * typeName, schema, reads).
+ */
+const typeHook = (schema: unknown, opts: unknown): avro.Type | undefined => {
+  if (schema === 'string' || (schema !== null && typeof schema === 'object' && (schema as { type?: unknown }).type === 'string' && !('logicalType' in schema)))
+    return new AsciiFastString() as unknown as avro.Type
+  if (schema !== null && typeof schema === 'object' && (schema as { type?: unknown }).type === 'map' && !('logicalType' in schema))
+    return new AsciiKeyMap(schema, opts) as unknown as avro.Type
+  return undefined
+}
 
 /**
  * Every schema Ben knows, by fingerprint. The latest version of each record name is the one

@@ -26,6 +26,8 @@ export interface GoOutcome {
   readonly secs: number
   /** CPU seconds (user + system) the nats.go process spent publishing. */
   readonly cpuSecs: number
+  /** Write system calls the nats.go process made publishing (0 when /proc is not readable). */
+  readonly writes?: number
 }
 
 export type GoBaseline =

@@ -4,7 +4,8 @@
  * same nats-server in the same run; then the projector's facts/s into ClickHouse.
  * The best client baseline that runs here is nats.go (`PublishMsgAsync` with `Nats-Msg-Id`,
  * compiled at run time from bench/go/jspub.go); Ben and nats.go alternate in BENCH_ROUNDS rounds
- * and the ratio is the median of the per-round ratios.
+ * (the order turns each round) and the ratio is the median of the per-round ratios. Each round also
+ * reports CPU µs per fact of the publishing process and of nats-server, and write syscalls.
  * Prints a table, then one JSON line. Not a test: nothing here passes or fails.
  */
 import { profiled } from './profile.js'
@@ -18,7 +19,7 @@ import { build } from 'hdr-histogram-js'
 import { FactCodec, Header, parseEdgeFact, type RawFact } from '../schemas/index.js'
 import { DeadLetters, ensureTopology, factHeaders, factMsgId, FactPublisher, Subjects, type PublishOutcome, type PublishReport } from '../streams/index.js'
 import { buildGoBaseline } from './go-baseline.js'
-import { procCpu, selfCpu } from './proc-cpu.js'
+import { procCpu, procWrites, selfCpu } from './proc-cpu.js'
 import { factsProjection, migrate, Projector } from '../projections/index.js'
 import { openClickHouse, startNatsServer } from '../infra/index.js'
 import { printTable } from '../cli/output.js'
@@ -105,8 +106,11 @@ async function main(): Promise<void> {
   let benFacts: RawFact[] = []
   for (let r = 0; r < ROUNDS; r++) {
     let goRate: number | undefined
-    const cpu: RoundCpu = { goClient: NaN, goServer: NaN, ben: 0, benServer: 0, benRaw: 0, benRawServer: 0 }
-    if (go.ok) {
+    let benRate = 0
+    let rawRate = 0
+    const cpu: RoundCpu = { goClient: NaN, goServer: NaN, ben: 0, benServer: 0, benRaw: 0, benRawServer: 0, goWrites: NaN, benWrites: 0 }
+    const runGo = async () => {
+      if (!go.ok) return
       const recs = Array.from({ length: N }, (_, i) => {
         const f = fact(`go${r}`, i)
         return { subject: subjects.forFact(f), id: factMsgId(f), data: codec.encode(f).data }
@@ -115,45 +119,56 @@ async function main(): Promise<void> {
       const o = await go.run(server.url, recs, GO_WINDOW, sample.schema, sample.fingerprint)
       cpu.goServer = ((procCpu(server.pid) - s0) * 1e6) / N
       cpu.goClient = (o.cpuSecs * 1e6) / N
+      cpu.goWrites = o.writes === undefined ? NaN : (o.writes * 1000) / N
       if (o.stored !== N || o.failed) throw new Error(`nats.go baseline stored ${o.stored} of ${N}, ${o.failed} failed`)
       goRate = N / o.secs
     }
-    // Facts are built (validated from the edge shape) before timing, as the Go client's bytes are.
-    benFacts = Array.from({ length: N }, (_, i) => fact(`ben${r}`, i))
-    global.gc?.()
-    let c0 = selfCpu()
-    let s0 = procCpu(server.pid)
-    t0 = performance.now()
-    report = await profiled(r === ROUNDS - 1, () => publisher.publishAll(benFacts))
-    const benRate = N / ((performance.now() - t0) / 1000)
-    cpu.ben = ((selfCpu() - c0) * 1e6) / N
-    cpu.benServer = ((procCpu(server.pid) - s0) * 1e6) / N
-    if (report.stored !== N) throw new Error(`Ben stored ${report.stored} of ${N}: ${JSON.stringify(report.failures.slice(0, 3))}`)
-    const raw = Array.from({ length: N }, (_, i) => {
-      const f = fact(`raw${r}`, i)
-      const e = codec.encode(f)
-      return { subject: subjects.forFact(f), id: factMsgId(f), data: e.data }
-    })
-    global.gc?.()
-    c0 = selfCpu()
-    s0 = procCpu(server.pid)
-    t0 = performance.now()
-    let rawStored = 0
-    const count = (o: PublishOutcome) => void (o.status === 'stored' && rawStored++)
-    for (const m of raw) {
-      const h = factHeaders(m.id, sample.schema, sample.fingerprint)
-      if (!publisher.trySendRaw(m.subject, m.data, h, m.id, count)) await publisher.sendRaw(m.subject, m.data, h, m.id, count)
+    const runBen = async () => {
+      // Facts are built (validated from the edge shape) before timing, as the Go client's bytes are.
+      benFacts = Array.from({ length: N }, (_, i) => fact(`ben${r}`, i))
+      global.gc?.()
+      const c0 = selfCpu()
+      const s0 = procCpu(server.pid)
+      const w0 = procWrites(process.pid)
+      t0 = performance.now()
+      report = await profiled(r === ROUNDS - 1, () => publisher.publishAll(benFacts))
+      benRate = N / ((performance.now() - t0) / 1000)
+      cpu.ben = ((selfCpu() - c0) * 1e6) / N
+      cpu.benServer = ((procCpu(server.pid) - s0) * 1e6) / N
+      cpu.benWrites = ((procWrites(process.pid) - w0) * 1000) / N
+      if (report.stored !== N) throw new Error(`Ben stored ${report.stored} of ${N}: ${JSON.stringify(report.failures.slice(0, 3))}`)
     }
-    await publisher.flush()
-    const rawRate = N / ((performance.now() - t0) / 1000)
-    cpu.benRaw = ((selfCpu() - c0) * 1e6) / N
-    cpu.benRawServer = ((procCpu(server.pid) - s0) * 1e6) / N
-    if (rawStored !== N) throw new Error(`Ben (pre-encoded) stored ${rawStored} of ${N}`)
+    const runRaw = async () => {
+      const raw = Array.from({ length: N }, (_, i) => {
+        const f = fact(`raw${r}`, i)
+        const e = codec.encode(f)
+        return { subject: subjects.forFact(f), id: factMsgId(f), data: e.data }
+      })
+      global.gc?.()
+      const c0 = selfCpu()
+      const s0 = procCpu(server.pid)
+      t0 = performance.now()
+      let rawStored = 0
+      const count = (o: PublishOutcome) => void (o.status === 'stored' && rawStored++)
+      for (const m of raw) {
+        const h = factHeaders(m.id, sample.schema, sample.fingerprint)
+        if (!publisher.trySendRaw(m.subject, m.data, h, m.id, count)) await publisher.sendRaw(m.subject, m.data, h, m.id, count)
+      }
+      await publisher.flush()
+      rawRate = N / ((performance.now() - t0) / 1000)
+      cpu.benRaw = ((selfCpu() - c0) * 1e6) / N
+      cpu.benRawServer = ((procCpu(server.pid) - s0) * 1e6) / N
+      if (rawStored !== N) throw new Error(`Ben (pre-encoded) stored ${rawStored} of ${N}`)
+    }
+    // The order turns each round (no variant always runs after the same one).
+    const phases = [runGo, runBen, runRaw]
+    for (let k = 0; k < phases.length; k++) await phases[(k + r) % phases.length]()
     rounds.push({ go: goRate, ben: benRate, benRaw: rawRate, cpu })
     const us = (x: number) => (Number.isNaN(x) ? '-' : x.toFixed(1))
     log(
       `round ${r + 1}: nats.go ${goRate ? Math.round(goRate) : '-'}  Ben ${Math.round(benRate)}  Ben pre-encoded ${Math.round(rawRate)} msgs/s;` +
-        ` CPU µs/fact client/nats-server: nats.go ${us(cpu.goClient)}/${us(cpu.goServer)}  Ben ${us(cpu.ben)}/${us(cpu.benServer)}  pre-encoded ${us(cpu.benRaw)}/${us(cpu.benRawServer)}`,
+        ` CPU µs/fact client/nats-server: nats.go ${us(cpu.goClient)}/${us(cpu.goServer)}  Ben ${us(cpu.ben)}/${us(cpu.benServer)}  pre-encoded ${us(cpu.benRaw)}/${us(cpu.benRawServer)};` +
+        ` write syscalls per 1000 facts: nats.go ${us(cpu.goWrites)}  Ben ${us(cpu.benWrites)}`,
     )
   }
   if (go.ok) go.close()
@@ -172,6 +187,8 @@ async function main(): Promise<void> {
     ben_server: cpuMedian('benServer'),
     ben_preencoded: cpuMedian('benRaw'),
     ben_preencoded_server: cpuMedian('benRawServer'),
+    go_writes_per_1000: cpuMedian('goWrites'),
+    ben_writes_per_1000: cpuMedian('benWrites'),
   }
   const lat = build({ lowestDiscernibleValue: 1, highestTrackableValue: 60_000_000, numberOfSignificantValueDigits: 3 })
   // Re-publishing the same facts: all duplicates, none stored.
@@ -270,6 +287,9 @@ interface RoundCpu {
   benServer: number
   benRaw: number
   benRawServer: number
+  /** Write system calls per 1000 facts of the publishing process. */
+  goWrites: number
+  benWrites: number
 }
 
 let stopOnFailure: () => Promise<void> = async () => undefined

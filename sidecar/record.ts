@@ -1,6 +1,8 @@
 import type { MsgHdrs } from '@nats-io/nats-core'
 import type { Encoded, Fact } from '../schemas/index.js'
 import { factHeaderBlock, preEncodedHeaders, withHeaderLines } from '../streams/index.js'
+import { HEADER_PREFIX } from '../streams/publisher.js'
+import { putString } from '../streams/frames.js'
 
 /**
  * What the sidecar stores in one WAL record: everything the drainer needs to publish the fact
@@ -71,10 +73,12 @@ export interface FactEncoder {
 export function frameFact(subject: string, codec: FactEncoder, fact: Fact): Buffer {
   const w = codec.writer(fact.kind)
   const id = `${subject.slice(subject.lastIndexOf('.') + 1)}:${fact.id}`
-  const hdr = factHeaderBlock(id, w.name, w.fingerprint)
+  // the header block factHeaderBlock(id, …) writes, from its fixed parts and the id
+  const tail = headerTails.get(w.fingerprint) ?? headerTail(w)
+  const hdrLength = HEAD.length + id.length + tail.length
   const subjectBytes = Buffer.byteLength(subject, 'utf8')
-  if (subjectBytes > 0xffff || id.length > 0xffff || hdr.length > 0xffff) throw new RangeError(`sidecar record: subject, id or headers of fact ${id} longer than 65535 bytes`)
-  const head = 1 + 2 + subjectBytes + 2 + id.length + 2 + hdr.length
+  if (subjectBytes > 0xffff || id.length > 0xffff || hdrLength > 0xffff) throw new RangeError(`sidecar record: subject, id or headers of fact ${id} longer than 65535 bytes`)
+  const head = 1 + 2 + subjectBytes + 2 + id.length * 3 + 2 + hdrLength + id.length * 2
   for (let want = head + 256; ; ) {
     if (arena.length - arenaAt < want) {
       arena = Buffer.allocUnsafe(Math.max(ARENA_BYTES, want))
@@ -86,13 +90,17 @@ export function frameFact(subject: string, codec: FactEncoder, fact: Fact): Buff
     b[o++] = RECORD_VERSION
     b.writeUInt16LE(subjectBytes, o)
     o += 2
-    o += b.write(subject, o, 'utf8')
+    o += putString(b, o, subject, false)
     b.writeUInt16LE(id.length, o)
     o += 2
-    o += b.write(id, o, 'latin1')
-    b.writeUInt16LE(hdr.length, o)
+    o += putString(b, o, id, true)
+    b.writeUInt16LE(hdrLength, o)
     o += 2
-    o += b.write(hdr, o, 'latin1')
+    HEAD.copy(b, o)
+    o += HEAD.length
+    o += putString(b, o, id, true)
+    tail.copy(b, o)
+    o += tail.length
     const end = codec.encodeInto(fact, b, o)
     if (end >= 0) {
       arenaAt = end
@@ -100,6 +108,16 @@ export function frameFact(subject: string, codec: FactEncoder, fact: Fact): Buff
     }
     want = (b.length - start - end) * 2 // (end is minus the bytes missing) a fresh chunk with room to spare
   }
+}
+
+/** `NATS/1.0\r\nNats-Msg-Id: `: a fact's header block up to its message id. */
+const HEAD = Buffer.from(HEADER_PREFIX, 'latin1')
+/** By schema fingerprint: a fact's header block after its message id. */
+const headerTails = new Map<string, Buffer>()
+function headerTail(w: { readonly name: string; readonly fingerprint: string }): Buffer {
+  const tail = Buffer.from(factHeaderBlock('', w.name, w.fingerprint).slice(HEAD.length), 'latin1')
+  headerTails.set(w.fingerprint, tail)
+  return tail
 }
 
 /** Reads a record back; null when the bytes are not a record of this version (a bug or foreign data). */

@@ -87,7 +87,8 @@ const SEQ_KEY = Buffer.from('"seq":', 'latin1')
 const ERROR_START = Buffer.from('{"error"', 'latin1')
 const DUPLICATE_KEY = Buffer.from('"duplicate"', 'latin1')
 
-const HEADER_PREFIX = 'NATS/1.0\r\n' + Header.MsgId + ': '
+/** A fact's header block up to its message id (`NATS/1.0\r\nNats-Msg-Id: `). */
+export const HEADER_PREFIX = 'NATS/1.0\r\n' + Header.MsgId + ': '
 
 /** The header block of a fact, as text: `Nats-Msg-Id`, `Ben-Schema`, `Ben-Schema-Fp`. */
 export function factHeaderBlock(id: string, schema: string, fingerprint: string): string {

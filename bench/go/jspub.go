@@ -43,6 +43,21 @@ func headerLines(b []byte) [][2]string {
 	return out
 }
 
+// Write system calls this process made so far (syscw of /proc/self/io), 0 when unreadable.
+func writeCalls() int64 {
+	b, err := os.ReadFile("/proc/self/io")
+	if err != nil {
+		return 0
+	}
+	for _, l := range strings.Split(string(b), "\n") {
+		if strings.HasPrefix(l, "syscw: ") {
+			n, _ := strconv.ParseInt(strings.TrimPrefix(l, "syscw: "), 10, 64)
+			return n
+		}
+	}
+	return 0
+}
+
 // User + system CPU seconds this process has used.
 func cpuSecs() float64 {
 	var ru syscall.Rusage
@@ -118,6 +133,7 @@ func main() {
 	}
 	futures := make([]nats.PubAckFuture, 0, len(recs))
 	cpu0 := cpuSecs()
+	writes0 := writeCalls()
 	start := time.Now()
 	for _, rec := range recs {
 		m := nats.NewMsg(rec.subject)
@@ -159,6 +175,7 @@ func main() {
 	}
 	secs := time.Since(start).Seconds()
 	cpu := cpuSecs() - cpu0
-	out, _ := json.Marshal(map[string]interface{}{"published": len(recs), "stored": stored, "duplicate": duplicate, "failed": failed, "secs": secs, "cpuSecs": cpu})
+	writes := writeCalls() - writes0
+	out, _ := json.Marshal(map[string]interface{}{"published": len(recs), "stored": stored, "duplicate": duplicate, "failed": failed, "secs": secs, "cpuSecs": cpu, "writes": writes})
 	fmt.Println(string(out))
 }

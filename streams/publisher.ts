@@ -84,6 +84,24 @@ export function parsePubAck(data: Uint8Array): { seq?: number; duplicate: boolea
   }
 }
 const SEQ_KEY = Buffer.from('"seq":', 'latin1')
+
+/**
+ * The token of a PubAck's subject (`<inbox>.<token>`; `at` is where the token starts): read on
+ * the subject's bytes when nats.js keeps them (its message's `_msg.subject`), without decoding
+ * the subject into a string per PubAck; otherwise from `msg.subject`. NaN when it is not digits.
+ */
+export function replyToken(msg: Pick<Msg, 'subject'>, at: number): number {
+  const raw = (msg as { _msg?: { subject?: unknown } })._msg?.subject
+  if (!(raw instanceof Uint8Array)) return Number(msg.subject.slice(at))
+  if (raw.length <= at || raw.length - at > 16) return NaN
+  let v = 0
+  for (let i = at; i < raw.length; i++) {
+    const c = raw[i] - 48
+    if (c < 0 || c > 9) return NaN
+    v = v * 10 + c
+  }
+  return v
+}
 const ERROR_START = Buffer.from('{"error"', 'latin1')
 const DUPLICATE_KEY = Buffer.from('"duplicate"', 'latin1')
 
@@ -457,7 +475,7 @@ export class FactPublisher {
   }
 
   private onAck(msg: Msg): void {
-    const token = Number(msg.subject.slice(this.inbox.length + 1))
+    const token = replyToken(msg, this.inbox.length + 1)
     const p = this.pending.get(token)
     if (!p) return // a late answer to a retried publish: already settled
     if (msg.headers?.code === 503) {

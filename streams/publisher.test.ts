@@ -1,5 +1,9 @@
 import { describe, expect, it } from 'vitest'
-import { parsePubAck, replyToken } from './publisher.js'
+import type { NatsConnection } from '@nats-io/nats-core'
+import { factHeaderBlock, factMsgId, FactPublisher, parsePubAck, replyToken } from './publisher.js'
+import { Subjects } from './subjects.js'
+import { FactCodec } from '../schemas/index.js'
+import { metricFact } from '../test/support/facts.js'
 
 const b = (s: string) => new TextEncoder().encode(s)
 
@@ -28,5 +32,48 @@ describe('replyToken', () => {
   it('gives NaN for a token that is not digits (no pending publish has it)', () => {
     for (const bad of [`${inbox}.`, `${inbox}.12a`, `${inbox}.-1`, `${inbox}.1.2`]) expect(replyToken(asNatsJs(bad), inbox.length + 1)).toBeNaN()
     expect(replyToken({ subject: `${inbox}.x` }, inbox.length + 1)).toBeNaN()
+  })
+})
+
+describe('FactPublisher retries', () => {
+  it('sends a fact again with the same header block and Avro bytes under a fresh reply token', async () => {
+    const frames: Buffer[] = []
+    let inbox: ((err: unknown, msg: unknown) => void) | undefined
+    // the connection's parts the publisher uses; frames are kept, no PubAck comes until we send one
+    const nc = {
+      options: {},
+      info: { max_payload: 1 << 20 },
+      protocol: { sendCommand: (b: Uint8Array) => void frames.push(Buffer.from(b)) },
+      subscribe: (_s: string, o: { callback: typeof inbox }) => ((inbox = o.callback), { unsubscribe: () => undefined }),
+      status: () => ({ [Symbol.asyncIterator]: () => ({ next: () => new Promise(() => undefined) }) }),
+      isClosed: () => false,
+      publish: () => undefined,
+    } as unknown as NatsConnection
+    const codec = new FactCodec()
+    const publisher = new FactPublisher(nc, new Subjects(), codec, { ackTimeoutMs: 200, retries: 3 })
+    const fact = metricFact(1)
+    const outcome = publisher.publish(fact)
+    const deadline = Date.now() + 30_000
+    while (frames.length < 2 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20))
+    expect(frames.length).toBeGreaterThanOrEqual(2)
+    const split = (b: Buffer) => {
+      const eol = b.indexOf('\r\n')
+      const [, subject, reply, hlen, total] = b.toString('latin1', 0, eol).split(' ')
+      const body = b.subarray(eol + 2, eol + 2 + Number(total))
+      return { subject, reply, headers: body.subarray(0, Number(hlen)).toString('latin1'), data: body.subarray(Number(hlen)) }
+    }
+    const [first, again] = [split(frames[0]), split(frames[1])]
+    const w = codec.writer(fact.kind)
+    expect(first.subject).toBe(`ben.fact.metric.${fact.source}`)
+    expect(first.headers).toBe(factHeaderBlock(factMsgId(fact), w.name, w.fingerprint))
+    expect(Buffer.from(first.data).equals(Buffer.from(codec.encode(fact).data))).toBe(true)
+    expect(again.subject).toBe(first.subject)
+    expect(again.headers).toBe(first.headers)
+    expect(Buffer.from(again.data).equals(Buffer.from(first.data))).toBe(true)
+    expect(again.reply).not.toBe(first.reply)
+    // the PubAck to the retry settles it: a duplicate answer after a retry counts as stored
+    inbox!(null, { subject: again.reply, data: new TextEncoder().encode('{"stream":"FACTS","seq":1,"duplicate":true}'), headers: undefined })
+    expect(await outcome).toMatchObject({ status: 'stored', seq: 1 })
+    await publisher.close()
   })
 })

@@ -73,6 +73,23 @@ const SLOTS = MAX_SEGMENTS + 1
 /** Chunk reads in flight while a checkpoint is loaded. */
 const PREFETCH = 8
 
+/** How a checkpoint's writes wait out a slow or stalled server. */
+export interface CheckpointWriteOptions {
+  /** Chunk writes in flight at once (each waits for its JetStream ack): bounded, so a huge segment never queues all its bytes at once. */
+  readonly inflight?: number
+  /** Timeout of one write's first attempt (ms); each retry of that write doubles it, up to 30 s. */
+  readonly putTimeoutMs?: number
+  /** A write that has not been acknowledged within this long in all (ms, from its first attempt) fails the checkpoint. */
+  readonly deadlineMs?: number
+  /** Called when a write timed out and is tried again (the key, the attempt that timed out, its timeout). */
+  readonly onRetry?: (key: string, attempt: number, timeoutMs: number) => void
+}
+
+const WRITE_DEFAULTS = { inflight: 4, putTimeoutMs: 5_000, deadlineMs: 180_000 }
+const MAX_PUT_TIMEOUT_MS = 30_000
+
+const isTimeout = (err: unknown): boolean => err instanceof Error && (err.name === 'TimeoutError' || /timeout/i.test(err.message))
+
 /** Splits bytes into KV-sized chunks. */
 export function chunked(body: Uint8Array, size = CHUNK): Uint8Array[] {
   const out: Uint8Array[] = []
@@ -106,7 +123,51 @@ export class CheckpointStore {
      * Its segments are copied under `key` first, so the partition's later segments build on them.
      */
     private readonly fallbackKey?: string,
+    private readonly writes: CheckpointWriteOptions = {},
   ) {}
+
+  /** Writes retried after a timeout so far (a stalled or saturated server: each is also passed to `onRetry`). */
+  retries = 0
+
+  /**
+   * One KV write that survives a server slower than a request timeout: a write whose ack does not
+   * come in time is sent again (the same value under the same key: idempotent, the bucket keeps one
+   * revision per key), each attempt waiting twice as long, until `deadlineMs` has passed. A huge
+   * first checkpoint (hundreds of MB) behind a busy server acknowledges late rather than never.
+   */
+  private async put(key: string, value: Uint8Array | string): Promise<void> {
+    const o = { ...WRITE_DEFAULTS, ...this.writes }
+    const t0 = Date.now()
+    for (let attempt = 1, timeout = o.putTimeoutMs; ; attempt++, timeout = Math.min(MAX_PUT_TIMEOUT_MS, timeout * 2)) {
+      try {
+        await this.kv.put(key, value, { timeout })
+        return
+      } catch (err) {
+        if (!isTimeout(err) || Date.now() - t0 >= o.deadlineMs) throw err
+        this.retries++
+        this.writes.onRetry?.(key, attempt, timeout)
+      }
+    }
+  }
+
+  /** Writes every chunk of a segment under `<key>.s<slot>.<i>`, a few in flight at once; resolves once all are acknowledged. */
+  private async putChunks(slot: number, chunks: readonly Uint8Array[]): Promise<void> {
+    const width = Math.max(1, this.writes.inflight ?? WRITE_DEFAULTS.inflight)
+    let next = 0
+    let failed: unknown
+    const lane = async (): Promise<void> => {
+      while (failed === undefined && next < chunks.length) {
+        const i = next++
+        try {
+          await this.put(`${this.key}.s${slot}.${i}`, chunks[i])
+        } catch (err) {
+          failed ??= err
+        }
+      }
+    }
+    await Promise.all(Array.from({ length: Math.min(width, chunks.length) }, lane))
+    if (failed !== undefined) throw failed
+  }
 
   /** The stored checkpoint, or undefined. Throws when a chunk is missing or corrupt. */
   async open(): Promise<StoredCheckpoint | undefined> {
@@ -119,10 +180,10 @@ export class CheckpointStore {
       for (let i = 0; i < seg.chunks; i++) {
         const e = await this.kv.get(`${this.fallbackKey}.s${seg.slot}.${i}`)
         if (!e || e.operation !== 'PUT') throw new Error(`checkpoint ${this.fallbackKey} segment ${seg.seq} is missing chunk ${i}`)
-        await this.kv.put(`${this.key}.s${seg.slot}.${i}`, e.value)
+        await this.put(`${this.key}.s${seg.slot}.${i}`, e.value)
       }
     }
-    await this.kv.put(`${this.key}.meta`, JSON.stringify(meta))
+    await this.put(`${this.key}.meta`, JSON.stringify(meta))
     return this.openOwn()
   }
 
@@ -189,21 +250,20 @@ export class CheckpointStore {
     while (busy.has(slot)) slot++
     const hash = createHash('sha256')
     let bytes = 0
-    for (let i = 0; i < seg.chunks.length; i++) {
-      const c = seg.chunks[i]
+    for (const c of seg.chunks) {
       hash.update(c)
       bytes += c.length
-      await this.kv.put(`${this.key}.s${slot}.${i}`, c)
     }
+    await this.putChunks(slot, seg.chunks)
     const slots: Record<string, number> = { ...(prev?.slots ?? {}) }
     const stale = slots[slot] ?? 0
     slots[slot] = seg.chunks.length
     const ref: SegRef = { seq: seg.seq, slot, chunks: seg.chunks.length, bytes, sha256: hash.digest('hex') }
     const meta: Meta = { format: 2, kind: seg.kind, ...head, segments: [...kept, ref], slots }
-    await this.kv.put(`${this.key}.meta`, JSON.stringify(meta))
+    await this.put(`${this.key}.meta`, JSON.stringify(meta))
     this.last = meta
     // after the commit: empty the chunks this slot no longer uses, and the format-1 keys
-    for (let i = seg.chunks.length; i < stale; i++) await this.kv.put(`${this.key}.s${slot}.${i}`, new Uint8Array(0))
+    for (let i = seg.chunks.length; i < stale; i++) await this.put(`${this.key}.s${slot}.${i}`, new Uint8Array(0))
     if (this.legacy) {
       const l = this.legacy
       this.legacy = undefined

@@ -19,3 +19,16 @@ for (const s of v8.getHeapSpaceStatistics()) console.log(s.space_name, Math.roun
 const rec = state.series.values().next().value
 console.log(JSON.stringify(rec, (k, v) => (ArrayBuffer.isView(v) ? `${v.constructor.name}(${v.length})` : Array.isArray(v) && v.length > 8 ? `Array(${v.length})` : v), 1).slice(0, 6000))
 if (process.env.SNAP) { v8.writeHeapSnapshot('/tmp/i15b/s.heapsnapshot'); }
+{
+  const { readFileSync } = await import('node:fs')
+  const lines = readFileSync('/proc/self/smaps', 'utf8').split('\n')
+  const agg = {}
+  let name = ''
+  for (const l of lines) {
+    const m = l.match(/^[0-9a-f]+-[0-9a-f]+ \S+ \S+ \S+ \S+\s*(.*)$/)
+    if (m) { name = m[1] || 'anon'; if (name.startsWith('/')) name = 'file'; continue }
+    const r = l.match(/^Rss:\s+(\d+) kB/)
+    if (r) agg[name] = (agg[name] ?? 0) + Number(r[1])
+  }
+  console.log('smaps MB', Object.fromEntries(Object.entries(agg).map(([k, v]) => [k, Math.round(v / 1024)])))
+}

@@ -289,42 +289,69 @@ export class CheckpointStore {
   }
 
   /**
-   * Streams the chunks of every segment of `meta`, checking each segment's SHA-256. A segment's
-   * chunks are read in bulk (`kvLatest`: one ordered consumer per segment over its slot's keys,
-   * the latest entry of each, as `kv.get` would return it); a bucket the bulk reader does not
+   * Streams the chunks of every segment of `meta`, oldest segment first, checking each segment's
+   * SHA-256. All segments are read in bulk by one consumer (`kvLatest` over `<key>.*.*`: the
+   * latest entry of each chunk key, as `kv.get` would return it, in revision order, which is
+   * the order the segments were written); a chunk that comes before its turn waits in memory.
+   * One consumer for the whole checkpoint, not one per segment: a restart after a long run reads
+   * up to 64 segments, and a consumer costs a few round trips. A bucket the bulk reader does not
    * know is read key by key, a few reads ahead.
    */
   private async replay(meta: Meta, on: (seq: number, chunk: Uint8Array) => void): Promise<void> {
+    const bulk = meta.segments.length ? kvLatest(this.kv, `${this.key}.*.*`) : undefined
+    if (bulk) return this.readBulk(meta.segments, bulk, on)
     for (const seg of meta.segments) {
       const hash = createHash('sha256')
-      const emit = (chunk: Uint8Array): void => {
+      await this.readEach(seg, (chunk) => {
         hash.update(chunk)
         on(seg.seq, chunk)
-      }
-      const bulk = kvLatest(this.kv, `${this.key}.s${seg.slot}.*`)
-      if (bulk) await this.readBulk(seg, bulk, emit)
-      else await this.readEach(seg, emit)
-      if (hash.digest('hex') !== seg.sha256) throw new Error(`checkpoint ${this.key} segment ${seg.seq} is corrupt (sha256 mismatch)`)
+      })
+      this.checkHash(seg, hash)
     }
   }
 
-  /** A segment's chunks from the bulk reader, passed on in chunk order as soon as each is next (entries come in revision order). */
-  private async readBulk(seg: SegRef, entries: AsyncIterable<KvLatest>, emit: (chunk: Uint8Array) => void): Promise<void> {
-    const prefix = `${this.key}.s${seg.slot}.`
-    const waiting = new Map<number, Uint8Array>()
-    let next = 0
-    for await (const e of entries) {
-      const i = Number(e.key.slice(prefix.length))
-      // chunks past the segment's count are stale ones of an earlier, longer segment in this slot
-      if (!Number.isInteger(i) || i < next || i >= seg.chunks) continue
-      if (e.operation !== 'PUT') throw new Error(`checkpoint ${this.key} segment ${seg.seq} is missing chunk ${i}`)
-      waiting.set(i, e.value)
-      for (let c = waiting.get(next); c !== undefined; c = waiting.get(next)) {
-        waiting.delete(next++)
-        emit(c)
+  private checkHash(seg: SegRef, hash: ReturnType<typeof createHash>): void {
+    if (hash.digest('hex') !== seg.sha256) throw new Error(`checkpoint ${this.key} segment ${seg.seq} is corrupt (sha256 mismatch)`)
+  }
+
+  /** Every segment's chunks from one bulk read, passed on in segment and chunk order as soon as each is next. */
+  private async readBulk(segs: readonly SegRef[], entries: AsyncIterable<KvLatest>, on: (seq: number, chunk: Uint8Array) => void): Promise<void> {
+    const prefix = `${this.key}.s`
+    const bySlot = new Map<number, number>()
+    segs.forEach((s, j) => bySlot.set(s.slot, j))
+    const waiting = segs.map(() => new Map<number, Uint8Array>())
+    const next = segs.map(() => 0)
+    let cur = 0
+    let hash = createHash('sha256')
+    // passes on what the current segment has in order; a complete segment is checked and the next one begins
+    const drain = (): void => {
+      while (cur < segs.length) {
+        const seg = segs[cur]
+        for (let c = waiting[cur].get(next[cur]); c !== undefined; c = waiting[cur].get(next[cur])) {
+          waiting[cur].delete(next[cur]++)
+          hash.update(c)
+          on(seg.seq, c)
+        }
+        if (next[cur] < seg.chunks) return
+        this.checkHash(seg, hash)
+        hash = createHash('sha256')
+        cur++
       }
     }
-    if (next < seg.chunks) throw new Error(`checkpoint ${this.key} segment ${seg.seq} is missing chunk ${next}`)
+    drain()
+    for await (const e of entries) {
+      if (!e.key.startsWith(prefix)) continue // the meta of a partition key below this one, format-1 chunks
+      const dot = e.key.indexOf('.', prefix.length)
+      const j = dot > prefix.length ? bySlot.get(Number(e.key.slice(prefix.length, dot))) : undefined
+      const i = Number(e.key.slice(dot + 1))
+      // chunks of slots no retained segment uses, and past a segment's count (stale ones of an earlier, longer segment in this slot)
+      if (j === undefined || !Number.isInteger(i) || i < next[j] || i >= segs[j].chunks) continue
+      if (e.operation !== 'PUT') throw new Error(`checkpoint ${this.key} segment ${segs[j].seq} is missing chunk ${i}`)
+      waiting[j].set(i, e.value)
+      if (j === cur) drain()
+    }
+    drain()
+    if (cur < segs.length) throw new Error(`checkpoint ${this.key} segment ${segs[cur].seq} is missing chunk ${next[cur]}`)
   }
 
   /** A segment's chunks one `kv.get` each, a few reads ahead. */

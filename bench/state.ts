@@ -6,7 +6,8 @@
  * every drift window full), then, against a real nats-server and the same code the stage runner
  * uses (journal → ChunkWriter → CheckpointStore.append; open → replay → FrameReader → restore):
  *
- * - RSS and heap of the process holding the state;
+ * - RSS and heap of the process holding the state (right after a full collection, and settled:
+ *   4 s later, once V8 has given back the pages it emptied), and the peak RSS;
  * - the first checkpoint (every series new: the whole state) and steady checkpoints after
  *   5,000 inputs on random series (the runner's default epoch): bytes written, records, time
  *   to snapshot (synchronous, the stage waits) and to store;
@@ -165,9 +166,17 @@ async function main(): Promise<void> {
         if (p % 100 === 99) log(`${n} series: ${p + 1}/${POINTS} points each (${((performance.now() - t0) / 1000).toFixed(0)} s)`)
       }
       global.gc?.()
+      const rssAtOnceMb = mb(process.memoryUsage().rss)
+      // settled: V8 gives the pages a collection emptied back to the system in the background,
+      // a few seconds later (measured at once, they are still counted)
+      await new Promise((r) => setTimeout(r, 3000))
+      global.gc?.()
+      global.gc?.()
+      await new Promise((r) => setTimeout(r, 1000))
       const mem = process.memoryUsage()
+      log(`${n} series: RSS at once after a full collection ${rssAtOnceMb} MB, settled (4 s later) ${mb(mem.rss)} MB`)
       log(
-        `${n} series: RSS ${mb(mem.rss)} MB, heap ${mb(mem.heapUsed)} MB, array buffers ${mb(mem.arrayBuffers)} MB (${Math.round((mem.heapUsed + mem.arrayBuffers) / n)} B/series)`,
+        `${n} series: RSS ${mb(mem.rss)} MB, heap ${mb(mem.heapUsed)} MB (of ${mb(mem.heapTotal)} MB), array buffers ${mb(mem.arrayBuffers)} MB (${Math.round((mem.heapUsed + mem.arrayBuffers) / n)} B/series); peak RSS while building ${Math.round(process.resourceUsage().maxRSS / 1024)} MB`,
       )
       const key = `bench.s${n}`
       const store = new CheckpointStore(kv, key)
@@ -184,7 +193,8 @@ async function main(): Promise<void> {
         return { bytes: saved.bytes, records: plan.records, snapshotMs, storeMs: performance.now() - t1, retained: saved.retained }
       }
       const first = await checkpoint()
-      log(`${n} series: first checkpoint ${mb(first.bytes)} MB in ${first.snapshotMs.toFixed(0)} + ${first.storeMs.toFixed(0)} ms`)
+      const peakRssMb = Math.round(process.resourceUsage().maxRSS / 1024)
+      log(`${n} series: first checkpoint ${mb(first.bytes)} MB in ${first.snapshotMs.toFixed(0)} + ${first.storeMs.toFixed(0)} ms; peak RSS so far ${peakRssMb} MB`)
       const steady: Array<Awaited<ReturnType<typeof checkpoint>>> = []
       let p = POINTS
       for (let k = 0; k < 6; k++) {
@@ -226,6 +236,10 @@ async function main(): Promise<void> {
         series,
         rssMb: mb(mem.rss),
         heapMb: mb(mem.heapUsed),
+        heapTotalMb: mb(mem.heapTotal),
+        rssAtOnceMb,
+        arrayBuffersMb: mb(mem.arrayBuffers),
+        peakRssMb,
         buildS: Math.round((performance.now() - t0) / 1000),
         firstCkptMb: +(first.bytes / 1048576).toFixed(1),
         firstCkptMs: Math.round(first.snapshotMs + first.storeMs),
@@ -261,7 +275,7 @@ async function main(): Promise<void> {
       }
       rows.push(row)
       console.log(
-        `${series} series: RSS ${row.rssMb} MB (heap ${row.heapMb} MB); first checkpoint ${row.firstCkptMb} MB in ${row.firstCkptMs} ms (${row.bytesPerSeries} B/series); steady checkpoint after ${EPOCH} inputs: ${row.steadyCkptRecords} records, ${row.steadyCkptMb} MB, snapshot ${row.steadySnapshotMs} ms + store ${row.steadyStoreMs} ms; retained ${row.retainedMb} MB; restart ${row.restartMs} ms (fresh process, RSS ${row.restartRssMb} MB, ${row.restoredSeries} series); ${row.kvSubjects} KV subjects`,
+        `${series} series: RSS ${row.rssMb} MB settled, ${row.rssAtOnceMb} MB at once after a full collection (heap ${row.heapMb} MB of ${row.heapTotalMb} MB, array buffers ${row.arrayBuffersMb} MB; peak RSS through the first checkpoint ${row.peakRssMb} MB); first checkpoint ${row.firstCkptMb} MB in ${row.firstCkptMs} ms (${row.bytesPerSeries} B/series); steady checkpoint after ${EPOCH} inputs: ${row.steadyCkptRecords} records, ${row.steadyCkptMb} MB, snapshot ${row.steadySnapshotMs} ms + store ${row.steadyStoreMs} ms; retained ${row.retainedMb} MB; restart ${row.restartMs} ms (fresh process, RSS ${row.restartRssMb} MB, ${row.restoredSeries} series); ${row.kvSubjects} KV subjects`,
       )
       console.log(
         `  churn (${row.churnSeries} series change between checkpoints, ${EPOCH} inputs each time, ${CHURN_CHECKPOINTS} checkpoints): ${row.churnCkptKb} KB written per checkpoint (median; max ${row.churnCkptMaxKb} KB, ${row.churnCkptMaxRecords} records, snapshot <= ${row.churnSnapshotMs} ms); retained ${row.churnRetainedMb} MB`,

@@ -4,7 +4,7 @@ import { Kvm } from '@nats-io/kv'
 import type { KV } from '@nats-io/kv'
 import { kvLatest, kvName, Bucket } from '../streams/index.js'
 import { CheckpointStore, chunked } from '../processors/runner/index.js'
-import { startTestNats, type TestNats } from './support/servers.js'
+import { startTestNats, waitFor, type TestNats } from './support/servers.js'
 
 /** Bytes that differ per segment and per position (so a chunk read from the wrong key or in the wrong order shows). */
 function body(seq: number, n: number): Uint8Array {
@@ -93,4 +93,45 @@ describe('checkpoint chunks read in bulk (kvLatest)', () => {
     expect(none).toEqual([])
     expect(kvLatest(keyByKey(kv), 'lt.a.*')).toBeUndefined()
   })
+
+  it('a checkpoint written while the server stalls longer than a write timeout is stored whole once it answers (a huge first checkpoint timed out on its meta key)', async () => {
+    // The failure at 100,000 series: a ~270 MB first checkpoint behind a saturated server, one
+    // write not acknowledged within the JetStream request timeout, the checkpoint lost. Here at
+    // small scale: the nats-server is stopped (SIGSTOP) after a few chunks are stored, for
+    // longer than the writes' timeout, and resumed only once a write has timed out.
+    const pid = nats.server.pid
+    let stored = 0
+    let stopped = false
+    const stalling = {
+      get: (k: string) => kv.get(k),
+      put: async (k: string, v: Uint8Array, o?: { timeout: number }) => {
+        const r = await kv.put(k, v, o)
+        if (++stored === 3) {
+          process.kill(pid, 'SIGSTOP')
+          stopped = true
+        }
+        return r
+      },
+    } as unknown as KV
+    const retried: string[] = []
+    const store = new CheckpointStore(stalling, 'stage.stall', undefined, { putTimeoutMs: 300, onRetry: (key) => retried.push(key) })
+    const b = body(9, 64 * 1024 - 5)
+    try {
+      const saving = store.append(head, { seq: 1, kind: 'log', chunks: chunked(b, 1024), keepFrom: 1 })
+      await waitFor('the server stopped mid-checkpoint', () => stopped, 120_000, 10)
+      // the old behaviour: one write, its timeout passed while the server does not answer
+      await expect(kv.put('stage.stall.probe', new Uint8Array([1]), { timeout: 300 })).rejects.toThrow(/timeout/i)
+      await waitFor('a checkpoint write timed out and was sent again', () => retried.length > 0, 120_000, 10)
+      process.kill(pid, 'SIGCONT')
+      stopped = false
+      const saved = await saving
+      expect(saved.bytes).toBe(b.length)
+    } finally {
+      if (stopped) process.kill(pid, 'SIGCONT')
+    }
+    expect(store.retries).toBeGreaterThan(0)
+    expect(retried.every((k) => k.startsWith('stage.stall.'))).toBe(true)
+    const back = await readBack(kv, 'stage.stall')
+    expect(back).toEqual([{ seq: 1, sha: createHash('sha256').update(b).digest('hex'), bytes: b.length }])
+  }, 180_000)
 })

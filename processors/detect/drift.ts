@@ -45,20 +45,27 @@ export interface DriftState {
   /**
    * The values the next rebuild reads, oldest first: the first window (before the first
    * reference: `filled` of them so far) and the window after a drift (while `rebase` counts
-   * down: `window - rebase` so far). Room for what has come (doubling, at most `window`) while
-   * it collects, empty otherwise, so a settled series keeps one byte per window value instead
-   * of eight.
+   * down: `window - rebase` so far), empty otherwise, so a settled series keeps one byte per
+   * window value instead of eight.
+   *
+   * A plain array (doubles in the JS heap), not a `Float64Array`: every series collects its
+   * first window at once, and its values are dropped when it is done. As typed arrays (one
+   * malloc'd block each) that left ~9 KB a series of freed but resident native memory behind
+   * (about 700 MB at 100,000 series); in the JS heap the garbage collector compacts them and
+   * gives the pages back. A `Float64Array` only as read back from an older checkpoint (its
+   * length then is room, not count); it becomes an array when it needs to grow.
    */
-  raw: Float64Array
+  raw: number[] | Float64Array
 }
 
-/** The `raw` of a state that collects nothing (shared: never written, it has no room). */
-const NO_VALUES = new Float64Array(0)
+/** The `raw` of a state that collects nothing (shared and frozen: never written). */
+const NO_VALUES: number[] = Object.freeze([]) as unknown as number[]
 
-/** `raw` with room for index `at`: doubled (at least 16), at most the window (a young series holds few values). */
-function grown(raw: Float64Array, at: number, window: number): Float64Array {
-  const next = new Float64Array(Math.min(window, Math.max(16, 2 * raw.length, at + 1)))
-  next.set(raw.subarray(0, Math.min(raw.length, at)))
+/** `raw` with room for index `at` (the next value: values are collected in order): the array itself, or an array with the first `at` values. */
+function grown(raw: number[] | Float64Array, at: number): number[] {
+  if (Array.isArray(raw) && raw !== NO_VALUES) return raw
+  const next: number[] = []
+  for (let i = 0; i < at && i < raw.length; i++) next.push(raw[i])
   return next
 }
 
@@ -136,9 +143,9 @@ export function upgradeDriftState(old: unknown): unknown {
   const lo = num('lo')
   const hi = num('hi')
   // the values collected so far, in an array grown as a live run grows it
-  let raw: Float64Array = NO_VALUES
+  let raw: number[] = NO_VALUES
   const put = (at: number, v: number): void => {
-    if (at >= raw.length) raw = grown(raw, at, window)
+    if (at >= raw.length) raw = grown(raw, at)
     raw[at] = v
   }
   let binsOut = binArray(bins, 0)
@@ -240,7 +247,7 @@ export function driftDetector(p: DriftParams): Detector<DriftState> {
         const raw = s.raw as unknown
         if (!ArrayBuffer.isView(raw)) {
           const v = Array.isArray(raw) ? (raw as number[]) : raw && typeof raw === 'object' ? Object.values(raw as Record<string, number>) : []
-          s.raw = v.length ? Float64Array.from(v) : NO_VALUES
+          s.raw = v.length ? v.map(Number) : NO_VALUES
         }
       }
       let b = 0
@@ -257,7 +264,7 @@ export function driftDetector(p: DriftParams): Detector<DriftState> {
       // collecting the window a rebuild will read: the value's place is the count so far
       if (!s.ready || s.rebase > 0) {
         const at = s.ready ? window - s.rebase : s.filled
-        if (at >= s.raw.length) s.raw = grown(s.raw, at, window)
+        if (at >= s.raw.length) s.raw = grown(s.raw, at)
         s.raw[at] = x
       }
       s.head = s.head + 1 === window ? 0 : s.head + 1

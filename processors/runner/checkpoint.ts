@@ -73,6 +73,23 @@ const SLOTS = MAX_SEGMENTS + 1
 /** Chunk reads in flight while a checkpoint is loaded. */
 const PREFETCH = 8
 
+/** How a checkpoint's writes wait out a slow or stalled server. */
+export interface CheckpointWriteOptions {
+  /** Chunk writes in flight at once (each waits for its JetStream ack): bounded, so a huge segment never queues all its bytes at once. */
+  readonly inflight?: number
+  /** Timeout of one write's first attempt (ms); each retry of that write doubles it, up to 30 s. */
+  readonly putTimeoutMs?: number
+  /** A write that has not been acknowledged within this long in all (ms, from its first attempt) fails the checkpoint. */
+  readonly deadlineMs?: number
+  /** Called when a write timed out and is tried again (the key, the attempt that timed out, its timeout). */
+  readonly onRetry?: (key: string, attempt: number, timeoutMs: number) => void
+}
+
+const WRITE_DEFAULTS = { inflight: 4, putTimeoutMs: 5_000, deadlineMs: 180_000 }
+const MAX_PUT_TIMEOUT_MS = 30_000
+
+const isTimeout = (err: unknown): boolean => err instanceof Error && (err.name === 'TimeoutError' || /timeout/i.test(err.message))
+
 /** Splits bytes into KV-sized chunks. */
 export function chunked(body: Uint8Array, size = CHUNK): Uint8Array[] {
   const out: Uint8Array[] = []
@@ -106,7 +123,51 @@ export class CheckpointStore {
      * Its segments are copied under `key` first, so the partition's later segments build on them.
      */
     private readonly fallbackKey?: string,
+    private readonly writes: CheckpointWriteOptions = {},
   ) {}
+
+  /** Writes retried after a timeout so far (a stalled or saturated server: each is also passed to `onRetry`). */
+  retries = 0
+
+  /**
+   * One KV write that survives a server slower than a request timeout: a write whose ack does not
+   * come in time is sent again (the same value under the same key: idempotent, the bucket keeps one
+   * revision per key), each attempt waiting twice as long, until `deadlineMs` has passed. A huge
+   * first checkpoint (hundreds of MB) behind a busy server acknowledges late rather than never.
+   */
+  private async put(key: string, value: Uint8Array | string): Promise<void> {
+    const o = { ...WRITE_DEFAULTS, ...this.writes }
+    const t0 = Date.now()
+    for (let attempt = 1, timeout = o.putTimeoutMs; ; attempt++, timeout = Math.min(MAX_PUT_TIMEOUT_MS, timeout * 2)) {
+      try {
+        await this.kv.put(key, value, { timeout })
+        return
+      } catch (err) {
+        if (!isTimeout(err) || Date.now() - t0 >= o.deadlineMs) throw err
+        this.retries++
+        this.writes.onRetry?.(key, attempt, timeout)
+      }
+    }
+  }
+
+  /** Writes every chunk of a segment under `<key>.s<slot>.<i>`, a few in flight at once; resolves once all are acknowledged. */
+  private async putChunks(slot: number, chunks: readonly Uint8Array[]): Promise<void> {
+    const width = Math.max(1, this.writes.inflight ?? WRITE_DEFAULTS.inflight)
+    let next = 0
+    let failed: unknown
+    const lane = async (): Promise<void> => {
+      while (failed === undefined && next < chunks.length) {
+        const i = next++
+        try {
+          await this.put(`${this.key}.s${slot}.${i}`, chunks[i])
+        } catch (err) {
+          failed ??= err
+        }
+      }
+    }
+    await Promise.all(Array.from({ length: Math.min(width, chunks.length) }, lane))
+    if (failed !== undefined) throw failed
+  }
 
   /** The stored checkpoint, or undefined. Throws when a chunk is missing or corrupt. */
   async open(): Promise<StoredCheckpoint | undefined> {
@@ -119,10 +180,10 @@ export class CheckpointStore {
       for (let i = 0; i < seg.chunks; i++) {
         const e = await this.kv.get(`${this.fallbackKey}.s${seg.slot}.${i}`)
         if (!e || e.operation !== 'PUT') throw new Error(`checkpoint ${this.fallbackKey} segment ${seg.seq} is missing chunk ${i}`)
-        await this.kv.put(`${this.key}.s${seg.slot}.${i}`, e.value)
+        await this.put(`${this.key}.s${seg.slot}.${i}`, e.value)
       }
     }
-    await this.kv.put(`${this.key}.meta`, JSON.stringify(meta))
+    await this.put(`${this.key}.meta`, JSON.stringify(meta))
     return this.openOwn()
   }
 
@@ -189,21 +250,20 @@ export class CheckpointStore {
     while (busy.has(slot)) slot++
     const hash = createHash('sha256')
     let bytes = 0
-    for (let i = 0; i < seg.chunks.length; i++) {
-      const c = seg.chunks[i]
+    for (const c of seg.chunks) {
       hash.update(c)
       bytes += c.length
-      await this.kv.put(`${this.key}.s${slot}.${i}`, c)
     }
+    await this.putChunks(slot, seg.chunks)
     const slots: Record<string, number> = { ...(prev?.slots ?? {}) }
     const stale = slots[slot] ?? 0
     slots[slot] = seg.chunks.length
     const ref: SegRef = { seq: seg.seq, slot, chunks: seg.chunks.length, bytes, sha256: hash.digest('hex') }
     const meta: Meta = { format: 2, kind: seg.kind, ...head, segments: [...kept, ref], slots }
-    await this.kv.put(`${this.key}.meta`, JSON.stringify(meta))
+    await this.put(`${this.key}.meta`, JSON.stringify(meta))
     this.last = meta
     // after the commit: empty the chunks this slot no longer uses, and the format-1 keys
-    for (let i = seg.chunks.length; i < stale; i++) await this.kv.put(`${this.key}.s${slot}.${i}`, new Uint8Array(0))
+    for (let i = seg.chunks.length; i < stale; i++) await this.put(`${this.key}.s${slot}.${i}`, new Uint8Array(0))
     if (this.legacy) {
       const l = this.legacy
       this.legacy = undefined
@@ -229,42 +289,69 @@ export class CheckpointStore {
   }
 
   /**
-   * Streams the chunks of every segment of `meta`, checking each segment's SHA-256. A segment's
-   * chunks are read in bulk (`kvLatest`: one ordered consumer per segment over its slot's keys,
-   * the latest entry of each, as `kv.get` would return it); a bucket the bulk reader does not
+   * Streams the chunks of every segment of `meta`, oldest segment first, checking each segment's
+   * SHA-256. All segments are read in bulk by one consumer (`kvLatest` over `<key>.*.*`: the
+   * latest entry of each chunk key, as `kv.get` would return it, in revision order, which is
+   * the order the segments were written); a chunk that comes before its turn waits in memory.
+   * One consumer for the whole checkpoint, not one per segment: a restart after a long run reads
+   * up to 64 segments, and a consumer costs a few round trips. A bucket the bulk reader does not
    * know is read key by key, a few reads ahead.
    */
   private async replay(meta: Meta, on: (seq: number, chunk: Uint8Array) => void): Promise<void> {
+    const bulk = meta.segments.length ? kvLatest(this.kv, `${this.key}.*.*`) : undefined
+    if (bulk) return this.readBulk(meta.segments, bulk, on)
     for (const seg of meta.segments) {
       const hash = createHash('sha256')
-      const emit = (chunk: Uint8Array): void => {
+      await this.readEach(seg, (chunk) => {
         hash.update(chunk)
         on(seg.seq, chunk)
-      }
-      const bulk = kvLatest(this.kv, `${this.key}.s${seg.slot}.*`)
-      if (bulk) await this.readBulk(seg, bulk, emit)
-      else await this.readEach(seg, emit)
-      if (hash.digest('hex') !== seg.sha256) throw new Error(`checkpoint ${this.key} segment ${seg.seq} is corrupt (sha256 mismatch)`)
+      })
+      this.checkHash(seg, hash)
     }
   }
 
-  /** A segment's chunks from the bulk reader, passed on in chunk order as soon as each is next (entries come in revision order). */
-  private async readBulk(seg: SegRef, entries: AsyncIterable<KvLatest>, emit: (chunk: Uint8Array) => void): Promise<void> {
-    const prefix = `${this.key}.s${seg.slot}.`
-    const waiting = new Map<number, Uint8Array>()
-    let next = 0
-    for await (const e of entries) {
-      const i = Number(e.key.slice(prefix.length))
-      // chunks past the segment's count are stale ones of an earlier, longer segment in this slot
-      if (!Number.isInteger(i) || i < next || i >= seg.chunks) continue
-      if (e.operation !== 'PUT') throw new Error(`checkpoint ${this.key} segment ${seg.seq} is missing chunk ${i}`)
-      waiting.set(i, e.value)
-      for (let c = waiting.get(next); c !== undefined; c = waiting.get(next)) {
-        waiting.delete(next++)
-        emit(c)
+  private checkHash(seg: SegRef, hash: ReturnType<typeof createHash>): void {
+    if (hash.digest('hex') !== seg.sha256) throw new Error(`checkpoint ${this.key} segment ${seg.seq} is corrupt (sha256 mismatch)`)
+  }
+
+  /** Every segment's chunks from one bulk read, passed on in segment and chunk order as soon as each is next. */
+  private async readBulk(segs: readonly SegRef[], entries: AsyncIterable<KvLatest>, on: (seq: number, chunk: Uint8Array) => void): Promise<void> {
+    const prefix = `${this.key}.s`
+    const bySlot = new Map<number, number>()
+    segs.forEach((s, j) => bySlot.set(s.slot, j))
+    const waiting = segs.map(() => new Map<number, Uint8Array>())
+    const next = segs.map(() => 0)
+    let cur = 0
+    let hash = createHash('sha256')
+    // passes on what the current segment has in order; a complete segment is checked and the next one begins
+    const drain = (): void => {
+      while (cur < segs.length) {
+        const seg = segs[cur]
+        for (let c = waiting[cur].get(next[cur]); c !== undefined; c = waiting[cur].get(next[cur])) {
+          waiting[cur].delete(next[cur]++)
+          hash.update(c)
+          on(seg.seq, c)
+        }
+        if (next[cur] < seg.chunks) return
+        this.checkHash(seg, hash)
+        hash = createHash('sha256')
+        cur++
       }
     }
-    if (next < seg.chunks) throw new Error(`checkpoint ${this.key} segment ${seg.seq} is missing chunk ${next}`)
+    drain()
+    for await (const e of entries) {
+      if (!e.key.startsWith(prefix)) continue // the meta of a partition key below this one, format-1 chunks
+      const dot = e.key.indexOf('.', prefix.length)
+      const j = dot > prefix.length ? bySlot.get(Number(e.key.slice(prefix.length, dot))) : undefined
+      const i = Number(e.key.slice(dot + 1))
+      // chunks of slots no retained segment uses, and past a segment's count (stale ones of an earlier, longer segment in this slot)
+      if (j === undefined || !Number.isInteger(i) || i < next[j] || i >= segs[j].chunks) continue
+      if (e.operation !== 'PUT') throw new Error(`checkpoint ${this.key} segment ${segs[j].seq} is missing chunk ${i}`)
+      waiting[j].set(i, e.value)
+      if (j === cur) drain()
+    }
+    drain()
+    if (cur < segs.length) throw new Error(`checkpoint ${this.key} segment ${segs[cur].seq} is missing chunk ${next[cur]}`)
   }
 
   /** A segment's chunks one `kv.get` each, a few reads ahead. */

@@ -1,6 +1,6 @@
 export { StageRunner, stageDurable, type LaneInput, type StageRunnerOptions, type RunnerDeps, type RunnerStats } from './stage-runner.js'
 export { ConfigSource, type ConfigSourceOptions } from './config-source.js'
-export { CheckpointStore, chunked, type Checkpoint, type CheckpointHead, type StoredCheckpoint, type Segment, type SegmentKind } from './checkpoint.js'
+export { CheckpointStore, chunked, type CheckpointWriteOptions, type Checkpoint, type CheckpointHead, type StoredCheckpoint, type Segment, type SegmentKind } from './checkpoint.js'
 export { ChangeLog, MAX_SEGMENTS, SLACK_BYTES, type SegmentSink, type SegmentPlan } from './changelog.js'
 export { ChunkWriter, FrameReader, ByteReader } from './binary.js'
 export { acquireAlertLink, type AlertLink } from './alert-link.js'

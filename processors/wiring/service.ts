@@ -43,7 +43,9 @@ export async function stageService<S, C, In extends Fact>(
   config.close = () => undefined
   const p = spec.partition ? partitionLabel(spec.partition) : ''
   const base = `stage.${spec.stage.name}`
-  const checkpoints = new CheckpointStore(await openBucket(ctx.nc, kvName(ctx.topo, Bucket.Checkpoints)), p ? `${base}.${p}` : base, p ? base : undefined)
+  const checkpoints = new CheckpointStore(await openBucket(ctx.nc, kvName(ctx.topo, Bucket.Checkpoints)), p ? `${base}.${p}` : base, p ? base : undefined, {
+    onRetry: (key, attempt, timeoutMs) => ctx.log.warn({ key, attempt, timeoutMs }, `checkpoint write of ${key} not acknowledged within ${timeoutMs} ms: sent again`),
+  })
   const durablePrefix = 'stage-'
   const name = stageServiceName(spec.stage.name, spec.partition)
   // A stage with an urgent (alert) lane consumes and publishes it on the process's alert link.

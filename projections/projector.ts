@@ -33,7 +33,7 @@ export interface ProjectorStats {
   skippedExisting: number
   batches: number
   failures: number
-  /** Times the consumer was held with two batches in hand (flow control). */
+  /** Times the consumer was held with three batches in hand (flow control). */
   held: number
 }
 
@@ -195,21 +195,22 @@ export class Projector {
   private generation = 0
 
   /**
-   * Flow control (as a stage runner's routine lanes have): with two batches in hand (received, not
-   * yet written and acknowledged), the consumer decodes nothing more and sends no further pull
-   * until a write brings it under one batch. A projector that lags does not hold max-ack-pending
-   * (four batches) of decoded facts, nor decode ahead of what it can write while the stages of the
-   * same process wait for the event loop (issue 8).
+   * Flow control (as a stage runner's routine lanes have): with three batches in hand (received,
+   * not yet written and acknowledged: one being written, two waiting), the consumer decodes nothing
+   * more and sends no further pull until a write brings it under two (the next batch still fills
+   * while one is written). A projector that lags does not hold max-ack-pending (four batches) of
+   * decoded facts, nor decode ahead of what it can write while the stages of the same process wait
+   * for the event loop (issue 8).
    */
   private room(): Promise<void> | undefined {
-    if (this.inHand < 2 * this.batchSize || this.stopped) return undefined
+    if (this.inHand < 3 * this.batchSize || this.stopped) return undefined
     this.stats.held++
     return new Promise((r) => this.roomWaiters.push(r))
   }
 
-  /** Lets the consumer go on once under one batch in hand (`all`: whatever is in hand, stopping or restarting). */
+  /** Lets the consumer go on once under two batches in hand (`all`: whatever is in hand, stopping or restarting). */
   private makeRoom(all = false): void {
-    if (this.roomWaiters.length && (all || this.inHand < this.batchSize)) for (const r of this.roomWaiters.splice(0)) r()
+    if (this.roomWaiters.length && (all || this.inHand < 2 * this.batchSize)) for (const r of this.roomWaiters.splice(0)) r()
   }
 
   /** Envelopes received and not yet written and settled. */

@@ -1,5 +1,5 @@
 export { migrate, loadMigrations, statements, MigrationError, type Migration } from './migrate.js'
-export { Projector, sqlString, type ProjectorOptions, type ProjectorStats } from './projector.js'
+export { Projector, ROWS_PER_SLICE, sqlString, type ProjectorOptions, type ProjectorStats } from './projector.js'
 export { factsProjection } from './facts.js'
 export { COMMON_COLUMNS, TRAILER_COLUMNS, commonValues, trailerValues } from './rows.js'
 export type { Projection, RowMeta } from './projection.js'

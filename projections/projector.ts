@@ -33,6 +33,8 @@ export interface ProjectorStats {
   skippedExisting: number
   batches: number
   failures: number
+  /** Times the consumer was held with three batches in hand (flow control). */
+  held: number
 }
 
 /**
@@ -48,7 +50,7 @@ export interface ProjectorStats {
  * stays as a second line.
  */
 export class Projector {
-  readonly stats: ProjectorStats = { received: 0, inserted: 0, skippedExisting: 0, batches: 0, failures: 0 }
+  readonly stats: ProjectorStats = { received: 0, inserted: 0, skippedExisting: 0, batches: 0, failures: 0, held: 0 }
   private buffer: Envelope[] = []
   private timer: NodeJS.Timeout | undefined
   private sub: Subscription | undefined
@@ -90,7 +92,14 @@ export class Projector {
       }
       this.durable = { nc, stream: this.streamName, name: durable }
       await repositionDurable(nc, consumer, from)
-      this.sub = consumeFacts(nc, codec, subjects, { ...consumer, stage: `project-${p.name}`, batch: Math.min(this.batchSize, 5000), dlq, log: this.opts.log }).subscribe({
+      this.sub = consumeFacts(nc, codec, subjects, {
+        ...consumer,
+        stage: `project-${p.name}`,
+        batch: Math.min(this.batchSize, 5000),
+        ready: () => this.room(),
+        dlq,
+        log: this.opts.log,
+      }).subscribe({
         next: (env) => this.push(env),
         // The consumer ended: `failed` says so, and the service's supervisor starts a fresh projector.
         error: (err) => this.failWith(err as Error),
@@ -122,8 +131,11 @@ export class Projector {
     if (this.timer) clearTimeout(this.timer)
     this.timer = undefined
     for (const e of this.buffer) e.release()
+    this.done(this.buffer.length)
     this.buffer = []
     await this.chain.catch(() => undefined)
+    this.inHand = 0
+    this.makeRoom(true)
   }
 
   /** Follows again from the first message of the stream (after the table was emptied). */
@@ -144,8 +156,11 @@ export class Projector {
     this.restarting = true
     this.generation++
     this.sub?.unsubscribe()
+    // The old consumer, if held, sees that it is stopped and ends.
+    this.makeRoom(true)
     if (this.timer) clearTimeout(this.timer)
     this.timer = undefined
+    this.done(this.buffer.length)
     this.buffer = []
     setTimeout(() => {
       void this.chain
@@ -179,8 +194,38 @@ export class Projector {
   /** Bumped by each restart: batches formed before it are dropped unacked. */
   private generation = 0
 
+  /**
+   * Flow control (as a stage runner's routine lanes have): with three batches in hand (received,
+   * not yet written and acknowledged: one being written, two waiting), the consumer decodes nothing
+   * more and sends no further pull until a write brings it under two (the next batch still fills
+   * while one is written). A projector that lags does not hold max-ack-pending (four batches) of
+   * decoded facts, nor decode ahead of what it can write while the stages of the same process wait
+   * for the event loop (issue 8).
+   */
+  private room(): Promise<void> | undefined {
+    if (this.inHand < 3 * this.batchSize || this.stopped) return undefined
+    this.stats.held++
+    return new Promise((r) => this.roomWaiters.push(r))
+  }
+
+  /** Lets the consumer go on once under two batches in hand (`all`: whatever is in hand, stopping or restarting). */
+  private makeRoom(all = false): void {
+    if (this.roomWaiters.length && (all || this.inHand < 2 * this.batchSize)) for (const r of this.roomWaiters.splice(0)) r()
+  }
+
+  /** Envelopes received and not yet written and settled. */
+  private inHand = 0
+  private readonly roomWaiters: Array<() => void> = []
+
+  /** `n` envelopes settled (written and acked, or dropped unacked). */
+  private done(n: number): void {
+    this.inHand = Math.max(0, this.inHand - n)
+    this.makeRoom()
+  }
+
   private push(env: Envelope): void {
     this.stats.received++
+    this.inHand++
     // Not ours (or dead-lettered) still goes in the batch: its ack-all covers it. It is
     // scheduled like any other message, so a quiet stream does not leave it un-acked.
     this.buffer.push(env)
@@ -217,6 +262,7 @@ export class Projector {
   async stop(): Promise<void> {
     this.stopped = true
     this.sub?.unsubscribe()
+    this.makeRoom(true)
     await this.flush()
   }
 
@@ -229,6 +275,7 @@ export class Projector {
     if (gen !== this.generation) {
       // Formed before a restart: it will be delivered again from the ack floor.
       for (const e of batch) e.release()
+      this.done(batch.length)
       return
     }
     try {
@@ -248,7 +295,10 @@ export class Projector {
       }
       const existing = suspects.length ? await this.existingIds(suspects, from, to) : EMPTY_SET
       const rows: unknown[][] = []
+      let n = 0
       for (const [id, e] of unique) {
+        // A large batch's rows are built in slices: the other stages of the process are not held for all of it.
+        if (++n % ROWS_PER_SLICE === 0) await new Promise<void>((r) => setImmediate(r))
         if (existing.has(id) || !p.handles(e.fact)) continue
         const fp = e.raw.fingerprint
         rows.push(p.toRow(e.fact, { stream: this.streamName, seq: e.seq, codec: this.codec!, avro: fp ? { data: e.raw.data, fingerprint: fp } : undefined }))
@@ -259,6 +309,7 @@ export class Projector {
       this.stats.batches++
       metrics.factsOut.inc({ stage: `project-${p.name}` }, rows.length)
       ackUpTo(batch, true)
+      this.done(batch.length)
       if (this.lastInsertError !== undefined) this.opts.log?.warn({ projection: p.name, failures: this.stats.failures }, 'inserts work again')
       this.lastInsertError = undefined
       this.backoffMs = 1000
@@ -269,6 +320,7 @@ export class Projector {
         this.opts.log?.error({ projection: p.name, rows: batch.length, err: msg }, 'insert failed; following again from the last acknowledged batch (with back-off)')
       this.lastInsertError = msg
       for (const e of batch) e.release()
+      this.done(batch.length)
       this.restart()
     }
   }
@@ -301,6 +353,9 @@ export class Projector {
     return found
   }
 }
+
+/** Rows of a batch built between two turns of the event loop. */
+export const ROWS_PER_SLICE = 1000
 
 const EMPTY_SET: ReadonlySet<string> = new Set()
 

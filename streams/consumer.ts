@@ -1,9 +1,9 @@
 import { AckPolicy, DeliverPolicy, jetstream, jetstreamManager, type ConsumerConfig, type JsMsg } from '@nats-io/jetstream'
 import { nanos, type MsgHdrs, type NatsConnection } from '@nats-io/nats-core'
 import { Observable } from 'rxjs'
-import { Header, type Fact, type FactCodec, type Rejection } from '../schemas/index.js'
+import { Header, type Fact, type FactCodec, type Rejection, type Result } from '../schemas/index.js'
 import { decodeMessage } from './decode.js'
-import { sharedDecodes } from './decode-cache.js'
+import { sharedDecodes, type SharedDecodes } from './decode-cache.js'
 import type { DeadLetters, RejectedInput } from './dlq.js'
 import { consumerEvents, factsIn, inFlight, tally } from './metrics.js'
 import { primeInfo, wireHeaders } from './wire.js'
@@ -30,6 +30,12 @@ export interface Envelope<F extends Fact = Fact> {
   readonly deadLettered: boolean
   /** True for a message matching the consumer's `exclude` pattern: not decoded, no fact (placeholder). */
   readonly skipped: boolean
+  /**
+   * Envelopes of a `lazy` consumer only: the reason the message does not decode (undefined when it
+   * does). Reading this or `fact` decodes it (once). A refused envelope carries a placeholder `fact`;
+   * its subscriber dead-letters it before any ack covers it.
+   */
+  readonly refused?: Rejection
   /** Acknowledge: only after everything derived from it is durable. */
   ack(): void
   /** Ask for redelivery (after `delayMs`). */
@@ -102,6 +108,14 @@ export interface FactConsumerOptions {
    * and collecting megabytes of deliveries it could not apply yet, and the alert lane waited).
    */
   readonly ready?: () => Promise<void> | undefined
+  /**
+   * Deliveries are handed over undecoded (ack-all consumers only): the fact is decoded when the
+   * subscriber reads it (`fact` or `refused`), and one that does not decode is the subscriber's to
+   * dead-letter. For a subscriber that may apply its inputs out of delivery order (a stage runner's
+   * fair lane): a quiet source's fact that arrives behind another source's burst is not decoded
+   * after all of the burst (issue 8), only after what is applied before it.
+   */
+  readonly lazy?: boolean
   /** Stage name for metrics and the DLQ. */
   readonly stage: string
   readonly dlq: DeadLetters
@@ -157,6 +171,7 @@ export function consumeFacts(nc: NatsConnection, codec: FactCodec, subjects: Sub
       // received), the order is broken: end the stream, and the subscriber follows again from
       // its checkpoint or ack floor (re-positioned, so delivery is in order again).
       let lastDelivery = -1
+      const lazy = opts.lazy && opts.ackAll ? new LazyDecoder(decodes, (d) => decodeMessage(codec, subjects, d.subject, wireHeaders(d), d.data, rawStream ? d.info.timestampNanos / 1e6 : undefined)) : undefined
       const sliceMs = opts.sliceMs ?? DECODE_SLICE_MS
       let sliceStart = performance.now()
       let n = 0
@@ -192,6 +207,10 @@ export function consumeFacts(nc: NatsConnection, codec: FactCodec, subjects: Sub
           continue
         }
         received.inc()
+        if (lazy) {
+          subscriber.next(new EnvelopeImpl(LAZY, m, gauge, opts.stream, false, false, lazy))
+          continue
+        }
         const r = decodes.decode(m.seq, m.subject, m.data, () =>
           decodeMessage(codec, subjects, m.subject, wireHeaders(m), m.data, rawStream ? m.info.timestampNanos / 1e6 : undefined),
         )
@@ -256,20 +275,56 @@ async function storeDeadLetter(dlq: DeadLetters, input: RejectedInput, rejection
   return false
 }
 
+/** The `fact` of a lazy envelope not decoded yet. */
+const LAZY = Object.freeze({ ...DEAD_LETTERED, kind: 'not-decoded' }) as unknown as Fact
+
+/** How a lazy consumer's envelopes decode (one per consumer, shared by its envelopes). */
+class LazyDecoder {
+  constructor(
+    private readonly decodes: SharedDecodes,
+    private readonly run: (m: JsMsg) => Result<Fact>,
+  ) {}
+  decode(m: JsMsg): Result<Fact> {
+    return this.decodes.decode(m.seq, m.subject, m.data, () => this.run(m))
+  }
+}
+
 /** One class, no closures per message: this is on every stage's hot path. */
 class EnvelopeImpl implements Envelope {
   private settled = false
   private rawCache: RawMessage | undefined
+  private refusal: Rejection | undefined
 
   constructor(
-    readonly fact: Fact,
+    private value: Fact,
     private readonly m: JsMsg,
     private readonly gauge: { inc(): void; dec(): void },
     private readonly stream: string,
     readonly deadLettered: boolean,
     readonly skipped: boolean,
+    private lazy?: LazyDecoder,
   ) {
     gauge.inc()
+  }
+
+  get fact(): Fact {
+    if (this.lazy) this.decode()
+    return this.value
+  }
+
+  get refused(): Rejection | undefined {
+    if (this.lazy) this.decode()
+    return this.refusal
+  }
+
+  private decode(): void {
+    const r = this.lazy!.decode(this.m)
+    this.lazy = undefined
+    if (r.ok) this.value = r.value
+    else {
+      this.value = DEAD_LETTERED
+      this.refusal = r.error
+    }
   }
 
   get subject(): string {

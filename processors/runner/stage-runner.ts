@@ -252,6 +252,8 @@ export class StageRunner<S, C, In extends Fact> {
         ackAll: true,
         batch: input.urgent ? URGENT_BATCH : 1000,
         ...(input.urgent ? { sliceMs: 0 } : { ready: () => this.room(i) }),
+        // A fair lane decodes an input when it is applied: a quiet source's fact is not decoded after the rest of another source's burst.
+        lazy: this.rounds[i] !== undefined,
         dlq: this.deps.dlq,
         log: this.opts.log,
       }).subscribe({
@@ -600,7 +602,9 @@ export class StageRunner<S, C, In extends Fact> {
     this.stats.applied++
     // Dead-lettered by the consumer (it did not decode): only its place in the order counts.
     if (env.deadLettered || env.skipped) return
-    const result = this.feed.push(env.fact)
+    // Did not decode (a lazy lane's input): dead-lettered like a rejected input, before its ack.
+    const refused = env.refused
+    const result = refused ? { out: [], rejected: refused } : this.feed.push(env.fact)
     if (!result) return
     if (result.rejected) {
       this.stats.rejected++

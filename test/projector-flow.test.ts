@@ -1,0 +1,94 @@
+import { describe, expect, it } from 'vitest'
+import type { ClickHouseClient } from '@clickhouse/client'
+import { DeadLetters, FactPublisher } from '../streams/index.js'
+import { FactCodec, type Fact } from '../schemas/index.js'
+import { factsProjection, migrate, Projector, ROWS_PER_SLICE, type Projection } from '../projections/index.js'
+import { openTestClickHouse, startTestNats, waitFor } from './support/servers.js'
+import { metricFacts } from './support/facts.js'
+
+/**
+ * Issue 8: a projector shares its process's event loop with the stages. It gets the stages'
+ * flow control (with three batches in hand it decodes nothing more and pulls no further), and
+ * it builds a large batch's rows in slices, letting the event loop go round between them.
+ *
+ * Real nats-server and real chDB. Inserts are held (not replaced) by a gate in front of the real
+ * client, so the projector has a backlog it cannot write yet. Both properties are observed as
+ * counts, not times: without flow control the consumer would decode up to max-ack-pending (four
+ * batches); without slices, a callback queued when the first row is built runs only after every
+ * row of the batch is built.
+ */
+describe('projector flow control and sliced batches', () => {
+  it('holds its consumer at three batches in hand while a write waits, slices row building, and loses nothing', async () => {
+    const nats = await startTestNats()
+    const wh = await openTestClickHouse()
+    const codec = new FactCodec()
+    const publisher = new FactPublisher(nats.nc, nats.subjects, codec)
+    const BATCH = 2 * ROWS_PER_SLICE + 500
+    const N = 6 * BATCH
+    let release: () => void = () => undefined
+    const gate = new Promise<void>((r) => (release = r))
+    const inserted: number[] = []
+    // The real client; its inserts wait for the gate.
+    const client = new Proxy(wh.client, {
+      get(target, prop, recv) {
+        if (prop === 'insert')
+          return async (params: { values: unknown[] }) => {
+            await gate
+            inserted.push(params.values.length)
+            return target.insert(params as unknown as Parameters<ClickHouseClient['insert']>[0])
+          }
+        const v = Reflect.get(target, prop, recv) as unknown
+        return typeof v === 'function' ? v.bind(target) : v
+      },
+    })
+    // The facts projection; counts the rows built before the event loop first goes round in a write.
+    const base = factsProjection()
+    let built = 0
+    let waiting = false
+    const turns: number[] = []
+    const projection: Projection = Object.assign(Object.create(base) as Projection, {
+      toRow(f: Fact, meta: Parameters<Projection['toRow']>[1]) {
+        built++
+        if (!waiting) {
+          waiting = true
+          const at = built
+          setImmediate(() => {
+            turns.push(built - at + 1)
+            waiting = false
+          })
+        }
+        return base.toRow(f, meta)
+      },
+    })
+    // Written only when a batch is full (at least BATCH rows a write).
+    const projector = new Projector(projection, client, { batchSize: BATCH, flushMs: 600_000 })
+    try {
+      await migrate(wh.client)
+      expect((await publisher.publishAll(metricFacts(N))).stored).toBe(N)
+      await projector.start(nats.nc, codec, nats.subjects, nats.topo, new DeadLetters(publisher, nats.subjects, codec, 'project-facts'))
+      // Held, or (without flow control) decoding on to max-ack-pending: four batches.
+      await waitFor('the consumer to be held or to reach max-ack-pending', () => projector.stats.held > 0 || projector.stats.received >= 4 * BATCH || undefined, 120_000, 20)
+      console.log(`projector flow: ${projector.stats.received} received while the first write waits (batch ${BATCH}), held ${projector.stats.held} time(s)`)
+      expect(projector.stats.held, 'the consumer was held').toBeGreaterThan(0)
+      expect(projector.stats.received, 'at most three batches in hand').toBeLessThanOrEqual(3 * BATCH)
+      release()
+      const count = async () => {
+        const rs = await wh.client.query({ query: 'SELECT count() AS c, uniqExact(id) AS u FROM facts', format: 'JSONEachRow' })
+        const [row] = await rs.json<{ c: string; u: string }>()
+        return { rows: Number(row.c), unique: Number(row.u) }
+      }
+      await waitFor('every fact projected', async () => (await count()).rows >= N || undefined, 180_000, 250)
+      expect(await count()).toEqual({ rows: N, unique: N })
+      console.log(`projector slices: writes of ${inserted.join(', ')} rows; rows built between two turns of the event loop: ${turns.join(', ')}`)
+      expect(Math.max(...inserted), 'writes larger than a slice').toBeGreaterThan(ROWS_PER_SLICE)
+      expect(Math.max(...turns), 'the loop went round within a slice of rows, not after the whole batch').toBeLessThanOrEqual(ROWS_PER_SLICE)
+    } finally {
+      release()
+      await projector.stop()
+      await publisher.close()
+      await wh.close()
+      wh.removeDir()
+      await nats.stop()
+    }
+  }, 400_000)
+})

@@ -110,7 +110,7 @@ async function main(): Promise<void> {
   await migrate(wh.client)
   const publisher = new FactPublisher(nc, subjects, codec)
   const projector = new Projector(factsProjection({ fromScrubbed: true }), wh.client)
-  projector.start(nc, codec, subjects, {}, new DeadLetters(publisher, subjects, codec, 'bench'))
+  await projector.start(nc, codec, subjects, {}, new DeadLetters(publisher, subjects, codec, 'bench'))
   const issuer = generateKeyPair('issuer', new Uint8Array(32).fill(7))
   const live = new LiveRecorder(publisher, subjects, issuer)
   const deps: ReplayDeps = { nc, subjects, warehouse: clientWarehouse(wh.client), issuer, codec }

@@ -28,7 +28,7 @@ import { DeadLetters, ensureTopology, FactPublisher, Subjects } from '../streams
 import { factsProjection, migrate, Projector } from '../projections/index.js'
 import { openClickHouse, startNatsServer } from '../infra/index.js'
 import { generateKeyPair } from '../keys/index.js'
-import { clientWarehouse, replayWindow, type ReplayDeps, type ReplayResult } from '../replay/index.js'
+import { clientWarehouse, replayWindow, replayWorkers, type ReplayDeps, type ReplayResult } from '../replay/index.js'
 import { printTable } from '../cli/output.js'
 import { LiveRecorder, readOnly } from './replay-live.js'
 
@@ -146,7 +146,9 @@ async function main(): Promise<void> {
       })
       if (out) goPhase = { secs: out.secs, cpuSecs: out.cpu_secs, serverCpuSecs: procCpu(server.pid) - s0, messages: out.messages }
     }
-    const js = await measure(server.pid, () => profiled(size === N, () => replayWindow(deps, window, { read: 'jetstream' })))
+    // the replay on this thread alone, then with its telemetry layer on worker threads (BEN_REPLAY_WORKERS, default one fewer than the cores)
+    const jsOne = await measure(server.pid, () => replayWindow(deps, window, { read: 'jetstream', workers: 0 }))
+    const js = await measure(server.pid, () => profiled(size === N, () => replayWindow(deps, window, { read: 'jetstream', workers: replayWorkers(undefined, Infinity) })))
     const baseCh = await measure(server.pid, async () => void (await readOnly(deps, 'clickhouse')))
     const ch = await measure(server.pid, () => replayWindow(deps, window, { read: 'clickhouse' }))
     const rate = (p: Phase, n: number) => Math.round(n / p.secs)
@@ -159,6 +161,12 @@ async function main(): Promise<void> {
       [`jetstream_facts_per_s${tag}`]: rate(js, jsN),
       [`jetstream_read_only_facts_per_s${tag}`]: rate(baseJs, jsN),
       [`jetstream_vs_read_only${tag}`]: ratio(js, baseJs),
+      [`jetstream_workers${tag}`]: replayWorkers(undefined, Infinity),
+      [`jetstream_one_thread_facts_per_s${tag}`]: rate(jsOne, jsN),
+      [`jetstream_one_thread_vs_read_only${tag}`]: ratio(jsOne, baseJs),
+      [`jetstream_one_thread_cpu_us_per_fact${tag}`]: us(jsOne.cpuSecs, jsN),
+      [`jetstream_one_thread_server_cpu_us_per_fact${tag}`]: us(jsOne.serverCpuSecs, jsN),
+      [`jetstream_one_thread_identical${tag}`]: jsOne.result!.identical,
       [`jetstream_cpu_us_per_fact${tag}`]: us(js.cpuSecs, jsN),
       [`jetstream_server_cpu_us_per_fact${tag}`]: us(js.serverCpuSecs, jsN),
       [`jetstream_read_only_cpu_us_per_fact${tag}`]: us(baseJs.cpuSecs, jsN),
@@ -195,7 +203,15 @@ async function main(): Promise<void> {
         '',
       ],
       [
-        `  JetStream: replay (scrub→incident + compare)`,
+        `  JetStream: replay, one thread (scrub→incident + compare)`,
+        `${rate(jsOne, jsN).toLocaleString()} facts/s`,
+        `${us(jsOne.cpuSecs, jsN)} + ${us(jsOne.serverCpuSecs, jsN)} µs`,
+        `${jsOne.peakRssMb} MiB`,
+        `${jsOne.peakHeapMb} MiB`,
+      ],
+      [`    one thread / read only`, `${ratio(jsOne, baseJs)}× (identical: ${jsOne.result!.identical})`, '', '', ''],
+      [
+        `  JetStream: replay, ${replayWorkers(undefined, Infinity)} telemetry worker thread(s)`,
         `${rate(js, jsN).toLocaleString()} facts/s`,
         `${us(js.cpuSecs, jsN)} + ${us(js.serverCpuSecs, jsN)} µs`,
         `${js.peakRssMb} MiB`,

@@ -50,9 +50,23 @@ if (!port) throw new Error('replay/telemetry-worker runs as a worker thread')
 
 let state: ReturnType<typeof setUp> | undefined
 
+/** Subjects whose `parseRaw` remembers its answers: a replay sees a few subjects (lane × source) millions of times. */
+class ParsedSubjects extends Subjects {
+  private readonly parsed = new Map<string, ReturnType<Subjects['parseRaw']>>()
+  override parseRaw(subject: string): ReturnType<Subjects['parseRaw']> {
+    let r = this.parsed.get(subject)
+    if (r === undefined && !this.parsed.has(subject)) {
+      r = super.parseRaw(subject)
+      if (this.parsed.size >= 100_000) this.parsed.clear()
+      this.parsed.set(subject, r)
+    }
+    return r ?? null
+  }
+}
+
 function setUp(init: WorkerInit) {
   const codec = new FactCodec()
-  const sub = new Subjects(init.prefix)
+  const sub = new ParsedSubjects(init.prefix)
   const sources = init.sources ? new Set(init.sources) : null
   const inWindow = (f: Fact) => f.ts >= init.from && f.ts <= init.to && (sources === null || sources.has(f.source))
   let pos = 0

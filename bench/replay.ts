@@ -136,7 +136,8 @@ async function main(): Promise<void> {
       if (waited % 200 === 199) {
         const jsm = await jetstreamManager(nc)
         const ci: unknown[] = []
-        for await (const c of jsm.consumers.list('DERIVED')) ci.push({ n: c.name, p: c.num_pending, a: c.num_ack_pending, d: c.delivered, w: c.num_waiting, f: c.config.filter_subject })
+        for await (const c of jsm.consumers.list('DERIVED'))
+          ci.push({ n: c.name, p: c.num_pending, a: c.num_ack_pending, d: c.delivered, w: c.num_waiting, f: c.config.filter_subject })
         const si = (await jsm.streams.info('DERIVED')).state
         log(`waiting for the projector: ${JSON.stringify(projector.stats)} of ${JSON.stringify(live.stats)}; DERIVED ${si.messages}; consumer ${JSON.stringify(ci).slice(0, 600)}`)
       }

@@ -168,7 +168,16 @@ export async function runEngine(deps: ReplayDeps, plan: EnginePlan, cfg: EngineC
     nWorkers > 0
       ? TelemetryPool.start(
           nWorkers,
-          { prefix: p, scrub: cfg.scrub.revisions(), detect: cfg.detect.revisions(), from: plan.from, to: plan.to, sources: plan.sources ? list : null, lookbackStart: plan.lookbackStart, maxDiffs: opts.maxDiffs },
+          {
+            prefix: p,
+            scrub: cfg.scrub.revisions(),
+            detect: cfg.detect.revisions(),
+            from: plan.from,
+            to: plan.to,
+            sources: plan.sources ? list : null,
+            lookbackStart: plan.lookbackStart,
+            maxDiffs: opts.maxDiffs,
+          },
           (at, what) => {
             curPos = at
             if (typeof what === 'function') return what()

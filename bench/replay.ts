@@ -28,7 +28,7 @@ import { DeadLetters, ensureTopology, FactPublisher, Subjects } from '../streams
 import { factsProjection, migrate, Projector } from '../projections/index.js'
 import { openClickHouse, startNatsServer } from '../infra/index.js'
 import { generateKeyPair } from '../keys/index.js'
-import { clientWarehouse, replayWindow, type ReplayDeps, type ReplayResult } from '../replay/index.js'
+import { clientWarehouse, replayWindow, replayWorkers, type ReplayDeps, type ReplayResult } from '../replay/index.js'
 import { printTable } from '../cli/output.js'
 import { LiveRecorder, readOnly } from './replay-live.js'
 
@@ -109,8 +109,10 @@ async function main(): Promise<void> {
   const wh = await openClickHouse({ path: join(dir, 'ch') })
   await migrate(wh.client)
   const publisher = new FactPublisher(nc, subjects, codec)
+  // BENCH_CLICKHOUSE=0: JetStream phases only (no projector, no ClickHouse replay)
+  const withCh = process.env.BENCH_CLICKHOUSE !== '0'
   const projector = new Projector(factsProjection({ fromScrubbed: true }), wh.client)
-  projector.start(nc, codec, subjects, {}, new DeadLetters(publisher, subjects, codec, 'bench'))
+  if (withCh) await projector.start(nc, codec, subjects, {}, new DeadLetters(publisher, subjects, codec, 'bench'))
   const issuer = generateKeyPair('issuer', new Uint8Array(32).fill(7))
   const live = new LiveRecorder(publisher, subjects, issuer)
   const deps: ReplayDeps = { nc, subjects, warehouse: clientWarehouse(wh.client), issuer, codec }
@@ -130,7 +132,17 @@ async function main(): Promise<void> {
       await live.chunk([...rawFacts(loaded, Math.min(size, loaded + CHUNK), t0)])
       if (loaded % 100_000 === 0) log(`recorded ${loaded} raw facts (${((performance.now() - tl) / 1000).toFixed(1)} s)`)
     }
-    while (projector.stats.inserted + projector.stats.skippedExisting < live.stats.scrubbed) await new Promise((r) => setTimeout(r, 50))
+    for (let waited = 0; withCh && projector.stats.inserted + projector.stats.skippedExisting < live.stats.scrubbed; waited++) {
+      if (waited % 200 === 199) {
+        const jsm = await jetstreamManager(nc)
+        const ci: unknown[] = []
+        for await (const c of jsm.consumers.list('DERIVED'))
+          ci.push({ n: c.name, p: c.num_pending, a: c.num_ack_pending, d: c.delivered, w: c.num_waiting, f: c.config.filter_subject })
+        const si = (await jsm.streams.info('DERIVED')).state
+        log(`waiting for the projector: ${JSON.stringify(projector.stats)} of ${JSON.stringify(live.stats)}; DERIVED ${si.messages}; consumer ${JSON.stringify(ci).slice(0, 600)}`)
+      }
+      await new Promise((r) => setTimeout(r, 50))
+    }
     log(`projected ${projector.stats.inserted} scrubbed facts into ClickHouse (${((performance.now() - tl) / 1000).toFixed(1)} s)`)
     const recordSecs = (performance.now() - tl) / 1000
     const window = { from: 0, to: Date.now() + 60_000 }
@@ -146,9 +158,12 @@ async function main(): Promise<void> {
       })
       if (out) goPhase = { secs: out.secs, cpuSecs: out.cpu_secs, serverCpuSecs: procCpu(server.pid) - s0, messages: out.messages }
     }
-    const js = await measure(server.pid, () => profiled(size === N, () => replayWindow(deps, window, { read: 'jetstream' })))
-    const baseCh = await measure(server.pid, async () => void (await readOnly(deps, 'clickhouse')))
-    const ch = await measure(server.pid, () => replayWindow(deps, window, { read: 'clickhouse' }))
+    // the replay on this thread alone, then with its telemetry layer on worker threads (BEN_REPLAY_WORKERS, default one fewer than the cores)
+    const jsOne = await measure(server.pid, () => replayWindow(deps, window, { read: 'jetstream', workers: 0 }))
+    const js = await measure(server.pid, () => profiled(size === N, () => replayWindow(deps, window, { read: 'jetstream', workers: replayWorkers(undefined, Infinity) })))
+    const none = async () => ({ identical: true, counts: { compared: 0 }, stats: { inputFacts: 1 } }) as unknown as ReplayResult
+    const baseCh = await measure(server.pid, async () => void (withCh ? await readOnly(deps, 'clickhouse') : undefined))
+    const ch = await measure(server.pid, () => (withCh ? replayWindow(deps, window, { read: 'clickhouse' }) : none()))
     const rate = (p: Phase, n: number) => Math.round(n / p.secs)
     const jsN = js.result!.stats.inputFacts
     const chN = ch.result!.stats.inputFacts
@@ -159,6 +174,12 @@ async function main(): Promise<void> {
       [`jetstream_facts_per_s${tag}`]: rate(js, jsN),
       [`jetstream_read_only_facts_per_s${tag}`]: rate(baseJs, jsN),
       [`jetstream_vs_read_only${tag}`]: ratio(js, baseJs),
+      [`jetstream_workers${tag}`]: replayWorkers(undefined, Infinity),
+      [`jetstream_one_thread_facts_per_s${tag}`]: rate(jsOne, jsN),
+      [`jetstream_one_thread_vs_read_only${tag}`]: ratio(jsOne, baseJs),
+      [`jetstream_one_thread_cpu_us_per_fact${tag}`]: us(jsOne.cpuSecs, jsN),
+      [`jetstream_one_thread_server_cpu_us_per_fact${tag}`]: us(jsOne.serverCpuSecs, jsN),
+      [`jetstream_one_thread_identical${tag}`]: jsOne.result!.identical,
       [`jetstream_cpu_us_per_fact${tag}`]: us(js.cpuSecs, jsN),
       [`jetstream_server_cpu_us_per_fact${tag}`]: us(js.serverCpuSecs, jsN),
       [`jetstream_read_only_cpu_us_per_fact${tag}`]: us(baseJs.cpuSecs, jsN),
@@ -195,7 +216,15 @@ async function main(): Promise<void> {
         '',
       ],
       [
-        `  JetStream: replay (scrub→incident + compare)`,
+        `  JetStream: replay, one thread (scrub→incident + compare)`,
+        `${rate(jsOne, jsN).toLocaleString()} facts/s`,
+        `${us(jsOne.cpuSecs, jsN)} + ${us(jsOne.serverCpuSecs, jsN)} µs`,
+        `${jsOne.peakRssMb} MiB`,
+        `${jsOne.peakHeapMb} MiB`,
+      ],
+      [`    one thread / read only`, `${ratio(jsOne, baseJs)}× (identical: ${jsOne.result!.identical})`, '', '', ''],
+      [
+        `  JetStream: replay, ${replayWorkers(undefined, Infinity)} telemetry worker thread(s)`,
         `${rate(js, jsN).toLocaleString()} facts/s`,
         `${us(js.cpuSecs, jsN)} + ${us(js.serverCpuSecs, jsN)} µs`,
         `${js.peakRssMb} MiB`,

@@ -20,7 +20,8 @@ export const ConfigSpecs = {
   incident: PIPELINE.incident.config as ConfigSpec<IncidentConfig>,
 } as const
 
-interface Entry {
+/** One KV revision as read from the history (what a worker thread needs to rebuild the history). */
+export interface ConfigEntry {
   readonly revision: number
   /** When the revision was written (KV message time, ms). */
   readonly created: number
@@ -37,16 +38,16 @@ interface Entry {
  */
 export class ConfigHistory<C> {
   private readonly cache = new Map<number, Versioned<C>>()
-  private valid: Entry[] | undefined
+  private valid: ConfigEntry[] | undefined
 
   private constructor(
     readonly spec: ConfigSpec<C>,
-    private readonly entries: readonly Entry[],
+    private readonly entries: readonly ConfigEntry[],
     private readonly override?: C,
   ) {}
 
   static async open<C>(nc: NatsConnection, streamPrefix: string | undefined, spec: ConfigSpec<C>, override?: C): Promise<ConfigHistory<C>> {
-    const entries: Entry[] = []
+    const entries: ConfigEntry[] = []
     try {
       const kv = await openBucket(nc, kvName({ streamPrefix }, spec.bucket))
       const it = await kv.history({ key: spec.key })
@@ -63,6 +64,16 @@ export class ConfigHistory<C> {
   /** A fixed history (tests, benches): only the built-in default, or `override`. */
   static fixed<C>(spec: ConfigSpec<C>, override?: C): ConfigHistory<C> {
     return new ConfigHistory(spec, [], override)
+  }
+
+  /** The same history from `revisions()` (on a worker thread; no what-if override). */
+  static fromRevisions<C>(spec: ConfigSpec<C>, entries: readonly ConfigEntry[]): ConfigHistory<C> {
+    return new ConfigHistory(spec, entries)
+  }
+
+  /** The revisions read from KV, to rebuild this history elsewhere (`fromRevisions`). */
+  revisions(): readonly ConfigEntry[] {
+    return this.entries
   }
 
   get overridden(): boolean {

@@ -20,6 +20,7 @@ import type { ActConfigs, ConfigHistory } from './configs.js'
 import { Control } from './control.js'
 import { peekIdTs } from './peek.js'
 import { Telemetry } from './telemetry.js'
+import { replayWorkers, TelemetryPool } from './parallel.js'
 import type { ReplayDeps } from './types.js'
 import { scrubbedMetrics } from '../projections/index.js'
 import type { CompiledManifest } from '../processors/scrub/index.js'
@@ -55,6 +56,8 @@ export interface EngineConfigs {
 
 export interface EngineOptions {
   onProgress?(read: number, total: number): void
+  /** Worker threads for scrub/detect/compare (0: this thread only; default: see replayWorkers). */
+  readonly workers?: number
   readonly publishRun?: string
   readonly maxDiffs?: number
 }
@@ -86,7 +89,36 @@ export async function runEngine(deps: ReplayDeps, plan: EnginePlan, cfg: EngineC
   const topo = { streamPrefix: deps.streamPrefix }
   const inScope = (source: string) => plan.sources === null || plan.sources.has(source)
   const inWindow = (f: Fact) => f.ts >= plan.from && f.ts <= plan.to && inScope(f.source)
-  const compare = new Comparator({ codec, inWindow, maxDiffs: opts.maxDiffs })
+  const many = plan.sources === null || plan.sources.size > MAX_FILTERS
+  const list = plan.sources ? [...plan.sources] : []
+  const start = Number.isFinite(plan.lookbackStart) ? { time: plan.lookbackStart - SKEW_MS } : {}
+  const open = (stream: 'FACTS' | 'DERIVED' | 'COMMANDS', filters: string[]) =>
+    Promise.all(filters.map((f) => openStreamReader(deps.nc, streamName(topo, stream), f, start))).then((rs) => mergeReaders(rs, bySeq))
+  const jet = plan.readFrom === 'jetstream'
+  const raw: Reader = jet ? await open('FACTS', many ? [sub.factsAll] : list.map((s) => `${p}.fact.*.${s}`)) : EMPTY_READER
+  const derivedFilters = [
+    ...(jet ? (many ? [sub.scrubbedAll] : [...list.map((s) => `${p}.scrubbed.*.${s}`), `${p}.scrubbed.alert.>`]) : [`${p}.scrubbed.alert.>`]),
+    sub.anomalyAll,
+    sub.decisionAll,
+    sub.incidentAll,
+  ]
+  const derived = await open('DERIVED', derivedFilters)
+  const commands = mergeReaders([await open('COMMANDS', [sub.cmdAll]), await open('COMMANDS', [sub.ackAll])], bySeq)
+  const ch = jet
+    ? undefined
+    : scrubbedMetrics(deps.warehouse, codec, { derivedStream: streamName(topo, 'DERIVED'), sources: plan.sources ? list : null, sinceTs: plan.lookbackStart })
+  const total = raw.total + derived.total + commands.total
+  let read = 0
+  let inputFacts = 0
+  let recordedFacts = 0
+  // The telemetry layer runs on worker threads (sources split between them) when the raw side
+  // is FACTS, nothing is published and scrub/detect configs come from KV (a what-if override of
+  // those is compiled here only): see TelemetryPool.
+  const nWorkers = jet && !opts.publishRun && !cfg.scrub.overridden && !cfg.detect.overridden ? replayWorkers(opts.workers, raw.total) : 0
+  let pos = 0
+  let curPos = 0
+  let readNowMs = 0
+  const compare = new Comparator({ codec, inWindow, maxDiffs: opts.maxDiffs, at: nWorkers > 0 ? () => curPos : undefined })
   const incidents = new Map<string, IncidentFact>()
   const collected: Fact[] = []
   const collect = (f: Fact) => {
@@ -115,43 +147,47 @@ export async function runEngine(deps: ReplayDeps, plan: EnginePlan, cfg: EngineC
     },
     () => cfg.policy.revisionAt(nowMs),
   )
+  const rebuiltAlert = (s: AlertFact) => {
+    control.rebuiltInput(s)
+    collect(s)
+  }
+  const rebuiltAnomaly = (a: AnomalyFact) => {
+    rebuilt(a)
+    collect(a)
+    control.rebuiltInput(a)
+  }
   const telemetry = new Telemetry(cfg.scrub, cfg.detect, {
     scrubbed: (s) => {
       rebuilt(s)
-      if (s.kind === 'alert') {
-        control.rebuiltInput(s as AlertFact)
-        collect(s)
-      }
+      if (s.kind === 'alert') rebuiltAlert(s as AlertFact)
     },
-    anomaly: (a) => {
-      rebuilt(a)
-      collect(a)
-      control.rebuiltInput(a)
-    },
+    anomaly: rebuiltAnomaly,
   })
+  // Applies, in read order, what the workers derived and the control steps deferred meanwhile.
+  const pool =
+    nWorkers > 0
+      ? TelemetryPool.start(
+          nWorkers,
+          {
+            prefix: p,
+            scrub: cfg.scrub.revisions(),
+            detect: cfg.detect.revisions(),
+            from: plan.from,
+            to: plan.to,
+            sources: plan.sources ? list : null,
+            lookbackStart: plan.lookbackStart,
+            maxDiffs: opts.maxDiffs,
+          },
+          (at, what) => {
+            curPos = at
+            if (typeof what === 'function') return what()
+            nowMs = what.nowMs
+            if (what.fact.kind === 'alert') rebuiltAlert(what.fact as AlertFact)
+            else rebuiltAnomaly(what.fact as AnomalyFact)
+          },
+        )
+      : undefined
 
-  const many = plan.sources === null || plan.sources.size > MAX_FILTERS
-  const list = plan.sources ? [...plan.sources] : []
-  const start = Number.isFinite(plan.lookbackStart) ? { time: plan.lookbackStart - SKEW_MS } : {}
-  const open = (stream: 'FACTS' | 'DERIVED' | 'COMMANDS', filters: string[]) =>
-    Promise.all(filters.map((f) => openStreamReader(deps.nc, streamName(topo, stream), f, start))).then((rs) => mergeReaders(rs, bySeq))
-  const jet = plan.readFrom === 'jetstream'
-  const raw: Reader = jet ? await open('FACTS', many ? [sub.factsAll] : list.map((s) => `${p}.fact.*.${s}`)) : EMPTY_READER
-  const derivedFilters = [
-    ...(jet ? (many ? [sub.scrubbedAll] : [...list.map((s) => `${p}.scrubbed.*.${s}`), `${p}.scrubbed.alert.>`]) : [`${p}.scrubbed.alert.>`]),
-    sub.anomalyAll,
-    sub.decisionAll,
-    sub.incidentAll,
-  ]
-  const derived = await open('DERIVED', derivedFilters)
-  const commands = mergeReaders([await open('COMMANDS', [sub.cmdAll]), await open('COMMANDS', [sub.ackAll])], bySeq)
-  const ch = jet
-    ? undefined
-    : scrubbedMetrics(deps.warehouse, codec, { derivedStream: streamName(topo, 'DERIVED'), sources: plan.sources ? list : null, sinceTs: plan.lookbackStart })
-  const total = raw.total + derived.total + commands.total
-  let read = 0
-  let inputFacts = 0
-  let recordedFacts = 0
   const tick = () => {
     if (++read % 5000 === 0) opts.onProgress?.(read, total)
   }
@@ -171,7 +207,8 @@ export async function runEngine(deps: ReplayDeps, plan: EnginePlan, cfg: EngineC
     telemetry.raw(d.value as RawFact, i.timeNs / 1e6)
   }
 
-  const onDerived = (i: Item) => {
+  /** A DERIVED item; `routed`: a scrubbed fact whose compare a worker does (only the control step is left). */
+  const onDerived = (i: Item, routed = false) => {
     recordedFacts++
     nowMs = i.timeNs / 1e6
     const parts = i.subject.slice(p.length + 1).split('.')
@@ -183,7 +220,7 @@ export async function runEngine(deps: ReplayDeps, plan: EnginePlan, cfg: EngineC
     if (area === 'scrubbed') {
       const kind = parts[1]
       if (jet && scope) {
-        compare.recorded({ id: peek.id, data: i.data, fingerprint: fp(i) })
+        if (!routed) compare.recorded({ id: peek.id, data: i.data, fingerprint: fp(i) })
         if (kind === 'alert') control.announce(peek.id, 'alert')
       } else if (kind === 'alert') {
         const f = decode(i)
@@ -224,8 +261,34 @@ export async function runEngine(deps: ReplayDeps, plan: EnginePlan, cfg: EngineC
     if (inScope(f.source)) collect(f)
   }
 
+  // With workers: raw facts and the recorded scrubbed facts in scope go to the worker owning
+  // their source; every other step is deferred with its read position (TelemetryPool.merge).
+  const rawToPool = (pool: TelemetryPool, i: Item) => {
+    const src = i.subject.slice(i.subject.lastIndexOf('.') + 1)
+    if (inScope(src)) pool.raw(pos, i, src, readNowMs)
+  }
+  const derivedToPool = (pool: TelemetryPool, i: Item) => {
+    readNowMs = i.timeNs / 1e6
+    const scrubbed = `${p}.scrubbed.`
+    if (i.subject.startsWith(scrubbed)) {
+      const source = i.subject.slice(i.subject.lastIndexOf('.') + 1)
+      if (inScope(source)) {
+        pool.recorded(pos, i, source)
+        if (i.subject.startsWith('alert.', scrubbed.length)) pool.defer(pos, () => onDerived(i, true))
+        else recordedFacts++
+        return
+      }
+    }
+    pool.defer(pos, () => onDerived(i))
+  }
+  const commandToPool = (pool: TelemetryPool, i: Item) => {
+    readNowMs = i.timeNs / 1e6
+    pool.defer(pos, () => onCommand(i))
+  }
+
   try {
     for (;;) {
+      if (pool?.step()) await pool.settle()
       const row = ch ? ch.peek() : undefined
       if (row === null) {
         await ch!.ready()
@@ -250,7 +313,9 @@ export async function runEngine(deps: ReplayDeps, plan: EnginePlan, cfg: EngineC
       }
       if (r && (!d || r.timeNs <= d.timeNs)) {
         raw.take()
-        onRaw(r)
+        pos++
+        if (pool) rawToPool(pool, r)
+        else onRaw(r)
         tick()
         continue
       }
@@ -261,21 +326,34 @@ export async function runEngine(deps: ReplayDeps, plan: EnginePlan, cfg: EngineC
       }
       if (d && (!c || d.timeNs <= c.timeNs)) {
         derived.take()
-        onDerived(d)
+        pos++
+        if (pool) derivedToPool(pool, d)
+        else onDerived(d)
         tick()
         continue
       }
       if (c) {
         commands.take()
-        onCommand(c)
+        pos++
+        if (pool) commandToPool(pool, c)
+        else onCommand(c)
         tick()
         continue
       }
       break
     }
+    const fromPool = pool ? await pool.finish() : undefined
+    if (fromPool) {
+      nowMs = readNowMs
+      curPos = pos + 1
+      inputFacts += fromPool.inputFacts
+      Object.assign(telemetry.stats, fromPool.stats)
+    }
     control.finish()
     compare.finish()
+    if (fromPool) compare.absorb(fromPool.parts)
   } finally {
+    void pool?.close()
     raw.close()
     derived.close()
     commands.close()

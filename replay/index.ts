@@ -11,3 +11,4 @@ export { ReplayError, ReplayErrorCode, isReplayError } from './errors.js'
 /** Low-level readers (benches, tools): ordered snapshot readers over JetStream, paged scrubbed metrics from ClickHouse. */
 export { openStreamReader, mergeReaders, nextOf, bySeq, byTime, type Item, type Reader } from '../streams/index.js'
 export { scrubbedMetrics } from '../projections/index.js'
+export { replayWorkers } from './parallel.js'

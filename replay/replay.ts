@@ -118,7 +118,12 @@ async function replay(deps: ReplayDeps, scope: { from: number; to: number; sourc
   if (!act) notes.push('commands were not rebuilt: no issuer key (the recorded commands were used as they are)')
 
   const plan: EnginePlan = { from: scope.from, to: scope.to, lookbackStart, sources: scope.sources, readFrom, collect: scope.collect }
-  const o = await runEngine(deps, plan, { scrub, detect, policy, incident, act }, { onProgress: options.onProgress, publishRun: options.publish?.run, maxDiffs: options.maxDiffs })
+  const o = await runEngine(
+    deps,
+    plan,
+    { scrub, detect, policy, incident, act },
+    { onProgress: options.onProgress, publishRun: options.publish?.run, maxDiffs: options.maxDiffs, workers: options.workers },
+  )
   if (o.control.stats.unresolved > 0) {
     notes.push(
       `${o.control.stats.unresolved} recorded outputs named an input the replay did not have (${whatIf ? 'the what-if did not make it, ' : ''}older than the look-back, or not rebuilt)`,

@@ -44,6 +44,12 @@ export interface ReplayOptions {
   onProgress?(read: number, total: number): void
   /** Diffs kept in full (counts go on). Default 1,000. */
   readonly maxDiffs?: number
+  /**
+   * Worker threads for scrub, detect and the scrubbed compare, each owning a set of sources
+   * (0: all on the calling thread). Default: $BEN_REPLAY_WORKERS, else one fewer than the cores
+   * (1..4) for replays of 20,000 raw messages or more. The result is the same either way.
+   */
+  readonly workers?: number
 }
 
 export interface WindowSpec {

@@ -10,6 +10,8 @@ export interface Item {
   readonly subject: string
   readonly data: Uint8Array
   readonly headers?: HeaderReader
+  /** The header block's bytes as stored (for handing the message on without parsing it). */
+  readonly headerBlock?: Uint8Array
 }
 
 /**
@@ -77,6 +79,9 @@ class PushItem implements Item {
   ) {}
   get headers(): HeaderReader | undefined {
     return this.block ? (this.h ??= new LazyHeaders(this.block)) : undefined
+  }
+  get headerBlock(): Uint8Array | undefined {
+    return this.block
   }
 }
 

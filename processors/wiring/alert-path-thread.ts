@@ -3,6 +3,7 @@
  * an event loop and a heap of their own. Started by `alertPathService`; stops on `{ type: 'stop' }`
  * (final checkpoints, drain) and then ends.
  */
+import { getPriority, setPriority } from 'node:os'
 import { isMainThread, parentPort, workerData } from 'node:worker_threads'
 import { connectNats, createLogger, homePaths, silentLogger, type BenEnv, type RuntimeContext, type Service, type Warehouse } from '../../infra/index.js'
 import { defaultRegistry, FactCodec } from '../../schemas/index.js'
@@ -16,6 +17,8 @@ export interface AlertPathData {
   readonly env: BenEnv
   readonly topo: Omit<TopologyOptions, 'subjects'>
   readonly logLevel: string
+  /** Nice value of the thread relative to the process's (negative: scheduled first); 0 leaves it. */
+  readonly nice: number
 }
 
 /** What the thread tells the main thread. */
@@ -26,6 +29,7 @@ async function main(data: AlertPathData): Promise<void> {
   const { env } = data
   const log =
     data.logLevel === 'silent' ? silentLogger() : createLogger({ level: data.logLevel, file: homePaths(env.home).log, name: 'ben-alert-path' })
+  prioritise(data.nice, log)
   const nc = await connectNats(env.natsUrl!, env, 'ben-alert-path')
   const subjects = new Subjects(env.prefix)
   const topo: TopologyOptions = { ...data.topo, subjects }
@@ -72,6 +76,24 @@ async function main(data: AlertPathData): Promise<void> {
   }
   log.info({ services: services.map((s) => s.name) }, 'alert path: scrub alert lane and policy run in their own thread')
   port.postMessage({ type: 'ready' } satisfies AlertPathReport)
+}
+
+/**
+ * Raises this thread's scheduling priority by `nice` (Linux: the nice value is per thread, and
+ * `setpriority(PRIO_PROCESS, 0)` sets the calling thread's): on a machine busier than its cores an
+ * alert then waits less for a CPU behind the routine lanes' threads. Raising needs CAP_SYS_NICE
+ * (root, or `setcap cap_sys_nice+ep` on node); without it the thread runs at the process's priority.
+ */
+function prioritise(nice: number, log: ReturnType<typeof silentLogger>): void {
+  if (!nice) return
+  const from = getPriority(0)
+  const to = Math.max(-20, Math.min(19, from + nice))
+  try {
+    setPriority(0, to)
+    log.info({ from, to }, 'alert path: thread priority raised')
+  } catch (err) {
+    log.info({ from, to, err: (err as Error).message }, 'alert path: thread priority not raised (needs CAP_SYS_NICE): it runs at the process priority')
+  }
 }
 
 if (!isMainThread && parentPort) {

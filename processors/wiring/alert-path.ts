@@ -7,7 +7,15 @@ import type { AlertPathData, AlertPathReport } from './alert-path-thread.js'
 export interface AlertPathOptions {
   /** Wait before a thread that died is started again (ms). Default 1 s. */
   readonly restartMs?: number
+  /**
+   * The thread's nice value relative to the process (alert-path-thread.ts `prioritise`). Default
+   * BEN_ALERT_PATH_NICE, else -5; 0 leaves its priority alone.
+   */
+  readonly nice?: number
 }
+
+/** Default nice of the alert path's thread, relative to the process. */
+const ALERT_NICE = -5
 
 /**
  * The alert path (issue 8, the lanes' promise under overload): scrub's alert lane and policy run
@@ -26,7 +34,9 @@ export interface AlertPathOptions {
  */
 export function alertPathService(opts: AlertPathOptions = {}): ServiceFactory {
   return async (ctx: RuntimeContext): Promise<Service> => {
-    const data = threadData(ctx)
+    const envNice = process.env.BEN_ALERT_PATH_NICE
+    const nice = opts.nice ?? (envNice !== undefined && envNice !== '' && Number.isInteger(Number(envNice)) ? Number(envNice) : ALERT_NICE)
+    const data = threadData(ctx, nice)
     const log = ctx.log
     let stopping = false
     let current: Worker | undefined
@@ -97,7 +107,7 @@ function stopThread(w: Worker): Promise<void> {
 }
 
 /** What the thread needs to join this Ben: the same servers, credentials, prefix and topology. */
-function threadData(ctx: RuntimeContext): AlertPathData {
+function threadData(ctx: RuntimeContext, nice: number): AlertPathData {
   const options = (ctx.nc as unknown as { options?: { servers?: string | string[] } }).options
   const servers = options?.servers ?? ctx.nc.getServer()
   const url = (Array.isArray(servers) ? servers : [servers]).map((s) => (s.includes('://') ? s : `nats://${s}`)).join(',')
@@ -106,6 +116,7 @@ function threadData(ctx: RuntimeContext): AlertPathData {
     env: { ...ctx.env, natsUrl: url, prefix: subjects.prefix },
     topo: JSON.parse(JSON.stringify(topo)) as AlertPathData['topo'],
     logLevel: String((ctx.log as { level?: unknown }).level ?? 'info'),
+    nice,
   }
 }
 

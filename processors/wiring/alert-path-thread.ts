@@ -27,8 +27,7 @@ export type AlertPathReport = { readonly type: 'ready' } | { readonly type: 'fai
 async function main(data: AlertPathData): Promise<void> {
   const port = parentPort!
   const { env } = data
-  const log =
-    data.logLevel === 'silent' ? silentLogger() : createLogger({ level: data.logLevel, file: homePaths(env.home).log, name: 'ben-alert-path' })
+  const log = data.logLevel === 'silent' ? silentLogger() : createLogger({ level: data.logLevel, file: homePaths(env.home).log, name: 'ben-alert-path' })
   prioritise(data.nice, log)
   const nc = await connectNats(env.natsUrl!, env, 'ben-alert-path')
   const subjects = new Subjects(env.prefix)
@@ -52,7 +51,8 @@ async function main(data: AlertPathData): Promise<void> {
   }
   const services: Service[] = []
   const close = async (): Promise<void> => {
-    for (const s of services.splice(0).reverse()) await s.stop().catch((err) => log.warn({ service: s.name, err: (err as Error).message }, 'alert path: a stage did not stop cleanly'))
+    for (const s of services.splice(0).reverse())
+      await s.stop().catch((err) => log.warn({ service: s.name, err: (err as Error).message }, 'alert path: a stage did not stop cleanly'))
     await publisher.close().catch(() => undefined)
     await nc.drain().catch(() => nc.close())
     log.flush?.()

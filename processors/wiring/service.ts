@@ -62,18 +62,13 @@ export async function stageService<S, C, In extends Fact>(
   // stage's). Whichever way the stage ran before (split or whole), an urgent lane resumes at the
   // later of the two checkpoints' positions: switching neither loses nor re-derives.
   const splitKey = `${base}.urgent`
-  const checkpoints =
-    lanes === LaneSet.Urgent ? new CheckpointStore(bucket, splitKey, base) : new CheckpointStore(bucket, p ? `${base}.${p}` : base, p ? base : undefined)
+  const checkpoints = lanes === LaneSet.Urgent ? new CheckpointStore(bucket, splitKey, base) : new CheckpointStore(bucket, p ? `${base}.${p}` : base, p ? base : undefined)
   const alsoAt =
-    urgentLanes.length && lanes !== LaneSet.Routine
-      ? { store: new CheckpointStore(bucket, lanes === LaneSet.Urgent ? base : splitKey), lanes: urgentLanes }
-      : undefined
+    urgentLanes.length && lanes !== LaneSet.Routine ? { store: new CheckpointStore(bucket, lanes === LaneSet.Urgent ? base : splitKey), lanes: urgentLanes } : undefined
   const durablePrefix = 'stage-'
   const name = stageServiceName(spec.stage.name, spec.partition, lanes)
   // A stage with an urgent (alert) lane consumes and publishes it on the process's alert link.
-  const alert = inputs.some((i) => i.urgent)
-    ? await acquireAlertLink(ctx.nc, ctx.subjects, ctx.codec, (ctx.topo.replicas ?? 1) > 1 ? { waitForStreamMs: 60_000 } : {})
-    : undefined
+  const alert = inputs.some((i) => i.urgent) ? await acquireAlertLink(ctx.nc, ctx.subjects, ctx.codec, (ctx.topo.replicas ?? 1) > 1 ? { waitForStreamMs: 60_000 } : {}) : undefined
   let runner: StageRunner<S, C, In> | undefined
   const start = async (): Promise<Worker> => {
     const r = new StageRunner<S, C, In>(

@@ -1,4 +1,6 @@
+import { readdirSync, readFileSync } from 'node:fs'
 import { createRequire } from 'node:module'
+import { getPriority } from 'node:os'
 import { Worker } from 'node:worker_threads'
 import { afterAll, describe, expect, it } from 'vitest'
 import { jetstreamManager } from '@nats-io/jetstream'
@@ -92,6 +94,17 @@ describe('the alert path: an alert is decided while the routine loop is held', (
     await waitFor('the routine fact to be scrubbed once the main thread runs', () => routineHere, 120_000)
     sub.unsubscribe()
     await watcher.terminate()
+  }, 300_000)
+
+  it('the alert path thread runs at a raised priority where the process may raise it (root or CAP_SYS_NICE)', async (t) => {
+    if (process.getuid?.() !== 0) {
+      console.log('skipped: raising a thread priority needs root or CAP_SYS_NICE, and this test runs as another user')
+      t.skip()
+    }
+    running ??= await start(defaultServices())
+    // Linux keeps a nice value per thread: one of this process's threads is 5 below the process's.
+    const nices = readdirSync('/proc/self/task').map((id) => Number(readFileSync(`/proc/self/task/${id}/stat`, 'utf8').split(') ')[1].split(' ')[16]))
+    expect(nices).toContain(Math.max(-20, getPriority(0) - 5))
   }, 300_000)
 
   it('an urgent lane resumes at the later of the split and whole checkpoints (no alert applied twice)', async () => {

@@ -80,6 +80,12 @@ export interface StageRunnerOptions<S, C, In extends Fact> {
    * each partition has its own durables and checkpoint.
    */
   readonly partition?: Partition
+  /**
+   * Another checkpoint that also holds positions of these lanes (the stage's urgent lanes run
+   * split off in their own runner, or ran whole before): each of them resumes at the later of the
+   * two positions (issue 8, the alert path).
+   */
+  readonly alsoAt?: { readonly store: CheckpointStore; readonly lanes: readonly string[] }
   readonly log?: Logger
 }
 
@@ -223,6 +229,7 @@ export class StageRunner<S, C, In extends Fact> {
       // re-derived from the start. (Another version derives other ids: nothing to find.)
       if (this.opts.output && !cp) await this.readStored(0)
     }
+    if (this.opts.alsoAt) await this.resumeLater(this.opts.alsoAt)
     if (this.opts.output) {
       // Everything this runner publishes is stored after what the stream holds now.
       this.outSeq = Math.max(this.outSeq, await lastSeq(this.deps.nc, streamName(this.deps.topo, this.opts.output.stream)))
@@ -271,6 +278,16 @@ export class StageRunner<S, C, In extends Fact> {
     this.lastCheckpoint = Date.now()
     this.timer = setInterval(() => this.tick(), Math.max(10, Math.floor(this.everyMs / 2)))
     this.timer.unref()
+  }
+
+  /** Moves `lanes` to the other checkpoint's positions where they are later (same stage version only). */
+  private async resumeLater(other: NonNullable<StageRunnerOptions<S, C, In>['alsoAt']>): Promise<void> {
+    const cp = await other.store.open()
+    if (!cp || cp.version !== this.opts.stage.version) return
+    for (const lane of other.lanes) {
+      const at = cp.positions[lane]
+      if (at !== undefined && at > (this.positions[lane] ?? 0)) this.positions[lane] = at
+    }
   }
 
   /** The state of a stored checkpoint: the journal's segments replayed, or the JSON value. */

@@ -15,12 +15,22 @@ export interface StageServiceSpec<S, C, In extends Fact> {
   readonly checkpointEvery?: { readonly inputs?: number; readonly ms?: number }
   /** The partition this service runs (default: the whole input). */
   readonly partition?: Partition
+  /**
+   * Which of the stage's lanes this service runs (default `all`). `urgent`: only its urgent
+   * (alert) lanes, under a checkpoint of their own (`<key>.urgent`); `routine`: all the others,
+   * under the stage's checkpoint. The alert path (alert-path.ts) runs scrub split this way, for
+   * a stage whose output does not depend on how its lanes interleave (no state: scrub).
+   */
+  readonly lanes?: LaneSet
 }
 
+export const LaneSet = { All: 'all', Urgent: 'urgent', Routine: 'routine' } as const
+export type LaneSet = (typeof LaneSet)[keyof typeof LaneSet]
+
 /** `stage:detect`, or `stage:detect#p1of4` for one partition. */
-export function stageServiceName(stage: string, partition?: Partition): string {
+export function stageServiceName(stage: string, partition?: Partition, lanes: LaneSet = LaneSet.All): string {
   const p = partition ? partitionLabel(partition) : ''
-  return `stage:${stage}${p ? `#${p}` : ''}`
+  return `stage:${stage}${p ? `#${p}` : ''}${lanes === LaneSet.All ? '' : `#${lanes}`}`
 }
 
 /**
@@ -43,27 +53,40 @@ export async function stageService<S, C, In extends Fact>(
   config.close = () => undefined
   const p = spec.partition ? partitionLabel(spec.partition) : ''
   const base = `stage.${spec.stage.name}`
-  const checkpoints = new CheckpointStore(await openBucket(ctx.nc, kvName(ctx.topo, Bucket.Checkpoints)), p ? `${base}.${p}` : base, p ? base : undefined, {
-    onRetry: (key, attempt, timeoutMs) => ctx.log.warn({ key, attempt, timeoutMs }, `checkpoint write of ${key} not acknowledged within ${timeoutMs} ms: sent again`),
-  })
+  const lanes = spec.lanes ?? LaneSet.All
+  if (lanes !== LaneSet.All && p) throw new Error(`stage ${spec.stage.name}: a lane split (${lanes}) runs the whole stage, not partition ${p}`)
+  const inputs = lanes === LaneSet.All ? spec.inputs : spec.inputs.filter((i) => (i.urgent === true) === (lanes === LaneSet.Urgent))
+  const urgentLanes = spec.inputs.filter((i) => i.urgent).map((i) => i.lane)
+  const bucket = await openBucket(ctx.nc, kvName(ctx.topo, Bucket.Checkpoints))
+  // The urgent lanes split off keep their checkpoint under `<base>.urgent` (first start: the whole
+  // stage's). Whichever way the stage ran before (split or whole), an urgent lane resumes at the
+  // later of the two checkpoints' positions: switching neither loses nor re-derives.
+  const splitKey = `${base}.urgent`
+  const retry = {
+    onRetry: (key: string, attempt: number, timeoutMs: number) =>
+      ctx.log.warn({ key, attempt, timeoutMs }, `checkpoint write of ${key} not acknowledged within ${timeoutMs} ms: sent again`),
+  }
+  const checkpoints =
+    lanes === LaneSet.Urgent ? new CheckpointStore(bucket, splitKey, base, retry) : new CheckpointStore(bucket, p ? `${base}.${p}` : base, p ? base : undefined, retry)
+  const alsoAt =
+    urgentLanes.length && lanes !== LaneSet.Routine ? { store: new CheckpointStore(bucket, lanes === LaneSet.Urgent ? base : splitKey), lanes: urgentLanes } : undefined
   const durablePrefix = 'stage-'
-  const name = stageServiceName(spec.stage.name, spec.partition)
+  const name = stageServiceName(spec.stage.name, spec.partition, lanes)
   // A stage with an urgent (alert) lane consumes and publishes it on the process's alert link.
-  const alert = spec.inputs.some((i) => i.urgent)
-    ? await acquireAlertLink(ctx.nc, ctx.subjects, ctx.codec, (ctx.topo.replicas ?? 1) > 1 ? { waitForStreamMs: 60_000 } : {})
-    : undefined
+  const alert = inputs.some((i) => i.urgent) ? await acquireAlertLink(ctx.nc, ctx.subjects, ctx.codec, (ctx.topo.replicas ?? 1) > 1 ? { waitForStreamMs: 60_000 } : {}) : undefined
   let runner: StageRunner<S, C, In> | undefined
   const start = async (): Promise<Worker> => {
     const r = new StageRunner<S, C, In>(
       {
         stage: spec.stage,
-        inputs: spec.inputs,
+        inputs,
         config,
         subjectFor: spec.subjectFor,
         output: spec.output,
         checkpointEvery: spec.checkpointEvery,
         durablePrefix,
         partition: spec.partition,
+        ...(alsoAt ? { alsoAt } : {}),
         log: ctx.log,
       },
       { nc: ctx.nc, codec: ctx.codec, topo: ctx.topo, publisher: ctx.publisher, dlq: ctx.dlq(spec.stage.name), checkpoints, ...(alert ? { alert: alert.link } : {}) },
@@ -84,7 +107,7 @@ export async function stageService<S, C, In extends Fact>(
     nc: ctx.nc,
     log: ctx.log,
     start,
-    durables: spec.inputs.map((i) => ({ stream: streamName(ctx.topo, i.stream), durable: stageDurable(durablePrefix, spec.stage.name, i.lane, spec.partition) })),
+    durables: inputs.map((i) => ({ stream: streamName(ctx.topo, i.stream), durable: stageDurable(durablePrefix, spec.stage.name, i.lane, spec.partition) })),
   }).catch(async (err: unknown) => {
     await alert?.release()
     throw err

@@ -8,7 +8,7 @@ import type { KeyPair } from '../../keys/index.js'
 import { ConfigSource, type LaneInput } from '../runner/index.js'
 import { actConfigOf, PIPELINE, specOf, type StageName, type StageSpec } from '../pipeline.js'
 import { kvName, openBucket } from '../../streams/index.js'
-import { stageService } from './service.js'
+import { LaneSet, stageService } from './service.js'
 
 export { ConfigKey } from '../pipeline.js'
 
@@ -27,7 +27,7 @@ export function laneInputs(spec: Pick<StageSpec, 'inputs'> & Partial<Pick<StageS
 }
 
 /** A stage of the graph as a `ben up` service: its lanes, config, and output subjects from PIPELINE. */
-function graphService(name: Exclude<StageName, 'act'>, partition?: Partition): ServiceFactory {
+function graphService(name: Exclude<StageName, 'act'>, partition?: Partition, lanes: LaneSet = LaneSet.All): ServiceFactory {
   return (ctx) => {
     const spec = specOf(name)
     return stageService(ctx, {
@@ -37,6 +37,7 @@ function graphService(name: Exclude<StageName, 'act'>, partition?: Partition): S
       subjectFor: (f: Fact) => spec.subjectFor(ctx.subjects, f),
       output: spec.output(ctx.subjects),
       partition: checkPartition(name, partition),
+      lanes,
     })
   }
 }
@@ -61,8 +62,11 @@ export function unitService(u: StageUnit): ServiceFactory {
   return u.stage === 'act' ? actService(undefined, checkPartition('act', u.partition)) : graphService(u.stage, u.partition)
 }
 
-/** scrub: raw FACTS → `ben.scrubbed.<kind>.<source>`. Alerts first. */
-export const scrubService = (): ServiceFactory => graphService('scrub')
+/**
+ * scrub: raw FACTS → `ben.scrubbed.<kind>.<source>`. Alerts first. `lanes`: only its alert lane
+ * (the alert path runs it in a thread of its own, alert-path.ts), or all but that one.
+ */
+export const scrubService = (lanes: LaneSet = LaneSet.All): ServiceFactory => graphService('scrub', undefined, lanes)
 /** detect: scrubbed metrics → `ben.anomaly.<severity>.<source>`. */
 export const detectService = (): ServiceFactory => graphService('detect')
 /** policy: scrubbed alerts (first) and anomalies → `ben.decision.<outcome>.<source>`. */

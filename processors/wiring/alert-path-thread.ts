@@ -1,0 +1,104 @@
+/**
+ * The alert path's worker thread (alert-path.ts): scrub's alert lane and policy, on connections,
+ * an event loop and a heap of their own. Started by `alertPathService`; stops on `{ type: 'stop' }`
+ * (final checkpoints, drain) and then ends.
+ */
+import { getPriority, setPriority } from 'node:os'
+import { isMainThread, parentPort, workerData } from 'node:worker_threads'
+import { connectNats, createLogger, homePaths, silentLogger, type BenEnv, type RuntimeContext, type Service, type Warehouse } from '../../infra/index.js'
+import { defaultRegistry, FactCodec } from '../../schemas/index.js'
+import { DeadLetters, FactPublisher, Subjects, type TopologyOptions } from '../../streams/index.js'
+import { LaneSet } from './service.js'
+import { policyService, scrubService } from './stages.js'
+
+/** What the main thread hands the alert path's thread. */
+export interface AlertPathData {
+  /** `ben up`'s environment, with `natsUrl` set to the servers it is connected to. */
+  readonly env: BenEnv
+  readonly topo: Omit<TopologyOptions, 'subjects'>
+  readonly logLevel: string
+  /** Nice value of the thread relative to the process's (negative: scheduled first); 0 leaves it. */
+  readonly nice: number
+}
+
+/** What the thread tells the main thread. */
+export type AlertPathReport = { readonly type: 'ready' } | { readonly type: 'failed'; readonly message: string }
+
+async function main(data: AlertPathData): Promise<void> {
+  const port = parentPort!
+  const { env } = data
+  const log = data.logLevel === 'silent' ? silentLogger() : createLogger({ level: data.logLevel, file: homePaths(env.home).log, name: 'ben-alert-path' })
+  prioritise(data.nice, log)
+  const nc = await connectNats(env.natsUrl!, env, 'ben-alert-path')
+  const subjects = new Subjects(env.prefix)
+  const topo: TopologyOptions = { ...data.topo, subjects }
+  const registry = defaultRegistry()
+  const codec = new FactCodec(registry)
+  const publisher = new FactPublisher(nc, subjects, codec, (topo.replicas ?? 1) > 1 ? { waitForStreamMs: 60_000 } : {})
+  const ctx: RuntimeContext = {
+    env,
+    nc,
+    subjects,
+    topo,
+    codec,
+    registry,
+    publisher,
+    get warehouse(): Warehouse {
+      throw new Error('the alert path runs stages only: it has no ClickHouse')
+    },
+    log,
+    dlq: (stage) => new DeadLetters(publisher, subjects, codec, stage),
+  }
+  const services: Service[] = []
+  const close = async (): Promise<void> => {
+    for (const s of services.splice(0).reverse())
+      await s.stop().catch((err) => log.warn({ service: s.name, err: (err as Error).message }, 'alert path: a stage did not stop cleanly'))
+    await publisher.close().catch(() => undefined)
+    await nc.drain().catch(() => nc.close())
+    log.flush?.()
+  }
+  let stopping = false
+  port.on('message', (m: { type?: string }) => {
+    if (m?.type !== 'stop' || stopping) return
+    stopping = true
+    // process.exit in a worker thread ends the thread only (whatever timer a library left).
+    void close().finally(() => process.exit(0))
+  })
+  try {
+    for (const make of [scrubService(LaneSet.Urgent), policyService()]) {
+      if (stopping) break
+      services.push(await make(ctx))
+    }
+  } catch (err) {
+    port.postMessage({ type: 'failed', message: (err as Error).message } satisfies AlertPathReport)
+    await close()
+    process.exit(1)
+  }
+  log.info({ services: services.map((s) => s.name) }, 'alert path: scrub alert lane and policy run in their own thread')
+  port.postMessage({ type: 'ready' } satisfies AlertPathReport)
+}
+
+/**
+ * Raises this thread's scheduling priority by `nice` (Linux: the nice value is per thread, and
+ * `setpriority(PRIO_PROCESS, 0)` sets the calling thread's): on a machine busier than its cores an
+ * alert then waits less for a CPU behind the routine lanes' threads. Raising needs CAP_SYS_NICE
+ * (root, or `setcap cap_sys_nice+ep` on node); without it the thread runs at the process's priority.
+ */
+function prioritise(nice: number, log: ReturnType<typeof silentLogger>): void {
+  if (!nice) return
+  const from = getPriority(0)
+  const to = Math.max(-20, Math.min(19, from + nice))
+  try {
+    setPriority(0, to)
+    log.info({ from, to }, 'alert path: thread priority raised')
+  } catch (err) {
+    log.info({ from, to, err: (err as Error).message }, 'alert path: thread priority not raised (needs CAP_SYS_NICE): it runs at the process priority')
+  }
+}
+
+if (!isMainThread && parentPort) {
+  main(workerData as AlertPathData).catch((err: Error) => {
+    parentPort!.postMessage({ type: 'failed', message: err.message } satisfies AlertPathReport)
+    process.exit(1)
+  })
+}

@@ -1,0 +1,129 @@
+import { existsSync } from 'node:fs'
+import { fileURLToPath } from 'node:url'
+import { Worker } from 'node:worker_threads'
+import type { RuntimeContext, Service, ServiceFactory } from '../../infra/index.js'
+import type { AlertPathData, AlertPathReport } from './alert-path-thread.js'
+
+export interface AlertPathOptions {
+  /** Wait before a thread that died is started again (ms). Default 1 s. */
+  readonly restartMs?: number
+  /**
+   * The thread's nice value relative to the process (alert-path-thread.ts `prioritise`). Default
+   * BEN_ALERT_PATH_NICE, else -5; 0 leaves its priority alone.
+   */
+  readonly nice?: number
+}
+
+/** Default nice of the alert path's thread, relative to the process. */
+const ALERT_NICE = -5
+
+/**
+ * The alert path (issue 8, the lanes' promise under overload): scrub's alert lane and policy run
+ * in a worker thread of their own, with their own NATS connections, event loop and heap. Under a
+ * routine flood the main thread's loop is saturated (scrub's routine lane, detect, the projectors,
+ * their GC): an alert applied on it waits for that loop, whatever the lanes' priority inside one
+ * runner. In a thread of its own the OS scheduler decides when an alert runs.
+ *
+ * The split changes no output: scrub has no state, so running its alert lane in another runner
+ * (its own durable as before, its own checkpoint `stage.scrub.urgent`) derives the same facts;
+ * policy runs whole (both its lanes, its state) in the thread. `ben up` runs scrub's other lanes,
+ * detect, act and incident in the main thread (`defaultServices`).
+ *
+ * A thread that dies is started again after `restartMs` (its stages resume from their
+ * checkpoints, as after a restart of `ben up`).
+ */
+export function alertPathService(opts: AlertPathOptions = {}): ServiceFactory {
+  return async (ctx: RuntimeContext): Promise<Service> => {
+    const envNice = process.env.BEN_ALERT_PATH_NICE
+    const nice = opts.nice ?? (envNice !== undefined && envNice !== '' && Number.isInteger(Number(envNice)) ? Number(envNice) : ALERT_NICE)
+    const data = threadData(ctx, nice)
+    const log = ctx.log
+    let stopping = false
+    let current: Worker | undefined
+    let restart: NodeJS.Timeout | undefined
+
+    /** Starts a thread; resolves once its stages run (rejects if it failed to start them). */
+    const launch = (): Promise<Worker> =>
+      new Promise((resolve, reject) => {
+        const w = new Worker(threadScript(), { workerData: data, name: 'ben-alert-path' })
+        let ready = false
+        w.on('message', (m: AlertPathReport) => {
+          if (m.type === 'ready') {
+            ready = true
+            resolve(w)
+          } else if (m.type === 'failed' && !ready) reject(new Error(`the alert path did not start: ${m.message}`))
+        })
+        w.on('error', (err) => {
+          if (!ready) reject(err)
+          else log.error({ err: err.message }, 'the alert path thread failed: starting it again (its stages resume from their checkpoints)')
+        })
+        w.on('exit', (code) => {
+          if (!ready) return reject(new Error(`the alert path thread exited (code ${code}) before its stages ran`))
+          if (stopping || current !== w) return
+          current = undefined
+          log.error({ code }, 'the alert path thread ended: starting it again')
+          schedule()
+        })
+      })
+
+    const schedule = (): void => {
+      restart = setTimeout(() => {
+        restart = undefined
+        if (stopping) return
+        launch().then(
+          (w) => {
+            if (stopping) void stopThread(w)
+            else current = w
+          },
+          (err: Error) => {
+            log.error({ err: err.message }, 'the alert path did not start: trying again')
+            schedule()
+          },
+        )
+      }, opts.restartMs ?? 1000)
+      restart.unref()
+    }
+
+    current = await launch()
+    return {
+      name: 'alert-path',
+      async stop() {
+        stopping = true
+        if (restart) clearTimeout(restart)
+        const w = current
+        current = undefined
+        if (w) await stopThread(w)
+      },
+    }
+  }
+}
+
+/** Asks the thread to stop its stages (final checkpoints, drain) and waits for it to end. */
+function stopThread(w: Worker): Promise<void> {
+  return new Promise<void>((resolve) => {
+    w.once('exit', () => resolve())
+    w.postMessage({ type: 'stop' })
+  })
+}
+
+/** What the thread needs to join this Ben: the same servers, credentials, prefix and topology. */
+function threadData(ctx: RuntimeContext, nice: number): AlertPathData {
+  const options = (ctx.nc as unknown as { options?: { servers?: string | string[] } }).options
+  const servers = options?.servers ?? ctx.nc.getServer()
+  const url = (Array.isArray(servers) ? servers : [servers]).map((s) => (s.includes('://') ? s : `nats://${s}`)).join(',')
+  const { subjects, ...topo } = ctx.topo
+  return {
+    env: { ...ctx.env, natsUrl: url, prefix: subjects.prefix },
+    topo: JSON.parse(JSON.stringify(topo)) as AlertPathData['topo'],
+    logLevel: String((ctx.log as { level?: unknown }).level ?? 'info'),
+    nice,
+  }
+}
+
+/** The thread's script, built (tests run the sources: the built file next to them in dist/). */
+function threadScript(): URL {
+  const candidates = [new URL('./alert-path-thread.js', import.meta.url), new URL('../../dist/processors/wiring/alert-path-thread.js', import.meta.url)]
+  const found = candidates.find((u) => existsSync(fileURLToPath(u)))
+  if (!found) throw new Error(`the alert path's thread script is not built (${fileURLToPath(candidates[1])}): run \`npm run build\``)
+  return found
+}

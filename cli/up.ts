@@ -145,6 +145,13 @@ Examples:
           ...(secure ? { natsConfigFile: secure.natsConfigFile } : {}),
           ...(cluster ? { cluster } : {}),
         })
+        // However this process ends (Ctrl-C, the stop bound, an uncaught error such as a log write
+        // on a full disk), no nats-server it started outlives it; a no-op once they are stopped.
+        // Only a SIGKILL skips this: the next `ben up` on this BEN_HOME stops that server.
+        process.prependOnceListener('exit', () => {
+          running.nats?.terminate()
+          running.cluster?.terminate()
+        })
         secure?.started(running.endpoints.natsPid)
         // The supervisor restarts a dead nats-server: reloads go to the new one.
         running.onNatsRestart((pid) => secure?.started(pid))
@@ -209,7 +216,11 @@ Examples:
             out.write(`\n${why}: exiting now\n`)
             running.nats?.terminate()
             running.cluster?.terminate()
-            log.flush?.()
+            try {
+              log.flush?.()
+            } catch {
+              // the log's disk is full: exiting matters more
+            }
             process.exit(130)
           }
           process.on('SIGINT', () => (stopping ? force('second SIGINT') : stop('SIGINT')))
@@ -221,7 +232,11 @@ Examples:
           armed.unref()
         })
         out.write('stopped.\n')
-        log.flush?.()
+        try {
+          log.flush?.()
+        } catch {
+          // the log's disk is full: said on stderr already
+        }
       },
     )
 }

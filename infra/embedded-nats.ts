@@ -1,6 +1,6 @@
-import { startNatsServer, type NatsServerHandle, type NatsServerOptions } from './nats-server.js'
+import { startNatsServer, type NatsServerHandle, type NatsServerOptions, type SpawnedServer } from './nats-server.js'
 import type { Logger } from './log.js'
-import { signalIfSame, terminateSync, type ProcessIdentity } from './process-identity.js'
+import { stopProcess, terminateAllSync, type ProcessIdentity } from './process-identity.js'
 
 /** How the JetStream of the supervised server answers a probe. */
 export const ProbeResult = { Ok: 'ok', JetStreamDisabled: 'jetstream_disabled', JetStreamStuck: 'jetstream_stuck', Unreachable: 'unreachable' } as const
@@ -41,13 +41,15 @@ export class SupervisedNats {
   private constructor(
     first: NatsServerHandle,
     private readonly opts: SupervisedNatsOptions,
+    private readonly spawned: Spawned,
   ) {
     this.server = first
     this.watch(first)
   }
 
   static async start(opts: SupervisedNatsOptions): Promise<SupervisedNats> {
-    return new SupervisedNats(await startNatsServer(opts), opts)
+    const spawned = new Spawned()
+    return new SupervisedNats(await startNatsServer({ ...opts, onSpawn: spawned.add }), opts, spawned)
   }
 
   get url(): string {
@@ -133,7 +135,7 @@ export class SupervisedNats {
         while (this.hold && !this.stopped) await Promise.race([this.hold, new Promise((r) => setTimeout(r, 250))])
         if (this.stopped) return
         try {
-          const s = await startNatsServer({ ...this.opts, port: this.server.port, requirePort: true })
+          const s = await startNatsServer({ ...this.opts, port: this.server.port, requirePort: true, onSpawn: this.spawned.add })
           if (this.stopped) {
             await s.stop()
             return
@@ -142,7 +144,14 @@ export class SupervisedNats {
           this.restarts++
           this.watch(s)
           this.opts.log.warn({ pid: s.pid, port: s.port, reason, failedAttempts: failures }, 'the embedded nats-server is running again')
-          for (const cb of this.listeners) cb(s)
+          // A listener that fails (endpoints.json on a full disk) does not make this a failed start.
+          for (const cb of this.listeners) {
+            try {
+              cb(s)
+            } catch (err) {
+              this.opts.log.warn({ err: (err as Error).message }, 'a listener of the nats-server restart failed')
+            }
+          }
           return
         } catch (err) {
           failures++
@@ -159,26 +168,49 @@ export class SupervisedNats {
   }
 
   /**
-   * Last resort before the process exits: stop supervising, SIGTERM the server and SIGKILL it if
-   * it is still there 2 s later. A server whose JetStream is stuck (after a full disk) ignores
-   * SIGTERM, and the probe may not have seen it stuck yet: it must not outlive us.
+   * Last resort before the process exits (synchronous: also from an 'exit' handler): stop
+   * supervising, SIGTERM every server this supervisor started that is still there (the current
+   * one, one a restart is starting or stopping right now) and SIGKILL it 2 s later. A server whose
+   * JetStream is stuck (after a full disk) ignores SIGTERM: it is SIGKILLed at once.
    */
   terminate(): void {
     this.stopped = true
     if (this.probeTimer) clearInterval(this.probeTimer)
-    if (this.lastProbe === ProbeResult.JetStreamStuck || this.lastProbe === ProbeResult.JetStreamDisabled) signalIfSame(this.server.identity, 'SIGKILL')
-    else terminateSync(this.server.identity)
+    const stuck = this.lastProbe === ProbeResult.JetStreamStuck || this.lastProbe === ProbeResult.JetStreamDisabled
+    terminateAllSync(this.spawned.alive(this.server.identity), { kill: stuck })
   }
 
-  /** Stops supervising, then the server. */
+  /** Stops supervising, then the server, and any server a restart was starting or stopping. */
   async stop(): Promise<void> {
     this.stopped = true
     if (this.probeTimer) clearInterval(this.probeTimer)
+    // Not waited for: a restart's server still starting (it may never answer on a full disk) is
+    // stopped with the rest, which also ends the restart.
+    const others = this.spawned.alive().filter((id) => id.pid !== this.server.pid)
+    await Promise.all(others.map((id) => stopProcess(id, () => true)))
     await this.restarting?.catch(() => undefined)
     await this.server.stop()
+    await Promise.all(this.spawned.alive().map((id) => stopProcess(id, () => true)))
   }
 
   async [Symbol.asyncDispose](): Promise<void> {
     await this.stop()
+  }
+}
+
+/** Every server process a supervisor spawned that has not exited yet, known from its spawn on. */
+class Spawned {
+  private readonly live = new Map<number, ProcessIdentity>()
+  readonly add = (s: SpawnedServer): void => {
+    this.live.set(s.identity.pid, s.identity)
+    void s.exited.then(() => {
+      if (this.live.get(s.identity.pid) === s.identity) this.live.delete(s.identity.pid)
+    })
+  }
+  /** The live ones, plus `also` (which its handle knows; signalled only while it is the same process). */
+  alive(also?: ProcessIdentity): ProcessIdentity[] {
+    const out = [...this.live.values()]
+    if (also && !this.live.has(also.pid)) out.push(also)
+    return out
   }
 }

@@ -31,6 +31,18 @@ export interface NatsServerOptions {
   readonly bin?: string
   /** A node of a cluster (`ben up --cluster N`): its name, route port and every node's route port. */
   readonly cluster?: ClusterNode
+  /**
+   * Called as soon as the server process exists, before it serves: whoever must be able to stop
+   * every server it started (a supervisor, on its way out) learns of it even when the start then
+   * fails or is still under way.
+   */
+  readonly onSpawn?: (spawned: SpawnedServer) => void
+}
+
+/** A nats-server process as soon as it was spawned. */
+export interface SpawnedServer {
+  readonly identity: ProcessIdentity
+  readonly exited: Promise<unknown>
 }
 
 /** One node's place in a loopback cluster: routes between all nodes on 127.0.0.1. */
@@ -176,15 +188,19 @@ async function launch(bin: string, opts: NatsServerOptions, lock: StoreLock): Pr
     })
   })
   const tail = () => spawnError + readTail(logFile, logStart)
+  const seen = inspectProcess(child.pid ?? -1)
+  const identity: ProcessIdentity = { pid: child.pid ?? -1, startTime: seen?.startTime ?? 'unknown' }
+  opts.onSpawn?.({ identity, exited })
+  // Whatever fails from here on (the port never opens, the lock record cannot be written on a full
+  // disk) stops this server: a start that fails leaves no server behind that nobody knows of.
   try {
     await waitForPort(port, 15_000, exited, tail)
+    lock.record({ server: { pid: identity.pid, startTime: identity.startTime }, owner: selfIdentity(), port, storeDir: opts.storeDir })
   } catch (err) {
     child.kill('SIGKILL')
     await exited
     throw err
   }
-  const identity = inspectProcess(child.pid ?? -1) ?? { pid: child.pid ?? -1, startTime: 'unknown' }
-  lock.record({ server: { pid: identity.pid, startTime: identity.startTime }, owner: selfIdentity(), port, storeDir: opts.storeDir })
   let stopping: Promise<void> | undefined
   const stop = () =>
     (stopping ??= (async () => {

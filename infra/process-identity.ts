@@ -83,11 +83,27 @@ export function signalIfSame(id: ProcessIdentity, signal: NodeJS.Signals, expect
  * otherwise outlive the ben up that started it.
  */
 export function terminateSync(id: ProcessIdentity, graceMs = 2000): void {
-  if (!signalIfSame(id, 'SIGTERM')) return
+  terminateAllSync([id], { graceMs })
+}
+
+/**
+ * `terminateSync` for several processes at once (one grace period for all). `kill: true` skips
+ * SIGTERM (a process known to ignore it). Returns once every one is gone, or after a bounded
+ * wait for the SIGKILLed ones to be taken down by the kernel.
+ */
+export function terminateAllSync(ids: readonly ProcessIdentity[], opts: { graceMs?: number; kill?: boolean } = {}): void {
   const nap = new Int32Array(new SharedArrayBuffer(4))
-  const deadline = Date.now() + graceMs
-  while (Date.now() < deadline && isSameProcess(id)) Atomics.wait(nap, 0, 0, 50)
-  if (isSameProcess(id)) signalIfSame(id, 'SIGKILL')
+  const alive = () => ids.filter((id) => isSameProcess(id))
+  const waitGone = (ms: number) => {
+    const deadline = Date.now() + ms
+    while (Date.now() < deadline && alive().length > 0) Atomics.wait(nap, 0, 0, 20)
+  }
+  if (!opts.kill) {
+    if (!ids.map((id) => signalIfSame(id, 'SIGTERM')).some(Boolean)) return
+    waitGone(opts.graceMs ?? 2000)
+  }
+  for (const id of alive()) signalIfSame(id, 'SIGKILL')
+  waitGone(2000)
 }
 
 /** Stops a proven process: SIGTERM, then SIGKILL after `graceMs`. Resolves when it is gone (or was never ours). */

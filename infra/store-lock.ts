@@ -68,9 +68,13 @@ export async function acquireStoreLock(storeDir: string): Promise<StoreLock> {
     }
     try {
       writeSync(fd, JSON.stringify({ owner: self, storeDir } satisfies StoreLockRecord) + '\n')
-    } finally {
+    } catch (err) {
+      // A full disk: no empty lock file left behind for the next start to puzzle over.
       closeSync(fd)
+      rmSync(file, { force: true })
+      throw err
     }
+    closeSync(fd)
     const stray = strayServers(storeDir)
     if (stray.length) {
       rmSync(file, { force: true })
@@ -82,8 +86,17 @@ export async function acquireStoreLock(storeDir: string): Promise<StoreLock> {
     return {
       record(r) {
         const tmp = `${file}.${process.pid}.tmp`
-        writeFileSync(tmp, JSON.stringify(r) + '\n')
-        renameSync(tmp, file)
+        try {
+          writeFileSync(tmp, JSON.stringify(r) + '\n')
+          renameSync(tmp, file)
+        } catch (err) {
+          try {
+            rmSync(tmp, { force: true })
+          } catch {
+            // not a file: nothing of ours to remove
+          }
+          throw err
+        }
       },
       release() {
         const now = readRecord(file)

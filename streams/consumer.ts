@@ -9,6 +9,15 @@ import { consumerEvents, factsIn, inFlight, tally } from './metrics.js'
 import { primeInfo, wireHeaders } from './wire.js'
 import { subjectMatches, type Subjects } from './subjects.js'
 
+/**
+ * Idle heartbeat asked of the server on each pull. A pull that the server dropped (the stream's
+ * leader changed in a cluster, the server restarted) is noticed by nats.js after two missed
+ * heartbeats and pulled again: ~10 s with this, not the ~30 s of nats.js's default (half the
+ * pull's 30 s expiry), which is how long the facts projector sat idle after the DERIVED leader was
+ * killed. The cost is one small message per idle consumer every 5 s.
+ */
+export const PULL_HEARTBEAT_MS = 5_000
+
 /** Consumer notifications worth a warning; the rest (heartbeats, expired pulls) are routine. */
 const NOTEWORTHY = new Set(['heartbeats_missed', 'consumer_not_found', 'stream_not_found', 'consumer_deleted', 'no_responders', 'exceeded_limits'])
 
@@ -140,7 +149,7 @@ export function consumeFacts(nc: NatsConnection, codec: FactCodec, subjects: Sub
       await ensureDurable(nc, opts)
       const js = jetstream(nc)
       const consumer = await js.consumers.get(opts.stream, opts.durable)
-      const messages = await consumer.consume({ max_messages: opts.batch ?? 1000 })
+      const messages = await consumer.consume({ max_messages: opts.batch ?? 1000, idle_heartbeat: PULL_HEARTBEAT_MS })
       stop = () => messages.stop()
       if (stopped) messages.stop()
       void (async () => {

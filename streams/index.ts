@@ -27,6 +27,7 @@ export {
 } from './publisher.js'
 export {
   consumeFacts,
+  PULL_HEARTBEAT_MS,
   DeliveryGapError,
   isDeliveryGap,
   ensureDurable,

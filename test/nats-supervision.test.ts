@@ -1,0 +1,69 @@
+import { afterAll, describe, expect, it } from 'vitest'
+import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs'
+import { join } from 'node:path'
+import { findNatsServer, inspectProcess, isSameProcess, silentLogger, startNatsServer, SupervisedNats, type ProcessIdentity } from '../infra/index.js'
+import { natsServersOf } from '../bench/faults/harness.js'
+import { tempDir, waitFor } from './support/servers.js'
+
+/**
+ * Every nats-server that Ben spawns is stopped by Ben, whatever happened to its start: the
+ * disk-full case of the fault matrix once left one behind after `ben up` had stopped, because a
+ * start that failed after the spawn (the store lock could not be recorded on the full disk) did
+ * not stop the server it had spawned, and the supervisor's last-resort stop knew only the server
+ * it had finished starting.
+ */
+describe('nats-server processes Ben starts never outlive it', () => {
+  const dirs: Array<{ remove(): void }> = []
+  const strays: ProcessIdentity[] = []
+  afterAll(() => {
+    for (const id of strays) if (isSameProcess(id)) process.kill(id.pid, 'SIGKILL')
+    for (const d of dirs) d.remove()
+  })
+
+  it('a start that fails after the server was spawned (its lock record cannot be written) stops that server', async () => {
+    const dir = tempDir('ben-spawn-fail-')
+    dirs.push(dir)
+    const store = join(dir.path, 'nats')
+    mkdirSync(store)
+    // The lock record is written to `server.lock.<pid>.tmp`, then renamed: a directory there makes
+    // the write fail the way a full disk does, after the server is up.
+    mkdirSync(join(store, `server.lock.${process.pid}.tmp`))
+    const err = await startNatsServer({ storeDir: store }).then(
+      () => undefined,
+      (e: unknown) => e as Error,
+    )
+    expect(err?.message).toMatch(/EISDIR|directory/)
+    for (const pid of natsServersOf(dir.path)) strays.push(inspectProcess(pid)!)
+    expect(natsServersOf(dir.path)).toEqual([])
+  })
+
+  it('the last-resort stop (terminate) also ends a server a restart is still starting', async () => {
+    const dir = tempDir('ben-held-restart-')
+    dirs.push(dir)
+    // A nats-server that, once `hold` exists, never answers (it becomes `sleep`), and notes each pid.
+    const bin = join(dir.path, 'bin', 'nats-server')
+    mkdirSync(join(dir.path, 'bin'))
+    writeFileSync(
+      bin,
+      `#!/bin/sh\necho $$ >> '${dir.path}/spawned'\n[ -e '${dir.path}/hold' ] && exec sleep 600\nexec '${findNatsServer()}' "$@"\n`,
+    )
+    chmodSync(bin, 0o755)
+    const spawned = () => (existsSync(join(dir.path, 'spawned')) ? readFileSync(join(dir.path, 'spawned'), 'utf8').trim().split('\n').map(Number) : [])
+    const sup = await SupervisedNats.start({ storeDir: join(dir.path, 'nats'), bin, log: silentLogger(), minBackoffMs: 50 })
+    const first = sup.identity
+    try {
+      writeFileSync(join(dir.path, 'hold'), '')
+      process.kill(first.pid, 'SIGKILL')
+      const pid = await waitFor('the restart to spawn its server', () => spawned()[1], 60_000)
+      const held = await waitFor('the held server to be inspectable', () => inspectProcess(pid), 10_000)
+      strays.push(held)
+      expect(isSameProcess(held)).toBe(true)
+      sup.terminate()
+      // Synchronous: when terminate returns, the server being started is gone too.
+      expect(isSameProcess(held)).toBe(false)
+      expect(isSameProcess(first)).toBe(false)
+    } finally {
+      await sup.stop()
+    }
+  })
+})

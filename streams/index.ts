@@ -51,7 +51,18 @@ export { partitionOf, partitionOfSubject, partitionLabel, WHOLE, type Partition 
 export { openStreamReader, mergeReaders, nextOf, bySeq, byTime, EMPTY_READER, type Item, type Reader } from './stream-reader.js'
 export { durableObservable, durableIterator, type DurableSpec, type Accept, type StreamMessage } from './durable.js'
 export { pullDurable, type Pull, type PulledMessage } from './pull.js'
-export { StreamAdmin, lastSeq, storedMsgIds, isConsumerNotFound, isJetStreamNotEnabled, type ConsumerInfo, type StreamInfo, type StoredHeaders } from './admin.js'
+export {
+  StreamAdmin,
+  lastSeq,
+  storedMessages,
+  storedMsgIds,
+  isConsumerNotFound,
+  isJetStreamNotEnabled,
+  type ConsumerInfo,
+  type StreamInfo,
+  type StoredHeaders,
+  type StoredMessage,
+} from './admin.js'
 export { publishHello } from './hello.js'
-export { openBucket, createBucket, KvWatchInclude, type KV, type KvEntry } from './kv.js'
+export { openBucket, createBucket, KvWatchInclude, type KV, type KvEntry, type KvWatch } from './kv.js'
 export { kvLatest, type KvLatest } from './kv-latest.js'

@@ -212,7 +212,11 @@ describe('sidecar (in-process, real nats-server)', () => {
         const p = sc.accept(Array.from({ length: 10 }, (_, j) => metric(b * 10 + j, { id: `block-${b * 10 + j}` })))
         b++
         pending.push(p)
-        blocked = (await Promise.race([p.then(() => false), new Promise<boolean>((r) => setTimeout(() => r(true), 300))])) === true
+        // Either the batch is taken, or the WAL reports that it waits for room.
+        let taken = false
+        void p.then(() => (taken = true))
+        const waits = sc.status().wal.blockedWaits
+        blocked = (await waitFor('the batch to be taken or to wait for room', () => (taken ? 'taken' : sc.status().wal.blockedWaits > waits ? 'blocked' : undefined), 60_000, 5)) === 'blocked'
       }
       expect(blocked).toBe(true)
       expect(sc.status().wal.blockedWaits).toBeGreaterThanOrEqual(1)

@@ -1,7 +1,5 @@
 export { Subjects, validatePattern } from './subjects.js'
 export {
-  ensureTopology,
-  streamConfigs,
   streamSubjects,
   streamName,
   kvName,

@@ -13,7 +13,7 @@ import type { NatsConnection } from '@nats-io/nats-core'
 import { connect, type Ben } from '../../client/index.js'
 import { storedMessages } from '../../streams/index.js'
 import { inspectProcess, runsNatsServer, type Endpoints } from '../../infra/index.js'
-import { FactCodec, Header, packageRoot, type IncidentFact } from '../../schemas/index.js'
+import { FactCodec, packageRoot, type IncidentFact } from '../../schemas/index.js'
 import { createFleet } from '../../simulate/index.js'
 
 export const BEN_JS = join(packageRoot(), 'bin', 'ben.js')

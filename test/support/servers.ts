@@ -5,7 +5,7 @@ import { connect } from '@nats-io/transport-node'
 import type { NatsConnection } from '@nats-io/nats-core'
 import { jetstream, jetstreamManager } from '@nats-io/jetstream'
 import { startNatsServer, openClickHouse, type NatsServerHandle, type Warehouse } from '../../infra/index.js'
-import { ensureTopology, Subjects, type TopologyOptions } from '../../streams/index.js'
+import { Subjects, type TopologyOptions, StreamAdmin } from '../../streams/index.js'
 
 export function tempDir(prefix = 'ben-test-'): { path: string; remove(): void } {
   const path = mkdtempSync(join(tmpdir(), prefix))
@@ -28,7 +28,7 @@ export async function startTestNats(topo: Partial<TopologyOptions> = {}): Promis
   const nc = await connect({ servers: server.url })
   const subjects = new Subjects()
   const t: TopologyOptions = { subjects, ...topo }
-  await ensureTopology(nc, await jetstreamManager(nc), t)
+  await (await StreamAdmin.open(nc)).ensureTopology(t)
   return {
     server,
     nc,

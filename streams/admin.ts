@@ -142,7 +142,12 @@ export async function storedMessages(
   each: (m: StoredMessage) => void,
   opts: { readonly headersOnly?: boolean } = {},
 ): Promise<void> {
-  const c = await jetstream(nc).consumers.get(stream, { filter_subjects: filter, opt_start_seq: after + 1, deliver_policy: DeliverPolicy.StartSequence, headers_only: opts.headersOnly === true })
+  const c = await jetstream(nc).consumers.get(stream, {
+    filter_subjects: filter,
+    opt_start_seq: after + 1,
+    deliver_policy: DeliverPolicy.StartSequence,
+    headers_only: opts.headersOnly === true,
+  })
   let left = (await c.info(true)).num_pending
   while (left > 0) {
     const it = await c.fetch({ max_messages: Math.min(left, opts.headersOnly ? 10_000 : 5000), expires: 5000 })

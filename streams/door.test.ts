@@ -51,7 +51,8 @@ export function clientTypesIn(entry: string): string[] {
     const decls = type.getSymbol()?.declarations ?? []
     if (decls.length > 0 && !decls.some(ours)) return
     for (const sig of type.getCallSignatures()) visitSignature(sig, path)
-    for (const sig of type.getConstructSignatures()) visitSignature(sig, `new ${path}`)
+    for (const sig of type.getConstructSignatures())
+      if (!(sig.declaration && ts.getCombinedModifierFlags(sig.declaration as ts.Declaration) & ts.ModifierFlags.Private)) visitSignature(sig, `new ${path}`)
     for (const p of checker.getPropertiesOfType(type)) if (visibleMember(p)) visitType(checker.getTypeOfSymbol(p), `${path}.${p.getName()}`)
   }
 

@@ -1,15 +1,5 @@
 export { Subjects, validatePattern } from './subjects.js'
-export {
-  streamSubjects,
-  streamName,
-  kvName,
-  notifyBucketName,
-  NOTIFY_BUCKET,
-  StreamName,
-  Bucket,
-  type TopologyOptions,
-  type StreamLimits,
-} from './topology.js'
+export { streamSubjects, streamName, kvName, notifyBucketName, NOTIFY_BUCKET, StreamName, Bucket, type TopologyOptions, type StreamLimits } from './topology.js'
 export {
   FactPublisher,
   factMsgId,
@@ -42,9 +32,9 @@ export { PublishFailure, StreamsError, StreamsErrorCode, isStreamsError } from '
 export * as metrics from './metrics.js'
 export { metricsRegistry } from './metrics.js'
 export { followSubjects, type Delivered, type StartAt, type FollowOptions } from './follow.js'
-export { pendingFrom, startOfLast } from './position.js'
+
 export { subjectMatches, isSubsetOf, overlaps } from './subjects.js'
-export { consumerLag, type ConsumerLag } from './lag.js'
+export type { ConsumerLag } from './lag.js'
 export { partitionOf, partitionOfSubject, partitionLabel, WHOLE, type Partition } from './partition.js'
 export { openStreamReader, mergeReaders, nextOf, bySeq, byTime, EMPTY_READER, type Item, type Reader } from './stream-reader.js'
 export { durableObservable, durableIterator, type DurableSpec, type Accept, type StreamMessage } from './durable.js'

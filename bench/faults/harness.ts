@@ -317,7 +317,12 @@ export interface BenCliOptions {
  * bounds a command that hangs: on a busy machine a `ben` start alone takes 10 s and more (about
  * 1 s of CPU). The fault matrix, `npm run chaos` and the tests (test/support/cli.ts) all run it.
  */
-export function benCli(args: string[], env: NodeJS.ProcessEnv, timeoutMs = 300_000, options: BenCliOptions = {}): Promise<{ code: number | null; stdout: string; stderr: string; ms: number }> {
+export function benCli(
+  args: string[],
+  env: NodeJS.ProcessEnv,
+  timeoutMs = 300_000,
+  options: BenCliOptions = {},
+): Promise<{ code: number | null; stdout: string; stderr: string; ms: number }> {
   const base = options.cleanEnv ? Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith('BEN_') && k !== 'NO_COLOR' && k !== 'FORCE_COLOR')) : process.env
   return new Promise((resolve, reject) => {
     const t0 = Date.now()

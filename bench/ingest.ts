@@ -17,7 +17,7 @@ import { headers as natsHeaders } from '@nats-io/nats-core'
 import { jetstream, jetstreamManager } from '@nats-io/jetstream'
 import { build } from 'hdr-histogram-js'
 import { FactCodec, Header, parseEdgeFact, type RawFact } from '../schemas/index.js'
-import { DeadLetters, ensureTopology, factHeaders, factMsgId, FactPublisher, Subjects, type PublishOutcome, type PublishReport } from '../streams/index.js'
+import { DeadLetters, factHeaders, factMsgId, FactPublisher, Subjects, type PublishOutcome, type PublishReport, StreamAdmin } from '../streams/index.js'
 import { buildGoBaseline } from './go-baseline.js'
 import { procCpu, procWrites, selfCpu } from './proc-cpu.js'
 import { factsProjection, migrate, Projector } from '../projections/index.js'
@@ -56,7 +56,7 @@ async function main(): Promise<void> {
   const nc = await connect({ servers: server.url })
   const subjects = new Subjects()
   const jsm = await jetstreamManager(nc)
-  await ensureTopology(nc, jsm, { subjects })
+  await (await StreamAdmin.open(nc)).ensureTopology({ subjects })
   const codec = new FactCodec()
   const sample = codec.encode(fact('x', 0))
   let peakRss = process.memoryUsage().rss

@@ -41,7 +41,7 @@ import { fileURLToPath } from 'node:url'
 import { connect, type NatsConnection } from '@nats-io/transport-node'
 import { DeliverPolicy, jetstream, jetstreamManager, type JetStreamManager } from '@nats-io/jetstream'
 import { startNatsServer } from '../infra/index.js'
-import { ensureTopology, streamName, StreamName, Subjects } from '../streams/index.js'
+import { streamName, StreamName, Subjects, StreamAdmin } from '../streams/index.js'
 import { buildGoBaseline, type GoBaseline, type GoRecord } from './go-baseline.js'
 import { procCpu } from './proc-cpu.js'
 
@@ -253,7 +253,7 @@ async function main(): Promise<void> {
   const jsm = await jetstreamManager(nc)
   const ctx: Ctx = { url: server.url, natsPid: server.pid, nc, jsm }
   try {
-    await ensureTopology(nc, jsm, { subjects })
+    await (await StreamAdmin.open(nc)).ensureTopology({ subjects })
     if (!ONLY_OTLP) await measure(ctx, NDJSON, 'ndjson', ndjson(1))
     const main = await measure(ctx, OTLP, 'otlp', otlp(2, CLIENTS, BATCH))
     if (!ONLY_OTLP) {

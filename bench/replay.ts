@@ -22,9 +22,8 @@ import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { connect } from '@nats-io/transport-node'
-import { jetstreamManager } from '@nats-io/jetstream'
 import { FactCodec, parseEdgeFact, type RawFact } from '../schemas/index.js'
-import { DeadLetters, ensureTopology, FactPublisher, Subjects } from '../streams/index.js'
+import { DeadLetters, FactPublisher, Subjects, StreamAdmin } from '../streams/index.js'
 import { factsProjection, migrate, Projector } from '../projections/index.js'
 import { openClickHouse, startNatsServer } from '../infra/index.js'
 import { generateKeyPair } from '../keys/index.js'
@@ -104,7 +103,7 @@ async function main(): Promise<void> {
   const server = await startNatsServer({ storeDir: join(dir, 'nats') })
   const nc = await connect({ servers: server.url })
   const subjects = new Subjects()
-  await ensureTopology(nc, await jetstreamManager(nc), { subjects })
+  await (await StreamAdmin.open(nc)).ensureTopology({ subjects })
   const codec = new FactCodec()
   const wh = await openClickHouse({ path: join(dir, 'ch') })
   await migrate(wh.client)

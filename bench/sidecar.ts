@@ -22,9 +22,8 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { connect } from '@nats-io/transport-node'
 import type { NatsConnection } from '@nats-io/nats-core'
-import { jetstreamManager } from '@nats-io/jetstream'
 import { FactCodec, parseEdgeFact, type RawFact } from '../schemas/index.js'
-import { ensureTopology, FactPublisher, Subjects } from '../streams/index.js'
+import { FactPublisher, Subjects, StreamAdmin } from '../streams/index.js'
 import { startNatsServer } from '../infra/index.js'
 import { generateKeyPair } from '../keys/index.js'
 import { defaultManifest } from '../processors/scrub/index.js'
@@ -173,7 +172,7 @@ async function main(): Promise<void> {
   const server = await startNatsServer({ storeDir: join(base, 'nats') })
   const nc = await connect({ servers: server.url, maxReconnectAttempts: -1 })
   try {
-    await ensureTopology(nc, await jetstreamManager(nc), { subjects: new Subjects() })
+    await (await StreamAdmin.open(nc)).ensureTopology({ subjects: new Subjects() })
     await intake('intake, fsync batch (default), 1 producer', 'batch', 1)
     await intake('intake, fsync batch (default), 8 producers', 'batch', 8)
     await intake('intake, fsync always, 1 producer', 'always', 1)

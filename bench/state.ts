@@ -32,7 +32,7 @@ import { connect } from '@nats-io/transport-node'
 import { jetstreamManager } from '@nats-io/jetstream'
 import { Kvm } from '@nats-io/kv'
 import type { MetricFact } from '../schemas/index.js'
-import { Bucket, ensureTopology, kvName, Subjects } from '../streams/index.js'
+import { Bucket, kvName, Subjects, StreamAdmin } from '../streams/index.js'
 import { startNatsServer } from '../infra/index.js'
 import { defaultDetectorConfig, detectStage, serializeDetectState, type DetectState } from '../processors/detect/index.js'
 import { CheckpointStore, ChunkWriter, FrameReader } from '../processors/runner/index.js'
@@ -150,7 +150,7 @@ async function main(): Promise<void> {
   const dir = mkdtempSync(join(tmpdir(), 'ben-bench-state-'))
   const server = await startNatsServer({ storeDir: join(dir, 'nats') })
   const nc = await connect({ servers: server.url })
-  await ensureTopology(nc, await jetstreamManager(nc), { subjects: new Subjects() })
+  await (await StreamAdmin.open(nc)).ensureTopology({ subjects: new Subjects() })
   const kv = await new Kvm(nc).open(kvName({}, Bucket.Checkpoints))
   const cfg = defaultDetectorConfig()
   const rows: Array<Record<string, number | string>> = []

@@ -21,7 +21,8 @@ export async function readBody(req: IncomingMessage, maxBytes: number, maxDecode
     return { ok: false, status: 413, reason: DropReason.TooLarge, message: `request body of ${declared} bytes is over the limit of ${maxBytes}; send smaller batches` }
   const chunks: Buffer[] = []
   let size = 0
-  for await (const c of req) {
+  // Not destroyed on an early return: the rest of a refused body is drained (`drain`), not reset.
+  for await (const c of req.iterator({ destroyOnReturn: false })) {
     size += (c as Buffer).length
     if (size > maxBytes) return { ok: false, status: 413, reason: DropReason.TooLarge, message: `request body is over the limit of ${maxBytes} bytes; send smaller batches` }
     chunks.push(c as Buffer)
@@ -46,4 +47,37 @@ export async function readBody(req: IncomingMessage, maxBytes: number, maxDecode
 /** Drains and discards what is left of a refused request (so keep-alive clients stay in sync), bounded. */
 export function discard(req: IncomingMessage): void {
   req.resume()
+}
+
+/**
+ * Reads and discards the rest of a refused request body, up to `limit` bytes: true when the
+ * body ended (the connection can serve the next request), false when more than `limit` was left
+ * (answer with `Connection: close`). Answering before the client has sent its body and then
+ * closing makes the kernel reset the connection, and a client still writing may see the reset
+ * instead of the answer; draining first lets it read the refusal.
+ */
+export function drain(req: IncomingMessage, limit: number): Promise<boolean> {
+  if (req.complete) return Promise.resolve(true)
+  return new Promise((resolve) => {
+    let left = limit
+    const done = (ended: boolean) => {
+      req.off('data', onData)
+      req.off('end', onEnd)
+      req.off('error', onError)
+      req.off('aborted', onError)
+      if (!ended) req.pause()
+      resolve(ended)
+    }
+    const onData = (c: Buffer) => {
+      left -= c.length
+      if (left < 0) done(false)
+    }
+    const onEnd = () => done(true)
+    const onError = () => done(false)
+    req.on('data', onData)
+    req.once('end', onEnd)
+    req.once('error', onError)
+    req.once('aborted', onError)
+    req.resume()
+  })
 }

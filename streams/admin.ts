@@ -1,10 +1,39 @@
-import { DeliverPolicy, jetstream, jetstreamManager, JetStreamApiCodes, JetStreamApiError, type ConsumerInfo, type JetStreamManager, type StreamInfo } from '@nats-io/jetstream'
+import { DeliverPolicy, jetstream, jetstreamManager, JetStreamApiCodes, JetStreamApiError, type JetStreamManager } from '@nats-io/jetstream'
 import type { NatsConnection } from '@nats-io/nats-core'
 import { Header } from '../schemas/index.js'
 import { consumerLag, type ConsumerLag } from './lag.js'
 import { ensureTopology, type TopologyOptions } from './topology.js'
 
-export type { ConsumerInfo, StreamInfo }
+/**
+ * A stream as the rest of Ben sees it: its name and subjects, and its state. Ben's own narrow
+ * view of the client's stream info (the field names are JetStream's), so the client's types
+ * never leave `streams/`.
+ */
+export interface StreamInfo {
+  readonly config: { readonly name: string; readonly subjects: readonly string[] }
+  readonly state: {
+    readonly messages: number
+    readonly bytes: number
+    readonly first_seq: number
+    /** Time of the first message kept (RFC 3339). */
+    readonly first_ts: string
+    readonly last_seq: number
+    /** Messages per subject, when asked for with a subjects filter. */
+    readonly subjects?: Readonly<Record<string, number>>
+  }
+}
+
+/** A consumer as the rest of Ben sees it: Ben's own narrow view of the client's consumer info. */
+export interface ConsumerInfo {
+  readonly stream_name: string
+  readonly name: string
+  readonly config: { readonly durable_name?: string; readonly filter_subject?: string }
+  readonly delivered: { readonly stream_seq: number }
+  readonly ack_floor: { readonly stream_seq: number }
+  readonly num_pending: number
+  readonly num_ack_pending: number
+  readonly num_redelivered: number
+}
 
 /** The headers of a stored message, read without its body. */
 export interface StoredHeaders {
@@ -90,19 +119,42 @@ export async function lastSeq(nc: NatsConnection, stream: string): Promise<numbe
   return info.state.last_seq
 }
 
+/** A stored message as `storedMessages` hands it over (the body is empty when only headers were read). */
+export interface StoredMessage {
+  /** Its `Nats-Msg-Id`, if it has one. */
+  readonly id: string | undefined
+  readonly seq: number
+  readonly data: Uint8Array
+  /** Its `Ben-Schema-Fp`, if it has one. */
+  readonly schemaFp: string | undefined
+}
+
 /**
- * Reads the `Nats-Msg-Id` of every message stored on `filter` after sequence `after`, headers
- * only, through an ordered consumer deleted at the end: `each(id, seq)` for each of them.
+ * Reads every message stored on `filter` after sequence `after` through an ordered consumer
+ * deleted at the end: `each(message)` for each of them. `headersOnly` leaves the bodies on the
+ * server (ids and sequences only).
  */
-export async function storedMsgIds(nc: NatsConnection, stream: string, filter: string, after: number, each: (id: string | undefined, seq: number) => void): Promise<void> {
-  const c = await jetstream(nc).consumers.get(stream, { filter_subjects: filter, opt_start_seq: after + 1, deliver_policy: DeliverPolicy.StartSequence, headers_only: true })
+export async function storedMessages(
+  nc: NatsConnection,
+  stream: string,
+  filter: string,
+  after: number,
+  each: (m: StoredMessage) => void,
+  opts: { readonly headersOnly?: boolean } = {},
+): Promise<void> {
+  const c = await jetstream(nc).consumers.get(stream, {
+    filter_subjects: filter,
+    opt_start_seq: after + 1,
+    deliver_policy: DeliverPolicy.StartSequence,
+    headers_only: opts.headersOnly === true,
+  })
   let left = (await c.info(true)).num_pending
   while (left > 0) {
-    const it = await c.fetch({ max_messages: Math.min(left, 10_000), expires: 5000 })
+    const it = await c.fetch({ max_messages: Math.min(left, opts.headersOnly ? 10_000 : 5000), expires: 5000 })
     let got = 0
     for await (const m of it) {
       got++
-      each(m.headers?.get(Header.MsgId) || undefined, m.seq)
+      each({ id: m.headers?.get(Header.MsgId) || undefined, seq: m.seq, data: m.data, schemaFp: m.headers?.get(Header.SchemaFp) || undefined })
     }
     if (got === 0) break
     left -= got
@@ -110,6 +162,11 @@ export async function storedMsgIds(nc: NatsConnection, stream: string, filter: s
   // An ordered consumer lingers for 5 minutes unless deleted.
   const info = await c.info(true)
   await (await StreamAdmin.open(nc)).deleteConsumer(stream, info.name).catch(() => undefined)
+}
+
+/** The `Nats-Msg-Id` of every message stored on `filter` after sequence `after`, headers only (`storedMessages`). */
+export function storedMsgIds(nc: NatsConnection, stream: string, filter: string, after: number, each: (id: string | undefined, seq: number) => void): Promise<void> {
+  return storedMessages(nc, stream, filter, after, (m) => each(m.id, m.seq), { headersOnly: true })
 }
 
 /** True for the JetStream API's "consumer not found". */

@@ -1,17 +1,5 @@
 export { Subjects, validatePattern } from './subjects.js'
-export {
-  ensureTopology,
-  streamConfigs,
-  streamSubjects,
-  streamName,
-  kvName,
-  notifyBucketName,
-  NOTIFY_BUCKET,
-  StreamName,
-  Bucket,
-  type TopologyOptions,
-  type StreamLimits,
-} from './topology.js'
+export { streamSubjects, streamName, kvName, notifyBucketName, NOTIFY_BUCKET, StreamName, Bucket, type TopologyOptions, type StreamLimits } from './topology.js'
 export {
   FactPublisher,
   factMsgId,
@@ -45,14 +33,25 @@ export { PublishFailure, StreamsError, StreamsErrorCode, isStreamsError } from '
 export * as metrics from './metrics.js'
 export { metricsRegistry } from './metrics.js'
 export { followSubjects, type Delivered, type StartAt, type FollowOptions } from './follow.js'
-export { pendingFrom, startOfLast } from './position.js'
+
 export { subjectMatches, isSubsetOf, overlaps } from './subjects.js'
-export { consumerLag, type ConsumerLag } from './lag.js'
+export type { ConsumerLag } from './lag.js'
 export { partitionOf, partitionOfSubject, partitionLabel, WHOLE, type Partition } from './partition.js'
 export { openStreamReader, mergeReaders, nextOf, bySeq, byTime, EMPTY_READER, LazyHeaders, type Item, type Reader } from './stream-reader.js'
 export { durableObservable, durableIterator, type DurableSpec, type Accept, type StreamMessage } from './durable.js'
 export { pullDurable, type Pull, type PulledMessage } from './pull.js'
-export { StreamAdmin, lastSeq, storedMsgIds, isConsumerNotFound, isJetStreamNotEnabled, type ConsumerInfo, type StreamInfo, type StoredHeaders } from './admin.js'
+export {
+  StreamAdmin,
+  lastSeq,
+  storedMessages,
+  storedMsgIds,
+  isConsumerNotFound,
+  isJetStreamNotEnabled,
+  type ConsumerInfo,
+  type StreamInfo,
+  type StoredHeaders,
+  type StoredMessage,
+} from './admin.js'
 export { publishHello } from './hello.js'
-export { openBucket, createBucket, KvWatchInclude, type KV, type KvEntry } from './kv.js'
+export { openBucket, createBucket, KvWatchInclude, type KV, type KvEntry, type KvWatch } from './kv.js'
 export { kvLatest, type KvLatest } from './kv-latest.js'

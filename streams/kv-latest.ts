@@ -1,5 +1,6 @@
 import { DeliverPolicy, type ConsumerMessages } from '@nats-io/jetstream'
-import { Bucket, type KV } from '@nats-io/kv'
+import { Bucket } from '@nats-io/kv'
+import type { KV } from './kv.js'
 
 /** The latest entry of one key, as `kv.get` would give it. */
 export interface KvLatest {

@@ -1,4 +1,5 @@
-import type { ConsumerInfo, JetStreamManager } from '@nats-io/jetstream'
+import type { JetStreamManager } from '@nats-io/jetstream'
+import type { ConsumerInfo } from './admin.js'
 
 export interface ConsumerLag {
   /** Messages matching the filter not delivered yet. */

@@ -17,7 +17,7 @@ import {
   type PermissionViolation,
 } from '../infra/index.js'
 import { registerKey, TrustWatcher, generateKeyPair } from '../keys/index.js'
-import { ensureTopology, Subjects } from '../streams/index.js'
+import { Subjects, StreamAdmin } from '../streams/index.js'
 import { FactCodec, Header, type RawFact } from '../schemas/index.js'
 import { metricFact } from './support/facts.js'
 import { ben, benUp, type Background } from './support/cli.js'
@@ -63,7 +63,7 @@ describe('NATS authorisation with the generated server configuration', () => {
     server = await startNatsServer({ storeDir: join(home.path, 'nats'), configFile: auth.configFile })
     admin = await connect({ servers: server.url, ...nkeyConnectOptions(auth.seedFile('processor')) })
     jsm = await jetstreamManager(admin)
-    await ensureTopology(admin, jsm, { subjects })
+    await (await StreamAdmin.open(admin)).ensureTopology({ subjects })
     a = await connectAs(server.url, auth.seedFile('sidecar-a'))
   })
   afterAll(async () => {

@@ -6,7 +6,7 @@ import semver from 'semver'
 import { connect, type Ben } from '../client/index.js'
 import { approve, generateKeyPair } from '../keys/index.js'
 import { defaultRegistry, decodeWith, packageRoot, type CommandFact } from '../schemas/index.js'
-import { BEN, ben, benUp, type Background, type Run } from './support/cli.js'
+import { BEN, ben, benUp, inParallel, type Background, type Run } from './support/cli.js'
 import { tempDir, waitFor } from './support/servers.js'
 
 /**
@@ -18,7 +18,7 @@ const STACK = /\n\s+at .+[:(]\d+|node:internal|\bat async\b/
 const DOCUMENTED_EXITS = [0, 1, 2, 3, 4, 5]
 
 /** `ben` run in a given directory, with exactly the environment given on top of a clean one. */
-function benIn(cwd: string, args: string[], env: NodeJS.ProcessEnv, input?: string | Buffer, timeoutMs = 60_000): Promise<Run> {
+function benIn(cwd: string, args: string[], env: NodeJS.ProcessEnv, input?: string | Buffer, timeoutMs?: number): Promise<Run> {
   return ben(args, env, input, timeoutMs, { cwd, cleanEnv: true })
 }
 
@@ -55,8 +55,10 @@ describe('ben without a running Ben: errors, exit codes, engines', () => {
       { args: ['streams', '--bogus'], code: 2, says: /unknown option '--bogus'/ },
       { args: ['status'], code: 5, says: /does not answer|no running Ben/ },
     ]
-    for (const c of cases) {
-      const r = await benIn(home.path, c.args, { ...env, ...c.env })
+    // 21 runs of `ben`, each about 1 s of CPU to start: a few side by side, not one after another.
+    const runs = await inParallel(cases, 4, (c) => benIn(home.path, c.args, { ...env, ...c.env }))
+    for (const [i, c] of cases.entries()) {
+      const r = runs[i]
       const what = `ben ${c.args.join(' ')} ${JSON.stringify(c.env ?? {})}: ${r.stderr}`
       expect(r.code, what).toBe(c.code)
       expect(DOCUMENTED_EXITS, what).toContain(r.code)
@@ -65,7 +67,7 @@ describe('ben without a running Ben: errors, exit codes, engines', () => {
       expect(r.stderr, what).toMatch(/^ben: /)
       expect(r.stderr, what).not.toMatch(/^error: /m)
     }
-  })
+  }, 300_000)
 
   it('item 5: --debug shows the stack trace of the same failure', async () => {
     const r = await benIn(home.path, ['query', 'SELECT 1', '--debug'], { ...env, BEN_NATS_URL: 'nats://127.0.0.1:1' })
@@ -126,7 +128,7 @@ describe('ben as a newcomer meets it, against a running ben up', () => {
   beforeAll(async () => {
     up = await benUp(env, ['--watch'])
     lib = await connect({ home: home.path })
-  })
+  }, 300_000)
   afterAll(async () => {
     await lib?.close()
     sidecar?.kill('SIGTERM')
@@ -324,7 +326,7 @@ describe('ben as a newcomer meets it, against a running ben up', () => {
 
   it('item 2: a malformed pattern is refused at once, the process does not hang', async () => {
     for (const pattern of ['ben. bad', 'ben.>>', 'ben..x']) {
-      const r = await ben(['tail', pattern], env, undefined, 20_000)
+      const r = await ben(['tail', pattern], env)
       expect(r.code, pattern).toBe(2)
       expect(r.stderr.trim().split('\n'), pattern).toHaveLength(1)
       expect(r.stderr).toMatch(/^ben: invalid subject pattern/)
@@ -332,7 +334,7 @@ describe('ben as a newcomer meets it, against a running ben up', () => {
   })
 
   it('item 11: ben tail shows the last 10 first, like tail, then follows; --last N and --no-follow', async () => {
-    const r = await ben(['tail', 'ben.fact.metric.bulk-1', '--no-follow'], env, undefined, 30_000)
+    const r = await ben(['tail', 'ben.fact.metric.bulk-1', '--no-follow'], env)
     expect(r.code, r.stderr).toBe(0)
     const got = r.stdout
       .trim()

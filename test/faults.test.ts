@@ -7,7 +7,7 @@ import { jetstream, jetstreamManager } from '@nats-io/jetstream'
 import { connect } from '@nats-io/transport-node'
 import { inspectProcess, isInfraError, isSameProcess, startNatsServer } from '../infra/index.js'
 import { BenUp, benCli, compare, natsOf, natsServersOf, settle, shareKeys, until, workersOf, writeFleetInput, type Snapshot } from '../bench/faults/harness.js'
-import { tempDir } from './support/servers.js'
+import { duplicateWindowPassed, tempDir } from './support/servers.js'
 
 /**
  * A full disk needs a small filesystem of its own: a tmpfs, which only root may mount (CI runs as
@@ -224,7 +224,9 @@ describe('fault matrix', () => {
         // Whatever failed: ben up and its nats-server stopped, then the mount removed.
         if (up) {
           up.kill('SIGINT')
-          await Promise.race([up.exited, new Promise((r) => setTimeout(r, 60_000))])
+          let exited = false
+          void up.exited.then(() => (exited = true))
+          await until('ben up to exit on SIGINT', () => exited || undefined, 60_000, 250).catch(() => undefined)
           up.kill('SIGKILL')
         }
         for (const pid of natsServersOf(home)) process.kill(pid, 'SIGKILL')
@@ -356,15 +358,11 @@ async function messagesIn(home: string, stream: string): Promise<number> {
   }
 }
 
-/** Waits until JetStream's duplicate window has passed: a probe with one message id is stored again. */
+/** Waits until JetStream's duplicate window has passed (`duplicateWindowPassed`, on the DLQ: a stream no stage or projector follows). */
 async function windowPassed(home: string): Promise<void> {
   const nc = await natsOf(home)
   try {
-    const js = jetstream(nc)
-    const id = `window-probe-${Date.now()}`
-    // DLQ: a stream no stage or projector follows.
-    await js.publish('ben.dlq.window-probe', '{}', { msgID: id })
-    await until('the duplicate window to pass', async () => ((await js.publish('ben.dlq.window-probe', '{}', { msgID: id })).duplicate ? undefined : true), 60_000, 250)
+    await duplicateWindowPassed(nc)
   } finally {
     await nc.close()
   }

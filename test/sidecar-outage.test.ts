@@ -17,7 +17,8 @@ const N = 50_000
 const BATCH = 100
 const TS = 1_763_700_000_000
 const batch = (b: number) => Array.from({ length: BATCH }, (_, j) => ({ lane: 'metric', ts: TS + b * BATCH + j, name: 'cpu.load', value: b * BATCH + j, labels: {} }))
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms))
+/** Paces the input over the outage (the scenario's timing, not a wait for a condition). */
+const pace = (ms: number) => new Promise((r) => setTimeout(r, ms))
 
 let nats: RestartableNats | undefined
 const dir = tempDir('ben-sidecar-outage-')
@@ -57,11 +58,11 @@ describe('sidecar through a NATS outage', () => {
     // 2: 30,000 while the bus is down, spread over the outage
     for (; b < 400; b++) {
       await take(b)
-      if (b % 10 === 0) await sleep(250)
+      if (b % 10 === 0) await pace(250)
     }
     const depthDuringOutage = sc.status().wal.depthRecords
     const outageLeft = 10_000 - (Date.now() - stopped)
-    if (outageLeft > 0) await sleep(outageLeft)
+    if (outageLeft > 0) await pace(outageLeft)
     expect(sc.status().connected).toBe(false)
     await nats.start()
     // 3: the last 10,000 as it comes back
@@ -73,7 +74,16 @@ describe('sidecar through a NATS outage', () => {
     const check = await nats.connect()
     try {
       await waitFor('50,000 facts in FACTS', async () => (await streamCount(check, 'FACTS')) >= N || undefined, 60_000, 250)
-      await sleep(500) // anything extra (a duplicate) would show up now
+      // Nothing left in the sidecar that could still be stored (a duplicate would be): the count is final.
+      await waitFor(
+        'the sidecar to have nothing left to send',
+        () => {
+          const s = sc.status()
+          return (s.wal.depthRecords === 0 && s.drain.inFlight === 0) || undefined
+        },
+        120_000,
+        100,
+      )
       const stored = await readStream(check, 'FACTS', 'ben.fact.*.out-1')
       expect(stored.length).toBe(N)
       expect(new Set(stored.map((m) => m.fact.id)).size).toBe(N)

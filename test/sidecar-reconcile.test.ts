@@ -10,7 +10,7 @@ import { afterAll, describe, expect, it } from 'vitest'
 import { generateKeyPair } from '../keys/index.js'
 import { defaultManifest } from '../processors/scrub/index.js'
 import { createSidecar } from '../sidecar/index.js'
-import { startTestNats, tempDir, waitFor, type TestNats } from './support/servers.js'
+import { duplicateWindowPassed, startTestNats, tempDir, waitFor, type TestNats } from './support/servers.js'
 import { readStream } from './support/sidecar.js'
 
 const TS = 1_763_700_000_000
@@ -38,7 +38,7 @@ describe('sidecar resuming after the duplicate window', () => {
     snapshot(join(dir.path, 'a', 'wal'), join(dir.path, 'b', 'wal'))
     snapshot(join(dir.path, 'a', 'wal'), join(dir.path, 'c', 'wal'))
     await first.close()
-    await new Promise((r) => setTimeout(r, 1500)) // past the duplicate window
+    await duplicateWindowPassed(t.nc)
 
     const resumed = await createSidecar({ ...common, walDir: join(dir.path, 'b', 'wal') })
     expect((await resumed.accept(Array.from({ length: 10 }, (_, i) => metric(500 + i)))).accepted).toBe(10)

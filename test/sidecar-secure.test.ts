@@ -12,7 +12,7 @@ import { Kvm } from '@nats-io/kv'
 import type { NatsConnection } from '@nats-io/nats-core'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { FactCodec, Header, type AckFact, type CommandFact } from '../schemas/index.js'
-import { ensureTopology, FactPublisher, Subjects } from '../streams/index.js'
+import { FactPublisher, Subjects, StreamAdmin } from '../streams/index.js'
 import { ensureAuth, nkeyConnectOptions, startNatsServer, watchPermissionViolations, type AuthSetup, type NatsServerHandle, type PermissionViolation } from '../infra/index.js'
 import { registerKey, generateKeyPair, signCommand } from '../keys/index.js'
 import { createSidecar } from '../sidecar/index.js'
@@ -31,7 +31,7 @@ beforeAll(async () => {
   auth = ensureAuth(home.path, { sidecars: ['web-3'] })
   server = await startNatsServer({ storeDir: join(home.path, 'nats'), configFile: auth.configFile })
   admin = await connect({ servers: server.url, ...nkeyConnectOptions(auth.seedFile('processor')) })
-  await ensureTopology(admin, await jetstreamManager(admin), { subjects: new Subjects() })
+  await (await StreamAdmin.open(admin)).ensureTopology({ subjects: new Subjects() })
   const kv = await new Kvm(admin).open('ben-keys')
   await registerKey(kv, ISSUER)
   await registerKey(kv, SIDECAR, { owner: 'web-3' }) // an operator registers the sidecar's key

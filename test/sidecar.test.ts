@@ -212,7 +212,12 @@ describe('sidecar (in-process, real nats-server)', () => {
         const p = sc.accept(Array.from({ length: 10 }, (_, j) => metric(b * 10 + j, { id: `block-${b * 10 + j}` })))
         b++
         pending.push(p)
-        blocked = (await Promise.race([p.then(() => false), new Promise<boolean>((r) => setTimeout(() => r(true), 300))])) === true
+        // Either the batch is taken, or the WAL reports a wait for room (this batch's or one before it).
+        let taken = false
+        void p.then(() => (taken = true))
+        blocked =
+          (await waitFor('the batch to be taken or the WAL to wait for room', () => (sc.status().wal.blockedWaits > 0 ? 'blocked' : taken ? 'taken' : undefined), 60_000, 5)) ===
+          'blocked'
       }
       expect(blocked).toBe(true)
       expect(sc.status().wal.blockedWaits).toBeGreaterThanOrEqual(1)

@@ -7,12 +7,13 @@ import { spawn, type ChildProcess } from 'node:child_process'
 import { createHash } from 'node:crypto'
 import { cpSync, existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
-import { jetstream, jetstreamManager } from '@nats-io/jetstream'
+import { jetstreamManager } from '@nats-io/jetstream'
 import { connect as natsConnect } from '@nats-io/transport-node'
 import type { NatsConnection } from '@nats-io/nats-core'
 import { connect, type Ben } from '../../client/index.js'
+import { storedMessages } from '../../streams/index.js'
 import { inspectProcess, runsNatsServer, type Endpoints } from '../../infra/index.js'
-import { FactCodec, Header, packageRoot, type IncidentFact } from '../../schemas/index.js'
+import { FactCodec, packageRoot, type IncidentFact } from '../../schemas/index.js'
 import { createFleet } from '../../simulate/index.js'
 
 export const BEN_JS = join(packageRoot(), 'bin', 'ben.js')
@@ -238,33 +239,19 @@ const codec = new FactCodec()
 
 /** Distinct fact ids on these subjects, each with a hash of its bytes (a duplicate with other bytes is a difference). */
 async function readIds(nc: NatsConnection, stream: string, filters: string[], incident?: (f: IncidentFact, id: string) => string): Promise<Map<string, string>> {
-  const js = jetstream(nc)
   const out = new Map<string, string>()
   // nats-server 2.9: one filter subject per consumer.
   for (const filter of filters) {
-    const c = await js.consumers.get(stream, { filter_subjects: filter })
-    let left = (await c.info(true)).num_pending
-    while (left > 0) {
-      const it = await c.fetch({ max_messages: Math.min(left, 5000), expires: 5000 })
-      let got = 0
-      for await (const m of it) {
-        got++
-        const id = m.headers?.get('Nats-Msg-Id') ?? `seq-${m.seq}`
-        let h = createHash('sha256').update(m.data).digest('hex')
-        if (incident) {
-          const d = codec.decode(m.data, m.headers?.get(Header.SchemaFp))
-          if (d.ok && d.value.kind === 'incident') h = incident(d.value, id)
-        }
-        const prev = out.get(id)
-        out.set(id, prev && prev !== h ? `${prev}|${h}` : h)
+    await storedMessages(nc, stream, filter, 0, (m) => {
+      const id = m.id ?? `seq-${m.seq}`
+      let h = createHash('sha256').update(m.data).digest('hex')
+      if (incident) {
+        const d = codec.decode(m.data, m.schemaFp)
+        if (d.ok && d.value.kind === 'incident') h = incident(d.value, id)
       }
-      if (got === 0) break
-      left -= got
-    }
-    // Ordered consumers linger for 5 minutes: one left behind would keep `idle` false.
-    await jetstreamManager(nc)
-      .then(async (jsm) => jsm.consumers.delete(stream, (await c.info(true)).name))
-      .catch(() => undefined)
+      const prev = out.get(id)
+      out.set(id, prev && prev !== h ? `${prev}|${h}` : h)
+    })
   }
   return out
 }
@@ -317,11 +304,29 @@ export async function until<T>(what: string, fn: () => Promise<T | undefined> | 
   }
 }
 
-/** Runs `ben <args>` to completion. */
-export function benCli(args: string[], env: NodeJS.ProcessEnv, timeoutMs = 120_000): Promise<{ code: number | null; stdout: string; stderr: string; ms: number }> {
+/** How `benCli` runs `ben`: what it reads on stdin, a working directory, and whether the caller's BEN_* settings are dropped. */
+export interface BenCliOptions {
+  readonly input?: string | Buffer
+  readonly cwd?: string
+  /** Start from the caller's environment without BEN_*, NO_COLOR and FORCE_COLOR: exactly `env` on top of a clean one. */
+  readonly cleanEnv?: boolean
+}
+
+/**
+ * Runs `ben <args>` as a user would, to completion (stdin is `input`, or empty). `timeoutMs` only
+ * bounds a command that hangs: on a busy machine a `ben` start alone takes 10 s and more (about
+ * 1 s of CPU). The fault matrix, `npm run chaos` and the tests (test/support/cli.ts) all run it.
+ */
+export function benCli(
+  args: string[],
+  env: NodeJS.ProcessEnv,
+  timeoutMs = 300_000,
+  options: BenCliOptions = {},
+): Promise<{ code: number | null; stdout: string; stderr: string; ms: number }> {
+  const base = options.cleanEnv ? Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith('BEN_') && k !== 'NO_COLOR' && k !== 'FORCE_COLOR')) : process.env
   return new Promise((resolve, reject) => {
     const t0 = Date.now()
-    const child = spawn(process.execPath, [BEN_JS, ...args], { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] })
+    const child = spawn(process.execPath, [BEN_JS, ...args], { cwd: options.cwd, env: { ...base, ...env }, stdio: ['pipe', 'pipe', 'pipe'] })
     let stdout = ''
     let stderr = ''
     child.stdout.on('data', (b) => (stdout += b))
@@ -334,5 +339,8 @@ export function benCli(args: string[], env: NodeJS.ProcessEnv, timeoutMs = 120_0
       clearTimeout(t)
       resolve({ code, stdout, stderr, ms: Date.now() - t0 })
     })
+    // a command that exits without reading its stdin must not fail the run
+    child.stdin.on('error', () => undefined)
+    child.stdin.end(options.input ?? '')
   })
 }

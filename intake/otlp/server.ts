@@ -1,6 +1,6 @@
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http'
 import type { Type } from 'protobufjs'
-import { discard, readBody } from '../body.js'
+import { discard, drain, readBody } from '../body.js'
 import { countOutcome, countRefusal } from '../count.js'
 import { DropReason } from '../errors.js'
 import { formatHostPort, listenOn, type HostPort } from '../listen.js'
@@ -75,6 +75,8 @@ export async function serveOtlp(sink: IntakeSink, at: HostPort, opts: OtlpOption
   const maxBody = opts.maxBodyBytes ?? 8 << 20
   const maxDecoded = opts.maxDecodedBytes ?? 64 << 20
   const batch = opts.batch ?? 2048
+  // What is read and thrown away of a refused body before the connection is closed instead.
+  const drainLimit = Math.max(4 * maxBody, 8 << 20)
   const now = opts.now ?? Date.now
   const server = createServer((req, res) => {
     void handle(req, res).catch((err: Error) => {
@@ -111,9 +113,9 @@ export async function serveOtlp(sink: IntakeSink, at: HostPort, opts: OtlpOption
     }
     const body = await readBody(req, maxBody, maxDecoded)
     if (!body.ok) {
-      discard(req)
       countRefusal(DOOR, body.reason)
-      if (body.status === 413) res.setHeader('Connection', 'close')
+      // The client may still be sending: read what is left (bounded) before answering.
+      if (!(await drain(req, drainLimit))) res.setHeader('Connection', 'close')
       return status(res, json, body.status, GRPC.InvalidArgument, body.message)
     }
     let decoded: unknown

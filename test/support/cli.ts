@@ -1,11 +1,11 @@
 import { spawn, type ChildProcess } from 'node:child_process'
 import { existsSync, readFileSync } from 'node:fs'
 import { join } from 'node:path'
-import { packageRoot } from '../../schemas/index.js'
 import type { Endpoints } from '../../infra/index.js'
+import { BEN_JS, benCli, type BenCliOptions } from '../../bench/faults/harness.js'
 import { waitFor } from './servers.js'
 
-export const BEN = join(packageRoot(), 'bin', 'ben.js')
+export const BEN = BEN_JS
 
 export interface Run {
   code: number | null
@@ -14,31 +14,30 @@ export interface Run {
 }
 
 /** Where and how `ben` runs: a working directory, and whether the caller's BEN_* settings are dropped. */
-export interface RunOptions {
-  readonly cwd?: string
-  /** Start from the caller's environment without BEN_*, NO_COLOR and FORCE_COLOR: exactly `env` on top of a clean one. */
-  readonly cleanEnv?: boolean
+export type RunOptions = Omit<BenCliOptions, 'input'>
+
+/** Runs `ben <args>` as a user would, to completion (`benCli` of the fault harness, which `npm run chaos` runs too). */
+export async function ben(args: string[], env: NodeJS.ProcessEnv, input?: string | Buffer, timeoutMs?: number, options: RunOptions = {}): Promise<Run> {
+  const { code, stdout, stderr } = await benCli(args, env, timeoutMs, { ...options, input })
+  return { code, stdout, stderr }
 }
 
-/** Runs `ben <args>` as a user would, to completion. */
-export function ben(args: string[], env: NodeJS.ProcessEnv, input?: string | Buffer, timeoutMs = 60_000, options: RunOptions = {}): Promise<Run> {
-  const base = options.cleanEnv ? Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith('BEN_') && k !== 'NO_COLOR' && k !== 'FORCE_COLOR')) : process.env
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [BEN, ...args], { cwd: options.cwd, env: { ...base, ...env }, stdio: ['pipe', 'pipe', 'pipe'] })
-    let stdout = ''
-    let stderr = ''
-    child.stdout.on('data', (b) => (stdout += b))
-    child.stderr.on('data', (b) => (stderr += b))
-    const t = setTimeout(() => {
-      child.kill('SIGKILL')
-      reject(new Error(`ben ${args.join(' ')} did not finish in ${timeoutMs} ms; stderr: ${stderr}`))
-    }, timeoutMs)
-    child.on('close', (code) => {
-      clearTimeout(t)
-      resolve({ code, stdout, stderr })
-    })
-    child.stdin.end(input ?? '')
-  })
+/**
+ * `fn` over `items`, `concurrency` at a time, results in the order of `items`. For many short
+ * `ben` runs: each costs about a second of CPU to start, and on a busy machine a few side by side
+ * get more of it than one after another.
+ */
+export async function inParallel<T, R>(items: readonly T[], concurrency: number, fn: (item: T) => Promise<R>): Promise<R[]> {
+  const out = new Array<R>(items.length)
+  let next = 0
+  const lane = async () => {
+    while (next < items.length) {
+      const i = next++
+      out[i] = await fn(items[i])
+    }
+  }
+  await Promise.all(Array.from({ length: Math.min(concurrency, items.length) }, lane))
+  return out
 }
 
 export interface Background {
@@ -49,8 +48,8 @@ export interface Background {
   stop(signal?: NodeJS.Signals): Promise<number | null>
 }
 
-/** Starts `ben up` in the background and waits until it has recorded its endpoints. */
-export async function benUp(env: NodeJS.ProcessEnv & { BEN_HOME: string }, args: string[] = []): Promise<Background> {
+/** Starts `ben up` in the background and waits until it has recorded its endpoints (a start takes minutes on a saturated machine). */
+export async function benUp(env: NodeJS.ProcessEnv & { BEN_HOME: string }, args: string[] = [], timeoutMs = 240_000): Promise<Background> {
   const child = spawn(process.execPath, [BEN, 'up', ...args], { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] })
   let out = ''
   child.stdout!.on('data', (b) => (out += b))
@@ -66,7 +65,7 @@ export async function benUp(env: NodeJS.ProcessEnv & { BEN_HOME: string }, args:
       // The banner is printed after the endpoints are recorded: wait for its last line too.
       return e.pid === child.pid && out.includes('Ctrl-C to stop') ? e : undefined
     },
-    60_000,
+    timeoutMs,
   )
   return {
     child,

@@ -1,9 +1,8 @@
 import { join } from 'node:path'
 import { connect } from '@nats-io/transport-node'
 import type { NatsConnection } from '@nats-io/nats-core'
-import { jetstreamManager } from '@nats-io/jetstream'
 import { startNatsServer, type NatsServerHandle } from '../../infra/index.js'
-import { ensureTopology, Subjects, type TopologyOptions } from '../../streams/index.js'
+import { Subjects, type TopologyOptions, StreamAdmin } from '../../streams/index.js'
 import { tempDir } from './servers.js'
 
 /** A test nats-server that can be stopped and started again on the same port with the same store. */
@@ -33,7 +32,7 @@ export async function startRestartableNats(topo: Partial<TopologyOptions> = {}):
   const subjects = new Subjects()
   const t: TopologyOptions = { subjects, ...topo }
   const nc = await connect({ servers: url })
-  await ensureTopology(nc, await jetstreamManager(nc), t)
+  await (await StreamAdmin.open(nc)).ensureTopology(t)
   await nc.close()
   return {
     url,

@@ -3,9 +3,9 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { connect } from '@nats-io/transport-node'
 import type { NatsConnection } from '@nats-io/nats-core'
-import { jetstreamManager } from '@nats-io/jetstream'
+import { jetstream, jetstreamManager } from '@nats-io/jetstream'
 import { startNatsServer, openClickHouse, type NatsServerHandle, type Warehouse } from '../../infra/index.js'
-import { ensureTopology, Subjects, type TopologyOptions } from '../../streams/index.js'
+import { Subjects, type TopologyOptions, StreamAdmin } from '../../streams/index.js'
 
 export function tempDir(prefix = 'ben-test-'): { path: string; remove(): void } {
   const path = mkdtempSync(join(tmpdir(), prefix))
@@ -28,7 +28,7 @@ export async function startTestNats(topo: Partial<TopologyOptions> = {}): Promis
   const nc = await connect({ servers: server.url })
   const subjects = new Subjects()
   const t: TopologyOptions = { subjects, ...topo }
-  await ensureTopology(nc, await jetstreamManager(nc), t)
+  await (await StreamAdmin.open(nc)).ensureTopology(t)
   return {
     server,
     nc,
@@ -63,6 +63,17 @@ export async function waitFor<T>(what: string, fn: () => Promise<T | undefined |
     if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}${last ? `: ${(last as Error).message}` : ''}`)
     await new Promise((r) => setTimeout(r, everyMs))
   }
+}
+
+/**
+ * Waits until JetStream's duplicate window has passed for everything stored before the call: a
+ * probe stored with one message id is stored again. `subject` is on a stream nothing follows.
+ */
+export async function duplicateWindowPassed(nc: NatsConnection, subject = 'ben.dlq.window-probe', timeoutMs = 120_000): Promise<void> {
+  const js = jetstream(nc)
+  const id = `window-probe-${Date.now()}-${Math.random()}`
+  await js.publish(subject, '{}', { msgID: id })
+  await waitFor('the duplicate window to pass', async () => ((await js.publish(subject, '{}', { msgID: id })).duplicate ? undefined : true), timeoutMs, 100)
 }
 
 /** True when the consumer has nothing left to deliver nor waiting for an ack (nothing can be redelivered). */

@@ -16,7 +16,15 @@ import { selfCpu } from './proc-cpu.js'
 const N = Number(process.env.BENCH_N ?? 200_000)
 
 function fact(run: string, i: number): RawFact {
-  const r = parseEdgeFact({ lane: 'metric', source: `web-${i % 50}`, ts: 1_763_700_000_000 + i, name: 'cpu.load', value: (i % 1000) / 7, labels: { job: `batch-${i % 13}`, run }, id: `${run}-${i}` })
+  const r = parseEdgeFact({
+    lane: 'metric',
+    source: `web-${i % 50}`,
+    ts: 1_763_700_000_000 + i,
+    name: 'cpu.load',
+    value: (i % 1000) / 7,
+    labels: { job: `batch-${i % 13}`, run },
+    id: `${run}-${i}`,
+  })
   if (!r.ok) throw new Error(r.error.message)
   return r.value
 }

@@ -74,12 +74,19 @@ describe('the shipped schemas', () => {
     const stock = avro.Type.forSchema(JSON.parse(readFileSync(join(dir, 'event.avsc'), 'utf8')))
     const ours = reg.latest('ben.Event').type
     fc.assert(
-      fc.property(text, text, fc.oneof(fc.dictionary(text, text, { maxKeys: 4 }), fc.dictionary(fc.string({ maxLength: 6 }), text, { minKeys: 60, maxKeys: 90 })), fc.array(text, { maxLength: 3 }), fc.option(text), (id, message, attrs, lineage, explain) => {
-        const v = { ...metric, id, kind: 'event', payload: { type: 'log', message, attrs }, lineage, explain }
-        const small = Buffer.alloc(40) // too small: both answer how many bytes are missing
-        expect(Buffer.from(ours.toBuffer(v)).equals(stock.toBuffer(v))).toBe(true)
-        expect(ours.encode(v, small, 0)).toBe(stock.encode(v, Buffer.alloc(40), 0))
-      }),
+      fc.property(
+        text,
+        text,
+        fc.oneof(fc.dictionary(text, text, { maxKeys: 4 }), fc.dictionary(fc.string({ maxLength: 6 }), text, { minKeys: 60, maxKeys: 90 })),
+        fc.array(text, { maxLength: 3 }),
+        fc.option(text),
+        (id, message, attrs, lineage, explain) => {
+          const v = { ...metric, id, kind: 'event', payload: { type: 'log', message, attrs }, lineage, explain }
+          const small = Buffer.alloc(40) // too small: both answer how many bytes are missing
+          expect(Buffer.from(ours.toBuffer(v)).equals(stock.toBuffer(v))).toBe(true)
+          expect(ours.encode(v, small, 0)).toBe(stock.encode(v, Buffer.alloc(40), 0))
+        },
+      ),
     )
   })
 

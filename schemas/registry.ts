@@ -20,7 +20,9 @@ interface Tap {
   pos: number
 }
 const AvroString = (avro.types as unknown as { StringType: new () => { _write(tap: Tap, val: unknown): void } }).StringType
-const AvroMap = (avro.types as unknown as { MapType: new (schema: unknown, opts: unknown) => { valuesType: { _write(tap: Tap, val: unknown): void }; _write(tap: Tap, val: unknown): void } }).MapType
+const AvroMap = (
+  avro.types as unknown as { MapType: new (schema: unknown, opts: unknown) => { valuesType: { _write(tap: Tap, val: unknown): void }; _write(tap: Tap, val: unknown): void } }
+).MapType
 
 /**
  * Writes an ASCII string shorter than 8192 characters the way avsc does (a zig-zag varint length,

@@ -180,7 +180,10 @@ export function consumeFacts(nc: NatsConnection, codec: FactCodec, subjects: Sub
       // received), the order is broken: end the stream, and the subscriber follows again from
       // its checkpoint or ack floor (re-positioned, so delivery is in order again).
       let lastDelivery = -1
-      const lazy = opts.lazy && opts.ackAll ? new LazyDecoder(decodes, (d) => decodeMessage(codec, subjects, d.subject, wireHeaders(d), d.data, rawStream ? d.info.timestampNanos / 1e6 : undefined)) : undefined
+      const lazy =
+        opts.lazy && opts.ackAll
+          ? new LazyDecoder(decodes, (d) => decodeMessage(codec, subjects, d.subject, wireHeaders(d), d.data, rawStream ? d.info.timestampNanos / 1e6 : undefined))
+          : undefined
       const sliceMs = opts.sliceMs ?? DECODE_SLICE_MS
       let sliceStart = performance.now()
       let n = 0

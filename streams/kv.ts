@@ -37,8 +37,8 @@ export interface KvWatch extends AsyncIterable<KvEntry> {
 export interface KV {
   /** The latest entry of a key, or the one at `revision`; null when there is none. */
   get(key: string, opts?: { readonly revision?: number }): Promise<KvEntry | null>
-  /** Writes a value; resolves with its revision. */
-  put(key: string, value: string | Uint8Array): Promise<number>
+  /** Writes a value; resolves with its revision. `timeout`: ms to wait for the server's ack. */
+  put(key: string, value: string | Uint8Array, opts?: { readonly timeout?: number }): Promise<number>
   /** Writes a key that has no value (or only a delete marker); fails when it has one. */
   create(key: string, value: string | Uint8Array): Promise<number>
   /** Writes a key whose latest revision is `revision` (compare-and-set); fails otherwise. */

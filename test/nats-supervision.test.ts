@@ -43,10 +43,7 @@ describe('nats-server processes Ben starts never outlive it', () => {
     // A nats-server that, once `hold` exists, never answers (it becomes `sleep`), and notes each pid.
     const bin = join(dir.path, 'bin', 'nats-server')
     mkdirSync(join(dir.path, 'bin'))
-    writeFileSync(
-      bin,
-      `#!/bin/sh\necho $$ >> '${dir.path}/spawned'\n[ -e '${dir.path}/hold' ] && exec sleep 600\nexec '${findNatsServer()}' "$@"\n`,
-    )
+    writeFileSync(bin, `#!/bin/sh\necho $$ >> '${dir.path}/spawned'\n[ -e '${dir.path}/hold' ] && exec sleep 600\nexec '${findNatsServer()}' "$@"\n`)
     chmodSync(bin, 0o755)
     const spawned = () => (existsSync(join(dir.path, 'spawned')) ? readFileSync(join(dir.path, 'spawned'), 'utf8').trim().split('\n').map(Number) : [])
     const sup = await SupervisedNats.start({ storeDir: join(dir.path, 'nats'), bin, log: silentLogger(), minBackoffMs: 50 })

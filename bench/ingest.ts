@@ -16,13 +16,14 @@ import { connect } from '@nats-io/transport-node'
 import { headers as natsHeaders } from '@nats-io/nats-core'
 import { jetstream, jetstreamManager } from '@nats-io/jetstream'
 import { build } from 'hdr-histogram-js'
-import { FactCodec, Header, parseEdgeFact, type RawFact } from '../schemas/index.js'
+import { FactCodec, Header, type RawFact } from '../schemas/index.js'
 import { DeadLetters, factHeaders, factMsgId, FactPublisher, Subjects, type PublishOutcome, type PublishReport, StreamAdmin } from '../streams/index.js'
 import { buildGoBaseline } from './go-baseline.js'
 import { procCpu, procWrites, selfCpu } from './proc-cpu.js'
 import { factsProjection, migrate, Projector } from '../projections/index.js'
 import { openClickHouse, startNatsServer } from '../infra/index.js'
 import { printTable } from '../cli/output.js'
+import { metricFact } from './metric-fact.js'
 
 const N = Number(process.env.BENCH_N ?? 200_000)
 const WINDOW = Number(process.env.BENCH_WINDOW ?? 1000)
@@ -31,19 +32,7 @@ const GO_WINDOW = Number(process.env.BENCH_GO_WINDOW ?? 4096)
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3)
 const log = (m: string) => process.stderr.write(`bench:ingest ${m}\n`)
 
-function fact(run: string, i: number): RawFact {
-  const r = parseEdgeFact({
-    lane: 'metric',
-    source: `web-${i % 50}`,
-    ts: 1_763_700_000_000 + i,
-    name: 'cpu.load',
-    value: (i % 1000) / 7,
-    labels: { job: `batch-${i % 13}`, run },
-    id: `${run}-${i}`,
-  })
-  if (!r.ok) throw new Error(r.error.message)
-  return r.value
-}
+const fact = metricFact
 
 async function main(): Promise<void> {
   const dir = mkdtempSync(join(tmpdir(), 'ben-bench-'))

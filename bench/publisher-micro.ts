@@ -7,27 +7,16 @@
  *
  *   npm run build && node --expose-gc dist/bench/publisher-micro.js   (BENCH_N, default 200,000)
  */
-import { FactCodec, parseEdgeFact, type RawFact } from '../schemas/index.js'
+import { FactCodec } from '../schemas/index.js'
 import { factHeaderBlock, factMsgId, FactPublisher, Subjects, type PublishOutcome } from '../streams/index.js'
 import { FrameWriter } from '../streams/frames.js'
 import type { NatsConnection } from '@nats-io/nats-core'
 import { selfCpu } from './proc-cpu.js'
+import { metricFact } from './metric-fact.js'
 
 const N = Number(process.env.BENCH_N ?? 200_000)
 
-function fact(run: string, i: number): RawFact {
-  const r = parseEdgeFact({
-    lane: 'metric',
-    source: `web-${i % 50}`,
-    ts: 1_763_700_000_000 + i,
-    name: 'cpu.load',
-    value: (i % 1000) / 7,
-    labels: { job: `batch-${i % 13}`, run },
-    id: `${run}-${i}`,
-  })
-  if (!r.ok) throw new Error(r.error.message)
-  return r.value
-}
+const fact = metricFact
 
 /** A connection whose protocol takes frames and drops them; the inbox callback is kept to feed PubAcks. */
 function fakeConnection() {

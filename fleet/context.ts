@@ -1,6 +1,5 @@
-import { connectNats, homePaths, readEndpoints, isAlive, type BenEnv, type Logger, type RuntimeContext, type Warehouse } from '../infra/index.js'
-import { defaultRegistry, FactCodec } from '../schemas/index.js'
-import { DeadLetters, FactPublisher, StreamAdmin, Subjects, type TopologyOptions } from '../streams/index.js'
+import { connectNats, homePaths, readEndpoints, isAlive, runtimeContext, type BenEnv, type Logger, type RuntimeContext } from '../infra/index.js'
+import { StreamAdmin, Subjects, type TopologyOptions } from '../streams/index.js'
 import { FleetError } from './errors.js'
 
 /** The NATS a worker joins: BEN_NATS_URL, else the running `ben up` of its BEN_HOME. */
@@ -20,30 +19,24 @@ export async function workerContext(env: BenEnv, log: Logger, name: string): Pro
   const { url, prefix } = natsUrlOf(env)
   const nc = await connectNats(url, env, name)
   const subjects = new Subjects(prefix)
-  const topo: TopologyOptions = { subjects }
+  const topo = { subjects } satisfies TopologyOptions
   await (await StreamAdmin.open(nc)).ensureTopology(topo)
-  const registry = defaultRegistry()
-  const codec = new FactCodec(registry)
-  const publisher = new FactPublisher(nc, subjects, codec)
-  return {
+  const ctx = runtimeContext({
     env,
     nc,
-    subjects,
     topo,
-    codec,
-    registry,
-    publisher,
-    get warehouse(): Warehouse {
+    log,
+    warehouse: () => {
       throw new FleetError(
         'no_clickhouse',
         'this worker runs stages only and has no ClickHouse; projectors run in `ben up` (embedded chDB is one process) or with BEN_CLICKHOUSE_URL',
       )
     },
-    log,
-    dlq: (stage) => new DeadLetters(publisher, subjects, codec, stage),
+  })
+  return Object.assign(ctx, {
     async close() {
-      await publisher.close()
+      await ctx.publisher.close()
       await nc.drain().catch(() => nc.close())
     },
-  }
+  })
 }

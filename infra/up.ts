@@ -34,6 +34,40 @@ export interface RuntimeContext {
   dlq(stage: string): DeadLetters
 }
 
+/**
+ * The one way a RuntimeContext is built (`ben up`, a worker process, the alert-path thread): a
+ * registry, codec and publisher over `nc`; `warehouse` is a getter so a part without ClickHouse
+ * says why when asked. Replicated streams: a publish that meets no stream leader (an election
+ * after a node died) is sent again, with the same Nats-Msg-Id, until one answers.
+ */
+export function runtimeContext(parts: {
+  readonly env: BenEnv
+  readonly nc: NatsConnection
+  readonly topo: TopologyOptions & { readonly subjects: Subjects }
+  readonly log: Logger
+  readonly warehouse: () => Warehouse
+}): RuntimeContext {
+  const { env, nc, topo, log } = parts
+  const subjects = topo.subjects
+  const registry = defaultRegistry()
+  const codec = new FactCodec(registry)
+  const publisher = new FactPublisher(nc, subjects, codec, (topo.replicas ?? 1) > 1 ? { waitForStreamMs: 60_000 } : {})
+  return {
+    env,
+    nc,
+    subjects,
+    topo,
+    codec,
+    registry,
+    publisher,
+    get warehouse(): Warehouse {
+      return parts.warehouse()
+    },
+    log,
+    dlq: (stage) => new DeadLetters(publisher, subjects, codec, stage),
+  }
+}
+
 /** A part of `ben up` (projector, stage runner, simulator): started with the context, stopped in reverse order. */
 export interface Service {
   readonly name: string
@@ -173,24 +207,8 @@ export async function startBen(
     const { applied } = await migrate(warehouse.client)
     if (applied.length) log.info({ applied }, 'migrations applied')
 
-    const registry = defaultRegistry()
-    const codec = new FactCodec(registry)
-    // Replicated streams: a publish that meets no stream leader (an election after a node died)
-    // is sent again, with the same Nats-Msg-Id, until one answers.
-    const publisher = new FactPublisher(nc, subjects, codec, (topo.replicas ?? 1) > 1 ? { waitForStreamMs: 60_000 } : {})
-    cleanups.push(() => publisher.close())
-    const ctx: RuntimeContext = {
-      env,
-      nc,
-      subjects,
-      topo,
-      codec,
-      registry,
-      publisher,
-      warehouse,
-      log,
-      dlq: (stage) => new DeadLetters(publisher, subjects, codec, stage),
-    }
+    const ctx = runtimeContext({ env, nc, topo: { ...topo, subjects }, log, warehouse: () => warehouse })
+    cleanups.push(() => ctx.publisher.close())
 
     // A separate connection serves `ben query`: chDB keeps settings per connection, and the
     // query service's `readonly=1` must never reach the projectors' inserts.

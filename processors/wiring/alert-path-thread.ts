@@ -5,9 +5,8 @@
  */
 import { getPriority, setPriority } from 'node:os'
 import { isMainThread, parentPort, workerData } from 'node:worker_threads'
-import { connectNats, createLogger, homePaths, silentLogger, type BenEnv, type RuntimeContext, type Service, type Warehouse } from '../../infra/index.js'
-import { defaultRegistry, FactCodec } from '../../schemas/index.js'
-import { DeadLetters, FactPublisher, Subjects, type TopologyOptions } from '../../streams/index.js'
+import { connectNats, createLogger, homePaths, runtimeContext, silentLogger, type BenEnv, type Service } from '../../infra/index.js'
+import { Subjects, type TopologyOptions } from '../../streams/index.js'
 import { LaneSet } from './service.js'
 import { policyService, scrubService } from './stages.js'
 
@@ -31,24 +30,17 @@ async function main(data: AlertPathData): Promise<void> {
   prioritise(data.nice, log)
   const nc = await connectNats(env.natsUrl!, env, 'ben-alert-path')
   const subjects = new Subjects(env.prefix)
-  const topo: TopologyOptions = { ...data.topo, subjects }
-  const registry = defaultRegistry()
-  const codec = new FactCodec(registry)
-  const publisher = new FactPublisher(nc, subjects, codec, (topo.replicas ?? 1) > 1 ? { waitForStreamMs: 60_000 } : {})
-  const ctx: RuntimeContext = {
+  const topo = { ...data.topo, subjects } satisfies TopologyOptions
+  const ctx = runtimeContext({
     env,
     nc,
-    subjects,
     topo,
-    codec,
-    registry,
-    publisher,
-    get warehouse(): Warehouse {
+    log,
+    warehouse: () => {
       throw new Error('the alert path runs stages only: it has no ClickHouse')
     },
-    log,
-    dlq: (stage) => new DeadLetters(publisher, subjects, codec, stage),
-  }
+  })
+  const publisher = ctx.publisher
   const services: Service[] = []
   const close = async (): Promise<void> => {
     for (const s of services.splice(0).reverse())

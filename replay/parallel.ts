@@ -16,15 +16,17 @@ const MAX_IN_FLIGHT = 4
 
 /**
  * Worker threads for a replay of `rawMessages` raw messages: `BEN_REPLAY_WORKERS` (0 = one
- * thread) or `requested` when given; otherwise one fewer than the cores (at least 1, at most 4)
- * for replays big enough to pay for starting them.
+ * thread) or `requested` when given; otherwise one fewer than the cores (at most 4) for replays
+ * big enough to pay for starting them, and only when that is 2 or more: a single worker only moves
+ * the stage work off the reading thread, which measured no faster than one thread on 2 cores
+ * (bench:replay) and costs ~1.7 s of worker start-up.
  */
 export function replayWorkers(requested: number | undefined, rawMessages: number): number {
   const env = process.env.BEN_REPLAY_WORKERS
   if (requested !== undefined) return Math.max(0, Math.floor(requested))
   if (env !== undefined && env !== '' && Number.isFinite(Number(env))) return Math.max(0, Math.floor(Number(env)))
-  if (rawMessages < 20_000) return 0
-  return Math.min(4, Math.max(1, availableParallelism() - 1))
+  const workers = Math.min(4, availableParallelism() - 1)
+  return rawMessages < 20_000 || workers < 2 ? 0 : workers
 }
 
 /** The compiled worker (under vitest this module runs from source: the worker runs from dist/, built by `npm run build`). */

@@ -180,10 +180,8 @@ export function consumeFacts(nc: NatsConnection, codec: FactCodec, subjects: Sub
       // received), the order is broken: end the stream, and the subscriber follows again from
       // its checkpoint or ack floor (re-positioned, so delivery is in order again).
       let lastDelivery = -1
-      const lazy =
-        opts.lazy && opts.ackAll
-          ? new LazyDecoder(decodes, (d) => decodeMessage(codec, subjects, d.subject, wireHeaders(d), d.data, rawStream ? d.info.timestampNanos / 1e6 : undefined))
-          : undefined
+      const decoder = new MessageDecoder(decodes, (d) => decodeMessage(codec, subjects, d.subject, wireHeaders(d), d.data, rawStream ? d.info.timestampNanos / 1e6 : undefined))
+      const lazy = opts.lazy && opts.ackAll ? decoder : undefined
       const sliceMs = opts.sliceMs ?? DECODE_SLICE_MS
       let sliceStart = performance.now()
       let n = 0
@@ -223,9 +221,7 @@ export function consumeFacts(nc: NatsConnection, codec: FactCodec, subjects: Sub
           subscriber.next(new EnvelopeImpl(LAZY, m, gauge, opts.stream, false, false, lazy))
           continue
         }
-        const r = decodes.decode(m.seq, m.subject, m.data, () =>
-          decodeMessage(codec, subjects, m.subject, wireHeaders(m), m.data, rawStream ? m.info.timestampNanos / 1e6 : undefined),
-        )
+        const r = decoder.decode(m)
         if (!r.ok) {
           log?.warn({ stage, subject: m.subject, seq: m.seq, reason: r.error.reason }, r.error.message)
           const input = { subject: m.subject, headers: m.headers, data: m.data, stream: opts.stream, seq: m.seq }
@@ -290,8 +286,8 @@ async function storeDeadLetter(dlq: DeadLetters, input: RejectedInput, rejection
 /** The `fact` of a lazy envelope not decoded yet. */
 const LAZY = Object.freeze({ ...DEAD_LETTERED, kind: 'not-decoded' }) as unknown as Fact
 
-/** How a lazy consumer's envelopes decode (one per consumer, shared by its envelopes). */
-class LazyDecoder {
+/** How a consumer's deliveries decode, through the shared decode cache (one per consumer; a lazy consumer's envelopes call it when read). */
+class MessageDecoder {
   constructor(
     private readonly decodes: SharedDecodes,
     private readonly run: (m: JsMsg) => Result<Fact>,
@@ -314,7 +310,7 @@ class EnvelopeImpl implements Envelope {
     private readonly stream: string,
     readonly deadLettered: boolean,
     readonly skipped: boolean,
-    private lazy?: LazyDecoder,
+    private lazy?: MessageDecoder,
   ) {
     gauge.inc()
   }

@@ -9,7 +9,7 @@
  * way (a same-run baseline).
  */
 import { spawn } from 'node:child_process'
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs'
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { connect } from '@nats-io/transport-node'
@@ -65,6 +65,7 @@ async function main(): Promise<void> {
     const nc = await connect({ servers: server.url })
     try {
       const slot = workerSlots(2, 2)[0]
+      mkdirSync(join(dir, 'home'))
       const cmd = workerCommand(server.url, join(dir, 'home'), 'ben')
       const hello: number[] = []
       const helloCpu: number[] = []
@@ -75,14 +76,17 @@ async function main(): Promise<void> {
         const { cmd: c, args, env: wenv } = cmd(s)
         const sub = nc.subscribe(`ben.hello.worker.${s.id}`, { max: 1 })
         const t = performance.now()
-        const p = spawn(c, [bin, ...args.slice(1)], { env: wenv, stdio: ['ignore', 'pipe', 'inherit'] })
+        const p = spawn(c, [bin, ...args.slice(1)], { env: wenv, stdio: 'ignore' })
         const seen = (async () => {
           for await (const _ of sub) return
         })()
         await seen
         hello.push((performance.now() - t) / 1000)
         helloCpu.push(procCpu(p.pid!))
-        await new Promise<void>((resolve) => p.stdout!.on('data', (b: Buffer) => b.toString().includes(' runs ') && resolve()))
+        // Every unit runs: one line each in the worker's log ("unit <key> runs on worker <id>").
+        const logFile = join(dir, 'home', `worker-${s.id}.log`)
+        const running = () => (existsSync(logFile) ? readFileSync(logFile, 'utf8').split(' runs on worker ').length - 1 : 0)
+        while (running() < s.units.length) await new Promise((r) => setTimeout(r, 20))
         ready.push((performance.now() - t) / 1000)
         readyCpu.push(procCpu(p.pid!))
         await new Promise<void>((resolve) => {

@@ -145,7 +145,10 @@ export async function supervise(opts: SupervisorOptions): Promise<Supervised> {
       troubleRestarts = 0
       delay = minDelay
     }
-    if (now - lastConsumerCheck < consumerEvery) return
+    // Right after a reconnect, the consumers are looked at every check, so that a stall is seen
+    // (and ended) on its short bound rather than on the next 5 s consumer check.
+    const afterReconnect = now - reconnectedAt < stallAfter
+    if (now - lastConsumerCheck < (afterReconnect ? checkEvery : consumerEvery)) return
     lastConsumerCheck = now
     let admin
     try {

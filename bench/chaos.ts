@@ -1,5 +1,5 @@
 /**
- * `npm run chaos [-- --seed 7 --faults 14 --duration 240 --only 'disk full']`: a seeded fault
+ * `npm run chaos [-- --seed 7 --faults 14 --duration 240 --only 'disk full' --keep-logs]`: a seeded fault
  * campaign against `ben up`, compared with an uninterrupted control run on the same input.
  * Phase 1 (stages in `ben up`): SIGKILL of the embedded nats-server, SIGKILL of `ben up`
  * (restarted after a pause), SIGSTOP/SIGCONT of either, SIGSTOP of `ben up` for longer than
@@ -404,7 +404,9 @@ async function main(): Promise<void> {
       up.kill('SIGKILL')
     }
     const failed = process.exitCode !== 0
-    if (failed) {
+    // --keep-logs: kept after a passing run too (where did a stall's time go?)
+    const keep = failed || process.argv.includes('--keep-logs')
+    if (keep) {
       // Kept for a post-mortem: the logs (the tmpfs goes away).
       mkdirSync(join(root, 'logs'), { recursive: true })
       for (const f of existsSync(home) ? readdirSync(home).filter((f) => f.endsWith('.log')) : []) cpSync(join(home, f), join(root, 'logs', f))
@@ -418,7 +420,7 @@ async function main(): Promise<void> {
         execFileSync('umount', ['-l', m], { stdio: 'pipe' })
       }
     }
-    if (failed) rmSync(home, { recursive: true, force: true })
+    if (keep) rmSync(home, { recursive: true, force: true })
     else rmSync(root, { recursive: true, force: true })
   }
 }

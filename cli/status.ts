@@ -1,7 +1,11 @@
 import type { Command } from 'commander'
-import { connectNats, homePaths, locateBen, readEnv, runningForUser, userConfigDir } from '../infra/index.js'
-import { Bucket, kvName, openBucket } from '../streams/index.js'
-import { readFleet, type FleetEntry } from '../fleet/index.js'
+// Leaf modules, not the barrels: `ben status` is the quick check, and the barrels load all of Ben.
+import { homePaths, readEnv } from '../infra/config.js'
+import { locateBen, runningForUser, userConfigDir } from '../infra/locate.js'
+import { connectNats } from '../infra/nats-connect.js'
+import { Bucket, kvName } from '../streams/topology.js'
+import { openBucket } from '../streams/kv.js'
+import { readFleet, type FleetEntry } from '../fleet/registry.js'
 import { addOutputOption, CliError, ExitCode, outputOf, toJson } from './output.js'
 
 const since = (iso: string): string => {

@@ -140,6 +140,18 @@ Examples:
         // BEN_<STREAM>_MAX_AGE / _MAX_BYTES / _MAX_MSGS: retention of each stream (oldest dropped first).
         const limits = streamLimitsFromEnv()
         const topology = Object.keys(limits).length ? { limits } : undefined
+        // A Ctrl-C or SIGTERM while Ben starts is kept and acted on once it has started (stopped
+        // then, as usual): with no listener, Node would end this process at once and leave the
+        // nats-server it had just spawned (in its own process group) running with nobody to stop it.
+        let asked: string | undefined
+        const early = (signal: string) => () => {
+          if (!asked) process.stderr.write(`${signal}: stopping once started…\n`)
+          asked ??= signal
+        }
+        const earlyInt = early('SIGINT')
+        const earlyTerm = early('SIGTERM')
+        process.on('SIGINT', earlyInt)
+        process.on('SIGTERM', earlyTerm)
         const running = await startBen(secure?.env ?? env, log, services, {
           ...(topology ? { topology } : {}),
           ...(secure ? { natsConfigFile: secure.natsConfigFile } : {}),
@@ -225,6 +237,9 @@ Examples:
           }
           process.on('SIGINT', () => (stopping ? force('second SIGINT') : stop('SIGINT')))
           process.on('SIGTERM', () => (stopping ? force('second SIGTERM') : stop('SIGTERM')))
+          process.off('SIGINT', earlyInt)
+          process.off('SIGTERM', earlyTerm)
+          if (asked) stop(asked)
           const boundMs = Number(process.env.BEN_STOP_TIMEOUT_MS) || 45_000
           const armed = setInterval(() => {
             if (stopping && Date.now() - stoppingAt > boundMs) force(`stop took longer than ${boundMs / 1000} s`)

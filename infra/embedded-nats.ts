@@ -1,6 +1,7 @@
 import { startNatsServer, type NatsServerHandle, type NatsServerOptions, type SpawnedServer } from './nats-server.js'
 import type { Logger } from './log.js'
-import { stopProcess, terminateAllSync, type ProcessIdentity } from './process-identity.js'
+import { resolve } from 'node:path'
+import { runsNatsServer, signalIfSame, stopProcess, terminateAllSync, type ProcessIdentity } from './process-identity.js'
 
 /** How the JetStream of the supervised server answers a probe. */
 export const ProbeResult = { Ok: 'ok', JetStreamDisabled: 'jetstream_disabled', JetStreamStuck: 'jetstream_stuck', Unreachable: 'unreachable' } as const
@@ -109,6 +110,9 @@ export class SupervisedNats {
     this.opts.log.warn({ pid: this.server.pid, state: r }, 'JetStream is disabled or not answering on the embedded nats-server (seen after a full disk): restarting it')
     const old = this.server
     this.restarting = (async () => {
+      // Its JetStream is wedged: such a server ignores SIGTERM (see terminate) and has nothing left
+      // to flush, so SIGKILL now rather than after stop()'s 5 s grace; its store is recovered at start.
+      signalIfSame(old.identity, 'SIGKILL', runsNatsServer(resolve(this.opts.storeDir)))
       await old.stop()
     })()
     // The exit handler sees `restarting` set and leaves the restart to us.

@@ -1,4 +1,5 @@
-import { CodedError } from '../schemas/index.js'
+// schemas/errors.js, not the schemas barrel (zod and the codecs): `ben` loads this at every start
+import { CodedError } from '../schemas/errors.js'
 export const InfraErrorCode = {
   NatsServerMissing: 'nats_server_missing',
   NatsServerFailed: 'nats_server_failed',

@@ -32,6 +32,13 @@ export interface SupervisorOptions {
   readonly consumerCheckEveryMs?: number
   /** No progress for this long while input is pending means a restart. Default 20 s. */
   readonly stallAfterMs?: number
+  /**
+   * The same verdict, sooner, for a stall that began once the connection came back from an outage
+   * (a restarted nats-server): what was in flight then (a pull, a publish, a checkpoint write) died
+   * with the old connection, and a worker still waiting on it would otherwise sit out
+   * `stallAfterMs`. Default 6 s.
+   */
+  readonly stallAfterReconnectMs?: number
   readonly minBackoffMs?: number
   /** Default 10 s: with the stall checks, a worker is back within ~30 s of its cause clearing. */
   readonly maxBackoffMs?: number
@@ -54,7 +61,7 @@ export interface Supervised {
  * - A durable consumer that disappeared (deleted by another credential, a lost store) is
  *   re-created by that restart (the worker re-positions its durables when it starts).
  * - A worker that makes no progress while its consumers have input waiting, for `stallAfterMs`,
- *   is restarted the same way.
+ *   is restarted the same way; after NATS reconnected, for `stallAfterReconnectMs`.
  * A start that fails (NATS down, disk full) is retried with a growing delay (1 s … 10 s). Logs
  * come once per change of state — failing, recovered — not once per attempt.
  */
@@ -69,6 +76,17 @@ export async function supervise(opts: SupervisorOptions): Promise<Supervised> {
   const checkEvery = opts.checkEveryMs ?? 1000
   const consumerEvery = opts.consumerCheckEveryMs ?? 5000
   const stallAfter = opts.stallAfterMs ?? 20_000
+  const stallAfterReconnect = Math.min(stallAfter, opts.stallAfterReconnectMs ?? 6000)
+  let reconnectedAt = -Infinity
+  void (async () => {
+    for await (const s of opts.nc.status()) {
+      if (stopped) break
+      if (s.type === 'reconnect') {
+        reconnectedAt = Date.now()
+        stall = undefined // measured afresh from here, on the quicker bound
+      }
+    }
+  })().catch(() => undefined)
 
   // Back-off survives a restart that "succeeds" only to fail again at once (JetStream refusing
   // writes on a full disk): it is reset once a worker has run without failing for `healthyMs`.
@@ -127,7 +145,10 @@ export async function supervise(opts: SupervisorOptions): Promise<Supervised> {
       troubleRestarts = 0
       delay = minDelay
     }
-    if (now - lastConsumerCheck < consumerEvery) return
+    // Right after a reconnect, the consumers are looked at every check, so that a stall is seen
+    // (and ended) on its short bound rather than on the next 5 s consumer check.
+    const afterReconnect = now - reconnectedAt < stallAfter
+    if (now - lastConsumerCheck < (afterReconnect ? checkEvery : consumerEvery)) return
     lastConsumerCheck = now
     let admin
     try {
@@ -156,7 +177,10 @@ export async function supervise(opts: SupervisorOptions): Promise<Supervised> {
       stall = { progress, marks, since: now }
       return
     }
-    if (now - stall.since >= stallAfter) restart(`no progress for ${Math.round((now - stall.since) / 1000)} s while input is waiting`)
+    // A stall that began within `stallAfter` of a reconnect is judged on the quicker bound.
+    const bound = stall.since >= reconnectedAt && stall.since - reconnectedAt < stallAfter ? stallAfterReconnect : stallAfter
+    if (now - stall.since >= bound)
+      restart(`no progress for ${Math.round((now - stall.since) / 1000)} s while input is waiting${bound < stallAfter ? ' (since NATS reconnected)' : ''}`)
   }
 
   let checking = false

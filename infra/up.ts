@@ -2,6 +2,7 @@ import { NoRespondersError, type NatsConnection } from '@nats-io/nats-core'
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs'
 import { defaultRegistry, encodeRecord, FactCodec, hashId, type SchemaRegistry } from '../schemas/index.js'
 import { hostname } from 'node:os'
+import { resolve } from 'node:path'
 import { Bucket, DeadLetters, factHeaders, FactPublisher, isJetStreamNotEnabled, kvName, openBucket, StreamAdmin, Subjects, type TopologyOptions } from '../streams/index.js'
 import { migrate, querySubject, serveQueries } from '../projections/index.js'
 import { openClickHouse, type Warehouse } from './clickhouse.js'
@@ -10,7 +11,7 @@ import { clickhouseContainer, dockerAnswers, natsContainer, type ContainerHandle
 import { readEndpoints, removeEndpoints, writeEndpoints, type Endpoints } from './endpoints.js'
 import { ProbeResult, SupervisedNats } from './embedded-nats.js'
 import { retryWhileForming, SupervisedCluster, waitForJetStream } from './nats-cluster.js'
-import { selfIdentity } from './process-identity.js'
+import { isSameProcess, runsNatsServer, selfIdentity } from './process-identity.js'
 import { acquireUpLock } from './up-lock.js'
 import type { Logger } from './log.js'
 import { InfraError } from './errors.js'
@@ -148,7 +149,7 @@ export async function startBen(
       // proven to be that server) and started again here, under supervision, on the same port.
       server = await SupervisedNats.start({
         storeDir: paths.natsStore,
-        port: previous?.natsPort ?? lastPort(paths.natsPort),
+        port: previousPort(paths, previous),
         bin: env.natsServerBin,
         configFile: opts.natsConfigFile,
         maxFileStore: env.jsMaxStore,
@@ -312,6 +313,19 @@ async function ensureOperatorKey(nc: NatsConnection, topo: TopologyOptions, dir:
   if (key.role !== 'operator') return undefined
   await registerKey(await openBucket(nc, kvName(topo, Bucket.Keys)), key)
   return { keyId: key.keyId, file: ring.path('operator'), created }
+}
+
+/**
+ * The port the last server of this store listened on, so that clients reconnect where they were:
+ * from the store's own record (nats/port, written by `ben up` after each start), else from
+ * endpoints.json only while the nats-server it names is proven to serve this store (pid, start
+ * time, command line). A stale endpoints.json proves nothing: it may name any port (even 1).
+ */
+function previousPort(paths: { natsPort: string; natsStore: string }, previous: Endpoints | undefined): number | undefined {
+  const own = lastPort(paths.natsPort)
+  if (own !== undefined) return own
+  const proven = previous && isSameProcess({ pid: previous.natsPid, startTime: previous.natsStartTime }, runsNatsServer(resolve(paths.natsStore)))
+  return proven ? previous.natsPort : undefined
 }
 
 function lastPort(file: string): number | undefined {

@@ -1,6 +1,7 @@
 import { readFileSync } from 'node:fs'
 import { join } from 'node:path'
-import { packageRoot } from '../schemas/index.js'
+// schemas/paths.js, not the schemas barrel: every `ben` start reads the version (see cli/main.ts)
+import { packageRoot } from '../schemas/paths.js'
 
 export const VERSION: string = (() => {
   try {

@@ -4,10 +4,8 @@ import { hashId } from './ids.js'
 import { fail, ok, RejectReason, type Result } from './errors.js'
 import { laneOf, type RawFact, type RawKind } from './types.js'
 import { checkEventTime, checkSourceName, checkTexts, MAX_EVENT_TS } from './limits.js'
-
-/** A subject token: non-empty, no `.`, `*`, `>`, whitespace or control characters. */
-export const TOKEN_RE = /^[^.*>\s\u0000-\u001f\u007f]{1,128}$/
-export const isToken = (s: string): boolean => TOKEN_RE.test(s)
+import { isToken, TOKEN_RE } from './token.js'
+export { isToken, TOKEN_RE }
 
 const token = (what: string) =>
   z.string().refine(isToken, {

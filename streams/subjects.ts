@@ -1,4 +1,6 @@
-import { isToken, RAW_KINDS, type Fact, type RawKind } from '../schemas/index.js'
+// Leaf modules, not the schemas barrel (zod, codecs): the CLI's start path reaches this file.
+import { isToken } from '../schemas/token.js'
+import { RAW_KINDS, type Fact, type RawKind } from '../schemas/types.js'
 
 /**
  * Subject naming (DESIGN.md "Subjects and streams"). All subjects sit under a configurable

@@ -255,7 +255,7 @@ describe('fault matrix', () => {
     }
   }, 300_000)
 
-  it('stale endpoints.json and locks naming an unrelated process: ben up starts and signals nothing', async () => {
+  it('stale endpoints.json and locks naming an unrelated process: ben up starts, signals nothing, takes no port from them and leaves no server behind', async () => {
     const home = join(root.path, 'stale')
     mkdirSync(join(home, 'nats'), { recursive: true })
     const bystander = spawn('sleep', ['600'], { stdio: 'ignore' })
@@ -284,7 +284,11 @@ describe('fault matrix', () => {
     const up = await BenUp.start(home)
     running.push(up)
     expect(up.endpoints().natsPid).not.toBe(pid)
+    // The port is not taken from the stale file (nothing proves it was this store's server's).
+    expect(up.endpoints().natsPort).not.toBe(1)
     await up.stop()
+    // Every server this ben up started was stopped with it.
+    expect(natsServersOf(home)).toEqual([])
     expect(bystander.exitCode).toBeNull()
     expect(bystander.signalCode).toBeNull()
     expect(isSameProcess(real)).toBe(true)

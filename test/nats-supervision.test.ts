@@ -2,7 +2,8 @@ import { afterAll, describe, expect, it } from 'vitest'
 import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { findNatsServer, inspectProcess, isSameProcess, silentLogger, startNatsServer, SupervisedNats, type ProcessIdentity } from '../infra/index.js'
-import { natsServersOf } from '../bench/faults/harness.js'
+import { spawn } from 'node:child_process'
+import { BEN_JS, natsServersOf } from '../bench/faults/harness.js'
 import { tempDir, waitFor } from './support/servers.js'
 
 /**
@@ -63,4 +64,26 @@ describe('nats-server processes Ben starts never outlive it', () => {
       await sup.stop()
     }
   })
+
+  it('a Ctrl-C while ben up is still starting stops the nats-server it has already spawned', async () => {
+    const dir = tempDir('ben-early-sigint-')
+    dirs.push(dir)
+    const home = join(dir.path, 'home')
+    const child = spawn(process.execPath, [BEN_JS, 'up'], {
+      env: { ...process.env, BEN_HOME: home, BEN_NO_CONTAINERS: '1', XDG_CONFIG_HOME: join(dir.path, 'config') },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    })
+    let out = ''
+    child.stdout.on('data', (b: Buffer) => (out += b.toString()))
+    child.stderr.on('data', (b: Buffer) => (out += b.toString()))
+    const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()))
+    // The moment its server exists, ben up has not finished starting (connection, topology, chDB).
+    const pid = await waitFor('ben up to spawn its nats-server', () => natsServersOf(home)[0], 120_000, 20)
+    const server = inspectProcess(pid)
+    if (server) strays.push(server)
+    child.kill('SIGINT')
+    await exited
+    expect(natsServersOf(home), out).toEqual([])
+    expect(out).toMatch(/stopping once started|stopped\./)
+  }, 240_000)
 })

@@ -1,4 +1,6 @@
-import { Bucket, kvName, notifyBucketName, StreamName, streamName, Subjects, type TopologyOptions } from '../../streams/index.js'
+// Leaf modules, not the streams barrel: \`ben\` connects through connect-auth.ts at every start.
+import { Bucket, kvName, notifyBucketName, StreamName, streamName, type TopologyOptions } from '../../streams/topology.js'
+import { Subjects } from '../../streams/subjects.js'
 
 /**
  * Who may do what on NATS (DESIGN.md "Security model"). Identity and authorisation belong to

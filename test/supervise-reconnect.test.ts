@@ -1,0 +1,58 @@
+import { afterAll, describe, expect, it } from 'vitest'
+import { AckPolicy, jetstream, jetstreamManager } from '@nats-io/jetstream'
+import pino from 'pino'
+import { supervise, type Worker } from '../infra/index.js'
+import { streamName } from '../streams/index.js'
+import { startRestartableNats, type RestartableNats } from './support/restartable.js'
+import { waitFor } from './support/servers.js'
+
+/**
+ * After the nats-server comes back (restarted by its supervisor after a full disk, or killed and
+ * restarted), whatever a stage had in flight died with the old server. The chaos campaign found the
+ * stages then sat out the 20 s stall bound before their restart: a stall that begins after NATS
+ * reconnected is judged on a short bound of its own.
+ */
+describe('supervisor after a reconnect', () => {
+  let nats: RestartableNats | undefined
+  afterAll(async () => {
+    await nats?.remove()
+  })
+
+  it('restarts a worker that makes no progress once NATS is back, on the short bound (the long one is out of reach here)', async () => {
+    nats = await startRestartableNats()
+    const nc = await nats.connect()
+    const stream = streamName(nats.topo, 'FACTS')
+    await (await jetstreamManager(nc)).consumers.add(stream, { durable_name: 'stall-probe', ack_policy: AckPolicy.Explicit, filter_subject: 'ben.fact.metric.>' })
+    await jetstream(nc).publish('ben.fact.metric.web-1', 'input waiting')
+    const lines: string[] = []
+    const log = pino({ level: 'warn' }, { write: (l: string) => void lines.push(l) })
+    let starts = 0
+    // A worker that never takes its input: stalled from the start.
+    const start = async (): Promise<Worker> => {
+      starts++
+      return { stop: async () => undefined, failed: () => undefined, progress: () => 0 }
+    }
+    const sup = await supervise({
+      name: 'stalled',
+      nc,
+      log,
+      start,
+      durables: [{ stream, durable: 'stall-probe' }],
+      checkEveryMs: 100,
+      consumerCheckEveryMs: 200,
+      stallAfterMs: 3_600_000,
+      stallAfterReconnectMs: 1000,
+      minBackoffMs: 50,
+    })
+    try {
+      expect(starts).toBe(1)
+      await nats.stop()
+      await nats.start()
+      await waitFor('the stalled worker to be restarted after the reconnect', () => starts >= 2, 120_000)
+      expect(lines.join('')).toMatch(/no progress for \d+ s while input is waiting \(since NATS reconnected\)/)
+    } finally {
+      await sup.stop()
+      await nc.close()
+    }
+  }, 200_000)
+})

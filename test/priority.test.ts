@@ -28,7 +28,8 @@ const SOURCES = 10
 /**
  * Issue 8, item 3 (the lanes' promise, as behaviour, not timing): with a routine backlog that scrub
  * has not worked through yet, an alert published after the whole backlog comes out of scrub and
- * out of policy (its decision) before the backlog is drained. Without priority it would be stored
+ * out of policy (its decision) before the backlog is drained. (An alert that arrives while the
+ * routine lane is busy is the next case's, where the routine lane is held.) Without priority it would be stored
  * after the last scrubbed routine fact (FIFO); the assertion compares stream sequences in DERIVED.
  */
 describe('priority lanes: an alert never queues behind a routine backlog', () => {
@@ -48,13 +49,10 @@ describe('priority lanes: an alert never queues behind a routine backlog', () =>
     const quiet = new FactPublisher(running.ctx.nc, running.ctx.subjects, running.ctx.codec)
     const r = await quiet.publishAll(metricFacts(BACKLOG))
     expect(r.stored).toBe(BACKLOG)
-    await quiet.close()
-    await running.stop()
 
-    running = await start([scrubService(), detectService(), policyService()])
-    const nc = running.ctx.nc
-    // Scrub has started on the backlog (the routine lane is busy) when the alert comes.
-    await waitFor('scrub to be working through the routine backlog', async () => ((await lastSeq(nc, 'DERIVED', 'ben.scrubbed.metric.web-0')) ?? 0) > 0 || undefined, 120_000, 20)
+    // The alert is stored after the whole backlog, before any stage runs: in stream order (FIFO)
+    // it would come out of scrub after all of the backlog. Stored before the stages start, the
+    // backlog is certainly not drained when the alert arrives, whatever the machine's speed.
     const alert = parseEdgeFact({
       lane: 'alert',
       source: 'prio-1',
@@ -65,9 +63,12 @@ describe('priority lanes: an alert never queues behind a routine backlog', () =>
       attrs: { path: '/tmp/x' },
     })
     if (!alert.ok) throw new Error(alert.error.message)
-    const publisher = new FactPublisher(nc, running.ctx.subjects, running.ctx.codec)
-    expect((await publisher.publishAll([alert.value])).stored).toBe(1)
-    await publisher.close()
+    expect((await quiet.publishAll([alert.value])).stored).toBe(1)
+    await quiet.close()
+    await running.stop()
+
+    running = await start([scrubService(), detectService(), policyService()])
+    const nc = running.ctx.nc
 
     // Everything is processed in the end (the backlog too): then compare where each landed.
     await waitFor(

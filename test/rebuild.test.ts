@@ -7,6 +7,7 @@
 import { readdirSync, readFileSync, writeFileSync, existsSync } from 'node:fs'
 import { join } from 'node:path'
 import { afterAll, describe, expect, it } from 'vitest'
+import { connect } from '../client/index.js'
 import { ben, benUp, type Background } from './support/cli.js'
 import { tempDir, waitFor } from './support/servers.js'
 
@@ -22,10 +23,15 @@ describe('ben rebuild after a broken ClickHouse part', () => {
     home.remove()
   })
 
+  // Observed through the client library (one process, no `ben query` spawned per poll): the
+  // subject here is `ben up`'s warning and `ben rebuild`, run as a user runs them.
   const query = async <T>(sql: string): Promise<T[]> => {
-    const q = await ben(['query', sql, '--format', 'json'], env)
-    if (q.code !== 0) throw new Error(q.stderr)
-    return JSON.parse(q.stdout) as T[]
+    const client = await connect({ home: home.path })
+    try {
+      return (await client.query(sql)).objects() as T[]
+    } finally {
+      await client.close()
+    }
   }
   const facts = async () => Number((await query<{ n: string | number }>('SELECT count() AS n FROM facts'))[0].n)
 
@@ -33,11 +39,10 @@ describe('ben rebuild after a broken ClickHouse part', () => {
     up = await benUp(env)
     // three publishes, so the table has more than one part
     for (let b = 0; b < 3; b++) {
-      const lines = Array.from({ length: N / 3 }, (_, i) =>
-        JSON.stringify({ lane: 'metric', source: `reb-${i % 5}`, ts: 1_763_700_000_000 + b * 1_000_000 + i, name: 'cpu.load', value: i }),
-      )
-      const p = await ben(['publish', '-'], env, lines.join('\n'))
-      expect(p.code, p.stderr).toBe(0)
+      const batch = Array.from({ length: N / 3 }, (_, i) => ({ lane: 'metric', source: `reb-${i % 5}`, ts: 1_763_700_000_000 + b * 1_000_000 + i, name: 'cpu.load', value: i }))
+      const client = await connect({ home: home.path })
+      const p = await client.publish(batch).finally(() => client.close())
+      expect(p.stored, JSON.stringify(p)).toBe(N / 3)
       await waitFor(`batch ${b} projected`, async () => ((await facts()) === ((b + 1) * N) / 3 ? true : undefined), 60_000, 250)
     }
     const [{ data_paths }] = await query<{ data_paths: string[] }>("SELECT data_paths FROM system.tables WHERE database = currentDatabase() AND name = 'facts'")

@@ -432,10 +432,13 @@ export class StageRunner<S, C, In extends Fact> {
     }
   }
 
-  /** Inputs received and not applied yet (queued, or waiting in a fair round). */
+  /** Inputs received and not applied yet (queued, waiting in a fair round, or in the batch being applied). */
   get backlog(): number {
-    return this.queued()
+    return this.queued() + (this.failure ? 0 : this.inHand)
   }
+
+  /** Inputs of the batch the loop is applying that it has not applied yet (taken from a queue or round). */
+  private inHand = 0
 
   private queued(): number {
     let n = 0
@@ -481,8 +484,10 @@ export class StageRunner<S, C, In extends Fact> {
       // A batch of an urgent lane is not parked: `park` would apply the lane's later inputs ahead
       // of this batch's rest, out of order.
       const hold = next.urgent ? (p: Promise<void>) => p : (p: Promise<void>) => this.park(p)
+      this.inHand = next.envs.length
       for (const env of next.envs) {
         if (this.failure) return
+        this.inHand--
         const wait = this.apply(env, next.lane, next.fair)
         if (wait) await hold(wait)
         if (!next.fair && this.epoch.inputs >= this.everyInputs && !this.inRound()) await hold(this.checkpoint())

@@ -136,17 +136,13 @@ describe('drift window as bins', () => {
     const s = d.init()
     const out = emptyReading()
     for (let i = 0; i < p.window - 1; i++) d.step(s, { ts: 0, value: 10 + (i % 7) }, out, 1)
-    // the values in a window-sized slot of a block shared by every collecting series (no growing array per series)
-    expect(s.raw).toBeInstanceOf(Float64Array)
-    expect(s.raw.length).toBe(p.window)
-    expect(Array.from(s.raw.slice(0, 5))).toEqual([10, 11, 12, 13, 14])
+    // the values in the JS heap (an array the garbage collector compacts), not a malloc'd typed array
+    expect(Array.isArray(s.raw)).toBe(true)
+    expect(s.raw.length).toBe(p.window - 1)
     const young = d.init()
     for (let i = 0; i < 40; i++) d.step(young, { ts: 0, value: i }, out, 1)
-    // a young series' view covers what it has seen (rounded up to a step): a checkpoint writes that, not the whole window
-    expect(young.raw.length).toBeGreaterThanOrEqual(40)
-    expect(young.raw.length).toBeLessThan(p.window)
-    expect((young.raw as Float64Array).buffer).toBe((s.raw as Float64Array).buffer)
-    expect((young.raw as Float64Array).byteOffset).toBeGreaterThanOrEqual((s.raw as Float64Array).byteOffset + 8 * p.window)
+    // a young series holds what it has seen, not the whole window
+    expect(young.raw.length).toBe(40)
     // as the previous release saved it (a Float64Array with room to spare): continues exactly
     const prev = { ...structuredClone(young), raw: Float64Array.from({ length: 64 }, (_v, i) => (i < 40 ? i : 0)) }
     const now = structuredClone(young)

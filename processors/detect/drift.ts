@@ -48,70 +48,18 @@ export interface DriftState {
    * down: `window - rebase` so far), empty otherwise, so a settled series keeps one byte per
    * window value instead of eight.
    *
-   * While a series collects, a `Float64Array` view of its own `window`-sized slot in a block
-   * shared by many series (`windowSlot`): the view covers what was collected, rounded up, and is
-   * lengthened in steps; the slot never moves or grows. Every series of a fleet collects its first
-   * window at the same time: as growing arrays that cost 6.3 KB a series in the JS heap at the
-   * end (the array's slack) and about twice that in garbage on the way, and V8 let its heap grow
-   * to 2.5 GB at 100,000 series (703 MB settled); in slots it is 4.6 KB, no garbage. A block is
-   * one mapping of its own (larger than any size glibc serves from its heap), unmapped once no
-   * series uses it any more: the memory is given back, unlike per-series malloc'd arrays, whose
-   * freed blocks stayed resident (round 5). Pages of a block no series reached are never
-   * touched, so never resident.
-   *
-   * Any array (plain, or a `Float64Array` read back from a checkpoint or copied) is also a valid
-   * form: its length is room (at least the count), its elements past the count are never read.
-   * One that is too short is moved into a slot (the view lengths are whole steps, so a state read
-   * back keeps the length the live one has).
+   * A plain array (doubles in the JS heap), not a `Float64Array`: every series collects its
+   * first window at once, and its values are dropped when it is done. As typed arrays (one
+   * malloc'd block each) that left ~9 KB a series of freed but resident native memory behind
+   * (about 700 MB at 100,000 series); in the JS heap the garbage collector compacts them and
+   * gives the pages back. A `Float64Array` only as read back from an older checkpoint (its
+   * length then is room, not count); it becomes an array when it needs to grow.
    */
   raw: number[] | Float64Array
 }
 
 /** The `raw` of a state that collects nothing (shared and frozen: never written). */
 const NO_VALUES: number[] = Object.freeze([]) as unknown as number[]
-
-/**
- * Blocks of window slots: 40 MB each, above glibc's largest mmap threshold (32 MB), so each is
- * mapped on its own and unmapped when freed (the garbage collector frees a block once no view of
- * it is left). Slots are handed out in order and never reused: a block lives until the last series
- * that took a slot in it has finished collecting (a window's worth of points later).
- */
-const BLOCK_BYTES = 40 * 1024 * 1024
-/** A slot's view is lengthened by this many values at a time (what a checkpoint writes beyond the count). */
-const SLOT_STEP = 64
-const blocks = new WeakSet<ArrayBuffer>()
-let block: ArrayBuffer | undefined
-let blockUsed = 0
-
-/** A view of a new `window`-sized slot, long enough for index `at`. */
-function windowSlot(window: number, at: number): Float64Array {
-  const bytes = window * 8
-  if (!block || blockUsed + bytes > BLOCK_BYTES) {
-    block = new ArrayBuffer(BLOCK_BYTES)
-    blocks.add(block)
-    blockUsed = 0
-  }
-  const view = new Float64Array(block, blockUsed, slotLength(window, at))
-  blockUsed += bytes
-  return view
-}
-
-/**
- * `raw` with room for index `at` (values are collected in order, `at` is the count so far): a
- * longer view of the same slot; a slot when collecting starts; otherwise (a state read back or
- * copied, a window too large for a block) a plain array with the first `at` values.
- */
-function room(raw: number[] | Float64Array, at: number, window: number): number[] | Float64Array {
-  if (at >= window || window * 8 * 16 > BLOCK_BYTES) return grown(raw, at)
-  if (raw instanceof Float64Array && blocks.has(raw.buffer as ArrayBuffer)) return new Float64Array(raw.buffer, raw.byteOffset, slotLength(window, at))
-  // a new slot; values collected before (a state read back or copied) are moved into it
-  const slot = windowSlot(window, at)
-  for (let i = 0; i < at && i < raw.length; i++) slot[i] = raw[i]
-  return slot
-}
-
-/** The length of a slot's view once it holds `at` values: whole steps, so a state read back and a live one have the same. */
-const slotLength = (window: number, at: number): number => Math.min(window, (Math.floor(at / SLOT_STEP) + 1) * SLOT_STEP)
 
 /** `raw` with room for index `at` (the next value: values are collected in order): the array itself, or an array with the first `at` values. */
 function grown(raw: number[] | Float64Array, at: number): number[] {
@@ -194,10 +142,10 @@ export function upgradeDriftState(old: unknown): unknown {
   const rebase = num('rebase')
   const lo = num('lo')
   const hi = num('hi')
-  // the values collected so far, in a slot as a live run holds them
-  let raw: number[] | Float64Array = NO_VALUES
+  // the values collected so far, in an array grown as a live run grows it
+  let raw: number[] = NO_VALUES
   const put = (at: number, v: number): void => {
-    if (at >= raw.length) raw = room(raw, at, window)
+    if (at >= raw.length) raw = grown(raw, at)
     raw[at] = v
   }
   let binsOut = binArray(bins, 0)
@@ -316,7 +264,7 @@ export function driftDetector(p: DriftParams): Detector<DriftState> {
       // collecting the window a rebuild will read: the value's place is the count so far
       if (!s.ready || s.rebase > 0) {
         const at = s.ready ? window - s.rebase : s.filled
-        if (at >= s.raw.length) s.raw = room(s.raw, at, window)
+        if (at >= s.raw.length) s.raw = grown(s.raw, at)
         s.raw[at] = x
       }
       s.head = s.head + 1 === window ? 0 : s.head + 1

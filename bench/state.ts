@@ -49,6 +49,8 @@ const CHURN_CHECKPOINTS = 80
 const RESTARTS = Number(process.env.BENCH_RESTARTS ?? 3)
 /** BENCH_BASELINE=0: no baseline restarts (one kv.get per chunk; slow at 100,000 series). */
 const BASELINE = process.env.BENCH_BASELINE !== '0'
+/** BENCH_MEMORY_ONLY=1: stop after the memory figures of each size (no checkpoints, no restarts). */
+const MEMORY_ONLY = process.env.BENCH_MEMORY_ONLY === '1'
 /** BENCH_PROFILE=<dir>: the restore processes write a CPU profile there (node --cpu-prof). */
 const PROFILE = process.env.BENCH_PROFILE
 const T0 = 1_763_700_000_000
@@ -205,6 +207,11 @@ async function main(): Promise<void> {
       log(
         `${n} series: RSS ${mb(mem.rss)} MB, heap ${mb(mem.heapUsed)} MB (of ${mb(mem.heapTotal)} MB), array buffers ${mb(mem.arrayBuffers)} MB (${Math.round((mem.heapUsed + mem.arrayBuffers) / n)} B/series); peak RSS while building ${Math.round(process.resourceUsage().maxRSS / 1024)} MB`,
       )
+      if (MEMORY_ONLY) {
+        rows.push({ series: n, rssMb: mb(mem.rss), rssAtOnceMb, heapMb: mb(mem.heapUsed), arrayBuffersMb: mb(mem.arrayBuffers), peakRssMb: Math.round(process.resourceUsage().maxRSS / 1024), buildS: Math.round((performance.now() - t0) / 1000) })
+        state = undefined
+        continue
+      }
       const key = `bench.s${n}`
       const store = new CheckpointStore(kv, key)
       const head = { stage: 'detect', version: 'bench', positions: { metric: 0 }, applied: 0 }

@@ -14,9 +14,11 @@
  * - churn: BENCH_CHURN series (default 100) take every input between checkpoints, for 80
  *   checkpoints (past the 64 segments kept): bytes written per checkpoint (what changed, plus
  *   compactions), the largest, and what is retained;
- * - a restart: a fresh process opens the checkpoint and restores the state (time split into KV
- *   reads and frames, its RSS), then decodes every series (deferred to each series' next point
- *   by the lazy restore: its time and the RSS after);
+ * - a restart: a fresh process opens the checkpoint and restores the state. Restart time is stage
+ *   start (connect) → state restored and the first fact of a restored series processed (split
+ *   into KV reads, frames and that fact), and process start → the same first fact (node's start
+ *   and module loading added), each with its CPU and the load average; then it decodes every
+ *   series (deferred to each series' next point by the lazy restore: its time and the RSS after);
  * - the KV subjects the checkpoint bucket holds.
  *
  * Baseline in the same run (first size only): the previous checkpoint, the whole state as one
@@ -164,7 +166,11 @@ async function restoreFrom(url: string, key: string, mode: ReadMode): Promise<Om
 function child(url: string, key: string, mode: ReadMode, serverPid: number): Promise<Restart> {
   const s0 = procCpu(serverPid) * 1000
   return new Promise((resolve, reject) => {
-    const p = spawn(process.execPath, ['--expose-gc', ...(PROFILE ? ['--cpu-prof', `--cpu-prof-dir=${PROFILE}`] : []), fileURLToPath(import.meta.url), '--restore', url, key, mode], { stdio: ['ignore', 'pipe', 'inherit'] })
+    const p = spawn(
+      process.execPath,
+      ['--expose-gc', ...(PROFILE ? ['--cpu-prof', `--cpu-prof-dir=${PROFILE}`] : []), fileURLToPath(import.meta.url), '--restore', url, key, mode],
+      { stdio: ['ignore', 'pipe', 'inherit'] },
+    )
     let out = ''
     p.stdout.on('data', (d: Buffer) => (out += d.toString()))
     p.on('exit', (code) =>
@@ -208,7 +214,15 @@ async function main(): Promise<void> {
         `${n} series: RSS ${mb(mem.rss)} MB, heap ${mb(mem.heapUsed)} MB (of ${mb(mem.heapTotal)} MB), array buffers ${mb(mem.arrayBuffers)} MB (${Math.round((mem.heapUsed + mem.arrayBuffers) / n)} B/series); peak RSS while building ${Math.round(process.resourceUsage().maxRSS / 1024)} MB`,
       )
       if (MEMORY_ONLY) {
-        rows.push({ series: n, rssMb: mb(mem.rss), rssAtOnceMb, heapMb: mb(mem.heapUsed), arrayBuffersMb: mb(mem.arrayBuffers), peakRssMb: Math.round(process.resourceUsage().maxRSS / 1024), buildS: Math.round((performance.now() - t0) / 1000) })
+        rows.push({
+          series: n,
+          rssMb: mb(mem.rss),
+          rssAtOnceMb,
+          heapMb: mb(mem.heapUsed),
+          arrayBuffersMb: mb(mem.arrayBuffers),
+          peakRssMb: Math.round(process.resourceUsage().maxRSS / 1024),
+          buildS: Math.round((performance.now() - t0) / 1000),
+        })
         state = undefined
         continue
       }
@@ -261,7 +275,8 @@ async function main(): Promise<void> {
       state = undefined
       // restarts alternating with the baseline (one kv.get per chunk): medians of RESTARTS each
       const runs: Record<ReadMode, Restart[]> = { bulk: [], each: [] }
-      for (let k = 0; k < RESTARTS; k++) for (const mode of BASELINE ? (['bulk', 'each'] as const) : (['bulk'] as const)) runs[mode].push(await child(server.url, key, mode, server.pid))
+      for (let k = 0; k < RESTARTS; k++)
+        for (const mode of BASELINE ? (['bulk', 'each'] as const) : (['bulk'] as const)) runs[mode].push(await child(server.url, key, mode, server.pid))
       const median = (rs: Restart[]): Restart => [...rs].sort((a, b) => a.ms - b.ms)[Math.floor(rs.length / 2)]
       const restart = median(runs.bulk)
       const each = runs.each.length ? median(runs.each) : { ms: NaN, cpuMs: NaN, serverCpuMs: NaN, readMs: NaN }
@@ -318,7 +333,9 @@ async function main(): Promise<void> {
         `  churn (${row.churnSeries} series change between checkpoints, ${EPOCH} inputs each time, ${CHURN_CHECKPOINTS} checkpoints): ${row.churnCkptKb} KB written per checkpoint (median; max ${row.churnCkptMaxKb} KB, ${row.churnCkptMaxRecords} records, snapshot <= ${row.churnSnapshotMs} ms); retained ${row.churnRetainedMb} MB`,
       )
       console.log(
-        `  restart, stage start (connect) → checkpoint read, state restored and the first fact processed: ${row.restartMs} ms (median of ${RESTARTS}: ${row.restartMsAll}); process start → first fact processed ${row.restartProcessMs} ms, CPU ${row.restartProcessCpuMs} ms (node start and module loading included); load average ${loadavg().map((x) => x.toFixed(1)).join(' ')}`,
+        `  restart, stage start (connect) → checkpoint read, state restored and the first fact processed: ${row.restartMs} ms (median of ${RESTARTS}: ${row.restartMsAll}); process start → first fact processed ${row.restartProcessMs} ms, CPU ${row.restartProcessCpuMs} ms (node start and module loading included); load average ${loadavg()
+          .map((x) => x.toFixed(1))
+          .join(' ')}`,
       )
       console.log(
         `  restart (median of ${RESTARTS}: ${row.restartMsAll}) ${row.restartMs} ms = KV reads ${row.restartReadMs} ms (${row.restartReadMb} MB) + frames ${row.restartFrameMs} ms + first fact ${row.restartFirstFactMs} ms, CPU ${row.restartCpuMs} ms + nats-server ${row.restartServerCpuMs} ms; baseline one kv.get per chunk (same run, alternating: ${row.baselineRestartMsAll}) ${row.baselineRestartMs} ms = KV reads ${row.baselineRestartReadMs} ms, CPU ${row.baselineRestartCpuMs} ms + nats-server ${row.baselineRestartServerCpuMs} ms (ratio ${(row.restartMs / row.baselineRestartMs).toFixed(2)})`,

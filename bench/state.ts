@@ -14,9 +14,11 @@
  * - churn: BENCH_CHURN series (default 100) take every input between checkpoints, for 80
  *   checkpoints (past the 64 segments kept): bytes written per checkpoint (what changed, plus
  *   compactions), the largest, and what is retained;
- * - a restart: a fresh process opens the checkpoint and restores the state (time split into KV
- *   reads and frames, its RSS), then decodes every series (deferred to each series' next point
- *   by the lazy restore: its time and the RSS after);
+ * - a restart: a fresh process opens the checkpoint and restores the state. Restart time is stage
+ *   start (connect) → state restored and the first fact of a restored series processed (split
+ *   into KV reads, frames and that fact), and process start → the same first fact (node's start
+ *   and module loading added), each with its CPU and the load average; then it decodes every
+ *   series (deferred to each series' next point by the lazy restore: its time and the RSS after);
  * - the KV subjects the checkpoint bucket holds.
  *
  * Baseline in the same run (first size only): the previous checkpoint, the whole state as one
@@ -24,7 +26,7 @@
  * Ends with one JSON line.
  */
 import { mkdtempSync, rmSync } from 'node:fs'
-import { tmpdir } from 'node:os'
+import { loadavg, tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { spawn } from 'node:child_process'
 import { fileURLToPath } from 'node:url'
@@ -47,6 +49,12 @@ const CHURN = Number(process.env.BENCH_CHURN ?? 100)
 const CHURN_CHECKPOINTS = 80
 /** Restarts measured per size (each read mode), the median reported. */
 const RESTARTS = Number(process.env.BENCH_RESTARTS ?? 3)
+/** BENCH_BASELINE=0: no baseline restarts (one kv.get per chunk; slow at 100,000 series). */
+const BASELINE = process.env.BENCH_BASELINE !== '0'
+/** BENCH_MEMORY_ONLY=1: stop after the memory figures of each size (no checkpoints, no restarts). */
+const MEMORY_ONLY = process.env.BENCH_MEMORY_ONLY === '1'
+/** BENCH_PROFILE=<dir>: the restore processes write a CPU profile there (node --cpu-prof). */
+const PROFILE = process.env.BENCH_PROFILE
 const T0 = 1_763_700_000_000
 const mb = (b: number): number => Math.round(b / 1048576)
 const log = (s: string): void => void process.stderr.write(`${s}\n`)
@@ -68,7 +76,17 @@ function fact(s: number, p: number, value: number): MetricFact {
 }
 
 interface Restart {
+  /**
+   * Stage start → first fact processed: connect, open the checkpoint, read and restore the state,
+   * then one fact of a restored series stepped (its detector state decoded on the way).
+   */
   ms: number
+  /** Process start (node's time origin) → first fact processed: the above plus node's start and loading the modules. */
+  processMs: number
+  /** Of `ms`: stepping the first fact (the lazy decode of its series included). */
+  firstFactMs: number
+  /** CPU of the whole process up to the first fact (module loading included). */
+  processCpuMs: number
   /** CPU of the restarting process, and of the nats-server while it restarted (ms). */
   cpuMs: number
   serverCpuMs: number
@@ -88,6 +106,8 @@ interface Restart {
 type ReadMode = 'bulk' | 'each'
 
 async function restoreFrom(url: string, key: string, mode: ReadMode): Promise<Omit<Restart, 'serverCpuMs'>> {
+  // the stage's config is loaded before the stage starts (its own source); built here, outside the stage's time
+  const cfg = defaultDetectorConfig()
   const t0 = performance.now()
   const c0 = process.cpuUsage()
   const nc = await connect({ servers: url })
@@ -108,10 +128,18 @@ async function restoreFrom(url: string, key: string, mode: ReadMode): Promise<Om
     frameMs += performance.now() - f0
   })
   const f1 = performance.now()
-  const state = rs.finish()
+  let state = rs.finish()
   frameMs += performance.now() - f1
+  // the first fact after the restart: a point of a restored series, later than any it has seen
+  const ff = performance.now()
+  const r = detectStage.step(state, fact(0, 10 * POINTS, 10.5), cfg)
+  state = r.state
+  if (r.rejected) throw new Error(`first fact after the restart refused: ${r.rejected.message}`)
+  const firstFactMs = performance.now() - ff
   const ms = performance.now() - t0
+  const processMs = performance.now()
   const cpu = process.cpuUsage(c0)
+  const processCpu = process.cpuUsage()
   await nc.close()
   const rssMb = mb(process.memoryUsage().rss)
   const d0 = performance.now()
@@ -121,9 +149,12 @@ async function restoreFrom(url: string, key: string, mode: ReadMode): Promise<Om
   global.gc?.()
   return {
     ms: Math.round(ms),
+    processMs: Math.round(processMs),
+    firstFactMs: +firstFactMs.toFixed(1),
+    processCpuMs: Math.round((processCpu.user + processCpu.system) / 1000),
     readBytes,
     cpuMs: Math.round((cpu.user + cpu.system) / 1000),
-    readMs: Math.round(ms - frameMs),
+    readMs: Math.round(ms - frameMs - firstFactMs),
     frameMs: Math.round(frameMs),
     series: n,
     rssMb,
@@ -135,7 +166,11 @@ async function restoreFrom(url: string, key: string, mode: ReadMode): Promise<Om
 function child(url: string, key: string, mode: ReadMode, serverPid: number): Promise<Restart> {
   const s0 = procCpu(serverPid) * 1000
   return new Promise((resolve, reject) => {
-    const p = spawn(process.execPath, ['--expose-gc', fileURLToPath(import.meta.url), '--restore', url, key, mode], { stdio: ['ignore', 'pipe', 'inherit'] })
+    const p = spawn(
+      process.execPath,
+      ['--expose-gc', ...(PROFILE ? ['--cpu-prof', `--cpu-prof-dir=${PROFILE}`] : []), fileURLToPath(import.meta.url), '--restore', url, key, mode],
+      { stdio: ['ignore', 'pipe', 'inherit'] },
+    )
     let out = ''
     p.stdout.on('data', (d: Buffer) => (out += d.toString()))
     p.on('exit', (code) =>
@@ -178,6 +213,19 @@ async function main(): Promise<void> {
       log(
         `${n} series: RSS ${mb(mem.rss)} MB, heap ${mb(mem.heapUsed)} MB (of ${mb(mem.heapTotal)} MB), array buffers ${mb(mem.arrayBuffers)} MB (${Math.round((mem.heapUsed + mem.arrayBuffers) / n)} B/series); peak RSS while building ${Math.round(process.resourceUsage().maxRSS / 1024)} MB`,
       )
+      if (MEMORY_ONLY) {
+        rows.push({
+          series: n,
+          rssMb: mb(mem.rss),
+          rssAtOnceMb,
+          heapMb: mb(mem.heapUsed),
+          arrayBuffersMb: mb(mem.arrayBuffers),
+          peakRssMb: Math.round(process.resourceUsage().maxRSS / 1024),
+          buildS: Math.round((performance.now() - t0) / 1000),
+        })
+        state = undefined
+        continue
+      }
       const key = `bench.s${n}`
       const store = new CheckpointStore(kv, key)
       const head = { stage: 'detect', version: 'bench', positions: { metric: 0 }, applied: 0 }
@@ -227,10 +275,11 @@ async function main(): Promise<void> {
       state = undefined
       // restarts alternating with the baseline (one kv.get per chunk): medians of RESTARTS each
       const runs: Record<ReadMode, Restart[]> = { bulk: [], each: [] }
-      for (let k = 0; k < RESTARTS; k++) for (const mode of ['bulk', 'each'] as const) runs[mode].push(await child(server.url, key, mode, server.pid))
+      for (let k = 0; k < RESTARTS; k++)
+        for (const mode of BASELINE ? (['bulk', 'each'] as const) : (['bulk'] as const)) runs[mode].push(await child(server.url, key, mode, server.pid))
       const median = (rs: Restart[]): Restart => [...rs].sort((a, b) => a.ms - b.ms)[Math.floor(rs.length / 2)]
       const restart = median(runs.bulk)
-      const each = median(runs.each)
+      const each = runs.each.length ? median(runs.each) : { ms: NaN, cpuMs: NaN, serverCpuMs: NaN, readMs: NaN }
       const info = await (await jetstreamManager(nc)).streams.info(`KV_${kvName({}, Bucket.Checkpoints)}`, { subjects_filter: `$KV.${kvName({}, Bucket.Checkpoints)}.${key}.>` })
       const row = {
         series,
@@ -255,6 +304,9 @@ async function main(): Promise<void> {
         churnSnapshotMs: Math.round(Math.max(...churn.map((c) => c.snapshotMs))),
         churnRetainedMb: +(churn[churn.length - 1].retained / 1048576).toFixed(1),
         restartMs: restart.ms,
+        restartProcessMs: restart.processMs,
+        restartProcessCpuMs: restart.processCpuMs,
+        restartFirstFactMs: restart.firstFactMs,
         restartReadMs: restart.readMs,
         restartFrameMs: restart.frameMs,
         restartMsAll: runs.bulk.map((r) => r.ms).join(' '),
@@ -281,7 +333,12 @@ async function main(): Promise<void> {
         `  churn (${row.churnSeries} series change between checkpoints, ${EPOCH} inputs each time, ${CHURN_CHECKPOINTS} checkpoints): ${row.churnCkptKb} KB written per checkpoint (median; max ${row.churnCkptMaxKb} KB, ${row.churnCkptMaxRecords} records, snapshot <= ${row.churnSnapshotMs} ms); retained ${row.churnRetainedMb} MB`,
       )
       console.log(
-        `  restart (median of ${RESTARTS}: ${row.restartMsAll}) ${row.restartMs} ms = KV reads ${row.restartReadMs} ms (${row.restartReadMb} MB) + frames ${row.restartFrameMs} ms, CPU ${row.restartCpuMs} ms + nats-server ${row.restartServerCpuMs} ms; baseline one kv.get per chunk (same run, alternating: ${row.baselineRestartMsAll}) ${row.baselineRestartMs} ms = KV reads ${row.baselineRestartReadMs} ms, CPU ${row.baselineRestartCpuMs} ms + nats-server ${row.baselineRestartServerCpuMs} ms (ratio ${(row.restartMs / row.baselineRestartMs).toFixed(2)})`,
+        `  restart, stage start (connect) → checkpoint read, state restored and the first fact processed: ${row.restartMs} ms (median of ${RESTARTS}: ${row.restartMsAll}); process start → first fact processed ${row.restartProcessMs} ms, CPU ${row.restartProcessCpuMs} ms (node start and module loading included); load average ${loadavg()
+          .map((x) => x.toFixed(1))
+          .join(' ')}`,
+      )
+      console.log(
+        `  restart (median of ${RESTARTS}: ${row.restartMsAll}) ${row.restartMs} ms = KV reads ${row.restartReadMs} ms (${row.restartReadMb} MB) + frames ${row.restartFrameMs} ms + first fact ${row.restartFirstFactMs} ms, CPU ${row.restartCpuMs} ms + nats-server ${row.restartServerCpuMs} ms; baseline one kv.get per chunk (same run, alternating: ${row.baselineRestartMsAll}) ${row.baselineRestartMs} ms = KV reads ${row.baselineRestartReadMs} ms, CPU ${row.baselineRestartCpuMs} ms + nats-server ${row.baselineRestartServerCpuMs} ms (ratio ${(row.restartMs / row.baselineRestartMs).toFixed(2)})`,
       )
       console.log(`  decoding every series afterwards (done lazily, at each series' next point) ${row.decodeAllMs} ms, RSS then ${row.decodedRssMb} MB`)
       if (baseline)

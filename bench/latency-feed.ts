@@ -8,8 +8,10 @@
  * - `steady`: `--rate` facts/s (default 10,000);
  * - `flood`: routine facts at `--rate` facts/s (the parent passes 2× what the chain sustained).
  *
- * Over every load: probe series (source web-1, `cpu.load` of a fresh job each, 20 points/s,
- * calm for 8 s, then a lasting jump: anomaly → decision → signed command → ack), and alerts
+ * Over every load: probe series (`cpu.load` of a fresh job each, 20 points/s, calm for 8 s, then
+ * a lasting jump: anomaly → decision → signed command → ack; series k on the k-th of
+ * `--probe-sources` in turn, hosts of the phase's own so that their runaways are throttled and
+ * acked whatever an earlier phase did), and alerts
  * (source web-2, 2/s: the alert lane, alert → decision).
  *
  * The routine load and the probes/alerts are different sources, as they would be in a fleet:
@@ -58,6 +60,7 @@ async function main(): Promise<void> {
   const load = arg('load', 'sparse')
   const rate = Number(arg('rate', '10000'))
   const seconds = Number(arg('seconds', '20'))
+  const probeSources = arg('probe-sources', 'web-1').split(',')
   const bulk = new Sender(await connect({ servers: url, name: 'bench-routine' }))
   const probes = new Sender(await connect({ servers: url, name: 'bench-probes' }))
   const start = Date.now()
@@ -110,7 +113,7 @@ async function main(): Promise<void> {
         const age = t - start - k * 2000
         await probes.send({
           lane: 'metric',
-          source: 'web-1',
+          source: probeSources[k % probeSources.length],
           name: 'cpu.load',
           value: age >= 8000 ? 100 + (probeN % 3) : 10 + Math.sin(probeN + k) * 0.3,
           labels: { job: `probe-${load}-${k}` },

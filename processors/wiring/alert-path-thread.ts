@@ -7,7 +7,7 @@
 import { getPriority, setPriority } from 'node:os'
 import { isMainThread, parentPort, workerData } from 'node:worker_threads'
 import { connectNats, createLogger, homePaths, runtimeContext, silentLogger, type BenEnv, type Service } from '../../infra/index.js'
-import { Subjects, type TopologyOptions } from '../../streams/index.js'
+import { metricsRegistry, Subjects, type MetricSnapshot, type TopologyOptions } from '../../streams/index.js'
 import { LaneSet } from './service.js'
 import { detectService, policyService, scrubService } from './stages.js'
 
@@ -36,7 +36,14 @@ export interface AlertPathData {
 }
 
 /** What the thread tells the main thread. */
-export type AlertPathReport = { readonly type: 'ready' } | { readonly type: 'failed'; readonly message: string }
+export type AlertPathReport =
+  | { readonly type: 'ready' }
+  | { readonly type: 'failed'; readonly message: string }
+  /** Its stages' metrics (every METRICS_EVERY_MS): the process's registry takes them in (absorbMetrics). */
+  | { readonly type: 'metrics'; readonly metrics: MetricSnapshot[] }
+
+/** How often a stage thread reports its metrics to the process. */
+const METRICS_EVERY_MS = 1000
 
 async function main(data: AlertPathData): Promise<void> {
   const port = parentPort!
@@ -83,6 +90,12 @@ async function main(data: AlertPathData): Promise<void> {
   }
   log.info({ services: services.map((s) => s.name) }, `${data.name}: its stages run in their own thread`)
   port.postMessage({ type: 'ready' } satisfies AlertPathReport)
+  const report = (): void =>
+    void metricsRegistry.getMetricsAsJSON().then(
+      (metrics) => port.postMessage({ type: 'metrics', metrics: metrics as unknown as MetricSnapshot[] } satisfies AlertPathReport),
+      () => undefined,
+    )
+  setInterval(report, METRICS_EVERY_MS).unref()
 }
 
 /**

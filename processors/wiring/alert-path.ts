@@ -2,6 +2,8 @@ import { existsSync } from 'node:fs'
 import { fileURLToPath } from 'node:url'
 import { Worker } from 'node:worker_threads'
 import type { RuntimeContext, Service, ServiceFactory } from '../../infra/index.js'
+import { absorbMetrics } from '../../streams/index.js'
+import { LaneSet, stageServiceName } from './service.js'
 import type { AlertPathData, AlertPathReport, ThreadUnit } from './alert-path-thread.js'
 
 export type { ThreadUnit } from './alert-path-thread.js'
@@ -72,7 +74,8 @@ function stageThreadService(name: string, units: readonly ThreadUnit[], opts: Al
           if (m.type === 'ready') {
             ready = true
             resolve(w)
-          } else if (m.type === 'failed' && !ready) reject(new Error(`the ${name} did not start: ${m.message}`))
+          } else if (m.type === 'metrics') absorbMetrics(name, m.metrics)
+          else if (m.type === 'failed' && !ready) reject(new Error(`the ${name} did not start: ${m.message}`))
         })
         w.on('error', (err) => {
           if (!ready) reject(err)
@@ -107,7 +110,8 @@ function stageThreadService(name: string, units: readonly ThreadUnit[], opts: Al
 
     current = await launch()
     return {
-      name,
+      // What it runs, for ben up's HELLO and logs: `detect-path(stage:scrub#routine+stage:detect)`.
+      name: `${name}(${units.map(unitName).join('+')})`,
       async stop() {
         stopping = true
         if (restart) clearTimeout(restart)
@@ -117,6 +121,13 @@ function stageThreadService(name: string, units: readonly ThreadUnit[], opts: Al
       },
     }
   }
+}
+
+/** The service name of a unit, as it would be named in the main thread (service.ts). */
+function unitName(u: ThreadUnit): string {
+  if (u === 'scrub-urgent') return stageServiceName('scrub', undefined, LaneSet.Urgent)
+  if (u === 'scrub-routine') return stageServiceName('scrub', undefined, LaneSet.Routine)
+  return stageServiceName(u)
 }
 
 /** Asks the thread to stop its stages (final checkpoints, drain) and waits for it to end. */

@@ -28,9 +28,9 @@ describe('tally', () => {
   })
 })
 
-describe('absorbMetrics (a stage thread\'s metrics in the process registry)', () => {
+describe("absorbMetrics (a stage thread's metrics in the process registry)", () => {
   const value = async (m: typeof factsIn | typeof behindSeconds, stage: string) => (await m.get()).values.find((v) => v.labels.stage === stage)?.value
-  it('adds what a thread\'s counters grew by, also after the thread restarted from 0', async () => {
+  it("adds what a thread's counters grew by, also after the thread restarted from 0", async () => {
     const snap = (n: number) => [{ name: 'ben_stage_facts_in_total', type: 'counter', values: [{ value: n, labels: { stage: 'absorb-c' } }] }]
     absorbMetrics('thread-a', snap(10))
     absorbMetrics('thread-a', snap(25))
@@ -42,7 +42,7 @@ describe('absorbMetrics (a stage thread\'s metrics in the process registry)', ()
     absorbMetrics('thread-b', snap(1))
     expect(await value(factsIn, 'absorb-c')).toBe(30)
   })
-  it('shows a gauge as the sum of every thread\'s latest value, and ignores metrics the registry does not declare', async () => {
+  it("shows a gauge as the sum of every thread's latest value, and ignores metrics the registry does not declare", async () => {
     const snap = (n: number) => [
       { name: 'ben_stage_behind_seconds', type: 'gauge', values: [{ value: n, labels: { stage: 'absorb-g' } }] },
       { name: 'not_a_ben_metric', type: 'counter', values: [{ value: 1, labels: {} }] },

@@ -8,14 +8,19 @@
  * - `steady`: `--rate` facts/s (default 10,000);
  * - `flood`: routine facts at `--rate` facts/s (the parent passes 2× what the chain sustained).
  *
- * Over every load: probe series (source web-1, `cpu.load` of a fresh job each, 20 points/s,
- * calm for 8 s, then a lasting jump: anomaly → decision → signed command → ack), and alerts
+ * Over every load: probe series (`cpu.load` of a fresh job each, 20 points/s, calm for 8 s, then
+ * a lasting jump: anomaly → decision → signed command → ack; series k on the k-th of
+ * `--probe-sources` in turn, hosts of the phase's own so that their runaways are throttled and
+ * acked whatever an earlier phase did), and alerts
  * (source web-2, 2/s: the alert lane, alert → decision).
  *
  * The routine load and the probes/alerts are different sources, as they would be in a fleet:
- * each has its own NATS connection and publisher and its own loop, so a routine load the server
- * cannot take as fast as it is offered slows the routine publisher only (its backlog is counted
- * as `routineBehind`), never the probes' and alerts' publishing or their event time.
+ * `--part routine` and `--part probes` run them in two processes (bench:latency starts both), each
+ * with its own NATS connection, publisher and event loop, so a routine load the server cannot take
+ * as fast as it is offered slows the routine publisher only (its backlog is counted as
+ * `routineBehind`), never the probes' and alerts' publishing or their event time. (In one process,
+ * a probe stamped with its publish time waited for the flood's publishing slice on the shared event
+ * loop before its bytes were written: up to ~100 ms of the flood's alert → stored was the feed's.)
  * Prints one JSON line at the end.
  */
 import { connect, type NatsConnection } from '@nats-io/transport-node'
@@ -58,6 +63,7 @@ async function main(): Promise<void> {
   const load = arg('load', 'sparse')
   const rate = Number(arg('rate', '10000'))
   const seconds = Number(arg('seconds', '20'))
+  const probeSources = arg('probe-sources', 'web-1').split(',')
   const bulk = new Sender(await connect({ servers: url, name: 'bench-routine' }))
   const probes = new Sender(await connect({ servers: url, name: 'bench-probes' }))
   const start = Date.now()
@@ -110,7 +116,7 @@ async function main(): Promise<void> {
         const age = t - start - k * 2000
         await probes.send({
           lane: 'metric',
-          source: 'web-1',
+          source: probeSources[k % probeSources.length],
           name: 'cpu.load',
           value: age >= 8000 ? 100 + (probeN % 3) : 10 + Math.sin(probeN + k) * 0.3,
           labels: { job: `probe-${load}-${k}` },
@@ -122,7 +128,8 @@ async function main(): Promise<void> {
     }
   }
 
-  await Promise.all([routineLoop(), probeLoop()])
+  const part = arg('part', 'both')
+  await Promise.all([part !== 'probes' ? routineLoop() : undefined, part !== 'routine' ? probeLoop() : undefined])
   const elapsed = (Date.now() - start) / 1000
   await Promise.all([bulk.close(), probes.close()])
   process.stdout.write(

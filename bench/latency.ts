@@ -56,9 +56,23 @@ interface Fed {
   readonly seconds: number
 }
 
-function feed(url: string, load: string, seconds: number, rate = 0): Promise<Fed> {
+/** The feed: the routine load and the probes in two processes (latency-feed.ts), their counts added up. */
+async function feed(url: string, load: string, seconds: number, rate: number, probeSources: readonly string[]): Promise<Fed> {
+  const [routine, probes] = await Promise.all(['routine', 'probes'].map((part) => feedPart(part, url, load, seconds, rate, probeSources)))
+  return {
+    sent: routine.sent + probes.sent,
+    routine: routine.routine,
+    probes: probes.probes,
+    failed: routine.failed + probes.failed,
+    routineBehind: routine.routineBehind,
+    seconds: Math.max(routine.seconds, probes.seconds),
+  }
+}
+
+function feedPart(part: string, url: string, load: string, seconds: number, rate: number, probeSources: readonly string[]): Promise<Fed> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [feedScript, '--url', url, '--load', load, '--seconds', String(seconds), '--rate', String(rate)], {
+    const args = [feedScript, '--part', part, '--url', url, '--load', load, '--seconds', String(seconds), '--rate', String(rate), '--probe-sources', probeSources.join(',')]
+    const child = spawn(process.execPath, args, {
       stdio: ['ignore', 'pipe', 'inherit'],
     })
     let out = ''
@@ -168,11 +182,28 @@ const CLIMB_MS = 1000
 /** A stage keeps up when its backlog grows by less than this share of the offered load (and 50/s). */
 const GROWTH_TOLERANCE = 0.02
 
+/**
+ * The probe hosts of each phase: its runaway series go to these hosts in turn. The default pack
+ * throttles a host at most once per 10 minutes (rate limit per rule, verb and target) and 20
+ * throttles fleet-wide per 10 minutes (blast radius): hosts of their own per phase give every
+ * phase fresh targets, so each phase's runaways yield signed commands and acks to measure
+ * (before, every phase's probes ran on web-1: only the first phase had a command).
+ */
+const PROBES_PER_PHASE = 3
+const PHASES = ['sparse', 'bursty', 'steady', 'flood'] as const
+const probeSourcesOf = (load: string): string[] => {
+  const at = Math.max(0, PHASES.indexOf(load as (typeof PHASES)[number]))
+  return Array.from({ length: PROBES_PER_PHASE }, (_, k) => `web-${3 + at * PROBES_PER_PHASE + k}`)
+}
+/** Simulated targets: web-2 (the alerts' source) and every phase's probe hosts. */
+const TARGET_HOSTS = 2 + PHASES.length * PROBES_PER_PHASE
+
 async function phase(r: Running, load: string, rate: number): Promise<Phase> {
+  const probeSources = probeSourcesOf(load)
   const h = Object.fromEntries(HOPS.map((k) => [k, hist()])) as Record<Hop, Histogram>
   const rec = (hop: Hop, ms: number) => h[hop].recordValue(Math.max(1, Math.round(ms)))
   const t0 = Date.now()
-  // Scrubbed: the probes (web-1) only; the routine load is counted, not followed.
+  // Scrubbed: the probes (this phase's probe hosts) only; the routine load is counted, not followed.
   // …each with its publish time, to see whether the routine lane's latency climbs through the feed.
   const probeTrend: Array<[number, number]> = []
   const scrubbedOf = (d: { result: { ok: boolean; value?: unknown }; time: number }) => {
@@ -182,9 +213,11 @@ async function phase(r: Running, load: string, rate: number): Promise<Phase> {
     probeTrend.push([ts, d.time - ts])
   }
   const subs = [
-    followSubjects(r.ctx.nc, r.ctx.registry, 'ben.scrubbed.*.web-1', { deliver: 'new' }).subscribe(scrubbedOf),
+    ...probeSources.map((src) => followSubjects(r.ctx.nc, r.ctx.registry, `ben.scrubbed.*.${src}`, { deliver: 'new' }).subscribe(scrubbedOf)),
     // The probes' first hop: stored in FACTS (the server's part, before any stage).
-    followSubjects(r.ctx.nc, r.ctx.registry, 'ben.fact.metric.web-1', { deliver: 'new' }).subscribe((d) => d.result.ok && rec('stored', d.time - (d.result.value as Fact).ts)),
+    ...probeSources.map((src) =>
+      followSubjects(r.ctx.nc, r.ctx.registry, `ben.fact.metric.${src}`, { deliver: 'new' }).subscribe((d) => d.result.ok && rec('stored', d.time - (d.result.value as Fact).ts)),
+    ),
     // The alert lane hop by hop (web-2): stored in FACTS, out of scrub, out of policy (below).
     followSubjects(r.ctx.nc, r.ctx.registry, 'ben.fact.alert.web-2', { deliver: 'new' }).subscribe((d) => d.result.ok && rec('alert→stored', d.time - (d.result.value as Fact).ts)),
     followSubjects(r.ctx.nc, r.ctx.registry, 'ben.scrubbed.alert.web-2', { deliver: 'new' }).subscribe(
@@ -255,7 +288,7 @@ async function phase(r: Running, load: string, rate: number): Promise<Phase> {
     }
   })
   gcObs.observe({ entryTypes: ['gc'] })
-  const fed = await feed(r.endpoints.natsUrl, load, SECONDS, rate)
+  const fed = await feed(r.endpoints.natsUrl, load, SECONDS, rate, probeSources)
   gcObs.disconnect()
   eld.disable()
   const loopDelay = { p50: Math.round(eld.percentile(50) / 1e6), p99: Math.round(eld.percentile(99) / 1e6), max: Math.round(eld.max / 1e6) }
@@ -340,10 +373,10 @@ async function main(): Promise<void> {
     silentLogger(),
     defaultServices(),
   )
-  // Targets that verify and ack the commands (hosts web-1, web-2); they publish no telemetry.
+  // Targets that verify and ack the commands (web-1 … web-N); they publish no telemetry.
   const sim = await runSimulation(
     { nc: running.ctx.nc, subjects: running.ctx.subjects, codec: running.ctx.codec, topo: {} },
-    { hosts: 2, rate: 1, durationMs: 1, mode: 'backfill', scenarios: [], seed: 'bench' },
+    { hosts: TARGET_HOSTS, rate: 1, durationMs: 1, mode: 'backfill', scenarios: [], seed: 'bench' },
   )
   const phases: Phase[] = []
   let base: BaselineFigures

@@ -1,6 +1,6 @@
 import type { Command } from 'commander'
 import { createLogger, homePaths, parseSidecarList, readEnv, secureStart, startBen, streamLimitsFromEnv, type ServiceFactory } from '../infra/index.js'
-import { actService, alertPathService, detectService, incidentService, LaneSet, scrubService } from '../processors/wiring/index.js'
+import { actService, alertPathService, detectPathService, detectService, incidentService, LaneSet, scrubService } from '../processors/wiring/index.js'
 import { runSimulation } from '../simulate/index.js'
 import { projectionsByName, projectorService, rebuildService } from './services.js'
 import { startOrchestrator } from '../fleet/index.js'
@@ -18,8 +18,11 @@ import { checkConsoleOptions, isConsoleError, startConsole, type ConsoleHandle }
 export function defaultServices(opts: { workers?: number; partitions?: number } = {}): ServiceFactory[] {
   const projectors = [...projectionsByName().values()].map((p) => projectorService(p))
   // --workers N: the stages run in N worker processes under the orchestrator; else in this process,
-  // but for the alert path (scrub's alert lane and policy), in a thread of its own (issue 8)
-  const stages = opts.workers ? [] : [scrubService(LaneSet.Routine), alertPathService(), detectService(), actService(), incidentService()]
+  // but for the alert path (scrub's alert lane and policy), in a thread of its own (issue 8), and
+  // with BEN_DETECT_PATH=thread the detect path (scrub's routine lanes and detect) too: off by
+  // default, it cost CPU per fact and steady capacity in bench:latency without a latency gain shown
+  const routine = process.env.BEN_DETECT_PATH === 'thread' ? [detectPathService()] : [scrubService(LaneSet.Routine), detectService()]
+  const stages = opts.workers ? [] : [...routine, alertPathService(), actService(), incidentService()]
   return [...projectors, rebuildService(), ...stages, orchestratorService(opts.workers ?? 0, opts.partitions ?? opts.workers ?? 1)]
 }
 

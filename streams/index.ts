@@ -31,7 +31,7 @@ export { decodeMessage } from './decode.js'
 export { DeadLetters, type RejectedInput } from './dlq.js'
 export { PublishFailure, StreamsError, StreamsErrorCode, isStreamsError } from './errors.js'
 export * as metrics from './metrics.js'
-export { metricsRegistry } from './metrics.js'
+export { metricsRegistry, absorbMetrics, type MetricSnapshot } from './metrics.js'
 export { followSubjects, type Delivered, type StartAt, type FollowOptions } from './follow.js'
 
 export { subjectMatches, isSubsetOf, overlaps } from './subjects.js'

@@ -113,3 +113,39 @@ export const publishedBy = {
   duplicate: tally(published, { status: 'duplicate' }),
   failed: tally(published, { status: 'failed' }),
 } as const
+
+/** A metric as `Registry.getMetricsAsJSON()` gives it (what a stage thread sends its process). */
+export interface MetricSnapshot {
+  readonly name: string
+  readonly type: string
+  readonly values: ReadonlyArray<{ readonly value: number; readonly labels: Readonly<Record<string, string | number>> }>
+}
+
+/** Per thread (`from`), the last value of each counter and gauge series it reported. */
+const absorbed = new Map<string, Map<string, number>>()
+
+/**
+ * Takes a stage thread's metrics (processors/wiring/alert-path.ts) into this process's registry, so
+ * that `ben up --metrics` shows the stages that run in threads like those on the main thread:
+ * counters grow by what the thread's grew since its last report (a restarted thread starts again
+ * from 0), a gauge is the sum of the latest values of every thread and of this one's own. Only
+ * counters and gauges that this registry declares are taken in.
+ */
+export function absorbMetrics(from: string, snapshot: readonly MetricSnapshot[]): void {
+  let last = absorbed.get(from)
+  if (!last) absorbed.set(from, (last = new Map()))
+  for (const m of snapshot) {
+    const metric = metricsRegistry.getSingleMetric(m.name)
+    if (!(metric instanceof Counter) && !(metric instanceof Gauge)) continue
+    for (const v of m.values) {
+      const labels = Object.fromEntries(Object.entries(v.labels).map(([k, x]) => [k, String(x)]))
+      const key = `${m.name}\u0000${JSON.stringify(Object.entries(labels).sort())}`
+      const before = last.get(key) ?? 0
+      last.set(key, v.value)
+      if (metric instanceof Counter) {
+        const grew = v.value >= before ? v.value - before : v.value
+        if (grew > 0) metric.inc(labels, grew)
+      } else if (v.value !== before) metric.inc(labels, v.value - before)
+    }
+  }
+}

@@ -12,10 +12,9 @@ import { defaultServices } from '../cli/up.js'
 import { consumerSettled, tempDir, waitFor } from './support/servers.js'
 
 /**
- * A helper thread (not Ben's, not the test's main thread): publishes a routine fact and an alert
- * as edge JSON, waits for the alert's decision, then wakes the main thread through `flag`:
- * flag[0] = 1 decided (2 failed); flag[1] = 1 if the routine fact was scrubbed before that.
- * flag[2] is the main thread's go (it is about to hold its own loop).
+ * A helper thread (not Ben's, not the test's main thread): once the main thread says go (flag[2]),
+ * publishes `facts` (edge JSON) and waits for a message on `until`, then wakes the main thread
+ * through `flag`: flag[0] = 1 seen (2 failed).
  */
 const WATCHER = `
 const { parentPort, workerData } = require('node:worker_threads')
@@ -23,34 +22,55 @@ const { connect } = require(workerData.nats)
 const flag = new Int32Array(workerData.shared)
 const wake = (v) => { Atomics.store(flag, 0, v); Atomics.notify(flag, 0) }
 ;(async () => {
-  const { url, prefix, routine, alert } = workerData
-  const nc = await connect({ servers: url, name: 'alert-path-test-watcher' })
-  let scrubbed = false
-  nc.subscribe(prefix + '.scrubbed.metric.' + routine, { callback: () => { scrubbed = true } })
-  const decided = nc.subscribe(prefix + '.decision.*.' + alert, { max: 1 })
+  const { url, facts, until } = workerData
+  const nc = await connect({ servers: url, name: 'held-loop-test-watcher' })
+  const seen = nc.subscribe(until, { max: 1 })
   await nc.flush()
   parentPort.postMessage('ready')
   Atomics.wait(flag, 2, 0)
-  const json = (o) => new TextEncoder().encode(JSON.stringify(o))
-  nc.publish(prefix + '.fact.metric.' + routine, json({ lane: 'metric', source: routine, ts: Date.now(), name: 'held.check', value: 1, labels: {} }))
-  nc.publish(prefix + '.fact.alert.' + alert, json({ lane: 'alert', source: alert, ts: Date.now(), rule: 'edr.exec', severity: 'high', message: 'unexpected binary', attrs: { path: '/tmp/x' } }))
+  const json = (o) => new TextEncoder().encode(JSON.stringify({ ...o, ts: o.ts ?? Date.now() }))
+  for (const f of facts) nc.publish(f.subject, json(f.fact))
   await nc.flush()
-  for await (const m of decided) break
-  Atomics.store(flag, 1, scrubbed ? 1 : 0)
+  for await (const m of seen) break
   wake(1)
   await nc.close()
 })().catch((err) => { parentPort.postMessage(String(err && err.stack || err)); wake(2) })
 `
 
 /**
- * Issue 8, item 3 (the lanes' promise under overload, as behaviour): the alert path (scrub's alert
- * lane and policy) runs in a thread of its own, so an alert is decided while `ben up`'s main thread
- * — scrub's routine lane, detect, the projectors — cannot run at all. The main thread is held in
- * Atomics.wait (a saturated loop, taken to the limit) until a watcher thread has seen the alert's
- * decision, with a generous deadline. With the alert path on the main loop, nothing is decided
- * while it is held and the wait times out.
+ * Holds the calling thread (Ben's main thread: ben up runs in this process) in Atomics.wait while
+ * a watcher thread publishes `facts` and waits for a message on `until`; true if it came while the
+ * thread was held (within a generous deadline).
  */
-describe('the alert path: an alert is decided while the routine loop is held', () => {
+async function seenWhileHeld(url: string, facts: ReadonlyArray<{ subject: string; fact: Record<string, unknown> }>, until: string): Promise<boolean> {
+  const shared = new SharedArrayBuffer(12)
+  const flag = new Int32Array(shared)
+  const errors: string[] = []
+  const watcher = new Worker(WATCHER, { eval: true, workerData: { shared, nats: createRequire(import.meta.url).resolve('@nats-io/transport-node'), url, facts, until } })
+  await new Promise<void>((resolve, reject) => {
+    watcher.on('message', (m) => (m === 'ready' ? resolve() : errors.push(String(m))))
+    watcher.once('error', reject)
+  })
+  // Hold this thread (Ben's main loop): go, then wait for the watcher's word or the deadline.
+  Atomics.store(flag, 2, 1)
+  Atomics.notify(flag, 2)
+  const held = Atomics.wait(flag, 0, 0, 120_000)
+  const seen = held === 'ok' && Atomics.load(flag, 0) === 1
+  await watcher.terminate()
+  expect(errors).toEqual([])
+  return seen
+}
+
+/**
+ * Issue 8 (the lanes' promise under overload, and no fact waiting in a stage, as behaviour): the
+ * alert path (scrub's alert lane and policy) and the detect path (scrub's routine lanes and detect)
+ * each run in a thread of their own, so an alert is decided, and a metric's anomaly raised, while
+ * `ben up`'s main thread — the projectors, act, incident — cannot run at all. The main thread is
+ * held in Atomics.wait (a saturated loop, taken to the limit) until a watcher thread has seen the
+ * decision or the anomaly, with a generous deadline. With either path on the main loop, nothing is
+ * decided or raised while it is held and the wait times out.
+ */
+describe('the alert and detect paths: decided and detected while the main loop is held', () => {
   const home = tempDir('ben-alertpath-')
   let running: Running | undefined
   const start = (services: ServiceFactory[]) =>
@@ -61,39 +81,41 @@ describe('the alert path: an alert is decided while the routine loop is held', (
     home.remove()
   })
 
-  it("ben up's alert path decides an alert while the main thread (routine lanes) is held, and the routine fact follows once it is released", async () => {
+  it("ben up's alert path decides an alert while the main thread is held", async () => {
     running = await start(defaultServices())
-    const nc = running.ctx.nc
     const prefix = running.ctx.subjects.prefix
-    // Seen here only once the main thread runs again.
-    let routineHere = false
-    const sub = nc.subscribe(`${prefix}.scrubbed.metric.held-1`, { callback: () => void (routineHere = true) })
-    await nc.flush()
-    const shared = new SharedArrayBuffer(12)
-    const flag = new Int32Array(shared)
-    const errors: string[] = []
-    const watcher = new Worker(WATCHER, {
-      eval: true,
-      workerData: { shared, nats: createRequire(import.meta.url).resolve('@nats-io/transport-node'), url: running.endpoints.natsUrl, prefix, routine: 'held-1', alert: 'alert-1' },
+    const alert = { lane: 'alert', source: 'alert-1', rule: 'edr.exec', severity: 'high', message: 'unexpected binary', attrs: { path: '/tmp/x' } }
+    const decided = await seenWhileHeld(running.endpoints.natsUrl, [{ subject: `${prefix}.fact.alert.alert-1`, fact: alert }], `${prefix}.decision.*.alert-1`)
+    expect(decided, 'the alert was decided while the main thread was held').toBe(true)
+  }, 300_000)
+
+  it("ben up's detect path (BEN_DETECT_PATH=thread) scrubs a metric and raises its anomaly while the main thread is held", async () => {
+    await running?.stop()
+    process.env.BEN_DETECT_PATH = 'thread'
+    try {
+      running = await start(defaultServices())
+    } finally {
+      delete process.env.BEN_DETECT_PATH
+    }
+    const prefix = running.ctx.subjects.prefix
+    // A calm series past detect's warm-up (100 points), published and applied before the hold…
+    const t0 = Date.now() - 60_000
+    const calm = Array.from({ length: 200 }, (_, i) => {
+      const r = parseEdgeFact({ lane: 'metric', source: 'held-1', ts: t0 + i * 50, name: 'cpu.load', value: 10 + Math.sin(i) * 0.3, labels: { job: 'held' } })
+      if (!r.ok) throw new Error(r.error.message)
+      return r.value
     })
-    await new Promise<void>((resolve, reject) => {
-      watcher.on('message', (m) => (m === 'ready' ? resolve() : errors.push(String(m))))
-      watcher.once('error', reject)
-    })
-    watcher.on('message', (m) => m !== 'ready' && errors.push(String(m)))
-    // Hold this thread (Ben's main loop): go, then wait for the watcher's word or the deadline.
-    Atomics.store(flag, 2, 1)
-    Atomics.notify(flag, 2)
-    const held = Atomics.wait(flag, 0, 0, 120_000)
-    const routineWhileHeld = Atomics.load(flag, 1) === 1
-    expect(errors).toEqual([])
-    expect(held === 'ok' && Atomics.load(flag, 0), 'the alert was decided while the main thread was held').toBe(1)
-    // The main thread was really held: the routine fact was not scrubbed before the decision.
-    expect(routineWhileHeld).toBe(false)
-    // Released, the routine lane goes on: the routine fact comes out of scrub.
-    await waitFor('the routine fact to be scrubbed once the main thread runs', () => routineHere, 120_000)
-    sub.unsubscribe()
-    await watcher.terminate()
+    const p = new FactPublisher(running.ctx.nc, running.ctx.subjects, running.ctx.codec)
+    expect((await p.publishAll(calm)).stored).toBe(calm.length)
+    await p.close()
+    await waitFor('detect to apply the calm series', () => consumerSettled(running!.ctx.nc, 'DERIVED', 'stage-detect-metric'), 120_000)
+    // …then its jump, published while the main thread is held: its anomaly comes out meanwhile.
+    const jump = [1, 2, 3].map((k) => ({
+      subject: `${prefix}.fact.metric.held-1`,
+      fact: { lane: 'metric', source: 'held-1', ts: t0 + (200 + k) * 50, name: 'cpu.load', value: 100 + k, labels: { job: 'held' } },
+    }))
+    const raised = await seenWhileHeld(running.endpoints.natsUrl, jump, `${prefix}.anomaly.*.held-1`)
+    expect(raised, 'the anomaly was raised while the main thread was held').toBe(true)
   }, 300_000)
 
   it('the alert path thread runs at a raised priority where the process may raise it (root or CAP_SYS_NICE)', async (t) => {

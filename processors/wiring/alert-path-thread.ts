@@ -1,14 +1,25 @@
 /**
- * The alert path's worker thread (alert-path.ts): scrub's alert lane and policy, on connections,
- * an event loop and a heap of their own. Started by `alertPathService`; stops on `{ type: 'stop' }`
- * (final checkpoints, drain) and then ends.
+ * A stage thread (alert-path.ts): some of `ben up`'s stage services on connections, an event loop
+ * and a heap of their own — the alert path (scrub's alert lane and policy) or the detect path
+ * (scrub's routine lanes and detect). Started by `alertPathService` / `detectPathService`; stops on
+ * `{ type: 'stop' }` (final checkpoints, drain) and then ends.
  */
 import { getPriority, setPriority } from 'node:os'
 import { isMainThread, parentPort, workerData } from 'node:worker_threads'
 import { connectNats, createLogger, homePaths, runtimeContext, silentLogger, type BenEnv, type Service } from '../../infra/index.js'
-import { Subjects, type TopologyOptions } from '../../streams/index.js'
+import { metricsRegistry, Subjects, type MetricSnapshot, type TopologyOptions } from '../../streams/index.js'
 import { LaneSet } from './service.js'
-import { policyService, scrubService } from './stages.js'
+import { detectService, policyService, scrubService } from './stages.js'
+
+/** The stage services a thread may run. */
+export type ThreadUnit = 'scrub-urgent' | 'scrub-routine' | 'detect' | 'policy'
+
+const UNITS = {
+  'scrub-urgent': () => scrubService(LaneSet.Urgent),
+  'scrub-routine': () => scrubService(LaneSet.Routine),
+  detect: () => detectService(),
+  policy: () => policyService(),
+} as const satisfies Record<ThreadUnit, unknown>
 
 /** What the main thread hands the alert path's thread. */
 export interface AlertPathData {
@@ -18,17 +29,28 @@ export interface AlertPathData {
   readonly logLevel: string
   /** Nice value of the thread relative to the process's (negative: scheduled first); 0 leaves it. */
   readonly nice: number
+  /** The thread's name (`alert-path`, `detect-path`): its log name and connection name. */
+  readonly name: string
+  /** The stage services it runs, in this order. */
+  readonly units: readonly ThreadUnit[]
 }
 
 /** What the thread tells the main thread. */
-export type AlertPathReport = { readonly type: 'ready' } | { readonly type: 'failed'; readonly message: string }
+export type AlertPathReport =
+  | { readonly type: 'ready' }
+  | { readonly type: 'failed'; readonly message: string }
+  /** Its stages' metrics (every METRICS_EVERY_MS): the process's registry takes them in (absorbMetrics). */
+  | { readonly type: 'metrics'; readonly metrics: MetricSnapshot[] }
+
+/** How often a stage thread reports its metrics to the process. */
+const METRICS_EVERY_MS = 1000
 
 async function main(data: AlertPathData): Promise<void> {
   const port = parentPort!
   const { env } = data
-  const log = data.logLevel === 'silent' ? silentLogger() : createLogger({ level: data.logLevel, file: homePaths(env.home).log, name: 'ben-alert-path' })
+  const log = data.logLevel === 'silent' ? silentLogger() : createLogger({ level: data.logLevel, file: homePaths(env.home).log, name: `ben-${data.name}` })
   prioritise(data.nice, log)
-  const nc = await connectNats(env.natsUrl!, env, 'ben-alert-path')
+  const nc = await connectNats(env.natsUrl!, env, `ben-${data.name}`)
   const subjects = new Subjects(env.prefix)
   const topo = { ...data.topo, subjects } satisfies TopologyOptions
   const ctx = runtimeContext({
@@ -37,14 +59,14 @@ async function main(data: AlertPathData): Promise<void> {
     topo,
     log,
     warehouse: () => {
-      throw new Error('the alert path runs stages only: it has no ClickHouse')
+      throw new Error(`the ${data.name} thread runs stages only: it has no ClickHouse`)
     },
   })
   const publisher = ctx.publisher
   const services: Service[] = []
   const close = async (): Promise<void> => {
     for (const s of services.splice(0).reverse())
-      await s.stop().catch((err) => log.warn({ service: s.name, err: (err as Error).message }, 'alert path: a stage did not stop cleanly'))
+      await s.stop().catch((err) => log.warn({ service: s.name, err: (err as Error).message }, `${data.name}: a stage did not stop cleanly`))
     await publisher.close().catch(() => undefined)
     await nc.drain().catch(() => nc.close())
     log.flush?.()
@@ -57,7 +79,7 @@ async function main(data: AlertPathData): Promise<void> {
     void close().finally(() => process.exit(0))
   })
   try {
-    for (const make of [scrubService(LaneSet.Urgent), policyService()]) {
+    for (const make of data.units.map((u) => UNITS[u]())) {
       if (stopping) break
       services.push(await make(ctx))
     }
@@ -66,8 +88,14 @@ async function main(data: AlertPathData): Promise<void> {
     await close()
     process.exit(1)
   }
-  log.info({ services: services.map((s) => s.name) }, 'alert path: scrub alert lane and policy run in their own thread')
+  log.info({ services: services.map((s) => s.name) }, `${data.name}: its stages run in their own thread`)
   port.postMessage({ type: 'ready' } satisfies AlertPathReport)
+  const report = (): void =>
+    void metricsRegistry.getMetricsAsJSON().then(
+      (metrics) => port.postMessage({ type: 'metrics', metrics: metrics as unknown as MetricSnapshot[] } satisfies AlertPathReport),
+      () => undefined,
+    )
+  setInterval(report, METRICS_EVERY_MS).unref()
 }
 
 /**
@@ -82,9 +110,9 @@ function prioritise(nice: number, log: ReturnType<typeof silentLogger>): void {
   const to = Math.max(-20, Math.min(19, from + nice))
   try {
     setPriority(0, to)
-    log.info({ from, to }, 'alert path: thread priority raised')
+    log.info({ from, to }, 'stage thread: priority raised')
   } catch (err) {
-    log.info({ from, to, err: (err as Error).message }, 'alert path: thread priority not raised (needs CAP_SYS_NICE): it runs at the process priority')
+    log.info({ from, to, err: (err as Error).message }, 'stage thread: priority not raised (needs CAP_SYS_NICE): it runs at the process priority')
   }
 }
 

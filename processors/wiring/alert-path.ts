@@ -2,7 +2,11 @@ import { existsSync } from 'node:fs'
 import { fileURLToPath } from 'node:url'
 import { Worker } from 'node:worker_threads'
 import type { RuntimeContext, Service, ServiceFactory } from '../../infra/index.js'
-import type { AlertPathData, AlertPathReport } from './alert-path-thread.js'
+import { absorbMetrics } from '../../streams/index.js'
+import { LaneSet, stageServiceName } from './service.js'
+import type { AlertPathData, AlertPathReport, ThreadUnit } from './alert-path-thread.js'
+
+export type { ThreadUnit } from './alert-path-thread.js'
 
 export interface AlertPathOptions {
   /** Wait before a thread that died is started again (ms). Default 1 s. */
@@ -33,10 +37,29 @@ const ALERT_NICE = -5
  * checkpoints, as after a restart of `ben up`).
  */
 export function alertPathService(opts: AlertPathOptions = {}): ServiceFactory {
+  const envNice = process.env.BEN_ALERT_PATH_NICE
+  const nice = opts.nice ?? (envNice !== undefined && envNice !== '' && Number.isInteger(Number(envNice)) ? Number(envNice) : ALERT_NICE)
+  return stageThreadService('alert-path', ['scrub-urgent', 'policy'], { ...opts, nice })
+}
+
+/**
+ * The detect path (issue 8, bursty load: publish → anomaly): scrub's routine lanes and detect in a
+ * worker thread of their own, like the alert path. On `ben up`'s main thread a fact on its way to
+ * an anomaly waited for whatever else that loop ran — the projectors (decoding, building rows,
+ * ClickHouse inserts: chDB runs on the calling thread), act, incident, the query service, their
+ * garbage collection: bench:latency's bursty phase showed a probe waiting up to ~500 ms between
+ * its delivery to scrub and its turn, with the main loop delayed by up to 340 ms. In its own
+ * thread a fact is delayed only by scrub's and detect's own work (which serves sources fairly).
+ * It runs at the process's priority: below the alert path.
+ */
+export function detectPathService(opts: Omit<AlertPathOptions, 'nice'> = {}): ServiceFactory {
+  return stageThreadService('detect-path', ['scrub-routine', 'detect'], { ...opts, nice: 0 })
+}
+
+/** Runs `units` (stage services) in a worker thread named `name`, started again if it dies. */
+function stageThreadService(name: string, units: readonly ThreadUnit[], opts: AlertPathOptions & { readonly nice: number }): ServiceFactory {
   return async (ctx: RuntimeContext): Promise<Service> => {
-    const envNice = process.env.BEN_ALERT_PATH_NICE
-    const nice = opts.nice ?? (envNice !== undefined && envNice !== '' && Number.isInteger(Number(envNice)) ? Number(envNice) : ALERT_NICE)
-    const data = threadData(ctx, nice)
+    const data = threadData(ctx, opts.nice, name, units)
     const log = ctx.log
     let stopping = false
     let current: Worker | undefined
@@ -45,23 +68,24 @@ export function alertPathService(opts: AlertPathOptions = {}): ServiceFactory {
     /** Starts a thread; resolves once its stages run (rejects if it failed to start them). */
     const launch = (): Promise<Worker> =>
       new Promise((resolve, reject) => {
-        const w = new Worker(threadScript(), { workerData: data, name: 'ben-alert-path' })
+        const w = new Worker(threadScript(), { workerData: data, name: `ben-${name}` })
         let ready = false
         w.on('message', (m: AlertPathReport) => {
           if (m.type === 'ready') {
             ready = true
             resolve(w)
-          } else if (m.type === 'failed' && !ready) reject(new Error(`the alert path did not start: ${m.message}`))
+          } else if (m.type === 'metrics') absorbMetrics(name, m.metrics)
+          else if (m.type === 'failed' && !ready) reject(new Error(`the ${name} did not start: ${m.message}`))
         })
         w.on('error', (err) => {
           if (!ready) reject(err)
-          else log.error({ err: err.message }, 'the alert path thread failed: starting it again (its stages resume from their checkpoints)')
+          else log.error({ err: err.message, thread: name }, `the ${name} thread failed: starting it again (its stages resume from their checkpoints)`)
         })
         w.on('exit', (code) => {
-          if (!ready) return reject(new Error(`the alert path thread exited (code ${code}) before its stages ran`))
+          if (!ready) return reject(new Error(`the ${name} thread exited (code ${code}) before its stages ran`))
           if (stopping || current !== w) return
           current = undefined
-          log.error({ code }, 'the alert path thread ended: starting it again')
+          log.error({ code, thread: name }, `the ${name} thread ended: starting it again`)
           schedule()
         })
       })
@@ -76,7 +100,7 @@ export function alertPathService(opts: AlertPathOptions = {}): ServiceFactory {
             else current = w
           },
           (err: Error) => {
-            log.error({ err: err.message }, 'the alert path did not start: trying again')
+            log.error({ err: err.message, thread: name }, `the ${name} did not start: trying again`)
             schedule()
           },
         )
@@ -86,7 +110,8 @@ export function alertPathService(opts: AlertPathOptions = {}): ServiceFactory {
 
     current = await launch()
     return {
-      name: 'alert-path',
+      // What it runs, for ben up's HELLO and logs: `detect-path(stage:scrub#routine+stage:detect)`.
+      name: `${name}(${units.map(unitName).join('+')})`,
       async stop() {
         stopping = true
         if (restart) clearTimeout(restart)
@@ -98,6 +123,13 @@ export function alertPathService(opts: AlertPathOptions = {}): ServiceFactory {
   }
 }
 
+/** The service name of a unit, as it would be named in the main thread (service.ts). */
+function unitName(u: ThreadUnit): string {
+  if (u === 'scrub-urgent') return stageServiceName('scrub', undefined, LaneSet.Urgent)
+  if (u === 'scrub-routine') return stageServiceName('scrub', undefined, LaneSet.Routine)
+  return stageServiceName(u)
+}
+
 /** Asks the thread to stop its stages (final checkpoints, drain) and waits for it to end. */
 function stopThread(w: Worker): Promise<void> {
   return new Promise<void>((resolve) => {
@@ -107,7 +139,7 @@ function stopThread(w: Worker): Promise<void> {
 }
 
 /** What the thread needs to join this Ben: the same servers, credentials, prefix and topology. */
-function threadData(ctx: RuntimeContext, nice: number): AlertPathData {
+function threadData(ctx: RuntimeContext, nice: number, name: string, units: readonly ThreadUnit[]): AlertPathData {
   const options = (ctx.nc as unknown as { options?: { servers?: string | string[] } }).options
   const servers = options?.servers ?? ctx.nc.getServer()
   const url = (Array.isArray(servers) ? servers : [servers]).map((s) => (s.includes('://') ? s : `nats://${s}`)).join(',')
@@ -117,6 +149,8 @@ function threadData(ctx: RuntimeContext, nice: number): AlertPathData {
     topo: JSON.parse(JSON.stringify(topo)) as AlertPathData['topo'],
     logLevel: String((ctx.log as { level?: unknown }).level ?? 'info'),
     nice,
+    name,
+    units: [...units],
   }
 }
 

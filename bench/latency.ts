@@ -25,7 +25,7 @@ import { fileURLToPath } from 'node:url'
 import { monitorEventLoopDelay, PerformanceObserver } from 'node:perf_hooks'
 import { build, type Histogram } from 'hdr-histogram-js'
 import { jetstreamManager } from '@nats-io/jetstream'
-import { readEnv, silentLogger, startBen, type Running } from '../infra/index.js'
+import { embeddedEnv, silentLogger, startBen, type Running } from '../infra/index.js'
 import { defaultServices } from '../cli/up.js'
 import { printTable } from '../cli/output.js'
 import { followSubjects } from '../streams/index.js'
@@ -368,11 +368,7 @@ const ROUTINE_HOPS: readonly Hop[] = ['scrubbed', 'anomaly', 'decision', 'comman
 
 async function main(): Promise<void> {
   const home = mkdtempSync(join(tmpdir(), 'ben-bench-lat-'))
-  const running = await startBen(
-    { ...readEnv({ BEN_HOME: home, BEN_NO_CONTAINERS: '1' }), natsUrl: undefined, clickhouseUrl: process.env.BEN_CLICKHOUSE_URL },
-    silentLogger(),
-    defaultServices(),
-  )
+  const running = await startBen(embeddedEnv(home), silentLogger(), defaultServices())
   // Targets that verify and ack the commands (web-1 … web-N); they publish no telemetry.
   const sim = await runSimulation(
     { nc: running.ctx.nc, subjects: running.ctx.subjects, codec: running.ctx.codec, topo: {} },

@@ -30,7 +30,7 @@ import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { build } from 'hdr-histogram-js'
 import { jetstream, jetstreamManager } from '@nats-io/jetstream'
-import { homePaths, readEnv, silentLogger, startBen, type Running } from '../infra/index.js'
+import { homePaths, embeddedEnv, silentLogger, startBen, type Running } from '../infra/index.js'
 import { defaultServices } from '../cli/up.js'
 import { printTable } from '../cli/output.js'
 import { followSubjects } from '../streams/index.js'
@@ -70,7 +70,7 @@ async function rows(r: Running, table: string): Promise<number> {
 }
 
 async function start(home: string, services: Parameters<typeof startBen>[2]): Promise<Running> {
-  return startBen({ ...readEnv({ BEN_HOME: home, BEN_NO_CONTAINERS: '1' }), natsUrl: undefined, clickhouseUrl: process.env.BEN_CLICKHOUSE_URL }, silentLogger(), services)
+  return startBen(embeddedEnv(home), silentLogger(), services)
 }
 
 /** The stage durables of the graph with P partitions (each lane of each unit has one). */

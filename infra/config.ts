@@ -28,6 +28,15 @@ export interface BenEnv {
   readonly duplicateWindowMs?: number
 }
 
+/**
+ * The embedded default in `home`, as tests and benches start it: its own nats-server (never one
+ * named by BEN_NATS_URL in the caller's environment), no containers, and chDB unless
+ * BEN_CLICKHOUSE_URL names a ClickHouse server.
+ */
+export function embeddedEnv(home: string): BenEnv {
+  return { ...readEnv({ BEN_HOME: home, BEN_NO_CONTAINERS: '1' }), natsUrl: undefined, clickhouseUrl: process.env.BEN_CLICKHOUSE_URL }
+}
+
 export function readEnv(env: NodeJS.ProcessEnv = process.env): BenEnv {
   return Object.freeze({
     home: resolve(env.BEN_HOME || '.ben'),

@@ -1,6 +1,6 @@
 export { startNatsServer, findNatsServer, type NatsServerHandle, type NatsServerOptions } from './nats-server.js'
 export { openClickHouse, type Warehouse, type ClickHouseTarget } from './clickhouse.js'
-export { readEnv, homePaths, type BenEnv } from './config.js'
+export { embeddedEnv, readEnv, homePaths, type BenEnv } from './config.js'
 export { readEndpoints, writeEndpoints, removeEndpoints, isAlive, type Endpoints } from './endpoints.js'
 export { freePort, isPortFree } from './ports.js'
 export { InfraError, isInfraError, InfraErrorCode } from './errors.js'

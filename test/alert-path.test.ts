@@ -6,7 +6,7 @@ import { afterAll, describe, expect, it } from 'vitest'
 import { jetstreamManager } from '@nats-io/jetstream'
 import { FactPublisher } from '../streams/index.js'
 import { parseEdgeFact } from '../schemas/index.js'
-import { readEnv, silentLogger, startBen, type Running, type ServiceFactory } from '../infra/index.js'
+import { embeddedEnv, silentLogger, startBen, type Running, type ServiceFactory } from '../infra/index.js'
 import { LaneSet, scrubService } from '../processors/wiring/index.js'
 import { defaultServices } from '../cli/up.js'
 import { consumerSettled, tempDir, waitFor } from './support/servers.js'
@@ -73,8 +73,7 @@ async function seenWhileHeld(url: string, facts: ReadonlyArray<{ subject: string
 describe('the alert and detect paths: decided and detected while the main loop is held', () => {
   const home = tempDir('ben-alertpath-')
   let running: Running | undefined
-  const start = (services: ServiceFactory[]) =>
-    startBen({ ...readEnv({ BEN_HOME: home.path, BEN_NO_CONTAINERS: '1' }), natsUrl: undefined, clickhouseUrl: process.env.BEN_CLICKHOUSE_URL }, silentLogger(), services)
+  const start = (services: ServiceFactory[]) => startBen(embeddedEnv(home.path), silentLogger(), services)
 
   afterAll(async () => {
     await running?.stop()

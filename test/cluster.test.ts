@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { jetstreamManager, type StreamInfo } from '@nats-io/jetstream'
 import type { NatsConnection } from '@nats-io/nats-core'
-import { connectNats, readEnv, silentLogger, startBen, type Running } from '../infra/index.js'
+import { connectNats, embeddedEnv, silentLogger, startBen, type Running } from '../infra/index.js'
 import { FactPublisher, type PublishReport } from '../streams/index.js'
 import { factsProjection } from '../projections/index.js'
 import { scrubService } from '../processors/wiring/index.js'
@@ -47,7 +47,7 @@ describe('a cluster of three nats-server nodes with R3 streams survives a node k
   }
 
   beforeAll(async () => {
-    const env = { ...readEnv({ BEN_HOME: home.path, BEN_NO_CONTAINERS: '1' }), natsUrl: undefined, clickhouseUrl: process.env.BEN_CLICKHOUSE_URL }
+    const env = embeddedEnv(home.path)
     running = await startBen(env, silentLogger(), [scrubService(), projectorService(factsProjection({ fromScrubbed: true }))], { cluster: 3 })
     client = await connectNats(running.endpoints.natsUrl, env, 'cluster-test')
   }, LONG)

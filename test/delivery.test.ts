@@ -3,7 +3,7 @@ import { createHash } from 'node:crypto'
 import { jetstream, jetstreamManager } from '@nats-io/jetstream'
 import type { NatsConnection } from '@nats-io/nats-core'
 import { decodeWith, defaultRegistry, Header, type DeadLetter } from '../schemas/index.js'
-import { readEnv, silentLogger, startBen, type Running } from '../infra/index.js'
+import { embeddedEnv, silentLogger, startBen, type Running } from '../infra/index.js'
 import { scrubService } from '../processors/wiring/index.js'
 import { consumerSettled, tempDir, waitFor } from './support/servers.js'
 
@@ -32,9 +32,7 @@ describe('delivery: everything stored in FACTS is processed or dead-lettered onc
   let running: Running
 
   beforeAll(async () => {
-    running = await startBen({ ...readEnv({ BEN_HOME: home.path, BEN_NO_CONTAINERS: '1' }), natsUrl: undefined, clickhouseUrl: process.env.BEN_CLICKHOUSE_URL }, silentLogger(), [
-      scrubService(),
-    ])
+    running = await startBen(embeddedEnv(home.path), silentLogger(), [scrubService()])
   }, 120_000)
 
   afterAll(async () => {
@@ -110,9 +108,7 @@ describe('delivery: everything stored in FACTS is processed or dead-lettered onc
     // A restart (the stage re-positions at its checkpoint) dead-letters nothing again.
     const before = letters.length
     await running.stop()
-    running = await startBen({ ...readEnv({ BEN_HOME: home.path, BEN_NO_CONTAINERS: '1' }), natsUrl: undefined, clickhouseUrl: process.env.BEN_CLICKHOUSE_URL }, silentLogger(), [
-      scrubService(),
-    ])
+    running = await startBen(embeddedEnv(home.path), silentLogger(), [scrubService()])
     await js.publish('ben.fact.metric.web-1', metric('web-1', 3)).catch(() => undefined)
     const nc2 = running.ctx.nc
     await jetstream(nc2).publish('ben.fact.metric.web-1', metric('web-1', 3))

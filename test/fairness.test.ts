@@ -38,6 +38,23 @@ async function scrubRunner(nats: TestNats, codec: FactCodec, publisher: FactPubl
   )
 }
 
+/** scrub's runner on a server of its own, its outputs through a publisher the test holds; `close` lets go and stops all of it. */
+async function heldScrub() {
+  const nats = await startTestNats()
+  const codec = new FactCodec()
+  const held = new HeldPublisher(nats.nc, nats.subjects, codec)
+  const plain = new FactPublisher(nats.nc, nats.subjects, codec)
+  const runner = await scrubRunner(nats, codec, held, plain)
+  const close = async (): Promise<void> => {
+    held.open()
+    await runner.stop()
+    await held.close()
+    await plain.close()
+    await nats.stop()
+  }
+  return { nats, held, plain, runner, close }
+}
+
 /**
  * Issue 8, item 2 (bursty load), as behaviour: a fact of a quiet source that arrives while scrub
  * works through another source's burst is not queued behind the whole burst (scrub's state is per
@@ -47,11 +64,7 @@ async function scrubRunner(nats: TestNats, codec: FactCodec, publisher: FactPubl
  */
 describe('a routine lane serves its sources fairly', () => {
   it("a quiet source's fact is scrubbed before another source's burst drains, each source in order", async () => {
-    const nats = await startTestNats()
-    const codec = new FactCodec()
-    const held = new HeldPublisher(nats.nc, nats.subjects, codec)
-    const plain = new FactPublisher(nats.nc, nats.subjects, codec)
-    const runner = await scrubRunner(nats, codec, held, plain)
+    const { nats, held, plain, runner, close } = await heldScrub()
     try {
       const BURST = 600
       expect((await plain.publishAll(Array.from({ length: BURST }, (_, i) => metricFact(i, 'burst-1')))).stored).toBe(BURST)
@@ -80,11 +93,7 @@ describe('a routine lane serves its sources fairly', () => {
       expect(runner.stats.checkpoints, 'epochs were sealed (between rounds)').toBeGreaterThan(0)
       expect(runner.failed).toBeUndefined()
     } finally {
-      held.open()
-      await runner.stop()
-      await held.close()
-      await plain.close()
-      await nats.stop()
+      await close()
     }
   }, 300_000)
   /**
@@ -96,11 +105,7 @@ describe('a routine lane serves its sources fairly', () => {
    * runner, before the lane's ack covers it.
    */
   it('a burst waits in the runner undecoded; each input is decoded once, when applied, and one that does not decode is dead-lettered', async () => {
-    const nats = await startTestNats()
-    const codec = new FactCodec()
-    const held = new HeldPublisher(nats.nc, nats.subjects, codec)
-    const plain = new FactPublisher(nats.nc, nats.subjects, codec)
-    const runner = await scrubRunner(nats, codec, held, plain)
+    const { nats, held, plain, runner, close } = await heldScrub()
     try {
       const BURST = 600
       expect((await plain.publishAll(Array.from({ length: BURST / 2 }, (_, i) => metricFact(i, 'burst-1')))).stored).toBe(BURST / 2)
@@ -135,11 +140,7 @@ describe('a routine lane serves its sources fairly', () => {
       expect(await streamCount(nats.nc, 'DLQ'), 'and dead-lettered once').toBe(1)
       expect(runner.failed).toBeUndefined()
     } finally {
-      held.open()
-      await runner.stop()
-      await held.close()
-      await plain.close()
-      await nats.stop()
+      await close()
     }
   }, 300_000)
 })

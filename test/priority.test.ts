@@ -4,7 +4,7 @@ import { Kvm } from '@nats-io/kv'
 import type { NatsConnection } from '@nats-io/nats-core'
 import { Bucket, DeadLetters, FactPublisher, kvName } from '../streams/index.js'
 import { FactCodec, parseEdgeFact, type RawFact } from '../schemas/index.js'
-import { readEnv, silentLogger, startBen, type Running, type ServiceFactory } from '../infra/index.js'
+import { embeddedEnv, silentLogger, startBen, type Running, type ServiceFactory } from '../infra/index.js'
 import { detectService, laneInputs, policyService, scrubService } from '../processors/wiring/index.js'
 import { acquireAlertLink, CheckpointStore, ConfigSource, StageRunner } from '../processors/runner/index.js'
 import { PIPELINE } from '../processors/pipeline.js'
@@ -35,8 +35,7 @@ const SOURCES = 10
 describe('priority lanes: an alert never queues behind a routine backlog', () => {
   const home = tempDir('ben-prio-')
   let running: Running | undefined
-  const start = (services: ServiceFactory[]) =>
-    startBen({ ...readEnv({ BEN_HOME: home.path, BEN_NO_CONTAINERS: '1' }), natsUrl: undefined, clickhouseUrl: process.env.BEN_CLICKHOUSE_URL }, silentLogger(), services)
+  const start = (services: ServiceFactory[]) => startBen(embeddedEnv(home.path), silentLogger(), services)
 
   afterAll(async () => {
     await running?.stop()

@@ -4,7 +4,7 @@ import { DeliverPolicy, jetstream, jetstreamManager } from '@nats-io/jetstream'
 import type { NatsConnection } from '@nats-io/nats-core'
 import { decodeWith, defaultRegistry, FactCodec, Header, parseEdgeFact, type Fact } from '../schemas/index.js'
 import { FactPublisher } from '../streams/index.js'
-import { readEnv, silentLogger, startBen, type Running } from '../infra/index.js'
+import { embeddedEnv, silentLogger, startBen, type Running } from '../infra/index.js'
 import { defaultServices } from '../cli/up.js'
 import { createFleet, runSimulation, type Simulation } from '../simulate/index.js'
 import { tempDir, waitFor } from './support/servers.js'
@@ -93,8 +93,7 @@ describe('real time: sparse or bursty, no fact waits in a stage', () => {
   let running: Running
   let sim: Simulation
   const codec = new FactCodec()
-  const start = () =>
-    startBen({ ...readEnv({ BEN_HOME: home.path, BEN_NO_CONTAINERS: '1' }), natsUrl: undefined, clickhouseUrl: process.env.BEN_CLICKHOUSE_URL }, silentLogger(), defaultServices())
+  const start = () => startBen(embeddedEnv(home.path), silentLogger(), defaultServices())
 
   beforeAll(async () => {
     running = await start()

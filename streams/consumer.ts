@@ -149,7 +149,13 @@ export function consumeFacts(nc: NatsConnection, codec: FactCodec, subjects: Sub
       await ensureDurable(nc, opts)
       const js = jetstream(nc)
       const consumer = await js.consumers.get(opts.stream, opts.durable)
-      const messages = await consumer.consume({ max_messages: opts.batch ?? 1000, idle_heartbeat: PULL_HEARTBEAT_MS })
+      // `bind`: after a reconnect or missed heartbeats, pull again at once. Unbound, nats.js first
+      // asks for the consumer's info, and when that fails (the server wedged on a full disk, or gone)
+      // it waits a jittered 15–45 s (its back-off is the pull's 30 s expiry) before asking again; a
+      // reconnect meanwhile does not cut that short, so a stage sat idle that long after a new
+      // nats-server was up (issue 15). A consumer deleted behind Ben's back, which that info would
+      // report, is seen by the supervisors' own consumer checks.
+      const messages = await consumer.consume({ max_messages: opts.batch ?? 1000, idle_heartbeat: PULL_HEARTBEAT_MS, bind: true })
       stop = () => messages.stop()
       if (stopped) messages.stop()
       void (async () => {

@@ -53,5 +53,5 @@ export {
   type StoredMessage,
 } from './admin.js'
 export { publishHello } from './hello.js'
-export { openBucket, createBucket, KvWatchInclude, type KV, type KvEntry, type KvWatch } from './kv.js'
+export { openBucket, createBucket, putAgainOnReconnect, KvWatchInclude, type KV, type KvEntry, type KvWatch } from './kv.js'
 export { kvLatest, type KvLatest } from './kv-latest.js'

@@ -1,5 +1,6 @@
 import { Kvm, type KvOptions } from '@nats-io/kv'
 import type { NatsConnection } from '@nats-io/nats-core'
+import { onNextReconnect } from './reconnects.js'
 
 /**
  * Ben's KV buckets (config, keys, checkpoints, fleet, notify) are JetStream streams: they are
@@ -55,11 +56,46 @@ export interface KV {
 }
 
 /** Opens an existing bucket (throws when it is not there). */
-export function openBucket(nc: NatsConnection, bucket: string): Promise<KV> {
-  return new Kvm(nc).open(bucket)
+export async function openBucket(nc: NatsConnection, bucket: string): Promise<KV> {
+  return opened(nc, await new Kvm(nc).open(bucket))
 }
 
 /** Creates a bucket, or binds to it when it exists. */
-export function createBucket(nc: NatsConnection, bucket: string, opts: { readonly history?: number } = {}): Promise<KV> {
-  return new Kvm(nc).create(bucket, opts satisfies Partial<KvOptions>)
+export async function createBucket(nc: NatsConnection, bucket: string, opts: { readonly history?: number } = {}): Promise<KV> {
+  return opened(nc, await new Kvm(nc).create(bucket, opts satisfies Partial<KvOptions>))
+}
+
+/** The connection each bucket handle was opened on (for `putAgainOnReconnect`). */
+const connections = new WeakMap<KV, NatsConnection>()
+
+function opened(nc: NatsConnection, kv: KV): KV {
+  connections.set(kv, nc)
+  return kv
+}
+
+/**
+ * `kv.put`, sent again at once when the connection comes back before the write was acknowledged.
+ * A write in flight when nats-server went away (killed, restarted after a full disk), or sent while
+ * the client was reconnecting, is lost with the old connection, and nats.js fails nothing in flight
+ * on a reconnect: the write would wait out its whole timeout (a stage's checkpoint write, and with
+ * it the acks of every input it covers, sat up to 30 s after a new server was up). For writes that
+ * may be repeated: the same value under the same key (a checkpoint chunk or meta), not a
+ * compare-and-set. A write whose handle was not opened here is a plain `put`.
+ */
+export async function putAgainOnReconnect(kv: KV, key: string, value: string | Uint8Array, opts?: { readonly timeout?: number }): Promise<number> {
+  const nc = connections.get(kv)
+  if (!nc) return kv.put(key, value, opts)
+  for (;;) {
+    let cancel = (): void => undefined
+    const reconnected = new Promise<'again'>((r) => (cancel = onNextReconnect(nc, () => r('again'))))
+    const attempt = kv.put(key, value, opts)
+    try {
+      const r = await Promise.race([attempt, reconnected])
+      if (r !== 'again') return r
+      // Lost with the old connection: its timeout, when it comes, is no one's concern.
+      attempt.catch(() => undefined)
+    } finally {
+      cancel()
+    }
+  }
 }

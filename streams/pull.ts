@@ -23,6 +23,7 @@ export interface Pull extends AsyncIterable<PulledMessage> {
 /** Pulls from an existing durable consumer (create it with `ensureDurable`). */
 export async function pullDurable(nc: NatsConnection, stream: string, durable: string, opts: { readonly maxMessages: number }): Promise<Pull> {
   const consumer = await jetstream(nc).consumers.get(stream, durable)
-  const messages = await consumer.consume({ max_messages: opts.maxMessages })
+  // Pulls again at once after a reconnect (see consumeFacts: unbound, a failed consumer info there waits 15–45 s).
+  const messages = await consumer.consume({ max_messages: opts.maxMessages, bind: true })
   return { stop: () => messages.stop(), [Symbol.asyncIterator]: () => messages[Symbol.asyncIterator]() }
 }

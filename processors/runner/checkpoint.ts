@@ -1,6 +1,6 @@
 import type { KV } from '../../streams/index.js'
 import { createHash } from 'node:crypto'
-import { kvLatest, type KvLatest } from '../../streams/index.js'
+import { kvLatest, putAgainOnReconnect, type KvLatest } from '../../streams/index.js'
 import { MAX_SEGMENTS } from './changelog.js'
 
 /** What a stage saves: its state and, per input, the last stream sequence folded into it. */
@@ -134,13 +134,15 @@ export class CheckpointStore {
    * come in time is sent again (the same value under the same key: idempotent, the bucket keeps one
    * revision per key), each attempt waiting twice as long, until `deadlineMs` has passed. A huge
    * first checkpoint (hundreds of MB) behind a busy server acknowledges late rather than never.
+   * A write lost with its connection (nats-server killed or restarted) is sent again as soon as
+   * the connection is back, not after its timeout (`putAgainOnReconnect`).
    */
   private async put(key: string, value: Uint8Array | string): Promise<void> {
     const o = { ...WRITE_DEFAULTS, ...this.writes }
     const t0 = Date.now()
     for (let attempt = 1, timeout = o.putTimeoutMs; ; attempt++, timeout = Math.min(MAX_PUT_TIMEOUT_MS, timeout * 2)) {
       try {
-        await this.kv.put(key, value, { timeout })
+        await putAgainOnReconnect(this.kv, key, value, { timeout })
         return
       } catch (err) {
         if (!isTimeout(err) || Date.now() - t0 >= o.deadlineMs) throw err

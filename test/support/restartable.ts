@@ -13,8 +13,12 @@ export interface RestartableNats {
   readonly subjects: Subjects
   readonly topo: TopologyOptions
   readonly running: boolean
+  /** The running server's pid (undefined while stopped). */
+  readonly pid: number | undefined
   /** Stops the server (SIGTERM, then SIGKILL after 5 s); clients see a disconnect. */
   stop(): Promise<void>
+  /** SIGKILLs the server (paused or not) and waits for it to exit: a crash, as `ben up`'s server can meet. */
+  kill(): Promise<void>
   /** Starts it again: same port, same JetStream store (streams, KV and dedup state survive). */
   start(): Promise<void>
   /** A fresh client connection (reconnects forever). */
@@ -42,6 +46,16 @@ export async function startRestartableNats(topo: Partial<TopologyOptions> = {}):
     topo: t,
     get running() {
       return server !== undefined
+    },
+    get pid() {
+      return server?.pid
+    },
+    async kill() {
+      const s = server
+      server = undefined
+      if (!s) return
+      process.kill(s.pid, 'SIGKILL')
+      await s.exited
     },
     async stop() {
       const s = server

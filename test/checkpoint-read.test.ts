@@ -3,7 +3,7 @@ import { createHash } from 'node:crypto'
 import { Kvm } from '@nats-io/kv'
 import type { KV } from '@nats-io/kv'
 import { kvLatest, kvName, Bucket } from '../streams/index.js'
-import { CheckpointStore, chunked } from '../processors/runner/index.js'
+import { CheckpointStore, chunked, MAX_SEGMENTS } from '../processors/runner/index.js'
 import { startTestNats, waitFor, type TestNats } from './support/servers.js'
 
 /** Bytes that differ per segment and per position (so a chunk read from the wrong key or in the wrong order shows). */
@@ -93,6 +93,28 @@ describe('checkpoint chunks read in bulk (kvLatest)', () => {
     expect(none).toEqual([])
     expect(kvLatest(keyByKey(kv), 'lt.a.*')).toBeUndefined()
   })
+
+  it('writes under a fixed set of keys: however many checkpoints, at most one meta and MAX_SEGMENTS + 1 slots of chunks, and no delete or purge marker (issue 15: one marker per key ever written, unbounded)', async () => {
+    const store = new CheckpointStore(kv, 'stage.bounded')
+    const rounds = 3 * (MAX_SEGMENTS + 1)
+    let widest = 0
+    for (let seq = 1; seq <= rounds; seq++) {
+      const chunks = 1 + (seq % 4)
+      widest = Math.max(widest, chunks)
+      // keep the last two: slots are freed and written again, with more or fewer chunks than before
+      await store.append(head, { seq, kind: 'log', chunks: chunked(body(seq, chunks * 512 - 3), 512), keepFrom: Math.max(1, seq - 1) })
+    }
+    const keys: string[] = []
+    for await (const k of await kv.keys('stage.bounded.>')) keys.push(k)
+    expect(keys.length).toBeGreaterThan(0)
+    expect(keys.length).toBeLessThanOrEqual(1 + (MAX_SEGMENTS + 1) * widest)
+    // what the bucket's stream holds for these keys: one entry each, every one a value
+    const ops = new Map<string, string>()
+    for await (const e of (await kv.history({ key: 'stage.bounded.>' })) as AsyncIterable<{ key: string; operation: string }>) ops.set(e.key, e.operation)
+    expect(new Set(ops.values())).toEqual(new Set(['PUT']))
+    expect(ops.size).toBe(keys.length)
+    expect((await readBack(kv, 'stage.bounded')).map((x) => x.seq)).toEqual([rounds - 1, rounds])
+  }, 120_000)
 
   it('a checkpoint written while the server stalls longer than a write timeout is stored whole once it answers (a huge first checkpoint timed out on its meta key)', async () => {
     // The failure at 100,000 series: a ~270 MB first checkpoint behind a saturated server, one

@@ -55,4 +55,35 @@ describe('supervisor after a reconnect', () => {
       await nc.close()
     }
   }, 200_000)
+
+  it('never gives up: a worker that failed is restarted, and a restart whose start fails is tried again until one starts, logged once per change (issue 15: the watchdog gave up when a restart itself failed)', async () => {
+    nats ??= await startRestartableNats()
+    const nc = await nats.connect()
+    const lines: string[] = []
+    const log = pino({ level: 'warn' }, { write: (l: string) => void lines.push(l) })
+    let starts = 0
+    let failing: Error | undefined = new Error('the consumer ended')
+    // The first start succeeds (a worker that then fails); the next three starts fail as a start on
+    // a server that is not back does; the fifth succeeds with a healthy worker.
+    const start = async (): Promise<Worker> => {
+      starts++
+      if (starts >= 2 && starts <= 4) throw new Error('cannot reach NATS')
+      const failed = failing
+      failing = undefined
+      return { stop: async () => undefined, failed: () => failed, progress: () => 0 }
+    }
+    const sup = await supervise({ name: 'flaky', nc, log, start, durables: [], checkEveryMs: 50, minBackoffMs: 10, maxBackoffMs: 40 })
+    try {
+      await waitFor('a worker started after three failed starts', () => sup.restarts >= 1, 60_000)
+      expect(starts).toBe(5)
+      expect(sup.current().failed()).toBeUndefined()
+      const said = lines.map((l) => JSON.parse(l) as { msg: string })
+      expect(said.filter((l) => l.msg.startsWith('restarting from the last checkpoint'))).toHaveLength(1)
+      // the same failed start three times: said once
+      expect(said.filter((l) => l.msg.startsWith('restart failed'))).toHaveLength(1)
+    } finally {
+      await sup.stop()
+      await nc.close()
+    }
+  }, 120_000)
 })

@@ -335,11 +335,12 @@ async function main(): Promise<void> {
           break
         }
       }
-      const r = await recovery(cleared || Date.now(), publishing)
+      cleared ||= Date.now()
+      const r = await recovery(cleared, publishing)
       await publishing
       rows.push({ n, fault, holdS: +(holdMs / 1000).toFixed(1), movingS: r.moving, caughtUpS: r.caughtUp, note })
       process.stdout.write(
-        `fault ${n}: ${fault} for ${(holdMs / 1000).toFixed(1)} s; moving again ${r.moving} s and caught up ${r.caughtUp} s after it cleared${note ? `; ${note}` : ''}\n`,
+        `fault ${n}: ${fault} for ${(holdMs / 1000).toFixed(1)} s, cleared at ${new Date(cleared).toISOString().slice(11, 23)} (to read ben.log against); moving again ${r.moving} s and caught up ${r.caughtUp} s after it cleared${note ? `; ${note}` : ''}\n`,
       )
     }
 

@@ -15,6 +15,7 @@ export {
 } from './publisher.js'
 export {
   consumeFacts,
+  consumerPending,
   PULL_HEARTBEAT_MS,
   DeliveryGapError,
   isDeliveryGap,

@@ -16,6 +16,8 @@ export const alertTraceOn = FILE !== undefined && FILE !== ''
 /** Appends one trace line (sync: a few a second, and the order of lines is the order of events). */
 export function traceAlert(hop: string, stage: string, fact: Pick<Fact, 'id' | 'lineage'>, at = Date.now()): void {
   if (!alertTraceOn) return
-  const id = fact.lineage.length ? fact.lineage[0] : fact.id
-  appendFileSync(FILE!, `${at} ${hop} ${stage} ${id}\n`)
+  appendFileSync(FILE!, `${at} ${hop} ${stage} ${alertIdOf(fact)}\n`)
 }
+
+/** The raw alert a fact of the alert lane comes from: itself (raw) or the first of its lineage (scrubbed). */
+export const alertIdOf = (fact: Pick<Fact, 'id' | 'lineage'>): string => (fact.lineage.length ? fact.lineage[0] : fact.id)

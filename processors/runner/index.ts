@@ -5,3 +5,4 @@ export { ChangeLog, MAX_SEGMENTS, SLACK_BYTES, type SegmentSink, type SegmentPla
 export { ChunkWriter, FrameReader, ByteReader } from './binary.js'
 export { acquireAlertLink, type AlertLink } from './alert-link.js'
 export { alertTraceOn, traceAlert } from './alert-trace.js'
+export { Handoff, HandedEnvelope, HandoffGate } from './handoff.js'

@@ -8,18 +8,28 @@ import { getPriority, setPriority } from 'node:os'
 import { isMainThread, parentPort, workerData } from 'node:worker_threads'
 import { connectNats, createLogger, homePaths, runtimeContext, silentLogger, type BenEnv, type Service } from '../../infra/index.js'
 import { metricsRegistry, Subjects, type MetricSnapshot, type TopologyOptions } from '../../streams/index.js'
+import { Handoff } from '../runner/index.js'
 import { LaneSet } from './service.js'
 import { detectService, policyService, scrubService } from './stages.js'
 
 /** The stage services a thread may run. */
 export type ThreadUnit = 'scrub-urgent' | 'scrub-routine' | 'detect' | 'policy'
 
-const UNITS = {
-  'scrub-urgent': () => scrubService(LaneSet.Urgent),
-  'scrub-routine': () => scrubService(LaneSet.Routine),
-  detect: () => detectService(),
-  policy: () => policyService(),
-} as const satisfies Record<ThreadUnit, unknown>
+/**
+ * The stage services of a thread's units. Scrub's alert lane and policy in one thread share a
+ * handoff (processors/runner/handoff.ts): a scrubbed alert, once stored, reaches policy in the
+ * thread, without waiting for its delivery from DERIVED. BEN_ALERT_HANDOFF=off leaves it out.
+ */
+function unitServices(units: readonly ThreadUnit[]) {
+  const handoff = process.env.BEN_ALERT_HANDOFF !== 'off' && units.includes('scrub-urgent') && units.includes('policy') ? new Handoff() : undefined
+  const make = {
+    'scrub-urgent': () => scrubService(LaneSet.Urgent, handoff),
+    'scrub-routine': () => scrubService(LaneSet.Routine),
+    detect: () => detectService(),
+    policy: () => policyService(handoff),
+  } as const satisfies Record<ThreadUnit, unknown>
+  return units.map((u) => make[u]())
+}
 
 /** What the main thread hands the alert path's thread. */
 export interface AlertPathData {
@@ -79,7 +89,7 @@ async function main(data: AlertPathData): Promise<void> {
     void close().finally(() => process.exit(0))
   })
   try {
-    for (const make of data.units.map((u) => UNITS[u]())) {
+    for (const make of unitServices(data.units)) {
       if (stopping) break
       services.push(await make(ctx))
     }

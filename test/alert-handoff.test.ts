@@ -7,7 +7,7 @@ import { replayWindow } from '../replay/index.js'
 import { liveRun } from './replay-fixture.js'
 
 /**
- * Issue 8, the alert path's in-thread handoff (processors/runner/handoff.ts): in `ben up`, scrub's
+ * Issue 8, the alert path's in-thread handoff (processors/runner/handoff.ts, BEN_ALERT_HANDOFF=on): in `ben up`, scrub's
  * alert lane hands each scrubbed alert, once stored, to policy in the same thread. Policy then has
  * every alert twice (handed, and delivered from DERIVED): each must be decided exactly once, the
  * JetStream copies acknowledged (nothing left pending), and the run replayed identical (policy's
@@ -19,7 +19,7 @@ describe('the alert path hands committed alerts to policy in the thread', () => 
     const traceDir = mkdtempSync(join(tmpdir(), 'ben-handoff-trace-'))
     const trace = join(traceDir, 'alerts.trace')
     // A fleet with nothing to say: the alerts below are the run.
-    const run = await liveRun({ hosts: 1, rate: 1, durationMs: 1, mode: 'backfill', scenarios: [], seed: 'handoff' }, { BEN_ALERT_TRACE: trace })
+    const run = await liveRun({ hosts: 1, rate: 1, durationMs: 1, mode: 'backfill', scenarios: [], seed: 'handoff' }, { BEN_ALERT_TRACE: trace, BEN_ALERT_HANDOFF: 'on' })
     try {
       const t0 = Date.now() - 60_000
       const sources = ['hand-1', 'hand-2', 'hand-3']

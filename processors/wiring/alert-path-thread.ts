@@ -16,12 +16,14 @@ import { detectService, policyService, scrubService } from './stages.js'
 export type ThreadUnit = 'scrub-urgent' | 'scrub-routine' | 'detect' | 'policy'
 
 /**
- * The stage services of a thread's units. Scrub's alert lane and policy in one thread share a
- * handoff (processors/runner/handoff.ts): a scrubbed alert, once stored, reaches policy in the
- * thread, without waiting for its delivery from DERIVED. BEN_ALERT_HANDOFF=off leaves it out.
+ * The stage services of a thread's units. With BEN_ALERT_HANDOFF=on, scrub's alert lane and policy
+ * in one thread share a handoff (processors/runner/handoff.ts): a scrubbed alert, once stored (its
+ * PubAck), reaches policy in the thread without waiting for its delivery from DERIVED. Opt-in: under
+ * the flood the PubAck came only 1–3 ms (p50) before the delivery (bench/alert-trace.ts), both
+ * waiting for the same server work and the same thread's turn on a CPU.
  */
 function unitServices(units: readonly ThreadUnit[]) {
-  const handoff = process.env.BEN_ALERT_HANDOFF !== 'off' && units.includes('scrub-urgent') && units.includes('policy') ? new Handoff() : undefined
+  const handoff = process.env.BEN_ALERT_HANDOFF === 'on' && units.includes('scrub-urgent') && units.includes('policy') ? new Handoff() : undefined
   const make = {
     'scrub-urgent': () => scrubService(LaneSet.Urgent, handoff),
     'scrub-routine': () => scrubService(LaneSet.Routine),

@@ -2,7 +2,7 @@
  * The alert lane's per-hop breakdown from a BEN_ALERT_TRACE file (processors/runner/alert-trace.ts):
  * `node dist/bench/alert-trace.js <file> [phase]` prints, for every hop an alert goes through (publish,
  * PubAck at the feed, stored in FACTS, delivered to scrub's alert lane, scrubbed fact published,
- * its PubAck, stored in DERIVED, handed or delivered to policy, decision published, its PubAck), the time
+ * its PubAck, stored in DERIVED, delivered to policy, decision published, its PubAck), the time
  * since the alert's publish (p50 / p99 / max) and since the hop before (p50 / p99 / max), over the
  * alerts that went through every hop. Run with the bench:
  * `BEN_ALERT_TRACE=/tmp/alerts.trace BENCH_LOADS=flood node dist/bench/latency.js`.
@@ -17,8 +17,8 @@ export const TRACE_HOPS = [
   ['scrub.published', 'scrub.delivered'], // scrubbed, its output written to the socket
   ['policy.stored', 'scrub.published'], // the scrubbed alert stored in DERIVED (the server's timestamp)
   ['scrub.puback', 'scrub.published'], // scrub has its PubAck
-  ['policy.in', 'scrub.published'], // policy has it: handed over in the thread, or delivered from DERIVED, whichever first
-  ['policy.published', 'policy.in'], // decided, the decision written to the socket
+  ['policy.delivered', 'scrub.published'], // policy has it, delivered from DERIVED
+  ['policy.published', 'policy.delivered'], // decided, the decision written to the socket
   ['policy.puback', 'policy.published'], // policy has the decision's PubAck (stored in DERIVED)
 ] as const
 export interface HopRow {
@@ -57,10 +57,6 @@ export function breakdown(text: string, phase?: string): { alerts: number; compl
     const k = `${stage}.${hop}`
     if (!m.has(k)) m.set(k, Number(t))
   }
-  for (const m of at.values()) {
-    const firsts = ['policy.handed', 'policy.delivered'].map((k) => m.get(k)).filter((t): t is number => t !== undefined)
-    if (firsts.length) m.set('policy.in', Math.min(...firsts))
-  }
   const complete = [...at.values()].filter((m) => m.has('feed.publish') && TRACE_HOPS.every(([h]) => m.has(h)))
   const rows = TRACE_HOPS.map(([hop, prev]) => ({
     hop: `${prev} → ${hop}`,
@@ -81,5 +77,11 @@ if (process.argv[1]?.endsWith('alert-trace.js')) {
   process.stdout.write(`alerts traced ${b.alerts}, through every hop ${b.complete}\n`)
   process.stdout.write(`${'hop'.padEnd(38)}${'since publish p50/p99/max'.padEnd(27)}this hop p50/p99/max\n`)
   for (const r of b.rows) process.stdout.write(`${r.hop.padEnd(38)}${r.fromPublish.join(' / ').padEnd(27)}${r.fromPrevious.join(' / ')}\n`)
-  process.stdout.write(JSON.stringify({ bench: 'alert-trace', complete: b.complete, hops: Object.fromEntries(b.rows.map((r) => [r.hop, { fromPublish: r.fromPublish, fromPrevious: r.fromPrevious }])) }) + '\n')
+  process.stdout.write(
+    JSON.stringify({
+      bench: 'alert-trace',
+      complete: b.complete,
+      hops: Object.fromEntries(b.rows.map((r) => [r.hop, { fromPublish: r.fromPublish, fromPrevious: r.fromPrevious }])),
+    }) + '\n',
+  )
 }

@@ -28,8 +28,6 @@ export interface Envelope<F extends Fact = Fact> {
   /** Stream sequence. */
   readonly seq: number
   readonly redelivered: boolean
-  /** Messages of the consumer's filter stored after this one and not delivered yet, when it was delivered (0: it was the last). */
-  readonly pending: number
   /** When the stream stored it (ms since the epoch; read lazily). */
   readonly storedAt: number
   /**
@@ -346,9 +344,6 @@ class EnvelopeImpl implements Envelope {
   get redelivered(): boolean {
     return this.m.redelivered
   }
-  get pending(): number {
-    return this.m.info.pending
-  }
   get storedAt(): number {
     return Math.floor(Number(this.m.info.timestampNanos) / 1e6)
   }
@@ -396,12 +391,6 @@ export async function repositionDurable(nc: NatsConnection, opts: Omit<FactConsu
       : after
   await jsm.consumers.delete(opts.stream, opts.durable).catch(() => undefined)
   await ensureDurable(nc, { ...opts, ...(from > 0 ? { startSeq: from + 1 } : {}) })
-}
-
-/** Messages of a durable's filter not delivered yet (num_pending). */
-export async function consumerPending(nc: NatsConnection, stream: string, durable: string): Promise<number> {
-  const jsm = await jetstreamManager(nc)
-  return (await jsm.consumers.info(stream, durable)).num_pending
 }
 
 /** Creates the durable consumer, or updates the settings that may change. */

@@ -15,7 +15,6 @@ export {
 } from './publisher.js'
 export {
   consumeFacts,
-  consumerPending,
   PULL_HEARTBEAT_MS,
   DeliveryGapError,
   isDeliveryGap,

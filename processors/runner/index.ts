@@ -5,4 +5,3 @@ export { ChangeLog, MAX_SEGMENTS, SLACK_BYTES, type SegmentSink, type SegmentPla
 export { ChunkWriter, FrameReader, ByteReader } from './binary.js'
 export { acquireAlertLink, type AlertLink } from './alert-link.js'
 export { alertTraceOn, traceAlert } from './alert-trace.js'
-export { Handoff, HandedEnvelope, HandoffGate } from './handoff.js'

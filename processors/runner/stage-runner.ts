@@ -1,10 +1,9 @@
 import type { NatsConnection } from '@nats-io/nats-core'
-import { Subscription } from 'rxjs'
+import type { Subscription } from 'rxjs'
 import { Counter } from 'prom-client'
 import type { Fact, FactCodec } from '../../schemas/index.js'
 import {
   consumeFacts,
-  consumerPending,
   factMsgId,
   metrics,
   metricsRegistry,
@@ -30,7 +29,6 @@ import { chunked, type CheckpointStore, type CheckpointHead, type Segment, type 
 import type { ConfigSource } from './config-source.js'
 import type { AlertLink } from './alert-link.js'
 import { alertTraceOn, traceAlert } from './alert-trace.js'
-import { HandedEnvelope, HandoffGate, type Handoff } from './handoff.js'
 import { AckRun, BATCH_MAX, LaneQueue } from './batch.js'
 import { FairRound } from './fair.js'
 
@@ -101,11 +99,6 @@ export interface RunnerDeps {
   readonly checkpoints: CheckpointStore
   /** The alert link (alert-link.ts): urgent lanes consume and publish through it. Default: `nc` and `publisher`. */
   readonly alert?: AlertLink
-  /**
-   * The thread's handoff (handoff.ts): the committed outputs of urgent inputs are offered to it,
-   * and urgent lanes take what is offered on their stream and filter as well as from JetStream.
-   */
-  readonly handoff?: Handoff
 }
 
 export interface RunnerStats {
@@ -273,7 +266,6 @@ export class StageRunner<S, C, In extends Fact> {
         log: this.opts.log,
       }).subscribe({
         next: (env) => {
-          this.gates[i]?.delivered(env)
           this.queues[i].push(env)
           if (input.urgent && alertTraceOn && !env.deadLettered) {
             traceAlert('stored', stage.name, env.fact, env.storedAt)
@@ -287,33 +279,10 @@ export class StageRunner<S, C, In extends Fact> {
         complete: () => void (this.stopped || this.fail(new Error(`the ${input.lane} consumer ended`))),
       })
       this.subs.push(sub)
-      if (input.urgent && this.deps.handoff) await this.takeHanded(i, stream, durable)
     }
     this.lastCheckpoint = Date.now()
     this.timer = setInterval(() => this.tick(), Math.max(10, Math.floor(this.everyMs / 2)))
     this.timer.unref()
-  }
-
-  /** Per lane, the handoff's gate (urgent lanes with a handoff only). */
-  private readonly gates: Array<HandoffGate | undefined> = []
-
-  /**
-   * Urgent lane `i` takes the inputs handed over in the thread (handoff.ts) too: queued at once,
-   * as a delivery would be, while the lane's consumer is caught up (its gate is open: nothing
-   * stored before a handed input can still be on its way). Opened now if nothing is pending.
-   */
-  private async takeHanded(i: number, stream: string, durable: string): Promise<void> {
-    const input = this.opts.inputs[i]
-    const gate = (this.gates[i] = new HandoffGate())
-    if ((await consumerPending(this.deps.nc, stream, durable)) === 0) gate.open = true
-    const untake = this.deps.handoff!.take(input.stream, input.filterSubject, (fact, subject, seq) => {
-      if (this.stopped || this.failure || !gate.accepts(seq, this.positions[input.lane] ?? 0)) return
-      const env = new HandedEnvelope(fact, subject, seq, stream, this.deps.codec)
-      if (alertTraceOn) traceAlert('handed', this.opts.stage.name, fact)
-      this.queues[i].push(env)
-      this.urgentArrived()
-    })
-    this.subs.push(new Subscription(untake))
   }
 
   /** Moves `lanes` to the other checkpoint's positions where they are later (same stage version only). */
@@ -648,16 +617,12 @@ export class StageRunner<S, C, In extends Fact> {
    */
   private apply(env: Envelope, lane: string, fair = false): Promise<void> | undefined {
     const last = this.positions[lane] ?? 0
-    const epoch = this.epoch
     if (!fair && env.seq <= last) {
-      const gate = this.gates.length ? this.gateOf(lane) : undefined
-      if (!gate || !gate.late(env, this.opts.log, this.name)) {
-        // Already folded into the state: a redelivery of something checkpointed, or the second copy of a handed input.
-        if (gate?.copyOf(env)) epoch.toAck.add(lane, env)
-        else this.again(env)
-        return
-      }
+      // Already folded into the state (a redelivery of something checkpointed).
+      this.again(env)
+      return
     }
+    const epoch = this.epoch
     if (env.seq > last) this.positions[lane] = env.seq
     epoch.inputs++
     epoch.toAck.add(lane, env)
@@ -697,7 +662,7 @@ export class StageRunner<S, C, In extends Fact> {
     }
     // Outputs of an urgent input leave through the alert link: never behind queued routine outputs.
     const publisher = this.deps.alert && this.urgentLanes.length && this.isUrgent(lane) ? this.deps.alert.publisher : this.deps.publisher
-    if ((alertTraceOn || this.deps.handoff) && this.isUrgent(lane)) return this.applyTraced(env.fact, publisher, out, cb, epoch)
+    if (alertTraceOn && this.isUrgent(lane)) return this.applyTraced(env.fact, publisher, out, cb, epoch)
     for (let i = 0; i < out.length; i++) {
       const f = out[i]
       epoch.outstanding++
@@ -708,22 +673,12 @@ export class StageRunner<S, C, In extends Fact> {
     return undefined
   }
 
-  /**
-   * `apply`'s publishing of an urgent input's outputs with a handoff (each output, once committed —
-   * its PubAck received —, is offered to the thread's handoff) or with BEN_ALERT_TRACE on (each
-   * publish and PubAck traced).
-   */
+  /** `apply`'s publishing of an urgent input's outputs with BEN_ALERT_TRACE on: each publish and PubAck traced. */
   private applyTraced(input: Fact, publisher: FactPublisher, out: readonly Fact[], cb: (o: PublishOutcome) => void, epoch: Epoch): Promise<void> | undefined {
     const name = this.opts.stage.name
-    const { handoff } = this.deps
-    const stream = this.opts.output?.stream
     const traced = (o: PublishOutcome) => {
       traceAlert('puback', name, input)
       cb(o)
-      if (handoff && stream && o.seq !== undefined && o.status !== 'failed') {
-        const f = out.find((x) => x.id === o.id)
-        if (f) handoff.offer(stream, this.opts.subjectFor(f), f, o.seq)
-      }
     }
     for (let i = 0; i < out.length; i++) {
       const f = out[i]
@@ -732,11 +687,6 @@ export class StageRunner<S, C, In extends Fact> {
       traceAlert('published', name, input)
       if (!publisher.trySend(f, this.opts.subjectFor(f), traced)) return this.sendRest(publisher, out, i, traced, epoch)
     }
-    return undefined
-  }
-
-  private gateOf(lane: string): HandoffGate | undefined {
-    for (let i = 0; i < this.gates.length; i++) if (this.gates[i] && this.opts.inputs[i].lane === lane) return this.gates[i]
     return undefined
   }
 

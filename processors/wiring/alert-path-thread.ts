@@ -8,30 +8,18 @@ import { getPriority, setPriority } from 'node:os'
 import { isMainThread, parentPort, workerData } from 'node:worker_threads'
 import { connectNats, createLogger, homePaths, runtimeContext, silentLogger, type BenEnv, type Service } from '../../infra/index.js'
 import { metricsRegistry, Subjects, type MetricSnapshot, type TopologyOptions } from '../../streams/index.js'
-import { Handoff } from '../runner/index.js'
 import { LaneSet } from './service.js'
 import { detectService, policyService, scrubService } from './stages.js'
 
 /** The stage services a thread may run. */
 export type ThreadUnit = 'scrub-urgent' | 'scrub-routine' | 'detect' | 'policy'
 
-/**
- * The stage services of a thread's units. With BEN_ALERT_HANDOFF=on, scrub's alert lane and policy
- * in one thread share a handoff (processors/runner/handoff.ts): a scrubbed alert, once stored (its
- * PubAck), reaches policy in the thread without waiting for its delivery from DERIVED. Opt-in: under
- * the flood the PubAck came only 1–3 ms (p50) before the delivery (bench/alert-trace.ts), both
- * waiting for the same server work and the same thread's turn on a CPU.
- */
-function unitServices(units: readonly ThreadUnit[]) {
-  const handoff = process.env.BEN_ALERT_HANDOFF === 'on' && units.includes('scrub-urgent') && units.includes('policy') ? new Handoff() : undefined
-  const make = {
-    'scrub-urgent': () => scrubService(LaneSet.Urgent, handoff),
-    'scrub-routine': () => scrubService(LaneSet.Routine),
-    detect: () => detectService(),
-    policy: () => policyService(handoff),
-  } as const satisfies Record<ThreadUnit, unknown>
-  return units.map((u) => make[u]())
-}
+const UNITS = {
+  'scrub-urgent': () => scrubService(LaneSet.Urgent),
+  'scrub-routine': () => scrubService(LaneSet.Routine),
+  detect: () => detectService(),
+  policy: () => policyService(),
+} as const satisfies Record<ThreadUnit, unknown>
 
 /** What the main thread hands the alert path's thread. */
 export interface AlertPathData {
@@ -91,7 +79,7 @@ async function main(data: AlertPathData): Promise<void> {
     void close().finally(() => process.exit(0))
   })
   try {
-    for (const make of unitServices(data.units)) {
+    for (const make of data.units.map((u) => UNITS[u]())) {
       if (stopping) break
       services.push(await make(ctx))
     }

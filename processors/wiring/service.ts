@@ -2,7 +2,7 @@ import { supervise, type RuntimeContext, type Service, type Worker } from '../..
 import { Bucket, kvName, openBucket, partitionLabel, streamName, type Partition, type StreamName } from '../../streams/index.js'
 import type { Fact, Result } from '../../schemas/index.js'
 import type { Stage } from '../stage.js'
-import { acquireAlertLink, CheckpointStore, ConfigSource, StageRunner, stageDurable, type Handoff, type LaneInput } from '../runner/index.js'
+import { acquireAlertLink, CheckpointStore, ConfigSource, StageRunner, stageDurable, type LaneInput } from '../runner/index.js'
 
 export interface StageServiceSpec<S, C, In extends Fact> {
   readonly stage: Stage<S, C, In>
@@ -22,8 +22,6 @@ export interface StageServiceSpec<S, C, In extends Fact> {
    * a stage whose output does not depend on how its lanes interleave (no state: scrub).
    */
   readonly lanes?: LaneSet
-  /** The thread's handoff (processors/runner/handoff.ts): the alert path's scrub hands its committed alerts to policy. */
-  readonly handoff?: Handoff
 }
 
 export const LaneSet = { All: 'all', Urgent: 'urgent', Routine: 'routine' } as const
@@ -91,7 +89,7 @@ export async function stageService<S, C, In extends Fact>(
         ...(alsoAt ? { alsoAt } : {}),
         log: ctx.log,
       },
-      { nc: ctx.nc, codec: ctx.codec, topo: ctx.topo, publisher: ctx.publisher, dlq: ctx.dlq(spec.stage.name), checkpoints, ...(alert ? { alert: alert.link } : {}), ...(spec.handoff ? { handoff: spec.handoff } : {}) },
+      { nc: ctx.nc, codec: ctx.codec, topo: ctx.topo, publisher: ctx.publisher, dlq: ctx.dlq(spec.stage.name), checkpoints, ...(alert ? { alert: alert.link } : {}) },
     )
     try {
       await r.start()

@@ -5,7 +5,7 @@ import type { Fact } from '../../schemas/index.js'
 import type { CompiledPack } from '../policy/index.js'
 import type { ActConfig } from '../act/index.js'
 import type { KeyPair } from '../../keys/index.js'
-import { ConfigSource, type Handoff, type LaneInput } from '../runner/index.js'
+import { ConfigSource, type LaneInput } from '../runner/index.js'
 import { actConfigOf, PIPELINE, specOf, type StageName, type StageSpec } from '../pipeline.js'
 import { kvName, openBucket } from '../../streams/index.js'
 import { LaneSet, stageService } from './service.js'
@@ -27,7 +27,7 @@ export function laneInputs(spec: Pick<StageSpec, 'inputs'> & Partial<Pick<StageS
 }
 
 /** A stage of the graph as a `ben up` service: its lanes, config, and output subjects from PIPELINE. */
-function graphService(name: Exclude<StageName, 'act'>, partition?: Partition, lanes: LaneSet = LaneSet.All, handoff?: Handoff): ServiceFactory {
+function graphService(name: Exclude<StageName, 'act'>, partition?: Partition, lanes: LaneSet = LaneSet.All): ServiceFactory {
   return (ctx) => {
     const spec = specOf(name)
     return stageService(ctx, {
@@ -38,7 +38,6 @@ function graphService(name: Exclude<StageName, 'act'>, partition?: Partition, la
       output: spec.output(ctx.subjects),
       partition: checkPartition(name, partition),
       lanes,
-      ...(handoff ? { handoff } : {}),
     })
   }
 }
@@ -67,11 +66,11 @@ export function unitService(u: StageUnit): ServiceFactory {
  * scrub: raw FACTS → `ben.scrubbed.<kind>.<source>`. Alerts first. `lanes`: only its alert lane
  * (the alert path runs it in a thread of its own, alert-path.ts), or all but that one.
  */
-export const scrubService = (lanes: LaneSet = LaneSet.All, handoff?: Handoff): ServiceFactory => graphService('scrub', undefined, lanes, handoff)
+export const scrubService = (lanes: LaneSet = LaneSet.All): ServiceFactory => graphService('scrub', undefined, lanes)
 /** detect: scrubbed metrics → `ben.anomaly.<severity>.<source>`. */
 export const detectService = (): ServiceFactory => graphService('detect')
 /** policy: scrubbed alerts (first) and anomalies → `ben.decision.<outcome>.<source>`. */
-export const policyService = (handoff?: Handoff): ServiceFactory => graphService('policy', undefined, LaneSet.All, handoff)
+export const policyService = (): ServiceFactory => graphService('policy')
 /** incident: anomalies, scrubbed alerts, decisions, commands, acks → `ben.incident.<source>`. */
 export const incidentService = (): ServiceFactory => graphService('incident')
 

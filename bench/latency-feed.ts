@@ -26,6 +26,7 @@
 import { connect, type NatsConnection } from '@nats-io/transport-node'
 import { FactCodec, parseEdgeFact, type Fact } from '../schemas/index.js'
 import { FactPublisher, Subjects } from '../streams/index.js'
+import { alertTraceOn, traceAlert } from '../processors/runner/index.js'
 
 const arg = (name: string, dflt: string) => {
   const i = process.argv.indexOf(`--${name}`)
@@ -50,7 +51,17 @@ class Sender {
     if (!r.ok) throw new Error(r.error.message)
     this.sent++
     const f: Fact = r.value
+    if (alertTraceOn && f.lane === 'alert') return this.sendTraced(f)
     if (!this.publisher.trySend(f, undefined, this.count)) await this.publisher.send(f, undefined, this.count)
+  }
+  /** An alert with BEN_ALERT_TRACE on: its publish time (its `ts`) and its PubAck traced. */
+  private async sendTraced(f: Fact): Promise<void> {
+    traceAlert('publish', 'feed', f, f.ts)
+    const cb = (o: { status: string }) => {
+      traceAlert('puback', 'feed', f)
+      this.count(o)
+    }
+    if (!this.publisher.trySend(f, undefined, cb)) await this.publisher.send(f, undefined, cb)
   }
   async close(): Promise<void> {
     await this.publisher.close()

@@ -18,7 +18,7 @@
  * JSON line.
  */
 import { spawn } from 'node:child_process'
-import { mkdtempSync, rmSync } from 'node:fs'
+import { appendFileSync, mkdtempSync, rmSync } from 'node:fs'
 import { cpus, loadavg, tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
@@ -29,6 +29,7 @@ import { embeddedEnv, silentLogger, startBen, type Running } from '../infra/inde
 import { defaultServices } from '../cli/up.js'
 import { printTable } from '../cli/output.js'
 import { followSubjects } from '../streams/index.js'
+import { alertTraceOn } from '../processors/runner/index.js'
 import { runSimulation } from '../simulate/index.js'
 import type { Fact } from '../schemas/index.js'
 import { profiled } from './profile.js'
@@ -200,6 +201,8 @@ const TARGET_HOSTS = 2 + PHASES.length * PROBES_PER_PHASE
 
 async function phase(r: Running, load: string, rate: number): Promise<Phase> {
   const probeSources = probeSourcesOf(load)
+  // The alert trace (bench/alert-trace.ts) is told which phase its alerts belong to.
+  if (alertTraceOn) appendFileSync(process.env.BEN_ALERT_TRACE!, `${Date.now()} phase ${load} -\n`)
   const h = Object.fromEntries(HOPS.map((k) => [k, hist()])) as Record<Hop, Histogram>
   const rec = (hop: Hop, ms: number) => h[hop].recordValue(Math.max(1, Math.round(ms)))
   const t0 = Date.now()
@@ -384,7 +387,8 @@ async function main(): Promise<void> {
       ['bursty', 0],
       ['steady', STEADY_RATE],
     ] as const) {
-      if (!LOADS.includes(load)) continue
+      // The flood is 2× the capacity measured in the same run: without BENCH_FLOOD_RATE, the steady phase runs for it.
+      if (!LOADS.includes(load) && !(load === 'steady' && LOADS.includes('flood') && FLOOD_RATE <= 0)) continue
       process.stderr.write(`bench:latency: ${load} load for ${SECONDS} s…\n`)
       phases.push(await profiled(PROFILE_LOAD === load, () => phase(running, load, rate)))
     }

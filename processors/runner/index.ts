@@ -4,3 +4,4 @@ export { CheckpointStore, chunked, type CheckpointWriteOptions, type Checkpoint,
 export { ChangeLog, MAX_SEGMENTS, SLACK_BYTES, type SegmentSink, type SegmentPlan } from './changelog.js'
 export { ChunkWriter, FrameReader, ByteReader } from './binary.js'
 export { acquireAlertLink, type AlertLink } from './alert-link.js'
+export { alertTraceOn, traceAlert } from './alert-trace.js'

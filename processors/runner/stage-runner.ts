@@ -28,6 +28,7 @@ import { ChunkWriter, FrameReader } from './binary.js'
 import { chunked, type CheckpointStore, type CheckpointHead, type Segment, type StoredCheckpoint } from './checkpoint.js'
 import type { ConfigSource } from './config-source.js'
 import type { AlertLink } from './alert-link.js'
+import { alertTraceOn, traceAlert } from './alert-trace.js'
 import { AckRun, BATCH_MAX, LaneQueue } from './batch.js'
 import { FairRound } from './fair.js'
 
@@ -266,6 +267,10 @@ export class StageRunner<S, C, In extends Fact> {
       }).subscribe({
         next: (env) => {
           this.queues[i].push(env)
+          if (input.urgent && alertTraceOn && !env.deadLettered) {
+            traceAlert('stored', stage.name, env.fact, env.storedAt)
+            traceAlert('delivered', stage.name, env.fact)
+          }
           if (input.urgent) this.urgentArrived()
           else this.kick()
         },
@@ -657,12 +662,30 @@ export class StageRunner<S, C, In extends Fact> {
     }
     // Outputs of an urgent input leave through the alert link: never behind queued routine outputs.
     const publisher = this.deps.alert && this.urgentLanes.length && this.isUrgent(lane) ? this.deps.alert.publisher : this.deps.publisher
+    if (alertTraceOn && this.isUrgent(lane)) return this.applyTraced(env.fact, publisher, out, cb, epoch)
     for (let i = 0; i < out.length; i++) {
       const f = out[i]
       epoch.outstanding++
       this.stats.derived++
       const subject = this.opts.subjectFor(f)
       if (!publisher.trySend(f, subject, cb)) return this.sendRest(publisher, out, i, cb, epoch)
+    }
+    return undefined
+  }
+
+  /** `apply`'s publishing of an urgent input's outputs with BEN_ALERT_TRACE on: each publish and PubAck traced. */
+  private applyTraced(input: Fact, publisher: FactPublisher, out: readonly Fact[], cb: (o: PublishOutcome) => void, epoch: Epoch): Promise<void> | undefined {
+    const name = this.opts.stage.name
+    const traced = (o: PublishOutcome) => {
+      traceAlert('puback', name, input)
+      cb(o)
+    }
+    for (let i = 0; i < out.length; i++) {
+      const f = out[i]
+      epoch.outstanding++
+      this.stats.derived++
+      traceAlert('published', name, input)
+      if (!publisher.trySend(f, this.opts.subjectFor(f), traced)) return this.sendRest(publisher, out, i, traced, epoch)
     }
     return undefined
   }

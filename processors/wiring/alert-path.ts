@@ -13,13 +13,19 @@ export interface AlertPathOptions {
   readonly restartMs?: number
   /**
    * The thread's nice value relative to the process (alert-path-thread.ts `prioritise`). Default
-   * BEN_ALERT_PATH_NICE, else -5; 0 leaves its priority alone.
+   * BEN_ALERT_PATH_NICE, else -20; 0 leaves its priority alone.
    */
   readonly nice?: number
 }
 
-/** Default nice of the alert path's thread, relative to the process. */
-const ALERT_NICE = -5
+/**
+ * Default nice of the alert path's thread, relative to the process (clamped at -20). -20: under
+ * bench:latency's flood (load 12-15 per core) the thread at -5 waited 3-8 ms in the run queue per
+ * wake-up (/proc/<pid>/task/<tid>/schedstat), and an alert's time from stored in FACTS to its
+ * decision's PubAck was p50 30-36 / p99 233-257 ms; at -20, 15 / 68 ms (bench/alert-trace.ts).
+ * The thread uses little CPU (alerts, policy's anomaly lane: under 2 % of a core in the flood).
+ */
+const ALERT_NICE = -20
 
 /**
  * The alert path (issue 8, the lanes' promise under overload): scrub's alert lane and policy run

@@ -214,7 +214,9 @@ async function main(): Promise<void> {
           global.gc()
           const m = process.memoryUsage()
           build.liveAtWindowMb = mb(m.heapUsed + m.arrayBuffers)
-          log(`${n} series: after a full collection at point ${GC_AT}: RSS ${mb(m.rss)} MB, heap ${mb(m.heapUsed)} of ${mb(m.heapTotal)} MB, array buffers ${mb(m.arrayBuffers)} MB`)
+          log(
+            `${n} series: after a full collection at point ${GC_AT}: RSS ${mb(m.rss)} MB, heap ${mb(m.heapUsed)} of ${mb(m.heapTotal)} MB, array buffers ${mb(m.arrayBuffers)} MB`,
+          )
         }
       }
       global.gc?.()

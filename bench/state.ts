@@ -23,6 +23,9 @@
  *
  * Baseline in the same run (first size only): the previous checkpoint, the whole state as one
  * JSON document (`serializeDetectState` + `JSON.stringify`), its size and time.
+ * The process bounds V8's heap growth as a process running detect does (`boundHeapGrowth`;
+ * BENCH_HEAP_GROWTH=0: V8's default). BENCH_GC_AT=<point>: a full collection after that point
+ * of every series, to tell what is live at the end of the first windows from garbage.
  * Ends with one JSON line.
  */
 import { mkdtempSync, rmSync } from 'node:fs'

@@ -189,12 +189,13 @@ function child(url: string, key: string, mode: ReadMode, serverPid: number): Pro
 async function main(): Promise<void> {
   // this process holds the detect state as a detect stage's process does (BENCH_HEAP_GROWTH=0: V8's default growth)
   if (process.env.BENCH_HEAP_GROWTH !== '0') boundHeapGrowth()
+  // before the server starts: a config that cannot be read must not leave a nats-server behind
+  const cfg = defaultDetectorConfig()
   const dir = mkdtempSync(join(tmpdir(), 'ben-bench-state-'))
   const server = await startNatsServer({ storeDir: join(dir, 'nats') })
   const nc = await connect({ servers: server.url })
   await (await StreamAdmin.open(nc)).ensureTopology({ subjects: new Subjects() })
   const kv = await new Kvm(nc).open(kvName({}, Bucket.Checkpoints))
-  const cfg = defaultDetectorConfig()
   const rows: Array<Record<string, number | string>> = []
   const fig: Record<string, unknown> = { bench: 'state', points: POINTS, perSource: PER_SOURCE, epoch: EPOCH, load: 'shared machine' }
   try {

@@ -23,6 +23,9 @@
  *
  * Baseline in the same run (first size only): the previous checkpoint, the whole state as one
  * JSON document (`serializeDetectState` + `JSON.stringify`), its size and time.
+ * The process bounds V8's heap growth as a process running detect does (`boundHeapGrowth`;
+ * BENCH_HEAP_GROWTH=0: V8's default). BENCH_GC_AT=<point>: a full collection after that point
+ * of every series, to tell what is live at the end of the first windows from garbage.
  * Ends with one JSON line.
  */
 import { mkdtempSync, rmSync } from 'node:fs'
@@ -36,7 +39,7 @@ import { Kvm } from '@nats-io/kv'
 import type { MetricFact } from '../schemas/index.js'
 import { Bucket, kvName, Subjects, StreamAdmin } from '../streams/index.js'
 import { startNatsServer } from '../infra/index.js'
-import { defaultDetectorConfig, detectStage, serializeDetectState, type DetectState } from '../processors/detect/index.js'
+import { boundHeapGrowth, defaultDetectorConfig, detectStage, serializeDetectState, type DetectState } from '../processors/detect/index.js'
 import { CheckpointStore, ChunkWriter, FrameReader } from '../processors/runner/index.js'
 import { procCpu } from './proc-cpu.js'
 
@@ -55,6 +58,8 @@ const BASELINE = process.env.BENCH_BASELINE !== '0'
 const MEMORY_ONLY = process.env.BENCH_MEMORY_ONLY === '1'
 /** BENCH_PROFILE=<dir>: the restore processes write a CPU profile there (node --cpu-prof). */
 const PROFILE = process.env.BENCH_PROFILE
+/** BENCH_GC_AT=<point>: a full collection after that point of every series (live vs garbage at the first window's end; 0: none). */
+const GC_AT = Number(process.env.BENCH_GC_AT ?? 0)
 const T0 = 1_763_700_000_000
 const mb = (b: number): number => Math.round(b / 1048576)
 const log = (s: string): void => void process.stderr.write(`${s}\n`)
@@ -182,23 +187,41 @@ function child(url: string, key: string, mode: ReadMode, serverPid: number): Pro
 }
 
 async function main(): Promise<void> {
+  // this process holds the detect state as a detect stage's process does (BENCH_HEAP_GROWTH=0: V8's default growth)
+  if (process.env.BENCH_HEAP_GROWTH !== '0') boundHeapGrowth()
+  // before the server starts: a config that cannot be read must not leave a nats-server behind
+  const cfg = defaultDetectorConfig()
   const dir = mkdtempSync(join(tmpdir(), 'ben-bench-state-'))
   const server = await startNatsServer({ storeDir: join(dir, 'nats') })
   const nc = await connect({ servers: server.url })
   await (await StreamAdmin.open(nc)).ensureTopology({ subjects: new Subjects() })
   const kv = await new Kvm(nc).open(kvName({}, Bucket.Checkpoints))
-  const cfg = defaultDetectorConfig()
   const rows: Array<Record<string, number | string>> = []
   const fig: Record<string, unknown> = { bench: 'state', points: POINTS, perSource: PER_SOURCE, epoch: EPOCH, load: 'shared machine' }
   try {
     for (const n of SIZES) {
       let state: DetectState | undefined = detectStage.initialState()
+      const build: { liveAtWindowMb?: number } = {}
       const t0 = performance.now()
       let rnd = 12345
       const next = (): number => (rnd = (rnd * 1103515245 + 12345) % 2147483648) / 2147483648
       for (let p = 0; p < POINTS; p++) {
         for (let s = 0; s < n; s++) state = detectStage.step(state, fact(s, p, 10 + (s % 13) + next()), cfg).state
-        if (p % 100 === 99) log(`${n} series: ${p + 1}/${POINTS} points each (${((performance.now() - t0) / 1000).toFixed(0)} s)`)
+        if (p % 100 === 99 || p === GC_AT - 1) {
+          const m = process.memoryUsage()
+          log(
+            `${n} series: ${p + 1}/${POINTS} points each (${((performance.now() - t0) / 1000).toFixed(0)} s): RSS ${mb(m.rss)} MB (peak ${Math.round(process.resourceUsage().maxRSS / 1024)} MB), heap ${mb(m.heapUsed)} of ${mb(m.heapTotal)} MB, array buffers ${mb(m.arrayBuffers)} MB`,
+          )
+        }
+        if (p === GC_AT - 1 && global.gc) {
+          // what is live at the bulge (every series' first window all but complete), and what was garbage
+          global.gc()
+          const m = process.memoryUsage()
+          build.liveAtWindowMb = mb(m.heapUsed + m.arrayBuffers)
+          log(
+            `${n} series: after a full collection at point ${GC_AT}: RSS ${mb(m.rss)} MB, heap ${mb(m.heapUsed)} of ${mb(m.heapTotal)} MB, array buffers ${mb(m.arrayBuffers)} MB`,
+          )
+        }
       }
       global.gc?.()
       const rssAtOnceMb = mb(process.memoryUsage().rss)
@@ -221,6 +244,7 @@ async function main(): Promise<void> {
           heapMb: mb(mem.heapUsed),
           arrayBuffersMb: mb(mem.arrayBuffers),
           peakRssMb: Math.round(process.resourceUsage().maxRSS / 1024),
+          ...build,
           buildS: Math.round((performance.now() - t0) / 1000),
         })
         state = undefined

@@ -11,7 +11,7 @@ import type { ByteReader, ChunkWriter } from '../runner/index.js'
  * change), number arrays as u8 or int32 when every element fits, otherwise float64. Anything
  * that is not a number, an array or a plain object (a string, a boolean, null) is kept as
  * JSON text; an array that is not all numbers has one shape per element. A `Uint8Array`,
- * `Uint16Array` or `Float64Array` (compact state: the drift detector's bins and values) is
+ * `Uint16Array`, `Float64Array` or `Float32Array` (compact state: the drift detector's bins and values) is
  * written as its elements, little-endian, and read back as the same kind of array.
  */
 export interface StateCodec {
@@ -44,20 +44,22 @@ interface TupleShape {
   readonly of: readonly Shape[]
 }
 
-/** A typed array: `e` 0 = Uint8Array, 1 = Uint16Array, 2 = Float64Array. */
+/** A typed array: `e` 0 = Uint8Array, 1 = Uint16Array, 2 = Float64Array, 3 = Float32Array. */
 interface TypedShape {
   readonly t: 5
-  readonly e: 0 | 1 | 2
+  readonly e: 0 | 1 | 2 | 3
 }
 
 const NUM: NumShape = { t: 0 }
 const U8S: TypedShape = { t: 5, e: 0 }
 const U16S: TypedShape = { t: 5, e: 1 }
 const F64S: TypedShape = { t: 5, e: 2 }
-const TYPED = [U8S, U16S, F64S] as const
+const F32S: TypedShape = { t: 5, e: 3 }
+const TYPED = [U8S, U16S, F64S, F32S] as const
 /** Bytes per element of each typed array kind. */
-const WIDTH = [1, 2, 8] as const
-const typedKind = (v: unknown): 0 | 1 | 2 | -1 => (v instanceof Uint8Array ? 0 : v instanceof Uint16Array ? 1 : v instanceof Float64Array ? 2 : -1)
+const WIDTH = [1, 2, 8, 4] as const
+const typedKind = (v: unknown): 0 | 1 | 2 | 3 | -1 =>
+  v instanceof Uint8Array ? 0 : v instanceof Uint16Array ? 1 : v instanceof Float64Array ? 2 : v instanceof Float32Array ? 3 : -1
 const ARR: ArrShape = { t: 1 }
 const JSONV: JsonShape = { t: 3 }
 
@@ -172,11 +174,17 @@ function write(w: ChunkWriter, s: Shape, v: unknown): void {
       return
     }
     case 5: {
-      const a = v as Uint8Array | Uint16Array | Float64Array
+      const a = v as Uint8Array | Uint16Array | Float64Array | Float32Array
       w.u32(a.length)
       if (s.e === 0) w.raw(a as Uint8Array)
       else if (s.e === 2) for (let i = 0; i < a.length; i++) w.f64(a[i])
-      else
+      else if (s.e === 3) {
+        // little-endian whatever the platform
+        const b = new Uint8Array(4 * a.length)
+        const view = new DataView(b.buffer)
+        for (let i = 0; i < a.length; i++) view.setFloat32(4 * i, a[i], true)
+        w.raw(b)
+      } else
         for (let i = 0; i < a.length; i++) {
           w.u8(a[i] & 0xff)
           w.u8(a[i] >>> 8)
@@ -218,6 +226,14 @@ function read(r: ByteReader, s: Shape): unknown {
         const view = new DataView(rest.buffer, rest.byteOffset, 8 * n)
         const a = new Float64Array(n)
         for (let i = 0; i < n; i++) a[i] = view.getFloat64(8 * i, true)
+        return a
+      }
+      if (s.e === 3) {
+        const rest = r.rest()
+        r.skip(4 * n)
+        const view = new DataView(rest.buffer, rest.byteOffset, 4 * n)
+        const a = new Float32Array(n)
+        for (let i = 0; i < n; i++) a[i] = view.getFloat32(4 * i, true)
         return a
       }
       const rest = r.rest()
@@ -294,7 +310,7 @@ export function readShape(r: ByteReader, depth = 0): Shape {
   if (t === 3) return JSONV
   if (t === 5) {
     const e = r.u8()
-    if (e !== 0 && e !== 1 && e !== 2) throw new RangeError(`unknown typed array element ${e}`)
+    if (e !== 0 && e !== 1 && e !== 2 && e !== 3) throw new RangeError(`unknown typed array element ${e}`)
     return TYPED[e]
   }
   if (t === 4) {
@@ -316,6 +332,6 @@ export function readShape(r: ByteReader, depth = 0): Shape {
 /** A stable text of a shape (to intern shapes per segment). */
 export function shapeId(s: Shape): string {
   if (s.t === 4) return `[${s.of.map(shapeId).join(',')}]`
-  if (s.t === 5) return ['u8', 'u16', 'f64'][s.e]
+  if (s.t === 5) return ['u8', 'u16', 'f64', 'f32'][s.e]
   return s.t === 2 ? `{${s.keys.map((k, i) => `${JSON.stringify(k)}:${shapeId(s.of[i])}`).join(',')}}` : String(s.t)
 }

@@ -1,6 +1,6 @@
 /**
  * The one detector contract. A detector is a pair of pure-by-contract functions over a plain
- * state (numbers, arrays, objects; a `Uint8Array`/`Uint16Array`/`Float64Array` where a
+ * state (numbers, arrays, objects; a `Uint8Array`/`Uint16Array`/`Float64Array`/`Float32Array` where a
  * compact array is worth it, which the checkpoint codec and `cloneState` keep as such):
  *
  * - `update(state, point)` is the pure form: it never touches `state` and returns a new one
@@ -123,7 +123,7 @@ export function capRaw(x: number): number {
 export function cloneState<S>(state: S): S {
   if (state === null || typeof state !== 'object') return state
   if (Array.isArray(state)) return state.map(cloneState) as S
-  if (state instanceof Uint8Array || state instanceof Uint16Array || state instanceof Float64Array) return state.slice() as S
+  if (state instanceof Uint8Array || state instanceof Uint16Array || state instanceof Float64Array || state instanceof Float32Array) return state.slice() as S
   const out: Record<string, unknown> = {}
   for (const k of Object.keys(state)) out[k] = cloneState((state as Record<string, unknown>)[k])
   return out as S

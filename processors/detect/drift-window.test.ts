@@ -3,6 +3,7 @@ import { describe, expect, it } from 'vitest'
 import { emptyReading, type Reading } from './detector.js'
 import { driftDetector, upgradeDriftState, type DriftParams, type DriftState } from './drift.js'
 import { plainCodec } from './codec.js'
+import { windowPoolStats } from './window-pool.js'
 import { ByteReader, ChunkWriter, FrameReader } from '../runner/index.js'
 import type { MetricFact } from '../../schemas/index.js'
 import { stepAll, type Versioned } from '../stage.js'
@@ -53,8 +54,10 @@ function referenceDrift(p: DriftParams) {
     s.kl = 0
   }
   const step = (s: S, x: number): { raw: number; score: number; anomaly: boolean } => {
+    // a value a rebuild will read is kept as float32 (in range), as the compact form keeps it
+    const collecting = !s.ready || s.rebase > 0
     if (s.ready && s.filled === window) s.cur[binOf(s.buf[s.head], s.lo, s.hi)]--
-    s.buf[s.head] = x
+    s.buf[s.head] = collecting ? kept(x) : x
     s.head = (s.head + 1) % window
     s.filled = Math.min(window, s.filled + 1)
     s.n++
@@ -89,6 +92,9 @@ function referenceDrift(p: DriftParams) {
   return { init, step }
 }
 
+/** A value as a float32 within float32's range. */
+const kept = (x: number): number => Math.max(-3.4028234663852886e38, Math.min(3.4028234663852886e38, Math.fround(x)))
+
 /** A series with regime changes (so that drift is found and the window rebuilt) and the odd far outlier. */
 function series(seed: number, n: number): number[] {
   let r = seed
@@ -107,7 +113,7 @@ const PARAMS: DriftParams[] = [
 ]
 
 const plainBins = (s: unknown): string =>
-  JSON.stringify(s, (_k, v: unknown) => (v instanceof Uint8Array || v instanceof Uint16Array || v instanceof Float64Array ? Array.from(v) : v))
+  JSON.stringify(s, (_k, v: unknown) => (v instanceof Uint8Array || v instanceof Uint16Array || v instanceof Float64Array || v instanceof Float32Array ? Array.from(v) : v))
 
 describe('drift window as bins', () => {
   it('gives the readings of the values-in-the-window reference on every point, drifts and rebuilds included', () => {
@@ -136,13 +142,14 @@ describe('drift window as bins', () => {
     const s = d.init()
     const out = emptyReading()
     for (let i = 0; i < p.window - 1; i++) d.step(s, { ts: 0, value: 10 + (i % 7) }, out, 1)
-    // the values in the JS heap (an array the garbage collector compacts), not a malloc'd typed array
-    expect(Array.isArray(s.raw)).toBe(true)
-    expect(s.raw.length).toBe(p.window - 1)
+    // the values as float32 in a slot of a shared slab, outside the JS heap: room for the window
+    expect(s.raw).toBeInstanceOf(Float32Array)
+    expect(s.raw.length).toBe(p.window)
+    expect((s.raw as Float32Array).buffer.byteLength).toBeGreaterThan(32 * 1024 * 1024)
     const young = d.init()
     for (let i = 0; i < 40; i++) d.step(young, { ts: 0, value: i }, out, 1)
-    // a young series holds what it has seen, not the whole window
-    expect(young.raw.length).toBe(40)
+    // a young series holds what it has seen, zeros after
+    expect(Array.from(young.raw).slice(0, 41)).toEqual([...Array.from({ length: 40 }, (_v, i) => i), 0])
     // as the previous release saved it (a Float64Array with room to spare): continues exactly
     const prev = { ...structuredClone(young), raw: Float64Array.from({ length: 64 }, (_v, i) => (i < 40 ? i : 0)) }
     const now = structuredClone(young)
@@ -154,8 +161,11 @@ describe('drift window as bins', () => {
       expect([a.raw, a.score, a.anomaly]).toEqual([b.raw, b.score, b.anomaly])
     }
     expect(plainBins(prev)).toBe(plainBins(now))
+    const slots = windowPoolStats().used
     d.step(s, { ts: 0, value: 10 }, out, 1)
     expect(s.raw.length).toBe(0)
+    // its slot given back to the pool at once
+    expect(windowPoolStats().used).toBe(slots - 1)
     expect(s.bins.byteLength).toBe(p.window)
     // its checkpoint bytes: the bins as bytes, read back as the same kind of array
     const w = new ChunkWriter()

@@ -1,3 +1,4 @@
+import { releaseWindow, takeWindow } from './window-pool.js'
 import { capRaw, defineDetector, scoreOf, type Detector, type Point, type Reading } from './detector.js'
 
 export interface DriftParams {
@@ -43,30 +44,44 @@ export interface DriftState {
   sinceCheck: number
   kl: number
   /**
-   * The values the next rebuild reads, oldest first: the first window (before the first
-   * reference: `filled` of them so far) and the window after a drift (while `rebase` counts
-   * down: `window - rebase` so far), empty otherwise, so a settled series keeps one byte per
-   * window value instead of eight.
+   * The values the next rebuild reads, oldest first, as float32 (every value is rounded to
+   * float32 and clamped to its range whatever holds it, so each form gives the same numbers): the first window
+   * (before the first reference: `filled` of them so far) and the window after a drift (while
+   * `rebase` counts down: `window - rebase` so far), empty otherwise, so a settled series keeps
+   * one byte per window value.
    *
-   * A plain array (doubles in the JS heap), not a `Float64Array`: every series collects its
-   * first window at once, and its values are dropped when it is done. As typed arrays (one
-   * malloc'd block each) that left ~9 KB a series of freed but resident native memory behind
-   * (about 700 MB at 100,000 series); in the JS heap the garbage collector compacts them and
-   * gives the pages back. A `Float64Array` only as read back from an older checkpoint (its
-   * length then is room, not count); it becomes an array when it needs to grow.
+   * Collected in a slot of a shared slab (`window-pool.ts`, given back when the window is
+   * complete): every series of a fleet collects its first window at the same time, and as
+   * doubles in the JS heap (576 values, 6.8 KB a series with the array's growth) they were half
+   * the live heap at 100,000 series, which V8 then grew to a multiple of: a 2.5 GB peak. A
+   * plain array or a `Float64Array` only as read back from an older checkpoint (the length of a
+   * typed array is room, not count), a `Float32Array` of its own as read back from a newer one.
    */
-  raw: number[] | Float64Array
+  raw: number[] | Float64Array | Float32Array
 }
 
 /** The `raw` of a state that collects nothing (shared and frozen: never written). */
 const NO_VALUES: number[] = Object.freeze([]) as unknown as number[]
 
-/** `raw` with room for index `at` (the next value: values are collected in order): the array itself, or an array with the first `at` values. */
-function grown(raw: number[] | Float64Array, at: number): number[] {
+/**
+ * `raw` with room for index `at` (the next value: values are collected in order): a slot of the
+ * shared pool for a window that starts, else the array itself, or an array with the first `at` values.
+ */
+function grown(raw: DriftState['raw'], at: number, window: number): DriftState['raw'] {
+  if (raw === NO_VALUES && at === 0) return takeWindow(window)
   if (Array.isArray(raw) && raw !== NO_VALUES) return raw
   const next: number[] = []
   for (let i = 0; i < at && i < raw.length; i++) next.push(raw[i])
   return next
+}
+
+/** Largest float32. */
+const F32_MAX = 3.4028234663852886e38
+
+/** A value as the window keeps it: rounded to float32, and within float32's range (a JSON copy would make an overflow's Infinity null). */
+const kept = (x: number): number => {
+  const f = Math.fround(x)
+  return f === Infinity ? F32_MAX : f === -Infinity ? -F32_MAX : f
 }
 
 /** Laplace smoothing of bin probabilities. */
@@ -115,6 +130,7 @@ function rebuild(s: DriftState, bins: number, window: number): void {
     s.bins[(s.head + j) % window] = b === b ? b : none
   }
   for (let i = 0; i < bins + 2; i++) s.cur[i] = s.ref[i]
+  if (s.raw instanceof Float32Array) releaseWindow(s.raw)
   s.raw = NO_VALUES
   s.ready = 1
   s.sinceCheck = 0
@@ -143,10 +159,10 @@ export function upgradeDriftState(old: unknown): unknown {
   const lo = num('lo')
   const hi = num('hi')
   // the values collected so far, in an array grown as a live run grows it
-  let raw: number[] = NO_VALUES
+  let raw: DriftState['raw'] = NO_VALUES
   const put = (at: number, v: number): void => {
-    if (at >= raw.length) raw = grown(raw, at)
-    raw[at] = v
+    if (at >= raw.length) raw = grown(raw, at, window)
+    raw[at] = kept(v)
   }
   let binsOut = binArray(bins, 0)
   if (!ready) for (let j = 0; j < filled; j++) put(j, buf[j])
@@ -264,8 +280,8 @@ export function driftDetector(p: DriftParams): Detector<DriftState> {
       // collecting the window a rebuild will read: the value's place is the count so far
       if (!s.ready || s.rebase > 0) {
         const at = s.ready ? window - s.rebase : s.filled
-        if (at >= s.raw.length) s.raw = grown(s.raw, at)
-        s.raw[at] = x
+        if (at >= s.raw.length) s.raw = grown(s.raw, at, window)
+        s.raw[at] = kept(x)
       }
       s.head = s.head + 1 === window ? 0 : s.head + 1
       if (s.filled < window) s.filled++

@@ -115,7 +115,8 @@ export function serializeDetectState(s: DetectState): SerializedDetectState {
   ) as SerializedDetectState
 }
 
-const plainTyped = (_k: string, v: unknown): unknown => (v instanceof Uint8Array || v instanceof Uint16Array || v instanceof Float64Array ? Array.from(v) : v)
+const plainTyped = (_k: string, v: unknown): unknown =>
+  v instanceof Uint8Array || v instanceof Uint16Array || v instanceof Float64Array || v instanceof Float32Array ? Array.from(v) : v
 
 /** Restores a serialised state; anything unreadable gives a fresh state (detectors re-learn). Every record is marked changed. */
 export function deserializeDetectState(raw: unknown): DetectState {

@@ -71,7 +71,7 @@ describe('the fact log: publisher → FACTS → projector → ClickHouse', () =>
     await js.publish('ben.fact.metric.dlq-src', new TextEncoder().encode('{"lane":"metric","source":"dlq-src","ts":1763700000000,"name":"ok","value":1}'))
     await publisher.publish(good)
 
-    await waitFor('valid facts after bad ones projected', async () => (await count()).rows === N + 2 || undefined, 30_000)
+    await waitFor('valid facts after bad ones projected', async () => (await count()).rows === N + 2 || undefined, 120_000)
 
     const jsm = await jetstreamManager(nats.nc)
     const dlq = await waitFor('5 dead letters', async () => ((await jsm.streams.info('DLQ')).state.messages >= 5 ? true : undefined))

@@ -1,10 +1,8 @@
 import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { afterEach, describe, expect, it, vi } from 'vitest'
+import { afterEach, describe, expect, it } from 'vitest'
 import { isWalClosed, isWalError, isWalFull, openWal, WalErrorCode, type Wal, type WalOptions } from './index.js'
-
-vi.setConfig({ testTimeout: 15_000 })
 
 const dirs: string[] = []
 const opened: Wal[] = []

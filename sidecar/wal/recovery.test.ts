@@ -3,10 +3,8 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { crc32 } from 'node:zlib'
 import fc from 'fast-check'
-import { afterEach, describe, expect, it, vi } from 'vitest'
+import { afterEach, describe, expect, it } from 'vitest'
 import { isWalCorrupt, openWal, type Wal, type WalCorruptError } from './index.js'
-
-vi.setConfig({ testTimeout: 20_000 })
 
 const dirs: string[] = []
 const opened: Wal[] = []

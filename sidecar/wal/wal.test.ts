@@ -1,10 +1,8 @@
 import { existsSync, mkdtempSync, readdirSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { afterEach, describe, expect, it, vi } from 'vitest'
+import { afterEach, describe, expect, it } from 'vitest'
 import { isWalError, openWal, WalErrorCode, type Wal, type WalRecord } from './index.js'
-
-vi.setConfig({ testTimeout: 15_000 })
 
 const dirs: string[] = []
 const opened: Wal[] = []

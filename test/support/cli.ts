@@ -22,6 +22,11 @@ export async function ben(args: string[], env: NodeJS.ProcessEnv, input?: string
   return { code, stdout, stderr }
 }
 
+/** `ben` run in a given directory, with exactly the environment given on top of a clean one. */
+export function benIn(cwd: string, args: string[], env: NodeJS.ProcessEnv, input?: string | Buffer, timeoutMs?: number): Promise<Run> {
+  return ben(args, env, input, timeoutMs, { cwd, cleanEnv: true })
+}
+
 /**
  * `fn` over `items`, `concurrency` at a time, results in the order of `items`. For many short
  * `ben` runs: each costs about a second of CPU to start, and on a busy machine a few side by side

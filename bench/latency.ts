@@ -34,7 +34,7 @@ import { runSimulation } from '../simulate/index.js'
 import type { Fact } from '../schemas/index.js'
 import { profiled } from './profile.js'
 import { BASELINE_HOPS, relayBaseline, type BaselineFigures } from './latency-baseline.js'
-import { procCpu, selfCpu } from './proc-cpu.js'
+import { mainThreadCpu, procCpu, selfCpu } from './proc-cpu.js'
 
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 20)
 const STEADY_RATE = Number(process.env.BENCH_STEADY_RATE ?? 10_000)
@@ -166,7 +166,12 @@ interface Phase {
    * projector, and this bench's followers) and the nats-server; wall-clock figures under load mean
    * little, CPU per fact does.
    */
-  readonly cpu: { benUsPerFact: number; natsUsPerFact: number }
+  readonly cpu: {
+    benUsPerFact: number
+    natsUsPerFact: number
+    /** Of Ben's, its main thread's (the stages' event loop; the projectors and the alert path have threads of their own). */
+    mainUsPerFact: number
+  }
   /** Ben's process's garbage collection through the feed: pauses in all (ms, and per second of feed) and the longest. */
   readonly gc: { ms: number; msPerS: number; maxMs: number }
   /** Ben's event-loop delay through the feed (ms): what any input waits before its callback runs. */
@@ -175,7 +180,24 @@ interface Phase {
   readonly climb?: { firstMs: number; lastMs: number }
   /** The routine lane's latency climbed through the feed by more than CLIMB_MS: not sustained. */
   readonly climbing: boolean
+  /** The slowest anomalies, hop by hop (ms). */
+  readonly worst: readonly AnomalyTrace[]
 }
+
+/**
+ * Where one anomaly's time went (ms, stream times): publish → its probe stored in FACTS → scrubbed
+ * stored in DERIVED → anomaly stored; `at`: its event time, s into the phase.
+ */
+interface AnomalyTrace {
+  readonly total: number
+  readonly stored: number
+  readonly scrubbed: number
+  readonly anomaly: number
+  readonly at: number
+}
+
+/** The slowest anomalies each phase reports, hop by hop. */
+const WORST_SHOWN = 3
 
 /** A routine-lane latency that grows by more than this through a feed is work piling up. */
 const CLIMB_MS = 1000
@@ -209,24 +231,49 @@ async function phase(r: Running, load: string, rate: number): Promise<Phase> {
   // Scrubbed: the probes (this phase's probe hosts) only; the routine load is counted, not followed.
   // …each with its publish time, to see whether the routine lane's latency climbs through the feed.
   const probeTrend: Array<[number, number]> = []
+  // Per anomaly, where its time went (stream times): the probe's raw fact stored, scrubbed, anomaly.
+  const storedAt = new Map<string, number>()
+  const scrubbedAt = new Map<string, { time: number; raw: string }>()
+  const traces: AnomalyTrace[] = []
   const scrubbedOf = (d: { result: { ok: boolean; value?: unknown }; time: number }) => {
     if (!d.result.ok) return
-    const ts = (d.result.value as Fact).ts
+    const f = d.result.value as Fact
+    const ts = f.ts
     rec('scrubbed', d.time - ts)
     probeTrend.push([ts, d.time - ts])
+    scrubbedAt.set(f.id, { time: d.time, raw: f.lineage[0] })
+  }
+  const anomalyOf = (d: { result: { ok: boolean; value?: unknown }; time: number }) => {
+    if (!d.result.ok) return
+    const f = d.result.value as Fact
+    rec('anomaly', d.time - f.ts)
+    const sc = f.lineage.map((id) => scrubbedAt.get(id)).find((x) => x !== undefined)
+    const st = sc ? storedAt.get(sc.raw) : undefined
+    traces.push({
+      total: d.time - f.ts,
+      stored: st === undefined ? NaN : st - f.ts,
+      scrubbed: sc && st !== undefined ? sc.time - st : NaN,
+      anomaly: sc ? d.time - sc.time : NaN,
+      at: f.ts - t0,
+    })
   }
   const subs = [
     ...probeSources.map((src) => followSubjects(r.ctx.nc, r.ctx.registry, `ben.scrubbed.*.${src}`, { deliver: 'new' }).subscribe(scrubbedOf)),
     // The probes' first hop: stored in FACTS (the server's part, before any stage).
     ...probeSources.map((src) =>
-      followSubjects(r.ctx.nc, r.ctx.registry, `ben.fact.metric.${src}`, { deliver: 'new' }).subscribe((d) => d.result.ok && rec('stored', d.time - (d.result.value as Fact).ts)),
+      followSubjects(r.ctx.nc, r.ctx.registry, `ben.fact.metric.${src}`, { deliver: 'new' }).subscribe((d) => {
+        if (!d.result.ok) return
+        const f = d.result.value as Fact
+        rec('stored', d.time - f.ts)
+        storedAt.set(f.id, d.time)
+      }),
     ),
     // The alert lane hop by hop (web-2): stored in FACTS, out of scrub, out of policy (below).
     followSubjects(r.ctx.nc, r.ctx.registry, 'ben.fact.alert.web-2', { deliver: 'new' }).subscribe((d) => d.result.ok && rec('alert→stored', d.time - (d.result.value as Fact).ts)),
     followSubjects(r.ctx.nc, r.ctx.registry, 'ben.scrubbed.alert.web-2', { deliver: 'new' }).subscribe(
       (d) => d.result.ok && rec('alert→scrubbed', d.time - (d.result.value as Fact).ts),
     ),
-    followSubjects(r.ctx.nc, r.ctx.registry, 'ben.anomaly.>', { deliver: 'new' }).subscribe((d) => d.result.ok && rec('anomaly', d.time - (d.result.value as Fact).ts)),
+    followSubjects(r.ctx.nc, r.ctx.registry, 'ben.anomaly.>', { deliver: 'new' }).subscribe(anomalyOf),
     followSubjects(r.ctx.nc, r.ctx.registry, 'ben.decision.>', { deliver: 'new' }).subscribe((d) => {
       if (!d.result.ok) return
       const f = d.result.value as Fact
@@ -282,7 +329,7 @@ async function phase(r: Running, load: string, rate: number): Promise<Phase> {
   // Ben's event loop (every stage and projector runs in this process): how long a ready callback waits.
   const eld = monitorEventLoopDelay({ resolution: 10 })
   eld.enable()
-  const cpu0 = { ben: selfCpu(), nats: natsCpu(r) }
+  const cpu0 = { ben: selfCpu(), main: mainThreadCpu(), nats: natsCpu(r) }
   const gc = { ms: 0, maxMs: 0 }
   const gcObs = new PerformanceObserver((list) => {
     for (const e of list.getEntries()) {
@@ -304,6 +351,7 @@ async function phase(r: Running, load: string, rate: number): Promise<Phase> {
   const cpu = {
     benUsPerFact: Math.round(((selfCpu() - cpu0.ben) * 1e6) / Math.max(1, fed.sent)),
     natsUsPerFact: Math.round(((natsCpu(r) - cpu0.nats) * 1e6) / Math.max(1, fed.sent)),
+    mainUsPerFact: Math.round(((mainThreadCpu() - cpu0.main) * 1e6) / Math.max(1, fed.sent)),
   }
   // What was published during the feed has come out of every hop (or the drain gave up).
   await new Promise((res) => setTimeout(res, 1500))
@@ -355,6 +403,7 @@ async function phase(r: Running, load: string, rate: number): Promise<Phase> {
     gc: { ms: Math.round(gc.ms), msPerS: Math.round(gc.ms / fed.seconds), maxMs: Math.round(gc.maxMs) },
     climb,
     climbing,
+    worst: traces.sort((a, b) => b.total - a.total).slice(0, WORST_SHOWN),
   }
 }
 
@@ -429,6 +478,11 @@ async function main(): Promise<void> {
       verdict(p),
     ]),
   )
+  const ms = (x: number) => (Number.isFinite(x) ? String(Math.round(x)) : '?')
+  printTable(
+    ['load', `slowest ${WORST_SHOWN} anomalies: total ms (publish → stored, → scrubbed, → anomaly) @ s into the phase`],
+    phases.map((p) => [p.load, p.worst.map((w) => `${ms(w.total)} (${ms(w.stored)}, ${ms(w.scrubbed)}, ${ms(w.anomaly)}) @ ${(w.at / 1000).toFixed(1)}`).join('; ')]),
+  )
   const fig: Record<string, unknown> = {
     bench: 'latency',
     seconds: SECONDS,
@@ -463,7 +517,9 @@ async function main(): Promise<void> {
     fig[`${p.load}_event_loop_delay_p50_ms`] = p.loopDelay.p50
     fig[`${p.load}_event_loop_delay_p99_ms`] = p.loopDelay.p99
     fig[`${p.load}_event_loop_delay_max_ms`] = p.loopDelay.max
+    fig[`${p.load}_anomaly_slowest`] = p.worst.map((w) => ({ total_ms: Math.round(w.total), stored_ms: w.stored, scrubbed_ms: w.scrubbed, anomaly_ms: w.anomaly }))
     fig[`${p.load}_ben_cpu_us_per_fact`] = p.cpu.benUsPerFact
+    fig[`${p.load}_ben_main_thread_cpu_us_per_fact`] = Number.isFinite(p.cpu.mainUsPerFact) ? p.cpu.mainUsPerFact : null
     fig[`${p.load}_gc_ms_per_s`] = p.gc.msPerS
     fig[`${p.load}_gc_longest_ms`] = p.gc.maxMs
     fig[`${p.load}_nats_cpu_us_per_fact`] = Number.isFinite(p.cpu.natsUsPerFact) ? p.cpu.natsUsPerFact : null

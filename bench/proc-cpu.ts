@@ -33,6 +33,17 @@ export function childrenOf(parent: number): Array<{ pid: number; comm: string }>
 }
 
 /** This process's CPU seconds (user + system). */
+/** CPU seconds of this process's main thread only (the thread that runs Ben's stages in `ben up`); NaN without /proc. */
+export function mainThreadCpu(): number {
+  try {
+    const f = readFileSync(`/proc/self/task/${process.pid}/stat`, 'utf8')
+    const fields = f.slice(f.lastIndexOf(')') + 2).split(' ')
+    return (Number(fields[11]) + Number(fields[12])) / 100
+  } catch {
+    return NaN
+  }
+}
+
 export function selfCpu(): number {
   const c = process.cpuUsage()
   return (c.user + c.system) / 1e6

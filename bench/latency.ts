@@ -169,7 +169,7 @@ interface Phase {
   readonly cpu: {
     benUsPerFact: number
     natsUsPerFact: number
-    /** Of Ben's, its main thread's (the stages' event loop; the projectors and the alert path have threads of their own). */
+    /** Of Ben's, its main thread's (the stages' and projectors' event loop; the alert path has a thread of its own). */
     mainUsPerFact: number
   }
   /** Ben's process's garbage collection through the feed: pauses in all (ms, and per second of feed) and the longest. */

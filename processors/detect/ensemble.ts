@@ -6,7 +6,7 @@ import { madDetector, type MadParams } from './mad.js'
 import { flatDetector, type FlatParams } from './flat.js'
 import { levelDetector, type LevelParams } from './level.js'
 import { rangeDetector, type RangeParams } from './range.js'
-import { seasonalDetector, type SeasonalParams } from './seasonal.js'
+import { seasonalDetector, upgradeSeasonalState, type SeasonalParams } from './seasonal.js'
 import { shiftDetector, type ShiftParams } from './shift.js'
 import { spikeDetector, type SpikeParams } from './spike.js'
 
@@ -103,13 +103,14 @@ export interface Ensemble {
 
 /**
  * An ensemble state read back from a checkpoint, in the current form of each member (a drift
- * state saved with its window as values gets its window as bins). The same object when nothing
+ * state saved with its window as values gets its window as bins, a seasonal state saved with a count per
+ * slot gets its bitset of learned slots). The same object when nothing
  * needed it; never throws on a state of unknown form (the member's step copes, or the settings
  * fingerprint resets it).
  */
 export function reviveEnsembleState(ens: EnsembleState): EnsembleState {
   if (!ens || !Array.isArray(ens.members)) return ens
-  for (let i = 0; i < ens.members.length; i++) ens.members[i] = upgradeDriftState(ens.members[i])
+  for (let i = 0; i < ens.members.length; i++) ens.members[i] = upgradeSeasonalState(upgradeDriftState(ens.members[i]))
   return ens
 }
 

@@ -24,9 +24,35 @@ export interface SeasonalState {
   firstTs: number
   level: number
   variance: number
-  /** Additive seasonal offset per slot, and how many points each slot has learned. */
+  /** Additive seasonal offset per slot. */
   season: number[]
-  seen: number[]
+  /**
+   * Which slots have learned a point: a bitset, `SEEN_BITS` slots per element (small integers, so
+   * V8 keeps them unboxed). A slot's count was only ever compared with 0; 4 numbers instead of a
+   * number per slot (96 slots: ~80 B against ~800 B a series).
+   */
+  seenBits: number[]
+}
+
+/** Slots per element of `seenBits` (30: every element stays a small integer, also under pointer compression). */
+export const SEEN_BITS = 30
+
+const bitsFor = (slots: number): number[] => new Array<number>(Math.ceil(slots / SEEN_BITS)).fill(0)
+
+/**
+ * A seasonal state saved with a count per slot (`seen`, before the bitset), in the current form:
+ * the same numbers from here on (only `seen > 0` was ever read). A new object with the current
+ * key order (so it has the live state's shape); anything else is returned as it is.
+ */
+export function upgradeSeasonalState(old: unknown): unknown {
+  if (old === null || typeof old !== 'object') return old
+  const o = old as Record<string, unknown>
+  if (!Array.isArray(o.season) || !Array.isArray(o.seen) || o.seenBits !== undefined) return old
+  const seen = o.seen as unknown[]
+  const seenBits = bitsFor(seen.length)
+  for (let i = 0; i < seen.length; i++) if ((seen[i] as number) > 0) seenBits[(i / SEEN_BITS) | 0] |= 1 << (i % SEEN_BITS)
+  const { seen: _seen, season, ...rest } = o
+  return { ...rest, season, seenBits }
 }
 
 /**
@@ -41,8 +67,14 @@ export function seasonalDetector(p: SeasonalParams): Detector<SeasonalState> {
   const slotMs = periodMs / slots
   return defineDetector(
     'seasonal',
-    () => ({ n: 0, firstTs: 0, level: 0, variance: 0, season: new Array<number>(slots).fill(0), seen: new Array<number>(slots).fill(0) }),
+    () => ({ n: 0, firstTs: 0, level: 0, variance: 0, season: new Array<number>(slots).fill(0), seenBits: bitsFor(slots) }),
     (s: SeasonalState, point: Point, out: Reading, scale: number) => {
+      // a state saved with a count per slot that did not come through a restore's revive: upgraded in place
+      if (s.seenBits === undefined) {
+        Object.assign(s, upgradeSeasonalState({ ...s }))
+        delete (s as { seen?: unknown }).seen
+        if (!Array.isArray(s.seenBits)) s.seenBits = bitsFor(slots)
+      }
       const x = point.value
       const ts = point.ts
       const thr = threshold * scale
@@ -52,11 +84,13 @@ export function seasonalDetector(p: SeasonalParams): Detector<SeasonalState> {
         s.firstTs = ts
         s.level = x
       }
-      const seen = s.seen[slot]
+      const word = (slot / SEEN_BITS) | 0
+      const bit = 1 << (slot % SEEN_BITS)
+      const seen = (s.seenBits[word] & bit) !== 0
       const expected = s.level + s.season[slot]
       const sd = flooredSpread(Math.sqrt(s.variance), expected, minSpread, relSpread)
       const diff = x - expected
-      const ready = seen > 0 && ts - s.firstTs >= minSeasons * periodMs
+      const ready = seen && ts - s.firstTs >= minSeasons * periodMs
       const z = ready ? capRaw((diff < 0 ? -diff : diff) / sd) : 0
       out.raw = z
       out.threshold = thr
@@ -65,15 +99,15 @@ export function seasonalDetector(p: SeasonalParams): Detector<SeasonalState> {
       out.spread = sd
       out.direction = ready ? (diff > 0 ? 1 : diff < 0 ? -1 : 0) : 0
       out.anomaly = ready && z >= thr
-      if (seen > 0) {
+      if (seen) {
         s.variance = (1 - beta) * s.variance + beta * diff * diff
         if (!(s.variance < 1e300)) s.variance = 1e300
         s.level += alpha * (x - s.season[slot] - s.level)
         s.season[slot] += gamma * (x - s.level - s.season[slot])
       } else {
         s.season[slot] = x - s.level
+        s.seenBits[word] |= bit
       }
-      if (seen < 1e9) s.seen[slot] = seen + 1
       s.n++
     },
   )

@@ -123,7 +123,19 @@ export const detectStage: Stage<DetectState, DetectorConfig, MetricFact> = {
           }
         }
         state.evicted += makeRoom(state.series, cfg.limits.maxSeries, (r) => removeSeries(state, r))
-        rec = { key, source: input.source, metric: name, labels, lastTs: input.ts, settingsKey: settings.key, ord: state.created++, ens: settings.ensemble.init() }
+        // lastId present from the start (set at the first point): kept in the object itself, not in a
+        // separate property array allocated when it is first set (40 B a series)
+        rec = {
+          key,
+          source: input.source,
+          metric: name,
+          labels,
+          lastTs: input.ts,
+          settingsKey: settings.key,
+          ord: state.created++,
+          ens: settings.ensemble.init(),
+          lastId: undefined,
+        }
         addSeries(state, rec)
       } else if (rec.settingsKey !== settings.key) {
         rec.settingsKey = settings.key

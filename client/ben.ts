@@ -94,7 +94,7 @@ export class Ben {
   /** The publisher, made at the first publish (its modules are loaded then, not at connect). */
   private async publisherOf(): Promise<FactPublisher> {
     if (!this.publisher) {
-      const { FactPublisher } = await import('../streams/index.js')
+      const { FactPublisher } = await import('../streams/publisher.js')
       // user input: a `duplicate` counts as delivered only when the kept message is the same fact
       this.publisher ??= new FactPublisher(this.nc, this.subjects, this.codec, { verifyDuplicates: true })
     }
@@ -152,7 +152,7 @@ export class Ben {
     opts: { stallMs?: number } = {},
   ): Promise<PublishSummary> {
     const publisher = await this.publisherOf()
-    const { parseEdgeFact } = await import('../schemas/index.js')
+    const { parseEdgeFact } = await import('../schemas/edge.js')
     const summary: PublishSummary = { stored: 0, duplicate: 0, failed: 0, rejected: 0, deadLettered: 0, rejections: [], failures: [] }
     let index = 0
     const count = (o: PublishOutcome) => {
@@ -222,7 +222,7 @@ export class Ben {
   private async storedIds(facts: readonly Fact[]): Promise<Set<string>> {
     if (!this.canLookUp || facts.length === 0) return new Set()
     try {
-      const { storedRawIds } = await import('../projections/index.js')
+      const { storedRawIds } = await import('../projections/facts-query.js')
       return await storedRawIds((sql) => this.query(sql, { maxRows: facts.length * 4, timeoutMs: 15_000 }), facts)
     } catch {
       this.canLookUp = false
@@ -236,7 +236,7 @@ export class Ben {
    */
   async deadLetter(data: string | Uint8Array, rejection: Rejection, position: number): Promise<boolean> {
     if (!this.dlq) {
-      const [publisher, { DeadLetters }] = await Promise.all([this.publisherOf(), import('../streams/index.js')])
+      const [publisher, { DeadLetters }] = await Promise.all([this.publisherOf(), import('../streams/dlq.js')])
       this.dlq ??= new DeadLetters(publisher, this.subjects, this.codec, 'publish')
     }
     const bytes = typeof data === 'string' ? new TextEncoder().encode(data) : data

@@ -2,27 +2,34 @@
  * `npm run bench:start [-- --runs 7]`: what a `ben` start costs, in CPU time of the process
  * (utime + stime, from /proc; load average printed beside it):
  * - `ben --version` and `ben status` with no Ben running (exit 5): the CLI's own start;
+ * - against a running `ben up` (started once, as a user runs it): `ben status`, `ben query`,
+ *   `ben streams`, `ben tail <pattern> --no-follow`, `ben tail anomalies --no-follow`,
+ *   `ben publish` of one line (a duplicate after the first run: the same path each time);
  * - a worker of `ben up --workers 2` (`ben run --worker-id … --units …`, the command line the
  *   orchestrator spawns) against a real nats-server: from spawn to its hello on
  *   `ben.hello.worker.<id>` and to every unit running (its banner), wall and CPU.
  * Prints the medians; `BEN_START_BIN=/other/checkout/bin/ben.js` measures another build the same
- * way (a same-run baseline).
+ * way, and `BEN_START_BASELINE=/other/checkout/bin/ben.js` measures it too, in the same run,
+ * interleaved run by run with this one (a same-run baseline, e.g. a copy of the previous dist/).
  */
 import { spawn } from 'node:child_process'
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs'
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { connect } from '@nats-io/transport-node'
 import { startNatsServer } from '../infra/index.js'
 import { workerCommand, workerSlots } from '../cli/run.js'
 import { procCpu } from './proc-cpu.js'
-import { BEN_JS } from './faults/harness.js'
+import { BEN_JS, BenUp } from './faults/harness.js'
 
 const runs = (() => {
   const i = process.argv.indexOf('--runs')
   return i > 0 ? Number(process.argv[i + 1]) : 7
 })()
 const bin = process.env.BEN_START_BIN ?? BEN_JS
+const baseline = process.env.BEN_START_BASELINE
+/** The builds measured: this one, then the baseline's (column `before`). */
+const bins = baseline ? [bin, baseline] : [bin]
 
 /** CPU seconds of this process's reaped children (cutime + cstime of /proc/self/stat). */
 function childrenCpu(): number {
@@ -35,30 +42,75 @@ const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor((xs.le
 const ms = (s: number) => `${Math.round(s * 1000)} ms`
 
 /** CPU of one short `ben` command, run to its end. */
-async function once(args: string[], env: NodeJS.ProcessEnv): Promise<{ cpu: number; wall: number }> {
+async function once(b: string, args: readonly string[], env: NodeJS.ProcessEnv, expect?: number): Promise<{ cpu: number; wall: number }> {
   const before = childrenCpu()
   const t = performance.now()
-  await new Promise<void>((resolve, reject) => {
-    const p = spawn(process.execPath, [bin, ...args], { env, stdio: 'ignore' })
+  const code = await new Promise<number | null>((resolve, reject) => {
+    const p = spawn(process.execPath, [b, ...args], { env, stdio: 'ignore' })
     p.on('error', reject)
-    p.on('exit', () => resolve())
+    p.on('exit', (c) => resolve(c))
   })
+  if (expect !== undefined && code !== expect) throw new Error(`${b} ${args.join(' ')} exited ${code}, not ${expect}`)
   return { cpu: childrenCpu() - before, wall: (performance.now() - t) / 1000 }
+}
+
+type Figure = { cpu: number; wall: number }
+
+/** Each command `runs` times with every build, interleaved (so load changes hit both alike); medians by build. */
+async function measure(out: Record<string, Figure[]>, commands: ReadonlyArray<readonly [string, readonly string[], number?]>, env: NodeJS.ProcessEnv): Promise<void> {
+  for (const [name, args, expect] of commands) {
+    const rs: Figure[][] = bins.map(() => [])
+    for (let i = 0; i < runs; i++) for (const [k, b] of bins.entries()) rs[k].push(await once(b, args, env, expect))
+    out[name] = rs.map((r) => ({ cpu: median(r.map((x) => x.cpu)), wall: median(r.map((x) => x.wall)) }))
+  }
 }
 
 async function main(): Promise<void> {
   const dir = mkdtempSync(join(tmpdir(), 'ben-bench-start-'))
-  const out: Record<string, { cpu: number; wall: number }> = {}
+  const out: Record<string, Figure[]> = {}
   const loads: string[] = [readFileSync('/proc/loadavg', 'utf8').split(' ').slice(0, 3).join(' ')]
   try {
     const env = { ...process.env, BEN_HOME: join(dir, 'nohome'), XDG_CONFIG_HOME: join(dir, 'config') }
-    for (const [name, args] of [
-      ['ben --version', ['--version']],
-      ['ben status (no Ben)', ['status']],
-    ] as const) {
-      const rs: Array<{ cpu: number; wall: number }> = []
-      for (let i = 0; i < runs; i++) rs.push(await once([...args], env))
-      out[name] = { cpu: median(rs.map((r) => r.cpu)), wall: median(rs.map((r) => r.wall)) }
+    await measure(
+      out,
+      [
+        ['ben --version', ['--version'], 0],
+        ['ben status (no Ben)', ['status'], 5],
+      ],
+      env,
+    )
+
+    // The commands that talk to a Ben, against one `ben up` (the embedded default) started once.
+    const home = join(dir, 'up')
+    const up = await BenUp.start(home, {}, 180_000)
+    try {
+      const fact = join(dir, 'fact.ndjson')
+      writeFileSync(fact, JSON.stringify({ lane: 'metric', source: 'bench-start', ts: 1_763_700_000_000, name: 'cpu.load', value: 0.5 }) + '\n')
+      const upEnv = { ...process.env, BEN_HOME: home, XDG_CONFIG_HOME: join(dir, 'config') }
+      // The query service answers once the projections are migrated: wait for a first answer.
+      for (const deadline = Date.now() + 120_000; ; ) {
+        const answered = await once(bin, ['query', 'SELECT 1'], upEnv, 0).then(
+          () => true,
+          () => false,
+        )
+        if (answered) break
+        if (Date.now() > deadline) throw new Error(`ben up under ${home} did not answer a query within 120 s: ${up.output()}`)
+        await new Promise((r) => setTimeout(r, 500))
+      }
+      await measure(
+        out,
+        [
+          ['ben status (Ben up)', ['status'], 0],
+          ['ben query', ['query', 'SELECT count() FROM facts'], 0],
+          ['ben streams', ['streams'], 0],
+          ['ben tail <pattern> --no-follow', ['tail', 'ben.fact.>', '--no-follow', '--last', '1'], 0],
+          ['ben tail anomalies --no-follow', ['tail', 'anomalies', '--no-follow', '--last', '1'], 0],
+          ['ben publish (1 line)', ['publish', fact], 0],
+        ],
+        upEnv,
+      )
+    } finally {
+      await up.stop()
     }
 
     const server = await startNatsServer({ storeDir: join(dir, 'nats') })
@@ -94,22 +146,35 @@ async function main(): Promise<void> {
           p.kill('SIGTERM')
         })
       }
-      out['worker: spawn → hello'] = { cpu: median(helloCpu), wall: median(hello) }
-      out['worker: spawn → every unit runs'] = { cpu: median(readyCpu), wall: median(ready) }
+      out['worker: spawn → hello'] = [{ cpu: median(helloCpu), wall: median(hello) }]
+      out['worker: spawn → every unit runs'] = [{ cpu: median(readyCpu), wall: median(ready) }]
     } finally {
       await nc.close()
       await server.stop()
     }
     loads.push(readFileSync('/proc/loadavg', 'utf8').split(' ').slice(0, 3).join(' '))
-    process.stdout.write(`bench:start: ${bin}, median of ${runs} runs; load average ${loads.join(' → ')}\n`)
-    for (const [k, v] of Object.entries(out)) process.stdout.write(`  ${k.padEnd(34)} ${ms(v.cpu).padStart(8)} CPU ${ms(v.wall).padStart(8)} wall\n`)
+    process.stdout.write(`bench:start: ${bin}${baseline ? ` (before: ${baseline})` : ''}, median of ${runs} runs; load average ${loads.join(' → ')}\n`)
+    for (const [k, [v, b]] of Object.entries(out)) {
+      const was = b ? `   before ${ms(b.cpu).padStart(8)} CPU ${ms(b.wall).padStart(8)} wall` : ''
+      process.stdout.write(`  ${k.padEnd(34)} ${ms(v.cpu).padStart(8)} CPU ${ms(v.wall).padStart(8)} wall${was}\n`)
+    }
     process.stdout.write(
       JSON.stringify({
         bench: 'start',
         bin,
         runs,
         load: loads,
-        ...Object.fromEntries(Object.entries(out).map(([k, v]) => [k, { cpuMs: Math.round(v.cpu * 1000), wallMs: Math.round(v.wall * 1000) }])),
+        ...(baseline ? { baseline } : {}),
+        ...Object.fromEntries(
+          Object.entries(out).map(([k, [v, b]]) => [
+            k,
+            {
+              cpuMs: Math.round(v.cpu * 1000),
+              wallMs: Math.round(v.wall * 1000),
+              ...(b ? { beforeCpuMs: Math.round(b.cpu * 1000), beforeWallMs: Math.round(b.wall * 1000) } : {}),
+            },
+          ]),
+        ),
       }) + '\n',
     )
   } finally {

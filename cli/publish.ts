@@ -2,7 +2,8 @@ import { createReadStream } from 'node:fs'
 import { createInterface } from 'node:readline'
 import { SingleBar, Presets } from 'cli-progress'
 import type { Command } from 'commander'
-import { connect } from '../client/index.js'
+// Leaf modules, not the barrels (client/index.ts, streams/index.ts): each `ben` command is a process of its own, and the barrels load all of Ben.
+import { connect } from '../client/ben.js'
 import { CliError, oneLine, outputOf, outputOption, formatAlias, toJson } from './output.js'
 
 export function registerPublish(program: Command): void {
@@ -39,7 +40,7 @@ rejected (each is listed with its line number and reason), 1 when publishing fai
         input.once('error', (err: Error) => reject(new CliError(`cannot read ${file}: ${(err as Error).message}`)))
       })
       await opened
-      const ben = await connect()
+      const ben = await connect({ subscriptions: false })
       const bar =
         process.stderr.isTTY && format === 'table'
           ? new SingleBar({ format: 'publishing {value} facts | {rate}/s | stored {stored} dup {dup} rejected {rej}', hideCursor: true }, Presets.shades_classic)

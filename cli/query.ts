@@ -1,5 +1,6 @@
 import { Option, type Command } from 'commander'
-import { connect } from '../client/index.js'
+// Leaf modules, not the barrels (client/index.ts, streams/index.ts): each `ben` command is a process of its own, and the barrels load all of Ben.
+import { connect } from '../client/ben.js'
 import { addOutputOption, CliError, ExitCode, notice, outputOf, printRecords, toJson, type OutputFormat } from './output.js'
 
 /** Writes rows as they arrive: JSON array, NDJSON or text stream; table and Markdown wait for all rows (column widths). */
@@ -69,7 +70,7 @@ Examples:
     const limitText = o.limit ?? o.maxRows
     const limit = limitText === undefined ? undefined : Number(limitText)
     if (limit !== undefined && !(Number.isInteger(limit) && limit > 0)) throw new CliError(`--limit must be a positive whole number, not '${limitText}'`)
-    const ben = await connect()
+    const ben = await connect({ subscriptions: false })
     try {
       const w = rowWriter(format, process.stdout)
       // One more row than asked tells whether --limit cut anything.

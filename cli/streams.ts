@@ -1,6 +1,7 @@
 import type { Command } from 'commander'
-import { connect } from '../client/index.js'
-import { StreamAdmin } from '../streams/index.js'
+// Leaf modules, not the barrels (client/index.ts, streams/index.ts): each `ben` command is a process of its own, and the barrels load all of Ben.
+import { connect } from '../client/ben.js'
+import { StreamAdmin } from '../streams/admin.js'
 import { humanBytes, outputOf, outputOption, formatAlias, printTable, toJson } from './output.js'
 
 export function registerStreams(program: Command): void {
@@ -12,7 +13,7 @@ export function registerStreams(program: Command): void {
     .addHelpText('after', `\nExamples:\n  ben streams\n  ben streams -o json`)
     .action(async (o: { format: string }) => {
       const format = outputOf(o)
-      const ben = await connect()
+      const ben = await connect({ subscriptions: false })
       try {
         const admin = await StreamAdmin.open(ben.nc)
         const out: Array<Record<string, unknown>> = []

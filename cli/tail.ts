@@ -1,8 +1,13 @@
 import type { Command } from 'commander'
 import type { Observable } from 'rxjs'
-import { connect, isClientError, type DerivedOptions, type Since } from '../client/index.js'
-import { parseDuration, type AnomalyFact, type IncidentFact, type Severity } from '../schemas/index.js'
-import { validatePattern, type StartAt } from '../streams/index.js'
+// Leaf modules, not the barrels (client/index.ts, streams/index.ts): each `ben` command is a process of its own, and the barrels load all of Ben.
+import { connect } from '../client/ben.js'
+import { isClientError } from '../client/errors.js'
+import type { DerivedOptions, Since } from '../client/index.js'
+import type { AnomalyFact, IncidentFact, Severity } from '../schemas/index.js'
+import { parseDuration } from '../schemas/duration.js'
+import type { StartAt } from '../streams/index.js'
+import { validatePattern } from '../streams/subjects.js'
 import { addOutputOption, CliError, ExitCode, notice, oneLine, outputOf, toJson } from './output.js'
 
 const FRIENDLY = ['anomalies', 'incidents'] as const

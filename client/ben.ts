@@ -1,24 +1,29 @@
 import type { NatsConnection } from '@nats-io/nats-core'
-import { defaultRegistry, FactCodec, parseEdgeFact, type AnomalyFact, type Fact, type IncidentFact, type Rejection } from '../schemas/index.js'
-import { DeadLetters, FactPublisher, followSubjects, Subjects, validatePattern, type Delivered, type FollowOptions, type PublishOutcome, type StartAt } from '../streams/index.js'
-import {
-  chunkReply,
-  incidentRecord,
-  isReportError,
-  listIncidents,
-  runReadOnlyQuery,
-  querySubject,
-  storedRawIds,
-  type IncidentListOptions,
-  type IncidentRecord,
-  type IncidentSummary,
-  type QueryChunk,
-  type QueryReply,
-} from '../projections/index.js'
-import { connectNats, homePaths, InfraError, isAlive, locateBen, openClickHouse, readEndpoints, readEnv, type BenEnv, type Warehouse } from '../infra/index.js'
-import { asSubscription, subscribeAnomalies, subscribeIncidents, type DerivedOptions, type Subscription } from './subscriptions.js'
+// Leaf modules, not the barrels, for what every connect needs: `ben query`, `ben streams` and
+// `ben publish` start as separate processes, and the barrels (infra/index.ts above all) load
+// the whole of Ben (~0.7 s of CPU). What only some calls need is imported when they run.
+import type { AnomalyFact, Fact, IncidentFact, Rejection } from '../schemas/index.js'
+import { FactCodec } from '../schemas/codec.js'
+import type { DeadLetters, Delivered, FactPublisher, FollowOptions, PublishOutcome, StartAt } from '../streams/index.js'
+import { Subjects, validatePattern } from '../streams/subjects.js'
+import type { IncidentListOptions, IncidentRecord, IncidentSummary, QueryChunk, QueryReply } from '../projections/index.js'
+import { chunkReply, querySubject, runReadOnlyQuery } from '../projections/query.js'
+import { homePaths, readEnv, type BenEnv } from '../infra/config.js'
+import { isAlive, readEndpoints } from '../infra/endpoints.js'
+import { InfraError } from '../infra/errors.js'
+import { locateBen } from '../infra/locate.js'
+import { connectNats } from '../infra/nats-connect.js'
+import type { Warehouse } from '../infra/index.js'
+import type { DerivedOptions, Subscription } from './subscriptions.js'
 import { ClientError } from './errors.js'
-import { narrate, type Narrative } from '../processors/incident/index.js'
+import type { Narrative } from '../processors/incident/index.js'
+
+/** What `subscribe`, `anomalies` and `incidents` run on (rxjs, JetStream consumers): loaded by `connect` unless `subscriptions: false`. */
+async function loadSubscriptions() {
+  const [subs, streams, schemas] = await Promise.all([import('./subscriptions.js'), import('../streams/index.js'), import('../schemas/index.js')])
+  return { ...subs, followSubjects: streams.followSubjects, defaultRegistry: schemas.defaultRegistry }
+}
+type SubscriptionCode = Awaited<ReturnType<typeof loadSubscriptions>>
 
 export interface ConnectOptions {
   /** NATS URL; default BEN_NATS_URL, else the running `ben up` under BEN_HOME. */
@@ -28,6 +33,12 @@ export interface ConnectOptions {
   readonly home?: string
   readonly prefix?: string
   readonly env?: NodeJS.ProcessEnv
+  /**
+   * false: do not load the code of `subscribe`, `anomalies` and `incidents` (rxjs, JetStream
+   * consumers; they then throw), for a caller that only publishes or queries and wants to start
+   * fast (the \`ben\` commands). Default true.
+   */
+  readonly subscriptions?: boolean
 }
 
 export interface PublishSummary {
@@ -67,7 +78,7 @@ export class QueryError extends Error {
 const LOOKUP_CHUNK = 2000
 
 export class Ben {
-  private readonly publisher: FactPublisher
+  private publisher: FactPublisher | undefined
   private warehouse: Warehouse | undefined
 
   private constructor(
@@ -76,10 +87,23 @@ export class Ben {
     private readonly env: BenEnv,
     private readonly querySubjectName: string,
     private readonly clickhouseUrl: string | undefined,
+    private readonly subscriptionCode: SubscriptionCode | undefined,
     readonly codec = new FactCodec(),
-  ) {
-    // user input: a `duplicate` counts as delivered only when the kept message is the same fact
-    this.publisher = new FactPublisher(nc, subjects, codec, { verifyDuplicates: true })
+  ) {}
+
+  /** The publisher, made at the first publish (its modules are loaded then, not at connect). */
+  private async publisherOf(): Promise<FactPublisher> {
+    if (!this.publisher) {
+      const { FactPublisher } = await import('../streams/publisher.js')
+      // user input: a `duplicate` counts as delivered only when the kept message is the same fact
+      this.publisher ??= new FactPublisher(this.nc, this.subjects, this.codec, { verifyDuplicates: true })
+    }
+    return this.publisher
+  }
+
+  private subscriptionsCode(): SubscriptionCode {
+    if (!this.subscriptionCode) throw new Error('this Ben was connected with subscriptions: false: connect without it to subscribe')
+    return this.subscriptionCode
   }
 
   static async connect(opts: ConnectOptions = {}): Promise<Ben> {
@@ -108,7 +132,14 @@ export class Ben {
         )
       throw err
     })
-    return new Ben(nc, new Subjects(prefix), env, alive?.querySubject ?? querySubject(prefix), opts.clickhouseUrl ?? env.clickhouseUrl)
+    const code =
+      opts.subscriptions === false
+        ? undefined
+        : await loadSubscriptions().catch(async (err: unknown) => {
+            await nc.close()
+            throw err
+          })
+    return new Ben(nc, new Subjects(prefix), env, alive?.querySubject ?? querySubject(prefix), opts.clickhouseUrl ?? env.clickhouseUrl, code)
   }
 
   /**
@@ -120,6 +151,8 @@ export class Ben {
     onOutcome?: (o: PublishOutcome | { index: number; rejected: Rejection }) => void,
     opts: { stallMs?: number } = {},
   ): Promise<PublishSummary> {
+    const publisher = await this.publisherOf()
+    const { parseEdgeFact } = await import('../schemas/edge.js')
     const summary: PublishSummary = { stored: 0, duplicate: 0, failed: 0, rejected: 0, deadLettered: 0, rejections: [], failures: [] }
     let index = 0
     const count = (o: PublishOutcome) => {
@@ -132,9 +165,9 @@ export class Ben {
     const stallMs = opts.stallMs ?? 20_000
     const watchdog = setInterval(
       () => {
-        if (summary.stopped || this.publisher.silentForMs < stallMs) return
+        if (summary.stopped || publisher.silentForMs < stallMs) return
         summary.stopped = `NATS acknowledged nothing for ${Math.round(stallMs / 1000)} s (server down, paused or out of disk); stopped after input ${index}. Publishing the same input again stores only what is missing (ids come from the content)`
-        this.publisher.failPending('no PubAck: NATS stopped answering')
+        publisher.failPending('no PubAck: NATS stopped answering')
       },
       Math.min(1000, stallMs / 4),
     )
@@ -149,7 +182,7 @@ export class Ben {
       for (const f of held) {
         if (summary.stopped) return
         if (known.has(`${f.source}\u0000${f.id}`)) count({ id: f.id, status: 'duplicate' })
-        else await this.publisher.send(f, undefined, count)
+        else await publisher.send(f, undefined, count)
       }
     }
     try {
@@ -171,8 +204,8 @@ export class Ben {
       }
       if (chunk.length && !summary.stopped) await sendChunk()
       // The send that was waiting for a window slot when we gave up went out after it.
-      if (summary.stopped) this.publisher.failPending('no PubAck: NATS stopped answering')
-      await this.publisher.flush()
+      if (summary.stopped) publisher.failPending('no PubAck: NATS stopped answering')
+      await publisher.flush()
     } finally {
       clearInterval(watchdog)
     }
@@ -189,6 +222,7 @@ export class Ben {
   private async storedIds(facts: readonly Fact[]): Promise<Set<string>> {
     if (!this.canLookUp || facts.length === 0) return new Set()
     try {
+      const { storedRawIds } = await import('../projections/facts-query.js')
       return await storedRawIds((sql) => this.query(sql, { maxRows: facts.length * 4, timeoutMs: 15_000 }), facts)
     } catch {
       this.canLookUp = false
@@ -201,7 +235,10 @@ export class Ben {
    * given (`position`: the line or index, so that the same input republished is one letter).
    */
   async deadLetter(data: string | Uint8Array, rejection: Rejection, position: number): Promise<boolean> {
-    this.dlq ??= new DeadLetters(this.publisher, this.subjects, this.codec, 'publish')
+    if (!this.dlq) {
+      const [publisher, { DeadLetters }] = await Promise.all([this.publisherOf(), import('../streams/dlq.js')])
+      this.dlq ??= new DeadLetters(publisher, this.subjects, this.codec, 'publish')
+    }
     const bytes = typeof data === 'string' ? new TextEncoder().encode(data) : data
     return this.dlq.send({ subject: `${this.subjects.prefix}.publish`, data: bytes, seq: position }, rejection)
   }
@@ -212,6 +249,7 @@ export class Ben {
   subscribe(pattern: string, start: StartAt = { deliver: 'new' }, options: FollowOptions = {}): Subscription<Delivered> {
     const bad = validatePattern(pattern)
     if (bad) throw new InfraError('bad_config', bad)
+    const { asSubscription, followSubjects, defaultRegistry } = this.subscriptionsCode()
     return asSubscription(followSubjects(this.nc, defaultRegistry(), pattern, start, options))
   }
 
@@ -220,24 +258,26 @@ export class Ben {
    * a durable consumer: a restart with the same name resumes where it left off (client/subscriptions.ts).
    */
   anomalies(opts: DerivedOptions = {}): Subscription<AnomalyFact> {
-    return subscribeAnomalies(this, opts)
+    return this.subscriptionsCode().subscribeAnomalies(this, opts)
   }
 
   /** Decoded incident transitions (opened, updated, resolved); same options as `anomalies`. */
   incidents(opts: DerivedOptions = {}): Subscription<IncidentFact> {
-    return subscribeIncidents(this, opts)
+    return this.subscriptionsCode().subscribeIncidents(this, opts)
   }
 
   /** The latest state of each incident, most recently active first (from the `incidents` table). */
-  listIncidents(opts: IncidentListOptions = {}): Promise<IncidentSummary[]> {
-    return listIncidents((sql) => this.query(sql, { maxRows: 100_000 }), opts).catch(asClientError)
+  async listIncidents(opts: IncidentListOptions = {}): Promise<IncidentSummary[]> {
+    const { listIncidents, isReportError } = await import('../projections/index.js')
+    return listIncidents((sql) => this.query(sql, { maxRows: 100_000 }), opts).catch((err: unknown) => asClientError(err, isReportError))
   }
 
   /** One incident (by id or a unique id prefix), the facts it cites, and its narrative. */
-  incidentReport(id: string): Promise<IncidentReport> {
+  async incidentReport(id: string): Promise<IncidentReport> {
+    const [{ incidentRecord, isReportError }, { narrate }] = await Promise.all([import('../projections/index.js'), import('../processors/incident/index.js')])
     return incidentRecord((sql) => this.query(sql, { maxRows: 100_000 }), this.codec, id).then(
       (r) => ({ ...r, narrative: narrate([...r.facts, ...r.transitions], r.incident) }),
-      asClientError,
+      (err: unknown) => asClientError(err, isReportError),
     )
   }
 
@@ -261,6 +301,7 @@ export class Ben {
   ): Promise<{ columns: Array<{ name: string; type: string }>; rows: number; truncated: boolean }> {
     let chunks: AsyncIterable<QueryChunk> | Iterable<QueryChunk>
     if (this.clickhouseUrl) {
+      const { openClickHouse } = await import('../infra/clickhouse.js')
       this.warehouse ??= await openClickHouse({ url: this.clickhouseUrl, user: this.env.clickhouseUser, password: this.env.clickhousePassword, database: this.env.clickhouseDb })
       const reply: QueryReply = await runReadOnlyQuery(this.warehouse.client, { sql, maxRows: opts.maxRows, stream: true })
       chunks = chunkReply(reply)
@@ -315,7 +356,7 @@ export class Ben {
   }
 
   async close(): Promise<void> {
-    await this.publisher.close()
+    await this.publisher?.close()
     await this.warehouse?.close()
     // A drain needs the server: bounded, so that closing during an outage never hangs.
     let t: NodeJS.Timeout | undefined
@@ -336,7 +377,7 @@ function isFact(v: unknown): v is Fact {
 export const connect = (opts?: ConnectOptions): Promise<Ben> => Ben.connect(opts)
 
 /** The library's callers branch on `isClientError`: the incident reads' refusals keep their code under that name. */
-function asClientError(err: unknown): never {
+function asClientError(err: unknown, isReportError: typeof import('../projections/index.js').isReportError): never {
   throw isReportError(err) ? new ClientError(err.code, err.message, { cause: err }) : err
 }
 

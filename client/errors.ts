@@ -1,4 +1,4 @@
-import { CodedError } from '../schemas/index.js'
+import { CodedError } from '../schemas/errors.js'
 /** Stable codes of the library's subscription and incident-report errors. Never reused. */
 export const ClientErrorCode = {
   /** An option is malformed (source pattern, severity, durable name, start position). */

@@ -1,5 +1,5 @@
 import type { RunQuery } from './incident-report.js'
-import { sqlString } from './projector.js'
+import { sqlString } from './sql-string.js'
 
 /**
  * `<source>\0<id>` of the given raw facts that the `facts` table already holds: a fact stored

@@ -16,6 +16,10 @@ import {
   type TopologyOptions,
 } from '../streams/index.js'
 import type { Projection } from './projection.js'
+import { sqlString } from './sql-string.js'
+
+// Its own module, so that the queries (facts-query.ts: `ben publish`) load without the projector.
+export { sqlString }
 
 export interface ProjectorOptions {
   /** Rows per insert at most. Default 10,000. */
@@ -358,8 +362,3 @@ export class Projector {
 export const ROWS_PER_SLICE = 1000
 
 const EMPTY_SET: ReadonlySet<string> = new Set()
-
-/** A ClickHouse string literal. */
-export function sqlString(s: string): string {
-  return `'${s.replace(/\\/g, '\\\\').replace(/'/g, "\\'")}'`
-}

@@ -1,6 +1,6 @@
 import { DeliverPolicy, jetstream, jetstreamManager, JetStreamApiCodes, JetStreamApiError, type JetStreamManager } from '@nats-io/jetstream'
 import type { NatsConnection } from '@nats-io/nats-core'
-import { Header } from '../schemas/index.js'
+import { Header } from '../schemas/codec.js' // the leaf: `ben streams` loads admin.ts alone
 import { consumerLag, type ConsumerLag } from './lag.js'
 import { ensureTopology, type TopologyOptions } from './topology.js'
 

@@ -65,18 +65,28 @@ describe('end to end: simulated fleet → scrub → detect → policy → act �
     )
     expect(acks).toEqual([expect.objectContaining({ status: 'executed', verb: 'throttle_job', target: runaway.source })])
 
-    const anomalies = await rows(
-      `SELECT severity, value, explain FROM anomalies WHERE source = '${runaway.source}' AND metric = 'cpu.load' AND labels['job'] = '${job}' AND severity IN ('high', 'critical') ORDER BY ts`,
-    )
+    // Each table has its own projector: the ack's row can be in before the anomaly's, decision's and command's.
+    const anomalies = await waitFor("the runaway's anomaly rows", async () => {
+      const r = await rows(
+        `SELECT severity, value, explain FROM anomalies WHERE source = '${runaway.source}' AND metric = 'cpu.load' AND labels['job'] = '${job}' AND severity IN ('high', 'critical') ORDER BY ts`,
+      )
+      return r.length ? r : undefined
+    })
     expect(anomalies.length).toBeGreaterThan(0)
     expect(String(anomalies[0].explain)).toMatch(/cpu\.load on web-3/)
 
-    const acted = await rows(`SELECT rule, verb, target, args, explain, pack_revision FROM decisions WHERE source = '${runaway.source}' AND outcome = 'act' AND suppressed = 0`)
+    const acted = await waitFor("the act decision's row", async () => {
+      const r = await rows(`SELECT rule, verb, target, args, explain, pack_revision FROM decisions WHERE source = '${runaway.source}' AND outcome = 'act' AND suppressed = 0`)
+      return r.length ? r : undefined
+    })
     expect(acted).toHaveLength(1)
     expect(acted[0]).toMatchObject({ verb: 'throttle_job', target: runaway.source, rule: 'critical-cpu-throttle' })
     expect(JSON.parse(String(acted[0].args))).toMatchObject({ job })
 
-    const commands = await rows(`SELECT status, verb, signers FROM commands WHERE target = '${runaway.source}' AND verb = 'throttle_job'`)
+    const commands = await waitFor("the command's row", async () => {
+      const r = await rows(`SELECT status, verb, signers FROM commands WHERE target = '${runaway.source}' AND verb = 'throttle_job'`)
+      return r.length ? r : undefined
+    })
     expect(commands).toEqual([expect.objectContaining({ status: 'issued', verb: 'throttle_job' })])
     expect((commands[0].signers as string[])[0]).toMatch(/^issuer:[0-9a-f]{16}$/)
   })

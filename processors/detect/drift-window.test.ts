@@ -5,11 +5,11 @@ import { driftDetector, upgradeDriftState, type DriftParams, type DriftState } f
 import { plainCodec } from './codec.js'
 import { windowPoolStats } from './window-pool.js'
 import { ByteReader, ChunkWriter, FrameReader } from '../runner/index.js'
-import type { MetricFact } from '../../schemas/index.js'
 import { stepAll, type Versioned } from '../stage.js'
 import { loadDetectorConfig, type DetectorConfig } from './config.js'
 import { detectStage } from './stage.js'
 import { deserializeDetectState, serializeDetectState, type DetectState } from './state.js'
+import { minuteMetricFacts } from '../../test/support/facts.js'
 
 /**
  * The drift detector as it was written before its window was kept as bins: a ring of the values
@@ -252,22 +252,7 @@ detectors:
   const T0 = Date.UTC(2025, 0, 1)
   const names = ['cpu.load', 'mem.used', 'disk.io']
   const values = names.map((_, i) => series(40 + i, 900))
-  const facts: MetricFact[] = []
-  for (let k = 0; k < 900; k++)
-    for (let i = 0; i < names.length; i++)
-      facts.push({
-        id: `f${k}-${i}`,
-        ts: T0 + k * 60_000,
-        source: 'web-1',
-        lane: 'routine',
-        kind: 'metric',
-        payload: { name: names[i], value: values[i][k], labels: {} },
-        lineage: [],
-        producer: 'edge',
-        config: {},
-        explain: null,
-        redactions: [],
-      } as MetricFact)
+  const facts = minuteMetricFacts(names, values, T0)
 
   /** The state after `k` points per series, its drift members replaced by what the old code held (the values of the window). */
   function oldFormAt(k: number): DetectState {

@@ -4,11 +4,12 @@ import { capRaw, emptyReading, flooredSpread, scoreOf, type Point, type Reading 
 import { seasonalDetector, upgradeSeasonalState, SEEN_BITS, type SeasonalParams, type SeasonalState } from './seasonal.js'
 import { plainCodec } from './codec.js'
 import { ByteReader, ChunkWriter, FrameReader } from '../runner/index.js'
-import type { AnomalyFact, MetricFact } from '../../schemas/index.js'
+import type { AnomalyFact } from '../../schemas/index.js'
 import { stepAll, type Versioned } from '../stage.js'
 import { loadDetectorConfig, type DetectorConfig } from './config.js'
 import { detectStage } from './stage.js'
 import { deserializeDetectState, serializeDetectState, type DetectState } from './state.js'
+import { minuteMetricFacts } from '../../test/support/facts.js'
 
 /**
  * The seasonal detector as it was written before its learned slots were a bitset: a count per
@@ -186,22 +187,7 @@ detectors:
   const T0 = Date.UTC(2025, 0, 1)
   const names = ['cpu.load', 'mem.used', 'disk.io']
   const values = names.map((_, i) => points(60 + i, 900, HOUR).map((q, k) => (k === 500 + 37 * i ? q.value + 120 : q.value)))
-  const facts: MetricFact[] = []
-  for (let k = 0; k < 900; k++)
-    for (let i = 0; i < names.length; i++)
-      facts.push({
-        id: `f${k}-${i}`,
-        ts: T0 + k * 60_000,
-        source: 'web-1',
-        lane: 'routine',
-        kind: 'metric',
-        payload: { name: names[i], value: values[i][k], labels: {} },
-        lineage: [],
-        producer: 'edge',
-        config: {},
-        explain: null,
-        redactions: [],
-      } as MetricFact)
+  const facts = minuteMetricFacts(names, values, T0)
 
   /** The state after `k` points per series, its seasonal members replaced by what the old code held (a count per slot). */
   function oldFormAt(k: number): DetectState {

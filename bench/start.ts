@@ -7,7 +7,8 @@
  *   `ben publish` of one line (a duplicate after the first run: the same path each time);
  * - a worker of `ben up --workers 2` (`ben run --worker-id … --units …`, the command line the
  *   orchestrator spawns) against a real nats-server: from spawn to its hello on
- *   `ben.hello.worker.<id>` and to every unit running (its banner), wall and CPU.
+ *   `ben.hello.worker.<id>` and to every unit running (its banner), wall and CPU, for each build;
+ *   and the modules it loads (one more start with dist/bench/module-count.js imported).
  * Prints the medians; `BEN_START_BIN=/other/checkout/bin/ben.js` measures another build the same
  * way, and `BEN_START_BASELINE=/other/checkout/bin/ben.js` measures it too, in the same run,
  * interleaved run by run with this one (a same-run baseline, e.g. a copy of the previous dist/).
@@ -68,6 +69,7 @@ async function measure(out: Record<string, Figure[]>, commands: ReadonlyArray<re
 async function main(): Promise<void> {
   const dir = mkdtempSync(join(tmpdir(), 'ben-bench-start-'))
   const out: Record<string, Figure[]> = {}
+  const modules: Array<{ esm: number; cjs: number; k: number }> = []
   const loads: string[] = [readFileSync('/proc/loadavg', 'utf8').split(' ').slice(0, 3).join(' ')]
   try {
     const env = { ...process.env, BEN_HOME: join(dir, 'nohome'), XDG_CONFIG_HOME: join(dir, 'config') }
@@ -119,35 +121,48 @@ async function main(): Promise<void> {
       const slot = workerSlots(2, 2)[0]
       mkdirSync(join(dir, 'home'))
       const cmd = workerCommand(server.url, join(dir, 'home'), 'ben')
-      const hello: number[] = []
-      const helloCpu: number[] = []
-      const ready: number[] = []
-      const readyCpu: number[] = []
-      for (let i = 0; i < runs; i++) {
-        const s = { ...slot, id: `bench-start-${i}` }
+      // One worker start: wall and CPU to its hello and to every unit running; with `count`, the modules it loaded.
+      const startWorkerOnce = async (b: string, id: string, count?: string) => {
+        const s = { ...slot, id }
         const { cmd: c, args, env: wenv } = cmd(s)
         const sub = nc.subscribe(`ben.hello.worker.${s.id}`, { max: 1 })
         const t = performance.now()
-        const p = spawn(c, [bin, ...args.slice(1)], { env: wenv, stdio: 'ignore' })
+        const hook = count ? ['--import', new URL('./module-count.js', import.meta.url).pathname] : []
+        const p = spawn(c, [...hook, b, ...args.slice(1)], { env: count ? { ...wenv, BEN_MODULE_COUNT_OUT: count } : wenv, stdio: 'ignore' })
         const seen = (async () => {
           for await (const _ of sub) return
         })()
         await seen
-        hello.push((performance.now() - t) / 1000)
-        helloCpu.push(procCpu(p.pid!))
+        const hello = { wall: (performance.now() - t) / 1000, cpu: procCpu(p.pid!) }
         // Every unit runs: one line each in the worker's log ("unit <key> runs on worker <id>").
         const logFile = join(dir, 'home', `worker-${s.id}.log`)
         const running = () => (existsSync(logFile) ? readFileSync(logFile, 'utf8').split(' runs on worker ').length - 1 : 0)
         while (running() < s.units.length) await new Promise((r) => setTimeout(r, 20))
-        ready.push((performance.now() - t) / 1000)
-        readyCpu.push(procCpu(p.pid!))
+        const ready = { wall: (performance.now() - t) / 1000, cpu: procCpu(p.pid!) }
         await new Promise<void>((resolve) => {
           p.on('exit', () => resolve())
           p.kill('SIGTERM')
         })
+        return { hello, ready }
       }
-      out['worker: spawn → hello'] = [{ cpu: median(helloCpu), wall: median(hello) }]
-      out['worker: spawn → every unit runs'] = [{ cpu: median(readyCpu), wall: median(ready) }]
+      const hello: Figure[][] = bins.map(() => [])
+      const ready: Figure[][] = bins.map(() => [])
+      for (let i = 0; i < runs; i++)
+        for (const [k, b] of bins.entries()) {
+          const r = await startWorkerOnce(b, `bench-start-${k}-${i}`)
+          hello[k].push(r.hello)
+          ready[k].push(r.ready)
+        }
+      const med = (fs: Figure[]): Figure => ({ cpu: median(fs.map((x) => x.cpu)), wall: median(fs.map((x) => x.wall)) })
+      out['worker: spawn → hello'] = hello.map(med)
+      out['worker: spawn → every unit runs'] = ready.map(med)
+      // Modules a worker loads (one more start of each build, with a counting hook: not in the figures above).
+      for (const [k, b] of bins.entries()) {
+        const f = join(dir, `modules-${k}.json`)
+        await startWorkerOnce(b, `bench-start-count-${k}`, f)
+        const m = JSON.parse(readFileSync(f, 'utf8')) as { esm: number; cjs: number }
+        modules[k] = { ...m, k }
+      }
     } finally {
       await nc.close()
       await server.stop()
@@ -158,6 +173,8 @@ async function main(): Promise<void> {
       const was = b ? `   before ${ms(b.cpu).padStart(8)} CPU ${ms(b.wall).padStart(8)} wall` : ''
       process.stdout.write(`  ${k.padEnd(34)} ${ms(v.cpu).padStart(8)} CPU ${ms(v.wall).padStart(8)} wall${was}\n`)
     }
+    const mods = (m: { esm: number; cjs: number }) => `${m.esm + m.cjs} modules (${m.esm} ES, ${m.cjs} CommonJS)`
+    if (modules.length) process.stdout.write(`  ${'worker: modules loaded'.padEnd(34)} ${mods(modules[0])}${modules[1] ? `   before ${mods(modules[1])}` : ''}\n`)
     process.stdout.write(
       JSON.stringify({
         bench: 'start',
@@ -165,6 +182,7 @@ async function main(): Promise<void> {
         runs,
         load: loads,
         ...(baseline ? { baseline } : {}),
+        workerModules: modules.map(({ esm, cjs }) => esm + cjs),
         ...Object.fromEntries(
           Object.entries(out).map(([k, [v, b]]) => [
             k,

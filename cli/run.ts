@@ -2,11 +2,17 @@ import type { Command } from 'commander'
 import { existsSync } from 'node:fs'
 import { hostname } from 'node:os'
 import { fileURLToPath } from 'node:url'
-import { createLogger, homePaths, openClickHouse, readEnv, type Logger } from '../infra/index.js'
-import { allUnits, deal, parseUnitKey, startOrchestrator, startWorker, unitKey, unitsFor, workerContext, type WorkerSlot } from '../fleet/index.js'
+// Leaf modules, not the barrels (infra/index.js, fleet/index.js): a worker that `ben up --workers`
+// spawns pays for every module it loads, and under load that start is a stall of its units.
+// Projectors (ClickHouse) and the orchestrator are loaded only by the commands that run them.
+import { createLogger, type Logger } from '../infra/log.js'
+import { homePaths, readEnv } from '../infra/config.js'
+import { startWorker } from '../fleet/worker.js'
+import type { WorkerSlot } from '../fleet/orchestrator.js'
+import { workerContext } from '../fleet/context.js'
+import { allUnits, deal, parseUnitKey, unitKey, unitsFor } from '../fleet/units.js'
 import type { StageUnit } from '../processors/wiring/index.js'
 import { STAGE_NAMES } from '../processors/pipeline.js'
-import { projectionsByName, projectorService } from './services.js'
 import { CliError } from './output.js'
 
 /** The worker command line `ben up --workers N` and the orchestrator start for a slot. */
@@ -105,6 +111,7 @@ Examples:
       } catch (err) {
         throw new CliError((err as Error).message)
       }
+      const { projectionsByName, projectorService } = projectors.length ? await import('./services.js') : { projectionsByName: () => new Map(), projectorService: undefined }
       const byName = projectionsByName()
       for (const p of projectors) if (!byName.has(p)) throw new CliError(`unknown projector '${p}': one of ${[...byName.keys()].join(', ')}`)
       if (projectors.length && !env.clickhouseUrl)
@@ -113,11 +120,13 @@ Examples:
       const log = createLogger({ level: o.logLevel ?? env.logLevel, file: `${homePaths(env.home).log.replace(/ben\.log$/, '')}worker-${id.replace(/[^-\w.]/g, '_')}.log` })
       const base = await workerContext(env, log, `ben-worker-${id}`)
       const warehouse = projectors.length
-        ? await openClickHouse({ url: env.clickhouseUrl!, user: env.clickhouseUser, password: env.clickhousePassword, database: env.clickhouseDb })
+        ? await (
+            await import('../infra/clickhouse.js')
+          ).openClickHouse({ url: env.clickhouseUrl!, user: env.clickhouseUser, password: env.clickhousePassword, database: env.clickhouseDb })
         : undefined
       const ctx = warehouse ? { ...base, warehouse } : base
       const worker = units.length ? await startWorker(ctx, { id, units }) : undefined
-      const projSvcs = await Promise.all(projectors.map((p) => projectorService(byName.get(p)!)(ctx)))
+      const projSvcs = await Promise.all(projectors.map((p) => projectorService!(byName.get(p)!)(ctx)))
       process.stdout.write(
         `worker ${id} (pid ${process.pid}) runs ${[...units.map(unitKey), ...projectors.map((p) => `projector:${p}`)].join(', ')} on ${base.nc.getServer()}; Ctrl-C to stop\n`,
       )
@@ -142,6 +151,7 @@ Examples:
       const ctx = await workerContext(env, log, 'ben-orchestrator')
       const n = o.workers === undefined ? 0 : positive('--workers', o.workers, 1)
       const slots = n ? workerSlots(n, positive('--partitions', o.partitions, n)) : []
+      const { startOrchestrator } = await import('../fleet/orchestrator.js')
       const orch = await startOrchestrator(ctx, {
         slots,
         command: workerCommand(ctx.nc.getServer().startsWith('nats://') ? ctx.nc.getServer() : `nats://${ctx.nc.getServer()}`, env.home, ctx.subjects.prefix),

@@ -1,4 +1,9 @@
-import { connectNats, homePaths, readEndpoints, isAlive, runtimeContext, type BenEnv, type Logger, type RuntimeContext } from '../infra/index.js'
+// Leaf modules, not infra/index.js: a worker must not load the whole of infra (ClickHouse's client, containers…).
+import { connectNats } from '../infra/nats-connect.js'
+import { homePaths, type BenEnv } from '../infra/config.js'
+import { readEndpoints, isAlive } from '../infra/endpoints.js'
+import { runtimeContext, type RuntimeContext } from '../infra/runtime.js'
+import type { Logger } from '../infra/log.js'
 import { StreamAdmin, Subjects, type TopologyOptions } from '../streams/index.js'
 import { FleetError } from './errors.js'
 

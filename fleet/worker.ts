@@ -1,6 +1,7 @@
 import { hostname } from 'node:os'
 import { Bucket, kvName, openBucket, type KV } from '../streams/index.js'
-import { VERSION, type RuntimeContext, type Service } from '../infra/index.js'
+import { VERSION } from '../infra/version.js'
+import type { RuntimeContext, Service } from '../infra/runtime.js'
 import { unitService, type StageUnit } from '../processors/wiring/index.js'
 import { announceOnConnect } from './hello.js'
 import { releaseLease, renewLease, takeLease } from './lease.js'

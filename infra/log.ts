@@ -7,13 +7,13 @@ export type Logger = PinoLogger
 /** Logs as JSON lines: everything at `level` to `file` (when given), warnings and worse to stderr. */
 export function createLogger(opts: { level?: string; file?: string; name?: string; stderrLevel?: string } = {}): Logger {
   const level = opts.level ?? 'info'
-  const streams: pino.StreamEntry[] = [{ level: (opts.stderrLevel ?? 'warn') as pino.Level, stream: pino.destination({ fd: 2, sync: true }) }]
+  const streams: pino.StreamEntry[] = [{ level: (opts.stderrLevel ?? 'warn') as pino.Level, stream: collapseRepeats(pino.destination({ fd: 2, sync: true })) }]
   if (opts.file) {
     mkdirSync(dirname(opts.file), { recursive: true })
     // Opened here, synchronously: a process that exits at once (a failed start) can still flush
     // its last lines, where a destination opened in the background is "not ready yet".
     const fd = openSync(opts.file, 'a')
-    streams.push({ level: level as pino.Level, stream: survivable(pino.destination({ fd, sync: false, maxLength: 16 << 20 }), opts.file) })
+    streams.push({ level: level as pino.Level, stream: collapseRepeats(survivable(pino.destination({ fd, sync: false, maxLength: 16 << 20 }), opts.file)) })
   }
   return pino({ level, name: opts.name ?? 'ben', base: undefined }, pino.multistream(streams))
 }
@@ -50,6 +50,69 @@ function survivable(dest: pino.DestinationStream & { on(e: 'error', l: (err: Err
     } catch (err) {
       say(err)
     }
+  }
+  return dest
+}
+
+/** Warnings and errors with the same level and message within this window are written once, then counted. */
+export const REPEAT_WINDOW_MS = 60_000
+
+type Writable = { write(line: string): unknown; flushSync?(): void }
+
+/**
+ * A warning or error that repeats (a restart loop while a fault persists: once 481 lines in three
+ * minutes) is written the first time, then counted: when its window (REPEAT_WINDOW_MS from the
+ * first) ends, one line `<msg> … repeated N times in the last 60 s` carries the count and the last
+ * occurrence's fields. So each kind of trouble costs at most two lines a minute, and none is
+ * lost. Info and debug lines pass untouched (they say what changed, once). `now` is for tests.
+ */
+export function collapseRepeats<D extends Writable>(dest: D, windowMs = REPEAT_WINDOW_MS, now: () => number = Date.now): D {
+  const open = new Map<string, { start: number; count: number; last?: Record<string, unknown> }>()
+  const write = dest.write.bind(dest)
+  const summary = (w: { start: number; count: number; last?: Record<string, unknown> }, at: number) => {
+    if (w.count === 0 || !w.last) return
+    const s = Math.round((at - w.start) / 1000)
+    write(JSON.stringify({ ...w.last, time: at, msg: `${String(w.last.msg)} … repeated ${w.count} times in the last ${s} s`, repeated: w.count }) + '\n')
+  }
+  const sweep = (all = false) => {
+    const t = now()
+    for (const [key, w] of open) {
+      if (!all && t - w.start < windowMs) continue
+      summary(w, t)
+      open.delete(key)
+    }
+  }
+  const timer = setInterval(() => sweep(), Math.max(1000, windowMs / 4))
+  timer.unref()
+  process.once('exit', () => {
+    sweep(true)
+    try {
+      dest.flushSync?.()
+    } catch {
+      // a log that cannot be written: its lines are lost, not the exit
+    }
+  })
+  dest.write = (line: string) => {
+    const m = /^\{"level":(\d+)/.exec(line)
+    if (!m || Number(m[1]) < 40) return write(line)
+    let obj: Record<string, unknown>
+    try {
+      obj = JSON.parse(line) as Record<string, unknown>
+    } catch {
+      return write(line)
+    }
+    const key = `${m[1]}\0${String(obj.msg)}`
+    const t = now()
+    const w = open.get(key)
+    if (w && t - w.start < windowMs) {
+      w.count++
+      w.last = obj
+      return true
+    }
+    if (w) summary(w, t)
+    if (open.size >= 10_000) sweep(true)
+    open.set(key, { start: t, count: 0 })
+    return write(line)
   }
   return dest
 }

@@ -1,11 +1,11 @@
 import { NoRespondersError, type NatsConnection } from '@nats-io/nats-core'
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs'
-import { defaultRegistry, encodeRecord, FactCodec, hashId, type SchemaRegistry } from '../schemas/index.js'
+import { encodeRecord, hashId } from '../schemas/index.js'
 import { hostname } from 'node:os'
 import { resolve } from 'node:path'
-import { Bucket, DeadLetters, factHeaders, FactPublisher, isJetStreamNotEnabled, kvName, openBucket, StreamAdmin, Subjects, type TopologyOptions } from '../streams/index.js'
+import { Bucket, factHeaders, isJetStreamNotEnabled, kvName, openBucket, StreamAdmin, Subjects, type TopologyOptions } from '../streams/index.js'
 import { migrate, querySubject, serveQueries } from '../projections/index.js'
-import { openClickHouse, type Warehouse } from './clickhouse.js'
+import { openClickHouse } from './clickhouse.js'
 import { homePaths, type BenEnv } from './config.js'
 import { clickhouseContainer, dockerAnswers, natsContainer, type ContainerHandle } from './containers.js'
 import { readEndpoints, removeEndpoints, writeEndpoints, type Endpoints } from './endpoints.js'
@@ -14,67 +14,14 @@ import { retryWhileForming, SupervisedCluster, waitForJetStream } from './nats-c
 import { isSameProcess, runsNatsServer, selfIdentity } from './process-identity.js'
 import { acquireUpLock } from './up-lock.js'
 import type { Logger } from './log.js'
+import { runtimeContext, type RuntimeContext, type ServiceFactory } from './runtime.js'
 import { InfraError } from './errors.js'
 import { Keyring, registerKey } from '../keys/index.js'
 import { forgetForUser, recordForUser } from './locate.js'
 import { connectNats } from './nats-connect.js'
 import { VERSION } from './version.js'
 
-/** What every long-running part of `ben up` gets. */
-export interface RuntimeContext {
-  readonly env: BenEnv
-  readonly nc: NatsConnection
-  readonly subjects: Subjects
-  readonly topo: TopologyOptions
-  readonly codec: FactCodec
-  readonly registry: SchemaRegistry
-  readonly publisher: FactPublisher
-  readonly warehouse: Warehouse
-  readonly log: Logger
-  /** A DLQ writer for the named stage. */
-  dlq(stage: string): DeadLetters
-}
-
-/**
- * The one way a RuntimeContext is built (`ben up`, a worker process, the alert-path thread): a
- * registry, codec and publisher over `nc`; `warehouse` is a getter so a part without ClickHouse
- * says why when asked. Replicated streams: a publish that meets no stream leader (an election
- * after a node died) is sent again, with the same Nats-Msg-Id, until one answers.
- */
-export function runtimeContext(parts: {
-  readonly env: BenEnv
-  readonly nc: NatsConnection
-  readonly topo: TopologyOptions & { readonly subjects: Subjects }
-  readonly log: Logger
-  readonly warehouse: () => Warehouse
-}): RuntimeContext {
-  const { env, nc, topo, log } = parts
-  const subjects = topo.subjects
-  const registry = defaultRegistry()
-  const codec = new FactCodec(registry)
-  const publisher = new FactPublisher(nc, subjects, codec, (topo.replicas ?? 1) > 1 ? { waitForStreamMs: 60_000 } : {})
-  return {
-    env,
-    nc,
-    subjects,
-    topo,
-    codec,
-    registry,
-    publisher,
-    get warehouse(): Warehouse {
-      return parts.warehouse()
-    },
-    log,
-    dlq: (stage) => new DeadLetters(publisher, subjects, codec, stage),
-  }
-}
-
-/** A part of `ben up` (projector, stage runner, simulator): started with the context, stopped in reverse order. */
-export interface Service {
-  readonly name: string
-  stop(): Promise<void>
-}
-export type ServiceFactory = (ctx: RuntimeContext) => Promise<Service> | Service
+export { runtimeContext, type RuntimeContext, type Service, type ServiceFactory } from './runtime.js'
 
 export interface Running {
   readonly ctx: RuntimeContext

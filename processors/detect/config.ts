@@ -1,4 +1,4 @@
-import { parse as parseYaml } from 'yaml'
+import { parseYamlCached } from '../../schemas/yaml.js'
 import { canonicalJson, describeIssues, fail, hashId, ok, RejectReason, type Result } from '../../schemas/index.js'
 import { BUILTIN_DEFAULTS, type SeverityCutoffs } from './defaults.js'
 import { buildEnsemble, type Ensemble, type MemberParams } from './ensemble.js'
@@ -66,7 +66,7 @@ const NO_GROUPS: readonly GroupMember[] = Object.freeze([])
 export function loadDetectorConfig(text: string): Result<DetectorConfig> {
   let raw: unknown
   try {
-    raw = text.trim() === '' ? {} : parseYaml(text)
+    raw = text.trim() === '' ? {} : parseYamlCached('detector-config', text)
   } catch (err) {
     return fail(RejectReason.Invalid, `detector config is not valid YAML/JSON: ${(err as Error).message}`)
   }

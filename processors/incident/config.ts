@@ -1,4 +1,4 @@
-import { parse as parseYaml } from 'yaml'
+import { parseYamlCached } from '../../schemas/yaml.js'
 import { z } from 'zod'
 import type { Result } from '../../schemas/index.js'
 import { formatDuration, parseDuration } from '../policy/index.js'
@@ -97,7 +97,7 @@ export function compileIncidentConfig(raw: unknown): Result<IncidentConfig, Inci
 export function loadIncidentConfig(text: string): Result<IncidentConfig, IncidentError> {
   let raw: unknown
   try {
-    raw = text.trim() === '' ? {} : parseYaml(text, { uniqueKeys: true })
+    raw = text.trim() === '' ? {} : parseYamlCached('incident-config', text, { uniqueKeys: true })
   } catch (cause) {
     return { ok: false, error: new IncidentError(IncidentErrorCode.Syntax, [`incident config is not valid YAML/JSON: ${(cause as Error).message}`], { cause }) }
   }

@@ -1,4 +1,4 @@
-import { parse as parseYaml } from 'yaml'
+import { parseYamlCached } from '../../schemas/yaml.js'
 import type { z } from 'zod'
 import { SEVERITY_ORDER, type Result, type Severity } from '../../schemas/index.js'
 import { PolicyError, PolicyErrorCode } from './errors.js'
@@ -86,7 +86,7 @@ export { fmtMs as formatDuration }
 export function loadPolicyPack(text: string, options: LoadOptions = {}): Result<CompiledPack, PolicyError> {
   let raw: unknown
   try {
-    raw = parseYaml(text, { uniqueKeys: true })
+    raw = parseYamlCached('policy-pack', text, { uniqueKeys: true })
   } catch (cause) {
     return { ok: false, error: new PolicyError(PolicyErrorCode.Syntax, [`policy pack is not valid YAML/JSON: ${(cause as Error).message}`], { cause }) }
   }

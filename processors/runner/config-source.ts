@@ -27,12 +27,20 @@ export interface ConfigSourceOptions<C> {
  * and the previous config stays active: a bad file never stops a stage.
  */
 export class ConfigSource<C> {
-  private current: Versioned<C>
+  private cur: Versioned<C> | undefined
   private stopWatch: (() => void) | undefined
   private readonly listeners: Array<(v: Versioned<C>) => void> = []
 
-  private constructor(private readonly opts: ConfigSourceOptions<C>) {
-    this.current = Object.freeze({ bucket: opts.bucket, revision: 0, value: opts.fallback() })
+  // The built-in default is compiled only when it is used (no valid revision in KV): compiling
+  // the redaction manifest is a large part of a worker's start.
+  private constructor(private readonly opts: ConfigSourceOptions<C>) {}
+
+  private get current(): Versioned<C> {
+    return (this.cur ??= Object.freeze({ bucket: this.opts.bucket, revision: 0, value: this.opts.fallback() }))
+  }
+
+  private set current(v: Versioned<C>) {
+    this.cur = v
   }
 
   /** Reads the current revision and starts watching (kv: the bucket, opened by the caller). */
@@ -45,7 +53,7 @@ export class ConfigSource<C> {
     void (async () => {
       for await (const e of w) {
         if (e.operation !== 'PUT') continue
-        if (e.revision <= src.current.revision) continue
+        if (e.revision <= (src.cur?.revision ?? 0)) continue
         src.accept(e.revision, e.string())
       }
     })().catch((err) => opts.log?.error({ bucket: opts.bucket, err: (err as Error).message }, 'config watch ended'))
@@ -65,7 +73,7 @@ export class ConfigSource<C> {
 
   /** Replaces the active value (a derived config that follows another source). */
   set(revision: number, value: C): void {
-    this.current = Object.freeze({ bucket: this.current.bucket, revision, value })
+    this.current = Object.freeze({ bucket: this.opts.bucket, revision, value })
     for (const l of this.listeners) l(this.current)
   }
 

@@ -1,5 +1,5 @@
-import { parseDocument } from 'yaml'
 import { ok, type Result } from '../../schemas/index.js'
+import { cachedParse, yamlModule } from '../../schemas/yaml.js'
 import { BEFORE_CATALOGUE, BUILTIN_DETECTORS, DETECTOR_NAMES, Feature, type DetectorSpec, type Validator } from './detectors.js'
 import { CHECK_FN, catalogueSpec } from './catalogue.js'
 import { buildKeywordIndex } from './keywords.js'
@@ -23,15 +23,17 @@ const MIN_KEY_BYTES = 16
 
 /** Parses a manifest (YAML or JSON: YAML is a superset) and compiles it. */
 export function loadManifest(text: string, opts: CompileOptions = {}): Result<CompiledManifest, ManifestError> {
-  const doc = parseDocument(text, { prettyErrors: true, uniqueKeys: true })
-  if (doc.errors.length > 0) {
+  const raw = cachedParse('scrub-manifest', text, (t) => {
+    const doc = yamlModule().parseDocument(t, { prettyErrors: true, uniqueKeys: true })
+    if (doc.errors.length === 0) return { ok: true, value: doc.toJS() as unknown }
     const issues = doc.errors.map((e) => {
       const pos = e.linePos?.[0]
       return `${pos ? `line ${pos.line}, column ${pos.col}` : '(manifest)'}: ${e.message.split('\n')[0]}`
     })
-    return { ok: false, error: new ManifestError(ScrubErrorCode.ManifestSyntax, issues) }
-  }
-  return compileManifest(doc.toJS(), opts)
+    return { ok: false, error: new ManifestError(ScrubErrorCode.ManifestSyntax, issues) } as const
+  })
+  if (!raw.ok) return raw
+  return compileManifest(raw.value, opts)
 }
 
 /** Validates a parsed manifest object and precompiles every pattern, path and detector once. */

@@ -6,7 +6,10 @@
  */
 import { getPriority, setPriority } from 'node:os'
 import { isMainThread, parentPort, workerData } from 'node:worker_threads'
-import { connectNats, createLogger, homePaths, runtimeContext, silentLogger, type BenEnv, type Service } from '../../infra/index.js'
+import { connectNats } from '../../infra/nats-connect.js'
+import { createLogger, silentLogger } from '../../infra/log.js'
+import { homePaths, type BenEnv } from '../../infra/config.js'
+import { runtimeContext, type Service } from '../../infra/runtime.js'
 import { metricsRegistry, Subjects, type MetricSnapshot, type TopologyOptions } from '../../streams/index.js'
 import { LaneSet } from './service.js'
 import { detectService, policyService, scrubService } from './stages.js'

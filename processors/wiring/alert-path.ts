@@ -1,7 +1,7 @@
 import { existsSync } from 'node:fs'
 import { fileURLToPath } from 'node:url'
 import { Worker } from 'node:worker_threads'
-import type { RuntimeContext, Service, ServiceFactory } from '../../infra/index.js'
+import type { RuntimeContext, Service, ServiceFactory } from '../../infra/runtime.js'
 import { absorbMetrics } from '../../streams/index.js'
 import { LaneSet, stageServiceName } from './service.js'
 import type { AlertPathData, AlertPathReport, ThreadUnit } from './alert-path-thread.js'

@@ -1,4 +1,5 @@
-import { supervise, type RuntimeContext, type Service, type Worker } from '../../infra/index.js'
+import { supervise, type Worker } from '../../infra/supervise.js'
+import type { RuntimeContext, Service } from '../../infra/runtime.js'
 import { Bucket, kvName, openBucket, partitionLabel, streamName, type Partition, type StreamName } from '../../streams/index.js'
 import type { Fact, Result } from '../../schemas/index.js'
 import type { Stage } from '../stage.js'

@@ -1,4 +1,5 @@
-import { homePaths, type RuntimeContext, type ServiceFactory } from '../../infra/index.js'
+import { homePaths } from '../../infra/config.js'
+import type { RuntimeContext, ServiceFactory } from '../../infra/runtime.js'
 import { Keyring, registerKey, TrustWatcher } from '../../keys/index.js'
 import { Bucket, type Partition, type Subjects } from '../../streams/index.js'
 import type { Fact } from '../../schemas/index.js'

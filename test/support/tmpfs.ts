@@ -1,0 +1,39 @@
+import { execFileSync } from 'node:child_process'
+import { tempDir } from './servers.js'
+
+/**
+ * Why a small filesystem of its own (a tmpfs, which only root may mount; CI runs as root) cannot
+ * be had here, or undefined when it can: probed by mounting one.
+ */
+export function tmpfsSkipReason(): string | undefined {
+  if (process.platform !== 'linux') return `not Linux (${process.platform})`
+  if (process.getuid?.() !== 0) return 'not root: mounting a tmpfs needs root'
+  const dir = tempDir('ben-tmpfs-probe-')
+  try {
+    execFileSync('mount', ['-t', 'tmpfs', '-o', 'size=1m', 'tmpfs', dir.path], { stdio: 'pipe' })
+    execFileSync('umount', [dir.path], { stdio: 'pipe' })
+    return undefined
+  } catch (err) {
+    return `cannot mount a tmpfs: ${(err as Error).message.split('\n')[0]}`
+  } finally {
+    dir.remove()
+  }
+}
+
+/** Mounts a tmpfs of `size` (e.g. `64m`) on `dir`. */
+export function mountTmpfs(dir: string, size: string): void {
+  execFileSync('mount', ['-t', 'tmpfs', '-o', `size=${size}`, 'tmpfs', dir], { stdio: 'pipe' })
+}
+
+/** Unmounts, lazily when something still holds the mount (a process killed late). */
+export function unmount(dir: string): void {
+  try {
+    execFileSync('umount', [dir], { stdio: 'pipe' })
+  } catch {
+    try {
+      execFileSync('umount', ['-l', dir], { stdio: 'pipe' })
+    } catch {
+      // not mounted
+    }
+  }
+}

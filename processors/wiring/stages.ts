@@ -75,11 +75,18 @@ export function unitService(u: StageUnit, opts: { readonly alertThread?: boolean
   const partition = checkPartition(stage, u.partition)
   if (PIPELINE[stage].state !== StateScope.None) return (ctx) => runInAlertThread(ctx, { stage, partition, lanes: LaneSet.All })
   return async (ctx) => {
-    const urgent = await runInAlertThread(ctx, { stage, partition, lanes: LaneSet.Urgent })
-    const routine = await Promise.resolve(graphService(stage, partition, LaneSet.Routine)(ctx)).catch(async (err: unknown) => {
-      await urgent.stop()
-      throw err
-    })
+    // Started side by side: the routine lanes do not wait for the thread to load (a worker's start-up).
+    const [urgentR, routineR] = await Promise.allSettled([
+      runInAlertThread(ctx, { stage, partition, lanes: LaneSet.Urgent }),
+      Promise.resolve().then(() => graphService(stage, partition, LaneSet.Routine)(ctx)),
+    ])
+    if (urgentR.status === 'rejected' || routineR.status === 'rejected') {
+      if (urgentR.status === 'fulfilled') await urgentR.value.stop()
+      if (routineR.status === 'fulfilled') await routineR.value.stop()
+      throw urgentR.status === 'rejected' ? urgentR.reason : (routineR as PromiseRejectedResult).reason
+    }
+    const urgent = urgentR.value
+    const routine = routineR.value
     return {
       name: `${routine.name}+${urgent.name}`,
       async stop() {

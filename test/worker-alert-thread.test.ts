@@ -106,33 +106,28 @@ describe('ben up --workers 2: the alert lanes run in the workers’ alert thread
     home.remove()
   })
 
-  it('decides an alert through the workers, each worker with a thread at the alert priority', async () => {
+  it('decides an alert of each partition through the workers, each worker with a thread at the alert priority', async () => {
     running = await startBen(embeddedEnv(home.path), silentLogger(), defaultServices({ workers: 2 }))
     const p = running.ctx.subjects.prefix
-    const src = sourceIn(1, 'wk')
     const js = jetstream(running.ctx.nc)
-    const decided = waitFor(
-      'the alert to be decided',
-      async () => {
-        const info = await (await jetstreamManager(running!.ctx.nc)).streams.info('DERIVED', { subjects_filter: `${p}.decision.*.${src}` })
-        return (info.state.num_subjects ?? 0) > 0
-      },
-      240_000,
-      250,
-    )
-    await js.publish(
-      `${p}.fact.alert.${src}`,
-      JSON.stringify({ lane: 'alert', source: src, ts: Date.now(), rule: 'edr.exec', severity: 'high', message: 'unexpected binary', attrs: {} }),
-    )
-    await decided
+    const jsm = await jetstreamManager(running.ctx.nc)
+    for (const part of [0, 1]) {
+      const src = sourceIn(part, 'wk')
+      await js.publish(
+        `${p}.fact.alert.${src}`,
+        JSON.stringify({ lane: 'alert', source: src, ts: Date.now(), rule: 'edr.exec', severity: 'high', message: 'unexpected binary', attrs: {} }),
+      )
+      await waitFor(
+        `the alert of partition ${part} to be decided`,
+        async () => ((await jsm.streams.info('DERIVED', { subjects_filter: `${p}.decision.*.${src}` })).state.num_subjects ?? 0) > 0,
+        240_000,
+        250,
+      )
+    }
     const pids = workerPids()
     expect(pids.length).toBe(2)
     // Each worker owns a scrub partition (an alert lane): each runs an alert thread, raised where allowed.
     if (process.getuid?.() === 0)
-      for (const pid of pids)
-        expect(
-          threadNices(pid).some((n) => n < 0),
-          `worker ${pid} has a thread at a raised priority`,
-        ).toBe(true)
+      for (const pid of pids) await waitFor(`worker ${pid} to have a thread at a raised priority`, () => threadNices(pid).some((n) => n < 0), 120_000, 250)
   }, 300_000)
 })

@@ -20,7 +20,7 @@
  * JSON line.
  */
 import { spawn } from 'node:child_process'
-import { appendFileSync, mkdtempSync, readFileSync, rmSync } from 'node:fs'
+import { appendFileSync, mkdtempSync, rmSync } from 'node:fs'
 import { cpus, loadavg, tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
@@ -39,7 +39,7 @@ import { runSimulation } from '../simulate/index.js'
 import type { Fact } from '../schemas/index.js'
 import { profiled } from './profile.js'
 import { BASELINE_HOPS, relayBaseline, type BaselineFigures } from './latency-baseline.js'
-import { childrenOf, mainThreadCpu, procCpu, selfCpu } from './proc-cpu.js'
+import { mainThreadCpu, procCpu, selfCpu, workerPidsOf } from './proc-cpu.js'
 
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 20)
 const STEADY_RATE = Number(process.env.BENCH_STEADY_RATE ?? 10_000)
@@ -418,19 +418,7 @@ async function phase(r: Running, load: string, rate: number): Promise<Phase> {
 
 /** CPU seconds of `ben up --workers N`'s worker processes (children of this process running `ben run --worker-id`); 0 without. */
 function workersCpu(): number {
-  return workerPids().reduce((a, pid) => a + procCpu(pid), 0)
-}
-
-function workerPids(): number[] {
-  return childrenOf(process.pid)
-    .map((c) => c.pid)
-    .filter((pid) => {
-      try {
-        return readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0').includes('--worker-id')
-      } catch {
-        return false
-      }
-    })
+  return workerPidsOf(process.pid).reduce((a, pid) => a + procCpu(pid), 0)
 }
 
 /** Until `ben up --workers N` decides: every stage durable exists and an alert is decided (the workers run their units). */

@@ -7,6 +7,7 @@ import { allUnits, startWorker, workerContext, type WorkerHandle } from '../flee
 import { defaultServices } from '../cli/up.js'
 import { startTestNats, tempDir, waitFor, type TestNats } from './support/servers.js'
 import { seenWhileHeld } from './support/held-loop.js'
+import { workerPidsOf } from '../bench/proc-cpu.js'
 
 /** Sources in partition 0 and 1 of 2 (the last subject token decides, streams/partition.ts). */
 function sourceIn(partition: number, prefix: string): string {
@@ -16,24 +17,6 @@ function sourceIn(partition: number, prefix: string): string {
 /** Threads of process `pid` and their nice values (Linux keeps one per thread). */
 function threadNices(pid: number | 'self'): number[] {
   return readdirSync(`/proc/${pid}/task`).map((id) => Number(readFileSync(`/proc/${pid}/task/${id}/stat`, 'utf8').split(') ')[1].split(' ')[16]))
-}
-
-/** Pids of this process's children running `ben run --worker-id …` (ben up --workers' worker processes). */
-function workerPids(): number[] {
-  const kids = readdirSync('/proc/self/task').flatMap((t) => {
-    try {
-      return readFileSync(`/proc/self/task/${t}/children`, 'utf8').split(' ').filter(Boolean).map(Number)
-    } catch {
-      return []
-    }
-  })
-  return kids.filter((pid) => {
-    try {
-      return readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0').includes('--worker-id')
-    } catch {
-      return false
-    }
-  })
 }
 
 /**
@@ -124,7 +107,7 @@ describe('ben up --workers 2: the alert lanes run in the workers’ alert thread
         250,
       )
     }
-    const pids = workerPids()
+    const pids = workerPidsOf(process.pid)
     expect(pids.length).toBe(2)
     // Each worker owns a scrub partition (an alert lane): each runs an alert thread, raised where allowed.
     if (process.getuid?.() === 0)

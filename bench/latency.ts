@@ -14,7 +14,9 @@
  * lanes' promise). First, a same-run baseline: a raw four-hop JetStream relay (bench/latency-
  * baseline.ts), the floor of a hop on this machine at this moment. BENCH_SECONDS (20),
  * BENCH_STEADY_RATE (10,000), BENCH_FLOOD_RATE (2× the steady load's),
- * BENCH_LOADS (sparse,bursty,steady,flood). Prints tables, then one
+ * BENCH_LOADS (sparse,bursty,steady,flood), BENCH_WORKERS (0; N: the flood again, at the same rate, against
+ * a second Ben started as `ben up --workers N`, phase `flood_workers`: the alert lane through the
+ * workers' alert threads, next to the one-process figure of the same run). Prints tables, then one
  * JSON line.
  */
 import { spawn } from 'node:child_process'
@@ -29,12 +31,15 @@ import { embeddedEnv, silentLogger, startBen, type Running } from '../infra/inde
 import { defaultServices } from '../cli/up.js'
 import { printTable } from '../cli/output.js'
 import { followSubjects } from '../streams/index.js'
-import { alertTraceOn } from '../processors/runner/index.js'
+import { alertTraceOn, stageDurable } from '../processors/runner/index.js'
+import { laneInputs } from '../processors/wiring/index.js'
+import { specOf } from '../processors/pipeline.js'
+import { allUnits } from '../fleet/index.js'
 import { runSimulation } from '../simulate/index.js'
 import type { Fact } from '../schemas/index.js'
 import { profiled } from './profile.js'
 import { BASELINE_HOPS, relayBaseline, type BaselineFigures } from './latency-baseline.js'
-import { mainThreadCpu, procCpu, selfCpu } from './proc-cpu.js'
+import { mainThreadCpu, procCpu, selfCpu, workerPidsOf } from './proc-cpu.js'
 
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 20)
 const STEADY_RATE = Number(process.env.BENCH_STEADY_RATE ?? 10_000)
@@ -44,6 +49,8 @@ const FLOOD_RATE = Number(process.env.BENCH_FLOOD_RATE ?? 0)
 const PROFILE_LOAD = process.env.BENCH_PROFILE_LOAD
 /** Which phases to run (comma-separated; default all): sparse, bursty, steady, flood. */
 const LOADS = (process.env.BENCH_LOADS ?? 'sparse,bursty,steady,flood').split(',')
+/** BENCH_WORKERS=N: the flood also against `ben up --workers N` (a second Ben, after the first). */
+const WORKERS = Number(process.env.BENCH_WORKERS ?? 0)
 const feedScript = join(fileURLToPath(new URL('.', import.meta.url)), 'latency-feed.js')
 const HOPS = ['stored', 'scrubbed', 'anomaly', 'decision', 'command', 'ack', 'clickhouse', 'alert→stored', 'alert→scrubbed', 'alert→decision'] as const
 type Hop = (typeof HOPS)[number]
@@ -215,7 +222,7 @@ const GROWTH_TOLERANCE = 0.02
 const PROBES_PER_PHASE = 3
 const PHASES = ['sparse', 'bursty', 'steady', 'flood'] as const
 const probeSourcesOf = (load: string): string[] => {
-  const at = Math.max(0, PHASES.indexOf(load as (typeof PHASES)[number]))
+  const at = Math.max(0, PHASES.indexOf(load.replace(/_workers$/, '') as (typeof PHASES)[number]))
   return Array.from({ length: PROBES_PER_PHASE }, (_, k) => `web-${3 + at * PROBES_PER_PHASE + k}`)
 }
 /** Simulated targets: web-2 (the alerts' source) and every phase's probe hosts. */
@@ -329,7 +336,7 @@ async function phase(r: Running, load: string, rate: number): Promise<Phase> {
   // Ben's event loop (every stage and projector runs in this process): how long a ready callback waits.
   const eld = monitorEventLoopDelay({ resolution: 10 })
   eld.enable()
-  const cpu0 = { ben: selfCpu(), main: mainThreadCpu(), nats: natsCpu(r) }
+  const cpu0 = { ben: selfCpu() + workersCpu(), main: mainThreadCpu(), nats: natsCpu(r) }
   const gc = { ms: 0, maxMs: 0 }
   const gcObs = new PerformanceObserver((list) => {
     for (const e of list.getEntries()) {
@@ -346,10 +353,12 @@ async function phase(r: Running, load: string, rate: number): Promise<Phase> {
   await sampler
   const after = await consumers(r)
   const feedSeconds = (Date.now() - t0) / 1000
-  const scrubbedPerS = Math.round(((after.get('stage-scrub-routine')?.done ?? 0) - (before.get('stage-scrub-routine')?.done ?? 0)) / feedSeconds)
+  // scrub's routine lane: one durable, or one per partition under --workers (stage-scrub-routine-p0of2…)
+  const scrubDone = (m: Map<string, ConsumerAt>) => [...m].reduce((a, [name, c]) => a + (/^stage-scrub-routine(-p\d+of\d+)?$/.test(name) ? c.done : 0), 0)
+  const scrubbedPerS = Math.round((scrubDone(after) - scrubDone(before)) / feedSeconds)
   const drainMs = await drain(r)
   const cpu = {
-    benUsPerFact: Math.round(((selfCpu() - cpu0.ben) * 1e6) / Math.max(1, fed.sent)),
+    benUsPerFact: Math.round(((selfCpu() + workersCpu() - cpu0.ben) * 1e6) / Math.max(1, fed.sent)),
     natsUsPerFact: Math.round(((natsCpu(r) - cpu0.nats) * 1e6) / Math.max(1, fed.sent)),
     mainUsPerFact: Math.round(((mainThreadCpu() - cpu0.main) * 1e6) / Math.max(1, fed.sent)),
   }
@@ -407,6 +416,35 @@ async function phase(r: Running, load: string, rate: number): Promise<Phase> {
   }
 }
 
+/** CPU seconds of `ben up --workers N`'s worker processes (children of this process running `ben run --worker-id`); 0 without. */
+function workersCpu(): number {
+  return workerPidsOf(process.pid).reduce((a, pid) => a + procCpu(pid), 0)
+}
+
+/** Until `ben up --workers N` decides: every stage durable exists and an alert is decided (the workers run their units). */
+async function workersReady(r: Running, maxMs = 300_000): Promise<number> {
+  const t0 = Date.now()
+  const expected = allUnits(WORKERS).flatMap((u) => laneInputs(specOf(u.stage), r.ctx.subjects).map((l) => stageDurable('stage-', u.stage, l.lane, u.partition)))
+  let sent = false
+  for (;;) {
+    if (Date.now() - t0 > maxMs) throw new Error(`ben up --workers ${WORKERS} did not run its units within ${maxMs / 1000} s`)
+    const have = await consumers(r).catch(() => new Map<string, ConsumerAt>())
+    if (expected.every((d) => have.has(d))) {
+      if (!sent) {
+        await r.ctx.nc.flush()
+        r.ctx.nc.publish(
+          'ben.fact.alert.ready-1',
+          JSON.stringify({ lane: 'alert', source: 'ready-1', ts: Date.now(), rule: 'bench.ready', severity: 'low', message: 'ready', attrs: {} }),
+        )
+        sent = true
+      }
+      const info = await (await jetstreamManager(r.ctx.nc)).streams.info('DERIVED', { subjects_filter: 'ben.decision.*.ready-1' }).catch(() => undefined)
+      if ((info?.state.num_subjects ?? 0) > 0) return Date.now() - t0
+    }
+    await new Promise((res) => setTimeout(res, 250))
+  }
+}
+
 /** CPU seconds of this process (Ben runs in it). */
 
 /** CPU seconds of the embedded nats-server; NaN if unknown. */
@@ -417,6 +455,27 @@ function natsCpu(r: Running): number {
 
 /** Hops that belong to the routine lane (replaced by the backlog growth when the load is not sustained). */
 const ROUTINE_HOPS: readonly Hop[] = ['scrubbed', 'anomaly', 'decision', 'command', 'ack', 'clickhouse']
+
+/** The flood again, at `rate`, against a second Ben started as `ben up --workers N` (fresh BEN_HOME). */
+async function workersFlood(rate: number): Promise<Phase> {
+  const home = mkdtempSync(join(tmpdir(), 'ben-bench-lat-w-'))
+  const running = await startBen(embeddedEnv(home), silentLogger(), defaultServices({ workers: WORKERS }))
+  const sim = await runSimulation(
+    { nc: running.ctx.nc, subjects: running.ctx.subjects, codec: running.ctx.codec, topo: {} },
+    { hosts: TARGET_HOSTS, rate: 1, durationMs: 1, mode: 'backfill', scenarios: [], seed: 'bench' },
+  )
+  try {
+    const readyMs = await workersReady(running)
+    process.stderr.write(
+      `bench:latency: ben up --workers ${WORKERS} decided its first alert ${(readyMs / 1000).toFixed(1)} s after start; flood at ${rate} facts/s for ${SECONDS} s…\n`,
+    )
+    return await phase(running, 'flood_workers', rate)
+  } finally {
+    await sim.stop()
+    await running.stop()
+    rmSync(home, { recursive: true, force: true })
+  }
+}
 
 async function main(): Promise<void> {
   const home = mkdtempSync(join(tmpdir(), 'ben-bench-lat-'))
@@ -453,6 +512,8 @@ async function main(): Promise<void> {
     await running.stop()
     rmSync(home, { recursive: true, force: true })
   }
+  const flood = phases.find((p) => p.load === 'flood')
+  if (WORKERS > 0 && flood) phases.push(await workersFlood(flood.rate))
 
   const cell = (x: HopFigures) => (x.n ? `${x.p50} / ${x.p99} / ${x.max} (${x.n})` : '—')
   const growthText = (p: Phase) =>
@@ -488,6 +549,7 @@ async function main(): Promise<void> {
     seconds: SECONDS,
     under_load: loadavg()[0] / cpus().length > 1,
     load_per_core: +(loadavg()[0] / cpus().length).toFixed(2),
+    workers: WORKERS,
   }
   base.hops.forEach((x, i) => {
     fig[`baseline_hop${i + 1}_p50_ms`] = x.p50

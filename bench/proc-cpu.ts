@@ -32,6 +32,19 @@ export function childrenOf(parent: number): Array<{ pid: number; comm: string }>
   return out
 }
 
+/** The worker processes (`ben run --worker-id …`, as `ben up --workers N` starts them) among the children of `parent`. */
+export function workerPidsOf(parent: number): number[] {
+  return childrenOf(parent)
+    .map((c) => c.pid)
+    .filter((pid) => {
+      try {
+        return readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0').includes('--worker-id')
+      } catch {
+        return false
+      }
+    })
+}
+
 /** This process's CPU seconds (user + system). */
 /** CPU seconds of this process's main thread only (the thread that runs Ben's stages in `ben up`); NaN without /proc. */
 export function mainThreadCpu(): number {

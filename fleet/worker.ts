@@ -15,6 +15,11 @@ export interface WorkerOptions {
   readonly leaseMs?: number
   /** Renewal (and take-over attempt) period. Default 1 s. */
   readonly renewMs?: number
+  /**
+   * Run the units' alert lanes in the process's alert thread (processors/wiring/alert-thread.ts),
+   * apart from the routine lanes' event loop. Default true; BEN_WORKER_ALERT_THREAD=0 turns it off.
+   */
+  readonly alertThread?: boolean
 }
 
 export interface WorkerHandle extends Service {
@@ -46,6 +51,7 @@ interface Slot {
 export async function startWorker(ctx: RuntimeContext, o: WorkerOptions): Promise<WorkerHandle> {
   const leaseMs = o.leaseMs ?? 5000
   const renewMs = o.renewMs ?? 1000
+  const alertThread = o.alertThread ?? process.env.BEN_WORKER_ALERT_THREAD !== '0'
   const kv: KV = await openBucket(ctx.nc, kvName(ctx.topo, Bucket.Fleet))
   const slots: Slot[] = o.units.map((u) => ({ unit: u, key: unitKey(u), state: 'idle', busy: false }))
   const log = ctx.log
@@ -87,7 +93,7 @@ export async function startWorker(ctx: RuntimeContext, o: WorkerOptions): Promis
 
   const start = async (s: Slot) => {
     try {
-      const svc = await unitService(s.unit)(ctx)
+      const svc = await unitService(s.unit, { alertThread })(ctx)
       if (stopped) {
         await svc.stop()
         return

@@ -1,7 +1,5 @@
 import { readdirSync, readFileSync } from 'node:fs'
-import { createRequire } from 'node:module'
 import { getPriority } from 'node:os'
-import { Worker } from 'node:worker_threads'
 import { afterAll, describe, expect, it } from 'vitest'
 import { jetstreamManager } from '@nats-io/jetstream'
 import { FactPublisher } from '../streams/index.js'
@@ -10,56 +8,7 @@ import { embeddedEnv, silentLogger, startBen, type Running, type ServiceFactory 
 import { LaneSet, scrubService } from '../processors/wiring/index.js'
 import { defaultServices } from '../cli/up.js'
 import { consumerSettled, tempDir, waitFor } from './support/servers.js'
-
-/**
- * A helper thread (not Ben's, not the test's main thread): once the main thread says go (flag[2]),
- * publishes `facts` (edge JSON) and waits for a message on `until`, then wakes the main thread
- * through `flag`: flag[0] = 1 seen (2 failed).
- */
-const WATCHER = `
-const { parentPort, workerData } = require('node:worker_threads')
-const { connect } = require(workerData.nats)
-const flag = new Int32Array(workerData.shared)
-const wake = (v) => { Atomics.store(flag, 0, v); Atomics.notify(flag, 0) }
-;(async () => {
-  const { url, facts, until } = workerData
-  const nc = await connect({ servers: url, name: 'held-loop-test-watcher' })
-  const seen = nc.subscribe(until, { max: 1 })
-  await nc.flush()
-  parentPort.postMessage('ready')
-  Atomics.wait(flag, 2, 0)
-  const json = (o) => new TextEncoder().encode(JSON.stringify({ ...o, ts: o.ts ?? Date.now() }))
-  for (const f of facts) nc.publish(f.subject, json(f.fact))
-  await nc.flush()
-  for await (const m of seen) break
-  wake(1)
-  await nc.close()
-})().catch((err) => { parentPort.postMessage(String(err && err.stack || err)); wake(2) })
-`
-
-/**
- * Holds the calling thread (Ben's main thread: ben up runs in this process) in Atomics.wait while
- * a watcher thread publishes `facts` and waits for a message on `until`; true if it came while the
- * thread was held (within a generous deadline).
- */
-async function seenWhileHeld(url: string, facts: ReadonlyArray<{ subject: string; fact: Record<string, unknown> }>, until: string): Promise<boolean> {
-  const shared = new SharedArrayBuffer(12)
-  const flag = new Int32Array(shared)
-  const errors: string[] = []
-  const watcher = new Worker(WATCHER, { eval: true, workerData: { shared, nats: createRequire(import.meta.url).resolve('@nats-io/transport-node'), url, facts, until } })
-  await new Promise<void>((resolve, reject) => {
-    watcher.on('message', (m) => (m === 'ready' ? resolve() : errors.push(String(m))))
-    watcher.once('error', reject)
-  })
-  // Hold this thread (Ben's main loop): go, then wait for the watcher's word or the deadline.
-  Atomics.store(flag, 2, 1)
-  Atomics.notify(flag, 2)
-  const held = Atomics.wait(flag, 0, 0, 120_000)
-  const seen = held === 'ok' && Atomics.load(flag, 0) === 1
-  await watcher.terminate()
-  expect(errors).toEqual([])
-  return seen
-}
+import { seenWhileHeld } from './support/held-loop.js'
 
 /**
  * Issue 8 (the lanes' promise under overload, and no fact waiting in a stage, as behaviour): the
@@ -84,7 +33,7 @@ describe('the alert and detect paths: decided and detected while the main loop i
     running = await start(defaultServices())
     const prefix = running.ctx.subjects.prefix
     const alert = { lane: 'alert', source: 'alert-1', rule: 'edr.exec', severity: 'high', message: 'unexpected binary', attrs: { path: '/tmp/x' } }
-    const decided = await seenWhileHeld(running.endpoints.natsUrl, [{ subject: `${prefix}.fact.alert.alert-1`, fact: alert }], `${prefix}.decision.*.alert-1`)
+    const { seen: decided } = await seenWhileHeld(running.endpoints.natsUrl, [{ subject: `${prefix}.fact.alert.alert-1`, fact: alert }], `${prefix}.decision.*.alert-1`)
     expect(decided, 'the alert was decided while the main thread was held').toBe(true)
   }, 300_000)
 
@@ -113,7 +62,7 @@ describe('the alert and detect paths: decided and detected while the main loop i
       subject: `${prefix}.fact.metric.held-1`,
       fact: { lane: 'metric', source: 'held-1', ts: t0 + (200 + k) * 50, name: 'cpu.load', value: 100 + k, labels: { job: 'held' } },
     }))
-    const raised = await seenWhileHeld(running.endpoints.natsUrl, jump, `${prefix}.anomaly.*.held-1`)
+    const { seen: raised } = await seenWhileHeld(running.endpoints.natsUrl, jump, `${prefix}.anomaly.*.held-1`)
     expect(raised, 'the anomaly was raised while the main thread was held').toBe(true)
   }, 300_000)
 

@@ -10,9 +10,10 @@ import { connectNats } from '../../infra/nats-connect.js'
 import { createLogger, silentLogger } from '../../infra/log.js'
 import { homePaths, type BenEnv } from '../../infra/config.js'
 import { runtimeContext, type Service } from '../../infra/runtime.js'
-import { metricsRegistry, Subjects, type MetricSnapshot, type TopologyOptions } from '../../streams/index.js'
+import { metricsRegistry, Subjects, type MetricSnapshot, type Partition, type TopologyOptions } from '../../streams/index.js'
+import type { StageName } from '../pipeline.js'
 import { LaneSet } from './service.js'
-import { detectService, policyService, scrubService } from './stages.js'
+import { detectService, laneUnitService, policyService, scrubService } from './stages.js'
 
 /** The stage services a thread may run. */
 export type ThreadUnit = 'scrub-urgent' | 'scrub-routine' | 'detect' | 'policy'
@@ -23,6 +24,19 @@ const UNITS = {
   detect: () => detectService(),
   policy: () => policyService(),
 } as const satisfies Record<ThreadUnit, unknown>
+
+/**
+ * A unit a worker's alert thread runs (alert-thread.ts), started and stopped one by one as the
+ * worker takes and loses its leases: some lanes (all, or the urgent ones) of a stage's partition.
+ */
+export interface HostedUnit {
+  readonly stage: Exclude<StageName, 'act'>
+  readonly partition?: Partition
+  readonly lanes: LaneSet
+}
+
+/** What the main thread asks of a stage thread besides `{ type: 'stop' }` (everything, then end). */
+export type StageThreadRequest = { readonly type: 'start'; readonly key: string; readonly unit: HostedUnit } | { readonly type: 'stop-unit'; readonly key: string }
 
 /** What the main thread hands the alert path's thread. */
 export interface AlertPathData {
@@ -44,6 +58,9 @@ export type AlertPathReport =
   | { readonly type: 'failed'; readonly message: string }
   /** Its stages' metrics (every METRICS_EVERY_MS): the process's registry takes them in (absorbMetrics). */
   | { readonly type: 'metrics'; readonly metrics: MetricSnapshot[] }
+  /** A hosted unit runs (ok), or did not start (the main thread tries again). */
+  | { readonly type: 'unit'; readonly key: string; readonly ok: boolean; readonly message?: string }
+  | { readonly type: 'unit-stopped'; readonly key: string }
 
 /** How often a stage thread reports its metrics to the process. */
 const METRICS_EVERY_MS = 1000
@@ -67,15 +84,20 @@ async function main(data: AlertPathData): Promise<void> {
   })
   const publisher = ctx.publisher
   const services: Service[] = []
+  const hosted = new Map<string, Promise<Service | undefined>>()
+  const stopOne = (s: Service) => s.stop().catch((err) => log.warn({ service: s.name, err: (err as Error).message }, `${data.name}: a stage did not stop cleanly`))
   const close = async (): Promise<void> => {
-    for (const s of services.splice(0).reverse())
-      await s.stop().catch((err) => log.warn({ service: s.name, err: (err as Error).message }, `${data.name}: a stage did not stop cleanly`))
+    for (const s of services.splice(0).reverse()) await stopOne(s)
+    const left = [...hosted.values()]
+    hosted.clear()
+    for (const s of await Promise.all(left)) if (s) await stopOne(s)
     await publisher.close().catch(() => undefined)
     await nc.drain().catch(() => nc.close())
     log.flush?.()
   }
   let stopping = false
-  port.on('message', (m: { type?: string }) => {
+  port.on('message', (m: { type?: string } | StageThreadRequest) => {
+    if (m?.type === 'start' || m?.type === 'stop-unit') return void host(m as StageThreadRequest)
     if (m?.type !== 'stop' || stopping) return
     stopping = true
     // process.exit in a worker thread ends the thread only (whatever timer a library left).
@@ -90,6 +112,33 @@ async function main(data: AlertPathData): Promise<void> {
     port.postMessage({ type: 'failed', message: (err as Error).message } satisfies AlertPathReport)
     await close()
     process.exit(1)
+  }
+  /** Starts or stops a hosted unit; one at a time per key (the main thread waits for each answer). */
+  const host = async (m: StageThreadRequest): Promise<void> => {
+    if (m.type === 'start') {
+      if (stopping) return port.postMessage({ type: 'unit', key: m.key, ok: false, message: 'the thread is stopping' } satisfies AlertPathReport)
+      if (hosted.has(m.key)) return port.postMessage({ type: 'unit', key: m.key, ok: true } satisfies AlertPathReport)
+      const started = Promise.resolve()
+        .then(() => laneUnitService(m.unit)(ctx))
+        .then(
+          (s) => {
+            log.info({ service: s.name }, `${data.name}: ${s.name} runs in this thread`)
+            port.postMessage({ type: 'unit', key: m.key, ok: true } satisfies AlertPathReport)
+            return s
+          },
+          (err: Error) => {
+            hosted.delete(m.key)
+            port.postMessage({ type: 'unit', key: m.key, ok: false, message: err.message } satisfies AlertPathReport)
+            return undefined
+          },
+        )
+      hosted.set(m.key, started)
+      return
+    }
+    const s = await hosted.get(m.key)
+    hosted.delete(m.key)
+    if (s) await stopOne(s)
+    port.postMessage({ type: 'unit-stopped', key: m.key } satisfies AlertPathReport)
   }
   log.info({ services: services.map((s) => s.name) }, `${data.name}: its stages run in their own thread`)
   port.postMessage({ type: 'ready' } satisfies AlertPathReport)

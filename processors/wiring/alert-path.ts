@@ -43,9 +43,13 @@ const ALERT_NICE = -20
  * checkpoints, as after a restart of `ben up`).
  */
 export function alertPathService(opts: AlertPathOptions = {}): ServiceFactory {
+  return stageThreadService('alert-path', ['scrub-urgent', 'policy'], { ...opts, nice: alertNice(opts.nice) })
+}
+
+/** The alert path's nice: `nice` if given, else BEN_ALERT_PATH_NICE, else -20 (also a worker's alert thread, alert-thread.ts). */
+export function alertNice(nice?: number): number {
   const envNice = process.env.BEN_ALERT_PATH_NICE
-  const nice = opts.nice ?? (envNice !== undefined && envNice !== '' && Number.isInteger(Number(envNice)) ? Number(envNice) : ALERT_NICE)
-  return stageThreadService('alert-path', ['scrub-urgent', 'policy'], { ...opts, nice })
+  return nice ?? (envNice !== undefined && envNice !== '' && Number.isInteger(Number(envNice)) ? Number(envNice) : ALERT_NICE)
 }
 
 /**
@@ -71,29 +75,12 @@ function stageThreadService(name: string, units: readonly ThreadUnit[], opts: Al
     let current: Worker | undefined
     let restart: NodeJS.Timeout | undefined
 
-    /** Starts a thread; resolves once its stages run (rejects if it failed to start them). */
     const launch = (): Promise<Worker> =>
-      new Promise((resolve, reject) => {
-        const w = new Worker(threadScript(), { workerData: data, name: `ben-${name}` })
-        let ready = false
-        w.on('message', (m: AlertPathReport) => {
-          if (m.type === 'ready') {
-            ready = true
-            resolve(w)
-          } else if (m.type === 'metrics') absorbMetrics(name, m.metrics)
-          else if (m.type === 'failed' && !ready) reject(new Error(`the ${name} did not start: ${m.message}`))
-        })
-        w.on('error', (err) => {
-          if (!ready) reject(err)
-          else log.error({ err: err.message, thread: name }, `the ${name} thread failed: starting it again (its stages resume from their checkpoints)`)
-        })
-        w.on('exit', (code) => {
-          if (!ready) return reject(new Error(`the ${name} thread exited (code ${code}) before its stages ran`))
-          if (stopping || current !== w) return
-          current = undefined
-          log.error({ code, thread: name }, `the ${name} thread ended: starting it again`)
-          schedule()
-        })
+      launchStageThread(data, log, (w, code) => {
+        if (stopping || current !== w) return
+        current = undefined
+        log.error({ code, thread: name }, `the ${name} thread ended: starting it again`)
+        schedule()
       })
 
     const schedule = (): void => {
@@ -129,6 +116,39 @@ function stageThreadService(name: string, units: readonly ThreadUnit[], opts: Al
   }
 }
 
+/**
+ * Starts a stage thread; resolves once its stages run (rejects if it failed to start them).
+ * `onMessage` gets what else it reports; `ended` is called if it ends after that (not asked to).
+ */
+export function launchStageThread(
+  data: AlertPathData,
+  log: RuntimeContext['log'],
+  ended: (w: Worker, code: number) => void,
+  onMessage: (m: AlertPathReport) => void = () => undefined,
+): Promise<Worker> {
+  const name = data.name
+  return new Promise((resolve, reject) => {
+    const w = new Worker(threadScript(), { workerData: data, name: `ben-${name}` })
+    let ready = false
+    w.on('message', (m: AlertPathReport) => {
+      if (m.type === 'ready') {
+        ready = true
+        resolve(w)
+      } else if (m.type === 'metrics') absorbMetrics(name, m.metrics)
+      else if (m.type === 'failed' && !ready) reject(new Error(`the ${name} did not start: ${m.message}`))
+      else onMessage(m)
+    })
+    w.on('error', (err) => {
+      if (!ready) reject(err)
+      else log.error({ err: err.message, thread: name }, `the ${name} thread failed: starting it again (its stages resume from their checkpoints)`)
+    })
+    w.on('exit', (code) => {
+      if (!ready) return reject(new Error(`the ${name} thread exited (code ${code}) before its stages ran`))
+      ended(w, code)
+    })
+  })
+}
+
 /** The service name of a unit, as it would be named in the main thread (service.ts). */
 function unitName(u: ThreadUnit): string {
   if (u === 'scrub-urgent') return stageServiceName('scrub', undefined, LaneSet.Urgent)
@@ -137,7 +157,7 @@ function unitName(u: ThreadUnit): string {
 }
 
 /** Asks the thread to stop its stages (final checkpoints, drain) and waits for it to end. */
-function stopThread(w: Worker): Promise<void> {
+export function stopThread(w: Worker): Promise<void> {
   return new Promise<void>((resolve) => {
     w.once('exit', () => resolve())
     w.postMessage({ type: 'stop' })
@@ -145,7 +165,7 @@ function stopThread(w: Worker): Promise<void> {
 }
 
 /** What the thread needs to join this Ben: the same servers, credentials, prefix and topology. */
-function threadData(ctx: RuntimeContext, nice: number, name: string, units: readonly ThreadUnit[]): AlertPathData {
+export function threadData(ctx: RuntimeContext, nice: number, name: string, units: readonly ThreadUnit[]): AlertPathData {
   const options = (ctx.nc as unknown as { options?: { servers?: string | string[] } }).options
   const servers = options?.servers ?? ctx.nc.getServer()
   const url = (Array.isArray(servers) ? servers : [servers]).map((s) => (s.includes('://') ? s : `nats://${s}`)).join(',')

@@ -55,22 +55,25 @@ export async function stageService<S, C, In extends Fact>(
   const p = spec.partition ? partitionLabel(spec.partition) : ''
   const base = `stage.${spec.stage.name}`
   const lanes = spec.lanes ?? LaneSet.All
-  if (lanes !== LaneSet.All && p) throw new Error(`stage ${spec.stage.name}: a lane split (${lanes}) runs the whole stage, not partition ${p}`)
   const inputs = lanes === LaneSet.All ? spec.inputs : spec.inputs.filter((i) => (i.urgent === true) === (lanes === LaneSet.Urgent))
   const urgentLanes = spec.inputs.filter((i) => i.urgent).map((i) => i.lane)
   const bucket = await openBucket(ctx.nc, kvName(ctx.topo, Bucket.Checkpoints))
   // The urgent lanes split off keep their checkpoint under `<base>.urgent` (first start: the whole
   // stage's). Whichever way the stage ran before (split or whole), an urgent lane resumes at the
   // later of the two checkpoints' positions: switching neither loses nor re-derives.
+  // A partition's urgent lanes split off (a worker's alert thread, alert-thread.ts) keep theirs under
+  // `<base>.<p>.urgent` (first start: the partition's), and resume at the latest of that and `<base>.urgent`
+  // (the positions of `ben up`'s alert path, in one process: the same lane, whole).
+  const whole = p ? `${base}.${p}` : base
   const splitKey = `${base}.urgent`
   const retry = {
     onRetry: (key: string, attempt: number, timeoutMs: number) =>
       ctx.log.warn({ key, attempt, timeoutMs }, `checkpoint write of ${key} not acknowledged within ${timeoutMs} ms: sent again`),
   }
   const checkpoints =
-    lanes === LaneSet.Urgent ? new CheckpointStore(bucket, splitKey, base, retry) : new CheckpointStore(bucket, p ? `${base}.${p}` : base, p ? base : undefined, retry)
+    lanes === LaneSet.Urgent ? new CheckpointStore(bucket, p ? `${whole}.urgent` : splitKey, whole, retry) : new CheckpointStore(bucket, whole, p ? base : undefined, retry)
   const alsoAt =
-    urgentLanes.length && lanes !== LaneSet.Routine ? { store: new CheckpointStore(bucket, lanes === LaneSet.Urgent ? base : splitKey), lanes: urgentLanes } : undefined
+    urgentLanes.length && lanes !== LaneSet.Routine ? { store: new CheckpointStore(bucket, lanes === LaneSet.Urgent && !p ? base : splitKey), lanes: urgentLanes } : undefined
   const durablePrefix = 'stage-'
   const name = stageServiceName(spec.stage.name, spec.partition, lanes)
   // A stage with an urgent (alert) lane consumes and publishes it on the process's alert link.

@@ -7,9 +7,10 @@ import type { CompiledPack } from '../policy/index.js'
 import type { ActConfig } from '../act/index.js'
 import type { KeyPair } from '../../keys/index.js'
 import { ConfigSource, type LaneInput } from '../runner/index.js'
-import { actConfigOf, PIPELINE, specOf, type StageName, type StageSpec } from '../pipeline.js'
+import { actConfigOf, PIPELINE, specOf, StateScope, type StageName, type StageSpec } from '../pipeline.js'
 import { kvName, openBucket } from '../../streams/index.js'
 import { LaneSet, stageService } from './service.js'
+import { runInAlertThread } from './alert-thread.js'
 import { boundHeapGrowth } from '../detect/index.js'
 
 export { ConfigKey } from '../pipeline.js'
@@ -61,9 +62,46 @@ export interface StageUnit {
   readonly partition?: Partition
 }
 
-/** The service that runs one unit (what a worker process runs, one per unit it owns). */
-export function unitService(u: StageUnit): ServiceFactory {
-  return u.stage === 'act' ? actService(undefined, checkPartition('act', u.partition)) : graphService(u.stage, u.partition)
+/**
+ * The service that runs one unit (what a worker process runs, one per unit it owns). With
+ * `alertThread` (workers: fleet/worker.ts), a unit with an alert lane runs that lane in the
+ * process's alert thread (alert-thread.ts), as `ben up` runs its alert path in one process: a
+ * stage without state (scrub) is split, its alert lane there and its other lanes here; a stage
+ * with state (policy) runs whole there.
+ */
+export function unitService(u: StageUnit, opts: { readonly alertThread?: boolean } = {}): ServiceFactory {
+  if (u.stage === 'act') return actService(undefined, checkPartition('act', u.partition))
+  const stage = u.stage
+  if (!opts.alertThread || !PIPELINE[stage].inputs.some((l) => l.urgent)) return graphService(stage, u.partition)
+  const partition = checkPartition(stage, u.partition)
+  if (PIPELINE[stage].state !== StateScope.None) return (ctx) => runInAlertThread(ctx, { stage, partition, lanes: LaneSet.All })
+  return async (ctx) => {
+    // Started side by side: the routine lanes do not wait for the thread to load (a worker's start-up).
+    const [urgentR, routineR] = await Promise.allSettled([
+      runInAlertThread(ctx, { stage, partition, lanes: LaneSet.Urgent }),
+      Promise.resolve().then(() => graphService(stage, partition, LaneSet.Routine)(ctx)),
+    ])
+    if (urgentR.status === 'rejected' || routineR.status === 'rejected') {
+      if (urgentR.status === 'fulfilled') await urgentR.value.stop()
+      if (routineR.status === 'fulfilled') await routineR.value.stop()
+      throw urgentR.status === 'rejected' ? urgentR.reason : (routineR as PromiseRejectedResult).reason
+    }
+    const urgent = urgentR.value
+    const routine = routineR.value
+    return {
+      name: `${routine.name}+${urgent.name}`,
+      async stop() {
+        await Promise.all([routine.stop(), urgent.stop()])
+      },
+    }
+  }
+}
+
+/** Some lanes of a stage's partition (a worker's alert thread runs them: alert-path-thread.ts). */
+export function laneUnitService(u: { readonly stage: Exclude<StageName, 'act'>; readonly partition?: Partition; readonly lanes: LaneSet }): ServiceFactory {
+  if (u.lanes !== LaneSet.All && PIPELINE[u.stage].state !== StateScope.None)
+    throw new Error(`stage ${u.stage} keeps state (${PIPELINE[u.stage].state}): its lanes run together, not split (${u.lanes})`)
+  return graphService(u.stage, u.partition, u.lanes)
 }
 
 /**

@@ -69,6 +69,17 @@ describe('the latency path: deferrable work waits for it, a bounded time', () =>
     expect(d.turn()).toBeUndefined()
   })
 
+  it('ends every wait at its bound, whatever their number', async () => {
+    const path = new LatencyPath({ maxDeferMs: 2, sliceMs: 3_600_000 })
+    const ds = Array.from({ length: 50 }, () => path.deferrable())
+    path.enter()
+    const waits = ds.map((d) => d.turn())
+    expect(waits.every((w) => w instanceof Promise)).toBe(true)
+    await Promise.all(waits)
+    expect(ds.every((d) => d.stats.bounded === 1)).toBe(true)
+    path.leave()
+  })
+
   it('ignores a leave without an enter (a stage stopped twice)', () => {
     const path = new LatencyPath()
     path.leave()

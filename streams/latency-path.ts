@@ -20,7 +20,10 @@ export class LatencyPath {
 
   /** Latency-path stages with inputs to apply. */
   private active = 0
-  private waiters: Array<() => void> = []
+  /** Waits for an idle latency path, in the order they began (each ends at `at` at the latest). */
+  private waiters: Array<{ readonly at: number; readonly go: () => void }> = []
+  /** One timer for the earliest bound (a wait per delivery must not cost a timer each). */
+  private timer: NodeJS.Timeout | undefined
 
   /** A latency-path stage has inputs to apply. */
   enter(): void {
@@ -30,7 +33,11 @@ export class LatencyPath {
   /** …and has applied them all. */
   leave(): void {
     if (this.active === 0) return
-    if (--this.active === 0 && this.waiters.length) for (const w of this.waiters.splice(0)) w()
+    if (--this.active === 0 && this.waiters.length) {
+      if (this.timer) clearTimeout(this.timer)
+      this.timer = undefined
+      for (const w of this.waiters.splice(0)) w.go()
+    }
   }
 
   get busy(): boolean {
@@ -40,17 +47,32 @@ export class LatencyPath {
   /** Resolves when the latency path is idle, or after `ms` (the bound on a deferral). */
   idle(ms: number): Promise<void> {
     if (this.active === 0) return Promise.resolve()
-    return new Promise<void>((resolve) => {
-      let done = false
-      const go = () => {
-        if (done) return
-        done = true
-        clearTimeout(t)
-        resolve()
-      }
-      const t = setTimeout(go, ms)
-      this.waiters.push(go)
+    return new Promise<void>((go) => {
+      const at = performance.now() + ms
+      // kept in order of `at` (one bound for all, in practice: appended)
+      let i = this.waiters.length
+      while (i > 0 && this.waiters[i - 1].at > at) i--
+      this.waiters.splice(i, 0, { at, go })
+      if (i === 0) this.arm()
     })
+  }
+
+  /** The timer for the earliest wait's bound. */
+  private arm(): void {
+    if (this.timer) clearTimeout(this.timer)
+    this.timer = undefined
+    if (!this.waiters.length) return
+    this.timer = setTimeout(() => this.bound(), Math.max(0, this.waiters[0].at - performance.now()))
+  }
+
+  /** The waits whose bound has come end (the latency path still busy). */
+  private bound(): void {
+    this.timer = undefined
+    const now = performance.now()
+    let n = 0
+    while (n < this.waiters.length && this.waiters[n].at <= now + 0.5) n++
+    for (const w of this.waiters.splice(0, n)) w.go()
+    this.arm()
   }
 
   /** A participant of lower priority (a projector): see `Deferrable.turn`. */

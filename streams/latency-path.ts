@@ -8,15 +8,17 @@
  *
  * The rule: while a stage of the latency path has inputs to apply (`enter` … `leave`), work that
  * nobody waits for in real time (a projector's decoding, row building and insert) waits — but
- * never for more than `maxDeferMs` at a time, after which it gets a slice of `sliceMs` that
- * nothing defers. So a projector keeps at least sliceMs / (sliceMs + maxDeferMs) of the thread
- * under a latency path that never goes idle, and all of it otherwise: it is delayed, never
- * starved. Nothing here changes what is computed, only the order of work on the thread.
+ * never for more than `maxDeferMs` at a time (plus `spacingMs` per participant ahead of it: those
+ * that reach the bound together are let go one at a time), after which it gets a slice of
+ * `sliceMs` that nothing defers. Under a latency path that never goes idle the deferrable work
+ * still gets about sliceMs of every sliceMs + spacingMs, one participant at a time, and all of the
+ * thread otherwise: it is delayed, never starved. Nothing here changes what is computed, only the
+ * order of work on the thread.
  *
  * One `LatencyPath` per thread (module state: a worker thread has its own event loop and its own).
  */
 export class LatencyPath {
-  constructor(private readonly bounds: { readonly sliceMs?: number; readonly maxDeferMs?: number } = {}) {}
+  constructor(private readonly bounds: { readonly sliceMs?: number; readonly maxDeferMs?: number; readonly spacingMs?: number } = {}) {}
 
   /** Latency-path stages with inputs to apply. */
   private active = 0
@@ -65,14 +67,19 @@ export class LatencyPath {
     this.timer = setTimeout(() => this.bound(), Math.max(0, this.waiters[0].at - performance.now()))
   }
 
-  /** The waits whose bound has come end (the latency path still busy). */
+  /**
+   * The earliest wait whose bound has come ends (the latency path still busy); the next one not
+   * before `spacingMs`: participants that began waiting together (every projector, when a burst
+   * came) are let go one at a time, so that their granted slices do not run back to back while a
+   * stage has inputs.
+   */
   private bound(): void {
     this.timer = undefined
-    const now = performance.now()
-    let n = 0
-    while (n < this.waiters.length && this.waiters[n].at <= now + 0.5) n++
-    for (const w of this.waiters.splice(0, n)) w.go()
-    this.arm()
+    const w = this.waiters.shift()
+    w?.go()
+    if (!this.waiters.length) return
+    const next = Math.max(this.waiters[0].at, performance.now() + (this.bounds.spacingMs ?? BOUND_SPACING_MS))
+    this.timer = setTimeout(() => this.bound(), Math.max(0, next - performance.now()))
   }
 
   /** A participant of lower priority (a projector): see `Deferrable.turn`. */
@@ -117,6 +124,8 @@ export class Deferrable {
 export const MAX_DEFER_MS = 50
 /** What it is then granted (a projector's slice, like a stage's). */
 export const DEFERRED_SLICE_MS = 4
+/** Waits ended by their bound end at least this far apart (one granted slice at a time). */
+export const BOUND_SPACING_MS = 8
 
 /** This thread's latency path. */
 export const latencyPath = new LatencyPath()

@@ -23,8 +23,8 @@
  *
  * Baseline in the same run (first size only): the previous checkpoint, the whole state as one
  * JSON document (`serializeDetectState` + `JSON.stringify`), its size and time.
- * The process bounds V8's heap growth as a process running detect does (`boundHeapGrowth`;
- * BENCH_HEAP_GROWTH=0: V8's default). BENCH_GC_AT=<point>: a full collection after that point
+ * The process bounds V8's heap growth as a process running detect does (once the state passes
+ * DETECT_HEAP_BOUND_SERIES series; BENCH_HEAP_GROWTH=0: V8's default). BENCH_GC_AT=<point>: a full collection after that point
  * of every series, to tell what is live at the end of the first windows from garbage.
  * Ends with one JSON line.
  */
@@ -39,7 +39,7 @@ import { Kvm } from '@nats-io/kv'
 import type { MetricFact } from '../schemas/index.js'
 import { Bucket, kvName, Subjects, StreamAdmin } from '../streams/index.js'
 import { startNatsServer } from '../infra/index.js'
-import { boundHeapGrowth, defaultDetectorConfig, detectStage, serializeDetectState, type DetectState } from '../processors/detect/index.js'
+import { heapGrowthBounded, keepDefaultHeapGrowth, defaultDetectorConfig, detectStage, serializeDetectState, type DetectState } from '../processors/detect/index.js'
 import { CheckpointStore, ChunkWriter, FrameReader } from '../processors/runner/index.js'
 import { procCpu } from './proc-cpu.js'
 
@@ -187,8 +187,9 @@ function child(url: string, key: string, mode: ReadMode, serverPid: number): Pro
 }
 
 async function main(): Promise<void> {
-  // this process holds the detect state as a detect stage's process does (BENCH_HEAP_GROWTH=0: V8's default growth)
-  if (process.env.BENCH_HEAP_GROWTH !== '0') boundHeapGrowth()
+  // this process holds the detect state as a detect stage's process does: its heap growth is bounded
+  // once the state passes DETECT_HEAP_BOUND_SERIES (BENCH_HEAP_GROWTH=0: V8's default growth throughout)
+  if (process.env.BENCH_HEAP_GROWTH === '0') keepDefaultHeapGrowth()
   // before the server starts: a config that cannot be read must not leave a nats-server behind
   const cfg = defaultDetectorConfig()
   const dir = mkdtempSync(join(tmpdir(), 'ben-bench-state-'))
@@ -210,7 +211,7 @@ async function main(): Promise<void> {
         if (p % 100 === 99 || p === GC_AT - 1) {
           const m = process.memoryUsage()
           log(
-            `${n} series: ${p + 1}/${POINTS} points each (${((performance.now() - t0) / 1000).toFixed(0)} s): RSS ${mb(m.rss)} MB (peak ${Math.round(process.resourceUsage().maxRSS / 1024)} MB), heap ${mb(m.heapUsed)} of ${mb(m.heapTotal)} MB, array buffers ${mb(m.arrayBuffers)} MB`,
+            `${n} series: ${p + 1}/${POINTS} points each (${((performance.now() - t0) / 1000).toFixed(0)} s): RSS ${mb(m.rss)} MB (peak ${Math.round(process.resourceUsage().maxRSS / 1024)} MB), heap ${mb(m.heapUsed)} of ${mb(m.heapTotal)} MB, array buffers ${mb(m.arrayBuffers)} MB, heap growth ${heapGrowthBounded() ? 'bounded' : "V8's default"}`,
           )
         }
         if (p === GC_AT - 1 && global.gc) {

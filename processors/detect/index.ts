@@ -1,6 +1,6 @@
 /** Public door of the detect stage. */
 export { detectStage, detect, DETECT_STAGE, DETECT_VERSION } from './stage.js'
-export { boundHeapGrowth, DETECT_HEAP_GROWTH_PERCENT } from './heap.js'
+export { boundHeapGrowth, heapGrowthBounded, keepDefaultHeapGrowth, DETECT_HEAP_BOUND_SERIES, DETECT_HEAP_GROWTH_PERCENT } from './heap.js'
 export { loadDetectorConfig, compileDetectorConfig, type DetectorConfig, type SeriesSettings, type GroupSettings, type GroupMember, type DetectorLimits } from './config.js'
 export { defaultDetectorConfig, defaultDetectorConfigPath, readDetectorConfig, DETECTORS_BUCKET } from './default-config.js'
 export { DetectorConfigSpec, Duration } from './schema.js'

@@ -2,6 +2,7 @@ import type { Labels } from '../../schemas/index.js'
 import { ChangeLog } from '../runner/index.js'
 import { reviveEnsembleState, type EnsembleState } from './ensemble.js'
 import type { PcaState } from './pca.js'
+import { noteLiveSeries } from './heap.js'
 
 /** One univariate series: (source, metric name, labels). */
 export interface SeriesRecord {
@@ -146,6 +147,8 @@ export function addSeries(s: DetectState, rec: SeriesRecord): void {
 /** Adds a series without marking it changed (a restore). */
 export function indexSeries(s: DetectState, rec: SeriesRecord): void {
   s.series.set(rec.key, rec)
+  // a large state bounds the heap's growth (heap.ts); a small one keeps V8's default
+  noteLiveSeries(s.series.size)
   let src = s.sources.get(rec.source)
   if (!src) s.sources.set(rec.source, (src = { keys: new Set(), oldest: rec.lastTs }))
   src.keys.add(rec.key)

@@ -11,7 +11,6 @@ import { actConfigOf, PIPELINE, specOf, StateScope, type StageName, type StageSp
 import { kvName, openBucket } from '../../streams/index.js'
 import { LaneSet, stageService } from './service.js'
 import { runInAlertThread } from './alert-thread.js'
-import { boundHeapGrowth } from '../detect/index.js'
 
 export { ConfigKey } from '../pipeline.js'
 
@@ -33,8 +32,6 @@ export function laneInputs(spec: Pick<StageSpec, 'inputs'> & Partial<Pick<StageS
 function graphService(name: Exclude<StageName, 'act'>, partition?: Partition, lanes: LaneSet = LaneSet.All): ServiceFactory {
   return (ctx) => {
     const spec = specOf(name)
-    // detect's state is the big, long-lived part of a process's heap: keep V8 from growing it to a multiple of it
-    if (name === 'detect') boundHeapGrowth()
     return stageService(ctx, {
       stage: spec.stage,
       inputs: laneInputs(spec, ctx.subjects),

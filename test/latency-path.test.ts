@@ -49,7 +49,7 @@ describe('projectors give way to the latency path', () => {
     return { nats, codec, publisher, projector, rows, close, dlq: new DeadLetters(publisher, nats.subjects, codec, 'project-facts') }
   }
 
-  it("waits while a latency-path stage has inputs: scrub applies a whole backlog before the projector of its output decodes anything; then it writes all of it", async () => {
+  it('waits while a latency-path stage has inputs: scrub applies a whole backlog before the projector of its output decodes anything; then it writes all of it', async () => {
     const path = new CountingPath({ maxDeferMs: 3_600_000 })
     const t = await setUp(path)
     const runner = await scrubRunner(t.nats, t.codec, t.publisher, t.publisher, path)
@@ -58,7 +58,12 @@ describe('projectors give way to the latency path', () => {
       path.enter() // the latency path is busy (a stage with inputs), until the test says otherwise
       await t.projector.start(t.nats.nc, t.codec, t.nats.subjects, t.nats.topo, t.dlq)
       await runner.start()
-      await waitFor('scrub to apply and settle the backlog', async () => runner.stats.applied >= N && (await consumerSettled(t.nats.nc, 'FACTS', 'stage-scrub-routine')), 120_000, 50)
+      await waitFor(
+        'scrub to apply and settle the backlog',
+        async () => runner.stats.applied >= N && (await consumerSettled(t.nats.nc, 'FACTS', 'stage-scrub-routine')),
+        120_000,
+        50,
+      )
       await waitFor('the projector to be waiting for the latency path', () => t.projector.stats.deferred > 0 || undefined, 60_000, 20)
       expect(path.enters, 'scrub entered the latency path while it had inputs').toBeGreaterThan(0)
       expect(t.projector.stats.received, 'nothing decoded while the latency path is busy').toBe(0)

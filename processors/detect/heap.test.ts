@@ -12,10 +12,24 @@ async function fresh(): Promise<{ heap: typeof import('./heap.js'); detect: type
 
 function point(i: number): MetricFact {
   const payload = { name: 'cpu.load', value: 0.5, labels: { core: String(i % 100) } }
-  return { id: `id-${i}`, ts: 1_763_700_000_000, source: `host-${Math.floor(i / 100)}`, lane: 'routine', kind: 'metric', payload, lineage: [], producer: 'edge', config: {}, explain: null, redactions: [] }
+  return {
+    id: `id-${i}`,
+    ts: 1_763_700_000_000,
+    source: `host-${Math.floor(i / 100)}`,
+    lane: 'routine',
+    kind: 'metric',
+    payload,
+    lineage: [],
+    producer: 'edge',
+    config: {},
+    explain: null,
+    redactions: [],
+  }
 }
 
-async function stateOf(series: number): Promise<{ heap: typeof import('./heap.js'); state: DetectState; runner: typeof import('../runner/index.js'); detect: typeof import('./index.js') }> {
+async function stateOf(
+  series: number,
+): Promise<{ heap: typeof import('./heap.js'); state: DetectState; runner: typeof import('../runner/index.js'); detect: typeof import('./index.js') }> {
   const m = await fresh()
   const cfg = m.detect.defaultDetectorConfig()
   let state = m.detect.detectStage.initialState()

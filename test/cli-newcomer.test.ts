@@ -5,7 +5,7 @@ import { join } from 'node:path'
 import { connect, type Ben } from '../client/index.js'
 import { approve, generateKeyPair } from '../keys/index.js'
 import { defaultRegistry, decodeWith, type CommandFact } from '../schemas/index.js'
-import { BEN, ben, benIn, benUp, type Background, type Run } from './support/cli.js'
+import { BEN, ben, benIn, benUp, queryWhenReady, type Background, type Run } from './support/cli.js'
 import { tempDir, waitFor } from './support/servers.js'
 
 /**
@@ -147,10 +147,7 @@ describe('ben as a newcomer meets it, against a running ben up', () => {
     )
     const p = await ben(['publish', '-'], env, lines.join('\n'))
     expect(p.code, p.stdout + p.stderr).toBe(0)
-    await waitFor(`${n} bulk facts projected`, async () => {
-      const r = await ben(['query', "SELECT count() AS n FROM facts WHERE source = 'bulk-1'", '-o', 'json'], env)
-      return Number(JSON.parse(r.stdout)[0].n) === n || undefined
-    })
+    await queryWhenReady(env, "SELECT count() AS n FROM facts WHERE source = 'bulk-1'", (r) => Number(r[0].n) === n)
     const sql = "SELECT * FROM facts WHERE source = 'bulk-1' ORDER BY ts"
     const json = await ben(['query', sql, '-o', 'json'], env)
     expect(json.code, json.stderr).toBe(0)

@@ -2,7 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { isAlive } from '../infra/index.js'
-import { ben, benUp, type Background } from './support/cli.js'
+import { ben, benUp, queryWhenReady, type Background } from './support/cli.js'
 import { tempDir, waitFor } from './support/servers.js'
 
 const lines = [
@@ -87,11 +87,7 @@ describe('the ben CLI, run as a user runs it', () => {
   })
 
   it('ben query answers through ben up, as a table or JSON, and refuses writes', async () => {
-    const rows = await waitFor('4 rows projected', async () => {
-      const r = await ben(['query', 'SELECT kind, count() AS n FROM facts GROUP BY kind ORDER BY kind', '--format', 'json'], env)
-      const v = JSON.parse(r.stdout) as Array<{ kind: string; n: string }>
-      return v.length === 4 ? v : undefined
-    })
+    const rows = await queryWhenReady<{ kind: string; n: string }>(env, 'SELECT kind, count() AS n FROM facts GROUP BY kind ORDER BY kind', (v) => v.length === 4)
     expect(rows.map((r) => [r.kind, Number(r.n)])).toEqual([
       ['alert', 1],
       ['diag', 1],
@@ -139,11 +135,11 @@ describe('the ben CLI, run as a user runs it', () => {
 
     const line = '{"lane":"event","source":"web-9","ts":1763700009000,"type":"deploy","message":"deployed","attrs":{"build":"b-4711"}}'
     expect((await ben(['publish', '-'], env, line)).code).toBe(0)
-    const row = await waitFor('the scrubbed event', async () => {
-      const r = await ben(['query', "SELECT labels['build'] AS build, config['ben-redaction'] AS rev FROM facts WHERE source = 'web-9'", '--format', 'json'], env)
-      const v = JSON.parse(r.stdout) as Array<{ build: string; rev: number }>
-      return v.length ? v[0] : undefined
-    })
+    const [row] = await queryWhenReady<{ build: string; rev: number }>(
+      env,
+      "SELECT labels['build'] AS build, config['ben-redaction'] AS rev FROM facts WHERE source = 'web-9'",
+      (v) => v.length > 0,
+    )
     expect(row.build).not.toContain('4711')
     expect(Number(row.rev)).toBe(revision)
   })

@@ -10,7 +10,7 @@ import { connect } from '@nats-io/transport-node'
 import { headers, type NatsConnection } from '@nats-io/nats-core'
 import { jetstream, jetstreamManager } from '@nats-io/jetstream'
 import { decodeWith, defaultRegistry, FactCodec, Header, parseEdgeFact, type DeadLetter, type RawFact } from '../schemas/index.js'
-import { ben, benUp, type Background } from './support/cli.js'
+import { ben, benUp, queryWhenReady, type Background } from './support/cli.js'
 import { tempDir, waitFor } from './support/servers.js'
 
 const codec = new FactCodec()
@@ -86,16 +86,9 @@ describe('door checks on raw NATS publishes, through scrub', () => {
       expect.stringMatching(/more than the allowed skew of 60 s/),
     ])
 
-    const rows = await waitFor(
-      'the valid facts in ClickHouse',
-      async () => {
-        const q = await ben(['query', "SELECT kind, count() AS n FROM facts WHERE source = 'web-7' GROUP BY kind ORDER BY kind", '--format', 'json'], env)
-        if (q.code !== 0) throw new Error(q.stderr)
-        const r = (JSON.parse(q.stdout) as Array<{ kind: string; n: string | number }>).map((x) => [x.kind, Number(x.n)])
-        return r.length === 2 && r[1][1] === 5 ? r : undefined
-      },
-      60_000,
-      250,
+    const byKind = (v: Array<Record<string, unknown>>) => v.map((x) => [String(x.kind), Number(x.n)] as const)
+    const rows = byKind(
+      await queryWhenReady(env, "SELECT kind, count() AS n FROM facts WHERE source = 'web-7' GROUP BY kind ORDER BY kind", (v) => v.length === 2 && byKind(v)[1][1] === 5),
     )
     expect(rows).toEqual([
       ['event', 1],

@@ -10,7 +10,7 @@ import { headers, type NatsConnection } from '@nats-io/nats-core'
 import { jetstream, jetstreamManager } from '@nats-io/jetstream'
 import { decodeWith, defaultRegistry, FactCodec, Header, parseEdgeFact, type DeadLetter, type RawFact } from '../schemas/index.js'
 import { FactPublisher, Subjects } from '../streams/index.js'
-import { ben, benUp, type Background } from './support/cli.js'
+import { benUp, queryWhenReady, type Background } from './support/cli.js'
 import { tempDir, waitFor } from './support/servers.js'
 
 const fact = (source: string, id: string, value: number): RawFact => {
@@ -55,17 +55,10 @@ describe('message ids are bound to their source', () => {
     expect(victim).toMatchObject({ status: 'failed', code: 'id_conflict' })
     expect(victim.error).toMatch(/another source used the id/)
 
-    const rows = await waitFor(
-      'both shared-1 facts in ClickHouse',
-      async () => {
-        const q = await ben(['query', "SELECT source, value FROM facts WHERE source IN ('web-1', 'web-2') ORDER BY source", '--format', 'json'], env)
-        if (q.code !== 0) throw new Error(q.stderr)
-        const r = (JSON.parse(q.stdout) as Array<{ source: string; value: number }>).map((x) => [x.source, Number(x.value)])
-        return r.length === 2 ? r : undefined
-      },
-      60_000,
-      250,
-    )
+    const rows = (await queryWhenReady(env, "SELECT source, value FROM facts WHERE source IN ('web-1', 'web-2') ORDER BY source", (v) => v.length === 2)).map((x) => [
+      x.source,
+      Number(x.value),
+    ])
     expect(rows).toEqual([
       ['web-1', 1],
       ['web-2', 2],

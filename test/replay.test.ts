@@ -1,8 +1,8 @@
-import { describe, expect, it } from 'vitest'
+import { afterAll, describe, expect, it } from 'vitest'
 import fc from 'fast-check'
 import { replayIncident, replayWindow } from '../replay/index.js'
 import type { ScenarioSpec } from '../simulate/index.js'
-import { liveRun } from './replay-fixture.js'
+import { liveRun, type LiveRun } from './replay-fixture.js'
 
 const MIN = 60_000
 
@@ -17,6 +17,14 @@ const fleet = fc.record({
 })
 
 describe('replay: live pipeline, then every incident rebuilt from the recorded facts', () => {
+  // A run whose property did not reach its `finally` (the case timed out) is stopped here: its
+  // `ben up` and nats-server were left running once.
+  const live = new Set<LiveRun>()
+  afterAll(async () => {
+    for (const run of live) await run.stop().catch(() => undefined)
+  })
+  // Three `ben up` runs of a 200 s fleet each: 400 s was not enough at load 28-32 on 2 cores.
+  // A deadline on a hang, not a wait.
   it('is identical for every incident — same ids, same bytes — over random small fleets', async () => {
     await fc.assert(
       fc.asyncProperty(fleet, async (f) => {
@@ -25,6 +33,7 @@ describe('replay: live pipeline, then every incident rebuilt from the recorded f
         ]
         if (f.leak) scenarios.push({ kind: 'secret-leak', host: `web-${f.hosts}`, atMs: 40_000 })
         const run = await liveRun({ hosts: f.hosts, rate: f.rate, durationMs: 200_000, seed: f.seed, mode: 'backfill', scenarios })
+        live.add(run)
         try {
           await run.quiet()
           const incidents = (await run.rows('SELECT DISTINCT incident_id AS id FROM incidents ORDER BY id')).map((r) => String(r.id))
@@ -55,10 +64,11 @@ describe('replay: live pipeline, then every incident rebuilt from the recorded f
           expect(n('command')).toBe(await ids('commands'))
           expect(n('incident')).toBe(await ids('incident_events'))
         } finally {
+          live.delete(run)
           await run.stop()
         }
       }),
       { numRuns: Number(process.env.REPLAY_RUNS ?? 3), seed: process.env.REPLAY_SEED ? Number(process.env.REPLAY_SEED) : undefined, endOnFailure: true },
     )
-  }, 400_000)
+  }, 900_000)
 })

@@ -274,7 +274,9 @@ describe('subscribing to what Ben derives (anomalies, incidents) and reading inc
         transitions: IncidentFact[]
       }
       expect(out.incident).toMatchObject({ kind: 'incident', payload: { incidentId: story.id, severity: 'critical' } })
-      const md = (await runBen(['incidents', 'show', story.id, '-o', 'markdown'], env)).stdout
+      const shown = await runBen(['incidents', 'show', story.id, '-o', 'markdown'], env)
+      expect(shown.code, shown.stderr).toBe(0)
+      const md = shown.stdout
       expect(md).toBe(out.narrative.markdown.endsWith('\n') ? out.narrative.markdown : out.narrative.markdown + '\n')
       expect(
         out.facts.map((f) => f.kind),

@@ -176,7 +176,9 @@ const TABLES = ['facts', 'anomalies', 'decisions', 'commands', 'incident_events'
 
 /**
  * Waits until the pipeline has taken in `facts` facts and every consumer is idle three polls in a
- * row, with every consumer in `expected` (a control run's `consumers`) present, then snapshots it.
+ * row spanning at least 2 s, with every consumer in `expected` (a control run's `consumers`)
+ * present, then snapshots it. It polls every 250 ms: the end is seen soon after it comes, and the
+ * quiet span is the same 2 s as when it polled once a second.
  */
 export async function settle(home: string, facts: number, timeoutMs = 180_000, expected: readonly string[] = []): Promise<Snapshot> {
   let ben: Ben | undefined
@@ -184,6 +186,7 @@ export async function settle(home: string, facts: number, timeoutMs = 180_000, e
   const seen = new Set<string>()
   try {
     let quiet = 0
+    let quietSince = 0
     await until(
       `BEN_HOME=${home} to settle with ${facts} facts`,
       async () => {
@@ -193,10 +196,11 @@ export async function settle(home: string, facts: number, timeoutMs = 180_000, e
         const n = Number(r.objects()[0].n)
         if (n < facts) return ((quiet = 0), undefined)
         quiet = (await idle(nc, expected, seen)) ? quiet + 1 : 0
-        return quiet >= 3 ? true : undefined
+        if (quiet === 1) quietSince = Date.now()
+        return quiet >= 3 && Date.now() - quietSince >= 2000 ? true : undefined
       },
       timeoutMs,
-      1000,
+      250,
     )
     const tables: Snapshot['tables'] = {}
     for (const t of TABLES) {

@@ -2,6 +2,7 @@ import { spawn, type ChildProcess } from 'node:child_process'
 import { existsSync, readFileSync } from 'node:fs'
 import { join } from 'node:path'
 import type { Endpoints } from '../../infra/index.js'
+import { connect } from '../../client/ben.js'
 import { BEN_JS, benCli, type BenCliOptions } from '../../bench/faults/harness.js'
 import { waitFor } from './servers.js'
 
@@ -43,6 +44,31 @@ export async function inParallel<T, R>(items: readonly T[], concurrency: number,
   }
   await Promise.all(Array.from({ length: Math.min(concurrency, items.length) }, lane))
   return out
+}
+
+/**
+ * Waits until `sql`, asked of the running Ben of `env.BEN_HOME` by this process (a few ms a
+ * poll), gives rows that `ready` accepts; then runs it once as `ben query --format json` and
+ * returns the rows the CLI printed, which `ready` must accept too (else it fails, with them).
+ * Polling by spawning `ben query` cost about 0.5 s of CPU a poll, and seconds on a busy machine.
+ */
+export async function queryWhenReady<R = Record<string, unknown>>(
+  env: NodeJS.ProcessEnv & { BEN_HOME: string },
+  sql: string,
+  ready: (rows: Array<Record<string, unknown>>) => boolean,
+  timeoutMs = 60_000,
+): Promise<R[]> {
+  const lib = await connect({ home: env.BEN_HOME, subscriptions: false })
+  try {
+    await waitFor(`rows for ${sql}`, async () => ready((await lib.query(sql)).objects()) || undefined, timeoutMs, 100)
+  } finally {
+    await lib.close()
+  }
+  const q = await ben(['query', sql, '--format', 'json'], env)
+  if (q.code !== 0) throw new Error(`ben query exited with ${q.code}: ${q.stderr}`)
+  const rows = JSON.parse(q.stdout) as Array<Record<string, unknown>>
+  if (!ready(rows)) throw new Error(`ben query printed rows that are not ready: ${q.stdout.slice(0, 2000)}`)
+  return rows as R[]
 }
 
 export interface Background {

@@ -31,8 +31,8 @@ export class ConfigSource<C> {
   private stopWatch: (() => void) | undefined
   private readonly listeners: Array<(v: Versioned<C>) => void> = []
 
-  // The built-in default is compiled only when it is used (no valid revision in KV): compiling
-  // the redaction manifest is a large part of a worker's start.
+  // The built-in default is compiled only when it is used (no valid revision in KV; then at
+  // open): compiling the redaction manifest is a large part of a worker's start.
   private constructor(private readonly opts: ConfigSourceOptions<C>) {}
 
   private get current(): Versioned<C> {
@@ -48,6 +48,9 @@ export class ConfigSource<C> {
     const src = new ConfigSource(opts)
     const entry = await kv.get(opts.key)
     if (entry && entry.operation === 'PUT') src.accept(entry.revision, entry.string())
+    // No valid revision in KV: the default is what the first fact meets, so it is compiled now,
+    // at start, not on that fact's path (a first alert waited ~100-200 ms for the manifest).
+    if (src.cur === undefined) src.get()
     const w = await kv.watch({ key: opts.key, include: 'updates' as never })
     src.stopWatch = () => w.stop()
     void (async () => {

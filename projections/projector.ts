@@ -92,8 +92,8 @@ export class Projector {
   private turn(): Promise<void> | undefined {
     const t = this.deferral.turn()
     if (!t) return undefined
-    this.stats.deferred++
     return t.then(() => {
+      this.stats.deferred = this.deferral.stats.deferred
       this.stats.deferredBounded = this.deferral.stats.bounded
     })
   }

@@ -8,24 +8,19 @@
  *
  * The rule: while a stage of the latency path has inputs to apply (`enter` … `leave`), work that
  * nobody waits for in real time (a projector's decoding, row building and insert) waits — but
- * never for more than `maxDeferMs` at a time (plus `spacingMs` per participant ahead of it: those
- * that reach the bound together are let go one at a time), after which it gets a slice of
- * `sliceMs` that nothing defers. Under a latency path that never goes idle the deferrable work
- * still gets about sliceMs of every sliceMs + spacingMs, one participant at a time, and all of the
- * thread otherwise: it is delayed, never starved. Nothing here changes what is computed, only the
- * order of work on the thread.
+ * never for more than `maxDeferMs` at a time, after which it gets a slice of `sliceMs` that
+ * nothing defers. So a projector keeps at least sliceMs / (sliceMs + maxDeferMs) of the thread
+ * under a latency path that never goes idle, and all of it otherwise: it is delayed, never
+ * starved. Nothing here changes what is computed, only the order of work on the thread.
  *
  * One `LatencyPath` per thread (module state: a worker thread has its own event loop and its own).
  */
 export class LatencyPath {
-  constructor(private readonly bounds: { readonly sliceMs?: number; readonly maxDeferMs?: number; readonly spacingMs?: number } = {}) {}
+  constructor(private readonly bounds: { readonly sliceMs?: number; readonly maxDeferMs?: number } = {}) {}
 
   /** Latency-path stages with inputs to apply. */
   private active = 0
-  /** Waits for an idle latency path, in the order they began (each ends at `at` at the latest). */
-  private waiters: Array<{ readonly at: number; readonly go: () => void }> = []
-  /** One timer for the earliest bound (a wait per delivery must not cost a timer each). */
-  private timer: NodeJS.Timeout | undefined
+  private waiters: Array<() => void> = []
 
   /** A latency-path stage has inputs to apply. */
   enter(): void {
@@ -35,11 +30,7 @@ export class LatencyPath {
   /** …and has applied them all. */
   leave(): void {
     if (this.active === 0) return
-    if (--this.active === 0 && this.waiters.length) {
-      if (this.timer) clearTimeout(this.timer)
-      this.timer = undefined
-      for (const w of this.waiters.splice(0)) w.go()
-    }
+    if (--this.active === 0 && this.waiters.length) for (const w of this.waiters.splice(0)) w()
   }
 
   get busy(): boolean {
@@ -49,37 +40,17 @@ export class LatencyPath {
   /** Resolves when the latency path is idle, or after `ms` (the bound on a deferral). */
   idle(ms: number): Promise<void> {
     if (this.active === 0) return Promise.resolve()
-    return new Promise<void>((go) => {
-      const at = performance.now() + ms
-      // kept in order of `at` (one bound for all, in practice: appended)
-      let i = this.waiters.length
-      while (i > 0 && this.waiters[i - 1].at > at) i--
-      this.waiters.splice(i, 0, { at, go })
-      if (i === 0) this.arm()
+    return new Promise<void>((resolve) => {
+      let done = false
+      const go = () => {
+        if (done) return
+        done = true
+        clearTimeout(t)
+        resolve()
+      }
+      const t = setTimeout(go, ms)
+      this.waiters.push(go)
     })
-  }
-
-  /** The timer for the earliest wait's bound. */
-  private arm(): void {
-    if (this.timer) clearTimeout(this.timer)
-    this.timer = undefined
-    if (!this.waiters.length) return
-    this.timer = setTimeout(() => this.bound(), Math.max(0, this.waiters[0].at - performance.now()))
-  }
-
-  /**
-   * The earliest wait whose bound has come ends (the latency path still busy); the next one not
-   * before `spacingMs`: participants that began waiting together (every projector, when a burst
-   * came) are let go one at a time, so that their granted slices do not run back to back while a
-   * stage has inputs.
-   */
-  private bound(): void {
-    this.timer = undefined
-    const w = this.waiters.shift()
-    w?.go()
-    if (!this.waiters.length) return
-    const next = Math.max(this.waiters[0].at, performance.now() + (this.bounds.spacingMs ?? BOUND_SPACING_MS))
-    this.timer = setTimeout(() => this.bound(), Math.max(0, next - performance.now()))
   }
 
   /** A participant of lower priority (a projector): see `Deferrable.turn`. */
@@ -124,8 +95,6 @@ export class Deferrable {
 export const MAX_DEFER_MS = 50
 /** What it is then granted (a projector's slice, like a stage's). */
 export const DEFERRED_SLICE_MS = 4
-/** Waits ended by their bound end at least this far apart (one granted slice at a time). */
-export const BOUND_SPACING_MS = 8
 
 /** This thread's latency path. */
 export const latencyPath = new LatencyPath()

@@ -1,13 +1,42 @@
 import { describe, expect, it } from 'vitest'
 import { jetstream, jetstreamManager } from '@nats-io/jetstream'
-import { consumeFacts, DeadLetters, FactPublisher, type Envelope } from '../streams/index.js'
-import { FactCodec } from '../schemas/index.js'
-import { startTestNats, waitFor } from './support/servers.js'
-import { scrubRunner } from './support/scrub-runner.js'
+import { Kvm } from '@nats-io/kv'
+import { Bucket, consumeFacts, DeadLetters, FactPublisher, kvName, type Envelope } from '../streams/index.js'
+import { FactCodec, type RawFact } from '../schemas/index.js'
+import { laneInputs } from '../processors/wiring/index.js'
+import { CheckpointStore, ConfigSource, StageRunner } from '../processors/runner/index.js'
+import { PIPELINE } from '../processors/pipeline.js'
+import { defaultManifest, type CompiledManifest } from '../processors/scrub/index.js'
+import { startTestNats, waitFor, type TestNats } from './support/servers.js'
 import { decodeStats } from '../streams/decode-cache.js'
 import { metricFact } from './support/facts.js'
 import { HeldPublisher } from './support/held-publisher.js'
 import { readStream, streamCount } from './support/sidecar.js'
+
+/** Scrub's runner on a test server, its outputs through `publisher`. */
+async function scrubRunner(nats: TestNats, codec: FactCodec, publisher: FactPublisher, dlqPublisher: FactPublisher) {
+  const spec = PIPELINE.scrub
+  const inputs = laneInputs(spec, nats.subjects)
+  expect(inputs.find((l) => l.lane === 'routine')?.fair, "scrub's routine lane is fair (state per source)").toBe(true)
+  return new StageRunner<null, CompiledManifest, RawFact>(
+    {
+      stage: spec.stage,
+      inputs,
+      config: ConfigSource.fixed(Bucket.Redaction, 0, defaultManifest()),
+      subjectFor: (f) => spec.subjectFor(nats.subjects, f),
+      // A seal may come between rounds only (max-ack-pending is 4× this: all of the burst is delivered).
+      checkpointEvery: { inputs: 200 },
+    },
+    {
+      nc: nats.nc,
+      codec,
+      topo: nats.topo,
+      publisher,
+      dlq: new DeadLetters(dlqPublisher, nats.subjects, codec, 'scrub'),
+      checkpoints: new CheckpointStore(await new Kvm(nats.nc).open(kvName({}, Bucket.Checkpoints)), 'stage.scrub'),
+    },
+  )
+}
 
 /** scrub's runner on a server of its own, its outputs through a publisher the test holds; `close` lets go and stops all of it. */
 async function heldScrub() {

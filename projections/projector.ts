@@ -14,9 +14,6 @@ import {
   type Logger,
   type Subjects,
   type TopologyOptions,
-  latencyPath,
-  type Deferrable,
-  type LatencyPath,
 } from '../streams/index.js'
 import type { Projection } from './projection.js'
 import { sqlString } from './sql-string.js'
@@ -31,12 +28,6 @@ export interface ProjectorOptions {
   readonly flushMs?: number
   /** Redelivery delay of un-acked messages (after a crash). Default 10 s. */
   readonly ackWaitMs?: number
-  /**
-   * The latency path of this thread (default: the thread's own): while one of its stages has
-   * inputs to apply, the projector's decoding, row building and insert wait, at most
-   * MAX_DEFER_MS at a time (streams/latency-path.ts): a row lands later, an anomaly does not.
-   */
-  readonly latencyPath?: LatencyPath
   readonly log?: Logger
 }
 
@@ -48,9 +39,6 @@ export interface ProjectorStats {
   failures: number
   /** Times the consumer was held with three batches in hand (flow control). */
   held: number
-  /** Times its work waited for the latency path, and how many of those waits ended at the bound. */
-  deferred: number
-  deferredBounded: number
 }
 
 /**
@@ -66,9 +54,7 @@ export interface ProjectorStats {
  * stays as a second line.
  */
 export class Projector {
-  readonly stats: ProjectorStats = { received: 0, inserted: 0, skippedExisting: 0, batches: 0, failures: 0, held: 0, deferred: 0, deferredBounded: 0 }
-  /** Its turn on the thread after the latency path's stages (bounded). */
-  private readonly deferral: Deferrable
+  readonly stats: ProjectorStats = { received: 0, inserted: 0, skippedExisting: 0, batches: 0, failures: 0, held: 0 }
   private buffer: Envelope[] = []
   private timer: NodeJS.Timeout | undefined
   private sub: Subscription | undefined
@@ -85,17 +71,6 @@ export class Projector {
   ) {
     this.batchSize = opts.batchSize ?? 10_000
     this.flushMs = opts.flushMs ?? 250
-    this.deferral = (opts.latencyPath ?? latencyPath).deferrable()
-  }
-
-  /** `undefined`: go on; a promise: the latency path is busy, wait (bounded). */
-  private turn(): Promise<void> | undefined {
-    const t = this.deferral.turn()
-    if (!t) return undefined
-    return t.then(() => {
-      this.stats.deferred = this.deferral.stats.deferred
-      this.stats.deferredBounded = this.deferral.stats.bounded
-    })
   }
 
   /**
@@ -232,8 +207,7 @@ export class Projector {
    * for the event loop (issue 8).
    */
   private room(): Promise<void> | undefined {
-    if (this.stopped) return undefined
-    if (this.inHand < 3 * this.batchSize) return this.turn()
+    if (this.inHand < 3 * this.batchSize || this.stopped) return undefined
     this.stats.held++
     return new Promise((r) => this.roomWaiters.push(r))
   }
@@ -323,25 +297,16 @@ export class Projector {
         if (ts < from) from = ts
         if (ts > to) to = ts
       }
-      let wait = this.turn()
-      if (wait) await wait
       const existing = suspects.length ? await this.existingIds(suspects, from, to) : EMPTY_SET
       const rows: unknown[][] = []
       let n = 0
-      let sliceStart = performance.now()
       for (const [id, e] of unique) {
-        // A batch's rows are built in slices (SLICE_MS, at most ROWS_PER_SLICE rows), each after the
-        // latency path's work: the stages of the process are not held for all of it.
-        if (++n % ROWS_PER_SLICE === 0 || ((n & 63) === 0 && performance.now() - sliceStart >= SLICE_MS)) {
-          await (this.turn() ?? new Promise<void>((r) => setImmediate(r)))
-          sliceStart = performance.now()
-        }
+        // A large batch's rows are built in slices: the other stages of the process are not held for all of it.
+        if (++n % ROWS_PER_SLICE === 0) await new Promise<void>((r) => setImmediate(r))
         if (existing.has(id) || !p.handles(e.fact)) continue
         const fp = e.raw.fingerprint
         rows.push(p.toRow(e.fact, { stream: this.streamName, seq: e.seq, codec: this.codec!, avro: fp ? { data: e.raw.data, fingerprint: fp } : undefined }))
       }
-      // the insert's own formatting of the rows (JSON, synchronous) also waits its turn
-      if (rows.length && (wait = this.turn())) await wait
       if (rows.length) await this.client.insert({ table: p.table, values: rows, format: 'JSONCompactEachRow', columns: p.columns as [string, ...string[]] })
       this.stats.inserted += rows.length
       this.stats.skippedExisting += unique.size - rows.length
@@ -393,9 +358,7 @@ export class Projector {
   }
 }
 
-/** Longest run (ms) of a batch's row building between two turns of the event loop (a stage's slice)… */
-const SLICE_MS = 4
-/** …and most rows. */
+/** Rows of a batch built between two turns of the event loop. */
 export const ROWS_PER_SLICE = 1000
 
 const EMPTY_SET: ReadonlySet<string> = new Set()

@@ -55,4 +55,3 @@ export {
 export { publishHello } from './hello.js'
 export { openBucket, createBucket, putAgainOnReconnect, KvWatchInclude, type KV, type KvEntry, type KvWatch } from './kv.js'
 export { kvLatest, type KvLatest } from './kv-latest.js'
-export { latencyPath, LatencyPath, Deferrable, MAX_DEFER_MS, DEFERRED_SLICE_MS } from './latency-path.js'

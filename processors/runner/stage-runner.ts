@@ -22,7 +22,6 @@ import {
   type PublishOutcome,
   type StreamName,
   type TopologyOptions,
-  type LatencyPath,
 } from '../../streams/index.js'
 import { stageFeed, type Stage, type StageFeed } from '../stage.js'
 import { ChunkWriter, FrameReader } from './binary.js'
@@ -88,11 +87,6 @@ export interface StageRunnerOptions<S, C, In extends Fact> {
    * two positions (issue 8, the alert path).
    */
   readonly alsoAt?: { readonly store: CheckpointStore; readonly lanes: readonly string[] }
-  /**
-   * This stage is on the latency path (scrub → detect → policy → act): while it has inputs to
-   * apply, the thread's deferrable work (projectors) waits, a bounded time (streams/latency-path.ts).
-   */
-  readonly latencyPath?: LatencyPath
   readonly log?: Logger
 }
 
@@ -396,9 +390,6 @@ export class StageRunner<S, C, In extends Fact> {
   private kick(now = false): void {
     if (this.running || this.failure) return
     this.running = true
-    // From here until the loop has applied everything queued, deferrable work on this thread waits (bounded).
-    const path = this.opts.latencyPath
-    path?.enter()
     // The loop starts after the I/O at hand: every message of the socket read that woke it is
     // queued by then, and their derived facts leave in one socket write (nats.js flushes once per
     // microtask turn: a loop run per message costs a write syscall per derived fact). An urgent
@@ -415,7 +406,6 @@ export class StageRunner<S, C, In extends Fact> {
       .catch((err) => this.fail(err as Error))
       .finally(() => {
         this.running = false
-        path?.leave()
         if (!this.stopped && !this.failure && this.hasQueued()) this.kick()
       })
   }

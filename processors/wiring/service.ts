@@ -1,16 +1,9 @@
 import { supervise, type Worker } from '../../infra/supervise.js'
 import type { RuntimeContext, Service } from '../../infra/runtime.js'
-import { Bucket, kvName, latencyPath, openBucket, partitionLabel, streamName, type Partition, type StreamName } from '../../streams/index.js'
+import { Bucket, kvName, openBucket, partitionLabel, streamName, type Partition, type StreamName } from '../../streams/index.js'
 import type { Fact, Result } from '../../schemas/index.js'
 import type { Stage } from '../stage.js'
 import { acquireAlertLink, CheckpointStore, ConfigSource, StageRunner, stageDurable, type LaneInput } from '../runner/index.js'
-
-/**
- * The stages a fact's real-time answer goes through (publish → scrubbed → anomaly → decision →
- * command): while one has inputs to apply, projectors on the same thread wait (bounded;
- * streams/latency-path.ts). incident is not on it (its updates are summaries, not answers).
- */
-const LATENCY_PATH: ReadonlySet<string> = new Set(['scrub', 'detect', 'policy', 'act'])
 
 export interface StageServiceSpec<S, C, In extends Fact> {
   readonly stage: Stage<S, C, In>
@@ -98,7 +91,6 @@ export async function stageService<S, C, In extends Fact>(
         durablePrefix,
         partition: spec.partition,
         ...(alsoAt ? { alsoAt } : {}),
-        ...(LATENCY_PATH.has(spec.stage.name) ? { latencyPath } : {}),
         log: ctx.log,
       },
       { nc: ctx.nc, codec: ctx.codec, topo: ctx.topo, publisher: ctx.publisher, dlq: ctx.dlq(spec.stage.name), checkpoints, ...(alert ? { alert: alert.link } : {}) },

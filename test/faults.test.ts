@@ -1,45 +1,16 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { execFileSync } from 'node:child_process'
 import { closeSync, mkdirSync, openSync, readFileSync, rmSync, writeFileSync, writeSync } from 'node:fs'
 import { join } from 'node:path'
 import { jetstream, jetstreamManager } from '@nats-io/jetstream'
 import { isSameProcess } from '../infra/index.js'
 import { BenUp, benCli, compare, natsOf, natsServersOf, settle, shareKeys, until, writeFleetInput, type Snapshot } from '../bench/faults/harness.js'
 import { duplicateWindowPassed, tempDir } from './support/servers.js'
+import { mountTmpfs, stopAndUnmount, tmpfsSkipReason } from './support/tmpfs.js'
 
-/**
- * A full disk needs a small filesystem of its own: a tmpfs, which only root may mount (CI runs as
- * root). Probed once; when it cannot be mounted the case says why it is skipped.
- */
-const tmpfsProbe = ((): string | undefined => {
-  if (process.platform !== 'linux') return `not Linux (${process.platform})`
-  if (process.getuid?.() !== 0) return 'not root: mounting a tmpfs needs root'
-  const dir = tempDir('ben-tmpfs-probe-')
-  try {
-    execFileSync('mount', ['-t', 'tmpfs', '-o', 'size=1m', 'tmpfs', dir.path], { stdio: 'pipe' })
-    execFileSync('umount', [dir.path], { stdio: 'pipe' })
-    return undefined
-  } catch (err) {
-    return `cannot mount a tmpfs: ${(err as Error).message.split('\n')[0]}`
-  } finally {
-    dir.remove()
-  }
-})()
-const diskFullSkip = tmpfsProbe
+// A full disk needs a small filesystem of its own (a tmpfs); when one cannot be mounted the case
+// says why it is skipped.
+const diskFullSkip = tmpfsSkipReason()
 if (diskFullSkip) console.warn(`fault matrix: the disk-full case is skipped: ${diskFullSkip}`)
-
-/** Unmounts, lazily when something still holds the mount (a process killed late). */
-function unmount(dir: string): void {
-  try {
-    execFileSync('umount', [dir], { stdio: 'pipe' })
-  } catch {
-    try {
-      execFileSync('umount', ['-l', dir], { stdio: 'pipe' })
-    } catch {
-      // not mounted
-    }
-  }
-}
 
 /**
  * The fault matrix (short cases; `npm run chaos` runs the long, random campaign). Each case runs
@@ -175,7 +146,7 @@ describe('fault matrix', () => {
     async () => {
       const home = join(root.path, 'disk-full')
       mkdirSync(home, { recursive: true })
-      execFileSync('mount', ['-t', 'tmpfs', '-o', 'size=128m', 'tmpfs', home], { stdio: 'pipe' })
+      mountTmpfs(home, '128m')
       let up: BenUp | undefined
       try {
         shareKeys(controlHome, home)
@@ -221,15 +192,7 @@ describe('fault matrix', () => {
         expect(run.tables.facts).toEqual({ rows: total, ids: total })
       } finally {
         // Whatever failed: ben up and its nats-server stopped, then the mount removed.
-        if (up) {
-          up.kill('SIGINT')
-          let exited = false
-          void up.exited.then(() => (exited = true))
-          await until('ben up to exit on SIGINT', () => exited || undefined, 60_000, 250).catch(() => undefined)
-          up.kill('SIGKILL')
-        }
-        for (const pid of natsServersOf(home)) process.kill(pid, 'SIGKILL')
-        unmount(home)
+        await stopAndUnmount(up, home)
       }
     },
     600_000,

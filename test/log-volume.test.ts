@@ -1,9 +1,9 @@
 import { afterAll, describe, expect, it } from 'vitest'
 import { closeSync, existsSync, mkdirSync, openSync, readFileSync, rmSync, writeSync } from 'node:fs'
 import { join } from 'node:path'
-import { BenUp, benCli, natsServersOf, until, writeFleetInput } from '../bench/faults/harness.js'
+import { BenUp, benCli, until, writeFleetInput } from '../bench/faults/harness.js'
 import { tempDir } from './support/servers.js'
-import { mountTmpfs, tmpfsSkipReason, unmount } from './support/tmpfs.js'
+import { mountTmpfs, stopAndUnmount, tmpfsSkipReason } from './support/tmpfs.js'
 
 const skip = tmpfsSkipReason()
 if (skip) console.warn(`log volume: the disk-full case is skipped: ${skip}`)
@@ -83,15 +83,7 @@ describe('log volume during a persisting fault', () => {
         expect(warns.size, 'no warning at all while the disk was full').toBeGreaterThan(0)
         for (const [msg, n] of warns) expect(n, `"${msg}" written ${n} times in ${((to - from) / 1000).toFixed(0)} s`).toBeLessThanOrEqual(2 * minutes)
       } finally {
-        if (up) {
-          up.kill('SIGINT')
-          let exited = false
-          void up.exited.then(() => (exited = true))
-          await until('ben up to exit on SIGINT', () => exited || undefined, 60_000, 250).catch(() => undefined)
-          up.kill('SIGKILL')
-        }
-        for (const pid of natsServersOf(home)) process.kill(pid, 'SIGKILL')
-        unmount(home)
+        await stopAndUnmount(up, home)
       }
     },
     600_000,

@@ -1,4 +1,5 @@
 import { execFileSync } from 'node:child_process'
+import { natsServersOf, until, type BenUp } from '../../bench/faults/harness.js'
 import { tempDir } from './servers.js'
 
 /**
@@ -36,4 +37,20 @@ export function unmount(dir: string): void {
       // not mounted
     }
   }
+}
+
+/**
+ * Whatever a case on a tmpfs home left running is stopped, then the mount removed: `ben up` by
+ * SIGINT (then SIGKILL if it has not exited within 60 s), its nats-servers by SIGKILL.
+ */
+export async function stopAndUnmount(up: BenUp | undefined, home: string): Promise<void> {
+  if (up) {
+    up.kill('SIGINT')
+    let exited = false
+    void up.exited.then(() => (exited = true))
+    await until('ben up to exit on SIGINT', () => exited || undefined, 60_000, 250).catch(() => undefined)
+    up.kill('SIGKILL')
+  }
+  for (const pid of natsServersOf(home)) process.kill(pid, 'SIGKILL')
+  unmount(home)
 }

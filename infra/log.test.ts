@@ -35,4 +35,14 @@ describe('collapseRepeats', () => {
     dest.write(line(40, 'once'))
     expect(out).toEqual([line(40, 'once'), line(40, 'once')])
   })
+
+  it('the same warning from two speakers is two kinds: one never hides the other', () => {
+    const t = 0
+    const out: string[] = []
+    const dest = collapseRepeats({ write: (l: string) => out.push(l) }, 60_000, () => t)
+    dest.write(line(40, 'restarting from the last checkpoint', { service: 'projector:facts-scrubbed' }))
+    dest.write(line(40, 'restarting from the last checkpoint', { service: 'stage:detect' }))
+    dest.write(line(40, 'restarting from the last checkpoint', { service: 'stage:detect' }))
+    expect(out.map((l) => (JSON.parse(l) as { service: string }).service)).toEqual(['projector:facts-scrubbed', 'stage:detect'])
+  })
 })

@@ -54,16 +54,28 @@ function survivable(dest: pino.DestinationStream & { on(e: 'error', l: (err: Err
   return dest
 }
 
-/** Warnings and errors with the same level and message within this window are written once, then counted. */
+/** Warnings and errors with the same level, message and speaker within this window are written once, then counted. */
 export const REPEAT_WINDOW_MS = 60_000
 
 type Writable = { write(line: string): unknown; flushSync?(): void }
 
 /**
+ * Who said a line: the fields that name a service, stage, projector, unit or consumer. Two
+ * speakers with the same message are two kinds of trouble (detect and a projector each
+ * "restarting from the last checkpoint"): one must never hide the other.
+ */
+const SPEAKER_FIELDS = ['name', 'service', 'stage', 'projection', 'unit', 'worker', 'consumer', 'stream', 'bucket', 'key'] as const
+
+function repeatKey(level: string, obj: Record<string, unknown>): string {
+  return [level, String(obj.msg), ...SPEAKER_FIELDS.map((f) => (obj[f] === undefined ? '' : String(obj[f])))].join('\0')
+}
+
+/**
  * A warning or error that repeats (a restart loop while a fault persists: once 481 lines in three
  * minutes) is written the first time, then counted: when its window (REPEAT_WINDOW_MS from the
  * first) ends, one line `<msg> … repeated N times in the last 60 s` carries the count and the last
- * occurrence's fields. So each kind of trouble costs at most two lines a minute, and none is
+ * occurrence's fields. A kind is the level, the message and its speaker (repeatKey). So each kind
+ * of trouble costs at most two lines a minute, and none is
  * lost. Info and debug lines pass untouched (they say what changed, once). `now` is for tests.
  */
 export function collapseRepeats<D extends Writable>(dest: D, windowMs = REPEAT_WINDOW_MS, now: () => number = Date.now): D {
@@ -101,7 +113,7 @@ export function collapseRepeats<D extends Writable>(dest: D, windowMs = REPEAT_W
     } catch {
       return write(line)
     }
-    const key = `${m[1]}\0${String(obj.msg)}`
+    const key = repeatKey(m[1], obj)
     const t = now()
     const w = open.get(key)
     if (w && t - w.start < windowMs) {

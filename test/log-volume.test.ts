@@ -13,7 +13,7 @@ const LINES_PER_MINUTE = 24
 /** The fault is held at least this long: long enough for a restart loop to go round several times. */
 const HOLD_MS = 75_000
 
-type Line = { level: number; time: number; msg: string; repeated?: number }
+type Line = { level: number; time: number; msg: string; repeated?: number; service?: string; stage?: string; projection?: string }
 
 function linesOf(file: string): Line[] {
   if (!existsSync(file)) return []
@@ -77,7 +77,8 @@ describe('log volume during a persisting fault', () => {
         const minutes = Math.ceil((to - from) / 60_000)
         const warns = new Map<string, number>()
         for (const l of during.filter((x) => x.level >= 40)) {
-          const msg = l.msg.replace(/ … repeated \d+ times in the last \d+ s$/, '')
+          // a kind of warning: its message and who said it (a service, stage or projector)
+          const msg = `${l.msg.replace(/ … repeated \d+ times in the last \d+ s$/, '')} [${[l.service, l.stage, l.projection].filter(Boolean).join(' ')}]`
           warns.set(msg, (warns.get(msg) ?? 0) + 1)
         }
         expect(warns.size, 'no warning at all while the disk was full').toBeGreaterThan(0)

@@ -1,11 +1,11 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { closeSync, mkdirSync, openSync, readFileSync, rmSync, writeFileSync, writeSync } from 'node:fs'
+import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { jetstream, jetstreamManager } from '@nats-io/jetstream'
 import { isSameProcess } from '../infra/index.js'
 import { BenUp, benCli, compare, natsOf, natsServersOf, settle, shareKeys, until, writeFleetInput, type Snapshot } from '../bench/faults/harness.js'
 import { duplicateWindowPassed, tempDir } from './support/servers.js'
-import { mountTmpfs, stopAndUnmount, tmpfsSkipReason } from './support/tmpfs.js'
+import { fillDisk, mountTmpfs, stopAndUnmount, tmpfsSkipReason } from './support/tmpfs.js'
 
 // A full disk needs a small filesystem of its own (a tmpfs); when one cannot be mounted the case
 // says why it is skipped.
@@ -154,16 +154,7 @@ describe('fault matrix', () => {
         const first = await benCli(['publish', half[0]], { BEN_HOME: home })
         expect(first.code, first.stderr).toBe(0)
         const filler = join(home, 'filler')
-        const fd = openSync(filler, 'w')
-        let full = false
-        try {
-          for (;;) writeSync(fd, Buffer.alloc(1 << 20))
-        } catch (err) {
-          full = (err as NodeJS.ErrnoException).code === 'ENOSPC'
-        } finally {
-          closeSync(fd)
-        }
-        expect(full).toBe(true)
+        expect(fillDisk(filler), 'the disk to fill up (ENOSPC)').toBe(true)
         // While the disk is full: the publish ends (stored, or failed with a message), it does not hang.
         const during = await benCli(['publish', half[1]], { BEN_HOME: home, BEN_PUBLISH_STALL_MS: '3000' }, 150_000)
         expect(during.code === 0 || /\S/.test(during.stderr), `exit ${during.code} without a message`).toBe(true)

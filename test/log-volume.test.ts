@@ -1,9 +1,9 @@
 import { afterAll, describe, expect, it } from 'vitest'
-import { closeSync, existsSync, mkdirSync, openSync, readFileSync, rmSync, writeSync } from 'node:fs'
+import { existsSync, mkdirSync, readFileSync, rmSync } from 'node:fs'
 import { join } from 'node:path'
 import { BenUp, benCli, until, writeFleetInput } from '../bench/faults/harness.js'
 import { tempDir } from './support/servers.js'
-import { mountTmpfs, stopAndUnmount, tmpfsSkipReason } from './support/tmpfs.js'
+import { fillDisk, mountTmpfs, stopAndUnmount, tmpfsSkipReason } from './support/tmpfs.js'
 
 const skip = tmpfsSkipReason()
 if (skip) console.warn(`log volume: the disk-full case is skipped: ${skip}`)
@@ -43,16 +43,7 @@ describe('log volume during a persisting fault', () => {
         const first = await benCli(['publish', input], { BEN_HOME: home })
         expect(first.code, first.stderr).toBe(0)
         const filler = join(home, 'filler')
-        const fd = openSync(filler, 'w')
-        let full = false
-        try {
-          for (;;) writeSync(fd, Buffer.alloc(1 << 20))
-        } catch (err) {
-          full = (err as NodeJS.ErrnoException).code === 'ENOSPC'
-        } finally {
-          closeSync(fd)
-        }
-        expect(full).toBe(true)
+        expect(fillDisk(filler), 'the disk to fill up (ENOSPC)').toBe(true)
         const from = Date.now()
         // The fault persists: publishing goes on (each attempt ends, stored or refused).
         while (Date.now() - from < HOLD_MS) await benCli(['publish', more], { BEN_HOME: home, BEN_PUBLISH_STALL_MS: '3000' }, 150_000)

@@ -1,4 +1,5 @@
 import { execFileSync } from 'node:child_process'
+import { closeSync, openSync, writeSync } from 'node:fs'
 import { natsServersOf, until, type BenUp } from '../../bench/faults/harness.js'
 import { tempDir } from './servers.js'
 
@@ -53,4 +54,16 @@ export async function stopAndUnmount(up: BenUp | undefined, home: string): Promi
   }
   for (const pid of natsServersOf(home)) process.kill(pid, 'SIGKILL')
   unmount(home)
+}
+
+/** Writes `file` until its filesystem is full; true when the write ended on ENOSPC. */
+export function fillDisk(file: string): boolean {
+  const fd = openSync(file, 'w')
+  try {
+    for (;;) writeSync(fd, Buffer.alloc(1 << 20))
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === 'ENOSPC'
+  } finally {
+    closeSync(fd)
+  }
 }

@@ -18,10 +18,10 @@ import { checkConsoleOptions, isConsoleError, startConsole, type ConsoleHandle }
 export function defaultServices(opts: { workers?: number; partitions?: number } = {}): ServiceFactory[] {
   const projectors = [...projectionsByName().values()].map((p) => projectorService(p))
   // --workers N: the stages run in N worker processes under the orchestrator; else in this process,
-  // but for the alert path (scrub's alert lane and policy), in a thread of its own (issue 8), and
-  // with BEN_DETECT_PATH=thread the detect path (scrub's routine lanes and detect) too: off by
-  // default, it cost CPU per fact and steady capacity in bench:latency without a latency gain shown
-  const routine = process.env.BEN_DETECT_PATH === 'thread' ? [detectPathService()] : [scrubService(LaneSet.Routine), detectService()]
+  // in two threads of their own (issue 8): the alert path (scrub's alert lane and policy) and the
+  // detect path (scrub's routine lanes and detect), away from the projectors' event loop and heap.
+  // BEN_DETECT_PATH=main keeps the detect path on the main thread (one thread fewer).
+  const routine = process.env.BEN_DETECT_PATH === 'main' ? [scrubService(LaneSet.Routine), detectService()] : [detectPathService()]
   const stages = opts.workers ? [] : [...routine, alertPathService(), actService(), incidentService()]
   return [...projectors, rebuildService(), ...stages, orchestratorService(opts.workers ?? 0, opts.partitions ?? opts.workers ?? 1)]
 }

@@ -37,14 +37,8 @@ describe('the alert and detect paths: decided and detected while the main loop i
     expect(decided, 'the alert was decided while the main thread was held').toBe(true)
   }, 300_000)
 
-  it("ben up's detect path (BEN_DETECT_PATH=thread) scrubs a metric and raises its anomaly while the main thread is held", async () => {
-    await running?.stop()
-    process.env.BEN_DETECT_PATH = 'thread'
-    try {
-      running = await start(defaultServices())
-    } finally {
-      delete process.env.BEN_DETECT_PATH
-    }
+  it("ben up's detect path (its own thread by default) scrubs a metric and raises its anomaly while the main thread is held", async () => {
+    running ??= await start(defaultServices())
     const prefix = running.ctx.subjects.prefix
     // A calm series past detect's warm-up (100 points), published and applied before the hold…
     const t0 = Date.now() - 60_000

@@ -4,6 +4,8 @@ import { preEncodedHeaders } from './headers.js'
 /** The part of nats.js's protocol handler the frame writer uses (one buffer, queued as is). */
 interface Protocol {
   sendCommand(cmd: Uint8Array): void
+  /** Writes what the protocol has queued to the socket now (nats.js's own inline flush). */
+  flushPending?(): void
 }
 
 const CHUNK = 256 * 1024
@@ -60,9 +62,10 @@ export function putUint(b: Buffer, at: number, v: number): number {
 }
 
 /** Copies `src[from, to)` into `b` at `at` (a loop for the short payloads of facts). */
-function putBytes(b: Buffer, at: number, src: Uint8Array, from: number, to: number): void {
+export function putBytes(b: Buffer, at: number, src: Uint8Array, from: number, to: number): void {
   if (to - from > 128) {
-    b.set(src.subarray(from, to), at)
+    // all of src (a fact's payload, a stored header block): no view made to copy it
+    b.set(from === 0 && to === src.length ? src : src.subarray(from, to), at)
     return
   }
   for (let i = from; i < to; i++) b[at++] = src[i]
@@ -234,8 +237,13 @@ export class FrameWriter {
     if (this.at === this.sentTo) return
     const out = this.buf.subarray(this.sentTo, this.at)
     this.sentTo = this.at
-    if (this.protocol) this.protocol.sendCommand(out)
-    else this.publishEach(out)
+    if (this.protocol) {
+      this.protocol.sendCommand(out)
+      // Out at once, as one buffer: nats.js keeps a queued buffer until its microtask, and copies
+      // two or more queued ones into a fresh zeroed one to send them (DataBuffer.pack). A burst
+      // that fills several chunks would pay that copy, and its page faults, for every chunk.
+      this.protocol.flushPending?.()
+    } else this.publishEach(out)
   }
 
   private reserve(n: number): void {

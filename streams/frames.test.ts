@@ -129,37 +129,6 @@ describe('FrameWriter', () => {
     expect(bytes().equals(Buffer.concat(expected))).toBe(true)
   })
 
-  it('hands each chunk on as it is written, so nats.js never queues two and copies them together', () => {
-    // nats.js's side, as protocol.js does it: sendCommand queues a buffer (and flushes inline once
-    // 32 KiB are queued); flushPending sends what is queued, first copying two or more into one
-    const queued: Uint8Array[] = []
-    const socket: Buffer[] = []
-    let copies = 0
-    const flushPending = () => {
-      if (queued.length === 0) return
-      if (queued.length > 1) copies++
-      socket.push(Buffer.concat(queued.splice(0)))
-    }
-    const sendCommand = (b: Uint8Array) => {
-      queued.push(b)
-      if (queued.reduce((n, q) => n + q.length, 0) >= 32 * 1024 && queued.length > 1) flushPending()
-    }
-    const w = new FrameWriter({ protocol: { sendCommand, flushPending } } as unknown as NatsConnection)
-    const data = new Uint8Array(600).fill(7)
-    const expected: Buffer[] = []
-    // one burst (no turn of the event loop) of about 3 MiB: a dozen chunks
-    for (let i = 0; i < 5000; i++) {
-      const block = Buffer.from(`${HEAD}web-3:${i}\r\n\r\n`, 'latin1')
-      w.writeWithLines('ben.fact.event.web-3', Buffer.from('_INBOX.Z3kQ9.'), i + 1, block, `Ben-Sidecar-Seq: ${i}\r\n`, data)
-      expected.push(plainFrame('ben.fact.event.web-3', `_INBOX.Z3kQ9.${i + 1}`, `${HEAD}web-3:${i}\r\nBen-Sidecar-Seq: ${i}\r\n\r\n`, data))
-    }
-    w.flush()
-    flushPending()
-    expect(copies).toBe(0)
-    expect(socket.length).toBeGreaterThan(10)
-    expect(Buffer.concat(socket).equals(Buffer.concat(expected))).toBe(true)
-  })
-
   it('refuses a message larger than the max payload and writes nothing', () => {
     const { nc, bytes } = capture()
     const w = new FrameWriter(nc)

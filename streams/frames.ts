@@ -4,8 +4,6 @@ import { preEncodedHeaders } from './headers.js'
 /** The part of nats.js's protocol handler the frame writer uses (one buffer, queued as is). */
 interface Protocol {
   sendCommand(cmd: Uint8Array): void
-  /** Writes what the protocol has queued to the socket now (nats.js's own inline flush). */
-  flushPending?(): void
 }
 
 const CHUNK = 256 * 1024
@@ -237,13 +235,8 @@ export class FrameWriter {
     if (this.at === this.sentTo) return
     const out = this.buf.subarray(this.sentTo, this.at)
     this.sentTo = this.at
-    if (this.protocol) {
-      this.protocol.sendCommand(out)
-      // Out at once, as one buffer: nats.js keeps a queued buffer until its microtask, and copies
-      // two or more queued ones into a fresh zeroed one to send them (DataBuffer.pack). A burst
-      // that fills several chunks would pay that copy, and its page faults, for every chunk.
-      this.protocol.flushPending?.()
-    } else this.publishEach(out)
+    if (this.protocol) this.protocol.sendCommand(out)
+    else this.publishEach(out)
   }
 
   private reserve(n: number): void {

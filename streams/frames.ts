@@ -62,8 +62,7 @@ export function putUint(b: Buffer, at: number, v: number): number {
 /** Copies `src[from, to)` into `b` at `at` (a loop for the short payloads of facts). */
 export function putBytes(b: Buffer, at: number, src: Uint8Array, from: number, to: number): void {
   if (to - from > 128) {
-    // all of src (a fact's payload, a stored header block): no view made to copy it
-    b.set(from === 0 && to === src.length ? src : src.subarray(from, to), at)
+    b.set(src.subarray(from, to), at)
     return
   }
   for (let i = from; i < to; i++) b[at++] = src[i]

@@ -30,6 +30,26 @@ describe('canonicalJson', () => {
     )
   })
 
+  it("gives the definition's text for runs of objects with the same keys, in the same order or another", () => {
+    // what it keeps from one object to the next (the last sort of each key count) must never show
+    const keySets = [
+      ['user', 'route', 'status', 'service.name'],
+      ['status', 'user', 'service.name', 'route'],
+      ['a', 'b', 'c', 'd'],
+      ['__proto__', 'b', '10', 'é'],
+    ]
+    const obj = (ks: readonly string[], vals: readonly string[]) => JSON.parse(JSON.stringify(Object.fromEntries(ks.map((k, i) => [k, vals[i % vals.length]])))) as unknown
+    fc.assert(
+      fc.property(fc.array(fc.tuple(fc.nat({ max: keySets.length - 1 }), fc.array(fc.string(), { minLength: 1, maxLength: 4 })), { minLength: 1, maxLength: 20 }), (runs) => {
+        for (const [k, vals] of runs) {
+          const payload = { type: 't', message: vals[0], attrs: obj(keySets[k], vals) }
+          expect(canonicalJson(payload)).toBe(reference(payload))
+        }
+      }),
+      { numRuns: 500 },
+    )
+  })
+
   it('sorts keys by UTF-16 code units, index-like keys included, and keeps __proto__ as a key', () => {
     const o = JSON.parse('{"b":"1","10":"x","9":"y","a":{"z":1,"__proto__":"p"},"é":true}') as unknown
     expect(canonicalJson(o)).toBe('{"10":"x","9":"y","a":{"__proto__":"p","z":1},"b":"1","é":true}')

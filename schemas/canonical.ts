@@ -43,7 +43,7 @@ function sortedCopy(value: object, depth: number): Record<string, unknown> | und
   const p = Object.getPrototypeOf(value)
   if (p !== Object.prototype && p !== null) return undefined
   const o = value as Record<string, unknown>
-  const keys = Object.keys(o).sort()
+  const keys = sortedKeys(o)
   const out: Record<string, unknown> = {}
   for (const k of keys) {
     const c = k.charCodeAt(0)
@@ -57,4 +57,34 @@ function sortedCopy(value: object, depth: number): Record<string, unknown> | und
     } else return undefined
   }
   return out
+}
+
+/**
+ * By key count: the keys of the last object of that many keys, as Object.keys gave them, and in
+ * sorted order. Payloads come in runs of one shape (a metric's labels, a log's attributes), so
+ * the sort is mostly a comparison with the last keys (the same internalized strings).
+ */
+const lastKeys: string[][] = []
+const lastSorted: string[][] = []
+const KEPT_UP_TO = 32
+
+/** `Object.keys(o).sort()`, not sorted again when the keys are the last ones of their count, in the same order. */
+function sortedKeys(o: Record<string, unknown>): readonly string[] {
+  const keys = Object.keys(o)
+  const n = keys.length
+  if (n >= KEPT_UP_TO) return keys.sort()
+  const last = lastKeys[n]
+  if (last !== undefined) {
+    let same = true
+    for (let i = 0; i < n; i++) {
+      if (keys[i] !== last[i]) {
+        same = false
+        break
+      }
+    }
+    if (same) return lastSorted[n]
+  }
+  lastKeys[n] = keys
+  lastSorted[n] = keys.slice().sort()
+  return lastSorted[n]
 }

@@ -103,6 +103,34 @@ describe('sidecar intake', () => {
   })
 })
 
+describe('sidecar intake over a run of facts', () => {
+  it('frames each fact as a fresh intake does, whatever came before it and whatever revision it came under', () => {
+    // What an intake keeps from one fact to the next (the last explain sentence) must never show:
+    // facts that redact the same things, other things, nothing, and a revision change midway.
+    const texts = ['login ok for alice@example.org from 10.1.2.3', 'login ok for bob@example.org', 'nothing to hide', 'from 10.9.9.9 and 10.9.9.8']
+    // (25 to 34 say the same across the revision change at 30)
+    const text = (i: number) => texts[i >= 25 && i < 35 ? 0 : (i * 7) % texts.length]
+    const inputs = Array.from({ length: 60 }, (_, i) => ({
+      lane: 'event',
+      ts: TS + i,
+      type: 'log',
+      message: text(i),
+      attrs: i % 5 === 0 && (i < 25 || i >= 35) ? { user: `u${i}` } : {},
+    }))
+    let current = manifest
+    const long = new Intake('web-3', new Subjects(), codec, () => current)
+    for (const [i, input] of inputs.entries()) {
+      if (i === 30) current = versioned(manifest.value, 8)
+      const fresh = new Intake('web-3', new Subjects(), codec, () => current)
+      const a = long.prepare(input)
+      expect(Buffer.compare(a as Buffer, fresh.prepare(input) as Buffer)).toBe(0)
+      const { fact } = open(a)
+      if (fact.redactions.length > 0) expect(fact.explain).toMatch(new RegExp(`\\(ben-redaction revision ${i < 30 ? 7 : 8}\\)$`))
+      else expect(fact.explain).toBeNull()
+    }
+  })
+})
+
 describe('sidecar record', () => {
   it('frames and parses back; refuses what is not a record', () => {
     const enc = { data: new Uint8Array([1, 2, 3]), id: 'abc', schema: 'ben.Metric', fingerprint: '00ff' }

@@ -30,6 +30,11 @@ export const isRecord = (p: Prepared): p is Buffer => p instanceof Uint8Array
 export class Intake {
   private readonly subjectOf: Readonly<Record<RawKind, string>>
   private readonly explainPrefix: string
+  // The last explain sentence made, and what it was made of: consecutive facts mostly redact the
+  // same things, and the scrub then gives the same sentence (the same string) again.
+  private lastScrubExplain: string | null = null
+  private lastRevision = -1
+  private lastExplain = ''
 
   constructor(
     readonly id: string,
@@ -72,6 +77,16 @@ export class Intake {
     return this.prepare(value)
   }
 
+  /** `sidecar <id> <the scrub's sentence> (ben-redaction revision <n>)`, built once for a run of facts that say the same. */
+  private explain(scrubbed: string | null, revision: number): string {
+    if (scrubbed !== this.lastScrubExplain || revision !== this.lastRevision) {
+      this.lastExplain = `${this.explainPrefix}${scrubbed ?? ''} (ben-redaction revision ${revision})`
+      this.lastScrubExplain = scrubbed
+      this.lastRevision = revision
+    }
+    return this.lastExplain
+  }
+
   private scrubAndFrame(raw: RawFact): Prepared {
     const config = this.manifest()
     // the scrub stage's own code, without the derived id it would hash (the fact keeps its edge id)
@@ -87,7 +102,7 @@ export class Intake {
       lineage: raw.lineage,
       producer: this.id,
       config: s.config,
-      explain: s.redactions.length > 0 ? `${this.explainPrefix}${s.explain ?? ''} (ben-redaction revision ${config.revision})` : null,
+      explain: s.redactions.length > 0 ? this.explain(s.explain, config.revision) : null,
       redactions: s.redactions,
     } as RawFact
     try {

@@ -2,7 +2,7 @@ import type { MsgHdrs } from '@nats-io/nats-core'
 import type { Encoded, Fact } from '../schemas/index.js'
 import { factHeaderBlock, preEncodedHeaders, withHeaderLines } from '../streams/index.js'
 import { HEADER_PREFIX } from '../streams/publisher.js'
-import { putString } from '../streams/frames.js'
+import { putBytes, putString } from '../streams/frames.js'
 
 /**
  * What the sidecar stores in one WAL record: everything the drainer needs to publish the fact
@@ -72,13 +72,17 @@ export interface FactEncoder {
  */
 export function frameFact(subject: string, codec: FactEncoder, fact: Fact): Buffer {
   const w = codec.writer(fact.kind)
-  const id = `${subject.slice(subject.lastIndexOf('.') + 1)}:${fact.id}`
+  // the message id `<source>:<fact id>` (source: the subject's last token), written from its two
+  // parts (latin1, one byte a unit: the same bytes as the joined string)
+  const source = sourceOf(subject)
+  const idLength = source.length + 1 + fact.id.length
   // the header block factHeaderBlock(id, …) writes, from its fixed parts and the id
   const tail = headerTails.get(w.fingerprint) ?? headerTail(w)
-  const hdrLength = HEAD.length + id.length + tail.length
+  const hdrLength = HEAD.length + idLength + tail.length
   const subjectBytes = Buffer.byteLength(subject, 'utf8')
-  if (subjectBytes > 0xffff || id.length > 0xffff || hdrLength > 0xffff) throw new RangeError(`sidecar record: subject, id or headers of fact ${id} longer than 65535 bytes`)
-  const head = 1 + 2 + subjectBytes + 2 + id.length * 3 + 2 + hdrLength + id.length * 2
+  if (subjectBytes > 0xffff || idLength > 0xffff || hdrLength > 0xffff)
+    throw new RangeError(`sidecar record: subject, id or headers of fact ${source}:${fact.id} longer than 65535 bytes`)
+  const head = 1 + 2 + subjectBytes + 2 + idLength * 3 + 2 + hdrLength + idLength * 2
   for (let want = head + 256; ; ) {
     if (arena.length - arenaAt < want) {
       arena = Buffer.allocUnsafe(Math.max(ARENA_BYTES, want))
@@ -91,15 +95,16 @@ export function frameFact(subject: string, codec: FactEncoder, fact: Fact): Buff
     b.writeUInt16LE(subjectBytes, o)
     o += 2
     o += putString(b, o, subject, false)
-    b.writeUInt16LE(id.length, o)
+    b.writeUInt16LE(idLength, o)
     o += 2
-    o += putString(b, o, id, true)
+    o = putMsgId(b, o, source, fact.id)
     b.writeUInt16LE(hdrLength, o)
     o += 2
-    HEAD.copy(b, o)
+    // (a loop: Buffer#copy costs more than these few bytes)
+    putBytes(b, o, HEAD, 0, HEAD.length)
     o += HEAD.length
-    o += putString(b, o, id, true)
-    tail.copy(b, o)
+    o = putMsgId(b, o, source, fact.id)
+    putBytes(b, o, tail, 0, tail.length)
     o += tail.length
     const end = codec.encodeInto(fact, b, o)
     if (end >= 0) {
@@ -108,6 +113,24 @@ export function frameFact(subject: string, codec: FactEncoder, fact: Fact): Buff
     }
     want = (b.length - start - end) * 2 // (end is minus the bytes missing) a fresh chunk with room to spare
   }
+}
+
+/** `<source>:<id>` in latin1 at `at`: where it ends. */
+function putMsgId(b: Buffer, at: number, source: string, id: string): number {
+  at += putString(b, at, source, true)
+  b[at++] = 0x3a // ':'
+  return at + putString(b, at, id, true)
+}
+
+/** The source token of the last subject framed (a sidecar frames a handful of subjects, over and over). */
+let lastSubject = ''
+let lastSource = ''
+function sourceOf(subject: string): string {
+  if (subject !== lastSubject) {
+    lastSource = subject.slice(subject.lastIndexOf('.') + 1)
+    lastSubject = subject
+  }
+  return lastSource
 }
 
 /** `NATS/1.0\r\nNats-Msg-Id: `: a fact's header block up to its message id. */

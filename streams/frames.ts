@@ -60,7 +60,7 @@ export function putUint(b: Buffer, at: number, v: number): number {
 }
 
 /** Copies `src[from, to)` into `b` at `at` (a loop for the short payloads of facts). */
-function putBytes(b: Buffer, at: number, src: Uint8Array, from: number, to: number): void {
+export function putBytes(b: Buffer, at: number, src: Uint8Array, from: number, to: number): void {
   if (to - from > 128) {
     b.set(src.subarray(from, to), at)
     return

@@ -233,25 +233,15 @@ export class Projector {
     // Not ours (or dead-lettered) still goes in the batch: its ack-all covers it. It is
     // scheduled like any other message, so a quiet stream does not leave it un-acked.
     this.buffer.push(env)
-    if (this.buffer.length >= this.batchSize) this.flushSoon(0)
-    else if (!this.timer) this.flushSoon(this.flushMs)
+    // A full batch is cut at once: batches are at most batchSize, whatever the pace of delivery.
+    // (Cut on a zero timer, a batch went on growing until the consumer yielded the event loop,
+    // and its boundaries, so the size of the last partial batch, depended on timing.)
+    if (this.buffer.length >= this.batchSize) this.cut()
+    else if (!this.timer) this.timer = setTimeout(() => this.cut(), this.flushMs)
   }
 
-  private flushSoon(delay: number): void {
-    if (this.timer) clearTimeout(this.timer)
-    this.timer = setTimeout(() => {
-      this.timer = undefined
-      const batch = this.buffer
-      this.buffer = []
-      if (batch.length) {
-        const gen = this.generation
-        this.chain = this.chain.then(() => this.write(batch, gen))
-      }
-    }, delay)
-  }
-
-  /** Writes everything buffered and waits for in-progress inserts. */
-  async flush(): Promise<void> {
+  /** Queues what is buffered for writing, after the writes already queued. */
+  private cut(): void {
     if (this.timer) clearTimeout(this.timer)
     this.timer = undefined
     const batch = this.buffer
@@ -260,6 +250,11 @@ export class Projector {
       const gen = this.generation
       this.chain = this.chain.then(() => this.write(batch, gen))
     }
+  }
+
+  /** Writes everything buffered and waits for in-progress inserts. */
+  async flush(): Promise<void> {
+    this.cut()
     await this.chain
   }
 

@@ -81,6 +81,8 @@ describe('projector flow control and sliced batches', () => {
       expect(await count()).toEqual({ rows: N, unique: N })
       console.log(`projector slices: writes of ${inserted.join(', ')} rows; rows built between two turns of the event loop: ${turns.join(', ')}`)
       expect(Math.max(...inserted), 'writes larger than a slice').toBeGreaterThan(ROWS_PER_SLICE)
+      // A full batch is cut when it is full, not when the consumer next yields: no write exceeds a batch.
+      expect(Math.max(...inserted), 'writes of at most a batch').toBeLessThanOrEqual(BATCH)
       expect(Math.max(...turns), 'the loop went round within a slice of rows, not after the whole batch').toBeLessThanOrEqual(ROWS_PER_SLICE)
     } finally {
       release()

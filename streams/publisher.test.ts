@@ -13,6 +13,10 @@ describe('parsePubAck', () => {
     expect(parsePubAck(b('{"stream":"S", "seq":12345,"duplicate": true}'))).toEqual({ seq: 12345, duplicate: true })
     expect(parsePubAck(b('{"stream":"S","seq": 7,"duplicate":true}'))).toEqual({ seq: 7, duplicate: true })
     expect(parsePubAck(b('{"stream":"S","seq":7,"duplicate":false}'))).toEqual({ seq: 7, duplicate: false })
+    // key order is the server's: the flag may come first, and a view into a larger buffer reads the same
+    expect(parsePubAck(b('{"duplicate":true,"stream":"S","seq":42}'))).toEqual({ seq: 42, duplicate: true })
+    expect(parsePubAck(b('xx{"stream":"S","seq":9}').subarray(2))).toEqual({ seq: 9, duplicate: false })
+    expect(parsePubAck(new Uint8Array(b('{"stream":"S","seq":3,"domain":"d"}')))).toEqual({ seq: 3, duplicate: false })
   })
   it('turns API errors and garbage into errors', () => {
     expect(parsePubAck(b('{"error":{"code":503,"err_code":10077,"description":"maximum messages exceeded"}}')).error).toMatch(/maximum messages exceeded/)

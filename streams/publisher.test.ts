@@ -81,3 +81,44 @@ describe('FactPublisher retries', () => {
     await publisher.close()
   })
 })
+
+describe('FactPublisher.trySendStored', () => {
+  it("gives each outcome back with its send's context and tag, the stored header block and lines in the frame", async () => {
+    const frames: Buffer[] = []
+    let inbox: ((err: unknown, msg: unknown) => void) | undefined
+    const nc = {
+      options: {},
+      info: { max_payload: 1 << 20 },
+      protocol: { sendCommand: (b: Uint8Array) => void frames.push(Buffer.from(b)) },
+      subscribe: (_s: string, o: { callback: typeof inbox }) => ((inbox = o.callback), { unsubscribe: () => undefined }),
+      status: () => ({ [Symbol.asyncIterator]: () => ({ next: () => new Promise(() => undefined) }) }),
+      isClosed: () => false,
+      publish: () => undefined,
+    } as unknown as NatsConnection
+    const publisher = new FactPublisher(nc, new Subjects(), new FactCodec(), { retries: 0 })
+    const got: Array<{ status: string; seq?: number; ctx: { n: number }; tag: number }> = []
+    const cb = (o: { status: string; seq?: number }, ctx: { n: number }, tag: number) => void got.push({ status: o.status, seq: o.seq, ctx, tag })
+    const ctxs = [{ n: 1 }, { n: 2 }, { n: 3 }]
+    const block = new TextEncoder().encode('NATS/1.0\r\nNats-Msg-Id: s:f\r\n\r\n')
+    for (let i = 0; i < ctxs.length; i++)
+      expect(publisher.trySendStored('ben.fact.event.s', new Uint8Array([i]), block, `Ben-Sidecar-Seq: ${i + 1}\r\n`, `s:f${i}`, cb, ctxs[i], 10 + i)).toBe(true)
+    const deadline = Date.now() + 30_000
+    while (frames.length === 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 10))
+    const all = Buffer.concat(frames).toString('latin1')
+    const replies = [...all.matchAll(/^HPUB ben\.fact\.event\.s (\S+) /gm)].map((m) => m[1])
+    expect(replies).toHaveLength(3)
+    expect(all).toContain('NATS/1.0\r\nNats-Msg-Id: s:f\r\nBen-Sidecar-Seq: 2\r\n\r\n')
+    // answered out of order: each outcome comes with the context and tag of its own send
+    const ack = (reply: string, body: string) => inbox!(null, { subject: reply, data: new TextEncoder().encode(body), headers: undefined })
+    ack(replies[2], '{"stream":"FACTS","seq":9}')
+    ack(replies[0], '{"stream":"FACTS","seq":7,"duplicate":true}')
+    ack(replies[1], '{"error":{"code":400,"description":"bad"}}')
+    expect(got).toEqual([
+      { status: 'stored', seq: 9, ctx: ctxs[2], tag: 12 },
+      { status: 'duplicate', seq: 7, ctx: ctxs[0], tag: 10 },
+      { status: 'failed', seq: undefined, ctx: ctxs[1], tag: 11 },
+    ])
+    expect(got[0].ctx).toBe(ctxs[2])
+    await publisher.close()
+  })
+})

@@ -1,7 +1,8 @@
 /**
  * The client of bench:otlp, in its own process (its CPU apart from the bench's and the
  * sidecar's; on 2 cores an exporter sharing the bench's event loop would also share its
- * stalls). One process per run, told over the IPC channel what to send:
+ * stalls). One process per measured sidecar (a cold run, then the steady run, in the same
+ * process), told over the IPC channel what to send:
  *
  *   → { type: 'ready' }
  *   ← { type: 'cpu' }                                     → { type: 'cpu', micros }
@@ -30,7 +31,8 @@ const TS = Date.now() - 3_600_000
 const message = (i: number) => `login ok for user${i % 500}@example.org from 10.0.${i % 250}.7`
 const attrs = (i: number) => ({ user: `user${i % 500}`, route: '/login', status: String(200 + (i % 3)) })
 
-let stop: (() => Promise<void>) | undefined
+/** The providers of every OTLP run of this process (a process may be asked for more than one run). */
+const running: LoggerProvider[] = []
 
 async function ndjson(port: number, run: number, n: number): Promise<string> {
   const agent = new Agent({ keepAlive: true, maxSockets: 4 })
@@ -95,7 +97,7 @@ async function otlp(a: Extract<Ask, { type: 'otlp' }>): Promise<string> {
   // Each processor exports on its own (batch full, or every 20 ms), one batch at a time; the
   // bench waits for JetStream. A forceFlush here would bound the whole backlog by one export
   // timeout; shutdown() afterwards only stops the idle exporters.
-  stop = async () => void (await Promise.all(providers.map((p) => p.shutdown())))
+  running.push(...providers)
   return `${a.clients} processor${a.clients > 1 ? 's' : ''} × batches of ${a.batch}; emit loop ${emitted.toFixed(2)} s`
 }
 
@@ -112,7 +114,7 @@ process.on('message', (m: Ask) => {
   } else if (m.type === 'ndjson') ndjson(m.port, m.run, m.n).then((note) => send({ type: 'sent', note }), fail)
   else if (m.type === 'otlp') otlp(m).then((note) => send({ type: 'sent', note }), fail)
   else if (m.type === 'stop')
-    void (stop?.() ?? Promise.resolve()).then(() => {
+    void Promise.all(running.map((p) => p.shutdown())).then(() => {
       send({ type: 'stopped' })
       process.exit(0)
     }, fail)

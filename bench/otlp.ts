@@ -17,6 +17,14 @@
  * sidecar's own counters) and fails if any is missing (the SDK drops silently when its queue
  * overflows: its queue holds them all here).
  *
+ * Cold and steady. Each run is measured twice, NDJSON and OTLP alike: *cold*, the first N records
+ * through the fresh sidecar and client (the figure includes their JIT warm-up: interpreted and
+ * baseline code, and the optimising compiler's own CPU, a few µs a record over 200,000 records);
+ * then *steady*, N more records (other timestamps, so other facts) through the same two
+ * processes, now warm, timed on their own. A long-running sidecar spends its life in the steady
+ * state; a short burst into a fresh one pays the cold figure. Each is compared with the NDJSON
+ * baseline of the same kind (cold with cold, steady with steady). BENCH_STEADY=0: cold only.
+ *
  * Besides records/s (wall, which depends on what else runs on the machine) it prints the CPU
  * each process spent per record — the client (the SDK exporter, the NDJSON poster or nats.go),
  * the sidecar and nats-server — which does not. On 2 cores the three must share 2 CPU-seconds a
@@ -55,6 +63,8 @@ const EMIT_SLICE = Number(process.env.BENCH_EMIT_SLICE ?? 1000)
 const GO_WINDOW = Number(process.env.BENCH_GO_WINDOW ?? 4096)
 /** BENCH_ONLY=otlp: the main OTLP run alone, no baselines (to profile the sidecar; not a result). */
 const ONLY_OTLP = process.env.BENCH_ONLY === 'otlp'
+/** BENCH_STEADY=0: the cold runs only (no second, warm round through the same processes). */
+const STEADY = process.env.BENCH_STEADY !== '0'
 const base = mkdtempSync(join(process.env.BENCH_DIR ?? tmpdir(), 'ben-bench-otlp-'))
 const here = fileURLToPath(new URL('.', import.meta.url))
 const FACTS = streamName({}, StreamName.Facts)
@@ -132,10 +142,13 @@ async function storedIn(jsm: JetStreamManager, subject: string): Promise<number>
 }
 
 type Kind = 'ndjson' | 'otlp' | 'ceiling'
+/** cold: the first N records through fresh processes; steady: N more through the same, warm ones. */
+type Phase = 'cold' | 'steady'
 
 interface Row {
   name: string
   kind: Kind
+  phase: Phase
   secs: number
   /** CPU seconds of the client process, the sidecar (0 for the ceiling: none) and nats-server. */
   clientCpu: number
@@ -162,30 +175,40 @@ interface Ctx {
   readonly jsm: JetStreamManager
 }
 
-/** One client process against a fresh sidecar, measured to the last PubAck. Returns the sidecar's id. */
-async function measure(ctx: Ctx, name: string, kind: 'ndjson' | 'otlp', ask: (sc: SidecarProc) => object): Promise<string> {
+/**
+ * One client process against a fresh sidecar, measured to the last PubAck: cold, then (unless
+ * BENCH_STEADY=0) steady, N more records through the same two processes. Returns the sidecar's id.
+ */
+async function measure(ctx: Ctx, name: string, kind: 'ndjson' | 'otlp', ask: (sc: SidecarProc, run: number) => object, run: number): Promise<string> {
   const sc = await startSidecar(ctx.url)
   const client = forkChild('otlp-client.js', [], PROF && process.env.BENCH_PROF_CLIENT ? `client-${sc.id}` : undefined)
   try {
     await client.next('ready')
-    const s0 = await sc.status()
-    const c0 = (await client.ask({ type: 'cpu' }, 'cpu')).micros as number
-    const n0 = procCpu(ctx.natsPid)
-    const t0 = performance.now()
-    const { note } = (await client.ask(ask(sc), 'sent')) as { note: string }
-    let last = s0
-    await until(async () => (last = await sc.status()).deliveredSeq >= N, 1_800_000, `the sidecar's delivery of ${N} records`)
-    const secs = (performance.now() - t0) / 1000
-    const natsCpu = procCpu(ctx.natsPid) - n0
-    const c1 = (await client.ask({ type: 'cpu' }, 'cpu')).micros as number
-    const row: Row = { name, kind, secs, clientCpu: (c1 - c0) / 1e6, sidecarCpu: (last.cpuMicros - s0.cpuMicros) / 1e6, natsCpu, inJetStream: 0, note }
-    row.inJetStream = await storedIn(ctx.jsm, subjects.fact('event', sc.id))
-    if (row.inJetStream !== N)
-      throw new Error(
-        `${name}: JetStream holds ${row.inJetStream} of ${N} records (sidecar: accepted ${last.accepted}, rejected ${JSON.stringify(last.rejected)}, stored ${last.stored})`,
-      )
-    rows.push(row)
-    process.stderr.write(`  ${name}: ${Math.round(N / secs).toLocaleString('en-US')} records/s\n`)
+    const phases: Phase[] = STEADY ? ['cold', 'steady'] : ['cold']
+    for (let k = 0; k < phases.length; k++) {
+      const phase = phases[k]
+      const s0 = await sc.status()
+      const c0 = (await client.ask({ type: 'cpu' }, 'cpu')).micros as number
+      const n0 = procCpu(ctx.natsPid)
+      const t0 = performance.now()
+      // the steady round's records are other facts: other timestamps (run numbers 5-8)
+      const { note } = (await client.ask(ask(sc, phase === 'cold' ? run : run + 4), 'sent')) as { note: string }
+      const want = (k + 1) * N
+      let last = s0
+      await until(async () => (last = await sc.status()).deliveredSeq >= want, 1_800_000, `the sidecar's delivery of ${want} records`)
+      const secs = (performance.now() - t0) / 1000
+      const natsCpu = procCpu(ctx.natsPid) - n0
+      const c1 = (await client.ask({ type: 'cpu' }, 'cpu')).micros as number
+      const row: Row = { name, kind, phase, secs, clientCpu: (c1 - c0) / 1e6, sidecarCpu: (last.cpuMicros - s0.cpuMicros) / 1e6, natsCpu, inJetStream: 0, note }
+      const held = await storedIn(ctx.jsm, subjects.fact('event', sc.id))
+      row.inJetStream = held - k * N
+      if (held !== want)
+        throw new Error(
+          `${name} (${phase}): JetStream holds ${held} of ${want} records (sidecar: accepted ${last.accepted}, rejected ${JSON.stringify(last.rejected)}, stored ${last.stored})`,
+        )
+      rows.push(row)
+      process.stderr.write(`  ${name} (${phase}): ${Math.round(N / secs).toLocaleString('en-US')} records/s\n`)
+    }
   } finally {
     await client.ask({ type: 'stop' }, 'stopped')
     await sc.close()
@@ -228,6 +251,7 @@ async function ceiling(ctx: Ctx, go: Extract<GoBaseline, { ok: true }>, from: st
   const row: Row = {
     name: 'ceiling: nats.go PublishMsgAsync of those messages',
     kind: 'ceiling',
+    phase: 'cold',
     secs: o.secs,
     clientCpu: o.cpuSecs,
     sidecarCpu: 0,
@@ -240,8 +264,8 @@ async function ceiling(ctx: Ctx, go: Extract<GoBaseline, { ok: true }>, from: st
   process.stderr.write(`  ${row.name}: ${Math.round(N / o.secs).toLocaleString('en-US')} records/s\n`)
 }
 
-const ndjson = (run: number) => (sc: SidecarProc) => ({ type: 'ndjson', port: sc.ndjsonPort, run, n: N })
-const otlp = (run: number, clients: number, batch: number) => (sc: SidecarProc) => ({ type: 'otlp', port: sc.otlpPort, run, n: N, clients, batch, slice: EMIT_SLICE })
+const ndjson = (sc: SidecarProc, run: number) => ({ type: 'ndjson', port: sc.ndjsonPort, run, n: N })
+const otlp = (clients: number, batch: number) => (sc: SidecarProc, run: number) => ({ type: 'otlp', port: sc.otlpPort, run, n: N, clients, batch, slice: EMIT_SLICE })
 const OTLP = 'OTLP/HTTP protobuf, SDK batch processor → JetStream'
 const NDJSON = 'NDJSON POST /facts → JetStream'
 
@@ -254,12 +278,12 @@ async function main(): Promise<void> {
   const ctx: Ctx = { url: server.url, natsPid: server.pid, nc, jsm }
   try {
     await (await StreamAdmin.open(nc)).ensureTopology({ subjects })
-    if (!ONLY_OTLP) await measure(ctx, NDJSON, 'ndjson', ndjson(1))
-    const main = await measure(ctx, OTLP, 'otlp', otlp(2, CLIENTS, BATCH))
+    if (!ONLY_OTLP) await measure(ctx, NDJSON, 'ndjson', ndjson, 1)
+    const main = await measure(ctx, OTLP, 'otlp', otlp(CLIENTS, BATCH), 2)
     if (!ONLY_OTLP) {
       if (go.ok) await ceiling(ctx, go, main)
-      await measure(ctx, OTLP, 'otlp', otlp(3, 1, 512))
-      await measure(ctx, NDJSON, 'ndjson', ndjson(4)) // the baseline again, after the JIT has seen everything
+      await measure(ctx, OTLP, 'otlp', otlp(1, 512), 3)
+      await measure(ctx, NDJSON, 'ndjson', ndjson, 4) // the baseline again, after the bench's own JIT has seen everything
     }
   } finally {
     if (go.ok) go.close()
@@ -272,15 +296,22 @@ async function main(): Promise<void> {
 
 function report(goSkipped: string | undefined): void {
   const rate = (r: Row) => N / r.secs
-  const ndjsonRates = rows.filter((r) => r.kind === 'ndjson').map(rate)
-  const baseline = ndjsonRates.length > 0 ? Math.max(...ndjsonRates) : NaN
+  // each run against the NDJSON baseline of its own phase (cold with cold, steady with steady)
+  const baselineOf = (phase: Phase) => {
+    const rates = rows.filter((r) => r.kind === 'ndjson' && r.phase === phase).map(rate)
+    return rates.length > 0 ? Math.max(...rates) : NaN
+  }
+  const baseline = baselineOf('cold')
+  const steadyBaseline = baselineOf('steady')
+  const versus = (r: Row) => rate(r) / (r.phase === 'steady' ? steadyBaseline : baseline)
   const ceil = rows.find((r) => r.kind === 'ceiling')
   const us = (secs: number) => (secs === 0 ? '-' : ((secs * 1e6) / N).toFixed(1))
-  const head = ['run', 'records/s', '× NDJSON', '× nats.go', 'µs CPU/record: client', 'sidecar', 'nats-server', 'all', 'sidecar busy', 'note']
+  const head = ['run', 'phase', 'records/s', '× NDJSON', '× nats.go', 'µs CPU/record: client', 'sidecar', 'nats-server', 'all', 'sidecar busy', 'note']
   const body = rows.map((r) => [
     r.name,
+    r.kind === 'ceiling' ? '-' : r.phase,
     Math.round(rate(r)).toLocaleString('en-US'),
-    (rate(r) / baseline).toFixed(2),
+    r.kind === 'ceiling' ? '-' : versus(r).toFixed(2),
     ceil ? (rate(r) / rate(ceil)).toFixed(2) : '-',
     us(r.clientCpu),
     us(r.sidecarCpu),
@@ -293,21 +324,27 @@ function report(goSkipped: string | undefined): void {
   const line = (cells: string[]) => cells.map((c, i) => (i === 0 || i === cells.length - 1 ? c.padEnd(widths[i]) : c.padStart(widths[i]))).join(' | ')
   process.stdout.write(
     `${N.toLocaleString('en-US')} records a run, each counted in JetStream; wall time from the first record sent to the last PubAck; ` +
-      `CPU from each process's own counters (client: the SDK exporter, the NDJSON poster or nats.go)\n`,
+      `CPU from each process's own counters (client: the SDK exporter, the NDJSON poster or nats.go)\n` +
+      (STEADY
+        ? `cold: the first ${N.toLocaleString('en-US')} records through a fresh sidecar and client (JIT warm-up included); ` +
+          `steady: ${N.toLocaleString('en-US')} more through the same, warm processes, timed on their own; × NDJSON compares each with the NDJSON baseline of the same phase\n`
+        : `cold runs only (BENCH_STEADY=0): the first ${N.toLocaleString('en-US')} records through a fresh sidecar and client, JIT warm-up included\n`),
   )
   process.stdout.write([line(head), widths.map((w) => '-'.repeat(w)).join('-+-'), ...body.map(line)].join('\n') + '\n')
   const json = {
     bench: 'otlp',
     n: N,
     baselineRecordsPerSec: Math.round(baseline),
+    steadyBaselineRecordsPerSec: Number.isNaN(steadyBaseline) ? null : Math.round(steadyBaseline),
     ceilingRecordsPerSec: ceil ? Math.round(rate(ceil)) : null,
     ceilingSkipped: goSkipped ?? null,
     runs: rows.map((r) => ({
       name: r.name,
       kind: r.kind,
+      phase: r.phase,
       note: r.note,
       recordsPerSec: Math.round(rate(r)),
-      ratioToNdjson: Number((rate(r) / baseline).toFixed(3)),
+      ratioToNdjson: r.kind === 'ceiling' ? null : Number(versus(r).toFixed(3)),
       ratioToCeiling: ceil ? Number((rate(r) / rate(ceil)).toFixed(3)) : null,
       cpuMicrosPerRecord: {
         client: Number(((r.clientCpu * 1e6) / N).toFixed(2)),

@@ -30,6 +30,9 @@ const AvroMap = (
  * length with Buffer.byteLength first. False (nothing written that counts) for any other string,
  * or when the buffer is too small: the caller then writes it avsc's way.
  */
+/** Strings longer than this are written by Buffer's UTF-8 write, shorter ones in a loop. */
+const ASCII_LOOP_MAX = 24
+
 function writeAscii(tap: Tap, val: string): boolean {
   const n = val.length
   if (n >= 8192) return false
@@ -37,10 +40,18 @@ function writeAscii(tap: Tap, val: string): boolean {
   const buf = tap.buf
   const at = tap.pos + lenBytes
   if (at + n > buf.length) return false
-  for (let i = 0; i < n; i++) {
-    const c = val.charCodeAt(i)
-    if (c >= 0x80) return false
-    buf[at + i] = c
+  if (n > ASCII_LOOP_MAX && buf.length - at >= 3 * n) {
+    // a longer string: Buffer's own UTF-8 write, which costs less than the loop from here on.
+    // With room for any string of n units (3 bytes a unit at most) it writes the whole string,
+    // n bytes only when every unit is ASCII (anything else takes 2 or more); otherwise what it
+    // wrote past tap.pos is overwritten by avsc's own write.
+    if ((buf as Buffer & { utf8Write(s: string, at: number): number }).utf8Write(val, at) !== n) return false
+  } else {
+    for (let i = 0; i < n; i++) {
+      const c = val.charCodeAt(i)
+      if (c >= 0x80) return false
+      buf[at + i] = c
+    }
   }
   if (lenBytes === 1) buf[at - 1] = n << 1
   else {

@@ -218,11 +218,13 @@ export class Drainer {
     e.gen = gen
     e.refused = false
     this.inflight++
-    const cb = (o: PublishOutcome) => this.outcome(e, gen, o)
-    // the stored header block plus the WAL seq, written straight into the outgoing frame
-    if (!this.publisher.trySendStored(rec.subject, rec.data, rec.headers, seqHeaderLine(e.seq), rec.id, cb))
-      void this.publisher.sendRaw(rec.subject, rec.data, sendableHeaders(rec, e.seq), rec.id, cb)
+    // the stored header block plus the WAL seq, written straight into the outgoing frame; the
+    // outcome comes back with the entry and the generation of this send (no closure per fact)
+    if (!this.publisher.trySendStored(rec.subject, rec.data, rec.headers, seqHeaderLine(e.seq), rec.id, this.onOutcome, e, gen))
+      void this.publisher.sendRaw(rec.subject, rec.data, sendableHeaders(rec, e.seq), rec.id, (o) => this.outcome(e, gen, o))
   }
+
+  private readonly onOutcome = (o: PublishOutcome, e: Entry, gen: number): void => this.outcome(e, gen, o)
 
   private outcome(e: Entry, gen: number, o: PublishOutcome): void {
     if (e.state === EntryState.Done) return

@@ -119,6 +119,24 @@ describe('reconcile: what already landed', () => {
     expect(await storedPrefix(fake({ e: { seq: 15, id: 'y' } }), 'FACTS', subjects, refused)).toBe(1)
   })
 
+  it('reads records of alternating subjects each with its own subject, and refuses a record cut anywhere in its fields', () => {
+    const enc = (id: string) => ({ data: new Uint8Array([1, 2, 3]), id, schema: 'ben.Event', fingerprint: 'fp' })
+    const subjects = ['ben.fact.event.a', 'ben.fact.event.b', 'ben.fact.metric.a', 'ben.fact.event.é', 'ben.fact.event.a']
+    for (let i = 0; i < 20; i++) {
+      const subject = subjects[i % subjects.length]
+      const rec = parseRecord(frameRecord(subject, enc(`f${i}`)))!
+      expect(rec.subject).toBe(subject)
+      expect(rec.id).toBe(`${subject.slice(subject.lastIndexOf('.') + 1)}:f${i}`)
+      expect(Buffer.from(rec.data)).toEqual(Buffer.from([1, 2, 3]))
+      expect(Buffer.from(rec.headers).toString('latin1')).toBe(`NATS/1.0\r\nNats-Msg-Id: ${rec.id}\r\nBen-Schema: ben.Event\r\nBen-Schema-Fp: fp\r\n\r\n`)
+    }
+    const whole = frameRecord('ben.fact.event.a', enc('f1'))
+    const dataAt = whole.length - 3
+    for (let cut = 0; cut < dataAt; cut++) expect(parseRecord(whole.subarray(0, cut))).toBeNull()
+    // the Avro bytes are what follows the header block: a record cut in them reads with fewer bytes
+    expect(Buffer.from(parseRecord(whole.subarray(0, dataAt + 1))!.data)).toEqual(Buffer.from([1]))
+  })
+
   it('adds the seq header before the end of the header block', () => {
     const rec = parseRecord(frameRecord('ben.fact.metric.s', { data: new Uint8Array([7]), id: 'f1', schema: 'ben.Metric', fingerprint: 'ab' }))!
     const h = (sendableHeaders(rec, 42) as unknown as { encode(): Uint8Array }).encode()

@@ -146,26 +146,49 @@ function headerTail(w: { readonly name: string; readonly fingerprint: string }):
 /** Reads a record back; null when the bytes are not a record of this version (a bug or foreign data). */
 export function parseRecord(bytes: Uint8Array): SidecarRecord | null {
   const b = Buffer.isBuffer(bytes) ? bytes : Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength)
-  if (b.length < 7 || b[0] !== RECORD_VERSION) return null
-  let o = 1
-  const field = (): [number, number] | null => {
-    if (o + 2 > b.length) return null
-    const n = b.readUInt16LE(o)
-    const start = o + 2
-    o = start + n
-    return o > b.length ? null : [start, o]
-  }
-  const s = field()
-  const i = s && field()
-  const h = i && field()
-  if (!s || !i || !h) return null
+  const n = b.length
+  if (n < 7 || b[0] !== RECORD_VERSION) return null
+  // three fields, each a u16 length and its bytes: subject, id, header block; then the Avro bytes
+  const s0 = 3
+  const s1 = s0 + b.readUInt16LE(1)
+  if (s1 + 2 > n) return null
+  const i0 = s1 + 2
+  const i1 = i0 + b.readUInt16LE(s1)
+  if (i1 + 2 > n) return null
+  const h0 = i1 + 2
+  const h1 = h0 + b.readUInt16LE(i1)
+  if (h1 > n) return null
   return {
-    subject: b.toString('utf8', s[0], s[1]),
-    id: b.toString('latin1', i[0], i[1]),
-    headers: b.subarray(h[0], h[1]),
-    data: b.subarray(o),
+    subject: subjectAt(b, s0, s1),
+    id: b.toString('latin1', i0, i1),
+    headers: b.subarray(h0, h1),
+    data: b.subarray(h1),
   }
 }
+
+/**
+ * The subject in `b[from, to)` (UTF-8): the string of the last subject read when the bytes are
+ * the same (a sidecar's records name a handful of subjects, over and over), so the drain does
+ * not decode one per record.
+ */
+function subjectAt(b: Buffer, from: number, to: number): string {
+  const last = lastRead
+  const n = to - from
+  if (last.bytes.length === n) {
+    let same = true
+    for (let i = 0; i < n; i++) {
+      if (last.bytes[i] !== b[from + i]) {
+        same = false
+        break
+      }
+    }
+    if (same) return last.subject
+  }
+  const subject = b.toString('utf8', from, to)
+  lastRead = { bytes: Uint8Array.prototype.slice.call(b, from, to), subject }
+  return subject
+}
+let lastRead: { bytes: Uint8Array; subject: string } = { bytes: new Uint8Array(0), subject: '' }
 
 /** The header the drain adds: the fact's WAL seq, so a resuming drain can tell exactly what landed (reconcile.ts). */
 export const SEQ_HEADER = 'Ben-Sidecar-Seq'

@@ -13,6 +13,10 @@ describe('parsePubAck', () => {
     expect(parsePubAck(b('{"stream":"S", "seq":12345,"duplicate": true}'))).toEqual({ seq: 12345, duplicate: true })
     expect(parsePubAck(b('{"stream":"S","seq": 7,"duplicate":true}'))).toEqual({ seq: 7, duplicate: true })
     expect(parsePubAck(b('{"stream":"S","seq":7,"duplicate":false}'))).toEqual({ seq: 7, duplicate: false })
+    // key order is the server's: the flag may come first, and a view into a larger buffer reads the same
+    expect(parsePubAck(b('{"duplicate":true,"stream":"S","seq":42}'))).toEqual({ seq: 42, duplicate: true })
+    expect(parsePubAck(b('xx{"stream":"S","seq":9}').subarray(2))).toEqual({ seq: 9, duplicate: false })
+    expect(parsePubAck(new Uint8Array(b('{"stream":"S","seq":3,"domain":"d"}')))).toEqual({ seq: 3, duplicate: false })
   })
   it('turns API errors and garbage into errors', () => {
     expect(parsePubAck(b('{"error":{"code":503,"err_code":10077,"description":"maximum messages exceeded"}}')).error).toMatch(/maximum messages exceeded/)
@@ -74,6 +78,47 @@ describe('FactPublisher retries', () => {
     // the PubAck to the retry settles it: a duplicate answer after a retry counts as stored
     inbox!(null, { subject: again.reply, data: new TextEncoder().encode('{"stream":"FACTS","seq":1,"duplicate":true}'), headers: undefined })
     expect(await outcome).toMatchObject({ status: 'stored', seq: 1 })
+    await publisher.close()
+  })
+})
+
+describe('FactPublisher.trySendStored', () => {
+  it("gives each outcome back with its send's context and tag, the stored header block and lines in the frame", async () => {
+    const frames: Buffer[] = []
+    let inbox: ((err: unknown, msg: unknown) => void) | undefined
+    const nc = {
+      options: {},
+      info: { max_payload: 1 << 20 },
+      protocol: { sendCommand: (b: Uint8Array) => void frames.push(Buffer.from(b)) },
+      subscribe: (_s: string, o: { callback: typeof inbox }) => ((inbox = o.callback), { unsubscribe: () => undefined }),
+      status: () => ({ [Symbol.asyncIterator]: () => ({ next: () => new Promise(() => undefined) }) }),
+      isClosed: () => false,
+      publish: () => undefined,
+    } as unknown as NatsConnection
+    const publisher = new FactPublisher(nc, new Subjects(), new FactCodec(), { retries: 0 })
+    const got: Array<{ status: string; seq?: number; ctx: { n: number }; tag: number }> = []
+    const cb = (o: { status: string; seq?: number }, ctx: { n: number }, tag: number) => void got.push({ status: o.status, seq: o.seq, ctx, tag })
+    const ctxs = [{ n: 1 }, { n: 2 }, { n: 3 }]
+    const block = new TextEncoder().encode('NATS/1.0\r\nNats-Msg-Id: s:f\r\n\r\n')
+    for (let i = 0; i < ctxs.length; i++)
+      expect(publisher.trySendStored('ben.fact.event.s', new Uint8Array([i]), block, `Ben-Sidecar-Seq: ${i + 1}\r\n`, `s:f${i}`, cb, ctxs[i], 10 + i)).toBe(true)
+    const deadline = Date.now() + 30_000
+    while (frames.length === 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 10))
+    const all = Buffer.concat(frames).toString('latin1')
+    const replies = [...all.matchAll(/^HPUB ben\.fact\.event\.s (\S+) /gm)].map((m) => m[1])
+    expect(replies).toHaveLength(3)
+    expect(all).toContain('NATS/1.0\r\nNats-Msg-Id: s:f\r\nBen-Sidecar-Seq: 2\r\n\r\n')
+    // answered out of order: each outcome comes with the context and tag of its own send
+    const ack = (reply: string, body: string) => inbox!(null, { subject: reply, data: new TextEncoder().encode(body), headers: undefined })
+    ack(replies[2], '{"stream":"FACTS","seq":9}')
+    ack(replies[0], '{"stream":"FACTS","seq":7,"duplicate":true}')
+    ack(replies[1], '{"error":{"code":400,"description":"bad"}}')
+    expect(got).toEqual([
+      { status: 'stored', seq: 9, ctx: ctxs[2], tag: 12 },
+      { status: 'duplicate', seq: 7, ctx: ctxs[0], tag: 10 },
+      { status: 'failed', seq: undefined, ctx: ctxs[1], tag: 11 },
+    ])
+    expect(got[0].ctx).toBe(ctxs[2])
     await publisher.close()
   })
 })

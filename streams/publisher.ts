@@ -55,16 +55,23 @@ export interface PublisherOptions {
 type Callback = (outcome: PublishOutcome) => void
 
 /**
+ * The callback of `trySendStored`: the outcome, and the `ctx` and `tag` the send was given back
+ * as they were, so that a caller sending many facts passes one function, not a closure per fact.
+ */
+export type StoredCallback<C> = (outcome: PublishOutcome, ctx: C, tag: number) => void
+
+/**
  * Reads a PubAck without JSON.parse on the hot path: `{"stream":"FACTS","seq":12}` or with
  * `,"duplicate":true`; anything else (an API error) goes through JSON.parse.
  */
 const DUPLICATE = /"duplicate":\s*true/
 
 export function parsePubAck(data: Uint8Array): { seq?: number; duplicate: boolean; error?: string } {
-  // read on the bytes (no string per PubAck): `"seq":` then digits; `"duplicate"` is rare
-  const b = Buffer.isBuffer(data) ? data : Buffer.from(data.buffer, data.byteOffset, data.byteLength)
-  const at = b.indexOf(SEQ_KEY)
-  if (at >= 0 && !(b.length >= ERROR_START.length && b.compare(ERROR_START, 0, ERROR_START.length, 0, ERROR_START.length) === 0)) {
+  // read on the bytes (no string per PubAck), in loops: a PubAck is a few dozen bytes, less than
+  // Buffer's native indexOf and compare cost to call; `"seq":` then digits; `"duplicate"` is rare
+  const b = data
+  const at = indexOfBytes(b, SEQ_KEY, 0)
+  if (at >= 0 && !startsWith(b, ERROR_START)) {
     let seq = 0
     let i = at + SEQ_KEY.length
     while (b[i] === 32) i++
@@ -73,15 +80,35 @@ export function parsePubAck(data: Uint8Array): { seq?: number; duplicate: boolea
       if (c < 0 || c > 9) break
       seq = seq * 10 + c
     }
-    return { seq, duplicate: b.indexOf(DUPLICATE_KEY) >= 0 && DUPLICATE.test(b.toString('latin1')) }
+    return { seq, duplicate: indexOfBytes(b, DUPLICATE_KEY, 0) >= 0 && DUPLICATE.test(latin1(b)) }
   }
-  const text = b.toString('latin1')
+  const text = latin1(b)
   try {
     const v = JSON.parse(text) as { error?: { description?: string; code?: number } }
     return { duplicate: false, error: `JetStream refused: ${v.error?.description ?? v.error?.code ?? text.slice(0, 120)}` }
   } catch {
     return { duplicate: false, error: `unreadable PubAck: ${text.slice(0, 120)}` }
   }
+}
+
+const latin1 = (b: Uint8Array): string => Buffer.from(b.buffer, b.byteOffset, b.byteLength).toString('latin1')
+
+/** Where `pat` first occurs in `b` at or after `from`, or -1 (Buffer#indexOf's answer, in a loop). */
+function indexOfBytes(b: Uint8Array, pat: Uint8Array, from: number): number {
+  const first = pat[0]
+  const last = b.length - pat.length
+  outer: for (let i = from; i <= last; i++) {
+    if (b[i] !== first) continue
+    for (let j = 1; j < pat.length; j++) if (b[i + j] !== pat[j]) continue outer
+    return i
+  }
+  return -1
+}
+
+function startsWith(b: Uint8Array, pat: Uint8Array): boolean {
+  if (b.length < pat.length) return false
+  for (let j = 0; j < pat.length; j++) if (b[j] !== pat[j]) return false
+  return true
 }
 const SEQ_KEY = Buffer.from('"seq":', 'latin1')
 
@@ -150,7 +177,10 @@ interface Pending {
   data: Uint8Array | undefined
   sentAt: number
   attempts: number
-  cb: Callback
+  cb: StoredCallback<unknown>
+  /** Given back to `cb` with the outcome (trySendStored); undefined otherwise. */
+  ctx: unknown
+  tag: number
   /** A raw fact: a `duplicate` answer is checked against the subject of the message JetStream kept. */
   verify: boolean
   /** When it first met no stream (waitForStreamMs): a 503 after this + the wait fails it. */
@@ -332,7 +362,7 @@ export class FactPublisher {
   }
 
   /** Awaits the PubAck of a frame just written. */
-  private track(token: number, id: string, subject: string, framed: FramePosition, cb: Callback): void {
+  private track(token: number, id: string, subject: string, framed: FramePosition, cb: StoredCallback<unknown>, ctx?: unknown, tag = 0): void {
     if (this.pending.size === 0) this.lastAnswer = this.now
     this.pending.set(token, {
       id,
@@ -345,6 +375,8 @@ export class FactPublisher {
       sentAt: this.now,
       attempts: 1,
       cb,
+      ctx,
+      tag,
       verify: subject.startsWith(this.factPrefix),
       order: ++this.order,
       sent: true,
@@ -367,16 +399,18 @@ export class FactPublisher {
   /**
    * `trySendRaw` for bytes stored ready to send: `block` is the header block (ending with its
    * empty line) and `lines` more header lines (`Name: value\r\n`) to add to it — the sidecar's
-   * stored headers and its WAL seq — written straight into the outgoing frame.
+   * stored headers and its WAL seq — written straight into the outgoing frame. `cb` gets the
+   * outcome with `ctx` and `tag` as given.
    */
-  trySendStored(subject: string, data: Uint8Array, block: Uint8Array, lines: string, id: string, cb: Callback): boolean {
+  trySendStored<C>(subject: string, data: Uint8Array, block: Uint8Array, lines: string, id: string, cb: StoredCallback<C>, ctx: C, tag: number): boolean {
     if (this.pending.size >= this.window && !this.closed) return false
+    const callback = cb as StoredCallback<unknown>
     if (this.closed || this.offline || !this.frames.direct || this.nc.isClosed() || block.length + lines.length + data.length > this.maxPayload) {
-      this.enqueue(subject, data, withHeaderLines(block, lines), id, cb)
+      this.enqueue(subject, data, withHeaderLines(block, lines), id, callback, ctx, tag)
       return true
     }
     const token = ++this.token
-    this.track(token, id, subject, this.frames.writeWithLines(subject, this.replyPrefix, token, block, lines, data)!, cb)
+    this.track(token, id, subject, this.frames.writeWithLines(subject, this.replyPrefix, token, block, lines, data)!, callback, ctx, tag)
     return true
   }
 
@@ -384,10 +418,10 @@ export class FactPublisher {
     return new Promise<void>((r) => this.waiters.push(r))
   }
 
-  private enqueue(subject: string, data: Uint8Array, headers: Uint8Array, id: string, cb: Callback): void {
+  private enqueue(subject: string, data: Uint8Array, headers: Uint8Array, id: string, cb: StoredCallback<unknown>, ctx?: unknown, tag = 0): void {
     if (this.closed) {
       publishedBy.failed.inc()
-      cb({ id, status: 'failed', code: PublishFailure.Closed, error: 'publisher is closed' })
+      cb({ id, status: 'failed', code: PublishFailure.Closed, error: 'publisher is closed' }, ctx, tag)
       return
     }
     const token = ++this.token
@@ -403,6 +437,8 @@ export class FactPublisher {
       sentAt: this.now,
       attempts: 1,
       cb,
+      ctx,
+      tag,
       verify: subject.startsWith(this.factPrefix),
       order: ++this.order,
       sent: !this.offline,
@@ -545,7 +581,7 @@ export class FactPublisher {
     this.pending.delete(token)
     this.lastAnswer = this.now
     publishedBy[outcome.status].inc()
-    p.cb(outcome)
+    p.cb(outcome, p.ctx, p.tag)
     const w = this.waiters.shift()
     if (w) w()
     if (this.pending.size === 0 && this.verifying === 0) for (const r of this.idleWaiters.splice(0)) r()

@@ -54,14 +54,18 @@ export const frameBytes = (payloadBytes: number): number => FRAME_HEADER_BYTES +
 /** Writes one frame into `out` at `off`; returns the offset after it. */
 export function encodeFrame(out: Buffer, off: number, seq: number, appendedAt: number, data: Uint8Array): number {
   const n = data.length
-  out.writeUInt32LE(n, off + 4)
-  writeU64(out, off + 8, seq)
-  out.writeDoubleLE(appendedAt, off + 16)
+  // the checksummed head (length, seq, time) in a scratch buffer: its CRC continued over `data`
+  // is the CRC of the frame's bytes 4 .. 24+n, with no view of `out` made per record
+  const h = frameHead
+  h.writeUInt32LE(n, 0)
+  writeU64(h, 4, seq)
+  h.writeDoubleLE(appendedAt, 12)
+  for (let i = 0; i < 20; i++) out[off + 4 + i] = h[i]
   out.set(data, off + FRAME_HEADER_BYTES)
-  const end = off + FRAME_HEADER_BYTES + n
-  out.writeUInt32LE(crc32(out.subarray(off + 4, end)), off)
-  return end
+  out.writeUInt32LE(crc32(data, crc32(h)), off)
+  return off + FRAME_HEADER_BYTES + n
 }
+const frameHead = Buffer.alloc(FRAME_HEADER_BYTES - 4)
 
 export const FrameStatus = {
   Ok: 'ok',

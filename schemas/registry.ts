@@ -45,7 +45,7 @@ function writeAscii(tap: Tap, val: string): boolean {
     // With room for any string of n units (3 bytes a unit at most) it writes the whole string,
     // n bytes only when every unit is ASCII (anything else takes 2 or more); otherwise what it
     // wrote past tap.pos is overwritten by avsc's own write.
-    if ((buf as Buffer & { utf8Write(s: string, at: number): number }).utf8Write(val, at) !== n) return false
+    if ((buf as Buffer).write(val, at) !== n) return false
   } else {
     for (let i = 0; i < n; i++) {
       const c = val.charCodeAt(i)

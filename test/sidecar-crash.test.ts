@@ -85,7 +85,7 @@ async function startDaemon(): Promise<ChildProcess> {
       if (c.exitCode !== null) throw new Error(`ben sidecar exited with ${c.exitCode}: ${out}`)
       return out.includes('listening on') || undefined
     },
-    30_000,
+    120_000,
     20,
   )
   return c

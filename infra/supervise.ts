@@ -78,11 +78,14 @@ export async function supervise(opts: SupervisorOptions): Promise<Supervised> {
   const stallAfter = opts.stallAfterMs ?? 20_000
   const stallAfterReconnect = Math.min(stallAfter, opts.stallAfterReconnectMs ?? 6000)
   let reconnectedAt = -Infinity
+  /** Counts reconnects: a check that saw one happen while it waited on NATS gives no verdict. */
+  let reconnects = 0
   void (async () => {
     for await (const s of opts.nc.status()) {
       if (stopped) break
       if (s.type === 'reconnect') {
         reconnectedAt = Date.now()
+        reconnects++
         stall = undefined // measured afresh from here, on the quicker bound
       }
     }
@@ -150,6 +153,10 @@ export async function supervise(opts: SupervisorOptions): Promise<Supervised> {
     const afterReconnect = now - reconnectedAt < stallAfter
     if (now - lastConsumerCheck < (afterReconnect ? checkEvery : consumerEvery)) return
     lastConsumerCheck = now
+    // A request sent while NATS is away waits in the client and may be answered once it is back:
+    // such a check began (`now`) before the reconnect, and a stall dated from it would be judged on
+    // the long bound (seen under load: a worker stalled after a reconnect was never restarted).
+    const epoch = reconnects
     let admin
     try {
       admin = await StreamAdmin.open(opts.nc, { timeoutMs: 3000 })
@@ -171,7 +178,7 @@ export async function supervise(opts: SupervisorOptions): Promise<Supervised> {
         return // unreachable or slow: not a verdict
       }
     }
-    if (stopped || restarting) return
+    if (stopped || restarting || reconnects !== epoch) return
     const progress = worker.progress()
     if (!waiting || !stall || stall.progress !== progress || stall.marks !== marks) {
       stall = { progress, marks, since: now }

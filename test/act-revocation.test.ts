@@ -44,7 +44,7 @@ describe('act and a revoked issuer key', () => {
   const decide = async (id: string) => {
     const d = decision(id, Date.now())
     expect((await publisher.publish(d)).status).toBe('stored')
-    return waitFor(`the command for ${id}`, () => commands.find((c) => c.payload.decisionId === d.id), 30_000)
+    return waitFor(`the command for ${id}`, () => commands.find((c) => c.payload.decisionId === d.id), 120_000)
   }
 
   it('signs, stops signing after `ben keys revoke` (log + rejected commands with the reason), and signs again with a rotated key', async () => {
@@ -72,7 +72,7 @@ describe('act and a revoked issuer key', () => {
     await waitFor(
       'act to pick up the rotated key',
       () => readFileSync(join(home.path, 'ben.log'), 'utf8').includes('act now signs with the rotated issuer key') || undefined,
-      30_000,
+      120_000,
     )
     const again = await decide('rev-d3')
     expect(again.payload).toMatchObject({ status: 'issued', keyId: fresh })

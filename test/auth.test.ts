@@ -111,7 +111,7 @@ describe('NATS authorisation with the generated server configuration', () => {
     for (const s of forbidden) a.nc.publish(s, 'x')
     a.nc.publish('ben.ack.a', 'x') // its own ack subject is allowed
     await a.nc.flush()
-    await waitFor('a violation for each', () => forbidden.every((s) => refused(a.violations, 'publish', s)) || undefined, 5000, 20)
+    await waitFor('a violation for each', () => forbidden.every((s) => refused(a.violations, 'publish', s)) || undefined, 120_000, 20)
     expect(refused(a.violations, 'publish', 'ben.ack.a')).toBe(false)
     expect(await subjectCount(jsm, 'COMMANDS', 'ben.ack.a')).toBe(1)
     expect(await subjectCount(jsm, 'COMMANDS', 'ben.cmd.b')).toBe(0)
@@ -191,7 +191,7 @@ describe('NATS authorisation with the generated server configuration', () => {
       await expect(ojsm.streams.add({ name: 'ROGUE', subjects: ['rogue.>'] })).rejects.toThrow(/Permissions Violation/)
       op.nc.publish('ben.anomaly.high.web-9', 'x')
       await op.nc.flush()
-      await waitFor('the violation', () => refused(op.violations, 'publish', 'ben.anomaly.high.web-9') || undefined, 5000, 20)
+      await waitFor('the violation', () => refused(op.violations, 'publish', 'ben.anomaly.high.web-9') || undefined, 120_000, 20)
     } finally {
       await op.nc.close()
     }
@@ -213,10 +213,10 @@ describe('NATS authorisation with the generated server configuration', () => {
         await expect(wjsm.consumers.update('FACTS', stageConsumer, { max_ack_pending: 1 })).rejects.toThrow(/Permissions Violation/)
         who.nc.publish(`$JS.API.CONSUMER.MSG.NEXT.FACTS.${stageConsumer}`, JSON.stringify({ batch: 10, expires: 1_000_000_000 }), { reply: '_INBOX.x' })
         await who.nc.flush()
-        await waitFor('the pull refused', () => refused(who.violations, 'publish', `$JS.API.CONSUMER.MSG.NEXT.FACTS.${stageConsumer}`) || undefined, 5000, 20)
+        await waitFor('the pull refused', () => refused(who.violations, 'publish', `$JS.API.CONSUMER.MSG.NEXT.FACTS.${stageConsumer}`) || undefined, 120_000, 20)
         who.nc.publish(`$JS.ACK.FACTS.${stageConsumer}.1.1.1.1.0`, '+ACK')
         await who.nc.flush()
-        await waitFor('the forged ack refused', () => refused(who.violations, 'publish', `$JS.ACK.FACTS.${stageConsumer}.1.1.1.1.0`) || undefined, 5000, 20)
+        await waitFor('the forged ack refused', () => refused(who.violations, 'publish', `$JS.ACK.FACTS.${stageConsumer}.1.1.1.1.0`) || undefined, 120_000, 20)
         // its own consumers stay its to manage
         const mine = who === proj ? 'proj-facts' : 'tail-operator-1'
         await wjsm.consumers.add('FACTS', { durable_name: mine, ack_policy: AckPolicy.Explicit, filter_subject: 'ben.fact.>' })
@@ -278,7 +278,7 @@ describe('ben up --secure, as a user runs it', () => {
         const r = JSON.parse(q.stdout) as Array<{ source: string }>
         return r.length === 2 ? r : undefined
       },
-      30_000,
+      120_000,
       250,
     )
     expect(rows.map((r) => r.source)).toEqual(['web-1', 'web-2'])
@@ -299,7 +299,7 @@ describe('ben up --secure, as a user runs it', () => {
       // B's subject itself: refused by the server.
       await expect(publishFact(sa.nc, 'ben.fact.metric.b', metricFact(11, 'b'))).rejects.toThrow(/Permissions Violation/)
       await publishFact(sa.nc, 'ben.fact.metric.a', metricFact(12, 'a'))
-      await waitFor('both forgeries in the DLQ', async () => ((await subjectCount(ojsm, 'DLQ', 'ben.dlq.scrub')) >= 2 ? true : undefined), 30_000, 200)
+      await waitFor('both forgeries in the DLQ', async () => ((await subjectCount(ojsm, 'DLQ', 'ben.dlq.scrub')) >= 2 ? true : undefined), 120_000, 200)
       const sources = await waitFor(
         "A's honest fact in ClickHouse",
         async () => {
@@ -307,7 +307,7 @@ describe('ben up --secure, as a user runs it', () => {
           const r = JSON.parse(q.stdout) as Array<{ source: string; n: number | string }>
           return r.length > 0 ? r : undefined
         },
-        30_000,
+        120_000,
         250,
       )
       expect(sources.map((r) => [r.source, Number(r.n)])).toEqual([['a', 1]])

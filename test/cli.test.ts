@@ -160,7 +160,7 @@ describe('the ben CLI, run as a user runs it', () => {
     const code = await up.stop('SIGINT')
     expect(code).toBe(0)
     expect(isAlive(pid)).toBe(false)
-    await waitFor('nats-server to exit', () => !isAlive(natsPid) || undefined, 10_000)
+    await waitFor('nats-server to exit', () => !isAlive(natsPid) || undefined, 120_000)
     expect(up.output()).toMatch(/stopped\./)
   })
 

@@ -42,7 +42,7 @@ describe('fault matrix: processes and locks', () => {
     const bystander = spawn('sleep', ['600'], { stdio: 'ignore' })
     strays.push(bystander)
     const pid = bystander.pid!
-    await until('the bystander to run', () => inspectProcess(pid), 10_000)
+    await until('the bystander to run', () => inspectProcess(pid), 120_000)
     const real = inspectProcess(pid)!
     // Every file names the bystander: as ben up (wrong start time), and as the nats-server
     // (its real start time, but not a nats-server command line).

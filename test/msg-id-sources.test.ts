@@ -68,7 +68,7 @@ describe('message ids are bound to their source', () => {
     await waitFor(
       'the forgery in the DLQ',
       async () => ((await jsm.streams.info('DLQ', { subjects_filter: 'ben.dlq.scrub' })).state.subjects?.['ben.dlq.scrub'] === 1 ? true : undefined),
-      30_000,
+      120_000,
       200,
     )
     const c = await jetstream(nc).consumers.get('DLQ')

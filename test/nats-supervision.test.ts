@@ -53,7 +53,7 @@ describe('nats-server processes Ben starts never outlive it', () => {
       writeFileSync(join(dir.path, 'hold'), '')
       process.kill(first.pid, 'SIGKILL')
       const pid = await waitFor('the restart to spawn its server', () => spawned()[1], 60_000)
-      const held = await waitFor('the held server to be inspectable', () => inspectProcess(pid), 10_000)
+      const held = await waitFor('the held server to be inspectable', () => inspectProcess(pid), 120_000)
       strays.push(held)
       expect(isSameProcess(held)).toBe(true)
       sup.terminate()

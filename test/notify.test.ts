@@ -102,7 +102,7 @@ describe('webhook notifications', () => {
     // the durables start at what is new: wait until they exist before publishing
     const { jetstreamManager } = await import('@nats-io/jetstream')
     const jsm = await jetstreamManager(t.nc)
-    await waitFor('notify durables', async () => (await jsm.consumers.info('DERIVED', 'notify-anomaly').catch(() => undefined)) ?? undefined, 30_000)
+    await waitFor('notify durables', async () => (await jsm.consumers.info('DERIVED', 'notify-anomaly').catch(() => undefined)) ?? undefined, 120_000)
 
     const facts = [anomaly('web-1', 'high'), anomaly('web-2', 'low'), anomaly('db-1', 'critical'), anomaly('web-3', 'critical')]
     for (const f of facts) expect((await publisher.publish(f, t.subjects.anomaly(f.payload.severity, f.source))).status).toBe('stored')
@@ -156,10 +156,10 @@ describe('webhook notifications', () => {
       async () => {
         const f = anomaly('web-9', 'low')
         await publisher.publish(f, t.subjects.anomaly('low', f.source))
-        await waitFor('notify to settle the anomaly', () => consumerSettled(t.nc, 'DERIVED', 'notify-anomaly'), 30_000, 10)
+        await waitFor('notify to settle the anomaly', () => consumerSettled(t.nc, 'DERIVED', 'notify-anomaly'), 120_000, 10)
         return got.some((g) => g.path === '/am' && g.body.includes('"web-9"')) || undefined
       },
-      60_000,
+      180_000,
       10,
     )
   })

@@ -88,7 +88,7 @@ describe('OTLP/HTTP intake with the OpenTelemetry JS SDK exporters', () => {
     const before = await streamCount(t.nc, 'FACTS')
     await emitLogs(new LogsProto({ url: url('logs'), compression: 'gzip' as never }), 'web 7.example', 300)
     await emitLogs(new LogsJson({ url: url('logs') }), 'web-8', 200)
-    await waitFor('500 log facts', async () => (await streamCount(t.nc, 'FACTS')) - before >= 500 || undefined, 30_000)
+    await waitFor('500 log facts', async () => (await streamCount(t.nc, 'FACTS')) - before >= 500 || undefined, 120_000)
     const proto = await readStream(t.nc, 'FACTS', 'ben.fact.event.web-7-example')
     const json = await readStream(t.nc, 'FACTS', 'ben.fact.event.web-8')
     expect(proto.length).toBe(300)
@@ -121,7 +121,7 @@ describe('OTLP/HTTP intake with the OpenTelemetry JS SDK exporters', () => {
           const m = await readStream(t.nc, 'FACTS', `ben.fact.metric.${host}`)
           return m.length >= 4 ? m : undefined
         },
-        30_000,
+        120_000,
       )
       const byName = Object.fromEntries(facts.map((m) => [(m.fact.payload as { name: string }).name, m.fact.payload as { value: number; labels: Record<string, string> }]))
       expect(Object.keys(byName).sort()).toEqual(['latency_ms.count', 'latency_ms.sum', 'orders', 'queue.depth'])
@@ -148,7 +148,7 @@ describe('OTLP/HTTP intake with the OpenTelemetry JS SDK exporters', () => {
       expect(result.code).toBe(0)
       expect(warnings.join('\n')).toMatch(/Partial Success.*"?rejectedLogRecords"?\s*:\s*"?1/)
       expect(warnings.join('\n')).toContain('message')
-      const stored = await waitFor('2 facts', async () => ((await readStream(t.nc, 'FACTS', `ben.fact.event.${host}`)).length === 2 ? true : undefined), 30_000)
+      const stored = await waitFor('2 facts', async () => ((await readStream(t.nc, 'FACTS', `ben.fact.event.${host}`)).length === 2 ? true : undefined), 120_000)
       expect(stored).toBe(true)
       await exporter.shutdown()
     }
@@ -194,7 +194,7 @@ describe('OTLP/HTTP intake with the OpenTelemetry JS SDK exporters', () => {
       { 'Content-Type': 'application/json' },
     )
     expect(ok.status).toBe(200)
-    const stored = await waitFor('the fact after bad input', async () => (await readStream(t.nc, 'FACTS', 'ben.fact.event.after-bad'))[0], 30_000)
+    const stored = await waitFor('the fact after bad input', async () => (await readStream(t.nc, 'FACTS', 'ben.fact.event.after-bad'))[0], 120_000)
     expect(stored.fact.ts).toBe(1_763_700_200_000)
   })
 
@@ -217,7 +217,7 @@ describe('OTLP/HTTP intake with the OpenTelemetry JS SDK exporters', () => {
           const m = await readStream(t.nc, 'FACTS', 'ben.fact.event.edge-9')
           return m.length >= 20 ? m : undefined
         },
-        30_000,
+        120_000,
       )
       expect(facts.length).toBe(20)
       expect((await readStream(t.nc, 'FACTS', 'ben.fact.event.someone-else')).length).toBe(0)
@@ -240,7 +240,7 @@ describe('OTLP/HTTP intake with the OpenTelemetry JS SDK exporters', () => {
       await waitFor(
         'refused connections to be counted',
         async () => /ben_intake_dropped_total\{door="otlp",reason="too_many_connections"\} [1-9]/.test(await metricsRegistry.metrics()) || undefined,
-        30_000,
+        120_000,
       )
     } finally {
       for (const s of held) s.destroy()
@@ -259,7 +259,7 @@ describe('OTLP/HTTP intake with the OpenTelemetry JS SDK exporters', () => {
         const r = await fetch(`http://127.0.0.1:${small.port}/v1/logs`, { method: 'POST', body, headers: { 'Content-Type': 'application/json' } }).catch(() => undefined)
         return r?.status === 200 || undefined
       },
-      30_000,
+      120_000,
     )
     expect(ok).toBe(true)
     await small.close()

@@ -139,7 +139,7 @@ describe('ben replay, as a user runs it', () => {
       const sub = nc.subscribe('ben.replay.>', { callback: (_e, m) => void seen.push(m.subject) })
       const r = await replayIncident(run.deps(), runaway, { publish: { run: 'r1' } })
       await nc.flush()
-      await waitFor('the published rebuild to arrive', () => seen.length >= r.counts.compared || undefined, 30_000, 20)
+      await waitFor('the published rebuild to arrive', () => seen.length >= r.counts.compared || undefined, 120_000, 20)
       sub.unsubscribe()
       expect(r.identical).toBe(true)
       expect(seen.length).toBeGreaterThan(r.counts.compared - 1)

@@ -54,7 +54,7 @@ describe('scrape mode', () => {
         const m = await readStream(t.nc, 'FACTS', 'ben.fact.metric.prom-1')
         return m.length >= report.accepted ? m : undefined
       },
-      30_000,
+      120_000,
     )
     const byName = (n: string) => facts.map((m) => m.fact.payload as { name: string; value: number; labels: Record<string, string> }).filter((p) => p.name === n)
     const build = (await (await fetch(`http://127.0.0.1:${port}/api/v1/status/buildinfo`)).json()) as { data: { version: string; goVersion: string } }

@@ -64,7 +64,7 @@ const ackFor = (cmd: CommandFact, status?: string) =>
   waitFor(
     `the ack of ${cmd.payload.verb} ${cmd.payload.commandId}`,
     () => acks.find((a) => a.payload.commandId === cmd.payload.commandId && (!status || a.payload.status === status)),
-    15_000,
+    120_000,
   )
 
 const calls: Array<{ verb: string; args: unknown }> = []
@@ -159,7 +159,7 @@ describe('sidecar commands', () => {
           const ack = await ackFor(after)
           return ack.payload.status === 'refused' ? ack : undefined
         },
-        30_000,
+        120_000,
         50,
       )
       expect(refused.payload.reason).toMatch(/^revoked_key: /)
@@ -223,9 +223,9 @@ describe('sidecar commands', () => {
       }
       const before = await stored()
       await send(forge(1))
-      await waitFor('the first refusal stored', async () => ((await stored()) === before + 1 ? true : undefined), 15_000)
+      await waitFor('the first refusal stored', async () => ((await stored()) === before + 1 ? true : undefined), 120_000)
       await send(forge(2))
-      await waitFor('the second refusal stored too', async () => ((await stored()) === before + 2 ? true : undefined), 15_000)
+      await waitFor('the second refusal stored too', async () => ((await stored()) === before + 2 ? true : undefined), 120_000)
       const refusals = acks.filter((a) => a.payload.commandId === genuine.payload.commandId && a.payload.status === 'refused')
       expect(refusals.length).toBe(2)
       expect(new Set(refusals.map((a) => a.id)).size).toBe(2)

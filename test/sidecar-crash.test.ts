@@ -85,7 +85,7 @@ async function startDaemon(): Promise<ChildProcess> {
       if (c.exitCode !== null) throw new Error(`ben sidecar exited with ${c.exitCode}: ${out}`)
       return out.includes('listening on') || undefined
     },
-    30_000,
+    120_000,
     20,
   )
   return c
@@ -141,7 +141,7 @@ describe('sidecar daemon killed with SIGKILL while taking facts', () => {
     expect(confirmed.size).toBe(BATCHES)
     expect(accepted).toBe(BATCHES * BATCH)
 
-    await waitFor('every accepted fact in FACTS', async () => (await streamCount(t.nc, 'FACTS')) >= accepted || undefined, 60_000, 200)
+    await waitFor('every accepted fact in FACTS', async () => (await streamCount(t.nc, 'FACTS')) >= accepted || undefined, 180_000, 200)
     // A resend still in flight would carry an id already stored: JetStream de-duplicates it
     // (the window is longer than this test), so the count below is final; no sleep needed.
     const stored = await readStream(t.nc, 'FACTS', 'ben.fact.*.s1')
@@ -154,8 +154,18 @@ describe('sidecar daemon killed with SIGKILL while taking facts', () => {
     expect(Math.max(...values)).toBe(accepted - 1)
     expect(interrupted).toBeGreaterThan(0) // the kills did land mid-request
 
-    const status = await httpCall({ socketPath: sock }, 'GET', '/status')
-    expect(status.json()).toMatchObject({ id: 's1', wal: { depthRecords: 0 }, listen: `unix:${sock}` })
+    // The WAL is acked a moment after the last PubAck (on the drain's timer), which can be after the
+    // stream holds every fact: waited for, not read once.
+    const status = await waitFor(
+      'the sidecar to report its WAL empty',
+      async () => {
+        const s = (await httpCall({ socketPath: sock }, 'GET', '/status')).json<{ wal: { depthRecords: number } }>()
+        return s.wal.depthRecords === 0 ? s : undefined
+      },
+      120_000,
+      100,
+    )
+    expect(status).toMatchObject({ id: 's1', wal: { depthRecords: 0 }, listen: `unix:${sock}` })
     let last = ''
     await waitFor(
       'the status file to catch up',

@@ -53,7 +53,7 @@ describe('ben sidecar --otlp --syslog --metrics', () => {
         const m = await readStream(t.nc, 'FACTS', 'ben.fact.event.door-1')
         return m.length >= 2 ? m : undefined
       },
-      30_000,
+      120_000,
     )
     expect(facts.map((m) => (m.fact.payload as { message: string }).message).sort()).toEqual([expect.stringMatching(/^via otlp from (?!alice@example\.org)/), 'via syslog'])
     expect(facts.every((m) => m.fact.producer === 'door-1')).toBe(true)

@@ -78,7 +78,7 @@ describe('sidecar through a NATS outage', () => {
 
     const check = await nats.connect()
     try {
-      await waitFor('50,000 facts in FACTS', async () => (await streamCount(check, 'FACTS')) >= N || undefined, 60_000, 250)
+      await waitFor('50,000 facts in FACTS', async () => (await streamCount(check, 'FACTS')) >= N || undefined, 180_000, 250)
       // Nothing left in the sidecar that could still be stored (a duplicate would be): the count is final.
       await waitFor(
         'the sidecar to have nothing left to send',

@@ -67,7 +67,7 @@ describe('sidecar under the sidecar role', () => {
       const r = await sc.accept(Array.from({ length: 200 }, (_, i) => ({ lane: 'metric', ts: 1_763_700_000_000 + i, name: 'load', value: i, labels: {} })))
       expect(r.accepted).toBe(200)
       goOnline(nc) // a backlog to resume: the drain tries to read what already landed first
-      await waitFor('200 facts of web-3', async () => (await readStream(admin, 'FACTS', 'ben.fact.*.web-3')).length === 200 || undefined, 15_000)
+      await waitFor('200 facts of web-3', async () => (await readStream(admin, 'FACTS', 'ben.fact.*.web-3')).length === 200 || undefined, 120_000)
       await sc.online
 
       const payload = signCommand({ verb: 'set_mode', target: 'web-3', args: '{"mode":"degraded"}' }, ISSUER, { issuedAt: Date.now(), ttlMs: 60_000, decisionId: 'secure-1' })
@@ -86,7 +86,7 @@ describe('sidecar under the sidecar role', () => {
       const pub = new FactPublisher(admin, new Subjects(), codec)
       expect((await pub.publish(cmd)).status).toBe('stored')
       await pub.close()
-      const ack = await waitFor('the ack', () => acks.find((a) => a.payload.commandId === payload.commandId), 15_000)
+      const ack = await waitFor('the ack', () => acks.find((a) => a.payload.commandId === payload.commandId), 120_000)
       expect(ack.payload).toMatchObject({ status: 'executed', target: 'web-3', keyId: SIDECAR.keyId })
       expect(ran).toEqual([{ mode: 'degraded' }])
       const hello = await (await jetstreamManager(admin)).streams.getMessage('HELLO', { last_by_subj: 'ben.hello.sidecar.web-3' })

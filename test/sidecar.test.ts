@@ -57,7 +57,7 @@ describe('sidecar (in-process, real nats-server)', () => {
       expect(results[3].rejected).toEqual([{ index: 7, reason: AcceptReason.WrongSource, message: expect.stringContaining("not this sidecar's id 's1'") }])
       expect(results[5].rejected).toEqual([{ index: 0, reason: AcceptReason.Invalid, message: expect.stringContaining('name') }])
 
-      await waitFor('1998 facts in FACTS', async () => (await streamCount(t.nc, 'FACTS')) === 1998 || undefined, 30_000)
+      await waitFor('1998 facts in FACTS', async () => (await streamCount(t.nc, 'FACTS')) === 1998 || undefined, 120_000)
       const stored = await readStream(t.nc, 'FACTS', 'ben.fact.*.s1')
       expect(stored.length).toBe(1998)
       expect(new Set(stored.map((m) => m.fact.id)).size).toBe(1998)
@@ -96,7 +96,10 @@ describe('sidecar (in-process, real nats-server)', () => {
 
   it('takes NDJSON over a Unix socket and loopback HTTP and answers with counts and line numbers', async () => {
     const dir = temp()
-    const sc = await createSidecar({ id: 's-http', nats: t.nc, walDir: join(dir, 'wal'), keyPair: generateKeyPair('sidecar'), registerKey: false })
+    // The counts below (5 stored, 1 duplicate) hold when every PubAck comes back within the drain's
+    // ack timeout. At the default 5 s a busy machine can miss it: the drain then resends (or
+    // reconciles) facts that were stored, and counts them as duplicates or reconciled instead.
+    const sc = await createSidecar({ id: 's-http', nats: t.nc, walDir: join(dir, 'wal'), keyPair: generateKeyPair('sidecar'), registerKey: false, drain: { ackTimeoutMs: 120_000 } })
     const sock = join(dir, 'in.sock')
     const unix = await serveNdjson(sc, parseListen(sock), { maxLineBytes: 4096, batchLines: 3 })
     const tcp = await serveNdjson(sc, parseListen('127.0.0.1:0'))
@@ -130,8 +133,8 @@ describe('sidecar (in-process, real nats-server)', () => {
       expect((await httpCall({ socketPath: sock }, 'GET', '/nope')).status).toBe(404)
       expect((await httpCall({ socketPath: sock }, 'GET', '/facts')).status).toBe(405)
       // metric(1) was sent twice: one fact (same content id), de-duplicated by JetStream
-      await waitFor('6 distinct facts of s-http', async () => (await readStream(t.nc, 'FACTS', 'ben.fact.*.s-http')).length === 5 || undefined, 15_000)
-      await waitFor('the sidecar to see the duplicate', () => sc.status().drain.duplicates === 1 || undefined, 10_000)
+      await waitFor('6 distinct facts of s-http', async () => (await readStream(t.nc, 'FACTS', 'ben.fact.*.s-http')).length === 5 || undefined, 120_000)
+      await waitFor('the sidecar to see the duplicate', () => sc.status().drain.duplicates === 1 || undefined, 120_000)
       expect(sc.status().drain.stored).toBe(5)
     } finally {
       await unix.close()
@@ -180,10 +183,10 @@ describe('sidecar (in-process, real nats-server)', () => {
       expect(sc.status().wal.refused).toBe(40)
 
       connect(t.nc) // the bus comes back: exactly the accepted facts arrive
-      await waitFor('the accepted facts in FACTS', async () => (await readStream(t.nc, 'FACTS', 'ben.fact.*.s-full')).length === accepted.size || undefined, 20_000)
+      await waitFor('the accepted facts in FACTS', async () => (await readStream(t.nc, 'FACTS', 'ben.fact.*.s-full')).length === accepted.size || undefined, 120_000)
       const ids = (await readStream(t.nc, 'FACTS', 'ben.fact.*.s-full')).map((m) => m.fact.id)
       expect(new Set(ids)).toEqual(accepted)
-      await waitFor('space to come back', async () => (await sc.accept([metric(5000, { id: 'after' })])).accepted === 1 || undefined, 10_000)
+      await waitFor('space to come back', async () => (await sc.accept([metric(5000, { id: 'after' })])).accepted === 1 || undefined, 120_000)
     } finally {
       await tcp.close()
       await sc.close()
@@ -224,7 +227,7 @@ describe('sidecar (in-process, real nats-server)', () => {
       connect(t.nc)
       const results = await Promise.all(pending)
       expect(results.every((r) => r.accepted === 10)).toBe(true)
-      await waitFor('every fact of s-block', async () => (await readStream(t.nc, 'FACTS', 'ben.fact.*.s-block')).length === b * 10 || undefined, 20_000)
+      await waitFor('every fact of s-block', async () => (await readStream(t.nc, 'FACTS', 'ben.fact.*.s-block')).length === b * 10 || undefined, 120_000)
       const ids = (await readStream(t.nc, 'FACTS', 'ben.fact.*.s-block')).map((m) => m.fact.id)
       expect(ids).toEqual(Array.from({ length: b * 10 }, (_, i) => `block-${i}`))
     } finally {

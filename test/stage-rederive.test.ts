@@ -64,20 +64,20 @@ describe('a stage killed before its outputs are checkpointed stores nothing twic
     const js = jetstream(nats.nc)
     const id = `probe-${Date.now()}`
     await js.publish('ben.dlq.probe', '{}', { msgID: id })
-    await waitFor('the duplicate window to pass', async () => !(await js.publish('ben.dlq.probe', '{}', { msgID: id })).duplicate, 30_000, 50)
+    await waitFor('the duplicate window to pass', async () => !(await js.publish('ben.dlq.probe', '{}', { msgID: id })).duplicate, 120_000, 50)
   }
 
   it('killed before its first checkpoint: the restart finds every output stored and publishes none again', async () => {
     await publish(300, 'web-a')
     // No checkpoint is taken: 300 inputs are fewer than `every`, and the time interval is an hour.
     const first = await scrub('web-a', 1_000_000)
-    await waitFor('300 scrubbed facts', async () => (await derived()) === 300 || undefined, 60_000)
+    await waitFor('300 scrubbed facts', async () => (await derived()) === 300 || undefined, 120_000)
     expect(first.stats.checkpoints).toBe(0)
     first.abort()
     await windowPassed()
 
     const second = await scrub('web-a', 1_000_000)
-    await waitFor('the restart to apply the 300 inputs', () => second.stats.applied === 300 || undefined, 60_000)
+    await waitFor('the restart to apply the 300 inputs', () => second.stats.applied === 300 || undefined, 120_000)
     await second.stop()
     expect(second.stats.storedBefore).toBe(300)
     expect(second.stats.derived).toBe(0)
@@ -88,16 +88,16 @@ describe('a stage killed before its outputs are checkpointed stores nothing twic
     const base = await derived()
     const runner = await scrub('web-b', 100)
     await publish(100, 'web-b')
-    await waitFor('the first checkpoint', () => runner.stats.checkpoints >= 1 || undefined, 60_000)
+    await waitFor('the first checkpoint', () => runner.stats.checkpoints >= 1 || undefined, 120_000)
     // Fewer than `every`: no second checkpoint before the kill.
     await publish(50, 'web-b')
-    await waitFor('150 scrubbed facts', async () => (await derived()) === base + 150 || undefined, 60_000)
+    await waitFor('150 scrubbed facts', async () => (await derived()) === base + 150 || undefined, 120_000)
     runner.abort()
     await windowPassed()
 
     const again = await scrub('web-b', 1_000_000)
     await publish(20, 'web-b')
-    await waitFor('the restart to apply every input', () => again.stats.applied === 170 || undefined, 60_000)
+    await waitFor('the restart to apply every input', () => again.stats.applied === 170 || undefined, 120_000)
     await again.stop()
     expect(again.stats.storedBefore).toBe(50)
     expect(again.stats.derived).toBe(20)

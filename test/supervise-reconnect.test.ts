@@ -44,11 +44,28 @@ describe('supervisor after a reconnect', () => {
       stallAfterReconnectMs: 1000,
       minBackoffMs: 50,
     })
+    // What the client went through, for the message when the restart never comes (seen once, in a
+    // full run at load 15: nothing here said whether the client reconnected or what the consumer held).
+    const t0 = Date.now()
+    const statuses: string[] = []
+    void (async () => {
+      for await (const st of nc.status()) statuses.push(`${((Date.now() - t0) / 1000).toFixed(1)} s ${st.type}`)
+    })().catch(() => undefined)
     try {
       expect(starts).toBe(1)
       await nats.stop()
+      statuses.push(`${((Date.now() - t0) / 1000).toFixed(1)} s server stopped`)
       await nats.start()
-      await waitFor('the stalled worker to be restarted after the reconnect', () => starts >= 2, 120_000)
+      statuses.push(`${((Date.now() - t0) / 1000).toFixed(1)} s server started`)
+      await waitFor('the stalled worker to be restarted after the reconnect', () => starts >= 2, 120_000).catch(async (err: Error) => {
+        const probe = await nats!.connect()
+        const consumer = await (await jetstreamManager(probe)).consumers.info(stream, 'stall-probe').then(
+          (i) => `pending ${i.num_pending}, ack pending ${i.num_ack_pending}, delivered ${i.delivered.stream_seq}`,
+          (e: Error) => e.message,
+        )
+        await probe.close()
+        throw new Error(`${err.message}; client: ${statuses.join(', ')}; consumer: ${consumer}; supervisor said: ${lines.join('') || 'nothing'}`)
+      })
       expect(lines.join('')).toMatch(/no progress for \d+ s while input is waiting \(since NATS reconnected\)/)
     } finally {
       await sup.stop()

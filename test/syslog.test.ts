@@ -56,7 +56,7 @@ describe('syslog door with util-linux logger', () => {
           const f = await byApp(c.app)
           return f.length >= 5 ? f : undefined
         },
-        30_000,
+        120_000,
       )
       expect(facts.length).toBe(5)
       expect(facts.every((f) => f.source === host)).toBe(true)
@@ -84,7 +84,7 @@ describe('syslog door with util-linux logger', () => {
     // a flood: hold more connections than the door allows, then a valid sender still gets through
     const held: Socket[] = []
     for (let i = 0; i < 20; i++) held.push(connect(door.port, '127.0.0.1'))
-    await waitFor('the flood to be refused', async () => (await counter('too_many_connections')) > before.flood || undefined, 30_000)
+    await waitFor('the flood to be refused', async () => (await counter('too_many_connections')) > before.flood || undefined, 120_000)
     for (const s of held) s.destroy()
     // The door frees the flood's slots as it sees them close: send until one after-flood message
     // is stored (logger succeeds even when the door closes a connection it has no room for).
@@ -103,7 +103,7 @@ describe('syslog door with util-linux logger', () => {
         const f = [...(await byApp('badmix')), ...(await byApp('afterflood'))]
         return f.length >= 3 ? f : undefined
       },
-      30_000,
+      120_000,
     )
     expect([...new Set(valid.map((f) => (f.payload as { message: string }).message))].sort()).toEqual(['after the flood', 'valid one', 'valid two'])
     expect(await counter('unparsable')).toBeGreaterThan(before.unp)

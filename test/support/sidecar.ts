@@ -10,6 +10,9 @@ export interface StoredMessage {
   readonly fact: Fact
 }
 
+/** How long `readStream` may take before it fails. */
+const READ_MS = 120_000
+
 /** Messages stored in a stream (optionally filtered), in stream order, decoded. */
 export async function readStream(nc: NatsConnection, stream: string, filter?: string): Promise<StoredMessage[]> {
   const jsm = await jetstreamManager(nc)
@@ -20,18 +23,29 @@ export async function readStream(nc: NatsConnection, stream: string, filter?: st
   const c = await jetstream(nc).consumers.get(stream, filter ? { filter_subjects: filter } : {})
   const out: StoredMessage[] = []
   const it = await c.consume({ max_messages: 4096 })
-  const guard = setTimeout(() => it.stop(), 30_000)
+  // Only against a hang: reading 50,000 facts takes seconds quietly and can take a minute on a busy
+  // machine. Stopped by it, the read fails; it never returns part of the stream as if it were all.
+  let timedOut = false
+  const guard = setTimeout(() => {
+    timedOut = true
+    it.stop()
+  }, READ_MS)
+  let complete = false
   try {
     for await (const m of it) {
       const r = codec.decode(m.data, m.headers?.get(Header.SchemaFp))
       if (!r.ok) throw new Error(`message ${m.seq} on ${m.subject} does not decode: ${r.error.message}`)
       out.push({ seq: m.seq, subject: m.subject, msgId: m.headers?.get(Header.MsgId) || undefined, fact: r.value })
-      if (m.info.pending === 0) break
+      if (m.info.pending === 0) {
+        complete = true
+        break
+      }
     }
   } finally {
     clearTimeout(guard)
     it.stop()
   }
+  if (!complete) throw new Error(`read ${out.length} of ${total} messages of ${stream}${filter ? ` (${filter})` : ''}${timedOut ? ` in ${READ_MS / 1000} s` : ''}, then the read stopped`)
   return out
 }
 

@@ -99,7 +99,14 @@ describe('sidecar (in-process, real nats-server)', () => {
     // The counts below (5 stored, 1 duplicate) hold when every PubAck comes back within the drain's
     // ack timeout. At the default 5 s a busy machine can miss it: the drain then resends (or
     // reconciles) facts that were stored, and counts them as duplicates or reconciled instead.
-    const sc = await createSidecar({ id: 's-http', nats: t.nc, walDir: join(dir, 'wal'), keyPair: generateKeyPair('sidecar'), registerKey: false, drain: { ackTimeoutMs: 120_000 } })
+    const sc = await createSidecar({
+      id: 's-http',
+      nats: t.nc,
+      walDir: join(dir, 'wal'),
+      keyPair: generateKeyPair('sidecar'),
+      registerKey: false,
+      drain: { ackTimeoutMs: 120_000 },
+    })
     const sock = join(dir, 'in.sock')
     const unix = await serveNdjson(sc, parseListen(sock), { maxLineBytes: 4096, batchLines: 3 })
     const tcp = await serveNdjson(sc, parseListen('127.0.0.1:0'))

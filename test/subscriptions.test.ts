@@ -49,7 +49,12 @@ async function collect<T>(source: Observable<T>, n: number | ((got: readonly T[]
   const enough = typeof n === 'number' ? () => got.length >= n : () => n(got)
   const sub = source.subscribe({ next: (v) => got.push(v), error: (e) => (failure = e) })
   try {
-    await waitFor(`${typeof n === 'number' ? `${n} items` : 'the items asked for'} (have ${got.length})`, () => (failure ? Promise.reject(failure) : enough() || undefined), timeoutMs, 50)
+    await waitFor(
+      `${typeof n === 'number' ? `${n} items` : 'the items asked for'} (have ${got.length})`,
+      () => (failure ? Promise.reject(failure) : enough() || undefined),
+      timeoutMs,
+      50,
+    )
     await new Promise((r) => setTimeout(r, quietMs))
     if (failure) throw failure
     return got

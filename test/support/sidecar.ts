@@ -45,7 +45,8 @@ export async function readStream(nc: NatsConnection, stream: string, filter?: st
     clearTimeout(guard)
     it.stop()
   }
-  if (!complete) throw new Error(`read ${out.length} of ${total} messages of ${stream}${filter ? ` (${filter})` : ''}${timedOut ? ` in ${READ_MS / 1000} s` : ''}, then the read stopped`)
+  if (!complete)
+    throw new Error(`read ${out.length} of ${total} messages of ${stream}${filter ? ` (${filter})` : ''}${timedOut ? ` in ${READ_MS / 1000} s` : ''}, then the read stopped`)
   return out
 }
 

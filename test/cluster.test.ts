@@ -1,7 +1,8 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { jetstreamManager, type StreamInfo } from '@nats-io/jetstream'
 import type { NatsConnection } from '@nats-io/nats-core'
-import { connectNats, embeddedEnv, silentLogger, startBen, type Running } from '../infra/index.js'
+import pino from 'pino'
+import { connectNats, embeddedEnv, startBen, type Running } from '../infra/index.js'
 import { FactPublisher, type PublishReport } from '../streams/index.js'
 import { factsProjection } from '../projections/index.js'
 import { scrubService } from '../processors/wiring/index.js'
@@ -25,6 +26,14 @@ describe('a cluster of three nats-server nodes with R3 streams survives a node k
   const home = tempDir('ben-cluster-')
   let running: Running
   let client: NatsConnection
+  /** Ben's log lines (info and worse), shown when a wait fails: what the projector and its supervisor went through. */
+  const lines: string[] = []
+  const log = pino({ level: 'info' }, { write: (l: string) => void lines.push(l) })
+  const logged = () =>
+    lines
+      .filter((l) => /projector|supervis|restart|consumer|insert|project-/.test(l))
+      .slice(-60)
+      .join('')
 
   const chCount = async () => {
     const rs = await running.ctx.warehouse.client.query({ query: 'SELECT count() AS c, uniqExact(id) AS u FROM facts', format: 'JSONEachRow' })
@@ -48,7 +57,7 @@ describe('a cluster of three nats-server nodes with R3 streams survives a node k
 
   beforeAll(async () => {
     const env = embeddedEnv(home.path)
-    running = await startBen(env, silentLogger(), [scrubService(), projectorService(factsProjection({ fromScrubbed: true }))], { cluster: 3 })
+    running = await startBen(env, log, [scrubService(), projectorService(factsProjection({ fromScrubbed: true }))], { cluster: 3 })
     client = await connectNats(running.endpoints.natsUrl, env, 'cluster-test')
   }, LONG)
 
@@ -136,7 +145,12 @@ describe('a cluster of three nats-server nodes with R3 streams survives a node k
       // Pulls dropped by the leader change are pulled again after two missed 5 s heartbeats
       // (streams/consumer.ts PULL_HEARTBEAT_MS), no longer ~30 s: 4 min is generous, not 8.
       const killedAt = Date.now()
-      await waitFor('every fact projected', async () => (await chCount()).rows >= N + MORE || undefined, LONG, 500)
+      await waitFor('every fact projected', async () => (await chCount()).rows >= N + MORE || undefined, LONG, 500).catch(async (err: Error) => {
+        const proj = await jetstreamManager(running.ctx.nc, { timeout: 10_000 })
+          .then((m) => m.consumers.info('DERIVED', 'proj-facts-scrubbed'))
+          .catch((e: Error) => ({ error: e.message }))
+        throw new Error(`${err.message}: ${JSON.stringify(await chCount())} rows; consumer proj-facts-scrubbed ${JSON.stringify(proj)}; Ben's log:\n${logged()}`)
+      })
       console.log(`every fact projected ${((Date.now() - killedAt) / 1000).toFixed(1)} s after the DERIVED leader was killed (${N + MORE - midway} facts were left)`)
       await waitFor('scrub settled', () => consumerSettled(running.ctx.nc, 'FACTS', 'stage-scrub-routine'), LONG, 500)
       await waitFor('the second node restarted', () => node2.pid !== pid2, LONG, 100)

@@ -39,20 +39,28 @@ describe('replyToken', () => {
   })
 })
 
+/**
+ * The connection's parts the publisher uses: the frames it sends are kept, and no PubAck comes
+ * until the test answers a reply subject.
+ */
+function recordingConnection(): { nc: NatsConnection; frames: Buffer[]; answer(reply: string, body: string): void } {
+  const frames: Buffer[] = []
+  let inbox: ((err: unknown, msg: unknown) => void) | undefined
+  const nc = {
+    options: {},
+    info: { max_payload: 1 << 20 },
+    protocol: { sendCommand: (b: Uint8Array) => void frames.push(Buffer.from(b)) },
+    subscribe: (_s: string, o: { callback: typeof inbox }) => ((inbox = o.callback), { unsubscribe: () => undefined }),
+    status: () => ({ [Symbol.asyncIterator]: () => ({ next: () => new Promise(() => undefined) }) }),
+    isClosed: () => false,
+    publish: () => undefined,
+  } as unknown as NatsConnection
+  return { nc, frames, answer: (reply, body) => inbox!(null, { subject: reply, data: new TextEncoder().encode(body), headers: undefined }) }
+}
+
 describe('FactPublisher retries', () => {
   it('sends a fact again with the same header block and Avro bytes under a fresh reply token', async () => {
-    const frames: Buffer[] = []
-    let inbox: ((err: unknown, msg: unknown) => void) | undefined
-    // the connection's parts the publisher uses; frames are kept, no PubAck comes until we send one
-    const nc = {
-      options: {},
-      info: { max_payload: 1 << 20 },
-      protocol: { sendCommand: (b: Uint8Array) => void frames.push(Buffer.from(b)) },
-      subscribe: (_s: string, o: { callback: typeof inbox }) => ((inbox = o.callback), { unsubscribe: () => undefined }),
-      status: () => ({ [Symbol.asyncIterator]: () => ({ next: () => new Promise(() => undefined) }) }),
-      isClosed: () => false,
-      publish: () => undefined,
-    } as unknown as NatsConnection
+    const { nc, frames, answer } = recordingConnection()
     const codec = new FactCodec()
     const publisher = new FactPublisher(nc, new Subjects(), codec, { ackTimeoutMs: 200, retries: 3 })
     const fact = metricFact(1)
@@ -76,7 +84,7 @@ describe('FactPublisher retries', () => {
     expect(Buffer.from(again.data).equals(Buffer.from(first.data))).toBe(true)
     expect(again.reply).not.toBe(first.reply)
     // the PubAck to the retry settles it: a duplicate answer after a retry counts as stored
-    inbox!(null, { subject: again.reply, data: new TextEncoder().encode('{"stream":"FACTS","seq":1,"duplicate":true}'), headers: undefined })
+    answer(again.reply, '{"stream":"FACTS","seq":1,"duplicate":true}')
     expect(await outcome).toMatchObject({ status: 'stored', seq: 1 })
     await publisher.close()
   })
@@ -84,17 +92,7 @@ describe('FactPublisher retries', () => {
 
 describe('FactPublisher.trySendStored', () => {
   it("gives each outcome back with its send's context and tag, the stored header block and lines in the frame", async () => {
-    const frames: Buffer[] = []
-    let inbox: ((err: unknown, msg: unknown) => void) | undefined
-    const nc = {
-      options: {},
-      info: { max_payload: 1 << 20 },
-      protocol: { sendCommand: (b: Uint8Array) => void frames.push(Buffer.from(b)) },
-      subscribe: (_s: string, o: { callback: typeof inbox }) => ((inbox = o.callback), { unsubscribe: () => undefined }),
-      status: () => ({ [Symbol.asyncIterator]: () => ({ next: () => new Promise(() => undefined) }) }),
-      isClosed: () => false,
-      publish: () => undefined,
-    } as unknown as NatsConnection
+    const { nc, frames, answer } = recordingConnection()
     const publisher = new FactPublisher(nc, new Subjects(), new FactCodec(), { retries: 0 })
     const got: Array<{ status: string; seq?: number; ctx: { n: number }; tag: number }> = []
     const cb = (o: { status: string; seq?: number }, ctx: { n: number }, tag: number) => void got.push({ status: o.status, seq: o.seq, ctx, tag })
@@ -109,10 +107,9 @@ describe('FactPublisher.trySendStored', () => {
     expect(replies).toHaveLength(3)
     expect(all).toContain('NATS/1.0\r\nNats-Msg-Id: s:f\r\nBen-Sidecar-Seq: 2\r\n\r\n')
     // answered out of order: each outcome comes with the context and tag of its own send
-    const ack = (reply: string, body: string) => inbox!(null, { subject: reply, data: new TextEncoder().encode(body), headers: undefined })
-    ack(replies[2], '{"stream":"FACTS","seq":9}')
-    ack(replies[0], '{"stream":"FACTS","seq":7,"duplicate":true}')
-    ack(replies[1], '{"error":{"code":400,"description":"bad"}}')
+    answer(replies[2], '{"stream":"FACTS","seq":9}')
+    answer(replies[0], '{"stream":"FACTS","seq":7,"duplicate":true}')
+    answer(replies[1], '{"error":{"code":400,"description":"bad"}}')
     expect(got).toEqual([
       { status: 'stored', seq: 9, ctx: ctxs[2], tag: 12 },
       { status: 'duplicate', seq: 7, ctx: ctxs[0], tag: 10 },

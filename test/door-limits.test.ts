@@ -11,7 +11,7 @@ import { headers, type NatsConnection } from '@nats-io/nats-core'
 import { jetstream, jetstreamManager } from '@nats-io/jetstream'
 import { decodeWith, defaultRegistry, FactCodec, Header, parseEdgeFact, type DeadLetter, type RawFact } from '../schemas/index.js'
 import { ben, benUp, queryWhenReady, type Background } from './support/cli.js'
-import { tempDir, waitFor } from './support/servers.js'
+import { fetchCounted, tempDir, waitFor } from './support/servers.js'
 
 const codec = new FactCodec()
 const enc = new TextEncoder()
@@ -70,20 +70,14 @@ describe('door checks on raw NATS publishes, through scrub', () => {
     )
     const letters: DeadLetter[] = []
     const c = await jetstream(nc).consumers.get('DLQ')
-    // A fetch ends at its expiry with what arrived by then (on a busy machine, maybe not all six):
-    // fetched again until the six are read.
-    await waitFor(
-      "scrub's six dead letters read",
-      async () => {
-        for await (const m of await c.fetch({ max_messages: 20, expires: 3000 })) {
-          const r = decodeWith(defaultRegistry(), m.data, m.headers?.get(Header.SchemaFp))
-          if (r.ok && (r.value as DeadLetter).stage === 'scrub') letters.push(r.value as DeadLetter)
-          if (letters.length === 6) break
-        }
-        return letters.length >= 6 || undefined
+    await fetchCounted(
+      "scrub's six dead letters",
+      c,
+      () => letters.length >= 6,
+      (m) => {
+        const r = decodeWith(defaultRegistry(), m.data, m.headers?.get(Header.SchemaFp))
+        if (r.ok && (r.value as DeadLetter).stage === 'scrub') letters.push(r.value as DeadLetter)
       },
-      120_000,
-      0,
     )
     const by = (subject: string, reason: string) => letters.filter((l) => l.subject === subject && l.reason === reason)
     expect(by('ben.fact.event.web-7', 'invalid_text')[0]?.message).toMatch(/^message: holds U\+FFFD at position 2/)

@@ -10,7 +10,7 @@ import { specOf } from '../processors/pipeline.js'
 import { generate } from '../simulate/index.js'
 import { allUnits, deal, leaseKey, parseLease, startOrchestrator, startWorker, unitKey, workerContext, type WorkerHandle } from '../fleet/index.js'
 import { workerCommand } from '../cli/run.js'
-import { consumerSettled, startTestNats, tempDir, waitFor, type TestNats } from './support/servers.js'
+import { consumerSettled, fetchCounted, startTestNats, tempDir, waitFor, type TestNats } from './support/servers.js'
 
 const T0 = 1_763_700_000_000
 
@@ -54,18 +54,9 @@ async function derived(nats: TestNats): Promise<Array<{ id: string; subject: str
     const info = await (await jetstreamManager(nats.nc)).streams.info(stream)
     if (info.state.messages === 0) continue
     const c = await jetstream(nats.nc).consumers.get(stream)
-    // A fetch ends at its expiry with what arrived by then (on a busy machine, not always all of
-    // it): fetched again until every message counted has been read.
-    let n = 0
-    const deadline = Date.now() + 120_000
-    while (n < info.state.messages) {
-      if (Date.now() > deadline) throw new Error(`read ${n} of ${info.state.messages} messages of ${stream}`)
-      const it = await c.fetch({ max_messages: info.state.messages - n, expires: 10_000 })
-      for await (const m of it) {
-        out.push({ id: m.headers?.get('Nats-Msg-Id') ?? '', subject: m.subject, data: Buffer.from(m.data).toString('base64') })
-        if (++n >= info.state.messages) break
-      }
-    }
+    await fetchCounted(`the messages of ${stream}`, c, info.state.messages, (m) =>
+      out.push({ id: m.headers?.get('Nats-Msg-Id') ?? '', subject: m.subject, data: Buffer.from(m.data).toString('base64') }),
+    )
   }
   return out
 }

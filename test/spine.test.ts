@@ -4,7 +4,7 @@ import { jetstream, jetstreamManager } from '@nats-io/jetstream'
 import { decodeWith, defaultRegistry, FactCodec, Header, type DeadLetter } from '../schemas/index.js'
 import { DeadLetters, FactPublisher } from '../streams/index.js'
 import { factsProjection, migrate, Projector } from '../projections/index.js'
-import { openTestClickHouse, startTestNats, waitFor, type TestNats } from './support/servers.js'
+import { fetchCounted, openTestClickHouse, startTestNats, waitFor, type TestNats } from './support/servers.js'
 import { metricFact, metricFacts } from './support/facts.js'
 import type { Warehouse } from '../infra/index.js'
 
@@ -78,22 +78,8 @@ describe('the fact log: publisher → FACTS → projector → ClickHouse', () =>
     const dlq = await waitFor('5 dead letters', async () => ((await jsm.streams.info('DLQ')).state.messages >= 5 ? true : undefined))
     expect(dlq).toBe(true)
     const consumer = await js.consumers.get('DLQ')
-    // A fetch ends at its expiry with what arrived by then (on a busy machine, maybe not all five):
-    // fetched again until the five are read.
     const decoded: Array<ReturnType<typeof decodeWith>> = []
-    await waitFor(
-      'the 5 dead letters read',
-      async () => {
-        const batch = await consumer.fetch({ max_messages: 5 - decoded.length, expires: 2000 })
-        for await (const m of batch) {
-          decoded.push(decodeWith(defaultRegistry(), m.data, m.headers?.get(Header.SchemaFp)))
-          if (decoded.length === 5) break
-        }
-        return decoded.length >= 5 || undefined
-      },
-      120_000,
-      0,
-    )
+    await fetchCounted('the 5 dead letters', consumer, 5, (m) => decoded.push(decodeWith(defaultRegistry(), m.data, m.headers?.get(Header.SchemaFp))))
     expect(decoded.map((r) => r.ok)).toEqual([true, true, true, true, true])
     const letters = decoded.flatMap((r) => (r.ok ? [r.value as DeadLetter] : []))
     const reasons = letters.map((l) => l.reason).sort()

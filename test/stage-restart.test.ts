@@ -6,7 +6,7 @@ import { DeadLetters, FactPublisher, kvName, Bucket } from '../streams/index.js'
 import { detectStage, defaultDetectorConfig, type DetectorConfig } from '../processors/detect/index.js'
 import { CheckpointStore, ConfigSource, MAX_SEGMENTS, StageRunner } from '../processors/runner/index.js'
 import { createFleet } from '../simulate/index.js'
-import { startTestNats, waitFor, type TestNats } from './support/servers.js'
+import { fetchCounted, startTestNats, waitFor, type TestNats } from './support/servers.js'
 
 const codec = new FactCodec()
 /** How long a run may take to get where a step waits for it (a hang still fails). */
@@ -53,17 +53,7 @@ async function anomalies(nats: TestNats): Promise<Map<string, string>> {
   const info = await c.info(true)
   const out = new Map<string, string>()
   if (info.num_pending === 0) return out
-  // A fetch ends at its expiry with what arrived by then (a busy machine may deliver less): fetch
-  // again until everything counted has arrived.
-  const deadline = Date.now() + RUN_MS
-  while (out.size < info.num_pending) {
-    if (Date.now() > deadline) throw new Error(`read ${out.size} of ${info.num_pending} anomalies in ${RUN_MS} ms`)
-    const it = await c.fetch({ max_messages: info.num_pending - out.size, expires: 5000 })
-    for await (const m of it) {
-      out.set(m.headers!.get('Nats-Msg-Id'), Buffer.from(m.data).toString('base64'))
-      if (out.size >= info.num_pending) break
-    }
-  }
+  await fetchCounted('the anomalies', c, info.num_pending, (m) => out.set(m.headers!.get('Nats-Msg-Id'), Buffer.from(m.data).toString('base64')), RUN_MS)
   return out
 }
 

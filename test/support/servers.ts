@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { connect } from '@nats-io/transport-node'
 import type { NatsConnection } from '@nats-io/nats-core'
-import { jetstream, jetstreamManager } from '@nats-io/jetstream'
+import { jetstream, jetstreamManager, type Consumer, type JsMsg } from '@nats-io/jetstream'
 import { startNatsServer, openClickHouse, type NatsServerHandle, type Warehouse } from '../../infra/index.js'
 import { Subjects, type TopologyOptions, StreamAdmin } from '../../streams/index.js'
 
@@ -62,6 +62,33 @@ export async function waitFor<T>(what: string, fn: () => Promise<T | undefined |
     }
     if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}${last ? `: ${(last as Error).message}` : ''}`)
     await new Promise((r) => setTimeout(r, everyMs))
+  }
+}
+
+/**
+ * Reads `want` messages from `consumer`, handing each to `take`. A fetch ends at its expiry with
+ * what arrived by then (on a busy machine, not always all of it), so it fetches again until `want`
+ * have been read; fails after `timeoutMs`. `want` may be a function (e.g. "six of a kind read").
+ */
+export async function fetchCounted(
+  what: string,
+  consumer: Consumer,
+  want: number | (() => boolean),
+  take: (m: JsMsg) => void,
+  timeoutMs = 120_000,
+  expiresMs = 5000,
+): Promise<void> {
+  let n = 0
+  const done = typeof want === 'number' ? () => n >= want : want
+  const deadline = Date.now() + timeoutMs
+  while (!done()) {
+    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms reading ${what}: ${n} read`)
+    const max = typeof want === 'number' ? want - n : 1000
+    for await (const m of await consumer.fetch({ max_messages: max, expires: expiresMs })) {
+      n++
+      take(m)
+      if (done()) break
+    }
   }
 }
 

@@ -19,7 +19,9 @@ import type { DrainOptions, DrainStats, ReconcileTarget, SidecarLogger } from '.
  *   order. Facts that had landed come back `duplicate` (JetStream de-duplicates by id
  *   within its duplicate window, 2 minutes by default), so nothing is stored twice and
  *   nothing newer is stored before something older;
- * - a failure of one attempt is ignored once a newer attempt is under way (generations);
+ * - a failure of one attempt is ignored once a newer attempt is under way (generations), and
+ *   a resync gives up whatever the publisher still awaits: the publisher sends again on a
+ *   reconnect what it holds, which would put younger facts ahead of older ones;
  * - before that probe, the last stored message of each of this sidecar's subjects tells which
  *   of the oldest facts already landed (reconcile.ts), which covers resuming after more than
  *   the duplicate window.
@@ -256,6 +258,10 @@ export class Drainer {
     if (this.inflight > 0) this.needReconcile = true
     this.gen++
     this.inflight = 0
+    // The drain alone sends again, oldest first. What the publisher still awaits is given up
+    // (answers to it are ignored: an older generation); left there, the publisher would send it
+    // again on its own at the reconnect, ahead of the older facts the probe resends.
+    this.publisher.failPending(`abandoned by the drain: ${reason}`)
     this.mode = 'probe'
     this.window.rewind()
     this.c.resyncs++

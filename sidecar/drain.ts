@@ -258,10 +258,10 @@ export class Drainer {
     if (this.inflight > 0) this.needReconcile = true
     this.gen++
     this.inflight = 0
-    // The drain alone sends again, oldest first. What the publisher still awaits is given up
-    // (answers to it are ignored: an older generation); left there, the publisher would send it
-    // again on its own at the reconnect, ahead of the older facts the probe resends.
-    this.publisher.failPending(`abandoned by the drain: ${reason}`)
+    // The drain alone sends again, oldest first. What the publisher still awaits is forgotten
+    // (not failed: it is not lost); left there, the publisher would send it again on its own at
+    // the reconnect, ahead of the older facts the probe resends.
+    this.publisher.forgetPending()
     this.mode = 'probe'
     this.window.rewind()
     this.c.resyncs++

@@ -43,19 +43,34 @@ describe('replyToken', () => {
  * The connection's parts the publisher uses: the frames it sends are kept, and no PubAck comes
  * until the test answers a reply subject.
  */
-function recordingConnection(): { nc: NatsConnection; frames: Buffer[]; answer(reply: string, body: string): void } {
+function recordingConnection(): { nc: NatsConnection; frames: Buffer[]; answer(reply: string, body: string): void; status(type: 'disconnect' | 'reconnect'): void } {
   const frames: Buffer[] = []
   let inbox: ((err: unknown, msg: unknown) => void) | undefined
+  // the connection's status events, as nats.js gives them: one async iterator
+  const events: Array<{ type: string }> = []
+  let woken: (() => void) | undefined
+  const next = async () => {
+    while (events.length === 0) await new Promise<void>((r) => (woken = r))
+    return { done: false, value: events.shift()! }
+  }
   const nc = {
     options: {},
     info: { max_payload: 1 << 20 },
     protocol: { sendCommand: (b: Uint8Array) => void frames.push(Buffer.from(b)) },
     subscribe: (_s: string, o: { callback: typeof inbox }) => ((inbox = o.callback), { unsubscribe: () => undefined }),
-    status: () => ({ [Symbol.asyncIterator]: () => ({ next: () => new Promise(() => undefined) }) }),
+    status: () => ({ [Symbol.asyncIterator]: () => ({ next }) }),
     isClosed: () => false,
     publish: () => undefined,
   } as unknown as NatsConnection
-  return { nc, frames, answer: (reply, body) => inbox!(null, { subject: reply, data: new TextEncoder().encode(body), headers: undefined }) }
+  return {
+    nc,
+    frames,
+    answer: (reply, body) => inbox!(null, { subject: reply, data: new TextEncoder().encode(body), headers: undefined }),
+    status: (type) => {
+      events.push({ type })
+      woken?.()
+    },
+  }
 }
 
 describe('FactPublisher retries', () => {
@@ -116,6 +131,51 @@ describe('FactPublisher.trySendStored', () => {
       { status: 'failed', seq: undefined, ctx: ctxs[1], tag: 11 },
     ])
     expect(got[0].ctx).toBe(ctxs[2])
+    await publisher.close()
+  })
+})
+
+describe('FactPublisher.forgetPending', () => {
+  it('forgets what is in flight: no outcome, not sent again on the reconnect, a late PubAck ignored', async () => {
+    const { nc, frames, answer, status } = recordingConnection()
+    const publisher = new FactPublisher(nc, new Subjects(), new FactCodec(), { retries: 0 })
+    const got: string[] = []
+    const block = new TextEncoder().encode('NATS/1.0\r\nNats-Msg-Id: s:f\r\n\r\n')
+    for (let i = 0; i < 3; i++) publisher.trySendStored('ben.fact.event.s', new Uint8Array([i]), block, '', `s:f${i}`, (o) => void got.push(o.status), undefined, i)
+    const sent = async (n: number) => {
+      const deadline = Date.now() + 30_000
+      while (
+        [
+          ...Buffer.concat(frames)
+            .toString('latin1')
+            .matchAll(/^HPUB /gm),
+        ].length < n &&
+        Date.now() < deadline
+      )
+        await new Promise((r) => setTimeout(r, 10))
+      return [
+        ...Buffer.concat(frames)
+          .toString('latin1')
+          .matchAll(/^HPUB \S+ (\S+) /gm),
+      ].map((m) => m[1])
+    }
+    const replies = await sent(3)
+    expect(replies).toHaveLength(3)
+    const turn = () => new Promise((r) => setImmediate(r))
+    status('disconnect')
+    await turn()
+    publisher.forgetPending()
+    expect(publisher.inFlight).toBe(0)
+    // a fact sent after the reconnect is the only one sent again: what was forgotten stays forgotten
+    status('reconnect')
+    await turn()
+    publisher.trySendStored('ben.fact.event.s', new Uint8Array([9]), block, '', 's:f9', (o) => void got.push(`f9 ${o.status}`), undefined, 9)
+    const after = await sent(4)
+    await turn()
+    expect(after).toHaveLength(4)
+    answer(replies[0], '{"stream":"FACTS","seq":1}')
+    answer(after[3], '{"stream":"FACTS","seq":2}')
+    expect(got).toEqual(['f9 stored'])
     await publisher.close()
   })
 })

@@ -486,6 +486,18 @@ export class FactPublisher {
     for (const [token, p] of [...this.pending]) this.settle(token, p, { id: p.id, status: 'failed', code: PublishFailure.Abandoned, error })
   }
 
+  /**
+   * Stops awaiting every PubAck in flight, with no outcome and no count: for a caller that sends
+   * again itself, in its own order (the sidecar's drain, after a resync). Nothing of it is sent
+   * again by this publisher, not even on a reconnect, and a late answer is ignored.
+   */
+  forgetPending(): void {
+    this.pending.clear()
+    this.lastAnswer = this.now
+    for (const w of this.waiters.splice(0)) w()
+    if (this.verifying === 0) for (const r of this.idleWaiters.splice(0)) r()
+  }
+
   async close(): Promise<void> {
     // Disconnected, nothing held can be acknowledged before the reconnect: fail it, not hang.
     if (this.offline) this.failPending('the publisher was closed while disconnected from NATS')

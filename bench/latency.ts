@@ -14,7 +14,8 @@
  * lanes' promise). First, a same-run baseline: a raw four-hop JetStream relay (bench/latency-
  * baseline.ts), the floor of a hop on this machine at this moment. BENCH_SECONDS (20),
  * BENCH_STEADY_RATE (10,000), BENCH_FLOOD_RATE (2× the steady load's),
- * BENCH_LOADS (sparse,bursty,steady,flood), BENCH_WORKERS (0; N: the flood again, at the same rate, against
+ * BENCH_LOADS (sparse,bursty,steady,flood), BENCH_ALERT_RATE (2 alerts/s; 20 makes the alert lane's p99 a
+ * percentile rather than the slowest of a run's few alerts), BENCH_WORKERS (0; N: the flood again, at the same rate, against
  * a second Ben started as `ben up --workers N`, phase `flood_workers`: the alert lane through the
  * workers' alert threads, next to the one-process figure of the same run). Prints tables, then one
  * JSON line.
@@ -550,6 +551,7 @@ async function main(): Promise<void> {
     under_load: loadavg()[0] / cpus().length > 1,
     load_per_core: +(loadavg()[0] / cpus().length).toFixed(2),
     workers: WORKERS,
+    alert_rate: Number(process.env.BENCH_ALERT_RATE ?? 2),
   }
   base.hops.forEach((x, i) => {
     fig[`baseline_hop${i + 1}_p50_ms`] = x.p50

@@ -24,6 +24,31 @@ export interface RuntimeContext {
 }
 
 /**
+ * PubAcks a context's publisher awaits at once (BEN_PUBLISH_WINDOW overrides it; FactPublisher's
+ * default). The context's publisher carries the routine outputs (scrub's routine lanes, detect,
+ * incident, act, DLQ); the alert lanes publish through the alert link's own publisher
+ * (processors/runner/alert-link.ts), which this setting does not touch.
+ *
+ * Why it is a setting: nats-server takes a stream's inbound messages through one queue per stream,
+ * in order, so an alert's scrubbed fact and its decision, published to DERIVED, wait behind every
+ * routine publish already queued for DERIVED, and the routine publishers' windows bound that queue.
+ * A smaller window was measured (issue 8, bench:latency's flood at 13,000/s, BENCH_ALERT_RATE=20,
+ * 9 interleaved pairs, 256 against 4,096, load 3–10 per core): alert → decision p99 lower with 256
+ * in 7 of the 9 pairs, by less than the spread between runs (256: 114–281 ms, 4,096: 141–522), never
+ * under 100 ms, and 2 of 2 steady pairs scrubbed fewer facts/s with 256 (689 and 975 against 3,336
+ * and 2,443, at a higher load). No gain shown, so the default stays; the setting lets the next
+ * measurement (a quiet machine, where nats-server rather than scrub is the flood's bottleneck) be
+ * an A/B of one build.
+ */
+export const ROUTINE_PUBLISH_WINDOW = 4096
+
+/** The context publisher's window: BEN_PUBLISH_WINDOW when it is a positive integer, else ROUTINE_PUBLISH_WINDOW. */
+export function routinePublishWindow(value: string | undefined = process.env.BEN_PUBLISH_WINDOW): number {
+  const n = Number(value)
+  return value !== undefined && value !== '' && Number.isInteger(n) && n > 0 ? n : ROUTINE_PUBLISH_WINDOW
+}
+
+/**
  * The one way a RuntimeContext is built (`ben up`, a worker process, the alert-path thread): a
  * registry, codec and publisher over `nc`; `warehouse` is a getter so a part without ClickHouse
  * says why when asked. Replicated streams: a publish that meets no stream leader (an election
@@ -40,7 +65,8 @@ export function runtimeContext(parts: {
   const subjects = topo.subjects
   const registry = defaultRegistry()
   const codec = new FactCodec(registry)
-  const publisher = new FactPublisher(nc, subjects, codec, (topo.replicas ?? 1) > 1 ? { waitForStreamMs: 60_000 } : {})
+  const window = routinePublishWindow()
+  const publisher = new FactPublisher(nc, subjects, codec, (topo.replicas ?? 1) > 1 ? { window, waitForStreamMs: 60_000 } : { window })
   return {
     env,
     nc,

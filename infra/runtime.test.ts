@@ -1,0 +1,18 @@
+import { describe, expect, it } from 'vitest'
+import { ROUTINE_PUBLISH_WINDOW, routinePublishWindow } from './runtime.js'
+
+describe('routinePublishWindow', () => {
+  it('is ROUTINE_PUBLISH_WINDOW when BEN_PUBLISH_WINDOW is unset or empty', () => {
+    expect(routinePublishWindow(undefined)).toBe(ROUTINE_PUBLISH_WINDOW)
+    expect(routinePublishWindow('')).toBe(ROUTINE_PUBLISH_WINDOW)
+  })
+
+  it('takes a positive integer from BEN_PUBLISH_WINDOW', () => {
+    expect(routinePublishWindow('256')).toBe(256)
+    expect(routinePublishWindow('1')).toBe(1)
+  })
+
+  it('ignores a value that is not a positive integer', () => {
+    for (const bad of ['0', '-5', '12.5', 'many', ' ']) expect(routinePublishWindow(bad)).toBe(ROUTINE_PUBLISH_WINDOW)
+  })
+})

@@ -12,7 +12,8 @@ describe('routinePublishWindow', () => {
     expect(routinePublishWindow('1')).toBe(1)
   })
 
-  it('ignores a value that is not a positive integer', () => {
-    for (const bad of ['0', '-5', '12.5', 'many', ' ']) expect(routinePublishWindow(bad)).toBe(ROUTINE_PUBLISH_WINDOW)
+  it('refuses a value that is not a positive integer, naming the variable and the value', () => {
+    for (const bad of ['0', '-5', '12.5', 'many', ' ', '1e3'])
+      expect(() => routinePublishWindow(bad)).toThrow(`BEN_PUBLISH_WINDOW must be a positive integer (the PubAcks a publisher awaits at once), not '${bad}'`)
   })
 })

@@ -42,10 +42,16 @@ export interface RuntimeContext {
  */
 export const ROUTINE_PUBLISH_WINDOW = 4096
 
-/** The context publisher's window: BEN_PUBLISH_WINDOW when it is a positive integer, else ROUTINE_PUBLISH_WINDOW. */
+/**
+ * The context publisher's window: BEN_PUBLISH_WINDOW (unset or empty: ROUTINE_PUBLISH_WINDOW). A
+ * value that is not a positive integer is refused with what was given, not silently replaced.
+ */
 export function routinePublishWindow(value: string | undefined = process.env.BEN_PUBLISH_WINDOW): number {
+  if (value === undefined || value === '') return ROUTINE_PUBLISH_WINDOW
   const n = Number(value)
-  return value !== undefined && value !== '' && Number.isInteger(n) && n > 0 ? n : ROUTINE_PUBLISH_WINDOW
+  if (!/^\s*\d+\s*$/.test(value) || !Number.isSafeInteger(n) || n <= 0)
+    throw new Error(`BEN_PUBLISH_WINDOW must be a positive integer (the PubAcks a publisher awaits at once), not '${value}'`)
+  return n
 }
 
 /**

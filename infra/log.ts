@@ -4,18 +4,51 @@ import pino, { type Logger as PinoLogger } from 'pino'
 
 export type Logger = PinoLogger
 
-/** Logs as JSON lines: everything at `level` to `file` (when given), warnings and worse to stderr. */
-export function createLogger(opts: { level?: string; file?: string; name?: string; stderrLevel?: string } = {}): Logger {
+/**
+ * Logs as JSON lines: everything at `level` to `file` (when given), warnings and worse to stderr.
+ * `forward` (a stage thread's logger) hands each line to the thread's parent instead of a file:
+ * the parent writes it to its own log file (writeForwarded), so that a file has one writer.
+ */
+export function createLogger(opts: { level?: string; file?: string; name?: string; stderrLevel?: string; forward?: (line: string) => void } = {}): Logger {
   const level = opts.level ?? 'info'
   const streams: pino.StreamEntry[] = [{ level: (opts.stderrLevel ?? 'warn') as pino.Level, stream: collapseRepeats(pino.destination({ fd: 2, sync: true })) }]
-  if (opts.file) {
-    mkdirSync(dirname(opts.file), { recursive: true })
-    // Opened here, synchronously: a process that exits at once (a failed start) can still flush
-    // its last lines, where a destination opened in the background is "not ready yet".
-    const fd = openSync(opts.file, 'a')
-    streams.push({ level: level as pino.Level, stream: collapseRepeats(survivable(pino.destination({ fd, sync: false, maxLength: 16 << 20 }), opts.file)) })
+  let sink: Writable | undefined
+  if (opts.forward) {
+    const forward = opts.forward
+    streams.push({ level: level as pino.Level, stream: collapseRepeats({ write: (line: string) => (forward(line), true) }) })
+  } else if (opts.file) {
+    sink = fileSink(opts.file)
+    streams.push({ level: level as pino.Level, stream: collapseRepeats(sink) })
   }
-  return pino({ level, name: opts.name ?? 'ben', base: undefined }, pino.multistream(streams))
+  const logger = pino({ level, name: opts.name ?? 'ben', base: undefined }, pino.multistream(streams))
+  if (sink) sinks.set(logger, sink)
+  return logger
+}
+
+/** The log file a logger writes (createLogger with `file`): where the lines its threads forward go. */
+const sinks = new WeakMap<Logger, Writable>()
+/** Files opened for forwarded lines of a parent whose logger has no file (a library caller's logger). */
+const orphanSinks = new Map<string, Writable>()
+
+/**
+ * Writes a line that a stage thread logged (createLogger's `forward`) to the log file of `parent`,
+ * the logger of the thread's process; if that logger has no file, to `file` (the thread's log
+ * file in BEN_HOME), opened once by this thread. Either way the file has one writer. Each thread
+ * used to append to ben.log through a descriptor of its own: on a full disk a write cut short
+ * left part of a line, and another thread's line went on after it (a line that is not JSON).
+ */
+export function writeForwarded(parent: Logger, file: string, line: string): void {
+  let sink = sinks.get(parent) ?? orphanSinks.get(file)
+  if (!sink) orphanSinks.set(file, (sink = fileSink(file)))
+  sink.write(line)
+}
+
+function fileSink(file: string): Writable {
+  mkdirSync(dirname(file), { recursive: true })
+  // Opened here, synchronously: a process that exits at once (a failed start) can still flush
+  // its last lines, where a destination opened in the background is "not ready yet".
+  const fd = openSync(file, 'a')
+  return survivable(pino.destination({ fd, sync: false, maxLength: 16 << 20 }), file)
 }
 
 /** A logger that drops everything (library use without logging). */

@@ -1,10 +1,11 @@
-import { readdirSync, readFileSync } from 'node:fs'
+import { readdirSync, readFileSync, readlinkSync } from 'node:fs'
+import { join } from 'node:path'
 import { getPriority } from 'node:os'
 import { afterAll, describe, expect, it } from 'vitest'
 import { jetstreamManager } from '@nats-io/jetstream'
 import { FactPublisher } from '../streams/index.js'
 import { parseEdgeFact } from '../schemas/index.js'
-import { embeddedEnv, silentLogger, startBen, type Running, type ServiceFactory } from '../infra/index.js'
+import { createLogger, embeddedEnv, silentLogger, startBen, type Running, type ServiceFactory } from '../infra/index.js'
 import { LaneSet, scrubService } from '../processors/wiring/index.js'
 import { defaultServices } from '../cli/up.js'
 import { consumerSettled, tempDir, waitFor } from './support/servers.js'
@@ -22,7 +23,7 @@ import { seenWhileHeld } from './support/held-loop.js'
 describe('the alert and detect paths: decided and detected while the main loop is held', () => {
   const home = tempDir('ben-alertpath-')
   let running: Running | undefined
-  const start = (services: ServiceFactory[]) => startBen(embeddedEnv(home.path), silentLogger(), services)
+  const start = (services: ServiceFactory[], log = silentLogger()) => startBen(embeddedEnv(home.path), log, services)
 
   afterAll(async () => {
     await running?.stop()
@@ -91,5 +92,29 @@ describe('the alert and detect paths: decided and detected while the main loop i
     await waitFor('the whole scrub to settle', () => consumerSettled(running!.ctx.nc, 'FACTS', 'stage-scrub-alert'), 120_000)
     const info = await (await jetstreamManager(running.ctx.nc)).consumers.info('FACTS', 'stage-scrub-alert')
     expect(info.delivered.consumer_seq).toBe(0)
+  }, 300_000)
+
+  it("the threads' log lines reach ben.log through the process: the file has one writer", async () => {
+    await running?.stop()
+    // ben up's logger: ben.log in BEN_HOME. Each thread used to append to it through a descriptor
+    // of its own; on a full disk a write cut short left part of a line and another thread's line
+    // went on after it (seen in log-volume under load: a line that is not JSON).
+    const file = join(home.path, 'ben.log')
+    running = await start(defaultServices(), createLogger({ level: 'info', file }))
+    const lines = () =>
+      readFileSync(file, 'utf8')
+        .split('\n')
+        .filter(Boolean)
+        .map((l) => JSON.parse(l) as { name?: string; msg?: string })
+    for (const thread of ['ben-alert-path', 'ben-detect-path'])
+      await waitFor(`${thread}'s start in ben.log`, () => lines().some((l) => l.name === thread && /its stages run in their own thread/.test(l.msg ?? '')) || undefined, 120_000)
+    const writers = readdirSync('/proc/self/fd').filter((fd) => {
+      try {
+        return readlinkSync(`/proc/self/fd/${fd}`) === file
+      } catch {
+        return false // closed meanwhile
+      }
+    })
+    expect(writers, 'descriptors of this process open on ben.log').toHaveLength(1)
   }, 300_000)
 })

@@ -8,7 +8,7 @@ import { getPriority, setPriority } from 'node:os'
 import { isMainThread, parentPort, workerData } from 'node:worker_threads'
 import { connectNats } from '../../infra/nats-connect.js'
 import { createLogger, silentLogger } from '../../infra/log.js'
-import { homePaths, type BenEnv } from '../../infra/config.js'
+import type { BenEnv } from '../../infra/config.js'
 import { runtimeContext, type Service } from '../../infra/runtime.js'
 import { metricsRegistry, Subjects, type MetricSnapshot, type Partition, type TopologyOptions } from '../../streams/index.js'
 import type { StageName } from '../pipeline.js'
@@ -61,6 +61,8 @@ export type AlertPathReport =
   /** A hosted unit runs (ok), or did not start (the main thread tries again). */
   | { readonly type: 'unit'; readonly key: string; readonly ok: boolean; readonly message?: string }
   | { readonly type: 'unit-stopped'; readonly key: string }
+  /** A line it logged: the process writes it to its own log file (infra/log.ts writeForwarded). */
+  | { readonly type: 'log'; readonly line: string }
 
 /** How often a stage thread reports its metrics to the process. */
 const METRICS_EVERY_MS = 1000
@@ -68,7 +70,11 @@ const METRICS_EVERY_MS = 1000
 async function main(data: AlertPathData): Promise<void> {
   const port = parentPort!
   const { env } = data
-  const log = data.logLevel === 'silent' ? silentLogger() : createLogger({ level: data.logLevel, file: homePaths(env.home).log, name: `ben-${data.name}` })
+  // Its lines go to the process, which writes them to its log file: one writer per file (writeForwarded).
+  const log =
+    data.logLevel === 'silent'
+      ? silentLogger()
+      : createLogger({ level: data.logLevel, name: `ben-${data.name}`, forward: (line) => port.postMessage({ type: 'log', line } satisfies AlertPathReport) })
   prioritise(data.nice, log)
   const nc = await connectNats(env.natsUrl!, env, `ben-${data.name}`)
   const subjects = new Subjects(env.prefix)

@@ -1,6 +1,8 @@
 import { existsSync } from 'node:fs'
 import { fileURLToPath } from 'node:url'
 import { Worker } from 'node:worker_threads'
+import { homePaths } from '../../infra/config.js'
+import { writeForwarded } from '../../infra/log.js'
 import type { RuntimeContext, Service, ServiceFactory } from '../../infra/runtime.js'
 import { absorbMetrics } from '../../streams/index.js'
 import { LaneSet, stageServiceName } from './service.js'
@@ -134,7 +136,8 @@ export function launchStageThread(
       if (m.type === 'ready') {
         ready = true
         resolve(w)
-      } else if (m.type === 'metrics') absorbMetrics(name, m.metrics)
+      } else if (m.type === 'log') writeForwarded(log, homePaths(data.env.home).log, m.line)
+      else if (m.type === 'metrics') absorbMetrics(name, m.metrics)
       else if (m.type === 'failed' && !ready) reject(new Error(`the ${name} did not start: ${m.message}`))
       else onMessage(m)
     })

@@ -178,7 +178,7 @@ export class Ben {
     const sendChunk = async () => {
       const held = chunk
       chunk = []
-      const known = await this.storedIds(held)
+      const known = await this.storedIds(held, stallMs)
       for (const f of held) {
         if (summary.stopped) return
         if (known.has(`${f.source}\u0000${f.id}`)) count({ id: f.id, status: 'duplicate' })
@@ -217,13 +217,15 @@ export class Ben {
 
   /**
    * `<source>\0<id>` of these raw facts that the `facts` table already holds (scrubbed facts
-   * name their raw fact in their lineage). Empty when the warehouse cannot be asked.
+   * name their raw fact in their lineage). Empty when the warehouse cannot be asked. A lookup
+   * waits 15 s at most, and no longer than the publish's `stallMs`: silence from `ben up` (its
+   * connection wedged on a full disk) ends the publish as soon as silence from JetStream does.
    */
-  private async storedIds(facts: readonly Fact[]): Promise<Set<string>> {
+  private async storedIds(facts: readonly Fact[], stallMs: number): Promise<Set<string>> {
     if (!this.canLookUp || facts.length === 0) return new Set()
     try {
       const { storedRawIds } = await import('../projections/facts-query.js')
-      return await storedRawIds((sql) => this.query(sql, { maxRows: facts.length * 4, timeoutMs: 15_000 }), facts)
+      return await storedRawIds((sql) => this.query(sql, { maxRows: facts.length * 4, timeoutMs: Math.min(15_000, stallMs) }), facts)
     } catch {
       this.canLookUp = false
       return new Set()

@@ -158,6 +158,15 @@ describe('fault matrix', () => {
         // While the disk is full: the publish ends (stored, or failed with a message), it does not hang.
         const during = await benCli(['publish', half[1]], { BEN_HOME: home, BEN_PUBLISH_STALL_MS: '3000' }, 150_000)
         expect(during.code === 0 || /\S/.test(during.stderr), `exit ${during.code} without a message`).toBe(true)
+        // The probe finds JetStream stuck and ben up restarts its nats-server on the full disk (the
+        // restart's server is the one the next check is about): waited for, not left to how long
+        // the publish above happened to take.
+        await until(
+          'ben up to restart its stuck nats-server',
+          () => (/JetStream is disabled or not answering on the embedded nats-server/.test(up!.output()) ? true : undefined),
+          120_000,
+          250,
+        )
         // Ctrl-C while the disk is still full: ben up stops (it took minutes once), and its
         // nats-server (wedged after ENOSPC, deaf to SIGTERM) does not outlive it.
         up.kill('SIGINT')

@@ -28,7 +28,7 @@ import { fileURLToPath } from 'node:url'
 import { monitorEventLoopDelay, PerformanceObserver } from 'node:perf_hooks'
 import { build, type Histogram } from 'hdr-histogram-js'
 import { jetstreamManager } from '@nats-io/jetstream'
-import { embeddedEnv, silentLogger, startBen, type Running } from '../infra/index.js'
+import { embeddedEnv, readEnv, silentLogger, startBen, type Running } from '../infra/index.js'
 import { defaultServices } from '../cli/up.js'
 import { printTable } from '../cli/output.js'
 import { followSubjects } from '../streams/index.js'
@@ -52,6 +52,8 @@ const PROFILE_LOAD = process.env.BENCH_PROFILE_LOAD
 const LOADS = (process.env.BENCH_LOADS ?? 'sparse,bursty,steady,flood').split(',')
 /** BENCH_WORKERS=N: the flood also against `ben up --workers N` (a second Ben, after the first). */
 const WORKERS = Number(process.env.BENCH_WORKERS ?? 0)
+/** The embedded default, with the tuning this shell sets (BEN_PUBLISH_WINDOW): an A/B of one build. */
+const benEnv = (home: string) => ({ ...embeddedEnv(home), publishWindow: readEnv().publishWindow })
 const feedScript = join(fileURLToPath(new URL('.', import.meta.url)), 'latency-feed.js')
 const HOPS = ['stored', 'scrubbed', 'anomaly', 'decision', 'command', 'ack', 'clickhouse', 'alert→stored', 'alert→scrubbed', 'alert→decision'] as const
 type Hop = (typeof HOPS)[number]
@@ -460,7 +462,7 @@ const ROUTINE_HOPS: readonly Hop[] = ['scrubbed', 'anomaly', 'decision', 'comman
 /** The flood again, at `rate`, against a second Ben started as `ben up --workers N` (fresh BEN_HOME). */
 async function workersFlood(rate: number): Promise<Phase> {
   const home = mkdtempSync(join(tmpdir(), 'ben-bench-lat-w-'))
-  const running = await startBen(embeddedEnv(home), silentLogger(), defaultServices({ workers: WORKERS }))
+  const running = await startBen(benEnv(home), silentLogger(), defaultServices({ workers: WORKERS }))
   const sim = await runSimulation(
     { nc: running.ctx.nc, subjects: running.ctx.subjects, codec: running.ctx.codec, topo: {} },
     { hosts: TARGET_HOSTS, rate: 1, durationMs: 1, mode: 'backfill', scenarios: [], seed: 'bench' },
@@ -480,7 +482,7 @@ async function workersFlood(rate: number): Promise<Phase> {
 
 async function main(): Promise<void> {
   const home = mkdtempSync(join(tmpdir(), 'ben-bench-lat-'))
-  const running = await startBen(embeddedEnv(home), silentLogger(), defaultServices())
+  const running = await startBen(benEnv(home), silentLogger(), defaultServices())
   // Targets that verify and ack the commands (web-1 … web-N); they publish no telemetry.
   const sim = await runSimulation(
     { nc: running.ctx.nc, subjects: running.ctx.subjects, codec: running.ctx.codec, topo: {} },

@@ -26,6 +26,8 @@ export interface BenEnv {
   readonly jsReplicas?: number
   /** JetStream's duplicate window for Ben's streams, ms (BEN_DUPLICATE_WINDOW_MS); default 2 min. Idempotence does not rest on it. */
   readonly duplicateWindowMs?: number
+  /** PubAcks the publisher of routine outputs awaits at once (BEN_PUBLISH_WINDOW); default ROUTINE_PUBLISH_WINDOW (infra/runtime.ts). */
+  readonly publishWindow?: number
 }
 
 /**
@@ -57,7 +59,15 @@ export function readEnv(env: NodeJS.ProcessEnv = process.env): BenEnv {
     jsMaxStore: env.BEN_JS_MAX_STORE || undefined,
     jsReplicas: replicas(env.BEN_JS_REPLICAS),
     duplicateWindowMs: /^[1-9]\d*$/.test(env.BEN_DUPLICATE_WINDOW_MS ?? '') ? Number(env.BEN_DUPLICATE_WINDOW_MS) : undefined,
+    publishWindow: publishWindow(env.BEN_PUBLISH_WINDOW),
   })
+}
+
+function publishWindow(v: string | undefined): number | undefined {
+  if (!v) return undefined
+  if (!/^[1-9]\d*$/.test(v) || !Number.isSafeInteger(Number(v)))
+    throw new InfraError('bad_config', `BEN_PUBLISH_WINDOW=${v}: expected a positive integer (the PubAcks a publisher of routine outputs awaits at once; default 4096)`)
+  return Number(v)
 }
 
 function replicas(v: string | undefined): number | undefined {

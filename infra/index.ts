@@ -5,7 +5,7 @@ export { readEndpoints, writeEndpoints, removeEndpoints, isAlive, type Endpoints
 export { freePort, isPortFree } from './ports.js'
 export { InfraError, isInfraError, InfraErrorCode } from './errors.js'
 export { startBen, runtimeContext, type RuntimeContext, type Service, type ServiceFactory, type Running } from './up.js'
-export { ROUTINE_PUBLISH_WINDOW, routinePublishWindow } from './runtime.js'
+export { ROUTINE_PUBLISH_WINDOW } from './runtime.js'
 export { createLogger, silentLogger, type Logger } from './log.js'
 export { connectNats } from './nats-connect.js'
 export { dockerAnswers } from './containers.js'

@@ -24,8 +24,8 @@ export interface RuntimeContext {
 }
 
 /**
- * PubAcks a context's publisher awaits at once (BEN_PUBLISH_WINDOW overrides it; FactPublisher's
- * default). The context's publisher carries the routine outputs (scrub's routine lanes, detect,
+ * PubAcks a context's publisher awaits at once by default (BEN_PUBLISH_WINDOW, read with the rest of
+ * the environment in config.ts: `env.publishWindow`). The context's publisher carries the routine outputs (scrub's routine lanes, detect,
  * incident, act, DLQ); the alert lanes publish through the alert link's own publisher
  * (processors/runner/alert-link.ts), which this setting does not touch.
  *
@@ -41,18 +41,6 @@ export interface RuntimeContext {
  * an A/B of one build.
  */
 export const ROUTINE_PUBLISH_WINDOW = 4096
-
-/**
- * The context publisher's window: BEN_PUBLISH_WINDOW (unset or empty: ROUTINE_PUBLISH_WINDOW). A
- * value that is not a positive integer is refused with what was given, not silently replaced.
- */
-export function routinePublishWindow(value: string | undefined = process.env.BEN_PUBLISH_WINDOW): number {
-  if (value === undefined || value === '') return ROUTINE_PUBLISH_WINDOW
-  const n = Number(value)
-  if (!/^\s*\d+\s*$/.test(value) || !Number.isSafeInteger(n) || n <= 0)
-    throw new Error(`BEN_PUBLISH_WINDOW must be a positive integer (the PubAcks a publisher awaits at once), not '${value}'`)
-  return n
-}
 
 /**
  * The one way a RuntimeContext is built (`ben up`, a worker process, the alert-path thread): a
@@ -71,7 +59,7 @@ export function runtimeContext(parts: {
   const subjects = topo.subjects
   const registry = defaultRegistry()
   const codec = new FactCodec(registry)
-  const window = routinePublishWindow()
+  const window = env.publishWindow ?? ROUTINE_PUBLISH_WINDOW
   const publisher = new FactPublisher(nc, subjects, codec, (topo.replicas ?? 1) > 1 ? { window, waitForStreamMs: 60_000 } : { window })
   return {
     env,

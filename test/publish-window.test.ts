@@ -1,33 +1,29 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { embeddedEnv, runtimeContext, silentLogger } from '../infra/index.js'
+import { embeddedEnv, readEnv, runtimeContext, silentLogger } from '../infra/index.js'
 import type { PublishOutcome } from '../streams/index.js'
 import { startTestNats, tempDir, waitFor, type TestNats } from './support/servers.js'
 import { metricFact } from './support/facts.js'
 
 /**
- * BEN_PUBLISH_WINDOW sets how many PubAcks the context's publisher (routine outputs) awaits at once
- * (infra/runtime.ts). A synchronous run of sends sees no PubAck, so exactly the window's worth is
+ * BEN_PUBLISH_WINDOW (`env.publishWindow`) sets how many PubAcks the context's publisher (routine
+ * outputs) awaits at once (infra/runtime.ts). A synchronous run of sends sees no PubAck, so exactly the window's worth is
  * taken; the rest wait for PubAcks to come back, and nothing is lost.
  */
 describe("a runtime context's publisher under BEN_PUBLISH_WINDOW", () => {
   let nats: TestNats
   const home = tempDir()
-  const before = process.env.BEN_PUBLISH_WINDOW
   beforeAll(async () => {
     nats = await startTestNats()
   })
   afterAll(async () => {
-    if (before === undefined) delete process.env.BEN_PUBLISH_WINDOW
-    else process.env.BEN_PUBLISH_WINDOW = before
     await nats?.stop()
     home.remove()
   })
 
   it('takes the window’s worth of sends at once, then more once their PubAcks are in', async () => {
     const window = 64
-    process.env.BEN_PUBLISH_WINDOW = String(window)
     const ctx = runtimeContext({
-      env: embeddedEnv(home.path),
+      env: { ...embeddedEnv(home.path), publishWindow: readEnv({ BEN_PUBLISH_WINDOW: String(window) }).publishWindow },
       nc: nats.nc,
       topo: nats.topo,
       log: silentLogger(),

@@ -28,6 +28,8 @@ export interface BenEnv {
   readonly duplicateWindowMs?: number
   /** PubAcks the publisher of routine outputs awaits at once (BEN_PUBLISH_WINDOW); default ROUTINE_PUBLISH_WINDOW (infra/runtime.ts). */
   readonly publishWindow?: number
+  /** Nice of the nats-server Ben starts (BEN_NATS_NICE, -20–19); default DEFAULT_NATS_NICE (infra/nats-server.ts), 0 leaves it. */
+  readonly natsNice?: number
 }
 
 /**
@@ -60,6 +62,7 @@ export function readEnv(env: NodeJS.ProcessEnv = process.env): BenEnv {
     jsReplicas: replicas(env.BEN_JS_REPLICAS),
     duplicateWindowMs: /^[1-9]\d*$/.test(env.BEN_DUPLICATE_WINDOW_MS ?? '') ? Number(env.BEN_DUPLICATE_WINDOW_MS) : undefined,
     publishWindow: publishWindow(env.BEN_PUBLISH_WINDOW),
+    natsNice: natsNice(env.BEN_NATS_NICE),
   })
 }
 
@@ -68,6 +71,14 @@ function publishWindow(v: string | undefined): number | undefined {
   if (!/^[1-9]\d*$/.test(v) || !Number.isSafeInteger(Number(v)))
     throw new InfraError('bad_config', `BEN_PUBLISH_WINDOW=${v}: expected a positive integer (the PubAcks a publisher of routine outputs awaits at once; default 4096)`)
   return Number(v)
+}
+
+function natsNice(v: string | undefined): number | undefined {
+  if (!v) return undefined
+  const n = Number(v)
+  if (!/^[+-]?\d+$/.test(v.trim()) || n < -20 || n > 19)
+    throw new InfraError('bad_config', `BEN_NATS_NICE=${v}: expected a nice value from -20 to 19 (the embedded nats-server's CPU priority; default -20, 0 leaves it)`)
+  return n
 }
 
 function replicas(v: string | undefined): number | undefined {

@@ -46,6 +46,13 @@ export class SupervisedNats {
   ) {
     this.server = first
     this.watch(first)
+    const p = first.priority
+    if (p?.error)
+      opts.log.info(
+        { pid: first.pid, ...p },
+        "embedded nats-server: priority not raised (a negative BEN_NATS_NICE needs CAP_SYS_NICE): it runs at the priority of Ben's stages, and under a flood alerts wait for it with them",
+      )
+    else if (p) opts.log.info({ pid: first.pid, ...p }, 'embedded nats-server: priority set')
   }
 
   static async start(opts: SupervisedNatsOptions): Promise<SupervisedNats> {

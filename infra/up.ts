@@ -82,7 +82,7 @@ export async function startBen(
     // A server configuration (`ben up --secure`) is for the embedded nats-server: no container.
     if (!natsUrl && clusterSize > 1) {
       // Nodes under $BEN_HOME/nats-cluster/n<i>, ports kept in its ports.json across restarts.
-      cluster = await SupervisedCluster.start({ storeDir: paths.natsCluster, size: clusterSize, bin: env.natsServerBin, maxFileStore: env.jsMaxStore, log })
+      cluster = await SupervisedCluster.start({ storeDir: paths.natsCluster, size: clusterSize, bin: env.natsServerBin, maxFileStore: env.jsMaxStore, nice: env.natsNice, log })
       cleanups.push(() => cluster!.stop())
       natsUrl = cluster.url
       natsOrigin = 'embedded'
@@ -100,6 +100,7 @@ export async function startBen(
         bin: env.natsServerBin,
         configFile: opts.natsConfigFile,
         maxFileStore: env.jsMaxStore,
+        nice: env.natsNice,
         log,
       })
       writeFileSync(paths.natsPort, String(server.port))

@@ -1,0 +1,85 @@
+import { afterAll, describe, expect, it } from 'vitest'
+import { existsSync, readdirSync, readFileSync } from 'node:fs'
+import { getPriority } from 'node:os'
+import { join } from 'node:path'
+import { createLogger, DEFAULT_NATS_NICE, startNatsServer, SupervisedNats } from '../infra/index.js'
+import { tempDir, waitFor } from './support/servers.js'
+
+/** Each thread's nice value, from /proc (field 19 of its stat line, after the command's parentheses). */
+const threadNices = (pid: number): number[] =>
+  readdirSync(`/proc/${pid}/task`).map((tid) => {
+    const stat = readFileSync(`/proc/${pid}/task/${tid}/stat`, 'utf8')
+    return Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[16])
+  })
+
+/** The nice of the process's autogroup, when the kernel has autogroup scheduling. */
+const autogroupNice = (pid: number): number | undefined => {
+  const file = `/proc/${pid}/autogroup`
+  if (!existsSync(file)) return undefined
+  return Number(/nice (-?\d+)/.exec(readFileSync(file, 'utf8'))?.[1])
+}
+
+/**
+ * The embedded nats-server runs above Ben's stages (issue 8, the alert lane under a flood): its
+ * threads and its scheduling group get BEN_NATS_NICE, -20 by default. Where the process may not
+ * raise a priority (no CAP_SYS_NICE), the server runs at Ben's priority and the log says why.
+ */
+describe('the priority of the nats-server Ben starts', () => {
+  const dirs: Array<{ remove(): void }> = []
+  afterAll(() => {
+    for (const d of dirs) d.remove()
+  })
+
+  it('is set on every thread and on its autogroup, again after a restart, and logged', async () => {
+    const dir = tempDir('ben-nats-nice-')
+    dirs.push(dir)
+    const logFile = join(dir.path, 'ben.log')
+    const sup = await SupervisedNats.start({ storeDir: join(dir.path, 'nats'), log: createLogger({ file: logFile, level: 'info' }), minBackoffMs: 50 })
+    try {
+      const lines = () =>
+        existsSync(logFile)
+          ? readFileSync(logFile, 'utf8')
+              .split('\n')
+              .filter((l) => l.includes('embedded nats-server: priority'))
+          : []
+      const line = await waitFor('the priority line in the log', () => lines()[0], 30_000)
+      const logged = JSON.parse(line) as { nice: number; threads: number; error?: string }
+      expect(logged.nice).toBe(DEFAULT_NATS_NICE)
+      const check = (pid: number) => {
+        if (!logged.error) {
+          expect(
+            threadNices(pid).every((n) => n === DEFAULT_NATS_NICE),
+            `threads of ${pid}: ${threadNices(pid).join(',')}`,
+          ).toBe(true)
+          const group = autogroupNice(pid)
+          if (group !== undefined) expect(group).toBe(DEFAULT_NATS_NICE)
+        } else {
+          // Refused: the reason is the kernel's, and the server was left at this process's priority.
+          expect(logged.error).toMatch(/EACCES|EPERM|permission/i)
+          expect(threadNices(pid).every((n) => n === getPriority(0))).toBe(true)
+        }
+      }
+      check(sup.pid)
+      expect(logged.threads).toBeGreaterThan(0)
+      // A restarted server (kill -9) comes back at the same priority.
+      const first = sup.pid
+      process.kill(first, 'SIGKILL')
+      await waitFor('the server to be started again', () => (sup.restarts > 0 && sup.pid !== first ? true : undefined), 60_000)
+      check(sup.pid)
+    } finally {
+      await sup.stop()
+    }
+  })
+
+  it('is left alone with nice 0', async () => {
+    const dir = tempDir('ben-nats-nice0-')
+    dirs.push(dir)
+    const server = await startNatsServer({ storeDir: join(dir.path, 'nats'), nice: 0 })
+    try {
+      expect(server.priority).toBeUndefined()
+      expect(threadNices(server.pid).every((n) => n === getPriority(0))).toBe(true)
+    } finally {
+      await server.stop()
+    }
+  })
+})

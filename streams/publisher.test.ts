@@ -178,4 +178,46 @@ describe('FactPublisher.forgetPending', () => {
     expect(got).toEqual(['f9 stored'])
     await publisher.close()
   })
+
+  it("forgets one owner's sends only (a stage runner that failed, beside others on the same publisher)", async () => {
+    const { nc, frames, answer, status } = recordingConnection()
+    const publisher = new FactPublisher(nc, new Subjects(), new FactCodec(), { retries: 0 })
+    const failed = {}
+    const neighbour = {}
+    const got: string[] = []
+    const outcome = (who: string) => (o: { status: string; id: string }) => void got.push(`${who} ${o.id} ${o.status}`)
+    const facts = [0, 1, 2].map((i) => metricFact(i))
+    publisher.trySend(facts[0], undefined, outcome('failed'), failed)
+    publisher.trySend(facts[1], undefined, outcome('neighbour'), neighbour)
+    publisher.trySend(facts[2], undefined, outcome('failed'), failed)
+    const replies = () =>
+      [
+        ...Buffer.concat(frames)
+          .toString('latin1')
+          .matchAll(/^HPUB \S+ (\S+) /gm),
+      ].map((m) => m[1])
+    const sent = async (n: number) => {
+      const deadline = Date.now() + 30_000
+      while (replies().length < n && Date.now() < deadline) await new Promise((r) => setTimeout(r, 10))
+      return replies()
+    }
+    expect(await sent(3)).toHaveLength(3)
+    publisher.forgetPending(failed)
+    expect(publisher.inFlight).toBe(1)
+    // on the reconnect, only the neighbour's send goes out again
+    status('disconnect')
+    await new Promise((r) => setImmediate(r))
+    status('reconnect')
+    const after = await sent(4)
+    await new Promise((r) => setImmediate(r))
+    expect(after).toHaveLength(4)
+    const resent = Buffer.concat(frames).toString('latin1').split('HPUB ').pop()!
+    expect(resent).toContain(factMsgId(facts[1]))
+    // late answers to the forgotten sends are ignored; the neighbour's outcome comes as usual
+    answer(after[0], '{"stream":"FACTS","seq":1}')
+    answer(after[2], '{"stream":"FACTS","seq":3}')
+    answer(after[3], '{"stream":"FACTS","seq":2}')
+    expect(got).toEqual([`neighbour ${facts[1].id} stored`])
+    await publisher.close()
+  })
 })

@@ -178,7 +178,7 @@ interface Pending {
   sentAt: number
   attempts: number
   cb: StoredCallback<unknown>
-  /** Given back to `cb` with the outcome (trySendStored); undefined otherwise. */
+  /** Given back to `cb` with the outcome (trySendStored), or the send's owner (trySend); `forgetPending(owner)` matches it. */
   ctx: unknown
   tag: number
   /** A raw fact: a `duplicate` answer is checked against the subject of the message JetStream kept. */
@@ -308,17 +308,20 @@ export class FactPublisher {
    * Publishes a fact through the window; `cb` gets its outcome. Resolves once the fact is
    * in flight (so callers feel backpressure), not when it is acknowledged.
    */
-  async send(fact: Fact, subject: string | undefined, cb: Callback): Promise<void> {
-    while (!this.trySend(fact, subject, cb)) await this.slot()
+  async send(fact: Fact, subject: string | undefined, cb: Callback, owner?: object): Promise<void> {
+    while (!this.trySend(fact, subject, cb, owner)) await this.slot()
   }
 
-  /** Sends at once if the window has room; false (nothing sent) when it is full. */
-  trySend(fact: Fact, subject: string | undefined, cb: Callback): boolean {
+  /**
+   * Sends at once if the window has room; false (nothing sent) when it is full. `owner`: whose send
+   * it is, for `forgetPending(owner)` (a stage runner sharing the publisher with others).
+   */
+  trySend(fact: Fact, subject: string | undefined, cb: Callback, owner?: object): boolean {
     if (this.pending.size >= this.window && !this.closed) return false
     const subj = subject ?? this.subjects.forFact(fact)
     if (this.closed || this.offline || !this.frames.direct || this.nc.isClosed()) {
       const w = this.codec.writer(fact.kind)
-      this.enqueue(subj, this.codec.encode(fact).data, Buffer.from(factHeaderBlock(factMsgId(fact), w.name, w.fingerprint), 'latin1'), fact.id, cb)
+      this.enqueue(subj, this.codec.encode(fact).data, Buffer.from(factHeaderBlock(factMsgId(fact), w.name, w.fingerprint), 'latin1'), fact.id, cb, owner)
       return true
     }
     // The hot path: the Avro bytes and headers are written straight into the outgoing frame, the
@@ -348,7 +351,7 @@ export class FactPublisher {
       })
       return true
     }
-    this.track(token, fact.id, subj, framed, cb)
+    this.track(token, fact.id, subj, framed, cb, owner)
     return true
   }
 
@@ -487,12 +490,15 @@ export class FactPublisher {
   }
 
   /**
-   * Stops awaiting every PubAck in flight, with no outcome and no count: for a caller that sends
-   * again itself, in its own order (the sidecar's drain, after a resync). Nothing of it is sent
-   * again by this publisher, not even on a reconnect, and a late answer is ignored.
+   * Stops awaiting the PubAcks in flight, with no outcome and no count: for a caller that sends
+   * again itself, in its own order (the sidecar's drain after a resync, a stage runner that failed
+   * and re-derives from its checkpoint). Nothing of it is sent again by this publisher, not even
+   * on a reconnect, and a late answer is ignored. `owner`: only the sends given that owner (or
+   * that `ctx`); without it, every send.
    */
-  forgetPending(): void {
-    this.pending.clear()
+  forgetPending(owner?: unknown): void {
+    if (owner === undefined) this.pending.clear()
+    else for (const [token, p] of this.pending) if (p.ctx === owner) this.pending.delete(token)
     this.lastAnswer = this.now
     for (const w of this.waiters.splice(0)) w()
     if (this.verifying === 0) for (const r of this.idleWaiters.splice(0)) r()

@@ -175,6 +175,9 @@ export class StageRunner<S, C, In extends Fact> {
   private stopped = false
   private looping: Promise<void> | undefined
   private failure: Error | undefined
+  private failedNow: () => void = () => undefined
+  /** Resolves when the runner fails. */
+  private readonly failed$ = new Promise<void>((r) => (this.failedNow = r))
   private timer: NodeJS.Timeout | undefined
   private behindSince = 0
   private readonly behindGauge: { set(v: number): void }
@@ -668,7 +671,7 @@ export class StageRunner<S, C, In extends Fact> {
       epoch.outstanding++
       this.stats.derived++
       const subject = this.opts.subjectFor(f)
-      if (!publisher.trySend(f, subject, cb)) return this.sendRest(publisher, out, i, cb, epoch)
+      if (!publisher.trySend(f, subject, cb, this)) return this.sendRest(publisher, out, i, cb, epoch)
     }
     return undefined
   }
@@ -685,7 +688,7 @@ export class StageRunner<S, C, In extends Fact> {
       epoch.outstanding++
       this.stats.derived++
       traceAlert('published', name, input)
-      if (!publisher.trySend(f, this.opts.subjectFor(f), traced)) return this.sendRest(publisher, out, i, traced, epoch)
+      if (!publisher.trySend(f, this.opts.subjectFor(f), traced, this)) return this.sendRest(publisher, out, i, traced, epoch)
     }
     return undefined
   }
@@ -696,11 +699,11 @@ export class StageRunner<S, C, In extends Fact> {
   }
 
   private async sendRest(publisher: FactPublisher, out: readonly Fact[], from: number, cb: (o: PublishOutcome) => void, epoch: Epoch): Promise<void> {
-    await publisher.send(out[from], this.opts.subjectFor(out[from]), cb)
+    await publisher.send(out[from], this.opts.subjectFor(out[from]), cb, this)
     for (let i = from + 1; i < out.length; i++) {
       epoch.outstanding++
       this.stats.derived++
-      await publisher.send(out[i], this.opts.subjectFor(out[i]), cb)
+      await publisher.send(out[i], this.opts.subjectFor(out[i]), cb, this)
     }
   }
 
@@ -755,7 +758,8 @@ export class StageRunner<S, C, In extends Fact> {
     this.sealed++
     this.commits = this.commits.then(async () => {
       try {
-        await settled(epoch)
+        // A failed runner forgot its outputs in flight (`fail`): their epochs never settle.
+        await Promise.race([settled(epoch), this.failed$])
         if (this.failure) return
         const t1 = Date.now()
         const saved = await this.deps.checkpoints.append(head, segment)
@@ -776,6 +780,12 @@ export class StageRunner<S, C, In extends Fact> {
   private fail(err: Error, say = true): void {
     if (this.failure) return
     this.failure = err
+    // Its outputs still awaiting a PubAck are re-derived on the restart, in order, after what the
+    // stream holds: the publisher (shared with other stages) must not send them again on its own,
+    // or a reconnect would store younger outputs ahead of an older one that failed.
+    this.deps.publisher.forgetPending(this)
+    this.deps.alert?.publisher.forgetPending(this)
+    this.failedNow()
     this.makeRoom(true)
     if (say) this.opts.log?.error({ stage: this.name, err: err.message }, 'stage runner stopped: it resumes from its last checkpoint on restart')
     for (const s of this.subs) s.unsubscribe()

@@ -12,7 +12,9 @@
  * the feed at most 1 s above the first quarter's) and the feed could offer it; otherwise the phase says NOT sustained and reports the backlog growth, in total and per
  * consumer, instead of the routine lane's latencies (the alert lane's are still shown: that is the
  * lanes' promise). First, a same-run baseline: a raw four-hop JetStream relay (bench/latency-
- * baseline.ts), the floor of a hop on this machine at this moment. BENCH_SECONDS (20),
+ * baseline.ts), the floor of a hop on this machine at this moment. The feed (bench/latency-feed.ts)
+ * and the command targets that ack (bench/latency-targets.ts) run in processes of their own, as the
+ * fleet's hosts would: no hop waits for Ben's event loop on their side. BENCH_SECONDS (20),
  * BENCH_STEADY_RATE (10,000), BENCH_FLOOD_RATE (2× the steady load's),
  * BENCH_LOADS (sparse,bursty,steady,flood), BENCH_ALERT_RATE (2 alerts/s; 20 makes the alert lane's p99 a
  * percentile rather than the slowest of a run's few alerts), BENCH_WORKERS (0; N: the flood again, at the same rate, against
@@ -36,7 +38,6 @@ import { alertTraceOn, stageDurable } from '../processors/runner/index.js'
 import { laneInputs } from '../processors/wiring/index.js'
 import { specOf } from '../processors/pipeline.js'
 import { allUnits } from '../fleet/index.js'
-import { runSimulation } from '../simulate/index.js'
 import type { Fact } from '../schemas/index.js'
 import { profiled } from './profile.js'
 import { BASELINE_HOPS, relayBaseline, type BaselineFigures } from './latency-baseline.js'
@@ -92,6 +93,30 @@ function feedPart(part: string, url: string, load: string, seconds: number, rate
     let out = ''
     child.stdout.on('data', (b) => (out += b))
     child.on('exit', (code) => (code === 0 ? resolve(JSON.parse(out.trim().split('\n').pop()!)) : reject(new Error(`feed exited ${code}`))))
+  })
+}
+
+const targetsScript = join(fileURLToPath(new URL('.', import.meta.url)), 'latency-targets.js')
+
+/** The command targets (web-1 … web-N) in a process of their own (latency-targets.ts), once they are ready. */
+function startTargets(url: string): Promise<{ stop(): Promise<void> }> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, [targetsScript, '--url', url, '--hosts', String(TARGET_HOSTS)], { stdio: ['ignore', 'pipe', 'inherit'] })
+    const exited = new Promise<void>((r) => child.once('exit', () => r()))
+    let out = ''
+    const onData = (b: Buffer) => {
+      out += b.toString()
+      if (!out.includes('ready\n')) return
+      child.stdout.off('data', onData)
+      resolve({
+        stop: async () => {
+          child.kill('SIGTERM')
+          await exited
+        },
+      })
+    }
+    child.stdout.on('data', onData)
+    child.once('exit', (code) => reject(new Error(`the command targets exited ${code} before they were ready`)))
   })
 }
 
@@ -466,10 +491,7 @@ const ROUTINE_HOPS: readonly Hop[] = ['scrubbed', 'anomaly', 'decision', 'comman
 async function workersFlood(rate: number): Promise<Phase> {
   const home = mkdtempSync(join(tmpdir(), 'ben-bench-lat-w-'))
   const running = await startBen(benEnv(home), silentLogger(), defaultServices({ workers: WORKERS }))
-  const sim = await runSimulation(
-    { nc: running.ctx.nc, subjects: running.ctx.subjects, codec: running.ctx.codec, topo: {} },
-    { hosts: TARGET_HOSTS, rate: 1, durationMs: 1, mode: 'backfill', scenarios: [], seed: 'bench' },
-  )
+  const sim = await startTargets(running.endpoints.natsUrl)
   try {
     const readyMs = await workersReady(running)
     process.stderr.write(
@@ -487,10 +509,7 @@ async function main(): Promise<void> {
   const home = mkdtempSync(join(tmpdir(), 'ben-bench-lat-'))
   const running = await startBen(benEnv(home), silentLogger(), defaultServices())
   // Targets that verify and ack the commands (web-1 … web-N); they publish no telemetry.
-  const sim = await runSimulation(
-    { nc: running.ctx.nc, subjects: running.ctx.subjects, codec: running.ctx.codec, topo: {} },
-    { hosts: TARGET_HOSTS, rate: 1, durationMs: 1, mode: 'backfill', scenarios: [], seed: 'bench' },
-  )
+  const sim = await startTargets(running.endpoints.natsUrl)
   const phases: Phase[] = []
   let base: BaselineFigures
   try {

@@ -1,6 +1,9 @@
 import { createHash } from 'node:crypto'
 import { describe, expect, it } from 'vitest'
+import fc from 'fast-check'
+import * as ed from '@noble/ed25519'
 import { ActErrorCode, generateKeyPair, keyIdOf, loadKeyPair, loadPublicKey, serializeKeyPair, serializePublicKey } from './index.js'
+import { signBytes, verifyBytes } from './keys.js'
 
 describe('keys', () => {
   it('key id is the first 16 hex digits of sha256(publicKey)', () => {
@@ -43,5 +46,41 @@ describe('keys', () => {
     expect(!shortKey.ok && shortKey.error.message).toContain('publicKey: must decode to 32 bytes')
     const badRole = loadKeyPair(JSON.stringify({ ...j, role: 'root' }))
     expect(!badRole.ok && badRole.error.message).toContain('role')
+  })
+})
+
+describe('signatures (node:crypto) against @noble/ed25519, the reference they replaced', () => {
+  it('are the same bytes for any key and message, and each side verifies the other', () => {
+    fc.assert(
+      fc.property(fc.uint8Array({ minLength: 32, maxLength: 32 }), fc.uint8Array({ maxLength: 2048 }), (seed, message) => {
+        const key = generateKeyPair('issuer', seed)
+        const ours = signBytes(message, key)
+        const reference = ed.sign(message, key.secretKey)
+        expect(Buffer.from(ours).equals(Buffer.from(reference))).toBe(true)
+        expect(verifyBytes(reference, message, key.publicKey)).toBe(true)
+        expect(ed.verify(ours, message, key.publicKey)).toBe(true)
+      }),
+      { numRuns: 200 },
+    )
+  })
+
+  it('refuses a changed message, a changed signature, another key and malformed input, without throwing', () => {
+    const key = generateKeyPair('sidecar')
+    const other = generateKeyPair('sidecar')
+    const message = new TextEncoder().encode('throttle_job web-3 batch-7')
+    const sig = signBytes(message, key)
+    expect(verifyBytes(sig, message, key.publicKey)).toBe(true)
+    const changed = Uint8Array.from(message)
+    changed[0] ^= 1
+    expect(verifyBytes(sig, changed, key.publicKey)).toBe(false)
+    const bad = Uint8Array.from(sig)
+    bad[10] ^= 0x40
+    expect(verifyBytes(bad, message, key.publicKey)).toBe(false)
+    expect(verifyBytes(sig, message, other.publicKey)).toBe(false)
+    expect(verifyBytes(sig.subarray(0, 63), message, key.publicKey)).toBe(false)
+    expect(verifyBytes(sig, message, key.publicKey.subarray(0, 31))).toBe(false)
+    // 32 bytes that are no point of the curve
+    expect(verifyBytes(sig, message, new Uint8Array(32).fill(0xff))).toBe(false)
+    expect(verifyBytes('not bytes' as unknown as Uint8Array, message, key.publicKey)).toBe(false)
   })
 })

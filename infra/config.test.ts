@@ -15,17 +15,21 @@ describe('readEnv: BEN_PUBLISH_WINDOW', () => {
   })
 })
 
-describe('readEnv: BEN_NATS_NICE', () => {
-  it('is unset (the default, -20) when absent or empty, and a nice value when given', () => {
-    expect(readEnv({}).natsNice).toBeUndefined()
-    expect(readEnv({ BEN_NATS_NICE: '' }).natsNice).toBeUndefined()
-    expect(readEnv({ BEN_NATS_NICE: '-10' }).natsNice).toBe(-10)
-    expect(readEnv({ BEN_NATS_NICE: '0' }).natsNice).toBe(0)
-    expect(readEnv({ BEN_NATS_NICE: '19' }).natsNice).toBe(19)
-  })
+for (const [name, key] of [
+  ['BEN_NATS_NICE', 'natsNice'],
+  ['BEN_ALERT_PATH_NICE', 'alertPathNice'],
+] as const) {
+  describe(`readEnv: ${name}`, () => {
+    it('is unset (the default, -20) when absent or empty, and a nice value when given', () => {
+      expect(readEnv({})[key]).toBeUndefined()
+      expect(readEnv({ [name]: '' })[key]).toBeUndefined()
+      expect(readEnv({ [name]: '-10' })[key]).toBe(-10)
+      expect(readEnv({ [name]: '0' })[key]).toBe(0)
+      expect(readEnv({ [name]: '19' })[key]).toBe(19)
+    })
 
-  it('refuses anything else as bad config, naming the variable and the value', () => {
-    for (const bad of ['-21', '20', '-5.5', 'high', ' ', '1e1'])
-      expect(() => readEnv({ BEN_NATS_NICE: bad }), bad).toThrow(`BEN_NATS_NICE=${bad}: expected a nice value from -20 to 19`)
+    it('refuses anything else as bad config, naming the variable and the value', () => {
+      for (const bad of ['-21', '20', '-5.5', 'high', ' ', '1e1']) expect(() => readEnv({ [name]: bad }), bad).toThrow(`${name}=${bad}: expected a nice value from -20 to 19`)
+    })
   })
-})
+}

@@ -30,6 +30,8 @@ export interface BenEnv {
   readonly publishWindow?: number
   /** Nice of the nats-server Ben starts (BEN_NATS_NICE, -20–19); default DEFAULT_NATS_NICE (infra/nats-server.ts), 0 leaves it. */
   readonly natsNice?: number
+  /** Nice of `ben up`'s alert-path thread (and a worker's alert thread) relative to the process (BEN_ALERT_PATH_NICE, -20–19); default -20 (processors/wiring/alert-path.ts), 0 leaves it. */
+  readonly alertPathNice?: number
 }
 
 /**
@@ -62,7 +64,8 @@ export function readEnv(env: NodeJS.ProcessEnv = process.env): BenEnv {
     jsReplicas: replicas(env.BEN_JS_REPLICAS),
     duplicateWindowMs: /^[1-9]\d*$/.test(env.BEN_DUPLICATE_WINDOW_MS ?? '') ? Number(env.BEN_DUPLICATE_WINDOW_MS) : undefined,
     publishWindow: publishWindow(env.BEN_PUBLISH_WINDOW),
-    natsNice: natsNice(env.BEN_NATS_NICE),
+    natsNice: nice('BEN_NATS_NICE', env.BEN_NATS_NICE, "the embedded nats-server's CPU priority"),
+    alertPathNice: nice('BEN_ALERT_PATH_NICE', env.BEN_ALERT_PATH_NICE, "the alert path thread's priority, relative to the process"),
   })
 }
 
@@ -73,11 +76,11 @@ function publishWindow(v: string | undefined): number | undefined {
   return Number(v)
 }
 
-function natsNice(v: string | undefined): number | undefined {
+function nice(name: string, v: string | undefined, what: string): number | undefined {
   if (!v) return undefined
   const n = Number(v)
   if (!/^[+-]?\d+$/.test(v.trim()) || n < -20 || n > 19)
-    throw new InfraError('bad_config', `BEN_NATS_NICE=${v}: expected a nice value from -20 to 19 (the embedded nats-server's CPU priority; default -20, 0 leaves it)`)
+    throw new InfraError('bad_config', `${name}=${v}: expected a nice value from -20 to 19 (${what}; default -20, 0 leaves it)`)
   return n
 }
 

@@ -1,7 +1,7 @@
 import { existsSync } from 'node:fs'
 import { fileURLToPath } from 'node:url'
 import { Worker } from 'node:worker_threads'
-import { homePaths } from '../../infra/config.js'
+import { homePaths, type BenEnv } from '../../infra/config.js'
 import { writeForwarded } from '../../infra/log.js'
 import type { RuntimeContext, Service, ServiceFactory } from '../../infra/runtime.js'
 import { absorbMetrics } from '../../streams/index.js'
@@ -45,13 +45,12 @@ const ALERT_NICE = -20
  * checkpoints, as after a restart of `ben up`).
  */
 export function alertPathService(opts: AlertPathOptions = {}): ServiceFactory {
-  return stageThreadService('alert-path', ['scrub-urgent', 'policy'], { ...opts, nice: alertNice(opts.nice) })
+  return stageThreadService('alert-path', ['scrub-urgent', 'policy'], { ...opts, nice: (ctx) => alertNice(ctx.env, opts.nice) })
 }
 
-/** The alert path's nice: `nice` if given, else BEN_ALERT_PATH_NICE, else -20 (also a worker's alert thread, alert-thread.ts). */
-export function alertNice(nice?: number): number {
-  const envNice = process.env.BEN_ALERT_PATH_NICE
-  return nice ?? (envNice !== undefined && envNice !== '' && Number.isInteger(Number(envNice)) ? Number(envNice) : ALERT_NICE)
+/** The alert path's nice: `nice` if given, else BEN_ALERT_PATH_NICE (`env.alertPathNice`), else -20 (also a worker's alert thread, alert-thread.ts). */
+export function alertNice(env: BenEnv, nice?: number): number {
+  return nice ?? env.alertPathNice ?? ALERT_NICE
 }
 
 /**
@@ -65,13 +64,13 @@ export function alertNice(nice?: number): number {
  * It runs at the process's priority: below the alert path.
  */
 export function detectPathService(opts: Omit<AlertPathOptions, 'nice'> = {}): ServiceFactory {
-  return stageThreadService('detect-path', ['scrub-routine', 'detect'], { ...opts, nice: 0 })
+  return stageThreadService('detect-path', ['scrub-routine', 'detect'], { ...opts, nice: () => 0 })
 }
 
 /** Runs `units` (stage services) in a worker thread named `name`, started again if it dies. */
-function stageThreadService(name: string, units: readonly ThreadUnit[], opts: AlertPathOptions & { readonly nice: number }): ServiceFactory {
+function stageThreadService(name: string, units: readonly ThreadUnit[], opts: Omit<AlertPathOptions, 'nice'> & { readonly nice: (ctx: RuntimeContext) => number }): ServiceFactory {
   return async (ctx: RuntimeContext): Promise<Service> => {
-    const data = threadData(ctx, opts.nice, name, units)
+    const data = threadData(ctx, opts.nice(ctx), name, units)
     const log = ctx.log
     let stopping = false
     let current: Worker | undefined

@@ -77,7 +77,7 @@ class AlertThread {
   private thread(): Promise<Worker> {
     if (this.worker) return Promise.resolve(this.worker)
     this.launching ??= launchStageThread(
-      threadData(this.ctx, alertNice(), NAME, []),
+      threadData(this.ctx, alertNice(this.ctx.env), NAME, []),
       this.ctx.log,
       (w, code) => this.ended(w, code),
       (m) => this.answer(m),

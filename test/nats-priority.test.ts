@@ -45,22 +45,22 @@ describe('the priority of the nats-server Ben starts', () => {
       const line = await waitFor('the priority line in the log', () => lines()[0], 30_000)
       const logged = JSON.parse(line) as { nice: number; threads: number; error?: string }
       expect(logged.nice).toBe(DEFAULT_NATS_NICE)
+      // Each part is refused on its own (a negative nice needs CAP_SYS_NICE; /proc may be read-only):
+      // what was refused is left at this process's priority, with the kernel's reason.
+      const threadsRefused = /threads:/.test(logged.error ?? '')
+      const groupRefused = /autogroup:/.test(logged.error ?? '')
+      if (logged.error) expect(logged.error).toMatch(/EACCES|EPERM|EROFS|permission|read-only/i)
       const check = (pid: number) => {
-        if (!logged.error) {
-          expect(
-            threadNices(pid).every((n) => n === DEFAULT_NATS_NICE),
-            `threads of ${pid}: ${threadNices(pid).join(',')}`,
-          ).toBe(true)
-          const group = autogroupNice(pid)
-          if (group !== undefined) expect(group).toBe(DEFAULT_NATS_NICE)
-        } else {
-          // Refused: the reason is the kernel's, and the server was left at this process's priority.
-          expect(logged.error).toMatch(/EACCES|EPERM|permission/i)
-          expect(threadNices(pid).every((n) => n === getPriority(0))).toBe(true)
-        }
+        const want = threadsRefused ? getPriority(0) : DEFAULT_NATS_NICE
+        expect(
+          threadNices(pid).every((n) => n === want),
+          `threads of ${pid}: ${threadNices(pid).join(',')}`,
+        ).toBe(true)
+        const group = autogroupNice(pid)
+        if (group !== undefined && !groupRefused) expect(group).toBe(DEFAULT_NATS_NICE)
       }
       check(sup.pid)
-      expect(logged.threads).toBeGreaterThan(0)
+      expect(logged.threads > 0).toBe(!threadsRefused)
       // A restarted server (kill -9) comes back at the same priority.
       const first = sup.pid
       process.kill(first, 'SIGKILL')

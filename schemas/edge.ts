@@ -1,6 +1,7 @@
 import { z } from 'zod'
 import { canonicalJson } from './canonical.js'
 import { hashId } from './ids.js'
+import { edgeContentId } from './content-id.js'
 import { fail, ok, RejectReason, type Result } from './errors.js'
 import { laneOf, type RawFact, type RawKind } from './types.js'
 import { checkEventTime, checkSourceName, checkTexts, MAX_EVENT_TS } from './limits.js'
@@ -228,7 +229,7 @@ function toRawFact(e: EdgeFact): RawFact {
 
 /** The id of an edge fact without one: publishing the same content twice stores one fact. */
 export function contentId(kind: string, source: string, ts: number, payload: unknown): string {
-  return hashId('edge', kind, source, String(ts), canonicalJson(payload))
+  return edgeContentId(kind, source, ts, payload) ?? hashId('edge', kind, source, String(ts), canonicalJson(payload))
 }
 
 /** The inverse of parseEdgeFact, for output at the edges (`ben tail`, `ben query`). */

@@ -20,7 +20,7 @@ describe('edgeContentId', () => {
       fc.property(
         fc.constantFrom('metric', 'event', 'diag', 'alert'),
         text,
-        fc.oneof(fc.nat(), fc.constantFrom(0, 10_413_792_000_000, 1.5, -1)),
+        fc.oneof(fc.nat(), fc.maxSafeNat(), fc.constantFrom(0, 9, 10, 2 ** 31 - 1, 2 ** 31, 1e8, 1e8 - 1, 1e16, 2 ** 53 - 1, 10_413_792_000_000, 1.5, -1)),
         payload,
         (kind, source, ts, p) => {
           const id = edgeContentId(kind, source, ts, p)

@@ -65,10 +65,11 @@ export function putUint(b: Buffer, at: number, v: number): number {
   return digits
 }
 
-/** Copies `src[from, to)` into `b` at `at` (a loop for the short payloads of facts). */
+/** Copies `src[from, to)` into `b` at `at`: a loop for a few bytes, else a native copy (no view made of a Buffer). */
 export function putBytes(b: Buffer, at: number, src: Uint8Array, from: number, to: number): void {
-  if (to - from > 128) {
-    b.set(src.subarray(from, to), at)
+  if (to - from > 48) {
+    if (Buffer.isBuffer(src)) src.copy(b, at, from, to)
+    else b.set(src.subarray(from, to), at)
     return
   }
   for (let i = from; i < to; i++) b[at++] = src[i]

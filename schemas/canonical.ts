@@ -69,7 +69,7 @@ const lastSorted: string[][] = []
 const KEPT_UP_TO = 32
 
 /** `Object.keys(o).sort()`, not sorted again when the keys are the last ones of their count, in the same order. */
-function sortedKeys(o: Record<string, unknown>): readonly string[] {
+export function sortedKeys(o: Record<string, unknown>): readonly string[] {
   const keys = Object.keys(o)
   const n = keys.length
   if (n >= KEPT_UP_TO) return keys.sort()

@@ -1,6 +1,7 @@
 import { z } from 'zod'
 import { canonicalJson } from './canonical.js'
 import { hashId } from './ids.js'
+import { edgeContentId } from './content-id.js'
 import { fail, ok, RejectReason, type Result } from './errors.js'
 import { laneOf, type RawFact, type RawKind } from './types.js'
 import { checkEventTime, checkSourceName, checkTexts, MAX_EVENT_TS } from './limits.js'
@@ -154,39 +155,44 @@ function fastRawFact(input: unknown): RawFact | undefined {
   const allowed = KEYS.get(o.lane)
   if (!allowed) return undefined
   for (const k in o) if (!allowed.has(k)) return undefined
-  const { source, ts, id } = o
+  const { source, ts } = o
+  const id = o.id
   if (typeof source !== 'string' || !TOKEN_RE.test(source)) return undefined
   if (typeof ts !== 'number' || !Number.isSafeInteger(ts) || ts < 0 || ts > MAX_EVENT_TS) return undefined
   if (id !== undefined && (typeof id !== 'string' || !ID_RE.test(id))) return undefined
-  const fact = (kind: RawKind, payload: RawFact['payload']): RawFact =>
-    // (the keys in toRawFact's order)
-    ({
-      ts,
-      source,
-      lane: laneOf(kind),
-      lineage: [],
-      producer: 'edge',
-      config: {},
-      explain: null,
-      redactions: [],
-      id: (id as string | undefined) ?? contentId(kind, source, ts, payload),
-      kind,
-      payload,
-    }) as unknown as RawFact
   if (o.lane === 'metric') {
     const { name, value } = o
     if (!text(name, 1, 256) || typeof value !== 'number' || !Number.isFinite(value)) return undefined
     const labels = fastMap(o.labels)
-    return labels && fact('metric', { name, value, labels })
+    return labels && rawFact('metric', { name, value, labels }, ts, source, id)
   }
   const { message } = o
   if (!text(message, 0, 65536)) return undefined
   const attrs = fastMap(o.attrs)
   if (!attrs) return undefined
-  if (o.lane === 'event') return text(o.type, 1, 256) ? fact('event', { type: o.type, message, attrs }) : undefined
-  if (o.lane === 'diag') return text(o.component, 1, 256) ? fact('diag', { component: o.component, message, attrs }) : undefined
+  if (o.lane === 'event') return text(o.type, 1, 256) ? rawFact('event', { type: o.type, message, attrs }, ts, source, id) : undefined
+  if (o.lane === 'diag') return text(o.component, 1, 256) ? rawFact('diag', { component: o.component, message, attrs }, ts, source, id) : undefined
   const { rule, severity } = o
-  return text(rule, 1, 256) && typeof severity === 'string' && SEVERITY.has(severity) ? fact('alert', { rule, severity: severity as 'low', message, attrs }) : undefined
+  return text(rule, 1, 256) && typeof severity === 'string' && SEVERITY.has(severity)
+    ? rawFact('alert', { rule, severity: severity as 'low', message, attrs }, ts, source, id)
+    : undefined
+}
+
+/** The raw fact of checked edge input, its keys in toRawFact's order (a function of its own: no closure per fact). */
+function rawFact(kind: RawKind, payload: RawFact['payload'], ts: number, source: string, id: string | undefined): RawFact {
+  return {
+    ts,
+    source,
+    lane: laneOf(kind),
+    lineage: [],
+    producer: 'edge',
+    config: {},
+    explain: null,
+    redactions: [],
+    id: id ?? contentId(kind, source, ts, payload),
+    kind,
+    payload,
+  } as unknown as RawFact
 }
 
 /** Parses a JSON text in the edge shape. */
@@ -228,7 +234,7 @@ function toRawFact(e: EdgeFact): RawFact {
 
 /** The id of an edge fact without one: publishing the same content twice stores one fact. */
 export function contentId(kind: string, source: string, ts: number, payload: unknown): string {
-  return hashId('edge', kind, source, String(ts), canonicalJson(payload))
+  return edgeContentId(kind, source, ts, payload) ?? hashId('edge', kind, source, String(ts), canonicalJson(payload))
 }
 
 /** The inverse of parseEdgeFact, for output at the edges (`ben tail`, `ben query`). */

@@ -2,9 +2,9 @@ import type { NatsConnection } from '@nats-io/nats-core'
 import { FactPublisher, PublishFailure, StreamAdmin, type PublishOutcome, type Subjects } from '../streams/index.js'
 import type { FactCodec } from '../schemas/index.js'
 import type { Wal, WalRecord } from './wal/index.js'
-import { parseRecord, seqHeaderLine, sendableHeaders } from './record.js'
+import { SEQ_LINE_HEAD, sendableHeaders } from './record.js'
 import { reconcileFailure, storedPrefix } from './reconcile.js'
-import { DrainWindow, EntryState, type Entry } from './window.js'
+import { DrainWindow, Entry, EntryState } from './window.js'
 import { Wakeup } from './wakeup.js'
 import type { DrainOptions, DrainStats, ReconcileTarget, SidecarLogger } from './types.js'
 
@@ -200,9 +200,8 @@ export class Drainer {
   private async readMore(max: number): Promise<number> {
     const recs: WalRecord[] = await this.wal.read(this.readSeq, max)
     for (const r of recs) {
-      const rec = parseRecord(r.data)
-      const e: Entry = { seq: r.seq, appendedAt: r.appendedAt, rec, state: rec ? EntryState.Unsent : EntryState.Done, gen: 0, refused: false }
-      if (!rec) {
+      const e = new Entry(r.seq, r.appendedAt, r.data)
+      if (e.undecodable) {
         this.c.undecodable++
         this.log?.error({ seq: r.seq, bytes: r.data.length }, 'WAL record is not a sidecar record; skipped (a bug, or a WAL written by something else)')
       }
@@ -214,16 +213,15 @@ export class Drainer {
   }
 
   private send(e: Entry): void {
-    const rec = e.rec!
     const gen = this.gen
     e.state = EntryState.Sent
     e.gen = gen
     e.refused = false
     this.inflight++
     // the stored header block plus the WAL seq, written straight into the outgoing frame; the
-    // outcome comes back with the entry and the generation of this send (no closure per fact)
-    if (!this.publisher.trySendStored(rec.subject, rec.data, rec.headers, seqHeaderLine(e.seq), rec.id, this.onOutcome, e, gen))
-      void this.publisher.sendRaw(rec.subject, rec.data, sendableHeaders(rec, e.seq), rec.id, (o) => this.outcome(e, gen, o))
+    // outcome comes back with the entry and the generation of this send (no closure per fact).
+    if (!this.publisher.trySendStored(e, SEQ_LINE_HEAD, e.seq, this.onOutcome, gen))
+      void this.publisher.sendRaw(e.subject, e.bytes.subarray(e.dataAt), sendableHeaders(e, e.seq), e.id, (o) => this.outcome(e, gen, o))
   }
 
   private readonly onOutcome = (o: PublishOutcome, e: Entry, gen: number): void => this.outcome(e, gen, o)
@@ -291,7 +289,7 @@ export class Drainer {
         this.admin,
         this.reconcileAt.stream,
         this.reconcileAt.subjects,
-        pending.map((e) => ({ seq: e.seq, id: e.rec?.id ?? '', refused: e.refused })),
+        pending.map((e) => ({ seq: e.seq, id: e.id, refused: e.refused })),
       )
       let found = 0
       for (let i = 0; i < n; i++) {

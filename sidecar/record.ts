@@ -143,27 +143,47 @@ function headerTail(w: { readonly name: string; readonly fingerprint: string }):
   return tail
 }
 
-/** Reads a record back; null when the bytes are not a record of this version (a bug or foreign data). */
-export function parseRecord(bytes: Uint8Array): SidecarRecord | null {
+/** Where a record's parts are in its bytes (`readRecord`): no copies, no views. */
+export interface RecordLayout {
+  subject: string
+  idAt: number
+  idEnd: number
+  /** The header block is `[blockAt, blockEnd)`, the Avro bytes `[blockEnd, end)`. */
+  blockAt: number
+  blockEnd: number
+}
+
+/** Reads where a record's parts are into `into`; false when the bytes are not a record of this version (a bug or foreign data). */
+export function readRecord(bytes: Uint8Array, into: RecordLayout): boolean {
   const b = Buffer.isBuffer(bytes) ? bytes : Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength)
   const n = b.length
-  if (n < 7 || b[0] !== RECORD_VERSION) return null
+  if (n < 7 || b[0] !== RECORD_VERSION) return false
   // three fields, each a u16 length and its bytes: subject, id, header block; then the Avro bytes
   const s0 = 3
-  const s1 = s0 + b.readUInt16LE(1)
-  if (s1 + 2 > n) return null
+  const s1 = s0 + (b[1] | (b[2] << 8))
+  if (s1 + 2 > n) return false
   const i0 = s1 + 2
-  const i1 = i0 + b.readUInt16LE(s1)
-  if (i1 + 2 > n) return null
+  const i1 = i0 + (b[s1] | (b[s1 + 1] << 8))
+  if (i1 + 2 > n) return false
   const h0 = i1 + 2
-  const h1 = h0 + b.readUInt16LE(i1)
-  if (h1 > n) return null
-  return {
-    subject: subjectAt(b, s0, s1),
-    id: b.toString('latin1', i0, i1),
-    headers: b.subarray(h0, h1),
-    data: b.subarray(h1),
-  }
+  const h1 = h0 + (b[i1] | (b[i1 + 1] << 8))
+  if (h1 > n) return false
+  into.subject = subjectAt(b, s0, s1)
+  into.idAt = i0
+  into.idEnd = i1
+  into.blockAt = h0
+  into.blockEnd = h1
+  return true
+}
+
+/** The id of a record read with `readRecord`. */
+export const recordId = (bytes: Uint8Array, at: RecordLayout): string => Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('latin1', at.idAt, at.idEnd)
+
+/** Reads a record back; null when the bytes are not a record of this version (a bug or foreign data). */
+export function parseRecord(bytes: Uint8Array): SidecarRecord | null {
+  const at: RecordLayout = { subject: '', idAt: 0, idEnd: 0, blockAt: 0, blockEnd: 0 }
+  if (!readRecord(bytes, at)) return null
+  return { subject: at.subject, id: recordId(bytes, at), headers: bytes.subarray(at.blockAt, at.blockEnd), data: bytes.subarray(at.blockEnd) }
 }
 
 /**
@@ -194,9 +214,13 @@ let lastRead: { bytes: Uint8Array; subject: string } = { bytes: new Uint8Array(0
 export const SEQ_HEADER = 'Ben-Sidecar-Seq'
 
 /** The record's header block plus `Ben-Sidecar-Seq: <seq>`, ready for `publish(…, { headers })`. */
-export function sendableHeaders(rec: SidecarRecord, seq: number): MsgHdrs {
-  return preEncodedHeaders(withHeaderLines(rec.headers, seqHeaderLine(seq)))
+export function sendableHeaders(rec: SidecarRecord | { readonly bytes: Uint8Array; readonly blockAt: number; readonly blockEnd: number }, seq: number): MsgHdrs {
+  const block = 'headers' in rec ? rec.headers : rec.bytes.subarray(rec.blockAt, rec.blockEnd)
+  return preEncodedHeaders(withHeaderLines(block, seqHeaderLine(seq)))
 }
 
 /** The `Ben-Sidecar-Seq: <seq>` header line (with its CRLF). */
 export const seqHeaderLine = (seq: number): string => `${SEQ_HEADER}: ${seq}\r\n`
+
+/** `Ben-Sidecar-Seq: `: the drain's header line up to the seq (`FactPublisher.trySendStored` writes the digits). */
+export const SEQ_LINE_HEAD: Uint8Array = Buffer.from(`${SEQ_HEADER}: `, 'latin1')

@@ -1,19 +1,46 @@
-import type { SidecarRecord } from './record.js'
+import type { ReadyMessage } from '../streams/index.js'
+import { readRecord, recordId, type RecordLayout } from './record.js'
 
 export const EntryState = { Unsent: 0, Sent: 1, Done: 2 } as const
 export type EntryState = (typeof EntryState)[keyof typeof EntryState]
 
-/** One WAL record in the drain's window, with what became of it. */
-export interface Entry {
-  readonly seq: number
-  readonly appendedAt: number
-  /** null: not a sidecar record (skipped, counted). */
-  readonly rec: SidecarRecord | null
+/**
+ * One WAL record in the drain's window, with what became of it. The record is read in place
+ * (`readRecord`): the entry keeps the WAL's bytes and where its parts are, not a string or a view
+ * per part, because it lives until its PubAck, through a collection or two.
+ */
+export class Entry implements ReadyMessage, RecordLayout {
+  subject = ''
+  idAt = 0
+  idEnd = 0
+  blockAt = 0
+  blockEnd = 0
+  /** Not a sidecar record: skipped (done at once), counted. */
+  readonly undecodable: boolean
   state: EntryState
   /** Generation of the latest send (a resync starts a new one). */
-  gen: number
+  gen = 0
   /** The latest attempt was refused outright (not a timeout): certainly not stored. */
-  refused: boolean
+  refused = false
+
+  constructor(
+    readonly seq: number,
+    readonly appendedAt: number,
+    readonly bytes: Uint8Array,
+  ) {
+    this.undecodable = !readRecord(bytes, this)
+    this.state = this.undecodable ? EntryState.Done : EntryState.Unsent
+  }
+
+  /** The Avro bytes are `bytes[dataAt, end)`. */
+  get dataAt(): number {
+    return this.blockEnd
+  }
+
+  /** The fact's `Nats-Msg-Id` (`<source>:<fact id>`); '' for an undecodable record. */
+  get id(): string {
+    return this.undecodable ? '' : recordId(this.bytes, this)
+  }
 }
 
 /**

@@ -64,7 +64,8 @@ describe('FrameWriter', () => {
             idA: anyText,
             idB: fc.option(anyText, { nil: undefined }),
             tail: fc.string({ unit: 'grapheme-ascii', maxLength: 60 }),
-            lines: anyText,
+            line: fc.option(fc.tuple(fc.string({ unit: 'grapheme-ascii', maxLength: 30 }), fc.nat()), { nil: undefined }),
+            before: fc.nat({ max: 5 }),
             data: fc.uint8Array({ maxLength: 300 }),
             kind: fc.constantFrom('encoded', 'raw', 'lines'),
           }),
@@ -94,9 +95,13 @@ describe('FrameWriter', () => {
                 w.writeRaw(f.subject, replyBytes, f.token, h, f.data)
                 expected.push(plainFrame(f.subject, replyText, HEAD + f.idA + tail, f.data))
               } else {
+                // the message inside a larger buffer (a WAL record: its head before it), a line added or not
                 const block = Buffer.from(HEAD + f.idA + tail, 'latin1')
-                const pos = w.writeWithLines(f.subject, replyBytes, f.token, block, f.lines, f.data)!
-                const headerText = HEAD + f.idA + f.tail + '\r\n' + f.lines + '\r\n'
+                const src = Buffer.concat([Buffer.alloc(f.before, 7), block, Buffer.from(f.data)])
+                const [name, value] = f.line ?? ['', -1]
+                const pos = w.writeStored(f.subject, replyBytes, f.token, src, f.before, f.before + block.length, f.before + block.length, Buffer.from(name, 'latin1'), value)!
+                const headerText = HEAD + f.idA + f.tail + '\r\n' + (value < 0 ? '' : `${name}${value}\r\n`) + '\r\n'
+                expect(Buffer.from(pos.chunk.subarray(pos.h, pos.d)).equals(Buffer.from(headerText, 'latin1'))).toBe(true)
                 expected.push(plainFrame(f.subject, replyText, headerText, f.data))
                 expect(Buffer.from(pos.chunk.subarray(pos.d, pos.e)).equals(Buffer.from(f.data))).toBe(true)
               }

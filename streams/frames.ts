@@ -48,10 +48,16 @@ export function putString(b: Buffer, at: number, s: string, latin1: boolean): nu
   return n
 }
 
-/** Writes a non-negative integer's decimal digits into `b` at `at`: the bytes written. */
-export function putUint(b: Buffer, at: number, v: number): number {
+/** How many decimal digits a non-negative integer has. */
+function digitsOf(v: number): number {
   let digits = 1
   for (let x = v; x >= 10; x = Math.floor(x / 10)) digits++
+  return digits
+}
+
+/** Writes a non-negative integer's decimal digits into `b` at `at`: the bytes written. */
+export function putUint(b: Buffer, at: number, v: number): number {
+  const digits = digitsOf(v)
   for (let i = digits - 1; i >= 0; i--) {
     b[at + i] = 48 + (v % 10)
     v = Math.floor(v / 10)
@@ -59,10 +65,11 @@ export function putUint(b: Buffer, at: number, v: number): number {
   return digits
 }
 
-/** Copies `src[from, to)` into `b` at `at` (a loop for the short payloads of facts). */
+/** Copies `src[from, to)` into `b` at `at`: a loop for a few bytes, else a native copy (no view made of a Buffer). */
 export function putBytes(b: Buffer, at: number, src: Uint8Array, from: number, to: number): void {
-  if (to - from > 128) {
-    b.set(src.subarray(from, to), at)
+  if (to - from > 48) {
+    if (Buffer.isBuffer(src)) src.copy(b, at, from, to)
+    else b.set(src.subarray(from, to), at)
     return
   }
   for (let i = from; i < to; i++) b[at++] = src[i]
@@ -170,27 +177,47 @@ export class FrameWriter {
   }
 
   /**
-   * A message whose header block is `block` (bytes ready to send, ending with its empty line)
-   * with `lines` (`Name: value\r\n`, latin1) added before that empty line: written straight into
-   * the chunk, no block built apart. Where the frame landed (for a retry), or undefined when
-   * frames go through `nc.publish` (the caller sends it another way).
+   * A message stored ready to send in `src`: its header block is `src[blockAt, blockEnd)` (ending
+   * with its empty line) and its payload `src[dataAt, src.length)`. When `value` is not negative,
+   * the header line `<head><value>\r\n` (`head` latin1 bytes, `value` in decimal) is added before
+   * that empty line: written straight into the chunk, no block or line built apart. Where the frame
+   * landed (for a retry), or undefined when frames go through `nc.publish` (the caller sends it
+   * another way).
    */
-  writeWithLines(subject: string, reply: Uint8Array, token: number, block: Uint8Array, lines: string, data: Uint8Array): FramePosition | undefined {
+  writeStored(
+    subject: string,
+    reply: Uint8Array,
+    token: number,
+    src: Uint8Array,
+    blockAt: number,
+    blockEnd: number,
+    dataAt: number,
+    head: Uint8Array,
+    value: number,
+  ): FramePosition | undefined {
     if (!this.protocol) return undefined
-    const keep = block.length - 2
-    const hlen = keep + lines.length + 2
-    this.reserve(lineRoom(subject, reply) + hlen + data.length + 2)
+    const keep = blockEnd - 2 - blockAt
+    const dlen = src.length - dataAt
+    const line = value < 0 ? 0 : head.length + digitsOf(value) + 2
+    const hlen = keep + line + 2
+    this.reserve(lineRoom(subject, reply) + hlen + dlen + 2)
     const b = this.buf
-    let at = this.line(b, this.at, subject, reply, token, hlen, hlen + data.length)
+    let at = this.line(b, this.at, subject, reply, token, hlen, hlen + dlen)
     const h = at
-    putBytes(b, at, block, 0, keep)
+    putBytes(b, at, src, blockAt, blockAt + keep)
     at += keep
-    at += putString(b, at, lines, true)
+    if (value >= 0) {
+      putBytes(b, at, head, 0, head.length)
+      at += head.length
+      at += putUint(b, at, value)
+      b.writeUInt16LE(CRLF, at)
+      at += 2
+    }
     b.writeUInt16LE(CRLF, at)
     at += 2
     const d = at
-    putBytes(b, at, data, 0, data.length)
-    at += data.length
+    putBytes(b, at, src, dataAt, src.length)
+    at += dlen
     b.writeUInt16LE(CRLF, at)
     this.at = at + 2
     this.queue()

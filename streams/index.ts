@@ -12,6 +12,7 @@ export {
   type PublishOutcome,
   type PublishReport,
   type PublisherOptions,
+  type ReadyMessage,
 } from './publisher.js'
 export {
   consumeFacts,

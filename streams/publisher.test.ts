@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest'
 import type { NatsConnection } from '@nats-io/nats-core'
-import { factHeaderBlock, factMsgId, FactPublisher, parsePubAck, replyToken } from './publisher.js'
+import { factHeaderBlock, factMsgId, FactPublisher, parsePubAck, replyToken, type ReadyMessage } from './publisher.js'
 import { Subjects } from './subjects.js'
 import { FactCodec } from '../schemas/index.js'
 import { metricFact } from '../test/support/facts.js'
@@ -105,30 +105,37 @@ describe('FactPublisher retries', () => {
   })
 })
 
+const SEQ_HEAD = Buffer.from('Ben-Sidecar-Seq: ', 'latin1')
+
+/** A message stored ready to send, as the sidecar's WAL holds one: some bytes before it, its header block, one byte of payload. */
+function ready(id: string, payload: number): ReadyMessage {
+  const block = `NATS/1.0\r\nNats-Msg-Id: ${id}\r\n\r\n`
+  const bytes = Buffer.concat([Buffer.from('xyz'), Buffer.from(block, 'latin1'), Buffer.from([payload])])
+  return { subject: 'ben.fact.event.s', bytes, blockAt: 3, blockEnd: 3 + block.length, dataAt: 3 + block.length, id }
+}
+
 describe('FactPublisher.trySendStored', () => {
   it("gives each outcome back with its send's context and tag, the stored header block and lines in the frame", async () => {
     const { nc, frames, answer } = recordingConnection()
     const publisher = new FactPublisher(nc, new Subjects(), new FactCodec(), { retries: 0 })
-    const got: Array<{ status: string; seq?: number; ctx: { n: number }; tag: number }> = []
-    const cb = (o: { status: string; seq?: number }, ctx: { n: number }, tag: number) => void got.push({ status: o.status, seq: o.seq, ctx, tag })
-    const ctxs = [{ n: 1 }, { n: 2 }, { n: 3 }]
-    const block = new TextEncoder().encode('NATS/1.0\r\nNats-Msg-Id: s:f\r\n\r\n')
-    for (let i = 0; i < ctxs.length; i++)
-      expect(publisher.trySendStored('ben.fact.event.s', new Uint8Array([i]), block, `Ben-Sidecar-Seq: ${i + 1}\r\n`, `s:f${i}`, cb, ctxs[i], 10 + i)).toBe(true)
+    const got: Array<{ id: string; status: string; seq?: number; ctx: ReadyMessage; tag: number }> = []
+    const cb = (o: { id: string; status: string; seq?: number }, ctx: ReadyMessage, tag: number) => void got.push({ id: o.id, status: o.status, seq: o.seq, ctx, tag })
+    const ctxs = [0, 1, 2].map((i) => ready(`s:f${i}`, i))
+    for (let i = 0; i < ctxs.length; i++) expect(publisher.trySendStored(ctxs[i], SEQ_HEAD, i + 1, cb, 10 + i)).toBe(true)
     const deadline = Date.now() + 30_000
     while (frames.length === 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 10))
     const all = Buffer.concat(frames).toString('latin1')
     const replies = [...all.matchAll(/^HPUB ben\.fact\.event\.s (\S+) /gm)].map((m) => m[1])
     expect(replies).toHaveLength(3)
-    expect(all).toContain('NATS/1.0\r\nNats-Msg-Id: s:f\r\nBen-Sidecar-Seq: 2\r\n\r\n')
+    expect(all).toContain('NATS/1.0\r\nNats-Msg-Id: s:f1\r\nBen-Sidecar-Seq: 2\r\n\r\n\u0001\r\n')
     // answered out of order: each outcome comes with the context and tag of its own send
     answer(replies[2], '{"stream":"FACTS","seq":9}')
     answer(replies[0], '{"stream":"FACTS","seq":7,"duplicate":true}')
     answer(replies[1], '{"error":{"code":400,"description":"bad"}}')
     expect(got).toEqual([
-      { status: 'stored', seq: 9, ctx: ctxs[2], tag: 12 },
-      { status: 'duplicate', seq: 7, ctx: ctxs[0], tag: 10 },
-      { status: 'failed', seq: undefined, ctx: ctxs[1], tag: 11 },
+      { id: 's:f2', status: 'stored', seq: 9, ctx: ctxs[2], tag: 12 },
+      { id: 's:f0', status: 'duplicate', seq: 7, ctx: ctxs[0], tag: 10 },
+      { id: 's:f1', status: 'failed', seq: undefined, ctx: ctxs[1], tag: 11 },
     ])
     expect(got[0].ctx).toBe(ctxs[2])
     await publisher.close()
@@ -140,8 +147,7 @@ describe('FactPublisher.forgetPending', () => {
     const { nc, frames, answer, status } = recordingConnection()
     const publisher = new FactPublisher(nc, new Subjects(), new FactCodec(), { retries: 0 })
     const got: string[] = []
-    const block = new TextEncoder().encode('NATS/1.0\r\nNats-Msg-Id: s:f\r\n\r\n')
-    for (let i = 0; i < 3; i++) publisher.trySendStored('ben.fact.event.s', new Uint8Array([i]), block, '', `s:f${i}`, (o) => void got.push(o.status), undefined, i)
+    for (let i = 0; i < 3; i++) publisher.trySendStored(ready(`s:f${i}`, i), SEQ_HEAD, -1, (o) => void got.push(o.status), i)
     const sent = async (n: number) => {
       const deadline = Date.now() + 30_000
       while (
@@ -169,7 +175,7 @@ describe('FactPublisher.forgetPending', () => {
     // a fact sent after the reconnect is the only one sent again: what was forgotten stays forgotten
     status('reconnect')
     await turn()
-    publisher.trySendStored('ben.fact.event.s', new Uint8Array([9]), block, '', 's:f9', (o) => void got.push(`f9 ${o.status}`), undefined, 9)
+    publisher.trySendStored(ready('s:f9', 9), SEQ_HEAD, -1, (o) => void got.push(`f9 ${o.status}`), 9)
     const after = await sent(4)
     await turn()
     expect(after).toHaveLength(4)

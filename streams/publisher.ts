@@ -29,6 +29,9 @@ export interface PublishReport {
   failures: Array<{ id: string; error: string }>
 }
 
+/** The fact id of a publish awaited: given, or read from its stored message. */
+const idOf = (p: { id: string | undefined; ctx: unknown }): string => p.id ?? (p.ctx as ReadyMessage).id
+
 export interface PublisherOptions {
   /** Maximum PubAcks awaited at once. Default 4096. */
   readonly window?: number
@@ -55,8 +58,23 @@ export interface PublisherOptions {
 type Callback = (outcome: PublishOutcome) => void
 
 /**
- * The callback of `trySendStored`: the outcome, and the `ctx` and `tag` the send was given back
- * as they were, so that a caller sending many facts passes one function, not a closure per fact.
+ * A message stored ready to send (the sidecar's WAL record), read in place: its header block is
+ * `bytes[blockAt, blockEnd)` (ending with its empty line), its payload `bytes[dataAt, end)`.
+ */
+export interface ReadyMessage {
+  readonly subject: string
+  readonly bytes: Uint8Array
+  readonly blockAt: number
+  readonly blockEnd: number
+  readonly dataAt: number
+  /** Its Nats-Msg-Id, read only when an outcome is given (it need not be kept as a string meanwhile). */
+  readonly id: string
+}
+
+/**
+ * The callback of `trySendStored`: the outcome, and the message (`ctx`) and `tag` the send was
+ * given back as they were, so that a caller sending many facts passes one function, not a
+ * closure per fact.
  */
 export type StoredCallback<C> = (outcome: PublishOutcome, ctx: C, tag: number) => void
 
@@ -164,7 +182,8 @@ export function factHeaders(id: string, schema: string, fingerprint: string): Ms
 }
 
 interface Pending {
-  id: string
+  /** The fact id; undefined for a stored message, whose id `ctx` gives when an outcome is made. */
+  id: string | undefined
   subject: string
   /**
    * The encoded header block (`NATS/1.0…`) is `buf[h, d)`, kept for a retry; the payload is
@@ -178,7 +197,7 @@ interface Pending {
   sentAt: number
   attempts: number
   cb: StoredCallback<unknown>
-  /** Given back to `cb` with the outcome (trySendStored), or the send's owner (trySend); `forgetPending(owner)` matches it. */
+  /** Given back to `cb` with the outcome (trySendStored: the ReadyMessage), or the send's owner (trySend); `forgetPending(owner)` matches it. */
   ctx: unknown
   tag: number
   /** A raw fact: a `duplicate` answer is checked against the subject of the message JetStream kept. */
@@ -365,7 +384,7 @@ export class FactPublisher {
   }
 
   /** Awaits the PubAck of a frame just written. */
-  private track(token: number, id: string, subject: string, framed: FramePosition, cb: StoredCallback<unknown>, ctx?: unknown, tag = 0): void {
+  private track(token: number, id: string | undefined, subject: string, framed: FramePosition, cb: StoredCallback<unknown>, ctx?: unknown, tag = 0): void {
     if (this.pending.size === 0) this.lastAnswer = this.now
     this.pending.set(token, {
       id,
@@ -400,20 +419,23 @@ export class FactPublisher {
   }
 
   /**
-   * `trySendRaw` for bytes stored ready to send: `block` is the header block (ending with its
-   * empty line) and `lines` more header lines (`Name: value\r\n`) to add to it — the sidecar's
-   * stored headers and its WAL seq — written straight into the outgoing frame. `cb` gets the
-   * outcome with `ctx` and `tag` as given.
+   * `trySendRaw` for a message stored ready to send (`m`: the sidecar's WAL record), written
+   * straight into the outgoing frame with one more header line when `value` is not negative:
+   * `<head><value>\r\n` (`head` latin1 bytes such as `Ben-Sidecar-Seq: `, `value` in decimal: the
+   * WAL seq). `cb` gets the outcome with `m` and `tag` as given; the outcome's id is `m.id`.
    */
-  trySendStored<C>(subject: string, data: Uint8Array, block: Uint8Array, lines: string, id: string, cb: StoredCallback<C>, ctx: C, tag: number): boolean {
+  trySendStored<M extends ReadyMessage>(m: M, head: Uint8Array, value: number, cb: StoredCallback<M>, tag: number): boolean {
     if (this.pending.size >= this.window && !this.closed) return false
     const callback = cb as StoredCallback<unknown>
-    if (this.closed || this.offline || !this.frames.direct || this.nc.isClosed() || block.length + lines.length + data.length > this.maxPayload) {
-      this.enqueue(subject, data, withHeaderLines(block, lines), id, callback, ctx, tag)
+    const { subject, bytes } = m
+    const line = value < 0 ? 0 : head.length + 17
+    if (this.closed || this.offline || !this.frames.direct || this.nc.isClosed() || m.blockEnd - m.blockAt + line + bytes.length - m.dataAt > this.maxPayload) {
+      const lines = value < 0 ? '' : `${Buffer.from(head.buffer, head.byteOffset, head.byteLength).toString('latin1')}${value}\r\n`
+      this.enqueue(subject, bytes.subarray(m.dataAt), withHeaderLines(bytes.subarray(m.blockAt, m.blockEnd), lines), undefined, callback, m, tag)
       return true
     }
     const token = ++this.token
-    this.track(token, id, subject, this.frames.writeWithLines(subject, this.replyPrefix, token, block, lines, data)!, callback, ctx, tag)
+    this.track(token, undefined, subject, this.frames.writeStored(subject, this.replyPrefix, token, bytes, m.blockAt, m.blockEnd, m.dataAt, head, value)!, callback, m, tag)
     return true
   }
 
@@ -421,10 +443,10 @@ export class FactPublisher {
     return new Promise<void>((r) => this.waiters.push(r))
   }
 
-  private enqueue(subject: string, data: Uint8Array, headers: Uint8Array, id: string, cb: StoredCallback<unknown>, ctx?: unknown, tag = 0): void {
+  private enqueue(subject: string, data: Uint8Array, headers: Uint8Array, id: string | undefined, cb: StoredCallback<unknown>, ctx?: unknown, tag = 0): void {
     if (this.closed) {
       publishedBy.failed.inc()
-      cb({ id, status: 'failed', code: PublishFailure.Closed, error: 'publisher is closed' }, ctx, tag)
+      cb({ id: id ?? (ctx as ReadyMessage).id, status: 'failed', code: PublishFailure.Closed, error: 'publisher is closed' }, ctx, tag)
       return
     }
     const token = ++this.token
@@ -486,7 +508,7 @@ export class FactPublisher {
    * whose server stopped answering. A late PubAck for one of them is ignored.
    */
   failPending(error: string): void {
-    for (const [token, p] of [...this.pending]) this.settle(token, p, { id: p.id, status: 'failed', code: PublishFailure.Abandoned, error })
+    for (const [token, p] of [...this.pending]) this.settle(token, p, { id: idOf(p), status: 'failed', code: PublishFailure.Abandoned, error })
   }
 
   /**
@@ -524,7 +546,7 @@ export class FactPublisher {
       if (p.d - p.h + data.length > this.maxPayload) throw new Error(`the message is larger than the server's max payload (${this.maxPayload} bytes with headers)`)
       this.frames.writeRaw(p.subject, this.replyPrefix, token, p.buf.subarray(p.h, p.d), data)
     } catch (err) {
-      this.settle(token, p, { id: p.id, status: 'failed', code: PublishFailure.NotSent, error: `publish failed: ${(err as Error).message}` })
+      this.settle(token, p, { id: idOf(p), status: 'failed', code: PublishFailure.NotSent, error: `publish failed: ${(err as Error).message}` })
     }
   }
 
@@ -543,12 +565,12 @@ export class FactPublisher {
           return
         }
       }
-      this.settle(token, p, { id: p.id, status: 'failed', code: PublishFailure.NoStream, error: `no stream listens on ${p.subject}` })
+      this.settle(token, p, { id: idOf(p), status: 'failed', code: PublishFailure.NoStream, error: `no stream listens on ${p.subject}` })
       return
     }
     const ack = parsePubAck(msg.data)
     if (ack.error !== undefined) {
-      this.settle(token, p, { id: p.id, status: 'failed', code: PublishFailure.Refused, error: ack.error })
+      this.settle(token, p, { id: idOf(p), status: 'failed', code: PublishFailure.Refused, error: ack.error })
       return
     }
     const status = ack.duplicate && p.attempts === 1 ? 'duplicate' : 'stored'
@@ -561,16 +583,16 @@ export class FactPublisher {
         this.pending.set(token, p)
         if (same === false)
           this.settle(token, p, {
-            id: p.id,
+            id: idOf(p),
             status: 'failed',
             code: PublishFailure.IdConflict,
             error: `not stored: JetStream keeps another message under this fact's Nats-Msg-Id (seq ${ack.seq}, on another subject than ${p.subject}); another source used the id. Publish it with a different id`,
           })
-        else this.settle(token, p, { id: p.id, status, seq: ack.seq })
+        else this.settle(token, p, { id: idOf(p), status, seq: ack.seq })
       })
       return
     }
-    this.settle(token, p, { id: p.id, status, seq: ack.seq })
+    this.settle(token, p, { id: idOf(p), status, seq: ack.seq })
   }
 
   private verifying = 0
@@ -636,7 +658,7 @@ export class FactPublisher {
       // Answered meanwhile, or sent again on a reconnect (under another token).
       if (!p) continue
       if (p.attempts > this.retries) {
-        this.settle(token, p, { id: p.id, status: 'failed', code: PublishFailure.Timeout, error: `no PubAck after ${p.attempts} attempts of ${this.ackTimeoutMs} ms` })
+        this.settle(token, p, { id: idOf(p), status: 'failed', code: PublishFailure.Timeout, error: `no PubAck after ${p.attempts} attempts of ${this.ackTimeoutMs} ms` })
         continue
       }
       // Re-send under a fresh token with the same Nats-Msg-Id: JetStream de-duplicates it.

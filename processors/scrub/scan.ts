@@ -252,6 +252,14 @@ function run(engine: Engine, d: number, text: string, n: number): number {
 }
 
 /**
+ * The lowest and highest detector rank redactText has counted since the scrub last handed its
+ * counts on (text.ts `flush`, which resets this): an engine has hundreds of detectors and a text
+ * redacts a few, so the flush looks at this range, not at every count. Synchronous use only, as
+ * the scratch arrays above.
+ */
+export const countedRanks = { lo: 0x7fffffff, hi: -1 }
+
+/**
  * Replaces every detected secret in `text` by its placeholder and adds one to `counts[rank]`
  * per replacement. Returns the very same string when nothing was found (callers compare with
  * `===`). Overlapping candidates are merged: the earliest (then highest-priority) one names the
@@ -286,7 +294,10 @@ export function redactText(engine: Engine, text: string, counts: Int32Array): st
     const det = dets[cd[k]]
     out += text.slice(last, s)
     out += det.hash && engine.hmacKey !== null ? `[${det.name}:hmac:${keyedHash(engine, text.slice(s, ce[k]))}]` : det.placeholder
-    counts[det.rank]++
+    const rank = det.rank
+    counts[rank]++
+    if (rank < countedRanks.lo) countedRanks.lo = rank
+    if (rank > countedRanks.hi) countedRanks.hi = rank
     last = e
   }
   return out + text.slice(last)

@@ -1,6 +1,6 @@
 import { Action, type FieldDecision } from './fields.js'
 import { MASK_PLACEHOLDER } from './compiled.js'
-import { keyedHash, redactText, type Engine } from './scan.js'
+import { countedRanks, keyedHash, redactText, type Engine } from './scan.js'
 import type { Tally } from './tally.js'
 import { countRedactions } from './metrics.js'
 
@@ -64,11 +64,15 @@ export function processText(engine: Engine, counts: Int32Array, tally: Tally, va
 
 function flush(engine: Engine, counts: Int32Array, tally: Tally, field: string, truncated: boolean): void {
   const dets = engine.detectors
-  for (let i = 0; i < counts.length; i++) {
+  // only the ranks counted since the last flush can be non-zero (in rank order, as before)
+  const hi = Math.min(countedRanks.hi, counts.length - 1)
+  for (let i = countedRanks.lo; i <= hi; i++) {
     if (counts[i] === 0) continue
     tally.add(field, dets[i].name, counts[i], dets[i].hash ? 'hashed' : 'masked')
     countRedactions(dets[i].name, counts[i])
     counts[i] = 0
   }
+  countedRanks.lo = 0x7fffffff
+  countedRanks.hi = -1
   if (truncated) tally.add(field, 'truncate', 1)
 }

@@ -1,0 +1,153 @@
+import { hash } from 'node:crypto'
+import { sortedKeys } from './canonical.js'
+
+/**
+ * `hashId('edge', kind, source, String(ts), canonicalJson(payload))` for a payload of the common
+ * shape, without its strings: the same bytes (UTF-8 of the joined parts, each followed by a NUL)
+ * written into a reused buffer and hashed there. The canonical text, the joined string and its
+ * flattening cost more than the hash itself, and every edge fact without an id pays them.
+ * Undefined for any other shape — an array, a key that starts with a digit or is `__proto__`, a
+ * value that is not a string, boolean, null or finite number, objects more than two levels deep —
+ * which the caller hashes the plain way (content-id.test.ts holds the two equal).
+ */
+export function edgeContentId(kind: string, source: string, ts: number, payload: unknown): string | undefined {
+  if (payload === null || typeof payload !== 'object' || !Number.isSafeInteger(ts) || ts < 0) return undefined
+  for (;;) {
+    const w = writer
+    w.at = 0
+    w.over = false
+    putText(w, 'edge')
+    putText(w, kind)
+    putText(w, source)
+    putDigits(w, ts)
+    w.b[w.at++] = 0
+    if (!putObject(w, payload, 1)) return undefined
+    if (w.at + 1 > w.b.length) w.over = true
+    if (!w.over) {
+      w.b[w.at++] = 0
+      return hash('sha256', w.b.subarray(0, w.at), 'hex').slice(0, 32)
+    }
+    writer.b = Buffer.allocUnsafe(writer.b.length * 4)
+  }
+}
+
+interface Writer {
+  b: Buffer
+  at: number
+  /** The buffer was too small: the bytes are incomplete, write again into a larger one. */
+  over: boolean
+}
+const writer: Writer = { b: Buffer.allocUnsafe(16 * 1024), at: 0, over: false }
+
+/** A part as UTF-8 followed by its NUL. */
+function putText(w: Writer, s: string): void {
+  putUtf8(w, s)
+  if (w.at < w.b.length) w.b[w.at++] = 0
+  else w.over = true
+}
+
+function putUtf8(w: Writer, s: string): void {
+  if (w.over) return
+  const b = w.b
+  const n = s.length
+  if (w.at + n * 3 > b.length) {
+    w.over = true
+    return
+  }
+  w.at += b.write(s, w.at, 'utf8')
+}
+
+/** A non-negative safe integer's decimal digits (String(ts)), in 31-bit arithmetic: 8 digits at a time. */
+function putDigits(w: Writer, v: number): void {
+  if (w.at + 16 > w.b.length) {
+    w.over = true
+    return
+  }
+  if (v < 0x80000000) {
+    w.at += putSmall(w.b, w.at, v)
+    return
+  }
+  const hi = Math.floor(v / 1e8)
+  let lo = v - hi * 1e8
+  w.at += putSmall(w.b, w.at, hi)
+  for (let i = 7; i >= 0; i--) {
+    w.b[w.at + i] = 48 + (lo % 10)
+    lo = (lo / 10) | 0
+  }
+  w.at += 8
+}
+
+/** The digits of `v` < 2^31 at `at`: how many. */
+function putSmall(b: Buffer, at: number, v: number): number {
+  let n = 1
+  for (let x = v; x >= 10; x = (x / 10) | 0) n++
+  for (let i = n - 1; i >= 0; i--) {
+    b[at + i] = 48 + (v % 10)
+    v = (v / 10) | 0
+  }
+  return n
+}
+
+/** A string as JSON.stringify writes it. */
+function putJsonString(w: Writer, s: string): void {
+  const n = s.length
+  const b = w.b
+  if (w.over || w.at + n + 2 > b.length) {
+    if (!w.over) putUtf8(w, JSON.stringify(s))
+    return
+  }
+  // printable ASCII without '"' or '\': the characters themselves between quotes
+  let at = w.at
+  b[at++] = 34
+  for (let i = 0; i < n; i++) {
+    const c = s.charCodeAt(i)
+    if (c < 0x20 || c > 0x7e || c === 34 || c === 92) {
+      putUtf8(w, JSON.stringify(s))
+      return
+    }
+    b[at++] = c
+  }
+  b[at++] = 34
+  w.at = at
+}
+
+function putByte(w: Writer, c: number): void {
+  if (w.at < w.b.length) w.b[w.at++] = c
+  else w.over = true
+}
+
+/**
+ * canonicalJson's text of a plain object of strings, booleans, null and finite numbers (and,
+ * `depth` levels down, plain objects of those): false for anything else.
+ */
+function putObject(w: Writer, value: object, depth: number): boolean {
+  const p = Object.getPrototypeOf(value)
+  if (p !== Object.prototype && p !== null) return false
+  const o = value as Record<string, unknown>
+  const keys = sortedKeys(o)
+  putByte(w, 123) // {
+  let first = true
+  for (let i = 0; i < keys.length; i++) {
+    const k = keys[i]
+    const c = k.charCodeAt(0)
+    if ((c >= 48 && c <= 57) || k === '__proto__') return false
+    const v = o[k]
+    if (v === undefined) return false
+    if (!first) putByte(w, 44) // ,
+    first = false
+    putJsonString(w, k)
+    putByte(w, 58) // :
+    if (typeof v === 'string') putJsonString(w, v)
+    else if (typeof v === 'number') {
+      if (!Number.isFinite(v)) return false
+      if (Number.isSafeInteger(v) && v >= 0) putDigits(w, v)
+      else putUtf8(w, JSON.stringify(v))
+    } else if (typeof v === 'boolean') putUtf8(w, v ? 'true' : 'false')
+    else if (v === null) putUtf8(w, 'null')
+    else if (typeof v === 'object' && depth > 0) {
+      if (!putObject(w, v, depth - 1)) return false
+    } else return false
+  }
+  putByte(w, 125) // }
+  return true
+}

@@ -88,11 +88,13 @@ const DEFAULT_MAX_STORE = '1TB'
  * flood and take both cores, a server at their priority waits for CPU like them, and an alert
  * waits with it. The server is a session of its own (detached), so with Linux autogroup it is a
  * scheduling group of its own, sharing the CPU with Ben's group half and half, whatever the threads'
- * nice; its group's nice is what counts. bench:latency's flood at 2× capacity (20 alerts/s, load
- * 5–6, one build, 2026-12-05), alert → decision p99: 259–408 ms with the server at 0; 63–174 ms
- * (median 103) at -10; 47–75 ms at -20. The server uses the CPU its clients' messages cost and no
- * more, so it takes from Ben only what Ben (or a publisher) first asked of it; routine capacity
- * under the steady load stayed within the runs' spread (2,900–5,500 facts/s scrubbed either way).
+ * nice; its group's nice is what counts. bench:latency's flood at 2× capacity (20 alerts/s, one
+ * build, 2026-12-05), alert → decision p99: 230–408 ms with the server at 0; 63–174 ms at -10;
+ * 142–149 ms at -5; 47–79 ms at -20 (quiet runs). The price: a server that runs first takes its
+ * messages a few at a time and spends more CPU per fact (the steady load: 220–311 µs against
+ * 216–222 at 0), so where Ben's stages are the bottleneck they get less: scrub settled 3,900–4,700
+ * facts/s at -20 against 4,900–6,000 at 0 in the same quiet minutes (the bench's feed shares their
+ * CPU). An operator who wants throughput over the alert lane's latency under overload sets 0.
  */
 export const DEFAULT_NATS_NICE = -20
 const SIZE = /^\d+(\.\d+)?\s*(b|kb|mb|gb|tb|k|m|g|t)?$/i

@@ -1,6 +1,6 @@
 /**
- * The bus goes away: nats-server is stopped for 10 s and started again (same port, same
- * store) while the sidecar takes 50,000 facts. Everything buffers in the WAL, and every fact
+ * The bus goes away: nats-server is paused and killed with publishes in flight, and started again
+ * 10 s later (same port, same store) while the sidecar takes 50,000 facts. Everything buffers in the WAL, and every fact
  * reaches FACTS exactly once, in the order it was accepted.
  *
  * And the bus wedges, then is replaced: the drain owns every resend. When it gives up on what it
@@ -66,25 +66,30 @@ describe('sidecar through a NATS outage', () => {
     }
     const batches = N / BATCH
     let b = 0
-    // 1: 10,000 at full speed (concurrent batches keep their order in the WAL); stop the
-    // server while the drain has PubAcks outstanding
+    // 1: 10,000 at full speed (concurrent batches keep their order in the WAL). Once the drain
+    // has stored 1,000, the server is paused (SIGSTOP): what the drain sends from then on gets no
+    // PubAck. Then it is killed, with those publishes in flight. (Waiting instead for a moment
+    // when the event loop shows PubAcks outstanding missed them: a fast drain sent and had its
+    // PubAcks answered within one turn of the loop, 10,000 of them before a check saw one.)
     const first = Promise.all(Array.from({ length: 100 }, (_, k) => take(k)))
-    // Any publish without its PubAck yet will do: between a send and its PubAck the event loop
-    // always goes round at least once, so a check on every turn sees it while the drain works.
-    // (A threshold of 100 in flight was missed on a busy machine, where the drain kept up with
-    // the intake a few records at a time.)
-    const midStream = () => {
-      const d = sc.status().drain
-      return d.stored >= 1_000 && d.inFlight > 0
-    }
-    const deadline = Date.now() + 120_000
-    while (!midStream() && Date.now() < deadline) await new Promise((r) => setImmediate(r))
-    const inFlightAtStop = sc.status().drain.inFlight
-    expect(midStream(), `the drain was seen mid-stream (stored ${sc.status().drain.stored}, in flight ${inFlightAtStop})`).toBe(true)
+    await waitFor('the drain to store 1,000 facts', () => sc.status().drain.stored >= 1_000 || undefined, 120_000, 5)
+    process.kill(nats.pid!, 'SIGSTOP')
     const stopped = Date.now()
-    await nats.stop()
     await first
     b = 100
+    // Whatever the drain had left of the 10,000 is in flight now; if it had none, the next batches are.
+    await waitFor(
+      'publishes in flight to the paused server',
+      async () => {
+        if (sc.status().drain.inFlight > 0) return true
+        await take(b++)
+        return undefined
+      },
+      120_000,
+      10,
+    )
+    const inFlightAtStop = sc.status().drain.inFlight
+    await nats.kill()
     // 2: 30,000 while the bus is down, spread over the outage
     for (; b < 400; b++) {
       await take(b)

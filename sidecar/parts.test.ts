@@ -9,6 +9,7 @@ import { isSidecarError } from './errors.js'
 import type { CommandFact } from '../schemas/index.js'
 import { storedPrefix } from './reconcile.js'
 import { frameFact, frameRecord, parseRecord, sendableHeaders, SEQ_HEADER } from './record.js'
+import { Entry } from './window.js'
 import { FactCodec, parseEdgeFact, type RawFact } from '../schemas/index.js'
 
 describe('--listen', () => {
@@ -138,8 +139,9 @@ describe('reconcile: what already landed', () => {
   })
 
   it('adds the seq header before the end of the header block', () => {
-    const rec = parseRecord(frameRecord('ben.fact.metric.s', { data: new Uint8Array([7]), id: 'f1', schema: 'ben.Metric', fingerprint: 'ab' }))!
-    const h = (sendableHeaders(rec, 42) as unknown as { encode(): Uint8Array }).encode()
+    const rec = new Entry(42, 0, frameRecord('ben.fact.metric.s', { data: new Uint8Array([7]), id: 'f1', schema: 'ben.Metric', fingerprint: 'ab' }))
+    expect(rec.undecodable).toBe(false)
+    const h = (sendableHeaders(rec, rec.seq) as unknown as { encode(): Uint8Array }).encode()
     expect(Buffer.from(h).toString('latin1')).toBe('NATS/1.0\r\nNats-Msg-Id: s:f1\r\nBen-Schema: ben.Metric\r\nBen-Schema-Fp: ab\r\nBen-Sidecar-Seq: 42\r\n\r\n')
   })
   it('frames a fact in one pass exactly as frameRecord frames its Avro bytes, across chunk boundaries and for facts larger than a chunk', () => {

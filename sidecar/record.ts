@@ -214,9 +214,8 @@ let lastRead: { bytes: Uint8Array; subject: string } = { bytes: new Uint8Array(0
 export const SEQ_HEADER = 'Ben-Sidecar-Seq'
 
 /** The record's header block plus `Ben-Sidecar-Seq: <seq>`, ready for `publish(…, { headers })`. */
-export function sendableHeaders(rec: SidecarRecord | { readonly bytes: Uint8Array; readonly blockAt: number; readonly blockEnd: number }, seq: number): MsgHdrs {
-  const block = 'headers' in rec ? rec.headers : rec.bytes.subarray(rec.blockAt, rec.blockEnd)
-  return preEncodedHeaders(withHeaderLines(block, seqHeaderLine(seq)))
+export function sendableHeaders(rec: { readonly bytes: Uint8Array; readonly blockAt: number; readonly blockEnd: number }, seq: number): MsgHdrs {
+  return preEncodedHeaders(withHeaderLines(rec.bytes.subarray(rec.blockAt, rec.blockEnd), seqHeaderLine(seq)))
 }
 
 /** The `Ben-Sidecar-Seq: <seq>` header line (with its CRLF). */

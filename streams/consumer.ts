@@ -21,6 +21,28 @@ export const PULL_HEARTBEAT_MS = 5_000
 /** Consumer notifications worth a warning; the rest (heartbeats, expired pulls) are routine. */
 const NOTEWORTHY = new Set(['heartbeats_missed', 'consumer_not_found', 'stream_not_found', 'consumer_deleted', 'no_responders', 'exceeded_limits'])
 
+/**
+ * During an outage the same notice repeats every few seconds on every consumer of the process
+ * (eight in `ben up`): each kind is logged at most once a minute per process, naming the
+ * consumers that reported it since the last line (ben_consumer_events_total counts them all).
+ */
+const statusNotes = new Map<string, { at: number; stages: Set<string> }>()
+
+/** What to add to the warning when this status is to be logged now; undefined to keep it quiet. */
+function noteStatus(type: string, stage: string): { alsoReportedBy: string[] } | undefined {
+  const now = Date.now()
+  const note = statusNotes.get(type) ?? { at: 0, stages: new Set<string>() }
+  statusNotes.set(type, note)
+  if (now - note.at < 60_000) {
+    note.stages.add(stage)
+    return undefined
+  }
+  const alsoReportedBy = [...note.stages].filter((s) => s !== stage)
+  note.at = now
+  note.stages.clear()
+  return { alsoReportedBy }
+}
+
 /** What a stage sees of a message: the fact and how to settle it. Raw `JsMsg` stays here. */
 export interface Envelope<F extends Fact = Fact> {
   readonly fact: F
@@ -159,16 +181,11 @@ export function consumeFacts(nc: NatsConnection, codec: FactCodec, subjects: Sub
       stop = () => messages.stop()
       if (stopped) messages.stop()
       void (async () => {
-        // During an outage the same notice repeats every few seconds on every consumer: each
-        // kind is logged at most once a minute per consumer (the metric counts them all).
-        const noted = new Map<string, number>()
         for await (const s of messages.status()) {
           consumerEvents.inc({ stage, type: s.type })
-          const now = Date.now()
-          if (NOTEWORTHY.has(s.type) && now - (noted.get(s.type) ?? 0) >= 60_000) {
-            noted.set(s.type, now)
-            log?.warn({ stage, status: s.type }, 'consumer status')
-          } else log?.debug({ stage, status: s.type }, 'consumer status')
+          const seen = NOTEWORTHY.has(s.type) ? noteStatus(s.type, stage) : undefined
+          if (seen) log?.warn({ stage, status: s.type, ...seen }, 'consumer status')
+          else log?.debug({ stage, status: s.type }, 'consumer status')
         }
       })().catch(() => undefined)
       // Every consumer of this stream in this process decodes a message once between them.

@@ -65,6 +65,8 @@ const GO_WINDOW = Number(process.env.BENCH_GO_WINDOW ?? 4096)
 const ONLY_OTLP = process.env.BENCH_ONLY === 'otlp'
 /** BENCH_STEADY=0: the cold runs only (no second, warm round through the same processes). */
 const STEADY = process.env.BENCH_STEADY !== '0'
+/** BEN_NATS_NICE: the embedded nats-server's priority, as in `ben up` (default -20). */
+const NATS_NICE = process.env.BEN_NATS_NICE === undefined ? undefined : Number(process.env.BEN_NATS_NICE)
 const base = mkdtempSync(join(process.env.BENCH_DIR ?? tmpdir(), 'ben-bench-otlp-'))
 const here = fileURLToPath(new URL('.', import.meta.url))
 const FACTS = streamName({}, StreamName.Facts)
@@ -272,7 +274,7 @@ const NDJSON = 'NDJSON POST /facts → JetStream'
 async function main(): Promise<void> {
   const go = buildGoBaseline()
   if (!go.ok) process.stdout.write(`nats.go ceiling skipped: ${go.reason}\n`)
-  const server = await startNatsServer({ storeDir: join(base, 'nats') })
+  const server = await startNatsServer({ storeDir: join(base, 'nats'), nice: NATS_NICE })
   const nc = await connect({ servers: server.url, maxReconnectAttempts: -1 })
   const jsm = await jetstreamManager(nc)
   const ctx: Ctx = { url: server.url, natsPid: server.pid, nc, jsm }

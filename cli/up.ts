@@ -1,6 +1,6 @@
 import type { Command } from 'commander'
 import { createLogger, homePaths, parseSidecarList, readEnv, secureStart, startBen, streamLimitsFromEnv, type ServiceFactory } from '../infra/index.js'
-import { actService, alertPathService, detectPathService, detectService, incidentService, LaneSet, scrubService } from '../processors/wiring/index.js'
+import { alertPathService, detectPathService, detectService, incidentService, LaneSet, scrubService } from '../processors/wiring/index.js'
 import { runSimulation } from '../simulate/index.js'
 import { projectionsByName, projectorService, rebuildService } from './services.js'
 import { startOrchestrator } from '../fleet/index.js'
@@ -18,11 +18,11 @@ import { checkConsoleOptions, isConsoleError, startConsole, type ConsoleHandle }
 export function defaultServices(opts: { workers?: number; partitions?: number } = {}): ServiceFactory[] {
   const projectors = [...projectionsByName().values()].map((p) => projectorService(p))
   // --workers N: the stages run in N worker processes under the orchestrator; else in this process,
-  // in two threads of their own (issue 8): the alert path (scrub's alert lane and policy) and the
+  // in two threads of their own (issue 8): the alert path (scrub's alert lane, policy and act) and the
   // detect path (scrub's routine lanes and detect), away from the projectors' event loop and heap.
   // BEN_DETECT_PATH=main keeps the detect path on the main thread (one thread fewer).
   const routine = process.env.BEN_DETECT_PATH === 'main' ? [scrubService(LaneSet.Routine), detectService()] : [detectPathService()]
-  const stages = opts.workers ? [] : [...routine, alertPathService(), actService(), incidentService()]
+  const stages = opts.workers ? [] : [...routine, alertPathService(), incidentService()]
   return [...projectors, rebuildService(), ...stages, orchestratorService(opts.workers ?? 0, opts.partitions ?? opts.workers ?? 1)]
 }
 

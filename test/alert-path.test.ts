@@ -13,9 +13,10 @@ import { seenWhileHeld } from './support/held-loop.js'
 
 /**
  * Issue 8 (the lanes' promise under overload, and no fact waiting in a stage, as behaviour): the
- * alert path (scrub's alert lane and policy) and the detect path (scrub's routine lanes and detect)
- * each run in a thread of their own, so an alert is decided, and a metric's anomaly raised, while
- * `ben up`'s main thread — the projectors, act, incident — cannot run at all. The main thread is
+ * alert path (scrub's alert lane, policy and act) and the detect path (scrub's routine lanes and
+ * detect) each run in a thread of their own, so an alert is decided, and a metric's anomaly raised,
+ * decided and its command signed and sent, while `ben up`'s main thread — the projectors,
+ * incident — cannot run at all. The main thread is
  * held in Atomics.wait (a saturated loop, taken to the limit) until a watcher thread has seen the
  * decision or the anomaly, with a generous deadline. With either path on the main loop, nothing is
  * decided or raised while it is held and the wait times out.
@@ -38,7 +39,7 @@ describe('the alert and detect paths: decided and detected while the main loop i
     expect(decided, 'the alert was decided while the main thread was held').toBe(true)
   }, 300_000)
 
-  it("ben up's detect path (its own thread by default) scrubs a metric and raises its anomaly while the main thread is held", async () => {
+  it("ben up's detect path (its own thread by default) raises a critical CPU anomaly, and the alert path decides it and sends its throttle command, while the main thread is held", async () => {
     running ??= await start(defaultServices())
     const prefix = running.ctx.subjects.prefix
     // A calm series past detect's warm-up (100 points), published and applied before the hold…
@@ -52,13 +53,15 @@ describe('the alert and detect paths: decided and detected while the main loop i
     expect((await p.publishAll(calm)).stored).toBe(calm.length)
     await p.close()
     await waitFor('detect to apply the calm series', () => consumerSettled(running!.ctx.nc, 'DERIVED', 'stage-detect-metric'), 120_000)
-    // …then its jump, published while the main thread is held: its anomaly comes out meanwhile.
+    // …then its jump, published while the main thread is held: its anomaly comes out, and the
+    // default pack's critical-cpu-throttle decision, signed by act as a throttle_job command.
     const jump = [1, 2, 3].map((k) => ({
       subject: `${prefix}.fact.metric.held-1`,
       fact: { lane: 'metric', source: 'held-1', ts: t0 + (200 + k) * 50, name: 'cpu.load', value: 100 + k, labels: { job: 'held' } },
     }))
-    const { seen: raised } = await seenWhileHeld(running.endpoints.natsUrl, jump, `${prefix}.anomaly.*.held-1`)
-    expect(raised, 'the anomaly was raised while the main thread was held').toBe(true)
+    const { seen: sent, meanwhile: anomalies } = await seenWhileHeld(running.endpoints.natsUrl, jump, `${prefix}.cmd.>`, `${prefix}.anomaly.critical.held-1`)
+    expect(anomalies, 'a critical anomaly was raised while the main thread was held').toBeGreaterThan(0)
+    expect(sent, 'its command was sent while the main thread was held').toBe(true)
   }, 300_000)
 
   it('the alert path thread runs at a raised priority where the process may raise it (root or CAP_SYS_NICE)', async (t) => {

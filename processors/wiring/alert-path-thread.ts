@@ -1,6 +1,6 @@
 /**
  * A stage thread (alert-path.ts): some of `ben up`'s stage services on connections, an event loop
- * and a heap of their own — the alert path (scrub's alert lane and policy) or the detect path
+ * and a heap of their own — the alert path (scrub's alert lane, policy and act) or the detect path
  * (scrub's routine lanes and detect). Started by `alertPathService` / `detectPathService`; stops on
  * `{ type: 'stop' }` (final checkpoints, drain) and then ends.
  */
@@ -13,16 +13,17 @@ import { runtimeContext, type Service } from '../../infra/runtime.js'
 import { metricsRegistry, Subjects, type MetricSnapshot, type Partition, type TopologyOptions } from '../../streams/index.js'
 import type { StageName } from '../pipeline.js'
 import { LaneSet } from './service.js'
-import { detectService, laneUnitService, policyService, scrubService } from './stages.js'
+import { actService, detectService, laneUnitService, policyService, scrubService } from './stages.js'
 
 /** The stage services a thread may run. */
-export type ThreadUnit = 'scrub-urgent' | 'scrub-routine' | 'detect' | 'policy'
+export type ThreadUnit = 'scrub-urgent' | 'scrub-routine' | 'detect' | 'policy' | 'act'
 
 const UNITS = {
   'scrub-urgent': () => scrubService(LaneSet.Urgent),
   'scrub-routine': () => scrubService(LaneSet.Routine),
   detect: () => detectService(),
   policy: () => policyService(),
+  act: () => actService(),
 } as const satisfies Record<ThreadUnit, unknown>
 
 /**

@@ -30,22 +30,24 @@ export interface AlertPathOptions {
 const ALERT_NICE = -20
 
 /**
- * The alert path (issue 8, the lanes' promise under overload): scrub's alert lane and policy run
- * in a worker thread of their own, with their own NATS connections, event loop and heap. Under a
+ * The alert path (issue 8, the lanes' promise under overload): scrub's alert lane, policy and act
+ * run in a worker thread of their own, with their own NATS connections, event loop and heap. Under a
  * routine flood the main thread's loop is saturated (scrub's routine lane, detect, the projectors,
  * their GC): an alert applied on it waits for that loop, whatever the lanes' priority inside one
  * runner. In a thread of its own the OS scheduler decides when an alert runs.
  *
  * The split changes no output: scrub has no state, so running its alert lane in another runner
  * (its own durable as before, its own checkpoint `stage.scrub.urgent`) derives the same facts;
- * policy runs whole (both its lanes, its state) in the thread. `ben up` runs scrub's other lanes,
- * detect, act and incident in the main thread (`defaultServices`).
+ * policy and act run whole (all their lanes, their state) in the thread. Act is there because a
+ * decision's command is on the alert path too: on the main thread, beside the projectors (chDB
+ * runs its inserts on the calling thread), a decision waited for their work before it was signed
+ * and sent. `ben up` runs incident and the projectors in the main thread (`defaultServices`).
  *
  * A thread that dies is started again after `restartMs` (its stages resume from their
  * checkpoints, as after a restart of `ben up`).
  */
 export function alertPathService(opts: AlertPathOptions = {}): ServiceFactory {
-  return stageThreadService('alert-path', ['scrub-urgent', 'policy'], { ...opts, nice: (ctx) => alertNice(ctx.env, opts.nice) })
+  return stageThreadService('alert-path', ['scrub-urgent', 'policy', 'act'], { ...opts, nice: (ctx) => alertNice(ctx.env, opts.nice) })
 }
 
 /** The alert path's nice: `nice` if given, else BEN_ALERT_PATH_NICE (`env.alertPathNice`), else -20 (also a worker's alert thread, alert-thread.ts). */
@@ -57,7 +59,7 @@ export function alertNice(env: BenEnv, nice?: number): number {
  * The detect path (issue 8, bursty load: publish → anomaly): scrub's routine lanes and detect in a
  * worker thread of their own, like the alert path. On `ben up`'s main thread a fact on its way to
  * an anomaly waited for whatever else that loop ran — the projectors (decoding, building rows,
- * ClickHouse inserts: chDB runs on the calling thread), act, incident, the query service, their
+ * ClickHouse inserts: chDB runs on the calling thread), incident, the query service, their
  * garbage collection: bench:latency's bursty phase showed a probe waiting up to ~500 ms between
  * its delivery to scrub and its turn, with the main loop delayed by up to 340 ms. In its own
  * thread a fact is delayed only by scrub's and detect's own work (which serves sources fairly).

@@ -39,7 +39,8 @@
  *   2048) the main run's maxExportBatchSize; BENCH_EMIT_SLICE (default 1000) records emitted between
  *   two turns of the client's event loop; BENCH_PROF=<dir> writes the sidecar's --cpu-prof there
  *   (BENCH_PROF_CLIENT=1: the client's too); BENCH_GO_WINDOW (default 4096, the drain's) PubAcks
- *   nats.go awaits at once; BENCH_ONLY=otlp runs the main OTLP run alone (for profiles).
+ *   nats.go awaits at once; BENCH_ONLY=otlp runs the main OTLP run alone (for profiles);
+ *   BEN_NATS_NICE the nats-server's priority, as `ben up` sets it (default -20).
  */
 import { fork, type ChildProcess } from 'node:child_process'
 import { mkdtempSync, rmSync } from 'node:fs'

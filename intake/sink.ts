@@ -23,6 +23,7 @@ export interface SinkResult {
 export interface IntakeSink {
   /** When set, every fact is this source's (a sidecar speaks only for itself). */
   readonly source?: string
+  /** Reads `inputs` before it returns (the caller may let them go while the answer is pending). */
   accept(inputs: readonly unknown[]): Promise<SinkResult>
 }
 

@@ -74,9 +74,9 @@ describe('FrameWriter', () => {
         fc.nat({ max: 3000 }),
         (frames, repeat) => {
           const { nc, bytes } = capture()
-          const w = new FrameWriter(nc)
+          const w = new FrameWriter(nc, 64 * 1024)
           const expected: Buffer[] = []
-          // enough frames to cross the 256 KiB chunk boundary on some runs
+          // enough frames to cross a 64 KiB chunk's boundary on most runs
           for (let r = 0; r <= Math.floor(repeat / 100); r++) {
             for (const f of frames) {
               const reply = `${f.inbox}.`

@@ -6,7 +6,12 @@ interface Protocol {
   sendCommand(cmd: Uint8Array): void
 }
 
-const CHUNK = 256 * 1024
+/**
+ * Frames are written into chunks of this size. A drain's burst (1,024 records, ~650 KiB in
+ * bench:otlp) fits one: frames flushed from two chunks in one turn reach nats.js as two buffers,
+ * which it copies into one before the socket write.
+ */
+const CHUNK = 1024 * 1024
 
 /** The reply subject `reply` (bytes) + `token`, as text (frames through `nc.publish`). */
 export function replyText(reply: Uint8Array, token: number): string {
@@ -92,7 +97,7 @@ const HPUB = Buffer.from('HPUB ', 'latin1')
  * BEN_PUBLISHER_FRAMES=0 (to compare), frames go through `nc.publish` one by one, as before.
  */
 export class FrameWriter {
-  private buf = Buffer.allocUnsafe(CHUNK)
+  private buf: Buffer
   private at = 0
   private sentTo = 0
   private queued = false
@@ -100,13 +105,19 @@ export class FrameWriter {
   private readonly protocol: Protocol | undefined
   private readonly flushNow = () => this.flush()
 
-  constructor(private readonly nc: NatsConnection) {
+  constructor(
+    private readonly nc: NatsConnection,
+    /** Bytes a chunk holds (tests cross chunks with small ones). */
+    private readonly chunkBytes = CHUNK,
+  ) {
+    this.buf = Buffer.allocUnsafe(chunkBytes)
+    this.last = { chunk: this.buf, h: 0, d: 0, e: 0 }
     const p = (nc as unknown as { protocol?: Partial<Protocol> }).protocol
     this.protocol = typeof p?.sendCommand === 'function' && process.env.BEN_PUBLISHER_FRAMES !== '0' ? (p as Protocol) : undefined
   }
 
   /** Where the last frame landed (overwritten by the next). */
-  readonly last: FramePosition = { chunk: this.buf, h: 0, d: 0, e: 0 }
+  readonly last: FramePosition
 
   /**
    * A fact: its header block is `head` (bytes), then the message id (latin1) — `idA`, or
@@ -269,7 +280,7 @@ export class FrameWriter {
     if (this.at + n <= this.buf.length) return
     this.flush()
     // A fresh chunk: the old one stays alive as long as a retry may need its frames.
-    this.buf = Buffer.allocUnsafe(Math.max(CHUNK, n))
+    this.buf = Buffer.allocUnsafe(Math.max(this.chunkBytes, n))
     this.at = 0
     this.sentTo = 0
   }

@@ -29,6 +29,22 @@ export interface PublishReport {
   failures: Array<{ id: string; error: string }>
 }
 
+/**
+ * The outcome of a stored message acknowledged: its id is read from the message only if the
+ * callback asks for it (the drain does not), not made into a string per PubAck.
+ */
+class StoredOutcome implements PublishOutcome {
+  constructor(
+    readonly status: PublishStatus,
+    readonly seq: number | undefined,
+    private readonly m: ReadyMessage,
+  ) {}
+
+  get id(): string {
+    return this.m.id
+  }
+}
+
 /** The fact id of a publish awaited: given, or read from its stored message. */
 const idOf = (p: { id: string | undefined; ctx: unknown }): string => p.id ?? (p.ctx as ReadyMessage).id
 
@@ -592,7 +608,7 @@ export class FactPublisher {
       })
       return
     }
-    this.settle(token, p, { id: idOf(p), status, seq: ack.seq })
+    this.settle(token, p, p.id === undefined ? new StoredOutcome(status, ack.seq, p.ctx as ReadyMessage) : { id: p.id, status, seq: ack.seq })
   }
 
   private verifying = 0

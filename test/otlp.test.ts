@@ -232,6 +232,39 @@ describe('OTLP/HTTP intake with the OpenTelemetry JS SDK exporters', () => {
     }
   })
 
+  it('in a sidecar, a request of more records than the door hands on at once: each stored, a refusal in a later batch named by its record', async () => {
+    const dir = tempDir('ben-otlp-chunks-')
+    const sc = await createSidecar({ id: 'edge-10', nats: t.nc, walDir: join(dir.path, 'wal'), keyPair: generateKeyPair('sidecar') })
+    const scDoor = await serveOtlp(sidecarSink(sc), { host: '127.0.0.1', port: 0 }, { batch: 4 })
+    const exporter = new LogsProto({ url: `http://127.0.0.1:${scDoor.port}/v1/logs` })
+    try {
+      warnings.length = 0
+      const memory = new InMemoryLogRecordExporter()
+      const provider = new LoggerProvider({ processors: [new SimpleLogRecordProcessor({ exporter: memory })] })
+      const logger = provider.getLogger('x')
+      // batches of 4 records: [0-3], [4-7], [8-10]; record 7 is refused (its message is over the edge's limit)
+      for (let i = 0; i < 11; i++) logger.emit({ timestamp: 1_763_700_400_000 + i, body: i === 7 ? 'x'.repeat(70_000) : `record ${i}` })
+      const result = await new Promise<{ code: number }>((r) => exporter.export(memory.getFinishedLogRecords(), r))
+      expect(result.code).toBe(0)
+      expect(warnings.join('\n')).toMatch(/Partial Success.*"?rejectedLogRecords"?\s*:\s*"?1/)
+      expect(warnings.join('\n')).toContain('#7: invalid')
+      const facts = await waitFor(
+        '10 facts from the sidecar',
+        async () => {
+          const m = await readStream(t.nc, 'FACTS', 'ben.fact.event.edge-10')
+          return m.length >= 10 ? m : undefined
+        },
+        120_000,
+      )
+      expect(facts.map((f) => (f.fact.payload as { message: string }).message).sort()).toEqual([0, 1, 2, 3, 4, 5, 6, 8, 9, 10].map((i) => `record ${i}`).sort())
+    } finally {
+      await exporter.shutdown()
+      await scDoor.close()
+      await sc.close()
+      dir.remove()
+    }
+  })
+
   it('closes connections past its bound, counts them, and serves again once they are gone', async () => {
     const small = await serveOtlp(publisherSink(publisher), { host: '127.0.0.1', port: 0 }, { maxConnections: 4 })
     const { connect } = await import('node:net')

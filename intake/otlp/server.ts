@@ -1,7 +1,7 @@
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http'
 import type { Type } from 'protobufjs'
 import { discard, drain, readBody } from '../body.js'
-import { countOutcome, countRefusal } from '../count.js'
+import { countOutcome, countRefusal, lanesOf } from '../count.js'
 import { DropReason } from '../errors.js'
 import { formatHostPort, listenOn, type HostPort } from '../listen.js'
 import type { IntakeSink } from '../sink.js'
@@ -140,10 +140,19 @@ export async function serveOtlp(sink: IntakeSink, at: HostPort, opts: OtlpOption
     const rejected = new Map<number, string>()
     for (const d of mapped.dropped) rejected.set(d.record, `${d.reason}: ${d.message}`)
     let retryable = false
-    for (let from = 0; from < mapped.facts.length; from += batch) {
-      const chunk = mapped.facts.length <= batch ? mapped.facts : mapped.facts.slice(from, from + batch)
-      const r = await sink.accept(chunk)
-      countOutcome(DOOR, 0, chunk, r)
+    // The records are let go once the sink has read them (it reads its inputs before accept
+    // returns), not held until the WAL's fsync answers: held, a request's records outlived the
+    // young generation's collections and were copied and promoted, the sidecar's largest GC cost.
+    const facts = mapped.facts as unknown[]
+    const total = facts.length
+    for (let from = 0; from < total; from += batch) {
+      const chunk = total <= batch ? facts : facts.slice(from, from + batch)
+      const lanes = lanesOf(chunk)
+      const accepting = sink.accept(chunk)
+      chunk.length = 0
+      facts.fill(undefined, from, from + batch)
+      const r = await accepting
+      countOutcome(DOOR, 0, lanes, r)
       if (r.retryable) retryable = true
       for (const x of r.rejected) {
         const record = mapped.origin[from + x.index]

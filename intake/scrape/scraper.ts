@@ -1,4 +1,4 @@
-import { countOutcome, countRefusal } from '../count.js'
+import { countOutcome, countRefusal, lanesOf } from '../count.js'
 import { DropReason, IntakeError, IntakeErrorCode } from '../errors.js'
 import type { IntakeSink } from '../sink.js'
 import { toToken } from '../otlp/mapping.js'
@@ -78,7 +78,7 @@ export async function scrapeOnce(sink: IntakeSink, target: ScrapeTarget, opts: S
     facts.push({ lane: 'metric', source: sink.source ?? target.source, ts: s.ts ?? at, name: s.name, value: s.value, labels: s.labels })
   }
   const r = facts.length ? await sink.accept(facts) : undefined
-  countOutcome(DOOR, facts.length + dropped.length, facts, r, dropped)
+  countOutcome(DOOR, facts.length + dropped.length, lanesOf(facts), r, dropped)
   if (errors.length) opts.log?.warn({ target: target.url, lines: errors.length, first: errors[0] }, 'scrape: unreadable exposition lines')
   return { target: target.url, samples: samples.length, accepted: r?.accepted ?? 0, dropped: dropped.length + (r?.rejected.length ?? 0) }
 }

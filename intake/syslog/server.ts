@@ -1,6 +1,6 @@
 import { createSocket, type Socket as UdpSocket } from 'node:dgram'
 import { createServer, type Socket } from 'node:net'
-import { countOutcome, countRefusal } from '../count.js'
+import { countOutcome, countRefusal, lanesOf } from '../count.js'
 import { DropReason, IntakeError, IntakeErrorCode } from '../errors.js'
 import { formatHostPort, listenOn, type HostPort } from '../listen.js'
 import type { IntakeSink } from '../sink.js'
@@ -62,7 +62,7 @@ export async function serveSyslog(sink: IntakeSink, at: HostPort, opts: SyslogOp
   const deliver = async (received: number, facts: unknown[]) => {
     if (received === 0) return
     const r = facts.length ? await sink.accept(facts) : undefined
-    countOutcome(DOOR, received, facts, r)
+    countOutcome(DOOR, received, lanesOf(facts), r)
     if (r && r.rejected.length) opts.log?.warn({ door: DOOR, rejected: r.rejected.length, first: r.rejected[0] }, 'syslog messages refused')
   }
 

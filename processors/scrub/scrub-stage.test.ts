@@ -28,6 +28,19 @@ describe('scrubStage', () => {
     expect(JSON.stringify(out)).not.toContain('alice')
   })
 
+  it('gives consecutive facts that redacted the same things one frozen redaction list, and a fact that redacted otherwise its own', () => {
+    const a = only(event('mail bob@acme.io'))
+    const b = only(event('mail carol@acme.io'))
+    const c = only(event('mail bob@acme.io and carol@acme.io'))
+    const d = only(event('mail dave@acme.io'))
+    expect(a.redactions).toEqual([{ field: 'message', rule: 'email', count: 1 }])
+    expect(b.redactions).toBe(a.redactions)
+    expect(Object.isFrozen(a.redactions) && Object.isFrozen(a.redactions[0])).toBe(true)
+    expect(c.redactions).toEqual([{ field: 'message', rule: 'email', count: 2 }])
+    expect(d.redactions).toEqual([{ field: 'message', rule: 'email', count: 1 }])
+    expect(d.redactions).not.toBe(a.redactions)
+  })
+
   it('says "nothing to redact" and reuses the payload when the fact is clean', () => {
     const input = event('cache warmed in 35ms', { path: '/var/cache' })
     const out = only(input)

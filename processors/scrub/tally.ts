@@ -55,8 +55,26 @@ export class Tally {
     this.total += count
   }
 
-  /** Prior redactions (carried from the input) followed by this fact's, same (field, rule) summed. */
-  redactions(carried: readonly Redaction[]): Redaction[] {
+  /**
+   * Prior redactions (carried from the input) followed by this fact's, same (field, rule) summed.
+   * With none carried, a fact that redacted the same (field, rule, count) as the fact before gets
+   * the same frozen list: consecutive facts mostly redact the same things, and a list of records
+   * per fact was the scrub's largest garbage.
+   */
+  redactions(carried: readonly Redaction[]): readonly Redaction[] {
+    if (carried.length === 0) {
+      if (this.sameAsListed()) return this.listed
+      const out: Redaction[] = []
+      for (let i = 0; i < this.size; i++) {
+        out.push(Object.freeze({ field: this.fields[i], rule: this.rules[i], count: this.counts[i] }))
+        this.listedFields[i] = this.fields[i]
+        this.listedRules[i] = this.rules[i]
+        this.listedCounts[i] = this.counts[i]
+      }
+      this.listedSize = this.size
+      this.listed = Object.freeze(out)
+      return this.listed
+    }
     const out: Redaction[] = []
     for (const r of carried) out.push({ field: r.field, rule: r.rule, count: r.count })
     for (let i = 0; i < this.size; i++) {
@@ -72,6 +90,21 @@ export class Tally {
       if (!merged) out.push({ field: this.fields[i], rule: this.rules[i], count: this.counts[i] })
     }
     return out
+  }
+
+  // the last list made for a fact with nothing carried, and what it holds
+  private listed: readonly Redaction[] = Object.freeze([])
+  private listedFields: string[] = []
+  private listedRules: string[] = []
+  private listedCounts: number[] = []
+  private listedSize = 0
+
+  private sameAsListed(): boolean {
+    if (this.size !== this.listedSize) return false
+    for (let i = 0; i < this.size; i++) {
+      if (this.counts[i] !== this.listedCounts[i] || this.rules[i] !== this.listedRules[i] || this.fields[i] !== this.listedFields[i]) return false
+    }
+    return true
   }
 
   /** "scrubbed 2 values: attrs.user hashed (1), message email masked (1)", or "nothing to redact". */

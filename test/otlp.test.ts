@@ -21,7 +21,7 @@ import { createSidecar } from '../sidecar/index.js'
 import { generateKeyPair } from '../keys/index.js'
 import { join } from 'node:path'
 import { startTestNats, tempDir, waitFor, type TestNats } from './support/servers.js'
-import { readStream, streamCount } from './support/sidecar.js'
+import { readStream, storedAtLeast, streamCount } from './support/sidecar.js'
 
 let t: TestNats
 let publisher: FactPublisher
@@ -115,14 +115,7 @@ describe('OTLP/HTTP intake with the OpenTelemetry JS SDK exporters', () => {
     await recordOnce(new MetricsProto({ url: url('metrics'), compression: 'gzip' as never }), 'db-1')
     await recordOnce(new MetricsJson({ url: url('metrics') }), 'db-2')
     for (const host of ['db-1', 'db-2']) {
-      const facts = await waitFor(
-        `metric facts of ${host}`,
-        async () => {
-          const m = await readStream(t.nc, 'FACTS', `ben.fact.metric.${host}`)
-          return m.length >= 4 ? m : undefined
-        },
-        120_000,
-      )
+      const facts = await storedAtLeast(t.nc, 'FACTS', `ben.fact.metric.${host}`, 4)
       const byName = Object.fromEntries(facts.map((m) => [(m.fact.payload as { name: string }).name, m.fact.payload as { value: number; labels: Record<string, string> }]))
       expect(Object.keys(byName).sort()).toEqual(['latency_ms.count', 'latency_ms.sum', 'orders', 'queue.depth'])
       expect(byName.orders).toMatchObject({ value: 7, labels: { region: 'eu', 'service.name': 'checkout' } })
@@ -211,14 +204,7 @@ describe('OTLP/HTTP intake with the OpenTelemetry JS SDK exporters', () => {
       for (let i = 0; i < 20; i++) logger.emit({ timestamp: 1_763_700_300_000 + i, body: `login ok for alice${i}@example.org` })
       await provider.forceFlush()
       await provider.shutdown()
-      const facts = await waitFor(
-        '20 facts from the sidecar',
-        async () => {
-          const m = await readStream(t.nc, 'FACTS', 'ben.fact.event.edge-9')
-          return m.length >= 20 ? m : undefined
-        },
-        120_000,
-      )
+      const facts = await storedAtLeast(t.nc, 'FACTS', 'ben.fact.event.edge-9', 20)
       expect(facts.length).toBe(20)
       expect((await readStream(t.nc, 'FACTS', 'ben.fact.event.someone-else')).length).toBe(0)
       const p = facts[0].fact.payload as { message: string; attrs: Record<string, string> }
@@ -248,14 +234,7 @@ describe('OTLP/HTTP intake with the OpenTelemetry JS SDK exporters', () => {
       expect(result.code).toBe(0)
       expect(warnings.join('\n')).toMatch(/Partial Success.*"?rejectedLogRecords"?\s*:\s*"?1/)
       expect(warnings.join('\n')).toContain('#7: invalid')
-      const facts = await waitFor(
-        '10 facts from the sidecar',
-        async () => {
-          const m = await readStream(t.nc, 'FACTS', 'ben.fact.event.edge-10')
-          return m.length >= 10 ? m : undefined
-        },
-        120_000,
-      )
+      const facts = await storedAtLeast(t.nc, 'FACTS', 'ben.fact.event.edge-10', 10)
       expect(facts.map((f) => (f.fact.payload as { message: string }).message).sort()).toEqual([0, 1, 2, 3, 4, 5, 6, 8, 9, 10].map((i) => `record ${i}`).sort())
     } finally {
       await exporter.shutdown()

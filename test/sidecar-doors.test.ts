@@ -7,8 +7,8 @@ import { promisify } from 'node:util'
 import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { startSidecarDaemon, type RunningDaemon } from '../sidecar/index.js'
-import { startTestNats, tempDir, waitFor, type TestNats } from './support/servers.js'
-import { readStream } from './support/sidecar.js'
+import { startTestNats, tempDir, type TestNats } from './support/servers.js'
+import { storedAtLeast } from './support/sidecar.js'
 
 const run = promisify(execFile)
 let t: TestNats
@@ -47,14 +47,7 @@ describe('ben sidecar --otlp --syslog --metrics', () => {
     const r = await fetch(`http://127.0.0.1:${otlp.port}/v1/logs`, { method: 'POST', headers: { 'Content-Type': 'application/json' }, body: JSON.stringify(body) })
     expect(r.status).toBe(200)
     await run('logger', ['--server', '127.0.0.1', '--port', String(syslog.port), '--udp', '--rfc5424', '-t', 'scdoor', 'via syslog'])
-    const facts = await waitFor(
-      '2 facts of door-1',
-      async () => {
-        const m = await readStream(t.nc, 'FACTS', 'ben.fact.event.door-1')
-        return m.length >= 2 ? m : undefined
-      },
-      120_000,
-    )
+    const facts = await storedAtLeast(t.nc, 'FACTS', 'ben.fact.event.door-1', 2)
     expect(facts.map((m) => (m.fact.payload as { message: string }).message).sort()).toEqual([expect.stringMatching(/^via otlp from (?!alice@example\.org)/), 'via syslog'])
     expect(facts.every((m) => m.fact.producer === 'door-1')).toBe(true)
     const text = await (await fetch(`${d.metrics!.address}/metrics`)).text()

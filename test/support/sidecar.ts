@@ -2,6 +2,7 @@ import { request } from 'node:http'
 import { jetstream, jetstreamManager } from '@nats-io/jetstream'
 import type { NatsConnection } from '@nats-io/nats-core'
 import { FactCodec, Header, type Fact } from '../../schemas/index.js'
+import { waitFor } from './servers.js'
 
 export interface StoredMessage {
   readonly seq: number
@@ -12,6 +13,18 @@ export interface StoredMessage {
 
 /** How long `readStream` may take before it fails. */
 const READ_MS = 120_000
+
+/** Waits (generous deadline) until at least `n` messages are stored under `filter`; returns them all. */
+export function storedAtLeast(nc: NatsConnection, stream: string, filter: string, n: number): Promise<StoredMessage[]> {
+  return waitFor(
+    `${n} messages on ${filter}`,
+    async () => {
+      const m = await readStream(nc, stream, filter)
+      return m.length >= n ? m : undefined
+    },
+    READ_MS,
+  )
+}
 
 /** Messages stored in a stream (optionally filtered), in stream order, decoded. */
 export async function readStream(nc: NatsConnection, stream: string, filter?: string): Promise<StoredMessage[]> {

@@ -22,9 +22,11 @@ export const PULL_HEARTBEAT_MS = 5_000
 const NOTEWORTHY = new Set(['heartbeats_missed', 'consumer_not_found', 'stream_not_found', 'consumer_deleted', 'no_responders', 'exceeded_limits'])
 
 /**
- * During an outage the same notice repeats every few seconds on every consumer of the process
- * (eight in `ben up`): each kind is logged at most once a minute per process, naming the
- * consumers that reported it since the last line (ben_consumer_events_total counts them all).
+ * During an outage the same notice repeats every few seconds on every consumer (eight in `ben
+ * up`): each kind is logged at most once a minute per thread (module state: `ben up`'s main
+ * thread and each stage thread), naming the consumers that reported it since the last line
+ * (ben_consumer_events_total counts them all). The log's own collapsing of repeats is per
+ * speaker (a stage's line must not hide another's), so it cannot fold one cause seen by eight.
  */
 const statusNotes = new Map<string, { at: number; stages: Set<string> }>()
 

@@ -24,14 +24,16 @@ export class Tally {
   private verbs: string[] = []
   size = 0
   total = 0
-  // the last explain sentence and what it said: consecutive facts mostly redact the same things
-  private lastFields: string[] = []
-  private lastRules: string[] = []
-  private lastCounts: number[] = []
-  private lastVerbs: string[] = []
-  private lastSize = -1
-  private lastCarried = -1
-  private lastExplain = ''
+  // What the last fact redacted, and what was made of it: consecutive facts mostly redact the
+  // same things, so their redaction list and explain sentence are made once (`follow`).
+  private seenFields: string[] = []
+  private seenRules: string[] = []
+  private seenCounts: number[] = []
+  private seenVerbs: string[] = []
+  private seenSize = -1
+  /** The frozen list of a fact with nothing carried. */
+  private listed: readonly Redaction[] | undefined
+  private explained: { readonly carried: number; readonly text: string } | undefined
 
   reset(): void {
     this.size = 0
@@ -63,17 +65,11 @@ export class Tally {
    */
   redactions(carried: readonly Redaction[]): readonly Redaction[] {
     if (carried.length === 0) {
-      if (this.sameAsListed()) return this.listed
+      this.follow()
+      if (this.listed) return this.listed
       const out: Redaction[] = []
-      for (let i = 0; i < this.size; i++) {
-        out.push(Object.freeze({ field: this.fields[i], rule: this.rules[i], count: this.counts[i] }))
-        this.listedFields[i] = this.fields[i]
-        this.listedRules[i] = this.rules[i]
-        this.listedCounts[i] = this.counts[i]
-      }
-      this.listedSize = this.size
-      this.listed = Object.freeze(out)
-      return this.listed
+      for (let i = 0; i < this.size; i++) out.push(Object.freeze({ field: this.fields[i], rule: this.rules[i], count: this.counts[i] }))
+      return (this.listed = Object.freeze(out))
     }
     const out: Redaction[] = []
     for (const r of carried) out.push({ field: r.field, rule: r.rule, count: r.count })
@@ -92,41 +88,30 @@ export class Tally {
     return out
   }
 
-  // the last list made for a fact with nothing carried, and what it holds
-  private listed: readonly Redaction[] = Object.freeze([])
-  private listedFields: string[] = []
-  private listedRules: string[] = []
-  private listedCounts: number[] = []
-  private listedSize = 0
-
-  private sameAsListed(): boolean {
-    if (this.size !== this.listedSize) return false
-    for (let i = 0; i < this.size; i++) {
-      if (this.counts[i] !== this.listedCounts[i] || this.rules[i] !== this.listedRules[i] || this.fields[i] !== this.listedFields[i]) return false
-    }
-    return true
-  }
-
   /** "scrubbed 2 values: attrs.user hashed (1), message email masked (1)", or "nothing to redact". */
   explain(carried: number): string {
-    if (this.sameAsLast(carried)) return this.lastExplain
-    const s = this.sentence(carried)
-    for (let i = 0; i < this.size; i++) {
-      this.lastFields[i] = this.fields[i]
-      this.lastRules[i] = this.rules[i]
-      this.lastCounts[i] = this.counts[i]
-      this.lastVerbs[i] = this.verbs[i]
-    }
-    this.lastSize = this.size
-    this.lastCarried = carried
-    this.lastExplain = s
-    return s
+    this.follow()
+    if (this.explained?.carried !== carried) this.explained = { carried, text: this.sentence(carried) }
+    return this.explained.text
   }
 
-  private sameAsLast(carried: number): boolean {
-    if (carried !== this.lastCarried || this.size !== this.lastSize) return false
+  /** Keeps what was seen in step with this fact's redactions; when they differ, forgets what was made of the last. */
+  private follow(): void {
+    if (this.size === this.seenSize && this.sameAsSeen()) return
     for (let i = 0; i < this.size; i++) {
-      if (this.counts[i] !== this.lastCounts[i] || this.rules[i] !== this.lastRules[i] || this.fields[i] !== this.lastFields[i] || this.verbs[i] !== this.lastVerbs[i]) return false
+      this.seenFields[i] = this.fields[i]
+      this.seenRules[i] = this.rules[i]
+      this.seenCounts[i] = this.counts[i]
+      this.seenVerbs[i] = this.verbs[i]
+    }
+    this.seenSize = this.size
+    this.listed = undefined
+    this.explained = undefined
+  }
+
+  private sameAsSeen(): boolean {
+    for (let i = 0; i < this.size; i++) {
+      if (this.counts[i] !== this.seenCounts[i] || this.rules[i] !== this.seenRules[i] || this.fields[i] !== this.seenFields[i] || this.verbs[i] !== this.seenVerbs[i]) return false
     }
     return true
   }

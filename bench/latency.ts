@@ -53,10 +53,10 @@ const PROFILE_LOAD = process.env.BENCH_PROFILE_LOAD
 const LOADS = (process.env.BENCH_LOADS ?? 'sparse,bursty,steady,flood').split(',')
 /** BENCH_WORKERS=N: the flood also against `ben up --workers N` (a second Ben, after the first). */
 const WORKERS = Number(process.env.BENCH_WORKERS ?? 0)
-/** The embedded default, with the tuning this shell sets (BEN_PUBLISH_WINDOW, BEN_NATS_NICE, BEN_ALERT_PATH_NICE): an A/B of one build. */
+/** The embedded default, with the tuning this shell sets (BEN_PUBLISH_WINDOW, BEN_NATS_NICE, BEN_ALERT_PATH_NICE, BEN_DETECT_PATH_NICE): an A/B of one build. */
 const benEnv = (home: string) => {
   const shell = readEnv()
-  return { ...embeddedEnv(home), publishWindow: shell.publishWindow, natsNice: shell.natsNice, alertPathNice: shell.alertPathNice }
+  return { ...embeddedEnv(home), publishWindow: shell.publishWindow, natsNice: shell.natsNice, alertPathNice: shell.alertPathNice, detectPathNice: shell.detectPathNice }
 }
 const feedScript = join(fileURLToPath(new URL('.', import.meta.url)), 'latency-feed.js')
 const HOPS = ['stored', 'scrubbed', 'anomaly', 'decision', 'command', 'ack', 'clickhouse', 'alert→stored', 'alert→scrubbed', 'alert→decision'] as const

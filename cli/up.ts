@@ -1,6 +1,6 @@
 import type { Command } from 'commander'
 import { createLogger, homePaths, parseSidecarList, readEnv, secureStart, startBen, streamLimitsFromEnv, type ServiceFactory } from '../infra/index.js'
-import { alertPathService, detectPathService, detectService, incidentService, LaneSet, scrubService } from '../processors/wiring/index.js'
+import { alertPathService, detectPathServices, detectService, incidentService, LaneSet, scrubService } from '../processors/wiring/index.js'
 import { runSimulation } from '../simulate/index.js'
 import { projectionsByName, projectorService, rebuildService } from './services.js'
 import { startOrchestrator } from '../fleet/index.js'
@@ -18,10 +18,10 @@ import { checkConsoleOptions, isConsoleError, startConsole, type ConsoleHandle }
 export function defaultServices(opts: { workers?: number; partitions?: number } = {}): ServiceFactory[] {
   const projectors = [...projectionsByName().values()].map((p) => projectorService(p))
   // --workers N: the stages run in N worker processes under the orchestrator; else in this process,
-  // in two threads of their own (issue 8): the alert path (scrub's alert lane, policy and act) and the
-  // detect path (scrub's routine lanes and detect), away from the projectors' event loop and heap.
-  // BEN_DETECT_PATH=main keeps the detect path on the main thread (one thread fewer).
-  const routine = process.env.BEN_DETECT_PATH === 'main' ? [scrubService(LaneSet.Routine), detectService()] : [detectPathService()]
+  // in threads of their own (issue 8): the alert path (scrub's alert lane, policy and act), and the
+  // detect path (scrub's routine lanes, and detect, a thread each), away from the projectors' event
+  // loop and heap. BEN_DETECT_PATH=main keeps the detect path on the main thread (two threads fewer).
+  const routine = process.env.BEN_DETECT_PATH === 'main' ? [scrubService(LaneSet.Routine), detectService()] : detectPathServices()
   const stages = opts.workers ? [] : [...routine, alertPathService(), incidentService()]
   return [...projectors, rebuildService(), ...stages, orchestratorService(opts.workers ?? 0, opts.partitions ?? opts.workers ?? 1)]
 }

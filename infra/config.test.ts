@@ -18,9 +18,10 @@ describe('readEnv: BEN_PUBLISH_WINDOW', () => {
 for (const [name, key] of [
   ['BEN_NATS_NICE', 'natsNice'],
   ['BEN_ALERT_PATH_NICE', 'alertPathNice'],
+  ['BEN_DETECT_PATH_NICE', 'detectPathNice'],
 ] as const) {
   describe(`readEnv: ${name}`, () => {
-    it('is unset (the default, -20) when absent or empty, and a nice value when given', () => {
+    it('is unset (the default) when absent or empty, and a nice value when given', () => {
       expect(readEnv({})[key]).toBeUndefined()
       expect(readEnv({ [name]: '' })[key]).toBeUndefined()
       expect(readEnv({ [name]: '-10' })[key]).toBe(-10)

@@ -32,6 +32,8 @@ export interface BenEnv {
   readonly natsNice?: number
   /** Nice of `ben up`'s alert-path thread (and a worker's alert thread) relative to the process (BEN_ALERT_PATH_NICE, -20–19); default -20 (processors/wiring/alert-path.ts), 0 leaves it. */
   readonly alertPathNice?: number
+  /** Nice of `ben up`'s scrub-path and detect-path threads relative to the process (BEN_DETECT_PATH_NICE, -20–19); default -10 (processors/wiring/alert-path.ts), 0 leaves it. */
+  readonly detectPathNice?: number
 }
 
 /**
@@ -66,6 +68,7 @@ export function readEnv(env: NodeJS.ProcessEnv = process.env): BenEnv {
     publishWindow: publishWindow(env.BEN_PUBLISH_WINDOW),
     natsNice: nice('BEN_NATS_NICE', env.BEN_NATS_NICE, "the embedded nats-server's CPU priority"),
     alertPathNice: nice('BEN_ALERT_PATH_NICE', env.BEN_ALERT_PATH_NICE, "the alert path thread's priority, relative to the process"),
+    detectPathNice: nice('BEN_DETECT_PATH_NICE', env.BEN_DETECT_PATH_NICE, "the scrub-path and detect-path threads' priority, relative to the process"),
   })
 }
 

@@ -109,8 +109,20 @@ describe('the alert and detect paths: decided and detected while the main loop i
         .split('\n')
         .filter(Boolean)
         .map((l) => JSON.parse(l) as { name?: string; msg?: string })
-    for (const thread of ['ben-alert-path', 'ben-detect-path'])
+    for (const thread of ['ben-alert-path', 'ben-scrub-path', 'ben-detect-path'])
       await waitFor(`${thread}'s start in ben.log`, () => lines().some((l) => l.name === thread && /its stages run in their own thread/.test(l.msg ?? '')) || undefined, 120_000)
+    // The detect path's threads run above the rest of the process, below the alert path (-20).
+    const privileged = process.getuid?.() === 0
+    for (const [thread, by] of [
+      ['ben-alert-path', -20],
+      ['ben-scrub-path', -10],
+      ['ben-detect-path', -10],
+    ] as const) {
+      const line = lines().find((l) => l.name === thread && /^stage thread: priority/.test(l.msg ?? '')) as { msg: string; from: number; to: number } | undefined
+      expect(line, `${thread}'s priority line`).toBeDefined()
+      if (privileged) expect([line!.msg, line!.to - line!.from], thread).toEqual(['stage thread: priority raised', Math.max(-20 - line!.from, by)])
+      else expect(line!.msg, thread).toMatch(/priority not raised/)
+    }
     const writers = readdirSync('/proc/self/fd').filter((fd) => {
       try {
         return readlinkSync(`/proc/self/fd/${fd}`) === file

@@ -1,7 +1,7 @@
 /**
  * A stage thread (alert-path.ts): some of `ben up`'s stage services on connections, an event loop
- * and a heap of their own — the alert path (scrub's alert lane, policy and act) or the detect path
- * (scrub's routine lanes and detect). Started by `alertPathService` / `detectPathService`; stops on
+ * and a heap of their own — the alert path (scrub's alert lane, policy and act), or one half of the
+ * detect path (scrub's routine lanes; detect). Started by `alertPathService` / `detectPathServices`; stops on
  * `{ type: 'stop' }` (final checkpoints, drain) and then ends.
  */
 import { getPriority, setPriority } from 'node:os'
@@ -47,7 +47,7 @@ export interface AlertPathData {
   readonly logLevel: string
   /** Nice value of the thread relative to the process's (negative: scheduled first); 0 leaves it. */
   readonly nice: number
-  /** The thread's name (`alert-path`, `detect-path`): its log name and connection name. */
+  /** The thread's name (`alert-path`, `scrub-path`, `detect-path`): its log name and connection name. */
   readonly name: string
   /** The stage services it runs, in this order. */
   readonly units: readonly ThreadUnit[]

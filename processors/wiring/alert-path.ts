@@ -56,17 +56,32 @@ export function alertNice(env: BenEnv, nice?: number): number {
 }
 
 /**
- * The detect path (issue 8, bursty load: publish → anomaly): scrub's routine lanes and detect in a
- * worker thread of their own, like the alert path. On `ben up`'s main thread a fact on its way to
- * an anomaly waited for whatever else that loop ran — the projectors (decoding, building rows,
- * ClickHouse inserts: chDB runs on the calling thread), incident, the query service, their
- * garbage collection: bench:latency's bursty phase showed a probe waiting up to ~500 ms between
- * its delivery to scrub and its turn, with the main loop delayed by up to 340 ms. In its own
- * thread a fact is delayed only by scrub's and detect's own work (which serves sources fairly).
- * It runs at the process's priority: below the alert path.
+ * Default nice of the scrub-path and detect-path threads, relative to the process: below the alert
+ * path (-20), above the main thread (the projectors, incident, chDB's inserts and merges) and the
+ * garbage collector's helpers. bench:latency's bursty phase (`BENCH_LOADS=sparse,bursty`, 2 cores):
+ * a burst keeps every thread of the machine busy for a few hundred ms, and at the process's priority
+ * the routine path waited in the run queue behind them (publish → scrubbed p99 74–117 ms, → anomaly
+ * p99 13–133 ms); at -10, with scrub and detect in threads of their own, 13–36 and 10–20 ms.
  */
-export function detectPathService(opts: Omit<AlertPathOptions, 'nice'> = {}): ServiceFactory {
-  return stageThreadService('detect-path', ['scrub-routine', 'detect'], { ...opts, nice: () => 0 })
+const DETECT_NICE = -10
+
+/**
+ * The detect path (issue 8, bursty load: publish → anomaly): scrub's routine lanes and detect, each
+ * in a worker thread of its own (`scrub-path`, `detect-path`), like the alert path. On `ben up`'s
+ * main thread a fact on its way to an anomaly waited for whatever else that loop ran — the
+ * projectors (decoding, building rows, ClickHouse inserts: chDB runs on the calling thread),
+ * incident, the query service, their garbage collection: bench:latency's bursty phase showed a
+ * probe waiting up to ~500 ms between its delivery to scrub and its turn, with the main loop delayed
+ * by up to 340 ms. Scrub and detect in one thread still waited for each other: during a burst each
+ * turn of that thread's loop ran a slice of both and their consumers (up to 30 ms), and a probe
+ * arriving meanwhile was read from the socket only at the next turn, in each of the two stages. In
+ * threads of their own a fact is delayed only by its stage's own work (which serves sources fairly),
+ * and the OS runs the two side by side. Both run at BEN_DETECT_PATH_NICE (default -10): below the
+ * alert path, above the rest of the process.
+ */
+export function detectPathServices(): ServiceFactory[] {
+  const nice = (ctx: RuntimeContext) => ctx.env.detectPathNice ?? DETECT_NICE
+  return [stageThreadService('scrub-path', ['scrub-routine'], { nice }), stageThreadService('detect-path', ['detect'], { nice })]
 }
 
 /** Runs `units` (stage services) in a worker thread named `name`, started again if it dies. */

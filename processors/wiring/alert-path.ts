@@ -60,8 +60,9 @@ export function alertNice(env: BenEnv, nice?: number): number {
  * path (-20), above the main thread (the projectors, incident, chDB's inserts and merges) and the
  * garbage collector's helpers. bench:latency's bursty phase (`BENCH_LOADS=sparse,bursty`, 2 cores):
  * a burst keeps every thread of the machine busy for a few hundred ms, and at the process's priority
- * the routine path waited in the run queue behind them (publish → scrubbed p99 74–117 ms, → anomaly
- * p99 13–133 ms); at -10, with scrub and detect in threads of their own, 13–36 and 10–20 ms.
+ * the routine path waited in the run queue behind them (5 runs: publish → scrubbed p99 68–121 ms, →
+ * anomaly p99 13–133 ms); at -10, with scrub and detect in threads of their own, 11–36 and 10–28 ms
+ * (11 runs). What is left is the two stages' own CPU beside nats-server's during the burst.
  */
 const DETECT_NICE = -10
 

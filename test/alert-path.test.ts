@@ -13,8 +13,8 @@ import { seenWhileHeld } from './support/held-loop.js'
 
 /**
  * Issue 8 (the lanes' promise under overload, and no fact waiting in a stage, as behaviour): the
- * alert path (scrub's alert lane, policy and act) and the detect path (scrub's routine lanes and
- * detect) each run in a thread of their own, so an alert is decided, and a metric's anomaly raised,
+ * alert path (scrub's alert lane, policy and act) and the detect path (scrub's routine lanes, and
+ * detect: a thread each) run in threads of their own, so an alert is decided, and a metric's anomaly raised,
  * decided and its command signed and sent, while `ben up`'s main thread — the projectors,
  * incident — cannot run at all. The main thread is
  * held in Atomics.wait (a saturated loop, taken to the limit) until a watcher thread has seen the

@@ -30,6 +30,15 @@
  * the sidecar and nats-server — which does not. On 2 cores the three must share 2 CPU-seconds a
  * second: 50,000 records/s leaves 40 µs per record for all of them.
  *
+ * Where the time goes besides CPU: "sidecar busy" is the sidecar's CPU (all its threads) over the
+ * wall time; its main thread (the event loop: the doors, validate and scrub, the WAL's group
+ * commit, the drain) is shown apart, as the share of the wall time it ran and the share it was
+ * runnable but waited in the run queue for a CPU (/proc/<pid>/task/<tid>/schedstat); "machine
+ * idle" is the idle CPU of the whole machine (/proc/stat; other processes on it count too). A main
+ * thread that runs + waits ~95 % of the time has no bubbles of its own to fill: it is the serial
+ * stage, and the idle CPU falls while it runs alone (2026-12-05: runs 62-69 %, waits 28-36 %,
+ * machine idle 0.2-0.45 cores).
+ *
  * The SDK's batch processor exports one batch at a time and waits for the answer: one processor
  * is a round trip per batch. The main OTLP run has BENCH_CLIENTS processors (one per service of
  * a host, each with its own exporter), as a sidecar in front of several programs sees.
@@ -52,7 +61,7 @@ import { DeliverPolicy, jetstream, jetstreamManager, type JetStreamManager } fro
 import { startNatsServer } from '../infra/index.js'
 import { streamName, StreamName, Subjects, StreamAdmin } from '../streams/index.js'
 import { buildGoBaseline, type GoBaseline, type GoRecord } from './go-baseline.js'
-import { procCpu } from './proc-cpu.js'
+import { machineIdle, procCpu, threadSched } from './proc-cpu.js'
 
 const N = Number(process.env.BENCH_N ?? 200_000)
 const CLIENTS = Number(process.env.BENCH_CLIENTS ?? 4)
@@ -118,6 +127,7 @@ interface Status {
 
 interface SidecarProc {
   readonly id: string
+  readonly pid: number
   readonly ndjsonPort: number
   readonly otlpPort: number
   status(): Promise<Status>
@@ -131,6 +141,7 @@ async function startSidecar(url: string): Promise<SidecarProc> {
   const ready = await c.next('ready')
   return {
     id,
+    pid: c.pid,
     ndjsonPort: ready.ndjsonPort as number,
     otlpPort: ready.otlpPort as number,
     status: () => c.ask({ type: 'status' }, 'status') as unknown as Promise<Status>,
@@ -157,6 +168,11 @@ interface Row {
   clientCpu: number
   sidecarCpu: number
   natsCpu: number
+  /** Seconds the sidecar's main thread (its event loop) ran, and waited in the run queue for a CPU (NaN for the ceiling, or without /proc). */
+  mainRun: number
+  mainWait: number
+  /** Idle CPU seconds of the whole machine (both cores added). */
+  idle: number
   inJetStream: number
   note: string
 }
@@ -193,6 +209,8 @@ async function measure(ctx: Ctx, name: string, kind: 'ndjson' | 'otlp', ask: (sc
       const s0 = await sc.status()
       const c0 = (await client.ask({ type: 'cpu' }, 'cpu')).micros as number
       const n0 = procCpu(ctx.natsPid)
+      const m0 = threadSched(sc.pid)
+      const i0 = machineIdle()
       const t0 = performance.now()
       // the steady round's records are other facts: other timestamps (run numbers 5-8)
       const { note } = (await client.ask(ask(sc, phase === 'cold' ? run : run + 4), 'sent')) as { note: string }
@@ -201,8 +219,23 @@ async function measure(ctx: Ctx, name: string, kind: 'ndjson' | 'otlp', ask: (sc
       await until(async () => (last = await sc.status()).deliveredSeq >= want, 1_800_000, `the sidecar's delivery of ${want} records`)
       const secs = (performance.now() - t0) / 1000
       const natsCpu = procCpu(ctx.natsPid) - n0
+      const m1 = threadSched(sc.pid)
+      const idle = machineIdle() - i0
       const c1 = (await client.ask({ type: 'cpu' }, 'cpu')).micros as number
-      const row: Row = { name, kind, phase, secs, clientCpu: (c1 - c0) / 1e6, sidecarCpu: (last.cpuMicros - s0.cpuMicros) / 1e6, natsCpu, inJetStream: 0, note }
+      const row: Row = {
+        name,
+        kind,
+        phase,
+        secs,
+        clientCpu: (c1 - c0) / 1e6,
+        sidecarCpu: (last.cpuMicros - s0.cpuMicros) / 1e6,
+        natsCpu,
+        mainRun: m1.run - m0.run,
+        mainWait: m1.wait - m0.wait,
+        idle,
+        inJetStream: 0,
+        note,
+      }
       const held = await storedIn(ctx.jsm, subjects.fact('event', sc.id))
       row.inJetStream = held - k * N
       if (held !== want)
@@ -247,6 +280,7 @@ async function ceiling(ctx: Ctx, go: Extract<GoBaseline, { ok: true }>, from: st
   const to = from.replace('otlp', 'ceil')
   const recs = await storedMessages(ctx.nc, from, to)
   const n0 = procCpu(ctx.natsPid)
+  const i0 = machineIdle()
   const o = await go.run(ctx.url, recs, GO_WINDOW, '', '')
   const natsCpu = procCpu(ctx.natsPid) - n0
   if (o.stored !== N || o.failed) throw new Error(`nats.go ceiling stored ${o.stored} of ${N}, ${o.failed} failed, ${o.duplicate} duplicates`)
@@ -259,6 +293,9 @@ async function ceiling(ctx: Ctx, go: Extract<GoBaseline, { ok: true }>, from: st
     clientCpu: o.cpuSecs,
     sidecarCpu: 0,
     natsCpu,
+    mainRun: NaN,
+    mainWait: NaN,
+    idle: machineIdle() - i0,
     inJetStream: await storedIn(ctx.jsm, subjects.fact('event', to)),
     note: `${GO_WINDOW} PubAcks awaited at once; ~${Math.round(bytes / N)} B of headers + Avro a message`,
   }
@@ -309,7 +346,23 @@ function report(goSkipped: string | undefined): void {
   const versus = (r: Row) => rate(r) / (r.phase === 'steady' ? steadyBaseline : baseline)
   const ceil = rows.find((r) => r.kind === 'ceiling')
   const us = (secs: number) => (secs === 0 ? '-' : ((secs * 1e6) / N).toFixed(1))
-  const head = ['run', 'phase', 'records/s', '× NDJSON', '× nats.go', 'µs CPU/record: client', 'sidecar', 'nats-server', 'all', 'sidecar busy', 'note']
+  const pct = (x: number, r: Row) => (Number.isNaN(x) ? '-' : `${Math.round((x / r.secs) * 100)}%`)
+  const head = [
+    'run',
+    'phase',
+    'records/s',
+    '× NDJSON',
+    '× nats.go',
+    'µs CPU/record: client',
+    'sidecar',
+    'nats-server',
+    'all',
+    'sidecar busy',
+    'its main thread runs',
+    'waits for a CPU',
+    'machine idle',
+    'note',
+  ]
   const body = rows.map((r) => [
     r.name,
     r.kind === 'ceiling' ? '-' : r.phase,
@@ -321,6 +374,9 @@ function report(goSkipped: string | undefined): void {
     us(r.natsCpu),
     us(r.clientCpu + r.sidecarCpu + r.natsCpu),
     r.kind === 'ceiling' ? '-' : `${Math.round((r.sidecarCpu / r.secs) * 100)}%`,
+    pct(r.mainRun, r),
+    pct(r.mainWait, r),
+    Number.isNaN(r.idle) ? '-' : `${(r.idle / r.secs).toFixed(2)} cores`,
     r.note,
   ])
   const widths = head.map((h, i) => Math.max(h.length, ...body.map((b) => b[i].length)))
@@ -354,6 +410,8 @@ function report(goSkipped: string | undefined): void {
         sidecar: Number(((r.sidecarCpu * 1e6) / N).toFixed(2)),
         natsServer: Number(((r.natsCpu * 1e6) / N).toFixed(2)),
       },
+      sidecarMainThread: Number.isNaN(r.mainRun) ? null : { running: Number((r.mainRun / r.secs).toFixed(3)), waitingForCpu: Number((r.mainWait / r.secs).toFixed(3)) },
+      machineIdleCores: Number.isNaN(r.idle) ? null : Number((r.idle / r.secs).toFixed(3)),
       inJetStream: r.inJetStream,
     })),
   }

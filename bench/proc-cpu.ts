@@ -45,6 +45,29 @@ export function workerPidsOf(parent: number): number[] {
     })
 }
 
+/**
+ * One thread's time on a CPU and in the run queue (runnable, waiting for a CPU), in seconds, from
+ * /proc/<pid>/task/<tid>/schedstat (ns; the main thread's tid is the pid); NaN without it.
+ */
+export function threadSched(pid: number, tid = pid): { run: number; wait: number } {
+  try {
+    const [run, wait] = readFileSync(`/proc/${pid}/task/${tid}/schedstat`, 'utf8').split(' ').map(Number)
+    return { run: run / 1e9, wait: wait / 1e9 }
+  } catch {
+    return { run: NaN, wait: NaN }
+  }
+}
+
+/** Idle seconds of the whole machine, all CPUs added (idle + iowait of /proc/stat's cpu line, 100 ticks a second); NaN without it. */
+export function machineIdle(): number {
+  try {
+    const cpu = readFileSync('/proc/stat', 'utf8').split('\n', 1)[0].split(/\s+/)
+    return (Number(cpu[4]) + Number(cpu[5])) / 100
+  } catch {
+    return NaN
+  }
+}
+
 /** This process's CPU seconds (user + system). */
 /** CPU seconds of this process's main thread only (the thread that runs Ben's stages in `ben up`); NaN without /proc. */
 export function mainThreadCpu(): number {

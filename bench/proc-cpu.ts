@@ -68,7 +68,6 @@ export function machineIdle(): number {
   }
 }
 
-/** This process's CPU seconds (user + system). */
 /** CPU seconds of this process's main thread only (the thread that runs Ben's stages in `ben up`); NaN without /proc. */
 export function mainThreadCpu(): number {
   try {
@@ -80,6 +79,7 @@ export function mainThreadCpu(): number {
   }
 }
 
+/** This process's CPU seconds (user + system). */
 export function selfCpu(): number {
   const c = process.cpuUsage()
   return (c.user + c.system) / 1e6

@@ -2,7 +2,7 @@ import { AckPolicy, DeliverPolicy, jetstream, jetstreamManager, type ConsumerCon
 import { nanos, type MsgHdrs, type NatsConnection } from '@nats-io/nats-core'
 import { Observable } from 'rxjs'
 import { Header, type Fact, type FactCodec, type Rejection, type Result } from '../schemas/index.js'
-import { isConsumerNotFound } from './admin.js'
+import { isConsumerNotFound, StreamAdmin } from './admin.js'
 import { decodeMessage } from './decode.js'
 import { sharedDecodes, type SharedDecodes } from './decode-cache.js'
 import type { DeadLetters, RejectedInput } from './dlq.js'
@@ -407,7 +407,7 @@ class EnvelopeImpl implements Envelope {
  * message still waiting for redelivery.
  */
 export async function repositionDurable(nc: NatsConnection, opts: Omit<FactConsumerOptions, 'dlq' | 'stage'>, after: number | 'ack-floor'): Promise<void> {
-  const jsm = await jetstreamManager(nc)
+  const admin = await StreamAdmin.open(nc)
   // Only "not there" is an answer; any other failure throws (the caller's supervisor tries again).
   // A durable left in place because its delete failed (a leader election in a cluster: JetStream
   // answers with an error or not at all) kept its delivery pointer: the messages the last follower
@@ -415,14 +415,15 @@ export async function repositionDurable(nc: NatsConnection, opts: Omit<FactConsu
   // follower's first ack-all ack would cover them. A cluster test run lost 1,568 of 50,000 rows
   // with the projector's durable at ack floor 50,000 and created before both of the projector's
   // restarts: neither restart's delete had taken effect.
-  const notThere =
-    <T>(dflt: T) =>
-    (err: unknown) => {
-      if (isConsumerNotFound(err)) return dflt
-      throw err
+  let from = after === 'ack-floor' ? 0 : after
+  if (after === 'ack-floor') {
+    try {
+      from = (await admin.consumer(opts.stream, opts.durable)).ack_floor.stream_seq
+    } catch (err) {
+      if (!isConsumerNotFound(err)) throw err
     }
-  const from = after === 'ack-floor' ? await jsm.consumers.info(opts.stream, opts.durable).then((i) => i.ack_floor.stream_seq, notThere(0)) : after
-  await jsm.consumers.delete(opts.stream, opts.durable).then(() => undefined, notThere(undefined))
+  }
+  await admin.deleteConsumer(opts.stream, opts.durable)
   await ensureDurable(nc, { ...opts, ...(from > 0 ? { startSeq: from + 1 } : {}) })
 }
 

@@ -63,7 +63,9 @@ export function alertNice(env: BenEnv, nice?: number): number {
  * a burst keeps every thread of the machine busy for a few hundred ms, and at the process's priority
  * the routine path waited in the run queue behind them (5 runs: publish → scrubbed p99 68–121 ms, →
  * anomaly p99 13–133 ms); at -10, with scrub and detect in threads of their own, 11–36 and 10–28 ms
- * (11 runs). What is left is the two stages' own CPU beside nats-server's during the burst.
+ * (11 runs). Those runs had the bench's probe publisher in Ben's session, behind these threads; in a
+ * session of its own (as a publisher on another host) probes also land inside bursts: 8–43 and
+ * 14–75 ms (9 runs), the slowest waiting between stored and received in a stage during the burst.
  */
 const DETECT_NICE = -10
 

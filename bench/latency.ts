@@ -98,10 +98,13 @@ function feedPart(part: string, url: string, load: string, seconds: number, rate
     // Outside the terminal's process group, so a ^C does not reach it: stopped with the bench.
     const stop = () => child.kill()
     process.once('exit', stop)
-    child.once('exit', () => process.off('exit', stop))
     let out = ''
     child.stdout.on('data', (b) => (out += b))
-    child.on('exit', (code) => (code === 0 ? resolve(JSON.parse(out.trim().split('\n').pop()!)) : reject(new Error(`feed exited ${code}`))))
+    child.on('exit', (code) => {
+      process.off('exit', stop)
+      if (code === 0) resolve(JSON.parse(out.trim().split('\n').pop()!))
+      else reject(new Error(`feed exited ${code}`))
+    })
   })
 }
 

@@ -822,8 +822,15 @@ const FAIR_STEP = 32
 /** Pull batch of an urgent lane: a handful in flight, so the server never has a flood of them queued for one pull. */
 const URGENT_BATCH = 64
 
-/** Longest run of work (ms) before the loop lets I/O and the other stages of the process in. */
-const SLICE_MS = 4
+/**
+ * Longest run of work (ms) before the loop lets I/O and the other stages of the process in. Its
+ * inputs' consumers take in what the server delivered only then: during another source's burst, a
+ * quiet source's fact joins the fair round (and is applied at its source's next turn) at the
+ * first yield after it reached the socket. 1 ms rather than 4: a probe in the middle of another
+ * source's 1,000-fact burst went from stored in FACTS to applied in detect in 31–42 ms (medians of
+ * 9 bursts, 4 runs, with lazy consumers' longer runs) instead of 44–57 ms (2 runs before both).
+ */
+const SLICE_MS = 1
 
 const yieldToIo = (): Promise<void> => new Promise((r) => setImmediate(r))
 

@@ -42,7 +42,7 @@ export type GoBaseline =
 /** A Go program of bench/go compiled into a temp dir, or why it cannot be built here. */
 export type GoProgram = { readonly ok: true; readonly bin: string; readonly dir: string } | { readonly ok: false; readonly reason: string }
 
-/** Compiles `bench/go/<file>` against nats.go (GOPATH mode) into a fresh temp dir. */
+/** Compiles `bench/go/<file>`, with what the programs share (bench/go/common.go), against nats.go (GOPATH mode) into a fresh temp dir. */
 export function compileGo(file: string): GoProgram {
   const version = spawnSync('go', ['version'], { encoding: 'utf8' })
   if (version.error || version.status !== 0)
@@ -54,9 +54,10 @@ export function compileGo(file: string): GoProgram {
   if (!existsSync(source)) return { ok: false, reason: `${source} is missing (run the bench from the repository)` }
   const dir = mkdtempSync(join(tmpdir(), 'ben-bench-go-'))
   copyFileSync(source, join(dir, file))
+  copyFileSync(fileURLToPath(new URL('../../bench/go/common.go', import.meta.url)), join(dir, 'common.go'))
   const bin = join(dir, file.replace(/\.go$/, ''))
   const env = { ...process.env, GOPATH: gopath, GO111MODULE: 'off', GOFLAGS: '', GOCACHE: process.env.GOCACHE ?? join(tmpdir(), 'ben-bench-gocache') }
-  const built = spawnSync('go', ['build', '-o', bin, file], { cwd: dir, env, encoding: 'utf8' })
+  const built = spawnSync('go', ['build', '-o', bin, file, 'common.go'], { cwd: dir, env, encoding: 'utf8' })
   if (built.status !== 0) {
     rmSync(dir, { recursive: true, force: true })
     return { ok: false, reason: `${file} does not compile here (${version.stdout.trim()}): ${built.stderr.trim().split('\n').slice(0, 3).join(' | ')}` }

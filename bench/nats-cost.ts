@@ -8,7 +8,7 @@
  * `<source>:<32 hex>`, Ben-Schema, Ben-Schema-Fp, Ben-Sidecar-Seq, ~420 B of Avro) paced at
  * 40,000 messages/s in bursts of 2048 with 8192 PubAcks awaited, about what the drain does at
  * bench:otlp's rate; every other row changes one thing. Rows are run interleaved, BENCH_REPS times
- * (default 3), each on a fresh server; the table gives medians.
+ * (default 3), each on a fresh server; the table gives medians. Prints the table, then one JSON line.
  *
  *   npm run build && npm run bench:nats-cost
  *   BENCH_N (default 200,000) messages a run; BENCH_REPS (default 3)
@@ -20,6 +20,7 @@ import { join } from 'node:path'
 import { connect } from '@nats-io/transport-node'
 import { startNatsServer } from '../infra/index.js'
 import { StreamAdmin, Subjects } from '../streams/index.js'
+import { printTable } from '../cli/output.js'
 import { compileGo } from './go-baseline.js'
 import { procCpu } from './proc-cpu.js'
 
@@ -125,19 +126,28 @@ async function main(): Promise<void> {
   }
   const refUs = median(got.get(ref)!.map((o) => o.serverUs))
   process.stdout.write(`${N.toLocaleString('en-US')} messages a run, medians of ${REPS} interleaved runs, each on a fresh nats-server\n`)
-  const w = Math.max(...shapes.map((s) => s.name.length))
-  process.stdout.write(`${'shape'.padEnd(w)} | nats-server µs CPU/message (all runs) | vs reference | publisher µs | messages/s\n`)
-  for (const s of shapes) {
+  const rows = shapes.map((s) => {
     const os = got.get(s)!
     const us = median(os.map((o) => o.serverUs))
-    const all = os.map((o) => o.serverUs.toFixed(1)).join(', ')
-    process.stdout.write(
-      `${s.name.padEnd(w)} | ${`${us.toFixed(1)} (${all})`.padStart(37)} | ${(us - refUs >= 0 ? '+' : '') + (us - refUs).toFixed(1)} µs`.padEnd(w + 55) +
-        ` | ${median(os.map((o) => o.clientUs))
-          .toFixed(1)
-          .padStart(12)} | ${Math.round(median(os.map((o) => o.rate))).toLocaleString('en-US')}\n`,
-    )
-  }
+    return { s, us, all: os.map((o) => +o.serverUs.toFixed(1)), clientUs: median(os.map((o) => o.clientUs)), rate: Math.round(median(os.map((o) => o.rate))) }
+  })
+  printTable(
+    ['shape', 'nats-server µs CPU/message (all runs)', 'vs reference', 'publisher µs', 'messages/s'],
+    rows.map((r) => [
+      r.s.name,
+      `${r.us.toFixed(1)} (${r.all.join(', ')})`,
+      `${r.us - refUs >= 0 ? '+' : ''}${(r.us - refUs).toFixed(1)} µs`,
+      r.clientUs.toFixed(1),
+      r.rate.toLocaleString('en-US'),
+    ]),
+  )
+  const figures = Object.fromEntries(
+    rows.map((r) => [
+      r.s.name,
+      { server_us: +r.us.toFixed(1), server_us_runs: r.all, vs_reference_us: +(r.us - refUs).toFixed(1), publisher_us: +r.clientUs.toFixed(1), per_s: r.rate },
+    ]),
+  )
+  process.stdout.write(JSON.stringify({ bench: 'nats-cost', messages: N, reps: REPS, reference: ref.name, shapes: figures }) + '\n')
 }
 
 main().catch((err) => {

@@ -16,7 +16,6 @@ import (
 	"os"
 	"strconv"
 	"strings"
-	"syscall"
 	"time"
 
 	"github.com/nats-io/nats.go"
@@ -25,17 +24,6 @@ import (
 type batch struct {
 	last    *nats.Msg
 	futures []nats.PubAckFuture
-}
-
-func cpuSeconds() float64 {
-	var ru syscall.Rusage
-	syscall.Getrusage(syscall.RUSAGE_SELF, &ru)
-	return float64(ru.Utime.Sec+ru.Stime.Sec) + float64(ru.Utime.Usec+ru.Stime.Usec)/1e6
-}
-
-func fail(what string, err error) {
-	fmt.Fprintln(os.Stderr, what+":", err)
-	os.Exit(1)
 }
 
 func main() {
@@ -81,7 +69,7 @@ func main() {
 		close(done)
 	}()
 	factHead := prefix + ".fact."
-	cpu0 := cpuSeconds()
+	cpu0 := cpuSecs()
 	start := time.Now()
 	read := 0
 	for read < count {
@@ -114,6 +102,6 @@ func main() {
 	close(pending)
 	<-done
 	secs := time.Since(start).Seconds()
-	out, _ := json.Marshal(map[string]interface{}{"inputs": read, "stored": stored, "failed": failed, "secs": secs, "cpu_s": cpuSeconds() - cpu0})
+	out, _ := json.Marshal(map[string]interface{}{"inputs": read, "stored": stored, "failed": failed, "secs": secs, "cpu_s": cpuSecs() - cpu0})
 	fmt.Println(string(out))
 }

@@ -19,7 +19,6 @@ import (
 	"os"
 	"strconv"
 	"strings"
-	"syscall"
 	"time"
 
 	"github.com/nats-io/nats.go"
@@ -56,16 +55,6 @@ func writeCalls() int64 {
 		}
 	}
 	return 0
-}
-
-// User + system CPU seconds this process has used.
-func cpuSecs() float64 {
-	var ru syscall.Rusage
-	if syscall.Getrusage(syscall.RUSAGE_SELF, &ru) != nil {
-		return 0
-	}
-	tv := func(t syscall.Timeval) float64 { return float64(t.Sec) + float64(t.Usec)/1e6 }
-	return tv(ru.Utime) + tv(ru.Stime)
 }
 
 func readRecords(path string) ([]record, error) {
@@ -117,19 +106,16 @@ func main() {
 	window, _ := strconv.Atoi(os.Args[3])
 	recs, err := readRecords(os.Args[2])
 	if err != nil {
-		fmt.Fprintln(os.Stderr, "read:", err)
-		os.Exit(1)
+		fail("read", err)
 	}
 	nc, err := nats.Connect(os.Args[1])
 	if err != nil {
-		fmt.Fprintln(os.Stderr, "connect:", err)
-		os.Exit(1)
+		fail("connect", err)
 	}
 	defer nc.Close()
 	js, err := nc.JetStream(nats.PublishAsyncMaxPending(window))
 	if err != nil {
-		fmt.Fprintln(os.Stderr, "jetstream:", err)
-		os.Exit(1)
+		fail("jetstream", err)
 	}
 	futures := make([]nats.PubAckFuture, 0, len(recs))
 	cpu0 := cpuSecs()
@@ -149,30 +135,11 @@ func main() {
 		}
 		f, err := js.PublishMsgAsync(m, nats.MsgId(rec.id), nats.StallWait(time.Minute))
 		if err != nil {
-			fmt.Fprintln(os.Stderr, "publish:", err)
-			os.Exit(1)
+			fail("publish", err)
 		}
 		futures = append(futures, f)
 	}
-	select {
-	case <-js.PublishAsyncComplete():
-	case <-time.After(5 * time.Minute):
-		fmt.Fprintln(os.Stderr, "PubAcks did not all arrive within 5 minutes")
-		os.Exit(1)
-	}
-	stored, duplicate, failed := 0, 0, 0
-	for _, f := range futures {
-		select {
-		case ack := <-f.Ok():
-			if ack.Duplicate {
-				duplicate++
-			} else {
-				stored++
-			}
-		case <-f.Err():
-			failed++
-		}
-	}
+	stored, duplicate, failed := awaitPubAcks(js, futures)
 	secs := time.Since(start).Seconds()
 	cpu := cpuSecs() - cpu0
 	writes := writeCalls() - writes0

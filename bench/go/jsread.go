@@ -14,32 +14,20 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
-	"syscall"
 	"time"
 
 	"github.com/nats-io/nats.go"
 )
 
-func cpu() float64 {
-	var ru syscall.Rusage
-	syscall.Getrusage(syscall.RUSAGE_SELF, &ru)
-	return float64(ru.Utime.Nano()+ru.Stime.Nano()) / 1e9
-}
-
-func fail(err error) {
-	fmt.Fprintln(os.Stderr, err)
-	os.Exit(1)
-}
-
 func main() {
 	nc, err := nats.Connect(os.Args[1])
 	if err != nil {
-		fail(err)
+		fail("connect", err)
 	}
 	defer nc.Close()
 	js, err := nc.JetStream(nats.MaxWait(time.Minute))
 	if err != nil {
-		fail(err)
+		fail("jetstream", err)
 	}
 	var msgs, bytes int64
 	var sum uint32
@@ -54,7 +42,7 @@ func main() {
 		stream, filter := parts[0], parts[1]
 		info, err := js.StreamInfo(stream, &nats.StreamInfoRequest{SubjectsFilter: filter})
 		if err != nil {
-			fail(fmt.Errorf("stream info %s %s: %w", stream, filter, err))
+			fail("stream info "+stream+" "+filter, err)
 		}
 		var n uint64
 		for _, c := range info.State.Subjects {
@@ -65,7 +53,7 @@ func main() {
 			lasts[stream] = info
 		}
 	}
-	c0 := cpu()
+	c0 := cpuSecs()
 	t0 := time.Now()
 	for _, arg := range os.Args[2:] {
 		parts := strings.SplitN(arg, "=", 2)
@@ -97,12 +85,12 @@ func main() {
 			}
 		}, nats.OrderedConsumer(), nats.BindStream(stream), nats.DeliverAll())
 		if err != nil {
-			fail(fmt.Errorf("subscribe %s %s: %w", stream, filter, err))
+			fail("subscribe "+stream+" "+filter, err)
 		}
 		// Unlimited pending: a message dropped as a slow consumer's is a gap, and an ordered
 		// consumer that sees a gap starts over.
 		if err := sub.SetPendingLimits(-1, -1); err != nil {
-			fail(fmt.Errorf("pending limits %s: %w", filter, err))
+			fail("pending limits "+filter, err)
 		}
 		wg.Add(1)
 		go func() {
@@ -116,6 +104,6 @@ func main() {
 	}
 	wg.Wait()
 	secs := time.Since(t0).Seconds()
-	out, _ := json.Marshal(map[string]interface{}{"messages": msgs, "bytes": bytes, "secs": secs, "cpu_secs": cpu() - c0, "check": sum})
+	out, _ := json.Marshal(map[string]interface{}{"messages": msgs, "bytes": bytes, "secs": secs, "cpu_secs": cpuSecs() - c0, "check": sum})
 	fmt.Println(string(out))
 }

@@ -11,20 +11,10 @@ import (
 	"fmt"
 	"os"
 	"strconv"
-	"syscall"
 	"time"
 
 	"github.com/nats-io/nats.go"
 )
-
-func cpuSecs() float64 {
-	var ru syscall.Rusage
-	if syscall.Getrusage(syscall.RUSAGE_SELF, &ru) != nil {
-		return 0
-	}
-	tv := func(t syscall.Timeval) float64 { return float64(t.Sec) + float64(t.Usec)/1e6 }
-	return tv(ru.Utime) + tv(ru.Stime)
-}
 
 func main() {
 	if len(os.Args) != 10 {
@@ -39,14 +29,12 @@ func main() {
 	benHeaders, withID := os.Args[5] == "ben", a[6] == 1
 	nc, err := nats.Connect(os.Args[1])
 	if err != nil {
-		fmt.Fprintln(os.Stderr, "connect:", err)
-		os.Exit(1)
+		fail("connect", err)
 	}
 	defer nc.Close()
 	js, err := nc.JetStream(nats.PublishAsyncMaxPending(window))
 	if err != nil {
-		fmt.Fprintln(os.Stderr, "jetstream:", err)
-		os.Exit(1)
+		fail("jetstream", err)
 	}
 	data := make([]byte, size)
 	for i := range data {
@@ -78,24 +66,12 @@ func main() {
 			}
 			f, err := js.PublishMsgAsync(m, nats.StallWait(time.Minute))
 			if err != nil {
-				fmt.Fprintln(os.Stderr, "publish:", err)
-				os.Exit(1)
+				fail("publish", err)
 			}
 			futures = append(futures, f)
 		}
-		select {
-		case <-js.PublishAsyncComplete():
-		case <-time.After(5 * time.Minute):
-			fmt.Fprintln(os.Stderr, "PubAcks did not all arrive within 5 minutes")
-			os.Exit(1)
-		}
-		for _, f := range futures {
-			select {
-			case <-f.Ok():
-			case <-f.Err():
-				failed++
-			}
-		}
+		_, _, f := awaitPubAcks(js, futures)
+		failed += f
 	}
 	const warm = 20000
 	run(0, warm)

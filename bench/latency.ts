@@ -41,7 +41,7 @@ import { allUnits } from '../fleet/index.js'
 import type { Fact } from '../schemas/index.js'
 import { profiled } from './profile.js'
 import { BASELINE_HOPS, relayBaseline, type BaselineFigures } from './latency-baseline.js'
-import { mainThreadCpu, procCpu, selfCpu, workerPidsOf } from './proc-cpu.js'
+import { mainThreadCpu, procCpu, procMinorFaults, selfCpu, workerPidsOf } from './proc-cpu.js'
 
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 20)
 const STEADY_RATE = Number(process.env.BENCH_STEADY_RATE ?? 10_000)
@@ -222,6 +222,13 @@ interface Phase {
     /** Of Ben's, its main thread's (the stages' and projectors' event loop; the alert path has a thread of its own). */
     mainUsPerFact: number
   }
+  /**
+   * Minor page faults through the feed and its drain, per second of feed: Ben's process (with its workers) and the nats-server. A
+   * burst of them in the server is a stream's write cache growing into fresh memory with the
+   * stream's lock held; where a fault is dear (this project's VM: 10–20 µs), every store and
+   * delivery on that stream waits (infra/nats-server.ts, natsServerEnv).
+   */
+  readonly faults: { benPerS: number; natsPerS: number }
   /** Ben's process's garbage collection through the feed: pauses in all (ms, and per second of feed) and the longest. */
   readonly gc: { ms: number; msPerS: number; maxMs: number }
   /** Ben's event-loop delay through the feed (ms): what any input waits before its callback runs. */
@@ -380,6 +387,7 @@ async function phase(r: Running, load: string, rate: number): Promise<Phase> {
   const eld = monitorEventLoopDelay({ resolution: 10 })
   eld.enable()
   const cpu0 = { ben: selfCpu() + workersCpu(), main: mainThreadCpu(), nats: natsCpu(r) }
+  const faults0 = { ben: benFaults(), nats: natsFaults(r) }
   const gc = { ms: 0, maxMs: 0 }
   const gcObs = new PerformanceObserver((list) => {
     for (const e of list.getEntries()) {
@@ -405,6 +413,7 @@ async function phase(r: Running, load: string, rate: number): Promise<Phase> {
     natsUsPerFact: Math.round(((natsCpu(r) - cpu0.nats) * 1e6) / Math.max(1, fed.sent)),
     mainUsPerFact: Math.round(((mainThreadCpu() - cpu0.main) * 1e6) / Math.max(1, fed.sent)),
   }
+  const faults = { benPerS: Math.round((benFaults() - faults0.ben) / feedSeconds), natsPerS: Math.round((natsFaults(r) - faults0.nats) / feedSeconds) }
   // What was published during the feed has come out of every hop (or the drain gave up).
   await new Promise((res) => setTimeout(res, 1500))
   polling = false
@@ -452,6 +461,7 @@ async function phase(r: Running, load: string, rate: number): Promise<Phase> {
     sustained,
     loopDelay,
     cpu,
+    faults,
     gc: { ms: Math.round(gc.ms), msPerS: Math.round(gc.ms / fed.seconds), maxMs: Math.round(gc.maxMs) },
     climb,
     climbing,
@@ -488,12 +498,21 @@ async function workersReady(r: Running, maxMs = 300_000): Promise<number> {
   }
 }
 
-/** CPU seconds of this process (Ben runs in it). */
-
 /** CPU seconds of the embedded nats-server; NaN if unknown. */
 function natsCpu(r: Running): number {
   const pid = r.endpoints.natsPid
   return pid ? procCpu(pid) : NaN
+}
+
+/** Minor page faults of this process (Ben runs in it) and of `ben up --workers N`'s workers. */
+function benFaults(): number {
+  return [process.pid, ...workerPidsOf(process.pid)].reduce((a, pid) => a + procMinorFaults(pid), 0)
+}
+
+/** Minor page faults of the embedded nats-server; NaN if unknown. */
+function natsFaults(r: Running): number {
+  const pid = r.endpoints.natsPid
+  return pid ? procMinorFaults(pid) : NaN
 }
 
 /** Hops that belong to the routine lane (replaced by the backlog growth when the load is not sustained). */
@@ -566,12 +585,21 @@ async function main(): Promise<void> {
     base.hops.map((x, i) => [`baseline: raw JetStream relay, publish → hop ${i + 1}`, cell(x)]),
   )
   printTable(
-    ['load', ...HOPS.map((h) => `${h} ms p50/p99/max (n)`), 'event loop delay ms p50/p99/max', 'CPU µs/fact ben / nats-server', 'GC ms/s, longest', 'verdict'],
+    [
+      'load',
+      ...HOPS.map((h) => `${h} ms p50/p99/max (n)`),
+      'event loop delay ms p50/p99/max',
+      'CPU µs/fact ben / nats-server',
+      'page faults/s ben / nats-server',
+      'GC ms/s, longest',
+      'verdict',
+    ],
     phases.map((p) => [
       `${p.load}${p.rate ? ` ${p.rate}/s` : ''}`,
       ...HOPS.map((h) => (p.sustained || !ROUTINE_HOPS.includes(h) ? cell(p.hops[h]) : 'not sustained')),
       `${p.loopDelay.p50} / ${p.loopDelay.p99} / ${p.loopDelay.max}`,
       `${p.cpu.benUsPerFact} / ${p.cpu.natsUsPerFact}`,
+      `${p.faults.benPerS} / ${Number.isFinite(p.faults.natsPerS) ? p.faults.natsPerS : '?'}`,
       `${p.gc.msPerS}, ${p.gc.maxMs}`,
       verdict(p),
     ]),
@@ -623,6 +651,8 @@ async function main(): Promise<void> {
     fig[`${p.load}_ben_cpu_us_per_fact`] = p.cpu.benUsPerFact
     fig[`${p.load}_ben_main_thread_cpu_us_per_fact`] = Number.isFinite(p.cpu.mainUsPerFact) ? p.cpu.mainUsPerFact : null
     fig[`${p.load}_gc_ms_per_s`] = p.gc.msPerS
+    fig[`${p.load}_ben_page_faults_per_s`] = p.faults.benPerS
+    fig[`${p.load}_nats_page_faults_per_s`] = Number.isFinite(p.faults.natsPerS) ? p.faults.natsPerS : null
     fig[`${p.load}_gc_longest_ms`] = p.gc.maxMs
     fig[`${p.load}_nats_cpu_us_per_fact`] = Number.isFinite(p.cpu.natsUsPerFact) ? p.cpu.natsUsPerFact : null
     if (p.climb) {

@@ -4,15 +4,30 @@
  */
 import { readdirSync, readFileSync } from 'node:fs'
 
-/** utime + stime of a process in seconds (Linux /proc; clock ticks are 100 a second); 0 once it is gone. */
-export function procCpu(pid: number): number {
+/** The fields of /proc/<pid>/stat after the command's parentheses (the state is the first); undefined once it is gone. */
+function statFields(pid: number): string[] | undefined {
   try {
     const f = readFileSync(`/proc/${pid}/stat`, 'utf8')
-    const fields = f.slice(f.lastIndexOf(')') + 2).split(' ')
-    return (Number(fields[11]) + Number(fields[12])) / 100
+    return f.slice(f.lastIndexOf(')') + 2).split(' ')
   } catch {
-    return 0
+    return undefined
   }
+}
+
+/** utime + stime of a process in seconds (Linux /proc; clock ticks are 100 a second); 0 once it is gone. */
+export function procCpu(pid: number): number {
+  const fields = statFields(pid)
+  return fields ? (Number(fields[11]) + Number(fields[12])) / 100 : 0
+}
+
+/**
+ * Minor page faults of a process so far, all its threads (Linux /proc); 0 once it is gone. Each is
+ * a page the process touched for the first time since the kernel mapped it, and on a
+ * paravirtualised VM each costs 10–20 µs (bare metal: 0.1–0.3).
+ */
+export function procMinorFaults(pid: number): number {
+  const fields = statFields(pid)
+  return fields ? Number(fields[7]) : 0
 }
 
 /** The pids whose parent is `parent` (from /proc/<pid>/stat field 4), with their command name. */

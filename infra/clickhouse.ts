@@ -40,6 +40,8 @@ export async function openClickHouse(target: ClickHouseTarget): Promise<Warehous
   if (!path) throw new InfraError('bad_config', 'embedded ClickHouse needs a data directory (BEN_HOME)')
   mkdirSync(path, { recursive: true })
   let createChdbConnection: (o: { path: string }) => unknown
+  // Read by chDB's jemalloc once, when the library loads (the import below).
+  process.env.JE_MALLOC_CONF ??= CHDB_MALLOC_CONF
   try {
     ;({ createChdbConnection } = (await import('chdb/connection')) as { createChdbConnection: (o: { path: string }) => unknown })
   } catch (cause) {
@@ -48,6 +50,17 @@ export async function openClickHouse(target: ClickHouseTarget): Promise<Warehous
   const client = createClient({ connection: createChdbConnection({ path }) } as Parameters<typeof createClient>[0])
   return wrap(client, 'embedded', path)
 }
+
+/**
+ * jemalloc's settings inside the embedded ClickHouse, unless the operator set JE_MALLOC_CONF:
+ * freed pages are given back to the kernel after 30 s unused instead of chDB's built-in 5 s. The
+ * background merges of the projections' small parts allocate and free megabytes every few seconds;
+ * with 5 s, jemalloc gives those pages back between merges and the next merge faults them in
+ * again, which on this project's machine (a paravirtualised VM) costs 11–17 µs a page. Over 60 s of
+ * bench:latency's bursty load (2 runs each), chDB's merge threads took 63,000–71,000 page faults
+ * with the built-in setting and 23,000–26,000 with this one.
+ */
+const CHDB_MALLOC_CONF = 'dirty_decay_ms:30000'
 
 function wrap(client: ClickHouseClient, kind: Warehouse['kind'], location: string): Warehouse {
   let closed = false

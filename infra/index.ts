@@ -1,4 +1,4 @@
-export { startNatsServer, findNatsServer, DEFAULT_NATS_NICE, type NatsServerHandle, type NatsServerOptions } from './nats-server.js'
+export { startNatsServer, findNatsServer, natsServerEnv, DEFAULT_NATS_NICE, type NatsServerHandle, type NatsServerOptions } from './nats-server.js'
 export { prioritiseProcess, type PriorityOutcome } from './priority.js'
 export { openClickHouse, type Warehouse, type ClickHouseTarget } from './clickhouse.js'
 export { embeddedEnv, readEnv, homePaths, type BenEnv } from './config.js'

@@ -2,7 +2,7 @@ import { afterAll, describe, expect, it } from 'vitest'
 import { existsSync, readdirSync, readFileSync } from 'node:fs'
 import { getPriority } from 'node:os'
 import { join } from 'node:path'
-import { createLogger, DEFAULT_NATS_NICE, startNatsServer, SupervisedNats } from '../infra/index.js'
+import { createLogger, DEFAULT_NATS_NICE, natsServerEnv, startNatsServer, SupervisedNats } from '../infra/index.js'
 import { tempDir, waitFor } from './support/servers.js'
 
 /** Each thread's nice value, from /proc (field 19 of its stat line, after the command's parentheses). */
@@ -81,5 +81,35 @@ describe('the priority of the nats-server Ben starts', () => {
     } finally {
       await server.stop()
     }
+  })
+})
+
+/** The process's environment, from /proc. */
+const environ = (pid: number): string[] => readFileSync(`/proc/${pid}/environ`, 'utf8').split('\0')
+
+describe('the environment of the nats-server Ben starts', () => {
+  const dirs: Array<{ remove(): void }> = []
+  afterAll(() => {
+    for (const d of dirs) d.remove()
+  })
+
+  it("has Go hand freed memory back with MADV_FREE, unless the operator's GODEBUG says otherwise", async () => {
+    const dir = tempDir('ben-nats-env-')
+    dirs.push(dir)
+    const server = await startNatsServer({ storeDir: join(dir.path, 'nats'), nice: 0 })
+    try {
+      const godebug = environ(server.pid).find((v) => v.startsWith('GODEBUG='))
+      if (process.env.GODEBUG?.includes('madvdontneed=')) expect(godebug).toBe(`GODEBUG=${process.env.GODEBUG}`)
+      else expect(godebug).toMatch(/^GODEBUG=(.+,)?madvdontneed=0$/)
+    } finally {
+      await server.stop()
+    }
+  })
+
+  it("keeps an operator's GODEBUG and adds to it", () => {
+    expect(natsServerEnv({}).GODEBUG).toBe('madvdontneed=0')
+    expect(natsServerEnv({ GODEBUG: 'gctrace=1', PATH: '/bin' })).toEqual({ GODEBUG: 'gctrace=1,madvdontneed=0', PATH: '/bin' })
+    expect(natsServerEnv({ GODEBUG: 'gctrace=1, madvdontneed=1' }).GODEBUG).toBe('gctrace=1, madvdontneed=1')
+    expect(natsServerEnv({ GODEBUG: 'madvdontneed=1' }).GODEBUG).toBe('madvdontneed=1')
   })
 })

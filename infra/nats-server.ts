@@ -110,14 +110,16 @@ export const DEFAULT_NATS_NICE = -20
  * grows into 2.3 MiB of fresh pages (578 faults, traced with perf at 18.9 s into bench:latency's
  * bursty phase) holds every store and delivery on that stream for 10–30 ms. With MADV_DONTNEED,
  * Go's scavenger gives back what the last block's cache used and the next block faults it in
- * again: over 150 s of the bursty load the server took 1,000–4,400 faults every 15 s throughout;
- * with MADV_FREE, 3,500 in the first 15 s falling to 120–350 after two minutes.
+ * again. Over 150 s of the bursty load, after the server's first 45 s (fresh memory either way),
+ * it took a median of 2,300 faults every 15 s with MADV_DONTNEED (900–4,400; 2 runs) and 430 with
+ * MADV_FREE (20–1,800; 3 runs).
  */
 export function natsServerEnv(env: NodeJS.ProcessEnv = process.env): NodeJS.ProcessEnv {
   const godebug = env.GODEBUG?.trim() ?? ''
   if (/(^|,)\s*madvdontneed=/.test(godebug)) return env
   return { ...env, GODEBUG: godebug ? `${godebug},madvdontneed=0` : 'madvdontneed=0' }
 }
+
 const SIZE = /^\d+(\.\d+)?\s*(b|kb|mb|gb|tb|k|m|g|t)?$/i
 
 /** Finds the nats-server binary: BEN_NATS_SERVER_BIN, then PATH, then the usual sbin folders. */

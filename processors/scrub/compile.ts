@@ -142,6 +142,7 @@ export function compileManifest(raw: unknown, opts: CompileOptions = {}): Result
     featureGated: Int32Array.from(runtimes.flatMap((r, i) => (r.feature !== 0 ? [i] : []))),
     hmacKey: key,
     hmacCache: new Map<string, string>(),
+    hashedValues: new Map<string, string>(),
     cleanCache: new Set<string>(),
     redactedCache: new Map<string, Redacted>(),
     placeholders: new Set([MASK_PLACEHOLDER, ...runtimes.map((r) => r.placeholder), ...runtimes.map((r) => `[${r.name}:`)]),

@@ -42,6 +42,8 @@ export interface Engine {
   readonly hmacKey: Buffer | null
   /** value → hmac16: user ids and addresses repeat, and one HMAC costs ~1.5 µs. Bounded, cleared when full. */
   readonly hmacCache: Map<string, string>
+  /** value → what the `hash` field rule writes for it (text.ts): user ids repeat. Bounded, cleared when full. */
+  readonly hashedValues: Map<string, string>
   /**
    * Short texts in which no detector found anything: attr and label values, event types and
    * metric names repeat (GET, 200, app.log, a host name), so a repeat costs one Set lookup

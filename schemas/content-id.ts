@@ -1,5 +1,6 @@
 import { hash } from 'node:crypto'
 import { sortedKeys } from './canonical.js'
+import { utf8Into } from './bytes.js'
 
 /**
  * `hashId('edge', kind, source, String(ts), canonicalJson(payload))` for a payload of the common
@@ -54,7 +55,7 @@ function putUtf8(w: Writer, s: string): void {
     w.over = true
     return
   }
-  w.at += b.write(s, w.at, 'utf8')
+  w.at += utf8Into(b, s, w.at)
 }
 
 /** A non-negative safe integer's decimal digits (String(ts)), in 31-bit arithmetic: 8 digits at a time. */

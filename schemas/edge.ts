@@ -126,19 +126,27 @@ function isPlain(v: unknown): v is Record<string, unknown> {
   return p === Object.prototype || p === null
 }
 
-/** `stringMap` as zod gives it (scalars → strings, absent → {}), or undefined for zod to judge. */
+/**
+ * `stringMap` as zod gives it (scalars → strings, absent → {}), or undefined for zod to judge. A
+ * plain object whose values are all strings already (what JSON lines and the OTLP door mostly
+ * give) is the answer itself, not copied: the same keys, values and order as the copy.
+ */
 function fastMap(v: unknown): Record<string, string> | undefined {
   if (v === undefined) return {}
   if (!isPlain(v)) return undefined
-  const out: Record<string, string> = {}
+  let strings = true
   for (const k in v) {
     if (k === '__proto__') return undefined // zod drops it: let zod do it
     const x = v[k]
-    if (typeof x === 'string') out[k] = x
-    else if ((typeof x === 'number' && Number.isFinite(x)) || typeof x === 'boolean') out[k] = String(x)
+    if (typeof x === 'string') continue
+    if ((typeof x === 'number' && Number.isFinite(x)) || typeof x === 'boolean') strings = false
     else return undefined
   }
-  return Object.getOwnPropertySymbols(v).length === 0 ? out : undefined
+  if (Object.getOwnPropertySymbols(v).length !== 0) return undefined
+  if (strings && Object.getPrototypeOf(v) === Object.prototype) return v as Record<string, string>
+  const out: Record<string, string> = {}
+  for (const k in v) out[k] = String(v[k])
+  return out
 }
 
 const text = (v: unknown, min: number, max: number): v is string => typeof v === 'string' && v.length >= min && v.length <= max

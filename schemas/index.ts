@@ -3,6 +3,7 @@ export { SchemaRegistry, defaultRegistry, type SchemaEntry } from './registry.js
 export { FactCodec, Header, decodeWith, encodeRecord, type Encoded } from './codec.js'
 export { EdgeFact, parseEdgeFact, parseEdgeJson, describeIssues, contentId, toEdgeJson, isToken, TOKEN_RE } from './edge.js'
 export { canonicalJson } from './canonical.js'
+export { utf8Into, latin1Into } from './bytes.js'
 export { compileGlob, type NameTest } from './glob.js'
 export { hashId, derivedId } from './ids.js'
 export { crc64Avro, fingerprintHex } from './fingerprint.js'

@@ -2,6 +2,7 @@ import avro from 'avsc'
 import { readFileSync, readdirSync, existsSync } from 'node:fs'
 import { join } from 'node:path'
 import { fingerprintHex } from './fingerprint.js'
+import { utf8Into } from './bytes.js'
 import { packageRoot } from './paths.js'
 import { SchemaError } from './errors.js'
 
@@ -45,7 +46,7 @@ function writeAscii(tap: Tap, val: string): boolean {
     // With room for any string of n units (3 bytes a unit at most) it writes the whole string,
     // n bytes only when every unit is ASCII (anything else takes 2 or more); otherwise what it
     // wrote past tap.pos is overwritten by avsc's own write.
-    if ((buf as Buffer).write(val, at) !== n) return false
+    if (utf8Into(buf as Buffer, val, at) !== n) return false
   } else {
     for (let i = 0; i < n; i++) {
       const c = val.charCodeAt(i)

@@ -5,6 +5,8 @@ import { scrubContentSafely, type CompiledManifest } from '../processors/scrub/i
 import { AcceptReason } from './errors.js'
 import { frameFact } from './record.js'
 
+type Mutable<T> = { -readonly [K in keyof T]: T[K] }
+
 /** Why one input was refused (its position is added by the caller). */
 export interface Refusal {
   readonly reason: AcceptReason
@@ -35,6 +37,19 @@ export class Intake {
   private lastScrubExplain: string | null = null
   private lastRevision = -1
   private lastExplain = ''
+  private readonly scratch: Mutable<RawFact> = {
+    id: '',
+    ts: 0,
+    source: '',
+    lane: 'routine',
+    kind: 'event',
+    payload: { type: '', message: '', attrs: {} },
+    lineage: [],
+    producer: '',
+    config: {},
+    explain: null,
+    redactions: [],
+  } as unknown as Mutable<RawFact>
 
   constructor(
     readonly id: string,
@@ -92,21 +107,21 @@ export class Intake {
     // the scrub stage's own code, without the derived id it would hash (the fact keeps its edge id)
     const s = scrubContentSafely(raw, config)
     if ('rejected' in s) return { reason: AcceptReason.ScrubRefused, message: s.rejected.message }
-    const fact = {
-      id: raw.id,
-      ts: raw.ts,
-      source: raw.source,
-      lane: raw.lane,
-      kind: raw.kind,
-      payload: s.payload,
-      lineage: raw.lineage,
-      producer: this.id,
-      config: s.config,
-      explain: s.redactions.length > 0 ? this.explain(s.explain, config.revision) : null,
-      redactions: s.redactions,
-    } as RawFact
+    // the fact to encode, in one object reused for every record: it is only read while framed
+    const fact = this.scratch
+    fact.id = raw.id
+    fact.ts = raw.ts
+    fact.source = raw.source
+    fact.lane = raw.lane
+    fact.kind = raw.kind
+    fact.payload = s.payload
+    fact.lineage = raw.lineage
+    fact.producer = this.id
+    fact.config = s.config
+    fact.explain = s.redactions.length > 0 ? this.explain(s.explain, config.revision) : null
+    fact.redactions = s.redactions
     try {
-      return frameFact(this.subjectOf[raw.kind], this.codec, fact)
+      return frameFact(this.subjectOf[raw.kind], this.codec, fact as RawFact)
     } catch (err) {
       return { reason: AcceptReason.Invalid, message: `cannot encode fact ${raw.id}: ${(err as Error).message}` }
     }

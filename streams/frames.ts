@@ -1,5 +1,6 @@
 import type { NatsConnection } from '@nats-io/nats-core'
 import { preEncodedHeaders } from './headers.js'
+import { latin1Into, utf8Into } from '../schemas/index.js'
 
 /** The part of nats.js's protocol handler the frame writer uses (one buffer, queued as is). */
 interface Protocol {
@@ -44,10 +45,10 @@ export interface FramePosition {
  */
 export function putString(b: Buffer, at: number, s: string, latin1: boolean): number {
   const n = s.length
-  if (n > 64) return b.write(s, at, latin1 ? 'latin1' : 'utf8')
+  if (n > 64) return latin1 ? latin1Into(b, s, at) : utf8Into(b, s, at)
   for (let i = 0; i < n; i++) {
     const c = s.charCodeAt(i)
-    if (c >= 0x80) return b.write(s, at, latin1 ? 'latin1' : 'utf8')
+    if (c >= 0x80) return latin1 ? latin1Into(b, s, at) : utf8Into(b, s, at)
     b[at + i] = c
   }
   return n

@@ -134,7 +134,7 @@ function logRecord(r: protobuf.Reader, source: string, base: Readonly<Record<str
         severityNumber = r.int32()
         break
       case 3:
-        severityText = r.string()
+        severityText = shortString(r)
         break
       case 5:
         body = anyValue(r, 4)
@@ -220,6 +220,51 @@ function keyString(r: protobuf.Reader): string {
   return s
 }
 
+/**
+ * Short strings seen lately (attribute values, severity texts: '/login', '200', 'INFO'), by their
+ * bytes, in a small table indexed by a hash of their length and three bytes: a record's values are
+ * mostly those of the records before it, and the same string object again is decoded once and
+ * hashed once (the scrub's caches look each value up), not per record.
+ */
+const SHORT_MAX = 32
+const SLOTS = 256
+const slotBytes = new Uint8Array(SLOTS * SHORT_MAX)
+const slotLength = new Int32Array(SLOTS).fill(-1)
+const slotString: string[] = new Array<string>(SLOTS).fill('')
+
+/** `r.string()`: the same answer, the string of a short value seen lately when its bytes are the same. */
+function shortString(r: protobuf.Reader): string {
+  const start = r.pos
+  const len = r.uint32()
+  const from = r.pos
+  const buf = r.buf
+  if (len === 0 || len > SHORT_MAX || from + len > r.len) {
+    r.pos = start
+    return r.string()
+  }
+  const slot = (len * 7 + buf[from] * 31 + buf[from + (len >> 1)] * 131 + buf[from + len - 1] * 17) & (SLOTS - 1)
+  const at = slot * SHORT_MAX
+  if (slotLength[slot] === len) {
+    let same = true
+    for (let j = 0; j < len; j++) {
+      if (slotBytes[at + j] !== buf[from + j]) {
+        same = false
+        break
+      }
+    }
+    if (same) {
+      r.pos = from + len
+      return slotString[slot]
+    }
+  }
+  r.pos = start
+  const s = r.string()
+  for (let j = 0; j < len; j++) slotBytes[at + j] = buf[from + j]
+  slotLength[slot] = len
+  slotString[slot] = s
+  return s
+}
+
 /** An AnyValue as a string: read in place when it is one string_value, else decoded and turned into one as mapLogs does. */
 function anyValue(r: protobuf.Reader, depth: number): string {
   const len = r.uint32()
@@ -228,7 +273,7 @@ function anyValue(r: protobuf.Reader, depth: number): string {
     const outer = r.len
     r.len = start + len
     r.pos = start + 1
-    const s = r.string()
+    const s = shortString(r)
     const whole = r.pos === r.len
     r.len = outer
     if (whole) return s

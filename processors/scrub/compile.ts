@@ -7,7 +7,7 @@ import { ManifestError, ScrubErrorCode } from './errors.js'
 import { Action, compilePath, type PathGlob } from './fields.js'
 import { ManifestImpl, MASK_PLACEHOLDER, type CompiledManifest, type CompiledRule } from './compiled.js'
 import { Manifest, describeManifestIssues, where, type DetectorConfig } from './manifest-schema.js'
-import { findSecrets, type DetectorRuntime, type Engine } from './scan.js'
+import { findSecrets, type DetectorRuntime, type Engine, type Redacted } from './scan.js'
 import { TRUNCATION_MARK } from './text.js'
 
 export interface CompileOptions {
@@ -142,7 +142,9 @@ export function compileManifest(raw: unknown, opts: CompileOptions = {}): Result
     featureGated: Int32Array.from(runtimes.flatMap((r, i) => (r.feature !== 0 ? [i] : []))),
     hmacKey: key,
     hmacCache: new Map<string, string>(),
+    hashedValues: new Map<string, string>(),
     cleanCache: new Set<string>(),
+    redactedCache: new Map<string, Redacted>(),
     placeholders: new Set([MASK_PLACEHOLDER, ...runtimes.map((r) => r.placeholder), ...runtimes.map((r) => `[${r.name}:`)]),
   })
 

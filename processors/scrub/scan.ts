@@ -42,6 +42,8 @@ export interface Engine {
   readonly hmacKey: Buffer | null
   /** value → hmac16: user ids and addresses repeat, and one HMAC costs ~1.5 µs. Bounded, cleared when full. */
   readonly hmacCache: Map<string, string>
+  /** value → what the `hash` field rule writes for it (text.ts): user ids repeat. Bounded, cleared when full. */
+  readonly hashedValues: Map<string, string>
   /**
    * Short texts in which no detector found anything: attr and label values, event types and
    * metric names repeat (GET, 200, app.log, a host name), so a repeat costs one Set lookup
@@ -49,13 +51,28 @@ export interface Engine {
    * Bounded, cleared when full.
    */
   readonly cleanCache: Set<string>
+  /**
+   * Short texts in which a detector found something, and what redactText made of them: the same
+   * reasoning as `cleanCache` (the outcome depends on the text and this engine alone), for the
+   * values that do hold something (a login line with its user's address, a client IP), so a repeat
+   * costs one lookup instead of the scan, the detectors' regexes and the placeholders' strings.
+   * Bounded, cleared when full.
+   */
+  readonly redactedCache: Map<string, Redacted>
   /** Every placeholder this manifest writes (`[credential]`, `[redacted]`…), hash forms by their `[name:` head. */
   readonly placeholders: ReadonlySet<string>
+}
+
+/** A short text's redacted form, and the rank of the detector behind each replacement, in order (redactText counts them again on a repeat). */
+export interface Redacted {
+  readonly text: string
+  readonly ranks: Int32Array
 }
 
 /** Longest text remembered as clean (longer ones rarely repeat: they carry ids and numbers). */
 export const CLEAN_CACHE_MAX_LENGTH = 64
 const CLEAN_CACHE_LIMIT = 8192
+const REDACTED_CACHE_LIMIT = 8192
 
 const HMAC_CACHE_LIMIT = 8192
 
@@ -267,7 +284,15 @@ export const countedRanks = { lo: 0x7fffffff, hi: -1 }
  */
 export function redactText(engine: Engine, text: string, counts: Int32Array): string {
   const short = text.length <= CLEAN_CACHE_MAX_LENGTH
-  if (short && engine.cleanCache.has(text)) return text
+  if (short) {
+    if (engine.cleanCache.has(text)) return text
+    const seen = engine.redactedCache.get(text)
+    if (seen !== undefined) {
+      const ranks = seen.ranks
+      for (let j = 0; j < ranks.length; j++) count(counts, ranks[j])
+      return seen.text
+    }
+  }
   const n = collect(engine, text)
   if (n === 0) {
     if (short) {
@@ -280,6 +305,7 @@ export function redactText(engine: Engine, text: string, counts: Int32Array): st
   let out = ''
   let last = 0
   let i = 0
+  let replaced = 0
   while (i < n) {
     const k = order[i++]
     const s = cs[k]
@@ -294,13 +320,26 @@ export function redactText(engine: Engine, text: string, counts: Int32Array): st
     const det = dets[cd[k]]
     out += text.slice(last, s)
     out += det.hash && engine.hmacKey !== null ? `[${det.name}:hmac:${keyedHash(engine, text.slice(s, ce[k]))}]` : det.placeholder
-    const rank = det.rank
-    counts[rank]++
-    if (rank < countedRanks.lo) countedRanks.lo = rank
-    if (rank > countedRanks.hi) countedRanks.hi = rank
+    count(counts, det.rank)
+    replacedRanks[replaced++] = det.rank
     last = e
   }
-  return out + text.slice(last)
+  out += text.slice(last)
+  if (short) {
+    if (engine.redactedCache.size >= REDACTED_CACHE_LIMIT) engine.redactedCache.clear()
+    engine.redactedCache.set(text, { text: out, ranks: Int32Array.from(replacedRanks.slice(0, replaced)) })
+  }
+  return out
+}
+
+/** The ranks of the replacements redactText made in the text at hand (scratch, as the candidates). */
+const replacedRanks: number[] = []
+
+/** One replacement by the detector of this rank: its count, and the range of ranks counted (countedRanks). */
+function count(counts: Int32Array, rank: number): void {
+  counts[rank]++
+  if (rank < countedRanks.lo) countedRanks.lo = rank
+  if (rank > countedRanks.hi) countedRanks.hi = rank
 }
 
 /** What the detectors find in `text`, after overlaps are merged. For reports and tests, not the hot path. */

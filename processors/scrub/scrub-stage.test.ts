@@ -41,6 +41,26 @@ describe('scrubStage', () => {
     expect(d.redactions).not.toBe(a.redactions)
   })
 
+  it('scrubs a short text seen before (its redacted form kept) as it scrubbed it the first time, counts included', () => {
+    const c = cfg({ detectors: { email: { action: 'hash' } } }, 4)
+    const texts = ['login ok for bob@acme.io from 10.0.3.7', 'bob@acme.io and bob@acme.io', 'no secret here']
+    const once = texts.map((t, i) => only(event(t, { peer: '10.1.2.3' }, `e-${i}`), c))
+    // the same texts again through the same (now warm) manifest, and through a fresh one
+    const again = texts.map((t, i) => only(event(t, { peer: '10.1.2.3' }, `e-${i}`), c))
+    const fresh = texts.map((t, i) => only(event(t, { peer: '10.1.2.3' }, `e-${i}`), cfg({ detectors: { email: { action: 'hash' } } }, 4)))
+    const codec = new FactCodec()
+    for (let i = 0; i < texts.length; i++) {
+      expect(Buffer.from(codec.encode(again[i]).data)).toEqual(Buffer.from(codec.encode(once[i]).data))
+      expect(Buffer.from(codec.encode(fresh[i]).data)).toEqual(Buffer.from(codec.encode(once[i]).data))
+    }
+    expect(payloadOf(again[0])).toMatchObject({ message: expect.stringMatching(/^login ok for \[email:hmac:[0-9a-f]{16}\] from \[ipv4\]$/), attrs: { peer: '[ipv4]' } })
+    expect(again[1].redactions).toEqual([
+      { field: 'message', rule: 'email', count: 2 },
+      { field: 'attrs.peer', rule: 'ipv4', count: 1 },
+    ])
+    expect(again[2].redactions).toEqual([{ field: 'attrs.peer', rule: 'ipv4', count: 1 }])
+  })
+
   it('says "nothing to redact" and reuses the payload when the fact is clean', () => {
     const input = event('cache warmed in 35ms', { path: '/var/cache' })
     const out = only(input)

@@ -29,12 +29,23 @@ export function replaceValue(engine: Engine, d: FieldDecision, value: string): s
     case Action.Mask:
       return value === '' ? value : d.placeholder
     case Action.Hash:
-      if (value === '' || HMAC_VALUE.test(value) || engine.hmacKey === null) return value
-      return `hmac:${keyedHash(engine, value)}`
+      return hashedValue(engine, value)
     default:
       return value
   }
 }
+
+/** What the `hash` rule makes of a value (`hmac:<16 hex>`, or the value when it is empty or hashed already), memoised (the same value, the same string). */
+function hashedValue(engine: Engine, value: string): string {
+  let h = engine.hashedValues.get(value)
+  if (h === undefined) {
+    h = value === '' || HMAC_VALUE.test(value) || engine.hmacKey === null ? value : `hmac:${keyedHash(engine, value)}`
+    if (engine.hashedValues.size >= HASHED_VALUES_LIMIT) engine.hashedValues.clear()
+    engine.hashedValues.set(value, h)
+  }
+  return h
+}
+const HASHED_VALUES_LIMIT = 8192
 
 /**
  * Scans and/or truncates a free-text value until it settles: redacting can shorten text so that

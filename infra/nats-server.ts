@@ -106,7 +106,7 @@ export const DEFAULT_NATS_NICE = -20
  *
  * Why it matters: a stream's newest block keeps a write cache that grows by copying into a larger
  * buffer (up to the block's 8 MiB), with the stream's lock held. On this project's machine (a
- * paravirtualised VM) a page fault costs 11–17 µs, not the 0.1–0.3 µs of bare metal, so a cache that
+ * paravirtualised VM) a page fault costs 11–17 µs, where bare metal typically takes 0.1–0.3, so a cache that
  * grows into 2.3 MiB of fresh pages (578 faults, traced with perf at 18.9 s into bench:latency's
  * bursty phase) holds every store and delivery on that stream for 10–30 ms. With MADV_DONTNEED,
  * Go's scavenger gives back what the last block's cache used and the next block faults it in

@@ -23,7 +23,7 @@ export function procCpu(pid: number): number {
 /**
  * Minor page faults of a process so far, all its threads (Linux /proc); 0 once it is gone. Each is
  * a page the process touched for the first time since the kernel mapped it, and on a
- * paravirtualised VM each costs 10–20 µs (bare metal: 0.1–0.3).
+ * paravirtualised VM each costs 11–17 µs (bare metal: typically 0.1–0.3).
  */
 export function procMinorFaults(pid: number): number {
   const fields = statFields(pid)

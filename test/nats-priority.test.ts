@@ -19,17 +19,18 @@ const autogroupNice = (pid: number): number | undefined => {
   return Number(/nice (-?\d+)/.exec(readFileSync(file, 'utf8'))?.[1])
 }
 
+/** The stores of the servers these tests start, removed at the end. */
+const dirs: Array<{ remove(): void }> = []
+afterAll(() => {
+  for (const d of dirs) d.remove()
+})
+
 /**
  * The embedded nats-server runs above Ben's stages (issue 8, the alert lane under a flood): its
  * threads and its scheduling group get BEN_NATS_NICE, -20 by default. Where the process may not
  * raise a priority (no CAP_SYS_NICE), the server runs at Ben's priority and the log says why.
  */
 describe('the priority of the nats-server Ben starts', () => {
-  const dirs: Array<{ remove(): void }> = []
-  afterAll(() => {
-    for (const d of dirs) d.remove()
-  })
-
   it('is set on every thread and on its autogroup, again after a restart, and logged', async () => {
     const dir = tempDir('ben-nats-nice-')
     dirs.push(dir)
@@ -88,11 +89,6 @@ describe('the priority of the nats-server Ben starts', () => {
 const environ = (pid: number): string[] => readFileSync(`/proc/${pid}/environ`, 'utf8').split('\0')
 
 describe('the environment of the nats-server Ben starts', () => {
-  const dirs: Array<{ remove(): void }> = []
-  afterAll(() => {
-    for (const d of dirs) d.remove()
-  })
-
   it("has Go hand freed memory back with MADV_FREE, unless the operator's GODEBUG says otherwise", async () => {
     const dir = tempDir('ben-nats-env-')
     dirs.push(dir)

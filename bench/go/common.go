@@ -27,6 +27,21 @@ func fail(what string, err error) {
 	os.Exit(1)
 }
 
+// Connects to the NATS server at url and opens its JetStream context with opts; exits with the
+// reason if either fails. The caller closes the connection.
+func connectJS(url string, opts ...nats.JSOpt) (*nats.Conn, nats.JetStreamContext) {
+	nc, err := nats.Connect(url)
+	if err != nil {
+		fail("connect", err)
+	}
+	js, err := nc.JetStream(opts...)
+	if err != nil {
+		nc.Close()
+		fail("jetstream", err)
+	}
+	return nc, js
+}
+
 // Waits (at most 5 minutes) until every PubAck of the asynchronous publishes has arrived, then
 // counts the outcomes: stored, duplicate (the stream had the message id already), failed.
 func awaitPubAcks(js nats.JetStreamContext, futures []nats.PubAckFuture) (stored, duplicate, failed int) {

@@ -35,15 +35,8 @@ func main() {
 	count, _ := strconv.Atoi(os.Args[4])
 	size, _ := strconv.Atoi(os.Args[5])
 	inflight, _ := strconv.Atoi(os.Args[6])
-	nc, err := nats.Connect(os.Args[1])
-	if err != nil {
-		fail("connect", err)
-	}
+	nc, js := connectJS(os.Args[1], nats.PublishAsyncMaxPending(size*inflight))
 	defer nc.Close()
-	js, err := nc.JetStream(nats.PublishAsyncMaxPending(size * inflight))
-	if err != nil {
-		fail("jetstream", err)
-	}
 	sub, err := js.PullSubscribe(prefix+".fact.>", "go-chain", nats.BindStream(stream), nats.AckAll(), nats.MaxAckPending(10_000), nats.DeliverAll())
 	if err != nil {
 		fail("subscribe", err)

@@ -108,15 +108,8 @@ func main() {
 	if err != nil {
 		fail("read", err)
 	}
-	nc, err := nats.Connect(os.Args[1])
-	if err != nil {
-		fail("connect", err)
-	}
+	nc, js := connectJS(os.Args[1], nats.PublishAsyncMaxPending(window))
 	defer nc.Close()
-	js, err := nc.JetStream(nats.PublishAsyncMaxPending(window))
-	if err != nil {
-		fail("jetstream", err)
-	}
 	futures := make([]nats.PubAckFuture, 0, len(recs))
 	cpu0 := cpuSecs()
 	writes0 := writeCalls()

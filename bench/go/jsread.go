@@ -20,15 +20,8 @@ import (
 )
 
 func main() {
-	nc, err := nats.Connect(os.Args[1])
-	if err != nil {
-		fail("connect", err)
-	}
+	nc, js := connectJS(os.Args[1], nats.MaxWait(time.Minute))
 	defer nc.Close()
-	js, err := nc.JetStream(nats.MaxWait(time.Minute))
-	if err != nil {
-		fail("jetstream", err)
-	}
 	var msgs, bytes int64
 	var sum uint32
 	var wg sync.WaitGroup

@@ -27,15 +27,8 @@ func main() {
 	}
 	n, window, nsub, size, rate, burst := a[2], a[3], a[4], a[7], a[8], a[9]
 	benHeaders, withID := os.Args[5] == "ben", a[6] == 1
-	nc, err := nats.Connect(os.Args[1])
-	if err != nil {
-		fail("connect", err)
-	}
+	nc, js := connectJS(os.Args[1], nats.PublishAsyncMaxPending(window))
 	defer nc.Close()
-	js, err := nc.JetStream(nats.PublishAsyncMaxPending(window))
-	if err != nil {
-		fail("jetstream", err)
-	}
 	data := make([]byte, size)
 	for i := range data {
 		data[i] = byte('a' + i%26)

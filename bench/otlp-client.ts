@@ -19,7 +19,7 @@ import { Agent, request } from 'node:http'
 import { OTLPLogExporter } from '@opentelemetry/exporter-logs-otlp-proto'
 import { resourceFromAttributes } from '@opentelemetry/resources'
 import { BatchLogRecordProcessor, LoggerProvider } from '@opentelemetry/sdk-logs'
-import { SeverityNumber } from '@opentelemetry/api'
+import { SeverityNumber } from '@opentelemetry/api-logs'
 
 type Ask =
   | { type: 'cpu' }

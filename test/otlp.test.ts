@@ -6,7 +6,8 @@
  * 4xx and counted while the door keeps serving.
  */
 import { gzipSync } from 'node:zlib'
-import { diag, DiagLogLevel, SeverityNumber, ValueType } from '@opentelemetry/api'
+import { diag, DiagLogLevel, ValueType } from '@opentelemetry/api'
+import { SeverityNumber } from '@opentelemetry/api-logs'
 import { OTLPLogExporter as LogsProto } from '@opentelemetry/exporter-logs-otlp-proto'
 import { OTLPLogExporter as LogsJson } from '@opentelemetry/exporter-logs-otlp-http'
 import { OTLPMetricExporter as MetricsProto } from '@opentelemetry/exporter-metrics-otlp-proto'

@@ -143,7 +143,7 @@ function headerTail(w: { readonly name: string; readonly fingerprint: string }):
   return tail
 }
 
-/** Where a record's parts are in its bytes (`readRecord`): no copies, no views. */
+/** Where a record's parts are in the bytes it is read from (`readRecord`): no copies, no views. */
 export interface RecordLayout {
   subject: string
   idAt: number
@@ -153,21 +153,22 @@ export interface RecordLayout {
   blockEnd: number
 }
 
-/** Reads where a record's parts are into `into`; false when the bytes are not a record of this version (a bug or foreign data). */
-export function readRecord(bytes: Uint8Array, into: RecordLayout): boolean {
-  const b = Buffer.isBuffer(bytes) ? bytes : Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength)
-  const n = b.length
-  if (n < 7 || b[0] !== RECORD_VERSION) return false
+/**
+ * Reads where the parts of the record `b[at, end)` are into `into` (positions in `b`); false when
+ * the bytes are not a record of this version (a bug or foreign data).
+ */
+export function readRecord(b: Buffer, at: number, end: number, into: RecordLayout): boolean {
+  if (end - at < 7 || b[at] !== RECORD_VERSION) return false
   // three fields, each a u16 length and its bytes: subject, id, header block; then the Avro bytes
-  const s0 = 3
-  const s1 = s0 + (b[1] | (b[2] << 8))
-  if (s1 + 2 > n) return false
+  const s0 = at + 3
+  const s1 = s0 + (b[at + 1] | (b[at + 2] << 8))
+  if (s1 + 2 > end) return false
   const i0 = s1 + 2
   const i1 = i0 + (b[s1] | (b[s1 + 1] << 8))
-  if (i1 + 2 > n) return false
+  if (i1 + 2 > end) return false
   const h0 = i1 + 2
   const h1 = h0 + (b[i1] | (b[i1 + 1] << 8))
-  if (h1 > n) return false
+  if (h1 > end) return false
   into.subject = subjectAt(b, s0, s1)
   into.idAt = i0
   into.idEnd = i1
@@ -176,13 +177,14 @@ export function readRecord(bytes: Uint8Array, into: RecordLayout): boolean {
   return true
 }
 
-/** The id of a record read with `readRecord`. */
+/** The id of a record read with `readRecord` from `bytes`. */
 export const recordId = (bytes: Uint8Array, at: RecordLayout): string => Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('latin1', at.idAt, at.idEnd)
 
 /** Reads a record back; null when the bytes are not a record of this version (a bug or foreign data). */
 export function parseRecord(bytes: Uint8Array): SidecarRecord | null {
   const at: RecordLayout = { subject: '', idAt: 0, idEnd: 0, blockAt: 0, blockEnd: 0 }
-  if (!readRecord(bytes, at)) return null
+  const b = Buffer.isBuffer(bytes) ? bytes : Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength)
+  if (!readRecord(b, 0, b.length, at)) return null
   return { subject: at.subject, id: recordId(bytes, at), headers: bytes.subarray(at.blockAt, at.blockEnd), data: bytes.subarray(at.blockEnd) }
 }
 

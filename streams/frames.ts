@@ -190,7 +190,7 @@ export class FrameWriter {
 
   /**
    * A message stored ready to send in `src`: its header block is `src[blockAt, blockEnd)` (ending
-   * with its empty line) and its payload `src[dataAt, src.length)`. When `value` is not negative,
+   * with its empty line) and its payload `src[dataAt, end)`. When `value` is not negative,
    * the header line `<head><value>\r\n` (`head` latin1 bytes, `value` in decimal) is added before
    * that empty line: written straight into the chunk, no block or line built apart. Where the frame
    * landed (for a retry), or undefined when frames go through `nc.publish` (the caller sends it
@@ -206,10 +206,11 @@ export class FrameWriter {
     dataAt: number,
     head: Uint8Array,
     value: number,
+    end = src.length,
   ): FramePosition | undefined {
     if (!this.protocol) return undefined
     const keep = blockEnd - 2 - blockAt
-    const dlen = src.length - dataAt
+    const dlen = end - dataAt
     const line = value < 0 ? 0 : head.length + digitsOf(value) + 2
     const hlen = keep + line + 2
     this.reserve(lineRoom(subject, reply) + hlen + dlen + 2)
@@ -228,7 +229,7 @@ export class FrameWriter {
     b.writeUInt16LE(CRLF, at)
     at += 2
     const d = at
-    putBytes(b, at, src, dataAt, src.length)
+    putBytes(b, at, src, dataAt, end)
     at += dlen
     b.writeUInt16LE(CRLF, at)
     this.at = at + 2

@@ -83,6 +83,7 @@ export interface ReadyMessage {
   readonly blockAt: number
   readonly blockEnd: number
   readonly dataAt: number
+  readonly end: number
   /** Its Nats-Msg-Id, read only when an outcome is given (it need not be kept as a string meanwhile). */
   readonly id: string
 }
@@ -445,13 +446,13 @@ export class FactPublisher {
     const callback = cb as StoredCallback<unknown>
     const { subject, bytes } = m
     const line = value < 0 ? 0 : head.length + 17
-    if (this.closed || this.offline || !this.frames.direct || this.nc.isClosed() || m.blockEnd - m.blockAt + line + bytes.length - m.dataAt > this.maxPayload) {
+    if (this.closed || this.offline || !this.frames.direct || this.nc.isClosed() || m.blockEnd - m.blockAt + line + m.end - m.dataAt > this.maxPayload) {
       const lines = value < 0 ? '' : `${Buffer.from(head.buffer, head.byteOffset, head.byteLength).toString('latin1')}${value}\r\n`
-      this.enqueue(subject, bytes.subarray(m.dataAt), withHeaderLines(bytes.subarray(m.blockAt, m.blockEnd), lines), undefined, callback, m, tag)
+      this.enqueue(subject, bytes.subarray(m.dataAt, m.end), withHeaderLines(bytes.subarray(m.blockAt, m.blockEnd), lines), undefined, callback, m, tag)
       return true
     }
     const token = ++this.token
-    this.track(token, undefined, subject, this.frames.writeStored(subject, this.replyPrefix, token, bytes, m.blockAt, m.blockEnd, m.dataAt, head, value)!, callback, m, tag)
+    this.track(token, undefined, subject, this.frames.writeStored(subject, this.replyPrefix, token, bytes, m.blockAt, m.blockEnd, m.dataAt, head, value, m.end)!, callback, m, tag)
     return true
   }
 

@@ -54,15 +54,23 @@ describe('Wal round trip', () => {
     expect(fromMemory.map((r) => Buffer.from(r.data).toString('hex'))).toEqual(copies)
     const tail = await wal.read(100, 5)
     expect(tail.map((r) => r.seq)).toEqual([100, 101, 102, 103, 104])
+    expect(tail.map((r) => Buffer.from(r.data).toString('hex'))).toEqual(copies.slice(99, 104))
+    // acked within a write of ten: the rest of it is still read from memory, across the next writes
+    await wal.ack(105)
+    expect(wal.stats()).toMatchObject({ oldestUnackedSeq: 106, depthRecords: 15 })
+    const across = await wal.read(106, 12)
+    expect(across.map((r) => r.seq)).toEqual(Array.from({ length: 12 }, (_, i) => 106 + i))
+    expect(across.map((r) => Buffer.from(r.data).toString('hex'))).toEqual(copies.slice(105, 117))
     await wal.ack(110)
     expect((await wal.read(111, 100)).map((r) => r.seq)).toEqual(Array.from({ length: 10 }, (_, i) => 111 + i))
     const times = fromMemory.map((r) => [r.seq, r.appendedAt])
+    const depthBytes = wal.stats().depthBytes // where the oldest unacked record is, found in memory
     await wal.close()
     const again = await open({ dir, segmentBytes: 1024, recentBytes: 0 })
     const fromFiles = await again.read(111, 100)
     expect(fromFiles.map((r) => Buffer.from(r.data).toString('hex'))).toEqual(copies.slice(110))
     expect(fromFiles.map((r) => [r.seq, r.appendedAt])).toEqual(times.slice(110))
-    expect(again.stats()).toMatchObject({ oldestUnackedSeq: 111, depthRecords: 10 })
+    expect(again.stats()).toMatchObject({ oldestUnackedSeq: 111, depthRecords: 10, depthBytes })
   })
 
   it('gives back the exact bytes, in order, with consecutive seqs from 1', async () => {

@@ -314,6 +314,7 @@ export class FactPublisher {
     const again = [...this.pending].sort((a, b) => a[1].order - b[1].order)
     for (const [token, p] of again) {
       this.pending.delete(token)
+      this.frames.settled(p.buf, false) // what was sent before the disconnect may or may not have left
       if (p.sent) {
         p.attempts++
         this.retriedTotal++
@@ -536,8 +537,11 @@ export class FactPublisher {
    * that `ctx`); without it, every send.
    */
   forgetPending(owner?: unknown): void {
-    if (owner === undefined) this.pending.clear()
-    else for (const [token, p] of this.pending) if (p.ctx === owner) this.pending.delete(token)
+    for (const [token, p] of this.pending) {
+      if (owner !== undefined && p.ctx !== owner) continue
+      this.frames.settled(p.buf, false)
+      this.pending.delete(token)
+    }
     this.lastAnswer = this.now
     for (const w of this.waiters.splice(0)) w()
     if (this.verifying === 0) for (const r of this.idleWaiters.splice(0)) r()
@@ -636,6 +640,7 @@ export class FactPublisher {
 
   private settle(token: number, p: Pending, outcome: PublishOutcome): void {
     this.pending.delete(token)
+    this.frames.settled(p.buf, outcome.status !== 'failed')
     this.lastAnswer = this.now
     publishedBy[outcome.status].inc()
     p.cb(outcome, p.ctx, p.tag)
@@ -680,6 +685,7 @@ export class FactPublisher {
       }
       // Re-send under a fresh token with the same Nats-Msg-Id: JetStream de-duplicates it.
       this.pending.delete(token)
+      this.frames.settled(p.buf, false) // the first frame's fate is unknown
       p.attempts++
       p.sentAt = now
       this.retriedTotal++

@@ -14,6 +14,23 @@ import { SegmentWriter, type WrittenRun } from './writer.js'
 
 /** A group commit writes at most this many bytes of frames at once (bigger single calls still go whole). */
 const MAX_BATCH_BYTES = 8 * 1024 * 1024
+/** Writes of this many bytes up to SLAB_BYTES are cut from slabs, cut from again once all their writes are acked. */
+const MIN_SLAB_WRITE = 64 * 1024
+const SLAB_BYTES = 8 * 1024 * 1024
+/** Free slabs kept at most. */
+const FREE_SLABS = 2
+
+interface Slab {
+  readonly buf: Buffer
+  /** Where the next write is cut from. */
+  at: number
+  /** Writes cut from it and not acked yet. */
+  writes: number
+  /** No more writes are cut from it. */
+  retired: boolean
+  /** A write of it was forgotten before it was acked: never cut from again. */
+  spoiled: boolean
+}
 
 /** Opens (creating if needed) the WAL in `options.dir`: takes the lock, recovers, and is ready to append. */
 export async function openWal(options: WalOptions): Promise<Wal> {
@@ -66,6 +83,16 @@ class WalImpl implements Wal, TailHost {
   private recentHead = 0
   private recentSkip = 0
   private recentBytes = 0
+  /**
+   * Writes of 64 KiB or more are cut one after the other from slabs of SLAB_BYTES, and a slab all
+   * of whose writes were acked is cut from again (`allocate`, `reuse`): memory just allocated costs
+   * a page fault per 4 KiB page on its first write, 11-17 µs a page on this project's VMs (round
+   * 17's notes), more than copying the records into it; memory reused does not.
+   */
+  private slab: Slab | undefined
+  private readonly freeSlabs: Buffer[] = []
+  /** The slabs with writes not acked yet, by their memory. */
+  private readonly slabs = new Map<ArrayBufferLike, Slab>()
   private readonly c = { appended: 0, appendedBytes: 0, acked: 0, segmentsDeleted: 0 }
 
   constructor(
@@ -78,7 +105,7 @@ class WalImpl implements Wal, TailHost {
     this.visible = recovered.report.lastSeq
     this.persistedAck = this.targetAck = recovered.report.ackedSeq
     this.firstUnacked = recovered.firstUnacked
-    this.writer = new SegmentWriter(config.dir, this.segments, config.segmentBytes, this.visible + 1)
+    this.writer = new SegmentWriter(config.dir, this.segments, config.segmentBytes, this.visible + 1, (n) => this.allocate(n))
     this.space = new Space(
       config,
       this.segments.reduce((n, s) => n + s.bytes, 0),
@@ -280,6 +307,49 @@ class WalImpl implements Wal, TailHost {
     this.compactRecent()
   }
 
+  /** The buffer for a write of `n` bytes: cut from a slab when the write is large. */
+  private allocate(n: number): Buffer {
+    if (n < MIN_SLAB_WRITE || n > SLAB_BYTES || this.config.recentBytes === 0) return Buffer.allocUnsafe(n)
+    let s = this.slab
+    if (s === undefined || s.at + n > SLAB_BYTES) {
+      if (s !== undefined) this.retire(s)
+      s = { buf: this.freeSlabs.pop() ?? Buffer.allocUnsafe(SLAB_BYTES), at: 0, writes: 0, retired: false, spoiled: false }
+      this.slab = s
+      this.slabs.set(s.buf.buffer, s)
+    }
+    s.writes++
+    const buf = s.buf.subarray(s.at, s.at + n)
+    s.at += n
+    return buf
+  }
+
+  /** No more writes are cut from `s`. */
+  private retire(s: Slab): void {
+    s.retired = true
+    if (s === this.slab) this.slab = undefined
+    this.settleSlab(s)
+  }
+
+  /**
+   * A write whose records are all acked (`acked`), or that was forgotten before (not acked: a
+   * reader may still hold its records, so its slab is never cut from again).
+   */
+  private reuse(run: WrittenRun, acked: boolean): void {
+    const s = this.slabs.get(run.buf.buffer)
+    if (s === undefined) return
+    s.writes--
+    if (!acked) s.spoiled = true
+    if (s.spoiled && s === this.slab) this.slab = undefined
+    if (s.spoiled) s.retired = true
+    this.settleSlab(s)
+  }
+
+  private settleSlab(s: Slab): void {
+    if (!s.retired || s.writes > 0) return
+    this.slabs.delete(s.buf.buffer)
+    if (!s.spoiled && this.freeSlabs.length < FREE_SLABS) this.freeSlabs.push(s.buf)
+  }
+
   /** Forgets the oldest record kept. */
   private forgetOldest(): void {
     const run = this.recent[this.recentHead]
@@ -288,6 +358,7 @@ class WalImpl implements Wal, TailHost {
     if (++this.recentSkip === run.count) {
       this.recentHead++
       this.recentSkip = 0
+      this.reuse(run, run.firstSeq + run.count - 1 <= this.persistedAck)
     }
   }
 
@@ -300,6 +371,7 @@ class WalImpl implements Wal, TailHost {
         this.recentBytes -= run.starts[run.count] - run.starts[this.recentSkip] - (run.count - this.recentSkip) * FRAME_HEADER_BYTES
         this.recentHead++
         this.recentSkip = 0
+        this.reuse(run, true)
       } else while (run.firstSeq + this.recentSkip <= seq) this.forgetOldest()
     }
     this.compactRecent()

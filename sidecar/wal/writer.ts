@@ -63,6 +63,8 @@ export class SegmentWriter {
     private readonly segments: Segment[],
     private readonly segmentBytes: number,
     private nextSeq: number,
+    /** The buffer a group of frames is written into (the WAL's: it may be memory written before). */
+    private readonly allocate: (bytes: number) => Buffer = Buffer.allocUnsafe,
   ) {}
 
   /** Continues the last segment when it is contiguous with nextSeq and has room; otherwise starts fresh on first write. */
@@ -93,7 +95,7 @@ export class SegmentWriter {
         this.fh = await open(g.seg.path, 'wx')
         this.active = g.seg
       }
-      const buf = Buffer.allocUnsafe(g.bytes)
+      const buf = this.allocate(g.bytes)
       let off = 0
       if (g.isNew) off = encodeSegmentHeader(g.seg.base).copy(buf, 0)
       const runSeq = g.seg.last + 1

@@ -118,8 +118,8 @@ export function releaseRecords(records: readonly Uint8Array[]): void {
     }
   }
 }
-/** The retired chunks with records out, by their memory. */
-const outstanding = new Map<ArrayBufferLike, Chunk>()
+/** The retired chunks with records out, by their memory (weakly: records never given back leave it to the garbage collector). */
+const outstanding = new WeakMap<ArrayBufferLike, Chunk>()
 
 /** What frameFact needs of the codec: the schema of a kind and an encoder into a buffer. */
 export interface FactEncoder {

@@ -112,8 +112,8 @@ export class FrameWriter {
   private buf: Buffer
   /** What became of the frames awaited in the chunk being written (see `settled`). */
   private state: ChunkState = { frames: 0, answered: 0, tainted: false }
-  /** The same for the chunks written before, while a frame of theirs is awaited. */
-  private readonly older = new Map<Uint8Array, ChunkState>()
+  /** The same for the chunks written before, while a frame of theirs is awaited (weakly: a send may be dropped unsettled). */
+  private readonly older = new WeakMap<Uint8Array, ChunkState>()
   /** Chunks written before whose every frame was answered: written again (see `settled`). */
   private readonly spare: Buffer[] = []
   private at = 0
@@ -303,8 +303,11 @@ export class FrameWriter {
     this.flush()
     // Another chunk: the old one stays alive as long as a retry may need its frames, and is
     // written again only once every frame in it was answered (`settled`).
-    if (this.state.answered < this.state.frames || this.state.tainted) this.older.set(this.buf, this.state)
-    else this.keep(this.buf)
+    const s = this.state
+    if (!s.tainted) {
+      if (s.answered < s.frames) this.older.set(this.buf, s)
+      else this.keep(this.buf)
+    }
     const spare = n <= this.chunkBytes ? this.spare.pop() : undefined
     this.buf = spare ?? Buffer.allocUnsafe(Math.max(this.chunkBytes, n))
     this.state = { frames: 0, answered: 0, tainted: false }

@@ -18,7 +18,7 @@ const MAX_BATCH_BYTES = 8 * 1024 * 1024
 const MIN_SLAB_WRITE = 64 * 1024
 const SLAB_BYTES = 8 * 1024 * 1024
 /** Free slabs kept at most. */
-const FREE_SLABS = 2
+const FREE_SLABS = 4
 
 interface Slab {
   readonly buf: Buffer

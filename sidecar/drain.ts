@@ -221,7 +221,7 @@ export class Drainer {
     // the stored header block plus the WAL seq, written straight into the outgoing frame; the
     // outcome comes back with the entry and the generation of this send (no closure per fact).
     if (!this.publisher.trySendStored(e, SEQ_LINE_HEAD, e.seq, this.onOutcome, gen))
-      void this.publisher.sendRaw(e.subject, e.bytes.subarray(e.dataAt), sendableHeaders(e, e.seq), e.id, (o) => this.outcome(e, gen, o))
+      void this.publisher.sendRaw(e.subject, e.bytes.subarray(e.dataAt, e.end), sendableHeaders(e, e.seq), e.id, (o) => this.outcome(e, gen, o))
   }
 
   private readonly onOutcome = (o: PublishOutcome, e: Entry, gen: number): void => this.outcome(e, gen, o)

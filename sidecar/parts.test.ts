@@ -8,7 +8,7 @@ import { execHandlers } from './exec.js'
 import { isSidecarError } from './errors.js'
 import type { CommandFact } from '../schemas/index.js'
 import { storedPrefix } from './reconcile.js'
-import { frameFact, frameRecord, parseRecord, sendableHeaders, SEQ_HEADER } from './record.js'
+import { frameFact, frameRecord, parseRecord, releaseRecords, sendableHeaders, SEQ_HEADER } from './record.js'
 import { Entry } from './window.js'
 import { FactCodec, parseEdgeFact, type RawFact } from '../schemas/index.js'
 
@@ -143,6 +143,61 @@ describe('reconcile: what already landed', () => {
     expect(rec.undecodable).toBe(false)
     const h = (sendableHeaders(rec, rec.seq) as unknown as { encode(): Uint8Array }).encode()
     expect(Buffer.from(h).toString('latin1')).toBe('NATS/1.0\r\nNats-Msg-Id: s:f1\r\nBen-Schema: ben.Metric\r\nBen-Schema-Fp: ab\r\nBen-Sidecar-Seq: 42\r\n\r\n')
+  })
+  it('reads a record in place among the others written with it (a view of the buffer the WAL wrote)', () => {
+    const one = frameRecord('ben.fact.metric.s', { data: new Uint8Array([7, 8]), id: 'f1', schema: 'ben.Metric', fingerprint: 'ab' })
+    const two = frameRecord('ben.fact.event.s', { data: new Uint8Array([9]), id: 'f2', schema: 'ben.Event', fingerprint: 'cd' })
+    const written = Buffer.concat([Buffer.from('head'), one, two, Buffer.from('tail')])
+    const a = new Entry(1, 0, written.subarray(4, 4 + one.length))
+    const b = new Entry(2, 0, written.subarray(4 + one.length, 4 + one.length + two.length))
+    expect([a.undecodable, b.undecodable]).toEqual([false, false])
+    expect([a.subject, a.id, b.subject, b.id]).toEqual(['ben.fact.metric.s', 's:f1', 'ben.fact.event.s', 's:f2'])
+    expect([...a.bytes.subarray(a.dataAt, a.end)]).toEqual([7, 8])
+    expect([...b.bytes.subarray(b.dataAt, b.end)]).toEqual([9])
+    expect(b.bytes.subarray(b.blockAt, b.blockEnd).toString('latin1')).toBe('NATS/1.0\r\nNats-Msg-Id: s:f2\r\nBen-Schema: ben.Event\r\nBen-Schema-Fp: cd\r\n\r\n')
+    // a record cut short is not read past its end: its header block is cut
+    const cut = new Entry(3, 0, written.subarray(4, 4 + one.length - 3))
+    expect([cut.undecodable, cut.end - cut.at]).toEqual([true, one.length - 3])
+    expect(new Entry(4, 0, written.subarray(4, 10)).undecodable).toBe(true)
+  })
+  it('cuts records from a chunk again once all of its records were given back, and never from one with a record still out', () => {
+    const codec = new FactCodec()
+    const fact = (i: number) =>
+      (parseEdgeFact({ lane: 'event', source: 's', ts: i, type: 'log', message: `line ${i} ${'x'.repeat(200)}`, attrs: {} }) as { ok: true; value: RawFact }).value
+    const subject = 'ben.fact.event.s'
+    // the chunk of the first record: one of its records is kept, the others given back
+    const kept = frameFact(subject, codec, fact(0))
+    const keptBytes = Buffer.from(kept)
+    const memoryA = kept.buffer
+    const fromA: Buffer[] = []
+    let i = 1
+    for (; ; i++) {
+      const r = frameFact(subject, codec, fact(i))
+      if (r.buffer !== memoryA) {
+        releaseRecords([r])
+        break
+      }
+      fromA.push(r)
+    }
+    releaseRecords(fromA)
+    // the next chunks' records all come back: their memory is cut from again, never A's
+    const seen = new Set<ArrayBufferLike>()
+    let last = { memory: memoryA, at: 0 }
+    let reused = false
+    for (let n = 0; n < 30_000; n++, i++) {
+      const r = frameFact(subject, codec, fact(i))
+      expect(r.buffer).not.toBe(memoryA)
+      expect(parseRecord(r)!.id).toBe(`s:${fact(i).id}`)
+      // memory cut from again: a chunk seen before, or the same one from its start
+      if (r.buffer === last.memory ? r.byteOffset < last.at : seen.has(r.buffer)) reused = true
+      seen.add(r.buffer)
+      last = { memory: r.buffer, at: r.byteOffset }
+      releaseRecords([r])
+    }
+    expect(reused).toBe(true)
+    expect(seen.size).toBeLessThan(6)
+    expect(Buffer.from(kept).equals(keptBytes)).toBe(true)
+    releaseRecords([kept])
   })
   it('frames a fact in one pass exactly as frameRecord frames its Avro bytes, across chunk boundaries and for facts larger than a chunk', () => {
     const codec = new FactCodec()

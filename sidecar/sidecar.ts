@@ -7,6 +7,7 @@ import { Keyring, registerKey, TrustWatcher, defaultVerbs, verbRegistry, type Ke
 import { isWalClosed, isWalFull, openWal, type Wal } from './wal/index.js'
 import { AcceptReason, SidecarError, SidecarErrorCode } from './errors.js'
 import { Intake, isRecord, type Prepared } from './intake.js'
+import { releaseRecords } from './record.js'
 import { Drainer } from './drain.js'
 import { CommandRunner, type CommandStats } from './commands.js'
 import { CommandJournal } from './journal.js'
@@ -143,8 +144,10 @@ class SidecarImpl implements Sidecar {
     if (records.length > 0) {
       try {
         await this.wal.append(records)
+        releaseRecords(records) // copied into the WAL's own buffer when written
         this.drainer?.notify()
       } catch (err) {
+        releaseRecords(records) // settled: not written, or copied already
         if (!isWalFull(err))
           throw isWalClosed(err)
             ? this.closedError('accept')

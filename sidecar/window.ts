@@ -7,7 +7,9 @@ export type EntryState = (typeof EntryState)[keyof typeof EntryState]
 /**
  * One WAL record in the drain's window, with what became of it. The record is read in place
  * (`readRecord`): the entry keeps the WAL's bytes and where its parts are, not a string or a view
- * per part, because it lives until its PubAck, through a collection or two.
+ * per part, because it lives until its PubAck, through a collection or two. Nor a view of the
+ * record itself: `bytes` is the whole buffer the WAL wrote it in (one Buffer for the records read
+ * from one buffer, see `wholeBuffer`), the record `bytes[at, end)`.
  */
 export class Entry implements ReadyMessage, RecordLayout {
   subject = ''
@@ -15,6 +17,9 @@ export class Entry implements ReadyMessage, RecordLayout {
   idEnd = 0
   blockAt = 0
   blockEnd = 0
+  readonly bytes: Buffer
+  readonly at: number
+  readonly end: number
   /** Not a sidecar record: skipped (done at once), counted. */
   readonly undecodable: boolean
   state: EntryState
@@ -26,9 +31,12 @@ export class Entry implements ReadyMessage, RecordLayout {
   constructor(
     readonly seq: number,
     readonly appendedAt: number,
-    readonly bytes: Uint8Array,
+    data: Uint8Array,
   ) {
-    this.undecodable = !readRecord(bytes, this)
+    this.bytes = wholeBuffer(data)
+    this.at = data.byteOffset
+    this.end = data.byteOffset + data.byteLength
+    this.undecodable = !readRecord(this.bytes, this.at, this.end, this)
     this.state = this.undecodable ? EntryState.Done : EntryState.Unsent
   }
 
@@ -42,6 +50,17 @@ export class Entry implements ReadyMessage, RecordLayout {
     return this.undecodable ? '' : recordId(this.bytes, this)
   }
 }
+
+/** A Buffer over the whole memory of `data`: the same one as last time when `data` lies in the same memory (the WAL's records of one write). */
+function wholeBuffer(data: Uint8Array): Buffer {
+  if (data.buffer !== lastMemory) {
+    lastMemory = data.buffer
+    lastWhole = Buffer.from(data.buffer)
+  }
+  return lastWhole
+}
+let lastMemory: ArrayBufferLike = new ArrayBuffer(0)
+let lastWhole: Buffer = Buffer.alloc(0)
 
 /**
  * The drain's window over the WAL: the records read but not yet all acknowledged, oldest

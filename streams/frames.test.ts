@@ -142,4 +142,36 @@ describe('FrameWriter', () => {
     w.flush()
     expect(bytes().length).toBe(0)
   })
+  it('writes a chunk again only once every frame in it was answered, and never one with a frame of unknown fate', () => {
+    const { nc, bytes } = capture()
+    const w = new FrameWriter(nc, 1024)
+    const reply = Buffer.from('_INBOX.x.', 'latin1')
+    const src = Buffer.from('NATS/1.0\r\nNats-Msg-Id: s:f\r\n\r\n' + 'p'.repeat(300), 'latin1')
+    const blockEnd = src.indexOf('\r\n\r\n') + 4
+    const frame = (token: number) => {
+      const pos = w.writeStored('ben.fact.event.s', reply, token, src, 0, blockEnd, blockEnd, Buffer.alloc(0), -1)!
+      w.flush()
+      return pos.chunk
+    }
+    // chunk A: three frames, all answered; then B: two, one of them given up; then C
+    const a = [frame(1), frame(2)]
+    const chunkA = a[0]
+    const b1 = frame(3)
+    expect(b1).not.toBe(chunkA) // (three frames do not fit in 1 KiB)
+    for (const c of a) w.settled(c, true)
+    const b2 = frame(4)
+    expect(b2).toBe(b1)
+    w.settled(b1, false)
+    w.settled(b2, true)
+    const c1 = frame(5)
+    expect(c1).toBe(chunkA) // A: every frame answered, written again
+    frame(6)
+    const d1 = frame(7)
+    expect(d1).not.toBe(b1) // B: a frame of unknown fate, never written again
+    expect(d1).not.toBe(chunkA)
+    // what went out is what was written, frame after frame, whatever memory it was written in
+    const out = bytes().toString('latin1')
+    expect(out.split('HPUB ').length - 1).toBe(7)
+    for (let t = 1; t <= 7; t++) expect(out).toContain(`_INBOX.x.${t} `)
+  })
 })

@@ -107,11 +107,15 @@ describe('FactPublisher retries', () => {
 
 const SEQ_HEAD = Buffer.from('Ben-Sidecar-Seq: ', 'latin1')
 
-/** A message stored ready to send, as the sidecar's WAL holds one: some bytes before it, its header block, one byte of payload. */
+/**
+ * A message stored ready to send, as the sidecar's WAL holds one: some bytes before it, its header
+ * block, one byte of payload, and the next record's bytes after it (not part of the message).
+ */
 function ready(id: string, payload: number): ReadyMessage {
   const block = `NATS/1.0\r\nNats-Msg-Id: ${id}\r\n\r\n`
-  const bytes = Buffer.concat([Buffer.from('xyz'), Buffer.from(block, 'latin1'), Buffer.from([payload])])
-  return { subject: 'ben.fact.event.s', bytes, blockAt: 3, blockEnd: 3 + block.length, dataAt: 3 + block.length, id }
+  const bytes = Buffer.concat([Buffer.from('xyz'), Buffer.from(block, 'latin1'), Buffer.from([payload]), Buffer.from('next')])
+  const dataAt = 3 + block.length
+  return { subject: 'ben.fact.event.s', bytes, blockAt: 3, blockEnd: dataAt, dataAt, end: dataAt + 1, id }
 }
 
 describe('FactPublisher.trySendStored', () => {

@@ -83,6 +83,7 @@ export interface ReadyMessage {
   readonly blockAt: number
   readonly blockEnd: number
   readonly dataAt: number
+  readonly end: number
   /** Its Nats-Msg-Id, read only when an outcome is given (it need not be kept as a string meanwhile). */
   readonly id: string
 }
@@ -313,6 +314,7 @@ export class FactPublisher {
     const again = [...this.pending].sort((a, b) => a[1].order - b[1].order)
     for (const [token, p] of again) {
       this.pending.delete(token)
+      this.frames.settled(p.buf, false) // what was sent before the disconnect may or may not have left
       if (p.sent) {
         p.attempts++
         this.retriedTotal++
@@ -445,13 +447,13 @@ export class FactPublisher {
     const callback = cb as StoredCallback<unknown>
     const { subject, bytes } = m
     const line = value < 0 ? 0 : head.length + 17
-    if (this.closed || this.offline || !this.frames.direct || this.nc.isClosed() || m.blockEnd - m.blockAt + line + bytes.length - m.dataAt > this.maxPayload) {
+    if (this.closed || this.offline || !this.frames.direct || this.nc.isClosed() || m.blockEnd - m.blockAt + line + m.end - m.dataAt > this.maxPayload) {
       const lines = value < 0 ? '' : `${Buffer.from(head.buffer, head.byteOffset, head.byteLength).toString('latin1')}${value}\r\n`
-      this.enqueue(subject, bytes.subarray(m.dataAt), withHeaderLines(bytes.subarray(m.blockAt, m.blockEnd), lines), undefined, callback, m, tag)
+      this.enqueue(subject, bytes.subarray(m.dataAt, m.end), withHeaderLines(bytes.subarray(m.blockAt, m.blockEnd), lines), undefined, callback, m, tag)
       return true
     }
     const token = ++this.token
-    this.track(token, undefined, subject, this.frames.writeStored(subject, this.replyPrefix, token, bytes, m.blockAt, m.blockEnd, m.dataAt, head, value)!, callback, m, tag)
+    this.track(token, undefined, subject, this.frames.writeStored(subject, this.replyPrefix, token, bytes, m.blockAt, m.blockEnd, m.dataAt, head, value, m.end)!, callback, m, tag)
     return true
   }
 
@@ -535,8 +537,11 @@ export class FactPublisher {
    * that `ctx`); without it, every send.
    */
   forgetPending(owner?: unknown): void {
-    if (owner === undefined) this.pending.clear()
-    else for (const [token, p] of this.pending) if (p.ctx === owner) this.pending.delete(token)
+    for (const [token, p] of this.pending) {
+      if (owner !== undefined && p.ctx !== owner) continue
+      this.frames.settled(p.buf, false)
+      this.pending.delete(token)
+    }
     this.lastAnswer = this.now
     for (const w of this.waiters.splice(0)) w()
     if (this.verifying === 0) for (const r of this.idleWaiters.splice(0)) r()
@@ -635,6 +640,7 @@ export class FactPublisher {
 
   private settle(token: number, p: Pending, outcome: PublishOutcome): void {
     this.pending.delete(token)
+    this.frames.settled(p.buf, outcome.status !== 'failed')
     this.lastAnswer = this.now
     publishedBy[outcome.status].inc()
     p.cb(outcome, p.ctx, p.tag)
@@ -679,6 +685,7 @@ export class FactPublisher {
       }
       // Re-send under a fresh token with the same Nats-Msg-Id: JetStream de-duplicates it.
       this.pending.delete(token)
+      this.frames.settled(p.buf, false) // the first frame's fate is unknown
       p.attempts++
       p.sentAt = now
       this.retriedTotal++

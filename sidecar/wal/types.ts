@@ -1,6 +1,10 @@
 import type { FsyncPolicy, WhenFull } from './config.js'
 
-/** One record as the drainer sees it. `data` is the exact bytes that were appended. */
+/**
+ * One record as the drainer sees it. `data` is the exact bytes that were appended, valid until the
+ * WAL is acked past the record: the memory of acked records may be written again. Copy it to keep
+ * it longer.
+ */
 export interface WalRecord {
   readonly seq: number
   /** Wall-clock time (epoch ms) when the append was accepted. */

@@ -54,15 +54,48 @@ describe('Wal round trip', () => {
     expect(fromMemory.map((r) => Buffer.from(r.data).toString('hex'))).toEqual(copies)
     const tail = await wal.read(100, 5)
     expect(tail.map((r) => r.seq)).toEqual([100, 101, 102, 103, 104])
+    expect(tail.map((r) => Buffer.from(r.data).toString('hex'))).toEqual(copies.slice(99, 104))
+    // acked within a write of ten: the rest of it is still read from memory, across the next writes
+    await wal.ack(105)
+    expect(wal.stats()).toMatchObject({ oldestUnackedSeq: 106, depthRecords: 15 })
+    const across = await wal.read(106, 12)
+    expect(across.map((r) => r.seq)).toEqual(Array.from({ length: 12 }, (_, i) => 106 + i))
+    expect(across.map((r) => Buffer.from(r.data).toString('hex'))).toEqual(copies.slice(105, 117))
     await wal.ack(110)
     expect((await wal.read(111, 100)).map((r) => r.seq)).toEqual(Array.from({ length: 10 }, (_, i) => 111 + i))
     const times = fromMemory.map((r) => [r.seq, r.appendedAt])
+    const depthBytes = wal.stats().depthBytes // where the oldest unacked record is, found in memory
     await wal.close()
     const again = await open({ dir, segmentBytes: 1024, recentBytes: 0 })
     const fromFiles = await again.read(111, 100)
     expect(fromFiles.map((r) => Buffer.from(r.data).toString('hex'))).toEqual(copies.slice(110))
     expect(fromFiles.map((r) => [r.seq, r.appendedAt])).toEqual(times.slice(110))
-    expect(again.stats()).toMatchObject({ oldestUnackedSeq: 111, depthRecords: 10 })
+    expect(again.stats()).toMatchObject({ oldestUnackedSeq: 111, depthRecords: 10, depthBytes })
+  })
+
+  it('cuts large writes from memory it wrote before once all of their records are acked, never from memory a record not acked is in', async () => {
+    const wal = await open({ dir: tempDir(), segmentBytes: 256 * 1024 * 1024 })
+    // writes of 2,024,000 bytes of frames: four to an 8 MiB slab
+    const batch = (k: number) => Array.from({ length: 1000 }, (_, i) => Buffer.alloc(2000, (k * 7 + i) % 251))
+    const reads: WalRecord[][] = []
+    const write = async (k: number) => {
+      await wal.append(batch(k))
+      reads[k] = await wal.read(k * 1000 + 1, 1000)
+    }
+    const intact = (k: number) => reads[k].every((r, i) => r.seq === k * 1000 + i + 1 && Buffer.from(r.data).equals(batch(k)[i]))
+    for (let k = 0; k < 5; k++) await write(k) // slab A: writes 0-3; B: 4
+    const slabA = reads[0][0].data.buffer
+    expect(reads[3][0].data.buffer).toBe(slabA)
+    expect(reads[4][0].data.buffer).not.toBe(slabA)
+    await wal.ack(3000) // write 3 (in A) is not acked
+    for (let k = 5; k < 9; k++) await write(k) // B: 4-7; C: 8
+    expect(reads[8][0].data.buffer).not.toBe(slabA)
+    expect([3, 4, 5, 6, 7, 8].every(intact)).toBe(true)
+    await wal.ack(4000) // all of A's records
+    for (let k = 9; k < 13; k++) await write(k) // C: 8-11; then A again: 12
+    expect(reads[12][0].data.buffer).toBe(slabA)
+    expect([4, 5, 6, 7, 8, 9, 10, 11, 12].every(intact)).toBe(true)
+    await wal.close()
   })
 
   it('gives back the exact bytes, in order, with consecutive seqs from 1', async () => {

@@ -14,13 +14,23 @@ export interface WriteCall {
   readonly at: number
 }
 
-/** Where a record just written landed, with its bytes (a view of the buffer that was written). */
-export interface Written {
-  readonly seq: number
-  readonly appendedAt: number
-  readonly data: Uint8Array
+/**
+ * The records of one group just written, back to back in `buf` (the buffer that was written, which
+ * the WAL owns): record `firstSeq + i` is the frame `buf[starts[i], starts[i + 1])`, its bytes
+ * after the frame's head. One object and two typed arrays for the group, not an object and a view
+ * per record: the WAL keeps them until the records are acked.
+ */
+export interface WrittenRun {
+  readonly firstSeq: number
+  readonly count: number
+  readonly buf: Buffer
+  /** count + 1 entries: where each frame starts in `buf`, then where the last one ends. */
+  readonly starts: Int32Array
+  /** Each record's append time (epoch ms). */
+  readonly appendedAt: Float64Array
   readonly segBase: number
-  readonly offset: number
+  /** Where `buf` starts in the segment file. */
+  readonly fileOffset: number
 }
 
 export interface WriteOutcome {
@@ -53,6 +63,8 @@ export class SegmentWriter {
     private readonly segments: Segment[],
     private readonly segmentBytes: number,
     private nextSeq: number,
+    /** The buffer a group of frames is written into (the WAL's: it may be memory written before). */
+    private readonly allocate: (bytes: number) => Buffer = Buffer.allocUnsafe,
   ) {}
 
   /** Continues the last segment when it is contiguous with nextSeq and has room; otherwise starts fresh on first write. */
@@ -70,10 +82,10 @@ export class SegmentWriter {
 
   /**
    * Writes every record of `calls` in order; fsyncs the data (and any new file's directory entry)
-   * when `sync`. `written`, when given, receives each record as written (its bytes are views of
-   * the frames written, which the WAL owns: the caller's buffers may be reused after the append).
+   * when `sync`. `written`, when given, receives each group of records as written (the frames
+   * written, which the WAL owns: the caller's buffers may be reused after the append).
    */
-  async write(calls: readonly WriteCall[], sync: boolean, written?: Written[]): Promise<WriteOutcome> {
+  async write(calls: readonly WriteCall[], sync: boolean, written?: WrittenRun[]): Promise<WriteOutcome> {
     const firstSeq = this.nextSeq
     const groups = this.plan(calls)
     let bytes = 0
@@ -83,26 +95,31 @@ export class SegmentWriter {
         this.fh = await open(g.seg.path, 'wx')
         this.active = g.seg
       }
-      const buf = Buffer.allocUnsafe(g.bytes)
+      const buf = this.allocate(g.bytes)
       let off = 0
       if (g.isNew) off = encodeSegmentHeader(g.seg.base).copy(buf, 0)
-      let seq = g.seg.last + 1
-      const offsets: number[] = []
+      const runSeq = g.seg.last + 1
+      let count = 0
+      for (const { from, to } of g.calls) count += to - from
+      const starts = new Int32Array(count + 1)
+      const appendedAt = new Float64Array(count)
+      let seq = runSeq
+      let n = 0
       for (const { call, from, to } of g.calls) {
-        for (let i = from; i < to; i++) {
-          const at = off
-          offsets.push(g.start + at)
-          off = encodeFrame(buf, off, seq, call.at, call.records[i])
-          written?.push({ seq, appendedAt: call.at, data: buf.subarray(at + FRAME_HEADER_BYTES, off), segBase: g.seg.base, offset: g.start + at })
-          seq++
+        for (let r = from; r < to; r++) {
+          starts[n] = off
+          appendedAt[n++] = call.at
+          off = encodeFrame(buf, off, seq++, call.at, call.records[r])
         }
       }
+      starts[count] = off
+      if (count > 0) written?.push({ firstSeq: runSeq, count, buf, starts, appendedAt, segBase: g.seg.base, fileOffset: g.start })
       await writeAll(this.fh!, buf, g.start)
       this.dirty = true
       if (g.isNew) this.dirPending = true
       if (g.isNew && sync) await this.syncActive()
       // Published to readers only now that the bytes are in the file.
-      for (let i = 0; i < offsets.length; i++) noteOffset(g.seg, g.seg.last + 1 + i, offsets[i])
+      for (let i = 0; i < count; i++) noteOffset(g.seg, runSeq + i, g.start + starts[i])
       g.seg.last = seq - 1
       g.seg.bytes = g.start + g.bytes
       if (g.isNew) this.segments.push(g.seg)

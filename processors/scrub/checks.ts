@@ -2,6 +2,7 @@
  * Checksums and structural validators used to confirm detector candidates. Pure, allocation-free
  * where possible: they run only on regex candidates, never on clean text.
  */
+import { crc32Ascii } from '../../schemas/crc32.js'
 
 /** Luhn (mod 10) over the digits of `s`, ignoring any non-digit separator. */
 export function luhnValid(s: string): boolean {
@@ -217,23 +218,6 @@ export function awsSecretValid(s: string): boolean {
   return upper && lower && nonHex
 }
 
-const CRC_TABLE = (() => {
-  const t = new Int32Array(256)
-  for (let n = 0; n < 256; n++) {
-    let c = n
-    for (let k = 0; k < 8; k++) c = c & 1 ? 0xedb88320 ^ (c >>> 1) : c >>> 1
-    t[n] = c
-  }
-  return t
-})()
-
-/** CRC-32 (IEEE) of the ASCII characters of s[start, end). */
-export function crc32(s: string, start = 0, end = s.length): number {
-  let c = -1
-  for (let i = start; i < end; i++) c = CRC_TABLE[(c ^ s.charCodeAt(i)) & 0xff] ^ (c >>> 8)
-  return (c ^ -1) >>> 0
-}
-
 const BASE62 = '0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz'
 
 /**
@@ -243,7 +227,7 @@ const BASE62 = '0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz'
 export function crc32TokenValid(s: string, prefixLength: number): boolean {
   const body = s.length - prefixLength
   if (body !== 36) return false
-  let n = crc32(s, prefixLength, prefixLength + 30)
+  let n = crc32Ascii(s, prefixLength, prefixLength + 30)
   let enc = ''
   while (n > 0) {
     enc = BASE62[n % 62] + enc

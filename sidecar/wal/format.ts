@@ -12,6 +12,7 @@
  *   n payload bytes
  */
 import { crc32 } from 'node:zlib'
+import { crc32Bytes } from '../../schemas/crc32.js'
 
 export const SEGMENT_MAGIC = 0x4c415742 // "BWAL" read as u32 LE
 export const SEGMENT_VERSION = 1
@@ -63,22 +64,10 @@ export function encodeFrame(out: Buffer, off: number, seq: number, appendedAt: n
   h.writeDoubleLE(appendedAt, 12)
   for (let i = 0; i < 20; i++) out[off + 4 + i] = h[i]
   out.set(data, off + FRAME_HEADER_BYTES)
-  out.writeUInt32LE(crc32(data, crcOfHead(h)), off)
+  out.writeUInt32LE(crc32(data, crc32Bytes(h)), off)
   return off + FRAME_HEADER_BYTES + n
 }
 
-/** CRC-32 (zlib's: reflected 0xEDB88320, all ones in and out) of a frame head's 20 bytes: zlib's crc32(h), without a native call. */
-function crcOfHead(h: Buffer): number {
-  let c = 0xffffffff
-  for (let i = 0; i < 20; i++) c = CRC_TABLE[(c ^ h[i]) & 0xff] ^ (c >>> 8)
-  return (c ^ 0xffffffff) >>> 0
-}
-
-const CRC_TABLE = Int32Array.from({ length: 256 }, (_, n) => {
-  let c = n
-  for (let k = 0; k < 8; k++) c = c & 1 ? 0xedb88320 ^ (c >>> 1) : c >>> 1
-  return c
-})
 const frameHead = Buffer.alloc(FRAME_HEADER_BYTES - 4)
 
 export const FrameStatus = {

@@ -1,6 +1,7 @@
 import { createInbox, type Msg, type MsgHdrs, type NatsConnection, type Subscription } from '@nats-io/nats-core'
 import { preEncodedHeaders, withHeaderLines } from './headers.js'
 import { FrameWriter, type FramePosition } from './frames.js'
+import { readPubAcks, type PubAckReading } from './pub-acks.js'
 
 export { preEncodedHeaders, withHeaderLines }
 import { FactCodec, Header, type Fact } from '../schemas/index.js'
@@ -255,6 +256,8 @@ export class FactPublisher {
   private readonly factPrefix: string
   private readonly sweeper: NodeJS.Timeout
   private readonly frames: FrameWriter
+  /** Plain PubAcks read off the connection's bytes (pub-acks.ts); undefined: all through `onAck`. */
+  private readonly acks: PubAckReading | undefined
   private token = 0
   private order = 0
   /**
@@ -281,6 +284,7 @@ export class FactPublisher {
     this.retries = opts.retries ?? 5
     this.waitForStreamMs = opts.waitForStreamMs ?? 0
     this.sub = nc.subscribe(`${this.inbox}.*`, { callback: (err, msg) => (err ? undefined : this.onAck(msg)) })
+    this.acks = readPubAcks(nc, { prefix: this.replyPrefix, sub: this.sub, stored: (token, seq) => this.onStored(token, seq) })
     const period = Math.max(50, Math.floor(this.ackTimeoutMs / 4))
     this.sweeper = setInterval(() => {
       const now = performance.now()
@@ -553,6 +557,7 @@ export class FactPublisher {
     await this.flush()
     this.closed = true
     clearInterval(this.sweeper)
+    this.acks?.stop()
     this.sub.unsubscribe()
   }
 
@@ -614,6 +619,13 @@ export class FactPublisher {
       return
     }
     this.settle(token, p, p.id === undefined ? new StoredOutcome(status, ack.seq, p.ctx as ReadyMessage) : { id: p.id, status, seq: ack.seq })
+  }
+
+  /** A plain PubAck (stored, not a duplicate, not an error) read by pub-acks.ts: what `onAck` does with it. */
+  private onStored(token: number, seq: number): void {
+    const p = this.pending.get(token)
+    if (!p) return // a late answer to a retried publish: already settled
+    this.settle(token, p, p.id === undefined ? new StoredOutcome('stored', seq, p.ctx as ReadyMessage) : { id: p.id, status: 'stored', seq })
   }
 
   private verifying = 0

@@ -88,6 +88,11 @@ describe('the shipped schemas', () => {
         },
       ),
     )
+    // a map whose prototype has keys of its own: only the object's own keys are written, as avsc does
+    const inherited = Object.assign(Object.create({ inherited: 'not a key' }) as Record<string, string>, { a: '1', 'b.c': 'é' })
+    const v = { ...metric, id: 'x', kind: 'event', payload: { type: 'log', message: 'm', attrs: inherited }, lineage: [], explain: null }
+    expect(Buffer.from(ours.toBuffer(v)).equals(stock.toBuffer(v))).toBe(true)
+    expect(Buffer.from(ours.toBuffer(v)).includes('not a key')).toBe(false)
   })
 
   it('declare the envelope fields every fact has (DESIGN.md "The fact")', () => {

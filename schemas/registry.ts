@@ -83,18 +83,29 @@ class AsciiKeyMap extends AvroMap {
   override _write(tap: Tap, val: unknown): void {
     if (val === null || typeof val !== 'object' || Array.isArray(val)) return super._write(tap, val)
     const o = val as Record<string, unknown>
-    const keys = Object.keys(o)
-    const n = keys.length
-    const values = this.valuesType
+    const proto = Object.getPrototypeOf(o)
+    if (proto !== Object.prototype && proto !== null) {
+      const keys = Object.keys(o)
+      if (keys.length) {
+        writeLong(tap, keys.length)
+        for (const key of keys) this.entry(tap, key, o[key])
+      }
+      writeLong(tap, 0)
+      return
+    }
+    // a plain object: its keys in for-in's order, Object.keys's (nothing inherited), without the array
+    let n = 0
+    for (const _ in o) n++
     if (n) {
       writeLong(tap, n)
-      for (let i = 0; i < n; i++) {
-        const key = keys[i]
-        if (!writeAscii(tap, key)) (tap as unknown as { writeString(s: string): void }).writeString(key)
-        values._write(tap, o[key])
-      }
+      for (const key in o) this.entry(tap, key, o[key])
     }
     writeLong(tap, 0)
+  }
+
+  private entry(tap: Tap, key: string, value: unknown): void {
+    if (!writeAscii(tap, key)) (tap as unknown as { writeString(s: string): void }).writeString(key)
+    this.valuesType._write(tap, value)
   }
 }
 

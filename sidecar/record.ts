@@ -3,6 +3,7 @@ import type { Encoded, Fact } from '../schemas/index.js'
 import { factHeaderBlock, preEncodedHeaders, withHeaderLines } from '../streams/index.js'
 import { HEADER_PREFIX } from '../streams/publisher.js'
 import { putBytes, putString } from '../streams/frames.js'
+import { ChunkLedger } from '../schemas/chunks.js'
 
 /**
  * What the sidecar stores in one WAL record: everything the drainer needs to publish the fact
@@ -55,44 +56,13 @@ export function frameRecord(subject: string, enc: Encoded): Buffer {
   return out
 }
 
-/** Records are cut from chunks of this size (each a view of it; the WAL copies them when it writes). */
-const ARENA_BYTES = 1024 * 1024
-
-/** A chunk records are cut from, and how many of them are out: cut and not given back (`releaseRecords`). */
-interface Chunk {
-  readonly buf: Buffer
-  out: number
-  /** No longer cut from: it goes back to `spare` when its last record comes back. */
-  retired: boolean
-}
-
 /**
- * Chunks whose records all came back, cut from again. Memory just allocated costs a page fault per
- * 4 KiB page on its first write, which on a VM can cost more than writing the records (11-17 µs a
- * page here, notes of round 17); memory reused does not. A record never given back keeps its chunk
- * out of here (it is then the garbage collector's, as any Buffer).
+ * Records are cut from chunks of 1 MiB (each record a view of one; the WAL copies them when it
+ * writes), cut from again once every record cut from them was given back (`releaseRecords`).
  */
-const spare: Chunk[] = []
-const SPARE_CHUNKS = 4
-let chunk: Chunk = { buf: Buffer.allocUnsafe(ARENA_BYTES), out: 0, retired: false }
+const chunks = new ChunkLedger(1024 * 1024)
+/** Where the next record is cut from in the current chunk. */
 let arenaAt = 0
-/** The chunk of the last record given back (a batch's records come from one chunk or two). */
-let lastReleased: Chunk = chunk
-
-/** The next chunk to cut from, with room for `want` bytes: a spare one when there is one. */
-function nextChunk(want: number): void {
-  chunk.retired = true
-  if (chunk.out === 0) keep(chunk)
-  else outstanding.set(chunk.buf.buffer, chunk)
-  const reused = want <= ARENA_BYTES ? spare.pop() : undefined
-  chunk = reused ?? { buf: Buffer.allocUnsafe(Math.max(ARENA_BYTES, want)), out: 0, retired: false }
-  chunk.retired = false
-  arenaAt = 0
-}
-
-function keep(c: Chunk): void {
-  if (c.buf.length === ARENA_BYTES && spare.length < SPARE_CHUNKS) spare.push(c)
-}
 
 /**
  * Gives back records made by `frameFact` that nothing will read again (the WAL has copied them:
@@ -100,26 +70,8 @@ function keep(c: Chunk): void {
  * back. Only for records of `frameFact`; each given back once.
  */
 export function releaseRecords(records: readonly Uint8Array[]): void {
-  for (let i = 0; i < records.length; i++) {
-    const memory = records[i].buffer
-    let c = lastReleased
-    if (c.buf.buffer !== memory) {
-      if (chunk.buf.buffer === memory) c = chunk
-      else {
-        const found = outstanding.get(memory)
-        if (found === undefined) continue
-        c = found
-      }
-      lastReleased = c
-    }
-    if (--c.out === 0 && c.retired) {
-      outstanding.delete(memory)
-      keep(c)
-    }
-  }
+  for (let i = 0; i < records.length; i++) chunks.back(records[i].buffer, true)
 }
-/** The retired chunks with records out, by their memory (weakly: records never given back leave it to the garbage collector). */
-const outstanding = new WeakMap<ArrayBufferLike, Chunk>()
 
 /** What frameFact needs of the codec: the schema of a kind and an encoder into a buffer. */
 export interface FactEncoder {
@@ -145,8 +97,11 @@ export function frameFact(subject: string, codec: FactEncoder, fact: Fact): Buff
     throw new RangeError(`sidecar record: subject, id or headers of fact ${source}:${fact.id} longer than 65535 bytes`)
   const head = 1 + 2 + subjectBytes + 2 + idLength * 3 + 2 + hdrLength + idLength * 2
   for (let want = head + 256; ; ) {
-    if (chunk.buf.length - arenaAt < want) nextChunk(want)
-    const b = chunk.buf
+    let b = chunks.current
+    if (b.length - arenaAt < want) {
+      b = chunks.next(want)
+      arenaAt = 0
+    }
     const start = arenaAt
     let o = start
     b[o++] = RECORD_VERSION
@@ -167,7 +122,7 @@ export function frameFact(subject: string, codec: FactEncoder, fact: Fact): Buff
     const end = codec.encodeInto(fact, b, o)
     if (end >= 0) {
       arenaAt = end
-      chunk.out++
+      chunks.lent()
       return b.subarray(start, end)
     }
     want = (b.length - start - end) * 2 // (end is minus the bytes missing) a fresh chunk with room to spare

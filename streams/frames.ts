@@ -1,6 +1,7 @@
 import type { NatsConnection } from '@nats-io/nats-core'
 import { preEncodedHeaders } from './headers.js'
 import { latin1Into, utf8Into } from '../schemas/index.js'
+import { ChunkLedger } from '../schemas/chunks.js'
 
 /** The part of nats.js's protocol handler the frame writer uses (one buffer, queued as is). */
 interface Protocol {
@@ -83,17 +84,6 @@ export function putBytes(b: Buffer, at: number, src: Uint8Array, from: number, t
   for (let i = from; i < to; i++) b[at++] = src[i]
 }
 
-/** What became of the frames written into a chunk that a PubAck was awaited for (`FrameWriter.settled`). */
-interface ChunkState {
-  frames: number
-  answered: number
-  /** A frame in it of unknown fate: the chunk is never written again. */
-  tainted: boolean
-}
-
-/** Chunks all of whose frames were answered, kept to be written again. */
-const SPARE_CHUNKS = 4
-
 /** Space for an HPUB line: `HPUB <subject> <reply prefix><token> <hlen> <total>\r\n`. */
 function lineRoom(subject: string, reply: Uint8Array): number {
   return 5 + subject.length * 3 + 1 + reply.length + 16 + 1 + 10 + 1 + 10 + 2
@@ -102,22 +92,18 @@ function lineRoom(subject: string, reply: Uint8Array): number {
 const HPUB = Buffer.from('HPUB ', 'latin1')
 
 /**
- * HPUB frames written back to back into 256 KiB chunks and handed to the connection as one
+ * HPUB frames written back to back into 1 MiB chunks and handed to the connection as one
  * buffer per burst (a microtask), instead of nats.js's per-publish protocol string, its encode
- * and four buffers copied together again. A chunk is never written twice: the header and payload
- * views of a frame stay valid for a retry for as long as they are referenced.
+ * and four buffers copied together again. A chunk is written again only once every frame in it
+ * was answered (`settled`): until then a frame's bytes stay valid for a retry.
  *
  * Without access to nats.js's protocol handler (another client version), or with
  * BEN_PUBLISHER_FRAMES=0 (to compare), frames go through `nc.publish` one by one, as before.
  */
 export class FrameWriter {
   private buf: Buffer
-  /** What became of the frames awaited in the chunk being written (see `settled`). */
-  private state: ChunkState = { frames: 0, answered: 0, tainted: false }
-  /** The same for the chunks written before, while a frame of theirs is awaited (weakly: a send may be dropped unsettled). */
-  private readonly older = new WeakMap<Uint8Array, ChunkState>()
-  /** Chunks written before whose every frame was answered: written again (see `settled`). */
-  private readonly spare: Buffer[] = []
+  /** The chunks frames are written into, each written again once every frame in it was answered (see `settled`). */
+  private readonly chunks: ChunkLedger
   private at = 0
   private sentTo = 0
   private queued = false
@@ -128,9 +114,10 @@ export class FrameWriter {
   constructor(
     private readonly nc: NatsConnection,
     /** Bytes a chunk holds (tests cross chunks with small ones). */
-    private readonly chunkBytes = CHUNK,
+    chunkBytes = CHUNK,
   ) {
-    this.buf = Buffer.allocUnsafe(chunkBytes)
+    this.chunks = new ChunkLedger(chunkBytes)
+    this.buf = this.chunks.current
     this.last = { chunk: this.buf, h: 0, d: 0, e: 0 }
     const p = (nc as unknown as { protocol?: Partial<Protocol> }).protocol
     this.protocol = typeof p?.sendCommand === 'function' && process.env.BEN_PUBLISHER_FRAMES !== '0' ? (p as Protocol) : undefined
@@ -197,7 +184,7 @@ export class FrameWriter {
     const hlen = headers.length
     this.reserve(lineRoom(subject, reply) + hlen + data.length + 2)
     // a frame no one reports on (`settled`): when it has left is not known, so the chunk is not written again
-    this.state.tainted = true
+    this.chunks.spoil()
     const b = this.buf
     let at = this.line(b, this.at, subject, reply, token, hlen, hlen + data.length)
     putBytes(b, at, headers, 0, hlen)
@@ -276,7 +263,7 @@ export class FrameWriter {
   }
 
   private landed(h: number, d: number, e: number): FramePosition {
-    this.state.frames++
+    this.chunks.lent()
     const p = this.last
     p.chunk = this.buf
     p.h = h
@@ -313,14 +300,7 @@ export class FrameWriter {
     this.flush()
     // Another chunk: the old one stays alive as long as a retry may need its frames, and is
     // written again only once every frame in it was answered (`settled`).
-    const s = this.state
-    if (!s.tainted) {
-      if (s.answered < s.frames) this.older.set(this.buf, s)
-      else this.keep(this.buf)
-    }
-    const spare = n <= this.chunkBytes ? this.spare.pop() : undefined
-    this.buf = spare ?? Buffer.allocUnsafe(Math.max(this.chunkBytes, n))
-    this.state = { frames: 0, answered: 0, tainted: false }
+    this.buf = this.chunks.next(n)
     this.at = 0
     this.sentTo = 0
   }
@@ -334,18 +314,7 @@ export class FrameWriter {
    * or one `writeRaw` wrote into, never is. Anything else given as `chunk` is ignored.
    */
   settled(chunk: Uint8Array, answered: boolean): void {
-    const s = chunk === this.buf ? this.state : this.older.get(chunk)
-    if (s === undefined) return
-    if (!answered) s.tainted = true
-    else if (++s.answered === s.frames && !s.tainted && s !== this.state) {
-      this.older.delete(chunk)
-      this.keep(chunk as Buffer)
-    }
-    if (s.tainted && s !== this.state) this.older.delete(chunk) // (left to the garbage collector)
-  }
-
-  private keep(chunk: Buffer): void {
-    if (chunk.length === this.chunkBytes && this.spare.length < SPARE_CHUNKS) this.spare.push(chunk)
+    this.chunks.back(chunk.buffer, answered)
   }
 
   private queue(): void {

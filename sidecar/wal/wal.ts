@@ -11,6 +11,7 @@ import { Space, type Admission } from './space.js'
 import type { AppendResult, TailOptions, Wal, WalRecord, WalRecovery, WalStats } from './types.js'
 import { AppendSignal, tailRecords, type TailHost } from './tail.js'
 import { SegmentWriter, type WrittenRun } from './writer.js'
+import { ChunkLedger } from '../../schemas/chunks.js'
 
 /** A group commit writes at most this many bytes of frames at once (bigger single calls still go whole). */
 const MAX_BATCH_BYTES = 8 * 1024 * 1024
@@ -19,18 +20,6 @@ const MIN_SLAB_WRITE = 64 * 1024
 const SLAB_BYTES = 8 * 1024 * 1024
 /** Free slabs kept at most. */
 const FREE_SLABS = 4
-
-interface Slab {
-  readonly buf: Buffer
-  /** Where the next write is cut from. */
-  at: number
-  /** Writes cut from it and not acked yet. */
-  writes: number
-  /** No more writes are cut from it. */
-  retired: boolean
-  /** A write of it was forgotten before it was acked: never cut from again. */
-  spoiled: boolean
-}
 
 /** Opens (creating if needed) the WAL in `options.dir`: takes the lock, recovers, and is ready to append. */
 export async function openWal(options: WalOptions): Promise<Wal> {
@@ -85,14 +74,11 @@ class WalImpl implements Wal, TailHost {
   private recentBytes = 0
   /**
    * Writes of 64 KiB or more are cut one after the other from slabs of SLAB_BYTES, and a slab all
-   * of whose writes were acked is cut from again (`allocate`, `reuse`): memory just allocated costs
-   * a page fault per 4 KiB page on its first write, 11-17 µs a page on this project's VMs (round
-   * 17's notes), more than copying the records into it; memory reused does not.
+   * of whose writes were acked is cut from again (`allocate`, `reuse`): see ChunkLedger. Made at
+   * the first such write; `slabAt` is where the next one is cut from.
    */
-  private slab: Slab | undefined
-  private readonly freeSlabs: Buffer[] = []
-  /** The slabs with writes not acked yet, by their memory. */
-  private readonly slabs = new Map<ArrayBufferLike, Slab>()
+  private slabs: ChunkLedger | undefined
+  private slabAt = 0
   private readonly c = { appended: 0, appendedBytes: 0, acked: 0, segmentsDeleted: 0 }
 
   constructor(
@@ -310,24 +296,16 @@ class WalImpl implements Wal, TailHost {
   /** The buffer for a write of `n` bytes: cut from a slab when the write is large. */
   private allocate(n: number): Buffer {
     if (n < MIN_SLAB_WRITE || n > SLAB_BYTES || this.config.recentBytes === 0) return Buffer.allocUnsafe(n)
-    let s = this.slab
-    if (s === undefined || s.at + n > SLAB_BYTES) {
-      if (s !== undefined) this.retire(s)
-      s = { buf: this.freeSlabs.pop() ?? Buffer.allocUnsafe(SLAB_BYTES), at: 0, writes: 0, retired: false, spoiled: false }
-      this.slab = s
-      this.slabs.set(s.buf.buffer, s)
+    const slabs = (this.slabs ??= new ChunkLedger(SLAB_BYTES, FREE_SLABS))
+    let slab = slabs.current
+    if (this.slabAt + n > SLAB_BYTES) {
+      slab = slabs.next(n)
+      this.slabAt = 0
     }
-    s.writes++
-    const buf = s.buf.subarray(s.at, s.at + n)
-    s.at += n
+    slabs.lent()
+    const buf = slab.subarray(this.slabAt, this.slabAt + n)
+    this.slabAt += n
     return buf
-  }
-
-  /** No more writes are cut from `s`. */
-  private retire(s: Slab): void {
-    s.retired = true
-    if (s === this.slab) this.slab = undefined
-    this.settleSlab(s)
   }
 
   /**
@@ -335,19 +313,7 @@ class WalImpl implements Wal, TailHost {
    * reader may still hold its records, so its slab is never cut from again).
    */
   private reuse(run: WrittenRun, acked: boolean): void {
-    const s = this.slabs.get(run.buf.buffer)
-    if (s === undefined) return
-    s.writes--
-    if (!acked) s.spoiled = true
-    if (s.spoiled && s === this.slab) this.slab = undefined
-    if (s.spoiled) s.retired = true
-    this.settleSlab(s)
-  }
-
-  private settleSlab(s: Slab): void {
-    if (!s.retired || s.writes > 0) return
-    this.slabs.delete(s.buf.buffer)
-    if (!s.spoiled && this.freeSlabs.length < FREE_SLABS) this.freeSlabs.push(s.buf)
+    this.slabs?.back(run.buf.buffer, acked)
   }
 
   /** Forgets the oldest record kept. */

@@ -68,22 +68,29 @@ const lastKeys: string[][] = []
 const lastSorted: string[][] = []
 const KEPT_UP_TO = 32
 
-/** `Object.keys(o).sort()`, not sorted again when the keys are the last ones of their count, in the same order. */
+/**
+ * `Object.keys(o).sort()` for a plain object (its prototype Object.prototype or null: no inherited
+ * keys to enumerate), not sorted again when the keys are the last ones of their count, in the same
+ * order. They are compared as for-in gives them (the same order as Object.keys), without an array
+ * made per object: one is made only when they differ.
+ */
 export function sortedKeys(o: Record<string, unknown>): readonly string[] {
-  const keys = Object.keys(o)
-  const n = keys.length
-  if (n >= KEPT_UP_TO) return keys.sort()
+  let n = 0
+  for (const _ in o) n++
+  if (n >= KEPT_UP_TO) return Object.keys(o).sort()
   const last = lastKeys[n]
   if (last !== undefined) {
+    let i = 0
     let same = true
-    for (let i = 0; i < n; i++) {
-      if (keys[i] !== last[i]) {
+    for (const k in o) {
+      if (k !== last[i++]) {
         same = false
         break
       }
     }
     if (same) return lastSorted[n]
   }
+  const keys = Object.keys(o)
   lastKeys[n] = keys
   lastSorted[n] = keys.slice().sort()
   return lastSorted[n]

@@ -53,4 +53,45 @@ describe('edgeContentId', () => {
       }
     }
   })
+
+  it('gives the definition for runs of a few shapes, the same keys in another order, and values that change kind', () => {
+    const shapeOf = fc.constantFrom(
+      ['type', 'message', 'attrs'],
+      ['attrs', 'message', 'type'],
+      ['name', 'value', 'labels'],
+      ['b', 'a'],
+      ['a', 'b'],
+      ['0', 'x'],
+      ['__proto__', 'a'],
+      [],
+    )
+    const value = fc.oneof(fc.string(), fc.integer(), fc.double(), fc.boolean(), fc.constant(null), fc.constant(undefined))
+    const inner = fc
+      .oneof(
+        shapeOf,
+        shapeOf.map((ks) => [...ks, 'extra']),
+      )
+      .chain((ks) => fc.tuple(...ks.map((k) => value.map((v) => [k, v] as const))))
+    const payload = fc
+      .tuple(
+        shapeOf,
+        fc.array(
+          fc.oneof(
+            value,
+            inner.map((es) => Object.fromEntries(es)),
+          ),
+          { minLength: 4, maxLength: 4 },
+        ),
+      )
+      .map(([ks, vs]) => Object.fromEntries(ks.map((k, i) => [k, vs[i]])))
+    fc.assert(
+      fc.property(fc.array(payload, { minLength: 1, maxLength: 30 }), (run) => {
+        for (const p of run) {
+          const id = edgeContentId('event', 'web-3', 1_763_700_000_000, p)
+          if (id !== undefined) expect(id).toBe(reference('event', 'web-3', 1_763_700_000_000, p))
+        }
+      }),
+      { numRuns: 500 },
+    )
+  })
 })

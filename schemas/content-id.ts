@@ -1,5 +1,4 @@
 import { hash } from 'node:crypto'
-import { sortedKeys } from './canonical.js'
 import { utf8Into } from './bytes.js'
 
 /**
@@ -17,9 +16,7 @@ export function edgeContentId(kind: string, source: string, ts: number, payload:
     const w = writer
     w.at = 0
     w.over = false
-    putText(w, 'edge')
-    putText(w, kind)
-    putText(w, source)
+    putPrefix(w, kind, source)
     putDigits(w, ts)
     w.b[w.at++] = 0
     if (!putObject(w, payload, 1)) return undefined
@@ -39,6 +36,36 @@ interface Writer {
   over: boolean
 }
 const writer: Writer = { b: Buffer.allocUnsafe(16 * 1024), at: 0, over: false }
+
+/** `edge`, `kind` and `source`, each followed by a NUL, as UTF-8: made once for a run of facts of one kind and source. */
+function putPrefix(w: Writer, kind: string, source: string): void {
+  if (kind !== prefixKind || source !== prefixSource) {
+    const p: Writer = { b: Buffer.allocUnsafe(16 + (kind.length + source.length) * 3), at: 0, over: false }
+    putText(p, 'edge')
+    putText(p, kind)
+    putText(p, source)
+    prefix = p.b.subarray(0, p.at)
+    prefixKind = kind
+    prefixSource = source
+  }
+  putBytes(w, prefix)
+}
+let prefixKind = ''
+let prefixSource = ''
+let prefix: Buffer = Buffer.alloc(0)
+
+/** Bytes as they are. */
+function putBytes(w: Writer, bytes: Uint8Array): void {
+  const n = bytes.length
+  if (w.over || w.at + n > w.b.length) {
+    w.over = true
+    return
+  }
+  const b = w.b
+  let at = w.at
+  for (let i = 0; i < n; i++) b[at++] = bytes[i]
+  w.at = at
+}
 
 /** A part as UTF-8 followed by its NUL. */
 function putText(w: Writer, s: string): void {
@@ -118,26 +145,96 @@ function putByte(w: Writer, c: number): void {
 }
 
 /**
+ * The keys of an object shape (its keys in for-in order, Object.keys's), as canonicalJson writes
+ * them: sorted, each with the JSON text before its value (`{"key":` for the first, `,"key":` after).
+ */
+interface Shape {
+  readonly keys: readonly string[]
+  /** Where each sorted key is in `keys`. */
+  readonly at: Int32Array
+  /** The text before the value of the `j`th sorted key is `text[starts[j], starts[j + 1])`. */
+  readonly text: Buffer
+  readonly starts: Int32Array
+  /** No key that starts with a digit or is `__proto__` (canonicalJson's order or copy differ for those). */
+  readonly ok: boolean
+}
+
+function shapeOf(keys: readonly string[]): Shape {
+  const sorted = keys.slice().sort()
+  const at = new Int32Array(sorted.length)
+  const t: Writer = { b: Buffer.allocUnsafe(64), at: 0, over: false }
+  const starts = new Int32Array(sorted.length + 1)
+  let ok = true
+  const index = keys.length > 32 ? new Map(keys.map((k, i) => [k, i])) : undefined
+  for (let j = 0; j < sorted.length; j++) {
+    const k = sorted[j]
+    const c = k.charCodeAt(0)
+    if ((c >= 48 && c <= 57) || k === '__proto__') ok = false
+    at[j] = index ? index.get(k)! : keys.indexOf(k)
+    for (;;) {
+      const from = t.at
+      putByte(t, j === 0 ? 123 : 44) // { or ,
+      putJsonString(t, k)
+      putByte(t, 58) // :
+      if (!t.over) break
+      const bigger = Buffer.allocUnsafe(t.b.length * 2 + k.length * 6)
+      t.b.copy(bigger, 0, 0, from)
+      t.b = bigger
+      t.at = from
+      t.over = false
+    }
+    starts[j + 1] = t.at
+  }
+  return { keys, at, text: t.b.subarray(0, t.at), starts, ok }
+}
+
+/** By nesting depth: the last two shapes met (a run of facts has one or two: an event's payload, its attrs). */
+const shapes: Array<[Shape | undefined, Shape | undefined]> = [
+  [undefined, undefined],
+  [undefined, undefined],
+]
+/** By nesting depth: an object's keys and values in for-in order (reused). */
+const keysAt: string[][] = [[], []]
+const valuesAt: unknown[][] = [[], []]
+
+function sameKeys(shape: Shape | undefined, keys: readonly string[], n: number): shape is Shape {
+  if (shape === undefined || shape.keys.length !== n) return false
+  for (let i = 0; i < n; i++) if (shape.keys[i] !== keys[i]) return false
+  return true
+}
+
+/**
  * canonicalJson's text of a plain object of strings, booleans, null and finite numbers (and,
- * `depth` levels down, plain objects of those): false for anything else.
+ * `depth` levels down, plain objects of those): false for anything else. The values are read
+ * in for-in order (no lookup of each key by name) and written in the order of their sorted keys,
+ * each after the text of its key made once for the shape.
  */
 function putObject(w: Writer, value: object, depth: number): boolean {
   const p = Object.getPrototypeOf(value)
   if (p !== Object.prototype && p !== null) return false
   const o = value as Record<string, unknown>
-  const keys = sortedKeys(o)
-  putByte(w, 123) // {
-  let first = true
-  for (let i = 0; i < keys.length; i++) {
-    const k = keys[i]
-    const c = k.charCodeAt(0)
-    if ((c >= 48 && c <= 57) || k === '__proto__') return false
-    const v = o[k]
+  const keys = keysAt[depth]
+  const values = valuesAt[depth]
+  let n = 0
+  for (const k in o) {
+    keys[n] = k
+    values[n++] = o[k]
+  }
+  const mru = shapes[depth]
+  let shape = mru[0]
+  if (!sameKeys(shape, keys, n)) {
+    shape = mru[1]
+    if (!sameKeys(shape, keys, n)) shape = shapeOf(keys.slice(0, n))
+    mru[1] = mru[0]
+    mru[0] = shape
+  }
+  if (!shape.ok) return false
+  const { at, text, starts } = shape
+  if (n === 0) putByte(w, 123) // {
+  for (let j = 0; j < n; j++) {
+    const v = values[at[j]]
     if (v === undefined) return false
-    if (!first) putByte(w, 44) // ,
-    first = false
-    putJsonString(w, k)
-    putByte(w, 58) // :
+    putSlice(w, text, starts[j], starts[j + 1])
     if (typeof v === 'string') putJsonString(w, v)
     else if (typeof v === 'number') {
       if (!Number.isFinite(v)) return false
@@ -151,4 +248,16 @@ function putObject(w: Writer, value: object, depth: number): boolean {
   }
   putByte(w, 125) // }
   return true
+}
+
+/** `bytes[from, to)` as they are. */
+function putSlice(w: Writer, bytes: Uint8Array, from: number, to: number): void {
+  if (w.over || w.at + to - from > w.b.length) {
+    w.over = true
+    return
+  }
+  const b = w.b
+  let at = w.at
+  for (let i = from; i < to; i++) b[at++] = bytes[i]
+  w.at = at
 }

@@ -83,19 +83,110 @@ class AsciiKeyMap extends AvroMap {
   override _write(tap: Tap, val: unknown): void {
     if (val === null || typeof val !== 'object' || Array.isArray(val)) return super._write(tap, val)
     const o = val as Record<string, unknown>
-    const keys = Object.keys(o)
-    const n = keys.length
-    const values = this.valuesType
+    const proto = Object.getPrototypeOf(o)
+    if (proto !== Object.prototype && proto !== null) {
+      const keys = Object.keys(o)
+      if (keys.length) {
+        writeLong(tap, keys.length)
+        for (const key of keys) this.entry(tap, key, o[key])
+      }
+      writeLong(tap, 0)
+      return
+    }
+    // a plain object: its keys in for-in's order, Object.keys's (nothing inherited), without the array
+    let n = 0
+    for (const _ in o) n++
     if (n) {
       writeLong(tap, n)
-      for (let i = 0; i < n; i++) {
-        const key = keys[i]
-        if (!writeAscii(tap, key)) (tap as unknown as { writeString(s: string): void }).writeString(key)
-        values._write(tap, o[key])
-      }
+      for (const key in o) this.entry(tap, key, o[key])
     }
     writeLong(tap, 0)
   }
+
+  private entry(tap: Tap, key: string, value: unknown): void {
+    if (!writeAscii(tap, key)) (tap as unknown as { writeString(s: string): void }).writeString(key)
+    this.valuesType._write(tap, value)
+  }
+}
+
+const AvroArray = (avro.types as unknown as { ArrayType: new (schema: unknown, opts: unknown) => { _write(tap: Tap, val: unknown): void } }).ArrayType
+
+/** Primitive field types whose values `===` compares by value. */
+const SCALAR_FIELD = new Set(['string', 'int', 'long', 'boolean'])
+
+/** What a RepeatingRecordArray wrote last: the values, field after field of item after item, and the bytes. */
+interface Written {
+  readonly fields: readonly string[]
+  readonly values: unknown[]
+  items: number
+  bytes: Buffer
+}
+
+/**
+ * avsc's array type for an array of records of scalar fields (a fact's redactions: field, rule,
+ * count), writing again the bytes it wrote last when the array holds the same values: a run of
+ * facts scrubbed alike carries the same redactions. The same bytes; anything else is avsc's write.
+ * (avsc freezes its types: what was written last is kept in an object of its own.)
+ */
+function repeatingRecordArray(schema: unknown, opts: unknown, fields: readonly string[]): avro.Type {
+  const last: Written = { fields, values: [], items: -1, bytes: Buffer.alloc(0) }
+  class RepeatingRecordArray extends AvroArray {
+    override _write(tap: Tap, val: unknown): void {
+      if (!Array.isArray(val) || !sameAsLast(last, val)) {
+        const start = tap.pos
+        super._write(tap, val)
+        if (Array.isArray(val) && tap.pos <= tap.buf.length) keep(last, val, tap.buf.subarray(start, tap.pos))
+        return
+      }
+      const bytes = last.bytes
+      const n = bytes.length
+      if (tap.pos + n <= tap.buf.length) {
+        const b = tap.buf
+        let at = tap.pos
+        for (let i = 0; i < n; i++) b[at++] = bytes[i]
+      }
+      tap.pos += n
+    }
+  }
+  return new RepeatingRecordArray(schema, opts) as unknown as avro.Type
+}
+
+function sameAsLast(last: Written, val: readonly unknown[]): boolean {
+  if (val.length !== last.items) return false
+  const { fields, values } = last
+  let k = 0
+  for (let i = 0; i < val.length; i++) {
+    const item = val[i] as Record<string, unknown> | null
+    if (item === null || typeof item !== 'object') return false
+    for (let f = 0; f < fields.length; f++) if (item[fields[f]] !== values[k++]) return false
+  }
+  return true
+}
+
+function keep(last: Written, val: readonly unknown[], bytes: Uint8Array): void {
+  const { fields, values } = last
+  let k = 0
+  for (let i = 0; i < val.length; i++) {
+    const item = val[i] as Record<string, unknown>
+    for (let f = 0; f < fields.length; f++) values[k++] = item[fields[f]]
+  }
+  values.length = k
+  last.items = val.length
+  last.bytes = Buffer.from(bytes)
+}
+
+/** The field names of an array's inline record items when every field is a scalar; undefined otherwise. */
+function scalarRecordItems(schema: object): string[] | undefined {
+  const items = (schema as { items?: unknown }).items
+  if (items === null || typeof items !== 'object' || (items as { type?: unknown }).type !== 'record') return undefined
+  const fields = (items as { fields?: unknown }).fields
+  if (!Array.isArray(fields) || fields.length === 0) return undefined
+  const names: string[] = []
+  for (const f of fields as Array<{ name?: unknown; type?: unknown }>) {
+    if (typeof f?.name !== 'string' || typeof f.type !== 'string' || !SCALAR_FIELD.has(f.type)) return undefined
+    names.push(f.name)
+  }
+  return names
 }
 
 /** avsc's Tap#writeLong for the small non-negative counts of maps (one or two bytes), else its own. */
@@ -109,14 +200,18 @@ function writeLong(tap: Tap, n: number): void {
 }
 
 /**
- * Plain `string` schemas get AsciiFastString, maps get AsciiKeyMap (the same types to avsc:
- * typeName, schema, reads).
+ * Plain `string` schemas get AsciiFastString, maps get AsciiKeyMap, arrays of records of scalar
+ * fields repeatingRecordArray's (the same types to avsc: typeName, schema, reads).
  */
 const typeHook = (schema: unknown, opts: unknown): avro.Type | undefined => {
   if (schema === 'string' || (schema !== null && typeof schema === 'object' && (schema as { type?: unknown }).type === 'string' && !('logicalType' in schema)))
     return new AsciiFastString() as unknown as avro.Type
   if (schema !== null && typeof schema === 'object' && (schema as { type?: unknown }).type === 'map' && !('logicalType' in schema))
     return new AsciiKeyMap(schema, opts) as unknown as avro.Type
+  if (schema !== null && typeof schema === 'object' && (schema as { type?: unknown }).type === 'array' && !('logicalType' in schema)) {
+    const fields = scalarRecordItems(schema)
+    if (fields) return repeatingRecordArray(schema, opts, fields)
+  }
   return undefined
 }
 

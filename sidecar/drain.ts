@@ -56,7 +56,12 @@ export class Drainer {
   private admin: StreamAdmin | undefined
   private reconcileOff = false
   private reconcileFailures = 0
-  private readonly c = { stored: 0, duplicates: 0, resyncs: 0, undecodable: 0, reconciled: 0, lastPubAckAt: null as number | null, lastError: null as string | null }
+  /**
+   * When the last PubAck came (ms), 0 before the first: a number field from the start, so that
+   * the time written at every PubAck goes into the field's own box, not into a new one.
+   */
+  private lastPubAckAt = 0
+  private readonly c = { stored: 0, duplicates: 0, resyncs: 0, undecodable: 0, reconciled: 0, lastError: null as string | null }
 
   constructor(
     private readonly wal: Wal,
@@ -104,7 +109,7 @@ export class Drainer {
       resyncs: this.c.resyncs,
       deliveredSeq: this.window.floor,
       walAckedSeq: this.walAcked,
-      lastPubAckAt: this.c.lastPubAckAt,
+      lastPubAckAt: this.lastPubAckAt > 0 ? this.lastPubAckAt : null,
       lastError: this.c.lastError,
       undecodable: this.c.undecodable,
       reconciled: this.c.reconciled,
@@ -239,7 +244,7 @@ export class Drainer {
     e.state = EntryState.Done
     if (o.status === 'duplicate') this.c.duplicates++
     else this.c.stored++
-    this.c.lastPubAckAt = Date.now()
+    this.lastPubAckAt = Date.now()
     let wake = this.inflight <= this.lowWater
     if (this.mode === 'probe' && gen === this.gen) {
       this.mode = 'flow'

@@ -6,6 +6,8 @@ import { ChunkLedger } from '../schemas/chunks.js'
 /** The part of nats.js's protocol handler the frame writer uses (one buffer, queued as is). */
 interface Protocol {
   sendCommand(cmd: Uint8Array): void
+  /** Writes what is queued to the socket now (nats.js does in a microtask, or at once past 32 KiB queued). */
+  flushPending?(): void
 }
 
 /**
@@ -281,8 +283,16 @@ export class FrameWriter {
     if (this.at === this.sentTo) return
     const out = this.buf.subarray(this.sentTo, this.at)
     this.sentTo = this.at
-    if (this.protocol) this.protocol.sendCommand(out)
-    else this.publishEach(out)
+    const p = this.protocol
+    if (!p) this.publishEach(out)
+    else if (typeof p.flushPending !== 'function') p.sendCommand(out)
+    else {
+      // Handed to the socket at once, as one buffer: queued behind another (an earlier flush of
+      // this turn, a PING), nats.js would copy both into new memory to write them as one.
+      p.flushPending()
+      p.sendCommand(out)
+      p.flushPending()
+    }
   }
 
   private reserve(n: number): void {

@@ -1,6 +1,8 @@
 import { createInbox, type Msg, type MsgHdrs, type NatsConnection, type Subscription } from '@nats-io/nats-core'
 import { preEncodedHeaders, withHeaderLines } from './headers.js'
 import { FrameWriter, type FramePosition } from './frames.js'
+import { readPubAcks, type PubAckReading } from './pub-acks.js'
+import { TokenTable } from './token-table.js'
 
 export { preEncodedHeaders, withHeaderLines }
 import { FactCodec, Header, type Fact } from '../schemas/index.js'
@@ -198,34 +200,44 @@ export function factHeaders(id: string, schema: string, fingerprint: string): Ms
   return preEncodedHeaders(Buffer.from(factHeaderBlock(id, schema, fingerprint), 'latin1'))
 }
 
-interface Pending {
+const NO_BYTES = new Uint8Array(0)
+const noCallback: StoredCallback<unknown> = () => undefined
+
+/**
+ * A publish awaiting its PubAck. Those of plain PubAcks are used again (`FactPublisher.recycle`):
+ * a send in the steady state makes no object of its own.
+ */
+class Pending {
   /** The fact id; undefined for a stored message, whose id `ctx` gives when an outcome is made. */
-  id: string | undefined
-  subject: string
+  id: string | undefined = undefined
+  subject = ''
   /**
    * The encoded header block (`NATS/1.0…`) is `buf[h, d)`, kept for a retry; the payload is
    * `data`, or `buf[d, e)` (a frame in the writer's chunk: no view made unless it is retried).
    */
-  buf: Uint8Array
-  h: number
-  d: number
-  e: number
-  data: Uint8Array | undefined
-  sentAt: number
-  attempts: number
-  cb: StoredCallback<unknown>
+  buf: Uint8Array = NO_BYTES
+  h = 0
+  d = 0
+  e = 0
+  data: Uint8Array | undefined = undefined
+  sentAt = 0
+  attempts = 1
+  cb: StoredCallback<unknown> = noCallback
   /** Given back to `cb` with the outcome (trySendStored: the ReadyMessage), or the send's owner (trySend); `forgetPending(owner)` matches it. */
-  ctx: unknown
-  tag: number
+  ctx: unknown = undefined
+  tag = 0
   /** A raw fact: a `duplicate` answer is checked against the subject of the message JetStream kept. */
-  verify: boolean
+  verify = false
   /** When it first met no stream (waitForStreamMs): a 503 after this + the wait fails it. */
-  noStreamSince?: number
+  noStreamSince: number | undefined = undefined
   /** Order of the first send: what was not acknowledged is sent again in this order after a reconnect. */
-  order: number
+  order = 0
   /** Sent at least once (a fact taken in while disconnected waits for the reconnect). */
-  sent: boolean
+  sent = false
 }
+
+/** Oldest first send first (`Pending.order`). */
+const byOrder = (a: [number, Pending], b: [number, Pending]): number => a[1].order - b[1].order
 
 /**
  * The acknowledged publisher. Facts go out as plain publishes with a reply subject on one
@@ -245,7 +257,9 @@ export class FactPublisher {
   /** By fact kind: the header lines after the message id (`Ben-Schema`, `Ben-Schema-Fp`, empty line). */
   private readonly tails = new Map<string, Buffer>()
   private readonly sub: Subscription
-  private readonly pending = new Map<number, Pending>()
+  private readonly pending: TokenTable<Pending>
+  /** Pending objects of plain PubAcks settled, used again (at most a window's worth). */
+  private readonly spare: Pending[] = []
   private readonly window: number
   private readonly ackTimeoutMs: number
   private readonly retries: number
@@ -255,6 +269,8 @@ export class FactPublisher {
   private readonly factPrefix: string
   private readonly sweeper: NodeJS.Timeout
   private readonly frames: FrameWriter
+  /** Plain PubAcks read off the connection's bytes (pub-acks.ts); undefined: all through `onAck`. */
+  private readonly acks: PubAckReading | undefined
   private token = 0
   private order = 0
   /**
@@ -277,17 +293,19 @@ export class FactPublisher {
     this.replyPrefix = Buffer.from(`${this.inbox}.`, 'utf8')
     this.factPrefix = opts.verifyDuplicates === true ? `${subjects.prefix}.fact.` : '\u0000never'
     this.window = opts.window ?? 4096
+    this.pending = new TokenTable<Pending>(this.window)
     this.ackTimeoutMs = opts.ackTimeoutMs ?? 5000
     this.retries = opts.retries ?? 5
     this.waitForStreamMs = opts.waitForStreamMs ?? 0
     this.sub = nc.subscribe(`${this.inbox}.*`, { callback: (err, msg) => (err ? undefined : this.onAck(msg)) })
+    this.acks = readPubAcks(nc, { prefix: this.replyPrefix, sub: this.sub, stored: (token, seq) => this.onStored(token, seq) })
     const period = Math.max(50, Math.floor(this.ackTimeoutMs / 4))
     this.sweeper = setInterval(() => {
       const now = performance.now()
       // The process did not run for `stalled` ms (a long synchronous task, a starved CPU): that
       // time does not count against the PubAcks awaited, whose answers may be waiting unread.
       const stalled = now - this.now - 2 * period
-      if (stalled > 0) for (const p of this.pending.values()) p.sentAt += stalled
+      if (stalled > 0) this.pending.forEach((p) => (p.sentAt += stalled))
       this.now = now
       this.sweep()
     }, period)
@@ -311,7 +329,7 @@ export class FactPublisher {
   private resume(): void {
     this.offline = false
     this.now = performance.now()
-    const again = [...this.pending].sort((a, b) => a[1].order - b[1].order)
+    const again = this.pending.entries().sort(byOrder)
     for (const [token, p] of again) {
       this.pending.delete(token)
       this.frames.settled(p.buf, false) // what was sent before the disconnect may or may not have left
@@ -404,23 +422,24 @@ export class FactPublisher {
   /** Awaits the PubAck of a frame just written. */
   private track(token: number, id: string | undefined, subject: string, framed: FramePosition, cb: StoredCallback<unknown>, ctx?: unknown, tag = 0): void {
     if (this.pending.size === 0) this.lastAnswer = this.now
-    this.pending.set(token, {
-      id,
-      subject,
-      buf: framed.chunk,
-      h: framed.h,
-      d: framed.d,
-      e: framed.e,
-      data: undefined,
-      sentAt: this.now,
-      attempts: 1,
-      cb,
-      ctx,
-      tag,
-      verify: subject.startsWith(this.factPrefix),
-      order: ++this.order,
-      sent: true,
-    })
+    const p = this.spare.pop() ?? new Pending()
+    p.id = id
+    p.subject = subject
+    p.buf = framed.chunk
+    p.h = framed.h
+    p.d = framed.d
+    p.e = framed.e
+    p.data = undefined
+    p.sentAt = this.now
+    p.attempts = 1
+    p.cb = cb
+    p.ctx = ctx
+    p.tag = tag
+    p.verify = subject.startsWith(this.factPrefix)
+    p.noStreamSince = undefined
+    p.order = ++this.order
+    p.sent = true
+    this.pending.set(token, p)
   }
 
   /** Publishes already-encoded bytes (JSON edge facts, dead letters) with the same guarantees. */
@@ -469,23 +488,20 @@ export class FactPublisher {
     }
     const token = ++this.token
     if (this.pending.size === 0) this.lastAnswer = this.now
-    const p: Pending = {
-      id,
-      subject,
-      buf: headers,
-      h: 0,
-      d: headers.length,
-      e: headers.length,
-      data,
-      sentAt: this.now,
-      attempts: 1,
-      cb,
-      ctx,
-      tag,
-      verify: subject.startsWith(this.factPrefix),
-      order: ++this.order,
-      sent: !this.offline,
-    }
+    const p = new Pending()
+    p.id = id
+    p.subject = subject
+    p.buf = headers
+    p.d = headers.length
+    p.e = headers.length
+    p.data = data
+    p.sentAt = this.now
+    p.cb = cb
+    p.ctx = ctx
+    p.tag = tag
+    p.verify = subject.startsWith(this.factPrefix)
+    p.order = ++this.order
+    p.sent = !this.offline
     this.pending.set(token, p)
     if (p.sent) this.transmit(token, p)
   }
@@ -526,7 +542,7 @@ export class FactPublisher {
    * whose server stopped answering. A late PubAck for one of them is ignored.
    */
   failPending(error: string): void {
-    for (const [token, p] of [...this.pending]) this.settle(token, p, { id: idOf(p), status: 'failed', code: PublishFailure.Abandoned, error })
+    for (const [token, p] of this.pending.entries().sort(byOrder)) this.settle(token, p, { id: idOf(p), status: 'failed', code: PublishFailure.Abandoned, error })
   }
 
   /**
@@ -537,7 +553,7 @@ export class FactPublisher {
    * that `ctx`); without it, every send.
    */
   forgetPending(owner?: unknown): void {
-    for (const [token, p] of this.pending) {
+    for (const [token, p] of this.pending.entries()) {
       if (owner !== undefined && p.ctx !== owner) continue
       this.frames.settled(p.buf, false)
       this.pending.delete(token)
@@ -553,6 +569,7 @@ export class FactPublisher {
     await this.flush()
     this.closed = true
     clearInterval(this.sweeper)
+    this.acks?.stop()
     this.sub.unsubscribe()
   }
 
@@ -616,6 +633,28 @@ export class FactPublisher {
     this.settle(token, p, p.id === undefined ? new StoredOutcome(status, ack.seq, p.ctx as ReadyMessage) : { id: p.id, status, seq: ack.seq })
   }
 
+  /** A plain PubAck (stored, not a duplicate, not an error) read by pub-acks.ts: what `onAck` does with it. */
+  private onStored(token: number, seq: number): void {
+    const p = this.pending.get(token)
+    if (!p) return // a late answer to a retried publish: already settled
+    this.settle(token, p, p.id === undefined ? new StoredOutcome('stored', seq, p.ctx as ReadyMessage) : { id: p.id, status: 'stored', seq })
+    this.recycle(p)
+  }
+
+  /**
+   * Keeps a settled publish's object to be used again. Only from `onStored`: nothing else holds
+   * it then (it is out of `pending`, its outcome given; the loops that settle many at once work on
+   * copies and may still reach theirs).
+   */
+  private recycle(p: Pending): void {
+    p.buf = NO_BYTES
+    p.data = undefined
+    p.cb = noCallback
+    p.ctx = undefined
+    p.id = undefined
+    if (this.spare.length < this.window) this.spare.push(p)
+  }
+
   private verifying = 0
 
   /**
@@ -660,7 +699,10 @@ export class FactPublisher {
     if (this.offline || this.overdue) return
     const now = this.now
     const due: number[] = []
-    for (const [token, p] of this.pending) if (now - p.sentAt >= this.ackTimeoutMs) due.push(token)
+    const late: Array<[number, Pending]> = []
+    this.pending.forEach((p, token) => void (now - p.sentAt >= this.ackTimeoutMs && late.push([token, p])))
+    // retried in the order they were first sent
+    for (const [token] of late.sort(byOrder)) due.push(token)
     if (!due.length) return
     this.overdue = true
     setImmediate(() => {

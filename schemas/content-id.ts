@@ -48,24 +48,11 @@ function putPrefix(w: Writer, kind: string, source: string): void {
     prefixKind = kind
     prefixSource = source
   }
-  putBytes(w, prefix)
+  putSlice(w, prefix, 0, prefix.length)
 }
 let prefixKind = ''
 let prefixSource = ''
 let prefix: Buffer = Buffer.alloc(0)
-
-/** Bytes as they are. */
-function putBytes(w: Writer, bytes: Uint8Array): void {
-  const n = bytes.length
-  if (w.over || w.at + n > w.b.length) {
-    w.over = true
-    return
-  }
-  const b = w.b
-  let at = w.at
-  for (let i = 0; i < n; i++) b[at++] = bytes[i]
-  w.at = at
-}
 
 /** A part as UTF-8 followed by its NUL. */
 function putText(w: Writer, s: string): void {

@@ -159,17 +159,8 @@ class Reader {
 
   /** Reads the plain PubAcks in `buf` from `at` on: where the first thing that is not one starts. */
   private readAcks(buf: Uint8Array, at: number): number {
-    const routes = this.routes
-    outer: while (at < buf.length) {
-      for (let k = 0; k < routes.length; k++) {
-        const next = this.readAck(buf, at, buf.length, routes[k])
-        if (next > 0) {
-          at = next
-          continue outer
-        }
-      }
-      break
-    }
+    let next = 0
+    while (at < buf.length && (next = this.readAck(buf, at, buf.length)) > 0) at = next
     return at
   }
 

@@ -630,14 +630,19 @@ export class FactPublisher {
       })
       return
     }
-    this.settle(token, p, p.id === undefined ? new StoredOutcome(status, ack.seq, p.ctx as ReadyMessage) : { id: p.id, status, seq: ack.seq })
+    this.settleStored(token, p, status, ack.seq)
+  }
+
+  /** The outcome of a message JetStream holds: a StoredOutcome for a stored message (trySendStored), else the fact's. */
+  private settleStored(token: number, p: Pending, status: 'stored' | 'duplicate', seq: number | undefined): void {
+    this.settle(token, p, p.id === undefined ? new StoredOutcome(status, seq, p.ctx as ReadyMessage) : { id: p.id, status, seq })
   }
 
   /** A plain PubAck (stored, not a duplicate, not an error) read by pub-acks.ts: what `onAck` does with it. */
   private onStored(token: number, seq: number): void {
     const p = this.pending.get(token)
     if (!p) return // a late answer to a retried publish: already settled
-    this.settle(token, p, p.id === undefined ? new StoredOutcome('stored', seq, p.ctx as ReadyMessage) : { id: p.id, status: 'stored', seq })
+    this.settleStored(token, p, 'stored', seq)
     this.recycle(p)
   }
 

@@ -9,6 +9,7 @@ import { copyFileSync, existsSync, mkdtempSync, rmSync, writeFileSync } from 'no
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
+import { childResult } from './child-result.js'
 
 export interface GoRecord {
   readonly subject: string
@@ -67,16 +68,11 @@ export function compileGo(file: string): GoProgram {
 
 /** Runs a compiled Go program; resolves with the JSON of its last stdout line. */
 export function runGo<T>(bin: string, args: readonly string[], onStart?: (pid: number) => void): Promise<T> {
-  return new Promise<string>((resolve, reject) => {
-    const child = spawn(bin, args, { stdio: ['ignore', 'pipe', 'pipe'] })
-    if (child.pid) onStart?.(child.pid)
-    let stdout = ''
-    let stderr = ''
-    child.stdout.on('data', (b: Buffer) => (stdout += b.toString()))
-    child.stderr.on('data', (b: Buffer) => (stderr += b.toString()))
-    child.once('error', reject)
-    child.once('exit', (code) => (code === 0 ? resolve(stdout) : reject(new Error(`${bin} exited ${code}: ${stderr.trim()}`))))
-  }).then((out) => JSON.parse(out.trim().split('\n').pop()!) as T)
+  const child = spawn(bin, args, { stdio: ['ignore', 'pipe', 'pipe'] })
+  if (child.pid) onStart?.(child.pid)
+  let stderr = ''
+  child.stderr.on('data', (b: Buffer) => (stderr += b.toString()))
+  return childResult<T>(child, bin, () => stderr)
 }
 
 /** Compiles the baseline; `{ ok: false, reason }` when it cannot be built here. */

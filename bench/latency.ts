@@ -42,6 +42,7 @@ import type { Fact } from '../schemas/index.js'
 import { profiled } from './profile.js'
 import { BASELINE_HOPS, relayBaseline, type BaselineFigures } from './latency-baseline.js'
 import { mainThreadCpu, procCpu, procMinorFaults, selfCpu, workerPidsOf } from './proc-cpu.js'
+import { childResult } from './child-result.js'
 
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 20)
 const STEADY_RATE = Number(process.env.BENCH_STEADY_RATE ?? 10_000)
@@ -85,27 +86,19 @@ async function feed(url: string, load: string, seconds: number, rate: number, pr
 }
 
 function feedPart(part: string, url: string, load: string, seconds: number, rate: number, probeSources: readonly string[]): Promise<Fed> {
-  return new Promise((resolve, reject) => {
-    const args = [feedScript, '--part', part, '--url', url, '--load', load, '--seconds', String(seconds), '--rate', String(rate), '--probe-sources', probeSources.join(',')]
-    // The probes' part in a session of its own: with Linux autogroup it is then a scheduling group
-    // of its own, as a publisher on another host would be, rather than a nice-0 thread in Ben's
-    // group behind the stage threads Ben raises (their nice orders the threads of one group only).
-    // The routine part stays in Ben's group: its load is what Ben's stages are measured against.
-    const child = spawn(process.execPath, args, {
-      stdio: ['ignore', 'pipe', 'inherit'],
-      detached: part === 'probes',
-    })
-    // Outside the terminal's process group, so a ^C does not reach it: stopped with the bench.
-    const stop = () => child.kill()
-    process.once('exit', stop)
-    let out = ''
-    child.stdout.on('data', (b) => (out += b))
-    child.on('exit', (code) => {
-      process.off('exit', stop)
-      if (code === 0) resolve(JSON.parse(out.trim().split('\n').pop()!))
-      else reject(new Error(`feed exited ${code}`))
-    })
+  const args = [feedScript, '--part', part, '--url', url, '--load', load, '--seconds', String(seconds), '--rate', String(rate), '--probe-sources', probeSources.join(',')]
+  // The probes' part in a session of its own: with Linux autogroup it is then a scheduling group
+  // of its own, as a publisher on another host would be, rather than a nice-0 thread in Ben's
+  // group behind the stage threads Ben raises (their nice orders the threads of one group only).
+  // The routine part stays in Ben's group: its load is what Ben's stages are measured against.
+  const child = spawn(process.execPath, args, {
+    stdio: ['ignore', 'pipe', 'inherit'],
+    detached: part === 'probes',
   })
+  // Outside the terminal's process group, so a ^C does not reach it: stopped with the bench.
+  const stop = () => child.kill()
+  process.once('exit', stop)
+  return childResult<Fed>(child, `the feed's ${part} part`).finally(() => process.off('exit', stop))
 }
 
 const targetsScript = join(fileURLToPath(new URL('.', import.meta.url)), 'latency-targets.js')

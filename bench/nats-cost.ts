@@ -23,6 +23,7 @@ import { StreamAdmin, Subjects } from '../streams/index.js'
 import { printTable } from '../cli/output.js'
 import { compileGo } from './go-baseline.js'
 import { procCpu } from './proc-cpu.js'
+import { childResult } from './child-result.js'
 
 const N = Number(process.env.BENCH_N ?? 200_000)
 const REPS = Number(process.env.BENCH_REPS ?? 3)
@@ -80,18 +81,14 @@ async function measure(bin: string, s: Shape): Promise<Outcome> {
     const child = spawn(bin, args, { stdio: ['pipe', 'pipe', 'inherit'] })
     let out = ''
     let c0 = 0
-    const done = new Promise<string>((resolve, reject) => {
-      child.stdout.on('data', (b: Buffer) => {
-        out += b.toString()
-        if (c0 === 0 && out.includes('"warm"')) {
-          c0 = procCpu(server.pid) // the warm-up is done: measure from here
-          child.stdin.write('g')
-        }
-      })
-      child.once('error', reject)
-      child.once('exit', (code) => (code === 0 ? resolve(out) : reject(new Error(`natscost exited ${code}`))))
+    child.stdout.on('data', (b: Buffer) => {
+      out += b.toString()
+      if (c0 === 0 && out.includes('"warm"')) {
+        c0 = procCpu(server.pid) // the warm-up is done: measure from here
+        child.stdin.write('g')
+      }
     })
-    const r = JSON.parse((await done).trim().split('\n').pop()!) as { n: number; failed: number; secs: number; cpuSecs: number }
+    const r = await childResult<{ n: number; failed: number; secs: number; cpuSecs: number }>(child, 'natscost')
     const serverCpu = procCpu(server.pid) - c0
     if (r.failed > 0) throw new Error(`${s.name}: ${r.failed} publishes failed`)
     return { serverUs: (serverCpu * 1e6) / N, clientUs: (r.cpuSecs * 1e6) / N, rate: N / r.secs }

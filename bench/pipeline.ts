@@ -39,6 +39,7 @@ import type { AnomalyFact } from '../schemas/index.js'
 import { compileGo, runGo } from './go-baseline.js'
 import { profiled } from './profile.js'
 import { childrenOf, procCpu, procWrites, selfCpu } from './proc-cpu.js'
+import { childResult } from './child-result.js'
 
 const FACTS = Number(process.env.BENCH_FACTS ?? 200_000)
 const WORKERS = (process.env.BENCH_WORKERS ?? '1,2,4')
@@ -56,12 +57,8 @@ const SPAN_S = Number(process.env.BENCH_SPAN_S ?? 400)
 const feedScript = join(fileURLToPath(new URL('.', import.meta.url)), 'pipeline-feed.js')
 
 function feed(url: string, args: string[]): Promise<{ sent: number; failed: number; seconds: number }> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [feedScript, '--url', url, ...args], { stdio: ['ignore', 'pipe', 'inherit'] })
-    let out = ''
-    child.stdout.on('data', (b) => (out += b))
-    child.on('exit', (code) => (code === 0 ? resolve(JSON.parse(out.trim().split('\n').pop()!)) : reject(new Error(`feed exited ${code}`))))
-  })
+  const child = spawn(process.execPath, [feedScript, '--url', url, ...args], { stdio: ['ignore', 'pipe', 'inherit'] })
+  return childResult(child, 'the feed')
 }
 
 async function rows(r: Running, table: string): Promise<number> {

@@ -42,6 +42,7 @@ import { startNatsServer } from '../infra/index.js'
 import { heapGrowthBounded, keepDefaultHeapGrowth, defaultDetectorConfig, detectStage, serializeDetectState, type DetectState } from '../processors/detect/index.js'
 import { CheckpointStore, ChunkWriter, FrameReader } from '../processors/runner/index.js'
 import { procCpu } from './proc-cpu.js'
+import { childResult } from './child-result.js'
 
 const SIZES = (process.env.BENCH_SERIES ?? '10000,100000').split(',').map(Number)
 const POINTS = Number(process.env.BENCH_POINTS ?? 600)
@@ -170,20 +171,10 @@ async function restoreFrom(url: string, key: string, mode: ReadMode): Promise<Om
 
 function child(url: string, key: string, mode: ReadMode, serverPid: number): Promise<Restart> {
   const s0 = procCpu(serverPid) * 1000
-  return new Promise((resolve, reject) => {
-    const p = spawn(
-      process.execPath,
-      ['--expose-gc', ...(PROFILE ? ['--cpu-prof', `--cpu-prof-dir=${PROFILE}`] : []), fileURLToPath(import.meta.url), '--restore', url, key, mode],
-      { stdio: ['ignore', 'pipe', 'inherit'] },
-    )
-    let out = ''
-    p.stdout.on('data', (d: Buffer) => (out += d.toString()))
-    p.on('exit', (code) =>
-      code === 0
-        ? resolve({ ...(JSON.parse(out.trim().split('\n').at(-1)!) as Restart), serverCpuMs: procCpu(serverPid) * 1000 - s0 })
-        : reject(new Error(`restore process exited ${code}`)),
-    )
+  const p = spawn(process.execPath, ['--expose-gc', ...(PROFILE ? ['--cpu-prof', `--cpu-prof-dir=${PROFILE}`] : []), fileURLToPath(import.meta.url), '--restore', url, key, mode], {
+    stdio: ['ignore', 'pipe', 'inherit'],
   })
+  return childResult<Restart>(p, 'the restore process').then((r) => ({ ...r, serverCpuMs: procCpu(serverPid) * 1000 - s0 }))
 }
 
 async function main(): Promise<void> {

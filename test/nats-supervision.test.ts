@@ -76,7 +76,8 @@ describe('nats-server processes Ben starts never outlive it', () => {
     let out = ''
     child.stdout.on('data', (b: Buffer) => (out += b.toString()))
     child.stderr.on('data', (b: Buffer) => (out += b.toString()))
-    const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()))
+    // 'close', not 'exit': at 'exit' its last lines ("stopped.") may not be read yet.
+    const exited = new Promise<void>((resolve) => child.once('close', () => resolve()))
     // The moment its server exists, ben up has not finished starting (connection, topology, chDB).
     const pid = await waitFor('ben up to spawn its nats-server', () => natsServersOf(home)[0], 120_000, 20)
     const server = inspectProcess(pid)

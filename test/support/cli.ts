@@ -85,7 +85,8 @@ export async function benUp(env: NodeJS.ProcessEnv & { BEN_HOME: string }, args:
   let out = ''
   child.stdout!.on('data', (b) => (out += b))
   child.stderr!.on('data', (b) => (out += b))
-  const exited = new Promise<number | null>((r) => child.once('exit', (code) => r(code)))
+  // 'close', not 'exit': at 'exit' the last lines it printed ("stopped.") may not be read yet.
+  const exited = new Promise<number | null>((r) => child.once('close', (code) => r(code)))
   const file = join(env.BEN_HOME, 'endpoints.json')
   await waitFor(
     'ben up to record its endpoints',

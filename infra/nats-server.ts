@@ -4,7 +4,7 @@ import { delimiter, dirname, join, relative, resolve } from 'node:path'
 import { connect as tcpConnect } from 'node:net'
 import { InfraError } from './errors.js'
 import { freePort, isPortFree } from './ports.js'
-import { inspectProcess, selfIdentity, type ProcessIdentity } from './process-identity.js'
+import { inspectProcess, selfIdentity, terminateAllSync, type ProcessIdentity } from './process-identity.js'
 import { acquireStoreLock, type StoreLock } from './store-lock.js'
 import { prioritiseProcess, type PriorityOutcome } from './priority.js'
 
@@ -250,10 +250,12 @@ async function launch(bin: string, opts: NatsServerOptions, lock: StoreLock): Pr
   }
   const nice = opts.nice ?? DEFAULT_NATS_NICE
   const priority = nice ? prioritiseProcess(identity.pid, nice) : undefined
+  stopAtExit(identity)
   let stopping: Promise<void> | undefined
   const stop = () =>
     (stopping ??= (async () => {
       await stopChild(child, exited)
+      unstopped.delete(identity)
       lock.release()
     })())
   return {
@@ -292,6 +294,24 @@ function readTail(file: string, from: number): string {
   } catch {
     return ''
   }
+}
+
+/**
+ * Servers this process started and has not stopped. If it exits first (a bench or a test that
+ * threw, a CLI command that failed before its clean-up), they go with it: otherwise nothing would
+ * stop them but a later start on the same store, and a bench's store is a fresh temporary
+ * directory (a crashed bench:latency run left its server running under the next runs). A
+ * SIGKILLed process runs no hook: its server is left behind, as designed, and stopped by the next
+ * start on its store.
+ */
+const unstopped = new Set<ProcessIdentity>()
+let exitHooked = false
+
+function stopAtExit(id: ProcessIdentity): void {
+  unstopped.add(id)
+  if (exitHooked) return
+  exitHooked = true
+  process.once('exit', () => terminateAllSync([...unstopped]))
 }
 
 async function stopChild(child: ChildProcess, exited: Promise<unknown>): Promise<void> {

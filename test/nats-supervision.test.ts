@@ -3,7 +3,9 @@ import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'n
 import { join } from 'node:path'
 import { findNatsServer, inspectProcess, isSameProcess, silentLogger, startNatsServer, SupervisedNats, type ProcessIdentity } from '../infra/index.js'
 import { spawn } from 'node:child_process'
+import { pathToFileURL } from 'node:url'
 import { BEN_JS, natsServersOf } from '../bench/faults/harness.js'
+import { packageRoot } from '../schemas/index.js'
 import { tempDir, waitFor } from './support/servers.js'
 
 /**
@@ -35,6 +37,27 @@ describe('nats-server processes Ben starts never outlive it', () => {
     )
     expect(err?.message).toMatch(/EISDIR|directory/)
     for (const pid of natsServersOf(dir.path)) strays.push(inspectProcess(pid)!)
+    expect(natsServersOf(dir.path)).toEqual([])
+  })
+
+  it('a process that ends without stopping its server (an uncaught exception) takes the server along', async () => {
+    const dir = tempDir('ben-owner-throws-')
+    dirs.push(dir)
+    const infra = JSON.stringify(pathToFileURL(join(packageRoot(), 'dist', 'infra', 'index.js')).href)
+    const store = JSON.stringify(join(dir.path, 'nats'))
+    // What a bench did when its feed's result could not be read: it threw, its server still running.
+    const code = `const { startNatsServer } = await import(${infra}); const s = await startNatsServer({ storeDir: ${store} }); console.log(s.pid); setImmediate(() => { throw new Error('the bench failed') })`
+    const child = spawn(process.execPath, ['--input-type=module', '-e', code], { stdio: ['ignore', 'pipe', 'pipe'] })
+    let out = ''
+    let err = ''
+    child.stdout.on('data', (b: Buffer) => (out += b.toString()))
+    child.stderr.on('data', (b: Buffer) => (err += b.toString()))
+    const exitCode = await new Promise<number | null>((r) => child.once('close', (c) => r(c)))
+    const pid = Number(out.trim())
+    expect(pid, err).toBeGreaterThan(0)
+    expect(exitCode).toBe(1)
+    expect(err).toMatch(/the bench failed/)
+    // Gone when its owner is: the hook waits for it (SIGTERM, then SIGKILL after 2 s).
     expect(natsServersOf(dir.path)).toEqual([])
   })
 

@@ -45,11 +45,18 @@ describe('FrameWriter', () => {
       }),
     )
     fc.assert(
-      fc.property(fc.oneof(fc.nat(), fc.constantFrom(0, 9, 10, 99, 100, 2 ** 31, Number.MAX_SAFE_INTEGER)), (v) => {
-        const a = Buffer.alloc(20)
-        const n = putUint(a, 1, v)
-        expect(a.toString('latin1', 1, 1 + n)).toBe(String(v))
-      }),
+      fc.property(
+        fc.oneof(
+          fc.nat(),
+          fc.nat({ max: Number.MAX_SAFE_INTEGER }),
+          fc.constantFrom(0, 9, 10, 99, 100, 999_999_999, 1e9, 2 ** 31 - 1, 2 ** 31, 9_999_999_999, 1e10, Number.MAX_SAFE_INTEGER),
+        ),
+        (v) => {
+          const a = Buffer.alloc(20)
+          const n = putUint(a, 1, v)
+          expect(a.toString('latin1', 1, 1 + n)).toBe(String(v))
+        },
+      ),
     )
   })
 

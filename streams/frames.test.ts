@@ -104,9 +104,23 @@ describe('FrameWriter', () => {
               } else {
                 // the message inside a larger buffer (a WAL record: its head before it), a line added or not
                 const block = Buffer.from(HEAD + f.idA + tail, 'latin1')
-                const src = Buffer.concat([Buffer.alloc(f.before, 7), block, Buffer.from(f.data)])
+                // (after it, bytes of the next record or none; its payload right after its header block, or apart)
+                const apart = f.before % 2 === 1 ? 3 : 0
+                const src = Buffer.concat([Buffer.alloc(f.before, 7), block, Buffer.alloc(apart, 8), Buffer.from(f.data), Buffer.alloc(f.before, 9)])
                 const [name, value] = f.line ?? ['', -1]
-                const pos = w.writeStored(f.subject, replyBytes, f.token, src, f.before, f.before + block.length, f.before + block.length, Buffer.from(name, 'latin1'), value)!
+                const dataAt = f.before + block.length + apart
+                const pos = w.writeStored(
+                  f.subject,
+                  replyBytes,
+                  f.token,
+                  src,
+                  f.before,
+                  f.before + block.length,
+                  dataAt,
+                  Buffer.from(name, 'latin1'),
+                  value,
+                  dataAt + f.data.length,
+                )!
                 const headerText = HEAD + f.idA + f.tail + '\r\n' + (value < 0 ? '' : `${name}${value}\r\n`) + '\r\n'
                 expect(Buffer.from(pos.chunk.subarray(pos.h, pos.d)).equals(Buffer.from(headerText, 'latin1'))).toBe(true)
                 expected.push(plainFrame(f.subject, replyText, headerText, f.data))

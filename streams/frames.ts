@@ -240,19 +240,36 @@ export class FrameWriter {
     const b = this.buf
     let at = this.line(b, this.at, subject, reply, token, hlen, hlen + dlen)
     const h = at
-    putBytes(b, at, src, blockAt, blockAt + keep)
-    at += keep
-    if (value >= 0) {
-      putBytes(b, at, head, 0, head.length)
-      at += head.length
-      at += putUint(b, at, value)
+    if (dataAt === blockEnd) {
+      // the header block and the payload lie together (a WAL record): one copy of both, then the
+      // empty line and the payload moved past the added line within the chunk (copyWithin: no
+      // view made, as Buffer#copy makes for each range it copies)
+      putBytes(b, at, src, blockAt, end)
+      at += keep
+      if (value >= 0) {
+        b.copyWithin(at + line, at, at + 2 + dlen)
+        putBytes(b, at, head, 0, head.length)
+        at += head.length
+        at += putUint(b, at, value)
+        b.writeUInt16LE(CRLF, at)
+        at += 2
+      }
+      at += 2
+    } else {
+      putBytes(b, at, src, blockAt, blockAt + keep)
+      at += keep
+      if (value >= 0) {
+        putBytes(b, at, head, 0, head.length)
+        at += head.length
+        at += putUint(b, at, value)
+        b.writeUInt16LE(CRLF, at)
+        at += 2
+      }
       b.writeUInt16LE(CRLF, at)
       at += 2
+      putBytes(b, at, src, dataAt, end)
     }
-    b.writeUInt16LE(CRLF, at)
-    at += 2
     const d = at
-    putBytes(b, at, src, dataAt, end)
     at += dlen
     b.writeUInt16LE(CRLF, at)
     this.at = at + 2

@@ -58,6 +58,22 @@ describe('the JSON edge shape', () => {
     }
   })
 
+  it('judges each source on its own, whatever source came before (a run of one source is checked once)', () => {
+    const fact = (source: string) => ({ lane: 'event', source, ts: 1, type: 'log', message: 'm' })
+    const verdict = (source: string) => {
+      const r = parseEdgeFact(fact(source))
+      return r.ok ? 'ok' : r.error.reason
+    }
+    const alone = new Map<string, string>()
+    const sources = ['web-3', 'a.b', 'web-3', 'é', 'web-3', 'x y', 'db_1', '', 'x'.repeat(128), 'x'.repeat(129), 'web-3', 'tab\there', 'db_1', '*', '>']
+    for (const s of new Set(sources)) alone.set(s, verdict(s))
+    expect(alone.get('web-3')).toBe('ok')
+    expect(alone.get('é')).not.toBe('ok')
+    expect(alone.get('a.b')).not.toBe('ok')
+    // in every order, after every other source, each gets the verdict it gets alone
+    fc.assert(fc.property(fc.array(fc.constantFrom(...sources), { minLength: 2, maxLength: 8 }), (run) => run.every((s) => verdict(s) === alone.get(s))))
+  })
+
   it('refuses non-JSON with not_json', () => {
     expect(parseEdgeJson('{"lane":')).toMatchObject({ ok: false, error: { reason: 'not_json' } })
   })

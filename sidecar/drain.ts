@@ -201,20 +201,31 @@ export class Drainer {
     }
   }
 
-  /** Reads up to `max` records after the last one read; returns how many. */
+  /**
+   * Reads up to `max` records after the last one read; returns how many. Records the WAL still
+   * holds in memory are read where they lie (`readInPlace`: no view or record object each).
+   */
   private async readMore(max: number): Promise<number> {
-    const recs: WalRecord[] = await this.wal.read(this.readSeq, max)
-    for (const r of recs) {
-      const e = new Entry(r.seq, r.appendedAt, r.data)
-      if (e.undecodable) {
-        this.c.undecodable++
-        this.log?.error({ seq: r.seq, bytes: r.data.length }, 'WAL record is not a sidecar record; skipped (a bug, or a WAL written by something else)')
-      }
-      this.window.push(e)
-      this.readSeq = r.seq + 1
+    const inPlace = this.wal.readInPlace?.(this.readSeq, max, this.take) ?? -1
+    if (inPlace >= 0) {
+      if (inPlace > 0) this.advance()
+      return inPlace
     }
+    const recs: WalRecord[] = await this.wal.read(this.readSeq, max)
+    for (const r of recs) this.take(r.seq, r.appendedAt, r.data)
     if (recs.length > 0) this.advance()
     return recs.length
+  }
+
+  /** One record read: into the window (the record `bytes[at, end)`, or `bytes` itself without `at`). */
+  private readonly take = (seq: number, appendedAt: number, bytes: Uint8Array, at?: number, end?: number): void => {
+    const e = new Entry(seq, appendedAt, bytes, at, end)
+    if (e.undecodable) {
+      this.c.undecodable++
+      this.log?.error({ seq, bytes: e.end - e.at }, 'WAL record is not a sidecar record; skipped (a bug, or a WAL written by something else)')
+    }
+    this.window.push(e)
+    this.readSeq = seq + 1
   }
 
   private send(e: Entry): void {

@@ -155,4 +155,13 @@ describe('sidecar record', () => {
       message: expect.stringMatching(/BEN_MAX_FUTURE_SKEW/),
     })
   })
+
+  it("judges event time against the arrival time it is given (a batch's, read once), not the clock at each input", () => {
+    const metric = (ts: number) => ({ lane: 'metric', ts, name: 'x', value: 1 })
+    const arrived = TS - 3_600_000 // an hour before the facts' time: they are ahead of it
+    expect(intake.prepare(metric(TS), arrived)).toMatchObject({ reason: 'invalid', message: expect.stringMatching(/BEN_MAX_FUTURE_SKEW/) })
+    expect(intake.prepareLine(JSON.stringify(metric(TS)), arrived)).toMatchObject({ reason: 'invalid', message: expect.stringMatching(/BEN_MAX_FUTURE_SKEW/) })
+    expect(isRecord(intake.prepare(metric(arrived + 60_000), arrived))).toBe(true) // within the skew
+    expect(isRecord(intake.prepare(metric(TS)))).toBe(true) // no time given: now's
+  })
 })

@@ -63,8 +63,11 @@ export class Intake {
     this.explainPrefix = `sidecar ${id} `
   }
 
-  /** One object in the edge shape. */
-  prepare(input: unknown): Prepared {
+  /** What parseEdgeFact is told: the arrival time of the input at hand (one object, set per input). */
+  private readonly parseOptions = { arrivedAt: 0 }
+
+  /** One object in the edge shape, arrived at `arrivedAt` (ms; the caller reads its clock once for a batch). */
+  prepare(input: unknown, arrivedAt = Date.now()): Prepared {
     let candidate = input
     if (input !== null && typeof input === 'object' && !Array.isArray(input)) {
       const source = (input as { source?: unknown }).source
@@ -76,20 +79,22 @@ export class Intake {
         }
       }
     }
-    const parsed = parseEdgeFact(candidate, undefined, { arrivedAt: Date.now() })
+    const opts = this.parseOptions
+    opts.arrivedAt = arrivedAt
+    const parsed = parseEdgeFact(candidate, undefined, opts)
     if (!parsed.ok) return { reason: AcceptReason.Invalid, message: parsed.error.message }
     return this.scrubAndFrame(parsed.value)
   }
 
-  /** One NDJSON line. */
-  prepareLine(line: string): Prepared {
+  /** One NDJSON line, arrived at `arrivedAt` (ms). */
+  prepareLine(line: string, arrivedAt = Date.now()): Prepared {
     let value: unknown
     try {
       value = JSON.parse(line)
     } catch (err) {
       return { reason: AcceptReason.NotJson, message: `not JSON: ${(err as Error).message}` }
     }
-    return this.prepare(value)
+    return this.prepare(value, arrivedAt)
   }
 
   /** `sidecar <id> <the scrub's sentence> (ben-redaction revision <n>)`, built once for a run of facts that say the same. */

@@ -2,6 +2,7 @@ import { appendFileSync, existsSync, mkdtempSync, readFileSync, rmSync } from 'n
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterEach, describe, expect, it } from 'vitest'
+import fc from 'fast-check'
 import { isLoopback, parseListen } from './listen.js'
 import { CommandJournal } from './journal.js'
 import { execHandlers } from './exec.js'
@@ -199,6 +200,36 @@ describe('reconcile: what already landed', () => {
     expect(Buffer.from(kept).equals(keptBytes)).toBe(true)
     releaseRecords([kept])
   })
+  it('frames runs of facts exactly as frameRecord does whatever their subjects, sources, kinds and ids (latin1 and beyond)', () => {
+    const codec = new FactCodec()
+    const edge = [
+      { lane: 'metric', source: 's', ts: 1, name: 'cpu', value: 0.5, labels: { job: 'j' } },
+      { lane: 'event', source: 's', ts: 2, type: 'log', message: 'm', attrs: { a: 'b' } },
+      { lane: 'diag', source: 's', ts: 3, component: 'disk', message: 'x', attrs: {} },
+      { lane: 'alert', source: 's', ts: 4, rule: 'r', severity: 'high', message: 'm', attrs: { p: '/tmp/x' } },
+    ].map((e) => (parseEdgeFact(e) as { ok: true; value: RawFact }).value)
+    const id = fc.oneof(
+      fc.string({ minLength: 1, maxLength: 70 }),
+      fc.string({ unit: 'binary', minLength: 1, maxLength: 40 }),
+      fc.constantFrom('0123456789abcdef0123456789abcdef', 'é', 'ÿ€'),
+    )
+    const source = fc.constantFrom('s', 'web-3', 'ÿ-latin1', 'a'.repeat(100))
+    const one = fc.record({ kind: fc.integer({ min: 0, max: 3 }), source, id })
+    fc.assert(
+      fc.property(fc.array(one, { minLength: 1, maxLength: 12 }), (run) => {
+        for (const { kind, source, id } of run) {
+          const f = { ...edge[kind], source, id } as RawFact
+          const subject = `ben.fact.${f.kind}.${source}`
+          const framed = frameFact(subject, codec, f)
+          expect(framed.equals(frameRecord(subject, codec.encode(f)))).toBe(true)
+          expect(parseRecord(framed)!.id).toBe(Buffer.from(`${source}:${id}`, 'latin1').toString('latin1'))
+          releaseRecords([framed])
+        }
+      }),
+      { numRuns: 300 },
+    )
+  })
+
   it('frames a fact in one pass exactly as frameRecord frames its Avro bytes, across chunk boundaries and for facts larger than a chunk', () => {
     const codec = new FactCodec()
     const edge = [

@@ -119,7 +119,9 @@ class SidecarImpl implements Sidecar {
     if (!Array.isArray(inputs))
       return Promise.reject(new SidecarError(SidecarErrorCode.Config, `sidecar ${this.id}: accept() takes an array of facts in the edge shape, got ${typeof inputs}`))
     const prepared = new Array<Prepared>(inputs.length)
-    for (let i = 0; i < inputs.length; i++) prepared[i] = this.intake.prepare(inputs[i])
+    // the batch arrived at once: one reading of the clock for its future-skew checks
+    const arrivedAt = Date.now()
+    for (let i = 0; i < inputs.length; i++) prepared[i] = this.intake.prepare(inputs[i], arrivedAt)
     return this.commit(prepared, 0)
   }
 
@@ -128,7 +130,8 @@ class SidecarImpl implements Sidecar {
     if (!Array.isArray(lines))
       return Promise.reject(new SidecarError(SidecarErrorCode.Config, `sidecar ${this.id}: acceptLines() takes an array of NDJSON lines, got ${typeof lines}`))
     const prepared = new Array<Prepared | null>(lines.length)
-    for (let i = 0; i < lines.length; i++) prepared[i] = typeof lines[i] !== 'string' || lines[i].trim() === '' ? null : this.intake.prepareLine(lines[i])
+    const arrivedAt = Date.now()
+    for (let i = 0; i < lines.length; i++) prepared[i] = typeof lines[i] !== 'string' || lines[i].trim() === '' ? null : this.intake.prepareLine(lines[i], arrivedAt)
     return this.commit(prepared, firstLine)
   }
 

@@ -28,14 +28,23 @@ export class Entry implements ReadyMessage, RecordLayout {
   /** The latest attempt was refused outright (not a timeout): certainly not stored. */
   refused = false
 
+  /** The record `bytes[at, end)`; or, with `at` left out, the record `data` (its memory's whole Buffer kept, see `wholeBuffer`). */
   constructor(
     readonly seq: number,
     readonly appendedAt: number,
     data: Uint8Array,
+    at?: number,
+    end?: number,
   ) {
-    this.bytes = wholeBuffer(data)
-    this.at = data.byteOffset
-    this.end = data.byteOffset + data.byteLength
+    if (at === undefined || end === undefined || !Buffer.isBuffer(data)) {
+      this.bytes = wholeBuffer(data)
+      this.at = data.byteOffset
+      this.end = data.byteOffset + data.byteLength
+    } else {
+      this.bytes = data
+      this.at = at
+      this.end = end
+    }
     this.undecodable = !readRecord(this.bytes, this.at, this.end, this)
     this.state = this.undecodable ? EntryState.Done : EntryState.Unsent
   }

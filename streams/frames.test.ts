@@ -45,11 +45,18 @@ describe('FrameWriter', () => {
       }),
     )
     fc.assert(
-      fc.property(fc.oneof(fc.nat(), fc.constantFrom(0, 9, 10, 99, 100, 2 ** 31, Number.MAX_SAFE_INTEGER)), (v) => {
-        const a = Buffer.alloc(20)
-        const n = putUint(a, 1, v)
-        expect(a.toString('latin1', 1, 1 + n)).toBe(String(v))
-      }),
+      fc.property(
+        fc.oneof(
+          fc.nat(),
+          fc.nat({ max: Number.MAX_SAFE_INTEGER }),
+          fc.constantFrom(0, 9, 10, 99, 100, 999_999_999, 1e9, 2 ** 31 - 1, 2 ** 31, 9_999_999_999, 1e10, Number.MAX_SAFE_INTEGER),
+        ),
+        (v) => {
+          const a = Buffer.alloc(20)
+          const n = putUint(a, 1, v)
+          expect(a.toString('latin1', 1, 1 + n)).toBe(String(v))
+        },
+      ),
     )
   })
 
@@ -97,9 +104,23 @@ describe('FrameWriter', () => {
               } else {
                 // the message inside a larger buffer (a WAL record: its head before it), a line added or not
                 const block = Buffer.from(HEAD + f.idA + tail, 'latin1')
-                const src = Buffer.concat([Buffer.alloc(f.before, 7), block, Buffer.from(f.data)])
+                // (after it, bytes of the next record or none; its payload right after its header block, or apart)
+                const apart = f.before % 2 === 1 ? 3 : 0
+                const src = Buffer.concat([Buffer.alloc(f.before, 7), block, Buffer.alloc(apart, 8), Buffer.from(f.data), Buffer.alloc(f.before, 9)])
                 const [name, value] = f.line ?? ['', -1]
-                const pos = w.writeStored(f.subject, replyBytes, f.token, src, f.before, f.before + block.length, f.before + block.length, Buffer.from(name, 'latin1'), value)!
+                const dataAt = f.before + block.length + apart
+                const pos = w.writeStored(
+                  f.subject,
+                  replyBytes,
+                  f.token,
+                  src,
+                  f.before,
+                  f.before + block.length,
+                  dataAt,
+                  Buffer.from(name, 'latin1'),
+                  value,
+                  dataAt + f.data.length,
+                )!
                 const headerText = HEAD + f.idA + f.tail + '\r\n' + (value < 0 ? '' : `${name}${value}\r\n`) + '\r\n'
                 expect(Buffer.from(pos.chunk.subarray(pos.h, pos.d)).equals(Buffer.from(headerText, 'latin1'))).toBe(true)
                 expected.push(plainFrame(f.subject, replyText, headerText, f.data))

@@ -57,16 +57,31 @@ export function putString(b: Buffer, at: number, s: string, latin1: boolean): nu
   return n
 }
 
-/** How many decimal digits a non-negative integer has. */
+/** How many decimal digits a non-negative integer has (comparisons below 10^9: no division). */
 function digitsOf(v: number): number {
-  let digits = 1
-  for (let x = v; x >= 10; x = Math.floor(x / 10)) digits++
+  if (v < 1e9) return v < 1e4 ? (v < 10 ? 1 : v < 100 ? 2 : v < 1e3 ? 3 : 4) : v < 1e6 ? (v < 1e5 ? 5 : 6) : v < 1e7 ? 7 : v < 1e8 ? 8 : 9
+  let digits = 10
+  for (let x = Math.floor(v / 1e10); x >= 1; x = Math.floor(x / 10)) digits++
   return digits
 }
 
-/** Writes a non-negative integer's decimal digits into `b` at `at`: the bytes written. */
+/**
+ * Writes a non-negative integer's decimal digits into `b` at `at`: the bytes written. Below 2^31
+ * in 32-bit integer arithmetic (a division by 10 the compiler turns into a multiply), the frame
+ * lines' lengths and the tokens and seqs of a long run alike; past it in floating point.
+ */
 export function putUint(b: Buffer, at: number, v: number): number {
   const digits = digitsOf(v)
+  if (v <= 0x7fffffff) {
+    let n = v | 0
+    for (let i = at + digits - 1; i > at; i--) {
+      const q = (n / 10) | 0
+      b[i] = 48 + n - q * 10
+      n = q
+    }
+    b[at] = 48 + n
+    return digits
+  }
   for (let i = digits - 1; i >= 0; i--) {
     b[at + i] = 48 + (v % 10)
     v = Math.floor(v / 10)
@@ -225,19 +240,36 @@ export class FrameWriter {
     const b = this.buf
     let at = this.line(b, this.at, subject, reply, token, hlen, hlen + dlen)
     const h = at
-    putBytes(b, at, src, blockAt, blockAt + keep)
-    at += keep
-    if (value >= 0) {
-      putBytes(b, at, head, 0, head.length)
-      at += head.length
-      at += putUint(b, at, value)
+    if (dataAt === blockEnd) {
+      // the header block and the payload lie together (a WAL record): one copy of both, then the
+      // empty line and the payload moved past the added line within the chunk (copyWithin: no
+      // view made, as Buffer#copy makes for each range it copies)
+      putBytes(b, at, src, blockAt, end)
+      at += keep
+      if (value >= 0) {
+        b.copyWithin(at + line, at, at + 2 + dlen)
+        putBytes(b, at, head, 0, head.length)
+        at += head.length
+        at += putUint(b, at, value)
+        b.writeUInt16LE(CRLF, at)
+        at += 2
+      }
+      at += 2
+    } else {
+      putBytes(b, at, src, blockAt, blockAt + keep)
+      at += keep
+      if (value >= 0) {
+        putBytes(b, at, head, 0, head.length)
+        at += head.length
+        at += putUint(b, at, value)
+        b.writeUInt16LE(CRLF, at)
+        at += 2
+      }
       b.writeUInt16LE(CRLF, at)
       at += 2
+      putBytes(b, at, src, dataAt, end)
     }
-    b.writeUInt16LE(CRLF, at)
-    at += 2
     const d = at
-    putBytes(b, at, src, dataAt, end)
     at += dlen
     b.writeUInt16LE(CRLF, at)
     this.at = at + 2

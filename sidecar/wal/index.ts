@@ -6,4 +6,4 @@
 export { openWal } from './wal.js'
 export { FsyncPolicy, WhenFull, WalDefaults, type WalOptions } from './config.js'
 export { WalError, WalErrorCode, WalFullError, WalCorruptError, isWalError, isWalFull, isWalCorrupt, isWalClosed } from './errors.js'
-export type { Wal, WalRecord, AppendResult, WalRecovery, WalStats, WalCounters, TailOptions } from './types.js'
+export type { Wal, WalRecord, InPlaceVisitor, AppendResult, WalRecovery, WalStats, WalCounters, TailOptions } from './types.js'

@@ -5,6 +5,9 @@ import type { FsyncPolicy, WhenFull } from './config.js'
  * WAL is acked past the record: the memory of acked records may be written again. Copy it to keep
  * it longer.
  */
+/** Takes one record read in place (`Wal.readInPlace`): its bytes are `bytes[at, end)`. */
+export type InPlaceVisitor = (seq: number, appendedAt: number, bytes: Buffer, at: number, end: number) => void
+
 export interface WalRecord {
   readonly seq: number
   /** Wall-clock time (epoch ms) when the append was accepted. */
@@ -88,6 +91,14 @@ export interface Wal extends AsyncDisposable {
   append(records: readonly Uint8Array[] | Uint8Array): Promise<AppendResult>
   /** Up to `max` records with seq ≥ fromSeq that have been appended, in order. Empty when none yet. */
   read(fromSeq: number, max: number): Promise<WalRecord[]>
+  /**
+   * `read` for records still held in memory (those written lately), without a view or an object
+   * per record: up to `max` records from `fromSeq` on are handed to `visit` in order, each as
+   * `bytes[at, end)` (valid until the WAL is acked past it), and their count is returned; -1 when
+   * `fromSeq`'s record is not in memory (or not appended yet), for `read` to read. Optional: a WAL
+   * without it is read with `read`.
+   */
+  readInPlace?(fromSeq: number, max: number, visit: InPlaceVisitor): number
   /** Every record from fromSeq on, in order, waiting for new appends; returns when the WAL closes. */
   tail(fromSeq: number, options?: TailOptions): AsyncIterableIterator<WalRecord>
   /** Marks records ≤ uptoSeq delivered, persists that, and deletes segments wholly ≤ it. */

@@ -73,6 +73,40 @@ describe('Wal round trip', () => {
     expect(again.stats()).toMatchObject({ oldestUnackedSeq: 111, depthRecords: 10, depthBytes })
   })
 
+  it('readInPlace hands over the records read gives from memory (seq, append time, bytes), and -1 for a record not in memory', async () => {
+    const dir = tempDir()
+    const wal = await open({ dir, segmentBytes: 1024, recentBytes: 2000 }) // the oldest fall back to the files
+    const records = Array.from({ length: 120 }, (_, i) => rec(i, 30 + (i % 7)))
+    for (let i = 0; i < records.length; i += 7) await wal.append(records.slice(i, i + 7))
+    const inPlace = (from: number, max: number) => {
+      const got: [number, number, string][] = []
+      const n = wal.readInPlace!(from, max, (seq, appendedAt, bytes, at, end) => got.push([seq, appendedAt, bytes.toString('hex', at, end)]))
+      return { n, got }
+    }
+    const plain = async (from: number, max: number) => (await wal.read(from, max)).map((r) => [r.seq, r.appendedAt, Buffer.from(r.data).toString('hex')])
+    let inMemory = 0
+    // every start and count, across writes of seven and into what is not appended yet
+    for (let from = 1; from <= 122; from++)
+      for (const max of [1, 2, 6, 7, 8, 15, 1000]) {
+        const { n, got } = inPlace(from, max)
+        if (n < 0) {
+          expect(got).toEqual([]) // not in memory: read reads it
+          continue
+        }
+        inMemory++
+        expect(n).toBe(got.length)
+        expect(got).toEqual(await plain(from, max))
+      }
+    expect(inMemory).toBeGreaterThan(100)
+    expect(inPlace(1, 10).n).toBe(-1) // the oldest records are held in the files only
+    expect(inPlace(121, 10).n).toBe(-1) // nothing appended there yet
+    expect(inPlace(110, 0).n).toBe(-1)
+    await wal.ack(113)
+    expect(inPlace(114, 100).got.map((r) => r[0])).toEqual([114, 115, 116, 117, 118, 119, 120])
+    await wal.close()
+    expect(inPlace(114, 100).n).toBe(-1) // closed: read answers (with its error)
+  })
+
   it('cuts large writes from memory it wrote before once all of their records are acked, never from memory a record not acked is in', async () => {
     const wal = await open({ dir: tempDir(), segmentBytes: 256 * 1024 * 1024 })
     // writes of 2,024,000 bytes of frames: four to an 8 MiB slab

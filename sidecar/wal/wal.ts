@@ -8,7 +8,7 @@ import { Reader, readRetrying } from './reader.js'
 import { recover, type Recovered } from './recovery.js'
 import { findSegment, locate, type Segment } from './segment.js'
 import { Space, type Admission } from './space.js'
-import type { AppendResult, TailOptions, Wal, WalRecord, WalRecovery, WalStats } from './types.js'
+import type { AppendResult, InPlaceVisitor, TailOptions, Wal, WalRecord, WalRecovery, WalStats } from './types.js'
 import { AppendSignal, tailRecords, type TailHost } from './tail.js'
 import { SegmentWriter, type WrittenRun } from './writer.js'
 import { ChunkLedger } from '../../schemas/chunks.js'
@@ -143,6 +143,18 @@ class WalImpl implements Wal, TailHost {
     const p = this.readChain.then(() => readRetrying(this.reader, fromSeq, max))
     this.readChain = p.catch(() => undefined)
     return p
+  }
+
+  readInPlace(fromSeq: number, max: number, visit: InPlaceVisitor): number {
+    if (!Number.isSafeInteger(fromSeq) || !Number.isSafeInteger(max) || max < 1 || this.state === 'closed') return -1
+    let r = this.recentRun(fromSeq)
+    if (r < 0) return -1
+    let n = 0
+    for (let seq = fromSeq; r < this.recent.length && n < max; r++) {
+      const { buf, starts, appendedAt, firstSeq, count } = this.recent[r]
+      for (let i = seq - firstSeq; i < count && n < max; i++, seq++, n++) visit(seq, appendedAt[i], buf, starts[i] + FRAME_HEADER_BYTES, starts[i + 1])
+    }
+    return n
   }
 
   tail(fromSeq: number, options?: TailOptions): AsyncIterableIterator<WalRecord> {

@@ -250,12 +250,11 @@ async function launch(bin: string, opts: NatsServerOptions, lock: StoreLock): Pr
   }
   const nice = opts.nice ?? DEFAULT_NATS_NICE
   const priority = nice ? prioritiseProcess(identity.pid, nice) : undefined
-  stopAtExit(identity)
+  stopAtExit(identity, exited)
   let stopping: Promise<void> | undefined
   const stop = () =>
     (stopping ??= (async () => {
       await stopChild(child, exited)
-      unstopped.delete(identity)
       lock.release()
     })())
   return {
@@ -307,8 +306,10 @@ function readTail(file: string, from: number): string {
 const unstopped = new Set<ProcessIdentity>()
 let exitHooked = false
 
-function stopAtExit(id: ProcessIdentity): void {
+function stopAtExit(id: ProcessIdentity, exited: Promise<unknown>): void {
   unstopped.add(id)
+  // gone by other means (a supervisor's SIGKILL, a crash): nothing to stop, nothing kept
+  void exited.then(() => unstopped.delete(id))
   if (exitHooked) return
   exitHooked = true
   process.once('exit', () => terminateAllSync([...unstopped]))

@@ -3,7 +3,6 @@ import { Action, MAP_FIELD, TOP_FIELDS } from './fields.js'
 import type { ManifestImpl } from './compiled.js'
 import { ScrubRejectCode, scrubRejection } from './errors.js'
 import { processText, replaceValue } from './text.js'
-import { countedRanks } from './scan.js'
 import { Tally } from './tally.js'
 import { credentialValue, type KeyClass } from './generic.js'
 import { countRedactions } from './metrics.js'
@@ -157,12 +156,7 @@ function scrubMap(m: ManifestImpl, kind: RawKind, map: Labels): Labels {
       tally.add(d.path, 'credential', 1, 'masked')
       countRedactions('credential', 1)
     } else if (d.scan || d.action === Action.Truncate) {
-      // the value this entry had last, left as it was then: left as it is (no scan, nothing counted)
-      const clean = d.clean
-      if (v !== clean.value) {
-        nv = processText(m.engine, m.counts, tally, v, d)
-        if (nv === v && countedRanks.hi < 0) clean.value = v // (nothing counted and left uncounted)
-      }
+      nv = processText(m.engine, m.counts, tally, v, d)
     }
     // every entry before the first change was kept as it was: copy those, then carry on
     if (out === null && nv !== v) out = entriesBefore(map, k)

@@ -102,7 +102,7 @@ export class ManifestImpl implements CompiledManifest {
     const secretKey = key !== null && scanned && this.credentialRank >= 0 ? classifyKey(key) : KeyClass.None
     if (r === null) {
       const unknown = key !== null && this.unknownFields === 'drop'
-      return Object.freeze({ action: Action.Keep, scan: scanned, maxLength: 0, placeholder: '', unknown, keySecret, rule: 'allow', secretKey, path, clean: { value: undefined } })
+      return Object.freeze({ action: Action.Keep, scan: scanned, maxLength: 0, placeholder: '', unknown, keySecret, rule: 'allow', secretKey, path })
     }
     const rule = r.rule
     const scan = rule.rule === 'allow' || rule.rule === 'truncate' ? (rule.scan ?? scanned) : false
@@ -118,7 +118,6 @@ export class ManifestImpl implements CompiledManifest {
       rule: label,
       secretKey: scan ? secretKey : KeyClass.None,
       path,
-      clean: { value: undefined },
     })
   }
 

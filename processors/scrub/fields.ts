@@ -88,10 +88,4 @@ export interface FieldDecision {
   readonly secretKey: number
   /** The field's path as recorded in `redactions` (`message`, `attrs.user`): built once, not per fact. */
   readonly path: string
-  /**
-   * The last value of this map entry that its scan and truncation left as it was, with nothing
-   * counted (the outcome depends on the value and the manifest alone): the same value again is
-   * kept without being scanned again. A run of facts carries the same resource attributes.
-   */
-  readonly clean: { value: string | undefined }
 }

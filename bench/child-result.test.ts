@@ -7,11 +7,12 @@ const run = (code: string) => spawn(process.execPath, ['-e', code], { stdio: ['i
 
 describe('childResult', () => {
   it('waits for the last line written after the child itself has exited (its stdout still open)', async () => {
-    // The child exits at once; a grandchild holding the same stdout prints the result a little later.
-    // At 'exit' nothing has been read yet: only 'close' (every writer gone) sees the result.
-    const grandchild = `setTimeout(() => console.log(JSON.stringify({ sent: 42 })), 300)`
+    // The child exits at once; a grandchild holding the same stdout prints the result when the
+    // child is gone (its stdin, a pipe from the child, ends then). At 'exit' nothing has been read
+    // yet: only 'close' (every writer gone) sees the result.
+    const grandchild = `process.stdin.on('end', () => console.log(JSON.stringify({ sent: 42 }))).resume()`
     const child = run(
-      `require('node:child_process').spawn(process.execPath, ['-e', ${JSON.stringify(grandchild)}], { stdio: ['ignore', 'inherit', 'inherit'], detached: true }).unref(); process.exit(0)`,
+      `require('node:child_process').spawn(process.execPath, ['-e', ${JSON.stringify(grandchild)}], { stdio: ['pipe', 'inherit', 'inherit'], detached: true }).unref(); process.exit(0)`,
     )
     await expect(childResult<{ sent: number }>(child, 'writer')).resolves.toEqual({ sent: 42 })
   })

@@ -114,12 +114,13 @@ export function frameFact(subject: string, codec: FactEncoder, fact: Fact): Buff
     o = putMsgId(b, o, source, fact.id)
     b.writeUInt16LE(hdrLength, o)
     o += 2
-    // (loops: Buffer#copy costs more than these few bytes)
+    // (putBytes: a loop for these few bytes, cheaper than Buffer#copy)
     putBytes(b, o, HEAD, 0, HEAD.length)
     o += HEAD.length
     // the message id again: its bytes just written (idLength of them, one a latin1 unit), not its
     // text a second time (the fact id is mostly a slice of a digest's hex, slow to read a unit at a time)
-    for (let i = idAt; i < idAt + idLength; i++) b[o++] = b[i]
+    putBytes(b, o, b, idAt, idAt + idLength)
+    o += idLength
     putBytes(b, o, tail, 0, tail.length)
     o += tail.length
     const end = codec.encodeInto(fact, b, o)

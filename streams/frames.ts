@@ -245,30 +245,21 @@ export class FrameWriter {
       // empty line and the payload moved past the added line within the chunk (copyWithin: no
       // view made, as Buffer#copy makes for each range it copies)
       putBytes(b, at, src, blockAt, end)
-      at += keep
-      if (value >= 0) {
-        b.copyWithin(at + line, at, at + 2 + dlen)
-        putBytes(b, at, head, 0, head.length)
-        at += head.length
-        at += putUint(b, at, value)
-        b.writeUInt16LE(CRLF, at)
-        at += 2
-      }
-      at += 2
+      if (line) b.copyWithin(at + keep + line, at + keep, at + keep + 2 + dlen)
     } else {
       putBytes(b, at, src, blockAt, blockAt + keep)
-      at += keep
-      if (value >= 0) {
-        putBytes(b, at, head, 0, head.length)
-        at += head.length
-        at += putUint(b, at, value)
-        b.writeUInt16LE(CRLF, at)
-        at += 2
-      }
+      b.writeUInt16LE(CRLF, at + keep + line)
+      putBytes(b, at + keep + line + 2, src, dataAt, end)
+    }
+    at += keep
+    if (value >= 0) {
+      putBytes(b, at, head, 0, head.length)
+      at += head.length
+      at += putUint(b, at, value)
       b.writeUInt16LE(CRLF, at)
       at += 2
-      putBytes(b, at, src, dataAt, end)
     }
+    at += 2 // the empty line
     const d = at
     at += dlen
     b.writeUInt16LE(CRLF, at)

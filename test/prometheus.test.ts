@@ -30,7 +30,11 @@ async function promQuery(q: string): Promise<Array<{ metric: Record<string, stri
 }
 
 beforeAll(async () => {
-  ports = { metrics: await freePort(), otlp: await freePort(), prom: await freePort(), syslog: await freePort() }
+  // Four distinct ports: a port found free is not held, so two calls can return the same one.
+  const picked = new Set<number>()
+  while (picked.size < 4) picked.add(await freePort())
+  const [metricsPort, otlpPort, promPort, syslogPort] = [...picked]
+  ports = { metrics: metricsPort, otlp: otlpPort, prom: promPort, syslog: syslogPort }
   up = await benUp({ BEN_HOME: join(dir.path, 'home') }, ['--metrics', `127.0.0.1:${ports.metrics}`, '--otlp', `127.0.0.1:${ports.otlp}`, '--syslog', `127.0.0.1:${ports.syslog}`])
   const config = join(dir.path, 'prometheus.yml')
   writeFileSync(

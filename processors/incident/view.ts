@@ -65,12 +65,12 @@ export function viewOf(x: unknown): Result<InputView, Rejection> {
   if (!isObj(x)) return bad(undefined, 'it is not an object')
   const { id, ts, source, kind, lineage, payload: p } = x
   if (!isStr(id) || id.length === 0) return bad(id, 'id must be a non-empty string')
-  if (typeof ts !== 'number' || !Number.isSafeInteger(ts)) return bad(id, `ts must be an integer number of epoch ms, got ${clip(String(ts), 40)}`)
+  if (typeof ts !== 'number' || !Number.isSafeInteger(ts)) return bad(id, `ts must be an integer number of epoch ms, got ${clip(shown(ts), 40)}`)
   if (!isStr(source) || source.length === 0) return bad(id, 'source must be a non-empty string')
   if (!isStr(kind) || !INPUT_KINDS.includes(kind)) {
     return {
       ok: false,
-      error: { reason: RejectReason.KindMismatch, message: `incident takes anomaly, alert, decision, command and ack facts; fact ${clip(id, 80)} is a ${clip(String(kind), 40)}` },
+      error: { reason: RejectReason.KindMismatch, message: `incident takes anomaly, alert, decision, command and ack facts; fact ${clip(id, 80)} is a ${clip(shown(kind), 40)}` },
     }
   }
   if (!Array.isArray(lineage) || !lineage.every(isStr)) return bad(id, 'lineage must be an array of fact ids')
@@ -82,7 +82,7 @@ export function viewOf(x: unknown): Result<InputView, Rejection> {
       const e = fields(p, ['metric', 'severity'])
       if (e) return bad(id, e)
       const rank = rankOf(p.severity)
-      if (rank < 0) return bad(id, `severity '${clip(String(p.severity), 40)}' is not low, medium, high or critical`)
+      if (rank < 0) return bad(id, `severity '${clip(shown(p.severity), 40)}' is not low, medium, high or critical`)
       if (!isNum(p.value) || !isNum(p.score)) return bad(id, 'payload.value and payload.score must be finite numbers')
       if (!isObj(p.labels)) return bad(id, 'payload.labels must be a map')
       const signal = `${p.metric} anomaly`
@@ -103,7 +103,7 @@ export function viewOf(x: unknown): Result<InputView, Rejection> {
       const e = fields(p, ['rule', 'severity', 'message'])
       if (e) return bad(id, e)
       const rank = rankOf(p.severity)
-      if (rank < 0) return bad(id, `severity '${clip(String(p.severity), 40)}' is not low, medium, high or critical`)
+      if (rank < 0) return bad(id, `severity '${clip(shown(p.severity), 40)}' is not low, medium, high or critical`)
       if (!isObj(p.attrs)) return bad(id, 'payload.attrs must be a map')
       return ok({
         fact,
@@ -122,7 +122,7 @@ export function viewOf(x: unknown): Result<InputView, Rejection> {
       const e = fields(p, ['outcome', 'rule', 'severity'])
       if (e) return bad(id, e)
       const rank = rankOf(p.severity)
-      if (rank < 0) return bad(id, `severity '${clip(String(p.severity), 40)}' is not low, medium, high or critical`)
+      if (rank < 0) return bad(id, `severity '${clip(shown(p.severity), 40)}' is not low, medium, high or critical`)
       if (!isObj(p.labels)) return bad(id, 'payload.labels must be a map')
       const suppressed = isNum(p.suppressed) ? p.suppressed : 0
       const c = p.command
@@ -182,5 +182,14 @@ export function argsLabels(args: unknown): Record<string, unknown> | undefined {
     return isObj(v) ? v : undefined
   } catch {
     return undefined
+  }
+}
+
+/** A value of an input as text for a message; never throws (an object may have no usable toString). */
+function shown(v: unknown): string {
+  try {
+    return String(v)
+  } catch {
+    return `(${typeof v})`
   }
 }

@@ -36,11 +36,12 @@ const arg = (name: string, dflt: string) => {
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms))
 
 /**
- * Alerts per second (BENCH_ALERT_RATE, default 2, at most 1,000). At 2/s a 40 s flood has 80 alerts and
- * its p99 is their slowest; at 20/s, 800, and the p99 is the 8th slowest. The alerts are a few facts
- * beside a flood of thousands per second: the load barely changes.
+ * Alerts per second (`--alert-rate`, which bench:latency sets per phase; default 2, at most 1,000).
+ * At 2/s a 20 s phase has 40 alerts and its p99 is their slowest; at 20/s, 400, and the p99 is the
+ * 4th slowest. The alerts are a few facts beside a flood of thousands per second: the load barely
+ * changes.
  */
-const ALERT_EVERY_MS = 1000 / Math.min(1000, Math.max(0.1, Number(process.env.BENCH_ALERT_RATE ?? 2) || 2))
+const ALERT_EVERY_MS = 1000 / Math.min(1000, Math.max(0.1, Number(arg('alert-rate', '2')) || 2))
 
 class Sender {
   sent = 0

@@ -3,7 +3,7 @@ import { join } from 'node:path'
 import type { NatsConnection } from '@nats-io/nats-core'
 import { SupervisedNats, type SupervisedNatsOptions } from './embedded-nats.js'
 import type { NatsServerHandle } from './nats-server.js'
-import { freePort } from './ports.js'
+import { freePorts } from './ports.js'
 import { InfraError } from './errors.js'
 import { StreamAdmin } from '../streams/index.js'
 
@@ -111,21 +111,8 @@ function readPorts(file: string, size: number): ClusterPorts | undefined {
 }
 
 async function freshPorts(size: number): Promise<ClusterPorts> {
-  const taken = new Set<number>()
-  const pick = async () => {
-    for (;;) {
-      const p = await freePort()
-      if (!taken.has(p)) {
-        taken.add(p)
-        return p
-      }
-    }
-  }
-  const client: number[] = []
-  const routes: number[] = []
-  for (let i = 0; i < size; i++) client.push(await pick())
-  for (let i = 0; i < size; i++) routes.push(await pick())
-  return { client, routes }
+  const ports = await freePorts(2 * size)
+  return { client: ports.slice(0, size), routes: ports.slice(size) }
 }
 
 /**

@@ -9,7 +9,7 @@ import { writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { promisify } from 'node:util'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { freePort } from '../infra/index.js'
+import { freePorts } from '../infra/index.js'
 import { packageRoot } from '../schemas/index.js'
 import { ben, benUp, type Background } from './support/cli.js'
 import { tempDir, waitFor } from './support/servers.js'
@@ -30,11 +30,8 @@ async function promQuery(q: string): Promise<Array<{ metric: Record<string, stri
 }
 
 beforeAll(async () => {
-  // Four distinct ports: a port found free is not held, so two calls can return the same one.
-  const picked = new Set<number>()
-  while (picked.size < 4) picked.add(await freePort())
-  const [metricsPort, otlpPort, promPort, syslogPort] = [...picked]
-  ports = { metrics: metricsPort, otlp: otlpPort, prom: promPort, syslog: syslogPort }
+  const [metrics, otlp, promPort, syslog] = await freePorts(4)
+  ports = { metrics, otlp, prom: promPort, syslog }
   up = await benUp({ BEN_HOME: join(dir.path, 'home') }, ['--metrics', `127.0.0.1:${ports.metrics}`, '--otlp', `127.0.0.1:${ports.otlp}`, '--syslog', `127.0.0.1:${ports.syslog}`])
   const config = join(dir.path, 'prometheus.yml')
   writeFileSync(

@@ -62,3 +62,15 @@ export class SchemaError extends CodedError {
   override name = 'SchemaError'
 }
 export const isSchemaError = (err: unknown): err is SchemaError => err instanceof SchemaError
+
+/**
+ * A value of refused input as text for its rejection message, without calling its toString (an
+ * object's may be missing or throw): a string as it is (cut at `max` characters, with `…`), a
+ * number, boolean, bigint, null or undefined as String() writes it, anything else as its type in
+ * parentheses, `(object)`.
+ */
+export function shown(v: unknown, max = Infinity): string {
+  if (typeof v === 'string') return v.length > max ? v.slice(0, max) + '…' : v
+  if (typeof v === 'number' || typeof v === 'boolean' || typeof v === 'bigint' || v === null || v === undefined) return String(v)
+  return `(${typeof v})`
+}

@@ -1,5 +1,5 @@
 import type { OperatorFunction } from 'rxjs'
-import { derivedId, RejectReason, type AnomalyFact, type Fact, type Labels, type MetricFact } from '../../schemas/index.js'
+import { derivedId, RejectReason, shown, type AnomalyFact, type Fact, type Labels, type MetricFact } from '../../schemas/index.js'
 import { runStage, type Emission, type Stage, type StepResult, type Versioned } from '../stage.js'
 import type { DetectorConfig, GroupMember, SeriesSettings } from './config.js'
 import { emptyReading } from './detector.js'
@@ -28,30 +28,23 @@ const NONE: readonly Fact[] = Object.freeze([])
 
 const isLabels = (l: unknown): l is Labels => l !== null && typeof l === 'object' && !Array.isArray(l)
 
-/** A value for a rejection message; never throws (an object's own toString may). */
-function show(v: unknown): string {
-  if (typeof v === 'number' || typeof v === 'boolean' || typeof v === 'bigint') return String(v)
-  if (typeof v === 'string') return v.length > 80 ? v.slice(0, 80) + '…' : v
-  return v === null ? 'null' : typeof v
-}
-
 /** ` {k=v, …}` for a refusal message (at most 5 labels, values cut). */
 function labelsText(labels: Labels): string {
   const keys = Object.keys(labels)
   if (keys.length === 0) return ''
-  const shown = keys.slice(0, 5).map((k) => `${show(k)}=${show(labels[k])}`)
-  return ` {${shown.join(', ')}${keys.length > 5 ? `, … ${keys.length - 5} more` : ''}}`
+  const parts = keys.slice(0, 5).map((k) => `${shown(k, 80)}=${shown(labels[k], 80)}`)
+  return ` {${parts.join(', ')}${keys.length > 5 ? `, … ${keys.length - 5} more` : ''}}`
 }
 
 /** Why a metric fact cannot be scored, or null. Checks everything `step` relies on. */
 function invalid(f: MetricFact): string | null {
   if (typeof f.id !== 'string' || f.id === '') return 'id: missing'
-  if (typeof f.ts !== 'number' || !Number.isFinite(f.ts)) return `ts: ${show(f.ts)} is not a finite event time`
+  if (typeof f.ts !== 'number' || !Number.isFinite(f.ts)) return `ts: ${shown(f.ts, 80)} is not a finite event time`
   if (typeof f.source !== 'string') return 'source: not a string'
   const p = f.payload as unknown as Record<string, unknown> | null
   if (!p || typeof p !== 'object') return 'payload: missing'
   if (typeof p.name !== 'string') return 'payload.name: not a string'
-  if (typeof p.value !== 'number' || !Number.isFinite(p.value)) return `payload.value: ${show(p.value)} is not a finite number (NaN and ±Infinity cannot be scored)`
+  if (typeof p.value !== 'number' || !Number.isFinite(p.value)) return `payload.value: ${shown(p.value, 80)} is not a finite number (NaN and ±Infinity cannot be scored)`
   if (p.labels !== undefined && !isLabels(p.labels)) return 'payload.labels: not a map'
   return null
 }
@@ -82,7 +75,7 @@ export const detectStage: Stage<DetectState, DetectorConfig, MetricFact> = {
   journal: detectJournal(),
   step(state, input, config): StepResult<DetectState> {
     const why = invalid(input)
-    if (why) return { state, out: NONE, rejected: { reason: RejectReason.Invalid, message: `detect: metric fact ${show(input.id)}: ${why}` } }
+    if (why) return { state, out: NONE, rejected: { reason: RejectReason.Invalid, message: `detect: metric fact ${shown(input.id, 80)}: ${why}` } }
     const cfg = config.value
     const { name, value } = input.payload
     const labels: Labels = input.payload.labels ?? {}
@@ -118,7 +111,7 @@ export const detectStage: Stage<DetectState, DetectorConfig, MetricFact> = {
             out: NONE,
             rejected: {
               reason: RejectReason.CardinalityLimit,
-              message: `detect: cardinality limit: ${input.source} already has ${src.keys.size} series (limits.maxSeriesPerSource ${limit}) and none idle for limits.idleAfter; new series ${show(name)}${labelsText(labels)} refused. Drop the label with many values at the source, or raise limits.maxSeriesPerSource in ben-detectors`,
+              message: `detect: cardinality limit: ${input.source} already has ${src.keys.size} series (limits.maxSeriesPerSource ${limit}) and none idle for limits.idleAfter; new series ${shown(name, 80)}${labelsText(labels)} refused. Drop the label with many values at the source, or raise limits.maxSeriesPerSource in ben-detectors`,
             },
           }
         }

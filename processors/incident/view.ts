@@ -9,6 +9,7 @@ import {
   type Fact,
   type Rejection,
   type Result,
+  shown,
 } from '../../schemas/index.js'
 import { clip, fmt } from './describe.js'
 
@@ -182,14 +183,5 @@ export function argsLabels(args: unknown): Record<string, unknown> | undefined {
     return isObj(v) ? v : undefined
   } catch {
     return undefined
-  }
-}
-
-/** A value of an input as text for a message; never throws (an object may have no usable toString). */
-function shown(v: unknown): string {
-  try {
-    return String(v)
-  } catch {
-    return `(${typeof v})`
   }
 }

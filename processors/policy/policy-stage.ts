@@ -1,5 +1,5 @@
 import type { OperatorFunction } from 'rxjs'
-import { derivedId, RejectReason, type AlertFact, type AnomalyFact, type DecisionFact, type Fact, type Labels } from '../../schemas/index.js'
+import { derivedId, RejectReason, shown, type AlertFact, type AnomalyFact, type DecisionFact, type Fact, type Labels } from '../../schemas/index.js'
 import { runStage, type Emission, type Stage, type StepResult, type Versioned } from '../stage.js'
 import { decide } from './decide.js'
 import { explainDecision } from './explain.js'
@@ -7,7 +7,7 @@ import { firstMatchingRule } from './match.js'
 import type { CompiledPack } from './pack.js'
 import { deserializePolicyState, initialPolicyState, prune, PRUNE_EVERY, type PolicyState } from './state.js'
 import { sget, sset } from './sharded.js'
-import { show, viewOf } from './view.js'
+import { viewOf } from './view.js'
 
 export const POLICY_STAGE = 'policy'
 export const POLICY_VERSION = '1'
@@ -34,7 +34,7 @@ function mergeLabels(a: Labels, b: Readonly<Record<string, string>>): Labels {
 function step(state: PolicyState, input: PolicyInput, config: Versioned<CompiledPack>): StepResult<PolicyState> {
   const v = viewOf(input)
   if (!v.ok)
-    return { state, out: [], rejected: { reason: RejectReason.Invalid, message: `policy cannot evaluate fact ${show((input as { id?: unknown } | null)?.id)}: ${v.error}` } }
+    return { state, out: [], rejected: { reason: RejectReason.Invalid, message: `policy cannot evaluate fact ${shown((input as { id?: unknown } | null)?.id)}: ${v.error}` } }
   const f = v.value
   const pack = config.value
   // The same fact again (a copy stored after JetStream's duplicate window): already decided.

@@ -1,4 +1,4 @@
-import { SEVERITY_ORDER, type AlertFact, type AnomalyFact, type Labels, type Severity } from '../../schemas/index.js'
+import { SEVERITY_ORDER, shown, type AlertFact, type AnomalyFact, type Labels, type Severity } from '../../schemas/index.js'
 
 /**
  * What rules see of a fact: the fields conditions and templates refer to, flattened once per
@@ -52,10 +52,6 @@ class View implements FactView {
   }
 }
 
-/** A value in a message without calling its toString (which may be missing or throw). */
-export const show = (v: unknown): string =>
-  typeof v === 'string' ? v : typeof v === 'number' || typeof v === 'boolean' || v === null || v === undefined ? String(v) : `(${typeof v})`
-
 const HOUR_MS = 3_600_000
 const hourOf = (ts: number): number => Math.floor((((ts % 86_400_000) + 86_400_000) % 86_400_000) / HOUR_MS)
 
@@ -78,11 +74,11 @@ export function viewOf(f: AnomalyFact | AlertFact): { ok: true; value: FactView 
     return { ok: false, error: 'fact has no payload object' }
   }
   if (typeof f.source !== 'string' || f.source === '') return { ok: false, error: 'source: missing or not a string' }
-  if (typeof f.ts !== 'number' || !Number.isSafeInteger(f.ts)) return { ok: false, error: `ts: ${show(f.ts)} is not an integer epoch-ms time` }
+  if (typeof f.ts !== 'number' || !Number.isSafeInteger(f.ts)) return { ok: false, error: `ts: ${shown(f.ts)} is not an integer epoch-ms time` }
   if (typeof f.id !== 'string' || f.id === '') return { ok: false, error: 'id: missing or not a string' }
   const severity = f.payload.severity
   const rank = typeof severity === 'string' && Object.hasOwn(SEVERITY_ORDER, severity) ? SEVERITY_ORDER[severity as Severity] : -1
-  if (rank < 0) return { ok: false, error: `payload.severity: '${show(severity)}' is not one of low, medium, high, critical` }
+  if (rank < 0) return { ok: false, error: `payload.severity: '${shown(severity)}' is not one of low, medium, high, critical` }
   const lane = typeof f.lane === 'string' ? f.lane : ''
   const hour = hourOf(f.ts)
   if (f.kind === 'anomaly') {
@@ -116,5 +112,5 @@ export function viewOf(f: AnomalyFact | AlertFact): { ok: true; value: FactView 
     const labels = p.attrs ?? {}
     return { ok: true, value: new View('alert', lane, f.source, severity as Severity, rank, null, null, null, [p.rule], p.rule, labels, hour) }
   }
-  return { ok: false, error: `kind '${show((f as { kind?: unknown }).kind)}' is not anomaly or alert` }
+  return { ok: false, error: `kind '${shown((f as { kind?: unknown }).kind)}' is not anomaly or alert` }
 }

@@ -4,7 +4,7 @@ import type { FactCodec } from '../schemas/index.js'
 import type { Wal, WalRecord } from './wal/index.js'
 import { SEQ_LINE_HEAD, sendableHeaders } from './record.js'
 import { reconcileFailure, storedPrefix } from './reconcile.js'
-import { DrainWindow, Entry, EntryState } from './window.js'
+import { DrainWindow, Entry, EntryState, entryOf } from './window.js'
 import { Wakeup } from './wakeup.js'
 import type { DrainOptions, DrainStats, ReconcileTarget, SidecarLogger } from './types.js'
 
@@ -212,20 +212,22 @@ export class Drainer {
       return inPlace
     }
     const recs: WalRecord[] = await this.wal.read(this.readSeq, max)
-    for (const r of recs) this.take(r.seq, r.appendedAt, r.data)
+    for (const r of recs) this.admit(entryOf(r.seq, r.appendedAt, r.data))
     if (recs.length > 0) this.advance()
     return recs.length
   }
 
-  /** One record read: into the window (the record `bytes[at, end)`, or `bytes` itself without `at`). */
-  private readonly take = (seq: number, appendedAt: number, bytes: Uint8Array, at?: number, end?: number): void => {
-    const e = new Entry(seq, appendedAt, bytes, at, end)
+  /** One record read in place: the record `bytes[at, end)`. */
+  private readonly take = (seq: number, appendedAt: number, bytes: Buffer, at: number, end: number): void => this.admit(new Entry(seq, appendedAt, bytes, at, end))
+
+  /** A record read: into the window. */
+  private admit(e: Entry): void {
     if (e.undecodable) {
       this.c.undecodable++
-      this.log?.error({ seq, bytes: e.end - e.at }, 'WAL record is not a sidecar record; skipped (a bug, or a WAL written by something else)')
+      this.log?.error({ seq: e.seq, bytes: e.end - e.at }, 'WAL record is not a sidecar record; skipped (a bug, or a WAL written by something else)')
     }
     this.window.push(e)
-    this.readSeq = seq + 1
+    this.readSeq = e.seq + 1
   }
 
   private send(e: Entry): void {

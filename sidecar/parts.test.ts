@@ -10,7 +10,7 @@ import { isSidecarError } from './errors.js'
 import type { CommandFact } from '../schemas/index.js'
 import { storedPrefix } from './reconcile.js'
 import { frameFact, frameRecord, parseRecord, releaseRecords, sendableHeaders, SEQ_HEADER } from './record.js'
-import { Entry } from './window.js'
+import { entryOf } from './window.js'
 import { FactCodec, parseEdgeFact, type RawFact } from '../schemas/index.js'
 
 describe('--listen', () => {
@@ -140,7 +140,7 @@ describe('reconcile: what already landed', () => {
   })
 
   it('adds the seq header before the end of the header block', () => {
-    const rec = new Entry(42, 0, frameRecord('ben.fact.metric.s', { data: new Uint8Array([7]), id: 'f1', schema: 'ben.Metric', fingerprint: 'ab' }))
+    const rec = entryOf(42, 0, frameRecord('ben.fact.metric.s', { data: new Uint8Array([7]), id: 'f1', schema: 'ben.Metric', fingerprint: 'ab' }))
     expect(rec.undecodable).toBe(false)
     const h = (sendableHeaders(rec, rec.seq) as unknown as { encode(): Uint8Array }).encode()
     expect(Buffer.from(h).toString('latin1')).toBe('NATS/1.0\r\nNats-Msg-Id: s:f1\r\nBen-Schema: ben.Metric\r\nBen-Schema-Fp: ab\r\nBen-Sidecar-Seq: 42\r\n\r\n')
@@ -149,17 +149,17 @@ describe('reconcile: what already landed', () => {
     const one = frameRecord('ben.fact.metric.s', { data: new Uint8Array([7, 8]), id: 'f1', schema: 'ben.Metric', fingerprint: 'ab' })
     const two = frameRecord('ben.fact.event.s', { data: new Uint8Array([9]), id: 'f2', schema: 'ben.Event', fingerprint: 'cd' })
     const written = Buffer.concat([Buffer.from('head'), one, two, Buffer.from('tail')])
-    const a = new Entry(1, 0, written.subarray(4, 4 + one.length))
-    const b = new Entry(2, 0, written.subarray(4 + one.length, 4 + one.length + two.length))
+    const a = entryOf(1, 0, written.subarray(4, 4 + one.length))
+    const b = entryOf(2, 0, written.subarray(4 + one.length, 4 + one.length + two.length))
     expect([a.undecodable, b.undecodable]).toEqual([false, false])
     expect([a.subject, a.id, b.subject, b.id]).toEqual(['ben.fact.metric.s', 's:f1', 'ben.fact.event.s', 's:f2'])
     expect([...a.bytes.subarray(a.dataAt, a.end)]).toEqual([7, 8])
     expect([...b.bytes.subarray(b.dataAt, b.end)]).toEqual([9])
     expect(b.bytes.subarray(b.blockAt, b.blockEnd).toString('latin1')).toBe('NATS/1.0\r\nNats-Msg-Id: s:f2\r\nBen-Schema: ben.Event\r\nBen-Schema-Fp: cd\r\n\r\n')
     // a record cut short is not read past its end: its header block is cut
-    const cut = new Entry(3, 0, written.subarray(4, 4 + one.length - 3))
+    const cut = entryOf(3, 0, written.subarray(4, 4 + one.length - 3))
     expect([cut.undecodable, cut.end - cut.at]).toEqual([true, one.length - 3])
-    expect(new Entry(4, 0, written.subarray(4, 10)).undecodable).toBe(true)
+    expect(entryOf(4, 0, written.subarray(4, 10)).undecodable).toBe(true)
   })
   it('cuts records from a chunk again once all of its records were given back, and never from one with a record still out', () => {
     const codec = new FactCodec()

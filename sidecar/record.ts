@@ -87,12 +87,11 @@ export function frameFact(subject: string, codec: FactEncoder, fact: Fact): Buff
   const w = codec.writer(fact.kind)
   // the message id `<source>:<fact id>` (source: the subject's last token), written from its two
   // parts (latin1, one byte a unit: the same bytes as the joined string)
-  const source = sourceOf(subject)
+  const { source, bytes: subjectBytes } = subjectParts(subject)
   const idLength = source.length + 1 + fact.id.length
   // the header block factHeaderBlock(id, …) writes, from its fixed parts and the id
-  const tail = w === lastWriter ? lastTail : tailOf(w)
+  const tail = tailOf(w)
   const hdrLength = HEAD.length + idLength + tail.length
-  const subjectBytes = lastSubjectBytes
   if (subjectBytes > 0xffff || idLength > 0xffff || hdrLength > 0xffff)
     throw new RangeError(`sidecar record: subject, id or headers of fact ${source}:${fact.id} longer than 65535 bytes`)
   const head = 1 + 2 + subjectBytes + 2 + idLength * 3 + 2 + hdrLength + idLength * 2
@@ -141,19 +140,17 @@ function putMsgId(b: Buffer, at: number, source: string, id: string): number {
 }
 
 /**
- * The source token of the last subject framed (a sidecar frames a handful of subjects, over and
- * over), and the subject's UTF-8 length (`lastSubjectBytes`).
+ * The last subject framed, its source token and its UTF-8 length: a sidecar frames a handful of
+ * subjects, over and over. One object, overwritten when the subject changes.
  */
-let lastSubject = ''
-let lastSource = ''
-let lastSubjectBytes = 0
-function sourceOf(subject: string): string {
-  if (subject !== lastSubject) {
-    lastSource = subject.slice(subject.lastIndexOf('.') + 1)
-    lastSubjectBytes = Buffer.byteLength(subject, 'utf8')
-    lastSubject = subject
+const lastSubject = { subject: '', source: '', bytes: 0 }
+function subjectParts(subject: string): { readonly source: string; readonly bytes: number } {
+  if (subject !== lastSubject.subject) {
+    lastSubject.source = subject.slice(subject.lastIndexOf('.') + 1)
+    lastSubject.bytes = Buffer.byteLength(subject, 'utf8')
+    lastSubject.subject = subject
   }
-  return lastSource
+  return lastSubject
 }
 
 /** `NATS/1.0\r\nNats-Msg-Id: `: a fact's header block up to its message id. */
@@ -164,6 +161,7 @@ const headerTails = new Map<string, Buffer>()
 let lastWriter: object | undefined
 let lastTail: Buffer = Buffer.alloc(0)
 function tailOf(w: { readonly name: string; readonly fingerprint: string }): Buffer {
+  if (w === lastWriter) return lastTail
   let tail = headerTails.get(w.fingerprint)
   if (tail === undefined) {
     tail = Buffer.from(factHeaderBlock('', w.name, w.fingerprint).slice(HEAD.length), 'latin1')

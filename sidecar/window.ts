@@ -17,9 +17,6 @@ export class Entry implements ReadyMessage, RecordLayout {
   idEnd = 0
   blockAt = 0
   blockEnd = 0
-  readonly bytes: Buffer
-  readonly at: number
-  readonly end: number
   /** Not a sidecar record: skipped (done at once), counted. */
   readonly undecodable: boolean
   state: EntryState
@@ -28,24 +25,15 @@ export class Entry implements ReadyMessage, RecordLayout {
   /** The latest attempt was refused outright (not a timeout): certainly not stored. */
   refused = false
 
-  /** The record `bytes[at, end)`; or, with `at` left out, the record `data` (its memory's whole Buffer kept, see `wholeBuffer`). */
+  /** The record `bytes[at, end)` (`entryOf` makes one of a record's own bytes). */
   constructor(
     readonly seq: number,
     readonly appendedAt: number,
-    data: Uint8Array,
-    at?: number,
-    end?: number,
+    readonly bytes: Buffer,
+    readonly at: number,
+    readonly end: number,
   ) {
-    if (at === undefined || end === undefined || !Buffer.isBuffer(data)) {
-      this.bytes = wholeBuffer(data)
-      this.at = data.byteOffset
-      this.end = data.byteOffset + data.byteLength
-    } else {
-      this.bytes = data
-      this.at = at
-      this.end = end
-    }
-    this.undecodable = !readRecord(this.bytes, this.at, this.end, this)
+    this.undecodable = !readRecord(bytes, at, end, this)
     this.state = this.undecodable ? EntryState.Done : EntryState.Unsent
   }
 
@@ -58,6 +46,11 @@ export class Entry implements ReadyMessage, RecordLayout {
   get id(): string {
     return this.undecodable ? '' : recordId(this.bytes, this)
   }
+}
+
+/** The entry of a record given as its own bytes (a view into the memory the WAL wrote it in). */
+export function entryOf(seq: number, appendedAt: number, data: Uint8Array): Entry {
+  return new Entry(seq, appendedAt, wholeBuffer(data), data.byteOffset, data.byteOffset + data.byteLength)
 }
 
 /** A Buffer over the whole memory of `data`: the same one as last time when `data` lies in the same memory (the WAL's records of one write). */

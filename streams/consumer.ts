@@ -193,7 +193,7 @@ export function consumeFacts(nc: NatsConnection, codec: FactCodec, subjects: Sub
         }
       })().catch(() => undefined)
       // Every consumer of this stream in this process decodes a message once between them.
-      const decodes = sharedDecodes(nc, opts.stream)
+      const decodes = sharedDecodes(nc, opts.stream, opts.filterSubject)
       closeDecodes = () => decodes.close()
       if (stopped) closeDecodes()
       const received = tally(factsIn, { stage })

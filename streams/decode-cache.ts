@@ -1,4 +1,5 @@
 import type { Fact, Result } from '../schemas/index.js'
+import { subjectMatches } from './subjects.js'
 
 /**
  * Decode once per process: the facts decoded from one stream, shared by every consumer of that
@@ -8,9 +9,12 @@ import type { Fact, Result } from '../schemas/index.js'
  * the same (a stream deleted and re-created restarts its sequence). The decoded fact is shared:
  * consumers must not change it (stages are pure, projectors turn it into rows).
  *
- * Entries are kept only while two or more consumers of the stream run in this process (one
- * consumer alone gains nothing from keeping them), and at most ENTRIES per stream, oldest
- * dropped first: consumers far apart in a stream each decode for themselves.
+ * Entries are kept only for subjects that two or more consumers of the stream in this process
+ * read (by their filter subjects: one consumer alone gains nothing from keeping them), and at
+ * most ENTRIES per stream, oldest dropped first: consumers far apart in a stream each decode for
+ * themselves. (`ben up`'s main thread reads DERIVED with five projectors on one connection,
+ * and only the facts projector reads the scrubbed facts, the bulk of it: kept, they held up to
+ * ENTRIES decoded facts and their bytes for nothing, long enough to reach the old generation.)
  */
 export interface SharedDecodes {
   decode(seq: number, subject: string, data: Uint8Array, decode: () => Result<Fact>): Result<Fact>
@@ -27,22 +31,42 @@ interface Entry {
 }
 
 class StreamDecodes {
-  readers = 0
+  /** The filter subject of each consumer reading the stream here (undefined: all of it). */
+  readonly readers: Array<string | undefined> = []
   readonly entries = new Map<number, Entry>()
+  /** Per subject: do two readers' filters match it (worth keeping its decode)? Cleared as readers come and go. */
+  readonly shared = new Map<string, boolean>()
+
+  isShared(subject: string): boolean {
+    if (this.readers.length < 2) return false
+    let v = this.shared.get(subject)
+    if (v === undefined) {
+      let n = 0
+      for (const f of this.readers) if (f === undefined || subjectMatches(f, subject)) n++
+      v = n > 1
+      if (this.shared.size >= SUBJECTS) this.shared.clear()
+      this.shared.set(subject, v)
+    }
+    return v
+  }
 }
+
+/** Subjects whose sharing is remembered per stream (one per lane and source: bounded, then started again). */
+const SUBJECTS = 4096
 
 const byConnection = new WeakMap<object, Map<string, StreamDecodes>>()
 
 export const decodeStats = { hits: 0, misses: 0 }
 
-/** The shared decodes of `stream` on connection `nc`; close() when the consumer stops. */
-export function sharedDecodes(nc: object, stream: string): SharedDecodes {
+/** The shared decodes of `stream` on connection `nc` for a consumer of `filter` (default: the whole stream); close() when it stops. */
+export function sharedDecodes(nc: object, stream: string, filter?: string): SharedDecodes {
   let streams = byConnection.get(nc)
   if (!streams) byConnection.set(nc, (streams = new Map()))
   let s = streams.get(stream)
   if (!s) streams.set(stream, (s = new StreamDecodes()))
   const shared = s
-  shared.readers++
+  shared.readers.push(filter)
+  shared.shared.clear()
   let closed = false
   return {
     decode(seq, subject, data, decode) {
@@ -53,7 +77,7 @@ export function sharedDecodes(nc: object, stream: string): SharedDecodes {
       }
       decodeStats.misses++
       const result = decode()
-      if (shared.readers > 1) {
+      if (shared.isShared(subject)) {
         shared.entries.set(seq, { subject, data, result })
         if (shared.entries.size > ENTRIES) shared.entries.delete(shared.entries.keys().next().value!)
       }
@@ -62,8 +86,10 @@ export function sharedDecodes(nc: object, stream: string): SharedDecodes {
     close() {
       if (closed) return
       closed = true
-      if (--shared.readers <= 1) shared.entries.clear()
-      if (shared.readers === 0) streams.delete(stream)
+      shared.readers.splice(shared.readers.indexOf(filter), 1)
+      shared.shared.clear()
+      if (shared.readers.length <= 1) shared.entries.clear()
+      if (shared.readers.length === 0) streams.delete(stream)
     },
   }
 }

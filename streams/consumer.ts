@@ -192,7 +192,7 @@ export function consumeFacts(nc: NatsConnection, codec: FactCodec, subjects: Sub
           else log?.debug({ stage, status: s.type }, 'consumer status')
         }
       })().catch(() => undefined)
-      // Every consumer of this stream in this process decodes a message once between them.
+      // Consumers of this stream in this process whose filters take the same message decode it once between them.
       const decodes = sharedDecodes(nc, opts.stream, opts.filterSubject)
       closeDecodes = () => decodes.close()
       if (stopped) closeDecodes()

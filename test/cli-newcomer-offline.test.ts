@@ -75,10 +75,17 @@ describe('ben without a running Ben: errors, exit codes, engines', () => {
     const r = await new Promise<Run>((resolve) => {
       const child = spawn('script', ['-qefc', `${process.execPath} ${BEN} publish`, '/dev/null'], { env: { ...process.env, ...env }, stdio: ['pipe', 'pipe', 'pipe'] })
       let stdout = ''
+      let ended = false
+      // `script` may have ended and closed its input by the time a write lands (EPIPE): the
+      // command's output is what is checked, not that write.
+      child.stdin.on('error', () => undefined)
       child.stdout.on('data', (b) => {
         stdout += b
-        // Once it said so, end its input (Ctrl-D on the terminal).
-        if (/reading NDJSON facts from standard input/.test(stdout)) child.stdin.write('\x04')
+        // Once it said so, end its input (Ctrl-D on the terminal), once: more output may follow.
+        if (!ended && /reading NDJSON facts from standard input/.test(stdout)) {
+          ended = true
+          child.stdin.write('\x04')
+        }
       })
       child.on('close', (code) => resolve({ code, stdout, stderr: '' }))
     })

@@ -35,17 +35,17 @@ class StreamDecodes {
   readonly readers: Array<string | undefined> = []
   readonly entries = new Map<number, Entry>()
   /** Per subject: do two readers' filters match it (worth keeping its decode)? Cleared as readers come and go. */
-  readonly shared = new Map<string, boolean>()
+  readonly sharing = new Map<string, boolean>()
 
   isShared(subject: string): boolean {
     if (this.readers.length < 2) return false
-    let v = this.shared.get(subject)
+    let v = this.sharing.get(subject)
     if (v === undefined) {
       let n = 0
       for (const f of this.readers) if (f === undefined || subjectMatches(f, subject)) n++
       v = n > 1
-      if (this.shared.size >= SUBJECTS) this.shared.clear()
-      this.shared.set(subject, v)
+      if (this.sharing.size >= SUBJECTS) this.sharing.clear()
+      this.sharing.set(subject, v)
     }
     return v
   }
@@ -66,7 +66,7 @@ export function sharedDecodes(nc: object, stream: string, filter?: string): Shar
   if (!s) streams.set(stream, (s = new StreamDecodes()))
   const shared = s
   shared.readers.push(filter)
-  shared.shared.clear()
+  shared.sharing.clear()
   let closed = false
   return {
     decode(seq, subject, data, decode) {
@@ -87,7 +87,7 @@ export function sharedDecodes(nc: object, stream: string, filter?: string): Shar
       if (closed) return
       closed = true
       shared.readers.splice(shared.readers.indexOf(filter), 1)
-      shared.shared.clear()
+      shared.sharing.clear()
       if (shared.readers.length <= 1) shared.entries.clear()
       if (shared.readers.length === 0) streams.delete(stream)
     },

@@ -26,25 +26,28 @@ export const DETECT_VERSION = '1.2.0'
 const PRODUCER = `${DETECT_STAGE}@${DETECT_VERSION}`
 const NONE: readonly Fact[] = Object.freeze([])
 
+/** Characters of a refused value that a rejection message shows. */
+const SHOWN_MAX = 80
+
 const isLabels = (l: unknown): l is Labels => l !== null && typeof l === 'object' && !Array.isArray(l)
 
 /** ` {k=v, …}` for a refusal message (at most 5 labels, values cut). */
 function labelsText(labels: Labels): string {
   const keys = Object.keys(labels)
   if (keys.length === 0) return ''
-  const parts = keys.slice(0, 5).map((k) => `${shown(k, 80)}=${shown(labels[k], 80)}`)
+  const parts = keys.slice(0, 5).map((k) => `${shown(k, SHOWN_MAX)}=${shown(labels[k], SHOWN_MAX)}`)
   return ` {${parts.join(', ')}${keys.length > 5 ? `, … ${keys.length - 5} more` : ''}}`
 }
 
 /** Why a metric fact cannot be scored, or null. Checks everything `step` relies on. */
 function invalid(f: MetricFact): string | null {
   if (typeof f.id !== 'string' || f.id === '') return 'id: missing'
-  if (typeof f.ts !== 'number' || !Number.isFinite(f.ts)) return `ts: ${shown(f.ts, 80)} is not a finite event time`
+  if (typeof f.ts !== 'number' || !Number.isFinite(f.ts)) return `ts: ${shown(f.ts, SHOWN_MAX)} is not a finite event time`
   if (typeof f.source !== 'string') return 'source: not a string'
   const p = f.payload as unknown as Record<string, unknown> | null
   if (!p || typeof p !== 'object') return 'payload: missing'
   if (typeof p.name !== 'string') return 'payload.name: not a string'
-  if (typeof p.value !== 'number' || !Number.isFinite(p.value)) return `payload.value: ${shown(p.value, 80)} is not a finite number (NaN and ±Infinity cannot be scored)`
+  if (typeof p.value !== 'number' || !Number.isFinite(p.value)) return `payload.value: ${shown(p.value, SHOWN_MAX)} is not a finite number (NaN and ±Infinity cannot be scored)`
   if (p.labels !== undefined && !isLabels(p.labels)) return 'payload.labels: not a map'
   return null
 }
@@ -75,7 +78,7 @@ export const detectStage: Stage<DetectState, DetectorConfig, MetricFact> = {
   journal: detectJournal(),
   step(state, input, config): StepResult<DetectState> {
     const why = invalid(input)
-    if (why) return { state, out: NONE, rejected: { reason: RejectReason.Invalid, message: `detect: metric fact ${shown(input.id, 80)}: ${why}` } }
+    if (why) return { state, out: NONE, rejected: { reason: RejectReason.Invalid, message: `detect: metric fact ${shown(input.id, SHOWN_MAX)}: ${why}` } }
     const cfg = config.value
     const { name, value } = input.payload
     const labels: Labels = input.payload.labels ?? {}
@@ -111,7 +114,7 @@ export const detectStage: Stage<DetectState, DetectorConfig, MetricFact> = {
             out: NONE,
             rejected: {
               reason: RejectReason.CardinalityLimit,
-              message: `detect: cardinality limit: ${input.source} already has ${src.keys.size} series (limits.maxSeriesPerSource ${limit}) and none idle for limits.idleAfter; new series ${shown(name, 80)}${labelsText(labels)} refused. Drop the label with many values at the source, or raise limits.maxSeriesPerSource in ben-detectors`,
+              message: `detect: cardinality limit: ${input.source} already has ${src.keys.size} series (limits.maxSeriesPerSource ${limit}) and none idle for limits.idleAfter; new series ${shown(name, SHOWN_MAX)}${labelsText(labels)} refused. Drop the label with many values at the source, or raise limits.maxSeriesPerSource in ben-detectors`,
             },
           }
         }

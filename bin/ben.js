@@ -1,5 +1,7 @@
 #!/usr/bin/env node
-import('../dist/cli/main.js')
+// --debug: stack traces name the sources, not the bundle's lines (scripts/bundle.mjs).
+if (process.argv.includes('--debug') || process.env.BEN_DEBUG) process.setSourceMapsEnabled(true)
+import('../dist/bundle/main.js')
   .then((m) => m.main(process.argv))
   .then(() => {
     // A failed command ends now: a connection attempt to a server that does not answer must not

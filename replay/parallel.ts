@@ -29,10 +29,10 @@ export function replayWorkers(requested: number | undefined, rawMessages: number
   return rawMessages < 20_000 || workers < 2 ? 0 : workers
 }
 
-/** The compiled worker (under vitest this module runs from source: the worker runs from dist/, built by `npm run build`). */
+/** The compiled worker: its sibling, or under vitest (this module runs from source) the bundle built by `npm run build`. */
 function workerUrl(): URL {
   const here = new URL(import.meta.url)
-  return here.pathname.endsWith('.ts') ? new URL('../dist/replay/telemetry-worker.js', here) : new URL('./telemetry-worker.js', here)
+  return here.pathname.endsWith('.ts') ? new URL('../dist/bundle/telemetry-worker.js', here) : new URL('./telemetry-worker.js', here)
 }
 
 interface Epoch {

@@ -217,9 +217,12 @@ export function threadData(ctx: RuntimeContext, nice: number, name: string, unit
   }
 }
 
-/** The thread's script, built (tests run the sources: the built file next to them in dist/). */
+/**
+ * The thread's script, built: its sibling (in dist/bundle/ when `ben` runs, tsc's dist/ when a
+ * program imports Ben), else the bundle (tests run the sources: scripts/bundle.mjs says why a bundle).
+ */
 function threadScript(): URL {
-  const candidates = [new URL('./alert-path-thread.js', import.meta.url), new URL('../../dist/processors/wiring/alert-path-thread.js', import.meta.url)]
+  const candidates = [new URL('./alert-path-thread.js', import.meta.url), new URL('../../dist/bundle/alert-path-thread.js', import.meta.url)]
   const found = candidates.find((u) => existsSync(fileURLToPath(u)))
   if (!found) throw new Error(`the alert path's thread script is not built (${fileURLToPath(candidates[1])}): run \`npm run build\``)
   return found

@@ -18,7 +18,7 @@ function inputs(): MetricFact[] {
     hosts: 3,
     seed: 'restart',
     startTs: 1_763_700_000_000,
-    rate: 300,
+    rate: 200,
     durationMs: 240_000,
     scenarios: [{ kind: 'cpu-runaway', atMs: 120_000, durationMs: 30_000 }],
   })

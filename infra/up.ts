@@ -10,6 +10,7 @@ import { homePaths, type BenEnv } from './config.js'
 import { clickhouseContainer, dockerAnswers, natsContainer, type ContainerHandle } from './containers.js'
 import { readEndpoints, removeEndpoints, writeEndpoints, type Endpoints } from './endpoints.js'
 import { ProbeResult, SupervisedNats } from './embedded-nats.js'
+import { findNatsServer } from './nats-server.js'
 import { retryWhileForming, SupervisedCluster, waitForJetStream } from './nats-cluster.js'
 import { isSameProcess, runsNatsServer, selfIdentity } from './process-identity.js'
 import { acquireUpLock } from './up-lock.js'
@@ -60,6 +61,10 @@ export async function startBen(
     )
   if (clusterSize > 1 && opts.natsConfigFile)
     throw new InfraError('bad_config', '--cluster and --secure cannot be combined yet: run the cluster yourself with the generated auth configuration included (docs/scaling.md)')
+  // A nats-server named explicitly that cannot run is a configuration error, said before the lock:
+  // another ben up holding this BEN_HOME does not hide it (two such starts side by side once got
+  // one "is not an executable file" and one "already running").
+  if (!env.natsUrl && env.natsServerBin) findNatsServer({ BEN_NATS_SERVER_BIN: env.natsServerBin })
   const paths = homePaths(env.home)
   mkdirSync(env.home, { recursive: true })
   const cleanups: Array<() => Promise<void>> = []

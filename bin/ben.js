@@ -1,6 +1,7 @@
 #!/usr/bin/env node
+const debug = process.argv.includes('--debug') || Boolean(process.env.BEN_DEBUG)
 // --debug: stack traces name the sources, not the bundle's lines (scripts/bundle.mjs).
-if (process.argv.includes('--debug') || process.env.BEN_DEBUG) process.setSourceMapsEnabled(true)
+if (debug) process.setSourceMapsEnabled(true)
 import('../dist/bundle/main.js')
   .then((m) => m.main(process.argv))
   .then(() => {
@@ -10,6 +11,6 @@ import('../dist/bundle/main.js')
   })
   .catch((err) => {
     process.stderr.write(`ben: ${String(err?.message ?? err).replace(/[\x00-\x08\x0b-\x1f\x7f-\x9f]/g, (c) => `\\x${c.charCodeAt(0).toString(16).padStart(2, '0')}`)}\n`)
-    if (process.argv.includes('--debug') || process.env.BEN_DEBUG) process.stderr.write(`${err?.stack}\n`)
+    if (debug) process.stderr.write(`${err?.stack}\n`)
     process.exit(70)
   })

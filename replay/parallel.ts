@@ -1,4 +1,5 @@
 import { Worker } from 'node:worker_threads'
+import { builtScript } from '../infra/index.js'
 import { availableParallelism } from 'node:os'
 import type { Item } from '../streams/index.js'
 import { BatchWriter, RecordKind } from './batch.js'
@@ -27,12 +28,6 @@ export function replayWorkers(requested: number | undefined, rawMessages: number
   if (env !== undefined && env !== '' && Number.isFinite(Number(env))) return Math.max(0, Math.floor(Number(env)))
   const workers = Math.min(4, availableParallelism() - 1)
   return rawMessages < 20_000 || workers < 2 ? 0 : workers
-}
-
-/** The compiled worker: its sibling, or under vitest (this module runs from source) the bundle built by `npm run build`. */
-function workerUrl(): URL {
-  const here = new URL(import.meta.url)
-  return here.pathname.endsWith('.ts') ? new URL('../dist/bundle/telemetry-worker.js', here) : new URL('./telemetry-worker.js', here)
 }
 
 interface Epoch {
@@ -86,7 +81,7 @@ export class TelemetryPool {
   }
 
   static start(n: number, init: Omit<WorkerInit, 'type'>, apply: (pos: number, what: WorkerOutput | (() => void)) => void): TelemetryPool {
-    const url = workerUrl()
+    const url = builtScript('telemetry-worker.js', import.meta.url)
     const workers = Array.from({ length: n }, () => new Worker(url))
     for (const w of workers) w.postMessage({ type: 'init', ...init } satisfies ToWorker)
     return new TelemetryPool(workers, apply)

@@ -1,7 +1,6 @@
-import { existsSync } from 'node:fs'
-import { fileURLToPath } from 'node:url'
 import { setFlagsFromString } from 'node:v8'
 import { Worker } from 'node:worker_threads'
+import { builtScript } from '../../infra/built.js'
 import { homePaths, type BenEnv } from '../../infra/config.js'
 import { writeForwarded } from '../../infra/log.js'
 import type { RuntimeContext, Service, ServiceFactory } from '../../infra/runtime.js'
@@ -164,7 +163,7 @@ export function launchStageThread(
   const name = data.name
   withoutMemoryReducer()
   return new Promise((resolve, reject) => {
-    const w = new Worker(threadScript(), { workerData: data, name: `ben-${name}` })
+    const w = new Worker(builtScript('alert-path-thread.js', import.meta.url), { workerData: data, name: `ben-${name}` })
     let ready = false
     w.on('message', (m: AlertPathReport) => {
       if (m.type === 'ready') {
@@ -215,15 +214,4 @@ export function threadData(ctx: RuntimeContext, nice: number, name: string, unit
     name,
     units: [...units],
   }
-}
-
-/**
- * The thread's script, built: its sibling (in dist/bundle/ when `ben` runs, tsc's dist/ when a
- * program imports Ben), else the bundle (tests run the sources: scripts/bundle.mjs says why a bundle).
- */
-function threadScript(): URL {
-  const candidates = [new URL('./alert-path-thread.js', import.meta.url), new URL('../../dist/bundle/alert-path-thread.js', import.meta.url)]
-  const found = candidates.find((u) => existsSync(fileURLToPath(u)))
-  if (!found) throw new Error(`the alert path's thread script is not built (${fileURLToPath(candidates[1])}): run \`npm run build\``)
-  return found
 }

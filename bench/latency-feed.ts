@@ -8,7 +8,7 @@
  * - `steady`: `--rate` facts/s (default 10,000);
  * - `flood`: routine facts at `--rate` facts/s (the parent passes 2× what the chain sustained).
  *
- * Over every load: probe series (`cpu.load` of a fresh job each, 20 points/s, calm for 8 s, then
+ * Over every load: probe series (`cpu.load` of a fresh job each, 20 points/s, calm for 8–10 s, then
  * a lasting jump: anomaly → decision → signed command → ack; series k on the k-th of
  * `--probe-sources` in turn, hosts of the phase's own so that their runaways are throttled and
  * acked whatever an earlier phase did), and alerts
@@ -121,13 +121,22 @@ async function main(): Promise<void> {
     }
   }
 
+  /**
+   * How long each probe series stays calm (ms): 8 s, and a random part of the 2 s between two
+   * series, drawn for each. A fleet's anomalies keep no time with its bursts. With a fixed 8 s, the
+   * jumps fell on a 2 s grid (8, 10, … 18 s into the phase) and the bursts on a 5 s grid (0, 5, 10,
+   * 15 s) of a process started at the same moment: the jump at 10 s landed in the burst's wake in
+   * most runs (up to 20 ms behind 1,000 facts in scrub), one anomaly of twelve by construction.
+   * Drawn, a jump is inside a burst's wake about as often as the wake's share of the 5 s.
+   */
+  const calmMs = Array.from({ length: Math.ceil(seconds / 2) + 1 }, () => 8000 + Math.floor(Math.random() * 2000))
   const probeLoop = async () => {
     let probeN = 0
     let lastAlert = start
     for (let tick = start + 50; Date.now() < end; tick += 50) {
       const wait = tick - Date.now()
       if (wait > 0) await sleep(wait)
-      // Probes: a new series every 2 s; each calm (10 ± 0.3) for 8 s, then jumps to 100 for good.
+      // Probes: a new series every 2 s; each calm (10 ± 0.3) for calmMs[k], then jumps to 100 for good.
       probeN++
       const t = Date.now()
       const series = Math.floor((t - start) / 2000)
@@ -137,7 +146,7 @@ async function main(): Promise<void> {
           lane: 'metric',
           source: probeSources[k % probeSources.length],
           name: 'cpu.load',
-          value: age >= 8000 ? 100 + (probeN % 3) : 10 + Math.sin(probeN + k) * 0.3,
+          value: age >= calmMs[k] ? 100 + (probeN % 3) : 10 + Math.sin(probeN + k) * 0.3,
           labels: { job: `probe-${load}-${k}` },
         })
       }

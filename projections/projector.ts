@@ -39,6 +39,8 @@ export interface ProjectorStats {
   failures: number
   /** Times the consumer was held with three batches in hand (flow control). */
   held: number
+  /** Times a batch went on filling past `flushMs` because the batch before it was still being written. */
+  deferred: number
 }
 
 /**
@@ -54,7 +56,7 @@ export interface ProjectorStats {
  * stays as a second line.
  */
 export class Projector {
-  readonly stats: ProjectorStats = { received: 0, inserted: 0, skippedExisting: 0, batches: 0, failures: 0, held: 0 }
+  readonly stats: ProjectorStats = { received: 0, inserted: 0, skippedExisting: 0, batches: 0, failures: 0, held: 0, deferred: 0 }
   private buffer: Envelope[] = []
   private timer: NodeJS.Timeout | undefined
   private sub: Subscription | undefined
@@ -134,6 +136,7 @@ export class Projector {
     this.sub?.unsubscribe()
     if (this.timer) clearTimeout(this.timer)
     this.timer = undefined
+    this.due = false
     for (const e of this.buffer) e.release()
     this.done(this.buffer.length)
     this.buffer = []
@@ -164,6 +167,7 @@ export class Projector {
     this.makeRoom(true)
     if (this.timer) clearTimeout(this.timer)
     this.timer = undefined
+    this.due = false
     this.done(this.buffer.length)
     this.buffer = []
     setTimeout(() => {
@@ -237,18 +241,44 @@ export class Projector {
     // (Cut on a zero timer, a batch went on growing until the consumer yielded the event loop,
     // and its boundaries, so the size of the last partial batch, depended on timing.)
     if (this.buffer.length >= this.batchSize) this.cut()
-    else if (!this.timer) this.timer = setTimeout(() => this.cut(), this.flushMs)
+    else if (!this.timer && !this.due) this.timer = setTimeout(() => this.timeUp(), this.flushMs)
+  }
+
+  /** Batches queued for writing or being written. */
+  private writing = 0
+  /** `flushMs` passed while a batch was being written: what is buffered is cut when that write ends. */
+  private due = false
+
+  /**
+   * `flushMs` after a batch's first row. If a batch is still being written, this one goes on
+   * filling until that write ends (or it is full), then is written at once: a projector behind its
+   * stream writes fewer, larger batches (an insert and an id lookup cost about 17 ms of CPU whatever
+   * their size, a row 24 µs in a batch of 5,000 against 41–46 in one of 750), where cutting every
+   * `flushMs` queued batches of the same small size behind a slow write. A projector that keeps up
+   * writes each batch `flushMs` after its first row, as before.
+   */
+  private timeUp(): void {
+    this.timer = undefined
+    if (this.writing === 0) return this.cut()
+    this.due = true
+    this.stats.deferred++
   }
 
   /** Queues what is buffered for writing, after the writes already queued. */
   private cut(): void {
     if (this.timer) clearTimeout(this.timer)
     this.timer = undefined
+    this.due = false
     const batch = this.buffer
     this.buffer = []
     if (batch.length) {
       const gen = this.generation
-      this.chain = this.chain.then(() => this.write(batch, gen))
+      this.writing++
+      this.chain = this.chain
+        .then(() => this.write(batch, gen))
+        .finally(() => {
+          if (--this.writing === 0 && this.due) this.cut()
+        })
     }
   }
 

@@ -93,4 +93,57 @@ describe('projector flow control and sliced batches', () => {
       await nats.stop()
     }
   }, 400_000)
+
+  it('writes what arrives while a batch is being written as one batch once that write ends, and loses nothing', async () => {
+    const nats = await startTestNats()
+    const wh = await openTestClickHouse()
+    const codec = new FactCodec()
+    const publisher = new FactPublisher(nats.nc, nats.subjects, codec)
+    let release: () => void = () => undefined
+    const gate = new Promise<void>((r) => (release = r))
+    let entered = 0
+    const inserted: number[] = []
+    // The real client; its inserts wait for the gate.
+    const client = new Proxy(wh.client, {
+      get(target, prop, recv) {
+        if (prop === 'insert')
+          return async (params: { values: unknown[] }) => {
+            entered++
+            await gate
+            inserted.push(params.values.length)
+            return target.insert(params as unknown as Parameters<ClickHouseClient['insert']>[0])
+          }
+        const v = Reflect.get(target, prop, recv) as unknown
+        return typeof v === 'function' ? v.bind(target) : v
+      },
+    })
+    const projector = new Projector(factsProjection(), client, { batchSize: 10_000, flushMs: 20 })
+    const [a, b, c] = [0, 1, 2].map((k) => [...metricFacts(100, k * 100)])
+    try {
+      await migrate(wh.client)
+      await projector.start(nats.nc, codec, nats.subjects, nats.topo, new DeadLetters(publisher, nats.subjects, codec, 'project-facts'))
+      expect((await publisher.publishAll(a)).stored).toBe(100)
+      await waitFor('the first batch to be written (and held at the gate)', () => entered >= 1 || undefined, 120_000, 10)
+      expect((await publisher.publishAll(b)).stored).toBe(100)
+      // flushMs passed with the first write still held: the second batch goes on filling.
+      await waitFor('the second batch past flushMs', () => (projector.stats.received >= 200 && projector.stats.deferred > 0) || undefined, 120_000, 10)
+      expect((await publisher.publishAll(c)).stored).toBe(100)
+      await waitFor('the third hundred received', () => projector.stats.received >= 300 || undefined, 120_000, 10)
+      expect(entered, 'no second write started while the first is held').toBe(1)
+      release()
+      await waitFor('every fact written', () => projector.stats.inserted >= 300 || undefined, 120_000, 20)
+      console.log(`projector behind: writes of ${inserted.join(', ')} rows; ${projector.stats.deferred} batch(es) deferred past flushMs`)
+      // Cut every flushMs, the second and third hundred would each have been queued as a batch of its own.
+      expect(inserted, 'the rows that arrived during the held write, written as one batch').toEqual([100, 200])
+      const rs = await wh.client.query({ query: 'SELECT count() AS c, uniqExact(id) AS u FROM facts', format: 'JSONEachRow' })
+      expect((await rs.json<{ c: unknown; u: unknown }>()).map((r) => [Number(r.c), Number(r.u)])).toEqual([[300, 300]])
+    } finally {
+      release()
+      await projector.stop()
+      await publisher.close()
+      await wh.close()
+      wh.removeDir()
+      await nats.stop()
+    }
+  }, 400_000)
 })

@@ -252,8 +252,8 @@ export class Projector {
   /**
    * `flushMs` after a batch's first row. If a batch is still being written, this one goes on
    * filling until that write ends (or it is full), then is written at once: a projector behind its
-   * stream writes fewer, larger batches (an insert and an id lookup cost about 17 ms of CPU whatever
-   * their size, a row 24 µs in a batch of 5,000 against 41–46 in one of 750), where cutting every
+   * stream writes fewer, larger batches (an insert costs about 17 ms of CPU whatever its size: a row
+   * 24 µs in a batch of 5,000 against 41–46 in one of 750), where cutting every
    * `flushMs` queued batches of the same small size behind a slow write. A projector that keeps up
    * writes each batch `flushMs` after its first row, as before.
    */

@@ -19,28 +19,10 @@ import { metricFacts } from './support/facts.js'
  */
 describe('projector flow control and sliced batches', () => {
   it('holds its consumer at three batches in hand while a write waits, slices row building, and loses nothing', async () => {
-    const nats = await startTestNats()
-    const wh = await openTestClickHouse()
-    const codec = new FactCodec()
-    const publisher = new FactPublisher(nats.nc, nats.subjects, codec)
+    const { nats, wh, codec, publisher, close } = await servers()
     const BATCH = 2 * ROWS_PER_SLICE + 500
     const N = 6 * BATCH
-    let release: () => void = () => undefined
-    const gate = new Promise<void>((r) => (release = r))
-    const inserted: number[] = []
-    // The real client; its inserts wait for the gate.
-    const client = new Proxy(wh.client, {
-      get(target, prop, recv) {
-        if (prop === 'insert')
-          return async (params: { values: unknown[] }) => {
-            await gate
-            inserted.push(params.values.length)
-            return target.insert(params as unknown as Parameters<ClickHouseClient['insert']>[0])
-          }
-        const v = Reflect.get(target, prop, recv) as unknown
-        return typeof v === 'function' ? v.bind(target) : v
-      },
-    })
+    const { client, release, inserted } = heldInserts(wh.client)
     // The facts projection; counts the rows built before the event loop first goes round in a write.
     const base = factsProjection()
     let built = 0
@@ -86,50 +68,26 @@ describe('projector flow control and sliced batches', () => {
       expect(Math.max(...turns), 'the loop went round within a slice of rows, not after the whole batch').toBeLessThanOrEqual(ROWS_PER_SLICE)
     } finally {
       release()
-      await projector.stop()
-      await publisher.close()
-      await wh.close()
-      wh.removeDir()
-      await nats.stop()
+      await close(projector)
     }
   }, 400_000)
 
   it('writes what arrives while a batch is being written as one batch once that write ends, and loses nothing', async () => {
-    const nats = await startTestNats()
-    const wh = await openTestClickHouse()
-    const codec = new FactCodec()
-    const publisher = new FactPublisher(nats.nc, nats.subjects, codec)
-    let release: () => void = () => undefined
-    const gate = new Promise<void>((r) => (release = r))
-    let entered = 0
-    const inserted: number[] = []
-    // The real client; its inserts wait for the gate.
-    const client = new Proxy(wh.client, {
-      get(target, prop, recv) {
-        if (prop === 'insert')
-          return async (params: { values: unknown[] }) => {
-            entered++
-            await gate
-            inserted.push(params.values.length)
-            return target.insert(params as unknown as Parameters<ClickHouseClient['insert']>[0])
-          }
-        const v = Reflect.get(target, prop, recv) as unknown
-        return typeof v === 'function' ? v.bind(target) : v
-      },
-    })
+    const { nats, wh, codec, publisher, close } = await servers()
+    const { client, release, inserted, entered } = heldInserts(wh.client)
     const projector = new Projector(factsProjection(), client, { batchSize: 10_000, flushMs: 20 })
     const [a, b, c] = [0, 1, 2].map((k) => [...metricFacts(100, k * 100)])
     try {
       await migrate(wh.client)
       await projector.start(nats.nc, codec, nats.subjects, nats.topo, new DeadLetters(publisher, nats.subjects, codec, 'project-facts'))
       expect((await publisher.publishAll(a)).stored).toBe(100)
-      await waitFor('the first batch to be written (and held at the gate)', () => entered >= 1 || undefined, 120_000, 10)
+      await waitFor('the first batch to be written (and held at the gate)', () => entered() >= 1 || undefined, 120_000, 10)
       expect((await publisher.publishAll(b)).stored).toBe(100)
       // flushMs passed with the first write still held: the second batch goes on filling.
       await waitFor('the second batch past flushMs', () => (projector.stats.received >= 200 && projector.stats.deferred > 0) || undefined, 120_000, 10)
       expect((await publisher.publishAll(c)).stored).toBe(100)
       await waitFor('the third hundred received', () => projector.stats.received >= 300 || undefined, 120_000, 10)
-      expect(entered, 'no second write started while the first is held').toBe(1)
+      expect(entered(), 'no second write started while the first is held').toBe(1)
       release()
       await waitFor('every fact written', () => projector.stats.inserted >= 300 || undefined, 120_000, 20)
       console.log(`projector behind: writes of ${inserted.join(', ')} rows; ${projector.stats.deferred} batch(es) deferred past flushMs`)
@@ -139,11 +97,53 @@ describe('projector flow control and sliced batches', () => {
       expect((await rs.json<{ c: unknown; u: unknown }>()).map((r) => [Number(r.c), Number(r.u)])).toEqual([[300, 300]])
     } finally {
       release()
+      await close(projector)
+    }
+  }, 400_000)
+})
+
+/** A real nats-server and chDB, and a publisher; `close` stops the projector and all of them. */
+async function servers() {
+  const nats = await startTestNats()
+  const wh = await openTestClickHouse()
+  const codec = new FactCodec()
+  const publisher = new FactPublisher(nats.nc, nats.subjects, codec)
+  return {
+    nats,
+    wh,
+    codec,
+    publisher,
+    async close(projector: Projector) {
       await projector.stop()
       await publisher.close()
       await wh.close()
       wh.removeDir()
       await nats.stop()
-    }
-  }, 400_000)
-})
+    },
+  }
+}
+
+/**
+ * The real client, its inserts held until `release()`: `entered()` counts the inserts begun,
+ * `inserted` the rows of each once it goes through.
+ */
+function heldInserts(real: ClickHouseClient) {
+  let open: () => void = () => undefined
+  const gate = new Promise<void>((r) => (open = r))
+  let entered = 0
+  const inserted: number[] = []
+  const client = new Proxy(real, {
+    get(target, prop, recv) {
+      if (prop === 'insert')
+        return async (params: { values: unknown[] }) => {
+          entered++
+          await gate
+          inserted.push(params.values.length)
+          return target.insert(params as unknown as Parameters<ClickHouseClient['insert']>[0])
+        }
+      const v = Reflect.get(target, prop, recv) as unknown
+      return typeof v === 'function' ? v.bind(target) : v
+    },
+  })
+  return { client, release: () => open(), entered: () => entered, inserted }
+}

@@ -24,7 +24,7 @@ export { sqlString }
 export interface ProjectorOptions {
   /** Rows per insert at most. Default 10,000. */
   readonly batchSize?: number
-  /** A non-empty batch is written at the latest this long after its first row. Default 250 ms. */
+  /** A non-empty batch is written this long after its first row, or, if the batch before it is still being written then, as soon as that write ends. Default 250 ms. */
   readonly flushMs?: number
   /** Redelivery delay of un-acked messages (after a crash). Default 10 s. */
   readonly ackWaitMs?: number

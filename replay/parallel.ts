@@ -1,6 +1,6 @@
 import { Worker } from 'node:worker_threads'
-import { builtScript } from '../infra/index.js'
 import { availableParallelism } from 'node:os'
+import { builtScript } from '../infra/index.js'
 import type { Item } from '../streams/index.js'
 import { BatchWriter, RecordKind } from './batch.js'
 import type { ComparatorPart } from './compare.js'

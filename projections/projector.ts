@@ -356,29 +356,31 @@ export class Projector {
 
   /**
    * Ids already in the table among these facts with event times in [from, to] (ms), asked in
-   * chunks that keep each query well under max_query_size.
+   * chunks that keep each query well under max_query_size. The ids go as one string literal, a
+   * JSON array that ClickHouse turns into the set (`JSONExtract`), not as a list of literals, each
+   * of which its parser makes a node of: in the embedded engine, the lookup of a batch of 1,500
+   * ids took 13.5 ms of CPU instead of 21.5 (`SELECT 1` alone: 4.1). The set is the same, and so
+   * is its use of the id bloom filter index (EXPLAIN indexes = 1).
    */
   private async existingIds(ids: string[], from: number, to: number): Promise<Set<string>> {
     const found = new Set<string>()
-    let chunk: string[] = []
-    let bytes = 0
     const range =
       Number.isFinite(from) && Number.isFinite(to)
         ? ` AND ts >= fromUnixTimestamp64Milli(toInt64(${Math.floor(from)})) AND ts <= fromUnixTimestamp64Milli(toInt64(${Math.ceil(to)}))`
         : ''
-    const ask = async () => {
-      const rs = await this.client.query({ query: `SELECT id FROM ${this.projection.table} WHERE id IN (${chunk.join(',')})${range}`, format: 'JSONCompactEachRow' })
+    for (let i = 0; i < ids.length; ) {
+      // JSON's escapes are escaped again in the SQL literal: at most 2 bytes of query per byte of JSON.
+      let bytes = 0
+      let j = i
+      while (j < ids.length && bytes < 100_000) bytes += JSON.stringify(ids[j++]).length + 1
+      const set = sqlString(JSON.stringify(ids.slice(i, j)))
+      const rs = await this.client.query({
+        query: `SELECT id FROM ${this.projection.table} WHERE id IN JSONExtract(${set}, 'Array(String)')${range}`,
+        format: 'JSONCompactEachRow',
+      })
       for (const [id] of await rs.json<[string]>()) found.add(id)
-      chunk = []
-      bytes = 0
+      i = j
     }
-    for (const id of ids) {
-      const lit = sqlString(id)
-      chunk.push(lit)
-      bytes += lit.length + 1
-      if (bytes > 150_000) await ask()
-    }
-    if (chunk.length) await ask()
     return found
   }
 }

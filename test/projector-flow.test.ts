@@ -1,7 +1,9 @@
 import { describe, expect, it } from 'vitest'
 import type { ClickHouseClient } from '@clickhouse/client'
+import { headers } from '@nats-io/nats-core'
+import { jetstream } from '@nats-io/jetstream'
 import { DeadLetters, FactPublisher } from '../streams/index.js'
-import { FactCodec, type Fact } from '../schemas/index.js'
+import { FactCodec, Header, parseEdgeFact, type Fact } from '../schemas/index.js'
 import { factsProjection, migrate, Projector, ROWS_PER_SLICE, type Projection } from '../projections/index.js'
 import { openTestClickHouse, startTestNats, waitFor } from './support/servers.js'
 import { metricFacts } from './support/facts.js'
@@ -100,6 +102,46 @@ describe('projector flow control and sliced batches', () => {
       await close(projector)
     }
   }, 400_000)
+
+  it('gives a fact stored twice in the stream (past the duplicate window) one row, whatever its id holds', async () => {
+    const { nats, wh, codec, publisher, close } = await servers()
+    const { client, inserted } = heldInserts(wh.client, true)
+    const projector = new Projector(factsProjection(), client, { flushMs: 20 })
+    // Ids with quotes, backslashes, commas, brackets, JSON's own escapes, spaces and non-ASCII: the
+    // edge's JSON takes printable ASCII, a fact published in Avro any valid Unicode.
+    const ids = [`it's`, 'say "hi"', 'back\\slash', 'a,b]', '["x"]', '\\u0041', 'café-漢字-🙂', "'); DROP TABLE facts; --"]
+    const facts: Fact[] = ids.map((id, i) => {
+      const r = parseEdgeFact({ lane: 'metric', source: 'web-1', ts: 1_763_700_000_000 + i, name: 'cpu.load', value: i })
+      if (!r.ok) throw new Error(r.error.message)
+      return { ...r.value, id }
+    })
+    const js = jetstream(nats.nc)
+    // Each fact as a message of its own, as a republish after the duplicate window stores it.
+    const store = async () => {
+      for (const f of facts) {
+        const enc = codec.encode(f)
+        const h = headers()
+        h.set(Header.SchemaFp, enc.fingerprint)
+        await js.publish(nats.subjects.fact(f.kind, f.source), enc.data, { headers: h })
+      }
+    }
+    try {
+      await migrate(wh.client)
+      await projector.start(nats.nc, codec, nats.subjects, nats.topo, new DeadLetters(publisher, nats.subjects, codec, 'project-facts'))
+      await store()
+      await waitFor('the first copies written', () => projector.stats.inserted >= ids.length || undefined, 120_000, 20)
+      await store()
+      await waitFor('the second copies looked up', () => projector.stats.received >= 2 * ids.length || undefined, 120_000, 20)
+      await projector.flush()
+      console.log(`projector, facts stored twice: writes of ${inserted.join(', ')} rows; ${projector.stats.skippedExisting} found in the table`)
+      expect(projector.stats.skippedExisting, 'the second copies were found in the table').toBe(ids.length)
+      const rs = await wh.client.query({ query: 'SELECT id, count() AS c FROM facts GROUP BY id', format: 'JSONEachRow' })
+      const rows = await rs.json<{ id: string; c: unknown }>()
+      expect(new Map(rows.map((r) => [r.id, Number(r.c)]))).toEqual(new Map(ids.map((id) => [id, 1])))
+    } finally {
+      await close(projector)
+    }
+  }, 400_000)
 })
 
 /** A real nats-server and chDB, and a publisher; `close` stops the projector and all of them. */
@@ -124,12 +166,12 @@ async function servers() {
 }
 
 /**
- * The real client, its inserts held until `release()`: `entered()` counts the inserts begun,
- * `inserted` the rows of each once it goes through.
+ * The real client, its inserts held until `release()` (or not held: `opened`): `entered()` counts
+ * the inserts begun, `inserted` the rows of each once it goes through.
  */
-function heldInserts(real: ClickHouseClient) {
+function heldInserts(real: ClickHouseClient, opened = false) {
   let open: () => void = () => undefined
-  const gate = new Promise<void>((r) => (open = r))
+  const gate = opened ? Promise.resolve() : new Promise<void>((r) => (open = r))
   let entered = 0
   const inserted: number[] = []
   const client = new Proxy(real, {

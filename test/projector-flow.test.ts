@@ -3,7 +3,7 @@ import type { ClickHouseClient } from '@clickhouse/client'
 import { headers } from '@nats-io/nats-core'
 import { jetstream } from '@nats-io/jetstream'
 import { DeadLetters, FactPublisher } from '../streams/index.js'
-import { FactCodec, Header, parseEdgeFact, type Fact } from '../schemas/index.js'
+import { FactCodec, Header, parseEdgeFact, type Fact, type RawFact } from '../schemas/index.js'
 import { factsProjection, migrate, Projector, ROWS_PER_SLICE, type Projection } from '../projections/index.js'
 import { openTestClickHouse, startTestNats, waitFor } from './support/servers.js'
 import { metricFacts } from './support/facts.js'
@@ -110,7 +110,7 @@ describe('projector flow control and sliced batches', () => {
     // Ids with quotes, backslashes, commas, brackets, JSON's own escapes, spaces and non-ASCII: the
     // edge's JSON takes printable ASCII, a fact published in Avro any valid Unicode.
     const ids = [`it's`, 'say "hi"', 'back\\slash', 'a,b]', '["x"]', '\\u0041', 'café-漢字-🙂', "'); DROP TABLE facts; --"]
-    const facts: Fact[] = ids.map((id, i) => {
+    const facts: RawFact[] = ids.map((id, i) => {
       const r = parseEdgeFact({ lane: 'metric', source: 'web-1', ts: 1_763_700_000_000 + i, name: 'cpu.load', value: i })
       if (!r.ok) throw new Error(r.error.message)
       return { ...r.value, id }

@@ -104,9 +104,6 @@ describe('projector flow control and sliced batches', () => {
   }, 400_000)
 
   it('gives a fact stored twice in the stream (past the duplicate window) one row, whatever its id holds', async () => {
-    const { nats, wh, codec, publisher, close } = await servers()
-    const { client, inserted } = heldInserts(wh.client, true)
-    const projector = new Projector(factsProjection(), client, { flushMs: 20 })
     // Ids with quotes, backslashes, commas, brackets, JSON's own escapes, spaces and non-ASCII: the
     // edge's JSON takes printable ASCII, a fact published in Avro any valid Unicode.
     const ids = [`it's`, 'say "hi"', 'back\\slash', 'a,b]', '["x"]', '\\u0041', 'café-漢字-🙂', "'); DROP TABLE facts; --"]
@@ -115,6 +112,9 @@ describe('projector flow control and sliced batches', () => {
       if (!r.ok) throw new Error(r.error.message)
       return { ...r.value, id }
     })
+    const { nats, wh, codec, publisher, close } = await servers()
+    const { client, inserted } = heldInserts(wh.client, true)
+    const projector = new Projector(factsProjection(), client, { flushMs: 20 })
     const js = jetstream(nats.nc)
     // Each fact as a message of its own, as a republish after the duplicate window stores it.
     const store = async () => {
@@ -147,7 +147,10 @@ describe('projector flow control and sliced batches', () => {
 /** A real nats-server and chDB, and a publisher; `close` stops the projector and all of them. */
 async function servers() {
   const nats = await startTestNats()
-  const wh = await openTestClickHouse()
+  const wh = await openTestClickHouse().catch(async (err: unknown) => {
+    await nats.stop()
+    throw err
+  })
   const codec = new FactCodec()
   const publisher = new FactPublisher(nats.nc, nats.subjects, codec)
   return {

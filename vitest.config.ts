@@ -27,7 +27,7 @@ export default defineConfig({
     projects: [
       {
         extends: true,
-        test: { name: 'integration', include: ['test/**/*.test.ts', ...UNIT_WITH_PROCESSES], exclude: EXCLUDE },
+        test: { name: 'integration', include: ['test/**/*.test.ts', ...UNIT_WITH_PROCESSES], exclude: EXCLUDE, setupFiles: ['test/support/leftover-servers.ts'] },
       },
       {
         // Pure unit files share one module graph per worker thread: Ben's modules are imported

@@ -315,6 +315,19 @@ function stopAtExit(id: ProcessIdentity, exited: Promise<unknown>): void {
   process.once('exit', () => terminateAllSync([...unstopped]))
 }
 
+/**
+ * Stops, at once, the servers this process started and has not stopped, and says how many there
+ * were. For a host that ends this process without its 'exit' event: vitest ends a test file's
+ * worker so, and a test that threw before its clean-up would otherwise leave its (detached)
+ * server running.
+ */
+export function stopLeftoverServers(): number {
+  const left = [...unstopped]
+  terminateAllSync(left)
+  for (const id of left) unstopped.delete(id)
+  return left.length
+}
+
 async function stopChild(child: ChildProcess, exited: Promise<unknown>): Promise<void> {
   if (child.exitCode === null && child.signalCode === null) {
     child.kill('SIGTERM')

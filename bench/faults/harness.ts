@@ -137,7 +137,7 @@ export async function natsOf(home: string): Promise<NatsConnection> {
  * Every durable consumer is drained, and every one named in `expected` exists: a consumer deleted
  * behind Ben's back (and not yet re-created by its supervisor) is not "idle", it is missing.
  */
-export async function idle(nc: NatsConnection, expected: readonly string[] = [], seen?: Set<string>): Promise<boolean> {
+export async function idle(nc: NatsConnection, expected: readonly string[] = [], seen?: Set<string>, busy?: string[]): Promise<boolean> {
   const jsm = await jetstreamManager(nc, { timeout: 5000 })
   const all: Array<{ name: string; busy: boolean }> = []
   for await (const s of jsm.streams.list()) {
@@ -151,8 +151,10 @@ export async function idle(nc: NatsConnection, expected: readonly string[] = [],
   // A whole stage's durable (`stage-detect-metric`) is superseded once the stage runs in partitions
   // (`stage-detect-metric-p0of2`, after `ben up --workers 2`): nobody reads it any more.
   const superseded = (n: string) => [...present].some((o) => o.startsWith(`${n}-p`) && /-p\d+of\d+$/.test(o))
-  if (all.some((c) => c.busy && !superseded(c.name))) return false
-  return expected.every((name) => present.has(name))
+  const working = all.filter((c) => c.busy && !superseded(c.name)).map((c) => c.name)
+  const missing = expected.filter((name) => !present.has(name))
+  busy?.splice(0, busy.length, ...working, ...missing.map((m) => `${m} (missing)`))
+  return working.length === 0 && missing.length === 0
 }
 
 export interface Snapshot {
@@ -187,6 +189,9 @@ export async function settle(home: string, facts: number, timeoutMs = 180_000, e
   try {
     let quiet = 0
     let quietSince = 0
+    // What the last poll saw, for the message if it never settles.
+    let state = 'no poll answered'
+    const busy: string[] = []
     await until(
       `BEN_HOME=${home} to settle with ${facts} facts`,
       async () => {
@@ -194,14 +199,18 @@ export async function settle(home: string, facts: number, timeoutMs = 180_000, e
         nc ??= await natsOf(home)
         const r = await ben.query('SELECT count() AS n FROM facts', { timeoutMs: 10_000 })
         const n = Number(r.objects()[0].n)
+        state = `${n} rows in facts`
         if (n < facts) return ((quiet = 0), undefined)
-        quiet = (await idle(nc, expected, seen)) ? quiet + 1 : 0
+        quiet = (await idle(nc, expected, seen, busy)) ? quiet + 1 : 0
+        state += busy.length ? `; consumers not idle: ${busy.join(', ')}` : '; every consumer idle'
         if (quiet === 1) quietSince = Date.now()
         return quiet >= 3 && Date.now() - quietSince >= 2000 ? true : undefined
       },
       timeoutMs,
       250,
-    )
+    ).catch((err: Error) => {
+      throw new Error(`${err.message} (last seen: ${state})`)
+    })
     const tables: Snapshot['tables'] = {}
     for (const t of TABLES) {
       const r = await ben!.query(`SELECT count() AS rows, uniqExact(id) AS ids FROM ${t}`)

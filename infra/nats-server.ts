@@ -312,14 +312,14 @@ function stopAtExit(id: ProcessIdentity, exited: Promise<unknown>): void {
   void exited.then(() => unstopped.delete(id))
   if (exitHooked) return
   exitHooked = true
-  process.once('exit', () => terminateAllSync([...unstopped]))
+  process.once('exit', () => stopLeftoverServers())
 }
 
 /**
  * Stops, at once, the servers this process started and has not stopped, and says how many there
- * were. For a host that ends this process without its 'exit' event: vitest ends a test file's
- * worker so, and a test that threw before its clean-up would otherwise leave its (detached)
- * server running.
+ * were: at this process's exit, and for a host that ends the process without its 'exit' event
+ * (vitest ends a test file's worker so, and a test that threw before its clean-up would otherwise
+ * leave its detached server running).
  */
 export function stopLeftoverServers(): number {
   const left = [...unstopped]

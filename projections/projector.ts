@@ -370,16 +370,13 @@ export class Projector {
         : ''
     for (let i = 0; i < ids.length; ) {
       // JSON's escapes are escaped again in the SQL literal: at most 2 bytes of query per byte of JSON.
-      let bytes = 0
-      let j = i
-      while (j < ids.length && bytes < 100_000) bytes += JSON.stringify(ids[j++]).length + 1
-      const set = sqlString(JSON.stringify(ids.slice(i, j)))
+      let json = JSON.stringify(ids[i++])
+      while (i < ids.length && json.length < 100_000) json += ',' + JSON.stringify(ids[i++])
       const rs = await this.client.query({
-        query: `SELECT id FROM ${this.projection.table} WHERE id IN JSONExtract(${set}, 'Array(String)')${range}`,
+        query: `SELECT id FROM ${this.projection.table} WHERE id IN JSONExtract(${sqlString(`[${json}]`)}, 'Array(String)')${range}`,
         format: 'JSONCompactEachRow',
       })
       for (const [id] of await rs.json<[string]>()) found.add(id)
-      i = j
     }
     return found
   }

@@ -137,7 +137,12 @@ export async function natsOf(home: string): Promise<NatsConnection> {
  * Every durable consumer is drained, and every one named in `expected` exists: a consumer deleted
  * behind Ben's back (and not yet re-created by its supervisor) is not "idle", it is missing.
  */
-export async function idle(nc: NatsConnection, expected: readonly string[] = [], seen?: Set<string>, busy?: string[]): Promise<boolean> {
+export async function idle(nc: NatsConnection, expected: readonly string[] = [], seen?: Set<string>): Promise<boolean> {
+  return (await notIdle(nc, expected, seen)).length === 0
+}
+
+/** The durable consumers that are not idle, and those of `expected` that are missing (named so). */
+export async function notIdle(nc: NatsConnection, expected: readonly string[] = [], seen?: Set<string>): Promise<string[]> {
   const jsm = await jetstreamManager(nc, { timeout: 5000 })
   const all: Array<{ name: string; busy: boolean }> = []
   for await (const s of jsm.streams.list()) {
@@ -152,9 +157,7 @@ export async function idle(nc: NatsConnection, expected: readonly string[] = [],
   // (`stage-detect-metric-p0of2`, after `ben up --workers 2`): nobody reads it any more.
   const superseded = (n: string) => [...present].some((o) => o.startsWith(`${n}-p`) && /-p\d+of\d+$/.test(o))
   const working = all.filter((c) => c.busy && !superseded(c.name)).map((c) => c.name)
-  const missing = expected.filter((name) => !present.has(name))
-  busy?.splice(0, busy.length, ...working, ...missing.map((m) => `${m} (missing)`))
-  return working.length === 0 && missing.length === 0
+  return [...working, ...expected.filter((name) => !present.has(name)).map((name) => `${name} (missing)`)]
 }
 
 export interface Snapshot {
@@ -191,7 +194,6 @@ export async function settle(home: string, facts: number, timeoutMs = 180_000, e
     let quietSince = 0
     // What the last poll saw, for the message if it never settles.
     let state = 'no poll answered'
-    const busy: string[] = []
     await until(
       `BEN_HOME=${home} to settle with ${facts} facts`,
       async () => {
@@ -201,7 +203,8 @@ export async function settle(home: string, facts: number, timeoutMs = 180_000, e
         const n = Number(r.objects()[0].n)
         state = `${n} rows in facts`
         if (n < facts) return ((quiet = 0), undefined)
-        quiet = (await idle(nc, expected, seen, busy)) ? quiet + 1 : 0
+        const busy = await notIdle(nc, expected, seen)
+        quiet = busy.length === 0 ? quiet + 1 : 0
         state += busy.length ? `; consumers not idle: ${busy.join(', ')}` : '; every consumer idle'
         if (quiet === 1) quietSince = Date.now()
         return quiet >= 3 && Date.now() - quietSince >= 2000 ? true : undefined

@@ -21,7 +21,7 @@ import { DeadLetters, factHeaders, factMsgId, FactPublisher, Subjects, type Publ
 import { buildGoBaseline } from './go-baseline.js'
 import { procCpu, procWrites, selfCpu } from './proc-cpu.js'
 import { factsProjection, migrate, Projector } from '../projections/index.js'
-import { openClickHouse, startNatsServer } from '../infra/index.js'
+import { openClickHouse, readEnv, startNatsServer } from '../infra/index.js'
 import { printTable } from '../cli/output.js'
 import { metricFact } from './metric-fact.js'
 
@@ -89,7 +89,8 @@ async function main(): Promise<void> {
   if (!go.ok) process.stdout.write(`nats.go baseline skipped: ${go.reason}\n`)
   const rssBefore = process.memoryUsage().rss
   peakRss = rssBefore
-  const publisher = new FactPublisher(nc, subjects, codec, { window: GO_WINDOW })
+  // BEN_PUBLISH_DELAY_MS as `ben` reads it (0: the whole window, as nats.go keeps it)
+  const publisher = new FactPublisher(nc, subjects, codec, { window: GO_WINDOW, delayTargetMs: readEnv().publishDelayMs })
   const rounds: Array<{ go?: number; ben: number; benRaw: number; cpu: RoundCpu }> = []
   let report: PublishReport | undefined
   let benFacts: RawFact[] = []

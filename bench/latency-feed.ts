@@ -27,6 +27,7 @@ import { connect, type NatsConnection } from '@nats-io/transport-node'
 import { FactCodec, parseEdgeFact, type Fact } from '../schemas/index.js'
 import { FactPublisher, Subjects } from '../streams/index.js'
 import { alertTraceOn, traceAlert } from '../processors/runner/index.js'
+import { readEnv } from '../infra/index.js'
 
 const arg = (name: string, dflt: string) => {
   const i = process.argv.indexOf(`--${name}`)
@@ -51,7 +52,7 @@ class Sender {
     if (o.status === 'failed') this.failed++
   }
   constructor(readonly nc: NatsConnection) {
-    this.publisher = new FactPublisher(nc, new Subjects(), new FactCodec(), { window: 8192 })
+    this.publisher = new FactPublisher(nc, new Subjects(), new FactCodec(), { window: 8192, delayTargetMs: readEnv().publishDelayMs })
   }
   /** Publishes an edge fact stamped with the time it is handed to the publisher. */
   async send(edge: Record<string, unknown>): Promise<void> {

@@ -13,6 +13,7 @@ import { generateKeyPair } from '../keys/index.js'
 import { defaultManifest } from '../processors/scrub/index.js'
 import { createSidecar } from '../sidecar/index.js'
 import { serveNdjson, serveOtlp, sidecarSink } from '../intake/index.js'
+import { readEnv } from '../infra/index.js'
 
 const arg = (name: string): string => {
   const i = process.argv.indexOf(`--${name}`)
@@ -31,6 +32,8 @@ async function main(): Promise<void> {
     keyPair: generateKeyPair('sidecar'),
     manifest: defaultManifest({ hashKey: 'bench-hash-key-0123456789' }),
     registerKey: false,
+    // BEN_PUBLISH_DELAY_MS as `ben sidecar` reads it (for an A/B of the drain's delay window)
+    drain: { delayTargetMs: readEnv().publishDelayMs },
   })
   await sc.online
   const ndjson = await serveNdjson(sc, { kind: 'tcp', host: '127.0.0.1', port: 0 })

@@ -96,7 +96,7 @@ export class Ben {
     if (!this.publisher) {
       const { FactPublisher } = await import('../streams/publisher.js')
       // user input: a `duplicate` counts as delivered only when the kept message is the same fact
-      this.publisher ??= new FactPublisher(this.nc, this.subjects, this.codec, { verifyDuplicates: true })
+      this.publisher ??= new FactPublisher(this.nc, this.subjects, this.codec, { verifyDuplicates: true, delayTargetMs: this.env.publishDelayMs })
     }
     return this.publisher
   }

@@ -15,6 +15,21 @@ describe('readEnv: BEN_PUBLISH_WINDOW', () => {
   })
 })
 
+describe('readEnv: BEN_PUBLISH_DELAY_MS', () => {
+  it('is unset (the publisher default) when absent or empty, and 0–60000 ms when given', () => {
+    expect(readEnv({}).publishDelayMs).toBeUndefined()
+    expect(readEnv({ BEN_PUBLISH_DELAY_MS: '' }).publishDelayMs).toBeUndefined()
+    expect(readEnv({ BEN_PUBLISH_DELAY_MS: '0' }).publishDelayMs).toBe(0)
+    expect(readEnv({ BEN_PUBLISH_DELAY_MS: '25' }).publishDelayMs).toBe(25)
+    expect(readEnv({ BEN_PUBLISH_DELAY_MS: '60000' }).publishDelayMs).toBe(60_000)
+  })
+
+  it('refuses anything else as bad config, naming the variable and the value', () => {
+    for (const bad of ['-1', '2.5', 'fast', ' ', '1e3', '60001'])
+      expect(() => readEnv({ BEN_PUBLISH_DELAY_MS: bad }), bad).toThrow(`BEN_PUBLISH_DELAY_MS=${bad}: expected 0 to 60000`)
+  })
+})
+
 for (const [name, key] of [
   ['BEN_NATS_NICE', 'natsNice'],
   ['BEN_ALERT_PATH_NICE', 'alertPathNice'],

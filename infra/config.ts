@@ -28,6 +28,8 @@ export interface BenEnv {
   readonly duplicateWindowMs?: number
   /** PubAcks the publisher of routine outputs awaits at once (BEN_PUBLISH_WINDOW); default ROUTINE_PUBLISH_WINDOW (infra/runtime.ts). */
   readonly publishWindow?: number
+  /** Queueing delay (ms) Ben's publishers let their routine facts cause at the server (BEN_PUBLISH_DELAY_MS, 0–60000); default DELAY_TARGET_MS (streams/publisher.ts), 0: the whole window always. */
+  readonly publishDelayMs?: number
   /** Nice of the nats-server Ben starts (BEN_NATS_NICE, -20–19); default DEFAULT_NATS_NICE (infra/nats-server.ts), 0 leaves it. */
   readonly natsNice?: number
   /** Nice of `ben up`'s alert-path thread (and a worker's alert thread) relative to the process (BEN_ALERT_PATH_NICE, -20–19); default -20 (processors/wiring/alert-path.ts), 0 leaves it. */
@@ -66,6 +68,7 @@ export function readEnv(env: NodeJS.ProcessEnv = process.env): BenEnv {
     jsReplicas: replicas(env.BEN_JS_REPLICAS),
     duplicateWindowMs: /^[1-9]\d*$/.test(env.BEN_DUPLICATE_WINDOW_MS ?? '') ? Number(env.BEN_DUPLICATE_WINDOW_MS) : undefined,
     publishWindow: publishWindow(env.BEN_PUBLISH_WINDOW),
+    publishDelayMs: publishDelayMs(env.BEN_PUBLISH_DELAY_MS),
     natsNice: nice('BEN_NATS_NICE', env.BEN_NATS_NICE, "the embedded nats-server's CPU priority"),
     alertPathNice: nice('BEN_ALERT_PATH_NICE', env.BEN_ALERT_PATH_NICE, "the alert path thread's priority, relative to the process"),
     detectPathNice: nice('BEN_DETECT_PATH_NICE', env.BEN_DETECT_PATH_NICE, "the scrub-path and detect-path threads' priority, relative to the process"),
@@ -76,6 +79,16 @@ function publishWindow(v: string | undefined): number | undefined {
   if (!v) return undefined
   if (!/^[1-9]\d*$/.test(v) || !Number.isSafeInteger(Number(v)))
     throw new InfraError('bad_config', `BEN_PUBLISH_WINDOW=${v}: expected a positive integer (the PubAcks a publisher of routine outputs awaits at once; default 4096)`)
+  return Number(v)
+}
+
+function publishDelayMs(v: string | undefined): number | undefined {
+  if (!v) return undefined
+  if (!/^\d+$/.test(v) || Number(v) > 60_000)
+    throw new InfraError(
+      'bad_config',
+      `BEN_PUBLISH_DELAY_MS=${v}: expected 0 to 60000 (the queueing delay, in ms, that routine publishes may cause at the server before a publisher holds them back; default 20, 0 never holds them back)`,
+    )
   return Number(v)
 }
 

@@ -39,6 +39,10 @@ export interface RuntimeContext {
  * and 2,443, at a higher load). No gain shown, so the default stays; the setting lets the next
  * measurement (a quiet machine, where nats-server rather than scrub is the flood's bottleneck) be
  * an A/B of one build.
+ *
+ * This window is the ceiling: the routine facts' part of it follows the PubAcks' delay
+ * (BEN_PUBLISH_DELAY_MS, streams/delay-window.ts), which is what keeps DERIVED's queue short under
+ * a flood.
  */
 export const ROUTINE_PUBLISH_WINDOW = 4096
 
@@ -60,7 +64,8 @@ export function runtimeContext(parts: {
   const registry = defaultRegistry()
   const codec = new FactCodec(registry)
   const window = env.publishWindow ?? ROUTINE_PUBLISH_WINDOW
-  const publisher = new FactPublisher(nc, subjects, codec, (topo.replicas ?? 1) > 1 ? { window, waitForStreamMs: 60_000 } : { window })
+  const delayTargetMs = env.publishDelayMs
+  const publisher = new FactPublisher(nc, subjects, codec, (topo.replicas ?? 1) > 1 ? { window, waitForStreamMs: 60_000, delayTargetMs } : { window, delayTargetMs })
   return {
     env,
     nc,

@@ -80,7 +80,13 @@ export class Drainer {
     this.retryMinMs = opts.retryMinMs ?? 100
     this.retryMaxMs = opts.retryMaxMs ?? 5000
     this.backoff = this.retryMinMs
-    this.publisher = new FactPublisher(nc, subjects, codec, { window: this.pubWindow, ackTimeoutMs: opts.ackTimeoutMs ?? 5000, retries: 0, verifyDuplicates: false })
+    this.publisher = new FactPublisher(nc, subjects, codec, {
+      window: this.pubWindow,
+      ackTimeoutMs: opts.ackTimeoutMs ?? 5000,
+      retries: 0,
+      verifyDuplicates: false,
+      delayTargetMs: opts.delayTargetMs,
+    })
     this.window = new DrainWindow(wal.ackedSeq)
     this.walAcked = wal.ackedSeq
     this.readSeq = wal.ackedSeq + 1
@@ -188,13 +194,15 @@ export class Drainer {
         continue
       }
       // flowing: fill the window from the resend cursor, then from the WAL
-      while (this.inflight < this.maxInFlight && this.publisher.inFlight < this.pubWindow) {
+      // The publisher's routine window (at most pubWindow) follows the server's delay: a send past
+      // it would only wait in the publisher (sendRaw), one closure per fact.
+      while (this.inflight < this.maxInFlight && this.publisher.inFlight < this.publisher.routineWindow) {
         const e = this.window.nextUnsent()
         if (!e) break
         this.send(e)
       }
       const room = Math.min(this.readBatch, this.maxInFlight - this.inflight, this.maxInFlight * 4 - this.window.size)
-      if (room > 0 && !this.window.hasUnsent() && this.publisher.inFlight < this.pubWindow) {
+      if (room > 0 && !this.window.hasUnsent() && this.publisher.inFlight < this.publisher.routineWindow) {
         if ((await this.readMore(room)) > 0) continue
       }
       await this.sleep()

@@ -147,6 +147,8 @@ export interface DrainOptions {
    * Default true.
    */
   readonly reconcile?: boolean
+  /** Queueing delay (ms) the drain's publishes may cause at the server (PublisherOptions.delayTargetMs). Default DELAY_TARGET_MS. */
+  readonly delayTargetMs?: number
 }
 
 /** Where the drain looks for what already landed (reconcile.ts): the stream and this sidecar's subjects. */

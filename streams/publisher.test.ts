@@ -1,8 +1,8 @@
 import { describe, expect, it } from 'vitest'
-import type { NatsConnection } from '@nats-io/nats-core'
+import { headers as natsHeaders, type MsgHdrs, type NatsConnection } from '@nats-io/nats-core'
 import { factHeaderBlock, factMsgId, FactPublisher, parsePubAck, replyToken, type ReadyMessage } from './publisher.js'
 import { Subjects } from './subjects.js'
-import { FactCodec } from '../schemas/index.js'
+import { FactCodec, parseEdgeFact } from '../schemas/index.js'
 import { metricFact } from '../test/support/facts.js'
 
 const b = (s: string) => new TextEncoder().encode(s)
@@ -231,3 +231,128 @@ describe('FactPublisher.forgetPending', () => {
     await publisher.close()
   })
 })
+
+describe('FactPublisher under a slow server', () => {
+  it("holds the routine lanes to a window that follows the PubAcks' delay; alerts and other subjects keep the whole window", async () => {
+    const { nc, frames, answer } = recordingConnection()
+    const publisher = new FactPublisher(nc, new Subjects(), new FactCodec(), { window: 64, delayTargetMs: 5, retries: 0, ackTimeoutMs: 600_000 })
+    const outcomes: string[] = []
+    const cb = (o: { status: string }) => void outcomes.push(o.status)
+    let sent = 0
+    let answered = 0
+    /** Answers, in order, every publish sent so far (once its frame is written). */
+    const answerAll = async () => {
+      const deadline = Date.now() + 30_000
+      let replies: string[] = []
+      while (Date.now() < deadline) {
+        replies = [...Buffer.concat(frames).toString('latin1').matchAll(/^HPUB \S+ (\S+) /gm)].map((m) => m[1])
+        if (replies.length >= sent) break
+        await new Promise((r) => setTimeout(r, 5))
+      }
+      expect(replies).toHaveLength(sent)
+      for (; answered < sent; answered++) answer(replies[answered], `{"stream":"FACTS","seq":${answered + 1}}`)
+    }
+    /** Routine facts until the window refuses one: how many went. */
+    const fill = () => {
+      let n = 0
+      for (; publisher.trySend(metricFact(sent), undefined, cb); n++) sent++
+      return n
+    }
+    const alert = (i: number) => {
+      const r = parseEdgeFact({ lane: 'alert', source: 'web-1', ts: 1_763_700_000_000 + i, rule: 'r', severity: 'high', message: 'm', attrs: {} })
+      if (!r.ok) throw new Error(r.error.message)
+      return r.value
+    }
+
+    // a quick answer first (the least round trip), then the whole window at once
+    expect(publisher.trySend(metricFact(sent), undefined, cb)).toBe(true)
+    sent++
+    await answerAll()
+    expect(fill()).toBe(64)
+    // the server answers each window 30 ms late or more: 25 ms over the target, so the window shrinks
+    const windows: number[] = []
+    for (let round = 0; round < 6; round++) {
+      const slowUntil = performance.now() + 30
+      while (performance.now() < slowUntil) await new Promise((r) => setTimeout(r, 5))
+      await answerAll()
+      windows.push(fill())
+    }
+    expect(windows[0]).toBeLessThan(64)
+    expect(windows.at(-1)).toBeLessThan(windows[0])
+    const held = windows.at(-1)!
+    // routine facts are refused now, on any routine subject…
+    expect(publisher.trySend(metricFact(sent), undefined, cb)).toBe(false)
+    expect(publisher.trySendRaw('ben.fact.event.web-1', new Uint8Array(1), headers(), 'raw-1', cb)).toBe(false)
+    expect(publisher.trySendRaw('ben.scrubbed.diag.web-1', new Uint8Array(1), headers(), 'raw-2', cb)).toBe(false)
+    // …but an alert (edge or scrubbed), an anomaly's subject or a dead letter still goes, up to the whole window
+    expect(publisher.trySend(alert(0), undefined, cb)).toBe(true)
+    expect(publisher.trySendRaw('ben.scrubbed.alert.web-1', new Uint8Array(1), headers(), 'raw-3', cb)).toBe(true)
+    expect(publisher.trySendRaw('ben.anomaly.high.web-1', new Uint8Array(1), headers(), 'raw-4', cb)).toBe(true)
+    expect(publisher.trySendRaw('ben.dlq.scrub', new Uint8Array(1), headers(), 'raw-5', cb)).toBe(true)
+    sent += 4
+    let alerts = 0
+    while (publisher.trySend(alert(++alerts), undefined, cb)) sent++
+    expect(held + 4 + alerts - 1).toBe(64)
+    // quick answers again: the routine window grows back to the whole window
+    let grown = 0
+    for (let round = 0; round < 40 && grown < 64; round++) {
+      await answerAll()
+      grown = fill()
+    }
+    expect(grown).toBe(64)
+    await answerAll()
+    expect(outcomes.filter((s) => s === 'stored')).toHaveLength(sent)
+    await publisher.close()
+  })
+
+  it('sends what waits for the routine window in the order it came, while the window shrinks', async () => {
+    const { nc, frames, answer } = recordingConnection()
+    const publisher = new FactPublisher(nc, new Subjects(), new FactCodec(), { window: 64, delayTargetMs: 5, retries: 0, ackTimeoutMs: 600_000 })
+    const ids = (from: number) => [...Buffer.concat(frames).toString('latin1').matchAll(/^HPUB \S+ (\S+) .*\r\nNATS\/1\.0\r\nNats-Msg-Id: (\S+)\r\n/gm)].slice(from)
+    let answered = 0
+    const answerSent = (late: boolean) => {
+      const sent = ids(answered)
+      const answerNow = () => {
+        for (const [, reply] of sent) answer(reply, `{"stream":"FACTS","seq":${++answered}}`)
+      }
+      return late ? new Promise<void>((r) => setTimeout(() => (answerNow(), r()), 30)) : (answerNow(), Promise.resolve())
+    }
+    const stored: string[] = []
+    const cb = (o: { id: string; status: string }) => void stored.push(o.status)
+    // the base, then 300 facts sent through the window: most wait for it
+    await publisher.send(metricFact(0), undefined, cb)
+    await waitFrames(() => ids(0).length === 1)
+    await answerSent(false)
+    const facts = Array.from({ length: 300 }, (_, i) => metricFact(i + 1))
+    const sending = facts.map((f) => publisher.send(f, undefined, cb))
+    // the server is slow at first (the window shrinks under waiting senders), then quick
+    let least = publisher.routineWindow
+    for (let round = 0; answered < 301 && round < 200; round++) {
+      await waitFrames(() => ids(answered).length > 0)
+      await answerSent(round < 4)
+      least = Math.min(least, publisher.routineWindow)
+    }
+    expect(least).toBeLessThan(64)
+    await Promise.all(sending)
+    await waitFrames(() => ids(answered).length === 0 && answered === 301)
+    const order = ids(1).map((m) => m[2])
+    expect(order).toEqual(facts.map((f) => factMsgId(f)))
+    expect(stored.filter((s) => s === 'stored')).toHaveLength(301)
+    await publisher.close()
+  })
+})
+
+/** Polls `cond` (the frames written so far) with a generous deadline. */
+async function waitFrames(cond: () => boolean): Promise<void> {
+  const deadline = Date.now() + 30_000
+  while (!cond()) {
+    if (Date.now() > deadline) throw new Error('the frames awaited were not written in 30 s')
+    await new Promise((r) => setTimeout(r, 2))
+  }
+}
+
+function headers(): MsgHdrs {
+  const h = natsHeaders()
+  h.set('Nats-Msg-Id', 'x')
+  return h
+}

@@ -3,6 +3,7 @@ import { preEncodedHeaders, withHeaderLines } from './headers.js'
 import { FrameWriter, type FramePosition } from './frames.js'
 import { readPubAcks, type PubAckReading } from './pub-acks.js'
 import { TokenTable } from './token-table.js'
+import { DelayWindow } from './delay-window.js'
 
 export { preEncodedHeaders, withHeaderLines }
 import { FactCodec, Header, type Fact } from '../schemas/index.js'
@@ -71,7 +72,18 @@ export interface PublisherOptions {
    * (a single server: no stream means a missing topology, reported at once).
    */
   readonly waitForStreamMs?: number
+  /**
+   * Queueing delay (ms) the routine publishes may cause: the window of metric, event and diag
+   * facts follows their PubAcks' delay (`DelayWindow`). 0: the whole `window`, always. Alerts and
+   * everything derived past the routine lanes have the whole window. Default DELAY_TARGET_MS.
+   */
+  readonly delayTargetMs?: number
 }
+
+const ROUTINE_KINDS: ReadonlySet<string> = new Set(['metric', 'event', 'diag'])
+
+/** Default queueing delay the routine publishes may cause at the server (ms): see DelayWindow. */
+export const DELAY_TARGET_MS = 20
 
 type Callback = (outcome: PublishOutcome) => void
 
@@ -261,10 +273,21 @@ export class FactPublisher {
   /** Pending objects of plain PubAcks settled, used again (at most a window's worth). */
   private readonly spare: Pending[] = []
   private readonly window: number
+  /** The routine facts' window, following the PubAcks' delay; undefined: the whole window. */
+  private readonly delay: DelayWindow | undefined
+  /** Routine publishes allowed in flight now (`delay`'s value, or `window`). */
+  private routineLimit: number
+  /** The token of the publish being timed (0: none), and when it was sent. */
+  private timed = 0
+  private timedAt = 0
+  /** Subjects of the alert lane (`<prefix>.fact.alert.`, `<prefix>.scrubbed.alert.`): not held back by `delay`. */
+  private readonly alertSubjects: readonly [string, string]
   private readonly ackTimeoutMs: number
   private readonly retries: number
   private readonly waitForStreamMs: number
-  private readonly waiters: Array<() => void> = []
+  /** Senders waiting for room, in the order they first waited (`n`: their turn). */
+  private readonly waiters: Array<{ readonly n: number; readonly go: () => void }> = []
+  private turns = 0
   private readonly idleWaiters: Array<() => void> = []
   private readonly factPrefix: string
   private readonly sweeper: NodeJS.Timeout
@@ -294,6 +317,10 @@ export class FactPublisher {
     this.factPrefix = opts.verifyDuplicates === true ? `${subjects.prefix}.fact.` : '\u0000never'
     this.window = opts.window ?? 4096
     this.pending = new TokenTable<Pending>(this.window)
+    const target = opts.delayTargetMs ?? DELAY_TARGET_MS
+    this.delay = target > 0 ? new DelayWindow(this.window, target) : undefined
+    this.routineLimit = this.window
+    this.alertSubjects = [`${subjects.prefix}.fact.alert.`, `${subjects.prefix}.scrubbed.alert.`]
     this.ackTimeoutMs = opts.ackTimeoutMs ?? 5000
     this.retries = opts.retries ?? 5
     this.waitForStreamMs = opts.waitForStreamMs ?? 0
@@ -307,6 +334,8 @@ export class FactPublisher {
       const stalled = now - this.now - 2 * period
       if (stalled > 0) this.pending.forEach((p) => (p.sentAt += stalled))
       this.now = now
+      // The publish being timed was retried (a new token) or lost: time the next one.
+      if (this.timed !== 0 && !this.pending.get(this.timed)) this.timed = 0
       this.sweep()
     }, period)
     this.sweeper.unref()
@@ -354,6 +383,11 @@ export class FactPublisher {
     return this.pending.size
   }
 
+  /** Routine publishes allowed in flight now: the whole window, or less while the server's answers are slow (DelayWindow). */
+  get routineWindow(): number {
+    return this.routineLimit
+  }
+
   /** Publishes one fact on its subject (scrubbed subjects for facts made by scrub). */
   publish(fact: Fact, subject?: string): Promise<PublishOutcome> {
     return new Promise((resolve) => void this.send(fact, subject, resolve))
@@ -364,7 +398,7 @@ export class FactPublisher {
    * in flight (so callers feel backpressure), not when it is acknowledged.
    */
   async send(fact: Fact, subject: string | undefined, cb: Callback, owner?: object): Promise<void> {
-    while (!this.trySend(fact, subject, cb, owner)) await this.slot()
+    for (let turn = 0; !this.trySend(fact, subject, cb, owner); ) await this.slot((turn ||= ++this.turns))
   }
 
   /**
@@ -372,7 +406,7 @@ export class FactPublisher {
    * it is, for `forgetPending(owner)` (a stage runner sharing the publisher with others).
    */
   trySend(fact: Fact, subject: string | undefined, cb: Callback, owner?: object): boolean {
-    if (this.pending.size >= this.window && !this.closed) return false
+    if (this.pending.size >= (ROUTINE_KINDS.has(fact.kind) ? this.routineLimit : this.window) && !this.closed) return false
     const subj = subject ?? this.subjects.forFact(fact)
     if (this.closed || this.offline || !this.frames.direct || this.nc.isClosed()) {
       const w = this.codec.writer(fact.kind)
@@ -440,17 +474,18 @@ export class FactPublisher {
     p.order = ++this.order
     p.sent = true
     this.pending.set(token, p)
+    this.time(token)
   }
 
   /** Publishes already-encoded bytes (JSON edge facts, dead letters) with the same guarantees. */
   async sendRaw(subject: string, data: Uint8Array, headers: MsgHdrs, id: string, cb: Callback): Promise<void> {
-    while (this.pending.size >= this.window && !this.closed) await this.slot()
+    for (let turn = 0; this.pending.size >= this.limitOn(subject) && !this.closed; ) await this.slot((turn ||= ++this.turns))
     this.enqueue(subject, data, (headers as unknown as { encode(): Uint8Array }).encode(), id, cb)
   }
 
   /** `sendRaw` without waiting: false (nothing sent) when the window is full. */
   trySendRaw(subject: string, data: Uint8Array, headers: MsgHdrs, id: string, cb: Callback): boolean {
-    if (this.pending.size >= this.window && !this.closed) return false
+    if (this.pending.size >= this.limitOn(subject) && !this.closed) return false
     this.enqueue(subject, data, (headers as unknown as { encode(): Uint8Array }).encode(), id, cb)
     return true
   }
@@ -462,7 +497,7 @@ export class FactPublisher {
    * WAL seq). `cb` gets the outcome with `m` and `tag` as given; the outcome's id is `m.id`.
    */
   trySendStored<M extends ReadyMessage>(m: M, head: Uint8Array, value: number, cb: StoredCallback<M>, tag: number): boolean {
-    if (this.pending.size >= this.window && !this.closed) return false
+    if (this.pending.size >= this.limitOn(m.subject) && !this.closed) return false
     const callback = cb as StoredCallback<unknown>
     const { subject, bytes } = m
     const line = value < 0 ? 0 : head.length + 17
@@ -476,8 +511,34 @@ export class FactPublisher {
     return true
   }
 
-  private slot(): Promise<void> {
-    return new Promise<void>((r) => this.waiters.push(r))
+  /** The window for a publish on `subject`: `routineLimit` on a routine lane's subject (fact or scrubbed), else the whole window. */
+  private limitOn(subject: string): number {
+    if (this.delay === undefined) return this.window
+    const at = this.subjects.prefix.length + 1
+    const kindAt = subject.indexOf('.', at) + 1
+    const stage = subject.slice(at, kindAt)
+    if (stage !== 'fact.' && stage !== 'scrubbed.') return this.window
+    return ROUTINE_KINDS.has(subject.slice(kindAt, subject.indexOf('.', kindAt))) ? this.routineLimit : this.window
+  }
+
+  /** Times the publish under `token` when none is being timed: one a round trip. */
+  private time(token: number): void {
+    if (this.timed !== 0 || this.delay === undefined) return
+    this.timed = token
+    this.timedAt = performance.now()
+  }
+
+  /**
+   * Waits for a settled publish, in line by `turn` (taken at the first wait). A sender woken with
+   * no room (the routine window shrank meanwhile) waits again in its own place, before those who
+   * came after it: the senders waiting go out in the order they came.
+   */
+  private slot(turn: number): Promise<void> {
+    return new Promise<void>((go) => {
+      let i = this.waiters.length
+      while (i > 0 && this.waiters[i - 1].n > turn) i--
+      this.waiters.splice(i, 0, { n: turn, go })
+    })
   }
 
   private enqueue(subject: string, data: Uint8Array, headers: Uint8Array, id: string | undefined, cb: StoredCallback<unknown>, ctx?: unknown, tag = 0): void {
@@ -503,7 +564,10 @@ export class FactPublisher {
     p.order = ++this.order
     p.sent = !this.offline
     this.pending.set(token, p)
-    if (p.sent) this.transmit(token, p)
+    if (p.sent) {
+      this.time(token)
+      this.transmit(token, p)
+    }
   }
 
   /** Publishes every fact and reports the totals. */
@@ -559,7 +623,7 @@ export class FactPublisher {
       this.pending.delete(token)
     }
     this.lastAnswer = this.now
-    for (const w of this.waiters.splice(0)) w()
+    for (const w of this.waiters.splice(0)) w.go()
     if (this.verifying === 0) for (const r of this.idleWaiters.splice(0)) r()
   }
 
@@ -684,12 +748,16 @@ export class FactPublisher {
 
   private settle(token: number, p: Pending, outcome: PublishOutcome): void {
     this.pending.delete(token)
+    if (token === this.timed) {
+      const at = performance.now()
+      this.routineLimit = this.delay!.sample(at - this.timedAt, at)
+      this.timed = 0
+    }
     this.frames.settled(p.buf, outcome.status !== 'failed')
     this.lastAnswer = this.now
     publishedBy[outcome.status].inc()
     p.cb(outcome, p.ctx, p.tag)
-    const w = this.waiters.shift()
-    if (w) w()
+    this.waiters.shift()?.go()
     if (this.pending.size === 0 && this.verifying === 0) for (const r of this.idleWaiters.splice(0)) r()
   }
 

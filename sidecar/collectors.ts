@@ -28,6 +28,7 @@ export function registerSidecarCollectors(status: () => SidecarStatus, registry:
   )
   g('ben_sidecar_wal_refused', 'Facts refused because the WAL was full, since start', (s) => s.wal.refused)
   g('ben_sidecar_connected', '1 when the sidecar is connected to NATS', (s) => (s.connected ? 1 : 0))
+  g('ben_sidecar_routine_window', 'Routine facts the drain may have in flight now: lower while JetStream answers slowly (BEN_PUBLISH_DELAY_MS)', (s) => s.drain.routineWindow)
   g('ben_sidecar_delivered', 'Facts JetStream stored from this sidecar since start', (s) => s.drain.stored)
   g('ben_sidecar_resyncs', 'Drain resynchronisations (disconnects, failed publishes) since start', (s) => s.drain.resyncs)
   g('ben_sidecar_intake_accepted', 'Facts accepted into the WAL since start', (s) => s.intake.accepted)

@@ -110,6 +110,7 @@ export class Drainer {
       connected: this.connected,
       mode: this.closed ? 'stopped' : this.mode === 'flow' ? 'flowing' : 'probing',
       inFlight: this.inflight,
+      routineWindow: this.publisher.routineWindow,
       stored: this.c.stored,
       duplicates: this.c.duplicates,
       resyncs: this.c.resyncs,

@@ -178,6 +178,7 @@ class SidecarImpl implements Sidecar {
       connected: false,
       mode: this.closed ? 'stopped' : 'probing',
       inFlight: 0,
+      routineWindow: 0,
       stored: 0,
       duplicates: 0,
       resyncs: 0,

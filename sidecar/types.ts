@@ -162,6 +162,11 @@ export interface DrainStats {
   /** `flowing`: a window of publishes in flight; `probing`: one fact at a time until JetStream acknowledges again. */
   readonly mode: 'flowing' | 'probing' | 'stopped'
   readonly inFlight: number
+  /**
+   * Routine facts the drain may have in flight now: its whole window, or less while JetStream's
+   * answers come back slowly (BEN_PUBLISH_DELAY_MS): the routine backlog then waits in the WAL.
+   */
+  readonly routineWindow: number
   /** Facts JetStream stored (first time) since start. */
   readonly stored: number
   /** Facts JetStream already had (a redelivery after a restart or a resync): not stored twice. */

@@ -280,8 +280,6 @@ export class FactPublisher {
   /** The token of the publish being timed (0: none), and when it was sent. */
   private timed = 0
   private timedAt = 0
-  /** Subjects of the alert lane (`<prefix>.fact.alert.`, `<prefix>.scrubbed.alert.`): not held back by `delay`. */
-  private readonly alertSubjects: readonly [string, string]
   private readonly ackTimeoutMs: number
   private readonly retries: number
   private readonly waitForStreamMs: number
@@ -320,7 +318,6 @@ export class FactPublisher {
     const target = opts.delayTargetMs ?? DELAY_TARGET_MS
     this.delay = target > 0 ? new DelayWindow(this.window, target) : undefined
     this.routineLimit = this.window
-    this.alertSubjects = [`${subjects.prefix}.fact.alert.`, `${subjects.prefix}.scrubbed.alert.`]
     this.ackTimeoutMs = opts.ackTimeoutMs ?? 5000
     this.retries = opts.retries ?? 5
     this.waitForStreamMs = opts.waitForStreamMs ?? 0
@@ -515,10 +512,10 @@ export class FactPublisher {
   private limitOn(subject: string): number {
     if (this.delay === undefined) return this.window
     const at = this.subjects.prefix.length + 1
-    const kindAt = subject.indexOf('.', at) + 1
-    const stage = subject.slice(at, kindAt)
-    if (stage !== 'fact.' && stage !== 'scrubbed.') return this.window
-    return ROUTINE_KINDS.has(subject.slice(kindAt, subject.indexOf('.', kindAt))) ? this.routineLimit : this.window
+    const kindAt = subject.startsWith('fact.', at) ? at + 5 : subject.startsWith('scrubbed.', at) ? at + 9 : -1
+    if (kindAt < 0) return this.window
+    const routine = subject.startsWith('metric.', kindAt) || subject.startsWith('event.', kindAt) || subject.startsWith('diag.', kindAt)
+    return routine ? this.routineLimit : this.window
   }
 
   /** Times the publish under `token` when none is being timed: one a round trip. */

@@ -54,6 +54,7 @@ describe('ben sidecar --otlp --syslog --metrics', () => {
     expect(text).toMatch(/ben_sidecar_intake_accepted\{sidecar="door-1"\} 2/)
     expect(text).toMatch(/ben_scrub_redactions_total\{detector="[^"]+"\} [1-9]/)
     expect(text).toMatch(/ben_sidecar_wal_depth_records\{sidecar="door-1"\} \d+/)
+    expect(text).toMatch(/ben_sidecar_routine_window\{sidecar="door-1"\} [1-9]\d*/) // 32 or more, up to the whole window: never 0
     expect(text).toMatch(/ben_intake_facts_total\{door="otlp",lane="event"\} [1-9]/)
   })
 })

@@ -47,7 +47,7 @@ const ALERT_EVERY_MS = 1000 / Math.min(1000, Math.max(0.1, Number(arg('alert-rat
 class Sender {
   sent = 0
   failed = 0
-  private readonly publisher: FactPublisher
+  readonly publisher: FactPublisher
   private readonly count = (o: { status: string }) => {
     if (o.status === 'failed') this.failed++
   }
@@ -158,12 +158,25 @@ async function main(): Promise<void> {
     }
   }
 
+  // The routine publisher's window (BEN_PUBLISH_DELAY_MS) every 100 ms: how far it held the load back.
+  const windows: number[] = []
+  const sampler = setInterval(() => windows.push(bulk.publisher.routineWindow), 100)
   const part = arg('part', 'both')
   await Promise.all([part !== 'probes' ? routineLoop() : undefined, part !== 'routine' ? probeLoop() : undefined])
+  clearInterval(sampler)
+  windows.sort((a, b) => a - b)
   const elapsed = (Date.now() - start) / 1000
   await Promise.all([bulk.close(), probes.close()])
   process.stdout.write(
-    JSON.stringify({ sent: bulk.sent + probes.sent, routine: bulk.sent, probes: probes.sent, failed: bulk.failed + probes.failed, routineBehind, seconds: elapsed }) + '\n',
+    JSON.stringify({
+      sent: bulk.sent + probes.sent,
+      routine: bulk.sent,
+      probes: probes.sent,
+      failed: bulk.failed + probes.failed,
+      routineBehind,
+      routineWindow: [windows[0] ?? null, windows[windows.length >> 1] ?? null],
+      seconds: elapsed,
+    }) + '\n',
   )
 }
 

@@ -71,6 +71,8 @@ interface Fed {
   readonly probes: number
   readonly failed: number
   readonly routineBehind: number
+  /** The routine publisher's window over the phase: least and median (BEN_PUBLISH_DELAY_MS holds it below 8,192). */
+  readonly routineWindow: readonly [number | null, number | null]
   readonly seconds: number
 }
 
@@ -83,6 +85,7 @@ async function feed(url: string, load: string, seconds: number, rate: number, pr
     probes: probes.probes,
     failed: routine.failed + probes.failed,
     routineBehind: routine.routineBehind,
+    routineWindow: routine.routineWindow,
     seconds: Math.max(routine.seconds, probes.seconds),
   }
 }
@@ -207,6 +210,7 @@ interface Phase {
   readonly publishedPerS: number
   /** Routine facts the feed could not publish at the offered pace. */
   readonly notOffered: number
+  readonly routineWindow: Fed['routineWindow']
   readonly hops: Record<Hop, HopFigures>
   /** Backlog growth per consumer (facts/s, least squares over the feed), those that grew only. */
   readonly growth: Record<string, number>
@@ -456,6 +460,7 @@ async function phase(r: Running, load: string, rate: number): Promise<Phase> {
     seconds: fed.seconds,
     publishedPerS,
     notOffered: fed.routineBehind,
+    routineWindow: fed.routineWindow,
     hops: Object.fromEntries(
       HOPS.map((k) => [k, { n: h[k].totalCount, p50: h[k].getValueAtPercentile(50), p99: h[k].getValueAtPercentile(99), max: h[k].maxValue }]),
     ) as Phase['hops'],
@@ -644,6 +649,7 @@ async function main(): Promise<void> {
     fig[`${p.load}_sent`] = p.sent
     fig[`${p.load}_published_per_s`] = p.publishedPerS
     fig[`${p.load}_not_offered`] = p.notOffered
+    fig[`${p.load}_routine_window_min_p50`] = p.routineWindow
     fig[`${p.load}_scrubbed_per_s`] = p.scrubbedPerS
     fig[`${p.load}_backlog_growth_per_s`] = p.backlogPerS
     fig[`${p.load}_backlog_growth_by_consumer`] = p.growth

@@ -87,7 +87,7 @@ function publishDelayMs(v: string | undefined): number | undefined {
   if (!/^\d+$/.test(v) || Number(v) > 60_000)
     throw new InfraError(
       'bad_config',
-      `BEN_PUBLISH_DELAY_MS=${v}: expected 0 to 60000 (the queueing delay, in ms, that routine publishes may cause at the server before a publisher holds them back; default 20, 0 never holds them back)`,
+      `BEN_PUBLISH_DELAY_MS=${v}: expected 0 to 60000 (the queueing delay, in ms, that routine publishes may cause at the server before a publisher holds them back; default 10, 0 never holds them back)`,
     )
   return Number(v)
 }

@@ -47,15 +47,20 @@ describe('DelayWindow', () => {
 
   it('stays within its floor and ceiling whatever the round trips', () => {
     fc.assert(
-      fc.property(fc.integer({ min: 1, max: 10_000 }), fc.integer({ min: 1, max: 100 }), fc.array(fc.double({ min: 0, max: 10_000, noNaN: true }), { maxLength: 300 }), (max, target, rtts) => {
-        const w = new DelayWindow(max, target)
-        let t = 0
-        for (const r of rtts) {
-          const v = w.sample(r, (t += r + 1))
-          expect(v).toBeGreaterThanOrEqual(Math.min(max, 32))
-          expect(v).toBeLessThanOrEqual(max)
-        }
-      }),
+      fc.property(
+        fc.integer({ min: 1, max: 10_000 }),
+        fc.integer({ min: 1, max: 100 }),
+        fc.array(fc.double({ min: 0, max: 10_000, noNaN: true }), { maxLength: 300 }),
+        (max, target, rtts) => {
+          const w = new DelayWindow(max, target)
+          let t = 0
+          for (const r of rtts) {
+            const v = w.sample(r, (t += r + 1))
+            expect(v).toBeGreaterThanOrEqual(Math.min(max, 32))
+            expect(v).toBeLessThanOrEqual(max)
+          }
+        },
+      ),
     )
   })
 })

@@ -245,7 +245,11 @@ describe('FactPublisher under a slow server', () => {
       const deadline = Date.now() + 30_000
       let replies: string[] = []
       while (Date.now() < deadline) {
-        replies = [...Buffer.concat(frames).toString('latin1').matchAll(/^HPUB \S+ (\S+) /gm)].map((m) => m[1])
+        replies = [
+          ...Buffer.concat(frames)
+            .toString('latin1')
+            .matchAll(/^HPUB \S+ (\S+) /gm),
+        ].map((m) => m[1])
         if (replies.length >= sent) break
         await new Promise((r) => setTimeout(r, 5))
       }
@@ -308,7 +312,12 @@ describe('FactPublisher under a slow server', () => {
   it('sends what waits for the routine window in the order it came, while the window shrinks', async () => {
     const { nc, frames, answer } = recordingConnection()
     const publisher = new FactPublisher(nc, new Subjects(), new FactCodec(), { window: 64, delayTargetMs: 5, retries: 0, ackTimeoutMs: 600_000 })
-    const ids = (from: number) => [...Buffer.concat(frames).toString('latin1').matchAll(/^HPUB \S+ (\S+) .*\r\nNATS\/1\.0\r\nNats-Msg-Id: (\S+)\r\n/gm)].slice(from)
+    const ids = (from: number) =>
+      [
+        ...Buffer.concat(frames)
+          .toString('latin1')
+          .matchAll(/^HPUB \S+ (\S+) .*\r\nNATS\/1\.0\r\nNats-Msg-Id: (\S+)\r\n/gm),
+      ].slice(from)
     let answered = 0
     const answerSent = (late: boolean) => {
       const sent = ids(answered)

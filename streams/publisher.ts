@@ -83,7 +83,7 @@ export interface PublisherOptions {
 const ROUTINE_KINDS: ReadonlySet<string> = new Set(['metric', 'event', 'diag'])
 
 /** Default queueing delay the routine publishes may cause at the server (ms): see DelayWindow. */
-export const DELAY_TARGET_MS = 20
+export const DELAY_TARGET_MS = 10
 
 type Callback = (outcome: PublishOutcome) => void
 

@@ -63,9 +63,8 @@ export function runtimeContext(parts: {
   const subjects = topo.subjects
   const registry = defaultRegistry()
   const codec = new FactCodec(registry)
-  const window = env.publishWindow ?? ROUTINE_PUBLISH_WINDOW
-  const delayTargetMs = env.publishDelayMs
-  const publisher = new FactPublisher(nc, subjects, codec, (topo.replicas ?? 1) > 1 ? { window, waitForStreamMs: 60_000, delayTargetMs } : { window, delayTargetMs })
+  const opts = { window: env.publishWindow ?? ROUTINE_PUBLISH_WINDOW, delayTargetMs: env.publishDelayMs }
+  const publisher = new FactPublisher(nc, subjects, codec, (topo.replicas ?? 1) > 1 ? { ...opts, waitForStreamMs: 60_000 } : opts)
   return {
     env,
     nc,

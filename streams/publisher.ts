@@ -6,7 +6,7 @@ import { TokenTable } from './token-table.js'
 import { DelayWindow } from './delay-window.js'
 
 export { preEncodedHeaders, withHeaderLines }
-import { FactCodec, Header, type Fact } from '../schemas/index.js'
+import { FactCodec, Header, laneOf, type Fact } from '../schemas/index.js'
 import type { Subjects } from './subjects.js'
 import { PublishFailure } from './errors.js'
 import { publishedBy } from './metrics.js'
@@ -79,8 +79,6 @@ export interface PublisherOptions {
    */
   readonly delayTargetMs?: number
 }
-
-const ROUTINE_KINDS: ReadonlySet<string> = new Set(['metric', 'event', 'diag'])
 
 /** Default queueing delay the routine publishes may cause at the server (ms): see DelayWindow. */
 export const DELAY_TARGET_MS = 10
@@ -403,7 +401,7 @@ export class FactPublisher {
    * it is, for `forgetPending(owner)` (a stage runner sharing the publisher with others).
    */
   trySend(fact: Fact, subject: string | undefined, cb: Callback, owner?: object): boolean {
-    if (this.pending.size >= (ROUTINE_KINDS.has(fact.kind) ? this.routineLimit : this.window) && !this.closed) return false
+    if (this.pending.size >= (laneOf(fact.kind) === 'routine' ? this.routineLimit : this.window) && !this.closed) return false
     const subj = subject ?? this.subjects.forFact(fact)
     if (this.closed || this.offline || !this.frames.direct || this.nc.isClosed()) {
       const w = this.codec.writer(fact.kind)
@@ -514,6 +512,7 @@ export class FactPublisher {
     const at = this.subjects.prefix.length + 1
     const kindAt = subject.startsWith('fact.', at) ? at + 5 : subject.startsWith('scrubbed.', at) ? at + 9 : -1
     if (kindAt < 0) return this.window
+    // the routine lane's kinds (schemas' laneOf), as the subject's kind token
     const routine = subject.startsWith('metric.', kindAt) || subject.startsWith('event.', kindAt) || subject.startsWith('diag.', kindAt)
     return routine ? this.routineLimit : this.window
   }

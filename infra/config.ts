@@ -28,7 +28,7 @@ export interface BenEnv {
   readonly duplicateWindowMs?: number
   /** PubAcks the publisher of routine outputs awaits at once (BEN_PUBLISH_WINDOW); default ROUTINE_PUBLISH_WINDOW (infra/runtime.ts). */
   readonly publishWindow?: number
-  /** Queueing delay (ms) Ben's publishers let their routine facts cause at the server (BEN_PUBLISH_DELAY_MS, 0–60000); default DELAY_TARGET_MS (streams/publisher.ts), 0: the whole window always. */
+  /** Queueing delay (ms) Ben's publishers let their routine facts cause at the server (BEN_PUBLISH_DELAY_MS, 0–60000); default DELAY_TARGET_MS (streams/publisher.ts) at the edge (sidecar, client), none for `ben up`'s own publisher; 0: the whole window always. */
   readonly publishDelayMs?: number
   /** Nice of the nats-server Ben starts (BEN_NATS_NICE, -20–19); default DEFAULT_NATS_NICE (infra/nats-server.ts), 0 leaves it. */
   readonly natsNice?: number
@@ -87,7 +87,7 @@ function publishDelayMs(v: string | undefined): number | undefined {
   if (!/^\d+$/.test(v) || Number(v) > 60_000)
     throw new InfraError(
       'bad_config',
-      `BEN_PUBLISH_DELAY_MS=${v}: expected 0 to 60000 (the queueing delay, in ms, that routine publishes may cause at the server before a publisher holds them back; default 10, 0 never holds them back)`,
+      `BEN_PUBLISH_DELAY_MS=${v}: expected 0 to 60000 (the queueing delay, in ms, that routine publishes may cause at the server before a publisher holds them back; default 10 at the edge, none for ben up's own publisher; 0 never holds them back)`,
     )
   return Number(v)
 }

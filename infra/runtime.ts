@@ -40,9 +40,9 @@ export interface RuntimeContext {
  * measurement (a quiet machine, where nats-server rather than scrub is the flood's bottleneck) be
  * an A/B of one build.
  *
- * This window is the ceiling: the routine facts' part of it follows the PubAcks' delay
- * (BEN_PUBLISH_DELAY_MS, streams/delay-window.ts), which is what keeps DERIVED's queue short under
- * a flood.
+ * With BEN_PUBLISH_DELAY_MS set, this window is the ceiling and the routine facts' part of it
+ * follows the PubAcks' delay (streams/delay-window.ts); unset, the whole window (the default holds
+ * back routine facts at the edge: the sidecar's drain and the client).
  */
 export const ROUTINE_PUBLISH_WINDOW = 4096
 
@@ -63,7 +63,10 @@ export function runtimeContext(parts: {
   const subjects = topo.subjects
   const registry = defaultRegistry()
   const codec = new FactCodec(registry)
-  const opts = { window: env.publishWindow ?? ROUTINE_PUBLISH_WINDOW, delayTargetMs: env.publishDelayMs }
+  // The delay window is the edge's (sidecar, client): derived outputs of facts already admitted are
+  // held back only when BEN_PUBLISH_DELAY_MS is set (the flood's alert lane measured as well with the
+  // edge alone, and stage outputs are backpressured by the stage's own window).
+  const opts = { window: env.publishWindow ?? ROUTINE_PUBLISH_WINDOW, delayTargetMs: env.publishDelayMs ?? 0 }
   const publisher = new FactPublisher(nc, subjects, codec, (topo.replicas ?? 1) > 1 ? { ...opts, waitForStreamMs: 60_000 } : opts)
   return {
     env,

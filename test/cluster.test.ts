@@ -9,6 +9,7 @@ import { scrubService } from '../processors/wiring/index.js'
 import { projectorService } from '../cli/services.js'
 import { metricFacts } from './support/facts.js'
 import { consumerSettled, tempDir, waitFor } from './support/servers.js'
+import { readStream } from './support/sidecar.js'
 
 const N = 40_000
 const MORE = 10_000
@@ -149,7 +150,12 @@ describe('a cluster of three nats-server nodes with R3 streams survives a node k
         const proj = await jetstreamManager(running.ctx.nc, { timeout: 10_000 })
           .then((m) => m.consumers.info('DERIVED', 'proj-facts-scrubbed'))
           .catch((e: Error) => ({ error: e.message }))
-        throw new Error(`${err.message}: ${JSON.stringify(await chCount())} rows; consumer proj-facts-scrubbed ${JSON.stringify(proj)}; Ben's log:\n${logged()}`)
+        // Where the rows went missing: in scrub (fewer distinct facts in DERIVED than published) or in the projector.
+        const derived = await readStream(running.ctx.nc, 'DERIVED', 'ben.scrubbed.>').catch(() => [])
+        const distinct = new Set(derived.map((m) => m.fact.id)).size
+        throw new Error(
+          `${err.message}: ${JSON.stringify(await chCount())} rows; DERIVED holds ${derived.length} scrubbed messages of ${distinct} distinct facts; consumer proj-facts-scrubbed ${JSON.stringify(proj)}; Ben's log:\n${logged()}`,
+        )
       })
       console.log(`every fact projected ${((Date.now() - killedAt) / 1000).toFixed(1)} s after the DERIVED leader was killed (${N + MORE - midway} facts were left)`)
       await waitFor('scrub settled', () => consumerSettled(running.ctx.nc, 'FACTS', 'stage-scrub-routine'), LONG, 500)

@@ -69,7 +69,7 @@ export async function startSidecarDaemon(o: DaemonOptions): Promise<RunningDaemo
     ...(o.maxWalBytes !== undefined ? { maxWalBytes: o.maxWalBytes } : {}),
     ...(o.whenFull ? { whenFull: o.whenFull } : {}),
     ...(o.blockTimeoutMs !== undefined ? { blockTimeoutMs: o.blockTimeoutMs } : {}),
-    ...(env.publishDelayMs !== undefined ? { drain: { delayTargetMs: env.publishDelayMs } } : {}),
+    drain: { delayTargetMs: env.publishDelayMs },
     log,
   })
   let server: NdjsonServer

@@ -6,7 +6,7 @@ import { TokenTable } from './token-table.js'
 import { DelayWindow } from './delay-window.js'
 
 export { preEncodedHeaders, withHeaderLines }
-import { FactCodec, Header, laneOf, type Fact } from '../schemas/index.js'
+import { FactCodec, Header, laneOf, RAW_KINDS, type Fact } from '../schemas/index.js'
 import type { Subjects } from './subjects.js'
 import { PublishFailure } from './errors.js'
 import { publishedBy } from './metrics.js'
@@ -278,6 +278,8 @@ export class FactPublisher {
   /** The token of the publish being timed (0: none), and when it was sent. */
   private timed = 0
   private timedAt = 0
+  /** `<prefix>.fact.<kind>.` and `<prefix>.scrubbed.<kind>.` of the routine lane's kinds: what `routineLimit` holds back. */
+  private readonly routineSubjects: readonly string[]
   private readonly ackTimeoutMs: number
   private readonly retries: number
   private readonly waitForStreamMs: number
@@ -316,6 +318,7 @@ export class FactPublisher {
     const target = opts.delayTargetMs ?? DELAY_TARGET_MS
     this.delay = target > 0 ? new DelayWindow(this.window, target) : undefined
     this.routineLimit = this.window
+    this.routineSubjects = RAW_KINDS.filter((k) => laneOf(k) === 'routine').flatMap((k) => [subjects.fact(k, ''), subjects.scrubbed(k, '')])
     this.ackTimeoutMs = opts.ackTimeoutMs ?? 5000
     this.retries = opts.retries ?? 5
     this.waitForStreamMs = opts.waitForStreamMs ?? 0
@@ -508,13 +511,8 @@ export class FactPublisher {
 
   /** The window for a publish on `subject`: `routineLimit` on a routine lane's subject (fact or scrubbed), else the whole window. */
   private limitOn(subject: string): number {
-    if (this.delay === undefined) return this.window
-    const at = this.subjects.prefix.length + 1
-    const kindAt = subject.startsWith('fact.', at) ? at + 5 : subject.startsWith('scrubbed.', at) ? at + 9 : -1
-    if (kindAt < 0) return this.window
-    // the routine lane's kinds (schemas' laneOf), as the subject's kind token
-    const routine = subject.startsWith('metric.', kindAt) || subject.startsWith('event.', kindAt) || subject.startsWith('diag.', kindAt)
-    return routine ? this.routineLimit : this.window
+    if (this.delay !== undefined) for (const s of this.routineSubjects) if (subject.startsWith(s)) return this.routineLimit
+    return this.window
   }
 
   /** Times the publish under `token` when none is being timed: one a round trip. */
